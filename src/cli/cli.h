@@ -1,0 +1,57 @@
+/*
+ * cli.h: the command-line front end. Thin by design: each command parses its
+ * flags into an options struct, builds an output sink, calls the core and
+ * maps errors to exit codes (0 success or nothing to do, 1 error, 2 usage).
+ */
+#ifndef COPA_CLI_CLI_H
+#define COPA_CLI_CLI_H
+
+#include "util/err.h"
+#include "util/log.h"
+
+#include <stdbool.h>
+
+struct copa_cli_cmd {
+	const char *name;
+	const char *summary;
+	int (*run)(int argc, char **argv); /* argv[0] is the command name; returns exit code */
+};
+
+/* The commands; each lives in its own cmd_<name>.c. */
+extern const struct copa_cli_cmd copa_cmd_inspect;
+extern const struct copa_cli_cmd copa_cmd_report;
+extern const struct copa_cli_cmd copa_cmd_patch;
+
+enum copa_cli_progress {
+	COPA_CLI_PROGRESS_AUTO,  /* tty when stderr is a terminal, else plain */
+	COPA_CLI_PROGRESS_TTY,
+	COPA_CLI_PROGRESS_PLAIN,
+	COPA_CLI_PROGRESS_QUIET,
+	COPA_CLI_PROGRESS_JSON,
+};
+
+/* Parses "auto|plain|tty|quiet|json"; returns -1 on anything else. */
+int copa_cli_parse_progress(const char *s, enum copa_cli_progress *out);
+
+/*
+ * Creates the stderr sink for a mode. `verbose` lowers the level to debug.
+ * Free with copa_cli_out_free() (which also ends any live progress display).
+ */
+struct copa_out *copa_cli_out_new(enum copa_cli_progress mode, bool verbose);
+void copa_cli_out_free(struct copa_out *out);
+
+/*
+ * Prints an error as "copa: error: <message>" (or a JSON event in json
+ * mode) and returns its exit code.
+ */
+int copa_cli_fail(struct copa_out *out, const struct copa_err *err);
+
+/* Prints "copa <cmd>: <msg>" and a hint to use --help; returns 2. */
+int copa_cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Installs SIGINT/SIGTERM handlers that set the flag read by copa_cli_interrupted(). */
+void copa_cli_signals(void);
+bool copa_cli_interrupted(void);
+
+#endif

@@ -1,0 +1,45 @@
+/* copa: entry point and subcommand dispatch. */
+#include "cli/cli.h"
+#include "copa-config.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+static const struct copa_cli_cmd *const commands[] = {
+	&copa_cmd_patch,
+	&copa_cmd_report,
+	&copa_cmd_inspect,
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: copa <command> [options]\n\n"
+		   "Patch the OS packages of a container image without a daemon.\n\ncommands:\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
+	fprintf(f, "\nRun 'copa <command> --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+	signal(SIGPIPE, SIG_IGN);
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("copa %s\n", COPA_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (!strcmp(argv[1], commands[i]->name))
+			return commands[i]->run(argc - 1, argv + 1);
+	fprintf(stderr, "copa: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

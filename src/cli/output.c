@@ -1,0 +1,366 @@
+/*
+ * output.c: the CLI's log/progress sinks (tty, plain, quiet, json).
+ *
+ * tty keeps a live block of one line per running task (what, how much, how
+ * fast) at the bottom of stderr and prints log lines above it; plain prints
+ * one line when a task starts and one when it ends; json prints one event per
+ * line for machines; quiet prints only errors. All are thread-safe.
+ */
+#include "cli/cli.h"
+
+#include "util/mem.h"
+
+#include <jansson.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_TASKS 16
+
+struct task {
+	char *task;
+	char *id;
+	uint64_t cur, total;
+	long long start_ms;
+};
+
+struct sink {
+	struct copa_out out;
+	enum copa_cli_progress mode;
+	pthread_mutex_t lock;
+	struct task tasks[MAX_TASKS];
+	size_t n_tasks;
+	size_t drawn; /* lines of the live block currently on screen */
+	long long last_draw;
+};
+
+static long long mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *level_name(enum copa_log_level l)
+{
+	switch (l) {
+	case COPA_LOG_DEBUG:
+		return "debug";
+	case COPA_LOG_INFO:
+		return "info";
+	case COPA_LOG_WARN:
+		return "warning";
+	case COPA_LOG_ERROR:
+		return "error";
+	}
+	return "info";
+}
+
+static void human_size(uint64_t n, char *buf, size_t len)
+{
+	if (n >= 1024ULL * 1024 * 1024)
+		snprintf(buf, len, "%.2f GiB", n / (1024.0 * 1024 * 1024));
+	else if (n >= 1024 * 1024)
+		snprintf(buf, len, "%.1f MiB", n / (1024.0 * 1024));
+	else if (n >= 1024)
+		snprintf(buf, len, "%.1f KiB", n / 1024.0);
+	else
+		snprintf(buf, len, "%llu B", (unsigned long long)n);
+}
+
+/* Shortens "sha256:<64 hex>" and long URLs for a one-line display. */
+static void short_id(const char *id, char *buf, size_t len)
+{
+	size_t n = strlen(id);
+
+	if (!strncmp(id, "sha256:", 7) && n > 7 + 12)
+		snprintf(buf, len, "%.19s", id);
+	else if (n > 60)
+		snprintf(buf, len, "…%s", id + n - 59);
+	else
+		snprintf(buf, len, "%s", id);
+}
+
+static void clear_block(struct sink *s)
+{
+	for (size_t i = 0; i < s->drawn; i++)
+		fputs("\033[1A\033[2K", stderr);
+	s->drawn = 0;
+}
+
+static void draw_block(struct sink *s)
+{
+	long long now = mono_ms();
+
+	for (size_t i = 0; i < s->n_tasks; i++) {
+		struct task *t = &s->tasks[i];
+		char cur[32], total[32], id[80], rate[32] = "";
+		double secs = (now - t->start_ms) / 1000.0;
+
+		human_size(t->cur, cur, sizeof(cur));
+		human_size(t->total, total, sizeof(total));
+		short_id(t->id, id, sizeof(id));
+		if (secs > 0.3) {
+			char r[24];
+
+			human_size((uint64_t)(t->cur / secs), r, sizeof(r));
+			snprintf(rate, sizeof(rate), "%s/s", r);
+		}
+		if (t->total)
+			fprintf(stderr, "\033[2K  %-8s %-40s %10s / %-10s %3d%% %s\n", t->task, id, cur,
+				total, (int)(t->cur * 100 / t->total), rate);
+		else
+			fprintf(stderr, "\033[2K  %-8s %-40s %10s %s\n", t->task, id, cur, rate);
+	}
+	s->drawn = s->n_tasks;
+	s->last_draw = now;
+	fflush(stderr);
+}
+
+static void json_event(json_t *ev)
+{
+	char *line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	if (line) {
+		fprintf(stderr, "%s\n", line);
+		free(line);
+	}
+	json_decref(ev);
+}
+
+static void sink_log(struct copa_out *out, enum copa_log_level level, const char *msg)
+{
+	struct sink *s = (struct sink *)out;
+
+	pthread_mutex_lock(&s->lock);
+	switch (s->mode) {
+	case COPA_CLI_PROGRESS_JSON:
+		json_event(json_pack("{s:s, s:s, s:s}", "type", "log", "level", level_name(level),
+				     "message", msg));
+		break;
+	case COPA_CLI_PROGRESS_QUIET:
+		if (level >= COPA_LOG_ERROR)
+			fprintf(stderr, "copa: %s\n", msg);
+		break;
+	case COPA_CLI_PROGRESS_TTY:
+		clear_block(s);
+		/* fallthrough */
+	default:
+		if (level == COPA_LOG_INFO)
+			fprintf(stderr, "%s\n", msg);
+		else
+			fprintf(stderr, "copa: %s: %s\n", level_name(level), msg);
+		if (s->mode == COPA_CLI_PROGRESS_TTY)
+			draw_block(s);
+		break;
+	}
+	fflush(stderr);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static struct task *find_task(struct sink *s, const char *task, const char *id)
+{
+	for (size_t i = 0; i < s->n_tasks; i++)
+		if (!strcmp(s->tasks[i].task, task) && !strcmp(s->tasks[i].id, id))
+			return &s->tasks[i];
+	return NULL;
+}
+
+static void drop_task(struct sink *s, struct task *t)
+{
+	size_t i = (size_t)(t - s->tasks);
+
+	free(t->task);
+	free(t->id);
+	memmove(&s->tasks[i], &s->tasks[i + 1], (s->n_tasks - i - 1) * sizeof(*t));
+	s->n_tasks--;
+}
+
+static void plain_done(const struct task *t, int ok)
+{
+	char size[32];
+	double secs = (mono_ms() - t->start_ms) / 1000.0;
+
+	human_size(t->cur, size, sizeof(size));
+	if (!ok)
+		fprintf(stderr, "%s %s: failed after %s\n", t->task, t->id, size);
+	else if (secs >= 0.01)
+		fprintf(stderr, "%s %s: %s in %.2f s (%.1f MiB/s)\n", t->task, t->id, size, secs,
+			t->cur / secs / (1024.0 * 1024));
+	else
+		fprintf(stderr, "%s %s: %s\n", t->task, t->id, size);
+}
+
+static void sink_progress(struct copa_out *out, const struct copa_progress *ev)
+{
+	struct sink *s = (struct sink *)out;
+	struct task *t;
+
+	if (s->mode == COPA_CLI_PROGRESS_QUIET || !ev->task || !ev->id)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->mode == COPA_CLI_PROGRESS_JSON) {
+		static const char *const kinds[] = {"start", "update", "done"};
+		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "type", "progress", "event",
+				      kinds[ev->kind], "task", ev->task, "id", ev->id, "current",
+				      (json_int_t)ev->cur, "total", (json_int_t)ev->total);
+
+		if (ev->kind == COPA_PROGRESS_DONE)
+			json_object_set_new(j, "ok", json_boolean(ev->ok));
+		/* Updates are throttled by the producers; still skip very chatty ones. */
+		json_event(j);
+		goto out;
+	}
+	t = find_task(s, ev->task, ev->id);
+	if (!t && ev->kind != COPA_PROGRESS_DONE) {
+		if (s->n_tasks == MAX_TASKS)
+			goto out;
+		t = &s->tasks[s->n_tasks++];
+		t->task = copa_xstrdup(ev->task);
+		t->id = copa_xstrdup(ev->id);
+		t->cur = 0;
+		t->total = ev->total;
+		t->start_ms = mono_ms();
+		if (s->mode == COPA_CLI_PROGRESS_PLAIN) {
+			char size[32];
+
+			human_size(ev->total, size, sizeof(size));
+			fprintf(stderr, "%s %s%s%s%s\n", ev->task, ev->id, ev->total ? " (" : "",
+				ev->total ? size : "", ev->total ? ")" : "");
+		}
+	}
+	if (!t)
+		goto out;
+	if (ev->kind == COPA_PROGRESS_UPDATE) {
+		t->cur = ev->cur;
+		if (ev->total)
+			t->total = ev->total;
+	}
+	if (ev->kind == COPA_PROGRESS_DONE) {
+		if (s->mode == COPA_CLI_PROGRESS_TTY)
+			clear_block(s);
+		plain_done(t, ev->ok);
+		drop_task(s, t);
+		if (s->mode == COPA_CLI_PROGRESS_TTY)
+			draw_block(s);
+	} else if (s->mode == COPA_CLI_PROGRESS_TTY && mono_ms() - s->last_draw >= 100) {
+		clear_block(s);
+		draw_block(s);
+	}
+	fflush(stderr);
+out:
+	pthread_mutex_unlock(&s->lock);
+}
+
+int copa_cli_parse_progress(const char *str, enum copa_cli_progress *out)
+{
+	static const struct {
+		const char *name;
+		enum copa_cli_progress mode;
+	} modes[] = {
+		{"auto", COPA_CLI_PROGRESS_AUTO},   {"tty", COPA_CLI_PROGRESS_TTY},
+		{"plain", COPA_CLI_PROGRESS_PLAIN}, {"quiet", COPA_CLI_PROGRESS_QUIET},
+		{"json", COPA_CLI_PROGRESS_JSON},   {"rawjson", COPA_CLI_PROGRESS_JSON},
+	};
+
+	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
+		if (!strcmp(str, modes[i].name)) {
+			*out = modes[i].mode;
+			return 0;
+		}
+	return -1;
+}
+
+struct copa_out *copa_cli_out_new(enum copa_cli_progress mode, bool verbose)
+{
+	struct sink *s = copa_xcalloc(1, sizeof(*s));
+
+	if (mode == COPA_CLI_PROGRESS_AUTO)
+		mode = isatty(STDERR_FILENO) && getenv("TERM") && strcmp(getenv("TERM"), "dumb")
+			       ? COPA_CLI_PROGRESS_TTY
+			       : COPA_CLI_PROGRESS_PLAIN;
+	s->mode = mode;
+	pthread_mutex_init(&s->lock, NULL);
+	s->out.log = sink_log;
+	s->out.progress = sink_progress;
+	s->out.min_level = verbose ? COPA_LOG_DEBUG : COPA_LOG_INFO;
+	s->out.ctx = s;
+	return &s->out;
+}
+
+void copa_cli_out_free(struct copa_out *out)
+{
+	struct sink *s = (struct sink *)out;
+
+	if (!s)
+		return;
+	if (s->mode == COPA_CLI_PROGRESS_TTY)
+		clear_block(s);
+	while (s->n_tasks)
+		drop_task(s, &s->tasks[s->n_tasks - 1]);
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+int copa_cli_fail(struct copa_out *out, const struct copa_err *err)
+{
+	struct sink *s = (struct sink *)out;
+
+	if (s && s->mode == COPA_CLI_PROGRESS_JSON) {
+		pthread_mutex_lock(&s->lock);
+		json_event(json_pack("{s:s, s:s, s:s}", "type", "error", "code",
+				     copa_errcode_str(err->code), "message", err->msg));
+		pthread_mutex_unlock(&s->lock);
+	} else {
+		if (s && s->mode == COPA_CLI_PROGRESS_TTY) {
+			pthread_mutex_lock(&s->lock);
+			clear_block(s);
+			pthread_mutex_unlock(&s->lock);
+		}
+		fprintf(stderr, "copa: error: %s\n", err->msg[0] ? err->msg : "unknown error");
+	}
+	return copa_err_exit_code(err);
+}
+
+int copa_cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "copa %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nRun 'copa %s --help' for usage.\n", cmd);
+	return 2;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+	if (interrupted && sig == SIGINT) {
+		/* A second Ctrl+C exits at once. */
+		signal(SIGINT, SIG_DFL);
+	}
+}
+
+void copa_cli_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}
+
+bool copa_cli_interrupted(void)
+{
+	return interrupted != 0;
+}

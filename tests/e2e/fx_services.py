@@ -1,0 +1,113 @@
+"""Real local services for the e2e tests: a docker-registry server and static
+HTTP servers, each on a free port of 127.0.0.1 so parallel runs never clash."""
+import contextlib
+import functools
+import http.server
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+import pytest
+
+
+def free_port():
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_http(url, timeout=20, ok=(200, 401)):
+    deadline = time.time() + timeout
+    last = None
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status in ok:
+                    return
+        except urllib.error.HTTPError as e:
+            if e.code in ok:
+                return
+            last = e
+        except OSError as e:
+            last = e
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up: {last}")
+
+
+class Registry:
+    """A docker-registry process. `host` is "127.0.0.1:<port>"."""
+
+    def __init__(self, workdir, auth_yaml=""):
+        if not shutil.which("docker-registry"):
+            pytest.fail("docker-registry is not installed (scripts/install-deps.sh installs it)")
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        self.dir = workdir
+        os.makedirs(workdir / "storage", exist_ok=True)
+        cfg = workdir / "config.yml"
+        cfg.write_text(
+            "version: 0.1\n"
+            "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
+            "storage:\n  filesystem:\n    rootdirectory: " + str(workdir / "storage") + "\n"
+            "  delete:\n    enabled: true\n"
+            "http:\n  addr: 127.0.0.1:" + str(self.port) + "\n"
+            + auth_yaml)
+        self.log = open(workdir / "registry.log", "w")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(cfg)],
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        wait_http(f"http://{self.host}/v2/")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """An anonymous registry on 127.0.0.1."""
+    r = Registry(tmp_path / "registry")
+    yield r
+    r.stop()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class StaticServer:
+    """Serves a directory over HTTP on 127.0.0.1; `url` has no trailing slash."""
+
+    def __init__(self, root):
+        handler = functools.partial(_QuietHandler, directory=str(root))
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def static_server():
+    """Factory: static_server(path) -> StaticServer, stopped after the test."""
+    servers = []
+
+    def start(root):
+        s = StaticServer(root)
+        servers.append(s)
+        return s
+
+    yield start
+    for s in servers:
+        s.stop()
