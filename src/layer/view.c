@@ -3,100 +3,39 @@
 #include "util/arena.h"
 #include "util/fs.h"
 #include "util/mem.h"
+#include "util/strmap.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define NONE    UINT32_MAX
-#define TOMB    (UINT32_MAX - 1)
 #define MAX_LINKS 40
 
 struct copa_view {
 	struct copa_view_entry *e; /* slot 0 is the root; removed slots have path NULL */
 	size_t n, cap;
-	uint32_t *ht; /* open addressing over slot indexes */
-	size_t ht_cap, ht_used;
+	struct copa_strmap index; /* path -> slot */
 	size_t live;
 	struct copa_arena arena;
 	copa_view_reader reader;
 	void *reader_ctx;
 };
 
-static uint64_t hash_path(const char *p, size_t n)
-{
-	uint64_t h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (unsigned char)p[i];
-		h *= 1099511628211ULL;
-	}
-	return h;
-}
-
 static uint32_t ht_find(const struct copa_view *v, const char *p, size_t n)
 {
-	size_t mask = v->ht_cap - 1;
+	uint32_t s;
 
-	for (size_t i = hash_path(p, n) & mask;; i = (i + 1) & mask) {
-		uint32_t s = v->ht[i];
-
-		if (s == NONE)
-			return NONE;
-		if (s != TOMB && strlen(v->e[s].path) == n && memcmp(v->e[s].path, p, n) == 0)
-			return s;
-	}
-}
-
-static void ht_insert_raw(uint32_t *ht, size_t cap, const char *path, uint32_t slot)
-{
-	size_t mask = cap - 1;
-	size_t i = hash_path(path, strlen(path)) & mask;
-
-	while (ht[i] != NONE && ht[i] != TOMB)
-		i = (i + 1) & mask;
-	ht[i] = slot;
-}
-
-static void ht_grow(struct copa_view *v)
-{
-	size_t cap = v->ht_cap ? v->ht_cap * 2 : 1024;
-	uint32_t *ht;
-
-	/* Rehash into the same size when tombstones, not live entries, filled it. */
-	if (v->ht_cap && v->live * 2 < v->ht_cap)
-		cap = v->ht_cap;
-	ht = copa_xmalloc(cap * sizeof(*ht));
-	memset(ht, 0xff, cap * sizeof(*ht));
-	for (size_t i = 0; i < v->ht_cap; i++)
-		if (v->ht[i] != NONE && v->ht[i] != TOMB)
-			ht_insert_raw(ht, cap, v->e[v->ht[i]].path, v->ht[i]);
-	free(v->ht);
-	v->ht = ht;
-	v->ht_cap = cap;
-	v->ht_used = v->live;
+	return copa_strmap_get(&v->index, p, n, &s) ? s : NONE;
 }
 
 static void ht_insert(struct copa_view *v, uint32_t slot)
 {
-	if ((v->ht_used + 1) * 4 >= v->ht_cap * 3)
-		ht_grow(v);
-	ht_insert_raw(v->ht, v->ht_cap, v->e[slot].path, slot);
-	v->ht_used++;
+	copa_strmap_put(&v->index, v->e[slot].path, strlen(v->e[slot].path), slot);
 }
 
 static void ht_delete(struct copa_view *v, uint32_t slot)
 {
-	size_t mask = v->ht_cap - 1;
-	const char *p = v->e[slot].path;
-
-	for (size_t i = hash_path(p, strlen(p)) & mask;; i = (i + 1) & mask) {
-		if (v->ht[i] == NONE)
-			return;
-		if (v->ht[i] == slot) {
-			v->ht[i] = TOMB;
-			return;
-		}
-	}
+	copa_strmap_del(&v->index, v->e[slot].path, strlen(v->e[slot].path));
 }
 
 struct copa_view *copa_view_new(void)
@@ -119,7 +58,6 @@ struct copa_view *copa_view_new(void)
 	root->next_sibling_ = NONE;
 	v->n = 1;
 	v->live = 1;
-	ht_grow(v);
 	ht_insert(v, 0);
 	return v;
 }
@@ -130,7 +68,7 @@ void copa_view_free(struct copa_view *v)
 		return;
 	copa_arena_release(&v->arena);
 	free(v->e);
-	free(v->ht);
+	copa_strmap_release(&v->index);
 	free(v);
 }
 
