@@ -1,0 +1,104 @@
+/*
+ * registry.h: the OCI distribution API client (pull and push of manifests and
+ * blobs), with authentication and retries.
+ *
+ * One `struct copa_registry` talks to one repository on one registry host.
+ * It finds credentials ($DOCKER_CONFIG/config.json auths, credsStore and
+ * credHelpers; $REGISTRY_AUTH_FILE / containers auth.json; explicit ones),
+ * answers Basic and Bearer challenges (tokens cached per scope), talks plain
+ * HTTP only to loopback hosts or hosts the user named, retries 429/5xx and
+ * dropped connections with backoff, verifies every digest, resumes blob
+ * downloads, and caps manifest sizes. The host is as written in an image
+ * reference: "docker.io" is mapped to its real endpoint here.
+ */
+#ifndef COPA_REGISTRY_REGISTRY_H
+#define COPA_REGISTRY_REGISTRY_H
+
+#include "util/buf.h"
+#include "util/err.h"
+#include "util/hash.h"
+#include "util/http.h"
+#include "util/log.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct copa_registry_opts {
+	struct copa_http *http;        /* borrowed; carries TLS settings, deadline, retries */
+	struct copa_out *out;
+	const char *const *plain_http; /* hosts (host[:port]) allowed over plain HTTP besides loopback */
+	bool plain_http_all;           /* every host over plain HTTP (explicit user opt-in) */
+	const char *auth_file;         /* credentials file to use instead of the search; NULL: search */
+	const char *username;          /* explicit credentials (both or neither) */
+	const char *password;
+	size_t max_manifest;           /* 0: 4 MiB */
+	uint64_t chunk_size;           /* > 0: upload blobs in chunks of this many bytes */
+};
+
+struct copa_registry;
+
+/*
+ * Prepares a client for repository `repo` (e.g. "library/nginx") on `host`
+ * (e.g. "docker.io", "localhost:5000"). No request is made yet.
+ */
+struct copa_registry *copa_registry_new(const struct copa_registry_opts *opts, const char *host,
+					const char *repo, struct copa_err *err);
+void copa_registry_free(struct copa_registry *r);
+
+const char *copa_registry_host(const struct copa_registry *r);
+const char *copa_registry_repo(const struct copa_registry *r);
+
+/*
+ * Fetches the manifest or index at ref (a tag or a digest) with the Accept
+ * headers for OCI and Docker schema 2 manifests and indexes. body receives
+ * the exact bytes, *media_type (malloc'd) the Content-Type (or the body's
+ * mediaType), digest the sha256 of the bytes, verified against ref when ref
+ * is a digest and against Docker-Content-Digest when present.
+ * COPA_E_NOTFOUND when the tag or repository does not exist.
+ */
+int copa_registry_get_manifest(struct copa_registry *r, const char *ref, struct copa_buf *body,
+			       char **media_type, char digest[COPA_DIGEST_MAX],
+			       struct copa_err *err);
+
+/* HEAD of a manifest: *exists false (and 0 returned) on 404. */
+int copa_registry_head_manifest(struct copa_registry *r, const char *ref, bool *exists,
+				char **media_type, char digest[COPA_DIGEST_MAX], int64_t *size,
+				struct copa_err *err);
+
+/*
+ * Downloads blob `digest` of `size` bytes (-1: unknown) into fd (truncated,
+ * rewritten on restart), verifying size and digest; resumes after a dropped
+ * connection with a Range request.
+ */
+int copa_registry_get_blob(struct copa_registry *r, const char *digest, int64_t size, int fd,
+			   struct copa_err *err);
+
+/* HEAD of a blob. */
+int copa_registry_blob_exists(struct copa_registry *r, const char *digest, bool *exists,
+			      struct copa_err *err);
+
+/*
+ * Asks the registry to mount a blob from another repository on the same
+ * host. *mounted false means it did not (the caller then uploads).
+ */
+int copa_registry_mount_blob(struct copa_registry *r, const char *digest, const char *from_repo,
+			     bool *mounted, struct copa_err *err);
+
+/*
+ * Uploads `size` bytes from fd (from offset 0) as blob `digest`, unless the
+ * registry already has it (HEAD first). Monolithic, or chunked when the
+ * options ask for it.
+ */
+int copa_registry_put_blob(struct copa_registry *r, const char *digest, uint64_t size, int fd,
+			   struct copa_err *err);
+
+/*
+ * Uploads a manifest or index under ref (tag or digest) with Content-Type
+ * media_type. digest receives the registry's digest (checked against ours).
+ * Callers push manifests last, after every blob they reference.
+ */
+int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const char *media_type,
+			       const void *body, size_t n, char digest[COPA_DIGEST_MAX],
+			       struct copa_err *err);
+
+#endif
