@@ -132,22 +132,25 @@ int copa_src_set_root(struct copa_image_src *s, const struct copa_desc *desc,
 {
 	int kind;
 	const char *mt;
+	_cleanup_free_ char *what = NULL;
 
 	if (desc && copa_verify_bytes(desc, raw, n, "manifest", err) < 0)
 		return copa_err_wrap(err, "%s", s->what);
 	mt = desc ? desc->media_type : media_type;
-	kind = copa_oci_sniff(raw, n, mt, s->what, err);
+	what = desc ? copa_xasprintf("%s: manifest %s", s->what, desc->digest)
+		    : copa_xstrdup(s->what);
+	kind = copa_oci_sniff(raw, n, mt, what, err);
 	if (kind < 0)
 		return -1;
 	if (copa_mt_classify(mt).kind != (enum copa_mt_kind)kind)
 		mt = NULL;
 	s->root.kind = (enum copa_mt_kind)kind;
 	if (kind == COPA_MT_INDEX) {
-		if (copa_index_parse(raw, n, mt, s->what, &s->root.index, err) < 0)
+		if (copa_index_parse(raw, n, mt, what, &s->root.index, err) < 0)
 			return -1;
 		mt = s->root.index.media_type;
 	} else {
-		if (copa_manifest_parse(raw, n, mt, s->what, &s->root.manifest, err) < 0)
+		if (copa_manifest_parse(raw, n, mt, what, &s->root.manifest, err) < 0)
 			return -1;
 		mt = s->root.manifest.media_type;
 	}

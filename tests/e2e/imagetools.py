@@ -198,3 +198,157 @@ def umoci_unpack(layout, tag, dest):
     subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{layout}:{tag}", str(dest)],
                    capture_output=True, text=True, check=True)
     return pathlib.Path(dest) / "rootfs"
+
+
+# ---- extensions for the image transport tests ----
+
+FOREIGN_TYPES = {
+    "oci": "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+    "docker": "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+}
+
+
+def add_image_mixed(layout, layers, media="oci", arch="amd64", variant=None, foreign=()):
+    """Like add_image, with one compression per layer: layers is a list of
+    (tar bytes, compression in {None, "gzip", "zstd"}); indexes in `foreign`
+    get the non-distributable media type (gzip) and a urls entry. Returns
+    (manifest descriptor, manifest bytes, config bytes)."""
+    blobs = Blobs(layout)
+    descs, diff_ids = [], []
+    for i, (tar, comp) in enumerate(layers):
+        if i in foreign:
+            comp = "gzip"
+        blob = compress(tar, comp)
+        diff_ids.append(sha256(tar))
+        mt = FOREIGN_TYPES[media] if i in foreign else LAYER_TYPES[(media, comp)]
+        d = {"mediaType": mt, "digest": blobs.put(blob), "size": len(blob)}
+        if i in foreign:
+            d["urls"] = ["https://example.invalid/foreign-layer"]
+        descs.append(d)
+    cfg = json.dumps(image_config(diff_ids, arch=arch, variant=variant),
+                     separators=(",", ":")).encode()
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": OCI_MANIFEST if media == "oci" else DOCKER_MANIFEST,
+        "config": {"mediaType": OCI_CONFIG if media == "oci" else DOCKER_CONFIG,
+                   "digest": blobs.put(cfg), "size": len(cfg)},
+        "layers": descs,
+    }
+    mbytes = json.dumps(manifest, indent=3).encode()
+    desc = {"mediaType": manifest["mediaType"], "digest": blobs.put(mbytes), "size": len(mbytes)}
+    return desc, mbytes, cfg
+
+
+def add_attestation(layout, subject_digest):
+    """A BuildKit-style attestation manifest (unknown/unknown) for an index."""
+    blobs = Blobs(layout)
+    stmt = b'{"_type":"https://in-toto.io/Statement/v0.1"}'
+    cfg = b'{"architecture":"unknown","os":"unknown","rootfs":{"type":"layers","diff_ids":[]}}'
+    manifest = {"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                "config": {"mediaType": OCI_CONFIG, "digest": blobs.put(cfg), "size": len(cfg)},
+                "layers": [{"mediaType": "application/vnd.in-toto+json",
+                            "digest": blobs.put(stmt), "size": len(stmt)}]}
+    mbytes = json.dumps(manifest).encode()
+    return {"mediaType": OCI_MANIFEST, "digest": blobs.put(mbytes), "size": len(mbytes),
+            "platform": {"architecture": "unknown", "os": "unknown"},
+            "annotations": {"vnd.docker.reference.type": "attestation-manifest",
+                            "vnd.docker.reference.digest": subject_digest}}
+
+
+def write_index_blob(layout, descs, media="oci", annotations=None):
+    blobs = Blobs(layout)
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX if media == "oci" else DOCKER_LIST,
+             "manifests": descs}
+    if annotations:
+        index["annotations"] = annotations
+    ibytes = json.dumps(index, indent=2).encode()
+    return {"mediaType": index["mediaType"], "digest": blobs.put(ibytes),
+            "size": len(ibytes)}, ibytes
+
+
+def blob_bytes(layout, digest):
+    return (pathlib.Path(layout) / "blobs" / "sha256" / digest.split(":")[1]).read_bytes()
+
+
+def _tar_add(tf, name, data=None, kind="file", target=None):
+    ti = tarfile.TarInfo(name)
+    ti.mtime = 1700000000
+    if kind == "dir":
+        ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+        tf.addfile(ti)
+    elif kind == "symlink":
+        ti.type, ti.linkname = tarfile.SYMTYPE, target
+        tf.addfile(ti)
+    else:
+        ti.size, ti.mode = len(data), 0o644
+        tf.addfile(ti, io.BytesIO(data))
+
+
+def docker_save_classic(path, images):
+    """A `docker save` archive in the Docker < 25 layout. images: list of
+    (layers: [tar bytes], repo_tags: [str]). Identical layers are stored once
+    and linked by symlink, as Docker does. Returns [(config digest, diff_ids)]."""
+    out = []
+    with tarfile.open(path, "w") as tf:
+        manifest, repositories, seen = [], {}, {}
+        for layers, tags in images:
+            diff_ids = [sha256(t) for t in layers]
+            cfg = json.dumps(image_config(diff_ids)).encode()
+            cfg_hex = sha256(cfg).split(":")[1]
+            _tar_add(tf, f"{cfg_hex}.json", cfg)
+            paths, parent = [], ""
+            for tar in layers:
+                lid = hashlib.sha256((parent + sha256(tar)).encode()).hexdigest()
+                parent = lid
+                _tar_add(tf, f"{lid}/", kind="dir")
+                _tar_add(tf, f"{lid}/VERSION", b"1.0")
+                _tar_add(tf, f"{lid}/json", json.dumps({"id": lid}).encode())
+                if sha256(tar) in seen:
+                    _tar_add(tf, f"{lid}/layer.tar", kind="symlink",
+                             target=f"../{seen[sha256(tar)]}/layer.tar")
+                else:
+                    _tar_add(tf, f"{lid}/layer.tar", tar)
+                    seen[sha256(tar)] = lid
+                paths.append(f"{lid}/layer.tar")
+            manifest.append({"Config": f"{cfg_hex}.json", "RepoTags": tags, "Layers": paths})
+            for t in tags:
+                repo, tag = t.rsplit(":", 1)
+                repositories.setdefault(repo, {})[tag] = parent
+            out.append((sha256(cfg), diff_ids))
+        _tar_add(tf, "manifest.json", json.dumps(manifest).encode())
+        _tar_add(tf, "repositories", json.dumps(repositories).encode())
+    return out
+
+
+def docker_save_v25(path, layers, tag="app:1"):
+    """A `docker save` archive in the Docker >= 25 layout: an OCI layout with
+    uncompressed layers named by diff_id, plus manifest.json. Returns the OCI
+    manifest descriptor."""
+    stage = pathlib.Path(str(path) + ".stage")
+    desc = add_image(stage, layers, compression=None)
+    cfg = json.loads(blob_bytes(stage, desc["digest"]))["config"]["digest"]
+    d = dict(desc)
+    d.pop("platform")
+    repo, t = tag.rsplit(":", 1)
+    d["annotations"] = {"io.containerd.image.name": f"docker.io/library/{tag}",
+                        "org.opencontainers.image.ref.name": t}
+    index = {"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": [d]}
+    manifest = [{"Config": "blobs/sha256/" + cfg.split(":")[1], "RepoTags": [tag],
+                 "Layers": ["blobs/sha256/" + sha256(x).split(":")[1] for x in layers]}]
+    with tarfile.open(path, "w") as tf:
+        _tar_add(tf, "blobs/", kind="dir")
+        _tar_add(tf, "blobs/sha256/", kind="dir")
+        for f in sorted((stage / "blobs" / "sha256").iterdir()):
+            _tar_add(tf, f"blobs/sha256/{f.name}", f.read_bytes())
+        _tar_add(tf, "index.json", json.dumps(index).encode())
+        _tar_add(tf, "manifest.json", json.dumps(manifest).encode())
+        _tar_add(tf, "oci-layout", b'{"imageLayoutVersion":"1.0.0"}')
+        _tar_add(tf, "repositories", json.dumps({repo: {t: "x"}}).encode())
+    return desc
+
+
+def hostile_tar(path, members):
+    """A tar with arbitrary member names: members is a list of (name, bytes)."""
+    with tarfile.open(path, "w") as tf:
+        for name, data in members:
+            _tar_add(tf, name, data)
