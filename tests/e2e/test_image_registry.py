@@ -48,7 +48,9 @@ def layers():
 def test_push_pull_keeps_bytes_and_family(copa_copy, reg, tmp_path, media):
     a, b, c = layers()
     src = tmp_path / "src"
-    desc, mbytes, cfg = it.add_image_mixed(src, [(a, "gzip"), (b, "zstd"), (c, None)],
+    # skopeo 1.9 cannot read the (BuildKit) Docker zstd media type: gzip there
+    zst = "zstd" if media == "oci" else "gzip"
+    desc, mbytes, cfg = it.add_image_mixed(src, [(a, "gzip"), (b, zst), (c, None)],
                                            media=media)
     it.write_index_json(src, [desc], tag="t")
     ref = f"{reg.host}/team/app:1"
