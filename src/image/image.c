@@ -754,7 +754,8 @@ static int copy_blobs(struct copa_image_src *s, struct copa_image_dst *d, struct
 		      struct copa_err *err)
 {
 	struct pool p = {.s = s, .d = d, .jobs = jobs};
-	unsigned n = s->opts.jobs ? s->opts.jobs : 4;
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned n = s->opts.jobs ? s->opts.jobs : cpus < 2 ? 2 : cpus > 8 ? 8 : (unsigned)cpus;
 	pthread_t th[16];
 	unsigned started = 0;
 

@@ -48,7 +48,7 @@ struct copa_image_opts {
 	struct copa_http *http;                 /* registry transports; required for them */
 	struct copa_out *out;
 	const struct copa_registry_opts *registry; /* template (http/out overridden); NULL: defaults */
-	unsigned jobs;                          /* parallel blob transfers; 0: 4 */
+	unsigned jobs;                          /* parallel blob transfers; 0: online CPUs, 2..8 */
 };
 
 /* ---- sources ---- */

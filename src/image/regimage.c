@@ -2,9 +2,9 @@
  * regimage.c: the registry transport (bare references and docker://) as an
  * image source and destination, on top of registry.h.
  *
- * The registry client is used one request at a time per client object; the
- * parallel blob transfers of image.c take a client from a small pool, so no
- * client is ever shared between threads.
+ * One client per source or destination, created on first use and shared by
+ * the parallel blob transfers of image.c (registry.h documents the client as
+ * safe to use from several threads), so the token is fetched once.
  */
 #include "image/internal.h"
 #include "registry/registry.h"
@@ -20,8 +20,7 @@ struct reg_pool {
 	struct copa_registry_opts ropts;
 	char *host, *repo;
 	pthread_mutex_t lock;
-	struct copa_registry **idle;
-	size_t n_idle, cap_idle;
+	struct copa_registry *client; /* created on first use; thread-safe (registry.h) */
 };
 
 static void pool_init(struct reg_pool *p, const struct copa_image_opts *opts, const char *host,
@@ -36,38 +35,30 @@ static void pool_init(struct reg_pool *p, const struct copa_image_opts *opts, co
 	pthread_mutex_init(&p->lock, NULL);
 }
 
+/* The shared client (borrowed), created on first use. */
 static struct copa_registry *pool_get(struct reg_pool *p, struct copa_err *err)
 {
-	struct copa_registry *r = NULL;
+	struct copa_registry *r;
 
 	pthread_mutex_lock(&p->lock);
-	if (p->n_idle)
-		r = p->idle[--p->n_idle];
-	pthread_mutex_unlock(&p->lock);
-	if (r)
-		return r;
-	if (!p->ropts.http) {
+	if (!p->client && p->ropts.http)
+		p->client = copa_registry_new(&p->ropts, p->host, p->repo, err);
+	else if (!p->ropts.http)
 		copa_err_set(err, COPA_E_BUG, "registry transport used without an HTTP client");
-		return NULL;
-	}
-	return copa_registry_new(&p->ropts, p->host, p->repo, err);
+	r = p->client;
+	pthread_mutex_unlock(&p->lock);
+	return r;
 }
 
 static void pool_put(struct reg_pool *p, struct copa_registry *r)
 {
-	if (!r)
-		return;
-	pthread_mutex_lock(&p->lock);
-	p->idle = copa_xgrow(p->idle, &p->cap_idle, p->n_idle + 1, sizeof(*p->idle));
-	p->idle[p->n_idle++] = r;
-	pthread_mutex_unlock(&p->lock);
+	(void)p;
+	(void)r;
 }
 
 static void pool_release(struct reg_pool *p)
 {
-	for (size_t i = 0; i < p->n_idle; i++)
-		copa_registry_free(p->idle[i]);
-	free(p->idle);
+	copa_registry_free(p->client);
 	free(p->host);
 	free(p->repo);
 	pthread_mutex_destroy(&p->lock);
