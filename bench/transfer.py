@@ -15,6 +15,7 @@ import argparse
 import os
 import pathlib
 import random
+import resource
 import shutil
 import statistics
 import subprocess
@@ -50,12 +51,15 @@ def build_image(layout, layers, size_mb):
 
 
 def run(argv):
+    """Runs argv; returns (wall seconds, user+sys CPU seconds of the child)."""
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
     p = subprocess.run(argv, capture_output=True, text=True)
     dt = time.monotonic() - t0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         sys.exit(f"failed: {' '.join(argv)}\n{p.stderr}")
-    return dt
+    return dt, (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
 
 
 def main():
@@ -77,28 +81,35 @@ def main():
         print(f"image: {args.layers} layers, {args.size_mb} MiB uncompressed, "
               f"{blob_mb:.1f} MiB of blobs, registry {reg.host}")
         times = {"copa": [], "skopeo": []}
+        cpu = {"copa": [], "skopeo": []}
         for rep in range(args.reps):
             order = ["copa", "skopeo"] if rep % 2 == 0 else ["skopeo", "copa"]
             for tool in order:
                 dest = work / f"{tool}-{rep}"
                 cache = work / f"cache-{rep}"
                 if tool == "copa":
-                    dt = run([args.copa_copy, ref, f"oci:{dest}:bench", "--cache-dir",
-                              str(cache)])
+                    dt, c = run([args.copa_copy, ref, f"oci:{dest}:bench", "--cache-dir",
+                                 str(cache)])
                 else:
-                    dt = run(["skopeo", "copy", "-q", "--src-tls-verify=false",
-                              f"docker://{ref}", f"oci:{dest}:bench"])
+                    dt, c = run(["skopeo", "copy", "-q", "--src-tls-verify=false",
+                                 f"docker://{ref}", f"oci:{dest}:bench"])
                 times[tool].append(dt)
+                cpu[tool].append(c)
                 got = it.skopeo("inspect", f"oci:{dest}:bench").stdout
                 if desc["digest"] not in got:
                     sys.exit(f"{tool} wrote a different image")
                 shutil.rmtree(dest)
                 shutil.rmtree(cache, ignore_errors=True)
-            print(f"rep {rep + 1}: copa {times['copa'][-1]:.2f} s, "
-                  f"skopeo {times['skopeo'][-1]:.2f} s")
+            print(f"rep {rep + 1}: copa {times['copa'][-1]:.2f} s "
+                  f"(cpu {cpu['copa'][-1]:.2f} s), skopeo {times['skopeo'][-1]:.2f} s "
+                  f"(cpu {cpu['skopeo'][-1]:.2f} s)")
         mc, ms = statistics.median(times["copa"]), statistics.median(times["skopeo"])
         print(f"median: copa {mc:.2f} s ({blob_mb / mc:.0f} MiB/s), "
               f"skopeo {ms:.2f} s ({blob_mb / ms:.0f} MiB/s)")
+        cc, cs = statistics.median(cpu["copa"]), statistics.median(cpu["skopeo"])
+        print(f"median cpu (user+sys): copa {cc:.2f} s, skopeo {cs:.2f} s, "
+              f"ratio {cc / cs:.2f}")
+        print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cpus")
         print(f"ratio copa/skopeo: {mc / ms:.2f} ({'copa faster' if mc < ms else 'skopeo faster'})")
     finally:
         reg.stop()
