@@ -374,3 +374,45 @@ def test_not_an_archive_or_layout(copa_copy, tmp_path):
     p = copa_copy("Bad:Ref", f"oci:{tmp_path}/o:x", check=False)
     assert_clean_failure(p, "invalid image reference")
     assert not (tmp_path / "o").exists()
+
+
+def test_docker_archive_hostile_manifest_json(copa_copy, tmp_path):
+    a, _, _ = layers_abc()
+    cfg = json.dumps(it.image_config([sha(a)])).encode()
+    cases = {
+        "not-json": (b"[{", "manifest.json"),
+        "escape": (json.dumps([{"Config": "c.json", "Layers": ["../../etc/passwd"]}]).encode(),
+                   "is missing from the archive"),
+        "no-config": (json.dumps([{"Config": "nope.json", "Layers": []}]).encode(),
+                      "config 'nope.json' is missing"),
+        "not-array": (b'{"Config": "c.json"}', "not a non-empty JSON array"),
+    }
+    for name, (mj, needle) in cases.items():
+        t = tmp_path / f"{name}.tar"
+        it.hostile_tar(t, [("c.json", cfg), ("l.tar", a), ("manifest.json", mj)])
+        p = copa_copy(f"docker-archive:{t}", f"oci:{tmp_path}/out-{name}:x", check=False)
+        assert_clean_failure(p, needle)
+        assert not (tmp_path / f"out-{name}").exists()
+    # a layer whose content does not match the config's diff_id cannot be written
+    t = tmp_path / "lying.tar"
+    it.hostile_tar(t, [("c.json", cfg), ("l.tar", a + b"\0" * 512),
+                       ("manifest.json", json.dumps([{"Config": "c.json",
+                                                      "Layers": ["l.tar"]}]).encode())])
+    p = copa_copy(f"docker-archive:{t}", f"docker-archive:{tmp_path}/out.tar", check=False)
+    assert_clean_failure(p, "the config says")
+    assert not (tmp_path / "out.tar").exists()
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".copa")] == []
+
+
+def test_layout_tag_required_when_ambiguous(copa_copy, tmp_path):
+    a, b, _ = layers_abc()
+    out = tmp_path / "two"
+    it.write_image(tmp_path / "s1", [a], tag="x")
+    it.write_image(tmp_path / "s2", [b], tag="y")
+    copa_copy(f"oci:{tmp_path}/s1:x", f"oci:{out}:first")
+    copa_copy(f"oci:{tmp_path}/s2:y", f"oci:{out}:second")
+    p = copa_copy(f"oci:{out}", f"oci:{tmp_path}/o:o", check=False)
+    assert p.returncode == 2
+    assert_clean_failure(p, "name one as oci:DIR:TAG", "'first', 'second'")
+    p = copa_copy(f"oci:{out}:third", f"oci:{tmp_path}/o:o", check=False)
+    assert_clean_failure(p, "no image tagged 'third'")
