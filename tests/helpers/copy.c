@@ -47,22 +47,28 @@ static int describe(struct copa_image_src *src, const struct copa_platform *want
 	size_t n;
 	struct copa_image img;
 	struct copa_image_layers layers;
-	json_t *out = json_object(), *pl = json_array(), *ls = json_array();
+	json_t *out, *pl, *ls;
 	struct copa_buf b = COPA_BUF_INIT;
 	char buf[256];
 
 	if (copa_image_src_platforms(src, &plats, &n, err) < 0)
 		return -1;
+	if (copa_image_src_load(src, want, &img, err) < 0) {
+		copa_image_platforms_free(plats, n);
+		return -1;
+	}
+	if (copa_image_src_layer_blobs(src, &img, &layers, err) < 0) {
+		copa_image_platforms_free(plats, n);
+		copa_image_release(&img);
+		return -1;
+	}
+	out = json_object();
+	pl = json_array();
+	ls = json_array();
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(pl, json_string(copa_platform_str(&plats[i].platform, buf,
 									sizeof(buf))));
 	copa_image_platforms_free(plats, n);
-	if (copa_image_src_load(src, want, &img, err) < 0)
-		return -1;
-	if (copa_image_src_layer_blobs(src, &img, &layers, err) < 0) {
-		copa_image_release(&img);
-		return -1;
-	}
 	for (size_t i = 0; i < layers.n; i++)
 		json_array_append_new(ls, json_pack("{s:s, s:s, s:I, s:s, s:s?}", "digest",
 						    layers.v[i].digest, "mediaType",
