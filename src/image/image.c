@@ -651,29 +651,34 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 				return 0;
 		}
 	}
+	copa_progress(d->opts.out, COPA_PROGRESS_START, "copy", desc->digest, 0,
+		      desc->size > 0 ? (uint64_t)desc->size : 0);
 	if (d->ops->begin_blob && s->ops->write_blob) {
 		struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
 		int r;
 
-		if (d->ops->begin_blob(d, desc, &t, err) < 0)
+		if (d->ops->begin_blob(d, desc, &t, err) < 0) {
+			copa_progress_done(d->opts.out, "copy", desc->digest, 0);
 			return copa_err_wrap(err, "%s", d->what);
+		}
 		r = s->ops->write_blob(s, desc, t.fd, err);
 		if (r < 0)
 			copa_err_wrap(err, "%s", s->what);
 		else if ((r = d->ops->end_blob(d, desc, &t, err)) < 0)
 			copa_err_wrap(err, "%s", d->what);
 		copa_tmpfile_release(&t);
+		copa_progress_done(d->opts.out, "copy", desc->digest, r == 0);
 		return r;
 	}
 	path = copa_image_src_blob_path(s, desc, err);
-	if (!path)
-		return -1;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot open blob '%s'", path);
-	if (d->ops->put_blob(d, desc, fd, err) < 0)
-		return copa_err_wrap(err, "%s", d->what);
-	return 0;
+	if (path)
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (path && fd < 0)
+		copa_err_sys(err, COPA_E_IO, errno, "cannot open blob '%s'", path);
+	else if (path && d->ops->put_blob(d, desc, fd, err) < 0)
+		copa_err_wrap(err, "%s", d->what);
+	copa_progress_done(d->opts.out, "copy", desc->digest, !copa_err_is_set(err));
+	return copa_err_is_set(err) ? -1 : 0;
 }
 
 int copa_image_dst_put_manifest(struct copa_image_dst *d, const struct copa_desc *desc,

@@ -416,3 +416,15 @@ def test_layout_tag_required_when_ambiguous(copa_copy, tmp_path):
     assert_clean_failure(p, "name one as oci:DIR:TAG", "'first', 'second'")
     p = copa_copy(f"oci:{out}:third", f"oci:{tmp_path}/o:o", check=False)
     assert_clean_failure(p, "no image tagged 'third'")
+
+
+def test_existing_layout_with_bad_index_is_left_alone(copa_copy, mixed_layout, tmp_path):
+    src, _, _, _ = mixed_layout
+    dst = tmp_path / "dst"
+    dst.mkdir()
+    (dst / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
+    (dst / "index.json").write_text('{"schemaVersion":2,"manifests":"nope"}')
+    p = copa_copy(f"oci:{src}:v1", f"oci:{dst}:x", check=False)
+    assert_clean_failure(p, "cannot add an image to the existing layout", "'manifests'")
+    assert (dst / "index.json").read_text() == '{"schemaVersion":2,"manifests":"nope"}'
+    assert sorted(os.listdir(dst)) == ["index.json", "oci-layout"]
