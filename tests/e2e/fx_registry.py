@@ -347,7 +347,8 @@ class FaultProxy:
               "corrupt" (forward, flip a byte in the body),
               "redirect" (answer 307 to `target` + the same path, plus "?sig=1"),
               "drop" (close without answering)
-      method, path (regex searched in the request path), times (how often)."""
+      method, path (regex searched in the request path), times (how often),
+      with_auth (only requests carrying an Authorization header)."""
 
     def __init__(self, upstream, bind="127.0.0.1"):
         self.upstream = upstream
@@ -368,7 +369,7 @@ class FaultProxy:
                          "body_len": len(body)}
                 with proxy.lock:
                     proxy.log.append(entry)
-                rule = proxy._match(self.command, self.path)
+                rule = proxy._match(self.command, self.path, "authorization" in entry["headers"])
                 action = rule["action"] if rule else None
                 if action == "status":
                     data = json.dumps({"errors": [{"code": "UNAVAILABLE" if rule["status"] != 429
@@ -437,9 +438,11 @@ class FaultProxy:
         with self.lock:
             self.rules.append(dict(action=action, path=path, method=method, times=times, **kw))
 
-    def _match(self, method, path):
+    def _match(self, method, path, has_auth):
         with self.lock:
             for r in self.rules:
+                if r.get("with_auth") and not has_auth:
+                    continue
                 if r["times"] > 0 and r["method"] == method and re.search(r["path"], path):
                     r["times"] -= 1
                     return r
