@@ -7,6 +7,7 @@
 #include "util/mem.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -23,8 +24,6 @@
 #define ERROR_BODY_MAX       (64u << 10)
 #define MAX_REDIRECTS        10
 #define TOKEN_CACHE_MAX      32
-/* CURLE_PEER_FAILED_VERIFICATION, without including curl.h here. */
-#define CURLE_PEER_FAILED_VERIFICATION_CODE 60
 
 static const char *const manifest_accept =
 	"Accept: application/vnd.oci.image.index.v1+json, "
@@ -572,7 +571,7 @@ static int ensure_endpoint(struct copa_registry *r, struct copa_err *err)
 	 * A server that speaks TLS but fails verification stays on https, so
 	 * the user sees the certificate error rather than a plain-HTTP muddle.
 	 */
-	if (rc < 0 && resp.curl_code == CURLE_PEER_FAILED_VERIFICATION_CODE)
+	if (rc < 0 && resp.curl_code == CURLE_PEER_FAILED_VERIFICATION)
 		rc = 0;
 	r->base = copa_xasprintf("%s://%s", rc < 0 ? "http" : "https", r->endpoint);
 	if (rc < 0)
