@@ -242,3 +242,26 @@ def test_mount_token_covers_source_repository(regtool, token_registry, blobfile,
     assert kv(p.stdout)["mounted"] == "yes"
     assert sorted(ts.requests[0]["params"]["scope"]) == ["repository:team/dst:pull,push",
                                                          "repository:team/src:pull"]
+
+
+def test_parallel_downloads_share_one_token(regtool, token_registry, tmp_path):
+    """Eight threads pull through one client: every blob arrives intact and
+    the token service is asked once (the token cache is shared and locked)."""
+    ts = token_registry.tokens
+    docker_config(tmp_path / "cfg", auths={token_registry.host: ("alice", "s3cret")})
+    env = {"DOCKER_CONFIG": str(tmp_path / "cfg")}
+    blobs = {}
+    for i in range(8):
+        data = os.urandom(100000 + i)
+        f = tmp_path / f"b{i}"
+        f.write_bytes(data)
+        assert regtool("put-blob", f"{token_registry.host}/private/par", f, env=env).returncode == 0
+        blobs[sha(data)] = data
+    ts.requests.clear()
+    out = tmp_path / "out"
+    out.mkdir()
+    p = regtool("get-blobs", f"{token_registry.host}/private/par", out, *blobs, env=env)
+    assert p.returncode == 0, p.stderr
+    for d, data in blobs.items():
+        assert (out / d.split(":")[1]).read_bytes() == data
+    assert len(ts.requests) == 1, ts.requests

@@ -9,6 +9,8 @@
  *   copa-regtool [options] put-blob HOST/REPO FILE
  *   copa-regtool [options] mount HOST/REPO DIGEST FROM-REPO
  *   copa-regtool [options] put-manifest HOST/REPO(:TAG|@DIGEST) FILE MEDIA-TYPE
+ *   copa-regtool [options] get-blobs HOST/REPO OUTDIR DIGEST...   (in parallel threads,
+ *                                                 one client: exercises its locking)
  *
  * Outputs are written under a temporary name and renamed into place, so a
  * failed download leaves no file. Results go to stdout as "key value" lines;
@@ -25,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,6 +90,33 @@ static int parse_target(const char *s, bool want_ref, struct target *t)
 	if (want_ref && !t->ref)
 		t->ref = copa_xstrdup("latest");
 	return 0;
+}
+
+struct blob_job {
+	struct copa_registry *reg;
+	const char *dir;
+	const char *digest;
+	struct copa_err err;
+	int rc;
+};
+
+/* Downloads one blob into dir/<hex> atomically (a thread of get-blobs). */
+static void *blob_thread(void *arg)
+{
+	struct blob_job *j = arg;
+	struct copa_tmpfile tf;
+	_cleanup_free_ char *path = NULL;
+	const char *colon = strchr(j->digest, ':');
+
+	path = copa_xasprintf("%s/%s", j->dir, colon ? colon + 1 : j->digest);
+	j->rc = copa_tmpfile_open(&tf, AT_FDCWD, path, 0644, &j->err);
+	if (j->rc < 0)
+		return NULL;
+	j->rc = copa_registry_get_blob(j->reg, j->digest, -1, tf.fd, &j->err);
+	if (j->rc == 0)
+		j->rc = copa_tmpfile_commit(&tf, false, &j->err);
+	copa_tmpfile_release(&tf);
+	return NULL;
 }
 
 static int fail(const struct copa_err *err)
@@ -243,6 +273,25 @@ int main(int argc, char **argv)
 		}
 		copa_tmpfile_release(&tf);
 		printf("digest %s\n", argv[1]);
+	} else if (strcmp(cmd, "get-blobs") == 0 && argc >= 3 && argc <= 66) {
+		struct blob_job jobs[64];
+		pthread_t th[64];
+		size_t n = (size_t)argc - 2;
+
+		for (size_t i = 0; i < n; i++) {
+			jobs[i] = (struct blob_job){.reg = reg, .dir = argv[1], .digest = argv[2 + i]};
+			if (pthread_create(&th[i], NULL, blob_thread, &jobs[i]) != 0)
+				COPA_BUG("pthread_create failed");
+		}
+		for (size_t i = 0; i < n; i++)
+			pthread_join(th[i], NULL);
+		for (size_t i = 0; i < n; i++)
+			if (jobs[i].rc < 0) {
+				err = jobs[i].err;
+				goto error;
+			}
+		for (size_t i = 0; i < n; i++)
+			printf("digest %s\n", jobs[i].digest);
 	} else if (strcmp(cmd, "exists") == 0 && argc == 2) {
 		bool exists;
 
