@@ -10,6 +10,13 @@
  * dropped connections with backoff, verifies every digest, resumes blob
  * downloads, and caps manifest sizes. The host is as written in an image
  * reference: "docker.io" is mapped to its real endpoint here.
+ *
+ * A client may be used from several threads at once (parallel blob
+ * downloads): its endpoint, credentials and token cache are locked inside.
+ * Credentials and per-host TLS settings are sent only to the registry's own
+ * scheme/host/port, never to a redirect target or upload URL elsewhere.
+ * Errors name the operation, the reference and the registry, and end with
+ * the registry's own error code and message when it sent one.
  */
 #ifndef COPA_REGISTRY_REGISTRY_H
 #define COPA_REGISTRY_REGISTRY_H
