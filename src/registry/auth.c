@@ -266,6 +266,10 @@ int copa_www_authenticate_parse(const char *s, size_t n, struct copa_auth_challe
 	if (parse_challenges(&c, out, err) < 0) {
 		while (out->n > before)
 			challenge_release(&out->v[--out->n]);
+		if (out->n == 0) {
+			free(out->v);
+			out->v = NULL;
+		}
 		return copa_err_wrap(err, "invalid WWW-Authenticate header");
 	}
 	return 0;
