@@ -560,6 +560,8 @@ static int ensure_endpoint(struct copa_registry *r, struct copa_err *err)
 	req.url = url;
 	req.method = "GET";
 	req.ca_pem = r->ca_pem;
+	req.client_cert = r->client_cert;
+	req.client_key = r->client_key;
 	rc = copa_http_do(r->http, &req, &resp, &perr);
 	if (rc < 0 && perr.code == COPA_E_TIMEOUT) {
 		pthread_mutex_unlock(&r->lock);
@@ -573,10 +575,26 @@ static int ensure_endpoint(struct copa_registry *r, struct copa_err *err)
 	 */
 	if (rc < 0 && resp.curl_code == CURLE_PEER_FAILED_VERIFICATION)
 		rc = 0;
+	/*
+	 * Otherwise plain HTTP only when a registry answers there: /v2/ gives
+	 * 200 or 401. A TLS server asked in plain HTTP answers 400 or nothing,
+	 * and then the TLS error (say, a missing client certificate) is the one
+	 * to show.
+	 */
+	if (rc < 0) {
+		struct copa_err herr = COPA_ERR_INIT;
+		_cleanup_free_ char *hurl = copa_xasprintf("http://%s/v2/", r->endpoint);
+		struct copa_http_req hreq = {.url = hurl, .method = "GET"};
+
+		copa_http_resp_release(&resp);
+		if (copa_http_do(r->http, &hreq, &resp, &herr) == 0 &&
+		    (resp.status == 200 || resp.status == 401))
+			copa_debug(r->out, "'%s': TLS failed (%s); using plain HTTP as allowed",
+				   r->host, perr.msg);
+		else
+			rc = 0;
+	}
 	r->base = copa_xasprintf("%s://%s", rc < 0 ? "http" : "https", r->endpoint);
-	if (rc < 0)
-		copa_debug(r->out, "'%s': TLS failed (%s); using plain HTTP as allowed", r->host,
-			   perr.msg);
 	pthread_mutex_unlock(&r->lock);
 	copa_http_resp_release(&resp);
 	return 0;

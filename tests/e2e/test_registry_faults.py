@@ -243,3 +243,37 @@ def test_tls_registry_needs_its_ca(regtool, tls_registry, tmp_path):
     (certs / tls_registry.host / "ca.crt").write_bytes(tls_registry.ca.read_bytes())
     p = regtool("--certs-dir", certs, "exists", f"{tls_registry.host}/copa/app", sha(b"tls blob"))
     assert p.returncode == 0 and kv(p.stdout)["exists"] == "yes", p.stderr
+
+
+def test_mutual_tls_with_certs_d_client_certificate(regtool, make_registry, tmp_path):
+    """A registry that requires client certificates: certs.d's client.cert
+    and client.key are presented, and without them the handshake fails."""
+    ca_key = new_key()
+    ca = make_cert("copa test CA", ca_key, ca=True)
+    skey, ckey = new_key(), new_key()
+    scert = make_cert("127.0.0.1", skey, issuer_cert=ca, issuer_key=ca_key, ip="127.0.0.1")
+    ccert = make_cert("copa client", ckey, issuer_cert=ca, issuer_key=ca_key, client=True)
+    d = tmp_path / "mtls"
+    d.mkdir()
+    (d / "ca.pem").write_bytes(pem_cert(ca))
+    (d / "server.crt").write_bytes(pem_cert(scert))
+    (d / "server.key").write_bytes(pem_key(skey))
+    reg = make_registry("mtls-registry", scheme="https",
+                        http_extra=f"  tls:\n    certificate: {d / 'server.crt'}\n"
+                                   f"    key: {d / 'server.key'}\n"
+                                   f"    clientcas:\n      - {d / 'ca.pem'}\n")
+    certs = tmp_path / "certs.d"
+    hostdir = certs / reg.host
+    hostdir.mkdir(parents=True)
+    (hostdir / "ca.crt").write_bytes(pem_cert(ca))
+    f = tmp_path / "blob"
+    f.write_bytes(b"mtls blob")
+    p = regtool("--retries", "0", "--certs-dir", certs, "put-blob", f"{reg.host}/copa/app", f)
+    assert p.returncode == 1, "the registry accepted a client without a certificate"
+    assert "error[network]" in p.stderr and "https://" in p.stderr, p.stderr
+    (hostdir / "client.cert").write_bytes(pem_cert(ccert))
+    (hostdir / "client.key").write_bytes(pem_key(ckey))
+    p = regtool("--certs-dir", certs, "put-blob", f"{reg.host}/copa/app", f)
+    assert p.returncode == 0, p.stderr
+    p = regtool("--certs-dir", certs, "exists", f"{reg.host}/copa/app", sha(b"mtls blob"))
+    assert kv(p.stdout)["exists"] == "yes"
