@@ -10,7 +10,7 @@ build="build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-de
 	libcurl4-openssl-dev libarchive-dev libjansson-dev libssl-dev zlib1g-dev
 	libzstd-dev liblzma-dev libdeflate-dev libsolv-dev libsolvext-dev librpm-dev
 	libyaml-dev libcmocka-dev gpgv gnupg"
-tests="python3 python3-pytest python3-jsonschema docker-registry apache2-utils
+tests="python3 python3-pytest python3-jsonschema python3-cryptography docker-registry apache2-utils
 	skopeo umoci podman dpkg-dev apt-utils mmdebstrap rpm createrepo-c pigz xz-utils zstd
 	ca-certificates curl openssl shellcheck clang-format uidmap fakeroot"
 if [ "${COPA_SKIP_APT_UPDATE:-0}" != 1 ]; then

@@ -203,8 +203,7 @@ struct copa_image_src *copa_image_src_open(const struct copa_image_ref *ref,
 		r = copa_src_docker_archive_open(s, err);
 		break;
 	case COPA_TRANSPORT_REGISTRY:
-		r = copa_src_registry_open ? copa_src_registry_open(s, err)
-					   : copa_err_set(err, COPA_E_UNSUPPORTED, "no registry client");
+		r = copa_src_registry_open(s, err);
 		break;
 	}
 	if (r < 0) {
@@ -573,8 +572,7 @@ struct copa_image_dst *copa_image_dst_open(const struct copa_image_ref *ref,
 		r = copa_dst_docker_archive_open(d, err);
 		break;
 	case COPA_TRANSPORT_REGISTRY:
-		r = copa_dst_registry_open ? copa_dst_registry_open(d, err)
-					   : copa_err_set(err, COPA_E_UNSUPPORTED, "no registry client");
+		r = copa_dst_registry_open(d, err);
 		break;
 	}
 	if (r < 0) {
@@ -643,7 +641,7 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 		const char *host, *repo;
 		bool mounted = false;
 
-		if (copa_src_registry_where && copa_src_registry_where(s, &host, &repo) && !strcmp(host, d->ref.ref.domain) &&
+		if (copa_src_registry_where(s, &host, &repo) && !strcmp(host, d->ref.ref.domain) &&
 		    strcmp(repo, d->ref.ref.path)) {
 			if (d->ops->mount_blob(d, desc, repo, &mounted, err) < 0)
 				return copa_err_wrap(err, "%s", d->what);

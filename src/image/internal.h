@@ -76,17 +76,15 @@ struct copa_image_dst {
 int copa_src_layout_open(struct copa_image_src *s, struct copa_err *err);
 int copa_src_oci_archive_open(struct copa_image_src *s, struct copa_err *err);
 int copa_src_docker_archive_open(struct copa_image_src *s, struct copa_err *err);
-int copa_src_registry_open(struct copa_image_src *s, struct copa_err *err)
-	__attribute__((weak)); /* TEMPORARY until registry.c lands */
+int copa_src_registry_open(struct copa_image_src *s, struct copa_err *err);
 int copa_dst_layout_open(struct copa_image_dst *d, struct copa_err *err);
 int copa_dst_oci_archive_open(struct copa_image_dst *d, struct copa_err *err);
 int copa_dst_docker_archive_open(struct copa_image_dst *d, struct copa_err *err);
-int copa_dst_registry_open(struct copa_image_dst *d, struct copa_err *err)
-	__attribute__((weak));
+int copa_dst_registry_open(struct copa_image_dst *d, struct copa_err *err);
 
 /* Registry source details used by the registry destination for mounts. */
 bool copa_src_registry_where(const struct copa_image_src *s, const char **host,
-			     const char **repo) __attribute__((weak));
+			     const char **repo);
 
 /*
  * Sets s->root from the root document's bytes (verified against desc when

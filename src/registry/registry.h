@@ -10,6 +10,13 @@
  * dropped connections with backoff, verifies every digest, resumes blob
  * downloads, and caps manifest sizes. The host is as written in an image
  * reference: "docker.io" is mapped to its real endpoint here.
+ *
+ * A client may be used from several threads at once (parallel blob
+ * downloads): its endpoint, credentials and token cache are locked inside.
+ * Credentials and per-host TLS settings are sent only to the registry's own
+ * scheme/host/port, never to a redirect target or upload URL elsewhere.
+ * Errors name the operation, the reference and the registry, and end with
+ * the registry's own error code and message when it sent one.
  */
 #ifndef COPA_REGISTRY_REGISTRY_H
 #define COPA_REGISTRY_REGISTRY_H
@@ -33,7 +40,18 @@ struct copa_registry_opts {
 	const char *password;
 	size_t max_manifest;           /* 0: 4 MiB */
 	uint64_t chunk_size;           /* > 0: upload blobs in chunks of this many bytes */
+	uint64_t max_blob;             /* cap on a blob of unknown size; 0: 32 GiB */
+	/*
+	 * Directories holding per-host CA certificates, docker/podman style
+	 * (<dir>/<host[:port]>/NAME.crt, plus client.cert/client.key for mTLS);
+	 * NULL-terminated. NULL: /etc/docker/certs.d and /etc/containers/certs.d.
+	 */
+	const char *const *certs_dirs;
 };
+
+/* The environment variable naming extra plain-HTTP hosts: "host1,host2:5000". */
+#define COPA_INSECURE_REGISTRIES_ENV "COPA_INSECURE_REGISTRIES"
+
 
 struct copa_registry;
 
@@ -100,5 +118,51 @@ int copa_registry_put_blob(struct copa_registry *r, const char *digest, uint64_t
 int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const char *media_type,
 			       const void *body, size_t n, char digest[COPA_DIGEST_MAX],
 			       struct copa_err *err);
+
+/* ---- helpers, also used by the CLI and the tests ---- */
+
+/*
+ * Splits a comma-separated host list (the COPA_INSECURE_REGISTRIES value),
+ * trimming spaces and dropping empty items. Returns a NULL-terminated
+ * malloc'd vector (free with copa_strv_free), never NULL.
+ */
+char **copa_registry_parse_host_list(const char *s);
+
+/* True for localhost, 127.0.0.0/8 and ::1, with or without a port. */
+bool copa_registry_host_is_loopback(const char *host);
+
+/*
+ * True when host may be reached over plain HTTP under opts: loopback, listed
+ * in opts->plain_http (an entry without a port matches every port), or
+ * plain_http_all.
+ */
+bool copa_registry_plain_http_allowed(const struct copa_registry_opts *opts, const char *host);
+
+/* The host to connect to: Docker Hub aliases map to "registry-1.docker.io". Borrowed. */
+const char *copa_registry_endpoint(const char *host);
+
+/* host[:port] with a DNS name, IPv4 or [IPv6] address and a decimal port. */
+bool copa_registry_host_valid(const char *host);
+
+/* The distribution-spec repository name grammar, at most 255 bytes. */
+bool copa_registry_repo_valid(const char *repo);
+
+/* The tag grammar [a-zA-Z0-9_][a-zA-Z0-9._-]{0,127}. */
+bool copa_registry_tag_valid(const char *tag);
+
+/*
+ * The URL for the next step of an upload: `location` (absolute or relative,
+ * possibly with a query) resolved against the URL that returned it, with
+ * "digest=<digest>" appended after '?' or '&' when digest is not NULL.
+ * Returns a malloc'd URL, or NULL when location does not parse.
+ */
+char *copa_registry_upload_url(const char *base, const char *location, const char *digest);
+
+/*
+ * Renders a registry error body ({"errors":[{"code","message"}...]}, or
+ * plain text) as one short printable line into out ("MANIFEST_UNKNOWN:
+ * manifest unknown"). Empty when there is nothing useful.
+ */
+void copa_registry_error_text(const char *body, size_t n, char *out, size_t outsz);
 
 #endif

@@ -368,8 +368,19 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
 	if (h->o.deadline_ms)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(h->o.deadline_ms - now));
-	if (h->ca_file)
+	if (send_auth && req->ca_pem) {
+		struct curl_blob cb = {.data = (void *)(uintptr_t)req->ca_pem,
+				       .len = strlen(req->ca_pem),
+				       .flags = CURL_BLOB_COPY};
+
+		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &cb);
+	} else if (h->ca_file) {
 		curl_easy_setopt(c, CURLOPT_CAINFO, h->ca_file);
+	}
+	if (send_auth && req->client_cert && req->client_key) {
+		curl_easy_setopt(c, CURLOPT_SSLCERT, req->client_cert);
+		curl_easy_setopt(c, CURLOPT_SSLKEY, req->client_key);
+	}
 	if (h->o.tls_verify_off) {
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
 		curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -647,6 +658,9 @@ int copa_http_fetch(struct copa_http *h, const struct copa_http_fetch *f,
 		req.progress_id = f->what;
 		req.progress_base = s.have;
 		req.progress_total = f->expect_size > 0 ? (uint64_t)f->expect_size : 0;
+		req.ca_pem = f->ca_pem;
+		req.client_cert = f->client_cert;
+		req.client_key = f->client_key;
 		if (copa_http_do(h, &req, &resp, err) < 0) {
 			if (resp.transient && err->code == COPA_E_NET &&
 			    copa_http_retry_wait(h, attempt++, &resp, f->what)) {

@@ -75,6 +75,10 @@ struct copa_http_req {
 	copa_http_sink sink;
 	void *sink_ctx;
 	int max_redirects;           /* 0: do not follow redirects */
+	/* Per-request TLS (per-host certs.d); apply to the request's own origin only. */
+	const char *ca_pem;          /* PEM CA bundle in memory replacing ca_file; NULL: none */
+	const char *client_cert;     /* client certificate file (PEM) for mutual TLS */
+	const char *client_key;      /* its key file */
 	/* Progress reporting of the response body (task NULL: none). */
 	const char *progress_task;
 	const char *progress_id;
@@ -141,6 +145,9 @@ struct copa_http_fetch {
 	uint64_t max_size;           /* cap when the size is unknown; 0: 1 GiB */
 	int fd;                      /* destination, positioned at 0, truncated on restart */
 	const char *what;            /* subject for messages and progress ("blob sha256:ab…") */
+	const char *ca_pem;          /* as in copa_http_req (not sent to redirect targets) */
+	const char *client_cert;
+	const char *client_key;
 };
 
 /*

@@ -17,6 +17,7 @@ SHARED = ROOT.parent / "shared"
 
 from fx_services import *  # noqa: E402,F401,F403
 from fx_image import *  # noqa: E402,F401,F403
+from fx_registry import *  # noqa: E402,F401,F403
 
 
 def copa_path():

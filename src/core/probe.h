@@ -1,0 +1,61 @@
+/*
+ * probe.h: what an image is, read from its merged view: the OS (os-release),
+ * the package manager family and where its database lives, whether the image
+ * is distroless (no package manager binary), and how many packages are
+ * installed. Used by `copa inspect` and at the start of `copa patch`.
+ * Only reads the view; never executes anything from the image.
+ */
+#ifndef COPA_CORE_PROBE_H
+#define COPA_CORE_PROBE_H
+
+#include "layer/view.h"
+#include "util/err.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct copa_os_release {
+	char *id;               /* "debian", "ubuntu", "alpine", ... (lowercase); NULL if absent */
+	char *id_like;
+	char *name;
+	char *pretty_name;
+	char *version_id;       /* "12", "22.04", "3.19.1" */
+	char *version_codename; /* "bookworm", "jammy" */
+};
+
+/*
+ * Parses os-release text (KEY=value lines, values optionally quoted with
+ * shell rules for ", ' and backslash escapes; # comments). Unknown keys are
+ * ignored. Malformed lines are skipped, as systemd does.
+ */
+void copa_os_release_parse(const char *text, size_t n, struct copa_os_release *out);
+void copa_os_release_release(struct copa_os_release *os);
+
+enum copa_pkgmgr {
+	COPA_PM_NONE,
+	COPA_PM_DPKG,
+	COPA_PM_APK,
+	COPA_PM_RPM,
+};
+
+/* "dpkg", "apk", "rpm", or NULL for COPA_PM_NONE. */
+const char *copa_pkgmgr_name(enum copa_pkgmgr pm);
+
+struct copa_probe {
+	struct copa_os_release os;
+	bool has_os_release;
+	enum copa_pkgmgr pm;
+	char *db_path;     /* "var/lib/dpkg/status", "var/lib/dpkg/status.d", "lib/apk/db/installed", ... */
+	bool distroless;   /* no package manager binary in the image */
+	long n_packages;   /* installed packages, -1 when the database cannot be counted */
+};
+
+/*
+ * Probes the image. A missing os-release is not an error (has_os_release is
+ * false); a package database that cannot be read is (COPA_E_INPUT naming it).
+ * Release with copa_probe_release().
+ */
+int copa_probe_image(struct copa_view *v, struct copa_probe *p, struct copa_err *err);
+void copa_probe_release(struct copa_probe *p);
+
+#endif

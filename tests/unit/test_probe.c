@@ -1,0 +1,146 @@
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "core/probe.h"
+#include "testutil.h"
+
+static void os_release_quoting(void **state)
+{
+	static const char text[] =
+		"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"
+		"NAME='Debian GNU/Linux'\n"
+		"# comment\n"
+		"VERSION_ID=\"12\"\n"
+		"garbage line\n"
+		"ID=Debian\n"
+		"VERSION_CODENAME=bookworm\n"
+		"ID_LIKE=\"a \\\"b\\\" c\"\n";
+	struct copa_os_release os;
+
+	copa_os_release_parse(text, sizeof(text) - 1, &os);
+	assert_string_equal(os.id, "debian");
+	assert_string_equal(os.version_id, "12");
+	assert_string_equal(os.version_codename, "bookworm");
+	assert_string_equal(os.name, "Debian GNU/Linux");
+	assert_string_equal(os.pretty_name, "Debian GNU/Linux 12 (bookworm)");
+	assert_string_equal(os.id_like, "a \"b\" c");
+	copa_os_release_release(&os);
+}
+
+static void file(struct copa_view *v, const char *path, const char *content)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view_entry e = {.path = path, .type = COPA_FT_REG, .mode = 0644,
+				    .content = content, .size = content ? strlen(content) : 0};
+
+	if (!copa_view_put(v, &e, &err))
+		fail_msg("%s", err.msg);
+}
+
+static void link_(struct copa_view *v, const char *path, const char *target)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view_entry e = {.path = path, .type = COPA_FT_SYMLINK, .link = target};
+
+	if (!copa_view_put(v, &e, &err))
+		fail_msg("%s", err.msg);
+}
+
+static void debian_regular(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view *v = copa_view_new();
+	struct copa_probe p;
+
+	file(v, "usr/lib/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+	link_(v, "etc/os-release", "../usr/lib/os-release");
+	file(v, "var/lib/dpkg/status",
+	     "Package: a\nStatus: install ok installed\nVersion: 1\n\n"
+	     "Package: b\nStatus: deinstall ok config-files\nVersion: 1\n\n"
+	     "Package: c\nStatus: hold ok installed\nVersion: 1\n");
+	file(v, "usr/bin/dpkg", "ELF");
+	assert_ok(copa_probe_image(v, &p, &err));
+	assert_true(p.has_os_release);
+	assert_string_equal(p.os.id, "debian");
+	assert_int_equal(p.pm, COPA_PM_DPKG);
+	assert_string_equal(p.db_path, "var/lib/dpkg/status");
+	assert_int_equal(p.n_packages, 2);
+	assert_false(p.distroless);
+	copa_probe_release(&p);
+	copa_view_free(v);
+}
+
+static void debian_distroless(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view *v = copa_view_new();
+	struct copa_probe p;
+
+	file(v, "etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n");
+	file(v, "var/lib/dpkg/status.d/base", "Package: base-files\nVersion: 12.4\n");
+	file(v, "var/lib/dpkg/status.d/base.md5sums", "abc  etc/x\n");
+	file(v, "var/lib/dpkg/status.d/bGliYzY=", "Package: libc6\nVersion: 2.36\n");
+	assert_ok(copa_probe_image(v, &p, &err));
+	assert_int_equal(p.pm, COPA_PM_DPKG);
+	assert_string_equal(p.db_path, "var/lib/dpkg/status.d");
+	assert_int_equal(p.n_packages, 2);
+	assert_true(p.distroless);
+	copa_probe_release(&p);
+	copa_view_free(v);
+}
+
+static void alpine_and_scratch(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view *v = copa_view_new();
+	struct copa_probe p;
+
+	file(v, "etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n");
+	file(v, "lib/apk/db/installed", "C:Q1x\nP:musl\nV:1\n\nC:Q1y\nP:busybox\nV:1\n");
+	file(v, "sbin/apk", "ELF");
+	assert_ok(copa_probe_image(v, &p, &err));
+	assert_int_equal(p.pm, COPA_PM_APK);
+	assert_int_equal(p.n_packages, 2);
+	assert_false(p.distroless);
+	copa_probe_release(&p);
+	copa_view_free(v);
+
+	v = copa_view_new();
+	file(v, "app", "binary");
+	assert_ok(copa_probe_image(v, &p, &err));
+	assert_false(p.has_os_release);
+	assert_int_equal(p.pm, COPA_PM_NONE);
+	assert_null(copa_pkgmgr_name(p.pm));
+	assert_true(p.distroless);
+	copa_probe_release(&p);
+	copa_view_free(v);
+}
+
+static void malformed_status_is_an_error(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view *v = copa_view_new();
+	struct copa_probe p;
+
+	file(v, "var/lib/dpkg/status", "Package: a\n bad\nno colon\n");
+	assert_int_equal(copa_probe_image(v, &p, &err), -1);
+	assert_int_equal(err.code, COPA_E_INPUT);
+	assert_non_null(strstr(err.msg, "var/lib/dpkg/status"));
+	copa_probe_release(&p);
+	copa_view_free(v);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(os_release_quoting),
+		cmocka_unit_test(debian_regular),
+		cmocka_unit_test(debian_distroless),
+		cmocka_unit_test(alpine_and_scratch),
+		cmocka_unit_test(malformed_status_is_an_error),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
