@@ -1,6 +1,8 @@
 """Registry round trips of the image transports against a real docker-registry
 on 127.0.0.1: copa (through copa-copy) pushes and pulls, skopeo checks."""
 import json
+import re
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -152,3 +154,71 @@ def test_push_is_manifest_last(copa_copy, reg, tmp_path):
     r = it.skopeo("inspect", "--raw", "--tls-verify=false", f"docker://{reg.host}/half:1",
                   check=False)
     assert r.returncode != 0
+
+
+def multi_layout(tmp_path):
+    a, b, c = layers()
+    lay = tmp_path / "multi"
+    descs = []
+    for arch, ls in (("amd64", [a, b]), ("arm64", [a, c])):
+        d, _, _ = it.add_image_mixed(lay, [(x, "gzip") for x in ls], arch=arch)
+        d["platform"] = {"architecture": arch, "os": "linux"}
+        descs.append(d)
+    idesc, ibytes = it.write_index_blob(lay, descs)
+    it.write_index_json(lay, [idesc], tag="m")
+    return lay, ibytes, descs
+
+
+def test_push_order_skip_and_mount(copa_copy, reg, fault_proxy, tmp_path):
+    """Blobs first, platform manifests by digest, the index by tag last; a second
+    push uploads nothing; a copy to another repository mounts every blob."""
+    lay, ibytes, descs = multi_layout(tmp_path)
+    proxy = fault_proxy(reg.host)
+    copa_copy(f"oci:{lay}:m", f"{proxy.host}/multi:1")
+    log = [(e["method"], urllib.parse.unquote(e["path"])) for e in proxy.log]
+    uploaded = {}  # blob digest -> position of the PUT that completed its upload
+    for i, (m, p) in enumerate(log):
+        if m == "PUT" and "/blobs/uploads/" in p and "digest=" in p:
+            uploaded[p.split("digest=")[1].split("&")[0]] = i
+    man_puts = {p.rsplit("/", 1)[1]: i for i, (m, p) in enumerate(log)
+                if m == "PUT" and "/manifests/" in p}
+    assert len(uploaded) == 5  # 3 distinct layers + 2 configs, each uploaded once
+    for d in descs:  # each platform manifest after its own blobs, by digest
+        m = json.loads(it.blob_bytes(lay, d["digest"]))
+        for blob in [m["config"]] + m["layers"]:
+            assert uploaded[blob["digest"]] < man_puts[d["digest"]]
+    # the index by tag is the very last write
+    assert list(man_puts) == [d["digest"] for d in descs] + ["1"]
+    assert man_puts["1"] == max(i for i, (m, _) in enumerate(log) if m in ("PUT", "PATCH", "POST"))
+    assert raw(f"{reg.host}/multi:1") == ibytes
+
+    proxy.log.clear()
+    copa_copy(f"oci:{lay}:m", f"{proxy.host}/multi:1")
+    assert proxy.requests("POST", r"/blobs/uploads/") == []
+    assert len(proxy.requests("HEAD", r"/blobs/sha256:")) == 6
+
+    proxy.log.clear()
+    copa_copy(f"{proxy.host}/multi:1", f"{proxy.host}/elsewhere/multi:1")
+    mounts = [e for e in proxy.requests("POST", r"/blobs/uploads/")
+              if re.search(r"mount=sha256:[0-9a-f]{64}&from=multi$", urllib.parse.unquote(e["path"]))]
+    assert len(mounts) == 5
+    assert proxy.requests("PATCH", r"/blobs/uploads/") == []
+    assert proxy.requests("GET", r"/blobs/sha256:") == []  # nothing downloaded either
+    assert raw(f"{reg.host}/elsewhere/multi:1") == ibytes
+
+
+def test_corrupt_blob_from_registry_writes_nothing(copa_copy, reg, fault_proxy, tmp_path):
+    lay, ibytes, descs = multi_layout(tmp_path)
+    copa_copy(f"oci:{lay}:m", f"{reg.host}/multi:1")
+    proxy = fault_proxy(reg.host)
+    proxy.add("corrupt", path=r"/blobs/sha256:", method="GET", times=100)
+    p = copa_copy(f"{proxy.host}/multi:1", f"oci:{tmp_path}/out:x", check=False)
+    assert p.returncode == 1
+    assert len(p.stderr.strip().splitlines()) == 1
+    assert "digest" in p.stderr
+    assert not (tmp_path / "out").exists()
+    p = copa_copy(f"{proxy.host}/multi:1", f"docker-archive:{tmp_path}/out.tar",
+                  "--platform", "linux/amd64", check=False)
+    assert p.returncode == 1
+    assert not (tmp_path / "out.tar").exists()
+    assert [f for f in tmp_path.iterdir() if f.name.startswith(".copa")] == []
