@@ -428,3 +428,34 @@ def test_existing_layout_with_bad_index_is_left_alone(copa_copy, mixed_layout, t
     assert_clean_failure(p, "cannot add an image to the existing layout", "'manifests'")
     assert (dst / "index.json").read_text() == '{"schemaVersion":2,"manifests":"nope"}'
     assert sorted(os.listdir(dst)) == ["index.json", "oci-layout"]
+
+
+def test_foreign_layer_into_docker_archive(copa_copy, tmp_path):
+    src = tmp_path / "f"
+    a, b, _ = layers_abc()
+    desc, mbytes, cfg = it.add_image_mixed(src, [(a, "gzip"), (b, "gzip")], foreign={1})
+    it.write_index_json(src, [desc], tag="f")
+    da = tmp_path / "f.tar"
+    copa_copy(f"oci:{src}:f", f"docker-archive:{da}:foreign:1")
+    with tarfile.open(da) as tf:
+        mj = json.load(tf.extractfile("manifest.json"))
+    diff_ids = json.loads(cfg)["rootfs"]["diff_ids"]
+    sources = mj[0]["LayerSources"]
+    assert list(sources) == [diff_ids[1]]
+    assert sources[diff_ids[1]]["urls"] == ["https://example.invalid/foreign-layer"]
+    assert sources[diff_ids[1]]["digest"] == json.loads(mbytes)["layers"][1]["digest"]
+    assert skopeo_json(f"docker-archive:{da}")["Layers"] == diff_ids
+
+
+def test_nested_index_depth_is_capped(copa_copy, tmp_path):
+    a, _, _ = layers_abc()
+    lay = tmp_path / "deep"
+    d = it.add_image(lay, [a])
+    for _ in range(6):
+        d, _ = it.write_index_blob(lay, [d])
+    it.write_index_json(lay, [d], tag="deep")
+    p = copa_copy(f"oci:{lay}:deep", f"oci:{tmp_path}/out:x", check=False)
+    assert_clean_failure(p, "nested deeper than 4 levels")
+    assert not (tmp_path / "out").exists()
+    p = copa_copy("--describe", f"oci:{lay}:deep", check=False)
+    assert_clean_failure(p, "nested deeper than 4 levels")
