@@ -20,15 +20,15 @@
 #include <unistd.h>
 
 #define ARCHIVE_MAX_MEMBERS 100000
-#define ARCHIVE_META_MAX (4u << 20)
-#define ARCHIVE_MAX_IMAGES 1000
-#define ARCHIVE_LINK_HOPS 8
+#define ARCHIVE_META_MAX    (4u << 20)
+#define ARCHIVE_MAX_IMAGES  1000
+#define ARCHIVE_LINK_HOPS   8
 
 /* ---- reading: every regular member goes to the cache ---- */
 
 struct member {
-	char *name;   /* normalised */
-	char *link;   /* normalised target of a symlink or hard link, or NULL */
+	char *name; /* normalised */
+	char *link; /* normalised target of a symlink or hard link, or NULL */
 	char digest[COPA_DIGEST_MAX];
 	uint64_t size;
 };
@@ -87,7 +87,7 @@ static int link_target(const char *member, const char *target, struct copa_buf *
 	if (target[0] == '/')
 		return copa_path_normalize(target, out);
 	joined = slash ? copa_xasprintf("%.*s/%s", (int)(slash - member), member, target)
-		       : copa_xstrdup(target);
+	               : copa_xstrdup(target);
 	/* Collapse "dir/../x" lexically; a result leaving the root is refused. */
 	{
 		struct copa_buf acc = COPA_BUF_INIT;
@@ -116,9 +116,8 @@ static int link_target(const char *member, const char *target, struct copa_buf *
 	return 0;
 }
 
-static int read_member_to_cache(struct archive *a, const struct copa_cache *cache,
-				const char *name, struct member *m, struct copa_buf *keep,
-				struct copa_err *err)
+static int read_member_to_cache(struct archive *a, const struct copa_cache *cache, const char *name,
+                                struct member *m, struct copa_buf *keep, struct copa_err *err)
 {
 	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
 	struct copa_hash h;
@@ -136,7 +135,7 @@ static int read_member_to_cache(struct archive *a, const struct copa_cache *cach
 
 		if (n < 0) {
 			copa_err_set(err, COPA_E_INPUT, "member '%s': %s", name,
-				     archive_error_string(a));
+			             archive_error_string(a));
 			goto out;
 		}
 		if (n == 0)
@@ -145,7 +144,7 @@ static int read_member_to_cache(struct archive *a, const struct copa_cache *cach
 		m->size += (uint64_t)n;
 		if (keep && copa_buf_add(keep, buf, (size_t)n) < 0) {
 			copa_err_set(err, COPA_E_LIMIT, "member '%s': larger than %u bytes", name,
-				     ARCHIVE_META_MAX);
+			             ARCHIVE_META_MAX);
 			goto out;
 		}
 		if (copa_fs_write_all(t.fd, buf, (size_t)n, err) < 0)
@@ -161,8 +160,8 @@ out:
 	return r;
 }
 
-static int extract_archive(const char *file, const struct copa_cache *cache,
-			   struct tar_index *t, struct copa_err *err)
+static int extract_archive(const char *file, const struct copa_cache *cache, struct tar_index *t,
+                           struct copa_err *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
@@ -179,7 +178,7 @@ static int extract_archive(const char *file, const struct copa_cache *cache,
 		int e2 = archive_errno(a);
 
 		copa_err_set(err, e2 == ENOENT ? COPA_E_NOTFOUND : COPA_E_INPUT,
-			     "cannot read archive '%s': %s", file, archive_error_string(a));
+		             "cannot read archive '%s': %s", file, archive_error_string(a));
 		goto out;
 	}
 	for (;;) {
@@ -192,21 +191,22 @@ static int extract_archive(const char *file, const struct copa_cache *cache,
 			break;
 		if (h < ARCHIVE_WARN) {
 			copa_err_set(err, COPA_E_INPUT, "archive '%s' is not a valid tar: %s", file,
-				     archive_error_string(a));
+			             archive_error_string(a));
 			goto out;
 		}
 		if (t->n >= ARCHIVE_MAX_MEMBERS) {
 			copa_err_set(err, COPA_E_LIMIT, "archive '%s': more than %d members", file,
-				     ARCHIVE_MAX_MEMBERS);
+			             ARCHIVE_MAX_MEMBERS);
 			goto out;
 		}
 		raw_name = archive_entry_pathname(e);
 		if (!raw_name || copa_path_normalize(raw_name, &name) < 0 || !name.len ||
 		    raw_name[0] == '/') {
-			copa_err_set(err, COPA_E_INPUT,
-				     "archive '%s': member '%.200s' has an unsafe path (absolute or "
-				     "with '..'); refusing the archive",
-				     file, raw_name ? raw_name : "");
+			copa_err_set(
+			    err, COPA_E_INPUT,
+			    "archive '%s': member '%.200s' has an unsafe path (absolute or "
+			    "with '..'); refusing the archive",
+			    file, raw_name ? raw_name : "");
 			goto out;
 		}
 		if (archive_entry_hardlink(e) || archive_entry_filetype(e) == AE_IFLNK) {
@@ -214,13 +214,14 @@ static int extract_archive(const char *file, const struct copa_cache *cache,
 			int lr;
 
 			lr = tg ? copa_path_normalize(tg, &target)
-				: link_target(name.p, archive_entry_symlink(e) ?
-							  archive_entry_symlink(e) : "",
-					      &target);
+			        : link_target(name.p,
+			                      archive_entry_symlink(e) ? archive_entry_symlink(e)
+			                                               : "",
+			                      &target);
 			if (lr < 0 || !target.len) {
 				copa_err_set(err, COPA_E_INPUT,
-					     "archive '%s': link '%s' points outside the archive",
-					     file, name.p);
+				             "archive '%s': link '%s' points outside the archive",
+				             file, name.p);
 				goto out;
 			}
 			m.name = copa_xstrdup(name.p);
@@ -266,13 +267,14 @@ struct archive_src {
 };
 
 static char *archive_blob_path(struct copa_image_src *s, const struct copa_desc *d,
-			       struct copa_err *err)
+                               struct copa_err *err)
 {
 	struct archive_src *as = s->impl;
 	char *path;
 
 	if (!tar_has_digest(&as->tar, d->digest)) {
-		copa_err_set(err, COPA_E_NOTFOUND, "blob %s is missing from the archive", d->digest);
+		copa_err_set(err, COPA_E_NOTFOUND, "blob %s is missing from the archive",
+		             d->digest);
 		return NULL;
 	}
 	path = copa_cache_blob_path(s->opts.cache, d->digest);
@@ -293,8 +295,8 @@ static char *archive_blob_path(struct copa_image_src *s, const struct copa_desc 
 		struct stat st;
 
 		if (stat(path, &st) < 0 || (d->size >= 0 && st.st_size != d->size)) {
-			copa_err_set(err, COPA_E_VERIFY, "blob %s: size does not match its descriptor",
-				     d->digest);
+			copa_err_set(err, COPA_E_VERIFY,
+			             "blob %s: size does not match its descriptor", d->digest);
 			free(path);
 			return NULL;
 		}
@@ -303,7 +305,7 @@ static char *archive_blob_path(struct copa_image_src *s, const struct copa_desc 
 }
 
 static int archive_get_doc(struct copa_image_src *s, const struct copa_desc *d,
-			   struct copa_buf *out, struct copa_err *err)
+                           struct copa_buf *out, struct copa_err *err)
 {
 	_cleanup_free_ char *path = archive_blob_path(s, d, err);
 
@@ -313,7 +315,7 @@ static int archive_get_doc(struct copa_image_src *s, const struct copa_desc *d,
 }
 
 static int archive_write_blob(struct copa_image_src *s, const struct copa_desc *d, int out_fd,
-			      struct copa_err *err)
+                              struct copa_err *err)
 {
 	_cleanup_free_ char *path = archive_blob_path(s, d, err);
 	_cleanup_close_ int fd = -1;
@@ -337,10 +339,10 @@ static void archive_src_free(struct copa_image_src *s)
 }
 
 static const struct src_ops archive_src_ops = {
-	.get_doc = archive_get_doc,
-	.write_blob = archive_write_blob,
-	.blob_path = archive_blob_path,
-	.free = archive_src_free,
+    .get_doc = archive_get_doc,
+    .write_blob = archive_write_blob,
+    .blob_path = archive_blob_path,
+    .free = archive_src_free,
 };
 
 /* Mark every extracted member digest as verified: it was hashed while written. */
@@ -373,15 +375,15 @@ static int check_blob_names(const struct tar_index *t, const char *file, struct 
 			continue; /* only sha256 is hashed while extracting */
 		if (strcmp(want, m->digest))
 			return copa_err_set(err, COPA_E_VERIFY,
-					    "archive '%s': member '%s' does not match its digest "
-					    "(content is %s)",
-					    file, m->name, m->digest);
+			                    "archive '%s': member '%s' does not match its digest "
+			                    "(content is %s)",
+			                    file, m->name, m->digest);
 	}
 	return 0;
 }
 
 static int root_from_index_json(struct copa_image_src *s, const struct tar_index *t,
-				const char *tag, struct copa_err *err)
+                                const char *tag, struct copa_err *err)
 {
 	struct copa_index ix;
 	struct copa_buf raw = COPA_BUF_INIT;
@@ -411,10 +413,11 @@ int copa_src_oci_archive_open(struct copa_image_src *s, struct copa_err *err)
 		return -1;
 	mark_members(s, &as->tar);
 	if (!as->tar.has_oci_layout || !as->tar.has_index_json)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s' is not an OCI archive: it has no oci-layout or index.json "
-				    "(a docker save archive is read as docker-archive:%s)",
-				    s->ref.path, s->ref.path);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "'%s' is not an OCI archive: it has no oci-layout or index.json "
+		    "(a docker save archive is read as docker-archive:%s)",
+		    s->ref.path, s->ref.path);
 	return root_from_index_json(s, &as->tar, s->ref.tag, err);
 }
 
@@ -429,8 +432,8 @@ static bool repo_tag_matches(const char *repo_tag, const struct copa_ref *want)
 
 	if (copa_ref_parse(repo_tag, &r, &e) < 0)
 		return false;
-	ok = !strcmp(r.domain, want->domain) && !strcmp(r.path, want->path) && r.tag &&
-	     want->tag && !strcmp(r.tag, want->tag);
+	ok = !strcmp(r.domain, want->domain) && !strcmp(r.path, want->path) && r.tag && want->tag &&
+	     !strcmp(r.tag, want->tag);
 	copa_ref_release(&r);
 	return ok;
 }
@@ -450,7 +453,7 @@ static enum copa_mt_compression sniff_compression(const char *path)
 }
 
 static json_t *member_desc(const struct copa_cache *cache, const struct member *m,
-			   const char *media_type)
+                           const char *media_type)
 {
 	json_t *d = json_object();
 
@@ -463,7 +466,7 @@ static json_t *member_desc(const struct copa_cache *cache, const struct member *
 
 /* Looks for the OCI manifest of a Docker >= 25 archive whose config is cfg_digest. */
 static int find_oci_manifest(struct copa_image_src *s, const struct tar_index *t,
-			     const char *cfg_digest, struct copa_err *err)
+                             const char *cfg_digest, struct copa_err *err)
 {
 	struct copa_index ix;
 	struct copa_err ignore = COPA_ERR_INIT;
@@ -471,8 +474,8 @@ static int find_oci_manifest(struct copa_image_src *s, const struct tar_index *t
 
 	if (!t->has_index_json || !t->has_oci_layout)
 		return 0;
-	if (copa_index_parse(t->index_json.p, t->index_json.len, NULL, "index.json", &ix,
-			     &ignore) < 0)
+	if (copa_index_parse(t->index_json.p, t->index_json.len, NULL, "index.json", &ix, &ignore) <
+	    0)
 		return 0;
 	for (size_t i = 0; i < ix.n_manifests && !found; i++) {
 		const struct copa_desc *d = &ix.manifests[i];
@@ -483,10 +486,10 @@ static int find_oci_manifest(struct copa_image_src *s, const struct tar_index *t
 			continue;
 		if (copa_image_src_get_doc(s, d, &raw, &ignore) == 0 &&
 		    copa_manifest_parse(raw.p, raw.len, d->media_type, "manifest", &m, &ignore) ==
-			    0) {
+		        0) {
 			if (!strcmp(m.config.digest, cfg_digest)) {
-				found = copa_src_set_root(s, d, NULL, raw.p, raw.len, err) < 0 ? -1
-											   : 1;
+				found =
+				    copa_src_set_root(s, d, NULL, raw.p, raw.len, err) < 0 ? -1 : 1;
 			}
 			copa_manifest_release(&m);
 		}
@@ -497,11 +500,11 @@ static int find_oci_manifest(struct copa_image_src *s, const struct tar_index *t
 }
 
 static int docker_archive_root(struct copa_image_src *s, const struct tar_index *t,
-			       struct copa_err *err)
+                               struct copa_err *err)
 {
 	_cleanup_free_ char *what = copa_xasprintf("%s: manifest.json", s->what);
-	json_t *list = copa_json_parse(t->manifest_json.p, t->manifest_json.len, ARCHIVE_META_MAX,
-				       what, err);
+	json_t *list =
+	    copa_json_parse(t->manifest_json.p, t->manifest_json.len, ARCHIVE_META_MAX, what, err);
 	json_t *entry = NULL, *layers, *sources, *manifest = NULL, *ldescs;
 	const char *cfg_name;
 	const struct member *cfg;
@@ -515,7 +518,8 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 		goto out;
 	}
 	if (json_array_size(list) > ARCHIVE_MAX_IMAGES) {
-		copa_err_set(err, COPA_E_LIMIT, "%s: more than %d images", what, ARCHIVE_MAX_IMAGES);
+		copa_err_set(err, COPA_E_LIMIT, "%s: more than %d images", what,
+		             ARCHIVE_MAX_IMAGES);
 		goto out;
 	}
 	for (size_t i = 0; i < json_array_size(list); i++) {
@@ -535,17 +539,18 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 	if (s->ref.archive_index >= 0) {
 		entry = json_array_get(list, (size_t)s->ref.archive_index);
 		if (!entry) {
-			copa_err_set(err, COPA_E_NOTFOUND, "%s: no image @%d (the archive holds %zu)",
-				     s->what, s->ref.archive_index, json_array_size(list));
+			copa_err_set(err, COPA_E_NOTFOUND,
+			             "%s: no image @%d (the archive holds %zu)", s->what,
+			             s->ref.archive_index, json_array_size(list));
 			goto out;
 		}
 	} else if (!s->ref.has_ref) {
 		if (json_array_size(list) != 1) {
 			copa_err_set(err, COPA_E_USAGE,
-				     "%s: the archive holds %zu images; name one as "
-				     "docker-archive:FILE:REF or FILE:@N (tags: %s)",
-				     s->what, json_array_size(list),
-				     tags.len ? copa_buf_str(&tags) : "none");
+			             "%s: the archive holds %zu images; name one as "
+			             "docker-archive:FILE:REF or FILE:@N (tags: %s)",
+			             s->what, json_array_size(list),
+			             tags.len ? copa_buf_str(&tags) : "none");
 			goto out;
 		}
 		entry = json_array_get(list, 0);
@@ -553,7 +558,7 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 		_cleanup_free_ char *want = copa_ref_string(&s->ref.ref);
 
 		copa_err_set(err, COPA_E_NOTFOUND, "%s: no image tagged '%s' (tags: %s)", s->what,
-			     want, tags.len ? copa_buf_str(&tags) : "none");
+		             want, tags.len ? copa_buf_str(&tags) : "none");
 		goto out;
 	}
 	cfg_name = copa_json_str(entry, "Config");
@@ -564,7 +569,8 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 		goto out;
 	}
 	if (json_array_size(layers) > COPA_OCI_MAX_LAYERS) {
-		copa_err_set(err, COPA_E_LIMIT, "%s: more than %d layers", what, COPA_OCI_MAX_LAYERS);
+		copa_err_set(err, COPA_E_LIMIT, "%s: more than %d layers", what,
+		             COPA_OCI_MAX_LAYERS);
 		goto out;
 	}
 	{
@@ -574,8 +580,8 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 		copa_buf_release(&norm);
 	}
 	if (!cfg) {
-		copa_err_set(err, COPA_E_NOTFOUND, "%s: config '%.200s' is missing from the archive",
-			     s->what, cfg_name);
+		copa_err_set(err, COPA_E_NOTFOUND,
+		             "%s: config '%.200s' is missing from the archive", s->what, cfg_name);
 		goto out;
 	}
 	/* Docker >= 25: the original OCI manifest is in the archive; use its bytes. */
@@ -586,8 +592,8 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 	manifest = json_object();
 	json_object_set_new(manifest, "schemaVersion", json_integer(2));
 	json_object_set_new(manifest, "mediaType", json_string(COPA_MT_DOCKER_MANIFEST));
-	json_object_set_new(manifest, "config", member_desc(s->opts.cache, cfg,
-							    COPA_MT_DOCKER_CONFIG));
+	json_object_set_new(manifest, "config",
+	                    member_desc(s->opts.cache, cfg, COPA_MT_DOCKER_CONFIG));
 	ldescs = json_array();
 	json_object_set_new(manifest, "layers", ldescs);
 	{
@@ -615,8 +621,8 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 			copa_buf_release(&norm);
 			if (!lm) {
 				copa_err_set(err, COPA_E_NOTFOUND,
-					     "%s: layer '%.200s' is missing from the archive",
-					     s->what, ln ? ln : "(not a string)");
+				             "%s: layer '%.200s' is missing from the archive",
+				             s->what, ln ? ln : "(not a string)");
 				copa_config_release(&c);
 				goto out;
 			}
@@ -626,12 +632,12 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 				src = json_object_get(sources, c.diff_ids[i]);
 			foreign = json_is_object(src);
 			d = member_desc(s->opts.cache, lm,
-					foreign ? (comp == COPA_MT_TAR
-							   ? "application/vnd.docker.image.rootfs."
-							     "foreign.diff.tar"
-							   : "application/vnd.docker.image.rootfs."
-							     "foreign.diff.tar.gzip")
-						: copa_mt_layer(COPA_FAMILY_DOCKER, comp));
+			                foreign ? (comp == COPA_MT_TAR
+			                               ? "application/vnd.docker.image.rootfs."
+			                                 "foreign.diff.tar"
+			                               : "application/vnd.docker.image.rootfs."
+			                                 "foreign.diff.tar.gzip")
+			                        : copa_mt_layer(COPA_FAMILY_DOCKER, comp));
 			if (foreign && json_is_array(json_object_get(src, "urls")))
 				json_object_set(d, "urls", json_object_get(src, "urls"));
 			json_array_append_new(ldescs, d);
@@ -670,13 +676,13 @@ int copa_src_docker_archive_open(struct copa_image_src *s, struct copa_err *err)
 		return root_from_index_json(s, &as->tar, tag, err);
 	}
 	return copa_err_set(err, COPA_E_INPUT,
-			    "'%s' is not a docker-archive: it has no manifest.json", s->ref.path);
+	                    "'%s' is not a docker-archive: it has no manifest.json", s->ref.path);
 }
 
 /* ---- tar writing ---- */
 
 static int tar_add_fd(struct archive *a, const char *name, int fd, uint64_t size,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	struct archive_entry *e = archive_entry_new();
 	const size_t chunk = 1 << 20;
@@ -691,7 +697,7 @@ static int tar_add_fd(struct archive *a, const char *name, int fd, uint64_t size
 	archive_entry_set_mtime(e, 0, 0);
 	if (archive_write_header(a, e) != ARCHIVE_OK) {
 		copa_err_set(err, COPA_E_IO, "cannot write tar member '%s': %s", name,
-			     archive_error_string(a));
+		             archive_error_string(a));
 		goto out;
 	}
 	while (off < size) {
@@ -705,7 +711,7 @@ static int tar_add_fd(struct archive *a, const char *name, int fd, uint64_t size
 		}
 		if (archive_write_data(a, buf, (size_t)n) != n) {
 			copa_err_set(err, COPA_E_IO, "cannot write tar member '%s': %s", name,
-				     archive_error_string(a));
+			             archive_error_string(a));
 			goto out;
 		}
 		off += (uint64_t)n;
@@ -717,7 +723,7 @@ out:
 }
 
 static int tar_add_bytes(struct archive *a, const char *name, const void *data, size_t n,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	struct archive_entry *e = archive_entry_new();
 	int r = 0;
@@ -730,7 +736,7 @@ static int tar_add_bytes(struct archive *a, const char *name, const void *data, 
 	if (archive_write_header(a, e) != ARCHIVE_OK ||
 	    (n && archive_write_data(a, data, n) != (la_ssize_t)n))
 		r = copa_err_set(err, COPA_E_IO, "cannot write tar member '%s': %s", name,
-				 archive_error_string(a));
+		                 archive_error_string(a));
 	archive_entry_free(e);
 	return r;
 }
@@ -746,7 +752,7 @@ static int tar_add_dir(struct archive *a, const char *name, struct copa_err *err
 	archive_entry_set_mtime(e, 0, 0);
 	if (archive_write_header(a, e) != ARCHIVE_OK)
 		r = copa_err_set(err, COPA_E_IO, "cannot write tar member '%s': %s", name,
-				 archive_error_string(a));
+		                 archive_error_string(a));
 	archive_entry_free(e);
 	return r;
 }
@@ -767,10 +773,10 @@ static struct archive *tar_writer(int fd, struct copa_err *err)
 
 static int tar_finish(struct archive *a, struct copa_err *err)
 {
-	int r = archive_write_close(a) == ARCHIVE_OK
-			? 0
-			: copa_err_set(err, COPA_E_IO, "cannot finish tar: %s",
-				       archive_error_string(a));
+	int r =
+	    archive_write_close(a) == ARCHIVE_OK
+	        ? 0
+	        : copa_err_set(err, COPA_E_IO, "cannot finish tar: %s", archive_error_string(a));
 
 	archive_write_free(a);
 	return r;
@@ -873,7 +879,7 @@ static char *staged_name(const char *digest)
 }
 
 static int docker_has_blob(struct copa_image_dst *d, const struct copa_desc *desc, bool *has,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	struct docker_dst *dd = d->impl;
 	_cleanup_free_ char *name = staged_name(desc->digest);
@@ -883,7 +889,7 @@ static int docker_has_blob(struct copa_image_dst *d, const struct copa_desc *des
 }
 
 static int docker_begin_blob(struct copa_image_dst *d, const struct copa_desc *desc,
-			     struct copa_tmpfile *t, struct copa_err *err)
+                             struct copa_tmpfile *t, struct copa_err *err)
 {
 	struct docker_dst *dd = d->impl;
 	_cleanup_free_ char *name = staged_name(desc->digest);
@@ -892,13 +898,13 @@ static int docker_begin_blob(struct copa_image_dst *d, const struct copa_desc *d
 }
 
 static int docker_end_blob(struct copa_image_dst *d, const struct copa_desc *desc,
-			   struct copa_tmpfile *t, struct copa_err *err)
+                           struct copa_tmpfile *t, struct copa_err *err)
 {
 	return copa_tmpfile_commit(t, false, err);
 }
 
 static int docker_put_blob(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
 	int r = docker_begin_blob(d, desc, &t, err);
@@ -912,11 +918,11 @@ static int docker_put_blob(struct copa_image_dst *d, const struct copa_desc *des
 }
 
 static int docker_put_manifest(struct copa_image_dst *d, const struct copa_desc *desc,
-			       const void *raw, size_t n, struct copa_err *err)
+                               const void *raw, size_t n, struct copa_err *err)
 {
 	return copa_err_set(err, COPA_E_USAGE,
-			    "a docker-archive holds a single image, not an index: choose one "
-			    "platform with --platform");
+	                    "a docker-archive holds a single image, not an index: choose one "
+	                    "platform with --platform");
 }
 
 /*
@@ -924,7 +930,7 @@ static int docker_put_manifest(struct copa_image_dst *d, const struct copa_desc 
  * the diff_id (sha256 of the uncompressed tar) in diff_id.
  */
 static int stage_uncompressed(struct docker_dst *dd, const struct copa_desc *desc,
-			      char diff_id[COPA_DIGEST_MAX], uint64_t *size, struct copa_err *err)
+                              char diff_id[COPA_DIGEST_MAX], uint64_t *size, struct copa_err *err)
 {
 	_cleanup_free_ char *name = staged_name(desc->digest);
 	_cleanup_close_ int in = copa_fs_open_beneath(dd->sfd, name, O_RDONLY | O_CLOEXEC, 0, err);
@@ -946,7 +952,7 @@ static int stage_uncompressed(struct docker_dst *dd, const struct copa_desc *des
 	if (archive_read_open_fd(a, in, 1 << 16) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
 		copa_err_set(err, COPA_E_INPUT, "layer %s: cannot decompress: %s", desc->digest,
-			     archive_error_string(a));
+		             archive_error_string(a));
 		archive_read_free(a);
 		return -1;
 	}
@@ -961,7 +967,7 @@ static int stage_uncompressed(struct docker_dst *dd, const struct copa_desc *des
 
 		if (n < 0) {
 			copa_err_set(err, COPA_E_INPUT, "layer %s: cannot decompress: %s",
-				     desc->digest, archive_error_string(a));
+			             desc->digest, archive_error_string(a));
 			copa_hash_release(&h);
 			goto out;
 		}
@@ -997,7 +1003,7 @@ static char *familiar_name(const struct copa_ref *ref)
 }
 
 static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc, const void *raw,
-			 size_t n, struct copa_err *err)
+                         size_t n, struct copa_err *err)
 {
 	struct docker_dst *dd = d->impl;
 	struct copa_manifest m;
@@ -1018,15 +1024,16 @@ static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 	memset(&c, 0, sizeof(c));
 	{
 		_cleanup_close_ int cfd =
-			copa_fs_open_beneath(dd->sfd, cfg_name, O_RDONLY | O_CLOEXEC, 0, err);
+		    copa_fs_open_beneath(dd->sfd, cfg_name, O_RDONLY | O_CLOEXEC, 0, err);
 
 		if (cfd < 0 || copa_fs_read_fd(cfd, COPA_OCI_MAX_CONFIG, &cb, err) < 0 ||
 		    copa_config_parse(cb.p, cb.len, "config", &c, err) < 0)
 			goto out;
 	}
 	if (c.n_diff_ids != m.n_layers) {
-		copa_err_set(err, COPA_E_INPUT, "manifest has %zu layers but its config %zu diff_ids",
-			     m.n_layers, c.n_diff_ids);
+		copa_err_set(err, COPA_E_INPUT,
+		             "manifest has %zu layers but its config %zu diff_ids", m.n_layers,
+		             c.n_diff_ids);
 		goto out;
 	}
 	list = json_array();
@@ -1050,8 +1057,8 @@ static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 			goto out;
 		if (strcmp(diff_id, c.diff_ids[i])) {
 			copa_err_set(err, COPA_E_VERIFY,
-				     "layer %s: uncompressed content is %s but the config says %s",
-				     m.layers[i].digest, diff_id, c.diff_ids[i]);
+			             "layer %s: uncompressed content is %s but the config says %s",
+			             m.layers[i].digest, diff_id, c.diff_ids[i]);
 			goto out;
 		}
 		json_array_append_new(layers, json_sprintf("%s.tar", diff_id + 7));
@@ -1116,25 +1123,25 @@ static void docker_dst_free(struct copa_image_dst *d)
 }
 
 static const struct dst_ops docker_dst_ops = {
-	.has_blob = docker_has_blob,
-	.put_blob = docker_put_blob,
-	.begin_blob = docker_begin_blob,
-	.end_blob = docker_end_blob,
-	.put_manifest = docker_put_manifest,
-	.commit = docker_commit,
-	.free = docker_dst_free,
-	.single = true,
-	.family = -1,
+    .has_blob = docker_has_blob,
+    .put_blob = docker_put_blob,
+    .begin_blob = docker_begin_blob,
+    .end_blob = docker_end_blob,
+    .put_manifest = docker_put_manifest,
+    .commit = docker_commit,
+    .free = docker_dst_free,
+    .single = true,
+    .family = -1,
 };
 
 int copa_dst_docker_archive_open(struct copa_image_dst *d, struct copa_err *err)
 {
 	struct docker_dst *dd = copa_xcalloc(1, sizeof(*dd));
 	const char *slash = strrchr(d->ref.path, '/');
-	_cleanup_free_ char *parent = !slash		 ? copa_xstrdup(".")
-				      : slash == d->ref.path ? copa_xstrdup("/")
-							     : copa_xstrndup(d->ref.path,
-									     (size_t)(slash - d->ref.path));
+	_cleanup_free_ char *parent =
+	    !slash                 ? copa_xstrdup(".")
+	    : slash == d->ref.path ? copa_xstrdup("/")
+	                           : copa_xstrndup(d->ref.path, (size_t)(slash - d->ref.path));
 
 	dd->sfd = -1;
 	d->impl = dd;

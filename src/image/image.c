@@ -13,7 +13,7 @@
 /* ---- helpers shared by the transports ---- */
 
 int copa_verify_bytes(const struct copa_desc *d, const void *data, size_t n, const char *what,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	char got[COPA_DIGEST_MAX];
 	enum copa_hash_alg alg;
@@ -21,16 +21,16 @@ int copa_verify_bytes(const struct copa_desc *d, const void *data, size_t n, con
 
 	if (d->size >= 0 && (uint64_t)d->size != n)
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "%s %s: size is %zu bytes, the descriptor says %lld", what,
-				    d->digest, n, (long long)d->size);
+		                    "%s %s: size is %zu bytes, the descriptor says %lld", what,
+		                    d->digest, n, (long long)d->size);
 	if (!copa_digest_parse(d->digest, &alg, NULL))
 		return copa_err_set(err, COPA_E_INPUT, "%s: invalid digest '%s'", what, d->digest);
 	copa_hash_hex(alg, data, n, hex);
 	snprintf(got, sizeof(got), "%s:%s", copa_hash_name(alg), hex);
 	if (strcmp(got, d->digest))
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "%s %s: content does not match its digest (got %s)", what,
-				    d->digest, got);
+		                    "%s %s: content does not match its digest (got %s)", what,
+		                    d->digest, got);
 	return 0;
 }
 
@@ -54,7 +54,7 @@ void copa_src_mark_verified(struct copa_image_src *s, const char *digest)
 }
 
 int copa_copy_verified(int fd, int out_fd, const struct copa_desc *desc, const char *what,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	enum copa_hash_alg alg;
 	struct copa_hash h;
@@ -65,7 +65,7 @@ int copa_copy_verified(int fd, int out_fd, const struct copa_desc *desc, const c
 
 	if (!copa_digest_parse(desc->digest, &alg, NULL))
 		return copa_err_set(err, COPA_E_INPUT, "%s: invalid digest '%s'", what,
-				    desc->digest);
+		                    desc->digest);
 	copa_hash_init(&h, alg);
 	for (;;) {
 		ssize_t n = pread(fd, buf, chunk, (off_t)off);
@@ -75,7 +75,7 @@ int copa_copy_verified(int fd, int out_fd, const struct copa_desc *desc, const c
 				continue;
 			copa_hash_release(&h);
 			return copa_err_sys(err, COPA_E_IO, errno, "cannot read %s %s", what,
-					    desc->digest);
+			                    desc->digest);
 		}
 		if (n == 0)
 			break;
@@ -92,28 +92,28 @@ int copa_copy_verified(int fd, int out_fd, const struct copa_desc *desc, const c
 	copa_hash_final_hex(&h, hex);
 	if (desc->size >= 0 && total != (uint64_t)desc->size)
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "%s %s: size is %s%llu bytes, the descriptor says %lld", what,
-				    desc->digest, total > (uint64_t)desc->size ? "more than " : "",
-				    (unsigned long long)total, (long long)desc->size);
+		                    "%s %s: size is %s%llu bytes, the descriptor says %lld", what,
+		                    desc->digest, total > (uint64_t)desc->size ? "more than " : "",
+		                    (unsigned long long)total, (long long)desc->size);
 	snprintf(got, sizeof(got), "%s:%s", copa_hash_name(alg), hex);
 	if (strcmp(got, desc->digest))
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "%s %s: content does not match its digest (got %s)", what,
-				    desc->digest, got);
+		                    "%s %s: content does not match its digest (got %s)", what,
+		                    desc->digest, got);
 	return 0;
 }
 
-int copa_verify_file(int dirfd, const char *path, const struct copa_desc *desc,
-		     const char *what, struct copa_err *err)
+int copa_verify_file(int dirfd, const char *path, const struct copa_desc *desc, const char *what,
+                     struct copa_err *err)
 {
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return copa_err_set(err, COPA_E_NOTFOUND, "%s %s: blob is missing", what,
-					    desc->digest);
+			                    desc->digest);
 		return copa_err_sys(err, COPA_E_IO, errno, "%s %s: cannot open blob", what,
-				    desc->digest);
+		                    desc->digest);
 	}
 	return copa_copy_verified(fd, -1, desc, what, err);
 }
@@ -128,7 +128,7 @@ static void root_release(struct copa_image_root *r)
 }
 
 int copa_src_set_root(struct copa_image_src *s, const struct copa_desc *desc,
-		      const char *media_type, const void *raw, size_t n, struct copa_err *err)
+                      const char *media_type, const void *raw, size_t n, struct copa_err *err)
 {
 	int kind;
 	const char *mt;
@@ -137,8 +137,8 @@ int copa_src_set_root(struct copa_image_src *s, const struct copa_desc *desc,
 	if (desc && copa_verify_bytes(desc, raw, n, "manifest", err) < 0)
 		return copa_err_wrap(err, "%s", s->what);
 	mt = desc ? desc->media_type : media_type;
-	what = desc ? copa_xasprintf("%s: manifest %s", s->what, desc->digest)
-		    : copa_xstrdup(s->what);
+	what =
+	    desc ? copa_xasprintf("%s: manifest %s", s->what, desc->digest) : copa_xstrdup(s->what);
 	kind = copa_oci_sniff(raw, n, mt, what, err);
 	if (kind < 0)
 		return -1;
@@ -166,8 +166,7 @@ int copa_src_set_root(struct copa_image_src *s, const struct copa_desc *desc,
 }
 
 struct copa_image_src *copa_image_src_open(const struct copa_image_ref *ref,
-					   const struct copa_image_opts *opts,
-					   struct copa_err *err)
+                                           const struct copa_image_opts *opts, struct copa_err *err)
 {
 	struct copa_image_src *s = copa_xcalloc(1, sizeof(*s));
 	_cleanup_free_ char *text = copa_image_ref_string(ref);
@@ -240,12 +239,12 @@ const struct copa_image_ref *copa_image_src_ref(const struct copa_image_src *s)
 }
 
 int copa_image_src_get_doc(struct copa_image_src *s, const struct copa_desc *d,
-			   struct copa_buf *out, struct copa_err *err)
+                           struct copa_buf *out, struct copa_err *err)
 {
 	if (d->size > (int64_t)COPA_OCI_MAX_MANIFEST)
 		return copa_err_set(err, COPA_E_LIMIT,
-				    "%s: manifest %s is %lld bytes, more than the limit of %u",
-				    s->what, d->digest, (long long)d->size, COPA_OCI_MAX_MANIFEST);
+		                    "%s: manifest %s is %lld bytes, more than the limit of %u",
+		                    s->what, d->digest, (long long)d->size, COPA_OCI_MAX_MANIFEST);
 	copa_buf_reset(out);
 	if (s->ops->get_doc(s, d, out, err) < 0)
 		return copa_err_wrap(err, "%s", s->what);
@@ -255,7 +254,7 @@ int copa_image_src_get_doc(struct copa_image_src *s, const struct copa_desc *d,
 }
 
 char *copa_image_src_blob_path(struct copa_image_src *s, const struct copa_desc *d,
-			       struct copa_err *err)
+                               struct copa_err *err)
 {
 	char *p = s->ops->blob_path(s, d, err);
 
@@ -277,12 +276,11 @@ struct plist {
 };
 
 static int collect_platforms(struct copa_image_src *s, const struct copa_index *ix, size_t top,
-			     int depth, struct plist *l, struct copa_err *err)
+                             int depth, struct plist *l, struct copa_err *err)
 {
 	if (depth > COPA_OCI_MAX_INDEX_DEPTH)
-		return copa_err_set(err, COPA_E_LIMIT,
-				    "%s: indexes nested deeper than %d levels", s->what,
-				    COPA_OCI_MAX_INDEX_DEPTH);
+		return copa_err_set(err, COPA_E_LIMIT, "%s: indexes nested deeper than %d levels",
+		                    s->what, COPA_OCI_MAX_INDEX_DEPTH);
 	for (size_t i = 0; i < ix->n_manifests; i++) {
 		const struct copa_desc *d = &ix->manifests[i];
 		size_t pos = depth == 0 ? i : top;
@@ -333,7 +331,8 @@ static int collect_platforms(struct copa_image_src *s, const struct copa_index *
 				return -1;
 			cfg_path = copa_image_src_blob_path(s, &m.config, err);
 			if (!cfg_path ||
-			    copa_fs_read_file(AT_FDCWD, cfg_path, COPA_OCI_MAX_CONFIG, &cb, err) < 0 ||
+			    copa_fs_read_file(AT_FDCWD, cfg_path, COPA_OCI_MAX_CONFIG, &cb, err) <
+			        0 ||
 			    copa_config_parse(cb.p, cb.len, s->what, &c, err) < 0) {
 				copa_manifest_release(&m);
 				copa_buf_release(&cb);
@@ -350,8 +349,8 @@ static int collect_platforms(struct copa_image_src *s, const struct copa_index *
 	return 0;
 }
 
-static int load_config(struct copa_image_src *s, const struct copa_desc *d,
-		       struct copa_config *c, struct copa_err *err)
+static int load_config(struct copa_image_src *s, const struct copa_desc *d, struct copa_config *c,
+                       struct copa_err *err)
 {
 	_cleanup_free_ char *path = copa_image_src_blob_path(s, d, err);
 	struct copa_buf raw = COPA_BUF_INIT;
@@ -361,8 +360,8 @@ static int load_config(struct copa_image_src *s, const struct copa_desc *d,
 		return -1;
 	if (d->size > (int64_t)COPA_OCI_MAX_CONFIG)
 		return copa_err_set(err, COPA_E_LIMIT,
-				    "%s: config %s is %lld bytes, more than the limit of %u", s->what,
-				    d->digest, (long long)d->size, COPA_OCI_MAX_CONFIG);
+		                    "%s: config %s is %lld bytes, more than the limit of %u",
+		                    s->what, d->digest, (long long)d->size, COPA_OCI_MAX_CONFIG);
 	if (copa_fs_read_file(AT_FDCWD, path, COPA_OCI_MAX_CONFIG, &raw, err) < 0) {
 		copa_buf_release(&raw);
 		return copa_err_wrap(err, "%s: config %s", s->what, d->digest);
@@ -379,8 +378,8 @@ static int load_config(struct copa_image_src *s, const struct copa_desc *d,
 	return r;
 }
 
-int copa_image_src_platforms(struct copa_image_src *s, struct copa_image_platform **out,
-			     size_t *n, struct copa_err *err)
+int copa_image_src_platforms(struct copa_image_src *s, struct copa_image_platform **out, size_t *n,
+                             struct copa_err *err)
 {
 	struct plist l = {NULL, 0, 0};
 
@@ -415,9 +414,8 @@ void copa_image_release(struct copa_image *img)
 	memset(img, 0, sizeof(*img));
 }
 
-static int pick_platform(struct copa_image_src *s, const struct copa_image_platform *v,
-			 size_t n, const struct copa_platform *want, size_t *pick,
-			 struct copa_err *err)
+static int pick_platform(struct copa_image_src *s, const struct copa_image_platform *v, size_t n,
+                         const struct copa_platform *want, size_t *pick, struct copa_err *err)
 {
 	struct copa_platform host;
 	struct copa_buf list = COPA_BUF_INIT;
@@ -425,7 +423,7 @@ static int pick_platform(struct copa_image_src *s, const struct copa_image_platf
 
 	if (n == 0)
 		return copa_err_set(err, COPA_E_NOTFOUND, "%s: the index lists no image manifests",
-				    s->what);
+		                    s->what);
 	if (!want && n == 1) {
 		*pick = 0;
 		return 0;
@@ -441,16 +439,16 @@ static int pick_platform(struct copa_image_src *s, const struct copa_image_platf
 		}
 	for (size_t i = 0; i < n; i++)
 		copa_buf_addf(&list, "%s%s", i ? ", " : "",
-			      copa_platform_str(&v[i].platform, b, sizeof(b)));
+		              copa_platform_str(&v[i].platform, b, sizeof(b)));
 	copa_err_set(err, COPA_E_NOTFOUND,
-		     "%s: no image for platform '%s' (available: %s; choose one with --platform)",
-		     s->what, copa_platform_str(want, w, sizeof(w)), copa_buf_str(&list));
+	             "%s: no image for platform '%s' (available: %s; choose one with --platform)",
+	             s->what, copa_platform_str(want, w, sizeof(w)), copa_buf_str(&list));
 	copa_buf_release(&list);
 	return -1;
 }
 
 int copa_image_src_load(struct copa_image_src *s, const struct copa_platform *want,
-			struct copa_image *img, struct copa_err *err)
+                        struct copa_image *img, struct copa_err *err)
 {
 	memset(img, 0, sizeof(*img));
 	img->top_pos = SIZE_MAX;
@@ -459,7 +457,7 @@ int copa_image_src_load(struct copa_image_src *s, const struct copa_platform *wa
 
 		copa_desc_copy(&img->desc, &s->root.desc);
 		r = copa_manifest_parse(s->root.manifest.raw.p, s->root.manifest.raw.len,
-					s->root.manifest.media_type, s->what, &img->manifest, err);
+		                        s->root.manifest.media_type, s->what, &img->manifest, err);
 		if (r < 0)
 			goto fail;
 	} else {
@@ -482,7 +480,7 @@ int copa_image_src_load(struct copa_image_src *s, const struct copa_platform *wa
 			goto fail;
 		what = copa_xasprintf("%s: manifest %s", s->what, img->desc.digest);
 		r = copa_manifest_parse(raw.p, raw.len, img->desc.media_type, what, &img->manifest,
-					err);
+		                        err);
 		copa_buf_release(&raw);
 		if (r < 0)
 			goto fail;
@@ -513,7 +511,7 @@ void copa_image_layers_release(struct copa_image_layers *l)
 }
 
 int copa_image_src_layer_blobs(struct copa_image_src *s, const struct copa_image *img,
-			       struct copa_image_layers *out, struct copa_err *err)
+                               struct copa_image_layers *out, struct copa_err *err)
 {
 	const struct copa_manifest *m = &img->manifest;
 
@@ -532,7 +530,7 @@ int copa_image_src_layer_blobs(struct copa_image_src *s, const struct copa_image
 		out->v[i].path = path;
 		out->v[i].size = (uint64_t)d->size;
 		out->v[i].diff_id =
-			i < img->config.n_diff_ids ? copa_xstrdup(img->config.diff_ids[i]) : NULL;
+		    i < img->config.n_diff_ids ? copa_xstrdup(img->config.diff_ids[i]) : NULL;
 		out->n++;
 	}
 	return 0;
@@ -541,8 +539,7 @@ int copa_image_src_layer_blobs(struct copa_image_src *s, const struct copa_image
 /* ---- destinations ---- */
 
 struct copa_image_dst *copa_image_dst_open(const struct copa_image_ref *ref,
-					   const struct copa_image_opts *opts,
-					   struct copa_err *err)
+                                           const struct copa_image_opts *opts, struct copa_err *err)
 {
 	struct copa_image_dst *d = copa_xcalloc(1, sizeof(*d));
 	_cleanup_free_ char *text = copa_image_ref_string(ref);
@@ -604,7 +601,7 @@ int copa_image_dst_family(const struct copa_image_dst *d)
 }
 
 static int dst_has(struct copa_image_dst *d, const struct copa_desc *desc, bool *has,
-		   struct copa_err *err)
+                   struct copa_err *err)
 {
 	*has = false;
 	if (!d->ops->has_blob)
@@ -613,7 +610,7 @@ static int dst_has(struct copa_image_dst *d, const struct copa_desc *desc, bool 
 }
 
 int copa_image_dst_put_blob_fd(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
-			       struct copa_err *err)
+                               struct copa_err *err)
 {
 	bool has;
 
@@ -627,7 +624,7 @@ int copa_image_dst_put_blob_fd(struct copa_image_dst *d, const struct copa_desc 
 }
 
 int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
-			     const struct copa_desc *desc, struct copa_err *err)
+                             const struct copa_desc *desc, struct copa_err *err)
 {
 	bool has;
 	_cleanup_free_ char *path = NULL;
@@ -650,7 +647,7 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 		}
 	}
 	copa_progress(d->opts.out, COPA_PROGRESS_START, "copy", desc->digest, 0,
-		      desc->size > 0 ? (uint64_t)desc->size : 0);
+	              desc->size > 0 ? (uint64_t)desc->size : 0);
 	if (d->ops->begin_blob && s->ops->write_blob) {
 		struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
 		int r;
@@ -680,7 +677,7 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 }
 
 int copa_image_dst_put_manifest(struct copa_image_dst *d, const struct copa_desc *desc,
-				const void *raw, size_t n, struct copa_err *err)
+                                const void *raw, size_t n, struct copa_err *err)
 {
 	if (copa_verify_bytes(desc, raw, n, "manifest", err) < 0)
 		return copa_err_wrap(err, "%s", d->what);
@@ -689,8 +686,8 @@ int copa_image_dst_put_manifest(struct copa_image_dst *d, const struct copa_desc
 	return 0;
 }
 
-int copa_image_dst_commit(struct copa_image_dst *d, const struct copa_desc *desc,
-			  const void *raw, size_t n, struct copa_err *err)
+int copa_image_dst_commit(struct copa_image_dst *d, const struct copa_desc *desc, const void *raw,
+                          size_t n, struct copa_err *err)
 {
 	if (copa_verify_bytes(desc, raw, n, "manifest", err) < 0)
 		return copa_err_wrap(err, "%s", d->what);
@@ -754,7 +751,7 @@ static void *worker(void *arg)
 }
 
 static int copy_blobs(struct copa_image_src *s, struct copa_image_dst *d, struct job_list *jobs,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	struct pool p = {.s = s, .d = d, .jobs = jobs};
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -789,7 +786,7 @@ static int copy_blobs(struct copa_image_src *s, struct copa_image_dst *d, struct
 }
 
 static int copy_manifest_blobs(struct copa_image_src *s, struct copa_image_dst *d,
-			       const struct copa_manifest *m, struct copa_err *err)
+                               const struct copa_manifest *m, struct copa_err *err)
 {
 	struct job_list jobs = {NULL, 0, 0};
 	int r;
@@ -817,9 +814,9 @@ static int copy_manifest_blobs(struct copa_image_src *s, struct copa_image_dst *
  * Children are written here; the root is left to the caller's commit.
  */
 static int copy_doc(struct copa_image_src *s, struct copa_image_dst *d,
-		    const struct copa_desc *desc, const void *raw, size_t n, int depth,
-		    bool convert, bool is_root, struct copa_buf *out_raw, struct copa_desc *out_desc,
-		    struct copa_err *err)
+                    const struct copa_desc *desc, const void *raw, size_t n, int depth,
+                    bool convert, bool is_root, struct copa_buf *out_raw,
+                    struct copa_desc *out_desc, struct copa_err *err)
 {
 	_cleanup_free_ char *what = copa_xasprintf("%s: manifest %s", s->what, desc->digest);
 	int kind, r = -1;
@@ -827,7 +824,7 @@ static int copy_doc(struct copa_image_src *s, struct copa_image_dst *d,
 
 	if (depth > COPA_OCI_MAX_INDEX_DEPTH)
 		return copa_err_set(err, COPA_E_LIMIT, "%s: indexes nested deeper than %d levels",
-				    s->what, COPA_OCI_MAX_INDEX_DEPTH);
+		                    s->what, COPA_OCI_MAX_INDEX_DEPTH);
 	kind = copa_oci_sniff(raw, n, desc->media_type, what, err);
 	copa_buf_reset(out_raw);
 	if (kind == COPA_MT_MANIFEST) {
@@ -857,7 +854,7 @@ static int copy_doc(struct copa_image_src *s, struct copa_image_dst *d,
 			r = copa_image_src_get_doc(s, &ix.manifests[i], &craw, err);
 			if (r == 0)
 				r = copy_doc(s, d, &ix.manifests[i], craw.p, craw.len, depth + 1,
-					     convert, false, &cout, &kids[i], err);
+				             convert, false, &cout, &kids[i], err);
 			if (r == 0 && strcmp(kids[i].digest, ix.manifests[i].digest)) {
 				repl[i] = &kids[i];
 				changed = true;
@@ -897,7 +894,7 @@ static int copy_doc(struct copa_image_src *s, struct copa_image_dst *d,
 }
 
 static int copy_root(struct copa_image_src *s, struct copa_image_dst *d,
-		     const struct copa_desc *desc, const void *raw, size_t n, struct copa_err *err)
+                     const struct copa_desc *desc, const void *raw, size_t n, struct copa_err *err)
 {
 	struct copa_buf out = COPA_BUF_INIT;
 	struct copa_desc od = {0};
@@ -912,7 +909,7 @@ static int copy_root(struct copa_image_src *s, struct copa_image_dst *d,
 }
 
 static int copy_one_image(struct copa_image_src *s, struct copa_image_dst *d,
-			  const struct copa_platform *want, struct copa_err *err)
+                          const struct copa_platform *want, struct copa_err *err)
 {
 	struct copa_image img;
 	int r;
@@ -925,7 +922,7 @@ static int copy_one_image(struct copa_image_src *s, struct copa_image_dst *d,
 }
 
 int copa_image_copy(struct copa_image_src *s, struct copa_image_dst *d,
-		    const struct copa_copy_opts *o, struct copa_err *err)
+                    const struct copa_copy_opts *o, struct copa_err *err)
 {
 	const struct copa_image_root *root = &s->root;
 	const struct copa_platform *want = o ? o->platform : NULL;
@@ -941,15 +938,15 @@ int copa_image_copy(struct copa_image_src *s, struct copa_image_dst *d,
 
 			if (r == 0 && !ok)
 				copa_err_set(err, COPA_E_NOTFOUND,
-					     "%s: no image for platform '%s' (available: %s)",
-					     s->what, copa_platform_str(want, a, sizeof(a)),
-					     copa_platform_str(&img.platform, b, sizeof(b)));
+				             "%s: no image for platform '%s' (available: %s)",
+				             s->what, copa_platform_str(want, a, sizeof(a)),
+				             copa_platform_str(&img.platform, b, sizeof(b)));
 			copa_image_release(&img);
 			if (!ok)
 				return -1;
 		}
 		return copy_root(s, d, &root->desc, root->manifest.raw.p, root->manifest.raw.len,
-				 err);
+		                 err);
 	}
 	return copy_root(s, d, &root->desc, root->index.raw.p, root->index.raw.len, err);
 }

@@ -44,11 +44,12 @@
 struct copa_registry_opts;
 
 struct copa_image_opts {
-	struct copa_cache *cache;               /* blobs of registry/archive sources; required */
-	struct copa_http *http;                 /* registry transports; required for them */
+	struct copa_cache *cache; /* blobs of registry/archive sources; required */
+	struct copa_http *http;   /* registry transports; required for them */
 	struct copa_out *out;
-	const struct copa_registry_opts *registry; /* template (http/out overridden); NULL: defaults */
-	unsigned jobs;                          /* parallel blob transfers; 0: online CPUs, 2..8 */
+	const struct copa_registry_opts
+	    *registry; /* template (http/out overridden); NULL: defaults */
+	unsigned jobs; /* parallel blob transfers; 0: online CPUs, 2..8 */
 };
 
 /* ---- sources ---- */
@@ -61,14 +62,14 @@ struct copa_image_src;
  * verifies the root manifest or index. Errors name the reference.
  */
 struct copa_image_src *copa_image_src_open(const struct copa_image_ref *ref,
-					   const struct copa_image_opts *opts,
-					   struct copa_err *err);
+                                           const struct copa_image_opts *opts,
+                                           struct copa_err *err);
 void copa_image_src_free(struct copa_image_src *s);
 
 struct copa_image_root {
-	enum copa_mt_kind kind;     /* COPA_MT_INDEX or COPA_MT_MANIFEST */
-	struct copa_desc desc;      /* descriptor of the root (digest of raw bytes) */
-	struct copa_index index;    /* when kind is COPA_MT_INDEX */
+	enum copa_mt_kind kind;        /* COPA_MT_INDEX or COPA_MT_MANIFEST */
+	struct copa_desc desc;         /* descriptor of the root (digest of raw bytes) */
+	struct copa_index index;       /* when kind is COPA_MT_INDEX */
 	struct copa_manifest manifest; /* when kind is COPA_MT_MANIFEST */
 };
 
@@ -82,7 +83,7 @@ const struct copa_image_ref *copa_image_src_ref(const struct copa_image_src *s);
  * COPA_OCI_MAX_MANIFEST) into out, verified against its digest and size.
  */
 int copa_image_src_get_doc(struct copa_image_src *s, const struct copa_desc *d,
-			   struct copa_buf *out, struct copa_err *err);
+                           struct copa_buf *out, struct copa_err *err);
 
 /*
  * Returns a malloc'd path of a local file holding the blob, verified: the
@@ -90,7 +91,7 @@ int copa_image_src_get_doc(struct copa_image_src *s, const struct copa_desc *d,
  * extracted first). The file stays valid while the source is open.
  */
 char *copa_image_src_blob_path(struct copa_image_src *s, const struct copa_desc *d,
-			       struct copa_err *err);
+                               struct copa_err *err);
 
 struct copa_image_platform {
 	struct copa_platform platform;
@@ -104,12 +105,12 @@ struct copa_image_platform {
  * manifest, one entry with the config's platform. *out is malloc'd; free with
  * copa_image_platforms_free.
  */
-int copa_image_src_platforms(struct copa_image_src *s, struct copa_image_platform **out,
-			     size_t *n, struct copa_err *err);
+int copa_image_src_platforms(struct copa_image_src *s, struct copa_image_platform **out, size_t *n,
+                             struct copa_err *err);
 void copa_image_platforms_free(struct copa_image_platform *v, size_t n);
 
 struct copa_image {
-	struct copa_desc desc;         /* manifest descriptor (root's, or the index entry's) */
+	struct copa_desc desc; /* manifest descriptor (root's, or the index entry's) */
 	struct copa_manifest manifest;
 	struct copa_config config;
 	struct copa_platform platform; /* from the config */
@@ -122,7 +123,7 @@ struct copa_image {
  * Fetches manifest and config, verifies them and checks that they agree.
  */
 int copa_image_src_load(struct copa_image_src *s, const struct copa_platform *want,
-			struct copa_image *img, struct copa_err *err);
+                        struct copa_image *img, struct copa_err *err);
 void copa_image_release(struct copa_image *img);
 
 struct copa_image_layers {
@@ -136,7 +137,7 @@ struct copa_image_layers {
  * Release with copa_image_layers_release.
  */
 int copa_image_src_layer_blobs(struct copa_image_src *s, const struct copa_image *img,
-			       struct copa_image_layers *out, struct copa_err *err);
+                               struct copa_image_layers *out, struct copa_err *err);
 void copa_image_layers_release(struct copa_image_layers *l);
 
 /* ---- destinations ---- */
@@ -145,8 +146,8 @@ struct copa_image_dst;
 
 /* Opens a destination; nothing visible is written before commit but blobs. */
 struct copa_image_dst *copa_image_dst_open(const struct copa_image_ref *ref,
-					   const struct copa_image_opts *opts,
-					   struct copa_err *err);
+                                           const struct copa_image_opts *opts,
+                                           struct copa_err *err);
 /* Frees the destination; without a commit, removes everything it staged. */
 void copa_image_dst_free(struct copa_image_dst *d);
 
@@ -157,23 +158,23 @@ int copa_image_dst_family(const struct copa_image_dst *d);
 
 /* Writes a blob from fd (positioned anywhere; read from offset 0), verified on the way. */
 int copa_image_dst_put_blob_fd(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
-			       struct copa_err *err);
+                               struct copa_err *err);
 
 /* Copies a blob from a source, streaming when the destination allows it. */
 int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
-			     const struct copa_desc *desc, struct copa_err *err);
+                             const struct copa_desc *desc, struct copa_err *err);
 
 /* Writes a manifest or index that the root will reference (by digest). */
 int copa_image_dst_put_manifest(struct copa_image_dst *d, const struct copa_desc *desc,
-				const void *raw, size_t n, struct copa_err *err);
+                                const void *raw, size_t n, struct copa_err *err);
 
 /*
  * Writes the root manifest or index and makes it visible under the
  * destination's name (tag, index.json entry, archive file). Every blob and
  * child manifest must have been written. After success, free keeps it.
  */
-int copa_image_dst_commit(struct copa_image_dst *d, const struct copa_desc *desc,
-			  const void *raw, size_t n, struct copa_err *err);
+int copa_image_dst_commit(struct copa_image_dst *d, const struct copa_desc *desc, const void *raw,
+                          size_t n, struct copa_err *err);
 
 /* ---- copying ---- */
 
@@ -189,6 +190,6 @@ struct copa_copy_opts {
  * of `platform` or of the default platform.
  */
 int copa_image_copy(struct copa_image_src *s, struct copa_image_dst *d,
-		    const struct copa_copy_opts *o, struct copa_err *err);
+                    const struct copa_copy_opts *o, struct copa_err *err);
 
 #endif

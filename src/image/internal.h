@@ -18,11 +18,11 @@ struct copa_image_src;
 
 struct src_ops {
 	int (*get_doc)(struct copa_image_src *s, const struct copa_desc *d, struct copa_buf *out,
-		       struct copa_err *err);
+	               struct copa_err *err);
 	int (*write_blob)(struct copa_image_src *s, const struct copa_desc *d, int fd,
-			  struct copa_err *err);
+	                  struct copa_err *err);
 	char *(*blob_path)(struct copa_image_src *s, const struct copa_desc *d,
-			   struct copa_err *err);
+	                   struct copa_err *err);
 	void (*free)(struct copa_image_src *s);
 };
 
@@ -43,21 +43,21 @@ struct copa_image_dst;
 struct dst_ops {
 	/* Is the blob already there? (may be NULL: never) */
 	int (*has_blob)(struct copa_image_dst *d, const struct copa_desc *desc, bool *has,
-			struct copa_err *err);
+	                struct copa_err *err);
 	int (*put_blob)(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
-			struct copa_err *err);
+	                struct copa_err *err);
 	/* Streaming: a temporary file to fill; end commits (ok) or discards it. */
 	int (*begin_blob)(struct copa_image_dst *d, const struct copa_desc *desc,
-			  struct copa_tmpfile *t, struct copa_err *err);
+	                  struct copa_tmpfile *t, struct copa_err *err);
 	int (*end_blob)(struct copa_image_dst *d, const struct copa_desc *desc,
-			struct copa_tmpfile *t, struct copa_err *err);
+	                struct copa_tmpfile *t, struct copa_err *err);
 	/* Registry: mount a blob from another repository of the same host (may be NULL). */
 	int (*mount_blob)(struct copa_image_dst *d, const struct copa_desc *desc,
-			  const char *from_repo, bool *mounted, struct copa_err *err);
-	int (*put_manifest)(struct copa_image_dst *d, const struct copa_desc *desc,
-			    const void *raw, size_t n, struct copa_err *err);
+	                  const char *from_repo, bool *mounted, struct copa_err *err);
+	int (*put_manifest)(struct copa_image_dst *d, const struct copa_desc *desc, const void *raw,
+	                    size_t n, struct copa_err *err);
 	int (*commit)(struct copa_image_dst *d, const struct copa_desc *desc, const void *raw,
-		      size_t n, struct copa_err *err);
+	              size_t n, struct copa_err *err);
 	void (*free)(struct copa_image_dst *d);
 	bool single;
 	int family; /* -1: any */
@@ -83,19 +83,18 @@ int copa_dst_docker_archive_open(struct copa_image_dst *d, struct copa_err *err)
 int copa_dst_registry_open(struct copa_image_dst *d, struct copa_err *err);
 
 /* Registry source details used by the registry destination for mounts. */
-bool copa_src_registry_where(const struct copa_image_src *s, const char **host,
-			     const char **repo);
+bool copa_src_registry_where(const struct copa_image_src *s, const char **host, const char **repo);
 
 /*
  * Sets s->root from the root document's bytes (verified against desc when
  * desc is given, else desc is made from the bytes and media_type).
  */
 int copa_src_set_root(struct copa_image_src *s, const struct copa_desc *desc,
-		      const char *media_type, const void *raw, size_t n, struct copa_err *err);
+                      const char *media_type, const void *raw, size_t n, struct copa_err *err);
 
 /* Checks data against a descriptor's digest and size. */
 int copa_verify_bytes(const struct copa_desc *d, const void *data, size_t n, const char *what,
-		      struct copa_err *err);
+                      struct copa_err *err);
 
 /* Records/asks whether a digest was verified by this source already. */
 bool copa_src_is_verified(struct copa_image_src *s, const char *digest);
@@ -106,11 +105,11 @@ void copa_src_mark_verified(struct copa_image_src *s, const char *digest);
  * against desc. `what` names the blob for errors.
  */
 int copa_copy_verified(int fd, int out_fd, const struct copa_desc *desc, const char *what,
-		       struct copa_err *err);
+                       struct copa_err *err);
 
 /* Hashes the file at dirfd/path and compares with desc (digest and size). */
-int copa_verify_file(int dirfd, const char *path, const struct copa_desc *desc,
-		     const char *what, struct copa_err *err);
+int copa_verify_file(int dirfd, const char *path, const struct copa_desc *desc, const char *what,
+                     struct copa_err *err);
 
 /*
  * The OCI layout reader shared by the layout, oci-archive and docker-archive
@@ -118,7 +117,7 @@ int copa_verify_file(int dirfd, const char *path, const struct copa_desc *desc,
  * one). Returns the entry index or -1.
  */
 int copa_layout_pick(const struct copa_index *ix, const char *tag, const char *what,
-		     struct copa_err *err);
+                     struct copa_err *err);
 
 /* Writes a directory tree (an OCI layout) as a tar into fd, sorted, fixed mtimes. */
 int copa_tar_dir(int dirfd, int out_fd, struct copa_err *err);

@@ -25,14 +25,14 @@ static char *blob_rel(const char *digest)
 }
 
 int copa_layout_pick(const struct copa_index *ix, const char *tag, const char *what,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	struct copa_buf tags = COPA_BUF_INIT;
 	int found = -1;
 
 	for (size_t i = 0; i < ix->n_manifests; i++) {
-		const char *name = copa_desc_annotation(&ix->manifests[i],
-							COPA_MT_OCI_LAYOUT_REFNAME);
+		const char *name =
+		    copa_desc_annotation(&ix->manifests[i], COPA_MT_OCI_LAYOUT_REFNAME);
 
 		if (tag && name && !strcmp(name, tag))
 			found = (int)i;
@@ -47,14 +47,14 @@ int copa_layout_pick(const struct copa_index *ix, const char *tag, const char *w
 	}
 	if (ix->n_manifests == 0)
 		copa_err_set(err, COPA_E_NOTFOUND, "%s: the layout's index.json lists no images",
-			     what);
+		             what);
 	else if (tag)
 		copa_err_set(err, COPA_E_NOTFOUND, "%s: no image tagged '%s' (tags: %s)", what, tag,
-			     tags.len ? copa_buf_str(&tags) : "none");
+		             tags.len ? copa_buf_str(&tags) : "none");
 	else
 		copa_err_set(err, COPA_E_USAGE,
-			     "%s: the layout holds %zu images; name one as oci:DIR:TAG (tags: %s)",
-			     what, ix->n_manifests, tags.len ? copa_buf_str(&tags) : "none");
+		             "%s: the layout holds %zu images; name one as oci:DIR:TAG (tags: %s)",
+		             what, ix->n_manifests, tags.len ? copa_buf_str(&tags) : "none");
 	copa_buf_release(&tags);
 	return -1;
 }
@@ -66,8 +66,7 @@ struct layout_src {
 	char *dir;
 };
 
-static int layout_open_blob(struct layout_src *l, const struct copa_desc *d,
-			    struct copa_err *err)
+static int layout_open_blob(struct layout_src *l, const struct copa_desc *d, struct copa_err *err)
 {
 	_cleanup_free_ char *rel = blob_rel(d->digest);
 	struct copa_err e2 = COPA_ERR_INIT;
@@ -76,28 +75,28 @@ static int layout_open_blob(struct layout_src *l, const struct copa_desc *d,
 	if (fd < 0) {
 		if (e2.sys_errno == ENOENT)
 			return copa_err_set(err, COPA_E_NOTFOUND,
-					    "blob %s is missing from the layout '%s'", d->digest,
-					    l->dir);
+			                    "blob %s is missing from the layout '%s'", d->digest,
+			                    l->dir);
 		*err = e2;
 		return copa_err_wrap(err, "blob %s", d->digest);
 	}
 	return fd;
 }
 
-static int layout_get_doc(struct copa_image_src *s, const struct copa_desc *d,
-			  struct copa_buf *out, struct copa_err *err)
+static int layout_get_doc(struct copa_image_src *s, const struct copa_desc *d, struct copa_buf *out,
+                          struct copa_err *err)
 {
 	_cleanup_close_ int fd = layout_open_blob(s->impl, d, err);
 
 	if (fd < 0)
 		return -1;
 	return copa_fs_read_fd(fd, COPA_OCI_MAX_MANIFEST, out, err) < 0
-		       ? copa_err_wrap(err, "manifest %s", d->digest)
-		       : 0;
+	           ? copa_err_wrap(err, "manifest %s", d->digest)
+	           : 0;
 }
 
 static int layout_write_blob(struct copa_image_src *s, const struct copa_desc *d, int out_fd,
-			     struct copa_err *err)
+                             struct copa_err *err)
 {
 	_cleanup_close_ int fd = layout_open_blob(s->impl, d, err);
 
@@ -110,7 +109,7 @@ static int layout_write_blob(struct copa_image_src *s, const struct copa_desc *d
 }
 
 static char *layout_blob_path(struct copa_image_src *s, const struct copa_desc *d,
-			      struct copa_err *err)
+                              struct copa_err *err)
 {
 	struct layout_src *l = s->impl;
 	_cleanup_free_ char *rel = blob_rel(d->digest);
@@ -138,15 +137,15 @@ static void layout_src_free(struct copa_image_src *s)
 }
 
 static const struct src_ops layout_src_ops = {
-	.get_doc = layout_get_doc,
-	.write_blob = layout_write_blob,
-	.blob_path = layout_blob_path,
-	.free = layout_src_free,
+    .get_doc = layout_get_doc,
+    .write_blob = layout_write_blob,
+    .blob_path = layout_blob_path,
+    .free = layout_src_free,
 };
 
 /* Reads and checks oci-layout and index.json of an open layout directory. */
 static int read_layout_index(int dirfd, const char *dir, struct copa_index *ix,
-			     struct copa_err *err)
+                             struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
 	json_t *v;
@@ -157,9 +156,9 @@ static int read_layout_index(int dirfd, const char *dir, struct copa_index *ix,
 	if (copa_fs_read_file(dirfd, "oci-layout", LAYOUT_FILE_MAX, &b, err) < 0) {
 		copa_buf_release(&b);
 		if (err->sys_errno == ENOENT)
-			return copa_err_set(err, COPA_E_NOTFOUND,
-					    "'%s' is not an OCI layout: it has no 'oci-layout' file",
-					    dir);
+			return copa_err_set(
+			    err, COPA_E_NOTFOUND,
+			    "'%s' is not an OCI layout: it has no 'oci-layout' file", dir);
 		return copa_err_wrap(err, "OCI layout '%s'", dir);
 	}
 	what = copa_xasprintf("'%s/oci-layout'", dir);
@@ -171,7 +170,7 @@ static int read_layout_index(int dirfd, const char *dir, struct copa_index *ix,
 	if (!ver || strncmp(ver, "1.", 2)) {
 		json_decref(v);
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
-				    "%s: unsupported imageLayoutVersion (expected 1.x)", what);
+		                    "%s: unsupported imageLayoutVersion (expected 1.x)", what);
 	}
 	json_decref(v);
 	free(what);
@@ -180,8 +179,8 @@ static int read_layout_index(int dirfd, const char *dir, struct copa_index *ix,
 		copa_buf_release(&b);
 		if (err->code == COPA_E_LIMIT)
 			return copa_err_set(err, COPA_E_LIMIT,
-					    "%s: larger than the limit of %u bytes", what,
-					    COPA_OCI_MAX_MANIFEST);
+			                    "%s: larger than the limit of %u bytes", what,
+			                    COPA_OCI_MAX_MANIFEST);
 		return copa_err_wrap(err, "OCI layout '%s'", dir);
 	}
 	r = copa_index_parse(b.p, b.len, NULL, what, ix, err);
@@ -205,7 +204,7 @@ int copa_src_layout_open(struct copa_image_src *s, struct copa_err *err)
 	l->dirfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (l->dirfd < 0)
 		return copa_err_sys(err, errno == ENOENT ? COPA_E_NOTFOUND : COPA_E_IO, errno,
-				    "cannot open OCI layout '%s'", l->dir);
+		                    "cannot open OCI layout '%s'", l->dir);
 	if (read_layout_index(l->dirfd, l->dir, &ix, err) < 0)
 		return copa_err_wrap(err, "%s", s->what);
 	pick = copa_layout_pick(&ix, s->ref.tag, s->what, err);
@@ -222,13 +221,13 @@ int copa_src_layout_open(struct copa_image_src *s, struct copa_err *err)
 struct layout_dst {
 	int dirfd;
 	char *dir;
-	bool created;         /* we created dir: remove it when not committed */
-	json_t *index;        /* existing index.json, or NULL */
-	char *archive;        /* oci-archive: the final tar file; dir is staging */
+	bool created;  /* we created dir: remove it when not committed */
+	json_t *index; /* existing index.json, or NULL */
+	char *archive; /* oci-archive: the final tar file; dir is staging */
 };
 
 static int layout_has_blob(struct copa_image_dst *d, const struct copa_desc *desc, bool *has,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	struct layout_dst *l = d->impl;
 	_cleanup_free_ char *rel = blob_rel(desc->digest);
@@ -248,7 +247,7 @@ static int ensure_blob_dir(struct layout_dst *l, const char *digest, struct copa
 }
 
 static int layout_begin_blob(struct copa_image_dst *d, const struct copa_desc *desc,
-			     struct copa_tmpfile *t, struct copa_err *err)
+                             struct copa_tmpfile *t, struct copa_err *err)
 {
 	struct layout_dst *l = d->impl;
 	_cleanup_free_ char *rel = blob_rel(desc->digest);
@@ -259,13 +258,13 @@ static int layout_begin_blob(struct copa_image_dst *d, const struct copa_desc *d
 }
 
 static int layout_end_blob(struct copa_image_dst *d, const struct copa_desc *desc,
-			   struct copa_tmpfile *t, struct copa_err *err)
+                           struct copa_tmpfile *t, struct copa_err *err)
 {
 	return copa_tmpfile_commit(t, false, err);
 }
 
 static int layout_put_blob(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
 	int r = layout_begin_blob(d, desc, &t, err);
@@ -279,7 +278,7 @@ static int layout_put_blob(struct copa_image_dst *d, const struct copa_desc *des
 }
 
 static int layout_put_manifest(struct copa_image_dst *d, const struct copa_desc *desc,
-			       const void *raw, size_t n, struct copa_err *err)
+                               const void *raw, size_t n, struct copa_err *err)
 {
 	struct layout_dst *l = d->impl;
 	_cleanup_free_ char *rel = blob_rel(desc->digest);
@@ -290,7 +289,7 @@ static int layout_put_manifest(struct copa_image_dst *d, const struct copa_desc 
 }
 
 static int layout_commit(struct copa_image_dst *d, const struct copa_desc *desc, const void *raw,
-			 size_t n, struct copa_err *err)
+                         size_t n, struct copa_err *err)
 {
 	struct layout_dst *l = d->impl;
 	json_t *index = l->index ? json_copy(l->index) : NULL;
@@ -311,8 +310,8 @@ static int layout_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 	keep = json_array();
 	for (size_t i = 0; json_is_array(list) && i < json_array_size(list); i++) {
 		json_t *e = json_array_get(list, i);
-		const char *name = copa_json_str(json_object_get(e, "annotations"),
-						 COPA_MT_OCI_LAYOUT_REFNAME);
+		const char *name =
+		    copa_json_str(json_object_get(e, "annotations"), COPA_MT_OCI_LAYOUT_REFNAME);
 		const char *dg = copa_json_str(e, "digest");
 
 		if (tag && name && !strcmp(name, tag))
@@ -337,7 +336,7 @@ static int layout_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 	json_decref(index);
 	if (r == 0 && !copa_fs_exists(l->dirfd, "oci-layout"))
 		r = copa_fs_write_atomic(l->dirfd, "oci-layout", layout_file,
-					 sizeof(layout_file) - 1, 0644, err);
+		                         sizeof(layout_file) - 1, 0644, err);
 	if (r == 0)
 		r = copa_fs_write_atomic(l->dirfd, "index.json", out.p, out.len, 0644, err);
 	copa_buf_release(&out);
@@ -379,15 +378,15 @@ static void layout_dst_free(struct copa_image_dst *d)
 }
 
 static const struct dst_ops layout_dst_ops = {
-	.has_blob = layout_has_blob,
-	.put_blob = layout_put_blob,
-	.begin_blob = layout_begin_blob,
-	.end_blob = layout_end_blob,
-	.put_manifest = layout_put_manifest,
-	.commit = layout_commit,
-	.free = layout_dst_free,
-	.single = false,
-	.family = COPA_FAMILY_OCI,
+    .has_blob = layout_has_blob,
+    .put_blob = layout_put_blob,
+    .begin_blob = layout_begin_blob,
+    .end_blob = layout_end_blob,
+    .put_manifest = layout_put_manifest,
+    .commit = layout_commit,
+    .free = layout_dst_free,
+    .single = false,
+    .family = COPA_FAMILY_OCI,
 };
 
 static int layout_dst_init(struct copa_image_dst *d, struct layout_dst *l, struct copa_err *err)
@@ -404,7 +403,7 @@ static int layout_dst_init(struct copa_image_dst *d, struct layout_dst *l, struc
 		l->dirfd = open(l->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		if (l->dirfd < 0)
 			return copa_err_sys(err, COPA_E_IO, errno, "cannot open OCI layout '%s'",
-					    l->dir);
+			                    l->dir);
 	} else if (copa_fs_exists(l->dirfd, "index.json")) {
 		struct copa_index ix;
 
@@ -447,8 +446,8 @@ int copa_dst_oci_archive_open(struct copa_image_dst *d, struct copa_err *err)
 	d->ops = &layout_dst_ops;
 	if (stat(parent, &st) < 0 || !S_ISDIR(st.st_mode))
 		return copa_err_sys(err, COPA_E_IO, errno ? errno : ENOTDIR,
-				    "cannot write oci-archive '%s': directory '%s'", d->ref.path,
-				    parent);
+		                    "cannot write oci-archive '%s': directory '%s'", d->ref.path,
+		                    parent);
 	l->archive = copa_xstrdup(d->ref.path);
 	l->dir = copa_fs_mkdtemp(parent, ".copa-oci-archive-", err);
 	if (!l->dir)

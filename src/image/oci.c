@@ -14,28 +14,28 @@ static const struct {
 	const char *mt;
 	struct copa_mt_info info;
 } media_types[] = {
-	{COPA_MT_OCI_INDEX, {COPA_MT_INDEX, COPA_FAMILY_OCI, COPA_MT_TAR, false}},
-	{COPA_MT_OCI_MANIFEST, {COPA_MT_MANIFEST, COPA_FAMILY_OCI, COPA_MT_TAR, false}},
-	{COPA_MT_OCI_CONFIG, {COPA_MT_CONFIG, COPA_FAMILY_OCI, COPA_MT_TAR, false}},
-	{COPA_MT_OCI_LAYER, {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_TAR, false}},
-	{COPA_MT_OCI_LAYER_GZIP, {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_GZIP, false}},
-	{COPA_MT_OCI_LAYER_ZSTD, {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_ZSTD, false}},
-	{"application/vnd.oci.image.layer.nondistributable.v1.tar",
-	 {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_TAR, true}},
-	{"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-	 {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_GZIP, true}},
-	{"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-	 {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_ZSTD, true}},
-	{COPA_MT_DOCKER_LIST, {COPA_MT_INDEX, COPA_FAMILY_DOCKER, COPA_MT_TAR, false}},
-	{COPA_MT_DOCKER_MANIFEST, {COPA_MT_MANIFEST, COPA_FAMILY_DOCKER, COPA_MT_TAR, false}},
-	{COPA_MT_DOCKER_CONFIG, {COPA_MT_CONFIG, COPA_FAMILY_DOCKER, COPA_MT_TAR, false}},
-	{COPA_MT_DOCKER_LAYER, {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_TAR, false}},
-	{COPA_MT_DOCKER_LAYER_GZIP, {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_GZIP, false}},
-	{COPA_MT_DOCKER_LAYER_ZSTD, {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_ZSTD, false}},
-	{"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
-	 {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_GZIP, true}},
-	{"application/vnd.docker.image.rootfs.foreign.diff.tar",
-	 {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_TAR, true}},
+    {COPA_MT_OCI_INDEX, {COPA_MT_INDEX, COPA_FAMILY_OCI, COPA_MT_TAR, false}},
+    {COPA_MT_OCI_MANIFEST, {COPA_MT_MANIFEST, COPA_FAMILY_OCI, COPA_MT_TAR, false}},
+    {COPA_MT_OCI_CONFIG, {COPA_MT_CONFIG, COPA_FAMILY_OCI, COPA_MT_TAR, false}},
+    {COPA_MT_OCI_LAYER, {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_TAR, false}},
+    {COPA_MT_OCI_LAYER_GZIP, {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_GZIP, false}},
+    {COPA_MT_OCI_LAYER_ZSTD, {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_ZSTD, false}},
+    {"application/vnd.oci.image.layer.nondistributable.v1.tar",
+     {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_TAR, true}},
+    {"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+     {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_GZIP, true}},
+    {"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+     {COPA_MT_LAYER, COPA_FAMILY_OCI, COPA_MT_ZSTD, true}},
+    {COPA_MT_DOCKER_LIST, {COPA_MT_INDEX, COPA_FAMILY_DOCKER, COPA_MT_TAR, false}},
+    {COPA_MT_DOCKER_MANIFEST, {COPA_MT_MANIFEST, COPA_FAMILY_DOCKER, COPA_MT_TAR, false}},
+    {COPA_MT_DOCKER_CONFIG, {COPA_MT_CONFIG, COPA_FAMILY_DOCKER, COPA_MT_TAR, false}},
+    {COPA_MT_DOCKER_LAYER, {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_TAR, false}},
+    {COPA_MT_DOCKER_LAYER_GZIP, {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_GZIP, false}},
+    {COPA_MT_DOCKER_LAYER_ZSTD, {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_ZSTD, false}},
+    {"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+     {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_GZIP, true}},
+    {"application/vnd.docker.image.rootfs.foreign.diff.tar",
+     {COPA_MT_LAYER, COPA_FAMILY_DOCKER, COPA_MT_TAR, true}},
 };
 
 struct copa_mt_info copa_mt_classify(const char *media_type)
@@ -55,9 +55,9 @@ struct copa_mt_info copa_mt_classify(const char *media_type)
 const char *copa_mt_layer(enum copa_mt_family f, enum copa_mt_compression c)
 {
 	static const char *const oci[] = {COPA_MT_OCI_LAYER, COPA_MT_OCI_LAYER_GZIP,
-					  COPA_MT_OCI_LAYER_ZSTD};
+	                                  COPA_MT_OCI_LAYER_ZSTD};
 	static const char *const docker[] = {COPA_MT_DOCKER_LAYER, COPA_MT_DOCKER_LAYER_GZIP,
-					     COPA_MT_DOCKER_LAYER_ZSTD};
+	                                     COPA_MT_DOCKER_LAYER_ZSTD};
 
 	return f == COPA_FAMILY_OCI ? oci[c] : docker[c];
 }
@@ -112,7 +112,8 @@ void copa_platform_normalize(struct copa_platform *p)
 		p->variant[0] = '\0';
 	if (!strcmp(p->arch, "arm") && !p->variant[0])
 		set_field(p->variant, "v7");
-	if (!strcmp(p->arch, "arm") && p->variant[0] >= '5' && p->variant[0] <= '8' && !p->variant[1]) {
+	if (!strcmp(p->arch, "arm") && p->variant[0] >= '5' && p->variant[0] <= '8' &&
+	    !p->variant[1]) {
 		char v[4] = {'v', p->variant[0], 0, 0};
 
 		set_field(p->variant, v);
@@ -132,15 +133,17 @@ int copa_platform_parse(const char *s, struct copa_platform *p, struct copa_err 
 		size_t len = slash ? (size_t)(slash - c) : strlen(c);
 
 		if (n == 3 || len == 0 || len >= COPA_PLATFORM_FIELD)
-			return copa_err_set(err, COPA_E_USAGE,
-					    "invalid platform '%s': expected os/arch[/variant], e.g. "
-					    "linux/arm64",
-					    s);
+			return copa_err_set(
+			    err, COPA_E_USAGE,
+			    "invalid platform '%s': expected os/arch[/variant], e.g. "
+			    "linux/arm64",
+			    s);
 		for (size_t i = 0; i < len; i++)
 			if (!(isalnum((unsigned char)c[i]) || c[i] == '_' || c[i] == '-' ||
 			      c[i] == '.'))
 				return copa_err_set(err, COPA_E_USAGE,
-						    "invalid platform '%s': unexpected character", s);
+				                    "invalid platform '%s': unexpected character",
+				                    s);
 		parts[n] = c;
 		lens[n++] = len;
 		if (!slash)
@@ -177,7 +180,7 @@ void copa_platform_host(struct copa_platform *p)
 		set_field(p->arch, "arm");
 		set_field(p->variant, "v6");
 	} else if (!strcmp(u.machine, "ppc64le") || !strcmp(u.machine, "s390x") ||
-		   !strcmp(u.machine, "riscv64")) {
+	           !strcmp(u.machine, "riscv64")) {
 		set_field(p->arch, u.machine);
 	} else {
 		set_field(p->arch, u.machine);
@@ -188,7 +191,7 @@ void copa_platform_host(struct copa_platform *p)
 const char *copa_platform_str(const struct copa_platform *p, char *buf, size_t n)
 {
 	snprintf(buf, n, "%s/%s%s%s", p->os[0] ? p->os : "?", p->arch[0] ? p->arch : "?",
-		 p->variant[0] ? "/" : "", p->variant);
+	         p->variant[0] ? "/" : "", p->variant);
 	return buf;
 }
 
@@ -219,22 +222,22 @@ void copa_desc_copy(struct copa_desc *dst, const struct copa_desc *src)
 	dst->json = json_incref(src->json);
 }
 
-static int platform_field(json_t *plat, const char *key, char *dst, bool required,
-			  const char *what, struct copa_err *err)
+static int platform_field(json_t *plat, const char *key, char *dst, bool required, const char *what,
+                          struct copa_err *err)
 {
 	json_t *v = json_object_get(plat, key);
 
 	if (!v) {
 		if (required)
 			return copa_err_set(err, COPA_E_INPUT, "%s: platform has no '%s'", what,
-					    key);
+			                    key);
 		return 0;
 	}
 	if (!json_is_string(v) || json_string_length(v) >= COPA_PLATFORM_FIELD ||
 	    strlen(json_string_value(v)) != json_string_length(v))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "%s: platform '%s' is not a string of at most %d bytes", what,
-				    key, COPA_PLATFORM_FIELD - 1);
+		                    "%s: platform '%s' is not a string of at most %d bytes", what,
+		                    key, COPA_PLATFORM_FIELD - 1);
 	set_field(dst, json_string_value(v));
 	return 0;
 }
@@ -252,31 +255,31 @@ int copa_desc_parse(json_t *obj, const char *what, struct copa_desc *d, struct c
 	size = json_object_get(obj, "size");
 	if (!mt || !mt[0] || strlen(mt) > 255)
 		return copa_err_set(err, COPA_E_INPUT, "%s: descriptor has no valid 'mediaType'",
-				    what);
+		                    what);
 	if (!digest)
 		return copa_err_set(err, COPA_E_INPUT, "%s: descriptor has no 'digest'", what);
 	if (!copa_digest_valid(digest))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "%s: invalid digest '%.80s' (expected sha256:<64 hex>)", what,
-				    digest);
+		                    "%s: invalid digest '%.80s' (expected sha256:<64 hex>)", what,
+		                    digest);
 	if (!json_is_integer(size) || json_integer_value(size) < 0)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "%s: descriptor 'size' is missing or not a non-negative integer",
-				    what);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "%s: descriptor 'size' is missing or not a non-negative integer", what);
 	plat = json_object_get(obj, "platform");
 	if (plat) {
 		if (!json_is_object(plat))
 			return copa_err_set(err, COPA_E_INPUT, "%s: 'platform' is not an object",
-					    what);
+			                    what);
 		if (platform_field(plat, "os", d->platform.os, true, what, err) < 0 ||
 		    platform_field(plat, "architecture", d->platform.arch, true, what, err) < 0 ||
 		    platform_field(plat, "variant", d->platform.variant, false, what, err) < 0 ||
 		    platform_field(plat, "os.version", d->platform.os_version, false, what, err) <
-			    0)
+		        0)
 			return -1;
 		d->has_platform = true;
-		d->attestation = !strcmp(d->platform.os, "unknown") &&
-				 !strcmp(d->platform.arch, "unknown");
+		d->attestation =
+		    !strcmp(d->platform.os, "unknown") && !strcmp(d->platform.arch, "unknown");
 	}
 	ann = json_object_get(obj, "annotations");
 	if (ann && !json_is_object(ann))
@@ -295,8 +298,8 @@ int copa_desc_parse(json_t *obj, const char *what, struct copa_desc *d, struct c
 	return 0;
 }
 
-void copa_desc_make(struct copa_desc *d, const char *media_type, const char *digest,
-		    int64_t size, json_t *annotations)
+void copa_desc_make(struct copa_desc *d, const char *media_type, const char *digest, int64_t size,
+                    json_t *annotations)
 {
 	memset(d, 0, sizeof(*d));
 	d->media_type = copa_xstrdup(media_type);
@@ -328,18 +331,18 @@ static int check_schema(json_t *root, const char *what, struct copa_err *err)
 		return copa_err_set(err, COPA_E_INPUT, "%s: missing 'schemaVersion'", what);
 	if (v == 1)
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
-				    "%s: Docker schema 1 manifests are not supported (re-push the "
-				    "image with a current client)",
-				    what);
+		                    "%s: Docker schema 1 manifests are not supported (re-push the "
+		                    "image with a current client)",
+		                    what);
 	if (v != 2)
 		return copa_err_set(err, COPA_E_INPUT, "%s: unsupported schemaVersion %lld", what,
-				    (long long)v);
+		                    (long long)v);
 	return 0;
 }
 
 /* The effective media type: the container's and the body's must agree. */
 static const char *effective_mt(json_t *root, const char *container, const char *dflt,
-				const char *what, struct copa_err *err)
+                                const char *what, struct copa_err *err)
 {
 	json_t *bv = json_object_get(root, "mediaType");
 	const char *body = json_is_string(bv) ? json_string_value(bv) : NULL;
@@ -353,8 +356,8 @@ static const char *effective_mt(json_t *root, const char *container, const char 
 
 		if (strlen(body) != n || strncmp(body, container, n)) {
 			copa_err_set(err, COPA_E_INPUT,
-				     "%s: media type '%.100s' does not match the body's '%.100s'",
-				     what, container, body);
+			             "%s: media type '%.100s' does not match the body's '%.100s'",
+			             what, container, body);
 			return NULL;
 		}
 	}
@@ -367,7 +370,7 @@ static char *mt_dup(const char *mt)
 }
 
 int copa_oci_sniff(const void *data, size_t n, const char *media_type, const char *what,
-		   struct copa_err *err)
+                   struct copa_err *err)
 {
 	json_t *root;
 	const char *mt;
@@ -399,8 +402,10 @@ int copa_oci_sniff(const void *data, size_t n, const char *media_type, const cha
 		kind = COPA_MT_MANIFEST;
 	else
 		copa_err_set(err, COPA_E_INPUT,
-			     "%s: neither an image manifest nor an index (media type '%s')", what,
-			     mt ? mt : media_type ? media_type : "none");
+		             "%s: neither an image manifest nor an index (media type '%s')", what,
+		             mt           ? mt
+		             : media_type ? media_type
+		                          : "none");
 out:
 	json_decref(root);
 	return kind;
@@ -419,7 +424,7 @@ void copa_manifest_release(struct copa_manifest *m)
 }
 
 int copa_manifest_parse(const void *data, size_t n, const char *media_type, const char *what,
-			struct copa_manifest *m, struct copa_err *err)
+                        struct copa_manifest *m, struct copa_err *err)
 {
 	json_t *cfg, *layers;
 	const char *mt;
@@ -438,7 +443,7 @@ int copa_manifest_parse(const void *data, size_t n, const char *media_type, cons
 	info = copa_mt_classify(mt);
 	if (info.kind != COPA_MT_MANIFEST) {
 		copa_err_set(err, COPA_E_INPUT, "%s: media type '%.100s' is not an image manifest",
-			     what, mt);
+		             what, mt);
 		goto fail;
 	}
 	m->media_type = mt_dup(mt);
@@ -458,7 +463,7 @@ int copa_manifest_parse(const void *data, size_t n, const char *media_type, cons
 	}
 	if (json_array_size(layers) > COPA_OCI_MAX_LAYERS) {
 		copa_err_set(err, COPA_E_LIMIT, "%s: %zu layers, more than the limit of %d", what,
-			     json_array_size(layers), COPA_OCI_MAX_LAYERS);
+		             json_array_size(layers), COPA_OCI_MAX_LAYERS);
 		goto fail;
 	}
 	m->layers = copa_xcalloc(json_array_size(layers) + 1, sizeof(*m->layers));
@@ -489,7 +494,7 @@ void copa_index_release(struct copa_index *ix)
 }
 
 int copa_index_parse(const void *data, size_t n, const char *media_type, const char *what,
-		     struct copa_index *ix, struct copa_err *err)
+                     struct copa_index *ix, struct copa_err *err)
 {
 	json_t *list;
 	const char *mt;
@@ -508,7 +513,7 @@ int copa_index_parse(const void *data, size_t n, const char *media_type, const c
 	info = copa_mt_classify(mt);
 	if (info.kind != COPA_MT_INDEX) {
 		copa_err_set(err, COPA_E_INPUT, "%s: media type '%.100s' is not an image index",
-			     what, mt);
+		             what, mt);
 		goto fail;
 	}
 	ix->media_type = mt_dup(mt);
@@ -520,7 +525,7 @@ int copa_index_parse(const void *data, size_t n, const char *media_type, const c
 	}
 	if (json_array_size(list) > COPA_OCI_MAX_INDEX_ENTRIES) {
 		copa_err_set(err, COPA_E_LIMIT, "%s: %zu entries, more than the limit of %d", what,
-			     json_array_size(list), COPA_OCI_MAX_INDEX_ENTRIES);
+		             json_array_size(list), COPA_OCI_MAX_INDEX_ENTRIES);
 		goto fail;
 	}
 	ix->manifests = copa_xcalloc(json_array_size(list) + 1, sizeof(*ix->manifests));
@@ -560,7 +565,7 @@ static int load_diff_ids(struct copa_config *c, const char *what, struct copa_er
 	c->n_diff_ids = 0;
 	if (!json_is_object(rootfs))
 		return copa_err_set(err, COPA_E_INPUT, "%s: 'rootfs' is missing or not an object",
-				    what);
+		                    what);
 	type = copa_json_str(rootfs, "type");
 	if (!type || strcmp(type, "layers"))
 		return copa_err_set(err, COPA_E_INPUT, "%s: rootfs.type is not \"layers\"", what);
@@ -569,18 +574,19 @@ static int load_diff_ids(struct copa_config *c, const char *what, struct copa_er
 		ids = copa_json_get_ci(rootfs, "diff_ids");
 	if (!json_is_array(ids))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "%s: rootfs.diff_ids is missing or not an array", what);
+		                    "%s: rootfs.diff_ids is missing or not an array", what);
 	if (json_array_size(ids) > COPA_OCI_MAX_LAYERS)
-		return copa_err_set(err, COPA_E_LIMIT, "%s: %zu diff_ids, more than the limit of %d",
-				    what, json_array_size(ids), COPA_OCI_MAX_LAYERS);
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "%s: %zu diff_ids, more than the limit of %d", what,
+		                    json_array_size(ids), COPA_OCI_MAX_LAYERS);
 	c->diff_ids = copa_xcalloc(json_array_size(ids) + 1, sizeof(char *));
 	for (size_t i = 0; i < json_array_size(ids); i++) {
 		json_t *v = json_array_get(ids, i);
 
 		if (!json_is_string(v) || !copa_digest_valid(json_string_value(v)))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "%s: rootfs.diff_ids[%zu] is not a valid digest", what,
-					    i);
+			                    "%s: rootfs.diff_ids[%zu] is not a valid digest", what,
+			                    i);
 		c->diff_ids[i] = copa_xstrdup(json_string_value(v));
 		c->n_diff_ids++;
 	}
@@ -588,7 +594,7 @@ static int load_diff_ids(struct copa_config *c, const char *what, struct copa_er
 }
 
 int copa_config_parse(const void *data, size_t n, const char *what, struct copa_config *c,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	const char *os, *arch, *variant, *osv;
 	json_t *hist;
@@ -613,7 +619,7 @@ int copa_config_parse(const void *data, size_t n, const char *what, struct copa_
 	    (variant && strlen(variant) >= COPA_PLATFORM_FIELD) ||
 	    (osv && strlen(osv) >= COPA_PLATFORM_FIELD)) {
 		copa_err_set(err, COPA_E_INPUT, "%s: platform field longer than %d bytes", what,
-			     COPA_PLATFORM_FIELD - 1);
+		             COPA_PLATFORM_FIELD - 1);
 		goto fail;
 	}
 	set_field(c->platform.os, os);
@@ -630,8 +636,9 @@ int copa_config_parse(const void *data, size_t n, const char *what, struct copa_
 		goto fail;
 	}
 	if (hist && json_array_size(hist) > 4 * COPA_OCI_MAX_LAYERS) {
-		copa_err_set(err, COPA_E_LIMIT, "%s: %zu history entries, more than the limit of %d",
-			     what, json_array_size(hist), 4 * COPA_OCI_MAX_LAYERS);
+		copa_err_set(err, COPA_E_LIMIT,
+		             "%s: %zu history entries, more than the limit of %d", what,
+		             json_array_size(hist), 4 * COPA_OCI_MAX_LAYERS);
 		goto fail;
 	}
 	copa_buf_init(&c->raw, 0);
@@ -644,15 +651,15 @@ fail:
 }
 
 int copa_image_check(const struct copa_manifest *m, const struct copa_config *c,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	json_t *hist = json_object_get(c->json, "history");
 
 	if (c->n_diff_ids != m->n_layers)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "image %s: the manifest lists %zu layers but config %s has %zu "
-				    "diff_ids",
-				    m->digest, m->n_layers, c->digest, c->n_diff_ids);
+		                    "image %s: the manifest lists %zu layers but config %s has %zu "
+		                    "diff_ids",
+		                    m->digest, m->n_layers, c->digest, c->n_diff_ids);
 	if (json_is_array(hist) && json_array_size(hist) > 0) {
 		size_t nonempty = 0;
 
@@ -661,15 +668,15 @@ int copa_image_check(const struct copa_manifest *m, const struct copa_config *c,
 				nonempty++;
 		if (nonempty != c->n_diff_ids)
 			return copa_err_set(err, COPA_E_INPUT,
-					    "image %s: config %s has %zu non-empty history entries "
-					    "for %zu layers",
-					    m->digest, c->digest, nonempty, c->n_diff_ids);
+			                    "image %s: config %s has %zu non-empty history entries "
+			                    "for %zu layers",
+			                    m->digest, c->digest, nonempty, c->n_diff_ids);
 	}
 	return 0;
 }
 
 int copa_config_append_layer(struct copa_config *c, const char *diff_id, const char *created,
-			     const char *created_by, const char *comment, struct copa_err *err)
+                             const char *created_by, const char *comment, struct copa_err *err)
 {
 	json_t *rootfs = json_object_get(c->json, "rootfs");
 	json_t *ids = rootfs ? json_object_get(rootfs, "diff_ids") : NULL;
@@ -703,8 +710,8 @@ int copa_config_serialize(struct copa_config *c, struct copa_err *err)
 }
 
 int copa_manifest_build(const struct copa_manifest *orig, const struct copa_desc *config,
-			const struct copa_desc *extra, size_t n_extra, struct copa_buf *out,
-			struct copa_err *err)
+                        const struct copa_desc *extra, size_t n_extra, struct copa_buf *out,
+                        struct copa_err *err)
 {
 	json_t *root = json_copy(orig->json);
 	json_t *layers = json_array();
@@ -729,8 +736,7 @@ static json_t *desc_with_mt(const struct copa_desc *d, const char *mt)
 	return c;
 }
 
-int copa_manifest_to_oci(const struct copa_manifest *m, struct copa_buf *out,
-			 struct copa_err *err)
+int copa_manifest_to_oci(const struct copa_manifest *m, struct copa_buf *out, struct copa_err *err)
 {
 	json_t *root = json_copy(m->json);
 	json_t *layers = json_array();
@@ -744,12 +750,12 @@ int copa_manifest_to_oci(const struct copa_manifest *m, struct copa_buf *out,
 
 		if (d->mt.kind == COPA_MT_LAYER && d->mt.foreign)
 			mt = d->mt.compression == COPA_MT_GZIP
-				     ? "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
-				     : d->mt.compression == COPA_MT_ZSTD
-					       ? "application/vnd.oci.image.layer.nondistributable."
-						 "v1.tar+zstd"
-					       : "application/vnd.oci.image.layer.nondistributable."
-						 "v1.tar";
+			         ? "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+			     : d->mt.compression == COPA_MT_ZSTD
+			         ? "application/vnd.oci.image.layer.nondistributable."
+			           "v1.tar+zstd"
+			         : "application/vnd.oci.image.layer.nondistributable."
+			           "v1.tar";
 		else if (d->mt.kind == COPA_MT_LAYER)
 			mt = copa_mt_layer(COPA_FAMILY_OCI, d->mt.compression);
 		json_array_append_new(layers, desc_with_mt(d, mt));
@@ -761,7 +767,7 @@ int copa_manifest_to_oci(const struct copa_manifest *m, struct copa_buf *out,
 }
 
 int copa_index_build_oci(const struct copa_index *orig, const struct copa_desc *const *repl,
-			 struct copa_buf *out, struct copa_err *err)
+                         struct copa_buf *out, struct copa_err *err)
 {
 	struct copa_index tmp = *orig;
 	json_t *root = json_copy(orig->json);
@@ -775,7 +781,7 @@ int copa_index_build_oci(const struct copa_index *orig, const struct copa_desc *
 }
 
 int copa_index_build(const struct copa_index *orig, const struct copa_desc *const *repl,
-		     struct copa_buf *out, struct copa_err *err)
+                     struct copa_buf *out, struct copa_err *err)
 {
 	json_t *root = json_copy(orig->json);
 	json_t *list = json_array();

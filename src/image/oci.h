@@ -26,28 +26,28 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define COPA_OCI_MAX_MANIFEST (4u << 20) /* manifest / index bytes */
-#define COPA_OCI_MAX_CONFIG (8u << 20)   /* config bytes */
-#define COPA_OCI_MAX_LAYERS 1000
+#define COPA_OCI_MAX_MANIFEST      (4u << 20) /* manifest / index bytes */
+#define COPA_OCI_MAX_CONFIG        (8u << 20) /* config bytes */
+#define COPA_OCI_MAX_LAYERS        1000
 #define COPA_OCI_MAX_INDEX_ENTRIES 1000
-#define COPA_OCI_MAX_INDEX_DEPTH 4       /* index -> index -> ... -> manifest */
+#define COPA_OCI_MAX_INDEX_DEPTH   4 /* index -> index -> ... -> manifest */
 
-#define COPA_MT_OCI_INDEX "application/vnd.oci.image.index.v1+json"
-#define COPA_MT_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
-#define COPA_MT_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define COPA_MT_OCI_LAYER "application/vnd.oci.image.layer.v1.tar"
-#define COPA_MT_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
-#define COPA_MT_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
-#define COPA_MT_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
-#define COPA_MT_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
-#define COPA_MT_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
-#define COPA_MT_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar"
-#define COPA_MT_DOCKER_LAYER_GZIP "application/vnd.docker.image.rootfs.diff.tar.gzip"
-#define COPA_MT_DOCKER_LAYER_ZSTD "application/vnd.docker.image.rootfs.diff.tar.zstd"
+#define COPA_MT_OCI_INDEX          "application/vnd.oci.image.index.v1+json"
+#define COPA_MT_OCI_MANIFEST       "application/vnd.oci.image.manifest.v1+json"
+#define COPA_MT_OCI_CONFIG         "application/vnd.oci.image.config.v1+json"
+#define COPA_MT_OCI_LAYER          "application/vnd.oci.image.layer.v1.tar"
+#define COPA_MT_OCI_LAYER_GZIP     "application/vnd.oci.image.layer.v1.tar+gzip"
+#define COPA_MT_OCI_LAYER_ZSTD     "application/vnd.oci.image.layer.v1.tar+zstd"
+#define COPA_MT_DOCKER_LIST        "application/vnd.docker.distribution.manifest.list.v2+json"
+#define COPA_MT_DOCKER_MANIFEST    "application/vnd.docker.distribution.manifest.v2+json"
+#define COPA_MT_DOCKER_CONFIG      "application/vnd.docker.container.image.v1+json"
+#define COPA_MT_DOCKER_LAYER       "application/vnd.docker.image.rootfs.diff.tar"
+#define COPA_MT_DOCKER_LAYER_GZIP  "application/vnd.docker.image.rootfs.diff.tar.gzip"
+#define COPA_MT_DOCKER_LAYER_ZSTD  "application/vnd.docker.image.rootfs.diff.tar.zstd"
 #define COPA_MT_OCI_LAYOUT_REFNAME "org.opencontainers.image.ref.name"
 
 enum copa_mt_kind {
-	COPA_MT_OTHER,    /* attestations, artifacts, signatures: passed through */
+	COPA_MT_OTHER, /* attestations, artifacts, signatures: passed through */
 	COPA_MT_INDEX,
 	COPA_MT_MANIFEST,
 	COPA_MT_CONFIG,
@@ -131,8 +131,8 @@ int copa_desc_parse(json_t *obj, const char *what, struct copa_desc *d, struct c
  * Makes a descriptor from scratch (media type, digest, size); json gets the
  * three fields, plus `annotations` when not NULL (borrowed, copied).
  */
-void copa_desc_make(struct copa_desc *d, const char *media_type, const char *digest,
-		    int64_t size, json_t *annotations);
+void copa_desc_make(struct copa_desc *d, const char *media_type, const char *digest, int64_t size,
+                    json_t *annotations);
 /* Value of an annotation on the descriptor (borrowed) or NULL. */
 const char *copa_desc_annotation(const struct copa_desc *d, const char *key);
 
@@ -173,12 +173,12 @@ struct copa_config {
  * copied into m->raw and hashed. `what` names the document in errors.
  */
 int copa_manifest_parse(const void *data, size_t n, const char *media_type, const char *what,
-			struct copa_manifest *m, struct copa_err *err);
+                        struct copa_manifest *m, struct copa_err *err);
 void copa_manifest_release(struct copa_manifest *m);
 
 /* Like copa_manifest_parse for an image index / Docker manifest list. */
 int copa_index_parse(const void *data, size_t n, const char *media_type, const char *what,
-		     struct copa_index *ix, struct copa_err *err);
+                     struct copa_index *ix, struct copa_err *err);
 void copa_index_release(struct copa_index *ix);
 
 /*
@@ -187,14 +187,14 @@ void copa_index_release(struct copa_index *ix);
  * Returns COPA_MT_INDEX, COPA_MT_MANIFEST, or -1 with err set.
  */
 int copa_oci_sniff(const void *data, size_t n, const char *media_type, const char *what,
-		   struct copa_err *err);
+                   struct copa_err *err);
 
 /*
  * Parses an image config (capped at COPA_OCI_MAX_CONFIG): os, architecture,
  * variant, rootfs.diff_ids. Unknown members are kept in json untouched.
  */
 int copa_config_parse(const void *data, size_t n, const char *what, struct copa_config *c,
-		      struct copa_err *err);
+                      struct copa_err *err);
 void copa_config_release(struct copa_config *c);
 
 /*
@@ -203,7 +203,7 @@ void copa_config_release(struct copa_config *c);
  * history entries as layers.
  */
 int copa_image_check(const struct copa_manifest *m, const struct copa_config *c,
-		     struct copa_err *err);
+                     struct copa_err *err);
 
 /*
  * Appends a layer to an edited config: its diff_id to rootfs.diff_ids and a
@@ -211,7 +211,7 @@ int copa_image_check(const struct copa_manifest *m, const struct copa_config *c,
  * and c->digest are stale until copa_config_serialize().
  */
 int copa_config_append_layer(struct copa_config *c, const char *diff_id, const char *created,
-			     const char *created_by, const char *comment, struct copa_err *err);
+                             const char *created_by, const char *comment, struct copa_err *err);
 /* Re-serialises c->json into c->raw (key order kept) and recomputes c->digest. */
 int copa_config_serialize(struct copa_config *c, struct copa_err *err);
 
@@ -222,8 +222,8 @@ int copa_config_serialize(struct copa_config *c, struct copa_err *err);
  * bytes (compact JSON).
  */
 int copa_manifest_build(const struct copa_manifest *orig, const struct copa_desc *config,
-			const struct copa_desc *extra, size_t n_extra, struct copa_buf *out,
-			struct copa_err *err);
+                        const struct copa_desc *extra, size_t n_extra, struct copa_buf *out,
+                        struct copa_err *err);
 
 /*
  * Converts a Docker schema 2 manifest to an OCI one (what skopeo does when
@@ -232,8 +232,7 @@ int copa_manifest_build(const struct copa_manifest *orig, const struct copa_desc
  * types), every other member of each descriptor is kept; blobs are unchanged.
  * out receives the bytes.
  */
-int copa_manifest_to_oci(const struct copa_manifest *m, struct copa_buf *out,
-			 struct copa_err *err);
+int copa_manifest_to_oci(const struct copa_manifest *m, struct copa_buf *out, struct copa_err *err);
 
 /*
  * Builds the bytes of a new index from `orig`: entry i is replaced by
@@ -242,10 +241,10 @@ int copa_manifest_to_oci(const struct copa_manifest *m, struct copa_buf *out,
  * Other members (annotations, mediaType) keep their order.
  */
 int copa_index_build(const struct copa_index *orig, const struct copa_desc *const *repl,
-		     struct copa_buf *out, struct copa_err *err);
+                     struct copa_buf *out, struct copa_err *err);
 
 /* Like copa_index_build, also switching a Docker manifest list to the OCI index type. */
 int copa_index_build_oci(const struct copa_index *orig, const struct copa_desc *const *repl,
-			 struct copa_buf *out, struct copa_err *err);
+                         struct copa_buf *out, struct copa_err *err);
 
 #endif

@@ -184,23 +184,24 @@ int copa_ref_parse(const char *s, struct copa_ref *ref, struct copa_err *err)
 		return copa_err_set(err, COPA_E_INPUT, "invalid image reference '': empty");
 	if (n > COPA_REF_MAX)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "invalid image reference '%.64s...': longer than %d bytes", s,
-				    COPA_REF_MAX);
+		                    "invalid image reference '%.64s...': longer than %d bytes", s,
+		                    COPA_REF_MAX);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= ' ' || (unsigned char)s[i] >= 0x7f)
-			return copa_err_set(err, COPA_E_INPUT,
-					    "invalid image reference '%s': contains a space, control "
-					    "or non-ASCII character",
-					    s);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "invalid image reference '%s': contains a space, control "
+			    "or non-ASCII character",
+			    s);
 
 	at = strchr(s, '@');
 	if (at) {
 		digest = copa_xstrdup(at + 1);
 		if (!copa_digest_valid(digest))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "invalid image reference '%s': '%s' is not a sha256 or "
-					    "sha512 digest (expected sha256:<64 lowercase hex>)",
-					    s, digest);
+			                    "invalid image reference '%s': '%s' is not a sha256 or "
+			                    "sha512 digest (expected sha256:<64 lowercase hex>)",
+			                    s, digest);
 		name = copa_xstrndup(s, (size_t)(at - s));
 	} else {
 		name = copa_xstrdup(s);
@@ -212,15 +213,16 @@ int copa_ref_parse(const char *s, struct copa_ref *ref, struct copa_err *err)
 		tag = copa_xstrdup(colon + 1);
 		name[colon - name] = '\0';
 		if (!copa_ref_tag_valid(tag))
-			return copa_err_set(err, COPA_E_INPUT,
-					    "invalid image reference '%s': invalid tag '%s' (letters, "
-					    "digits, '_', '.', '-', at most 128, not starting with '.' "
-					    "or '-')",
-					    s, tag);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "invalid image reference '%s': invalid tag '%s' (letters, "
+			    "digits, '_', '.', '-', at most 128, not starting with '.' "
+			    "or '-')",
+			    s, tag);
 	}
 	if (!name[0])
 		return copa_err_set(err, COPA_E_INPUT,
-				    "invalid image reference '%s': missing repository name", s);
+		                    "invalid image reference '%s': missing repository name", s);
 
 	slash = strchr(name, '/');
 	if (slash) {
@@ -237,16 +239,17 @@ int copa_ref_parse(const char *s, struct copa_ref *ref, struct copa_err *err)
 	}
 	if (!domain) {
 		if (is_hex64(name))
-			return copa_err_set(err, COPA_E_INPUT,
-					    "invalid image reference '%s': a 64-character hexadecimal "
-					    "string is an image ID, not a repository name",
-					    s);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "invalid image reference '%s': a 64-character hexadecimal "
+			    "string is an image ID, not a repository name",
+			    s);
 		domain = copa_xstrdup("docker.io");
 		path = copa_xstrdup(name);
 	} else if (!domain_valid(domain)) {
 		return copa_err_set(err, COPA_E_INPUT,
-				    "invalid image reference '%s': invalid registry host '%s'", s,
-				    domain);
+		                    "invalid image reference '%s': invalid registry host '%s'", s,
+		                    domain);
 	}
 	if (!strcmp(domain, "index.docker.io")) {
 		free(domain);
@@ -254,7 +257,7 @@ int copa_ref_parse(const char *s, struct copa_ref *ref, struct copa_err *err)
 	}
 	if (!path[0])
 		return copa_err_set(err, COPA_E_INPUT,
-				    "invalid image reference '%s': missing repository name", s);
+		                    "invalid image reference '%s': missing repository name", s);
 	e = path_error(path);
 	if (e)
 		return copa_err_set(err, COPA_E_INPUT, "invalid image reference '%s': %s", s, e);
@@ -266,9 +269,9 @@ int copa_ref_parse(const char *s, struct copa_ref *ref, struct copa_err *err)
 	}
 	if (strlen(domain) + 1 + strlen(path) > NAME_MAX_LEN)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "invalid image reference '%s': repository name longer than %d "
-				    "characters",
-				    s, NAME_MAX_LEN);
+		                    "invalid image reference '%s': repository name longer than %d "
+		                    "characters",
+		                    s, NAME_MAX_LEN);
 	if (!tag && !digest) {
 		tag = copa_xstrdup("latest");
 		ref->tag_defaulted = true;
@@ -288,8 +291,8 @@ char *copa_ref_name(const struct copa_ref *ref)
 char *copa_ref_string(const struct copa_ref *ref)
 {
 	return copa_xasprintf("%s/%s%s%s%s%s", ref->domain, ref->path, ref->tag ? ":" : "",
-			      ref->tag ? ref->tag : "", ref->digest ? "@" : "",
-			      ref->digest ? ref->digest : "");
+	                      ref->tag ? ref->tag : "", ref->digest ? "@" : "",
+	                      ref->digest ? ref->digest : "");
 }
 
 const char *copa_ref_lookup(const struct copa_ref *ref)
@@ -351,20 +354,20 @@ void copa_image_ref_release(struct copa_image_ref *r)
 
 /* Transports skopeo knows that copa does not (recognised for a clear error). */
 static const char *const unsupported_transports[] = {
-	"docker-daemon", "containers-storage", "dir", "ostree", "sif", "tarball", NULL,
+    "docker-daemon", "containers-storage", "dir", "ostree", "sif", "tarball", NULL,
 };
 
 static int parse_local(const char *s, const char *rest, struct copa_image_ref *out,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	const char *colon = strchr(rest, ':');
 	size_t pn = colon ? (size_t)(colon - rest) : strlen(rest);
 	const char *what = copa_transport_name(out->transport);
 
 	if (pn == 0)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "invalid image reference '%s': missing %s after '%s:'", s,
-				    out->transport == COPA_TRANSPORT_OCI ? "directory" : "file", what);
+		return copa_err_set(
+		    err, COPA_E_INPUT, "invalid image reference '%s': missing %s after '%s:'", s,
+		    out->transport == COPA_TRANSPORT_OCI ? "directory" : "file", what);
 	out->path = copa_xstrndup(rest, pn);
 	if (!colon)
 		return 0;
@@ -376,35 +379,38 @@ static int parse_local(const char *s, const char *rest, struct copa_image_ref *o
 
 			for (const char *c = r + 1; *c; c++) {
 				if (!isdigit((unsigned char)*c) || idx > 100000)
-					return copa_err_set(err, COPA_E_INPUT,
-							    "invalid image reference '%s': '@' must be "
-							    "followed by an image number",
-							    s);
+					return copa_err_set(
+					    err, COPA_E_INPUT,
+					    "invalid image reference '%s': '@' must be "
+					    "followed by an image number",
+					    s);
 				idx = idx * 10 + (uint64_t)(*c - '0');
 			}
 			if (!r[1])
 				return copa_err_set(err, COPA_E_INPUT,
-						    "invalid image reference '%s': '@' must be "
-						    "followed by an image number",
-						    s);
+				                    "invalid image reference '%s': '@' must be "
+				                    "followed by an image number",
+				                    s);
 			out->archive_index = (int)idx;
 			return 0;
 		}
 		if (copa_ref_parse(r, &out->ref, err) < 0)
 			return copa_err_wrap(err, "docker-archive reference");
 		if (out->ref.digest)
-			return copa_err_set(err, COPA_E_INPUT,
-					    "invalid image reference '%s': a docker-archive reference "
-					    "names a tag, not a digest",
-					    s);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "invalid image reference '%s': a docker-archive reference "
+			    "names a tag, not a digest",
+			    s);
 		out->has_ref = true;
 		return 0;
 	}
 	if (!copa_ref_oci_name_valid(colon + 1))
-		return copa_err_set(err, COPA_E_INPUT,
-				    "invalid image reference '%s': invalid tag '%s' for %s (letters, "
-				    "digits and -._:@+/ separators)",
-				    s, colon + 1, what);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "invalid image reference '%s': invalid tag '%s' for %s (letters, "
+		    "digits and -._:@+/ separators)",
+		    s, colon + 1, what);
 	out->tag = copa_xstrdup(colon + 1);
 	return 0;
 }
@@ -415,16 +421,17 @@ int copa_image_ref_parse(const char *s, struct copa_image_ref *out, struct copa_
 		const char *prefix;
 		enum copa_transport t;
 	} local[] = {
-		{"oci:", COPA_TRANSPORT_OCI},
-		{"oci-archive:", COPA_TRANSPORT_OCI_ARCHIVE},
-		{"docker-archive:", COPA_TRANSPORT_DOCKER_ARCHIVE},
+	    {"oci:", COPA_TRANSPORT_OCI},
+	    {"oci-archive:", COPA_TRANSPORT_OCI_ARCHIVE},
+	    {"docker-archive:", COPA_TRANSPORT_DOCKER_ARCHIVE},
 	};
 	const char *colon;
 
 	memset(out, 0, sizeof(*out));
 	out->archive_index = -1;
 	if (strlen(s) > 4096)
-		return copa_err_set(err, COPA_E_INPUT, "invalid image reference: longer than 4096 bytes");
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "invalid image reference: longer than 4096 bytes");
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(local); i++) {
 		size_t n = strlen(local[i].prefix);
 
@@ -443,9 +450,9 @@ int copa_image_ref_parse(const char *s, struct copa_image_ref *out, struct copa_
 		s += 9;
 	} else if (!strncmp(s, "docker:", 7) && !isdigit((unsigned char)s[7])) {
 		return copa_err_set(err, COPA_E_INPUT,
-				    "invalid image reference '%s': the docker transport is written "
-				    "'docker://REFERENCE'",
-				    s);
+		                    "invalid image reference '%s': the docker transport is written "
+		                    "'docker://REFERENCE'",
+		                    s);
 	}
 	colon = strchr(s, ':');
 	if (colon) {
@@ -453,10 +460,10 @@ int copa_image_ref_parse(const char *s, struct copa_image_ref *out, struct copa_
 			if (strlen(unsupported_transports[i]) == (size_t)(colon - s) &&
 			    !strncmp(s, unsupported_transports[i], (size_t)(colon - s)))
 				return copa_err_set(err, COPA_E_UNSUPPORTED,
-						    "image reference '%s': transport '%s' is not "
-						    "supported (use a registry reference, oci:, "
-						    "oci-archive: or docker-archive:)",
-						    s, unsupported_transports[i]);
+				                    "image reference '%s': transport '%s' is not "
+				                    "supported (use a registry reference, oci:, "
+				                    "oci-archive: or docker-archive:)",
+				                    s, unsupported_transports[i]);
 	}
 	if (copa_ref_parse(s, &out->ref, err) < 0) {
 		copa_image_ref_release(out);
@@ -474,7 +481,7 @@ char *copa_image_ref_string(const struct copa_image_ref *r)
 	case COPA_TRANSPORT_OCI:
 	case COPA_TRANSPORT_OCI_ARCHIVE:
 		return copa_xasprintf("%s:%s%s%s", copa_transport_name(r->transport), r->path,
-				      r->tag ? ":" : "", r->tag ? r->tag : "");
+		                      r->tag ? ":" : "", r->tag ? r->tag : "");
 	case COPA_TRANSPORT_DOCKER_ARCHIVE:
 		if (r->has_ref) {
 			_cleanup_free_ char *ref = copa_ref_string(&r->ref);

@@ -61,11 +61,11 @@ enum copa_transport {
 
 struct copa_image_ref {
 	enum copa_transport transport;
-	char *path;         /* directory or file for local transports */
-	char *tag;          /* oci/oci-archive: the ref.name in index.json; NULL: none */
-	bool has_ref;       /* registry: always; docker-archive: REF given */
+	char *path;          /* directory or file for local transports */
+	char *tag;           /* oci/oci-archive: the ref.name in index.json; NULL: none */
+	bool has_ref;        /* registry: always; docker-archive: REF given */
 	struct copa_ref ref; /* registry reference, or the docker-archive REF */
-	int archive_index;  /* docker-archive "@N": the Nth image; -1 when not used */
+	int archive_index;   /* docker-archive "@N": the Nth image; -1 when not used */
 };
 
 /*

@@ -24,7 +24,7 @@ struct reg_pool {
 };
 
 static void pool_init(struct reg_pool *p, const struct copa_image_opts *opts, const char *host,
-		      const char *repo)
+                      const char *repo)
 {
 	if (opts->registry)
 		p->ropts = *opts->registry;
@@ -67,7 +67,7 @@ static void pool_release(struct reg_pool *p)
 /* ---- source ---- */
 
 static int reg_get_doc(struct copa_image_src *s, const struct copa_desc *d, struct copa_buf *out,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	struct reg_pool *p = s->impl;
 	struct copa_registry *r = pool_get(p, err);
@@ -85,7 +85,7 @@ static int reg_get_doc(struct copa_image_src *s, const struct copa_desc *d, stru
 }
 
 static int reg_write_blob(struct copa_image_src *s, const struct copa_desc *d, int fd,
-			  struct copa_err *err)
+                          struct copa_err *err)
 {
 	struct reg_pool *p = s->impl;
 	struct copa_registry *r = pool_get(p, err);
@@ -96,14 +96,15 @@ static int reg_write_blob(struct copa_image_src *s, const struct copa_desc *d, i
 	ret = copa_registry_get_blob(r, d->digest, d->size, fd, err);
 	pool_put(p, r);
 	if (ret < 0 && err->code == COPA_E_NOTFOUND && d->mt.foreign)
-		copa_err_wrap(err, "foreign layer %s is not in the registry (copa does not fetch "
-				   "non-distributable layers from their urls)",
-			      d->digest);
+		copa_err_wrap(err,
+		              "foreign layer %s is not in the registry (copa does not fetch "
+		              "non-distributable layers from their urls)",
+		              d->digest);
 	return ret;
 }
 
 static char *reg_blob_path(struct copa_image_src *s, const struct copa_desc *d,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	const struct copa_cache *cache = s->opts.cache;
 	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
@@ -139,10 +140,10 @@ static void reg_src_free(struct copa_image_src *s)
 }
 
 static const struct src_ops reg_src_ops = {
-	.get_doc = reg_get_doc,
-	.write_blob = reg_write_blob,
-	.blob_path = reg_blob_path,
-	.free = reg_src_free,
+    .get_doc = reg_get_doc,
+    .write_blob = reg_write_blob,
+    .blob_path = reg_blob_path,
+    .free = reg_src_free,
 };
 
 int copa_src_registry_open(struct copa_image_src *s, struct copa_err *err)
@@ -170,15 +171,14 @@ int copa_src_registry_open(struct copa_image_src *s, struct copa_err *err)
 	}
 	ret = copa_src_set_root(s, NULL, mt, body.p, body.len, err);
 	if (ret == 0 && s->ref.ref.digest && strcmp(s->root.desc.digest, s->ref.ref.digest))
-		ret = copa_err_set(err, COPA_E_VERIFY, "%s: the registry sent manifest %s",
-				   s->what, s->root.desc.digest);
+		ret = copa_err_set(err, COPA_E_VERIFY, "%s: the registry sent manifest %s", s->what,
+		                   s->root.desc.digest);
 	copa_buf_release(&body);
 	free(mt);
 	return ret;
 }
 
-bool copa_src_registry_where(const struct copa_image_src *s, const char **host,
-			     const char **repo)
+bool copa_src_registry_where(const struct copa_image_src *s, const char **host, const char **repo)
 {
 	if (s->ref.transport != COPA_TRANSPORT_REGISTRY || !s->impl)
 		return false;
@@ -190,7 +190,7 @@ bool copa_src_registry_where(const struct copa_image_src *s, const char **host,
 /* ---- destination ---- */
 
 static int reg_has_blob(struct copa_image_dst *d, const struct copa_desc *desc, bool *has,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	struct reg_pool *p = d->impl;
 	struct copa_registry *r;
@@ -209,7 +209,7 @@ static int reg_has_blob(struct copa_image_dst *d, const struct copa_desc *desc, 
 }
 
 static int reg_mount_blob(struct copa_image_dst *d, const struct copa_desc *desc,
-			  const char *from_repo, bool *mounted, struct copa_err *err)
+                          const char *from_repo, bool *mounted, struct copa_err *err)
 {
 	struct reg_pool *p = d->impl;
 	struct copa_registry *r = pool_get(p, err);
@@ -223,7 +223,7 @@ static int reg_mount_blob(struct copa_image_dst *d, const struct copa_desc *desc
 }
 
 static int reg_put_blob(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	struct reg_pool *p = d->impl;
 	struct copa_registry *r;
@@ -240,8 +240,8 @@ static int reg_put_blob(struct copa_image_dst *d, const struct copa_desc *desc, 
 }
 
 static int reg_put_manifest_ref(struct copa_image_dst *d, const char *ref,
-				const struct copa_desc *desc, const void *raw, size_t n,
-				struct copa_err *err)
+                                const struct copa_desc *desc, const void *raw, size_t n,
+                                struct copa_err *err)
 {
 	struct reg_pool *p = d->impl;
 	struct copa_registry *r = pool_get(p, err);
@@ -255,23 +255,22 @@ static int reg_put_manifest_ref(struct copa_image_dst *d, const char *ref,
 	return ret;
 }
 
-static int reg_put_manifest(struct copa_image_dst *d, const struct copa_desc *desc,
-			    const void *raw, size_t n, struct copa_err *err)
+static int reg_put_manifest(struct copa_image_dst *d, const struct copa_desc *desc, const void *raw,
+                            size_t n, struct copa_err *err)
 {
 	return reg_put_manifest_ref(d, desc->digest, desc, raw, n, err);
 }
 
 static int reg_commit(struct copa_image_dst *d, const struct copa_desc *desc, const void *raw,
-		      size_t n, struct copa_err *err)
+                      size_t n, struct copa_err *err)
 {
 	const struct copa_ref *ref = &d->ref.ref;
 
 	if (ref->digest && strcmp(ref->digest, desc->digest))
 		return copa_err_set(err, COPA_E_USAGE,
-				    "the destination names digest %s but the image is %s",
-				    ref->digest, desc->digest);
-	if (ref->tag && ref->digest &&
-	    reg_put_manifest_ref(d, desc->digest, desc, raw, n, err) < 0)
+		                    "the destination names digest %s but the image is %s",
+		                    ref->digest, desc->digest);
+	if (ref->tag && ref->digest && reg_put_manifest_ref(d, desc->digest, desc, raw, n, err) < 0)
 		return -1;
 	return reg_put_manifest_ref(d, ref->tag ? ref->tag : desc->digest, desc, raw, n, err);
 }
@@ -285,14 +284,14 @@ static void reg_dst_free(struct copa_image_dst *d)
 }
 
 static const struct dst_ops reg_dst_ops = {
-	.has_blob = reg_has_blob,
-	.put_blob = reg_put_blob,
-	.mount_blob = reg_mount_blob,
-	.put_manifest = reg_put_manifest,
-	.commit = reg_commit,
-	.free = reg_dst_free,
-	.single = false,
-	.family = -1,
+    .has_blob = reg_has_blob,
+    .put_blob = reg_put_blob,
+    .mount_blob = reg_mount_blob,
+    .put_manifest = reg_put_manifest,
+    .commit = reg_commit,
+    .free = reg_dst_free,
+    .single = false,
+    .family = -1,
 };
 
 int copa_dst_registry_open(struct copa_image_dst *d, struct copa_err *err)

@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char *const hints[] = {NULL, COPA_MT_OCI_MANIFEST, COPA_MT_DOCKER_MANIFEST,
-					    COPA_MT_OCI_INDEX, COPA_MT_DOCKER_LIST};
+	                                    COPA_MT_OCI_INDEX, COPA_MT_DOCKER_LIST};
 	struct copa_err err = COPA_ERR_INIT;
 	const char *hint;
 	struct copa_manifest m;
@@ -50,8 +50,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		copa_index_release(&ix);
 	}
 	if (copa_config_parse(data, size, "fuzz", &c, &err) == 0) {
-		(void)copa_config_append_layer(&c, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
-					       "t", "b", NULL, &err);
+		(void)copa_config_append_layer(
+		    &c, "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+		    "t", "b", NULL, &err);
 		(void)copa_config_serialize(&c, &err);
 		copa_config_release(&c);
 	}

@@ -23,7 +23,7 @@
 static int usage(void)
 {
 	fprintf(stderr, "usage: copa-copy SRC DST [--platform P] [--cache-dir D] [--jobs N]\n"
-			"       copa-copy --describe SRC [--platform P] [--cache-dir D]\n");
+	                "       copa-copy --describe SRC [--platform P] [--cache-dir D]\n");
 	return 2;
 }
 
@@ -35,12 +35,12 @@ static int fail(const struct copa_err *err)
 
 static json_t *desc_json(const struct copa_desc *d)
 {
-	return json_pack("{s:s, s:s, s:I}", "mediaType", d->media_type, "digest", d->digest,
-			 "size", (json_int_t)d->size);
+	return json_pack("{s:s, s:s, s:I}", "mediaType", d->media_type, "digest", d->digest, "size",
+	                 (json_int_t)d->size);
 }
 
 static int describe(struct copa_image_src *src, const struct copa_platform *want,
-		    struct copa_err *err)
+                    struct copa_err *err)
 {
 	const struct copa_image_root *root = copa_image_src_root(src);
 	struct copa_image_platform *plats;
@@ -66,20 +66,19 @@ static int describe(struct copa_image_src *src, const struct copa_platform *want
 	pl = json_array();
 	ls = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(pl, json_string(copa_platform_str(&plats[i].platform, buf,
-									sizeof(buf))));
+		json_array_append_new(
+		    pl, json_string(copa_platform_str(&plats[i].platform, buf, sizeof(buf))));
 	copa_image_platforms_free(plats, n);
 	for (size_t i = 0; i < layers.n; i++)
-		json_array_append_new(ls, json_pack("{s:s, s:s, s:I, s:s, s:s?}", "digest",
-						    layers.v[i].digest, "mediaType",
-						    layers.v[i].media_type, "size",
-						    (json_int_t)layers.v[i].size, "path",
-						    layers.v[i].path, "diff_id",
-						    layers.v[i].diff_id));
+		json_array_append_new(
+		    ls, json_pack("{s:s, s:s, s:I, s:s, s:s?}", "digest", layers.v[i].digest,
+		                  "mediaType", layers.v[i].media_type, "size",
+		                  (json_int_t)layers.v[i].size, "path", layers.v[i].path, "diff_id",
+		                  layers.v[i].diff_id));
 	json_object_set_new(out, "root", desc_json(&root->desc));
 	json_object_set_new(out, "platforms", pl);
 	json_object_set_new(out, "platform",
-			    json_string(copa_platform_str(&img.platform, buf, sizeof(buf))));
+	                    json_string(copa_platform_str(&img.platform, buf, sizeof(buf))));
 	json_object_set_new(out, "manifest", desc_json(&img.desc));
 	json_object_set_new(out, "config", desc_json(&img.manifest.config));
 	json_object_set_new(out, "layers", ls);

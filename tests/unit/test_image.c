@@ -18,14 +18,14 @@
 #define D3 "sha256:3333333333333333333333333333333333333333333333333333333333333333"
 
 static const char manifest_oci[] =
-	"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-	"\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D1
-	"\",\"size\":7},"
-	"\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D2
-	"\",\"size\":10,\"annotations\":{\"z\":\"1\",\"a\":\"2\"}},"
-	"{\"mediaType\":\"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip\","
-	"\"digest\":\"" D3 "\",\"size\":5,\"urls\":[\"https://example.com/x\"]}],"
-	"\"annotations\":{\"k\":\"v\"}}";
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+    "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\",\"digest\":\"" D1
+    "\",\"size\":7},"
+    "\"layers\":[{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"" D2
+    "\",\"size\":10,\"annotations\":{\"z\":\"1\",\"a\":\"2\"}},"
+    "{\"mediaType\":\"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip\","
+    "\"digest\":\"" D3 "\",\"size\":5,\"urls\":[\"https://example.com/x\"]}],"
+    "\"annotations\":{\"k\":\"v\"}}";
 
 static void test_manifest_parse(void **state)
 {
@@ -54,25 +54,29 @@ static const struct {
 	const char *mt;
 	const char *msg;
 } bad_manifests[] = {
-	{"", NULL, "m"},
-	{"[]", NULL, "not a JSON object"},
-	{"{\"schemaVersion\":1}", NULL, "schema 1"},
-	{"{\"schemaVersion\":3,\"config\":{},\"layers\":[]}", NULL, "schemaVersion 3"},
-	{"{\"schemaVersion\":2,\"layers\":[]}", NULL, "missing 'config'"},
-	{"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
-	 "\",\"size\":1}}", NULL, "'layers'"},
-	{"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"sha256:../../etc\","
-	 "\"size\":1},\"layers\":[]}", NULL, "invalid digest"},
-	{"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
-	 "\",\"size\":-1},\"layers\":[]}", NULL, "size"},
-	{"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
-	 "\",\"size\":1},\"layers\":[7]}", NULL, "layers[0]"},
-	{"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-	 "\"manifests\":[]}", NULL, "is not an image manifest"},
-	{"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-	 "\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1 "\",\"size\":1},\"layers\":[]}",
-	 COPA_MT_DOCKER_MANIFEST, "does not match"},
-	{"{\"schemaVersion\":2,\"schemaVersion\":2}", NULL, "m"},
+    {"", NULL, "m"},
+    {"[]", NULL, "not a JSON object"},
+    {"{\"schemaVersion\":1}", NULL, "schema 1"},
+    {"{\"schemaVersion\":3,\"config\":{},\"layers\":[]}", NULL, "schemaVersion 3"},
+    {"{\"schemaVersion\":2,\"layers\":[]}", NULL, "missing 'config'"},
+    {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1 "\",\"size\":1}}",
+     NULL, "'layers'"},
+    {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"sha256:../../etc\","
+     "\"size\":1},\"layers\":[]}",
+     NULL, "invalid digest"},
+    {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
+     "\",\"size\":-1},\"layers\":[]}",
+     NULL, "size"},
+    {"{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
+     "\",\"size\":1},\"layers\":[7]}",
+     NULL, "layers[0]"},
+    {"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+     "\"manifests\":[]}",
+     NULL, "is not an image manifest"},
+    {"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+     "\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1 "\",\"size\":1},\"layers\":[]}",
+     COPA_MT_DOCKER_MANIFEST, "does not match"},
+    {"{\"schemaVersion\":2,\"schemaVersion\":2}", NULL, "m"},
 };
 
 static void test_manifest_bad(void **state)
@@ -82,7 +86,7 @@ static void test_manifest_bad(void **state)
 		struct copa_manifest m;
 
 		if (copa_manifest_parse(bad_manifests[i].doc, strlen(bad_manifests[i].doc),
-					bad_manifests[i].mt, "m", &m, &err) == 0)
+		                        bad_manifests[i].mt, "m", &m, &err) == 0)
 			fail_msg("case %zu parsed but must fail", i);
 		if (!strstr(err.msg, bad_manifests[i].msg))
 			fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, bad_manifests[i].msg);
@@ -98,10 +102,10 @@ static void test_caps(void **state)
 
 	/* 1001 layers */
 	copa_buf_adds(&b, "{\"schemaVersion\":2,\"config\":{\"mediaType\":\"x\",\"digest\":\"" D1
-			  "\",\"size\":1},\"layers\":[");
+	                  "\",\"size\":1},\"layers\":[");
 	for (int i = 0; i <= COPA_OCI_MAX_LAYERS; i++)
 		copa_buf_addf(&b, "%s{\"mediaType\":\"x\",\"digest\":\"" D2 "\",\"size\":1}",
-			      i ? "," : "");
+		              i ? "," : "");
 	copa_buf_adds(&b, "]}");
 	assert_int_equal(copa_manifest_parse(b.p, b.len, NULL, "m", &m, &err), -1);
 	assert_int_equal(err.code, COPA_E_LIMIT);
@@ -110,7 +114,7 @@ static void test_caps(void **state)
 	copa_buf_adds(&b, "{\"schemaVersion\":2,\"manifests\":[");
 	for (int i = 0; i <= COPA_OCI_MAX_INDEX_ENTRIES; i++)
 		copa_buf_addf(&b, "%s{\"mediaType\":\"x\",\"digest\":\"" D2 "\",\"size\":1}",
-			      i ? "," : "");
+		              i ? "," : "");
 	copa_buf_adds(&b, "]}");
 	assert_int_equal(copa_index_parse(b.p, b.len, NULL, "i", &ix, &err), -1);
 	assert_int_equal(err.code, COPA_E_LIMIT);
@@ -118,7 +122,8 @@ static void test_caps(void **state)
 	copa_buf_reset(&b);
 	copa_buf_adds(&b, "{\"schemaVersion\":2,\"x\":\"");
 	while (b.len <= COPA_OCI_MAX_MANIFEST)
-		copa_buf_adds(&b, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+		copa_buf_adds(&b,
+		              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
 	copa_buf_adds(&b, "\"}");
 	assert_int_equal(copa_manifest_parse(b.p, b.len, NULL, "m", &m, &err), -1);
 	assert_int_equal(err.code, COPA_E_LIMIT);
@@ -126,17 +131,17 @@ static void test_caps(void **state)
 }
 
 static const char index_doc[] =
-	"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
-	"\"manifests\":["
-	"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" D1
-	"\",\"size\":100,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
-	"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" D2
-	"\",\"size\":200,\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":"
-	"\"v8\"},\"annotations\":{\"q\":\"r\"}},"
-	"{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" D3
-	"\",\"size\":300,\"platform\":{\"architecture\":\"unknown\",\"os\":\"unknown\"},"
-	"\"annotations\":{\"vnd.docker.reference.type\":\"attestation-manifest\"}}],"
-	"\"annotations\":{\"top\":\"1\"}}";
+    "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\","
+    "\"manifests\":["
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" D1
+    "\",\"size\":100,\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}},"
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" D2
+    "\",\"size\":200,\"platform\":{\"architecture\":\"arm64\",\"os\":\"linux\",\"variant\":"
+    "\"v8\"},\"annotations\":{\"q\":\"r\"}},"
+    "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"" D3
+    "\",\"size\":300,\"platform\":{\"architecture\":\"unknown\",\"os\":\"unknown\"},"
+    "\"annotations\":{\"vnd.docker.reference.type\":\"attestation-manifest\"}}],"
+    "\"annotations\":{\"top\":\"1\"}}";
 
 static void test_index_parse_and_build(void **state)
 {
@@ -148,15 +153,16 @@ static void test_index_parse_and_build(void **state)
 	json_t *j;
 	struct copa_buf e0 = COPA_BUF_INIT, e1 = COPA_BUF_INIT;
 
-	assert_ok(copa_index_parse(index_doc, strlen(index_doc), COPA_MT_OCI_INDEX, "i", &ix, &err));
+	assert_ok(
+	    copa_index_parse(index_doc, strlen(index_doc), COPA_MT_OCI_INDEX, "i", &ix, &err));
 	assert_int_equal(ix.n_manifests, 3);
 	assert_false(ix.manifests[0].attestation);
 	assert_true(ix.manifests[2].attestation);
 	assert_string_equal(ix.manifests[1].platform.variant, "v8");
 	/* Replace the amd64 entry; the arm64 entry must come out field for field. */
 	copa_desc_make(&nd, COPA_MT_OCI_MANIFEST,
-		       "sha256:4444444444444444444444444444444444444444444444444444444444444444",
-		       42, NULL);
+	               "sha256:4444444444444444444444444444444444444444444444444444444444444444",
+	               42, NULL);
 	repl[0] = &nd;
 	assert_ok(copa_index_build(&ix, repl, &out, &err));
 	j = copa_json_parse(out.p, out.len, 1 << 20, "out", &err);
@@ -166,11 +172,12 @@ static void test_index_parse_and_build(void **state)
 	assert_string_equal(e0.p, e1.p);
 	/* Serialised compactly, the untouched entry appears verbatim in the output. */
 	assert_non_null(strstr(out.p, e1.p));
-	assert_non_null(strstr(out.p, "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}"));
+	assert_non_null(
+	    strstr(out.p, "\"platform\":{\"architecture\":\"amd64\",\"os\":\"linux\"}"));
 	assert_string_equal(copa_json_str(json_object_get(j, "annotations"), "top"), "1");
-	assert_string_equal(copa_json_str(json_array_get(json_object_get(j, "manifests"), 0),
-					  "digest"),
-			    "sha256:4444444444444444444444444444444444444444444444444444444444444444");
+	assert_string_equal(
+	    copa_json_str(json_array_get(json_object_get(j, "manifests"), 0), "digest"),
+	    "sha256:4444444444444444444444444444444444444444444444444444444444444444");
 	/* The original bytes are untouched. */
 	assert_memory_equal(ix.raw.p, index_doc, ix.raw.len);
 	json_decref(j);
@@ -182,11 +189,11 @@ static void test_index_parse_and_build(void **state)
 }
 
 static const char config_doc[] =
-	"{\"created\":\"2024-01-01T00:00:00Z\",\"architecture\":\"arm\",\"variant\":\"v7\","
-	"\"os\":\"linux\",\"zzz_unknown\":{\"keep\":[1,2]},\"config\":{\"Env\":[\"A=1\"]},"
-	"\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1 "\",\"" D2 "\"]},"
-	"\"history\":[{\"created_by\":\"a\"},{\"created_by\":\"b\",\"empty_layer\":true},"
-	"{\"created_by\":\"c\"}]}";
+    "{\"created\":\"2024-01-01T00:00:00Z\",\"architecture\":\"arm\",\"variant\":\"v7\","
+    "\"os\":\"linux\",\"zzz_unknown\":{\"keep\":[1,2]},\"config\":{\"Env\":[\"A=1\"]},"
+    "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"" D1 "\",\"" D2 "\"]},"
+    "\"history\":[{\"created_by\":\"a\"},{\"created_by\":\"b\",\"empty_layer\":true},"
+    "{\"created_by\":\"c\"}]}";
 
 static void test_config_edit(void **state)
 {
@@ -201,8 +208,8 @@ static void test_config_edit(void **state)
 	assert_int_equal(c.n_diff_ids, 2);
 	assert_ok(copa_manifest_parse(manifest_oci, strlen(manifest_oci), NULL, "m", &m, &err));
 	assert_ok(copa_image_check(&m, &c, &err));
-	assert_ok(copa_config_append_layer(&c, D3, "2025-01-01T00:00:00Z", "copa patch", NULL,
-					   &err));
+	assert_ok(
+	    copa_config_append_layer(&c, D3, "2025-01-01T00:00:00Z", "copa patch", NULL, &err));
 	assert_int_equal(c.n_diff_ids, 3);
 	assert_string_equal(c.diff_ids[2], D3);
 	assert_ok(copa_config_serialize(&c, &err));
@@ -223,14 +230,14 @@ static void test_config_edit(void **state)
 static void test_config_bad(void **state)
 {
 	static const char *const bad[] = {
-		"{}",
-		"{\"os\":\"linux\",\"architecture\":\"amd64\"}",
-		"{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"x\","
-		"\"diff_ids\":[]}}",
-		"{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\","
-		"\"diff_ids\":[\"nope\"]}}",
-		"{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\","
-		"\"diff_ids\":[]},\"history\":{}}",
+	    "{}",
+	    "{\"os\":\"linux\",\"architecture\":\"amd64\"}",
+	    "{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"x\","
+	    "\"diff_ids\":[]}}",
+	    "{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\","
+	    "\"diff_ids\":[\"nope\"]}}",
+	    "{\"os\":\"linux\",\"architecture\":\"amd64\",\"rootfs\":{\"type\":\"layers\","
+	    "\"diff_ids\":[]},\"history\":{}}",
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(bad); i++) {
@@ -263,18 +270,18 @@ static void test_manifest_build_and_convert(void **state)
 	/* Docker -> OCI conversion maps media types and keeps digests. */
 	{
 		static const char docker[] =
-			"{\"schemaVersion\":2,\"mediaType\":"
-			"\"application/vnd.docker.distribution.manifest.v2+json\",\"config\":{"
-			"\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"size\":"
-			"7,\"digest\":\"" D1 "\"},\"layers\":[{\"mediaType\":"
-			"\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":10,"
-			"\"digest\":\"" D2 "\"},{\"mediaType\":"
-			"\"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip\",\"size\":5,"
-			"\"digest\":\"" D3 "\",\"urls\":[\"https://x/y\"]}]}";
+		    "{\"schemaVersion\":2,\"mediaType\":"
+		    "\"application/vnd.docker.distribution.manifest.v2+json\",\"config\":{"
+		    "\"mediaType\":\"application/vnd.docker.container.image.v1+json\",\"size\":"
+		    "7,\"digest\":\"" D1 "\"},\"layers\":[{\"mediaType\":"
+		    "\"application/vnd.docker.image.rootfs.diff.tar.gzip\",\"size\":10,"
+		    "\"digest\":\"" D2 "\"},{\"mediaType\":"
+		    "\"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip\",\"size\":5,"
+		    "\"digest\":\"" D3 "\",\"urls\":[\"https://x/y\"]}]}";
 		struct copa_manifest dm;
 
 		assert_ok(copa_manifest_parse(docker, strlen(docker), COPA_MT_DOCKER_MANIFEST, "d",
-					      &dm, &err));
+		                              &dm, &err));
 		assert_int_equal(dm.family, COPA_FAMILY_DOCKER);
 		assert_ok(copa_manifest_to_oci(&dm, &out, &err));
 		assert_ok(copa_manifest_parse(out.p, out.len, NULL, "o", &m3, &err));
@@ -298,17 +305,12 @@ static const struct {
 	const char *want, *have;
 	bool match;
 } platforms[] = {
-	{"linux/arm64", "linux/arm64/v8", true},
-	{"linux/arm64/v8", "linux/arm64", true},
-	{"linux/aarch64", "linux/arm64", true},
-	{"linux/amd64", "linux/x86_64", true},
-	{"amd64", "linux/amd64", true},
-	{"linux/arm", "linux/arm/v7", true},
-	{"linux/arm/v6", "linux/arm/v7", false},
-	{"linux/arm/v7", "linux/arm", true},
-	{"linux/amd64", "linux/arm64", false},
-	{"windows/amd64", "linux/amd64", false},
-	{"linux/arm64", "linux/arm/v8", false},
+    {"linux/arm64", "linux/arm64/v8", true}, {"linux/arm64/v8", "linux/arm64", true},
+    {"linux/aarch64", "linux/arm64", true},  {"linux/amd64", "linux/x86_64", true},
+    {"amd64", "linux/amd64", true},          {"linux/arm", "linux/arm/v7", true},
+    {"linux/arm/v6", "linux/arm/v7", false}, {"linux/arm/v7", "linux/arm", true},
+    {"linux/amd64", "linux/arm64", false},   {"windows/amd64", "linux/amd64", false},
+    {"linux/arm64", "linux/arm/v8", false},
 };
 
 static void test_platforms(void **state)
@@ -342,7 +344,8 @@ static void test_platforms(void **state)
 
 static void test_media_types(void **state)
 {
-	struct copa_mt_info i = copa_mt_classify("application/vnd.docker.image.rootfs.diff.tar.zstd");
+	struct copa_mt_info i =
+	    copa_mt_classify("application/vnd.docker.image.rootfs.diff.tar.zstd");
 
 	assert_int_equal(i.kind, COPA_MT_LAYER);
 	assert_int_equal(i.family, COPA_FAMILY_DOCKER);
@@ -361,28 +364,28 @@ static void test_sniff(void **state)
 	struct copa_err err = COPA_ERR_INIT;
 
 	assert_int_equal(copa_oci_sniff(index_doc, strlen(index_doc), NULL, "x", &err),
-			 COPA_MT_INDEX);
+	                 COPA_MT_INDEX);
 	assert_int_equal(copa_oci_sniff(manifest_oci, strlen(manifest_oci), NULL, "x", &err),
-			 COPA_MT_MANIFEST);
-	assert_int_equal(copa_oci_sniff("{\"schemaVersion\":2,\"manifests\":[]}", 34, NULL, "x",
-					&err),
-			 COPA_MT_INDEX);
+	                 COPA_MT_MANIFEST);
+	assert_int_equal(
+	    copa_oci_sniff("{\"schemaVersion\":2,\"manifests\":[]}", 34, NULL, "x", &err),
+	    COPA_MT_INDEX);
 	assert_int_equal(copa_oci_sniff("{\"schemaVersion\":2}", 19, NULL, "x", &err), -1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_manifest_parse),
-		cmocka_unit_test(test_manifest_bad),
-		cmocka_unit_test(test_caps),
-		cmocka_unit_test(test_index_parse_and_build),
-		cmocka_unit_test(test_config_edit),
-		cmocka_unit_test(test_config_bad),
-		cmocka_unit_test(test_manifest_build_and_convert),
-		cmocka_unit_test(test_platforms),
-		cmocka_unit_test(test_media_types),
-		cmocka_unit_test(test_sniff),
+	    cmocka_unit_test(test_manifest_parse),
+	    cmocka_unit_test(test_manifest_bad),
+	    cmocka_unit_test(test_caps),
+	    cmocka_unit_test(test_index_parse_and_build),
+	    cmocka_unit_test(test_config_edit),
+	    cmocka_unit_test(test_config_bad),
+	    cmocka_unit_test(test_manifest_build_and_convert),
+	    cmocka_unit_test(test_platforms),
+	    cmocka_unit_test(test_media_types),
+	    cmocka_unit_test(test_sniff),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -16,47 +16,58 @@ static const struct {
 	const char *full; /* copa_ref_string, NULL: must fail */
 	bool defaulted;
 } refs[] = {
-	{"nginx", "docker.io/library/nginx:latest", true},
-	{"nginx:1.25", "docker.io/library/nginx:1.25", false},
-	{"library/nginx", "docker.io/library/nginx:latest", true},
-	{"docker.io/nginx", "docker.io/library/nginx:latest", true},
-	{"index.docker.io/library/nginx:1", "docker.io/library/nginx:1", false},
-	{"user/app:v1", "docker.io/user/app:v1", false},
-	{"localhost/app", "localhost/app:latest", true},
-	{"localhost:5000/app:1.0", "localhost:5000/app:1.0", false},
-	{"127.0.0.1:5000/a/b/c:t", "127.0.0.1:5000/a/b/c:t", false},
-	{"[::1]:5000/app:x", "[::1]:5000/app:x", false},
-	{"ghcr.io/org/repo_name/x-y.z:tag_1.2-3", "ghcr.io/org/repo_name/x-y.z:tag_1.2-3", false},
-	{"Registry.Example/app", "Registry.Example/app:latest", true},
-	{"a__b/c---d", "docker.io/a__b/c---d:latest", true},
-	{"app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	 "docker.io/library/app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	 false},
-	{"r.io/app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	 "r.io/app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", false},
-	/* malformed */
-	{"", NULL, false},
-	{"Nginx", NULL, false},
-	{"nginx:", NULL, false},
-	{"nginx:-bad", NULL, false},
-	{"nginx:.bad", NULL, false},
-	{"/nginx", NULL, false},
-	{"nginx/", NULL, false},
-	{"a//b", NULL, false},
-	{"a/b_", NULL, false},
-	{"a/-b", NULL, false},
-	{"a/b___c", NULL, false},
-	{"host:port/app", NULL, false},
-	{"host:123456/app", NULL, false},
-	{"-host.io/app", NULL, false},
-	{"app@sha256:abc", NULL, false},
-	{"app@md5:0123456789abcdef0123456789abcdef", NULL, false},
-	{"app@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", NULL, false},
-	{"app name", NULL, false},
-	{"app\n", NULL, false},
-	{"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NULL, false},
-	{"app:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", NULL, false},
-	{"app:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "docker.io/library/app:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", false},
+    {"nginx", "docker.io/library/nginx:latest", true},
+    {"nginx:1.25", "docker.io/library/nginx:1.25", false},
+    {"library/nginx", "docker.io/library/nginx:latest", true},
+    {"docker.io/nginx", "docker.io/library/nginx:latest", true},
+    {"index.docker.io/library/nginx:1", "docker.io/library/nginx:1", false},
+    {"user/app:v1", "docker.io/user/app:v1", false},
+    {"localhost/app", "localhost/app:latest", true},
+    {"localhost:5000/app:1.0", "localhost:5000/app:1.0", false},
+    {"127.0.0.1:5000/a/b/c:t", "127.0.0.1:5000/a/b/c:t", false},
+    {"[::1]:5000/app:x", "[::1]:5000/app:x", false},
+    {"ghcr.io/org/repo_name/x-y.z:tag_1.2-3", "ghcr.io/org/repo_name/x-y.z:tag_1.2-3", false},
+    {"Registry.Example/app", "Registry.Example/app:latest", true},
+    {"a__b/c---d", "docker.io/a__b/c---d:latest", true},
+    {"app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+     "docker.io/library/"
+     "app@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+     false},
+    {"r.io/app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+     "r.io/app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", false},
+    /* malformed */
+    {"", NULL, false},
+    {"Nginx", NULL, false},
+    {"nginx:", NULL, false},
+    {"nginx:-bad", NULL, false},
+    {"nginx:.bad", NULL, false},
+    {"/nginx", NULL, false},
+    {"nginx/", NULL, false},
+    {"a//b", NULL, false},
+    {"a/b_", NULL, false},
+    {"a/-b", NULL, false},
+    {"a/b___c", NULL, false},
+    {"host:port/app", NULL, false},
+    {"host:123456/app", NULL, false},
+    {"-host.io/app", NULL, false},
+    {"app@sha256:abc", NULL, false},
+    {"app@md5:0123456789abcdef0123456789abcdef", NULL, false},
+    {"app@sha256:0123456789ABCDEF0123456789abcdef0123456789abcdef0123456789abcdef", NULL, false},
+    {"app name", NULL, false},
+    {"app\n", NULL, false},
+    {"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", NULL, false},
+    {"app:"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     NULL, false},
+    {"app:"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     "docker.io/library/"
+     "app:"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+     "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+     false},
 };
 
 static void test_refs(void **state)
@@ -92,8 +103,8 @@ static void test_lookup_and_name(void **state)
 	_cleanup_free_ char *name = NULL;
 
 	assert_ok(copa_ref_parse("localhost:5000/a/b:t@sha256:"
-				 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-				 &r, &err));
+	                         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+	                         &r, &err));
 	assert_string_equal(r.domain, "localhost:5000");
 	assert_string_equal(r.path, "a/b");
 	assert_string_equal(r.tag, "t");
@@ -109,35 +120,34 @@ static const struct {
 	const char *path, *tag, *canon;
 	int index;
 } transports[] = {
-	{"oci:/tmp/layout", COPA_TRANSPORT_OCI, "/tmp/layout", NULL, "oci:/tmp/layout", -1},
-	{"oci:dir:v1.0", COPA_TRANSPORT_OCI, "dir", "v1.0", "oci:dir:v1.0", -1},
-	{"oci:dir:docker.io/library/x:1", COPA_TRANSPORT_OCI, "dir", "docker.io/library/x:1",
-	 "oci:dir:docker.io/library/x:1", -1},
-	{"oci-archive:a.tar:latest", COPA_TRANSPORT_OCI_ARCHIVE, "a.tar", "latest",
-	 "oci-archive:a.tar:latest", -1},
-	{"docker-archive:d.tar", COPA_TRANSPORT_DOCKER_ARCHIVE, "d.tar", NULL, "docker-archive:d.tar",
-	 -1},
-	{"docker-archive:d.tar:busybox", COPA_TRANSPORT_DOCKER_ARCHIVE, "d.tar", NULL,
-	 "docker-archive:d.tar:docker.io/library/busybox:latest", -1},
-	{"docker-archive:d.tar:@2", COPA_TRANSPORT_DOCKER_ARCHIVE, "d.tar", NULL,
-	 "docker-archive:d.tar:@2", 2},
-	{"docker://nginx", COPA_TRANSPORT_REGISTRY, NULL, NULL, "docker.io/library/nginx:latest",
-	 -1},
-	{"localhost:5000/app:1", COPA_TRANSPORT_REGISTRY, NULL, NULL, "localhost:5000/app:1", -1},
-	{"docker:5000/app", COPA_TRANSPORT_REGISTRY, NULL, NULL, "docker:5000/app:latest", -1},
-	{"oci:", -1, NULL, NULL, NULL, -1},
-	{"oci::tag", -1, NULL, NULL, NULL, -1},
-	{"oci:dir:bad tag", -1, NULL, NULL, NULL, -1},
-	{"oci:dir:-x", -1, NULL, NULL, NULL, -1},
-	{"docker-archive:d.tar:@", -1, NULL, NULL, NULL, -1},
-	{"docker-archive:d.tar:@x", -1, NULL, NULL, NULL, -1},
-	{"docker-archive:d.tar:app@sha256:"
-	 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
-	 -1, NULL, NULL, NULL, -1},
-	{"docker:nginx", -1, NULL, NULL, NULL, -1},
-	{"docker-daemon:nginx:latest", -1, NULL, NULL, NULL, -1},
-	{"containers-storage:x", -1, NULL, NULL, NULL, -1},
-	{"docker://Bad", -1, NULL, NULL, NULL, -1},
+    {"oci:/tmp/layout", COPA_TRANSPORT_OCI, "/tmp/layout", NULL, "oci:/tmp/layout", -1},
+    {"oci:dir:v1.0", COPA_TRANSPORT_OCI, "dir", "v1.0", "oci:dir:v1.0", -1},
+    {"oci:dir:docker.io/library/x:1", COPA_TRANSPORT_OCI, "dir", "docker.io/library/x:1",
+     "oci:dir:docker.io/library/x:1", -1},
+    {"oci-archive:a.tar:latest", COPA_TRANSPORT_OCI_ARCHIVE, "a.tar", "latest",
+     "oci-archive:a.tar:latest", -1},
+    {"docker-archive:d.tar", COPA_TRANSPORT_DOCKER_ARCHIVE, "d.tar", NULL, "docker-archive:d.tar",
+     -1},
+    {"docker-archive:d.tar:busybox", COPA_TRANSPORT_DOCKER_ARCHIVE, "d.tar", NULL,
+     "docker-archive:d.tar:docker.io/library/busybox:latest", -1},
+    {"docker-archive:d.tar:@2", COPA_TRANSPORT_DOCKER_ARCHIVE, "d.tar", NULL,
+     "docker-archive:d.tar:@2", 2},
+    {"docker://nginx", COPA_TRANSPORT_REGISTRY, NULL, NULL, "docker.io/library/nginx:latest", -1},
+    {"localhost:5000/app:1", COPA_TRANSPORT_REGISTRY, NULL, NULL, "localhost:5000/app:1", -1},
+    {"docker:5000/app", COPA_TRANSPORT_REGISTRY, NULL, NULL, "docker:5000/app:latest", -1},
+    {"oci:", -1, NULL, NULL, NULL, -1},
+    {"oci::tag", -1, NULL, NULL, NULL, -1},
+    {"oci:dir:bad tag", -1, NULL, NULL, NULL, -1},
+    {"oci:dir:-x", -1, NULL, NULL, NULL, -1},
+    {"docker-archive:d.tar:@", -1, NULL, NULL, NULL, -1},
+    {"docker-archive:d.tar:@x", -1, NULL, NULL, NULL, -1},
+    {"docker-archive:d.tar:app@sha256:"
+     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+     -1, NULL, NULL, NULL, -1},
+    {"docker:nginx", -1, NULL, NULL, NULL, -1},
+    {"docker-daemon:nginx:latest", -1, NULL, NULL, NULL, -1},
+    {"containers-storage:x", -1, NULL, NULL, NULL, -1},
+    {"docker://Bad", -1, NULL, NULL, NULL, -1},
 };
 
 static void test_transports(void **state)
@@ -197,11 +207,9 @@ static void test_oci_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_refs),
-		cmocka_unit_test(test_lookup_and_name),
-		cmocka_unit_test(test_transports),
-		cmocka_unit_test(test_unsupported_transport_message),
-		cmocka_unit_test(test_oci_names),
+	    cmocka_unit_test(test_refs),       cmocka_unit_test(test_lookup_and_name),
+	    cmocka_unit_test(test_transports), cmocka_unit_test(test_unsupported_transport_message),
+	    cmocka_unit_test(test_oci_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
