@@ -222,3 +222,16 @@ def test_corrupt_blob_from_registry_writes_nothing(copa_copy, reg, fault_proxy, 
     assert p.returncode == 1
     assert not (tmp_path / "out.tar").exists()
     assert [f for f in tmp_path.iterdir() if f.name.startswith(".copa")] == []
+
+
+def test_docker_manifest_list_stays_docker_in_registry(copa_copy, reg, tmp_path):
+    a, b, c = layers()
+    src = tmp_path / "dl"
+    idesc = it.write_multiarch(src, [("amd64", None, [a, b]), ("arm64", "v8", [c])],
+                               tag="l", media="docker")
+    ref = f"{reg.host}/dlist:1"
+    copa_copy(f"oci:{src}:l", ref)
+    assert raw(ref) == it.blob_bytes(src, idesc["digest"])
+    assert json.loads(raw(ref))["mediaType"] == it.DOCKER_LIST
+    copa_copy(ref, f"{reg.host}/dlist:copy")
+    assert raw(f"{reg.host}/dlist:copy") == it.blob_bytes(src, idesc["digest"])

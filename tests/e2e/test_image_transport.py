@@ -459,3 +459,27 @@ def test_nested_index_depth_is_capped(copa_copy, tmp_path):
     assert not (tmp_path / "out").exists()
     p = copa_copy("--describe", f"oci:{lay}:deep", check=False)
     assert_clean_failure(p, "nested deeper than 4 levels")
+
+
+def test_docker_manifest_list_into_oci_layout(copa_copy, tmp_path):
+    """A Docker manifest list becomes an OCI index in an OCI layout, every child
+    converted, platforms and blobs kept; a docker-archive takes one platform."""
+    a, b, c = layers_abc()
+    src = tmp_path / "dl"
+    idesc = it.write_multiarch(src, [("amd64", None, [a, b]), ("arm64", "v8", [c])],
+                               tag="l", media="docker")
+    orig = json.loads(it.blob_bytes(src, idesc["digest"]))
+    copa_copy(f"oci:{src}:l", f"oci:{tmp_path}/o:l")
+    out = json.loads(skopeo_raw(f"oci:{tmp_path}/o:l"))
+    assert out["mediaType"] == it.OCI_INDEX
+    assert [m["platform"] for m in out["manifests"]] == [m["platform"] for m in orig["manifests"]]
+    for new, old in zip(out["manifests"], orig["manifests"]):
+        assert new["mediaType"] == it.OCI_MANIFEST
+        nm = json.loads(it.blob_bytes(tmp_path / "o", new["digest"]))
+        om = json.loads(it.blob_bytes(src, old["digest"]))
+        assert [l["digest"] for l in nm["layers"]] == [l["digest"] for l in om["layers"]]
+        assert nm["config"]["digest"] == om["config"]["digest"]
+    info = skopeo_json("--override-arch", "arm64", f"oci:{tmp_path}/o:l")
+    assert info["Architecture"] == "arm64"
+    copa_copy(f"oci:{src}:l", f"docker-archive:{tmp_path}/a.tar", "--platform", "linux/amd64")
+    assert skopeo_json(f"docker-archive:{tmp_path}/a.tar")["Layers"] == [sha(a), sha(b)]
