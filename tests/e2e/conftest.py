@@ -13,7 +13,7 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT / "tests" / "data" / "shared"  # copy of ../shared/testdata (CI clones lack ../shared)
 
 from fx_services import *  # noqa: E402,F401,F403
 
