@@ -16,6 +16,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SHARED = ROOT / "tests" / "data" / "shared"  # copy of ../shared/testdata (CI clones lack ../shared)
 
 from fx_services import *  # noqa: E402,F401,F403
+from fx_report import *  # noqa: E402,F401,F403
 
 
 def copa_path():
