@@ -203,6 +203,20 @@ int copa_report_check_kind(const json_t *doc, enum copa_doc_kind want, struct co
 
 /* -------------------------------------------------------------- parsing */
 
+/*
+ * Messages quote strings from the report (package names, versions, OS
+ * names): replace control bytes so a message stays one line and cannot
+ * drive the terminal. Returns -1 for `return sanitized(err);`.
+ */
+static int sanitized(struct copa_err *err)
+{
+	if (err)
+		for (char *p = err->msg; *p; p++)
+			if ((unsigned char)*p < 0x20 || *p == 0x7f)
+				*p = '?';
+	return -1;
+}
+
 static bool all_blank(const char *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -257,12 +271,16 @@ int copa_report_parse(const char *scanner, const void *data, size_t n, const cha
 						       "allowed",
 				    source, n, COPA_REPORT_MAX_SIZE);
 	doc = decode(data, n, err);
-	if (!doc)
-		return copa_err_wrap(err, "report '%s'", source);
+	if (!doc) {
+		copa_err_wrap(err, "report '%s'", source);
+		return sanitized(err);
+	}
 	r = parse_doc(scanner, "native", doc, source, out, err);
 	json_decref(doc);
-	if (r < 0)
-		return copa_err_wrap(err, "report '%s'", source);
+	if (r < 0) {
+		copa_err_wrap(err, "report '%s'", source);
+		return sanitized(err);
+	}
 	return 0;
 }
 
@@ -469,15 +487,20 @@ int copa_report_load(const char *path, const struct copa_report_opts *opts,
 	const char *scanner = o.scanner && *o.scanner ? o.scanner : "trivy";
 	struct stat st;
 
-	if (!copa_report_scanner_name_valid(scanner))
-		return copa_err_set(err, COPA_E_USAGE,
-				    "invalid scanner '%.80s': use trivy, grype, native or a plugin "
-				    "name matching ^[a-zA-Z0-9][a-zA-Z0-9_-]*$",
-				    scanner);
-	if (stat(path, &st) < 0)
-		return copa_err_sys(err, errno == ENOENT ? COPA_E_NOTFOUND : COPA_E_IO, errno,
-				    "cannot read report '%s'", path);
-	if (S_ISDIR(st.st_mode))
-		return load_dir(path, scanner, &o, out, err);
-	return load_file(path, scanner, &o, out, err);
+	if (!copa_report_scanner_name_valid(scanner)) {
+		copa_err_set(err, COPA_E_USAGE,
+			     "invalid scanner '%.80s': use trivy, grype, native or a plugin name "
+			     "matching ^[a-zA-Z0-9][a-zA-Z0-9_-]*$",
+			     scanner);
+		return sanitized(err);
+	}
+	if (stat(path, &st) < 0) {
+		copa_err_sys(err, errno == ENOENT ? COPA_E_NOTFOUND : COPA_E_IO, errno,
+			     "cannot read report '%s'", path);
+		return sanitized(err);
+	}
+	if ((S_ISDIR(st.st_mode) ? load_dir(path, scanner, &o, out, err)
+				  : load_file(path, scanner, &o, out, err)) < 0)
+		return sanitized(err);
+	return 0;
 }
