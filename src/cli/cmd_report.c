@@ -116,6 +116,19 @@ static void print_manifest(const struct copa_manifest *m)
 		}
 		printf("\n");
 	}
+	for (size_t i = 0, shown = 0; i < m->n_updates && shown < 20; i++) {
+		const struct copa_update *u = &m->updates[i];
+		struct copa_err err = COPA_ERR_INIT;
+		int r;
+
+		/* e.g. a fixed version from the source package without the binary's epoch */
+		if (*u->installed && copa_version_cmp(m->fam, u->installed, u->fixed, &r, &err) == 0 &&
+		    r >= 0) {
+			printf("note:     %s %s is not below the fixed version %s\n", u->name,
+			       u->installed, u->fixed);
+			shown++;
+		}
+	}
 	printf("%zu package%s to update (%zu fixable finding%s); %zu finding%s not fixable yet",
 	       m->n_updates, m->n_updates == 1 ? "" : "s", n_pairs, n_pairs == 1 ? "" : "s",
 	       m->n_unfixable, m->n_unfixable == 1 ? "" : "s");
