@@ -13,10 +13,11 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT / "tests" / "data" / "shared"  # copy of ../shared/testdata (CI clones lack ../shared)
 
 from fx_services import *  # noqa: E402,F401,F403
 from fx_registry import *  # noqa: E402,F401,F403
+from fx_report import *  # noqa: E402,F401,F403
 
 
 def copa_path():
