@@ -229,6 +229,17 @@ static int archive_fail(struct archive *a, const char *what, struct copa_err *er
 	return copa_err_set(err, COPA_E_INPUT, "%s: %s", what, m ? m : "unknown libarchive error");
 }
 
+/* An error of the tar reader, explained by what happened below it when it can be. */
+static int stream_fail(const struct stream *s, const char *what, struct copa_err *err)
+{
+	if (s->too_big)
+		return copa_err_set(err, COPA_E_LIMIT, "uncompressed layer is larger than %llu bytes",
+				    (unsigned long long)s->max_tar);
+	if (s->dec_error)
+		return copa_err_set(err, COPA_E_INPUT, "cannot decompress: %s", s->dec_error);
+	return archive_fail(s->tar, what, err);
+}
+
 /*
  * Opens the decompress+tar chain over fd (positioned at 0), or only a tar
  * reader over fd when plain_from_here (an uncompressed layer read from the
@@ -271,7 +282,7 @@ static int stream_open(struct stream *s, int fd, bool hashing, bool plain_from_h
 	    archive_read_next_header(s->dec, &ae) != ARCHIVE_OK)
 		return archive_fail(s->dec, "cannot decompress", err);
 	if (archive_read_open(s->tar, s, NULL, read_tar, NULL) != ARCHIVE_OK)
-		return archive_fail(s->tar, "cannot read the tar stream", err);
+		return stream_fail(s, "cannot read the tar stream", err);
 	return 0;
 }
 
@@ -289,10 +300,7 @@ static int stream_drain(struct stream *s, struct copa_err *err)
 		la_ssize_t n = read_tar(s->tar, s, &p);
 
 		if (n < 0)
-			return copa_err_set(err, s->too_big ? COPA_E_LIMIT : COPA_E_INPUT, "%s",
-					    s->too_big ? "uncompressed layer is too large"
-						       : s->dec_error ? s->dec_error
-								      : "decompression failed");
+			return stream_fail(s, "decompression failed", err);
 		if (n == 0)
 			break;
 	}
@@ -383,7 +391,7 @@ static int capture(struct job *j, struct stream *s, struct copa_rec *rec, struct
 		la_ssize_t n = archive_read_data(s->tar, dst + got, (size_t)(rec->size - got));
 
 		if (n < 0)
-			return archive_fail(s->tar, "cannot read the content", err);
+			return stream_fail(s, "cannot read the content", err);
 		if (n == 0)
 			return copa_err_set(err, COPA_E_INPUT, "the content is truncated");
 		got += (uint64_t)n;
@@ -513,15 +521,7 @@ static int stream_layer(struct job *j, int fd, struct copa_err *err)
 		if (ar == ARCHIVE_EOF)
 			break;
 		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN) {
-			if (s.too_big)
-				r = copa_err_set(err, COPA_E_LIMIT,
-						 "uncompressed layer is larger than %llu bytes",
-						 (unsigned long long)j->o->max_layer_bytes);
-			else if (s.dec_error)
-				r = copa_err_set(err, COPA_E_INPUT, "cannot decompress: %s",
-						 s.dec_error);
-			else
-				r = archive_fail(s.tar, "malformed tar", err);
+			r = stream_fail(&s, "malformed tar", err);
 			goto out;
 		}
 		if (index_entry(j, &s, ae, &norm, &tmp, err) < 0) {
