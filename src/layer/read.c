@@ -902,8 +902,9 @@ static int build(struct copa_image_fs *fs, struct job *jobs, size_t n, struct co
 	uint64_t entries = 0;
 	int r = 0;
 
-	if (nth > n)
-		nth = (unsigned)n;
+	/* One layer: index it on this thread. */
+	if (nth > n || n == 1)
+		nth = n == 1 ? 0 : (unsigned)n;
 	pthread_mutex_init(&p.mu, NULL);
 	pthread_cond_init(&p.cv, NULL);
 	/* The calling thread applies; workers index ahead of it. */
