@@ -76,6 +76,7 @@ struct copa_image_fs {
 	struct fs_layer *layers;
 	size_t n;
 	struct cursor cur;
+	struct copa_out *out;
 };
 
 /* ---- options ---- */
@@ -809,6 +810,8 @@ static int cursor_open(struct copa_image_fs *fs, uint32_t layer, uint64_t pos,
 	}
 	c->layer = (int)layer;
 	c->base = l->plain ? pos : 0;
+	if (!l->plain)
+		copa_debug(fs->out, "layer %s: decompressing from the start", l->digest);
 	return 0;
 }
 
@@ -961,6 +964,7 @@ struct copa_image_fs *copa_image_fs_open(const struct copa_layer_blob *layers, s
 	int r;
 
 	ropts_init(&o, opts);
+	fs->out = o.out;
 	fs->view = copa_view_new();
 	fs->layers = copa_xcalloc(n ? n : 1, sizeof(*fs->layers));
 	fs->n = n;
@@ -984,6 +988,84 @@ struct copa_image_fs *copa_image_fs_open(const struct copa_layer_blob *layers, s
 	}
 	copa_view_set_reader(fs->view, read_content, fs);
 	return fs;
+}
+
+struct batch_item {
+	size_t i;
+	const struct copa_view_entry *e;
+};
+
+static int cmp_batch(const void *x, const void *y)
+{
+	const struct batch_item *a = x, *b = y;
+
+	if (a->e->layer != b->e->layer)
+		return a->e->layer < b->e->layer ? -1 : 1;
+	if (a->e->data_offset != b->e->data_offset)
+		return a->e->data_offset < b->e->data_offset ? -1 : 1;
+	return a->i < b->i ? -1 : a->i > b->i;
+}
+
+/* The entry whose bytes copa_view_read would return for path. */
+static int batch_entry(struct copa_view *v, const char *path, size_t max,
+		       const struct copa_view_entry **out, struct copa_err *err)
+{
+	struct copa_buf canon = COPA_BUF_INIT;
+	const struct copa_view_entry *e = NULL;
+	int r = copa_view_resolve(v, path, COPA_VIEW_FOLLOW, &canon, &e, err);
+
+	copa_buf_release(&canon);
+	if (r < 0)
+		return -1;
+	if (e && e->type == COPA_FT_HARDLINK && !e->content &&
+	    e->data_offset == COPA_VIEW_NO_OFFSET) {
+		e = copa_view_get(v, e->link ? e->link : "");
+		if (!e || e->type != COPA_FT_REG)
+			return copa_err_set(err, COPA_E_INPUT, "'%s' is a hard link to a missing file",
+					    path);
+	}
+	if (!e)
+		return copa_err_set(err, COPA_E_NOTFOUND, "'%s' is not in the image", path);
+	if (e->type != COPA_FT_REG && e->type != COPA_FT_HARDLINK)
+		return copa_err_set(err, COPA_E_INPUT, "'%s' is not a regular file", path);
+	if (e->size > max)
+		return copa_err_set(err, COPA_E_LIMIT, "'%s' is %llu bytes, more than the %zu allowed",
+				    path, (unsigned long long)e->size, max);
+	*out = e;
+	return 0;
+}
+
+int copa_image_fs_read_batch(struct copa_image_fs *fs, const char *const *paths, size_t n,
+			     size_t max,
+			     int (*fn)(void *ctx, size_t i, const void *data, size_t len),
+			     void *ctx, struct copa_err *err)
+{
+	struct batch_item *items = copa_xcalloc(n ? n : 1, sizeof(*items));
+	struct copa_buf b = COPA_BUF_INIT;
+	size_t k = 0;
+	int r = 0;
+
+	/* Inline contents first: they need no reading. */
+	for (size_t i = 0; i < n && r == 0; i++) {
+		const struct copa_view_entry *e = NULL;
+
+		r = batch_entry(fs->view, paths[i], max, &e, err);
+		if (r == 0 && e->content)
+			r = fn(ctx, i, e->content, (size_t)e->size);
+		else if (r == 0)
+			items[k++] = (struct batch_item){i, e};
+	}
+	if (k > 1)
+		qsort(items, k, sizeof(*items), cmp_batch);
+	for (size_t j = 0; j < k && r == 0; j++) {
+		copa_buf_reset(&b);
+		r = read_content(fs, items[j].e, max, &b, err);
+		if (r == 0)
+			r = fn(ctx, items[j].i, b.p ? b.p : "", b.len);
+	}
+	copa_buf_release(&b);
+	free(items);
+	return r;
 }
 
 struct copa_view *copa_image_fs_view(struct copa_image_fs *fs)

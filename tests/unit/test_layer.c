@@ -449,6 +449,63 @@ static void index_cache(void **state)
 	free(dir);
 }
 
+struct got {
+	struct copa_buf text;
+	int restarts;
+};
+
+static void count_log(struct copa_out *out, enum copa_log_level level, const char *msg)
+{
+	struct got *g = out->ctx;
+
+	if (strstr(msg, "decompressing from the start"))
+		g->restarts++;
+}
+
+static int collect_batch(void *ctx, size_t i, const void *data, size_t len)
+{
+	struct got *g = ctx;
+
+	copa_buf_addf(&g->text, "%zu=%.*s;", i, (int)len, (const char *)data);
+	return 0;
+}
+
+static void batch_reads_each_layer_once(void **state)
+{
+	static const char *const paths[] = {"d/e", "a/x", "etc/os-release", "b/sub/deep",
+					    "usr/bin/hl", "a/y", "b/c"};
+	struct copa_err err = COPA_ERR_INIT;
+	struct got g = {COPA_BUF_INIT, 0};
+	struct copa_out out = {.log = count_log, .min_level = COPA_LOG_DEBUG, .ctx = &g};
+	struct copa_image_fs_opts o = {.out = &out};
+	struct img im = {0};
+	struct copa_image_fs *fs;
+	const char *bad[] = {"a/x", "nope"};
+
+	add_layer(&im, GZ, base);
+	fs = copa_image_fs_open(im.l, im.n, &o, &err);
+	assert_non_null(fs);
+	assert_ok(copa_image_fs_read_batch(fs, paths, COPA_ARRAY_SIZE(paths), 100, collect_batch,
+					   &g, &err));
+	/* Inline first, then in layer order; one pass over the gzip stream. */
+	assert_string_equal(copa_buf_str(&g.text),
+			    "2=ID=debian\n;1=x0;5=y0;6=c0;3=deep;0=e0;4=tool-binary;");
+	assert_int_equal(g.restarts, 1);
+	/* Reading backwards one by one restarts every time. */
+	g.restarts = 0;
+	assert_ok(copa_image_fs_read_batch(fs, paths, 1, 100, collect_batch, &g, &err));
+	assert_ok(copa_image_fs_read_batch(fs, paths + 1, 1, 100, collect_batch, &g, &err));
+	assert_int_equal(g.restarts, 2);
+	assert_int_equal(copa_image_fs_read_batch(fs, bad, 2, 100, collect_batch, &g, &err), -1);
+	assert_int_equal(err.code, COPA_E_NOTFOUND);
+	assert_non_null(strstr(err.msg, "'nope'"));
+	assert_int_equal(copa_image_fs_read_batch(fs, paths, 1, 1, collect_batch, &g, &err), -1);
+	assert_int_equal(err.code, COPA_E_LIMIT);
+	copa_buf_release(&g.text);
+	copa_image_fs_free(fs);
+	img_free(&im);
+}
+
 static void empty_and_many_layers(void **state)
 {
 	static const struct m one[] = {{"f", 'f', "1", 0}, {NULL, 0, NULL, 0}};
@@ -482,6 +539,7 @@ int main(void)
 		cmocka_unit_test(digests_verified),
 		cmocka_unit_test(limits),
 		cmocka_unit_test(index_cache),
+		cmocka_unit_test(batch_reads_each_layer_once),
 		cmocka_unit_test(empty_and_many_layers),
 	};
 
