@@ -125,11 +125,12 @@ static int zstd_feed(struct copa_zpipe *z, const void *p, size_t n, bool end, st
 
 	for (;;) {
 		ZSTD_outBuffer out = {z->zout, z->zout_cap, 0};
-		size_t left = ZSTD_compressStream2(z->zc, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+		size_t left =
+		    ZSTD_compressStream2(z->zc, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
 
 		if (ZSTD_isError(left))
 			return copa_err_set(err, COPA_E_IO, "zstd compression failed: %s",
-					    ZSTD_getErrorName(left));
+			                    ZSTD_getErrorName(left));
 		if (write_out(z, z->zout, out.pos, err) < 0)
 			return -1;
 		if (end ? left == 0 : in.pos == in.size)
@@ -182,14 +183,14 @@ static int submit(struct copa_zpipe *z, struct copa_err *err)
 }
 
 static const char *const media_oci[] = {
-	[COPA_COMPRESS_NONE] = "application/vnd.oci.image.layer.v1.tar",
-	[COPA_COMPRESS_GZIP] = "application/vnd.oci.image.layer.v1.tar+gzip",
-	[COPA_COMPRESS_ZSTD] = "application/vnd.oci.image.layer.v1.tar+zstd",
+    [COPA_COMPRESS_NONE] = "application/vnd.oci.image.layer.v1.tar",
+    [COPA_COMPRESS_GZIP] = "application/vnd.oci.image.layer.v1.tar+gzip",
+    [COPA_COMPRESS_ZSTD] = "application/vnd.oci.image.layer.v1.tar+zstd",
 };
 static const char *const media_docker[] = {
-	[COPA_COMPRESS_NONE] = "application/vnd.docker.image.rootfs.diff.tar",
-	[COPA_COMPRESS_GZIP] = "application/vnd.docker.image.rootfs.diff.tar.gzip",
-	[COPA_COMPRESS_ZSTD] = "application/vnd.docker.image.rootfs.diff.tar.zstd",
+    [COPA_COMPRESS_NONE] = "application/vnd.docker.image.rootfs.diff.tar",
+    [COPA_COMPRESS_GZIP] = "application/vnd.docker.image.rootfs.diff.tar.gzip",
+    [COPA_COMPRESS_ZSTD] = "application/vnd.docker.image.rootfs.diff.tar.zstd",
 };
 
 static int setup_gzip(struct copa_zpipe *z, unsigned threads, struct copa_err *err)
@@ -198,7 +199,7 @@ static int setup_gzip(struct copa_zpipe *z, unsigned threads, struct copa_err *e
 		z->level = 6;
 	if (z->level < 1 || z->level > 12)
 		return copa_err_set(err, COPA_E_USAGE, "gzip level %d is out of range (1-12)",
-				    z->level);
+		                    z->level);
 	z->inline_c = libdeflate_alloc_compressor(z->level);
 	if (!z->inline_c)
 		COPA_BUG("libdeflate_alloc_compressor(%d) failed", z->level);
@@ -222,7 +223,7 @@ static int setup_gzip(struct copa_zpipe *z, unsigned threads, struct copa_err *e
 		if (pthread_create(&z->workers[i], NULL, worker_main, z) != 0) {
 			if (i == 0)
 				return copa_err_sys(err, COPA_E_IO, errno,
-						    "cannot start compression threads");
+				                    "cannot start compression threads");
 			z->n_workers = i; /* fewer threads still produce the same bytes */
 			break;
 		}
@@ -239,7 +240,7 @@ static int setup_zstd(struct copa_zpipe *z, unsigned threads, struct copa_err *e
 		z->level = 3;
 	if (z->level < 1 || z->level > ZSTD_maxCLevel())
 		return copa_err_set(err, COPA_E_USAGE, "zstd level %d is out of range (1-%d)",
-				    z->level, ZSTD_maxCLevel());
+		                    z->level, ZSTD_maxCLevel());
 	z->zc = ZSTD_createCCtx();
 	if (!z->zc)
 		COPA_BUG("ZSTD_createCCtx failed");

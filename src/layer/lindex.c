@@ -13,9 +13,9 @@
 
 #include <string.h>
 
-#define MAGIC "COPALIX1"
+#define MAGIC     "COPALIX1"
 #define MAGIC_LEN 8
-#define TRAILER 32
+#define TRAILER   32
 
 struct copa_rec *copa_lindex_add(struct copa_lindex *ix)
 {

@@ -32,11 +32,11 @@ struct copa_rec {
 	uint8_t kind; /* enum copa_rec_kind */
 	uint8_t type; /* enum copa_ftype, for entries */
 	uint32_t mode, uid, gid, major, minor;
-	uint64_t size;    /* regular files: content bytes */
+	uint64_t size; /* regular files: content bytes */
 	int64_t mtime;
-	uint64_t pos;     /* offset of the entry's first header in the uncompressed tar */
-	const char *path; /* normalised */
-	const char *link; /* symlink target as stored; hard link target normalised; or NULL */
+	uint64_t pos;        /* offset of the entry's first header in the uncompressed tar */
+	const char *path;    /* normalised */
+	const char *link;    /* symlink target as stored; hard link target normalised; or NULL */
 	const void *content; /* `size` inline bytes, or NULL */
 };
 

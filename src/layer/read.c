@@ -41,19 +41,19 @@
 #define IO_BUF            (128u * 1024)
 
 const char *const copa_layer_default_inline[] = {
-	"etc/",
-	"var/lib/dpkg/",
-	"lib/apk/db/",
-	"usr/lib/apk/db/",
-	"var/lib/rpm/",
-	"usr/lib/sysimage/rpm/",
-	"var/lib/rpmmanifest/",
-	"usr/lib/os-release",
-	"usr/share/keyrings/",
-	"usr/share/ca-certificates/",
-	"usr/share/distro-info/",
-	"usr/local/share/ca-certificates/",
-	NULL,
+    "etc/",
+    "var/lib/dpkg/",
+    "lib/apk/db/",
+    "usr/lib/apk/db/",
+    "var/lib/rpm/",
+    "usr/lib/sysimage/rpm/",
+    "var/lib/rpmmanifest/",
+    "usr/lib/os-release",
+    "usr/share/keyrings/",
+    "usr/share/ca-certificates/",
+    "usr/share/distro-info/",
+    "usr/local/share/ca-certificates/",
+    NULL,
 };
 
 struct fs_layer {
@@ -175,7 +175,8 @@ static la_ssize_t read_tar(struct archive *a, void *ctx, const void **buf)
 
 	if (n < 0) {
 		s->dec_error = archive_error_string(s->dec);
-		archive_set_error(a, EIO, "%s", s->dec_error ? s->dec_error : "decompression failed");
+		archive_set_error(a, EIO, "%s",
+		                  s->dec_error ? s->dec_error : "decompression failed");
 		return -1;
 	}
 	s->tar_bytes += (uint64_t)n;
@@ -234,8 +235,9 @@ static int archive_fail(struct archive *a, const char *what, struct copa_err *er
 static int stream_fail(const struct stream *s, const char *what, struct copa_err *err)
 {
 	if (s->too_big)
-		return copa_err_set(err, COPA_E_LIMIT, "uncompressed layer is larger than %llu bytes",
-				    (unsigned long long)s->max_tar);
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "uncompressed layer is larger than %llu bytes",
+		                    (unsigned long long)s->max_tar);
 	if (s->dec_error)
 		return copa_err_set(err, COPA_E_INPUT, "cannot decompress: %s", s->dec_error);
 	return archive_fail(s->tar, what, err);
@@ -247,7 +249,7 @@ static int stream_fail(const struct stream *s, const char *what, struct copa_err
  * current offset).
  */
 static int stream_open(struct stream *s, int fd, bool hashing, bool plain_from_here,
-		       uint64_t max_tar, struct copa_err *err)
+                       uint64_t max_tar, struct copa_err *err)
 {
 	struct archive_entry *ae;
 
@@ -333,7 +335,7 @@ enum name_kind { NAME_ENTRY, NAME_WHITEOUT, NAME_OPAQUE, NAME_IGNORE };
  * an opaque marker (its directory), AUFS metadata to ignore, or an entry.
  */
 static int classify(const char *norm, struct copa_buf *target, enum name_kind *kind,
-		    struct copa_err *err)
+                    struct copa_err *err)
 {
 	const char *base = strrchr(norm, '/');
 	size_t dirlen = base ? (size_t)(base - norm) : 0;
@@ -374,7 +376,7 @@ static int bad_path(const char *raw, struct copa_err *err)
 	for (const char *p = raw; *p; p++)
 		if ((unsigned char)*p < 0x20 && *p != '\t')
 			return copa_err_set(err, COPA_E_INPUT,
-					    "the name contains a control character");
+			                    "the name contains a control character");
 	return copa_err_set(err, COPA_E_INPUT, "the path leaves the layer root ('..')");
 }
 
@@ -404,7 +406,7 @@ static int capture(struct job *j, struct stream *s, struct copa_rec *rec, struct
 
 /* Turns one tar header into a record of the index (or nothing, for ignored names). */
 static int index_entry(struct job *j, struct stream *s, struct archive_entry *ae,
-		       struct copa_buf *norm, struct copa_buf *tmp, struct copa_err *err)
+                       struct copa_buf *norm, struct copa_buf *tmp, struct copa_err *err)
 {
 	const char *raw = archive_entry_pathname(ae);
 	const char *hl = archive_entry_hardlink(ae);
@@ -417,7 +419,7 @@ static int index_entry(struct job *j, struct stream *s, struct archive_entry *ae
 		return copa_err_set(err, COPA_E_INPUT, "an entry has no name");
 	if (strlen(raw) > MAX_PATH_LEN)
 		return copa_err_set(err, COPA_E_LIMIT, "the name is longer than %d bytes",
-				    MAX_PATH_LEN);
+		                    MAX_PATH_LEN);
 	if (copa_path_normalize(raw, norm) < 0)
 		return bad_path(raw, err);
 	if (classify(norm->p, tmp, &kind, err) < 0)
@@ -426,7 +428,7 @@ static int index_entry(struct job *j, struct stream *s, struct archive_entry *ae
 		return 0;
 	if (j->ix.n >= j->o->max_entries)
 		return copa_err_set(err, COPA_E_LIMIT, "the layer has more than %llu entries",
-				    (unsigned long long)j->o->max_entries);
+		                    (unsigned long long)j->o->max_entries);
 	if (kind != NAME_ENTRY) {
 		rec = copa_lindex_add(&j->ix);
 		rec->kind = kind == NAME_WHITEOUT ? COPA_REC_WHITEOUT : COPA_REC_OPAQUE;
@@ -436,10 +438,10 @@ static int index_entry(struct job *j, struct stream *s, struct archive_entry *ae
 	}
 	if (size < 0 || (uint64_t)size > j->o->max_layer_bytes)
 		return copa_err_set(err, COPA_E_LIMIT, "the size %lld is out of range",
-				    (long long)size);
+		                    (long long)size);
 	if (uid < 0 || uid > UINT32_MAX || gid < 0 || gid > UINT32_MAX)
 		return copa_err_set(err, COPA_E_INPUT, "the owner %lld:%lld is out of range",
-				    (long long)uid, (long long)gid);
+		                    (long long)uid, (long long)gid);
 	rec = copa_lindex_add(&j->ix);
 	rec->kind = COPA_REC_ENTRY;
 	rec->path = copa_arena_strndup(&j->ix.arena, norm->p, norm->len);
@@ -453,7 +455,7 @@ static int index_entry(struct job *j, struct stream *s, struct archive_entry *ae
 			char b[128];
 
 			return copa_err_set(err, COPA_E_INPUT, "hard link target '%s' is invalid",
-					    printable(hl, b, sizeof(b)));
+			                    printable(hl, b, sizeof(b)));
 		}
 		rec->type = COPA_FT_HARDLINK;
 		rec->link = copa_arena_strndup(&j->ix.arena, tmp->p, tmp->len);
@@ -527,7 +529,7 @@ static int stream_layer(struct job *j, int fd, struct copa_err *err)
 		}
 		if (index_entry(j, &s, ae, &norm, &tmp, err) < 0) {
 			copa_err_wrap(err, "tar entry '%s'",
-				      printable(archive_entry_pathname(ae), name, sizeof(name)));
+			              printable(archive_entry_pathname(ae), name, sizeof(name)));
 			r = -1;
 			goto out;
 		}
@@ -542,15 +544,17 @@ static int stream_layer(struct job *j, int fd, struct copa_err *err)
 	snprintf(j->ix.diff_id, sizeof(j->ix.diff_id), "sha256:%s", hex);
 	copa_hash_final_hex(&s.blob, hex);
 	if (want_hex && strcmp(hex, want_hex) != 0) {
-		r = copa_err_set(err, COPA_E_VERIFY,
-				 "the blob does not match its digest (it hashes to %s:%s): the file "
-				 "is corrupt; delete it and pull the image again",
-				 copa_hash_name(alg), hex);
+		r = copa_err_set(
+		    err, COPA_E_VERIFY,
+		    "the blob does not match its digest (it hashes to %s:%s): the file "
+		    "is corrupt; delete it and pull the image again",
+		    copa_hash_name(alg), hex);
 		goto out;
 	}
 	if (lb->size && s.blob_bytes != lb->size)
-		r = copa_err_set(err, COPA_E_VERIFY, "the blob has %llu bytes, the manifest says %llu",
-				 (unsigned long long)s.blob_bytes, (unsigned long long)lb->size);
+		r = copa_err_set(err, COPA_E_VERIFY,
+		                 "the blob has %llu bytes, the manifest says %llu",
+		                 (unsigned long long)s.blob_bytes, (unsigned long long)lb->size);
 out:
 	stream_close(&s);
 	copa_buf_release(&norm);
@@ -578,7 +582,7 @@ static bool index_from_cache(struct job *j, const char *key)
 	}
 	if (copa_lindex_decode(&j->ix, &b, &cerr) < 0 || j->ix.n > j->o->max_entries) {
 		copa_debug(j->o->out, "ignoring the cached index of layer %s: %s", j->blob->digest,
-			   cerr.msg);
+		           cerr.msg);
 		copa_lindex_release(&j->ix);
 		return false;
 	}
@@ -598,8 +602,8 @@ static int index_layer(struct job *j)
 	if (!key || !index_from_cache(j, key)) {
 		fd = open(lb->path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
-			return copa_err_sys(err, errno == ENOENT ? COPA_E_NOTFOUND : COPA_E_IO, errno,
-					    "cannot open '%s'", lb->path);
+			return copa_err_sys(err, errno == ENOENT ? COPA_E_NOTFOUND : COPA_E_IO,
+			                    errno, "cannot open '%s'", lb->path);
 		copa_progress(j->o->out, COPA_PROGRESS_START, "unpack", lb->digest, 0, lb->size);
 		if (stream_layer(j, fd, err) < 0) {
 			copa_progress_done(j->o->out, "unpack", lb->digest, 0);
@@ -613,34 +617,35 @@ static int index_layer(struct job *j)
 			copa_lindex_encode(&j->ix, &enc);
 			if (copa_cache_put(j->o->cache, CACHE_NS, key, enc.p, enc.len, &cerr) < 0)
 				copa_warn(j->o->out, "cannot cache the index of layer %s: %s",
-					  lb->digest, cerr.msg);
+				          lb->digest, cerr.msg);
 			copa_buf_release(&enc);
 		}
 	} else {
 		copa_debug(j->o->out, "layer %s: header index from the cache", lb->digest);
 	}
 	if (lb->diff_id && strcmp(lb->diff_id, j->ix.diff_id) != 0)
-		return copa_err_set(err, COPA_E_VERIFY,
-				    "the uncompressed content hashes to %s, but the image config "
-				    "says its diff_id is %s: the image is corrupt or was tampered with",
-				    j->ix.diff_id, lb->diff_id);
+		return copa_err_set(
+		    err, COPA_E_VERIFY,
+		    "the uncompressed content hashes to %s, but the image config "
+		    "says its diff_id is %s: the image is corrupt or was tampered with",
+		    j->ix.diff_id, lb->diff_id);
 	return 0;
 }
 
 static bool media_type_ok(const char *mt)
 {
 	static const char *const known[] = {
-		"application/vnd.oci.image.layer.v1.tar",
-		"application/vnd.oci.image.layer.v1.tar+gzip",
-		"application/vnd.oci.image.layer.v1.tar+zstd",
-		"application/vnd.oci.image.layer.nondistributable.v1.tar",
-		"application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
-		"application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
-		"application/vnd.docker.image.rootfs.diff.tar",
-		"application/vnd.docker.image.rootfs.diff.tar.gzip",
-		"application/vnd.docker.image.rootfs.diff.tar.zstd",
-		"application/vnd.docker.image.rootfs.foreign.diff.tar",
-		"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
+	    "application/vnd.oci.image.layer.v1.tar",
+	    "application/vnd.oci.image.layer.v1.tar+gzip",
+	    "application/vnd.oci.image.layer.v1.tar+zstd",
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar",
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip",
+	    "application/vnd.oci.image.layer.nondistributable.v1.tar+zstd",
+	    "application/vnd.docker.image.rootfs.diff.tar",
+	    "application/vnd.docker.image.rootfs.diff.tar.gzip",
+	    "application/vnd.docker.image.rootfs.diff.tar.zstd",
+	    "application/vnd.docker.image.rootfs.foreign.diff.tar",
+	    "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",
 	};
 
 	if (!mt)
@@ -655,13 +660,14 @@ static void run_job(struct job *j)
 {
 	if (!media_type_ok(j->blob->media_type))
 		j->r = copa_err_set(&j->err, COPA_E_UNSUPPORTED,
-				    "unsupported layer media type '%s'", j->blob->media_type);
+		                    "unsupported layer media type '%s'", j->blob->media_type);
 	else
 		j->r = index_layer(j);
 	if (j->r < 0)
 		copa_err_wrap(&j->err, "layer %s",
-			      j->blob->digest ? j->blob->digest
-					      : j->blob->path ? j->blob->path : "(unnamed)");
+		              j->blob->digest ? j->blob->digest
+		              : j->blob->path ? j->blob->path
+		                              : "(unnamed)");
 }
 
 /* ---- workers ---- */
@@ -719,15 +725,23 @@ static int apply_markers(struct copa_view *v, const struct copa_lindex *ix, stru
 }
 
 static int apply_entries(struct copa_view *v, const struct copa_lindex *ix, uint32_t layer,
-			 struct copa_buf *canon, struct copa_err *err)
+                         struct copa_buf *canon, struct copa_err *err)
 {
 	for (size_t i = 0; i < ix->n; i++) {
 		const struct copa_rec *r = &ix->recs[i];
-		struct copa_view_entry e = {
-			.path = r->path, .type = r->type, .mode = r->mode, .uid = r->uid,
-			.gid = r->gid, .size = r->size, .mtime = r->mtime, .link = r->link,
-			.rdev_major = r->major, .rdev_minor = r->minor, .layer = layer,
-			.data_offset = r->pos, .content = r->content};
+		struct copa_view_entry e = {.path = r->path,
+		                            .type = r->type,
+		                            .mode = r->mode,
+		                            .uid = r->uid,
+		                            .gid = r->gid,
+		                            .size = r->size,
+		                            .mtime = r->mtime,
+		                            .link = r->link,
+		                            .rdev_major = r->major,
+		                            .rdev_minor = r->minor,
+		                            .layer = layer,
+		                            .data_offset = r->pos,
+		                            .content = r->content};
 
 		if (r->kind != COPA_REC_ENTRY)
 			continue;
@@ -740,8 +754,8 @@ static int apply_entries(struct copa_view *v, const struct copa_lindex *ix, uint
 			e.data_offset = COPA_VIEW_NO_OFFSET;
 			e.layer = layer;
 			if (copa_view_resolve(v, r->link, 0, canon, &t, &ignore) == 0 && t &&
-			    (t->type == COPA_FT_REG ||
-			     (t->type == COPA_FT_HARDLINK && t->data_offset != COPA_VIEW_NO_OFFSET))) {
+			    (t->type == COPA_FT_REG || (t->type == COPA_FT_HARDLINK &&
+			                                t->data_offset != COPA_VIEW_NO_OFFSET))) {
 				e.link = canon->p;
 				e.size = t->size;
 				e.content = t->content;
@@ -752,14 +766,15 @@ static int apply_entries(struct copa_view *v, const struct copa_lindex *ix, uint
 		if (!copa_view_put(v, &e, err)) {
 			char b[160];
 
-			return copa_err_wrap(err, "tar entry '%s'", printable(r->path, b, sizeof(b)));
+			return copa_err_wrap(err, "tar entry '%s'",
+			                     printable(r->path, b, sizeof(b)));
 		}
 	}
 	return 0;
 }
 
 static int apply_index(struct copa_view *v, const struct copa_lindex *ix, uint32_t layer,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	struct copa_buf canon = COPA_BUF_INIT;
 	int r = apply_markers(v, ix, &canon);
@@ -786,8 +801,7 @@ static void cursor_close(struct cursor *c)
 	c->base = 0;
 }
 
-static int cursor_open(struct copa_image_fs *fs, uint32_t layer, uint64_t pos,
-		       struct copa_err *err)
+static int cursor_open(struct copa_image_fs *fs, uint32_t layer, uint64_t pos, struct copa_err *err)
 {
 	const struct fs_layer *l = &fs->layers[layer];
 	struct cursor *c = &fs->cur;
@@ -817,11 +831,11 @@ static int cursor_open(struct copa_image_fs *fs, uint32_t layer, uint64_t pos,
 
 /* Positions the cursor on the header at e->data_offset. */
 static int cursor_seek(struct copa_image_fs *fs, const struct copa_view_entry *e,
-		       struct archive_entry **ae, struct copa_err *err)
+                       struct archive_entry **ae, struct copa_err *err)
 {
 	struct cursor *c = &fs->cur;
 	bool reuse = c->s && c->layer == (int)e->layer && !fs->layers[e->layer].plain &&
-		     c->last >= 0 && c->base + (uint64_t)c->last < e->data_offset;
+	             c->last >= 0 && c->base + (uint64_t)c->last < e->data_offset;
 
 	/* Uncompressed layers are read from the offset directly; others go forward or restart. */
 	if (!reuse && cursor_open(fs, e->layer, e->data_offset, err) < 0)
@@ -831,22 +845,23 @@ static int cursor_seek(struct copa_image_fs *fs, const struct copa_view_entry *e
 		uint64_t at;
 
 		if (ar != ARCHIVE_OK && ar != ARCHIVE_WARN)
-			return copa_err_set(err, COPA_E_INPUT, "the entry is not at offset %llu: %s",
-					    (unsigned long long)e->data_offset,
-					    ar == ARCHIVE_EOF ? "end of the layer"
-							      : archive_error_string(c->s->tar));
+			return copa_err_set(err, COPA_E_INPUT,
+			                    "the entry is not at offset %llu: %s",
+			                    (unsigned long long)e->data_offset,
+			                    ar == ARCHIVE_EOF ? "end of the layer"
+			                                      : archive_error_string(c->s->tar));
 		c->last = archive_read_header_position(c->s->tar);
 		at = c->base + (uint64_t)c->last;
 		if (at == e->data_offset)
 			return 0;
 		if (at > e->data_offset)
 			return copa_err_set(err, COPA_E_INPUT, "no entry starts at offset %llu",
-					    (unsigned long long)e->data_offset);
+			                    (unsigned long long)e->data_offset);
 	}
 }
 
 static int read_content(void *ctx, const struct copa_view_entry *e, size_t max,
-			struct copa_buf *out, struct copa_err *err)
+                        struct copa_buf *out, struct copa_err *err)
 {
 	struct copa_image_fs *fs = ctx;
 	struct cursor *c = &fs->cur;
@@ -856,7 +871,8 @@ static int read_content(void *ctx, const struct copa_view_entry *e, size_t max,
 	if (e->layer >= fs->n || e->data_offset == COPA_VIEW_NO_OFFSET)
 		return copa_err_set(err, COPA_E_BUG, "'%s' has no layer to read from", e->path);
 	if (e->size > max)
-		return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %zu bytes", e->path, max);
+		return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %zu bytes", e->path,
+		                    max);
 	if (cursor_seek(fs, e, &ae, err) < 0)
 		goto fail;
 	if (archive_entry_filetype(ae) != AE_IFREG || archive_entry_hardlink(ae) ||
@@ -867,7 +883,8 @@ static int read_content(void *ctx, const struct copa_view_entry *e, size_t max,
 	if (copa_buf_grow(out, (size_t)e->size) < 0)
 		return copa_err_set(err, COPA_E_LIMIT, "'%s' does not fit the buffer", e->path);
 	while (got < e->size) {
-		la_ssize_t n = archive_read_data(c->s->tar, out->p + out->len, (size_t)(e->size - got));
+		la_ssize_t n =
+		    archive_read_data(c->s->tar, out->p + out->len, (size_t)(e->size - got));
 
 		if (n < 0) {
 			archive_fail(c->s->tar, "cannot read the content", err);
@@ -885,7 +902,7 @@ static int read_content(void *ctx, const struct copa_view_entry *e, size_t max,
 fail:
 	cursor_close(c);
 	return copa_err_wrap(err, "cannot read '%s' from layer %s", e->path,
-			     fs->layers[e->layer].digest);
+	                     fs->layers[e->layer].digest);
 }
 
 /* ---- public ---- */
@@ -933,8 +950,8 @@ static int build(struct copa_image_fs *fs, struct job *jobs, size_t n, struct co
 		entries += j->ix.n;
 		if (entries > j->o->max_entries) {
 			r = copa_err_set(err, COPA_E_LIMIT,
-					 "the image has more than %llu entries in its layers",
-					 (unsigned long long)j->o->max_entries);
+			                 "the image has more than %llu entries in its layers",
+			                 (unsigned long long)j->o->max_entries);
 			break;
 		}
 		fs->layers[i].plain = j->ix.plain;
@@ -955,8 +972,8 @@ static int build(struct copa_image_fs *fs, struct job *jobs, size_t n, struct co
 }
 
 struct copa_image_fs *copa_image_fs_open(const struct copa_layer_blob *layers, size_t n,
-					 const struct copa_image_fs_opts *opts,
-					 struct copa_err *err)
+                                         const struct copa_image_fs_opts *opts,
+                                         struct copa_err *err)
 {
 	struct copa_image_fs *fs = copa_xcalloc(1, sizeof(*fs));
 	struct ropts o;
@@ -972,7 +989,8 @@ struct copa_image_fs *copa_image_fs_open(const struct copa_layer_blob *layers, s
 	fs->cur.last = -1;
 	for (size_t i = 0; i < n; i++) {
 		fs->layers[i].digest = copa_xstrdup(layers[i].digest ? layers[i].digest
-						    : layers[i].path ? layers[i].path : "(unnamed)");
+		                                    : layers[i].path ? layers[i].path
+		                                                     : "(unnamed)");
 		fs->layers[i].path = layers[i].path ? copa_xstrdup(layers[i].path) : NULL;
 		jobs[i].blob = &layers[i];
 		jobs[i].o = &o;
@@ -1008,7 +1026,7 @@ static int cmp_batch(const void *x, const void *y)
 
 /* The entry whose bytes copa_view_read would return for path. */
 static int batch_entry(struct copa_view *v, const char *path, size_t max,
-		       const struct copa_view_entry **out, struct copa_err *err)
+                       const struct copa_view_entry **out, struct copa_err *err)
 {
 	struct copa_buf canon = COPA_BUF_INIT;
 	const struct copa_view_entry *e = NULL;
@@ -1021,24 +1039,25 @@ static int batch_entry(struct copa_view *v, const char *path, size_t max,
 	    e->data_offset == COPA_VIEW_NO_OFFSET) {
 		e = copa_view_get(v, e->link ? e->link : "");
 		if (!e || e->type != COPA_FT_REG)
-			return copa_err_set(err, COPA_E_INPUT, "'%s' is a hard link to a missing file",
-					    path);
+			return copa_err_set(err, COPA_E_INPUT,
+			                    "'%s' is a hard link to a missing file", path);
 	}
 	if (!e)
 		return copa_err_set(err, COPA_E_NOTFOUND, "'%s' is not in the image", path);
 	if (e->type != COPA_FT_REG && e->type != COPA_FT_HARDLINK)
 		return copa_err_set(err, COPA_E_INPUT, "'%s' is not a regular file", path);
 	if (e->size > max)
-		return copa_err_set(err, COPA_E_LIMIT, "'%s' is %llu bytes, more than the %zu allowed",
-				    path, (unsigned long long)e->size, max);
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "'%s' is %llu bytes, more than the %zu allowed", path,
+		                    (unsigned long long)e->size, max);
 	*out = e;
 	return 0;
 }
 
 int copa_image_fs_read_batch(struct copa_image_fs *fs, const char *const *paths, size_t n,
-			     size_t max,
-			     int (*fn)(void *ctx, size_t i, const void *data, size_t len),
-			     void *ctx, struct copa_err *err)
+                             size_t max,
+                             int (*fn)(void *ctx, size_t i, const void *data, size_t len),
+                             void *ctx, struct copa_err *err)
 {
 	struct batch_item *items = copa_xcalloc(n ? n : 1, sizeof(*items));
 	struct copa_buf b = COPA_BUF_INIT;

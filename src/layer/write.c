@@ -29,9 +29,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define BLOCK 512
-#define MAX_LINK 4095
-#define MAX_XATTR_NAME 255
+#define BLOCK           512
+#define MAX_LINK        4095
+#define MAX_XATTR_NAME  255
 #define MAX_XATTR_VALUE (64u * 1024)
 
 struct wentry {
@@ -65,7 +65,7 @@ static int32_t find_entry(const struct copa_strmap *idx, const char *link)
 	struct copa_buf nb = COPA_BUF_INIT;
 	uint32_t i;
 	bool ok = link && copa_path_normalize(link, &nb) == 0 && nb.len &&
-		  copa_strmap_get(idx, nb.p, nb.len, &i);
+	          copa_strmap_get(idx, nb.p, nb.len, &i);
 
 	copa_buf_release(&nb);
 	return ok ? (int32_t)i : -1;
@@ -78,7 +78,8 @@ static int link_groups(struct writer *w, struct copa_err *err)
 
 	for (size_t i = 0; i < w->n; i++)
 		if (w->v[i].mark == COPA_LAYER_ENTRY)
-			copa_strmap_put(&idx, w->v[i].e->path, strlen(w->v[i].e->path), (uint32_t)i);
+			copa_strmap_put(&idx, w->v[i].e->path, strlen(w->v[i].e->path),
+			                (uint32_t)i);
 	for (size_t i = 0; i < w->n && r == 0; i++) {
 		const struct copa_layer_entry *e = w->v[i].e;
 		int32_t j = (int32_t)i;
@@ -90,9 +91,9 @@ static int link_groups(struct writer *w, struct copa_err *err)
 			j = find_entry(&idx, w->v[j].e->link);
 		if (j < 0 || w->v[j].e->type != COPA_FT_REG) {
 			r = copa_err_set(err, COPA_E_INPUT,
-					 "new layer: hard link '%s' points to '%s', which is not a "
-					 "regular file in the same layer",
-					 e->path, e->link ? e->link : "");
+			                 "new layer: hard link '%s' points to '%s', which is not a "
+			                 "regular file in the same layer",
+			                 e->path, e->link ? e->link : "");
 			break;
 		}
 		w->v[i].root = j;
@@ -181,8 +182,8 @@ static int pax_xattrs(struct copa_buf *b, const struct copa_layer_entry *e, stru
 		    strpbrk(name, "\n\r\t ") || x[i]->len > MAX_XATTR_VALUE ||
 		    (i && strcmp(x[i - 1]->name, name) == 0)) {
 			r = copa_err_set(err, COPA_E_INPUT,
-					 "new layer: entry '%s': invalid or duplicate xattr '%s'",
-					 e->path, name);
+			                 "new layer: entry '%s': invalid or duplicate xattr '%s'",
+			                 e->path, name);
 			break;
 		}
 		char *key = copa_xasprintf("SCHILY.xattr.%s", name);
@@ -217,7 +218,7 @@ static void checksum(unsigned char *h)
 }
 
 static void fill_ustar(unsigned char *h, const char *name, char type, uint32_t mode, uint32_t uid,
-		       uint32_t gid, uint64_t size, uint64_t mtime, const char *link)
+                       uint32_t gid, uint64_t size, uint64_t mtime, const char *link)
 {
 	size_t n = strlen(name);
 
@@ -260,11 +261,11 @@ static int write_pax(struct writer *w, const char *name, struct copa_err *err)
 	return copa_zpipe_write(w->z, h, pad, err);
 }
 
-#define USTAR_MAX_ID   07777777u
-#define USTAR_MAX_NUM  077777777777ull
+#define USTAR_MAX_ID  07777777u
+#define USTAR_MAX_NUM 077777777777ull
 
 static int write_header(struct writer *w, const struct hdr *x, const char *what,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	unsigned char h[BLOCK];
 	struct copa_buf *pax = &w->pax;
@@ -289,14 +290,14 @@ static int write_header(struct writer *w, const struct hdr *x, const char *what,
 	if (pax->len && write_pax(w, x->name, err) < 0)
 		return -1;
 	fill_ustar(h, x->name, x->type, x->mode, x->uid > USTAR_MAX_ID ? 0 : x->uid,
-		   x->gid > USTAR_MAX_ID ? 0 : x->gid, big_size ? 0 : x->size,
-		   bad_time ? 0 : (uint64_t)x->mtime, x->link);
+	           x->gid > USTAR_MAX_ID ? 0 : x->gid, big_size ? 0 : x->size,
+	           bad_time ? 0 : (uint64_t)x->mtime, x->link);
 	if (x->type == '3' || x->type == '4') {
 		if (!put_octal((char *)h + 329, 8, x->major) ||
 		    !put_octal((char *)h + 337, 8, x->minor))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "new layer: %s '%s': device number %u:%u is too large",
-					    what, x->name, x->major, x->minor);
+			                    "new layer: %s '%s': device number %u:%u is too large",
+			                    what, x->name, x->major, x->minor);
 	}
 	checksum(h);
 	return copa_zpipe_write(w->z, h, BLOCK, err);
@@ -320,20 +321,23 @@ static int copy_staged(struct writer *w, const struct copa_layer_entry *e, struc
 	char probe;
 
 	if (sfd < 0)
-		return copa_err_set(err, COPA_E_BUG, "new layer: '%s' is staged but there is no "
-				    "staging directory", e->path);
+		return copa_err_set(err, COPA_E_BUG,
+		                    "new layer: '%s' is staged but there is no "
+		                    "staging directory",
+		                    e->path);
 	fd = copa_fs_open_beneath(sfd, e->staged, O_RDONLY | O_NOFOLLOW | O_NONBLOCK, 0, err);
 	if (fd < 0)
 		return copa_err_wrap(err, "new layer: content of '%s'", e->path);
 	if (fstat(fd, &st) < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "new layer: cannot stat staged '%s'",
-				    e->staged);
+		                    e->staged);
 	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size != e->size)
-		return copa_err_set(err, COPA_E_IO,
-				    "new layer: staged '%s' for '%s' is %s of %lld bytes, expected a "
-				    "regular file of %llu",
-				    e->staged, e->path, S_ISREG(st.st_mode) ? "a file" : "not a file",
-				    (long long)st.st_size, (unsigned long long)e->size);
+		return copa_err_set(
+		    err, COPA_E_IO,
+		    "new layer: staged '%s' for '%s' is %s of %lld bytes, expected a "
+		    "regular file of %llu",
+		    e->staged, e->path, S_ISREG(st.st_mode) ? "a file" : "not a file",
+		    (long long)st.st_size, (unsigned long long)e->size);
 	while (left) {
 		size_t avail;
 		void *dst = copa_zpipe_space(w->z, &avail, err);
@@ -347,17 +351,19 @@ static int copy_staged(struct writer *w, const struct copa_layer_entry *e, struc
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return copa_err_sys(err, COPA_E_IO, errno, "new layer: cannot read staged '%s'",
-					    e->staged);
+			return copa_err_sys(err, COPA_E_IO, errno,
+			                    "new layer: cannot read staged '%s'", e->staged);
 		if (n == 0)
-			return copa_err_set(err, COPA_E_IO, "new layer: staged '%s' shrank while "
-					    "being written", e->staged);
+			return copa_err_set(err, COPA_E_IO,
+			                    "new layer: staged '%s' shrank while "
+			                    "being written",
+			                    e->staged);
 		copa_zpipe_commit(w->z, (size_t)n, err);
 		left -= (uint64_t)n;
 	}
 	if (pread(fd, &probe, 1, (off_t)e->size) > 0)
-		return copa_err_set(err, COPA_E_IO, "new layer: staged '%s' grew while being written",
-				    e->staged);
+		return copa_err_set(err, COPA_E_IO,
+		                    "new layer: staged '%s' grew while being written", e->staged);
 	return pad_to_block(w, e->size, err);
 }
 
@@ -371,9 +377,10 @@ static int write_content(struct writer *w, const struct copa_layer_entry *e, str
 	if (e->staged)
 		return copy_staged(w, e, err);
 	if (e->size)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "new layer: '%s' has %llu bytes but neither content nor a staged file",
-				    e->path, (unsigned long long)e->size);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "new layer: '%s' has %llu bytes but neither content nor a staged file", e->path,
+		    (unsigned long long)e->size);
 	return 0;
 }
 
@@ -393,7 +400,8 @@ static const char *tar_name(struct writer *w, const struct wentry *x)
 		break;
 	case COPA_LAYER_WHITEOUT:
 		if (slash)
-			copa_buf_addf(&w->name, "%.*s/.wh.%s", (int)(slash - path), path, slash + 1);
+			copa_buf_addf(&w->name, "%.*s/.wh.%s", (int)(slash - path), path,
+			              slash + 1);
 		else
 			copa_buf_addf(&w->name, ".wh.%s", path);
 		break;
@@ -409,8 +417,11 @@ static int write_entry(struct writer *w, size_t i, struct copa_err *err)
 	const struct wentry *x = &w->v[i];
 	const struct copa_layer_entry *e = x->e;
 	const struct copa_layer_entry *meta = x->root >= 0 ? w->v[x->root].e : e;
-	struct hdr h = {.name = tar_name(w, x), .mode = meta->mode, .uid = meta->uid,
-			.gid = meta->gid, .mtime = meta->mtime};
+	struct hdr h = {.name = tar_name(w, x),
+	                .mode = meta->mode,
+	                .uid = meta->uid,
+	                .gid = meta->gid,
+	                .mtime = meta->mtime};
 
 	if (x->mark != COPA_LAYER_ENTRY) {
 		/* Whiteouts are empty regular files; their attributes carry no meaning. */
@@ -449,9 +460,9 @@ static int write_entry(struct writer *w, size_t i, struct copa_err *err)
 		return write_header(w, &h, "directory", err);
 	case COPA_FT_SYMLINK:
 		if (!e->link || !*e->link || strlen(e->link) > MAX_LINK)
-			return copa_err_set(err, COPA_E_INPUT,
-					    "new layer: symlink '%s' has an empty or too long target",
-					    e->path);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "new layer: symlink '%s' has an empty or too long target", e->path);
 		h.type = '2';
 		h.link = e->link;
 		return write_header(w, &h, "symlink", err);
@@ -468,12 +479,12 @@ static int write_entry(struct writer *w, size_t i, struct copa_err *err)
 		break; /* handled above through the group */
 	}
 	return copa_err_set(err, COPA_E_INPUT, "new layer: entry '%s' has an unknown type %u",
-			    e->path, e->type);
+	                    e->path, e->type);
 }
 
 int copa_layer_builder_write(const struct copa_layer_builder *b,
-			     const struct copa_layer_write_opts *opts,
-			     struct copa_layer_result *res, struct copa_err *err)
+                             const struct copa_layer_write_opts *opts,
+                             struct copa_layer_result *res, struct copa_err *err)
 {
 	static const unsigned char eof[2 * BLOCK];
 	struct writer w = {.b = b};

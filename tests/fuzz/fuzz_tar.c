@@ -27,8 +27,8 @@ static int read_file(void *ctx, const struct copa_view_entry *e)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_image_fs_opts o = {.max_entries = 20000, .max_layer_bytes = 64u << 20,
-				       .inline_max = 4096};
+	struct copa_image_fs_opts o = {
+	    .max_entries = 20000, .max_layer_bytes = 64u << 20, .inline_max = 4096};
 	struct copa_layer_blob l = {0};
 	struct copa_image_fs *fs;
 	char path[64];

@@ -44,10 +44,11 @@ static double now(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option lopts[] = {
-		{"cache-dir", required_argument, NULL, 'C'}, {"cat", required_argument, NULL, 'c'},
-		{"stats", no_argument, NULL, 's'}, {"inline-max", required_argument, NULL, 'i'},
-		{0}};
+	static const struct option lopts[] = {{"cache-dir", required_argument, NULL, 'C'},
+	                                      {"cat", required_argument, NULL, 'c'},
+	                                      {"stats", no_argument, NULL, 's'},
+	                                      {"inline-max", required_argument, NULL, 'i'},
+	                                      {0}};
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_cache cache = {.dirfd = -1};
 	struct copa_image_fs_opts o = {0};
@@ -77,8 +78,9 @@ int main(int argc, char **argv)
 			o.inline_max = strtoull(optarg, NULL, 10);
 			break;
 		default:
-			fprintf(stderr, "usage: copa-lsview [--cache-dir DIR] [--cat PATH] [--stats] "
-					"BLOB[,type=MT][,diff_id=D][,digest=D]...\n");
+			fprintf(stderr,
+			        "usage: copa-lsview [--cache-dir DIR] [--cat PATH] [--stats] "
+			        "BLOB[,type=MT][,diff_id=D][,digest=D]...\n");
 			return 2;
 		}
 	}
@@ -139,7 +141,8 @@ int main(int argc, char **argv)
 		struct copa_buf b = COPA_BUF_INIT;
 
 		for (size_t i = 0; i < n_cats; i++) {
-			if (copa_view_read(copa_image_fs_view(fs), cats[i], 1u << 30, &b, &err) < 0) {
+			if (copa_view_read(copa_image_fs_view(fs), cats[i], 1u << 30, &b, &err) <
+			    0) {
 				fprintf(stderr, "copa-lsview: %s\n", err.msg);
 				rc = 1;
 				break;

@@ -81,9 +81,11 @@ static size_t read_xattrs(const char *full, struct copa_layer_xattr **out, char 
 
 static int add_path(struct walk *w, const char *rel, const struct stat *st)
 {
-	struct copa_layer_entry e = {.path = rel, .mode = st->st_mode & 07777,
-				     .uid = w->root ? 0 : st->st_uid, .gid = w->root ? 0 : st->st_gid,
-				     .mtime = st->st_mtim.tv_sec};
+	struct copa_layer_entry e = {.path = rel,
+	                             .mode = st->st_mode & 07777,
+	                             .uid = w->root ? 0 : st->st_uid,
+	                             .gid = w->root ? 0 : st->st_gid,
+	                             .mtime = st->st_mtim.tv_sec};
 	char *full = copa_xasprintf("%s/%s", w->top, rel);
 	char target[4096];
 	struct copa_layer_xattr *xs = NULL;
@@ -146,7 +148,7 @@ static int walk_dir(struct walk *w, int dfd, const char *rel)
 			continue;
 		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			r = copa_err_sys(&w->err, COPA_E_IO, errno, "cannot stat '%s/%s'", rel,
-					 de->d_name);
+			                 de->d_name);
 			break;
 		}
 		child = *rel ? copa_xasprintf("%s/%s", rel, de->d_name) : copa_xstrdup(de->d_name);
@@ -154,8 +156,9 @@ static int walk_dir(struct walk *w, int dfd, const char *rel)
 		if (r == 0 && S_ISDIR(st.st_mode)) {
 			int cfd = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 
-			r = cfd < 0 ? copa_err_sys(&w->err, COPA_E_IO, errno, "cannot open '%s'", child)
-				    : walk_dir(w, cfd, child);
+			r = cfd < 0
+			        ? copa_err_sys(&w->err, COPA_E_IO, errno, "cannot open '%s'", child)
+			        : walk_dir(w, cfd, child);
 		}
 		free(child);
 	}
@@ -166,7 +169,7 @@ static int walk_dir(struct walk *w, int dfd, const char *rel)
 static void usage(void)
 {
 	fprintf(stderr, "usage: copa-mklayer [-c gzip|zstd|none] [-l LEVEL] [-j THREADS] [--root] "
-			"DIR OUT\n");
+	                "DIR OUT\n");
 	exit(2);
 }
 
@@ -220,7 +223,7 @@ int main(int argc, char **argv)
 	outfd = open(argv[optind + 1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (outfd < 0) {
 		fprintf(stderr, "copa-mklayer: cannot create '%s': %s\n", argv[optind + 1],
-			strerror(errno));
+		        strerror(errno));
 		return 1;
 	}
 	o.out_fd = outfd;
@@ -231,7 +234,7 @@ int main(int argc, char **argv)
 	}
 	if (close(outfd) < 0) {
 		fprintf(stderr, "copa-mklayer: cannot write '%s': %s\n", argv[optind + 1],
-			strerror(errno));
+		        strerror(errno));
 		return 1;
 	}
 	printf("{\"digest\": \"%s\", \"diff_id\": \"%s\", \"size\": %llu, \"tar_size\": %llu, "

@@ -56,7 +56,7 @@ static int teardown(void **state)
 
 /* Writes a layer with the given members; returns its malloc'd path, digest in *digest. */
 static char *mktar(const char *name, enum comp c, const struct m *ms, char digest[COPA_DIGEST_MAX],
-		   char diff_id[COPA_DIGEST_MAX])
+                   char diff_id[COPA_DIGEST_MAX])
 {
 	char *path = copa_xasprintf("%s/%s", tmpdir, name);
 	char *raw = copa_xasprintf("%s/%s.raw", tmpdir, name);
@@ -79,10 +79,10 @@ static char *mktar(const char *name, enum comp c, const struct m *ms, char diges
 
 			archive_entry_set_pathname(e, x->name);
 			archive_entry_set_mode(e, (x->mode ? x->mode : 0644) |
-						      (x->type == 'd'   ? AE_IFDIR
-						       : x->type == 'l' ? AE_IFLNK
-						       : x->type == 'c' ? AE_IFCHR
-									: AE_IFREG));
+			                              (x->type == 'd'   ? AE_IFDIR
+			                               : x->type == 'l' ? AE_IFLNK
+			                               : x->type == 'c' ? AE_IFCHR
+			                                                : AE_IFREG));
 			archive_entry_set_mtime(e, 1700000000, 0);
 			if (x->type == 'l')
 				archive_entry_set_symlink(e, x->data);
@@ -132,9 +132,9 @@ static void add_layer(struct img *im, enum comp c, const struct m *ms)
 	im->l[i].path = im->paths[i];
 	im->l[i].digest = im->digest[i];
 	im->l[i].diff_id = im->diff[i];
-	im->l[i].media_type = c == GZ ? "application/vnd.oci.image.layer.v1.tar+gzip"
-			      : c == ZST ? "application/vnd.docker.image.rootfs.diff.tar.zstd"
-					 : "application/vnd.oci.image.layer.v1.tar";
+	im->l[i].media_type = c == GZ    ? "application/vnd.oci.image.layer.v1.tar+gzip"
+	                      : c == ZST ? "application/vnd.docker.image.rootfs.diff.tar.zstd"
+	                                 : "application/vnd.oci.image.layer.v1.tar";
 }
 
 static void img_free(struct img *im)
@@ -154,40 +154,40 @@ static const char *cat(struct copa_view *v, const char *path, struct copa_buf *b
 }
 
 static const struct m base[] = {
-	{"./", 'd', NULL, 0755},
-	{"etc/", 'd', NULL, 0755},
-	{"etc/os-release", 'f', "ID=debian\n", 0},
-	{"a/", 'd', NULL, 0755},
-	{"a/x", 'f', "x0", 0},
-	{"a/y", 'f', "y0", 0},
-	{"b/", 'd', NULL, 0755},
-	{"b/c", 'f', "c0", 0},
-	{"b/sub/", 'd', NULL, 0700},
-	{"b/sub/deep", 'f', "deep", 0},
-	{"d/", 'd', NULL, 0755},
-	{"d/e", 'f', "e0", 0},
-	{"usr/bin/tool", 'f', "tool-binary", 04755},
-	{"usr/bin/hl", 'h', "usr/bin/tool", 0},
-	{"dev/null", 'c', NULL, 0666},
-	{NULL, 0, NULL, 0},
+    {"./", 'd', NULL, 0755},
+    {"etc/", 'd', NULL, 0755},
+    {"etc/os-release", 'f', "ID=debian\n", 0},
+    {"a/", 'd', NULL, 0755},
+    {"a/x", 'f', "x0", 0},
+    {"a/y", 'f', "y0", 0},
+    {"b/", 'd', NULL, 0755},
+    {"b/c", 'f', "c0", 0},
+    {"b/sub/", 'd', NULL, 0700},
+    {"b/sub/deep", 'f', "deep", 0},
+    {"d/", 'd', NULL, 0755},
+    {"d/e", 'f', "e0", 0},
+    {"usr/bin/tool", 'f', "tool-binary", 04755},
+    {"usr/bin/hl", 'h', "usr/bin/tool", 0},
+    {"dev/null", 'c', NULL, 0666},
+    {NULL, 0, NULL, 0},
 };
 
 static void whiteouts_and_opaque(void **state)
 {
 	static const struct m upper[] = {
-		/* The opaque marker comes after a sibling: it must not hide it. */
-		{"b/new", 'f', "n1", 0},
-		{"b/.wh..wh..opq", 'f', "", 0},
-		{"a/.wh.x", 'f', "", 0},
-		{".wh.d", 'f', "", 0},
-		/* A layer cannot white out its own files. */
-		{"a/z", 'f', "z1", 0},
-		{"a/.wh.z", 'f', "", 0},
-		/* AUFS metadata is ignored. */
-		{".wh..wh.plnk/", 'd', NULL, 0700},
-		{".wh..wh.plnk/123.4", 'f', "junk", 0},
-		{"etc/os-release", 'f', "ID=debian\nVERSION_ID=\"12\"\n", 0},
-		{NULL, 0, NULL, 0},
+	    /* The opaque marker comes after a sibling: it must not hide it. */
+	    {"b/new", 'f', "n1", 0},
+	    {"b/.wh..wh..opq", 'f', "", 0},
+	    {"a/.wh.x", 'f', "", 0},
+	    {".wh.d", 'f', "", 0},
+	    /* A layer cannot white out its own files. */
+	    {"a/z", 'f', "z1", 0},
+	    {"a/.wh.z", 'f', "", 0},
+	    /* AUFS metadata is ignored. */
+	    {".wh..wh.plnk/", 'd', NULL, 0700},
+	    {".wh..wh.plnk/123.4", 'f', "junk", 0},
+	    {"etc/os-release", 'f', "ID=debian\nVERSION_ID=\"12\"\n", 0},
+	    {NULL, 0, NULL, 0},
 	};
 	struct copa_err err = COPA_ERR_INIT;
 	struct img im = {0};
@@ -237,8 +237,8 @@ static void whiteouts_and_opaque(void **state)
 static void content_on_demand(void **state)
 {
 	static const struct m upper[] = {
-		{"usr/bin/tool", 'f', "tool-v2", 0755},
-		{NULL, 0, NULL, 0},
+	    {"usr/bin/tool", 'f', "tool-v2", 0755},
+	    {NULL, 0, NULL, 0},
 	};
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_buf b = COPA_BUF_INIT;
@@ -279,15 +279,15 @@ static void hostile_entries(void **state)
 		struct m m;
 		const char *want; /* part of the error; NULL: accepted */
 	} cases[] = {
-		{{"../etc/passwd", 'f', "pwn", 0}, "leaves the layer root"},
-		{{"a/../../etc/passwd", 'f', "pwn", 0}, "leaves the layer root"},
-		{{"a/.wh...", 'f', "", 0}, "whiteout names '..'"},
-		{{".wh..", 'f', "", 0}, "whiteout names '.'"},
-		{{"a/.wh.", 'f', "", 0}, "whiteout names ''"},
-		{{"bad\nname", 'f', "x", 0}, "control character"},
-		{{"ok/hl", 'h', "../../etc/shadow", 0}, "hard link target"},
-		{{"/abs/file", 'f', "neutralised", 0}, NULL},
-		{{"evil", 'l', "/../../../etc/passwd", 0}, NULL},
+	    {{"../etc/passwd", 'f', "pwn", 0}, "leaves the layer root"},
+	    {{"a/../../etc/passwd", 'f', "pwn", 0}, "leaves the layer root"},
+	    {{"a/.wh...", 'f', "", 0}, "whiteout names '..'"},
+	    {{".wh..", 'f', "", 0}, "whiteout names '.'"},
+	    {{"a/.wh.", 'f', "", 0}, "whiteout names ''"},
+	    {{"bad\nname", 'f', "x", 0}, "control character"},
+	    {{"ok/hl", 'h', "../../etc/shadow", 0}, "hard link target"},
+	    {{"/abs/file", 'f', "neutralised", 0}, NULL},
+	    {{"evil", 'l', "/../../../etc/passwd", 0}, NULL},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
@@ -310,11 +310,11 @@ static void hostile_entries(void **state)
 			assert_non_null(fs);
 			if (cases[i].m.type == 'f') {
 				assert_string_equal(cat(copa_image_fs_view(fs), "abs/file", &b),
-						    "neutralised");
+				                    "neutralised");
 			} else {
 				/* The link stays as stored; resolving it never leaves the image. */
 				assert_ok(copa_view_resolve(copa_image_fs_view(fs), "evil",
-							    COPA_VIEW_FOLLOW, &canon, &e, &err));
+				                            COPA_VIEW_FOLLOW, &canon, &e, &err));
 				assert_string_equal(copa_buf_str(&canon), "etc/passwd");
 				assert_null(e);
 			}
@@ -391,16 +391,16 @@ static void limits(void **state)
 static int list(void *ctx, const struct copa_view_entry *e)
 {
 	copa_buf_addf(ctx, "%s %d %o %u %llu %s %d|", e->path, e->type, e->mode, e->uid,
-		      (unsigned long long)e->size, e->link ? e->link : "", e->content != NULL);
+	              (unsigned long long)e->size, e->link ? e->link : "", e->content != NULL);
 	return 0;
 }
 
 static void index_cache(void **state)
 {
 	static const struct m upper[] = {
-		{"a/.wh.x", 'f', "", 0},
-		{"var/lib/dpkg/status", 'f', "Package: x\n", 0},
-		{NULL, 0, NULL, 0},
+	    {"a/.wh.x", 'f', "", 0},
+	    {"var/lib/dpkg/status", 'f', "Package: x\n", 0},
+	    {NULL, 0, NULL, 0},
 	};
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_cache cache;
@@ -472,8 +472,8 @@ static int collect_batch(void *ctx, size_t i, const void *data, size_t len)
 
 static void batch_reads_each_layer_once(void **state)
 {
-	static const char *const paths[] = {"d/e", "a/x", "etc/os-release", "b/sub/deep",
-					    "usr/bin/hl", "a/y", "b/c"};
+	static const char *const paths[] = {
+	    "d/e", "a/x", "etc/os-release", "b/sub/deep", "usr/bin/hl", "a/y", "b/c"};
 	struct copa_err err = COPA_ERR_INIT;
 	struct got g = {COPA_BUF_INIT, 0};
 	struct copa_out out = {.log = count_log, .min_level = COPA_LOG_DEBUG, .ctx = &g};
@@ -486,10 +486,10 @@ static void batch_reads_each_layer_once(void **state)
 	fs = copa_image_fs_open(im.l, im.n, &o, &err);
 	assert_non_null(fs);
 	assert_ok(copa_image_fs_read_batch(fs, paths, COPA_ARRAY_SIZE(paths), 100, collect_batch,
-					   &g, &err));
+	                                   &g, &err));
 	/* Inline first, then in layer order; one pass over the gzip stream. */
 	assert_string_equal(copa_buf_str(&g.text),
-			    "2=ID=debian\n;1=x0;5=y0;6=c0;3=deep;0=e0;4=tool-binary;");
+	                    "2=ID=debian\n;1=x0;5=y0;6=c0;3=deep;0=e0;4=tool-binary;");
 	assert_int_equal(g.restarts, 1);
 	/* Reading backwards one by one restarts every time. */
 	g.restarts = 0;
@@ -509,7 +509,8 @@ static void batch_reads_each_layer_once(void **state)
 static void empty_and_many_layers(void **state)
 {
 	static const struct m one[] = {{"f", 'f', "1", 0}, {NULL, 0, NULL, 0}};
-	static const struct m two[] = {{".wh.f", 'f', "", 0}, {"g", 'f', "2", 0}, {NULL, 0, NULL, 0}};
+	static const struct m two[] = {
+	    {".wh.f", 'f', "", 0}, {"g", 'f', "2", 0}, {NULL, 0, NULL, 0}};
 	static const struct m three[] = {{"f/", 'd', NULL, 0700}, {NULL, 0, NULL, 0}};
 	struct copa_err err = COPA_ERR_INIT;
 	struct img im = {0};
@@ -533,14 +534,14 @@ static void empty_and_many_layers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(whiteouts_and_opaque),
-		cmocka_unit_test(content_on_demand),
-		cmocka_unit_test(hostile_entries),
-		cmocka_unit_test(digests_verified),
-		cmocka_unit_test(limits),
-		cmocka_unit_test(index_cache),
-		cmocka_unit_test(batch_reads_each_layer_once),
-		cmocka_unit_test(empty_and_many_layers),
+	    cmocka_unit_test(whiteouts_and_opaque),
+	    cmocka_unit_test(content_on_demand),
+	    cmocka_unit_test(hostile_entries),
+	    cmocka_unit_test(digests_verified),
+	    cmocka_unit_test(limits),
+	    cmocka_unit_test(index_cache),
+	    cmocka_unit_test(batch_reads_each_layer_once),
+	    cmocka_unit_test(empty_and_many_layers),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

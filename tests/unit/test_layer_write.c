@@ -68,8 +68,8 @@ static unsigned char *bulk(size_t n)
 }
 
 #define BULK (3u * 1024 * 1024 + 123)
-static const unsigned char cap[] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0x0a,
-				    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
+static const unsigned char cap[] = {0x01, 0x00, 0x00, 0x02, 0x00, 0x20, 0x00, 0x00, 0x0a, 0x00,
+                                    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00};
 
 static struct copa_layer_builder *sample(void)
 {
@@ -78,27 +78,48 @@ static struct copa_layer_builder *sample(void)
 	unsigned char *big = bulk(BULK);
 	char longname[300];
 	struct copa_layer_xattr xs[] = {{"user.note", "x=y\n", 4},
-					{"security.capability", cap, sizeof(cap)}};
+	                                {"security.capability", cap, sizeof(cap)}};
 	struct copa_layer_entry es[] = {
-		{.path = "usr", .type = COPA_FT_DIR, .mode = 0755},
-		{.path = "usr/bin", .type = COPA_FT_DIR, .mode = 0755},
-		{.path = "usr/bin/ping", .type = COPA_FT_REG, .mode = 0755, .content = "ping!",
-		 .size = 5, .xattrs = xs, .n_xattrs = 2, .mtime = 1690000000},
-		{.path = "usr/bin/su", .type = COPA_FT_REG, .mode = 04755, .staged = "su.bin",
-		 .size = 6},
-		{.path = "usr/bin/big", .type = COPA_FT_REG, .mode = 0644, .staged = "big.bin",
-		 .size = BULK},
-		/* The link sorts before its target: the writer must swap roles. */
-		{.path = "usr/bin/a-link", .type = COPA_FT_HARDLINK, .mode = 0755,
-		 .link = "usr/bin/ping"},
-		{.path = "usr/bin/sh", .type = COPA_FT_SYMLINK, .mode = 0777, .link = "dash"},
-		{.path = "dev", .type = COPA_FT_DIR, .mode = 0755},
-		{.path = "dev/null", .type = COPA_FT_CHR, .mode = 0666, .rdev_major = 1,
-		 .rdev_minor = 3},
-		{.path = "dev/sda", .type = COPA_FT_BLK, .mode = 0660, .rdev_major = 8, .gid = 6},
-		{.path = "run/fifo", .type = COPA_FT_FIFO, .mode = 0600, .uid = 3000000,
-		 .gid = 3000001, .mtime = -5},
-		{.path = "etc/empty", .type = COPA_FT_REG, .mode = 0600, .uid = 101, .gid = 102},
+	    {.path = "usr", .type = COPA_FT_DIR, .mode = 0755},
+	    {.path = "usr/bin", .type = COPA_FT_DIR, .mode = 0755},
+	    {.path = "usr/bin/ping",
+	     .type = COPA_FT_REG,
+	     .mode = 0755,
+	     .content = "ping!",
+	     .size = 5,
+	     .xattrs = xs,
+	     .n_xattrs = 2,
+	     .mtime = 1690000000},
+	    {.path = "usr/bin/su",
+	     .type = COPA_FT_REG,
+	     .mode = 04755,
+	     .staged = "su.bin",
+	     .size = 6},
+	    {.path = "usr/bin/big",
+	     .type = COPA_FT_REG,
+	     .mode = 0644,
+	     .staged = "big.bin",
+	     .size = BULK},
+	    /* The link sorts before its target: the writer must swap roles. */
+	    {.path = "usr/bin/a-link",
+	     .type = COPA_FT_HARDLINK,
+	     .mode = 0755,
+	     .link = "usr/bin/ping"},
+	    {.path = "usr/bin/sh", .type = COPA_FT_SYMLINK, .mode = 0777, .link = "dash"},
+	    {.path = "dev", .type = COPA_FT_DIR, .mode = 0755},
+	    {.path = "dev/null",
+	     .type = COPA_FT_CHR,
+	     .mode = 0666,
+	     .rdev_major = 1,
+	     .rdev_minor = 3},
+	    {.path = "dev/sda", .type = COPA_FT_BLK, .mode = 0660, .rdev_major = 8, .gid = 6},
+	    {.path = "run/fifo",
+	     .type = COPA_FT_FIFO,
+	     .mode = 0600,
+	     .uid = 3000000,
+	     .gid = 3000001,
+	     .mtime = -5},
+	    {.path = "etc/empty", .type = COPA_FT_REG, .mode = 0600, .uid = 101, .gid = 102},
 	};
 
 	stage("su.bin", "su-bin", 6);
@@ -111,10 +132,15 @@ static struct copa_layer_builder *sample(void)
 	longname[150] = '/';
 	longname[299] = '\0';
 	{
-		struct copa_layer_entry l = {.path = longname, .type = COPA_FT_REG, .mode = 0644,
-					     .content = "long", .size = 4};
-		struct copa_layer_entry s = {.path = "opt/longlink", .type = COPA_FT_SYMLINK,
-					     .mode = 0777, .link = longname};
+		struct copa_layer_entry l = {.path = longname,
+		                             .type = COPA_FT_REG,
+		                             .mode = 0644,
+		                             .content = "long",
+		                             .size = 4};
+		struct copa_layer_entry s = {.path = "opt/longlink",
+		                             .type = COPA_FT_SYMLINK,
+		                             .mode = 0777,
+		                             .link = longname};
 
 		assert_ok(copa_layer_builder_add(b, &l, &err));
 		assert_ok(copa_layer_builder_add(b, &s, &err));
@@ -125,8 +151,8 @@ static struct copa_layer_builder *sample(void)
 }
 
 static int write_layer(const struct copa_layer_builder *b, enum copa_compression c,
-		       unsigned threads, const char *name, struct copa_layer_result *res,
-		       struct copa_err *err)
+                       unsigned threads, const char *name, struct copa_layer_result *res,
+                       struct copa_err *err)
 {
 	int fd = openat(stagefd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
 	struct copa_layer_write_opts o = {.compression = c, .threads = threads, .out_fd = fd};
@@ -210,7 +236,8 @@ static void deterministic_and_digests(void **state)
 	read_all("l1.zst", &c);
 	sha(&c, d);
 	assert_string_equal(d, rz1.digest);
-	assert_string_equal(rz1.media_type_docker, "application/vnd.docker.image.rootfs.diff.tar.zstd");
+	assert_string_equal(rz1.media_type_docker,
+	                    "application/vnd.docker.image.rootfs.diff.tar.zstd");
 	copa_buf_release(&a);
 	copa_buf_release(&c);
 	copa_buf_release(&tar);
@@ -310,7 +337,7 @@ static void metadata_round_trip(void **state)
 	assert_int_equal(found, 10);
 	/* Sorted, directories (with their "/") before their contents. */
 	assert_non_null(strstr(copa_buf_str(&names), "dev/;dev/null;dev/sda;etc/apt/.wh..wh..opq;"
-							 "etc/empty;opt/"));
+	                                             "etc/empty;opt/"));
 	copa_buf_release(&names);
 	free(path);
 	copa_layer_builder_free(b);
@@ -322,8 +349,10 @@ static void read_back_through_view(void **state)
 	struct copa_layer_builder *b = sample();
 	struct copa_layer_result r;
 	char *path = copa_xasprintf("%s/view.tgz", tmpdir);
-	struct copa_layer_blob l = {.path = path, .digest = r.digest, .diff_id = r.diff_id,
-				    .media_type = "application/vnd.oci.image.layer.v1.tar+gzip"};
+	struct copa_layer_blob l = {.path = path,
+	                            .digest = r.digest,
+	                            .diff_id = r.diff_id,
+	                            .media_type = "application/vnd.oci.image.layer.v1.tar+gzip"};
 	struct copa_image_fs *fs;
 	struct copa_view *v;
 	struct copa_buf got = COPA_BUF_INIT;
@@ -354,8 +383,8 @@ static void staged_files_checked(void **state)
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_layer_result r;
 	struct copa_layer_builder *b = copa_layer_builder_new(stagefd);
-	struct copa_layer_entry e = {.path = "f", .type = COPA_FT_REG, .mode = 0644,
-				     .staged = "short.bin", .size = 10};
+	struct copa_layer_entry e = {
+	    .path = "f", .type = COPA_FT_REG, .mode = 0644, .staged = "short.bin", .size = 10};
 
 	stage("short.bin", "12345", 5);
 	assert_ok(copa_layer_builder_add(b, &e, &err));
@@ -385,8 +414,8 @@ static void bad_descriptions(void **state)
 	struct copa_layer_builder *b = copa_layer_builder_new(-1);
 	struct copa_layer_entry hl = {.path = "h", .type = COPA_FT_HARDLINK, .link = "missing"};
 	struct copa_layer_xattr x = {"bad=name", "v", 1};
-	struct copa_layer_entry xf = {.path = "x", .type = COPA_FT_REG, .xattrs = &x,
-				      .n_xattrs = 1};
+	struct copa_layer_entry xf = {
+	    .path = "x", .type = COPA_FT_REG, .xattrs = &x, .n_xattrs = 1};
 	struct copa_layer_entry dev = {.path = "d", .type = COPA_FT_CHR, .rdev_major = 1u << 30};
 
 	assert_ok(copa_layer_builder_add(b, &hl, &err));
@@ -417,8 +446,8 @@ static void empty_layer(void **state)
 	sha(&tar, d);
 	assert_string_equal(d, r.diff_id);
 	/* The well-known digest of 1024 zero bytes. */
-	assert_string_equal(r.diff_id,
-			    "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
+	assert_string_equal(
+	    r.diff_id, "sha256:5f70bf18a086007016e948b04aed3b82103a36bea41755b6cddfaf10ace3c6ef");
 	copa_buf_release(&tar);
 	copa_layer_builder_free(b);
 }
@@ -426,12 +455,9 @@ static void empty_layer(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(deterministic_and_digests),
-		cmocka_unit_test(metadata_round_trip),
-		cmocka_unit_test(read_back_through_view),
-		cmocka_unit_test(staged_files_checked),
-		cmocka_unit_test(bad_descriptions),
-		cmocka_unit_test(empty_layer),
+	    cmocka_unit_test(deterministic_and_digests), cmocka_unit_test(metadata_round_trip),
+	    cmocka_unit_test(read_back_through_view),    cmocka_unit_test(staged_files_checked),
+	    cmocka_unit_test(bad_descriptions),          cmocka_unit_test(empty_layer),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
