@@ -754,8 +754,8 @@ static int apply_entries(struct copa_view *v, const struct copa_lindex *ix, uint
 			e.data_offset = COPA_VIEW_NO_OFFSET;
 			e.layer = layer;
 			if (copa_view_resolve(v, r->link, 0, canon, &t, &ignore) == 0 && t &&
-			    (t->type == COPA_FT_REG || (t->type == COPA_FT_HARDLINK &&
-			                                t->data_offset != COPA_VIEW_NO_OFFSET))) {
+			    (t->type == COPA_FT_REG ||
+			     (t->type == COPA_FT_HARDLINK && copa_view_link_has_data(t)))) {
 				e.link = canon->p;
 				e.size = t->size;
 				e.content = t->content;
@@ -1035,8 +1035,7 @@ static int batch_entry(struct copa_view *v, const char *path, size_t max,
 	copa_buf_release(&canon);
 	if (r < 0)
 		return -1;
-	if (e && e->type == COPA_FT_HARDLINK && !e->content &&
-	    e->data_offset == COPA_VIEW_NO_OFFSET) {
+	if (e && e->type == COPA_FT_HARDLINK && !copa_view_link_has_data(e)) {
 		e = copa_view_get(v, e->link ? e->link : "");
 		if (!e || e->type != COPA_FT_REG)
 			return copa_err_set(err, COPA_E_INPUT,

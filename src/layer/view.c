@@ -476,8 +476,7 @@ int copa_view_read(struct copa_view *v, const char *path, size_t max, struct cop
 	 * target's when it applies the link) keeps it even when a later layer
 	 * replaces the target path, as a hard link on disk does.
 	 */
-	if (r == 0 && e && e->type == COPA_FT_HARDLINK && !e->content &&
-	    e->data_offset == COPA_VIEW_NO_OFFSET) {
+	if (r == 0 && e && e->type == COPA_FT_HARDLINK && !copa_view_link_has_data(e)) {
 		const struct copa_view_entry *t = copa_view_get(v, e->link ? e->link : "");
 
 		e = t && t->type == COPA_FT_REG ? t : NULL;
