@@ -344,11 +344,11 @@ static int classify(const char *norm, struct copa_buf *target, enum name_kind *k
 	base = base ? base + 1 : norm;
 	*kind = NAME_ENTRY;
 	/* A directory component reserved for whiteouts: AUFS metadata (.wh..wh.plnk/...). */
-	wh = strstr(norm, ".wh.");
-	if (wh && wh < base && (wh == norm || wh[-1] == '/')) {
-		*kind = NAME_IGNORE;
-		return 0;
-	}
+	for (wh = norm; wh < base; wh = strchr(wh, '/') + 1)
+		if (strncmp(wh, ".wh.", 4) == 0) {
+			*kind = NAME_IGNORE;
+			return 0;
+		}
 	if (strncmp(base, ".wh.", 4) != 0)
 		return 0;
 	copa_buf_reset(target);

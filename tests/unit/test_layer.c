@@ -212,6 +212,7 @@ static void whiteouts_and_opaque(void **state)
 	assert_null(copa_view_get(v, "d"));
 	assert_null(copa_view_get(v, "d/e"));
 	assert_null(copa_view_get(v, ".wh..wh.plnk"));
+	assert_null(copa_view_get(v, "a.wh.b/.wh.c/x"));
 	assert_null(copa_view_get(v, "b/.wh..wh..opq"));
 	/* Inline capture under etc/, the upper layer wins. */
 	e = copa_view_get(v, "etc/os-release");
