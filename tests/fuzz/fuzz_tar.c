@@ -12,15 +12,30 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+struct files {
+	struct copa_view *v;
+	const char *paths[64];
+	size_t n;
+};
+
+/* Reads every file one by one, and remembers the first ones for a batch read. */
 static int read_file(void *ctx, const struct copa_view_entry *e)
 {
-	struct copa_view *v = ctx;
+	struct files *f = ctx;
 	struct copa_buf b = COPA_BUF_INIT;
 	struct copa_err err = COPA_ERR_INIT;
 
-	if (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK || e->type == COPA_FT_SYMLINK)
-		(void)copa_view_read(v, e->path, 1u << 20, &b, &err);
+	if (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK || e->type == COPA_FT_SYMLINK) {
+		(void)copa_view_read(f->v, e->path, 1u << 20, &b, &err);
+		if (f->n < 64)
+			f->paths[f->n++] = e->path;
+	}
 	copa_buf_release(&b);
+	return 0;
+}
+
+static int ignore(void *ctx, size_t i, const void *data, size_t len)
+{
 	return 0;
 }
 
@@ -45,7 +60,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	l.size = size;
 	fs = copa_image_fs_open(&l, 1, &o, &err);
 	if (fs) {
-		copa_view_walk(copa_image_fs_view(fs), "", read_file, copa_image_fs_view(fs));
+		struct files f = {.v = copa_image_fs_view(fs)};
+
+		copa_view_walk(f.v, "", read_file, &f);
+		(void)copa_image_fs_read_batch(fs, f.paths, f.n, 1u << 20, ignore, NULL, &err);
 		copa_image_fs_free(fs);
 	}
 	close(fd);
