@@ -53,8 +53,8 @@ def debian_tree():
 
 
 def timed(argv, shell=False, out=None):
-    """Wall seconds and peak RSS (KiB) of a command, through /usr/bin/time."""
-    cmd = ["/usr/bin/time", "-f", "%e %M"]
+    """Wall seconds, peak RSS (KiB), output and CPU seconds (user+sys) of a command."""
+    cmd = ["/usr/bin/time", "-f", "%e %M %U %S"]
     cmd += ["sh", "-c", argv] if shell else argv
     t0 = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE if out is None else out,
@@ -62,8 +62,8 @@ def timed(argv, shell=False, out=None):
     wall = time.monotonic() - t0
     if p.returncode != 0:
         sys.exit(f"failed: {argv}\n{p.stderr}")
-    rss = int(p.stderr.strip().splitlines()[-1].split()[1])
-    return wall, rss, p.stdout
+    fields = p.stderr.strip().splitlines()[-1].split()
+    return wall, int(fields[1]), p.stdout, float(fields[2]) + float(fields[3])
 
 
 def tree_bytes(tree):
@@ -79,51 +79,54 @@ def tree_bytes(tree):
     return total
 
 
-def median_of(reps, fn):
-    runs = [fn() for _ in range(reps)]
-    return statistics.median(r[0] for r in runs), runs[-1]
-
-
 def bench_tree(tree, work, build, reps):
     mk = str(build / "tests/helpers/copa-mklayer")
     ncpu = os.cpu_count()
     size = tree_bytes(tree)
     print(f"\n== tree {tree}: {size / 1e6:.0f} MB of file content, {ncpu} CPUs, "
-          f"median of {reps} runs")
-    rows = []
-
-    def copa(name, args, out):
-        def run():
-            wall, rss, stdout = timed([mk, *args, str(tree), str(work / out)])
-            return wall, json.loads(stdout)
-        t, (_, res) = median_of(reps, run)
-        rows.append((name, t, (work / out).stat().st_size, res["tar_size"]))
-        return res
-
-    def pipe(name, cmd, out):
-        def run():
-            with open(work / out, "wb") as f:
-                wall, _, _ = timed(f"tar -C '{tree}' -cf - . | {cmd}", shell=True, out=f)
-            return wall, None
-        t, _ = median_of(reps, run)
-        rows.append((name, t, (work / out).stat().st_size, None))
-
-    res = copa("copa gzip-6", [], "copa.tgz")
-    pipe("tar | pigz -6", f"pigz -6 -p {ncpu}", "pigz.tgz")
-    pipe("tar | gzip -6", "gzip -6", "gzip.tgz")
-    copa("copa gzip-6, 1 thread", ["-j", "1"], "copa1.tgz")
-    copa("copa zstd-3", ["-c", "zstd"], "copa.tzst")
-    base = rows[0][1]
+          f"median of {reps} runs, tools interleaved")
+    tools = [
+        ("copa gzip-6", "copa.tgz", [mk, str(tree), str(work / "copa.tgz")], False),
+        ("tar | pigz -6", "pigz.tgz", f"tar -C '{tree}' -cf - . | pigz -6 -p {ncpu}", True),
+        ("tar | gzip -6", "gzip.tgz", f"tar -C '{tree}' -cf - . | gzip -6", True),
+        ("copa gzip-6, 1 thread", "copa1.tgz",
+         [mk, "-j", "1", str(tree), str(work / "copa1.tgz")], False),
+        ("copa zstd-3", "copa.tzst", [mk, "-c", "zstd", str(tree), str(work / "copa.tzst")],
+         False),
+    ]
+    walls = {t[0]: [] for t in tools}
+    cpus = {t[0]: [] for t in tools}
+    res = None
+    # Round robin, so that every tool sees the same background load on a shared machine.
+    for _ in range(reps):
+        for name, out, argv, shell in tools:
+            if shell:
+                with open(work / out, "wb") as f:
+                    wall, _, _, cpu = timed(argv, shell=True, out=f)
+            else:
+                wall, _, stdout, cpu = timed(argv)
+                if name == "copa gzip-6":
+                    res = json.loads(stdout)
+            walls[name].append(wall)
+            cpus[name].append(cpu)
     tar_size = res["tar_size"]
-    print(f"{'tool':<24}{'seconds':>9}{'MB/s (tar)':>12}{'blob MB':>10}{'ratio':>8}"
-          f"{'time vs copa':>14}")
-    for name, t, blob, _ in rows:
-        print(f"{name:<24}{t:>9.2f}{tar_size / t / 1e6:>12.1f}{blob / 1e6:>10.1f}"
-              f"{blob / tar_size:>8.3f}{t / base:>13.2f}x")
-    pigz_t = rows[1][1]
-    print(f"copa gzip is {pigz_t / base:.2f}x the speed of pigz and "
-          f"{rows[2][1] / base:.2f}x that of gzip; blob size {rows[0][2] / rows[1][2]:.3f}x "
-          "pigz's")
+    base = statistics.median(walls["copa gzip-6"])
+    print(f"{'tool':<24}{'wall s':>8}{'CPU s':>8}{'MB/s (tar)':>12}{'blob MB':>10}{'ratio':>8}"
+          f"{'wall vs copa':>14}")
+    for name, out, _, _ in tools:
+        t = statistics.median(walls[name])
+        blob = (work / out).stat().st_size
+        print(f"{name:<24}{t:>8.2f}{statistics.median(cpus[name]):>8.2f}"
+              f"{tar_size / t / 1e6:>12.1f}{blob / 1e6:>10.1f}{blob / tar_size:>8.3f}"
+              f"{t / base:>13.2f}x")
+    pigz_t = statistics.median(walls["tar | pigz -6"])
+    gzip_t = statistics.median(walls["tar | gzip -6"])
+    print(f"copa gzip is {pigz_t / base:.2f}x the speed of pigz and {gzip_t / base:.2f}x that of "
+          f"gzip (wall); it uses {statistics.median(cpus['tar | pigz -6']) / statistics.median(cpus['copa gzip-6']):.2f}x "
+          f"less CPU than pigz; blob size "
+          f"{(work / 'copa.tgz').stat().st_size / (work / 'pigz.tgz').stat().st_size:.3f}x pigz's")
+    for out in ("gzip.tgz", "copa1.tgz", "copa.tzst"):
+        (work / out).unlink()
     return [work / "copa.tgz", work / "pigz.tgz"]
 
 
