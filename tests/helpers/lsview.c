@@ -57,8 +57,8 @@ int main(int argc, char **argv)
 	size_t n_cats = 0, n;
 	bool stats = false;
 	struct copa_layer_blob *layers;
-	char **owned;
-	struct copa_image_fs *fs;
+	char **owned, **digests;
+	struct copa_image_fs *fs = NULL;
 	double t0;
 	int c, rc = 0;
 
@@ -87,6 +87,7 @@ int main(int argc, char **argv)
 	n = (size_t)(argc - optind);
 	layers = copa_xcalloc(n ? n : 1, sizeof(*layers));
 	owned = copa_xcalloc(n ? n : 1, sizeof(*owned));
+	digests = copa_xcalloc(n ? n : 1, sizeof(*digests));
 	for (size_t i = 0; i < n; i++) {
 		char *spec = owned[i] = copa_xstrdup(argv[optind + (int)i]);
 		char *comma = strchr(spec, ',');
@@ -115,16 +116,20 @@ int main(int argc, char **argv)
 
 			if (fd < 0 || copa_hash_fd(fd, COPA_HASH_SHA256, hex, NULL, &err) < 0) {
 				fprintf(stderr, "copa-lsview: cannot hash '%s'\n", spec);
-				return 1;
+				if (fd >= 0)
+					close(fd);
+				rc = 1;
+				goto out;
 			}
 			close(fd);
-			layers[i].digest = copa_xasprintf("sha256:%s", hex);
+			layers[i].digest = digests[i] = copa_xasprintf("sha256:%s", hex);
 		}
 	}
 	if (cache_dir) {
 		if (copa_cache_open(&cache, cache_dir, &err) < 0) {
 			fprintf(stderr, "copa-lsview: %s\n", err.msg);
-			return 1;
+			rc = 1;
+			goto out;
 		}
 		o.cache = &cache;
 	}
@@ -132,7 +137,8 @@ int main(int argc, char **argv)
 	fs = copa_image_fs_open(layers, n, &o, &err);
 	if (!fs) {
 		fprintf(stderr, "copa-lsview: %s\n", err.msg);
-		return 1;
+		rc = 1;
+		goto out;
 	}
 	if (stats) {
 		printf("{\"entries\": %zu, \"seconds\": %.6f}\n",
@@ -153,8 +159,17 @@ int main(int argc, char **argv)
 	} else {
 		copa_view_walk(copa_image_fs_view(fs), "", print_entry, NULL);
 	}
+out:
 	copa_image_fs_free(fs);
-	if (cache_dir)
+	if (o.cache)
 		copa_cache_release(&cache);
+	for (size_t i = 0; i < n; i++) {
+		free(owned[i]);
+		free(digests[i]);
+	}
+	free(owned);
+	free(digests);
+	free(layers);
+	free(cats);
 	return rc;
 }

@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 	struct copa_layer_write_opts o = {.compression = COPA_COMPRESS_GZIP};
 	struct copa_layer_result res;
 	struct walk w = {.err = COPA_ERR_INIT};
-	int c, dfd, rfd, outfd;
+	int c, dfd, rfd, outfd, rc = 1;
 
 	while ((c = getopt_long(argc, argv, "c:l:j:", lopts, NULL)) != -1) {
 		switch (c) {
@@ -218,33 +218,36 @@ int main(int argc, char **argv)
 	w.b = copa_layer_builder_new(rfd);
 	if (walk_dir(&w, dfd, "") < 0) {
 		fprintf(stderr, "copa-mklayer: %s\n", w.err.msg);
-		return 1;
+		goto out;
 	}
 	outfd = open(argv[optind + 1], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (outfd < 0) {
 		fprintf(stderr, "copa-mklayer: cannot create '%s': %s\n", argv[optind + 1],
 		        strerror(errno));
-		return 1;
+		goto out;
 	}
 	o.out_fd = outfd;
 	if (copa_layer_builder_write(w.b, &o, &res, &w.err) < 0) {
 		fprintf(stderr, "copa-mklayer: %s\n", w.err.msg);
+		close(outfd);
 		unlink(argv[optind + 1]);
-		return 1;
+		goto out;
 	}
 	if (close(outfd) < 0) {
 		fprintf(stderr, "copa-mklayer: cannot write '%s': %s\n", argv[optind + 1],
 		        strerror(errno));
-		return 1;
+		goto out;
 	}
 	printf("{\"digest\": \"%s\", \"diff_id\": \"%s\", \"size\": %llu, \"tar_size\": %llu, "
 	       "\"entries\": %zu, \"media_type\": \"%s\"}\n",
 	       res.digest, res.diff_id, (unsigned long long)res.size,
 	       (unsigned long long)res.tar_size, copa_layer_builder_count(w.b), res.media_type_oci);
+	rc = 0;
+out:
 	for (size_t i = 0; i < w.n_inodes; i++)
 		free(w.inodes[i].path);
 	free(w.inodes);
 	copa_layer_builder_free(w.b);
 	close(rfd);
-	return 0;
+	return rc;
 }
