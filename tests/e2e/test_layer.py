@@ -250,3 +250,32 @@ def test_hostile_layers_are_refused(tmp_path, name, kind, target, message):
     assert message.decode() in err
     assert sha256(blob.read_bytes()) in err and "tar entry" in err
     assert set(os.listdir(tmp_path)) == before
+
+
+CAP = bytes.fromhex("0100000200200000000000000000000000000000")  # cap_net_raw+ep
+
+
+def test_xattrs_reach_the_tar(tree, tmp_path):
+    """security.capability (needs root to set on disk) and user xattrs, as SCHILY.xattr."""
+    target = tree / "usr/bin/tool"
+    try:
+        os.setxattr(target, "user.copa", b"note")
+        os.setxattr(target, "security.capability", CAP)
+    except OSError as e:
+        pytest.skip(f"cannot set xattrs on {tree} ({e}): the file system or user does not allow it")
+    out = tmp_path / "x.tgz"
+    mklayer(tree, out)
+    with tarfile.open(out) as t:
+        hdr = t.getmember("usr/bin/tool").pax_headers
+    assert hdr["SCHILY.xattr.user.copa"] == "note"
+    raw = hdr["SCHILY.xattr.security.capability"].encode("utf-8", "surrogateescape")
+    assert raw == CAP
+    listing = subprocess.run(["tar", "--xattrs", "--xattrs-include=*", "-tvvzf", str(out)],
+                             check=True, capture_output=True, text=True).stdout
+    assert "usr/bin/tool" in listing
+    # GNU tar extracts the capability back onto a file (we are root here).
+    dest = tmp_path / "x"
+    dest.mkdir()
+    subprocess.run(["tar", "--xattrs", "--xattrs-include=*", "-C", str(dest), "-xzf", str(out),
+                    "usr/bin/tool"], check=True)
+    assert os.getxattr(dest / "usr/bin/tool", "security.capability") == CAP
