@@ -388,6 +388,7 @@ static int download_index(struct ctx *c, const char *base_url_dir, const char *r
 	_cleanup_free_ char *url = NULL;
 	char hex[COPA_HASH_HEX_MAX], udigest[COPA_DIGEST_MAX];
 	uint64_t usize = 0;
+	_cleanup_close_ int rfd = -1;
 	int r = -1;
 
 	if (copa_cache_begin(c->o->cache, &tz, err) < 0)
@@ -422,13 +423,15 @@ static int download_index(struct ctx *c, const char *base_url_dir, const char *r
 				      label);
 		goto out;
 	}
-	if (lseek(tz.fd, 0, SEEK_SET) < 0) {
-		copa_err_sys(err, COPA_E_IO, errno, "%s", what);
+	/* The download file is write-only; read it back through its name. */
+	rfd = openat(tz.dirfd, tz.tmp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (rfd < 0) {
+		copa_err_sys(err, COPA_E_IO, errno, "%s: cannot reopen the download", what);
 		goto out;
 	}
 	if (copa_cache_begin(c->o->cache, &tu, err) < 0)
 		goto out;
-	if (copa_debrepo_decompress(tz.fd, tu.fd, plain ? plain->size : COPA_DEB_INDEX_MAX, what,
+	if (copa_debrepo_decompress(rfd, tu.fd, plain ? plain->size : COPA_DEB_INDEX_MAX, what,
 				    hex, &usize, err) < 0)
 		goto out;
 	if (plain && (plain->size != usize || strcmp(plain->sha256, hex) != 0)) {
