@@ -512,6 +512,16 @@ static void push_arch(char ***v, size_t *n, size_t *cap, const char *a)
 	(*v)[*n] = NULL;
 }
 
+static bool offers_all(const struct copa_release *rel)
+{
+	if (!rel->architectures[0])
+		return true;
+	for (char **a = rel->architectures; *a; a++)
+		if (strcmp(*a, "all") == 0)
+			return true;
+	return false;
+}
+
 static bool lists_index(const struct copa_release *rel, const char *rel_base)
 {
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(index_exts); i++) {
@@ -605,7 +615,9 @@ static int load_source(struct ctx *c, const struct copa_deb_sources *s, size_t s
 		const char *comp = src->flat ? "" : src->components[ci];
 		size_t n_arch = na;
 
-		if (!src->flat && !rel.no_arch_all) {
+		/* apt fetches binary-all only when the Release offers "all" and does not say
+		 * those packages are in every binary-<arch> already. */
+		if (!src->flat && !rel.no_arch_all && offers_all(&rel)) {
 			_cleanup_free_ char *p = copa_xasprintf("%s/binary-all/Packages", comp);
 
 			if (lists_index(&rel, p))

@@ -295,7 +295,7 @@ int main(int argc, char **argv)
 	{
 		struct copa_deb_plan_opts po = {.requests = reqs.n ? rq : NULL, .n_requests = reqs.n,
 						.no_new_packages = no_new, .best_available = best,
-						.out = &out};
+						.cache = &cache, .out = &out};
 
 		if (copa_deb_plan(&st, &ix, &po, &plan, &err) < 0)
 			goto fail;

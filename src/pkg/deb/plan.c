@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <solv/bitmap.h>
 #include <solv/evr.h>
@@ -21,8 +23,11 @@
 #include <solv/problems.h>
 #include <solv/repo.h>
 #include <solv/repo_deb.h>
+#include <solv/repo_solv.h>
+#include <solv/repo_write.h>
 #include <solv/rules.h>
 #include <solv/selection.h>
+#include <solv/solvversion.h>
 #include <solv/solver.h>
 #include <solv/transaction.h>
 
@@ -845,97 +850,325 @@ static int fill_from_para(const struct copa_deb822_para *para, struct want *w,
 	return 0;
 }
 
+/* Reads a Packages file paragraph by paragraph without holding it in memory. */
+struct para_reader {
+	FILE *fp;
+	const char *label;
+	struct copa_buf buf;
+	size_t start;
+	bool eof;
+};
+
+static int para_reader_open(struct para_reader *pr, const char *path, const char *label,
+			    struct copa_err *err)
+{
+	memset(pr, 0, sizeof(*pr));
+	pr->label = label;
+	pr->fp = fopen(path, "re");
+	if (!pr->fp)
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot open index '%s' (%s)", label, path);
+	return 0;
+}
+
+static void para_reader_close(struct para_reader *pr)
+{
+	if (pr->fp)
+		fclose(pr->fp);
+	copa_buf_release(&pr->buf);
+	memset(pr, 0, sizeof(*pr));
+}
+
+/* The next paragraph's text (without its blank line); 1, 0 at the end, -1 on error. */
+static int para_reader_next(struct para_reader *pr, struct copa_blob *text, struct copa_err *err)
+{
+	for (;;) {
+		const char *end = pr->buf.len > pr->start
+					  ? memmem(pr->buf.p + pr->start, pr->buf.len - pr->start,
+						   "\n\n", 2)
+					  : NULL;
+
+		if (end || (pr->eof && pr->start < pr->buf.len)) {
+			size_t n = end ? (size_t)(end - pr->buf.p - pr->start) + 1
+				       : pr->buf.len - pr->start;
+
+			*text = copa_blob(pr->buf.p + pr->start, n);
+			pr->start = end ? (size_t)(end - pr->buf.p) + 2 : pr->buf.len;
+			if (copa_blob_trim(*text).n == 0)
+				continue;
+			return 1;
+		}
+		if (pr->eof)
+			return 0;
+		if (pr->start) {
+			memmove(pr->buf.p, pr->buf.p + pr->start, pr->buf.len - pr->start);
+			copa_buf_truncate(&pr->buf, pr->buf.len - pr->start);
+			pr->start = 0;
+		}
+		if (pr->buf.len > (8u << 20))
+			return copa_err_set(err, COPA_E_LIMIT,
+					    "index '%s': a paragraph is larger than 8 MiB", pr->label);
+		{
+			char chunk[65536];
+			size_t n = fread(chunk, 1, sizeof(chunk), pr->fp);
+
+			if (n == 0) {
+				if (ferror(pr->fp))
+					return copa_err_sys(err, COPA_E_IO, errno,
+							    "cannot read index '%s'", pr->label);
+				pr->eof = true;
+			}
+			copa_buf_add(&pr->buf, chunk, n);
+		}
+	}
+}
+
 /*
- * Streams one Packages file paragraph by paragraph and fills in the chosen
- * packages it holds (wants sorted by name).
+ * Streams one Packages file and fills in the chosen packages it holds
+ * (wants sorted by name).
  */
 static int scan_index(const struct copa_deb_index *x, struct want *wants, size_t nw,
 		      struct copa_err *err)
 {
-	FILE *fp = fopen(x->path, "re");
-	struct copa_buf buf = COPA_BUF_INIT;
+	struct para_reader pr;
 	struct copa_deb822_para para = {0};
-	size_t start = 0;
-	bool eof = false;
-	int r = -1;
+	struct copa_blob text;
+	int r, n;
 
-	if (!fp)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot open index '%s'", x->path);
-	for (;;) {
-		const char *end;
-		struct copa_blob pb;
+	if (para_reader_open(&pr, x->path, x->label, err) < 0)
+		return -1;
+	while ((n = para_reader_next(&pr, &text, err)) == 1) {
+		struct copa_deb822_parser p;
+		struct copa_blob name;
+		struct want key, *w;
+		char nb[256];
 
-		end = buf.len > start ? memmem(buf.p + start, buf.len - start, "\n\n", 2) : NULL;
-		if (!end && !eof) {
-			char chunk[65536];
-			size_t n;
-
-			if (start) {
-				memmove(buf.p, buf.p + start, buf.len - start);
-				copa_buf_truncate(&buf, buf.len - start);
-				start = 0;
-			}
-			if (buf.len > (8u << 20)) {
-				copa_err_set(err, COPA_E_LIMIT, "index '%s': a paragraph is larger than "
-								"8 MiB",
-					     x->label);
-				goto out;
-			}
-			n = fread(chunk, 1, sizeof(chunk), fp);
-			if (n == 0) {
-				if (ferror(fp)) {
-					copa_err_sys(err, COPA_E_IO, errno, "cannot read index '%s'",
-						     x->path);
-					goto out;
-				}
-				eof = true;
-			}
-			copa_buf_add(&buf, chunk, n);
+		copa_deb822_init(&p, text.p, text.n, "index", false);
+		if (copa_deb822_next(&p, &para, err) < 0) {
+			copa_err_wrap(err, "index '%s'", x->label);
+			n = -1;
+			break;
+		}
+		name = copa_deb822_get_trim(&para, "Package");
+		if (!name.p || name.n >= sizeof(nb))
 			continue;
-		}
-		pb = copa_blob(buf.p + start, end ? (size_t)(end - buf.p - start) + 1 : buf.len - start);
-		start = end ? (size_t)(end - buf.p) + 2 : buf.len;
-		/* Cheap name check before parsing: "Package: <name>\n" opens Debian's paragraphs. */
-		{
-			struct copa_deb822_parser p;
-			struct copa_blob name;
-			struct want key, *w;
-
-			copa_deb822_init(&p, pb.p, pb.n, "index", false);
-			if (copa_deb822_next(&p, &para, err) < 0) {
-				copa_err_wrap(err, "index '%s'", x->label);
-				goto out;
-			}
-			name = copa_deb822_get_trim(&para, "Package");
-			if (name.p && name.n < 256) {
-				char nb[256];
-
-				snprintf(nb, sizeof(nb), "%.*s", (int)name.n, name.p);
-				key.name = nb;
-				w = bsearch(&key, wants, nw, sizeof(*wants), cmp_want);
-				while (w && w > wants && strcmp(w[-1].name, nb) == 0)
-					w--;
-				for (; w && w < wants + nw && strcmp(w->name, nb) == 0; w++) {
-					if (w->found ||
-					    !copa_blob_eqs(copa_deb822_get_trim(&para, "Version"),
-							   w->version) ||
-					    !copa_blob_eqs(copa_deb822_get_trim(&para, "Architecture"),
-							   w->arch))
-						continue;
-					if (fill_from_para(&para, w, x, err) < 0)
-						goto out;
-				}
+		snprintf(nb, sizeof(nb), "%.*s", (int)name.n, name.p);
+		key.name = nb;
+		w = bsearch(&key, wants, nw, sizeof(*wants), cmp_want);
+		while (w && w > wants && strcmp(w[-1].name, nb) == 0)
+			w--;
+		for (; w && w < wants + nw && strcmp(w->name, nb) == 0; w++) {
+			if (w->found ||
+			    !copa_blob_eqs(copa_deb822_get_trim(&para, "Version"), w->version) ||
+			    !copa_blob_eqs(copa_deb822_get_trim(&para, "Architecture"), w->arch))
+				continue;
+			if (fill_from_para(&para, w, x, err) < 0) {
+				n = -1;
+				break;
 			}
 		}
-		if (eof && start >= buf.len)
+		if (n < 0)
 			break;
 	}
-	r = 0;
-out:
+	r = n < 0 ? -1 : 0;
 	copa_deb822_para_release(&para);
-	copa_buf_release(&buf);
-	fclose(fp);
+	para_reader_close(&pr);
 	return r;
+}
+
+/* ---- feeding libsolv ---- */
+
+/* The fields the solver uses; everything else (descriptions above all) is dropped. */
+static const char *const solver_fields[] = {
+	"Package", "Version", "Architecture", "Multi-Arch", "Depends", "Pre-Depends",
+	"Provides", "Conflicts", "Breaks", "Replaces",
+};
+
+/*
+ * A stdio stream (fopencookie) that yields a Packages file reduced to the
+ * solver's fields, one field per line: libsolv's parser moves a paragraph's
+ * text once per continuation line, so long descriptions make it slow.
+ */
+struct feed {
+	struct para_reader pr;
+	struct copa_deb822_para para;
+	struct copa_buf out;
+	size_t pos;
+	struct copa_err err;
+	bool failed;
+};
+
+static ssize_t feed_read(void *cookie, char *buf, size_t size)
+{
+	struct feed *f = cookie;
+
+	while (f->pos >= f->out.len) {
+		struct copa_blob text;
+		struct copa_deb822_parser p;
+		int n;
+
+		copa_buf_reset(&f->out);
+		f->pos = 0;
+		if (f->failed)
+			return -1;
+		n = para_reader_next(&f->pr, &text, &f->err);
+		if (n == 0)
+			return 0;
+		copa_deb822_init(&p, text.p, text.n, "index", false);
+		if (n < 0 || copa_deb822_next(&p, &f->para, &f->err) < 0) {
+			f->failed = true;
+			return -1;
+		}
+		for (size_t i = 0; i < COPA_ARRAY_SIZE(solver_fields); i++) {
+			struct copa_blob v = copa_deb822_get_trim(&f->para, solver_fields[i]);
+
+			if (!v.p)
+				continue;
+			copa_buf_adds(&f->out, solver_fields[i]);
+			copa_buf_adds(&f->out, ": ");
+			/* Continuation lines join the first one. */
+			while (v.n) {
+				const char *nl = memchr(v.p, '\n', v.n);
+				size_t k = nl ? (size_t)(nl - v.p) : v.n;
+
+				copa_buf_add(&f->out, v.p, k && v.p[k - 1] == '\r' ? k - 1 : k);
+				if (!nl)
+					break;
+				copa_buf_addc(&f->out, ' ');
+				v.p += k + 1;
+				v.n -= k + 1;
+			}
+			copa_buf_addc(&f->out, '\n');
+		}
+		copa_buf_addc(&f->out, '\n');
+	}
+	{
+		size_t n = f->out.len - f->pos < size ? f->out.len - f->pos : size;
+
+		memcpy(buf, f->out.p + f->pos, n);
+		f->pos += n;
+		return (ssize_t)n;
+	}
+}
+
+static int feed_close(void *cookie)
+{
+	return 0;
+}
+
+/* Parses an index into repo through the reduced feed. */
+static int parse_index(Repo *repo, const struct copa_deb_index *x, struct copa_err *err)
+{
+	struct feed f = {0};
+	cookie_io_functions_t io = {.read = feed_read, .close = feed_close};
+	FILE *fp;
+	int r = 0;
+
+	if (para_reader_open(&f.pr, x->path, x->label, err) < 0)
+		return -1;
+	fp = fopencookie(&f, "r", io);
+	if (!fp) {
+		para_reader_close(&f.pr);
+		return copa_err_sys(err, COPA_E_IO, errno, "index '%s'", x->label);
+	}
+	repo_add_debpackages(repo, fp, 0);
+	fclose(fp);
+	if (f.failed) {
+		*err = f.err;
+		r = copa_err_wrap(err, "index '%s'", x->label);
+	}
+	copa_deb822_para_release(&f.para);
+	copa_buf_release(&f.out);
+	para_reader_close(&f.pr);
+	return r;
+}
+
+/* Cache namespace: index digest + libsolv version -> digest of the repository in .solv form. */
+#define NS_SOLV "deb-solv"
+
+static char *solv_key(const struct copa_deb_index *x)
+{
+	const char *hex = strchr(x->digest, ':');
+
+	return copa_xasprintf("%s-libsolv-%s", hex ? hex + 1 : x->digest, solv_version);
+}
+
+/* Loads a cached .solv form of the index; true when it did. */
+static bool load_cached_solv(Repo *repo, const struct copa_deb_index *x, struct copa_cache *cache)
+{
+	struct copa_err e2 = COPA_ERR_INIT;
+	struct copa_buf m = COPA_BUF_INIT;
+	_cleanup_free_ char *key = solv_key(x);
+	bool ok = false;
+	int fd;
+	FILE *fp;
+
+	if (copa_cache_get(cache, NS_SOLV, key, COPA_DIGEST_MAX, &m, &e2) != 1 ||
+	    !copa_digest_valid(copa_buf_str(&m)))
+		goto out;
+	/* Verified against its digest: a damaged cache entry is dropped, not trusted. */
+	fd = copa_cache_open_blob(cache, copa_buf_str(&m), true, &e2);
+	if (fd < 0)
+		goto out;
+	fp = fdopen(fd, "r");
+	if (!fp) {
+		close(fd);
+		goto out;
+	}
+	ok = repo_add_solv(repo, fp, 0) == 0;
+	fclose(fp);
+	if (!ok)
+		repo_empty(repo, 1);
+out:
+	copa_buf_release(&m);
+	return ok;
+}
+
+static void store_solv(Repo *repo, const struct copa_deb_index *x, struct copa_cache *cache,
+		       struct copa_out *out)
+{
+	struct copa_err e2 = COPA_ERR_INIT;
+	struct copa_tmpfile t = {.fd = -1};
+	_cleanup_free_ char *key = solv_key(x);
+	char digest[COPA_DIGEST_MAX];
+	FILE *fp;
+	int fd, wr;
+
+	if (copa_cache_begin(cache, &t, &e2) < 0)
+		goto fail;
+	fd = dup(t.fd);
+	fp = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!fp) {
+		if (fd >= 0)
+			close(fd);
+		copa_err_sys(&e2, COPA_E_IO, errno, "cannot write the solver cache");
+		goto fail;
+	}
+	wr = repo_write(repo, fp);
+	if (fclose(fp) != 0 || wr != 0) {
+		copa_err_set(&e2, COPA_E_IO, "cannot write the solver cache");
+		goto fail;
+	}
+	if (copa_cache_commit_blob(cache, &t, NULL, false, digest, &e2) < 0 ||
+	    copa_cache_put(cache, NS_SOLV, key, digest, strlen(digest), &e2) < 0)
+		goto fail;
+	copa_tmpfile_release(&t);
+	return;
+fail:
+	/* The cache only saves time; planning goes on without it. */
+	copa_debug(out, "not caching the solver form of '%s': %s", x->label, e2.msg);
+	copa_tmpfile_release(&t);
+}
+
+static int load_index(struct ctx *c, Repo *repo, const struct copa_deb_index *x,
+		      struct copa_err *err)
+{
+	if (c->o->cache && load_cached_solv(repo, x, c->o->cache))
+		return 0;
+	if (parse_index(repo, x, err) < 0)
+		return -1;
+	if (c->o->cache)
+		store_solv(repo, x, c->o->cache, c->o->out);
+	return 0;
 }
 
 static int cmp_pkg(const void *a, const void *b)
@@ -1064,6 +1297,23 @@ out:
 
 /* ---- entry point ---- */
 
+static long long now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Logs the time a phase took at debug level (for tuning; see bench/). */
+static void phase(struct ctx *c, const char *what, long long *t)
+{
+	long long n = now_us();
+
+	copa_debug(c->o->out, "plan: %s took %lld ms", what, (n - *t) / 1000);
+	*t = n;
+}
+
 static char *arch_policy(struct ctx *c)
 {
 	struct copa_buf b = COPA_BUF_INIT;
@@ -1103,6 +1353,7 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 	Queue job;
 	_cleanup_free_ char *policy = NULL;
 	char *archv[18];
+	long long t = now_us();
 	int r = -1;
 
 	memset(plan, 0, sizeof(*plan));
@@ -1121,21 +1372,17 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 	pool_setarchpolicy(c.pool, policy);
 	if (load_installed(&c, &holds, &arena, err) < 0)
 		goto out;
+	phase(&c, "loading the dpkg database", &t);
 	for (size_t i = 0; i < ix->n; i++) {
 		Repo *repo = repo_create(c.pool, ix->v[i].label);
-		FILE *fp = fopen(ix->v[i].path, "re");
 
-		if (!fp) {
-			copa_err_sys(err, COPA_E_IO, errno, "cannot open index '%s' (%s)", ix->v[i].label,
-				     ix->v[i].path);
-			goto out;
-		}
 		repo->appdata = (void *)(uintptr_t)(i + 1);
-		repo_add_debpackages(repo, fp, 0);
-		fclose(fp);
+		if (load_index(&c, repo, &ix->v[i], err) < 0)
+			goto out;
 		plan->n_available += (size_t)repo->nsolvables;
 	}
 	plan->n_installed = (size_t)c.installed->nsolvables;
+	phase(&c, "loading the indexes", &t);
 	model_multiarch(&c);
 	pool_addfileprovides(c.pool);
 	pool_createwhatprovides(c.pool);
@@ -1144,6 +1391,7 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 	setup_considered(&c);
 	if (c.have_considered)
 		pool_createwhatprovides(c.pool);
+	phase(&c, "preparing the pool", &t);
 	mark_held(&c, &holds);
 	if (o->n_requests)
 		for (size_t i = 0; i < o->n_requests; i++)
@@ -1170,10 +1418,13 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 	solver_set_flag(solv, SOLVER_FLAG_NO_UPDATEPROVIDE, 1);
 	solver_set_flag(solv, SOLVER_FLAG_IGNORE_RECOMMENDED, 1);
 	solver_set_flag(solv, SOLVER_FLAG_KEEP_ORPHANS, 1);
+	phase(&c, "making the jobs", &t);
 	if (job.count && solve(&c, solv, &job, err) < 0)
 		goto out;
+	phase(&c, "solving", &t);
 	if (job.count && collect(&c, solv, &job, err) < 0)
 		goto out;
+	phase(&c, "collecting the packages", &t);
 	r = 0;
 out:
 	if (r < 0)

@@ -24,6 +24,7 @@
 #ifndef COPA_PKG_DEB_PLAN_H
 #define COPA_PKG_DEB_PLAN_H
 
+#include "core/cache.h"
 #include "pkg/deb/deb.h"
 #include "pkg/deb/probe_repo.h"
 #include "repo/debrepo.h"
@@ -87,6 +88,7 @@ struct copa_deb_plan_opts {
 	size_t n_requests;
 	bool no_new_packages; /* update-all: keep back updates needing new packages (apt-get upgrade) */
 	bool best_available;  /* report mode: when the fixed version is missing, still update to the highest */
+	struct copa_cache *cache; /* keeps the solver form (.solv) of each index; NULL: parse every time */
 	struct copa_out *out;
 };
 
