@@ -165,7 +165,8 @@ static int parse_sha256(struct copa_release *r, struct copa_blob v, const char *
 			f->sha256[i] = (char)tolower((unsigned char)hash.p[i]);
 		f->sha256[64] = 0;
 	}
-	qsort(r->files, r->n_files, sizeof(*r->files), cmp_file);
+	if (r->n_files > 1)
+		qsort(r->files, r->n_files, sizeof(*r->files), cmp_file);
 	/* Duplicate paths with different checksums are ambiguous: refuse them. */
 	for (size_t i = 1; i < r->n_files; i++)
 		if (strcmp(r->files[i - 1].path, r->files[i].path) == 0 &&

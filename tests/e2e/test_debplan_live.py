@@ -33,7 +33,8 @@ def bookworm_tar(request):
         pytest.skip(f"deb.debian.org is unreachable ({why}): the live Debian tests cannot run")
     if os.geteuid() != 0:
         pytest.skip("the live Debian tests compare with apt in a chroot, which needs root")
-    cache = pathlib.Path(os.environ.get("COPA_LIVE_CACHE", request.config.cache.mkdir("copa-live")))
+    # Shared by runs (and worktrees) on this machine: building it takes minutes.
+    cache = pathlib.Path(os.environ.get("COPA_LIVE_CACHE", "/tmp/copa-live"))
     cache.mkdir(parents=True, exist_ok=True)
     tar = cache / "bookworm-amd64.tar"
     # A week-old point-release tree is still a point-release tree; rebuild after that.
@@ -61,7 +62,16 @@ def chroot_apt(bookworm_tar, tmp_path_factory):
         return p.stdout
 
     run("apt-get", "-qq", "update")
-    return run
+    yield run
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def plan_cache(tmp_path_factory):
+    """One copa cache for the module: the second run of a test is a warm run."""
+    d = tmp_path_factory.mktemp("copa-cache")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 INST = re.compile(r"^Inst (\S+) (?:\[(\S+)\] )?\((\S+) .*?\[(\S+)\]\)")
@@ -94,8 +104,8 @@ def run_plan(tar, cache, *args):
     return plan
 
 
-def test_update_all_matches_apt_in_chroot(bookworm_tar, chroot_apt, tmp_path):
-    cache = tmp_path / "cache"
+def test_update_all_matches_apt_in_chroot(bookworm_tar, chroot_apt, plan_cache):
+    cache = plan_cache
     plan = run_plan(bookworm_tar, cache)
     # A warm run: indexes and their solver form come from the cache (InRelease is fetched again).
     plan2 = run_plan(bookworm_tar, cache)
@@ -115,8 +125,8 @@ def test_update_all_matches_apt_in_chroot(bookworm_tar, chroot_apt, tmp_path):
     assert keys == {"the image's '/usr/share/keyrings/debian-archive-keyring.gpg'"}
 
 
-def test_report_request_matches_apt_in_chroot(bookworm_tar, chroot_apt, tmp_path):
-    cache = tmp_path / "cache"
+def test_report_request_matches_apt_in_chroot(bookworm_tar, chroot_apt, plan_cache):
+    cache = plan_cache
     plan = run_plan(bookworm_tar, cache)
     security = [p for p in plan["packages"] if "bookworm-security" in p["repo"]]
     if not security:

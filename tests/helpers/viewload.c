@@ -120,17 +120,19 @@ static int walk(struct copa_view *v, int dirfd, const char *rel, int depth, stru
 
 struct copa_view *copa_test_view_from_dir(const char *dir, struct copa_err *err)
 {
+	/* One tree per helper process; the directory stays open for on-demand reads. */
+	static struct dirctx dctx = {.rootfd = -1};
 	struct copa_view *v = copa_view_new();
-	struct dirctx *d = copa_xcalloc(1, sizeof(*d));
+	struct dirctx *d = &dctx;
 
+	if (d->rootfd >= 0)
+		close(d->rootfd);
 	d->rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (d->rootfd < 0) {
 		copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", dir);
-		free(d);
 		copa_view_free(v);
 		return NULL;
 	}
-	/* The context lives as long as the process: helper programs are short-lived. */
 	copa_view_set_reader(v, dir_reader, d);
 	if (walk(v, d->rootfd, "", 0, err) < 0) {
 		copa_view_free(v);

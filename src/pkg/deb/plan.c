@@ -1287,7 +1287,8 @@ static int collect(struct ctx *c, Solver *solv, Queue *job, struct copa_err *err
 				     wants[i].name, wants[i].version, wants[i].arch, wants[i].pkg->repo);
 			goto out;
 		}
-	qsort(c->plan->pkgs, c->plan->n_pkgs, sizeof(*c->plan->pkgs), cmp_pkg);
+	if (c->plan->n_pkgs > 1)
+		qsort(c->plan->pkgs, c->plan->n_pkgs, sizeof(*c->plan->pkgs), cmp_pkg);
 	r = 0;
 out:
 	free(wants);
