@@ -47,11 +47,19 @@ def bookworm_tar(request):
 
 
 @pytest.fixture(scope="module")
-def chroot_apt(bookworm_tar, tmp_path_factory):
-    """The tree unpacked, with apt's lists updated inside it; run(args) -> stdout."""
+def bookworm_root(bookworm_tar, tmp_path_factory):
+    """The tree unpacked (removed after the module)."""
     root = tmp_path_factory.mktemp("bookworm-chroot")
     subprocess.run(["tar", "--numeric-owner", "-xf", str(bookworm_tar), "-C", str(root)],
                    check=True)
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def chroot_apt(bookworm_root):
+    """apt inside the tree, with its lists updated; run(args) -> stdout."""
+    root = bookworm_root
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
 
     def run(*args):
@@ -62,8 +70,7 @@ def chroot_apt(bookworm_tar, tmp_path_factory):
         return p.stdout
 
     run("apt-get", "-qq", "update")
-    yield run
-    shutil.rmtree(root, ignore_errors=True)
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -144,3 +151,36 @@ def test_report_request_matches_apt_in_chroot(bookworm_tar, chroot_apt, plan_cac
     import hashlib
     for p in req["packages"]:
         assert hashlib.sha256(pathlib.Path(p["deb_path"]).read_bytes()).hexdigest() == p["sha256"]
+
+
+def test_distroless_tree_with_default_repositories(bookworm_tar, bookworm_root, plan_cache,
+                                                   tmp_path):
+    """The same packages as a distroless image would carry them: status.d files without
+    Status lines, no sources, no keyrings. copa uses bookworm's official repositories and the
+    host's archive keyring, and plans exactly what it plans for the full image."""
+    full = run_plan(bookworm_tar, plan_cache)
+    tree = tmp_path / "distroless"
+    (tree / "etc").mkdir(parents=True)
+    shutil.copy(bookworm_root / "usr/lib/os-release", tree / "etc/os-release")
+    statusd = tree / "var/lib/dpkg/status.d"
+    statusd.mkdir(parents=True)
+    text = (bookworm_root / "var/lib/dpkg/status").read_text()
+    for para in filter(str.strip, text.split("\n\n")):
+        lines = [l for l in para.splitlines() if not l.startswith("Status:")]
+        name = lines[0].split(": ", 1)[1]
+        (statusd / name).write_text("\n".join(lines) + "\n")
+        (statusd / f"{name}.md5sums").write_text("00000000000000000000000000000000  x\n")
+    argv = [str(debplan_path()), "--json", "--root", str(tree), "--cache-dir", str(plan_cache)]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    import json
+    plan = json.loads(p.stdout)
+    assert plan["distroless"] is True
+    assert [(s["uri"], s["suite"]) for s in plan["sources"]] == [
+        ("http://deb.debian.org/debian", "bookworm"),
+        ("http://deb.debian.org/debian", "bookworm-updates"),
+        ("http://deb.debian.org/debian-security", "bookworm-security")]
+    assert {s["keys"] for s in plan["sources"]} == {
+        "this machine's /usr/share/keyrings/debian-archive-keyring.gpg"}
+    assert [(x["name"], x["version"]) for x in plan["packages"]] == \
+        [(x["name"], x["version"]) for x in full["packages"]]
