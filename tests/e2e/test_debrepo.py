@@ -258,3 +258,25 @@ def test_packages_are_cached_by_content_and_inrelease_is_not(small, debplan, tmp
     small.publish()
     _, plan = debplan("--root", root, "--request", "hello=3.0", cache_dir=cache)
     assert {(p["name"], p["version"]) for p in plan["packages"]} == {("hello", "3.0")}
+
+
+@pytest.mark.parametrize("compress,plain", [(("gz",), False), ((), True)])
+def test_gzip_and_plain_indexes(small, debplan, compress, plain):
+    small.publish(compress=compress, keep_plain=plain)
+    _, plan = debplan("--root", small.rootfs())
+    assert ok_plan(plan)
+
+
+def test_component_or_architecture_missing(small, debplan):
+    """A component the Release does not list is named; a repository that offers nothing for
+    the image is an error, not an empty success."""
+    small.publish()
+    root = small.rootfs(sources={"t.list": f"deb [signed-by={KEY_PATH}] {small.url} stable main "
+                                           "contrib\n"})
+    p, plan = debplan("--root", root)
+    assert ok_plan(plan)
+    assert "does not list 'contrib/binary-amd64/Packages'" in p.stderr
+    root2 = small.rootfs(name="arm", sources={
+        "t.list": f"deb [signed-by={KEY_PATH} arch=arm64] {small.url} stable main\n"})
+    p, _ = debplan("--root", root2, ok=False)
+    assert "has no package index for the configured components and architectures" in p.stderr

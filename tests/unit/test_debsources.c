@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "pkg/deb/probe_repo.h"
 #include "repo/debsources.h"
 #include "repo/osrelease.h"
 #include "testutil.h"
@@ -417,6 +418,115 @@ static void read_from_view(void **state)
 	copa_view_free(v);
 }
 
+static void probe_status_file(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view *v = copa_view_new();
+	struct copa_deb_status st;
+
+	assert_int_equal(copa_deb_probe_status(v, "amd64", &st, &err), -1);
+	assert_int_equal(err.code, COPA_E_NOTFOUND);
+	assert_non_null(strstr(err.msg, "no dpkg database"));
+	put_file(v, "var/lib/dpkg/status",
+		 "Package: libc6\nStatus: install ok installed\nArchitecture: i386\nVersion: 1\n\n"
+		 "Package: dpkg\nStatus: install ok installed\nArchitecture: arm64\nVersion: 1\n\n"
+		 "Package: gone\nStatus: deinstall ok config-files\nArchitecture: s390x\nVersion: 1\n\n"
+		 "Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n");
+	put_file(v, "var/lib/dpkg/arch", "arm64\narmhf\n");
+	/* The installed dpkg names the native architecture, whatever the hint says. */
+	assert_ok(copa_deb_probe_status(v, "amd64", &st, &err));
+	assert_false(st.distroless);
+	assert_string_equal(st.native_arch, "arm64");
+	assert_string_equal(st.foreign_archs[0], "armhf");
+	assert_string_equal(st.foreign_archs[1], "i386");
+	assert_null(st.foreign_archs[2]);
+	copa_deb_status_release(&st);
+	copa_view_free(v);
+}
+
+static void probe_status_d(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view *v = copa_view_new();
+	struct copa_deb_status st;
+
+	put_file(v, "var/lib/dpkg/status.d/base", "Package: base-files\nArchitecture: amd64\nVersion: 12");
+	put_file(v, "var/lib/dpkg/status.d/base.md5sums", "d41d8cd98f00b204e9800998ecf8427e  x\n");
+	put_file(v, "var/lib/dpkg/status.d/bGlic3NsMw==", "Package: libssl3\nArchitecture: amd64\n"
+							  "Version: 3\n");
+	assert_ok(copa_deb_probe_status(v, NULL, &st, &err));
+	assert_true(st.distroless);
+	assert_int_equal(st.n_files, 2);
+	assert_string_equal(st.native_arch, "amd64");
+	assert_null(st.foreign_archs[0]);
+	/* Paragraphs stay apart even when a file lacks its final newline; md5sums are skipped. */
+	assert_non_null(strstr(st.text, "Version: 12\n\n"));
+	assert_null(strstr(st.text, "d41d8cd98f00b204e9800998ecf8427e"));
+	copa_deb_status_release(&st);
+	copa_view_free(v);
+	assert_string_equal(copa_deb_arch_from_oci("arm", "v7"), "armhf");
+	assert_string_equal(copa_deb_arch_from_oci("arm", "v6"), "armel");
+	assert_string_equal(copa_deb_arch_from_oci("386", NULL), "i386");
+	assert_string_equal(copa_deb_arch_from_oci("ppc64le", NULL), "ppc64el");
+	assert_null(copa_deb_arch_from_oci("wasm", NULL));
+}
+
+static void probe_repos_and_keys(void **state)
+{
+	static const char asc[] =
+		"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
+		"mDMEawhXgBYJKwYBBAHaRw8BAQdAdQGcIvkqdIpxDPoz5lP7T5xgdvEUA2zC3vgG\n"
+		"C6fzTYq0FkFybW9yIFRlc3QgPGFAZXhhbXBsZT6IkAQTFggAOBYhBBHw9Rc8b4qL\n"
+		"PdHhHwOVh9RlQZQKBQJrCFeAAhsDBQsJCAcCBhUKCQgLAgQWAgMBAh4BAheAAAoJ\n"
+		"EAOVh9RlQZQKo/8BAPTNvLKj2Krhvsv64yxOxaFCw9Dvac50Ywz0o2Z05FxgAQCy\n"
+		"w0fsTnQ/doAONeibLA26B/bKJXn+LCURAs20KJKbBQ==\n=KOwX\n"
+		"-----END PGP PUBLIC KEY BLOCK-----\n";
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view *v = copa_view_new();
+	struct copa_deb_sources s = {0};
+	struct copa_osrelease os = {.id = "debian", .codename = "bookworm"};
+	char *repos[] = {"deb http://user/debian bookworm main", NULL};
+	struct copa_deb_repo_opts o = {.host_keyring_dir = "/nonexistent"};
+
+	put_file(v, "etc/apt/sources.list",
+		 "deb [signed-by=/etc/apt/keyrings/a.asc] http://a/debian bookworm main\n"
+		 "deb http://b/debian bookworm main\n"
+		 "deb [signed-by=/etc/apt/keyrings/missing.gpg] http://c/debian bookworm main\n");
+	put_file(v, "etc/apt/keyrings/a.asc", asc);
+	put_file(v, "etc/apt/trusted.gpg.d/t.asc", asc);
+	assert_int_equal(copa_deb_probe_repos(v, &os, "amd64", &o, &s, &err), -1);
+	assert_non_null(strstr(err.msg, "etc/apt/sources.list:3: the key file "
+					"'/etc/apt/keyrings/missing.gpg' named by Signed-By is not in the image"));
+	copa_deb_sources_release(&s);
+	put_file(v, "etc/apt/sources.list",
+		 "deb [signed-by=/etc/apt/keyrings/a.asc] http://a/debian bookworm main\n"
+		 "deb http://b/debian bookworm main\n");
+	o.repos = repos;
+	assert_ok(copa_deb_probe_repos(v, &os, "amd64", &o, &s, &err));
+	assert_int_equal(s.n, 3);
+	assert_int_equal(s.v[0].keyring.len, 223);
+	assert_string_equal(s.v[0].keyring_desc, "the image's '/etc/apt/keyrings/a.asc'");
+	assert_int_equal(s.v[1].keyring.len, 223);
+	assert_string_equal(s.v[1].keyring_desc, "the image's etc/apt/trusted.gpg(.d)");
+	assert_true(s.v[2].user);
+	copa_deb_sources_release(&s);
+	/* --repo-replace: only the user's. */
+	o.repo_replace = true;
+	assert_ok(copa_deb_probe_repos(v, &os, "amd64", &o, &s, &err));
+	assert_int_equal(s.n, 1);
+	copa_deb_sources_release(&s);
+	copa_view_free(v);
+	/* No sources in the image: the release's official repositories. */
+	v = copa_view_new();
+	o.repos = NULL;
+	o.repo_replace = false;
+	assert_ok(copa_deb_probe_repos(v, &os, "amd64", &o, &s, &err));
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.v[2].suite, "bookworm-security");
+	copa_deb_sources_release(&s);
+	copa_view_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +541,9 @@ int main(void)
 		cmocka_unit_test(osrelease_table),
 		cmocka_unit_test(defaults),
 		cmocka_unit_test(read_from_view),
+		cmocka_unit_test(probe_status_file),
+		cmocka_unit_test(probe_status_d),
+		cmocka_unit_test(probe_repos_and_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -372,7 +372,8 @@ static void distroless_omitted_deps(void **state)
 	struct copa_err err = COPA_ERR_INIT;
 	struct fixture f = {0};
 	struct copa_buf s = COPA_BUF_INIT, idx = COPA_BUF_INIT;
-	struct copa_deb_request rq[] = {{"libc6", "2.36-9+deb12u4"}};
+	struct copa_deb_request rq[] = {{"libc6", "2.36-9+deb12u4"},
+					{"copa:omitted-dependencies", NULL}};
 
 	/* status.d paragraphs have no Status line; libgcc-s1 was left out of the image. */
 	inst(&s, "libc6", "2.36-9+deb12u1", "amd64", NULL, "Depends: libgcc-s1\n");
@@ -383,11 +384,13 @@ static void distroless_omitted_deps(void **state)
 	pkg(&idx, "libnew1", "1.0", "amd64", NULL);
 	add_index(&f, "http://repo.test/debian stable/main", &idx, false);
 	copa_buf_release(&idx);
-	assert_ok(run_plan(&f, rq, 1, false, &err));
+	assert_ok(run_plan(&f, rq, 2, false, &err));
 	/* libgcc-s1 stays out; a dependency that is new in the update comes in. */
 	assert_null(find_pkg(&f.plan, "libgcc-s1", NULL));
 	assert_non_null(find_pkg(&f.plan, "libnew1", NULL));
 	assert_int_equal(find_res(&f.plan, "libc6", NULL)->outcome, COPA_DEB_UPDATED);
+	/* The stand-in is the planner's own: no request can name it. */
+	assert_int_equal(find_res(&f.plan, "copa", NULL)->outcome, COPA_DEB_NOT_INSTALLED);
 	release_fixture(&f);
 }
 

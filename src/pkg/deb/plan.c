@@ -142,6 +142,7 @@ struct ctx {
 	size_t res_cap;
 	struct jobinfo *ji; /* per job-queue pair index (job.count / 2) */
 	size_t ji_cap;
+	Id standin;         /* the stand-in for omitted dependencies, or 0 */
 };
 
 static struct copa_deb_result *add_result(struct ctx *c)
@@ -448,7 +449,8 @@ static int add_omitted_standin(struct ctx *c)
 	if (n) {
 		Id evr = pool_str2id(pool, "999999999:999999999", 1);
 
-		s = pool_id2solvable(pool, repo_add_solvable(c->installed));
+		c->standin = repo_add_solvable(c->installed);
+		s = pool_id2solvable(pool, c->standin);
 		s->name = pool_str2id(pool, "copa:omitted-dependencies", 1);
 		s->evr = pool_str2id(pool, "1", 1);
 		s->arch = ARCH_ALL;
@@ -612,7 +614,7 @@ static void request_jobs(struct ctx *c, const struct copa_deb_request *rq, Queue
 		Queue q;
 		Id best;
 
-		if (strcmp(base_name(c, is, buf, sizeof(buf)), want_name) != 0 ||
+		if (ip == c->standin || strcmp(base_name(c, is, buf, sizeof(buf)), want_name) != 0 ||
 		    (want_arch[0] && strcmp(pool_id2str(pool, is->arch), want_arch) != 0))
 			continue;
 		found = true;
@@ -674,6 +676,8 @@ static void update_all_jobs(struct ctx *c, Queue *job)
 		Queue q;
 		Id best;
 
+		if (ip == c->standin)
+			continue;
 		queue_init(&q);
 		candidates(c, ip, NULL, &q, &best);
 		if (q.count) {
