@@ -95,6 +95,7 @@ struct ctx {
 	char *work; /* private directory: downloads of Release files, gpgv home and keyring */
 	unsigned seq;
 	int64_t now;
+	bool index_mismatch; /* the last failure was an index not matching its Release */
 };
 
 static bool scheme_is(const char *uri, const char *scheme)
@@ -417,10 +418,12 @@ static int download_index(struct ctx *c, const char *base_url_dir, const char *r
 			}
 			continue;
 		}
-		if (err->code == COPA_E_VERIFY)
+		if (err->code == COPA_E_VERIFY) {
+			c->index_mismatch = true;
 			copa_err_wrap(err, "cannot use the index of '%s' (it does not match the "
 					   "signed Release)",
 				      label);
+		}
 		goto out;
 	}
 	/* The download file is write-only; read it back through its name. */
@@ -435,6 +438,7 @@ static int download_index(struct ctx *c, const char *base_url_dir, const char *r
 				    hex, &usize, err) < 0)
 		goto out;
 	if (plain && (plain->size != usize || strcmp(plain->sha256, hex) != 0)) {
+		c->index_mismatch = true;
 		copa_err_set(err, COPA_E_VERIFY,
 			     "cannot use the index of '%s': '%s' decompresses to content that "
 			     "does not match the signed Release",
@@ -691,8 +695,21 @@ int copa_debrepo_load(const struct copa_deb_sources *s, const struct copa_debrep
 	c.work = copa_fs_mkdtemp(o->tmpdir ? o->tmpdir : copa_fs_tmpdir(), "copa-apt-", err);
 	if (!c.work)
 		return -1;
-	for (size_t i = 0; i < s->n && r == 0; i++)
+	for (size_t i = 0; i < s->n && r == 0; i++) {
+		c.index_mismatch = false;
 		r = load_source(&c, s, i, out, err);
+		/*
+		 * A mirror caught mid-sync serves a Release and indexes of different
+		 * generations. Everything is verified again from a fresh InRelease, once;
+		 * a second mismatch is the error.
+		 */
+		if (r < 0 && c.index_mismatch) {
+			copa_warn(o->out, "%s; fetching the repository's metadata again", err->msg);
+			copa_err_clear(err);
+			sleep(2);
+			r = load_source(&c, s, i, out, err);
+		}
+	}
 	{
 		struct copa_err e2 = COPA_ERR_INIT;
 

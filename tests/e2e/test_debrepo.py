@@ -103,6 +103,9 @@ def test_tampered_packages_is_refused(small, debplan):
     assert f"cannot use the index of '{small.url}/dists/stable'" in p.stderr
     assert "does not match the signed Release" in p.stderr
     assert "'main/binary-amd64/Packages.xz'" in p.stderr
+    # A mismatch may be a mirror mid-sync: copa verifies everything again once, then refuses.
+    assert "fetching the repository's metadata again" in p.stderr
+    assert p.stderr.count("does not match the signed Release") == 2
 
 
 def test_tampered_deb_is_refused(small, debplan):
