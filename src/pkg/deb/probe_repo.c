@@ -473,6 +473,24 @@ fail:
 	return -1;
 }
 
+/* apt pinning changes which version apt picks; copa does not model it, and says so. */
+static void warn_preferences(struct copa_view *v, struct copa_out *out)
+{
+	const struct copa_view_entry **kids = NULL;
+	size_t nk = 0;
+	bool any = copa_view_get(v, "etc/apt/preferences") != NULL;
+
+	if (copa_view_children(v, "etc/apt/preferences.d", &kids, &nk) == 0) {
+		for (size_t i = 0; i < nk; i++)
+			if (kids[i]->type == COPA_FT_REG && kids[i]->size > 0)
+				any = true;
+		free(kids);
+	}
+	if (any)
+		copa_warn(out, "the image has apt preferences (etc/apt/preferences*): copa does not "
+			       "apply pins; it chooses the highest version the repositories offer");
+}
+
 int copa_deb_probe_repos(struct copa_view *v, const struct copa_osrelease *os,
 			 const char *native_arch, const struct copa_deb_repo_opts *o,
 			 struct copa_deb_sources *out, struct copa_err *err)
@@ -524,6 +542,7 @@ int copa_deb_probe_repos(struct copa_view *v, const struct copa_osrelease *os,
 		}
 	if (load_image_default(&t, err) < 0)
 		goto out;
+	warn_preferences(v, o->out);
 	for (size_t i = 0; i < out->n; i++)
 		if (resolve_one(&t, &out->v[i], err) < 0)
 			goto out;
