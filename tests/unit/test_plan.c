@@ -242,6 +242,25 @@ static void report_outcomes(void **state)
 	release_fixture(&f);
 }
 
+static void duplicate_requests_merge(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	/* One package, three vulnerabilities: the highest fixed version counts, once. */
+	struct copa_deb_request rq[] = {{"libc6", "2.36-9+deb12u2"},
+					{"libc6", "2.36-9+deb12u9"},
+					{"libc6", NULL}};
+	const struct copa_deb_result *r;
+
+	base_image(&f, NULL);
+	assert_ok(run_plan(&f, rq, 3, false, &err));
+	assert_int_equal(f.plan.n_results, 1);
+	r = &f.plan.results[0];
+	assert_int_equal(r->outcome, COPA_DEB_NOT_AVAILABLE);
+	assert_string_equal(r->fixed_version, "2.36-9+deb12u9");
+	release_fixture(&f);
+}
+
 static void best_available_option(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -444,6 +463,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(report_request_pulls_deps),
 		cmocka_unit_test(report_outcomes),
+		cmocka_unit_test(duplicate_requests_merge),
 		cmocka_unit_test(best_available_option),
 		cmocka_unit_test(update_all_like_apt),
 		cmocka_unit_test(update_all_without_new_packages),

@@ -665,6 +665,36 @@ static void request_jobs(struct ctx *c, const struct copa_deb_request *rq, Queue
 	}
 }
 
+/*
+ * Reports list a package once per vulnerability: requests for the same name
+ * become one, at the first one's place, asking for the highest fixed version
+ * given. Fills merged (n entries) and returns how many there are.
+ */
+static size_t merge_requests(const struct copa_deb_request *all, size_t n,
+			     struct copa_deb_request *merged)
+{
+	struct copa_strmap seen = COPA_STRMAP_INIT;
+	size_t m = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const char *v = all[i].fixed_version;
+		uint32_t k;
+
+		if (!copa_strmap_get(&seen, all[i].name, strlen(all[i].name), &k)) {
+			copa_strmap_put(&seen, all[i].name, strlen(all[i].name), (uint32_t)m);
+			merged[m++] = all[i];
+			continue;
+		}
+		if (!v || !copa_deb_version_valid(v))
+			continue;
+		if (!merged[k].fixed_version || !copa_deb_version_valid(merged[k].fixed_version) ||
+		    copa_deb_version_cmp(v, merged[k].fixed_version) > 0)
+			merged[k].fixed_version = v;
+	}
+	copa_strmap_release(&seen);
+	return m;
+}
+
 /* Update-all: a targeted update for every installed package with a newer candidate. */
 static void update_all_jobs(struct ctx *c, Queue *job)
 {
@@ -1398,11 +1428,23 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 		pool_createwhatprovides(c.pool);
 	phase(&c, "preparing the pool", &t);
 	mark_held(&c, &holds);
-	if (o->n_requests)
+	if (o->n_requests) {
+		struct copa_deb_request *merged = copa_xcalloc(o->n_requests, sizeof(*merged));
+		size_t nm;
+
 		for (size_t i = 0; i < o->n_requests; i++)
-			request_jobs(&c, &o->requests[i], &job);
-	else
+			if (!o->requests[i].name) {
+				free(merged);
+				copa_err_set(err, COPA_E_BUG, "request %zu has no package name", i);
+				goto out;
+			}
+		nm = merge_requests(o->requests, o->n_requests, merged);
+		for (size_t i = 0; i < nm; i++)
+			request_jobs(&c, &merged[i], &job);
+		free(merged);
+	} else {
 		update_all_jobs(&c, &job);
+	}
 	/* Held packages stay exactly as they are, even as dependencies of other updates. */
 	{
 		Id p;
