@@ -132,6 +132,10 @@ class GpgKey:
         self.armored.write_text(_run(["gpg", "--batch", "--armor", "--export", self.fingerprint],
                                      env=self.env).stdout)
 
+    def close(self):
+        """Stops the gpg-agent that signing started for this home."""
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=self.env, capture_output=True)
+
     def clearsign(self, src, dst, digest=None):
         argv = ["gpg", "--batch", "--yes", "--local-user", self.fingerprint]
         if digest:
@@ -148,13 +152,17 @@ class GpgKey:
 @pytest.fixture(scope="session")
 def gpg_key(tmp_path_factory):
     """The repository signing key shared by the tests of a session."""
-    return GpgKey(tmp_path_factory.mktemp("gnupg-repo"))
+    k = GpgKey(tmp_path_factory.mktemp("gnupg-repo"))
+    yield k
+    k.close()
 
 
 @pytest.fixture(scope="session")
 def other_gpg_key(tmp_path_factory):
     """A second key nobody trusts."""
-    return GpgKey(tmp_path_factory.mktemp("gnupg-other"), uid="someone else <other@copa.invalid>")
+    k = GpgKey(tmp_path_factory.mktemp("gnupg-other"), uid="someone else <other@copa.invalid>")
+    yield k
+    k.close()
 
 
 # ---------------------------------------------------------------- repositories
