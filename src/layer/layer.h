@@ -66,6 +66,20 @@ struct copa_image_fs;
 struct copa_image_fs *copa_image_fs_open(const struct copa_layer_blob *layers, size_t n,
 					 const struct copa_image_fs_opts *opts,
 					 struct copa_err *err);
+/*
+ * Reads several files at once: resolves every path in the view (symlinks
+ * and hard links followed, as copa_view_read does), then reads them ordered
+ * by layer and offset, so that each compressed layer is decompressed at most
+ * once for the whole batch. Calls fn(ctx, i, data, len) for paths[i], in
+ * that read order, not in index order; data is borrowed for the call. Stops
+ * at the first error (naming the path) or non-zero fn result (returned).
+ * Files over max bytes fail with COPA_E_LIMIT.
+ */
+int copa_image_fs_read_batch(struct copa_image_fs *fs, const char *const *paths, size_t n,
+			     size_t max,
+			     int (*fn)(void *ctx, size_t i, const void *data, size_t len),
+			     void *ctx, struct copa_err *err);
+
 /* The merged view (borrowed, valid until copa_image_fs_free). */
 struct copa_view *copa_image_fs_view(struct copa_image_fs *fs);
 void copa_image_fs_free(struct copa_image_fs *fs);

@@ -471,7 +471,12 @@ int copa_view_read(struct copa_view *v, const char *path, size_t max, struct cop
 
 	copa_buf_reset(out);
 	r = copa_view_resolve(v, path, COPA_VIEW_FOLLOW, &canon, &e, err);
-	if (r == 0 && e && e->type == COPA_FT_HARDLINK) {
+	/*
+	 * A hard link that carries its own content (the layer reader copies the
+	 * target's when it applies the link) keeps it even when a later layer
+	 * replaces the target path, as a hard link on disk does.
+	 */
+	if (r == 0 && e && e->type == COPA_FT_HARDLINK && !copa_view_link_has_data(e)) {
 		const struct copa_view_entry *t = copa_view_get(v, e->link ? e->link : "");
 
 		e = t && t->type == COPA_FT_REG ? t : NULL;
@@ -481,7 +486,7 @@ int copa_view_read(struct copa_view *v, const char *path, size_t max, struct cop
 	}
 	if (r == 0 && !e)
 		r = copa_err_set(err, COPA_E_NOTFOUND, "'%s' is not in the image", path);
-	if (r == 0 && e->type != COPA_FT_REG)
+	if (r == 0 && e->type != COPA_FT_REG && e->type != COPA_FT_HARDLINK)
 		r = copa_err_set(err, COPA_E_INPUT, "'%s' is not a regular file", path);
 	if (r == 0 && e->size > max)
 		r = copa_err_set(err, COPA_E_LIMIT, "'%s' is %llu bytes, more than the %zu allowed",

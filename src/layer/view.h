@@ -62,6 +62,17 @@ struct copa_view_entry {
 	uint32_t parent_, first_child_, next_sibling_;
 };
 
+/*
+ * True when a hard link entry carries its own content (inline, or a place
+ * in a layer): the layer reader copies the target's when it applies a link,
+ * so the link keeps it when a later layer replaces the target path. Other
+ * hard links are read through their target path.
+ */
+static inline bool copa_view_link_has_data(const struct copa_view_entry *e)
+{
+	return e->content || (e->size > 0 && e->data_offset != COPA_VIEW_NO_OFFSET);
+}
+
 struct copa_view;
 
 struct copa_view *copa_view_new(void);

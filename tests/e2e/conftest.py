@@ -13,11 +13,12 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SHARED = ROOT.parent / "shared"
+SHARED = ROOT / "tests" / "data" / "shared"  # copy of ../shared/testdata (CI clones lack ../shared)
 
 from fx_services import *  # noqa: E402,F401,F403
 from fx_image import *  # noqa: E402,F401,F403
 from fx_registry import *  # noqa: E402,F401,F403
+from fx_report import *  # noqa: E402,F401,F403
 
 
 def copa_path():
@@ -60,3 +61,4 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.fail(f"shared test data not found at {SHARED}")
     return SHARED
+from fx_debrepo import *  # noqa: E402,F401,F403

@@ -156,6 +156,31 @@ static void read_content(void **state)
 	copa_view_free(v);
 }
 
+static void hard_links(void **state)
+{
+	struct copa_view *v = copa_view_new();
+	struct copa_buf b = COPA_BUF_INIT;
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view_entry own = {.path = "bin/own", .type = COPA_FT_HARDLINK,
+				      .link = "bin/target", .content = "old", .size = 3};
+
+	put(v, "bin/target", COPA_FT_REG, NULL);
+	assert_ok(copa_view_set_content(v, "bin/target", "new", 3, &err));
+	/* A link without content of its own reads its target. */
+	put(v, "bin/plain", COPA_FT_HARDLINK, "bin/target");
+	assert_ok(copa_view_read(v, "bin/plain", 100, &b, &err));
+	assert_string_equal(b.p, "new");
+	/* A link that carries content (the layer reader copies it) keeps it. */
+	assert_non_null(copa_view_put(v, &own, &err));
+	assert_ok(copa_view_read(v, "bin/own", 100, &b, &err));
+	assert_string_equal(b.p, "old");
+	put(v, "bin/dangling", COPA_FT_HARDLINK, "bin/missing");
+	assert_int_equal(copa_view_read(v, "bin/dangling", 100, &b, &err), -1);
+	assert_int_equal(err.code, COPA_E_INPUT);
+	copa_buf_release(&b);
+	copa_view_free(v);
+}
+
 static void many_entries(void **state)
 {
 	struct copa_view *v = copa_view_new();
@@ -183,6 +208,7 @@ int main(void)
 		cmocka_unit_test(replace_and_remove),
 		cmocka_unit_test(walk_is_sorted_depth_first),
 		cmocka_unit_test(read_content),
+		cmocka_unit_test(hard_links),
 		cmocka_unit_test(many_entries),
 	};
 

@@ -1,0 +1,46 @@
+/*
+ * fetch.h: downloading the .deb files a plan chose.
+ *
+ * Packages are fetched in parallel by a small pool of threads sharing one
+ * HTTP client (copa_http is thread-safe), each verified against the size and
+ * SHA256 of the signed index while it streams, and stored in the
+ * content-addressed cache as "sha256:<hex>", so a second run downloads
+ * nothing. A package already in the cache is re-hashed before use. The
+ * first failure stops the remaining downloads and names the package.
+ */
+#ifndef COPA_PKG_DEB_FETCH_H
+#define COPA_PKG_DEB_FETCH_H
+
+#include "core/cache.h"
+#include "pkg/deb/deb.h"
+#include "util/err.h"
+#include "util/http.h"
+#include "util/log.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct copa_deb_fetch_opts {
+	struct copa_http *http;   /* required */
+	struct copa_cache *cache; /* required */
+	struct copa_out *out;
+	unsigned jobs;            /* parallel downloads; 0: 4 */
+};
+
+struct copa_deb_fetch_stats {
+	size_t downloaded;  /* packages fetched from the network */
+	size_t cached;      /* packages found in the cache */
+	uint64_t bytes;     /* bytes downloaded */
+};
+
+/*
+ * Makes every package of pkgs available locally: sets deb_path (malloc'd,
+ * owned by the package) to its verified file in the cache. stats may be
+ * NULL. Errors: COPA_E_VERIFY (size or checksum mismatch: "package
+ * 'libssl3' 3.0.13-1~deb12u1 from '…': content does not match …"),
+ * COPA_E_NOTFOUND, COPA_E_NET, COPA_E_HTTP, COPA_E_IO.
+ */
+int copa_deb_fetch(struct copa_deb_pkg *pkgs, size_t n, const struct copa_deb_fetch_opts *o,
+		   struct copa_deb_fetch_stats *stats, struct copa_err *err);
+
+#endif
