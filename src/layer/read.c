@@ -147,6 +147,10 @@ struct stream {
 	uint64_t blob_bytes, tar_bytes, max_tar;
 	bool hashing, too_big;
 	const char *dec_error;
+	/* Progress of the compressed bytes read (first pass only; out NULL: none). */
+	struct copa_out *out;
+	const char *id;
+	uint64_t total, reported;
 };
 
 static la_ssize_t read_blob(struct archive *a, void *ctx, const void **buf)
@@ -164,6 +168,10 @@ static la_ssize_t read_blob(struct archive *a, void *ctx, const void **buf)
 	if (s->hashing)
 		copa_hash_update(&s->blob, s->inbuf, (size_t)n);
 	s->blob_bytes += (uint64_t)n;
+	if (s->out && s->blob_bytes - s->reported >= (1u << 20)) {
+		s->reported = s->blob_bytes;
+		copa_progress(s->out, COPA_PROGRESS_UPDATE, "unpack", s->id, s->blob_bytes, s->total);
+	}
 	*buf = s->inbuf;
 	return n;
 }
@@ -514,6 +522,9 @@ static int stream_layer(struct job *j, int fd, struct copa_err *err)
 		r = -1;
 		goto out;
 	}
+	s.out = j->o->out;
+	s.id = lb->digest;
+	s.total = lb->size;
 	if (alg != COPA_HASH_SHA256) { /* the blob hash must use the digest's algorithm */
 		copa_hash_release(&s.blob);
 		copa_hash_init(&s.blob, alg);
@@ -609,6 +620,8 @@ static int index_layer(struct job *j)
 			copa_progress_done(j->o->out, "unpack", lb->digest, 0);
 			return -1;
 		}
+		copa_progress(j->o->out, COPA_PROGRESS_UPDATE, "unpack", lb->digest, lb->size,
+			      lb->size);
 		copa_progress_done(j->o->out, "unpack", lb->digest, 1);
 		if (key) {
 			struct copa_buf enc = COPA_BUF_INIT;
