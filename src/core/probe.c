@@ -7,88 +7,8 @@
 #include <ctype.h>
 #include <string.h>
 
-/* Caps for the files probed (they are read into memory). */
-#define OS_RELEASE_MAX (64 * 1024)
-#define PKG_DB_MAX     (256 * 1024 * 1024)
-
-static char *unquote(struct copa_blob v)
-{
-	struct copa_buf b = COPA_BUF_INIT;
-	char q = 0;
-
-	copa_buf_add(&b, "", 0);
-	if (v.n && (v.p[0] == '"' || v.p[0] == '\'')) {
-		q = v.p[0];
-		v.p++;
-		v.n--;
-		if (v.n && v.p[v.n - 1] == q)
-			v.n--;
-	}
-	for (size_t i = 0; i < v.n; i++) {
-		char c = v.p[i];
-
-		if (q != '\'' && c == '\\' && i + 1 < v.n &&
-		    strchr("$\"\\`", v.p[i + 1])) {
-			copa_buf_addc(&b, v.p[++i]);
-			continue;
-		}
-		copa_buf_addc(&b, c);
-	}
-	return copa_buf_detach(&b, NULL);
-}
-
-void copa_os_release_parse(const char *text, size_t n, struct copa_os_release *out)
-{
-	static const struct {
-		const char *key;
-		size_t off;
-	} keys[] = {
-		{"ID", offsetof(struct copa_os_release, id)},
-		{"ID_LIKE", offsetof(struct copa_os_release, id_like)},
-		{"NAME", offsetof(struct copa_os_release, name)},
-		{"PRETTY_NAME", offsetof(struct copa_os_release, pretty_name)},
-		{"VERSION_ID", offsetof(struct copa_os_release, version_id)},
-		{"VERSION_CODENAME", offsetof(struct copa_os_release, version_codename)},
-	};
-	struct copa_blob rest = copa_blob(text, n), line;
-
-	memset(out, 0, sizeof(*out));
-	while (copa_blob_split(&rest, '\n', &line)) {
-		const char *eq;
-		struct copa_blob key, val;
-
-		line = copa_blob_trim(line);
-		if (!line.n || line.p[0] == '#')
-			continue;
-		eq = copa_blob_chr(line, '=');
-		if (!eq)
-			continue;
-		key = copa_blob(line.p, (size_t)(eq - line.p));
-		val = copa_blob(eq + 1, line.n - key.n - 1);
-		for (size_t i = 0; i < COPA_ARRAY_SIZE(keys); i++) {
-			char **slot = (char **)((char *)out + keys[i].off);
-
-			if (!copa_blob_eqs(key, keys[i].key))
-				continue;
-			free(*slot);
-			*slot = unquote(val);
-		}
-	}
-	if (out->id)
-		for (char *p = out->id; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-}
-
-void copa_os_release_release(struct copa_os_release *os)
-{
-	free(os->id);
-	free(os->id_like);
-	free(os->name);
-	free(os->pretty_name);
-	free(os->version_id);
-	free(os->version_codename);
-	memset(os, 0, sizeof(*os));
-}
+/* Cap for the package database files probed (they are read into memory). */
+#define PKG_DB_MAX (256 * 1024 * 1024)
 
 const char *copa_pkgmgr_name(enum copa_pkgmgr pm)
 {
@@ -249,18 +169,14 @@ int copa_probe_image(struct copa_view *v, struct copa_probe *p, struct copa_err 
 		"var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite",
 		"var/lib/rpm/Packages", "var/lib/rpm/Packages.db", "usr/lib/sysimage/rpm/Packages.db",
 		"var/lib/rpmmanifest/container-manifest-2", NULL};
-	struct copa_buf b = COPA_BUF_INIT;
-	struct copa_err ignore = COPA_ERR_INIT;
-	int r = 0;
+	int r;
 
 	memset(p, 0, sizeof(*p));
 	p->n_packages = -1;
-	if (copa_view_read(v, "etc/os-release", OS_RELEASE_MAX, &b, &ignore) == 0 ||
-	    copa_view_read(v, "usr/lib/os-release", OS_RELEASE_MAX, &b, &ignore) == 0) {
-		copa_os_release_parse(b.p, b.len, &p->os);
-		p->has_os_release = true;
-	}
-	copa_buf_release(&b);
+	r = copa_osrelease_read(v, &p->os, err);
+	if (r < 0)
+		return copa_err_wrap(err, "os-release");
+	p->has_os_release = r == 1;
 	if (exists(v, "var/lib/dpkg/status", COPA_FT_REG) ||
 	    exists(v, "var/lib/dpkg/status.d", COPA_FT_DIR)) {
 		r = probe_dpkg(v, p, err);
@@ -289,7 +205,7 @@ int copa_probe_image(struct copa_view *v, struct copa_probe *p, struct copa_err 
 
 void copa_probe_release(struct copa_probe *p)
 {
-	copa_os_release_release(&p->os);
+	copa_osrelease_release(&p->os);
 	free(p->db_path);
 	memset(p, 0, sizeof(*p));
 }

@@ -9,27 +9,11 @@
 #define COPA_CORE_PROBE_H
 
 #include "layer/view.h"
+#include "repo/osrelease.h"
 #include "util/err.h"
 
 #include <stdbool.h>
 #include <stddef.h>
-
-struct copa_os_release {
-	char *id;               /* "debian", "ubuntu", "alpine", ... (lowercase); NULL if absent */
-	char *id_like;
-	char *name;
-	char *pretty_name;
-	char *version_id;       /* "12", "22.04", "3.19.1" */
-	char *version_codename; /* "bookworm", "jammy" */
-};
-
-/*
- * Parses os-release text (KEY=value lines, values optionally quoted with
- * shell rules for ", ' and backslash escapes; # comments). Unknown keys are
- * ignored. Malformed lines are skipped, as systemd does.
- */
-void copa_os_release_parse(const char *text, size_t n, struct copa_os_release *out);
-void copa_os_release_release(struct copa_os_release *os);
 
 enum copa_pkgmgr {
 	COPA_PM_NONE,
@@ -42,7 +26,7 @@ enum copa_pkgmgr {
 const char *copa_pkgmgr_name(enum copa_pkgmgr pm);
 
 struct copa_probe {
-	struct copa_os_release os;
+	struct copa_osrelease os;
 	bool has_os_release;
 	enum copa_pkgmgr pm;
 	char *db_path;     /* "var/lib/dpkg/status", "var/lib/dpkg/status.d", "lib/apk/db/installed", ... */

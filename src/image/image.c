@@ -813,14 +813,32 @@ static int copy_manifest_blobs(struct copa_image_src *s, struct copa_image_dst *
  * OCI conversion when `convert` (Docker family into an OCI-only destination).
  * Children are written here; the root is left to the caller's commit.
  */
+static const struct copa_image_replace *find_replace(const struct copa_copy_opts *o,
+                                                    const char *digest)
+{
+	for (size_t i = 0; o && i < o->n_replace; i++)
+		if (!strcmp(o->replace[i].old_digest, digest))
+			return &o->replace[i];
+	return NULL;
+}
+
 static int copy_doc(struct copa_image_src *s, struct copa_image_dst *d,
                     const struct copa_desc *desc, const void *raw, size_t n, int depth,
-                    bool convert, bool is_root, struct copa_buf *out_raw,
-                    struct copa_desc *out_desc, struct copa_err *err)
+                    bool convert, bool is_root, const struct copa_copy_opts *o,
+                    struct copa_buf *out_raw, struct copa_desc *out_desc, struct copa_err *err)
 {
 	_cleanup_free_ char *what = copa_xasprintf("%s: manifest %s", s->what, desc->digest);
+	const struct copa_image_replace *rp = find_replace(o, desc->digest);
 	int kind, r = -1;
 	bool changed = false;
+
+	if (rp) {
+		/* The substitute stands where the original stood, and is "changed". */
+		desc = rp->desc;
+		raw = rp->raw;
+		n = rp->n;
+		changed = true;
+	}
 
 	if (depth > COPA_OCI_MAX_INDEX_DEPTH)
 		return copa_err_set(err, COPA_E_LIMIT, "%s: indexes nested deeper than %d levels",
@@ -836,6 +854,8 @@ static int copy_doc(struct copa_image_src *s, struct copa_image_dst *d,
 		if (r == 0 && convert && m.family == COPA_FAMILY_DOCKER) {
 			r = copa_manifest_to_oci(&m, out_raw, err);
 			changed = true;
+		} else if (r == 0 && rp) {
+			copa_buf_add(out_raw, raw, n);
 		}
 		copa_manifest_release(&m);
 	} else if (kind == COPA_MT_INDEX) {
@@ -854,7 +874,7 @@ static int copy_doc(struct copa_image_src *s, struct copa_image_dst *d,
 			r = copa_image_src_get_doc(s, &ix.manifests[i], &craw, err);
 			if (r == 0)
 				r = copy_doc(s, d, &ix.manifests[i], craw.p, craw.len, depth + 1,
-				             convert, false, &cout, &kids[i], err);
+				             convert, false, o, &cout, &kids[i], err);
 			if (r == 0 && strcmp(kids[i].digest, ix.manifests[i].digest)) {
 				repl[i] = &kids[i];
 				changed = true;
@@ -880,7 +900,7 @@ static int copy_doc(struct copa_image_src *s, struct copa_image_dst *d,
 		char digest[COPA_DIGEST_MAX];
 		const char *mt = kind == COPA_MT_INDEX ? COPA_MT_OCI_INDEX : COPA_MT_OCI_MANIFEST;
 
-		if (!convert)
+		if (!convert || (rp && out_raw->len == n && !memcmp(out_raw->p, raw, n)))
 			mt = desc->media_type;
 		copa_sha256_digest(out_raw->p, out_raw->len, digest);
 		copa_desc_make(out_desc, mt, digest, (int64_t)out_raw->len, NULL);
@@ -894,12 +914,13 @@ static int copy_doc(struct copa_image_src *s, struct copa_image_dst *d,
 }
 
 static int copy_root(struct copa_image_src *s, struct copa_image_dst *d,
-                     const struct copa_desc *desc, const void *raw, size_t n, struct copa_err *err)
+                     const struct copa_desc *desc, const void *raw, size_t n,
+                     const struct copa_copy_opts *o, struct copa_err *err)
 {
 	struct copa_buf out = COPA_BUF_INIT;
 	struct copa_desc od = {0};
 	bool convert = copa_image_dst_family(d) == COPA_FAMILY_OCI;
-	int r = copy_doc(s, d, desc, raw, n, 0, convert, true, &out, &od, err);
+	int r = copy_doc(s, d, desc, raw, n, 0, convert, true, o, &out, &od, err);
 
 	if (r == 0)
 		r = copa_image_dst_commit(d, &od, out.p, out.len, err);
@@ -909,14 +930,15 @@ static int copy_root(struct copa_image_src *s, struct copa_image_dst *d,
 }
 
 static int copy_one_image(struct copa_image_src *s, struct copa_image_dst *d,
-                          const struct copa_platform *want, struct copa_err *err)
+                          const struct copa_platform *want, const struct copa_copy_opts *o,
+                          struct copa_err *err)
 {
 	struct copa_image img;
 	int r;
 
 	if (copa_image_src_load(s, want, &img, err) < 0)
 		return -1;
-	r = copy_root(s, d, &img.desc, img.manifest.raw.p, img.manifest.raw.len, err);
+	r = copy_root(s, d, &img.desc, img.manifest.raw.p, img.manifest.raw.len, o, err);
 	copa_image_release(&img);
 	return r;
 }
@@ -928,7 +950,7 @@ int copa_image_copy(struct copa_image_src *s, struct copa_image_dst *d,
 	const struct copa_platform *want = o ? o->platform : NULL;
 
 	if (root->kind == COPA_MT_INDEX && (want || copa_image_dst_single(d)))
-		return copy_one_image(s, d, want, err);
+		return copy_one_image(s, d, want, o, err);
 	if (root->kind == COPA_MT_MANIFEST) {
 		if (want) {
 			struct copa_image img;
@@ -946,7 +968,7 @@ int copa_image_copy(struct copa_image_src *s, struct copa_image_dst *d,
 				return -1;
 		}
 		return copy_root(s, d, &root->desc, root->manifest.raw.p, root->manifest.raw.len,
-		                 err);
+		                 o, err);
 	}
-	return copy_root(s, d, &root->desc, root->index.raw.p, root->index.raw.len, err);
+	return copy_root(s, d, &root->desc, root->index.raw.p, root->index.raw.len, o, err);
 }

@@ -178,8 +178,24 @@ int copa_image_dst_commit(struct copa_image_dst *d, const struct copa_desc *desc
 
 /* ---- copying ---- */
 
+/*
+ * A manifest of the source to write differently: wherever the copy meets the
+ * manifest `old_digest`, it writes `raw` (described by `desc`) instead and
+ * copies that manifest's blobs. Blobs that exist only in the new manifest
+ * (a new layer, a new config) must already be in the destination
+ * (copa_image_dst_put_blob_fd) — the copy skips blobs the destination has.
+ */
+struct copa_image_replace {
+	const char *old_digest;
+	const struct copa_desc *desc;
+	const void *raw;
+	size_t n;
+};
+
 struct copa_copy_opts {
 	const struct copa_platform *platform; /* copy only this image of an index; NULL: all */
+	const struct copa_image_replace *replace; /* manifests to substitute; may be NULL */
+	size_t n_replace;
 };
 
 /*

@@ -1,5 +1,5 @@
 /* Fuzz target: the os-release parser. */
-#include "core/probe.h"
+#include "repo/osrelease.h"
 
 #include <stdint.h>
 
@@ -7,9 +7,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct copa_os_release os;
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_osrelease os;
 
-	copa_os_release_parse((const char *)data, size, &os);
-	copa_os_release_release(&os);
+	if (copa_osrelease_parse((const char *)data, size, &os, &err) == 0)
+		copa_osrelease_release(&os);
 	return 0;
 }

@@ -6,29 +6,6 @@
 #include "core/probe.h"
 #include "testutil.h"
 
-static void os_release_quoting(void **state)
-{
-	static const char text[] =
-		"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n"
-		"NAME='Debian GNU/Linux'\n"
-		"# comment\n"
-		"VERSION_ID=\"12\"\n"
-		"garbage line\n"
-		"ID=Debian\n"
-		"VERSION_CODENAME=bookworm\n"
-		"ID_LIKE=\"a \\\"b\\\" c\"\n";
-	struct copa_os_release os;
-
-	copa_os_release_parse(text, sizeof(text) - 1, &os);
-	assert_string_equal(os.id, "debian");
-	assert_string_equal(os.version_id, "12");
-	assert_string_equal(os.version_codename, "bookworm");
-	assert_string_equal(os.name, "Debian GNU/Linux");
-	assert_string_equal(os.pretty_name, "Debian GNU/Linux 12 (bookworm)");
-	assert_string_equal(os.id_like, "a \"b\" c");
-	copa_os_release_release(&os);
-}
-
 static void file(struct copa_view *v, const char *path, const char *content)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -135,7 +112,6 @@ static void malformed_status_is_an_error(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(os_release_quoting),
 		cmocka_unit_test(debian_regular),
 		cmocka_unit_test(debian_distroless),
 		cmocka_unit_test(alpine_and_scratch),
