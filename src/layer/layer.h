@@ -160,6 +160,15 @@ int copa_layer_builder_foreach(const struct copa_layer_builder *b,
 					 enum copa_layer_mark mark),
 			       void *ctx);
 
+/*
+ * Loads every entry and whiteout of an existing layer blob into b (regular
+ * file contents are staged under b's staging directory as "seed-N"). Used
+ * to re-patch: the previous patch layer becomes the starting point of the
+ * one combined new layer. Later adds replace seeded entries.
+ */
+int copa_layer_builder_seed(struct copa_layer_builder *b, const struct copa_layer_blob *lb,
+			    struct copa_err *err);
+
 enum copa_compression {
 	COPA_COMPRESS_NONE,
 	COPA_COMPRESS_GZIP,
