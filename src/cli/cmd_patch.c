@@ -1,11 +1,294 @@
+/* copa patch: flags into struct copa_patch_opts, then the core pipeline. */
 #include "cli/cli.h"
+#include "core/patch.h"
+#include "util/mem.h"
 
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage_text[] =
+	"usage: copa patch -i IMAGE [options]\n"
+	"\n"
+	"Patch the OS packages of IMAGE and write the image plus one layer of updates.\n"
+	"\n"
+	"Image references use the transport syntax of skopeo/podman: a bare reference is a\n"
+	"registry image (localhost:5000/app:1.0); oci:DIR[:TAG], oci-archive:FILE[:TAG] and\n"
+	"docker-archive:FILE[:REF] name local images.\n"
+	"\n"
+	"  -i, --image IMAGE          image to patch (required)\n"
+	"  -r, --report FILE|DIR      vulnerability report, or a directory of reports (one per\n"
+	"                             platform); without it every upgradable package is updated\n"
+	"  -s, --scanner NAME         report format: trivy (default), grype, native, or a plugin\n"
+	"                             run as copa-NAME REPORT\n"
+	"  -t, --tag TAG|DEST         tag for the result (same repository/location), or a full\n"
+	"                             destination; default: <source tag>-<suffix>\n"
+	"      --tag-suffix SUFFIX    suffix of the default tag (default: patched)\n"
+	"  -p, --push                 write a registry destination (required for registries)\n"
+	"      --platform LIST        platforms to patch, e.g. linux/amd64,linux/arm64; others\n"
+	"                             are kept unchanged in the output index\n"
+	"      --ignore-errors        skip packages that cannot be updated instead of failing\n"
+	"      --timeout DURATION     limit for the whole run, e.g. 300, 90s, 5m (default 5m)\n"
+	"  -o, --output FILE          write an OpenVEX document of the fixed vulnerabilities\n"
+	"  -f, --format FORMAT        VEX format (openvex)\n"
+	"      --vex-author NAME      VEX author (default: $COPA_VEX_AUTHOR or copa)\n"
+	"      --summary FILE         write a JSON summary of the run (see docs/summary.md)\n"
+	"      --repo LINE            add a repository, one-line sources format, e.g.\n"
+	"                             'deb [signed-by=/k.gpg] http://mirror/debian bookworm main'\n"
+	"                             or 'deb file:///srv/mirror bookworm main' (repeatable)\n"
+	"      --repo-replace         use only the --repo repositories, not the image's\n"
+	"      --keyring FILE         trust the OpenPGP keys in FILE for repositories (repeatable)\n"
+	"      --allow-insecure-repo  accept repositories marked trusted=yes (no signature check)\n"
+	"      --insecure-registry H  allow plain HTTP to registry host H (repeatable; also\n"
+	"                             COPA_INSECURE_REGISTRIES=h1,h2); loopback is always allowed\n"
+	"      --ca-file FILE         extra CA certificates (PEM) for registries and repositories\n"
+	"      --compression ALG      new layer compression: gzip (default), zstd, none\n"
+	"      --loader NAME          for a registry destination without --push: docker, podman\n"
+	"                             or none (default: docker, then podman, when present)\n"
+	"      --cache-dir DIR        cache directory (default: $XDG_CACHE_HOME/copa)\n"
+	"      --progress MODE        auto, tty, plain, quiet or json (default: auto)\n"
+	"  -v, --verbose              debug output\n"
+	"  -h, --help                 this help\n"
+	"\n"
+	"Exit status: 0 patched or nothing to patch, 1 error, 2 usage error.\n";
+
+/* Parses "300", "90s", "5m", "1h", "1m30s" into seconds; -1 when invalid. */
+static long parse_duration(const char *s)
+{
+	long total = 0;
+	const char *p = s;
+
+	if (!*p)
+		return -1;
+	while (*p) {
+		char *end;
+		long v = strtol(p, &end, 10);
+
+		if (end == p || v < 0)
+			return -1;
+		switch (*end) {
+		case 'h':
+			v *= 3600;
+			end++;
+			break;
+		case 'm':
+			v *= 60;
+			end++;
+			break;
+		case 's':
+			end++;
+			break;
+		case '\0':
+			break;
+		default:
+			return -1;
+		}
+		total += v;
+		p = end;
+	}
+	return total > 0 ? total : -1;
+}
+
+/* Appends s to a NULL-terminated vector. */
+static void strv_push(const char ***v, size_t *n, const char *s)
+{
+	*v = copa_xrealloc(*v, (*n + 2) * sizeof(**v));
+	(*v)[(*n)++] = s;
+	(*v)[*n] = NULL;
+}
 
 static int run(int argc, char **argv)
 {
-	fprintf(stderr, "copa patch: not implemented yet\n");
-	return 1;
+	enum {
+		OPT_TAG_SUFFIX = 256,
+		OPT_PLATFORM,
+		OPT_IGNORE_ERRORS,
+		OPT_TIMEOUT,
+		OPT_VEX_AUTHOR,
+		OPT_SUMMARY,
+		OPT_REPO,
+		OPT_REPO_REPLACE,
+		OPT_KEYRING,
+		OPT_ALLOW_INSECURE_REPO,
+		OPT_INSECURE_REGISTRY,
+		OPT_CA_FILE,
+		OPT_COMPRESSION,
+		OPT_LOADER,
+		OPT_CACHE_DIR,
+		OPT_PROGRESS,
+	};
+	static const struct option longopts[] = {
+		{"image", required_argument, NULL, 'i'},
+		{"report", required_argument, NULL, 'r'},
+		{"scanner", required_argument, NULL, 's'},
+		{"tag", required_argument, NULL, 't'},
+		{"tag-suffix", required_argument, NULL, OPT_TAG_SUFFIX},
+		{"push", no_argument, NULL, 'p'},
+		{"platform", required_argument, NULL, OPT_PLATFORM},
+		{"ignore-errors", no_argument, NULL, OPT_IGNORE_ERRORS},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"output", required_argument, NULL, 'o'},
+		{"format", required_argument, NULL, 'f'},
+		{"vex-author", required_argument, NULL, OPT_VEX_AUTHOR},
+		{"summary", required_argument, NULL, OPT_SUMMARY},
+		{"repo", required_argument, NULL, OPT_REPO},
+		{"repo-replace", no_argument, NULL, OPT_REPO_REPLACE},
+		{"keyring", required_argument, NULL, OPT_KEYRING},
+		{"allow-insecure-repo", no_argument, NULL, OPT_ALLOW_INSECURE_REPO},
+		{"insecure-registry", required_argument, NULL, OPT_INSECURE_REGISTRY},
+		{"ca-file", required_argument, NULL, OPT_CA_FILE},
+		{"compression", required_argument, NULL, OPT_COMPRESSION},
+		{"loader", required_argument, NULL, OPT_LOADER},
+		{"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+		{"progress", required_argument, NULL, OPT_PROGRESS},
+		{"verbose", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct copa_patch_opts o = {
+		.scanner = "trivy",
+		.tag_suffix = "patched",
+		.timeout_s = 300,
+		.vex_format = "openvex",
+		.compression = "gzip",
+	};
+	_cleanup_free_ const char **platforms = NULL, **repos = NULL, **keyrings = NULL,
+			       **insecure = NULL;
+	size_t n_platforms = 0, n_repos = 0, n_keyrings = 0, n_insecure = 0;
+	_cleanup_free_ char *platform_copy = NULL;
+	enum copa_cli_progress progress = COPA_CLI_PROGRESS_AUTO;
+	bool verbose = false;
+	struct copa_err err = COPA_ERR_INIT;
+	enum copa_patch_result result;
+	int c, rc;
+
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "i:r:s:t:po:f:vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'i':
+			o.image = optarg;
+			break;
+		case 'r':
+			o.report = optarg;
+			break;
+		case 's':
+			o.scanner = optarg;
+			break;
+		case 't':
+			o.tag = optarg;
+			break;
+		case OPT_TAG_SUFFIX:
+			o.tag_suffix = optarg;
+			break;
+		case 'p':
+			o.push = true;
+			break;
+		case OPT_PLATFORM:
+			free(platform_copy);
+			platform_copy = copa_xstrdup(optarg);
+			n_platforms = 0;
+			for (char *save = NULL, *tok = strtok_r(platform_copy, ",", &save); tok;
+			     tok = strtok_r(NULL, ",", &save))
+				strv_push(&platforms, &n_platforms, tok);
+			break;
+		case OPT_IGNORE_ERRORS:
+			o.ignore_errors = true;
+			break;
+		case OPT_TIMEOUT:
+			o.timeout_s = parse_duration(optarg);
+			if (o.timeout_s < 0)
+				return copa_cli_usage_error(
+					"patch", "invalid --timeout '%s' (examples: 300, 90s, 5m, 1h)",
+					optarg);
+			break;
+		case 'o':
+			o.vex_out = optarg;
+			break;
+		case 'f':
+			o.vex_format = optarg;
+			break;
+		case OPT_VEX_AUTHOR:
+			o.vex_author = optarg;
+			break;
+		case OPT_SUMMARY:
+			o.summary_out = optarg;
+			break;
+		case OPT_REPO:
+			strv_push(&repos, &n_repos, optarg);
+			break;
+		case OPT_REPO_REPLACE:
+			o.repos_replace = true;
+			break;
+		case OPT_KEYRING:
+			strv_push(&keyrings, &n_keyrings, optarg);
+			break;
+		case OPT_ALLOW_INSECURE_REPO:
+			o.allow_insecure_repo = true;
+			break;
+		case OPT_INSECURE_REGISTRY:
+			strv_push(&insecure, &n_insecure, optarg);
+			break;
+		case OPT_CA_FILE:
+			o.ca_file = optarg;
+			break;
+		case OPT_COMPRESSION:
+			if (strcmp(optarg, "gzip") && strcmp(optarg, "zstd") && strcmp(optarg, "none"))
+				return copa_cli_usage_error(
+					"patch", "invalid --compression '%s' (gzip, zstd or none)",
+					optarg);
+			o.compression = optarg;
+			break;
+		case OPT_LOADER:
+			if (strcmp(optarg, "docker") && strcmp(optarg, "podman") &&
+			    strcmp(optarg, "none"))
+				return copa_cli_usage_error(
+					"patch", "invalid --loader '%s' (docker, podman or none)", optarg);
+			o.loader = optarg;
+			break;
+		case OPT_CACHE_DIR:
+			o.cache_dir = optarg;
+			break;
+		case OPT_PROGRESS:
+			if (copa_cli_parse_progress(optarg, &progress) < 0)
+				return copa_cli_usage_error(
+					"patch", "invalid --progress '%s' (auto, tty, plain, quiet or json)",
+					optarg);
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			return copa_cli_usage_error("patch", "invalid option");
+		}
+	}
+	if (optind < argc)
+		return copa_cli_usage_error("patch", "unexpected argument '%s'", argv[optind]);
+	if (!o.image)
+		return copa_cli_usage_error("patch", "-i/--image is required");
+	if (strcmp(o.vex_format, "openvex") != 0)
+		return copa_cli_usage_error("patch", "unsupported --format '%s' (only openvex)",
+					    o.vex_format);
+	if (n_repos == 0 && o.repos_replace)
+		return copa_cli_usage_error("patch", "--repo-replace needs at least one --repo");
+	if (!o.vex_author)
+		o.vex_author = getenv("COPA_VEX_AUTHOR");
+	o.platforms = platforms;
+	o.repos = repos;
+	o.keyrings = keyrings;
+	o.insecure_registries = insecure;
+	o.out = copa_cli_out_new(progress, verbose);
+	copa_cli_signals();
+	if (copa_patch(&o, &result, &err) < 0) {
+		rc = copa_cli_fail(o.out, &err);
+	} else {
+		rc = 0;
+	}
+	copa_cli_out_free(o.out);
+	return rc;
 }
 
-const struct copa_cli_cmd copa_cmd_patch = {"patch", "(in progress)", run};
+const struct copa_cli_cmd copa_cmd_patch = {"patch", "patch an image's OS packages", run};

@@ -924,6 +924,8 @@ static int copy_root(struct copa_image_src *s, struct copa_image_dst *d,
 
 	if (r == 0)
 		r = copa_image_dst_commit(d, &od, out.p, out.len, err);
+	if (r == 0 && o && o->root_digest)
+		snprintf(o->root_digest, COPA_DIGEST_MAX, "%s", od.digest);
 	copa_buf_release(&out);
 	copa_desc_release(&od);
 	return r;

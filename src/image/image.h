@@ -196,6 +196,7 @@ struct copa_copy_opts {
 	const struct copa_platform *platform; /* copy only this image of an index; NULL: all */
 	const struct copa_image_replace *replace; /* manifests to substitute; may be NULL */
 	size_t n_replace;
+	char *root_digest; /* when not NULL (COPA_DIGEST_MAX bytes): the digest of the root written */
 };
 
 /*

@@ -1,0 +1,1181 @@
+/*
+ * patch.c: the `copa patch` pipeline.
+ *
+ *   reports ─┐
+ *   image ───┴─▶ per platform: view ▶ probe ▶ repositories ▶ plan ▶ fetch
+ *                 ▶ apply into one layer ▶ config + manifest
+ *             ▶ write the image (patched manifests substituted, the rest copied)
+ *             ▶ summary, OpenVEX
+ *
+ * Nothing is written at the destination before every platform has been
+ * patched; the image module then writes blobs first and the root last.
+ * A previous copa patch layer (found by its history comment) is folded into
+ * the new layer and dropped, so patch layers never stack.
+ */
+#include "core/patch.h"
+
+#include "core/probe.h"
+#include "core/session.h"
+#include "core/version.h"
+#include "image/image.h"
+#include "layer/layer.h"
+#include "pkg/deb/apply.h"
+#include "pkg/deb/fetch.h"
+#include "pkg/deb/plan.h"
+#include "pkg/deb/probe_repo.h"
+#include "repo/debrepo.h"
+#include "report/report.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/mem.h"
+#include "util/proc.h"
+#include "vex/summary.h"
+#include "vex/vex.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* The history comment that marks copa's patch layer, and the OCI annotations copa sets. */
+#define PATCH_COMMENT      "copa-patch-layer"
+#define ANN_LAYER          "sh.copa.patch.layer"
+#define ANN_PATCHED        "sh.copa.image.patched"
+#define ANN_CREATED        "org.opencontainers.image.created"
+#define ANN_BASE_DIGEST    "org.opencontainers.image.base.digest"
+#define ANN_BASE_NAME      "org.opencontainers.image.base.name"
+#define MAX_HISTORY_NAMES  20
+
+struct job {
+	struct copa_platform want;
+	const struct copa_manifest *report; /* NULL: update everything */
+	struct copa_manifest *synth;        /* stands in for a report in update-all mode */
+	struct copa_summary_platform *sp;
+	bool patched;
+	char old_digest[COPA_DIGEST_MAX];
+	struct copa_desc new_desc;
+	struct copa_buf new_raw;
+	struct copa_desc layer_desc, config_desc;
+	char *layer_path, *config_path;     /* in the cache */
+};
+
+struct run {
+	const struct copa_patch_opts *o;
+	struct copa_session s;
+	struct copa_image_ref src_ref;
+	struct copa_image_ref dst_ref;      /* where the image is written */
+	char *dst_string;                   /* what the user asked for (for messages and the summary) */
+	char *src_string;
+	char *loader;                       /* "docker"/"podman": load dst_ref's archive afterwards */
+	char *load_dir;                     /* temporary directory holding that archive */
+	struct copa_image_src *src;
+	struct copa_manifest_list reports;
+	struct copa_summary *summary;
+	struct job *jobs;
+	size_t n_jobs;
+	char now[32];                       /* RFC 3339, UTC */
+	char root_digest[COPA_DIGEST_MAX];
+};
+
+static void now_rfc3339(char out[32])
+{
+	const char *sde = getenv("SOURCE_DATE_EPOCH");
+	time_t t = time(NULL);
+	struct tm tm;
+
+	if (sde && *sde) {
+		char *end;
+		long long v = strtoll(sde, &end, 10);
+
+		if (!*end && v >= 0)
+			t = (time_t)v;
+	}
+	gmtime_r(&t, &tm);
+	strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* ---- destination ---- */
+
+static bool looks_like_destination(const char *t)
+{
+	return strchr(t, ':') || strchr(t, '/') || strchr(t, '@');
+}
+
+/* The tag of the source, or NULL when it has none (digest-only, untagged layout). */
+static const char *source_tag(const struct copa_image_ref *r)
+{
+	switch (r->transport) {
+	case COPA_TRANSPORT_REGISTRY:
+		return r->ref.tag;
+	case COPA_TRANSPORT_OCI:
+	case COPA_TRANSPORT_OCI_ARCHIVE:
+		return r->tag;
+	case COPA_TRANSPORT_DOCKER_ARCHIVE:
+		return r->has_ref ? r->ref.tag : NULL;
+	}
+	return NULL;
+}
+
+/* "dir/app.tar" + "1.0-patched" -> "dir/app-1.0-patched.tar". */
+static char *sibling_archive(const char *path, const char *tag)
+{
+	size_t n = strlen(path);
+
+	if (n > 4 && !strcmp(path + n - 4, ".tar"))
+		n -= 4;
+	return copa_xasprintf("%.*s-%s.tar", (int)n, path, tag);
+}
+
+static bool program_in_path(const char *name)
+{
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *copy = copa_xstrdup(path ? path : "/usr/bin:/bin");
+	char *save = NULL;
+
+	for (char *dir = strtok_r(copy, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
+		_cleanup_free_ char *p = copa_xasprintf("%s/%s", dir, name);
+
+		if (access(p, X_OK) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* True when `docker` has a daemon to talk to (the client alone is not enough). */
+static bool docker_usable(void)
+{
+	const char *argv[] = {"docker", "version", "--format", "{{.Server.Version}}", NULL};
+	struct copa_buf out = COPA_BUF_INIT, errout = COPA_BUF_INIT;
+	struct copa_proc p = {.argv = argv, .out = &out, .errout = &errout, .timeout_ms = 10000};
+	int status = 1;
+	bool ok;
+
+	copa_buf_init(&out, 4096);
+	copa_buf_init(&errout, 65536);
+	ok = program_in_path("docker") && copa_proc_run(&p, &status, NULL) == 0 && status == 0;
+	copa_buf_release(&out);
+	copa_buf_release(&errout);
+	return ok;
+}
+
+/*
+ * A registry destination without --push goes into the local docker or
+ * podman (as the original copa does), through a docker-archive.
+ */
+static int choose_loader(struct run *r, struct copa_err *err)
+{
+	const char *want = r->o->loader;
+	_cleanup_free_ char *name = copa_ref_string(&r->dst_ref.ref);
+	_cleanup_free_ char *archive = NULL;
+	_cleanup_free_ char *spec = NULL;
+
+	if (!want || strcmp(want, "none")) {
+		if ((!want || !strcmp(want, "docker")) && docker_usable())
+			r->loader = copa_xstrdup("docker");
+		else if ((!want || !strcmp(want, "podman")) && program_in_path("podman"))
+			r->loader = copa_xstrdup("podman");
+	}
+	if (!r->loader) {
+		if (want && strcmp(want, "none"))
+			return copa_err_set(err, COPA_E_USAGE,
+					    "'%s' is a registry destination and --loader %s is not "
+					    "usable here: add --push to push it, or write it locally "
+					    "with -t oci:DIR:TAG",
+					    name, want);
+		return copa_err_set(err, COPA_E_USAGE,
+				    "'%s' is a registry destination: add --push to push it, or write "
+				    "it locally with -t oci:DIR:TAG (no docker daemon or podman found "
+				    "to load it into)",
+				    name);
+	}
+	r->load_dir = copa_fs_mkdtemp(r->s.cache.path, "load-", err);
+	if (!r->load_dir)
+		return -1;
+	archive = copa_xasprintf("%s/image.tar", r->load_dir);
+	spec = copa_xasprintf("docker-archive:%s:%s", archive, name);
+	copa_image_ref_release(&r->dst_ref);
+	return copa_image_ref_parse(spec, &r->dst_ref, err);
+}
+
+static int resolve_destination(struct run *r, struct copa_err *err)
+{
+	const struct copa_patch_opts *o = r->o;
+	const struct copa_image_ref *src = &r->src_ref;
+	_cleanup_free_ char *tag = NULL;
+	_cleanup_free_ char *spec = NULL;
+
+	if (o->tag && looks_like_destination(o->tag)) {
+		spec = copa_xstrdup(o->tag);
+	} else {
+		const char *st = source_tag(src);
+
+		if (o->tag)
+			tag = copa_xstrdup(o->tag);
+		else if (st)
+			tag = copa_xasprintf("%s-%s", st, o->tag_suffix);
+		else if (src->transport == COPA_TRANSPORT_OCI ||
+			 src->transport == COPA_TRANSPORT_REGISTRY)
+			return copa_err_set(err, COPA_E_USAGE,
+					    "'%s' has no tag to derive the patched image's tag from: "
+					    "give one with -t TAG or a full destination with -t",
+					    r->src_string);
+		if (tag && !copa_ref_tag_valid(tag))
+			return copa_err_set(err, COPA_E_USAGE,
+					    "invalid tag '%s' (letters, digits, '_', '.', '-'; at most "
+					    "128; not starting with '.' or '-')",
+					    tag);
+		switch (src->transport) {
+		case COPA_TRANSPORT_REGISTRY: {
+			_cleanup_free_ char *name = copa_ref_name(&src->ref);
+
+			spec = copa_xasprintf("%s:%s", name, tag);
+			break;
+		}
+		case COPA_TRANSPORT_OCI:
+			spec = copa_xasprintf("oci:%s:%s", src->path, tag);
+			break;
+		case COPA_TRANSPORT_OCI_ARCHIVE: {
+			_cleanup_free_ char *file = sibling_archive(src->path, tag ? tag : o->tag_suffix);
+
+			spec = tag ? copa_xasprintf("oci-archive:%s:%s", file, tag)
+				   : copa_xasprintf("oci-archive:%s", file);
+			break;
+		}
+		case COPA_TRANSPORT_DOCKER_ARCHIVE: {
+			_cleanup_free_ char *file = sibling_archive(src->path, tag ? tag : o->tag_suffix);
+			_cleanup_free_ char *name = src->has_ref ? copa_ref_name(&src->ref) : NULL;
+
+			spec = name && tag ? copa_xasprintf("docker-archive:%s:%s:%s", file, name, tag)
+					   : copa_xasprintf("docker-archive:%s", file);
+			break;
+		}
+		}
+	}
+	if (copa_image_ref_parse(spec, &r->dst_ref, err) < 0)
+		return copa_err_wrap(err, "destination");
+	r->dst_string = copa_image_ref_string(&r->dst_ref);
+	if (r->dst_ref.transport == COPA_TRANSPORT_REGISTRY && !o->push)
+		return choose_loader(r, err);
+	return 0;
+}
+
+/* ---- platforms ---- */
+
+static int find_platform(const struct copa_image_platform *v, size_t n,
+			 const struct copa_platform *want)
+{
+	for (size_t i = 0; i < n; i++)
+		if (copa_platform_match(want, &v[i].platform))
+			return (int)i;
+	return -1;
+}
+
+static void list_platforms(const struct copa_image_platform *v, size_t n, struct copa_buf *b)
+{
+	char buf[256];
+
+	for (size_t i = 0; i < n; i++)
+		copa_buf_addf(b, "%s%s", i ? ", " : "",
+			      copa_platform_str(&v[i].platform, buf, sizeof(buf)));
+}
+
+static bool job_exists(const struct run *r, const struct copa_platform *p)
+{
+	for (size_t i = 0; i < r->n_jobs; i++)
+		if (copa_platform_match(&r->jobs[i].want, p) && copa_platform_match(p, &r->jobs[i].want))
+			return true;
+	return false;
+}
+
+static void add_job(struct run *r, const struct copa_platform *p, const struct copa_manifest *m)
+{
+	struct job *j;
+
+	if (job_exists(r, p))
+		return;
+	r->jobs = copa_xrealloc(r->jobs, (r->n_jobs + 1) * sizeof(*r->jobs));
+	j = &r->jobs[r->n_jobs++];
+	memset(j, 0, sizeof(*j));
+	j->want = *p;
+	j->report = m;
+}
+
+static bool wanted_by_flag(const struct copa_patch_opts *o, const struct copa_platform *p)
+{
+	if (!o->platforms)
+		return true;
+	for (const char **f = o->platforms; *f; f++) {
+		struct copa_platform w;
+
+		if (copa_platform_parse(*f, &w, NULL) == 0 && copa_platform_match(&w, p))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Decides which platforms to patch: those of the reports (a report
+ * directory has one per platform), else those named by --platform, else
+ * every platform of the image.
+ */
+static int plan_jobs(struct run *r, struct copa_err *err)
+{
+	struct copa_image_platform *plats = NULL;
+	size_t n = 0;
+	struct copa_buf avail = COPA_BUF_INIT;
+	char buf[256];
+	int rc = 0;
+
+	if (copa_image_src_platforms(r->src, &plats, &n, err) < 0)
+		return -1;
+	list_platforms(plats, n, &avail);
+	if (r->o->platforms)
+		for (const char **f = r->o->platforms; *f && rc == 0; f++) {
+			struct copa_platform w;
+
+			if (copa_platform_parse(*f, &w, err) < 0)
+				rc = copa_err_wrap(err, "--platform");
+			else if (find_platform(plats, n, &w) < 0)
+				rc = copa_err_set(err, COPA_E_NOTFOUND,
+						  "'%s' has no image for platform '%s' (available: %s)",
+						  r->src_string, *f, copa_buf_str(&avail));
+		}
+	for (size_t i = 0; rc == 0 && i < r->reports.n; i++) {
+		const struct copa_manifest *m = r->reports.v[i];
+		struct copa_platform want;
+		int k;
+
+		if (n == 1 && !r->reports.v[i]->arch[0]) {
+			k = 0;
+		} else {
+			snprintf(buf, sizeof(buf), "linux/%s%s%s", m->arch[0] ? m->arch : "amd64",
+				 m->variant[0] ? "/" : "", m->variant);
+			if (copa_platform_parse(buf, &want, err) < 0) {
+				rc = copa_err_wrap(err, "report '%s'", m->source);
+				break;
+			}
+			k = find_platform(plats, n, &want);
+			if (k < 0 && n == 1 && r->reports.n == 1) {
+				rc = copa_err_set(err, COPA_E_INPUT,
+						  "report '%s' is for %s but '%s' is %s: scan the image "
+						  "you patch",
+						  m->source, buf, r->src_string, copa_buf_str(&avail));
+				break;
+			}
+			if (k < 0) {
+				rc = copa_err_set(err, COPA_E_NOTFOUND,
+						  "report '%s' is for %s, which '%s' does not have "
+						  "(available: %s)",
+						  m->source, buf, r->src_string, copa_buf_str(&avail));
+				break;
+			}
+		}
+		if (wanted_by_flag(r->o, &plats[k].platform))
+			add_job(r, &plats[k].platform, m);
+	}
+	if (rc == 0 && r->reports.n == 0)
+		for (size_t i = 0; i < n; i++)
+			if (!strcmp(plats[i].platform.os, "linux") &&
+			    wanted_by_flag(r->o, &plats[i].platform))
+				add_job(r, &plats[i].platform, NULL);
+	if (rc == 0 && r->n_jobs == 0)
+		rc = copa_err_set(err, COPA_E_NOTFOUND, "no platform of '%s' to patch (available: %s)",
+				  r->src_string, copa_buf_str(&avail));
+	copa_buf_release(&avail);
+	copa_image_platforms_free(plats, n);
+	return rc;
+}
+
+/* ---- one platform ---- */
+
+struct platform_ctx {
+	struct run *r;
+	struct job *j;
+	char name[256];                /* "linux/amd64", for messages */
+	struct copa_image img;
+	bool have_img;
+	struct copa_image_layers layers;
+	bool have_layers;
+	struct copa_image_fs *fs;
+	struct copa_probe probe;
+	bool have_probe;
+	struct copa_deb_status st;
+	struct copa_deb_sources sources;
+	struct copa_deb_indexes ix;
+	struct copa_deb_plan plan;
+	bool have_plan;
+	int prev;                      /* index of copa's previous patch layer, or -1 */
+	char *stage_dir;
+	int stage_fd;
+	struct copa_layer_builder *builder;
+	struct copa_deb_apply *apply;
+	struct copa_deb_apply_result *applied;
+	size_t n_applied;
+};
+
+static void platform_ctx_release(struct platform_ctx *c)
+{
+	for (size_t i = 0; i < c->n_applied; i++)
+		copa_deb_apply_result_release(&c->applied[i]);
+	free(c->applied);
+	copa_deb_apply_free(c->apply);
+	copa_layer_builder_free(c->builder);
+	if (c->stage_fd >= 0)
+		close(c->stage_fd);
+	if (c->stage_dir) {
+		copa_fs_rm_rf(AT_FDCWD, c->stage_dir, NULL);
+		free(c->stage_dir);
+	}
+	if (c->have_plan)
+		copa_deb_plan_release(&c->plan);
+	copa_deb_indexes_release(&c->ix);
+	copa_deb_sources_release(&c->sources);
+	copa_deb_status_release(&c->st);
+	if (c->have_probe)
+		copa_probe_release(&c->probe);
+	copa_image_fs_free(c->fs);
+	if (c->have_layers)
+		copa_image_layers_release(&c->layers);
+	if (c->have_img)
+		copa_image_release(&c->img);
+}
+
+/* The last layer is copa's previous patch when the last layer-producing history entry says so. */
+static int find_previous_patch(const struct copa_image *img)
+{
+	json_t *hist = copa_json_arr(img->config.json, "history");
+	size_t i;
+	json_t *h;
+	json_t *last = NULL;
+
+	if (!hist || img->manifest.n_layers < 2)
+		return -1;
+	json_array_foreach(hist, i, h) {
+		if (!json_is_true(json_object_get(h, "empty_layer")))
+			last = h;
+	}
+	if (last && !strcmp(copa_json_str(last, "comment") ? copa_json_str(last, "comment") : "",
+			    PATCH_COMMENT))
+		return (int)img->manifest.n_layers - 1;
+	return -1;
+}
+
+/* The update of the report that names package `name`, or NULL. */
+static const struct copa_update *report_update(const struct copa_manifest *m, const char *name)
+{
+	for (size_t i = 0; m && i < m->n_updates; i++)
+		if (!strcmp(m->updates[i].name, name))
+			return &m->updates[i];
+	return NULL;
+}
+
+static enum copa_outcome outcome_of(enum copa_deb_outcome o)
+{
+	switch (o) {
+	case COPA_DEB_UPDATED:
+		return COPA_OUTCOME_UPDATED;
+	case COPA_DEB_ALREADY_FIXED:
+		return COPA_OUTCOME_ALREADY_FIXED;
+	case COPA_DEB_NOT_AVAILABLE:
+		return COPA_OUTCOME_NOT_AVAILABLE;
+	case COPA_DEB_FAILED:
+		return COPA_OUTCOME_FAILED;
+	case COPA_DEB_HELD:
+	case COPA_DEB_NOT_INSTALLED:
+		return COPA_OUTCOME_SKIPPED;
+	}
+	return COPA_OUTCOME_FAILED;
+}
+
+static const struct copa_deb_apply_result *applied_result(const struct platform_ctx *c,
+							  const char *name)
+{
+	for (size_t i = 0; i < c->n_applied; i++)
+		if (!strcmp(c->applied[i].name, name))
+			return &c->applied[i];
+	return NULL;
+}
+
+static int probe_platform(struct platform_ctx *c, struct copa_err *err)
+{
+	struct run *r = c->r;
+	struct copa_image_fs_opts fo = {.cache = &r->s.cache, .out = r->o->out};
+
+	if (copa_image_src_load(r->src, &c->j->want, &c->img, err) < 0)
+		return -1;
+	c->have_img = true;
+	snprintf(c->j->old_digest, sizeof(c->j->old_digest), "%s", c->img.desc.digest);
+	c->prev = find_previous_patch(&c->img);
+	if (c->prev >= 0)
+		copa_info(r->o->out, "%s: %s was patched by copa before; its patch layer is replaced",
+			  c->name, r->src_string);
+	if (copa_image_src_layer_blobs(r->src, &c->img, &c->layers, err) < 0)
+		return -1;
+	c->have_layers = true;
+	c->fs = copa_image_fs_open(c->layers.v, c->layers.n, &fo, err);
+	if (!c->fs)
+		return -1;
+	if (copa_probe_image(copa_image_fs_view(c->fs), &c->probe, err) < 0)
+		return -1;
+	c->have_probe = true;
+	if (c->probe.pm != COPA_PM_DPKG) {
+		const char *id = c->probe.os.id ? c->probe.os.id : "an unknown OS";
+
+		if (c->probe.pm == COPA_PM_NONE)
+			return copa_err_set(err, COPA_E_UNSUPPORTED,
+					    "%s: no package database found in '%s' (%s): nothing copa "
+					    "can patch",
+					    c->name, r->src_string, id);
+		return copa_err_set(err, COPA_E_UNSUPPORTED,
+				    "%s: '%s' is %s with %s packages; copa patches dpkg-based images "
+				    "(Debian, Ubuntu) for now",
+				    c->name, r->src_string, id, copa_pkgmgr_name(c->probe.pm));
+	}
+	if (c->j->report && c->probe.os.id && c->j->report->os_type &&
+	    strcmp(c->j->report->os_type, c->probe.os.id) != 0)
+		return copa_err_set(err, COPA_E_INPUT,
+				    "report '%s' describes %s but '%s' (%s) is %s: scan the image you "
+				    "patch",
+				    c->j->report->source, c->j->report->os_type, r->src_string, c->name,
+				    c->probe.os.id);
+	return 0;
+}
+
+static int load_repositories(struct platform_ctx *c, struct copa_err *err)
+{
+	struct run *r = c->r;
+	const struct copa_patch_opts *o = r->o;
+	struct copa_view *v = copa_image_fs_view(c->fs);
+	struct copa_deb_repo_opts ro = {
+		.repos = (char *const *)(uintptr_t)o->repos,
+		.repo_replace = o->repos_replace,
+		.keyrings = (char *const *)(uintptr_t)o->keyrings,
+		.out = o->out,
+	};
+	struct copa_debrepo_opts lo = {
+		.http = r->s.http,
+		.cache = &r->s.cache,
+		.out = o->out,
+		.allow_insecure = o->allow_insecure_repo,
+	};
+
+	if (copa_deb_probe_status(v, copa_deb_arch_from_oci(c->img.platform.arch,
+							    c->img.platform.variant),
+				  &c->st, err) < 0)
+		return copa_err_wrap(err, "%s", c->name);
+	if (copa_deb_probe_repos(v, &c->probe.os, c->st.native_arch, &ro, &c->sources, err) < 0)
+		return copa_err_wrap(err, "%s", c->name);
+	lo.native_arch = c->st.native_arch;
+	lo.foreign_archs = c->st.foreign_archs;
+	if (copa_debrepo_load(&c->sources, &lo, &c->ix, err) < 0)
+		return copa_err_wrap(err, "%s", c->name);
+	return 0;
+}
+
+/* Plans, and turns per-package trouble into an error unless --ignore-errors. */
+static int plan_updates(struct platform_ctx *c, struct copa_err *err)
+{
+	struct run *r = c->r;
+	const struct copa_manifest *m = c->j->report;
+	struct copa_deb_request *req = NULL;
+	struct copa_deb_plan_opts po = {.cache = &r->s.cache, .out = r->o->out};
+	struct copa_buf problems = COPA_BUF_INIT;
+	size_t n_problems = 0;
+	int rc;
+
+	if (m) {
+		req = copa_xcalloc(m->n_updates + 1, sizeof(*req));
+		for (size_t i = 0; i < m->n_updates; i++) {
+			req[i].name = m->updates[i].name;
+			req[i].fixed_version = m->updates[i].fixed;
+		}
+		po.requests = req;
+		po.n_requests = m->n_updates;
+		if (m->n_updates == 0) {
+			free(req);
+			return 0;
+		}
+	}
+	rc = copa_deb_plan(&c->st, &c->ix, &po, &c->plan, err);
+	free(req);
+	if (rc < 0)
+		return copa_err_wrap(err, "%s", c->name);
+	c->have_plan = true;
+	for (size_t i = 0; i < c->plan.n_results; i++) {
+		const struct copa_deb_result *res = &c->plan.results[i];
+
+		if (res->outcome == COPA_DEB_HELD)
+			copa_warn(r->o->out, "%s: package '%s' is held in the image and is left at %s",
+				  c->name, res->name,
+				  res->installed_version ? res->installed_version : "its version");
+		if (!m || !copa_deb_outcome_is_error(res->outcome))
+			continue;
+		if (r->o->ignore_errors) {
+			copa_warn(r->o->out, "%s: skipping '%s': %s", c->name, res->name,
+				  res->reason ? res->reason : copa_deb_outcome_str(res->outcome));
+			continue;
+		}
+		if (n_problems++ < 3)
+			copa_buf_addf(&problems, "%s'%s': %s", n_problems > 1 ? "; " : "", res->name,
+				      res->reason ? res->reason : copa_deb_outcome_str(res->outcome));
+	}
+	if (n_problems) {
+		copa_err_set(err, COPA_E_PACKAGE,
+			     "%s: %zu package%s cannot be updated to the fixed version: %s%s "
+			     "(use --ignore-errors to patch the rest)",
+			     c->name, n_problems, n_problems > 1 ? "s" : "", copa_buf_str(&problems),
+			     n_problems > 3 ? "; ..." : "");
+		copa_buf_release(&problems);
+		return -1;
+	}
+	copa_buf_release(&problems);
+	return 0;
+}
+
+static int apply_updates(struct platform_ctx *c, struct copa_err *err)
+{
+	struct run *r = c->r;
+	struct copa_deb_fetch_opts fo = {.http = r->s.http, .cache = &r->s.cache, .out = r->o->out};
+	struct copa_deb_fetch_stats stats = {0};
+	struct copa_deb_apply_opts ao = {.out = r->o->out};
+	struct copa_deb_installed *got;
+	int rc = 0;
+
+	if (copa_deb_fetch(c->plan.pkgs, c->plan.n_pkgs, &fo, &stats, err) < 0)
+		return copa_err_wrap(err, "%s", c->name);
+	copa_info(r->o->out, "%s: %zu package%s (%zu downloaded, %zu from the cache, %.1f MiB)",
+		  c->name, c->plan.n_pkgs, c->plan.n_pkgs == 1 ? "" : "s", stats.downloaded,
+		  stats.cached, stats.bytes / (1024.0 * 1024));
+	c->stage_dir = copa_fs_mkdtemp(r->s.cache.path, "tmp/stage-", err);
+	if (!c->stage_dir)
+		return -1;
+	c->stage_fd = open(c->stage_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c->stage_fd < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", c->stage_dir);
+	c->builder = copa_layer_builder_new(c->stage_fd);
+	if (c->prev >= 0 && copa_layer_builder_seed(c->builder, &c->layers.v[c->prev], err) < 0)
+		return copa_err_wrap(err, "%s: previous patch layer", c->name);
+	c->apply = copa_deb_apply_new(copa_image_fs_view(c->fs), c->builder, &ao, err);
+	if (!c->apply)
+		return copa_err_wrap(err, "%s", c->name);
+	c->applied = copa_xcalloc(c->plan.n_pkgs + 1, sizeof(*c->applied));
+	for (size_t i = 0; i < c->plan.n_pkgs; i++) {
+		if (copa_deb_apply_package(c->apply, &c->plan.pkgs[i], &c->applied[i], err) < 0)
+			return copa_err_wrap(err, "%s: package '%s' %s", c->name, c->plan.pkgs[i].name,
+					     c->plan.pkgs[i].version);
+		c->n_applied = i + 1;
+	}
+	if (copa_deb_apply_finish(c->apply, err) < 0)
+		return copa_err_wrap(err, "%s", c->name);
+	got = copa_xcalloc(c->plan.n_pkgs + 1, sizeof(*got));
+	if (copa_deb_verify(c->apply, c->plan.pkgs, c->plan.n_pkgs, got, err) < 0)
+		rc = copa_err_wrap(err, "%s: the new package database", c->name);
+	for (size_t i = 0; i < c->plan.n_pkgs; i++)
+		copa_deb_installed_release(&got[i]);
+	free(got);
+	return rc;
+}
+
+/* Writes a finished temporary file into the cache and describes it. */
+static int to_cache(struct run *r, struct copa_tmpfile *t, const char *digest, bool verified,
+		    const char *media_type, int64_t size, struct copa_desc *d, char **path,
+		    struct copa_err *err)
+{
+	char got[COPA_DIGEST_MAX];
+
+	if (copa_cache_commit_blob(&r->s.cache, t, digest, verified, got, err) < 0)
+		return -1;
+	copa_desc_make(d, media_type, got, size, NULL);
+	*path = copa_cache_blob_path(&r->s.cache, got);
+	return 0;
+}
+
+static int write_layer(struct platform_ctx *c, struct copa_err *err)
+{
+	struct run *r = c->r;
+	struct copa_tmpfile t;
+	struct copa_layer_write_opts wo = {.out = r->o->out};
+	struct copa_layer_result res;
+	const char *comp = r->o->compression ? r->o->compression : "gzip";
+	enum copa_mt_compression mc = COPA_MT_GZIP;
+	json_t *ann;
+	int rc;
+
+	if (!strcmp(comp, "zstd")) {
+		wo.compression = COPA_COMPRESS_ZSTD;
+		mc = COPA_MT_ZSTD;
+	} else if (!strcmp(comp, "none")) {
+		wo.compression = COPA_COMPRESS_NONE;
+		mc = COPA_MT_TAR;
+	} else {
+		wo.compression = COPA_COMPRESS_GZIP;
+	}
+	if (copa_cache_begin(&r->s.cache, &t, err) < 0)
+		return -1;
+	wo.out_fd = t.fd;
+	rc = copa_layer_builder_write(c->builder, &wo, &res, err);
+	if (rc == 0)
+		rc = to_cache(r, &t, res.digest, true, copa_mt_layer(c->img.manifest.family, mc),
+			      (int64_t)res.size, &c->j->layer_desc, &c->j->layer_path, err);
+	copa_tmpfile_release(&t);
+	if (rc < 0)
+		return copa_err_wrap(err, "%s: new layer", c->name);
+	if (c->img.manifest.family == COPA_FAMILY_OCI) {
+		/* Marks copa's layer for tools that look at descriptors. */
+		ann = json_pack("{s:s}", ANN_LAYER, "true");
+		json_object_set(c->j->layer_desc.json, "annotations", ann);
+		json_decref(ann);
+	}
+	copa_info(r->o->out, "%s: new layer %s (%.1f MiB, %zu entries)", c->name, res.digest,
+		  res.size / (1024.0 * 1024), copa_layer_builder_count(c->builder));
+	/* The diff_id travels in the layer descriptor's json for the config step. */
+	json_object_set_new(c->j->layer_desc.json, "x-copa-diff-id", json_string(res.diff_id));
+	return 0;
+}
+
+/* "copa patch: libssl3 3.0.11-1~deb12u2 -> 3.0.15-1~deb12u1, ..." (bounded). */
+static char *history_line(const struct platform_ctx *c)
+{
+	struct copa_buf b = COPA_BUF_INIT;
+
+	copa_buf_adds(&b, "copa patch:");
+	for (size_t i = 0; i < c->plan.n_pkgs; i++) {
+		const struct copa_deb_pkg *p = &c->plan.pkgs[i];
+
+		if (i == MAX_HISTORY_NAMES) {
+			copa_buf_addf(&b, " and %zu more", c->plan.n_pkgs - i);
+			break;
+		}
+		copa_buf_addf(&b, "%s %s %s%s%s", i ? "," : "", p->name,
+			      p->old_version ? p->old_version : "(new)", " -> ", p->version);
+	}
+	return copa_buf_detach(&b, NULL);
+}
+
+/* Drops the last diff_id and the last layer-producing history entry (the previous patch). */
+static void drop_last_layer(json_t *cfg)
+{
+	json_t *rootfs = copa_json_obj(cfg, "rootfs");
+	json_t *ids = rootfs ? copa_json_arr(rootfs, "diff_ids") : NULL;
+	json_t *hist = copa_json_arr(cfg, "history");
+
+	if (ids && json_array_size(ids))
+		json_array_remove(ids, json_array_size(ids) - 1);
+	for (size_t i = hist ? json_array_size(hist) : 0; i-- > 0;)
+		if (!json_is_true(json_object_get(json_array_get(hist, i), "empty_layer"))) {
+			json_array_remove(hist, i);
+			break;
+		}
+}
+
+static int write_config(struct platform_ctx *c, struct copa_err *err)
+{
+	struct run *r = c->r;
+	struct copa_config cfg;
+	struct copa_tmpfile t;
+	_cleanup_free_ char *line = history_line(c);
+	const char *diff_id = copa_json_str(c->j->layer_desc.json, "x-copa-diff-id");
+	int rc;
+
+	if (copa_config_parse(c->img.config.raw.p, c->img.config.raw.len, "image config", &cfg,
+			      err) < 0)
+		return -1;
+	if (c->prev >= 0)
+		drop_last_layer(cfg.json);
+	rc = copa_config_append_layer(&cfg, diff_id, r->now, line, PATCH_COMMENT, err);
+	if (rc == 0)
+		rc = copa_config_serialize(&cfg, err);
+	if (rc == 0)
+		rc = copa_cache_begin(&r->s.cache, &t, err);
+	if (rc == 0) {
+		rc = copa_fs_write_all(t.fd, cfg.raw.p, cfg.raw.len, err);
+		if (rc == 0)
+			rc = to_cache(r, &t, cfg.digest, false,
+				      copa_mt_config(c->img.manifest.family),
+				      (int64_t)cfg.raw.len, &c->j->config_desc, &c->j->config_path, err);
+		copa_tmpfile_release(&t);
+	}
+	copa_config_release(&cfg);
+	if (rc < 0)
+		return copa_err_wrap(err, "%s: new config", c->name);
+	return 0;
+}
+
+/* OCI layouts and archives hold OCI documents only (what skopeo and umoci read). */
+static bool dst_oci_only(const struct copa_image_ref *d)
+{
+	return d->transport == COPA_TRANSPORT_OCI || d->transport == COPA_TRANSPORT_OCI_ARCHIVE;
+}
+
+/*
+ * Converts a Docker schema 2 manifest to OCI now, rather than letting the
+ * copy do it, so that the digest copa reports is the one written.
+ */
+static int convert_to_oci(struct copa_buf *raw, struct copa_err *err)
+{
+	struct copa_manifest dm;
+	struct copa_buf conv = COPA_BUF_INIT;
+	int rc;
+
+	if (copa_manifest_parse(raw->p, raw->len, NULL, "new manifest", &dm, err) < 0)
+		return -1;
+	rc = copa_manifest_to_oci(&dm, &conv, err);
+	copa_manifest_release(&dm);
+	if (rc < 0) {
+		copa_buf_release(&conv);
+		return -1;
+	}
+	copa_buf_release(raw);
+	*raw = conv;
+	return 0;
+}
+
+/*
+ * The new manifest: the source's, with the config replaced, the previous
+ * patch layer dropped, the new layer appended, and (OCI) the annotations
+ * that say what it is based on and when it was patched.
+ */
+static int write_manifest(struct platform_ctx *c, struct copa_err *err)
+{
+	struct run *r = c->r;
+	const struct copa_manifest *m = &c->img.manifest;
+	json_t *doc = json_deep_copy(m->json);
+	json_t *layers = json_array();
+	size_t keep = c->prev >= 0 ? m->n_layers - 1 : m->n_layers;
+	json_t *layer = json_deep_copy(c->j->layer_desc.json);
+	struct copa_buf raw = COPA_BUF_INIT;
+	char digest[COPA_DIGEST_MAX];
+	int rc;
+
+	json_object_del(layer, "x-copa-diff-id");
+	for (size_t i = 0; i < keep; i++)
+		json_array_append(layers, m->layers[i].json);
+	json_array_append_new(layers, layer);
+	json_object_set(doc, "config", c->j->config_desc.json);
+	json_object_set_new(doc, "layers", layers);
+	if (m->family == COPA_FAMILY_OCI) {
+		json_t *ann = copa_json_obj(doc, "annotations");
+
+		if (!ann) {
+			ann = json_object();
+			json_object_set_new(doc, "annotations", ann);
+		}
+		json_object_set_new(ann, ANN_CREATED, json_string(r->now));
+		json_object_set_new(ann, ANN_PATCHED, json_string(r->now));
+		/* A re-patch keeps naming the original base. */
+		if (c->prev < 0 || !json_object_get(ann, ANN_BASE_DIGEST)) {
+			json_object_set_new(ann, ANN_BASE_DIGEST, json_string(c->img.desc.digest));
+			json_object_set_new(ann, ANN_BASE_NAME, json_string(r->src_string));
+		}
+	}
+	rc = copa_json_dump(doc, 0, &raw, err);
+	json_decref(doc);
+	if (rc == 0 && dst_oci_only(&r->dst_ref) && m->family == COPA_FAMILY_DOCKER)
+		rc = convert_to_oci(&raw, err);
+	if (rc < 0) {
+		copa_buf_release(&raw);
+		return copa_err_wrap(err, "%s: new manifest", c->name);
+	}
+	copa_sha256_digest(raw.p, raw.len, digest);
+	{
+		json_t *parsed = json_loadb(raw.p, raw.len, 0, NULL);
+		const char *mt = copa_json_str(parsed, "mediaType");
+
+		copa_desc_make(&c->j->new_desc, mt ? mt : copa_mt_manifest(m->family), digest,
+			       (int64_t)raw.len, NULL);
+		json_decref(parsed);
+	}
+	c->j->new_raw = raw;
+	c->j->patched = true;
+	return 0;
+}
+
+/* Fills the summary with one row per package the plan considered. */
+static int record_outcomes(struct platform_ctx *c, struct copa_err *err)
+{
+	struct run *r = c->r;
+
+	for (size_t i = 0; c->have_plan && i < c->plan.n_results; i++) {
+		const struct copa_deb_result *res = &c->plan.results[i];
+		const struct copa_update *u = report_update(c->j->report, res->name);
+		const struct copa_deb_apply_result *ap = applied_result(c, res->name);
+		struct copa_pkg_result pr = {
+			.name = res->name,
+			.arch = res->arch,
+			.installed_before = res->installed_version,
+			.requested = res->fixed_version,
+			.chosen = res->chosen_version,
+			.installed = res->outcome == COPA_DEB_UPDATED ? res->chosen_version
+								       : res->installed_version,
+			.outcome = outcome_of(res->outcome),
+			.reason = res->reason,
+		};
+		size_t n_skipped = 0;
+
+		if (res->outcome == COPA_DEB_HELD && !pr.reason)
+			pr.reason = "held in the image";
+		if (res->outcome == COPA_DEB_NOT_INSTALLED && !pr.reason)
+			pr.reason = "not installed in the image";
+		if (u) {
+			pr.vuln_ids = u->vuln_ids;
+			pr.n_vuln_ids = u->n_vuln_ids;
+		}
+		if (ap && ap->skipped) {
+			while (ap->skipped[n_skipped])
+				n_skipped++;
+			pr.skipped_scripts = (const char *const *)ap->skipped;
+			pr.n_skipped_scripts = n_skipped;
+		}
+		if (copa_summary_add_package(r->summary, c->j->sp, &pr, err) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int synth_manifest(struct platform_ctx *c, struct copa_err *err)
+{
+	struct copa_manifest *m = copa_manifest_new("(no report: update everything)", "none");
+
+	c->j->synth = m;
+	if (copa_manifest_set_os(m, c->probe.os.id ? c->probe.os.id : "debian",
+				 c->probe.os.version_id ? c->probe.os.version_id : "unknown",
+				 c->img.platform.arch, c->img.platform.variant, COPA_FAM_DEB,
+				 err) < 0 ||
+	    copa_manifest_finish(m, err) < 0)
+		return copa_err_wrap(err, "%s", c->name);
+	return 0;
+}
+
+static int patch_platform(struct run *r, struct job *j, struct copa_err *err)
+{
+	struct platform_ctx c = {.r = r, .j = j, .stage_fd = -1, .prev = -1};
+	int rc = -1;
+
+	copa_platform_str(&j->want, c.name, sizeof(c.name));
+	copa_info(r->o->out, "%s: reading %s", c.name, r->src_string);
+	if (probe_platform(&c, err) < 0)
+		goto out;
+	if (!j->report && synth_manifest(&c, err) < 0)
+		goto out;
+	j->sp = copa_summary_add_manifest(r->summary, j->report ? j->report : j->synth);
+	if (j->report && j->report->n_updates == 0) {
+		copa_info(r->o->out, "%s: the report lists no fixable OS package", c.name);
+		rc = 0;
+		goto out;
+	}
+	if (load_repositories(&c, err) < 0 || plan_updates(&c, err) < 0)
+		goto out;
+	if (!c.have_plan || c.plan.n_pkgs == 0) {
+		copa_info(r->o->out, "%s: every package is already up to date%s", c.name,
+			  j->report ? " for the report's fixes" : "");
+		rc = record_outcomes(&c, err);
+		goto out;
+	}
+	if (apply_updates(&c, err) < 0 || write_layer(&c, err) < 0 || write_config(&c, err) < 0 ||
+	    write_manifest(&c, err) < 0 || record_outcomes(&c, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	if (j->sp && rc == 0)
+		copa_summary_platform_digests(r->summary, j->sp, c.have_img ? c.img.desc.digest : NULL,
+					      j->patched ? j->new_desc.digest
+							 : (c.have_img ? c.img.desc.digest : NULL));
+	platform_ctx_release(&c);
+	return rc;
+}
+
+/* ---- writing ---- */
+
+static int put_file_blob(struct copa_image_dst *d, const struct copa_desc *desc, const char *path,
+			 struct copa_err *err)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", path);
+	return copa_image_dst_put_blob_fd(d, desc, fd, err);
+}
+
+static int run_loader(struct run *r, struct copa_err *err)
+{
+	const char *argv[] = {r->loader, "load", "-i", r->dst_ref.path, NULL};
+	struct copa_buf errout = COPA_BUF_INIT;
+	struct copa_proc p = {.argv = argv, .errout = &errout, .timeout_ms = 30 * 60 * 1000};
+	int status = 0;
+	int rc;
+
+	copa_buf_init(&errout, 1 << 20);
+	copa_info(r->o->out, "loading the image into %s", r->loader);
+	rc = copa_proc_run(&p, &status, err);
+	if (rc == 0 && status != 0)
+		rc = copa_err_set(err, COPA_E_EXEC, "'%s load' failed (exit %d): %s", r->loader,
+				  status, copa_blob_trim(copa_blob(errout.p, errout.len)).n
+					  ? copa_buf_str(&errout)
+					  : "no message");
+	copa_buf_release(&errout);
+	return rc;
+}
+
+static int write_image(struct run *r, struct copa_err *err)
+{
+	struct copa_image_dst *d = copa_image_dst_open(&r->dst_ref, &r->s.image, err);
+	struct copa_image_replace *rep = copa_xcalloc(r->n_jobs + 1, sizeof(*rep));
+	struct copa_copy_opts co = {.replace = rep, .root_digest = r->root_digest};
+	size_t n = 0;
+	int rc = 0;
+
+	if (!d) {
+		free(rep);
+		return -1;
+	}
+	for (size_t i = 0; rc == 0 && i < r->n_jobs; i++) {
+		struct job *j = &r->jobs[i];
+
+		if (!j->patched)
+			continue;
+		if (put_file_blob(d, &j->layer_desc, j->layer_path, err) < 0 ||
+		    put_file_blob(d, &j->config_desc, j->config_path, err) < 0) {
+			rc = -1;
+			break;
+		}
+		rep[n++] = (struct copa_image_replace){j->old_digest, &j->new_desc, j->new_raw.p,
+						       j->new_raw.len};
+		if (!co.platform)
+			co.platform = &j->want;
+	}
+	co.n_replace = n;
+	if (rc == 0 && copa_image_dst_single(d) && n > 1)
+		rc = copa_err_set(err, COPA_E_USAGE,
+				  "'%s' holds one image but %zu platforms were patched: choose one "
+				  "with --platform, or write to oci:DIR:TAG",
+				  r->dst_string, n);
+	if (rc == 0 && !copa_image_dst_single(d))
+		co.platform = NULL;
+	if (rc == 0)
+		rc = copa_image_copy(r->src, d, &co, err);
+	copa_image_dst_free(d);
+	free(rep);
+	if (rc == 0 && r->loader)
+		rc = run_loader(r, err);
+	return rc;
+}
+
+static int write_outputs(struct run *r, bool patched, struct copa_err *err)
+{
+	const struct copa_patch_opts *o = r->o;
+
+	copa_summary_set_output(r->summary, patched ? r->dst_string : NULL,
+				patched ? r->root_digest : NULL);
+	if (o->summary_out && copa_summary_write(r->summary, o->summary_out, err) < 0)
+		return copa_err_wrap(err, "--summary '%s'", o->summary_out);
+	if (o->vex_out && patched) {
+		struct copa_vex_opts vo = {.author = o->vex_author ? o->vex_author : "copa"};
+		struct copa_vex *v = copa_vex_new(&vo, err);
+		int rc;
+
+		if (!v)
+			return -1;
+		rc = copa_vex_add_summary(v, r->summary, err);
+		if (rc == 0 && copa_vex_count(v) == 0)
+			copa_info(o->out, "no vulnerability was fixed: %s not written", o->vex_out);
+		else if (rc == 0)
+			rc = copa_vex_write(v, o->vex_out, err);
+		copa_vex_free(v);
+		if (rc < 0)
+			return copa_err_wrap(err, "-o '%s'", o->vex_out);
+	}
+	return 0;
+}
+
+static void run_release(struct run *r)
+{
+	for (size_t i = 0; i < r->n_jobs; i++) {
+		struct job *j = &r->jobs[i];
+
+		copa_desc_release(&j->new_desc);
+		copa_desc_release(&j->layer_desc);
+		copa_desc_release(&j->config_desc);
+		copa_buf_release(&j->new_raw);
+		free(j->layer_path);
+		free(j->config_path);
+		copa_manifest_free(j->synth);
+	}
+	free(r->jobs);
+	copa_summary_free(r->summary);
+	copa_manifest_list_release(&r->reports);
+	copa_image_src_free(r->src);
+	copa_image_ref_release(&r->src_ref);
+	copa_image_ref_release(&r->dst_ref);
+	if (r->load_dir) {
+		copa_fs_rm_rf(AT_FDCWD, r->load_dir, NULL);
+		free(r->load_dir);
+	}
+	free(r->loader);
+	free(r->dst_string);
+	free(r->src_string);
+	copa_session_release(&r->s);
+}
+
+int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
+	       struct copa_err *err)
+{
+	struct run r = {.o = o};
+	struct copa_session_opts so = {
+		.cache_dir = o->cache_dir,
+		.timeout_s = o->timeout_s,
+		.ca_file = o->ca_file,
+		.insecure_registries = o->insecure_registries,
+		.out = o->out,
+	};
+	size_t n_patched = 0;
+	int rc = -1;
+
+	now_rfc3339(r.now);
+	if (copa_session_init(&r.s, &so, err) < 0)
+		return -1;
+	r.summary = copa_summary_new();
+	if (copa_image_ref_parse(o->image, &r.src_ref, err) < 0)
+		goto out;
+	r.src_string = copa_image_ref_string(&r.src_ref);
+	if (resolve_destination(&r, err) < 0)
+		goto out;
+	if (o->report) {
+		struct copa_report_opts ro = {.scanner = o->scanner};
+
+		if (copa_report_load(o->report, &ro, &r.reports, err) < 0)
+			goto out;
+	}
+	r.src = copa_image_src_open(&r.src_ref, &r.s.image, err);
+	if (!r.src)
+		goto out;
+	copa_summary_set_input(r.summary, r.src_string, copa_image_src_root(r.src)->desc.digest);
+	if (plan_jobs(&r, err) < 0)
+		goto out;
+	for (size_t i = 0; i < r.n_jobs; i++) {
+		if (patch_platform(&r, &r.jobs[i], err) < 0)
+			goto out;
+		n_patched += r.jobs[i].patched;
+	}
+	if (n_patched == 0) {
+		copa_info(o->out, "nothing to patch: %s is up to date; no image written",
+			  r.src_string);
+		*result = COPA_PATCH_NOTHING_TO_DO;
+		rc = write_outputs(&r, false, err);
+		goto out;
+	}
+	if (write_image(&r, err) < 0)
+		goto out;
+	if (r.loader)
+		copa_info(o->out, "patched %zu platform%s: loaded into %s as %s", n_patched,
+			  n_patched == 1 ? "" : "s", r.loader, r.dst_string);
+	else
+		copa_info(o->out, "patched %zu platform%s: %s (%s)", n_patched,
+			  n_patched == 1 ? "" : "s", r.dst_string, r.root_digest);
+	*result = COPA_PATCH_PATCHED;
+	rc = write_outputs(&r, true, err);
+out:
+	run_release(&r);
+	return rc;
+}
