@@ -58,3 +58,4 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.fail(f"shared test data not found at {SHARED}")
     return SHARED
+from fx_debpkg import *  # noqa: E402,F401,F403

@@ -5,7 +5,7 @@
  * copa's result with real dpkg without going through image tars.
  *
  *   copa-debapply --root DIR --out DIR [--distroless] [--mtime N]
- *                 [--admindir PATH] PKG.deb...
+ *                 [--admindir PATH] [--layer-list FILE] PKG.deb...
  *
  * The root is loaded into a merged view (metadata from lstat, content read
  * on demand); --out is created as a copy of the root (cp -a) when it does
@@ -13,7 +13,8 @@
  * deleted, in tar order, as a container runtime applies a layer. Writes
  * never follow symlinks (a layer path that passes through one is an error:
  * it would be a copa bug). Prints one JSON object per package and one for
- * the run on stdout.
+ * the run on stdout; --layer-list writes the layer description, one JSON
+ * object per entry or whiteout in tar order.
  */
 #include "layer/layer.h"
 #include "layer/view.h"
@@ -133,7 +134,48 @@ struct mat {
 	int stagefd;
 	struct copa_err *err;
 	size_t entries, whiteouts;
+	FILE *list;
 };
+
+static const char *type_name(uint8_t t)
+{
+	switch (t) {
+	case COPA_FT_REG:
+		return "file";
+	case COPA_FT_DIR:
+		return "dir";
+	case COPA_FT_SYMLINK:
+		return "symlink";
+	case COPA_FT_HARDLINK:
+		return "hardlink";
+	case COPA_FT_CHR:
+		return "chr";
+	case COPA_FT_BLK:
+		return "blk";
+	case COPA_FT_FIFO:
+		return "fifo";
+	}
+	return "?";
+}
+
+static void list_entry(struct mat *m, const struct copa_layer_entry *e, enum copa_layer_mark mark)
+{
+	json_t *j;
+
+	if (!m->list)
+		return;
+	if (mark != COPA_LAYER_ENTRY)
+		j = json_pack("{s:s, s:s}", "path", e->path, "mark",
+			      mark == COPA_LAYER_WHITEOUT ? "whiteout" : "opaque");
+	else
+		j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:s?, s:b}", "path", e->path, "type",
+			      type_name(e->type), "mode", (int)e->mode, "uid", (int)e->uid, "gid",
+			      (int)e->gid, "mtime", (json_int_t)e->mtime, "link", e->link, "staged",
+			      e->staged != NULL);
+	json_dumpf(j, m->list, JSON_COMPACT);
+	fputc('\n', m->list);
+	json_decref(j);
+}
 
 static int split(const char *path, char **dir, const char **base)
 {
@@ -221,6 +263,7 @@ static int mat_entry(void *ctx, const struct copa_layer_entry *e, enum copa_laye
 	int dfd = open_parent(m, e->path, &base);
 	int r = 0;
 
+	list_entry(m, e, mark);
 	if (dfd < 0)
 		return -1;
 	if (mark == COPA_LAYER_WHITEOUT) {
@@ -290,14 +333,14 @@ static json_t *strv_json(char **v)
 static int usage(void)
 {
 	fprintf(stderr, "usage: copa-debapply --root DIR --out DIR [--distroless] [--mtime N] "
-			"[--admindir PATH] PKG.deb...\n");
+			"[--admindir PATH] [--layer-list FILE] PKG.deb...\n");
 	return 2;
 }
 
 int main(int argc, char **argv)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	const char *root = NULL, *outdir = NULL, *admindir = NULL;
+	const char *root = NULL, *outdir = NULL, *admindir = NULL, *listfile = NULL;
 	bool distroless = false;
 	int64_t mtime = 0;
 	int first = 0, stagefd = -1, rc = 1;
@@ -316,6 +359,8 @@ int main(int argc, char **argv)
 			outdir = argv[++i];
 		else if (!strcmp(argv[i], "--admindir") && i + 1 < argc)
 			admindir = argv[++i];
+		else if (!strcmp(argv[i], "--layer-list") && i + 1 < argc)
+			listfile = argv[++i];
 		else if (!strcmp(argv[i], "--mtime") && i + 1 < argc)
 			mtime = strtoll(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--distroless"))
@@ -381,7 +426,7 @@ int main(int argc, char **argv)
 	if (copa_deb_verify(a, pkgs, npkgs, NULL, &err) < 0)
 		goto out;
 	{
-		struct mat m = {-1, stagefd, &err, 0, 0};
+		struct mat m = {-1, stagefd, &err, 0, 0, NULL};
 		struct stat st;
 		json_t *j;
 
@@ -402,10 +447,19 @@ int main(int argc, char **argv)
 			copa_err_sys(&err, COPA_E_IO, errno, "cannot open '%s'", outdir);
 			goto out;
 		}
-		if (copa_layer_builder_foreach(b, mat_entry, &m) != 0) {
+		if (listfile && !(m.list = fopen(listfile, "w"))) {
+			copa_err_sys(&err, COPA_E_IO, errno, "cannot write '%s'", listfile);
 			close(m.outfd);
 			goto out;
 		}
+		if (copa_layer_builder_foreach(b, mat_entry, &m) != 0) {
+			if (m.list)
+				fclose(m.list);
+			close(m.outfd);
+			goto out;
+		}
+		if (m.list)
+			fclose(m.list);
 		close(m.outfd);
 		j = json_pack("{s:o, s:I, s:I}", "run_notes",
 			      strv_json((char **)(uintptr_t)copa_deb_apply_notes(a)), "entries",

@@ -433,6 +433,10 @@ static int read_pkg_files(struct copa_deb_apply *a, const struct copa_dpkg_pkg *
 		if (r > 0)
 			r = copa_err_set(err, COPA_E_LIMIT, "'%s' lists too many files", path);
 	}
+	/* status.d has no .list: the conffiles the stanza records are files of the package too. */
+	if (r == 0 && a->db->layout == COPA_DPKGDB_STATUSD)
+		for (size_t i = 0; i < p->n_conffiles; i++)
+			pathvec_add_blob(out, copa_blob_str(p->conffiles[i].path));
 	free(path);
 	copa_buf_release(&data);
 	return r;
