@@ -22,7 +22,15 @@ import pytest
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 __all__ = ["build_deb", "build_raw_deb", "make_rootfs", "real_dpkg_install", "tree_diff",
-           "copa_debapply", "debapply_bin", "dpkg_tools", "tree_snapshot", "DPKG_IGNORED"]
+           "copa_debapply", "debapply_bin", "dpkg_tools", "tree_snapshot", "DPKG_IGNORED",
+           "copy_tree"]
+
+
+def copy_tree(src, dst):
+    """cp -a: device nodes stay device nodes (shutil.copytree would read
+    /dev/full forever), owners and hard links are kept."""
+    subprocess.run(["cp", "-a", str(src), str(dst)], check=True)
+    return pathlib.Path(dst)
 
 
 def _spec(spec):

@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from fx_debpkg import (build_deb, build_raw_deb, copa_debapply, make_rootfs,
+from fx_debpkg import (build_deb, build_raw_deb, copa_debapply, copy_tree, make_rootfs,
                        real_dpkg_install, tree_diff)
 
 pytestmark = pytest.mark.usefixtures("dpkg_tools")
@@ -26,7 +26,7 @@ def both(tmp_path, base, debs, name="x", extra_dpkg=()):
     """Applies debs to copies of base with dpkg and with copa; returns (dpkg tree,
     copa tree, copa results, layer list)."""
     ref = tmp_path / f"{name}-dpkg"
-    shutil.copytree(base, ref, symlinks=True)
+    copy_tree(base, ref)
     real_dpkg_install(ref, debs, extra=extra_dpkg)
     out = tmp_path / f"{name}-copa"
     layer = tmp_path / f"{name}-layer.jsonl"
@@ -277,7 +277,7 @@ def test_repatch_over_previous_patch(tmp_path, base):
     v3 = build_deb(tmp_path, "foo", "3.0-1", v3files, conffiles=V2_CONFFILES)
     ref1, out1, _, _ = both(tmp_path, base, [v2], name="first")
     ref2 = tmp_path / "second-dpkg"
-    shutil.copytree(ref1, ref2, symlinks=True)
+    copy_tree(ref1, ref2)
     real_dpkg_install(ref2, [v3])
     out2 = tmp_path / "second-copa"
     copa_debapply(out1, out2, [v3])
@@ -319,7 +319,7 @@ def to_distroless(root, names, with_status):
 def test_distroless_statusd_round_trip(tmp_path, base, with_status):
     names = {"aaa": "YWFh", "foo": "Zm9v", "zzz": "enp6"}  # base64 file names
     twin = tmp_path / "twin"
-    shutil.copytree(base, twin, symlinks=True)
+    copy_tree(base, twin)
     to_distroless(base, names, with_status)
     v2 = build_deb(tmp_path, "foo", "2.0-1", foo_v2(), conffiles=V2_CONFFILES,
                    fields={"Section": "utils"})
