@@ -789,6 +789,8 @@ int copa_dpkg_dep_normalize(const char *field, struct copa_blob value, struct co
 	const char *p = buf;
 	bool first_group = true;
 
+	while (c_space(*p))
+		p++;
 	if (!*p)
 		return 0;
 	for (;;) {
@@ -1222,6 +1224,11 @@ static int lookup_id(void *ctx, bool group, const char *name, uint32_t *id)
 		if (copa_blob_to_u64(idf, UINT32_MAX, &v) < 0)
 			continue;
 		*id = (uint32_t)v;
+		return 0;
+	}
+	/* root is 0 even in an image without /etc/passwd or /etc/group. */
+	if (!strcmp(name, "root")) {
+		*id = 0;
 		return 0;
 	}
 	return -1;
