@@ -62,3 +62,4 @@ def shared_dir():
         pytest.fail(f"shared test data not found at {SHARED}")
     return SHARED
 from fx_debrepo import *  # noqa: E402,F401,F403
+from fx_debpkg import *  # noqa: E402,F401,F403

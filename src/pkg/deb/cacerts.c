@@ -1,0 +1,953 @@
+/*
+ * cacerts.c: the ca-certificates postinst, update-ca-certificates and
+ * `openssl rehash`, reproduced against the merged view (see cacerts.h).
+ * The shell and C sources followed are ca-certificates 20230311's
+ * debian/postinst and sbin/update-ca-certificates, and OpenSSL 3.0's
+ * apps/rehash.c.
+ */
+#include "pkg/deb/cacerts.h"
+
+#include "pkg/deb/debfs.h"
+#include "util/mem.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CONF       "etc/ca-certificates.conf"
+#define CERTSDIR   "usr/share/ca-certificates"
+#define LOCALDIR   "usr/local/share/ca-certificates"
+#define ETCCERTS   "etc/ssl/certs"
+#define BUNDLE     "ca-certificates.crt"
+#define HOOKSDIR   "etc/ca-certificates/update.d"
+#define MAX_CERT   (4u << 20)
+#define MAX_CONF   (16u << 20)
+#define MAX_CERTS  100000
+
+struct sv {
+	char **v;
+	size_t n, cap;
+};
+
+static void sv_add(struct sv *s, char *str)
+{
+	s->v = copa_xgrow(s->v, &s->cap, s->n + 2, sizeof(*s->v));
+	s->v[s->n++] = str;
+	s->v[s->n] = NULL;
+}
+
+static void sv_release(struct sv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+static bool sv_has(const struct sv *s, const char *str)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (!strcmp(s->v[i], str))
+			return true;
+	return false;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void sv_sort_uniq(struct sv *s)
+{
+	size_t w = 0;
+
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
+	for (size_t i = 0; i < s->n; i++) {
+		if (w && !strcmp(s->v[w - 1], s->v[i])) {
+			free(s->v[i]);
+			continue;
+		}
+		s->v[w++] = s->v[i];
+	}
+	s->n = w;
+	if (s->v)
+		s->v[w] = NULL;
+}
+
+struct ctx {
+	const struct copa_cacerts_opts *o;
+	struct copa_view *v;
+	struct copa_layer_builder *b;
+	struct copa_cacerts_result *res;
+	struct sv notes;
+};
+
+/* ---- view helpers: the shell's test -f / -e / -L and readlink ---- */
+
+static const struct copa_view_entry *follow(struct ctx *c, const char *path, struct copa_buf *canon)
+{
+	const struct copa_view_entry *e = NULL;
+	struct copa_err err = COPA_ERR_INIT;
+
+	if (copa_view_resolve(c->v, path, COPA_VIEW_FOLLOW, canon, &e, &err) < 0)
+		return NULL;
+	return e;
+}
+
+static bool test_f(struct ctx *c, const char *path)
+{
+	struct copa_buf canon = COPA_BUF_INIT;
+	const struct copa_view_entry *e = follow(c, path, &canon);
+
+	copa_buf_release(&canon);
+	return e && (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
+}
+
+static bool test_e(struct ctx *c, const char *path)
+{
+	struct copa_buf canon = COPA_BUF_INIT;
+	const struct copa_view_entry *e = follow(c, path, &canon);
+
+	copa_buf_release(&canon);
+	return e != NULL;
+}
+
+static bool test_d(struct ctx *c, const char *path)
+{
+	struct copa_buf canon = COPA_BUF_INIT;
+	const struct copa_view_entry *e = follow(c, path, &canon);
+
+	copa_buf_release(&canon);
+	return e && e->type == COPA_FT_DIR;
+}
+
+/* The entry at path without following its last component (lstat). */
+static const struct copa_view_entry *lstat_e(struct ctx *c, const char *path, struct copa_buf *canon)
+{
+	const struct copa_view_entry *e = NULL;
+	struct copa_err err = COPA_ERR_INIT;
+
+	if (copa_view_resolve(c->v, path, 0, canon, &e, &err) < 0)
+		return NULL;
+	return e;
+}
+
+static int read_file(struct ctx *c, const char *path, size_t max, struct copa_buf *out,
+		     struct copa_err *err)
+{
+	return copa_debfs_read(c->v, c->b, path, max, out, err);
+}
+
+/* ---- the postinst's /etc/ca-certificates.conf update ---- */
+
+static void split_list(struct sv *out, const char *list)
+{
+	const char *p = list;
+
+	while (p && *p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		const char *s = p, *e = p + n;
+
+		while (s < e && (*s == ' ' || *s == '\t' || *s == '\n'))
+			s++;
+		while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\n'))
+			e--;
+		if (e > s)
+			sv_add(out, copa_xstrndup(s, (size_t)(e - s)));
+		p = comma ? comma + 1 : NULL;
+	}
+}
+
+/* CERTS_LIST="..." in the package's debconf config script. */
+static void certs_list(const char *script, struct sv *out)
+{
+	const char *p = script ? strstr(script, "\nCERTS_LIST=\"") : NULL;
+	const char *end;
+	char *list;
+
+	if (!p)
+		return;
+	p += strlen("\nCERTS_LIST=\"");
+	end = strchr(p, '"');
+	if (!end)
+		return;
+	list = copa_xstrndup(p, (size_t)(end - p));
+	split_list(out, list);
+	free(list);
+}
+
+struct walk_ctx {
+	struct sv *out;
+	size_t prefix;
+	size_t count;
+};
+
+static int collect_crt(void *vctx, const struct copa_view_entry *e)
+{
+	struct walk_ctx *w = vctx;
+	size_t n = strlen(e->name);
+
+	/* find . -type f -name '*.crt' */
+	if ((e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK) && n >= 4 &&
+	    !strcmp(e->name + n - 4, ".crt") && strlen(e->path) > w->prefix) {
+		if (++w->count > MAX_CERTS)
+			return 1;
+		sv_add(w->out, copa_xstrdup(e->path + w->prefix));
+	}
+	return 0;
+}
+
+/* `read line` without -r: surrounding blanks go, backslashes escape. */
+static char *shell_read(const char *s, size_t n, bool raw)
+{
+	char *out = copa_xmalloc(n + 1);
+	size_t o = 0, b = 0, e = n;
+
+	while (b < e && (s[b] == ' ' || s[b] == '\t'))
+		b++;
+	while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r'))
+		e--;
+	for (size_t i = b; i < e; i++) {
+		if (!raw && s[i] == '\\' && i + 1 < e)
+			i++;
+		out[o++] = s[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static bool line_prefix(const struct copa_buf *text, const char *prefix)
+{
+	size_t n = strlen(prefix);
+	const char *p = text->p, *end = text->p + text->len;
+
+	while (p && p < end) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+
+		if ((size_t)((nl ? nl : end) - p) >= n && !memcmp(p, prefix, n))
+			return true;
+		p = nl ? nl + 1 : NULL;
+	}
+	return false;
+}
+
+static const char conf_header[] =
+	"# This file lists certificates that you wish to use or to ignore to be\n"
+	"# installed in /etc/ssl/certs.\n"
+	"# update-ca-certificates(8) will update /etc/ssl/certs by reading this file.\n"
+	"#\n"
+	"# This is autogenerated by dpkg-reconfigure ca-certificates.\n"
+	"# Certificates should be installed under /usr/share/ca-certificates\n"
+	"# and files with extension '.crt' is recognized as available certs.\n"
+	"#\n"
+	"# line begins with # is comment.\n"
+	"# line begins with ! is certificate filename to be deselected.\n"
+	"#\n";
+
+static int local_dir(struct ctx *c, struct copa_err *err)
+{
+	struct copa_buf canon = COPA_BUF_INIT;
+	const struct copa_view_entry *ul = follow(c, "usr/local", &canon), *ld;
+	struct copa_layer_entry e = {0};
+	int r = 0;
+
+	copa_buf_release(&canon);
+	ld = lstat_e(c, LOCALDIR, &canon);
+	copa_buf_release(&canon);
+	if (!ul)
+		return 0;
+	if (!ld && !test_e(c, LOCALDIR)) {
+		/* mkdir -m <mode of /usr/local>; chgrp <group of /usr/local> */
+		if (!test_d(c, "usr/local/share"))
+			return 0;
+		e.path = LOCALDIR;
+		e.type = COPA_FT_DIR;
+		e.mode = ul->mode;
+		e.uid = 0;
+		e.gid = ul->gid;
+		e.mtime = c->o->mtime;
+		return copa_debfs_put(c->v, c->b, &e, false, err);
+	}
+	if (c->o->db && copa_dpkgdb_statoverride(c->o->db, "/" LOCALDIR))
+		return 0;
+	ld = follow(c, LOCALDIR, &canon);
+	if (ld && ld->type == COPA_FT_DIR &&
+	    (ld->mode != ul->mode || ld->uid != ul->uid || ld->gid != ul->gid)) {
+		e.path = copa_buf_str(&canon);
+		e.type = COPA_FT_DIR;
+		e.mode = ul->mode;
+		e.uid = ul->uid;
+		e.gid = ul->gid;
+		e.mtime = ld->mtime;
+		r = copa_debfs_put(c->v, c->b, &e, false, err);
+	}
+	copa_buf_release(&canon);
+	return r;
+}
+
+static int configure(struct ctx *c, struct copa_err *err)
+{
+	struct sv avail = {0}, enabled = {0}, disabled = {0}, trust = {0};
+	struct copa_buf conf = COPA_BUF_INIT, out = COPA_BUF_INIT;
+	const char *trust_new = c->o->trust_new ? c->o->trust_new : "yes";
+	bool have_conf = test_f(c, CONF);
+	struct walk_ctx w;
+	int r;
+
+	r = local_dir(c, err);
+	if (r < 0)
+		return -1;
+	if (have_conf && read_file(c, CONF, MAX_CONF, &conf, err) < 0)
+		return -1;
+	/* config: the certificates available and those enabled. */
+	w.out = &avail;
+	w.prefix = strlen(CERTSDIR) + 1;
+	w.count = 0;
+	if (copa_view_walk(c->v, CERTSDIR, collect_crt, &w) > 0) {
+		r = copa_err_set(err, COPA_E_LIMIT, "more than %d certificates in '/%s'", MAX_CERTS,
+				 CERTSDIR);
+		goto out;
+	}
+	certs_list(c->o->config_script, &avail);
+	sv_sort_uniq(&avail);
+	{
+		struct copa_blob rest = copa_blob(conf.p, conf.len), line;
+
+		while (conf.len && copa_blob_split(&rest, '\n', &line)) {
+			if (line.n && line.p[0] == '!')
+				sv_add(&disabled, copa_xstrndup(line.p + 1, line.n - 1));
+			else if (!line.n || line.p[0] != '#')
+				sv_add(&trust, copa_blob_dup(line));
+		}
+	}
+	for (size_t i = 0; i < avail.n; i++) {
+		if (sv_has(&disabled, avail.v[i]))
+			continue;
+		if (sv_has(&trust, avail.v[i]) || !strcmp(trust_new, "yes"))
+			sv_add(&enabled, copa_xstrdup(avail.v[i]));
+	}
+	/* postinst: rewrite the configuration. */
+	if (have_conf) {
+		struct copa_blob rest = copa_blob(conf.p, conf.len), line;
+
+		while (conf.len && copa_blob_split(&rest, '\n', &line)) {
+			char *l, *ca;
+			bool bang;
+
+			if (!rest.p && !line.n)
+				break; /* `read` sees no line after the final newline */
+			l = shell_read(line.p, line.n, false);
+			if (l[0] == '#') {
+				copa_buf_addf(&out, "%s\n", l);
+				free(l);
+				continue;
+			}
+			bang = l[0] == '!';
+			ca = bang ? l + 1 : l;
+			if (sv_has(&enabled, ca) || (!*ca && enabled.n == 0))
+				copa_buf_addf(&out, "%s\n", ca);
+			else if (sv_has(&avail, ca) || bang || (!*ca && avail.n == 0))
+				copa_buf_addf(&out, "!%s\n", ca);
+			else {
+				char *p1 = copa_xasprintf(CERTSDIR "/%s", ca);
+				char *p2 = copa_xasprintf(LOCALDIR "/%s", ca);
+
+				copa_buf_addf(&out, "%s%s\n", *ca && (test_f(c, p1) || test_f(c, p2)) ? "" : "!",
+					      ca);
+				free(p1);
+				free(p2);
+			}
+			free(l);
+		}
+		for (size_t i = 0; i < enabled.n; i++)
+			if (!line_prefix(&out, enabled.v[i]))
+				copa_buf_addf(&out, "%s\n", enabled.v[i]);
+		for (size_t i = 0; i < avail.n; i++) {
+			char *neg;
+
+			if (sv_has(&enabled, avail.v[i]))
+				continue;
+			neg = copa_xasprintf("!%s", avail.v[i]);
+			if (!line_prefix(&out, neg))
+				copa_buf_addf(&out, "%s\n", neg);
+			free(neg);
+		}
+		if (out.len != conf.len || (out.len && memcmp(out.p, conf.p, out.len))) {
+			const struct copa_view_entry *ce;
+			struct copa_buf canon = COPA_BUF_INIT;
+			struct copa_layer_entry e = {0};
+
+			ce = lstat_e(c, CONF, &canon);
+			e.path = CONF ".dpkg-old";
+			e.type = COPA_FT_REG;
+			e.mode = ce ? ce->mode : 0644;
+			e.uid = ce ? ce->uid : 0;
+			e.gid = ce ? ce->gid : 0;
+			e.mtime = ce ? ce->mtime : c->o->mtime;
+			e.size = conf.len;
+			e.content = conf.p ? conf.p : "";
+			copa_buf_release(&canon);
+			r = copa_debfs_put(c->v, c->b, &e, true, err);
+			if (r == 0)
+				r = copa_debfs_put_file(c->v, c->b, CONF, out.p, out.len, 0644,
+							c->o->mtime, err);
+			if (r == 0)
+				sv_add(&c->notes, copa_xstrdup("updated /etc/ca-certificates.conf (previous version kept as .dpkg-old)"));
+		}
+	} else {
+		struct sv all = {0};
+
+		copa_buf_adds(&out, conf_header);
+		for (size_t i = 0; i < enabled.n; i++)
+			sv_add(&all, copa_xasprintf("%s\t2", enabled.v[i]));
+		/* sort | uniq -c over ENABLED and AVAILABLE: in both -> trusted, else '!' */
+		for (size_t i = 0; i < avail.n; i++)
+			sv_add(&all, copa_xstrdup(avail.v[i]));
+		{
+			struct sv names = {0};
+
+			for (size_t i = 0; i < avail.n; i++)
+				sv_add(&names, copa_xstrdup(avail.v[i]));
+			for (size_t i = 0; i < enabled.n; i++)
+				sv_add(&names, copa_xstrdup(enabled.v[i]));
+			sv_sort_uniq(&names);
+			for (size_t i = 0; i < names.n; i++) {
+				bool in_e = sv_has(&enabled, names.v[i]), in_a = sv_has(&avail, names.v[i]);
+
+				copa_buf_addf(&out, "%s%s\n", in_e && in_a ? "" : "!", names.v[i]);
+			}
+			sv_release(&names);
+		}
+		sv_release(&all);
+		r = copa_debfs_put_file(c->v, c->b, CONF, out.p, out.len, 0644, c->o->mtime, err);
+		if (r == 0)
+			sv_add(&c->notes, copa_xstrdup("created /etc/ca-certificates.conf"));
+	}
+out:
+	sv_release(&avail);
+	sv_release(&enabled);
+	sv_release(&disabled);
+	sv_release(&trust);
+	copa_buf_release(&conf);
+	copa_buf_release(&out);
+	return r;
+}
+
+/* ---- update-ca-certificates ---- */
+
+static char *pem_name(const char *cert, bool translate)
+{
+	const char *base = strrchr(cert, '/');
+	size_t n;
+	char *s;
+
+	base = base ? base + 1 : cert;
+	n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".crt"))
+		n -= 4;
+	s = copa_xasprintf(ETCCERTS "/%.*s.pem", (int)n, base);
+	if (translate)
+		for (char *p = s + strlen(ETCCERTS) + 1; *p; p++) {
+			if (*p == ' ' || *p == ',')
+				*p = '_';
+			else if (*p == '(' || *p == ')')
+				*p = '=';
+		}
+	return s;
+}
+
+struct symlinks {
+	struct sv paths;
+};
+
+static int collect_links(void *vctx, const struct copa_view_entry *e)
+{
+	struct sv *s = vctx;
+
+	if (e->type == COPA_FT_SYMLINK) {
+		if (s->n >= MAX_CERTS * 4)
+			return 1;
+		sv_add(s, copa_xstrdup(e->path));
+	}
+	return 0;
+}
+
+static int remove_path(struct ctx *c, const char *path, struct copa_err *err)
+{
+	return copa_debfs_remove(c->v, c->b, path, err);
+}
+
+struct update {
+	struct copa_buf bundle;
+	bool bundle_made;
+	unsigned added, removed, certs;
+};
+
+static int add_cert(struct ctx *c, struct update *u, const char *cert, struct copa_err *err)
+{
+	char *pem = pem_name(cert, true);
+	struct copa_buf canon = COPA_BUF_INIT, data = COPA_BUF_INIT;
+	const struct copa_view_entry *le = lstat_e(c, pem, &canon);
+	int r = 0;
+
+	if (!test_e(c, pem) || !le || le->type != COPA_FT_SYMLINK || !le->link ||
+	    strcmp(le->link, cert)) {
+		r = copa_debfs_put_symlink(c->v, c->b, pem, cert, c->o->mtime, err);
+		u->added++;
+	}
+	if (r == 0)
+		r = read_file(c, cert, MAX_CERT, &data, err);
+	if (r == 0) {
+		copa_buf_add(&u->bundle, data.p, data.len);
+		if (data.len && data.p[data.len - 1] != '\n')
+			copa_buf_addc(&u->bundle, '\n');
+		u->bundle_made = true;
+		u->certs++;
+	}
+	copa_buf_release(&canon);
+	copa_buf_release(&data);
+	free(pem);
+	return r;
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* find -L DIR -type f -name '*.crt': paths as find prints them (through symlinks). */
+static void find_local(struct ctx *c, const char *shown, const char *real, int depth, struct sv *out)
+{
+	const struct copa_view_entry **kids = NULL;
+	size_t n = 0;
+
+	if (depth > 16 || copa_view_children(c->v, real, &kids, &n) < 0)
+		return;
+	for (size_t i = 0; i < n && out->n < MAX_CERTS; i++) {
+		const struct copa_view_entry *e = kids[i];
+		char *path = copa_xasprintf("%s/%s", shown, e->name);
+		struct copa_buf canon = COPA_BUF_INIT;
+		const struct copa_view_entry *t = e;
+		size_t len = strlen(e->name);
+
+		if (e->type == COPA_FT_SYMLINK)
+			t = follow(c, e->path, &canon);
+		else
+			copa_buf_adds(&canon, e->path);
+		if (t && t->type == COPA_FT_DIR)
+			find_local(c, path, copa_buf_str(&canon), depth + 1, out);
+		else if (t && (t->type == COPA_FT_REG || t->type == COPA_FT_HARDLINK) && len >= 4 &&
+			 !strcmp(e->name + len - 4, ".crt"))
+			sv_add(out, copa_xstrdup(path));
+		free(path);
+		copa_buf_release(&canon);
+	}
+	free(kids);
+}
+
+/* ---- openssl rehash ---- */
+
+int copa_cacerts_pem_hash(const void *pem, size_t n, unsigned long *hash, bool *is_crl,
+			  unsigned char sha1[20])
+{
+	BIO *b = BIO_new_mem_buf(pem, (int)(n > INT32_MAX ? INT32_MAX : n));
+	STACK_OF(X509_INFO) *inf;
+	X509_INFO *x;
+	const X509_NAME *name = NULL;
+	unsigned int len = 0;
+	int ok = 0, r = -1;
+
+	if (!b)
+		return -1;
+	inf = PEM_X509_INFO_read_bio(b, NULL, NULL, NULL);
+	BIO_free(b);
+	if (!inf)
+		return -1;
+	if (sk_X509_INFO_num(inf) != 1)
+		goto out;
+	x = sk_X509_INFO_value(inf, 0);
+	if (x->x509) {
+		*is_crl = false;
+		name = X509_get_subject_name(x->x509);
+		if (!X509_digest(x->x509, EVP_sha1(), sha1, &len))
+			goto out;
+	} else if (x->crl) {
+		*is_crl = true;
+		name = X509_CRL_get_issuer(x->crl);
+		if (!X509_CRL_digest(x->crl, EVP_sha1(), sha1, &len))
+			goto out;
+	} else {
+		goto out;
+	}
+	if (name) {
+		*hash = X509_NAME_hash_ex(name, NULL, NULL, &ok);
+		if (ok)
+			r = 0;
+	}
+out:
+	sk_X509_INFO_pop_free(inf, X509_INFO_free);
+	return r;
+}
+
+#define MAX_COLLISIONS 256
+
+struct hentry {
+	char *filename;
+	unsigned short old_id;
+	bool need_symlink;
+	unsigned char digest[20];
+};
+
+struct bucket {
+	unsigned long hash;
+	int type;
+	unsigned short num_needed;
+	struct hentry *e;
+	size_t n, cap;
+};
+
+struct rehash {
+	struct bucket *b;
+	size_t n, cap;
+};
+
+static struct bucket *bucket_get(struct rehash *rh, int type, unsigned long hash)
+{
+	for (size_t i = 0; i < rh->n; i++)
+		if (rh->b[i].type == type && rh->b[i].hash == hash)
+			return &rh->b[i];
+	rh->b = copa_xgrow(rh->b, &rh->cap, rh->n + 1, sizeof(*rh->b));
+	memset(&rh->b[rh->n], 0, sizeof(rh->b[0]));
+	rh->b[rh->n].type = type;
+	rh->b[rh->n].hash = hash;
+	return &rh->b[rh->n++];
+}
+
+/* rehash.c add_entry() */
+static void add_entry(struct rehash *rh, int type, unsigned long hash, const char *filename,
+		      const unsigned char *digest, bool need_symlink, unsigned short old_id)
+{
+	struct bucket *bp = bucket_get(rh, type, hash);
+	struct hentry *ep = NULL;
+
+	for (size_t i = 0; i < bp->n; i++) {
+		struct hentry *x = &bp->e[i];
+
+		if (digest && !memcmp(digest, x->digest, 20))
+			return; /* duplicate certificate */
+		if (!strcmp(filename, x->filename)) {
+			ep = x;
+			if (!digest)
+				break;
+		}
+	}
+	if (!ep) {
+		if (bp->num_needed >= MAX_COLLISIONS)
+			return;
+		bp->e = copa_xgrow(bp->e, &bp->cap, bp->n + 1, sizeof(*bp->e));
+		ep = &bp->e[bp->n++];
+		memset(ep, 0, sizeof(*ep));
+		ep->old_id = (unsigned short)~0;
+		ep->filename = copa_xstrdup(filename);
+	}
+	if (old_id < ep->old_id)
+		ep->old_id = old_id;
+	if (need_symlink && !ep->need_symlink) {
+		ep->need_symlink = true;
+		bp->num_needed++;
+		memcpy(ep->digest, digest, 20);
+	}
+}
+
+/* "%08x.[r]N": a hash link name; sets type, hash and id. */
+static bool hash_link_name(const char *name, int *type, unsigned long *hash, unsigned long *id)
+{
+	unsigned long h = 0, v = 0;
+	size_t i;
+
+	for (i = 0; i < 8; i++) {
+		char ch = name[i];
+		int d = ch >= '0' && ch <= '9' ? ch - '0'
+			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+			: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+						 : -1;
+
+		if (d < 0)
+			return false;
+		h = (h << 4) + (unsigned long)d;
+	}
+	if (name[i++] != '.')
+		return false;
+	*type = 0;
+	if (name[i] == 'r' || name[i] == 'R') {
+		*type = 1;
+		i++;
+	}
+	for (; name[i]; i++) {
+		if (name[i] < '0' || name[i] > '9')
+			return false;
+		v = v * 10 + (unsigned long)(name[i] - '0');
+		if (v > 0xffff)
+			v = 0xffff;
+	}
+	*hash = h;
+	*id = v;
+	return true;
+}
+
+static bool rehash_ext(const char *name)
+{
+	static const char *const exts[] = {"pem", "crt", "cer", "crl"};
+	const char *dot = strrchr(name, '.');
+
+	if (!dot)
+		return false;
+	for (size_t i = 0; i < 4; i++)
+		if (!strcasecmp(dot + 1, exts[i]))
+			return true;
+	return false;
+}
+
+static int rehash_dir(struct ctx *c, struct copa_err *err)
+{
+	const struct copa_view_entry **kids = NULL;
+	struct rehash rh = {0};
+	struct copa_buf data = COPA_BUF_INIT;
+	size_t n = 0;
+	int r = 0;
+
+	if (copa_view_children(c->v, ETCCERTS, &kids, &n) < 0)
+		return 0;
+	/* copa_view_children sorts bytewise, like rehash's sk_OPENSSL_STRING_sort. */
+	for (size_t i = 0; i < n; i++) {
+		const struct copa_view_entry *e = kids[i];
+		int type;
+		unsigned long hash, id;
+		unsigned char digest[20];
+		bool is_crl;
+
+		if (e->type == COPA_FT_SYMLINK && hash_link_name(e->name, &type, &hash, &id) &&
+		    e->link) {
+			add_entry(&rh, type, hash, e->link, NULL, false, (unsigned short)id);
+			continue;
+		}
+		if (!rehash_ext(e->name))
+			continue;
+		{
+			struct copa_err e2 = COPA_ERR_INIT;
+
+			if (read_file(c, e->path, MAX_CERT, &data, &e2) < 0)
+				continue; /* rehash: "skipping, cannot open file" */
+		}
+		if (copa_cacerts_pem_hash(data.p, data.len, &hash, &is_crl, digest) < 0)
+			continue;
+		add_entry(&rh, is_crl ? 1 : 0, hash, e->name, digest, true, (unsigned short)~0);
+	}
+	free(kids);
+	for (size_t k = 0; k < rh.n && r == 0; k++) {
+		struct bucket *bp = &rh.b[k];
+		unsigned char idmask[MAX_COLLISIONS / 8] = {0};
+		unsigned nextid = 0;
+
+		for (size_t i = 0; i < bp->n; i++)
+			if (bp->e[i].old_id < bp->num_needed)
+				idmask[bp->e[i].old_id >> 3] |= (unsigned char)(1u << (bp->e[i].old_id & 7));
+		for (size_t i = 0; i < bp->n && r == 0; i++) {
+			struct hentry *ep = &bp->e[i];
+			char *name;
+
+			if (ep->old_id < bp->num_needed)
+				continue; /* link exists and is used as is */
+			if (ep->need_symlink) {
+				while (nextid < MAX_COLLISIONS && (idmask[nextid >> 3] & (1u << (nextid & 7))))
+					nextid++;
+				name = copa_xasprintf(ETCCERTS "/%08lx.%s%u", bp->hash,
+						      bp->type ? "r" : "", nextid);
+				r = copa_debfs_put_symlink(c->v, c->b, name, ep->filename, c->o->mtime,
+							   err);
+				idmask[nextid >> 3] |= (unsigned char)(1u << (nextid & 7));
+				free(name);
+			} else {
+				name = copa_xasprintf(ETCCERTS "/%08lx.%s%u", bp->hash,
+						      bp->type ? "r" : "", ep->old_id);
+				if (copa_view_get(c->v, name))
+					r = remove_path(c, name, err);
+				free(name);
+			}
+		}
+	}
+	for (size_t k = 0; k < rh.n; k++) {
+		for (size_t i = 0; i < rh.b[k].n; i++)
+			free(rh.b[k].e[i].filename);
+		free(rh.b[k].e);
+	}
+	free(rh.b);
+	copa_buf_release(&data);
+	return r;
+}
+
+static int update(struct ctx *c, struct copa_err *err)
+{
+	struct copa_buf conf = COPA_BUF_INIT, canon = COPA_BUF_INIT;
+	struct update u = {COPA_BUF_INIT, false, 0, 0, 0};
+	struct sv links = {0}, local = {0};
+	bool fresh;
+	int r = 0;
+
+	if (!test_d(c, ETCCERTS)) {
+		sv_add(&c->notes, copa_xstrdup("'/" ETCCERTS "' does not exist: the certificate bundle was not regenerated"));
+		return 0;
+	}
+	if (test_f(c, CONF) && read_file(c, CONF, MAX_CONF, &conf, err) < 0)
+		return -1;
+	fresh = conf.len == 0;
+	if (fresh) {
+		/* Clearing symlinks that point into the certificate directories, then dangling ones. */
+		copa_view_walk(c->v, ETCCERTS, collect_links, &links);
+		for (size_t i = 0; i < links.n && r == 0; i++) {
+			const struct copa_view_entry *e = copa_view_get(c->v, links.v[i]);
+
+			if (e && e->link && (!strncmp(e->link, "/" CERTSDIR, strlen(CERTSDIR) + 1) ||
+					     !strncmp(e->link, "/" LOCALDIR, strlen(LOCALDIR) + 1)))
+				r = remove_path(c, links.v[i], err);
+		}
+		for (size_t i = 0; i < links.n && r == 0; i++)
+			if (copa_view_get(c->v, links.v[i]) && !test_f(c, links.v[i]))
+				r = remove_path(c, links.v[i], err);
+		sv_release(&links);
+	}
+	/* Deselected certificates: "!" lines. */
+	{
+		struct copa_blob rest = copa_blob(conf.p, conf.len), line;
+
+		while (r == 0 && conf.len && copa_blob_split(&rest, '\n', &line)) {
+			char *crt, *pem, *cert;
+			const struct copa_view_entry *le;
+
+			if (!line.n || line.p[0] != '!')
+				continue;
+			crt = shell_read(line.p + 1, line.n - 1, true);
+			cert = copa_xasprintf("/" CERTSDIR "/%s", crt);
+			pem = pem_name(cert, false);
+			copa_buf_reset(&canon);
+			le = lstat_e(c, pem, &canon);
+			if (le && le->type == COPA_FT_SYMLINK) {
+				r = remove_path(c, copa_buf_str(&canon), err);
+				u.removed++;
+			}
+			free(pem);
+			free(cert);
+			free(crt);
+		}
+	}
+	/* Selected certificates, in the order of the configuration. */
+	{
+		struct copa_blob rest = copa_blob(conf.p, conf.len), line;
+
+		while (r == 0 && conf.len && copa_blob_split(&rest, '\n', &line)) {
+			char *crt, *cert;
+
+			if (!line.n || line.p[0] == '#' || line.p[0] == '!')
+				continue;
+			crt = shell_read(line.p, line.n, true);
+			cert = copa_xasprintf("/" CERTSDIR "/%s", crt);
+			if (!*crt || !test_f(c, cert))
+				copa_warn(c->o->out, "%s not found, but listed in /" CONF, cert);
+			else
+				r = add_cert(c, &u, cert, err);
+			free(cert);
+			free(crt);
+		}
+	}
+	/* Certificates installed by the local administrator. */
+	if (r == 0 && test_d(c, LOCALDIR)) {
+		copa_buf_reset(&canon);
+		if (follow(c, LOCALDIR, &canon))
+			find_local(c, "/" LOCALDIR, copa_buf_str(&canon), 0, &local);
+		if (local.n > 1)
+			qsort(local.v, local.n, sizeof(*local.v), cmp_cstr);
+		for (size_t i = 0; i < local.n && r == 0; i++)
+			r = add_cert(c, &u, local.v[i], err);
+	}
+	if (r == 0 && (u.added || u.removed)) {
+		/* Orphan symlinks would make rehash fail: they go first. */
+		copa_view_walk(c->v, ETCCERTS, collect_links, &links);
+		for (size_t i = 0; i < links.n && r == 0; i++)
+			if (copa_view_get(c->v, links.v[i]) && !test_e(c, links.v[i]))
+				r = remove_path(c, links.v[i], err);
+		if (r == 0)
+			r = rehash_dir(c, err);
+		c->res->rehashed = true;
+	}
+	if (r == 0 && u.bundle_made)
+		r = copa_debfs_put_file(c->v, c->b, ETCCERTS "/" BUNDLE, u.bundle.p, u.bundle.len,
+					0644, c->o->mtime, err);
+	if (r == 0) {
+		c->res->added = u.added;
+		c->res->removed = u.removed;
+		c->res->certificates = u.certs;
+		sv_add(&c->notes, copa_xasprintf("regenerated /" ETCCERTS "/" BUNDLE " as update-ca-certificates does: %u certificates, %u added, %u removed",
+						 u.certs, u.added, u.removed));
+	}
+	sv_release(&links);
+	sv_release(&local);
+	copa_buf_release(&conf);
+	copa_buf_release(&canon);
+	copa_buf_release(&u.bundle);
+	return r;
+}
+
+static void note_hooks(struct ctx *c)
+{
+	const struct copa_view_entry **kids = NULL;
+	size_t n = 0;
+
+	if (copa_view_children(c->v, HOOKSDIR, &kids, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		bool valid = kids[i]->name[0] != '\0';
+
+		/* run-parts: names of letters, digits, '_' and '-', executable. */
+		for (const char *p = kids[i]->name; *p; p++)
+			if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+			      (*p >= '0' && *p <= '9') || *p == '_' || *p == '-'))
+				valid = false;
+		if (valid && kids[i]->type != COPA_FT_DIR && (kids[i]->mode & 0111))
+			sv_add(&c->notes, copa_xasprintf("skipped update-ca-certificates hook '/%s'",
+							 kids[i]->path));
+	}
+	free(kids);
+}
+
+int copa_cacerts_update(const struct copa_cacerts_opts *o, struct copa_cacerts_result *res,
+			struct copa_err *err)
+{
+	struct ctx c = {o, o->view, o->builder, res, {0}};
+	int r = 0;
+
+	memset(res, 0, sizeof(*res));
+	if (o->configure)
+		r = configure(&c, err);
+	if (r == 0)
+		r = update(&c, err);
+	if (r == 0)
+		note_hooks(&c);
+	if (r == 0)
+		for (size_t i = 0; i < c.notes.n; i++)
+			copa_info(o->out, "%s", c.notes.v[i]);
+	res->notes = c.notes.v;
+	if (!res->notes)
+		res->notes = copa_xcalloc(1, sizeof(char *));
+	return r;
+}
+
+void copa_cacerts_result_release(struct copa_cacerts_result *r)
+{
+	copa_strv_free(r->notes);
+	memset(r, 0, sizeof(*r));
+}

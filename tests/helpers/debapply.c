@@ -1,0 +1,491 @@
+/*
+ * copa-debapply: a test helper that applies .deb files to a root file
+ * system directory with copa's Debian applier and materialises the new
+ * layer description on top of a copy of it, so the e2e tests can compare
+ * copa's result with real dpkg without going through image tars.
+ *
+ *   copa-debapply --root DIR --out DIR [--distroless] [--mtime N]
+ *                 [--admindir PATH] [--layer-list FILE] PKG.deb...
+ *
+ * The root is loaded into a merged view (metadata from lstat, content read
+ * on demand); --out is created as a copy of the root (cp -a) when it does
+ * not exist, then every layer entry is written into it and every whiteout
+ * deleted, in tar order, as a container runtime applies a layer. Writes
+ * never follow symlinks (a layer path that passes through one is an error:
+ * it would be a copa bug). Prints one JSON object per package and one for
+ * the run on stdout; --layer-list writes the layer description, one JSON
+ * object per entry or whiteout in tar order.
+ */
+#include "layer/layer.h"
+#include "layer/view.h"
+#include "pkg/deb/apply.h"
+#include "util/fs.h"
+#include "util/mem.h"
+#include "util/proc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+static int rootfd = -1;
+
+static int reader(void *ctx, const struct copa_view_entry *e, size_t max, struct copa_buf *out,
+		  struct copa_err *err)
+{
+	int fd;
+	int r;
+
+	(void)ctx;
+	if (e->layer == COPA_VIEW_NO_LAYER)
+		return copa_err_set(err, COPA_E_BUG, "'%s' has no content in the view", e->path);
+	fd = copa_fs_open_beneath(rootfd, e->path, O_RDONLY, 0, err);
+	if (fd < 0)
+		return -1;
+	r = copa_fs_read_fd(fd, max, out, err);
+	close(fd);
+	return r;
+}
+
+static int load_dir(struct copa_view *v, int dfd, const char *prefix, struct copa_err *err)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd = dup(dfd);
+	int r = 0;
+
+	if (fd < 0 || !(d = fdopendir(fd)))
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot read '%s'", prefix);
+	while ((de = readdir(d)) && r == 0) {
+		struct stat st;
+		struct copa_view_entry e = {0};
+		char *path, link[4096];
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			r = copa_err_sys(err, COPA_E_IO, errno, "cannot stat '%s/%s'", prefix,
+					 de->d_name);
+			break;
+		}
+		path = *prefix ? copa_xasprintf("%s/%s", prefix, de->d_name)
+			       : copa_xstrdup(de->d_name);
+		e.path = path;
+		e.mode = st.st_mode & 07777;
+		e.uid = st.st_uid;
+		e.gid = st.st_gid;
+		e.mtime = st.st_mtime;
+		e.layer = 0;
+		if (S_ISREG(st.st_mode)) {
+			e.type = COPA_FT_REG;
+			e.size = (uint64_t)st.st_size;
+		} else if (S_ISDIR(st.st_mode)) {
+			e.type = COPA_FT_DIR;
+		} else if (S_ISLNK(st.st_mode)) {
+			ssize_t n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+
+			if (n < 0) {
+				r = copa_err_sys(err, COPA_E_IO, errno, "cannot read link '%s'", path);
+				free(path);
+				break;
+			}
+			link[n] = '\0';
+			e.type = COPA_FT_SYMLINK;
+			e.link = link;
+		} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+			e.type = S_ISCHR(st.st_mode) ? COPA_FT_CHR : COPA_FT_BLK;
+			e.rdev_major = major(st.st_rdev);
+			e.rdev_minor = minor(st.st_rdev);
+		} else if (S_ISFIFO(st.st_mode)) {
+			e.type = COPA_FT_FIFO;
+		} else {
+			free(path);
+			continue; /* sockets */
+		}
+		if (!copa_view_put(v, &e, err))
+			r = -1;
+		if (r == 0 && S_ISDIR(st.st_mode)) {
+			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
+
+			if (sub < 0)
+				r = copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", path);
+			else {
+				r = load_dir(v, sub, path, err);
+				close(sub);
+			}
+		}
+		free(path);
+	}
+	closedir(d);
+	return r;
+}
+
+/* ---- materialising the layer ---- */
+
+struct mat {
+	int outfd;
+	int stagefd;
+	struct copa_err *err;
+	size_t entries, whiteouts;
+	FILE *list;
+};
+
+static const char *type_name(uint8_t t)
+{
+	switch (t) {
+	case COPA_FT_REG:
+		return "file";
+	case COPA_FT_DIR:
+		return "dir";
+	case COPA_FT_SYMLINK:
+		return "symlink";
+	case COPA_FT_HARDLINK:
+		return "hardlink";
+	case COPA_FT_CHR:
+		return "chr";
+	case COPA_FT_BLK:
+		return "blk";
+	case COPA_FT_FIFO:
+		return "fifo";
+	}
+	return "?";
+}
+
+static void list_entry(struct mat *m, const struct copa_layer_entry *e, enum copa_layer_mark mark)
+{
+	json_t *j;
+
+	if (!m->list)
+		return;
+	if (mark != COPA_LAYER_ENTRY)
+		j = json_pack("{s:s, s:s}", "path", e->path, "mark",
+			      mark == COPA_LAYER_WHITEOUT ? "whiteout" : "opaque");
+	else
+		j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:s?, s:b}", "path", e->path, "type",
+			      type_name(e->type), "mode", (int)e->mode, "uid", (int)e->uid, "gid",
+			      (int)e->gid, "mtime", (json_int_t)e->mtime, "link", e->link, "staged",
+			      e->staged != NULL);
+	json_dumpf(j, m->list, JSON_COMPACT);
+	fputc('\n', m->list);
+	json_decref(j);
+}
+
+static int split(const char *path, char **dir, const char **base)
+{
+	const char *s = strrchr(path, '/');
+
+	*dir = s ? copa_xstrndup(path, (size_t)(s - path)) : copa_xstrdup("");
+	*base = s ? s + 1 : path;
+	return 0;
+}
+
+static int open_parent(struct mat *m, const char *path, const char **base)
+{
+	char *dir;
+	int fd;
+
+	split(path, &dir, base);
+	fd = copa_fs_open_beneath(m->outfd, dir, O_RDONLY | O_DIRECTORY, 0, m->err);
+	if (fd < 0)
+		copa_err_wrap(m->err, "layer entry '%s'", path);
+	free(dir);
+	return fd;
+}
+
+static int clear(int dfd, const char *name, bool keep_dir, struct copa_err *err)
+{
+	struct stat st;
+
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : copa_err_sys(err, COPA_E_IO, errno, "stat '%s'", name);
+	if (S_ISDIR(st.st_mode) && keep_dir)
+		return 0;
+	return copa_fs_rm_rf(dfd, name, err);
+}
+
+static int apply_meta(int dfd, const char *name, const struct copa_layer_entry *e,
+		      struct copa_err *err)
+{
+	struct timespec ts[2] = {{e->mtime, 0}, {e->mtime, 0}};
+
+	if (fchownat(dfd, name, e->uid, e->gid, AT_SYMLINK_NOFOLLOW) < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "chown '%s'", e->path);
+	if (e->type != COPA_FT_SYMLINK && fchmodat(dfd, name, e->mode, 0) < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "chmod '%s'", e->path);
+	for (size_t i = 0; i < e->n_xattrs; i++) {
+		char *p = copa_xasprintf("/proc/self/fd/%d/%s", dfd, name);
+		int r = lsetxattr(p, e->xattrs[i].name, e->xattrs[i].value, e->xattrs[i].len, 0);
+
+		free(p);
+		if (r < 0)
+			return copa_err_sys(err, COPA_E_IO, errno, "setxattr '%s'", e->path);
+	}
+	if (utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW) < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "utimes '%s'", e->path);
+	return 0;
+}
+
+static int write_reg(struct mat *m, int dfd, const char *name, const struct copa_layer_entry *e)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int r = 0;
+
+	if (fd < 0)
+		return copa_err_sys(m->err, COPA_E_IO, errno, "create '%s'", e->path);
+	if (e->content) {
+		r = copa_fs_write_all(fd, e->content, (size_t)e->size, m->err);
+	} else if (e->staged) {
+		struct copa_buf data = COPA_BUF_INIT;
+		int sfd = copa_fs_open_beneath(m->stagefd, e->staged, O_RDONLY, 0, m->err);
+
+		r = sfd < 0 ? -1 : copa_fs_read_fd(sfd, SIZE_MAX, &data, m->err);
+		if (r == 0)
+			r = copa_fs_write_all(fd, data.p ? data.p : "", data.len, m->err);
+		if (sfd >= 0)
+			close(sfd);
+		copa_buf_release(&data);
+	}
+	close(fd);
+	return r;
+}
+
+static int mat_entry(void *ctx, const struct copa_layer_entry *e, enum copa_layer_mark mark)
+{
+	struct mat *m = ctx;
+	const char *base;
+	int dfd = open_parent(m, e->path, &base);
+	int r = 0;
+
+	list_entry(m, e, mark);
+	if (dfd < 0)
+		return -1;
+	if (mark == COPA_LAYER_WHITEOUT) {
+		r = copa_fs_rm_rf(dfd, base, m->err);
+		m->whiteouts++;
+		close(dfd);
+		return r;
+	}
+	if (mark == COPA_LAYER_OPAQUE) {
+		close(dfd);
+		return copa_err_set(m->err, COPA_E_BUG, "unexpected opaque whiteout at '%s'", e->path);
+	}
+	m->entries++;
+	r = clear(dfd, base, e->type == COPA_FT_DIR, m->err);
+	switch (e->type) {
+	case COPA_FT_DIR:
+		if (r == 0 && mkdirat(dfd, base, 0700) < 0 && errno != EEXIST)
+			r = copa_err_sys(m->err, COPA_E_IO, errno, "mkdir '%s'", e->path);
+		break;
+	case COPA_FT_REG:
+		if (r == 0)
+			r = write_reg(m, dfd, base, e);
+		break;
+	case COPA_FT_SYMLINK:
+		if (r == 0 && symlinkat(e->link, dfd, base) < 0)
+			r = copa_err_sys(m->err, COPA_E_IO, errno, "symlink '%s'", e->path);
+		break;
+	case COPA_FT_HARDLINK:
+		if (r == 0) {
+			const char *tbase;
+			int tfd = open_parent(m, e->link, &tbase);
+
+			if (tfd < 0 || linkat(tfd, tbase, dfd, base, 0) < 0)
+				r = tfd < 0 ? -1
+					    : copa_err_sys(m->err, COPA_E_IO, errno, "link '%s'", e->path);
+			if (tfd >= 0)
+				close(tfd);
+		}
+		close(dfd);
+		return r; /* a hard link shares its target's metadata */
+	case COPA_FT_CHR:
+	case COPA_FT_BLK:
+	case COPA_FT_FIFO: {
+		mode_t t = e->type == COPA_FT_CHR ? S_IFCHR : e->type == COPA_FT_BLK ? S_IFBLK : S_IFIFO;
+
+		if (r == 0 &&
+		    mknodat(dfd, base, t | 0600, makedev(e->rdev_major, e->rdev_minor)) < 0)
+			r = copa_err_sys(m->err, COPA_E_IO, errno, "mknod '%s'", e->path);
+		break;
+	}
+	}
+	if (r == 0)
+		r = apply_meta(dfd, base, e, m->err);
+	close(dfd);
+	return r;
+}
+
+static json_t *strv_json(char **v)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; v && v[i]; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: copa-debapply --root DIR --out DIR [--distroless] [--mtime N] "
+			"[--admindir PATH] [--layer-list FILE] PKG.deb...\n");
+	return 2;
+}
+
+int main(int argc, char **argv)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	const char *root = NULL, *outdir = NULL, *admindir = NULL, *listfile = NULL;
+	bool distroless = false;
+	int64_t mtime = 0;
+	int first = 0, stagefd = -1, rc = 1;
+	char *stagedir = NULL;
+	struct copa_view *v = NULL;
+	struct copa_layer_builder *b = NULL;
+	struct copa_deb_apply *a = NULL;
+	struct copa_deb_apply_opts opts = {0};
+	struct copa_deb_pkg *pkgs = NULL;
+	size_t npkgs = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--root") && i + 1 < argc)
+			root = argv[++i];
+		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+			outdir = argv[++i];
+		else if (!strcmp(argv[i], "--admindir") && i + 1 < argc)
+			admindir = argv[++i];
+		else if (!strcmp(argv[i], "--layer-list") && i + 1 < argc)
+			listfile = argv[++i];
+		else if (!strcmp(argv[i], "--mtime") && i + 1 < argc)
+			mtime = strtoll(argv[++i], NULL, 10);
+		else if (!strcmp(argv[i], "--distroless"))
+			distroless = true;
+		else if (argv[i][0] == '-')
+			return usage();
+		else {
+			first = i;
+			break;
+		}
+	}
+	if (!root || !outdir || !first)
+		return usage();
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		fprintf(stderr, "copa-debapply: cannot open '%s': %s\n", root, strerror(errno));
+		return 1;
+	}
+	v = copa_view_new();
+	copa_view_set_reader(v, reader, NULL);
+	if (load_dir(v, rootfd, "", &err) < 0)
+		goto out;
+	stagedir = copa_fs_mkdtemp(NULL, "copa-debapply-", &err);
+	if (!stagedir)
+		goto out;
+	stagefd = open(stagedir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	b = copa_layer_builder_new(stagefd);
+	opts.admindir = admindir;
+	opts.mtime = mtime;
+	a = copa_deb_apply_new(v, b, &opts, &err);
+	if (!a)
+		goto out;
+	if (distroless && copa_deb_apply_db(a)->layout != COPA_DPKGDB_STATUSD) {
+		copa_err_set(&err, COPA_E_USAGE, "--distroless: '%s' has a status file", root);
+		goto out;
+	}
+	npkgs = (size_t)(argc - first);
+	pkgs = copa_xcalloc(npkgs, sizeof(*pkgs));
+	for (size_t i = 0; i < npkgs; i++) {
+		struct copa_deb_apply_result res;
+		json_t *j;
+
+		pkgs[i].deb_path = copa_xstrdup(argv[first + (int)i]);
+		if (copa_deb_apply_package(a, &pkgs[i], &res, &err) < 0) {
+			copa_err_wrap(&err, "'%s'", pkgs[i].deb_path);
+			goto out;
+		}
+		pkgs[i].name = copa_xstrdup(res.name);
+		pkgs[i].arch = copa_xstrdup(res.arch);
+		pkgs[i].version = copa_xstrdup(res.version);
+		j = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:I, s:I}", "name", res.name, "arch",
+			      res.arch, "version", res.version, "old_version", res.old_version,
+			      "skipped", strv_json(res.skipped), "notes", strv_json(res.notes),
+			      "written", (json_int_t)res.n_written, "removed",
+			      (json_int_t)res.n_removed);
+		json_dumpf(j, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(j);
+		copa_deb_apply_result_release(&res);
+	}
+	if (copa_deb_apply_finish(a, &err) < 0)
+		goto out;
+	if (copa_deb_verify(a, pkgs, npkgs, NULL, &err) < 0)
+		goto out;
+	{
+		struct mat m = {-1, stagefd, &err, 0, 0, NULL};
+		struct stat st;
+		json_t *j;
+
+		if (stat(outdir, &st) < 0) {
+			const char *cp[] = {"cp", "-a", "--reflink=auto", root, outdir, NULL};
+			int status;
+
+			if (copa_proc_run(&(struct copa_proc){.argv = cp}, &status, &err) < 0)
+				goto out;
+			if (status != 0) {
+				copa_err_set(&err, COPA_E_EXEC, "cp -a '%s' '%s' exited %d", root, outdir,
+					     status);
+				goto out;
+			}
+		}
+		m.outfd = open(outdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (m.outfd < 0) {
+			copa_err_sys(&err, COPA_E_IO, errno, "cannot open '%s'", outdir);
+			goto out;
+		}
+		if (listfile && !(m.list = fopen(listfile, "w"))) {
+			copa_err_sys(&err, COPA_E_IO, errno, "cannot write '%s'", listfile);
+			close(m.outfd);
+			goto out;
+		}
+		if (copa_layer_builder_foreach(b, mat_entry, &m) != 0) {
+			if (m.list)
+				fclose(m.list);
+			close(m.outfd);
+			goto out;
+		}
+		if (m.list)
+			fclose(m.list);
+		close(m.outfd);
+		j = json_pack("{s:o, s:I, s:I}", "run_notes",
+			      strv_json((char **)(uintptr_t)copa_deb_apply_notes(a)), "entries",
+			      (json_int_t)m.entries, "whiteouts", (json_int_t)m.whiteouts);
+		json_dumpf(j, stdout, JSON_COMPACT);
+		putchar('\n');
+		json_decref(j);
+	}
+	rc = 0;
+out:
+	if (rc)
+		fprintf(stderr, "copa-debapply: %s\n", err.msg);
+	for (size_t i = 0; i < npkgs; i++)
+		copa_deb_pkg_release(&pkgs[i]);
+	free(pkgs);
+	copa_deb_apply_free(a);
+	copa_layer_builder_free(b);
+	copa_view_free(v);
+	if (stagedir) {
+		struct copa_err e2 = COPA_ERR_INIT;
+
+		copa_fs_rm_rf(AT_FDCWD, stagedir, &e2);
+		free(stagedir);
+	}
+	if (stagefd >= 0)
+		close(stagefd);
+	close(rootfd);
+	return rc;
+}
