@@ -71,13 +71,13 @@ static void print_ids(const struct copa_update *u)
 	printf("\n");
 }
 
-static void print_manifest(const struct copa_manifest *m)
+static void print_manifest(const struct copa_update_manifest *m)
 {
 	struct copa_buf plat = COPA_BUF_INIT;
 	size_t wn = strlen("PACKAGE"), wi = strlen("INSTALLED"), wf = strlen("FIXED");
 	size_t n_pairs = 0;
 
-	copa_manifest_platform(m, &plat);
+	copa_update_manifest_platform(m, &plat);
 	printf("report:   %s (%s)\n", m->source, m->scanner);
 	printf("platform: %s\n", copa_buf_str(&plat));
 	printf("os:       %s %s (%s packages)\n", m->os_type, m->os_version,
@@ -158,7 +158,7 @@ static int run(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct copa_report_opts opts = {0};
-	struct copa_manifest_list list = {0};
+	struct copa_update_manifest_list list = {0};
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_out *out;
 	bool json = false;
@@ -212,7 +212,7 @@ static int run(int argc, char **argv)
 		struct stat st;
 		bool dir = list.n != 1 || (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode));
 
-		if (copa_report_write_native((const struct copa_manifest *const *)list.v, list.n,
+		if (copa_report_write_native((const struct copa_update_manifest *const *)list.v, list.n,
 					     dir, &b, &err) < 0) {
 			copa_buf_release(&b);
 			rc = copa_cli_fail(out, &err);
@@ -229,7 +229,7 @@ static int run(int argc, char **argv)
 	}
 	rc = fflush(stdout) == 0 ? 0 : 1;
 done:
-	copa_manifest_list_release(&list);
+	copa_update_manifest_list_release(&list);
 	copa_cli_out_free(out);
 	return rc;
 }

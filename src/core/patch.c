@@ -50,8 +50,8 @@
 
 struct job {
 	struct copa_platform want;
-	const struct copa_manifest *report; /* NULL: update everything */
-	struct copa_manifest *synth;        /* stands in for a report in update-all mode */
+	const struct copa_update_manifest *report; /* NULL: update everything */
+	struct copa_update_manifest *synth; /* stands in for a report in update-all mode */
 	struct copa_summary_platform *sp;
 	bool patched;
 	char old_digest[COPA_DIGEST_MAX];
@@ -71,7 +71,7 @@ struct run {
 	char *loader;                       /* "docker"/"podman": load dst_ref's archive afterwards */
 	char *load_dir;                     /* temporary directory holding that archive */
 	struct copa_image_src *src;
-	struct copa_manifest_list reports;
+	struct copa_update_manifest_list reports;
 	struct copa_summary *summary;
 	struct job *jobs;
 	size_t n_jobs;
@@ -289,7 +289,8 @@ static bool job_exists(const struct run *r, const struct copa_platform *p)
 	return false;
 }
 
-static void add_job(struct run *r, const struct copa_platform *p, const struct copa_manifest *m)
+static void add_job(struct run *r, const struct copa_platform *p,
+		    const struct copa_update_manifest *m)
 {
 	struct job *j;
 
@@ -343,7 +344,7 @@ static int plan_jobs(struct run *r, struct copa_err *err)
 						  r->src_string, *f, copa_buf_str(&avail));
 		}
 	for (size_t i = 0; rc == 0 && i < r->reports.n; i++) {
-		const struct copa_manifest *m = r->reports.v[i];
+		const struct copa_update_manifest *m = r->reports.v[i];
 		struct copa_platform want;
 		int k;
 
@@ -463,7 +464,8 @@ static int find_previous_patch(const struct copa_image *img)
 }
 
 /* The update of the report that names package `name`, or NULL. */
-static const struct copa_update *report_update(const struct copa_manifest *m, const char *name)
+static const struct copa_update *report_update(const struct copa_update_manifest *m,
+					       const char *name)
 {
 	for (size_t i = 0; m && i < m->n_updates; i++)
 		if (!strcmp(m->updates[i].name, name))
@@ -578,7 +580,7 @@ static int load_repositories(struct platform_ctx *c, struct copa_err *err)
 static int plan_updates(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
-	const struct copa_manifest *m = c->j->report;
+	const struct copa_update_manifest *m = c->j->report;
 	struct copa_deb_request *req = NULL;
 	struct copa_deb_plan_opts po = {.cache = &r->s.cache, .out = r->o->out};
 	struct copa_buf problems = COPA_BUF_INIT;
@@ -931,19 +933,45 @@ static int record_outcomes(struct platform_ctx *c, struct copa_err *err)
 		if (copa_summary_add_package(r->summary, c->j->sp, &pr, err) < 0)
 			return -1;
 	}
+	/* New packages the updates needed are in the new layer too: list them. */
+	for (size_t i = 0; c->have_plan && i < c->plan.n_pkgs; i++) {
+		const struct copa_deb_pkg *p = &c->plan.pkgs[i];
+		const struct copa_deb_apply_result *ap = applied_result(c, p->name);
+		struct copa_pkg_result pr = {
+			.name = p->name,
+			.arch = p->arch,
+			.chosen = p->version,
+			.installed = p->version,
+			.outcome = COPA_OUTCOME_UPDATED,
+			.reason = "new dependency of an update",
+		};
+		size_t n_skipped = 0;
+
+		if (p->old_version)
+			continue;
+		if (ap && ap->skipped) {
+			while (ap->skipped[n_skipped])
+				n_skipped++;
+			pr.skipped_scripts = (const char *const *)ap->skipped;
+			pr.n_skipped_scripts = n_skipped;
+		}
+		if (copa_summary_add_package(r->summary, c->j->sp, &pr, err) < 0)
+			return -1;
+	}
 	return 0;
 }
 
 static int synth_manifest(struct platform_ctx *c, struct copa_err *err)
 {
-	struct copa_manifest *m = copa_manifest_new("(no report: update everything)", "none");
+	struct copa_update_manifest *m =
+		copa_update_manifest_new("(no report: update everything)", "none");
 
 	c->j->synth = m;
-	if (copa_manifest_set_os(m, c->probe.os.id ? c->probe.os.id : "debian",
+	if (copa_update_manifest_set_os(m, c->probe.os.id ? c->probe.os.id : "debian",
 				 c->probe.os.version_id ? c->probe.os.version_id : "unknown",
 				 c->img.platform.arch, c->img.platform.variant, COPA_FAM_DEB,
 				 err) < 0 ||
-	    copa_manifest_finish(m, err) < 0)
+	    copa_update_manifest_finish(m, err) < 0)
 		return copa_err_wrap(err, "%s", c->name);
 	return 0;
 }
@@ -1100,11 +1128,11 @@ static void run_release(struct run *r)
 		copa_buf_release(&j->new_raw);
 		free(j->layer_path);
 		free(j->config_path);
-		copa_manifest_free(j->synth);
+		copa_update_manifest_free(j->synth);
 	}
 	free(r->jobs);
 	copa_summary_free(r->summary);
-	copa_manifest_list_release(&r->reports);
+	copa_update_manifest_list_release(&r->reports);
 	copa_image_src_free(r->src);
 	copa_image_ref_release(&r->src_ref);
 	copa_image_ref_release(&r->dst_ref);

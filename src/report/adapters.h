@@ -35,12 +35,12 @@ enum copa_doc_kind copa_report_detect(const json_t *doc);
  */
 int copa_report_check_kind(const json_t *doc, enum copa_doc_kind want, struct copa_err *err);
 
-int copa_report_trivy(const json_t *doc, const char *source, struct copa_manifest_list *out,
+int copa_report_trivy(const json_t *doc, const char *source, struct copa_update_manifest_list *out,
 		      struct copa_err *err);
-int copa_report_grype(const json_t *doc, const char *source, struct copa_manifest_list *out,
+int copa_report_grype(const json_t *doc, const char *source, struct copa_update_manifest_list *out,
 		      struct copa_err *err);
 int copa_report_native(const json_t *doc, const char *source, const char *scanner,
-		       struct copa_manifest_list *out, struct copa_err *err);
+		       struct copa_update_manifest_list *out, struct copa_err *err);
 
 /*
  * Typed access for the parsers: a missing member (or JSON null) gives NULL

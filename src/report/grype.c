@@ -42,7 +42,7 @@ static enum copa_pkgfam type_hint(const json_t *matches)
 }
 
 /* "2:1.30-6.el8" from version "1.30-6.el8" and metadata.epoch 2. */
-static const char *with_epoch(struct copa_manifest *m, const json_t *artifact, const char *version)
+static const char *with_epoch(struct copa_update_manifest *m, const json_t *artifact, const char *version)
 {
 	const json_t *md = copa_json_obj_ci(artifact, "metadata");
 	json_t *ep = copa_json_get_ci(md, "epoch");
@@ -59,7 +59,7 @@ static const char *with_epoch(struct copa_manifest *m, const json_t *artifact, c
 	return s;
 }
 
-static int pick_fix(struct copa_manifest *m, const json_t *versions, const char *installed,
+static int pick_fix(struct copa_update_manifest *m, const json_t *versions, const char *installed,
 		    const char *path, const char **out, struct copa_err *err)
 {
 	size_t i;
@@ -95,7 +95,7 @@ static int pick_fix(struct copa_manifest *m, const json_t *versions, const char 
 	return 0;
 }
 
-static int read_match(struct copa_manifest *m, const json_t *mt, const char *path,
+static int read_match(struct copa_update_manifest *m, const json_t *mt, const char *path,
 		      struct copa_err *err)
 {
 	const json_t *art = NULL, *vuln = NULL, *fix = NULL, *versions = NULL;
@@ -125,17 +125,17 @@ static int read_match(struct copa_manifest *m, const json_t *mt, const char *pat
 		return -1;
 	e.type = m->os_type;
 	e.class = "os-pkgs";
-	if (copa_manifest_add(m, &e, err) < 0)
+	if (copa_update_manifest_add(m, &e, err) < 0)
 		return copa_err_wrap(err, "%s", path);
 	return 0;
 }
 
-int copa_report_grype(const json_t *doc, const char *source, struct copa_manifest_list *out,
+int copa_report_grype(const json_t *doc, const char *source, struct copa_update_manifest_list *out,
 		      struct copa_err *err)
 {
 	const json_t *desc = NULL, *distro = NULL, *src = NULL, *target, *matches = NULL;
 	const char *dname = NULL, *name = NULL, *version = NULL, *arch = NULL, *variant = NULL;
-	struct copa_manifest *m;
+	struct copa_update_manifest *m;
 	size_t i;
 	json_t *mt;
 
@@ -172,8 +172,8 @@ int copa_report_grype(const json_t *doc, const char *source, struct copa_manifes
 	if (!version || !*version)
 		return copa_err_set(err, COPA_E_INPUT, "no OS version (distro.version) for OS '%s'",
 				    name);
-	m = copa_manifest_new(source, "grype");
-	if (copa_manifest_set_os(m, name, version, arch, variant, type_hint(matches), err) < 0)
+	m = copa_update_manifest_new(source, "grype");
+	if (copa_update_manifest_set_os(m, name, version, arch, variant, type_hint(matches), err) < 0)
 		goto fail;
 	json_array_foreach(matches, i, mt) {
 		char path[PATHLEN];
@@ -182,11 +182,11 @@ int copa_report_grype(const json_t *doc, const char *source, struct copa_manifes
 		if (read_match(m, mt, path, err) < 0)
 			goto fail;
 	}
-	if (copa_manifest_finish(m, err) < 0)
+	if (copa_update_manifest_finish(m, err) < 0)
 		goto fail;
-	copa_manifest_list_push(out, m);
+	copa_update_manifest_list_push(out, m);
 	return 0;
 fail:
-	copa_manifest_free(m);
+	copa_update_manifest_free(m);
 	return -1;
 }

@@ -171,19 +171,19 @@ const char *copa_os_patchable_list(void)
 
 /* ---------------------------------------------------------- manifests */
 
-struct copa_manifest *copa_manifest_new(const char *source, const char *scanner)
+struct copa_update_manifest *copa_update_manifest_new(const char *source, const char *scanner)
 {
-	struct copa_manifest *m = copa_xcalloc(1, sizeof(*m));
+	struct copa_update_manifest *m = copa_xcalloc(1, sizeof(*m));
 
 	m->arena.block_size = 256 * 1024;
-	m->source = copa_manifest_strdup(m, source);
-	m->scanner = copa_manifest_strdup(m, scanner);
+	m->source = copa_update_manifest_strdup(m, source);
+	m->scanner = copa_update_manifest_strdup(m, scanner);
 	m->os_type = m->os_version = m->arch = m->variant = "";
 	m->fam = COPA_FAM_NONE;
 	return m;
 }
 
-void copa_manifest_free(struct copa_manifest *m)
+void copa_update_manifest_free(struct copa_update_manifest *m)
 {
 	if (!m)
 		return;
@@ -196,7 +196,7 @@ void copa_manifest_free(struct copa_manifest *m)
 	free(m);
 }
 
-const char *copa_manifest_strdup(struct copa_manifest *m, const char *s)
+const char *copa_update_manifest_strdup(struct copa_update_manifest *m, const char *s)
 {
 	return copa_arena_strdup(&m->arena, s ? s : "");
 }
@@ -232,7 +232,7 @@ static int check_field(const char *what, const char *v, size_t max, struct copa_
 	return 0;
 }
 
-int copa_manifest_set_os(struct copa_manifest *m, const char *os_name, const char *version,
+int copa_update_manifest_set_os(struct copa_update_manifest *m, const char *os_name, const char *version,
 			 const char *arch, const char *variant, enum copa_pkgfam pkg_hint,
 			 struct copa_err *err)
 {
@@ -259,7 +259,7 @@ int copa_manifest_set_os(struct copa_manifest *m, const char *os_name, const cha
 	m->os = os;
 	m->os_type = os->id;
 	m->fam = os->fam != COPA_FAM_NONE ? os->fam : pkg_hint;
-	m->os_version = copa_manifest_strdup(m, version);
+	m->os_version = copa_update_manifest_strdup(m, version);
 
 	arch = arch ? arch : "";
 	variant = variant ? variant : "";
@@ -269,8 +269,8 @@ int copa_manifest_set_os(struct copa_manifest *m, const char *os_name, const cha
 	n = strlen(arch);
 	for (size_t i = 0; i <= n; i++)
 		low[i] = (arch[i] >= 'A' && arch[i] <= 'Z') ? (char)(arch[i] - 'A' + 'a') : arch[i];
-	m->arch = copa_manifest_strdup(m, low);
-	m->variant = copa_manifest_strdup(m, variant);
+	m->arch = copa_update_manifest_strdup(m, low);
+	m->variant = copa_update_manifest_strdup(m, variant);
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(arch_aliases); i++)
 		if (!strcmp(low, arch_aliases[i].from)) {
 			m->arch = arch_aliases[i].arch;
@@ -281,7 +281,7 @@ int copa_manifest_set_os(struct copa_manifest *m, const char *os_name, const cha
 	return 0;
 }
 
-int copa_manifest_add(struct copa_manifest *m, const struct copa_entry *e, struct copa_err *err)
+int copa_update_manifest_add(struct copa_update_manifest *m, const struct copa_entry *e, struct copa_err *err)
 {
 	const char *fields[] = {e->name, e->installed, e->fixed, e->vuln_id, e->type, e->class};
 	static const char *const names[] = {"package name", "installed version", "fixed version",
@@ -302,12 +302,12 @@ int copa_manifest_add(struct copa_manifest *m, const struct copa_entry *e, struc
 	if (!e->vuln_id || !*e->vuln_id)
 		return copa_err_set(err, COPA_E_INPUT, "package '%s': a finding has no vulnerability ID",
 				    e->name);
-	c.name = copa_manifest_strdup(m, e->name);
-	c.installed = copa_manifest_strdup(m, e->installed);
-	c.fixed = copa_manifest_strdup(m, e->fixed);
-	c.vuln_id = copa_manifest_strdup(m, e->vuln_id);
-	c.type = copa_manifest_strdup(m, e->type);
-	c.class = copa_manifest_strdup(m, e->class);
+	c.name = copa_update_manifest_strdup(m, e->name);
+	c.installed = copa_update_manifest_strdup(m, e->installed);
+	c.fixed = copa_update_manifest_strdup(m, e->fixed);
+	c.vuln_id = copa_update_manifest_strdup(m, e->vuln_id);
+	c.type = copa_update_manifest_strdup(m, e->type);
+	c.class = copa_update_manifest_strdup(m, e->class);
 	fixable = *c.fixed != '\0';
 	if (fixable) {
 		m->entries = copa_xgrow(m->entries, &m->cap_entries, m->n_entries + 1, sizeof(c));
@@ -325,7 +325,7 @@ static int cmp_update(const void *a, const void *b)
 	return strcmp(((const struct copa_update *)a)->name, ((const struct copa_update *)b)->name);
 }
 
-int copa_manifest_finish(struct copa_manifest *m, struct copa_err *err)
+int copa_update_manifest_finish(struct copa_update_manifest *m, struct copa_err *err)
 {
 	struct copa_strmap by_name = COPA_STRMAP_INIT, seen = COPA_STRMAP_INIT;
 	size_t *id_cap = NULL, upd_cap = 0;
@@ -410,7 +410,7 @@ out:
 	return rc;
 }
 
-void copa_manifest_platform(const struct copa_manifest *m, struct copa_buf *out)
+void copa_update_manifest_platform(const struct copa_update_manifest *m, struct copa_buf *out)
 {
 	copa_buf_reset(out);
 	copa_buf_adds(out, "linux");
@@ -460,16 +460,16 @@ const char *copa_pkg_arch(enum copa_pkgfam fam, const char *goarch, const char *
 	return goarch;
 }
 
-void copa_manifest_list_release(struct copa_manifest_list *l)
+void copa_update_manifest_list_release(struct copa_update_manifest_list *l)
 {
 	for (size_t i = 0; i < l->n; i++)
-		copa_manifest_free(l->v[i]);
+		copa_update_manifest_free(l->v[i]);
 	free(l->v);
 	l->v = NULL;
 	l->n = 0;
 }
 
-void copa_manifest_list_push(struct copa_manifest_list *l, struct copa_manifest *m)
+void copa_update_manifest_list_push(struct copa_update_manifest_list *l, struct copa_update_manifest *m)
 {
 	l->v = copa_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
 	l->v[l->n++] = m;

@@ -3,11 +3,11 @@
  * report asks for, and the OS table that maps scanner family names to
  * package families.
  *
- * Owns: struct copa_manifest (produced by every scanner adapter in
+ * Owns: struct copa_update_manifest (produced by every scanner adapter in
  * src/report/, consumed by the package-manager adapters, `copa report`, the
  * VEX and summary writers) and the table of OS types copa recognises.
  *
- * Invariants of a finished manifest (copa_manifest_finish):
+ * Invariants of a finished manifest (copa_update_manifest_finish):
  *  - os is a table entry and fam == os->fam (or what the report's package
  *    types said for an OS the table does not pin down);
  *  - entries holds every fixable finding in report order (one per package and
@@ -17,7 +17,7 @@
  *  - updates holds one element per package name, sorted by name (strcmp),
  *    carrying the highest fixed version by fam's ordering and every
  *    vulnerability ID of that package (unique, first-seen order).
- * All strings live in the manifest's arena and die with copa_manifest_free().
+ * All strings live in the manifest's arena and die with copa_update_manifest_free().
  *
  * Callers: src/report/ adapters build manifests; everyone else reads them.
  */
@@ -82,7 +82,7 @@ struct copa_update {
 	const char *type, *class;
 };
 
-struct copa_manifest {
+struct copa_update_manifest {
 	struct copa_arena arena;   /* owns every string and array below */
 	const char *source;        /* the report file (for messages) */
 	const char *scanner;       /* "trivy", "grype", "native" or a plugin name */
@@ -108,11 +108,11 @@ struct copa_manifest {
 #define COPA_MANIFEST_MAX_FIELD   1024 /* bytes in a name, vulnerability ID, type or class */
 
 /* Allocates an empty manifest; source and scanner are copied. */
-struct copa_manifest *copa_manifest_new(const char *source, const char *scanner);
-void copa_manifest_free(struct copa_manifest *m);
+struct copa_update_manifest *copa_update_manifest_new(const char *source, const char *scanner);
+void copa_update_manifest_free(struct copa_update_manifest *m);
 
 /* Copies s into the manifest's arena (NULL becomes ""). */
-const char *copa_manifest_strdup(struct copa_manifest *m, const char *s);
+const char *copa_update_manifest_strdup(struct copa_update_manifest *m, const char *s);
 
 /*
  * Sets the platform: os_name is looked up with copa_os_lookup (unknown names
@@ -123,7 +123,7 @@ const char *copa_manifest_strdup(struct copa_manifest *m, const char *s);
  * family of an OS the table does not pin down (e.g. "cleanstart"). Errors do
  * not name the report; the adapter wraps them.
  */
-int copa_manifest_set_os(struct copa_manifest *m, const char *os_name, const char *version,
+int copa_update_manifest_set_os(struct copa_update_manifest *m, const char *os_name, const char *version,
 			 const char *arch, const char *variant, enum copa_pkgfam pkg_hint,
 			 struct copa_err *err);
 
@@ -133,17 +133,17 @@ int copa_manifest_set_os(struct copa_manifest *m, const char *os_name, const cha
  * on a field longer than COPA_MANIFEST_MAX_FIELD, on an empty name or ID, and
  * on control characters.
  */
-int copa_manifest_add(struct copa_manifest *m, const struct copa_entry *e, struct copa_err *err);
+int copa_update_manifest_add(struct copa_update_manifest *m, const struct copa_entry *e, struct copa_err *err);
 
 /*
  * Validates every version of the fixable findings with the family's rules
  * and builds updates (see the invariants above). Call once, after set_os and
  * the last add. Errors name the package and the version.
  */
-int copa_manifest_finish(struct copa_manifest *m, struct copa_err *err);
+int copa_update_manifest_finish(struct copa_update_manifest *m, struct copa_err *err);
 
 /* "linux/amd64", "linux/arm/v7", or "linux" when the arch is unknown; into out. */
-void copa_manifest_platform(const struct copa_manifest *m, struct copa_buf *out);
+void copa_update_manifest_platform(const struct copa_update_manifest *m, struct copa_buf *out);
 
 /*
  * The package architecture a family uses for a GOARCH platform (deb: amd64,
@@ -154,13 +154,13 @@ void copa_manifest_platform(const struct copa_manifest *m, struct copa_buf *out)
 const char *copa_pkg_arch(enum copa_pkgfam fam, const char *goarch, const char *variant);
 
 /* A list of manifests, one per platform, from a report file or directory. */
-struct copa_manifest_list {
-	struct copa_manifest **v;
+struct copa_update_manifest_list {
+	struct copa_update_manifest **v;
 	size_t n;
 };
 
-void copa_manifest_list_release(struct copa_manifest_list *l);
+void copa_update_manifest_list_release(struct copa_update_manifest_list *l);
 /* Appends m (ownership moves into the list). */
-void copa_manifest_list_push(struct copa_manifest_list *l, struct copa_manifest *m);
+void copa_update_manifest_list_push(struct copa_update_manifest_list *l, struct copa_update_manifest *m);
 
 #endif

@@ -21,7 +21,7 @@
 
 #define PATHLEN 96
 
-static int read_list(struct copa_manifest *m, const json_t *doc, const char *key, bool v2,
+static int read_list(struct copa_update_manifest *m, const json_t *doc, const char *key, bool v2,
 		     struct copa_err *err)
 {
 	const json_t *list = NULL;
@@ -47,18 +47,18 @@ static int read_list(struct copa_manifest *m, const json_t *doc, const char *key
 			return -1;
 		if (!strcmp(key, "unfixable"))
 			e.fixed = "";
-		if (copa_manifest_add(m, &e, err) < 0)
+		if (copa_update_manifest_add(m, &e, err) < 0)
 			return copa_err_wrap(err, "%s", path);
 	}
 	return 0;
 }
 
 static int read_one(const json_t *doc, const char *source, const char *scanner,
-		    struct copa_manifest_list *out, struct copa_err *err)
+		    struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	const json_t *meta = NULL, *os = NULL, *cfg = NULL, *lang = NULL;
 	const char *api = NULL, *type = NULL, *version = NULL, *arch = NULL, *variant = NULL;
-	struct copa_manifest *m;
+	struct copa_update_manifest *m;
 	bool v2;
 
 	if (!json_is_object(doc))
@@ -91,8 +91,8 @@ static int read_one(const json_t *doc, const char *source, const char *scanner,
 	if (!version || !*version)
 		return copa_err_set(err, COPA_E_INPUT,
 				    "no OS version (metadata.os.version) for OS '%s'", type);
-	m = copa_manifest_new(source, scanner);
-	if (copa_manifest_set_os(m, type, version, arch, variant, COPA_FAM_NONE, err) < 0)
+	m = copa_update_manifest_new(source, scanner);
+	if (copa_update_manifest_set_os(m, type, version, arch, variant, COPA_FAM_NONE, err) < 0)
 		goto fail;
 	if (v2) {
 		if (read_list(m, doc, "osupdates", true, err) < 0 ||
@@ -104,17 +104,17 @@ static int read_one(const json_t *doc, const char *source, const char *scanner,
 	} else if (read_list(m, doc, "updates", false, err) < 0) {
 		goto fail;
 	}
-	if (copa_manifest_finish(m, err) < 0)
+	if (copa_update_manifest_finish(m, err) < 0)
 		goto fail;
-	copa_manifest_list_push(out, m);
+	copa_update_manifest_list_push(out, m);
 	return 0;
 fail:
-	copa_manifest_free(m);
+	copa_update_manifest_free(m);
 	return -1;
 }
 
 int copa_report_native(const json_t *doc, const char *source, const char *scanner,
-		       struct copa_manifest_list *out, struct copa_err *err)
+		       struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	size_t i;
 	json_t *d;
@@ -146,7 +146,7 @@ static json_t *entry_json(const struct copa_entry *e)
 	return o;
 }
 
-static json_t *manifest_json(const struct copa_manifest *m)
+static json_t *manifest_json(const struct copa_update_manifest *m)
 {
 	json_t *doc = json_object(), *meta = json_object(), *os = json_object(),
 	       *cfg = json_object(), *osu = json_array(), *unf = json_array();
@@ -170,7 +170,7 @@ static json_t *manifest_json(const struct copa_manifest *m)
 	return doc;
 }
 
-int copa_report_write_native(const struct copa_manifest *const *v, size_t n, bool as_array,
+int copa_report_write_native(const struct copa_update_manifest *const *v, size_t n, bool as_array,
 			     struct copa_buf *out, struct copa_err *err)
 {
 	json_t *doc;

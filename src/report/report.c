@@ -249,7 +249,7 @@ static json_t *decode(const void *data, size_t n, struct copa_err *err)
 }
 
 static int parse_doc(const char *scanner, const char *label, const json_t *doc,
-		     const char *source, struct copa_manifest_list *out, struct copa_err *err)
+		     const char *source, struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	if (!strcmp(scanner, "trivy"))
 		return copa_report_trivy(doc, source, out, err);
@@ -259,7 +259,7 @@ static int parse_doc(const char *scanner, const char *label, const json_t *doc,
 }
 
 int copa_report_parse(const char *scanner, const void *data, size_t n, const char *source,
-		      struct copa_manifest_list *out, struct copa_err *err)
+		      struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	json_t *doc;
 	int r;
@@ -306,7 +306,7 @@ bool copa_report_scanner_name_valid(const char *name)
 }
 
 static int run_plugin(const char *name, const char *path, const struct copa_report_opts *o,
-		      struct copa_manifest_list *out, struct copa_err *err)
+		      struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	char prog[80];
 	const char *argv[3];
@@ -375,7 +375,7 @@ static int run_plugin(const char *name, const char *path, const struct copa_repo
 /* --------------------------------------------------------- files, dirs */
 
 static int load_file(const char *path, const char *scanner, const struct copa_report_opts *o,
-		     struct copa_manifest_list *out, struct copa_err *err)
+		     struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
 	size_t max = o->max_size ? o->max_size : COPA_REPORT_MAX_SIZE;
@@ -409,7 +409,7 @@ static int cmp_names(const void *a, const void *b)
 }
 
 static int load_dir(const char *dir, const char *scanner, const struct copa_report_opts *o,
-		    struct copa_manifest_list *out, struct copa_err *err)
+		    struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -457,9 +457,9 @@ static int load_dir(const char *dir, const char *scanner, const struct copa_repo
 				     out->v[i]->source);
 			goto out;
 		}
-		copa_manifest_platform(out->v[i], &pa);
+		copa_update_manifest_platform(out->v[i], &pa);
 		for (size_t j = first; j < i; j++) {
-			copa_manifest_platform(out->v[j], &pb);
+			copa_update_manifest_platform(out->v[j], &pb);
 			if (!strcmp(copa_buf_str(&pa), copa_buf_str(&pb))) {
 				copa_err_set(err, COPA_E_INPUT,
 					     "reports '%s' and '%s' are both for %s: keep one report "
@@ -481,7 +481,7 @@ out:
 }
 
 int copa_report_load(const char *path, const struct copa_report_opts *opts,
-		     struct copa_manifest_list *out, struct copa_err *err)
+		     struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	struct copa_report_opts o = opts ? *opts : (struct copa_report_opts){0};
 	const char *scanner = o.scanner && *o.scanner ? o.scanner : "trivy";

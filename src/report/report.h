@@ -47,7 +47,7 @@ bool copa_report_scanner_name_valid(const char *name);
  * architecture, are errors. COPA_E_USAGE for an invalid scanner name.
  */
 int copa_report_load(const char *path, const struct copa_report_opts *opts,
-		     struct copa_manifest_list *out, struct copa_err *err);
+		     struct copa_update_manifest_list *out, struct copa_err *err);
 
 /*
  * Parses one in-memory document with a built-in scanner ("trivy", "grype",
@@ -56,7 +56,7 @@ int copa_report_load(const char *path, const struct copa_report_opts *opts,
  * writes for a directory).
  */
 int copa_report_parse(const char *scanner, const void *data, size_t n, const char *source,
-		      struct copa_manifest_list *out, struct copa_err *err);
+		      struct copa_update_manifest_list *out, struct copa_err *err);
 
 /*
  * Writes m as native v1alpha2 JSON (2-space indent, trailing newline): the
@@ -65,7 +65,7 @@ int copa_report_parse(const char *scanner, const void *data, size_t n, const cha
  * other readers ignore). A list of several manifests is written as a JSON
  * array of such documents. Replaces out's contents.
  */
-int copa_report_write_native(const struct copa_manifest *const *v, size_t n, bool as_array,
+int copa_report_write_native(const struct copa_update_manifest *const *v, size_t n, bool as_array,
 			     struct copa_buf *out, struct copa_err *err);
 
 #endif

@@ -48,7 +48,7 @@ static bool is_os_result(const char *class, const char *type, const char *family
 	return type && family && !strcasecmp(type, family);
 }
 
-static int read_vuln(struct copa_manifest *m, const json_t *v, const char *path,
+static int read_vuln(struct copa_update_manifest *m, const json_t *v, const char *path,
 		     const char *type, const char *class, struct copa_err *err)
 {
 	struct copa_entry e = {0};
@@ -62,12 +62,12 @@ static int read_vuln(struct copa_manifest *m, const json_t *v, const char *path,
 		return -1;
 	e.type = type;
 	e.class = class;
-	if (copa_manifest_add(m, &e, err) < 0)
+	if (copa_update_manifest_add(m, &e, err) < 0)
 		return copa_err_wrap(err, "%s", path);
 	return 0;
 }
 
-static int read_results(struct copa_manifest *m, const json_t *results, const char *family,
+static int read_results(struct copa_update_manifest *m, const json_t *results, const char *family,
 			struct copa_err *err)
 {
 	size_t i, j;
@@ -103,12 +103,12 @@ static int read_results(struct copa_manifest *m, const json_t *results, const ch
 	return 0;
 }
 
-int copa_report_trivy(const json_t *doc, const char *source, struct copa_manifest_list *out,
+int copa_report_trivy(const json_t *doc, const char *source, struct copa_update_manifest_list *out,
 		      struct copa_err *err)
 {
 	const json_t *meta = NULL, *os = NULL, *cfg = NULL, *results = NULL, *sv;
 	const char *family = NULL, *name = NULL, *arch = NULL, *variant = NULL, *artifact = NULL;
-	struct copa_manifest *m;
+	struct copa_update_manifest *m;
 
 	if (copa_report_check_kind(doc, COPA_DOC_TRIVY, err) < 0)
 		return -1;
@@ -144,12 +144,12 @@ int copa_report_trivy(const json_t *doc, const char *source, struct copa_manifes
 	if (!name || !*name)
 		return copa_err_set(err, COPA_E_INPUT,
 				    "no OS version (Metadata.OS.Name) for OS family '%s'", family);
-	m = copa_manifest_new(source, "trivy");
-	if (copa_manifest_set_os(m, family, name, arch, variant, purl_hint(results), err) < 0 ||
-	    read_results(m, results, family, err) < 0 || copa_manifest_finish(m, err) < 0) {
-		copa_manifest_free(m);
+	m = copa_update_manifest_new(source, "trivy");
+	if (copa_update_manifest_set_os(m, family, name, arch, variant, purl_hint(results), err) < 0 ||
+	    read_results(m, results, family, err) < 0 || copa_update_manifest_finish(m, err) < 0) {
+		copa_update_manifest_free(m);
 		return -1;
 	}
-	copa_manifest_list_push(out, m);
+	copa_update_manifest_list_push(out, m);
 	return 0;
 }

@@ -82,12 +82,12 @@ void copa_summary_set_output(struct copa_summary *s, const char *ref, const char
 }
 
 struct copa_summary_platform *copa_summary_add_manifest(struct copa_summary *s,
-							const struct copa_manifest *m)
+							const struct copa_update_manifest *m)
 {
 	struct copa_summary_platform *p = copa_xcalloc(1, sizeof(*p));
 	struct copa_buf plat = COPA_BUF_INIT;
 
-	copa_manifest_platform(m, &plat);
+	copa_update_manifest_platform(m, &plat);
 	p->platform = copa_arena_strdup(&s->arena, copa_buf_str(&plat));
 	copa_buf_release(&plat);
 	p->arch = copa_arena_strdup(&s->arena, m->arch);

@@ -104,7 +104,7 @@ void copa_summary_set_output(struct copa_summary *s, const char *ref, const char
  * counts). Returns the platform, owned by s.
  */
 struct copa_summary_platform *copa_summary_add_manifest(struct copa_summary *s,
-							const struct copa_manifest *m);
+							const struct copa_update_manifest *m);
 
 /* Sets a platform's input and output image manifest digests (either may be NULL). */
 void copa_summary_platform_digests(struct copa_summary *s, struct copa_summary_platform *p,

@@ -63,3 +63,4 @@ def shared_dir():
     return SHARED
 from fx_debrepo import *  # noqa: E402,F401,F403
 from fx_debpkg import *  # noqa: E402,F401,F403
+from fx_patch import *  # noqa: E402,F401,F403

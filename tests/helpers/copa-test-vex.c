@@ -35,7 +35,7 @@ static int fail(const struct copa_err *err)
 	return 1;
 }
 
-static int add_platform(struct copa_summary *s, const struct copa_manifest *m, const json_t *plat,
+static int add_platform(struct copa_summary *s, const struct copa_update_manifest *m, const json_t *plat,
 			struct copa_err *err)
 {
 	struct copa_summary_platform *p = copa_summary_add_manifest(s, m);
@@ -98,7 +98,7 @@ int main(int argc, char **argv)
 		   *in_ref = NULL, *in_digest = NULL, *vex_path = NULL, *sum_path = NULL;
 	struct copa_vex_opts vo = {0};
 	struct copa_report_opts ro = {.scanner = "native"};
-	struct copa_manifest_list list = {0};
+	struct copa_update_manifest_list list = {0};
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_summary *s = NULL;
 	struct copa_vex *v = NULL;
@@ -140,7 +140,7 @@ int main(int argc, char **argv)
 		struct copa_buf plat = COPA_BUF_INIT;
 		const json_t *pj;
 
-		copa_manifest_platform(list.v[i], &plat);
+		copa_update_manifest_platform(list.v[i], &plat);
 		pj = copa_json_obj(copa_json_obj(oc, "platforms"), copa_buf_str(&plat));
 		copa_buf_release(&plat);
 		if (add_platform(s, list.v[i], pj, &err) < 0)
@@ -160,6 +160,6 @@ out:
 	json_decref(oc);
 	copa_vex_free(v);
 	copa_summary_free(s);
-	copa_manifest_list_release(&list);
+	copa_update_manifest_list_release(&list);
 	return rc;
 }

@@ -15,28 +15,28 @@
 #include <stdio.h>
 #include <string.h>
 
-static struct copa_manifest *deb_manifest(void)
+static struct copa_update_manifest *deb_manifest(void)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_manifest *m = copa_manifest_new("t.json", "test");
+	struct copa_update_manifest *m = copa_update_manifest_new("t.json", "test");
 
-	assert_ok(copa_manifest_set_os(m, "debian", "12.5", "x86_64", NULL, COPA_FAM_NONE, &err));
+	assert_ok(copa_update_manifest_set_os(m, "debian", "12.5", "x86_64", NULL, COPA_FAM_NONE, &err));
 	return m;
 }
 
-static void add(struct copa_manifest *m, const char *name, const char *inst, const char *fixed,
+static void add(struct copa_update_manifest *m, const char *name, const char *inst, const char *fixed,
 		const char *id)
 {
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_entry e = {name, inst, fixed, id, "debian", "os-pkgs"};
 
-	assert_ok(copa_manifest_add(m, &e, &err));
+	assert_ok(copa_update_manifest_add(m, &e, &err));
 }
 
 static void folds_to_highest_fixed_version(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_manifest *m = deb_manifest();
+	struct copa_update_manifest *m = deb_manifest();
 
 	add(m, "openssl", "3.0.11-1~deb12u2", "3.0.11-1~deb12u3", "CVE-1");
 	add(m, "libssl3", "3.0.11-1~deb12u2", "3.0.13-1~deb12u1", "CVE-2");
@@ -44,7 +44,7 @@ static void folds_to_highest_fixed_version(void **state)
 	add(m, "openssl", "3.0.11-1~deb12u2", "3.0.11-1~deb12u10", "CVE-3");
 	add(m, "openssl", "3.0.11-1~deb12u2", "3.0.11-1~deb12u3", "CVE-1"); /* duplicate */
 	add(m, "zlib1g", "1:1.2.13.dfsg-1", "", "CVE-4");
-	assert_ok(copa_manifest_finish(m, &err));
+	assert_ok(copa_update_manifest_finish(m, &err));
 	assert_string_equal(m->arch, "amd64");
 	assert_int_equal(m->fam, COPA_FAM_DEB);
 	assert_int_equal(m->n_entries, 5);
@@ -57,26 +57,26 @@ static void folds_to_highest_fixed_version(void **state)
 	assert_string_equal(m->updates[1].vuln_ids[0], "CVE-1");
 	assert_string_equal(m->updates[1].vuln_ids[1], "CVE-2");
 	assert_string_equal(m->updates[1].vuln_ids[2], "CVE-3");
-	copa_manifest_free(m);
+	copa_update_manifest_free(m);
 }
 
 static void invalid_versions_and_fields(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_manifest *m = deb_manifest();
+	struct copa_update_manifest *m = deb_manifest();
 	struct copa_entry e = {"a", "1.0", "2.0", "", "", ""};
 
-	assert_int_equal(copa_manifest_add(m, &e, &err), -1);
+	assert_int_equal(copa_update_manifest_add(m, &e, &err), -1);
 	assert_non_null(strstr(err.msg, "no vulnerability ID"));
 	e.vuln_id = "CVE-1";
 	e.name = "bad\nname";
-	assert_int_equal(copa_manifest_add(m, &e, &err), -1);
+	assert_int_equal(copa_update_manifest_add(m, &e, &err), -1);
 	assert_non_null(strstr(err.msg, "control character"));
 	add(m, "pkg", "1.0-1", "not a version", "CVE-9");
-	assert_int_equal(copa_manifest_finish(m, &err), -1);
+	assert_int_equal(copa_update_manifest_finish(m, &err), -1);
 	assert_string_equal(err.msg, "package 'pkg' (CVE-9): fixed version 'not a version' is not a "
 				     "valid dpkg version: it contains embedded blanks");
-	copa_manifest_free(m);
+	copa_update_manifest_free(m);
 }
 
 static void os_table_lookups(void **state)
@@ -150,28 +150,28 @@ static void arch_normalisation(void **state)
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		struct copa_err err = COPA_ERR_INIT;
-		struct copa_manifest *m = copa_manifest_new("t", "t");
+		struct copa_update_manifest *m = copa_update_manifest_new("t", "t");
 		struct copa_buf b = COPA_BUF_INIT;
 
-		assert_ok(copa_manifest_set_os(m, "debian", "12", t[i].in, t[i].variant,
+		assert_ok(copa_update_manifest_set_os(m, "debian", "12", t[i].in, t[i].variant,
 					       COPA_FAM_NONE, &err));
 		assert_string_equal(m->arch, t[i].arch);
 		assert_string_equal(m->variant, t[i].out_variant);
 		assert_string_equal(copa_pkg_arch(COPA_FAM_DEB, m->arch, m->variant), t[i].deb);
 		assert_string_equal(copa_pkg_arch(COPA_FAM_RPM, m->arch, m->variant), t[i].rpm);
 		assert_string_equal(copa_pkg_arch(COPA_FAM_APK, m->arch, m->variant), t[i].apk);
-		copa_manifest_platform(m, &b);
+		copa_update_manifest_platform(m, &b);
 		if (!*t[i].arch)
 			assert_string_equal(copa_buf_str(&b), "linux");
 		copa_buf_release(&b);
-		copa_manifest_free(m);
+		copa_update_manifest_free(m);
 	}
 }
 
-static struct copa_manifest_list parse_ok(const char *scanner, const char *json)
+static struct copa_update_manifest_list parse_ok(const char *scanner, const char *json)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_manifest_list l = {0};
+	struct copa_update_manifest_list l = {0};
 
 	if (copa_report_parse(scanner, json, strlen(json), "inline.json", &l, &err) < 0)
 		fail_msg("%s", err.msg);
@@ -181,21 +181,21 @@ static struct copa_manifest_list parse_ok(const char *scanner, const char *json)
 static void parse_fails(const char *scanner, const char *json, const char *needle)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_manifest_list l = {0};
+	struct copa_update_manifest_list l = {0};
 
 	if (copa_report_parse(scanner, json, strlen(json), "inline.json", &l, &err) == 0)
 		fail_msg("parsed: %s", json);
 	if (!strstr(err.msg, needle))
 		fail_msg("'%s' lacks '%s'", err.msg, needle);
 	assert_non_null(strstr(err.msg, "report 'inline.json'"));
-	copa_manifest_list_release(&l);
+	copa_update_manifest_list_release(&l);
 }
 
 static void trivy_minimal_and_tolerant(void **state)
 {
 	/* copa's own pkg/report/testdata/trivy_valid.json, plus an unknown key, a
 	 * lang-pkgs result and a result without Class (older Trivy). */
-	struct copa_manifest_list l = parse_ok(
+	struct copa_update_manifest_list l = parse_ok(
 		"trivy",
 		"{\"SchemaVersion\":2,\"ArtifactName\":\"alpine:3.14.0\",\"NewField\":[1,2],"
 		"\"Metadata\":{\"OS\":{\"Family\":\"alpine\",\"Name\":\"3.14.0\"},"
@@ -215,7 +215,7 @@ static void trivy_minimal_and_tolerant(void **state)
 	assert_int_equal(l.v[0]->n_unfixable, 1);
 	assert_int_equal(l.v[0]->n_lang_ignored, 1);
 	assert_string_equal(l.v[0]->updates[0].fixed, "2.12.6-r0");
-	copa_manifest_list_release(&l);
+	copa_update_manifest_list_release(&l);
 }
 
 static void trivy_errors(void **state)
@@ -236,7 +236,7 @@ static void trivy_errors(void **state)
 
 static void grype_minimal(void **state)
 {
-	struct copa_manifest_list l = parse_ok(
+	struct copa_update_manifest_list l = parse_ok(
 		"grype",
 		"{\"matches\":[{\"vulnerability\":{\"id\":\"CVE-1\",\"fix\":{\"versions\":"
 		"[\"1:1.1.1k-9.el8_7\"],\"state\":\"fixed\"}},\"artifact\":{\"name\":\"openssl-libs\","
@@ -251,7 +251,7 @@ static void grype_minimal(void **state)
 		"\"source\":{\"type\":\"image\",\"target\":{\"architecture\":\"arm64\"}},"
 		"\"distro\":{\"name\":\"rockylinux\",\"version\":\"8.7\"},"
 		"\"descriptor\":{\"name\":\"grype\",\"version\":\"0.1\"}}");
-	struct copa_manifest *m = l.v[0];
+	struct copa_update_manifest *m = l.v[0];
 
 	assert_string_equal(m->os_type, "rocky");
 	assert_string_equal(m->arch, "arm64");
@@ -261,7 +261,7 @@ static void grype_minimal(void **state)
 	assert_string_equal(m->entries[1].fixed, "1.2");
 	assert_int_equal(m->n_unfixable, 1);
 	assert_int_equal(m->n_lang_ignored, 1);
-	copa_manifest_list_release(&l);
+	copa_update_manifest_list_release(&l);
 	parse_fails("grype", "{\"SchemaVersion\":2,\"Results\":[]}", "use -s trivy");
 	parse_fails("grype", "{\"matches\":[],\"descriptor\":{\"name\":\"syft\"}}",
 		    "descriptor.name is 'syft'");
@@ -272,7 +272,7 @@ static void native_round_trip_in_memory(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_buf out = COPA_BUF_INIT;
-	struct copa_manifest_list l = parse_ok(
+	struct copa_update_manifest_list l = parse_ok(
 		"native",
 		"{\"apiVersion\":\"v1alpha2\",\"metadata\":{\"os\":{\"type\":\"debian\",\"version\":"
 		"\"11.3\"},\"config\":{\"arch\":\"arm\",\"variant\":\"v7\"}},\"osupdates\":[{\"name\":"
@@ -281,10 +281,10 @@ static void native_round_trip_in_memory(void **state)
 		"\"class\":\"os-pkgs\"},{\"name\":\"zlib1g\",\"installedVersion\":\"1\",\"fixedVersion\":"
 		"\"\",\"vulnerabilityID\":\"CVE-9\",\"type\":\"debian\",\"class\":\"os-pkgs\"}],"
 		"\"langupdates\":[]}");
-	struct copa_manifest_list l2 = {0};
+	struct copa_update_manifest_list l2 = {0};
 
 	assert_int_equal(l.v[0]->n_unfixable, 1);
-	assert_ok(copa_report_write_native((const struct copa_manifest *const *)l.v, 1, false, &out,
+	assert_ok(copa_report_write_native((const struct copa_update_manifest *const *)l.v, 1, false, &out,
 					   &err));
 	assert_ok(copa_report_parse("native", out.p, out.len, "again.json", &l2, &err));
 	assert_string_equal(l2.v[0]->variant, "v7");
@@ -292,8 +292,8 @@ static void native_round_trip_in_memory(void **state)
 	assert_int_equal(l2.v[0]->n_unfixable, 1);
 	assert_string_equal(l2.v[0]->unfixable[0].vuln_id, "CVE-9");
 	copa_buf_release(&out);
-	copa_manifest_list_release(&l);
-	copa_manifest_list_release(&l2);
+	copa_update_manifest_list_release(&l);
+	copa_update_manifest_list_release(&l2);
 	parse_fails("native", "{\"apiVersion\":\"v2\"}", "unsupported apiVersion 'v2'");
 	parse_fails("native", "{\"apiVersion\":\"v1alpha1\",\"metadata\":{\"os\":{\"type\":"
 			      "\"plan9\",\"version\":\"1\"}}}",

@@ -196,7 +196,7 @@ static void vex_builder(void **state)
 static void summary_counts_and_vex(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_manifest *m = copa_manifest_new("r.json", "trivy");
+	struct copa_update_manifest *m = copa_update_manifest_new("r.json", "trivy");
 	struct copa_summary *s = copa_summary_new();
 	struct copa_summary_platform *p;
 	struct copa_summary_counts c;
@@ -222,11 +222,11 @@ static void summary_counts_and_vex(void **state)
 				     .outcome = COPA_OUTCOME_UPDATED, .vuln_ids = ids4,
 				     .n_vuln_ids = 2};
 
-	assert_ok(copa_manifest_set_os(m, "debian", "12.5", "amd64", NULL, COPA_FAM_NONE, &err));
-	assert_ok(copa_manifest_add(m, &e1, &err));
-	assert_ok(copa_manifest_add(m, &e2, &err));
-	assert_ok(copa_manifest_add(m, &e3, &err));
-	assert_ok(copa_manifest_finish(m, &err));
+	assert_ok(copa_update_manifest_set_os(m, "debian", "12.5", "amd64", NULL, COPA_FAM_NONE, &err));
+	assert_ok(copa_update_manifest_add(m, &e1, &err));
+	assert_ok(copa_update_manifest_add(m, &e2, &err));
+	assert_ok(copa_update_manifest_add(m, &e3, &err));
+	assert_ok(copa_update_manifest_finish(m, &err));
 	copa_summary_set_output(s, "localhost:5000/app:1-patched", D64);
 	p = copa_summary_add_manifest(s, m);
 	assert_string_equal(p->platform, "linux/amd64");
@@ -257,7 +257,7 @@ static void summary_counts_and_vex(void **state)
 	copa_buf_release(&out);
 	copa_vex_free(v);
 	copa_summary_free(s);
-	copa_manifest_free(m);
+	copa_update_manifest_free(m);
 }
 
 static void outcome_names(void **state)

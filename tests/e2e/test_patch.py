@@ -1,0 +1,314 @@
+"""copa patch end to end, hermetic: images whose dpkg database the real dpkg
+wrote, a repository built with dpkg-deb/apt-ftparchive and signed with gpg,
+served on 127.0.0.1. Results are read with umoci, dpkg-query, skopeo and
+python's tarfile/json, never with copa."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+import imagetools as it
+from fx_patch import (ARCH_LIBDIR, dpkg_versions, image_manifest, layer_names, patch_layer_tar,
+                      tar_dir, unpack)
+
+pytestmark = pytest.mark.usefixtures("dpkg_tools")
+
+LIB = "/" + ARCH_LIBDIR
+
+
+def base_packages(w):
+    """Version 1 of everything, as installed in the image."""
+    return [
+        w.pkg("libfoo1", "1.0-1", {"/lib/x86_64-linux-gnu/libfoo.so.1": "foo 1.0\n"}),
+        w.pkg("foo-config", "1.0-1", {"/etc/foo.conf": "setting = 1\n"}, conffiles=["/etc/foo.conf"]),
+        w.pkg("tool", "1.0-1", {"/usr/bin/tool": {"data": "tool 1.0\n", "mode": 0o755},
+                                "/usr/share/tool/old.txt": "only in 1.0\n",
+                                "/usr/share/tool/keep.txt": "1.0\n"}),
+        w.pkg("pinned", "1.0-1", {"/usr/share/pinned/v": "1\n"}),
+    ]
+
+
+def update_packages(w):
+    """The repository: fixes for everything, one needing a new dependency."""
+    return [
+        w.pkg("libbar1", "1.0-1", {"/usr/lib/x86_64-linux-gnu/libbar.so.1": "bar\n"}),
+        w.pkg("libfoo1", "1.0-2", {"/lib/x86_64-linux-gnu/libfoo.so.1": "foo 1.0-2\n"},
+              fields={"Depends": "libbar1 (>= 1.0)"}),
+        w.pkg("foo-config", "1.0-2", {"/etc/foo.conf": "setting = 2\n"}, conffiles=["/etc/foo.conf"]),
+        w.pkg("tool", "1.0-2", {"/usr/bin/tool": {"data": "tool 1.0-2\n", "mode": 0o755},
+                                "/usr/share/tool/keep.txt": "1.0-2\n"}),
+        w.pkg("pinned", "1.0-2", {"/usr/share/pinned/v": "2\n"}),
+    ]
+
+
+def modified_conffile(root):
+    (root / "etc/foo.conf").write_text("setting = mine\n")
+
+
+def native_report(path, updates, os_version="12"):
+    path.write_text(json.dumps({
+        "apiVersion": "v1alpha2",
+        "metadata": {"os": {"type": "debian", "version": os_version}, "config": {"arch": "amd64"}},
+        "osupdates": [{"name": n, "installedVersion": i, "fixedVersion": f, "vulnerabilityID": v,
+                       "type": "debian", "class": "os-pkgs"} for n, i, f, v in updates],
+        "langupdates": [],
+    }))
+    return path
+
+
+@pytest.fixture
+def patched_world(world):
+    base = base_packages(world)
+    world.publish(*update_packages(world))
+    root = world.rootfs(base, held=["pinned"], modify=modified_conffile)
+    world.layout = world.image(root)
+    return world
+
+
+def test_update_all(copa, patched_world, tmp_path):
+    w = patched_world
+    before = layer_names(w.layout, "1.0")
+    summary = tmp_path / "summary.json"
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "--summary", summary, "--progress", "plain",
+             check=True)
+    assert "patched 1 platform" in p.stderr
+    # The original layers are untouched; one layer more.
+    after = layer_names(w.layout, "1.0-patched")
+    assert after[:-1] == before and len(after) == len(before) + 1
+    assert layer_names(w.layout, "1.0") == before  # the source tag is still there
+    rootfs = unpack(w.layout, "1.0-patched", tmp_path / "unpacked")
+    v = dpkg_versions(rootfs)
+    assert v["libfoo1"] == "1.0-2" and v["tool"] == "1.0-2" and v["foo-config"] == "1.0-2"
+    assert v["libbar1"] == "1.0-1"  # new dependency pulled in
+    assert v["pinned"] == "1.0-1"  # held: left alone
+    # merged /usr: the package's /lib path landed on usr/lib, lib stays a symlink
+    assert (rootfs / "lib").is_symlink() and os.readlink(rootfs / "lib") == "usr/lib"
+    assert (rootfs / ARCH_LIBDIR / "libfoo.so.1").read_text() == "foo 1.0-2\n"
+    members = patch_layer_tar(w.layout, "1.0-patched")
+    assert not any(m == "lib" or m.startswith("lib/") for m in members)
+    # conffile changed in the image: kept, the package's version beside it
+    assert (rootfs / "etc/foo.conf").read_text() == "setting = mine\n"
+    assert (rootfs / "etc/foo.conf.dpkg-dist").read_text() == "setting = 2\n"
+    # obsolete file whited out
+    assert not (rootfs / "usr/share/tool/old.txt").exists()
+    assert "usr/share/tool/.wh.old.txt" in members
+    assert (rootfs / "usr/share/tool/keep.txt").read_text() == "1.0-2\n"
+    # the database lists the new files the way dpkg does
+    lst = (rootfs / "var/lib/dpkg/info/libbar1.list").read_text().splitlines()
+    assert lst[0] == "/." and "/usr/lib/x86_64-linux-gnu/libbar.so.1" in lst
+    s = json.loads(summary.read_text())
+    pkgs = {x["name"]: x for x in s["platforms"][0]["packages"]}
+    assert pkgs["tool"]["outcome"] == "updated" and pkgs["tool"]["installedVersion"] == "1.0-2"
+    assert pkgs["libbar1"]["installedBefore"] is None and pkgs["libbar1"]["outcome"] == "updated"
+    assert pkgs["pinned"]["outcome"] == "skipped" and "held" in pkgs["pinned"]["reason"]
+    assert s["output"]["digest"] == image_manifest(w.layout, "1.0-patched")[1]["digest"]
+
+
+def test_report_mode_and_vex(copa, patched_world, tmp_path, shared_dir):
+    jsonschema = pytest.importorskip("jsonschema")
+    w = patched_world
+    report = native_report(tmp_path / "report.json", [
+        ("tool", "1.0-1", "1.0-2", "CVE-2099-0001"),
+        ("tool", "1.0-1", "1.0-2", "CVE-2099-0002"),
+    ])
+    vex = tmp_path / "vex.json"
+    copa("patch", "-i", f"oci:{w.layout}:1.0", "-r", report, "-s", "native", "-t", "fixed",
+         "-o", vex, "--vex-author", "copa tests", check=True)
+    rootfs = unpack(w.layout, "fixed", tmp_path / "u")
+    v = dpkg_versions(rootfs)
+    assert v["tool"] == "1.0-2"
+    assert v["libfoo1"] == "1.0-1"  # not asked for: untouched
+    doc = json.loads(vex.read_text())
+    schema = json.loads((shared_dir / "schemas/openvex_json_schema.json").read_text())
+    jsonschema.validate(doc, schema)
+    assert doc["author"] == "copa tests"
+    ids = sorted(s["vulnerability"]["name"] for s in doc["statements"])
+    assert ids == ["CVE-2099-0001", "CVE-2099-0002"]
+    digest = image_manifest(w.layout, "fixed")[1]["digest"]
+    for s in doc["statements"]:
+        assert s["status"] == "fixed"
+        prod = s["products"][0]
+        assert digest.replace(":", "%3A") in prod["@id"] or digest in prod["@id"]
+        assert any(c["@id"].startswith("pkg:deb/debian/tool@1.0-2") for c in prod["subcomponents"])
+
+
+def test_fixed_version_not_available(copa, patched_world, tmp_path):
+    w = patched_world
+    report = native_report(tmp_path / "r.json", [
+        ("tool", "1.0-1", "1.0-9", "CVE-2099-0003"),
+        ("libfoo1", "1.0-1", "1.0-2", "CVE-2099-0004"),
+    ])
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "-r", report, "-s", "native", "-t", "strict")
+    assert p.returncode == 1
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("copa: error: ") and "'tool'" in last and "--ignore-errors" in last
+    index = json.loads((w.layout / "index.json").read_text())
+    tags = [m["annotations"]["org.opencontainers.image.ref.name"] for m in index["manifests"]]
+    assert "strict" not in tags  # nothing written
+    summary = tmp_path / "s.json"
+    copa("patch", "-i", f"oci:{w.layout}:1.0", "-r", report, "-s", "native", "-t", "lenient",
+         "--ignore-errors", "--summary", summary, check=True)
+    v = dpkg_versions(unpack(w.layout, "lenient", tmp_path / "u"))
+    assert v["libfoo1"] == "1.0-2" and v["tool"] == "1.0-1"
+    pkgs = {x["name"]: x for x in json.loads(summary.read_text())["platforms"][0]["packages"]}
+    assert pkgs["tool"]["outcome"] == "not-available"
+
+
+def test_nothing_to_patch_exits_zero(copa, world, tmp_path):
+    base = base_packages(world)
+    world.publish(*base)  # the repository has nothing newer
+    layout = world.image(world.rootfs(base))
+    p = copa("patch", "-i", f"oci:{layout}:1.0")
+    assert p.returncode == 0
+    assert "nothing to patch" in p.stderr
+    index = json.loads((layout / "index.json").read_text())
+    assert len(index["manifests"]) == 1
+
+
+@pytest.mark.parametrize("damage", ["unsigned", "tampered-inrelease", "tampered-packages",
+                                    "tampered-deb", "unknown-key"])
+def test_untrusted_repository_refused(copa, world, tmp_path, damage, other_gpg_key):
+    base = base_packages(world)
+    updates = update_packages(world)
+    for d in updates:
+        world.repo.add(d)
+    kw = {}
+    if damage == "unsigned":
+        kw["sign"] = False
+    if damage == "unknown-key":
+        kw["key"] = other_gpg_key
+    world.repo.publish(**kw)
+    world.url = world.repo.serve(world.static_server)
+    if damage == "tampered-inrelease":
+        world.repo.tamper("dists/stable/InRelease", b"Suite: stable", b"Suite: stabla")
+    elif damage == "tampered-packages":
+        world.repo.tamper("dists/stable/main/binary-amd64/Packages.xz",
+                          *_flip_last_byte(world.repo.root / "dists/stable/main/binary-amd64/Packages.xz"))
+    elif damage == "tampered-deb":
+        deb = next(world.repo.root.glob("pool/stable/main/tool_1.0-2_*.deb"))
+        data = bytearray(deb.read_bytes())
+        data[-10] ^= 0xff
+        deb.write_bytes(bytes(data))
+    layout = world.image(world.rootfs(base))
+    p = copa("patch", "-i", f"oci:{layout}:1.0")
+    assert p.returncode == 1, p.stderr
+    msg = p.stderr
+    expect = {"unsigned": "InRelease", "tampered-inrelease": "InRelease",
+              "tampered-packages": "Packages", "tampered-deb": "tool",
+              "unknown-key": other_gpg_key.keyid}[damage]
+    assert expect in msg, msg
+    index = json.loads((layout / "index.json").read_text())
+    assert len(index["manifests"]) == 1  # nothing written
+
+
+def _flip_last_byte(path):
+    data = path.read_bytes()
+    return data[-8:], data[-8:-1] + bytes([data[-1] ^ 0xff])
+
+
+def test_repatch_replaces_the_layer(copa, world, tmp_path):
+    base = base_packages(world)
+    updates = update_packages(world)
+    world.publish(*updates)
+    layout = world.image(world.rootfs(base, held=["pinned"]))
+    orig = layer_names(layout, "1.0")
+    copa("patch", "-i", f"oci:{layout}:1.0", "-t", "p1", check=True)
+    first = layer_names(layout, "p1")
+    # A newer fix appears; patch the patched image.
+    world.publish(world.pkg("tool", "1.0-3", {"/usr/bin/tool": {"data": "tool 1.0-3\n", "mode": 0o755},
+                                              "/usr/share/tool/keep.txt": "1.0-3\n"}))
+    copa("patch", "-i", f"oci:{layout}:p1", "-t", "p2", check=True)
+    second = layer_names(layout, "p2")
+    assert second[:-1] == orig and len(second) == len(orig) + 1  # no stacking
+    assert second[-1] != first[-1]
+    rootfs = unpack(layout, "p2", tmp_path / "u")
+    v = dpkg_versions(rootfs)
+    assert v["tool"] == "1.0-3"
+    assert v["libfoo1"] == "1.0-2" and v["libbar1"] == "1.0-1"  # the first patch is kept
+    assert not (rootfs / "usr/share/tool/old.txt").exists()
+    manifest, _ = image_manifest(layout, "p2")
+    cfg = json.loads((layout / "blobs/sha256" / manifest["config"]["digest"].split(":")[1]).read_text())
+    comments = [h.get("comment") for h in cfg["history"] if not h.get("empty_layer")]
+    assert comments.count("copa-patch-layer") == 1
+    assert len(cfg["rootfs"]["diff_ids"]) == len(second)
+    # Re-patching with nothing new is "nothing to patch".
+    p = copa("patch", "-i", f"oci:{layout}:p2", "-t", "p3")
+    assert p.returncode == 0 and "nothing to patch" in p.stderr
+
+
+def test_distroless_statusd(copa, world, tmp_path):
+    """No dpkg binary, no sources, status.d entries named unlike their packages."""
+    base = base_packages(world)[:1] + base_packages(world)[2:3]  # libfoo1, tool
+    world.publish(*update_packages(world))
+    root = tmp_path / "distroless"
+    for d in ("usr/lib", "etc", "var/lib/dpkg/status.d", "usr/share/keyrings"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    os.symlink("usr/lib", root / "lib")
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+    for i, deb in enumerate(base):
+        fields = subprocess.run(["dpkg-deb", "--field", str(deb)], capture_output=True,
+                                text=True, check=True).stdout
+        name = ["bGliZm9vMQ", "dG9vbA"][i]  # base64-ish names, as some builders write
+        (root / "var/lib/dpkg/status.d" / name).write_text(fields)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    layout = world.image(root)
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "--repo-replace", "--repo",
+             f"deb [signed-by={world.key.public}] {world.url} stable main", check=True)
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    sd = rootfs / "var/lib/dpkg/status.d"
+    assert not (rootfs / "var/lib/dpkg/status").exists()
+    assert "Version: 1.0-2" in (sd / "bGliZm9vMQ").read_text()
+    assert "Version: 1.0-2" in (sd / "dG9vbA").read_text()
+    assert any("Package: libbar1" in f.read_text() for f in sd.iterdir()
+               if not f.name.endswith(".md5sums"))
+    assert (rootfs / "lib/x86_64-linux-gnu/libfoo.so.1").read_text() == "foo 1.0-2\n"
+
+
+def test_multiplatform_one_platform_patched(copa, world, tmp_path):
+    base = base_packages(world)
+    world.publish(*update_packages(world))
+    root = world.rootfs(base)
+    other = it.tar_layer([("etc/os-release", "ID=debian\n"), ("hello", "arm64 image\n")])
+    layout = tmp_path / "multi"
+    idesc = it.write_multiarch(layout, [("amd64", None, [tar_dir(root)]),
+                                        ("arm64", "v8", [other])], tag="1.0")
+    src_index = json.loads((layout / "blobs/sha256" / idesc["digest"].split(":")[1]).read_text())
+    arm = next(m for m in src_index["manifests"] if m["platform"]["architecture"] == "arm64")
+    copa("patch", "-i", f"oci:{layout}:1.0", "--platform", "linux/amd64", check=True)
+    out = json.loads((layout / "index.json").read_text())
+    ref = next(m for m in out["manifests"]
+               if m["annotations"]["org.opencontainers.image.ref.name"] == "1.0-patched")
+    new_index = json.loads((layout / "blobs/sha256" / ref["digest"].split(":")[1]).read_text())
+    assert len(new_index["manifests"]) == 2
+    new_arm = next(m for m in new_index["manifests"] if m["platform"]["architecture"] == "arm64")
+    assert new_arm == arm  # untouched platform: the same descriptor, field for field
+    new_amd = next(m for m in new_index["manifests"] if m["platform"]["architecture"] == "amd64")
+    old_amd = next(m for m in src_index["manifests"] if m["platform"]["architecture"] == "amd64")
+    assert new_amd["digest"] != old_amd["digest"]
+    it.skopeo("inspect", "--raw", f"oci:{layout}:1.0-patched")
+
+
+def test_push_to_registry(copa, world, tmp_path, registry):
+    base = base_packages(world)
+    world.publish(*update_packages(world))
+    layout = world.image(world.rootfs(base), media="docker")
+    src = f"{registry.host}/team/app:1.0"
+    subprocess.run([_copy_bin(), f"oci:{layout}:1.0", src], check=True, capture_output=True)
+    # Without --push a registry destination needs a loader; with none it says what to do.
+    p = copa("patch", "-i", src, "--loader", "none")
+    assert p.returncode == 2 and "--push" in p.stderr
+    copa("patch", "-i", src, "--push", check=True)
+    raw = it.skopeo_inspect_raw(f"docker://{registry.host}/team/app:1.0-patched")
+    assert raw["mediaType"] == it.DOCKER_MANIFEST  # Docker stays Docker
+    it.skopeo("copy", "--src-tls-verify=false", f"docker://{registry.host}/team/app:1.0-patched",
+              f"oci:{tmp_path}/pulled:x")
+    v = dpkg_versions(unpack(tmp_path / "pulled", "x", tmp_path / "u"))
+    assert v["tool"] == "1.0-2"
+
+
+def _copy_bin():
+    copa_bin = os.environ.get("COPA_BIN", str(pathlib.Path(__file__).resolve().parents[2] / "build/copa"))
+    return str(pathlib.Path(copa_bin).parent / "tests/helpers/copa-copy")
