@@ -64,3 +64,4 @@ def shared_dir():
 from fx_debrepo import *  # noqa: E402,F401,F403
 from fx_debpkg import *  # noqa: E402,F401,F403
 from fx_patch import *  # noqa: E402,F401,F403
+from fx_live import *  # noqa: E402,F401,F403

@@ -7,44 +7,12 @@ import re
 import shutil
 import subprocess
 import time
-import urllib.request
 
 import pytest
 
 from fx_debrepo import ROOT, debplan_path
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
-
-MIRROR = "http://deb.debian.org/debian/dists/bookworm/InRelease"
-
-
-def reachable():
-    try:
-        with urllib.request.urlopen(urllib.request.Request(MIRROR, method="HEAD"), timeout=15) as r:
-            return r.status == 200, ""
-    except Exception as e:  # noqa: BLE001 - any failure means "skip, and say why"
-        return False, str(e)
-
-
-@pytest.fixture(scope="module")
-def bookworm_tar(request):
-    ok, why = reachable()
-    if not ok:
-        pytest.skip(f"deb.debian.org is unreachable ({why}): the live Debian tests cannot run")
-    if os.geteuid() != 0:
-        pytest.skip("the live Debian tests compare with apt in a chroot, which needs root")
-    # Shared by runs (and worktrees) on this machine: building it takes minutes.
-    cache = pathlib.Path(os.environ.get("COPA_LIVE_CACHE", "/tmp/copa-live"))
-    cache.mkdir(parents=True, exist_ok=True)
-    tar = cache / "bookworm-amd64.tar"
-    # A week-old point-release tree is still a point-release tree; rebuild after that.
-    if not tar.exists() or time.time() - tar.stat().st_mtime > 7 * 86400:
-        tmp = tar.with_suffix(".tmp")
-        subprocess.run([str(ROOT / "scripts/mkdebian.sh"), str(tmp), "bookworm", "amd64"],
-                       check=True, timeout=1800)
-        tmp.rename(tar)
-    return tar
-
 
 @pytest.fixture(scope="module")
 def bookworm_root(bookworm_tar, tmp_path_factory):
