@@ -636,6 +636,106 @@ static int plan_updates(struct platform_ctx *c, struct copa_err *err)
 	return 0;
 }
 
+/*
+ * The reuse key of a patch layer: the same source image, the same packages
+ * (by checksum) and the same layer options give the same layer, so a second
+ * run reuses the one it built (the cache holds the blob and this record).
+ */
+static void reuse_key(const struct platform_ctx *c, char hex[COPA_HASH_HEX_MAX])
+{
+	struct copa_hash h;
+	const char *comp = c->r->o->compression ? c->r->o->compression : "gzip";
+
+	copa_hash_init(&h, COPA_HASH_SHA256);
+	copa_hash_update(&h, "copa-patch-layer-v1\n", 20);
+	copa_hash_update(&h, c->img.desc.digest, strlen(c->img.desc.digest));
+	copa_hash_update(&h, "\n", 1);
+	copa_hash_update(&h, comp, strlen(comp));
+	for (size_t i = 0; i < c->plan.n_pkgs; i++) {
+		const struct copa_deb_pkg *p = &c->plan.pkgs[i];
+
+		copa_hash_update(&h, "\n", 1);
+		copa_hash_update(&h, p->name, strlen(p->name));
+		copa_hash_update(&h, " ", 1);
+		copa_hash_update(&h, p->sha256, strlen(p->sha256));
+	}
+	copa_hash_final_hex(&h, hex);
+}
+
+/* Loads a reusable layer record; returns true when the layer can be reused. */
+static bool reuse_load(struct platform_ctx *c, const char *key)
+{
+	struct run *r = c->r;
+	struct copa_buf b = COPA_BUF_INIT;
+	json_t *doc = NULL, *applied;
+	const char *digest, *diff_id, *mt;
+	json_int_t size = 0;
+	bool ok = false;
+	size_t i;
+	json_t *a;
+
+	if (copa_cache_get(&r->s.cache, "patch-layer", key, 1 << 20, &b, NULL) != 1)
+		goto out;
+	doc = json_loadb(b.p, b.len, 0, NULL);
+	digest = copa_json_str(doc, "digest");
+	diff_id = copa_json_str(doc, "diff_id");
+	mt = copa_json_str(doc, "mediaType");
+	applied = copa_json_arr(doc, "applied");
+	if (!digest || !diff_id || !mt || !applied || !copa_json_int(doc, "size", &size) ||
+	    !copa_digest_valid(digest) || !copa_digest_valid(diff_id) ||
+	    !copa_cache_has_blob(&r->s.cache, digest))
+		goto out;
+	copa_desc_make(&c->j->layer_desc, mt, digest, (int64_t)size, NULL);
+	c->j->layer_path = copa_cache_blob_path(&r->s.cache, digest);
+	json_object_set_new(c->j->layer_desc.json, "x-copa-diff-id", json_string(diff_id));
+	c->applied = copa_xcalloc(json_array_size(applied) + 1, sizeof(*c->applied));
+	json_array_foreach(applied, i, a) {
+		json_t *sk = copa_json_arr(a, "skipped");
+		size_t k;
+		json_t *v;
+
+		c->applied[i].name = copa_xstrdup(copa_json_str(a, "name") ? copa_json_str(a, "name")
+									   : "");
+		c->applied[i].skipped = copa_xcalloc(json_array_size(sk) + 1, sizeof(char *));
+		json_array_foreach(sk, k, v)
+			c->applied[i].skipped[k] = copa_xstrdup(json_string_value(v) ? json_string_value(v) : "");
+		c->n_applied = i + 1;
+	}
+	ok = true;
+out:
+	json_decref(doc);
+	copa_buf_release(&b);
+	return ok;
+}
+
+static void reuse_store(struct platform_ctx *c, const char *key)
+{
+	struct run *r = c->r;
+	json_t *doc = json_object(), *applied = json_array();
+	struct copa_buf b = COPA_BUF_INIT;
+	struct copa_err e = COPA_ERR_INIT;
+
+	json_object_set_new(doc, "digest", json_string(c->j->layer_desc.digest));
+	json_object_set_new(doc, "diff_id",
+			    json_string(copa_json_str(c->j->layer_desc.json, "x-copa-diff-id")));
+	json_object_set_new(doc, "mediaType", json_string(c->j->layer_desc.media_type));
+	json_object_set_new(doc, "size", json_integer(c->j->layer_desc.size));
+	for (size_t i = 0; i < c->n_applied; i++) {
+		json_t *sk = json_array();
+
+		for (char **p = c->applied[i].skipped; p && *p; p++)
+			json_array_append_new(sk, json_string(*p));
+		json_array_append_new(applied, json_pack("{s:s, s:o}", "name", c->applied[i].name,
+							 "skipped", sk));
+	}
+	json_object_set_new(doc, "applied", applied);
+	if (copa_json_dump(doc, 0, &b, &e) < 0 ||
+	    copa_cache_put(&r->s.cache, "patch-layer", key, b.p, b.len, &e) < 0)
+		copa_warn(r->o->out, "cannot record the patch layer for reuse: %s", e.msg);
+	json_decref(doc);
+	copa_buf_release(&b);
+}
+
 static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
@@ -979,6 +1079,7 @@ static int synth_manifest(struct platform_ctx *c, struct copa_err *err)
 static int patch_platform(struct run *r, struct job *j, struct copa_err *err)
 {
 	struct platform_ctx c = {.r = r, .j = j, .stage_fd = -1, .prev = -1};
+	char key[COPA_HASH_HEX_MAX];
 	int rc = -1;
 
 	copa_platform_str(&j->want, c.name, sizeof(c.name));
@@ -1001,8 +1102,16 @@ static int patch_platform(struct run *r, struct job *j, struct copa_err *err)
 		rc = record_outcomes(&c, err);
 		goto out;
 	}
-	if (apply_updates(&c, err) < 0 || write_layer(&c, err) < 0 || write_config(&c, err) < 0 ||
-	    write_manifest(&c, err) < 0 || record_outcomes(&c, err) < 0)
+	reuse_key(&c, key);
+	if (reuse_load(&c, key)) {
+		copa_info(r->o->out, "%s: reusing the layer built before from the same image and "
+			  "packages (%s)", c.name, j->layer_desc.digest);
+	} else {
+		if (apply_updates(&c, err) < 0 || write_layer(&c, err) < 0)
+			goto out;
+		reuse_store(&c, key);
+	}
+	if (write_config(&c, err) < 0 || write_manifest(&c, err) < 0 || record_outcomes(&c, err) < 0)
 		goto out;
 	rc = 0;
 out:
