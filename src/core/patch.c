@@ -886,6 +886,8 @@ static int write_config(struct platform_ctx *c, struct copa_err *err)
 		return -1;
 	if (c->prev >= 0)
 		drop_last_layer(cfg.json);
+	/* The image as it now is was made now (or at SOURCE_DATE_EPOCH). */
+	json_object_set_new(cfg.json, "created", json_string(r->now));
 	rc = copa_config_append_layer(&cfg, diff_id, r->now, line, PATCH_COMMENT, err);
 	if (rc == 0)
 		rc = copa_config_serialize(&cfg, err);
