@@ -246,11 +246,14 @@ def test_scripts_placed_and_reported(tmp_path, base):
     real_dpkg_install(base, [s1])
     s2 = build_deb(tmp_path, "scripted", "2", {"usr/share/scripted/f": "2\n"},
                    scripts={"preinst": "#!/bin/sh\nexit 0\n", "postinst": "#!/bin/sh\nexit 0\n",
-                            "triggers": "activate-noawait ldconfig\ninterest-noawait /x\n"},
+                            "triggers": "activate-noawait ldconfig\ninterest-noawait /usr/x\n"
+                                        "interest scripted-trigger\n"},
                    extra_control={"shlibs": b"libscripted 1 scripted (>= 2)\n",
                                   "templates": b"Template: scripted/q\nType: note\n"})
     ref, out, results, _ = both(tmp_path, base, [s2])
-    assert_same(ref, out, allowed=("var/lib/dpkg/triggers/",))
+    assert_same(ref, out)
+    assert (out / "var/lib/dpkg/triggers/File").read_text() == "/usr/x scripted/noawait\n"
+    assert (out / "var/lib/dpkg/triggers/scripted-trigger").read_text() == "scripted\n"
     skipped = results[0]["skipped"]
     for want in ("prerm (of scripted 1)", "postrm (of scripted 1)", "preinst", "postinst",
                  "trigger ldconfig"):
@@ -414,3 +417,19 @@ def test_refused_package_leaves_nothing_half_written(tmp_path, base):
     p, results = copa_debapply(base, tmp_path / "out", [good, bad], check=False)
     assert p.returncode == 1 and [r["name"] for r in results] == ["ggg"]
     assert not (tmp_path / "out").exists()
+
+
+def test_trigger_interests_match_dpkg(tmp_path, base):
+    def watcher(name, version, triggers):
+        return build_deb(tmp_path, name, version, {f"usr/share/{name}/f": version + "\n"},
+                         scripts={"triggers": triggers})
+
+    real_dpkg_install(base, [watcher("wa", "1", "interest /usr/a\ninterest t1\n"),
+                             watcher("wb", "1", "interest-noawait /usr/b\ninterest-await t1\n")])
+    debs = [watcher("wa", "2", "interest-noawait /usr/a2\ninterest-noawait t1\ninterest t2\n"),
+            watcher("wc", "1", "# comment\ninterest /usr/c\n")]
+    ref, out, _, _ = both(tmp_path, base, debs)
+    assert_same(ref, out)
+    assert (out / "var/lib/dpkg/triggers/File").read_text() == \
+        "/usr/b wb/noawait\n/usr/a2 wa/noawait\n/usr/c wc\n"
+    assert (out / "var/lib/dpkg/triggers/t1").read_text() == "wb\nwa/noawait\n"
