@@ -433,3 +433,31 @@ def test_trigger_interests_match_dpkg(tmp_path, base):
     assert (out / "var/lib/dpkg/triggers/File").read_text() == \
         "/usr/b wb/noawait\n/usr/a2 wa/noawait\n/usr/c wc\n"
     assert (out / "var/lib/dpkg/triggers/t1").read_text() == "wb\nwa/noawait\n"
+
+
+def test_remove_on_upgrade_conffiles(tmp_path, base):
+    v1 = build_deb(tmp_path, "rou", "1", {"etc/rou/clean.conf": "a\n", "etc/rou/edited.conf": "b\n",
+                                          "etc/rou/keep.conf": "c\n"},
+                   conffiles=["/etc/rou/clean.conf", "/etc/rou/edited.conf", "/etc/rou/keep.conf"])
+    real_dpkg_install(base, [v1])
+    (base / "etc/rou/edited.conf").write_text("b\nedited\n")
+    v2 = build_deb(tmp_path, "rou", "2", {"etc/rou/keep.conf": "c\n"},
+                   conffiles=["remove-on-upgrade /etc/rou/clean.conf",
+                              "remove-on-upgrade /etc/rou/edited.conf", "/etc/rou/keep.conf"])
+    ref, out, _, _ = both(tmp_path, base, [v2])
+    assert_same(ref, out)
+    assert not (out / "etc/rou/clean.conf").exists()
+    assert (out / "etc/rou/edited.conf.dpkg-old").read_text() == "b\nedited\n"
+
+
+def test_multiarch_same_info_names(tmp_path, base):
+    lib = {"usr/lib/x86_64-linux-gnu/libma.so.1": "1\n", "usr/share/doc/libma1/copyright": "c\n"}
+    v1 = build_deb(tmp_path, "libma1", "1", lib, fields={"Multi-Arch": "same"})
+    real_dpkg_install(base, [v1])
+    lib["usr/lib/x86_64-linux-gnu/libma.so.1"] = "2\n"
+    v2 = build_deb(tmp_path, "libma1", "2", lib, fields={"Multi-Arch": "same"},
+                   scripts={"triggers": "activate-noawait ldconfig\n"})
+    ref, out, results, _ = both(tmp_path, base, [v2])
+    assert_same(ref, out)
+    assert (out / "var/lib/dpkg/info/libma1:amd64.list").exists()
+    assert "trigger ldconfig" in results[0]["skipped"]
