@@ -461,3 +461,17 @@ def test_multiarch_same_info_names(tmp_path, base):
     assert_same(ref, out)
     assert (out / "var/lib/dpkg/info/libma1:amd64.list").exists()
     assert "trigger ldconfig" in results[0]["skipped"]
+
+
+def test_directory_emptied_then_refilled_by_another_package(tmp_path, base):
+    """One package's upgrade deletes a directory, a later one creates it again:
+    the lower layers' old files must stay deleted (an opaque directory)."""
+    a1 = build_deb(tmp_path, "dira", "1", {"usr/share/shared-dir/x": "x\n",
+                                           "usr/share/shared-dir/y": "y\n"})
+    real_dpkg_install(base, [a1])
+    a2 = build_deb(tmp_path, "dira", "2", {"usr/share/dira/moved": "x\n"})
+    b1 = build_deb(tmp_path, "dirb", "1", {"usr/share/shared-dir/z": "z\n"})
+    ref, out, _, entries = both(tmp_path, base, [a2, b1])
+    assert_same(ref, out)
+    assert sorted(os.listdir(out / "usr/share/shared-dir")) == ["z"]
+    assert {"path": "usr/share/shared-dir", "mark": "opaque"} in entries

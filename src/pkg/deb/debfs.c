@@ -34,8 +34,17 @@ int copa_debfs_put(struct copa_view *v, struct copa_layer_builder *b,
 		}
 		free(pre);
 	}
-	if (copa_layer_builder_add(b, e, err) < 0)
+	/*
+	 * A directory whited out earlier in this layer comes back: the lower
+	 * layers' children were deleted with it, so they must stay hidden.
+	 */
+	if (e->type == COPA_FT_DIR && copa_layer_builder_is_whiteout(b, e->path)) {
+		if (copa_layer_builder_add(b, e, err) < 0 ||
+		    copa_layer_builder_opaque(b, e->path, err) < 0)
+			return -1;
+	} else if (copa_layer_builder_add(b, e, err) < 0) {
 		return -1;
+	}
 	ve.path = e->path;
 	ve.type = e->type;
 	ve.mode = e->mode;
