@@ -190,6 +190,7 @@ struct copa_deb_apply {
 	struct file_trigger *ftrig;
 	size_t n_ftrig;
 	struct strv whiteouts; /* paths whited out so far */
+	struct copa_buf passwd, group; /* the image's, for owner names in tar headers */
 	bool finished;
 };
 
@@ -330,7 +331,37 @@ struct copa_deb_apply *copa_deb_apply_new(struct copa_view *v, struct copa_layer
 		a->have_old_status = found;
 	}
 	load_file_triggers(a);
+	if (read_opt(a, "etc/passwd", 16u << 20, &a->passwd, &found, err) < 0 ||
+	    read_opt(a, "etc/group", 16u << 20, &a->group, &found, err) < 0) {
+		copa_deb_apply_free(a);
+		return NULL;
+	}
 	return a;
+}
+
+/*
+ * dpkg takes a tar entry's owner from its user and group names when the
+ * system knows them (tar_entry_update_from_system), the number otherwise;
+ * the system is the image.
+ */
+static void owner_from_name(const struct copa_buf *db, const char *name, uint32_t *id)
+{
+	struct copa_blob rest = copa_blob(db->p, db->len), line;
+	size_t n = name ? strlen(name) : 0;
+
+	if (!n)
+		return;
+	while (rest.n && copa_blob_split(&rest, '\n', &line)) {
+		struct copa_blob f, r2 = line, idf;
+		uint64_t v;
+
+		if (!copa_blob_split(&r2, ':', &f) || !copa_blob_eq(f, copa_blob(name, n)) ||
+		    !copa_blob_split(&r2, ':', &f) || !copa_blob_split(&r2, ':', &idf) ||
+		    copa_blob_to_u64(idf, UINT32_MAX, &v) < 0)
+			continue;
+		*id = (uint32_t)v;
+		return;
+	}
 }
 
 void copa_deb_apply_free(struct copa_deb_apply *a)
@@ -343,6 +374,8 @@ void copa_deb_apply_free(struct copa_deb_apply *a)
 	free(a->cacerts_config);
 	strv_release(&a->notes);
 	strv_release(&a->whiteouts);
+	copa_buf_release(&a->passwd);
+	copa_buf_release(&a->group);
 	for (size_t i = 0; i < a->n_ftrig; i++) {
 		free(a->ftrig[i].path);
 		free(a->ftrig[i].pkg);
@@ -694,6 +727,8 @@ static int on_entry(void *ctx, const struct copa_debfile_entry *e, struct copa_d
 	it->mode = e->mode;
 	it->uid = e->uid;
 	it->gid = e->gid;
+	owner_from_name(&pl->a->passwd, e->uname, &it->uid);
+	owner_from_name(&pl->a->group, e->gname, &it->gid);
 	it->mtime = e->mtime;
 	it->link = e->link ? copa_arena_strdup(&pl->ar, e->link) : NULL;
 	it->rmaj = e->rdev_major;
