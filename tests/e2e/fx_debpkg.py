@@ -23,7 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 __all__ = ["build_deb", "build_raw_deb", "make_rootfs", "real_dpkg_install", "tree_diff",
            "copa_debapply", "debapply_bin", "dpkg_tools", "tree_snapshot", "DPKG_IGNORED",
-           "copy_tree"]
+           "copy_tree", "package_paths"]
 
 
 def copy_tree(src, dst):
@@ -235,10 +235,19 @@ def tree_snapshot(root, mtimes=False):
     return res
 
 
-def tree_diff(a, b, ignore=DPKG_IGNORED, mtimes_outside=("var/lib/dpkg",)):
+def package_paths(root):
+    """Every path listed in the .list files of root's dpkg database."""
+    paths = set()
+    for lst in pathlib.Path(root, "var/lib/dpkg/info").glob("*.list"):
+        paths.update(l.lstrip("/") for l in lst.read_text().splitlines())
+    return paths
+
+
+def tree_diff(a, b, ignore=DPKG_IGNORED, mtimes_outside=("var/lib/dpkg",), mtimes_only=None):
     """Lists differences between trees a and b as strings. mtimes are compared
     for files and symlinks except under the prefixes in mtimes_outside (files
-    dpkg generates get the time of the run)."""
+    dpkg generates get the time of the run) and, when mtimes_only is a set,
+    only for the paths in it (the files packages ship)."""
     sa, sb = tree_snapshot(a, mtimes=True), tree_snapshot(b, mtimes=True)
     out = []
 
@@ -252,7 +261,8 @@ def tree_diff(a, b, ignore=DPKG_IGNORED, mtimes_outside=("var/lib/dpkg",)):
         if va is None or vb is None:
             out.append(f"{k}: only in {'b' if va is None else 'a'} ({(va or vb)[0]})")
             continue
-        if any(k == m or k.startswith(m + "/") for m in mtimes_outside):
+        if any(k == m or k.startswith(m + "/") for m in mtimes_outside) or \
+                (mtimes_only is not None and k not in mtimes_only):
             va = tuple(x for i, x in enumerate(va) if i != 4)
             vb = tuple(x for i, x in enumerate(vb) if i != 4)
         if va != vb:

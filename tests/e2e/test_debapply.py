@@ -246,11 +246,14 @@ def test_scripts_placed_and_reported(tmp_path, base):
     real_dpkg_install(base, [s1])
     s2 = build_deb(tmp_path, "scripted", "2", {"usr/share/scripted/f": "2\n"},
                    scripts={"preinst": "#!/bin/sh\nexit 0\n", "postinst": "#!/bin/sh\nexit 0\n",
-                            "triggers": "activate-noawait ldconfig\ninterest-noawait /x\n"},
+                            "triggers": "activate-noawait ldconfig\ninterest-noawait /usr/x\n"
+                                        "interest scripted-trigger\n"},
                    extra_control={"shlibs": b"libscripted 1 scripted (>= 2)\n",
                                   "templates": b"Template: scripted/q\nType: note\n"})
     ref, out, results, _ = both(tmp_path, base, [s2])
-    assert_same(ref, out, allowed=("var/lib/dpkg/triggers/",))
+    assert_same(ref, out)
+    assert (out / "var/lib/dpkg/triggers/File").read_text() == "/usr/x scripted/noawait\n"
+    assert (out / "var/lib/dpkg/triggers/scripted-trigger").read_text() == "scripted\n"
     skipped = results[0]["skipped"]
     for want in ("prerm (of scripted 1)", "postrm (of scripted 1)", "preinst", "postinst",
                  "trigger ldconfig"):
@@ -414,3 +417,61 @@ def test_refused_package_leaves_nothing_half_written(tmp_path, base):
     p, results = copa_debapply(base, tmp_path / "out", [good, bad], check=False)
     assert p.returncode == 1 and [r["name"] for r in results] == ["ggg"]
     assert not (tmp_path / "out").exists()
+
+
+def test_trigger_interests_match_dpkg(tmp_path, base):
+    def watcher(name, version, triggers):
+        return build_deb(tmp_path, name, version, {f"usr/share/{name}/f": version + "\n"},
+                         scripts={"triggers": triggers})
+
+    real_dpkg_install(base, [watcher("wa", "1", "interest /usr/a\ninterest t1\n"),
+                             watcher("wb", "1", "interest-noawait /usr/b\ninterest-await t1\n")])
+    debs = [watcher("wa", "2", "interest-noawait /usr/a2\ninterest-noawait t1\ninterest t2\n"),
+            watcher("wc", "1", "# comment\ninterest /usr/c\n")]
+    ref, out, _, _ = both(tmp_path, base, debs)
+    assert_same(ref, out)
+    assert (out / "var/lib/dpkg/triggers/File").read_text() == \
+        "/usr/b wb/noawait\n/usr/a2 wa/noawait\n/usr/c wc\n"
+    assert (out / "var/lib/dpkg/triggers/t1").read_text() == "wb\nwa/noawait\n"
+
+
+def test_remove_on_upgrade_conffiles(tmp_path, base):
+    v1 = build_deb(tmp_path, "rou", "1", {"etc/rou/clean.conf": "a\n", "etc/rou/edited.conf": "b\n",
+                                          "etc/rou/keep.conf": "c\n"},
+                   conffiles=["/etc/rou/clean.conf", "/etc/rou/edited.conf", "/etc/rou/keep.conf"])
+    real_dpkg_install(base, [v1])
+    (base / "etc/rou/edited.conf").write_text("b\nedited\n")
+    v2 = build_deb(tmp_path, "rou", "2", {"etc/rou/keep.conf": "c\n"},
+                   conffiles=["remove-on-upgrade /etc/rou/clean.conf",
+                              "remove-on-upgrade /etc/rou/edited.conf", "/etc/rou/keep.conf"])
+    ref, out, _, _ = both(tmp_path, base, [v2])
+    assert_same(ref, out)
+    assert not (out / "etc/rou/clean.conf").exists()
+    assert (out / "etc/rou/edited.conf.dpkg-old").read_text() == "b\nedited\n"
+
+
+def test_multiarch_same_info_names(tmp_path, base):
+    lib = {"usr/lib/x86_64-linux-gnu/libma.so.1": "1\n", "usr/share/doc/libma1/copyright": "c\n"}
+    v1 = build_deb(tmp_path, "libma1", "1", lib, fields={"Multi-Arch": "same"})
+    real_dpkg_install(base, [v1])
+    lib["usr/lib/x86_64-linux-gnu/libma.so.1"] = "2\n"
+    v2 = build_deb(tmp_path, "libma1", "2", lib, fields={"Multi-Arch": "same"},
+                   scripts={"triggers": "activate-noawait ldconfig\n"})
+    ref, out, results, _ = both(tmp_path, base, [v2])
+    assert_same(ref, out)
+    assert (out / "var/lib/dpkg/info/libma1:amd64.list").exists()
+    assert "trigger ldconfig" in results[0]["skipped"]
+
+
+def test_directory_emptied_then_refilled_by_another_package(tmp_path, base):
+    """One package's upgrade deletes a directory, a later one creates it again:
+    the lower layers' old files must stay deleted (an opaque directory)."""
+    a1 = build_deb(tmp_path, "dira", "1", {"usr/share/shared-dir/x": "x\n",
+                                           "usr/share/shared-dir/y": "y\n"})
+    real_dpkg_install(base, [a1])
+    a2 = build_deb(tmp_path, "dira", "2", {"usr/share/dira/moved": "x\n"})
+    b1 = build_deb(tmp_path, "dirb", "1", {"usr/share/shared-dir/z": "z\n"})
+    ref, out, _, entries = both(tmp_path, base, [a2, b1])
+    assert_same(ref, out)
+    assert sorted(os.listdir(out / "usr/share/shared-dir")) == ["z"]
+    assert {"path": "usr/share/shared-dir", "mark": "opaque"} in entries

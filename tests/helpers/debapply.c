@@ -133,7 +133,7 @@ struct mat {
 	int outfd;
 	int stagefd;
 	struct copa_err *err;
-	size_t entries, whiteouts;
+	size_t entries, whiteouts, opaques;
 	FILE *list;
 };
 
@@ -256,26 +256,64 @@ static int write_reg(struct mat *m, int dfd, const char *name, const struct copa
 	return r;
 }
 
+/*
+ * First pass: whiteouts and opaque markers apply to the lower layers (the
+ * root copy) wherever they sit in the tar, so they are all applied before
+ * any entry is written. A marker whose parent is already gone is moot.
+ */
+static int mat_delete(void *ctx, const struct copa_layer_entry *e, enum copa_layer_mark mark)
+{
+	struct mat *m = ctx;
+	const char *base;
+	char *dir;
+	int dfd, r = 0;
+
+	list_entry(m, e, mark);
+	if (mark == COPA_LAYER_ENTRY)
+		return 0;
+	if (mark == COPA_LAYER_OPAQUE) {
+		dir = copa_xstrdup(e->path);
+		base = NULL;
+	} else {
+		split(e->path, &dir, &base);
+	}
+	dfd = copa_fs_open_beneath(m->outfd, dir, O_RDONLY | O_DIRECTORY, 0, m->err);
+	free(dir);
+	if (dfd < 0) {
+		copa_err_clear(m->err);
+		return 0;
+	}
+	if (mark == COPA_LAYER_WHITEOUT) {
+		r = copa_fs_rm_rf(dfd, base, m->err);
+		m->whiteouts++;
+	} else {
+		DIR *d = fdopendir(dup(dfd));
+		struct dirent *de;
+
+		while (d && r == 0 && (de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+				r = copa_fs_rm_rf(dfd, de->d_name, m->err);
+		if (d)
+			closedir(d);
+		m->opaques++;
+	}
+	close(dfd);
+	return r;
+}
+
 static int mat_entry(void *ctx, const struct copa_layer_entry *e, enum copa_layer_mark mark)
 {
 	struct mat *m = ctx;
 	const char *base;
-	int dfd = open_parent(m, e->path, &base);
+	int dfd;
 	int r = 0;
 
-	list_entry(m, e, mark);
+	if (mark != COPA_LAYER_ENTRY)
+		return 0;
+	dfd = open_parent(m, e->path, &base);
+
 	if (dfd < 0)
 		return -1;
-	if (mark == COPA_LAYER_WHITEOUT) {
-		r = copa_fs_rm_rf(dfd, base, m->err);
-		m->whiteouts++;
-		close(dfd);
-		return r;
-	}
-	if (mark == COPA_LAYER_OPAQUE) {
-		close(dfd);
-		return copa_err_set(m->err, COPA_E_BUG, "unexpected opaque whiteout at '%s'", e->path);
-	}
 	m->entries++;
 	r = clear(dfd, base, e->type == COPA_FT_DIR, m->err);
 	switch (e->type) {
@@ -426,7 +464,7 @@ int main(int argc, char **argv)
 	if (copa_deb_verify(a, pkgs, npkgs, NULL, &err) < 0)
 		goto out;
 	{
-		struct mat m = {-1, stagefd, &err, 0, 0, NULL};
+		struct mat m = {-1, stagefd, &err, 0, 0, 0, NULL};
 		struct stat st;
 		json_t *j;
 
@@ -452,7 +490,8 @@ int main(int argc, char **argv)
 			close(m.outfd);
 			goto out;
 		}
-		if (copa_layer_builder_foreach(b, mat_entry, &m) != 0) {
+		if (copa_layer_builder_foreach(b, mat_delete, &m) != 0 ||
+		    copa_layer_builder_foreach(b, mat_entry, &m) != 0) {
 			if (m.list)
 				fclose(m.list);
 			close(m.outfd);
@@ -461,9 +500,10 @@ int main(int argc, char **argv)
 		if (m.list)
 			fclose(m.list);
 		close(m.outfd);
-		j = json_pack("{s:o, s:I, s:I}", "run_notes",
+		j = json_pack("{s:o, s:I, s:I, s:I}", "run_notes",
 			      strv_json((char **)(uintptr_t)copa_deb_apply_notes(a)), "entries",
-			      (json_int_t)m.entries, "whiteouts", (json_int_t)m.whiteouts);
+			      (json_int_t)m.entries, "whiteouts", (json_int_t)m.whiteouts, "opaques",
+			      (json_int_t)m.opaques);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		putchar('\n');
 		json_decref(j);

@@ -269,6 +269,23 @@ static void failures_change_nothing(void **state)
 	finish(&r);
 }
 
+static void owners_by_name_in_the_image(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	const struct tentry ctl[] = {{"./control", 'f', ctl_v2, 0}, {NULL, 0, NULL, 0}};
+	struct copa_view *v = base(NULL, NULL);
+	struct run r;
+
+	/* The tar headers name the owner "root"; this image calls uid 77 that. */
+	view_file(v, "etc/passwd", "daemon:x:1:1::/:/bin/sh\nroot:x:77:0::/root:/bin/sh\n", 0);
+	view_file(v, "etc/group", "root:x:78:\n", 0);
+	assert_ok(start(&r, v, ctl, data_v2, &err));
+	assert_ok(copa_deb_apply_package(r.a, &r.pkg, NULL, &err));
+	assert_int_equal(copa_layer_builder_get(r.b, "usr/bin/t")->uid, 77);
+	assert_int_equal(copa_layer_builder_get(r.b, "usr/bin/t")->gid, 78);
+	finish(&r);
+}
+
 static void no_database(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -288,6 +305,7 @@ int main(void)
 		cmocka_unit_test(conffile_decisions),
 		cmocka_unit_test(diversion_mapping),
 		cmocka_unit_test(failures_change_nothing),
+		cmocka_unit_test(owners_by_name_in_the_image),
 		cmocka_unit_test(no_database),
 	};
 

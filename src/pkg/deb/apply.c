@@ -167,7 +167,8 @@ static void list_del(struct owner_list *l, uint32_t id)
 
 struct file_trigger {
 	char *path; /* interest path, absolute */
-	char *pkg;
+	char *pkg;  /* as written: "name" or "name:arch" */
+	bool noawait;
 };
 
 struct copa_deb_apply {
@@ -189,6 +190,7 @@ struct copa_deb_apply {
 	struct file_trigger *ftrig;
 	size_t n_ftrig;
 	struct strv whiteouts; /* paths whited out so far */
+	struct copa_buf passwd, group; /* the image's, for owner names in tar headers */
 	bool finished;
 };
 
@@ -277,20 +279,22 @@ static void load_file_triggers(struct copa_deb_apply *a)
 		rest = copa_blob(data.p, data.len);
 		while (rest.n && copa_blob_split(&rest, '\n', &line)) {
 			struct copa_blob p, k;
+			struct file_trigger *t;
+			char *slash;
 
 			if (!copa_deb822_word(&line, &p) || !copa_deb822_word(&line, &k) ||
 			    p.p[0] != '/' || a->n_ftrig >= 100000)
 				continue;
 			a->ftrig = copa_xgrow(a->ftrig, &cap, a->n_ftrig + 1, sizeof(*a->ftrig));
-			a->ftrig[a->n_ftrig].path = copa_blob_dup(p);
-			a->ftrig[a->n_ftrig].pkg = copa_blob_dup(k);
-			{
-				char *slash = strchr(a->ftrig[a->n_ftrig].pkg, '/');
-
-				if (slash)
-					*slash = '\0';
+			t = &a->ftrig[a->n_ftrig++];
+			t->path = copa_blob_dup(p);
+			t->pkg = copa_blob_dup(k);
+			t->noawait = false;
+			slash = strchr(t->pkg, '/');
+			if (slash) {
+				t->noawait = !strcmp(slash, "/noawait");
+				*slash = '\0';
 			}
-			a->n_ftrig++;
 		}
 	}
 	copa_buf_release(&data);
@@ -327,7 +331,37 @@ struct copa_deb_apply *copa_deb_apply_new(struct copa_view *v, struct copa_layer
 		a->have_old_status = found;
 	}
 	load_file_triggers(a);
+	if (read_opt(a, "etc/passwd", 16u << 20, &a->passwd, &found, err) < 0 ||
+	    read_opt(a, "etc/group", 16u << 20, &a->group, &found, err) < 0) {
+		copa_deb_apply_free(a);
+		return NULL;
+	}
 	return a;
+}
+
+/*
+ * dpkg takes a tar entry's owner from its user and group names when the
+ * system knows them (tar_entry_update_from_system), the number otherwise;
+ * the system is the image.
+ */
+static void owner_from_name(const struct copa_buf *db, const char *name, uint32_t *id)
+{
+	struct copa_blob rest = copa_blob(db->p, db->len), line;
+	size_t n = name ? strlen(name) : 0;
+
+	if (!n)
+		return;
+	while (rest.n && copa_blob_split(&rest, '\n', &line)) {
+		struct copa_blob f, r2 = line, idf;
+		uint64_t v;
+
+		if (!copa_blob_split(&r2, ':', &f) || !copa_blob_eq(f, copa_blob(name, n)) ||
+		    !copa_blob_split(&r2, ':', &f) || !copa_blob_split(&r2, ':', &idf) ||
+		    copa_blob_to_u64(idf, UINT32_MAX, &v) < 0)
+			continue;
+		*id = (uint32_t)v;
+		return;
+	}
 }
 
 void copa_deb_apply_free(struct copa_deb_apply *a)
@@ -340,6 +374,8 @@ void copa_deb_apply_free(struct copa_deb_apply *a)
 	free(a->cacerts_config);
 	strv_release(&a->notes);
 	strv_release(&a->whiteouts);
+	copa_buf_release(&a->passwd);
+	copa_buf_release(&a->group);
 	for (size_t i = 0; i < a->n_ftrig; i++) {
 		free(a->ftrig[i].path);
 		free(a->ftrig[i].pkg);
@@ -691,6 +727,8 @@ static int on_entry(void *ctx, const struct copa_debfile_entry *e, struct copa_d
 	it->mode = e->mode;
 	it->uid = e->uid;
 	it->gid = e->gid;
+	owner_from_name(&pl->a->passwd, e->uname, &it->uid);
+	owner_from_name(&pl->a->group, e->gname, &it->gid);
 	it->mtime = e->mtime;
 	it->link = e->link ? copa_arena_strdup(&pl->ar, e->link) : NULL;
 	it->rmaj = e->rdev_major;
@@ -1274,24 +1312,6 @@ static int put_item(struct plan *pl, struct item *it, struct copa_err *err)
 	struct copa_deb_apply *a = pl->a;
 	struct copa_layer_entry e = {0};
 
-	/* Parents the image lacks become directories of the layer. */
-	for (const char *p = strchr(it->dest, '/'); p; p = strchr(p + 1, '/')) {
-		char *pre = copa_xstrndup(it->dest, (size_t)(p - it->dest));
-
-		if (!copa_view_get(a->v, pre)) {
-			struct copa_layer_entry d = {0};
-
-			d.path = pre;
-			d.type = COPA_FT_DIR;
-			d.mode = 0755;
-			d.mtime = it->mtime;
-			if (copa_debfs_put(a->v, a->b, &d, false, err) < 0) {
-				free(pre);
-				return -1;
-			}
-		}
-		free(pre);
-	}
 	e.path = it->dest;
 	e.type = it->type;
 	e.mode = it->mode;
@@ -1716,6 +1736,196 @@ static void mark_others_obsolete(struct plan *pl)
 	}
 }
 
+/* ---- trigger interests (lib/dpkg/triglib.c) ---- */
+
+struct interest {
+	char *name; /* trigger name, or an absolute path for a file trigger */
+	bool noawait;
+};
+
+static void interests_free(struct interest *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
+	free(v);
+}
+
+/* The interest lines of a triggers control file. */
+static void parse_interests(const char *text, size_t len, struct interest **out, size_t *n)
+{
+	struct copa_blob rest = copa_blob(text, len), line;
+	size_t cap = 0;
+
+	*out = NULL;
+	*n = 0;
+	while (rest.n && copa_blob_split(&rest, '\n', &line)) {
+		struct copa_blob kw, name;
+
+		if (!copa_deb822_word(&line, &kw) || kw.p[0] == '#' || !copa_deb822_word(&line, &name))
+			continue;
+		if (!copa_blob_eqs(kw, "interest") && !copa_blob_eqs(kw, "interest-await") &&
+		    !copa_blob_eqs(kw, "interest-noawait"))
+			continue;
+		if (*n >= 10000)
+			break;
+		*out = copa_xgrow(*out, &cap, *n + 1, sizeof(**out));
+		(*out)[*n].name = copa_blob_dup(name);
+		(*out)[*n].noawait = copa_blob_eqs(kw, "interest-noawait");
+		(*n)++;
+	}
+}
+
+static bool same_pkg(const char *written, const char *name, const char *arch)
+{
+	size_t n = strlen(name);
+
+	return !strncmp(written, name, n) &&
+	       (!written[n] || (written[n] == ':' && !strcmp(written + n + 1, arch)));
+}
+
+static int write_or_remove(struct copa_deb_apply *a, const char *path, const struct copa_buf *b,
+			   int64_t mtime, struct copa_err *err)
+{
+	if (b->len)
+		return copa_debfs_put_file(a->v, a->b, path, b->p, b->len, 0644, mtime, err);
+	if (copa_view_get(a->v, path))
+		return remove_path(a, path, err);
+	return 0;
+}
+
+/*
+ * The old version's interests are dropped and the new version's added, as
+ * dpkg does at unpack: triggers/File lines move to its end, explicit
+ * triggers/<name> files get the package's line last.
+ */
+static int update_interests(struct plan *pl, struct copa_err *err)
+{
+	struct copa_deb_apply *a = pl->a;
+	const struct copa_debfile_ctl *t = copa_debfile_ctl(pl->deb, "triggers");
+	struct interest *oldi = NULL, *newi = NULL;
+	size_t n_old = 0, n_new = 0, cap = a->n_ftrig;
+	struct copa_buf data = COPA_BUF_INIT;
+	char *who = strcmp(pl->ma, "same") ? copa_xstrdup(pl->name)
+					   : copa_xasprintf("%s:%s", pl->name, pl->arch);
+	int64_t mt = gen_mtime(a, pl->max_mtime);
+	bool file_edited = false;
+	int r = 0;
+
+	if (pl->old) {
+		char *p = copa_dpkgdb_info_path(a->db, pl->old->name, pl->old->arch,
+						pl->old->multi_arch, "triggers");
+		bool found;
+
+		if (read_opt(a, p, 1u << 20, &data, &found, err) == 0 && found)
+			parse_interests(data.p, data.len, &oldi, &n_old);
+		free(p);
+	}
+	if (t)
+		parse_interests(t->data, t->size, &newi, &n_new);
+	if (!n_old && !n_new)
+		goto out;
+	/* File triggers. */
+	for (size_t i = 0; i < n_old; i++) {
+		if (oldi[i].name[0] != '/')
+			continue;
+		for (size_t k = 0; k < a->n_ftrig; k++)
+			if (!strcmp(a->ftrig[k].path, oldi[i].name) &&
+			    same_pkg(a->ftrig[k].pkg, pl->old->name, pl->old->arch)) {
+				free(a->ftrig[k].path);
+				free(a->ftrig[k].pkg);
+				memmove(&a->ftrig[k], &a->ftrig[k + 1], (a->n_ftrig - k - 1) * sizeof(*a->ftrig));
+				a->n_ftrig--;
+				file_edited = true;
+				break;
+			}
+	}
+	for (size_t i = 0; i < n_new; i++) {
+		bool dup = false;
+
+		if (newi[i].name[0] != '/')
+			continue;
+		for (size_t k = 0; k < a->n_ftrig; k++)
+			if (!strcmp(a->ftrig[k].path, newi[i].name) && !strcmp(a->ftrig[k].pkg, who)) {
+				a->ftrig[k].noawait = newi[i].noawait;
+				dup = true;
+			}
+		if (!dup) {
+			a->ftrig = copa_xgrow(a->ftrig, &cap, a->n_ftrig + 1, sizeof(*a->ftrig));
+			a->ftrig[a->n_ftrig].path = copa_xstrdup(newi[i].name);
+			a->ftrig[a->n_ftrig].pkg = copa_xstrdup(who);
+			a->ftrig[a->n_ftrig].noawait = newi[i].noawait;
+			a->n_ftrig++;
+		}
+		file_edited = true;
+	}
+	if (file_edited) {
+		char *p = copa_xasprintf("%s/triggers/File", a->db->admindir);
+
+		copa_buf_reset(&data);
+		for (size_t k = 0; k < a->n_ftrig; k++)
+			copa_buf_addf(&data, "%s %s%s\n", a->ftrig[k].path, a->ftrig[k].pkg,
+				      a->ftrig[k].noawait ? "/noawait" : "");
+		r = write_or_remove(a, p, &data, mt, err);
+		free(p);
+	}
+	/* Explicit triggers: one file per trigger name. */
+	for (size_t pass = 0; pass < 2 && r == 0; pass++) {
+		struct interest *set = pass ? newi : oldi;
+		size_t n = pass ? n_new : n_old;
+
+		for (size_t i = 0; i < n && r == 0; i++) {
+			char *p;
+			struct copa_buf out = COPA_BUF_INIT;
+			struct copa_blob rest, line;
+			bool found, in_new = false;
+
+			if (set[i].name[0] == '/' || strchr(set[i].name, '/') || set[i].name[0] == '.')
+				continue;
+			p = copa_xasprintf("%s/triggers/%s", a->db->admindir, set[i].name);
+			r = read_opt(a, p, 1u << 20, &data, &found, err);
+			rest = copa_blob(data.p, data.len);
+			while (r == 0 && found && rest.n && copa_blob_split(&rest, '\n', &line)) {
+				char *l;
+				char *slash;
+				bool mine;
+
+				if (!line.n)
+					continue;
+				l = copa_blob_dup(line);
+				slash = strchr(l, '/');
+				if (slash)
+					*slash = '\0';
+				mine = same_pkg(l, pl->name, pl->arch) ||
+				       (pl->old && same_pkg(l, pl->old->name, pl->old->arch));
+				if (slash)
+					*slash = '/';
+				if (!mine)
+					copa_buf_addf(&out, "%s\n", l);
+				free(l);
+			}
+			for (size_t k = 0; k < n_new; k++)
+				if (!strcmp(newi[k].name, set[i].name)) {
+					in_new = true;
+					if (r == 0)
+						copa_buf_addf(&out, "%s%s\n", who,
+							      newi[k].noawait ? "/noawait" : "");
+					break;
+				}
+			(void)in_new;
+			if (r == 0 && (out.len != data.len || (out.len && memcmp(out.p, data.p, out.len))))
+				r = write_or_remove(a, p, &out, mt, err);
+			copa_buf_release(&out);
+			free(p);
+		}
+	}
+out:
+	interests_free(oldi, n_old);
+	interests_free(newi, n_new);
+	copa_buf_release(&data);
+	free(who);
+	return r;
+}
+
 static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, struct copa_err *err)
 {
 	struct copa_deb_apply *a = pl->a;
@@ -1789,6 +1999,8 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 		np = copa_dpkg_pkg_parse(stanza.p, stanza.len, "the new status stanza", err);
 	if (!np)
 		r = -1;
+	if (r == 0 && a->db->layout == COPA_DPKGDB_STATUS)
+		r = update_interests(pl, err);
 	if (r == 0)
 		r = write_info(pl, &newlist, stanza.p, stanza.len, err);
 	if (r == 0) {

@@ -5,6 +5,7 @@
 #include "util/mem.h"
 
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -13,8 +14,37 @@ int copa_debfs_put(struct copa_view *v, struct copa_layer_builder *b,
 {
 	struct copa_view_entry ve = {0};
 
-	if (copa_layer_builder_add(b, e, err) < 0)
+	/* Parents the image lacks become directories of the layer. */
+	for (const char *p = strchr(e->path, '/'); p; p = strchr(p + 1, '/')) {
+		char *pre = copa_xstrndup(e->path, (size_t)(p - e->path));
+
+		if (!copa_view_get(v, pre)) {
+			struct copa_layer_entry d = {0};
+			int r;
+
+			d.path = pre;
+			d.type = COPA_FT_DIR;
+			d.mode = 0755;
+			d.mtime = e->mtime;
+			r = copa_debfs_put(v, b, &d, false, err);
+			if (r < 0) {
+				free(pre);
+				return -1;
+			}
+		}
+		free(pre);
+	}
+	/*
+	 * A directory whited out earlier in this layer comes back: the lower
+	 * layers' children were deleted with it, so they must stay hidden.
+	 */
+	if (e->type == COPA_FT_DIR && copa_layer_builder_is_whiteout(b, e->path)) {
+		if (copa_layer_builder_add(b, e, err) < 0 ||
+		    copa_layer_builder_opaque(b, e->path, err) < 0)
+			return -1;
+	} else if (copa_layer_builder_add(b, e, err) < 0) {
 		return -1;
+	}
 	ve.path = e->path;
 	ve.type = e->type;
 	ve.mode = e->mode;

@@ -1,8 +1,11 @@
-"""ca-certificates: copa regenerates /etc/ssl/certs natively; the real
-maintainer script, update-ca-certificates and `openssl rehash` run in a
-chroot of a real Debian bookworm (mmdebstrap from deb.debian.org) are the
-reference. The chroot is built once and cached ($COPA_TEST_CACHE, default
-/var/tmp/copa-test-cache); without the archive these tests skip, saying so.
+"""copa's Debian applier on a real Debian bookworm (mmdebstrap from
+deb.debian.org, point release only) against the real dpkg run inside it
+(chroot), maintainer scripts and triggers included: the real security and
+stable updates of every installed package, and ca-certificates, whose
+/etc/ssl/certs copa regenerates natively (the reference being the real
+postinst, update-ca-certificates and `openssl rehash`). The chroot is built
+once and cached ($COPA_TEST_CACHE, default /var/tmp/copa-test-cache);
+without the archive these tests skip, saying so.
 """
 import hashlib
 import lzma
@@ -14,14 +17,16 @@ import urllib.request
 
 import pytest
 
-from fx_debpkg import DPKG_IGNORED, copa_debapply, copy_tree, tree_diff
+from fx_debpkg import DPKG_IGNORED, copa_debapply, copy_tree, package_paths, tree_diff
 
 pytestmark = [pytest.mark.live, pytest.mark.slow, pytest.mark.usefixtures("dpkg_tools")]
 
 MIRROR = os.environ.get("COPA_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SECURITY = os.environ.get("COPA_DEBIAN_SECURITY_MIRROR", "http://deb.debian.org/debian-security")
 CACHE = pathlib.Path(os.environ.get("COPA_TEST_CACHE", "/var/tmp/copa-test-cache"))
-IGNORED = DPKG_IGNORED + ("var/cache/debconf",)
+# What the skipped scripts and triggers write that copa does not: debconf's
+# database, ldconfig's cache (the libc-bin trigger), dpkg's log.
+IGNORED = DPKG_IGNORED + ("var/cache/debconf", "var/cache/ldconfig", "etc/ld.so.cache")
 
 
 def reachable(url):
@@ -64,18 +69,15 @@ def installed_version(root, name):
     return None
 
 
-def fetch_deb(base_url, suite, name, version=None):
-    """Downloads a package from a Debian archive index (sha256 checked); cached."""
+def packages_index(base_url, suite):
     url = f"{base_url}/dists/{suite}/main/binary-amd64/Packages.xz"
     with urllib.request.urlopen(url, timeout=60) as r:
         text = lzma.decompress(r.read()).decode()
-    best = None
-    for stanza in text.split("\n\n"):
-        f = dict(l.split(": ", 1) for l in stanza.splitlines() if ": " in l and l[0] != " ")
-        if f.get("Package") == name and (version is None or f.get("Version") == version):
-            best = f
-    if not best:
-        return None
+    return [dict(l.split(": ", 1) for l in stanza.splitlines() if ": " in l and l[0] != " ")
+            for stanza in text.split("\n\n") if stanza.strip()]
+
+
+def download(base_url, best):
     out = CACHE / os.path.basename(best["Filename"])
     if not out.exists():
         with urllib.request.urlopen(f"{base_url}/{best['Filename']}", timeout=120) as r:
@@ -83,6 +85,19 @@ def fetch_deb(base_url, suite, name, version=None):
         assert hashlib.sha256(data).hexdigest() == best["SHA256"], "corrupt download"
         out.write_bytes(data)
     return out
+
+
+def fetch_deb(base_url, suite, name, version=None):
+    """Downloads a package from a Debian archive index (sha256 checked); cached."""
+    best = None
+    for f in packages_index(base_url, suite):
+        if f.get("Package") == name and (version is None or f.get("Version") == version):
+            best = f
+    return download(base_url, best) if best else None
+
+
+def version_gt(a, b):
+    return subprocess.run(["dpkg", "--compare-versions", a, "gt", b]).returncode == 0
 
 
 def chroot(root, *argv):
@@ -124,8 +139,7 @@ def test_real_security_update(tmp_path, bookworm_tar):
     deb = fetch_deb(SECURITY, "bookworm-security", "ca-certificates")
     if deb is None:
         pytest.skip("bookworm-security has no ca-certificates update")
-    if subprocess.run(["dpkg", "--compare-versions", deb.name.split("_")[1], "gt", old]
-                      ).returncode != 0:
+    if not version_gt(deb.name.split("_")[1].replace("%3a", ":"), old):
         pytest.skip(f"bookworm-security's ca-certificates is not newer than {old}")
     ref, out, p, results = compare(tmp_path, base, deb)
     assert results[0]["old_version"] == old
@@ -208,3 +222,46 @@ def test_synthetic_update_deselections_local_and_colliding_certs(tmp_path, bookw
     assert bundle.count("BEGIN CERTIFICATE") == len(
         [l for l in (out / "etc/ca-certificates.conf").read_text().splitlines()
          if l and l[0] not in "#!"]) + 3
+
+
+def test_real_updates_of_every_installed_package(tmp_path, bookworm_tar):
+    """Every package of the image with a newer version in bookworm-security or
+    bookworm-updates, applied at once: the whole tree, the status file byte for
+    byte, equals what the real dpkg leaves after running every maintainer
+    script and trigger, but for IGNORED."""
+    base = extract(bookworm_tar, tmp_path / "base")
+    for url in (f"{SECURITY}/dists/bookworm-security/InRelease",
+                f"{MIRROR}/dists/bookworm-updates/InRelease"):
+        if not reachable(url):
+            pytest.skip(f"{url} is unreachable")
+    installed = {}
+    for stanza in (base / "var/lib/dpkg/status").read_text().strip().split("\n\n"):
+        f = dict(l.split(": ", 1) for l in stanza.splitlines() if ": " in l and l[0] != " ")
+        installed[f["Package"]] = f
+    best = {}
+    for base_url, suite in ((SECURITY, "bookworm-security"), (MIRROR, "bookworm-updates")):
+        for f in packages_index(base_url, suite):
+            inst = installed.get(f.get("Package"))
+            if not inst or f.get("Architecture") not in (inst["Architecture"], "all"):
+                continue
+            cur = best.get(f["Package"], (None, {"Version": inst["Version"]}))
+            if version_gt(f["Version"], cur[1]["Version"]):
+                best[f["Package"]] = (base_url, f)
+    if not best:
+        pytest.skip("no installed package has an update in bookworm-security or -updates")
+    debs = [download(u, f) for u, f in best.values()]
+    ref = tmp_path / "dpkg"
+    copy_tree(base, ref)
+    for d in debs:
+        shutil.copy(d, ref / "tmp")
+    chroot(ref, "sh", "-c", "dpkg -i /tmp/*.deb")
+    for d in debs:
+        (ref / "tmp" / d.name).unlink()
+    out = tmp_path / "copa"
+    p, results = copa_debapply(base, out, debs)
+    assert sorted(r["name"] for r in results) == sorted(best)
+    # Scripts rewrite some files with the same content (etc/timezone, systemd
+    # helper state): mtimes are compared for the files packages ship only.
+    diff = tree_diff(ref, out, ignore=IGNORED, mtimes_only=package_paths(ref))
+    assert diff == [], f"{len(best)} updates ({', '.join(sorted(best))}):\n" + "\n".join(diff)
+    assert (out / "var/lib/dpkg/status").read_bytes() == (ref / "var/lib/dpkg/status").read_bytes()
