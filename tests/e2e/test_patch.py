@@ -312,3 +312,32 @@ def test_push_to_registry(copa, world, tmp_path, registry):
 def _copy_bin():
     copa_bin = os.environ.get("COPA_BIN", str(pathlib.Path(__file__).resolve().parents[2] / "build/copa"))
     return str(pathlib.Path(copa_bin).parent / "tests/helpers/copa-copy")
+
+
+def test_registry_destination_loads_into_podman(copa, world, tmp_path, registry):
+    """Without --push, a registry destination goes into the local podman (no daemon here)."""
+    if not shutil.which("podman"):
+        pytest.skip("podman is not installed (scripts/install-deps.sh installs it)")
+    base = base_packages(world)
+    world.publish(*update_packages(world))
+    layout = world.image(world.rootfs(base))
+    src = f"{registry.host}/team/app:1.0"
+    subprocess.run([_copy_bin(), f"oci:{layout}:1.0", src], check=True, capture_output=True)
+    graph = tmp_path / "podman-root"
+    runroot = pathlib.Path("/tmp") / f"copa-pm-{os.getpid()}"
+    conf = tmp_path / "storage.conf"
+    conf.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{graph}"\nrunroot = "{runroot}"\n')
+    env = {"CONTAINERS_STORAGE_CONF": str(conf)}
+    try:
+        p = copa("patch", "-i", src, "--loader", "podman", env=env, check=True)
+        assert "loaded into podman" in p.stderr
+        images = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                                capture_output=True, text=True, env=dict(os.environ, **env),
+                                check=True).stdout
+        assert f"{registry.host}/team/app:1.0-patched" in images
+        # The registry itself was not written.
+        p = subprocess.run(["skopeo", "inspect", "--tls-verify=false",
+                            f"docker://{src}-patched"], capture_output=True, text=True)
+        assert p.returncode != 0
+    finally:
+        shutil.rmtree(runroot, ignore_errors=True)

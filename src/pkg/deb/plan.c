@@ -1,5 +1,7 @@
 #include "pkg/deb/plan.h"
 
+#include "core/version.h"
+
 #include "pkg/deb/control.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -50,14 +52,8 @@ int copa_deb_version_cmp(const char *a, const char *b)
 
 bool copa_deb_version_valid(const char *s)
 {
-	size_t n = s ? strlen(s) : 0;
-
-	if (n == 0 || n > 256)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr(".+~:-", s[i]))
-			return false;
-	return true;
+	/* One rule for what a Debian version is: deb-version(7), as core/version.c reads it. */
+	return s && strlen(s) <= 256 && copa_version_valid(COPA_FAM_DEB, s);
 }
 
 static bool valid_name(const char *s)
