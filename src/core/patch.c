@@ -774,6 +774,21 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 	got = copa_xcalloc(c->plan.n_pkgs + 1, sizeof(*got));
 	if (copa_deb_verify(c->apply, c->plan.pkgs, c->plan.n_pkgs, got, err) < 0)
 		rc = copa_err_wrap(err, "%s: the new package database", c->name);
+	/* Read back, every requested package must be at its fixed version or newer. */
+	for (size_t i = 0; rc == 0 && i < c->plan.n_pkgs; i++) {
+		const struct copa_update *u = report_update(c->j->report, c->plan.pkgs[i].name);
+		int cmp = 0;
+
+		if (!u || !u->fixed || !got[i].version)
+			continue;
+		if (copa_version_cmp(COPA_FAM_DEB, got[i].version, u->fixed, &cmp, err) < 0)
+			rc = copa_err_wrap(err, "%s: package '%s'", c->name, got[i].name);
+		else if (cmp < 0)
+			rc = copa_err_set(err, COPA_E_VERIFY,
+					  "%s: package '%s' is at %s after patching, below the fixed "
+					  "version %s",
+					  c->name, got[i].name, got[i].version, u->fixed);
+	}
 	for (size_t i = 0; i < c->plan.n_pkgs; i++)
 		copa_deb_installed_release(&got[i]);
 	free(got);
