@@ -1137,11 +1137,7 @@ static const struct dst_ops docker_dst_ops = {
 int copa_dst_docker_archive_open(struct copa_image_dst *d, struct copa_err *err)
 {
 	struct docker_dst *dd = copa_xcalloc(1, sizeof(*dd));
-	const char *slash = strrchr(d->ref.path, '/');
-	_cleanup_free_ char *parent =
-	    !slash                 ? copa_xstrdup(".")
-	    : slash == d->ref.path ? copa_xstrdup("/")
-	                           : copa_xstrndup(d->ref.path, (size_t)(slash - d->ref.path));
+	_cleanup_free_ char *parent = copa_path_dir(d->ref.path);
 
 	dd->sfd = -1;
 	d->impl = dd;

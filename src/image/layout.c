@@ -424,21 +424,10 @@ int copa_dst_layout_open(struct copa_image_dst *d, struct copa_err *err)
 	return layout_dst_init(d, l, err);
 }
 
-static char *dir_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (!slash)
-		return copa_xstrdup(".");
-	if (slash == path)
-		return copa_xstrdup("/");
-	return copa_xstrndup(path, (size_t)(slash - path));
-}
-
 int copa_dst_oci_archive_open(struct copa_image_dst *d, struct copa_err *err)
 {
 	struct layout_dst *l = copa_xcalloc(1, sizeof(*l));
-	_cleanup_free_ char *parent = dir_of(d->ref.path);
+	_cleanup_free_ char *parent = copa_path_dir(d->ref.path);
 	struct stat st;
 
 	l->dirfd = -1;

@@ -107,6 +107,15 @@ static void split_dir(const char *path, char **dir, const char **base)
 	}
 }
 
+char *copa_path_dir(const char *path)
+{
+	char *dir;
+	const char *base;
+
+	split_dir(path, &dir, &base);
+	return dir;
+}
+
 int copa_tmpfile_open(struct copa_tmpfile *t, int dirfd, const char *path, mode_t mode,
 		      struct copa_err *err)
 {

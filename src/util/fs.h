@@ -85,6 +85,12 @@ int copa_fs_rm_rf(int dirfd, const char *path, struct copa_err *err);
 /* Creates a fresh private directory "<parent>/<prefix>XXXXXX"; returns its malloc'd path. */
 char *copa_fs_mkdtemp(const char *parent, const char *prefix, struct copa_err *err);
 
+/*
+ * The directory part of path: what comes before its last '/', "." when it has
+ * none, "/" for "/name". Returns a malloc'd string the caller frees.
+ */
+char *copa_path_dir(const char *path);
+
 /* Returns $TMPDIR or /tmp (borrowed). */
 const char *copa_fs_tmpdir(void);
 

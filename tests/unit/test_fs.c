@@ -139,6 +139,22 @@ static void normalize(void **state)
 	copa_buf_release(&b);
 }
 
+static void path_dir(void **state)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{"out.tar", "."}, {"/out.tar", "/"}, {"a/b/out.tar", "a/b"}, {"/tmp/x", "/tmp"},
+	};
+
+	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
+		char *dir = copa_path_dir(cases[i].in);
+
+		assert_string_equal(dir, cases[i].out);
+		free(dir);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -147,6 +163,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(open_beneath_refuses_escape, setup, teardown),
 		cmocka_unit_test_setup_teardown(mkdir_p_refuses_symlink, setup, teardown),
 		cmocka_unit_test(normalize),
+		cmocka_unit_test(path_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
