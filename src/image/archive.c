@@ -897,26 +897,6 @@ static int docker_begin_blob(struct copa_image_dst *d, const struct copa_desc *d
 	return copa_tmpfile_open(t, dd->sfd, name, 0600, err);
 }
 
-static int docker_end_blob(struct copa_image_dst *d, const struct copa_desc *desc,
-                           struct copa_tmpfile *t, struct copa_err *err)
-{
-	return copa_tmpfile_commit(t, false, err);
-}
-
-static int docker_put_blob(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
-                           struct copa_err *err)
-{
-	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
-	int r = docker_begin_blob(d, desc, &t, err);
-
-	if (r == 0)
-		r = copa_copy_verified(fd, t.fd, desc, "blob", err);
-	if (r == 0)
-		r = copa_tmpfile_commit(&t, false, err);
-	copa_tmpfile_release(&t);
-	return r;
-}
-
 static int docker_put_manifest(struct copa_image_dst *d, const struct copa_desc *desc,
                                const void *raw, size_t n, struct copa_err *err)
 {
@@ -1124,9 +1104,9 @@ static void docker_dst_free(struct copa_image_dst *d)
 
 static const struct dst_ops docker_dst_ops = {
     .has_blob = docker_has_blob,
-    .put_blob = docker_put_blob,
+    .put_blob = copa_dst_put_blob_staged,
     .begin_blob = docker_begin_blob,
-    .end_blob = docker_end_blob,
+    .end_blob = copa_dst_end_blob_commit,
     .put_manifest = docker_put_manifest,
     .commit = docker_commit,
     .free = docker_dst_free,

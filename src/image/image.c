@@ -118,6 +118,28 @@ int copa_verify_file(int dirfd, const char *path, const struct copa_desc *desc, 
 	return copa_copy_verified(fd, -1, desc, what, err);
 }
 
+int copa_dst_end_blob_commit(struct copa_image_dst *d, const struct copa_desc *desc,
+                             struct copa_tmpfile *t, struct copa_err *err)
+{
+	(void)d;
+	(void)desc;
+	return copa_tmpfile_commit(t, false, err);
+}
+
+int copa_dst_put_blob_staged(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
+                             struct copa_err *err)
+{
+	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
+	int r = d->ops->begin_blob(d, desc, &t, err);
+
+	if (r == 0)
+		r = copa_copy_verified(fd, t.fd, desc, "blob", err);
+	if (r == 0)
+		r = d->ops->end_blob(d, desc, &t, err);
+	copa_tmpfile_release(&t);
+	return r;
+}
+
 /* ---- sources ---- */
 
 static void root_release(struct copa_image_root *r)

@@ -107,6 +107,20 @@ void copa_src_mark_verified(struct copa_image_src *s, const char *digest);
 int copa_copy_verified(int fd, int out_fd, const struct copa_desc *desc, const char *what,
                        struct copa_err *err);
 
+/*
+ * end_blob for destinations whose begin_blob names the final file: commits
+ * (renames) the temporary file into place.
+ */
+int copa_dst_end_blob_commit(struct copa_image_dst *d, const struct copa_desc *desc,
+                             struct copa_tmpfile *t, struct copa_err *err);
+
+/*
+ * put_blob for destinations with begin_blob/end_blob: copies fd into the
+ * temporary file begin_blob opens, checking it against desc, then end_blob.
+ */
+int copa_dst_put_blob_staged(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
+                             struct copa_err *err);
+
 /* Hashes the file at dirfd/path and compares with desc (digest and size). */
 int copa_verify_file(int dirfd, const char *path, const struct copa_desc *desc, const char *what,
                      struct copa_err *err);

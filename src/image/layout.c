@@ -257,26 +257,6 @@ static int layout_begin_blob(struct copa_image_dst *d, const struct copa_desc *d
 	return copa_tmpfile_open(t, l->dirfd, rel, 0644, err);
 }
 
-static int layout_end_blob(struct copa_image_dst *d, const struct copa_desc *desc,
-                           struct copa_tmpfile *t, struct copa_err *err)
-{
-	return copa_tmpfile_commit(t, false, err);
-}
-
-static int layout_put_blob(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
-                           struct copa_err *err)
-{
-	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
-	int r = layout_begin_blob(d, desc, &t, err);
-
-	if (r == 0)
-		r = copa_copy_verified(fd, t.fd, desc, "blob", err);
-	if (r == 0)
-		r = copa_tmpfile_commit(&t, false, err);
-	copa_tmpfile_release(&t);
-	return r;
-}
-
 static int layout_put_manifest(struct copa_image_dst *d, const struct copa_desc *desc,
                                const void *raw, size_t n, struct copa_err *err)
 {
@@ -379,9 +359,9 @@ static void layout_dst_free(struct copa_image_dst *d)
 
 static const struct dst_ops layout_dst_ops = {
     .has_blob = layout_has_blob,
-    .put_blob = layout_put_blob,
+    .put_blob = copa_dst_put_blob_staged,
     .begin_blob = layout_begin_blob,
-    .end_blob = layout_end_blob,
+    .end_blob = copa_dst_end_blob_commit,
     .put_manifest = layout_put_manifest,
     .commit = layout_commit,
     .free = layout_dst_free,
