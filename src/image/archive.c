@@ -386,17 +386,12 @@ static int root_from_index_json(struct copa_image_src *s, const struct tar_index
                                 const char *tag, struct copa_err *err)
 {
 	struct copa_index ix;
-	struct copa_buf raw = COPA_BUF_INIT;
 	_cleanup_free_ char *what = copa_xasprintf("%s: index.json", s->what);
-	int pick, r;
+	int r;
 
 	if (copa_index_parse(t->index_json.p, t->index_json.len, NULL, what, &ix, err) < 0)
 		return -1;
-	pick = copa_layout_pick(&ix, tag, s->what, err);
-	r = pick < 0 ? -1 : copa_image_src_get_doc(s, &ix.manifests[pick], &raw, err);
-	if (r == 0)
-		r = copa_src_set_root(s, &ix.manifests[pick], NULL, raw.p, raw.len, err);
-	copa_buf_release(&raw);
+	r = copa_layout_set_root(s, &ix, tag, err);
 	copa_index_release(&ix);
 	return r;
 }

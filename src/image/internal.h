@@ -128,10 +128,11 @@ int copa_verify_file(int dirfd, const char *path, const struct copa_desc *desc, 
 /*
  * The OCI layout reader shared by the layout, oci-archive and docker-archive
  * (Docker >= 25) sources: picks the index.json entry for `tag` (NULL: the only
- * one). Returns the entry index or -1.
+ * one), reads that document through s, verifies it and makes it the root of
+ * s. ix stays the caller's.
  */
-int copa_layout_pick(const struct copa_index *ix, const char *tag, const char *what,
-                     struct copa_err *err);
+int copa_layout_set_root(struct copa_image_src *s, const struct copa_index *ix, const char *tag,
+                         struct copa_err *err);
 
 /* Writes a directory tree (an OCI layout) as a tar into fd, sorted, fixed mtimes. */
 int copa_tar_dir(int dirfd, int out_fd, struct copa_err *err);

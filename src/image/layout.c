@@ -24,8 +24,9 @@ static char *blob_rel(const char *digest)
 	return copa_xasprintf("blobs/%.*s/%s", (int)(colon - digest), digest, colon + 1);
 }
 
-int copa_layout_pick(const struct copa_index *ix, const char *tag, const char *what,
-                     struct copa_err *err)
+/* Picks the index.json entry for `tag` (NULL: the only one); returns its index or -1. */
+static int layout_pick(const struct copa_index *ix, const char *tag, const char *what,
+                       struct copa_err *err)
 {
 	struct copa_buf tags = COPA_BUF_INIT;
 	int found = -1;
@@ -57,6 +58,19 @@ int copa_layout_pick(const struct copa_index *ix, const char *tag, const char *w
 		             what, ix->n_manifests, tags.len ? copa_buf_str(&tags) : "none");
 	copa_buf_release(&tags);
 	return -1;
+}
+
+int copa_layout_set_root(struct copa_image_src *s, const struct copa_index *ix, const char *tag,
+                         struct copa_err *err)
+{
+	struct copa_buf raw = COPA_BUF_INIT;
+	int pick = layout_pick(ix, tag, s->what, err);
+	int r = pick < 0 ? -1 : copa_image_src_get_doc(s, &ix->manifests[pick], &raw, err);
+
+	if (r == 0)
+		r = copa_src_set_root(s, &ix->manifests[pick], NULL, raw.p, raw.len, err);
+	copa_buf_release(&raw);
+	return r;
 }
 
 /* ---- source ---- */
@@ -192,8 +206,7 @@ int copa_src_layout_open(struct copa_image_src *s, struct copa_err *err)
 {
 	struct layout_src *l = copa_xcalloc(1, sizeof(*l));
 	struct copa_index ix;
-	struct copa_buf raw = COPA_BUF_INIT;
-	int pick, r;
+	int r;
 
 	l->dirfd = -1;
 	l->dir = realpath(s->ref.path, NULL);
@@ -207,11 +220,7 @@ int copa_src_layout_open(struct copa_image_src *s, struct copa_err *err)
 		                    "cannot open OCI layout '%s'", l->dir);
 	if (read_layout_index(l->dirfd, l->dir, &ix, err) < 0)
 		return copa_err_wrap(err, "%s", s->what);
-	pick = copa_layout_pick(&ix, s->ref.tag, s->what, err);
-	r = pick < 0 ? -1 : copa_image_src_get_doc(s, &ix.manifests[pick], &raw, err);
-	if (r == 0)
-		r = copa_src_set_root(s, &ix.manifests[pick], NULL, raw.p, raw.len, err);
-	copa_buf_release(&raw);
+	r = copa_layout_set_root(s, &ix, s->ref.tag, err);
 	copa_index_release(&ix);
 	return r;
 }
