@@ -396,24 +396,37 @@ static int root_from_index_json(struct copa_image_src *s, const struct tar_index
 	return r;
 }
 
-int copa_src_oci_archive_open(struct copa_image_src *s, struct copa_err *err)
+/*
+ * Opens an archive source: extracts every member into the cache, checks the
+ * blobs/ members against their names, and returns the member index (owned by s).
+ */
+static const struct tar_index *archive_src_open(struct copa_image_src *s, struct copa_err *err)
 {
 	struct archive_src *as = copa_xcalloc(1, sizeof(*as));
 
 	s->impl = as;
 	s->ops = &archive_src_ops;
 	if (extract_archive(s->ref.path, s->opts.cache, &as->tar, err) < 0)
-		return -1;
+		return NULL;
 	if (check_blob_names(&as->tar, s->ref.path, err) < 0)
-		return -1;
+		return NULL;
 	mark_members(s, &as->tar);
-	if (!as->tar.has_oci_layout || !as->tar.has_index_json)
+	return &as->tar;
+}
+
+int copa_src_oci_archive_open(struct copa_image_src *s, struct copa_err *err)
+{
+	const struct tar_index *t = archive_src_open(s, err);
+
+	if (!t)
+		return -1;
+	if (!t->has_oci_layout || !t->has_index_json)
 		return copa_err_set(
 		    err, COPA_E_INPUT,
 		    "'%s' is not an OCI archive: it has no oci-layout or index.json "
 		    "(a docker save archive is read as docker-archive:%s)",
 		    s->ref.path, s->ref.path);
-	return root_from_index_json(s, &as->tar, s->ref.tag, err);
+	return root_from_index_json(s, t, s->ref.tag, err);
 }
 
 /* ---- docker-archive source ---- */
@@ -652,23 +665,18 @@ out:
 
 int copa_src_docker_archive_open(struct copa_image_src *s, struct copa_err *err)
 {
-	struct archive_src *as = copa_xcalloc(1, sizeof(*as));
+	const struct tar_index *t = archive_src_open(s, err);
 
-	s->impl = as;
-	s->ops = &archive_src_ops;
-	if (extract_archive(s->ref.path, s->opts.cache, &as->tar, err) < 0)
+	if (!t)
 		return -1;
-	if (check_blob_names(&as->tar, s->ref.path, err) < 0)
-		return -1;
-	mark_members(s, &as->tar);
-	if (as->tar.has_manifest_json)
-		return docker_archive_root(s, &as->tar, err);
-	if (as->tar.has_index_json && as->tar.has_oci_layout) {
+	if (t->has_manifest_json)
+		return docker_archive_root(s, t, err);
+	if (t->has_index_json && t->has_oci_layout) {
 		const char *tag = NULL;
 
 		if (s->ref.has_ref)
 			tag = s->ref.ref.tag;
-		return root_from_index_json(s, &as->tar, tag, err);
+		return root_from_index_json(s, t, tag, err);
 	}
 	return copa_err_set(err, COPA_E_INPUT,
 	                    "'%s' is not a docker-archive: it has no manifest.json", s->ref.path);
