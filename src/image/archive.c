@@ -684,80 +684,68 @@ int copa_src_docker_archive_open(struct copa_image_src *s, struct copa_err *err)
 
 /* ---- tar writing ---- */
 
+static int tar_member_error(struct archive *a, const char *name, struct copa_err *err)
+{
+	return copa_err_set(err, COPA_E_IO, "cannot write tar member '%s': %s", name,
+	                    archive_error_string(a));
+}
+
+/* Writes the header of a member with mtime 0 (size only for a regular file). */
+static int tar_add_header(struct archive *a, const char *name, unsigned int type, int perm,
+                          uint64_t size, struct copa_err *err)
+{
+	struct archive_entry *e = archive_entry_new();
+	int r = 0;
+
+	archive_entry_set_pathname(e, name);
+	archive_entry_set_filetype(e, type);
+	archive_entry_set_perm(e, perm);
+	if (type == AE_IFREG)
+		archive_entry_set_size(e, (la_int64_t)size);
+	archive_entry_set_mtime(e, 0, 0);
+	if (archive_write_header(a, e) != ARCHIVE_OK)
+		r = tar_member_error(a, name, err);
+	archive_entry_free(e);
+	return r;
+}
+
 static int tar_add_fd(struct archive *a, const char *name, int fd, uint64_t size,
                       struct copa_err *err)
 {
-	struct archive_entry *e = archive_entry_new();
 	const size_t chunk = 1 << 20;
 	_cleanup_free_ char *buf = copa_xmalloc(chunk);
 	uint64_t off = 0;
-	int r = -1;
 
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_size(e, (la_int64_t)size);
-	archive_entry_set_mtime(e, 0, 0);
-	if (archive_write_header(a, e) != ARCHIVE_OK) {
-		copa_err_set(err, COPA_E_IO, "cannot write tar member '%s': %s", name,
-		             archive_error_string(a));
-		goto out;
-	}
+	if (tar_add_header(a, name, AE_IFREG, 0644, size, err) < 0)
+		return -1;
 	while (off < size) {
 		ssize_t n = pread(fd, buf, chunk, (off_t)off);
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n <= 0) {
-			copa_err_sys(err, COPA_E_IO, n < 0 ? errno : EIO, "cannot read '%s'", name);
-			goto out;
-		}
-		if (archive_write_data(a, buf, (size_t)n) != n) {
-			copa_err_set(err, COPA_E_IO, "cannot write tar member '%s': %s", name,
-			             archive_error_string(a));
-			goto out;
-		}
+		if (n <= 0)
+			return copa_err_sys(err, COPA_E_IO, n < 0 ? errno : EIO, "cannot read '%s'",
+			                    name);
+		if (archive_write_data(a, buf, (size_t)n) != n)
+			return tar_member_error(a, name, err);
 		off += (uint64_t)n;
 	}
-	r = 0;
-out:
-	archive_entry_free(e);
-	return r;
+	return 0;
 }
 
 static int tar_add_bytes(struct archive *a, const char *name, const void *data, size_t n,
                          struct copa_err *err)
 {
-	struct archive_entry *e = archive_entry_new();
-	int r = 0;
-
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFREG);
-	archive_entry_set_perm(e, 0644);
-	archive_entry_set_size(e, (la_int64_t)n);
-	archive_entry_set_mtime(e, 0, 0);
-	if (archive_write_header(a, e) != ARCHIVE_OK ||
-	    (n && archive_write_data(a, data, n) != (la_ssize_t)n))
-		r = copa_err_set(err, COPA_E_IO, "cannot write tar member '%s': %s", name,
-		                 archive_error_string(a));
-	archive_entry_free(e);
-	return r;
+	if (tar_add_header(a, name, AE_IFREG, 0644, n, err) < 0)
+		return -1;
+	if (n && archive_write_data(a, data, n) != (la_ssize_t)n)
+		return tar_member_error(a, name, err);
+	return 0;
 }
 
 static int tar_add_dir(struct archive *a, const char *name, struct copa_err *err)
 {
-	struct archive_entry *e = archive_entry_new();
-	int r = 0;
-
-	archive_entry_set_pathname(e, name);
-	archive_entry_set_filetype(e, AE_IFDIR);
-	archive_entry_set_perm(e, 0755);
-	archive_entry_set_mtime(e, 0, 0);
-	if (archive_write_header(a, e) != ARCHIVE_OK)
-		r = copa_err_set(err, COPA_E_IO, "cannot write tar member '%s': %s", name,
-		                 archive_error_string(a));
-	archive_entry_free(e);
-	return r;
+	return tar_add_header(a, name, AE_IFDIR, 0755, 0, err);
 }
 
 static struct archive *tar_writer(int fd, struct copa_err *err)
