@@ -116,46 +116,60 @@ static int link_target(const char *member, const char *target, struct copa_buf *
 	return 0;
 }
 
-static int read_member_to_cache(struct archive *a, const struct copa_cache *cache, const char *name,
-                                struct member *m, struct copa_buf *keep, struct copa_err *err)
+/*
+ * Streams the data of the entry `a` stands on into fd, hashing it with sha256
+ * into hex and counting it into *size; keep, when given, gets a copy too. `what`
+ * names the entry in errors ("<what>: <libarchive's error>").
+ */
+static int archive_data_to_fd(struct archive *a, int fd, struct copa_buf *keep, const char *what,
+                              char hex[COPA_HASH_HEX_MAX], uint64_t *size, struct copa_err *err)
 {
-	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
 	struct copa_hash h;
-	char hex[COPA_HASH_HEX_MAX];
 	const size_t chunk = 1 << 20;
 	_cleanup_free_ char *buf = copa_xmalloc(chunk);
-	int r = -1;
 
-	if (copa_cache_begin(cache, &t, err) < 0)
-		return -1;
 	copa_hash_init(&h, COPA_HASH_SHA256);
-	m->size = 0;
+	*size = 0;
 	for (;;) {
 		la_ssize_t n = archive_read_data(a, buf, chunk);
 
 		if (n < 0) {
-			copa_err_set(err, COPA_E_INPUT, "member '%s': %s", name,
-			             archive_error_string(a));
-			goto out;
+			copa_hash_release(&h);
+			return copa_err_set(err, COPA_E_INPUT, "%s: %s", what,
+			                    archive_error_string(a));
 		}
 		if (n == 0)
 			break;
 		copa_hash_update(&h, buf, (size_t)n);
-		m->size += (uint64_t)n;
+		*size += (uint64_t)n;
 		if (keep && copa_buf_add(keep, buf, (size_t)n) < 0) {
-			copa_err_set(err, COPA_E_LIMIT, "member '%s': larger than %u bytes", name,
-			             ARCHIVE_META_MAX);
-			goto out;
+			copa_hash_release(&h);
+			return copa_err_set(err, COPA_E_LIMIT, "%s: larger than %u bytes", what,
+			                    ARCHIVE_META_MAX);
 		}
-		if (copa_fs_write_all(t.fd, buf, (size_t)n, err) < 0)
-			goto out;
+		if (copa_fs_write_all(fd, buf, (size_t)n, err) < 0) {
+			copa_hash_release(&h);
+			return -1;
+		}
 	}
 	copa_hash_final_hex(&h, hex);
-	snprintf(m->digest, sizeof(m->digest), "sha256:%s", hex);
-	r = copa_cache_commit_blob(cache, &t, m->digest, true, NULL, err);
-out:
-	if (r < 0)
-		copa_hash_release(&h);
+	return 0;
+}
+
+static int read_member_to_cache(struct archive *a, const struct copa_cache *cache, const char *name,
+                                struct member *m, struct copa_buf *keep, struct copa_err *err)
+{
+	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
+	char hex[COPA_HASH_HEX_MAX];
+	_cleanup_free_ char *what = copa_xasprintf("member '%s'", name);
+	int r = -1;
+
+	if (copa_cache_begin(cache, &t, err) < 0)
+		return -1;
+	if (archive_data_to_fd(a, t.fd, keep, what, hex, &m->size, err) == 0) {
+		snprintf(m->digest, sizeof(m->digest), "sha256:%s", hex);
+		r = copa_cache_commit_blob(cache, &t, m->digest, true, NULL, err);
+	}
 	copa_tmpfile_release(&t);
 	return r;
 }
@@ -905,14 +919,11 @@ static int stage_uncompressed(struct docker_dst *dd, const struct copa_desc *des
 {
 	_cleanup_free_ char *name = staged_name(desc->digest);
 	_cleanup_close_ int in = copa_fs_open_beneath(dd->sfd, name, O_RDONLY | O_CLOEXEC, 0, err);
+	_cleanup_free_ char *what = copa_xasprintf("layer %s: cannot decompress", desc->digest);
 	struct archive *a;
 	struct archive_entry *e;
 	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
-	struct copa_hash h;
 	char hex[COPA_HASH_HEX_MAX];
-	const size_t chunk = 1 << 20;
-	_cleanup_free_ char *buf = copa_xmalloc(chunk);
-	_cleanup_free_ char *out_name = NULL;
 	int r = -1;
 
 	if (in < 0)
@@ -922,8 +933,7 @@ static int stage_uncompressed(struct docker_dst *dd, const struct copa_desc *des
 	archive_read_support_format_raw(a);
 	if (archive_read_open_fd(a, in, 1 << 16) != ARCHIVE_OK ||
 	    archive_read_next_header(a, &e) != ARCHIVE_OK) {
-		copa_err_set(err, COPA_E_INPUT, "layer %s: cannot decompress: %s", desc->digest,
-		             archive_error_string(a));
+		copa_err_set(err, COPA_E_INPUT, "%s: %s", what, archive_error_string(a));
 		archive_read_free(a);
 		return -1;
 	}
@@ -931,32 +941,12 @@ static int stage_uncompressed(struct docker_dst *dd, const struct copa_desc *des
 		archive_read_free(a);
 		return -1;
 	}
-	copa_hash_init(&h, COPA_HASH_SHA256);
-	*size = 0;
-	for (;;) {
-		la_ssize_t n = archive_read_data(a, buf, chunk);
-
-		if (n < 0) {
-			copa_err_set(err, COPA_E_INPUT, "layer %s: cannot decompress: %s",
-			             desc->digest, archive_error_string(a));
-			copa_hash_release(&h);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		copa_hash_update(&h, buf, (size_t)n);
-		*size += (uint64_t)n;
-		if (copa_fs_write_all(t.fd, buf, (size_t)n, err) < 0) {
-			copa_hash_release(&h);
-			goto out;
-		}
+	if (archive_data_to_fd(a, t.fd, NULL, what, hex, size, err) == 0) {
+		snprintf(diff_id, COPA_DIGEST_MAX, "sha256:%s", hex);
+		free(t.final);
+		t.final = copa_xasprintf("%s.tar", hex);
+		r = copa_tmpfile_commit(&t, false, err);
 	}
-	copa_hash_final_hex(&h, hex);
-	snprintf(diff_id, COPA_DIGEST_MAX, "sha256:%s", hex);
-	free(t.final);
-	t.final = copa_xasprintf("%s.tar", hex);
-	r = copa_tmpfile_commit(&t, false, err);
-out:
 	copa_tmpfile_release(&t);
 	archive_read_free(a);
 	return r;
