@@ -196,17 +196,7 @@ struct copa_image_src *copa_image_src_open(const struct copa_image_ref *ref,
 
 	pthread_mutex_init(&s->lock, NULL);
 	s->opts = *opts;
-	s->ref = *ref;
-	s->ref.path = ref->path ? copa_xstrdup(ref->path) : NULL;
-	s->ref.tag = ref->tag ? copa_xstrdup(ref->tag) : NULL;
-	memset(&s->ref.ref, 0, sizeof(s->ref.ref));
-	if (ref->has_ref) {
-		s->ref.ref.domain = copa_xstrdup(ref->ref.domain);
-		s->ref.ref.path = copa_xstrdup(ref->ref.path);
-		s->ref.ref.tag = ref->ref.tag ? copa_xstrdup(ref->ref.tag) : NULL;
-		s->ref.ref.digest = ref->ref.digest ? copa_xstrdup(ref->ref.digest) : NULL;
-		s->ref.ref.tag_defaulted = ref->ref.tag_defaulted;
-	}
+	copa_image_ref_copy(&s->ref, ref);
 	s->what = copa_xasprintf("image '%s'", text);
 	if (!opts->cache) {
 		copa_err_set(err, COPA_E_BUG, "image source opened without a cache");
@@ -568,17 +558,7 @@ struct copa_image_dst *copa_image_dst_open(const struct copa_image_ref *ref,
 	int r = -1;
 
 	d->opts = *opts;
-	d->ref = *ref;
-	d->ref.path = ref->path ? copa_xstrdup(ref->path) : NULL;
-	d->ref.tag = ref->tag ? copa_xstrdup(ref->tag) : NULL;
-	memset(&d->ref.ref, 0, sizeof(d->ref.ref));
-	if (ref->has_ref) {
-		d->ref.ref.domain = copa_xstrdup(ref->ref.domain);
-		d->ref.ref.path = copa_xstrdup(ref->ref.path);
-		d->ref.ref.tag = ref->ref.tag ? copa_xstrdup(ref->ref.tag) : NULL;
-		d->ref.ref.digest = ref->ref.digest ? copa_xstrdup(ref->ref.digest) : NULL;
-		d->ref.ref.tag_defaulted = ref->ref.tag_defaulted;
-	}
+	copa_image_ref_copy(&d->ref, ref);
 	d->what = copa_xasprintf("destination '%s'", text);
 	switch (ref->transport) {
 	case COPA_TRANSPORT_OCI:

@@ -352,6 +352,21 @@ void copa_image_ref_release(struct copa_image_ref *r)
 	r->archive_index = -1;
 }
 
+void copa_image_ref_copy(struct copa_image_ref *dst, const struct copa_image_ref *src)
+{
+	*dst = *src;
+	dst->path = src->path ? copa_xstrdup(src->path) : NULL;
+	dst->tag = src->tag ? copa_xstrdup(src->tag) : NULL;
+	memset(&dst->ref, 0, sizeof(dst->ref));
+	if (src->has_ref) {
+		dst->ref.domain = copa_xstrdup(src->ref.domain);
+		dst->ref.path = copa_xstrdup(src->ref.path);
+		dst->ref.tag = src->ref.tag ? copa_xstrdup(src->ref.tag) : NULL;
+		dst->ref.digest = src->ref.digest ? copa_xstrdup(src->ref.digest) : NULL;
+		dst->ref.tag_defaulted = src->ref.tag_defaulted;
+	}
+}
+
 /* Transports skopeo knows that copa does not (recognised for a clear error). */
 static const char *const unsupported_transports[] = {
     "docker-daemon", "containers-storage", "dir", "ostree", "sif", "tarball", NULL,

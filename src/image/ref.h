@@ -74,6 +74,8 @@ struct copa_image_ref {
  */
 int copa_image_ref_parse(const char *s, struct copa_image_ref *out, struct copa_err *err);
 void copa_image_ref_release(struct copa_image_ref *r);
+/* Fills dst with a deep copy of src (owned strings; release with copa_image_ref_release). */
+void copa_image_ref_copy(struct copa_image_ref *dst, const struct copa_image_ref *src);
 /* The canonical text of a transport reference (malloc'd), e.g. "oci:/d:tag". */
 char *copa_image_ref_string(const struct copa_image_ref *r);
 /* "registry", "oci", "oci-archive" or "docker-archive". */

@@ -182,6 +182,27 @@ static void test_transports(void **state)
 	}
 }
 
+/* A copy owns its strings: it still reads the same after the original is released. */
+static void test_image_ref_copy(void **state)
+{
+	for (size_t i = 0; i < COPA_ARRAY_SIZE(transports); i++) {
+		struct copa_err err = COPA_ERR_INIT;
+		struct copa_image_ref r, copy;
+		_cleanup_free_ char *c = NULL;
+
+		if (transports[i].transport < 0)
+			continue;
+		assert_int_equal(copa_image_ref_parse(transports[i].in, &r, &err), 0);
+		copa_image_ref_copy(&copy, &r);
+		copa_image_ref_release(&r);
+		c = copa_image_ref_string(&copy);
+		assert_string_equal(c, transports[i].canon);
+		assert_int_equal(copy.transport, transports[i].transport);
+		assert_int_equal(copy.archive_index, transports[i].index);
+		copa_image_ref_release(&copy);
+	}
+}
+
 static void test_unsupported_transport_message(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -209,7 +230,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_refs),       cmocka_unit_test(test_lookup_and_name),
 	    cmocka_unit_test(test_transports), cmocka_unit_test(test_unsupported_transport_message),
-	    cmocka_unit_test(test_oci_names),
+	    cmocka_unit_test(test_oci_names),  cmocka_unit_test(test_image_ref_copy),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
