@@ -1526,6 +1526,26 @@ static char *next_location(struct copa_registry *r, const struct copa_http_resp 
 	return u;
 }
 
+/*
+ * One request of an upload session, which must answer HTTP `want`. On failure
+ * *transient tells whether starting the session over may help (not after a
+ * request reg_do already retried itself).
+ */
+static int upload_step(struct copa_registry *r, const struct rreq *q, long want,
+		       struct copa_http_resp *resp, bool *transient, struct copa_err *err)
+{
+	copa_buf_reset(q->resp_body);
+	if (reg_do(r, q, resp, err) < 0) {
+		*transient = q->no_retry && resp->transient;
+		return -1;
+	}
+	if (resp->status != want) {
+		*transient = resp->transient;
+		return status_err(r, resp, q->resp_body->p, q->resp_body->len, q->what, err);
+	}
+	return 0;
+}
+
 /* One upload session. *transient tells whether starting over may help. */
 static int upload_once(struct copa_registry *r, const char *digest, uint64_t size, int fd,
 		       const char *scope, const char *what, bool *transient,
@@ -1535,6 +1555,7 @@ static int upload_once(struct copa_registry *r, const char *digest, uint64_t siz
 	struct copa_http_resp resp = {0};
 	struct copa_buf buf = COPA_BUF_INIT;
 	static const char *const octet[] = {"Content-Type: application/octet-stream", NULL};
+	bool chunked = r->chunk_size && size > r->chunk_size;
 	int rc = -1;
 
 	*transient = false;
@@ -1544,76 +1565,50 @@ static int upload_once(struct copa_registry *r, const char *digest, uint64_t siz
 		struct rreq q = {.method = "POST", .url = start, .scopes = scope, .resp_body = &buf,
 				 .body = "", .body_len = 0, .what = what};
 
-		if (reg_do(r, &q, &resp, err) < 0)
+		if (upload_step(r, &q, 202, &resp, transient, err) < 0)
 			goto out;
-	}
-	if (resp.status != 202) {
-		*transient = resp.transient;
-		status_err(r, &resp, buf.p, buf.len, what, err);
-		goto out;
 	}
 	loc = next_location(r, &resp, NULL, what, err);
 	if (!loc)
 		goto out;
-	if (r->chunk_size && size > r->chunk_size) {
-		for (uint64_t off = 0; off < size;) {
-			uint64_t n = size - off < r->chunk_size ? size - off : r->chunk_size;
-			char range[80];
-			const char *hdrs[] = {octet[0], range, NULL};
-			struct rreq q = {.method = "PATCH", .url = loc, .headers = hdrs,
-					 .scopes = scope, .body_fd = fd, .has_body_fd = true,
-					 .body_off = off, .body_fd_len = n, .resp_body = &buf,
-					 .no_retry = true, .what = what};
-			char *next;
+	for (uint64_t off = 0; chunked && off < size;) {
+		uint64_t n = size - off < r->chunk_size ? size - off : r->chunk_size;
+		char range[80];
+		const char *hdrs[] = {octet[0], range, NULL};
+		struct rreq q = {.method = "PATCH", .url = loc, .headers = hdrs, .scopes = scope,
+				 .body_fd = fd, .has_body_fd = true, .body_off = off,
+				 .body_fd_len = n, .resp_body = &buf, .no_retry = true,
+				 .what = what};
+		char *next;
 
-			snprintf(range, sizeof(range), "Content-Range: %llu-%llu",
-				 (unsigned long long)off, (unsigned long long)(off + n - 1));
-			copa_buf_reset(&buf);
-			if (reg_do(r, &q, &resp, err) < 0) {
-				*transient = resp.transient;
-				goto out;
-			}
-			if (resp.status != 202) {
-				*transient = resp.transient;
-				status_err(r, &resp, buf.p, buf.len, what, err);
-				goto out;
-			}
-			next = next_location(r, &resp, NULL, what, err);
-			if (!next)
-				goto out;
-			free(loc);
-			loc = next;
-			off += n;
-		}
-		final = copa_registry_upload_url(loc, loc, digest);
-		{
-			struct rreq q = {.method = "PUT", .url = final, .headers = octet,
-					 .scopes = scope, .body = "", .body_len = 0,
-					 .resp_body = &buf, .no_retry = true, .what = what};
-
-			copa_buf_reset(&buf);
-			if (reg_do(r, &q, &resp, err) < 0) {
-				*transient = resp.transient;
-				goto out;
-			}
-		}
-	} else {
-		struct rreq q = {.method = "PUT", .headers = octet, .scopes = scope, .body_fd = fd,
-				 .has_body_fd = true, .body_off = 0, .body_fd_len = size,
+		snprintf(range, sizeof(range), "Content-Range: %llu-%llu", (unsigned long long)off,
+			 (unsigned long long)(off + n - 1));
+		if (upload_step(r, &q, 202, &resp, transient, err) < 0)
+			goto out;
+		next = next_location(r, &resp, NULL, what, err);
+		if (!next)
+			goto out;
+		free(loc);
+		loc = next;
+		off += n;
+	}
+	/* The final PUT carries the whole blob, or nothing after the chunks. */
+	final = copa_registry_upload_url(loc, loc, digest);
+	{
+		struct rreq q = {.method = "PUT", .url = final, .headers = octet, .scopes = scope,
 				 .resp_body = &buf, .no_retry = true, .what = what};
 
-		final = copa_registry_upload_url(loc, loc, digest);
-		q.url = final;
-		copa_buf_reset(&buf);
-		if (reg_do(r, &q, &resp, err) < 0) {
-			*transient = resp.transient;
-			goto out;
+		if (chunked) {
+			q.body = "";
+			q.body_len = 0;
+		} else {
+			q.body_fd = fd;
+			q.has_body_fd = true;
+			q.body_off = 0;
+			q.body_fd_len = size;
 		}
-	}
-	if (resp.status != 201) {
-		*transient = resp.transient;
-		status_err(r, &resp, buf.p, buf.len, what, err);
-		goto out;
+		if (upload_step(r, &q, 201, &resp, transient, err) < 0)
+			goto out;
 	}
 	{
 		const char *dcd = copa_http_resp_header(&resp, "Docker-Content-Digest");
