@@ -50,6 +50,15 @@ int copa_cli_fail(struct copa_out *out, const struct copa_err *err);
 int copa_cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * The getopt results every command with a usage text treats alike: -v sets
+ * *verbose and returns -1 (parsing goes on); -h prints usage_text on stdout
+ * and returns 0; anything else is "invalid option" (returns 2). A command
+ * calls it from the default branch of its option switch and returns what
+ * it gives unless -1.
+ */
+int copa_cli_common_opt(const char *cmd, int c, const char *usage_text, bool *verbose);
+
 /* Installs SIGINT/SIGTERM handlers that set the flag read by copa_cli_interrupted(). */
 void copa_cli_signals(void);
 bool copa_cli_interrupted(void);

@@ -234,7 +234,7 @@ static int run(int argc, char **argv)
 	bool verbose = false;
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_out *out;
-	int c, rc = 0;
+	int c, r, rc = 0;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
@@ -268,14 +268,11 @@ static int run(int argc, char **argv)
 			if (copa_cli_parse_progress(optarg, &progress) < 0)
 				return copa_cli_usage_error("inspect", "invalid --progress '%s'", optarg);
 			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
 		default:
-			return copa_cli_usage_error("inspect", "invalid option");
+			r = copa_cli_common_opt("inspect", c, usage_text, &verbose);
+			if (r >= 0)
+				return r;
+			break;
 		}
 	}
 	if (optind + 1 != argc)

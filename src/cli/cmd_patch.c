@@ -161,7 +161,7 @@ static int run(int argc, char **argv)
 	bool verbose = false;
 	struct copa_err err = COPA_ERR_INIT;
 	enum copa_patch_result result;
-	int c, rc;
+	int c, r, rc;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "i:r:s:t:po:f:vh", longopts, NULL)) != -1) {
@@ -255,14 +255,11 @@ static int run(int argc, char **argv)
 					"patch", "invalid --progress '%s' (auto, tty, plain, quiet or json)",
 					optarg);
 			break;
-		case 'v':
-			verbose = true;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return 0;
 		default:
-			return copa_cli_usage_error("patch", "invalid option");
+			r = copa_cli_common_opt("patch", c, usage_text, &verbose);
+			if (r >= 0)
+				return r;
+			break;
 		}
 	}
 	if (optind < argc)

@@ -339,6 +339,20 @@ int copa_cli_usage_error(const char *cmd, const char *fmt, ...)
 	return 2;
 }
 
+int copa_cli_common_opt(const char *cmd, int c, const char *usage_text, bool *verbose)
+{
+	switch (c) {
+	case 'v':
+		*verbose = true;
+		return -1;
+	case 'h':
+		fputs(usage_text, stdout);
+		return 0;
+	default:
+		return copa_cli_usage_error(cmd, "invalid option");
+	}
+}
+
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
