@@ -22,6 +22,7 @@
 #include "util/fs.h"
 #include "util/mem.h"
 #include "util/proc.h"
+#include "viewload.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -34,98 +35,6 @@
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
 #include <unistd.h>
-
-static int rootfd = -1;
-
-static int reader(void *ctx, const struct copa_view_entry *e, size_t max, struct copa_buf *out,
-		  struct copa_err *err)
-{
-	int fd;
-	int r;
-
-	(void)ctx;
-	if (e->layer == COPA_VIEW_NO_LAYER)
-		return copa_err_set(err, COPA_E_BUG, "'%s' has no content in the view", e->path);
-	fd = copa_fs_open_beneath(rootfd, e->path, O_RDONLY, 0, err);
-	if (fd < 0)
-		return -1;
-	r = copa_fs_read_fd(fd, max, out, err);
-	close(fd);
-	return r;
-}
-
-static int load_dir(struct copa_view *v, int dfd, const char *prefix, struct copa_err *err)
-{
-	DIR *d;
-	struct dirent *de;
-	int fd = dup(dfd);
-	int r = 0;
-
-	if (fd < 0 || !(d = fdopendir(fd)))
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot read '%s'", prefix);
-	while ((de = readdir(d)) && r == 0) {
-		struct stat st;
-		struct copa_view_entry e = {0};
-		char *path, link[4096];
-
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-			r = copa_err_sys(err, COPA_E_IO, errno, "cannot stat '%s/%s'", prefix,
-					 de->d_name);
-			break;
-		}
-		path = *prefix ? copa_xasprintf("%s/%s", prefix, de->d_name)
-			       : copa_xstrdup(de->d_name);
-		e.path = path;
-		e.mode = st.st_mode & 07777;
-		e.uid = st.st_uid;
-		e.gid = st.st_gid;
-		e.mtime = st.st_mtime;
-		e.layer = 0;
-		if (S_ISREG(st.st_mode)) {
-			e.type = COPA_FT_REG;
-			e.size = (uint64_t)st.st_size;
-		} else if (S_ISDIR(st.st_mode)) {
-			e.type = COPA_FT_DIR;
-		} else if (S_ISLNK(st.st_mode)) {
-			ssize_t n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
-
-			if (n < 0) {
-				r = copa_err_sys(err, COPA_E_IO, errno, "cannot read link '%s'", path);
-				free(path);
-				break;
-			}
-			link[n] = '\0';
-			e.type = COPA_FT_SYMLINK;
-			e.link = link;
-		} else if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
-			e.type = S_ISCHR(st.st_mode) ? COPA_FT_CHR : COPA_FT_BLK;
-			e.rdev_major = major(st.st_rdev);
-			e.rdev_minor = minor(st.st_rdev);
-		} else if (S_ISFIFO(st.st_mode)) {
-			e.type = COPA_FT_FIFO;
-		} else {
-			free(path);
-			continue; /* sockets */
-		}
-		if (!copa_view_put(v, &e, err))
-			r = -1;
-		if (r == 0 && S_ISDIR(st.st_mode)) {
-			int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
-
-			if (sub < 0)
-				r = copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", path);
-			else {
-				r = load_dir(v, sub, path, err);
-				close(sub);
-			}
-		}
-		free(path);
-	}
-	closedir(d);
-	return r;
-}
 
 /* ---- materialising the layer ---- */
 
@@ -412,14 +321,8 @@ int main(int argc, char **argv)
 	}
 	if (!root || !outdir || !first)
 		return usage();
-	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (rootfd < 0) {
-		fprintf(stderr, "copa-debapply: cannot open '%s': %s\n", root, strerror(errno));
-		return 1;
-	}
-	v = copa_view_new();
-	copa_view_set_reader(v, reader, NULL);
-	if (load_dir(v, rootfd, "", &err) < 0)
+	v = copa_test_view_from_dir(root, &err);
+	if (!v)
 		goto out;
 	stagedir = copa_fs_mkdtemp(NULL, "copa-debapply-", &err);
 	if (!stagedir)
@@ -526,6 +429,5 @@ out:
 	}
 	if (stagefd >= 0)
 		close(stagefd);
-	close(rootfd);
 	return rc;
 }

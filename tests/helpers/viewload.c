@@ -38,9 +38,13 @@ static int dir_reader(void *ctx, const struct copa_view_entry *e, size_t max, st
 		      struct copa_err *err)
 {
 	struct dirctx *d = ctx;
-	int fd = copa_fs_open_beneath(d->rootfd, e->path, O_RDONLY, 0, err);
+	int fd;
 	int r;
 
+	/* Entries added after loading (a new layer's) have no file in the directory. */
+	if (e->layer == COPA_VIEW_NO_LAYER)
+		return copa_err_set(err, COPA_E_BUG, "'%s' has no content in the view", e->path);
+	fd = copa_fs_open_beneath(d->rootfd, e->path, O_RDONLY, 0, err);
 	if (fd < 0)
 		return -1;
 	r = copa_fs_read_fd(fd, max, out, err);
