@@ -182,10 +182,7 @@ int copa_report_grype(const json_t *doc, const char *source, struct copa_update_
 		if (read_match(m, mt, path, err) < 0)
 			goto fail;
 	}
-	if (copa_update_manifest_finish(m, err) < 0)
-		goto fail;
-	copa_update_manifest_list_push(out, m);
-	return 0;
+	return copa_update_manifest_list_finish_push(out, m, err);
 fail:
 	copa_update_manifest_free(m);
 	return -1;

@@ -474,3 +474,14 @@ void copa_update_manifest_list_push(struct copa_update_manifest_list *l, struct 
 	l->v = copa_xrealloc(l->v, (l->n + 1) * sizeof(*l->v));
 	l->v[l->n++] = m;
 }
+
+int copa_update_manifest_list_finish_push(struct copa_update_manifest_list *l,
+					  struct copa_update_manifest *m, struct copa_err *err)
+{
+	if (copa_update_manifest_finish(m, err) < 0) {
+		copa_update_manifest_free(m);
+		return -1;
+	}
+	copa_update_manifest_list_push(l, m);
+	return 0;
+}

@@ -162,5 +162,11 @@ struct copa_update_manifest_list {
 void copa_update_manifest_list_release(struct copa_update_manifest_list *l);
 /* Appends m (ownership moves into the list). */
 void copa_update_manifest_list_push(struct copa_update_manifest_list *l, struct copa_update_manifest *m);
+/*
+ * Finishes m (copa_update_manifest_finish) and appends it to l; on error m is
+ * freed. Ownership of m moves in either way: the last step of every reader.
+ */
+int copa_update_manifest_list_finish_push(struct copa_update_manifest_list *l,
+					  struct copa_update_manifest *m, struct copa_err *err);
 
 #endif

@@ -104,10 +104,7 @@ static int read_one(const json_t *doc, const char *source, const char *scanner,
 	} else if (read_list(m, doc, "updates", false, err) < 0) {
 		goto fail;
 	}
-	if (copa_update_manifest_finish(m, err) < 0)
-		goto fail;
-	copa_update_manifest_list_push(out, m);
-	return 0;
+	return copa_update_manifest_list_finish_push(out, m, err);
 fail:
 	copa_update_manifest_free(m);
 	return -1;

@@ -146,10 +146,9 @@ int copa_report_trivy(const json_t *doc, const char *source, struct copa_update_
 				    "no OS version (Metadata.OS.Name) for OS family '%s'", family);
 	m = copa_update_manifest_new(source, "trivy");
 	if (copa_update_manifest_set_os(m, family, name, arch, variant, purl_hint(results), err) < 0 ||
-	    read_results(m, results, family, err) < 0 || copa_update_manifest_finish(m, err) < 0) {
+	    read_results(m, results, family, err) < 0) {
 		copa_update_manifest_free(m);
 		return -1;
 	}
-	copa_update_manifest_list_push(out, m);
-	return 0;
+	return copa_update_manifest_list_finish_push(out, m, err);
 }
