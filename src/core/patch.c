@@ -500,6 +500,19 @@ static const struct copa_deb_apply_result *applied_result(const struct platform_
 	return NULL;
 }
 
+/* The maintainer scripts the applier skipped for a package go into its summary entry. */
+static void set_skipped_scripts(struct copa_pkg_result *pr, const struct copa_deb_apply_result *ap)
+{
+	size_t n = 0;
+
+	if (!ap || !ap->skipped)
+		return;
+	while (ap->skipped[n])
+		n++;
+	pr->skipped_scripts = (const char *const *)ap->skipped;
+	pr->n_skipped_scripts = n;
+}
+
 static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
@@ -1031,7 +1044,6 @@ static int record_outcomes(struct platform_ctx *c, struct copa_err *err)
 			.outcome = outcome_of(res->outcome),
 			.reason = res->reason,
 		};
-		size_t n_skipped = 0;
 
 		if (res->outcome == COPA_DEB_HELD && !pr.reason)
 			pr.reason = "held in the image";
@@ -1041,12 +1053,7 @@ static int record_outcomes(struct platform_ctx *c, struct copa_err *err)
 			pr.vuln_ids = u->vuln_ids;
 			pr.n_vuln_ids = u->n_vuln_ids;
 		}
-		if (ap && ap->skipped) {
-			while (ap->skipped[n_skipped])
-				n_skipped++;
-			pr.skipped_scripts = (const char *const *)ap->skipped;
-			pr.n_skipped_scripts = n_skipped;
-		}
+		set_skipped_scripts(&pr, ap);
 		if (copa_summary_add_package(r->summary, c->j->sp, &pr, err) < 0)
 			return -1;
 	}
@@ -1062,16 +1069,10 @@ static int record_outcomes(struct platform_ctx *c, struct copa_err *err)
 			.outcome = COPA_OUTCOME_UPDATED,
 			.reason = "new dependency of an update",
 		};
-		size_t n_skipped = 0;
 
 		if (p->old_version)
 			continue;
-		if (ap && ap->skipped) {
-			while (ap->skipped[n_skipped])
-				n_skipped++;
-			pr.skipped_scripts = (const char *const *)ap->skipped;
-			pr.n_skipped_scripts = n_skipped;
-		}
+		set_skipped_scripts(&pr, ap);
 		if (copa_summary_add_package(r->summary, c->j->sp, &pr, err) < 0)
 			return -1;
 	}

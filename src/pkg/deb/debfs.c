@@ -54,8 +54,6 @@ int copa_debfs_put(struct copa_view *v, struct copa_layer_builder *b,
 	ve.link = e->link;
 	ve.size = e->type == COPA_FT_REG ? e->size : 0;
 	ve.content = view_content && e->type == COPA_FT_REG ? e->content : NULL;
-	if (ve.size && !ve.content)
-		ve.content = NULL;
 	ve.rdev_major = e->rdev_major;
 	ve.rdev_minor = e->rdev_minor;
 	ve.layer = COPA_VIEW_NO_LAYER;
