@@ -19,6 +19,8 @@ import pathlib
 
 import pytest
 
+import imagetools
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 __all__ = ["build_deb", "build_raw_deb", "make_rootfs", "real_dpkg_install", "tree_diff",
@@ -127,29 +129,7 @@ def _tar(entries, compression="gz"):
     buf = io.BytesIO()
     mode = "w:gz" if compression == "gz" else "w"
     with tarfile.open(fileobj=buf, mode=mode, format=tarfile.GNU_FORMAT) as tf:
-        for name, spec in entries:
-            spec = _spec(spec)
-            ti = tarfile.TarInfo(name)
-            ti.mtime = spec.get("mtime", 1700000000)
-            kind = spec.get("type", "file")
-            data = None
-            if kind == "dir":
-                ti.type = tarfile.DIRTYPE
-                ti.mode = spec.get("mode", 0o755)
-            elif kind == "symlink":
-                ti.type = tarfile.SYMTYPE
-                ti.linkname = spec["target"]
-                ti.mode = 0o777
-            elif kind == "hardlink":
-                ti.type = tarfile.LNKTYPE
-                ti.linkname = spec["target"]
-            else:
-                data = spec.get("data", b"")
-                if isinstance(data, str):
-                    data = data.encode()
-                ti.size = len(data)
-                ti.mode = spec.get("mode", 0o644)
-            tf.addfile(ti, io.BytesIO(data) if data is not None else None)
+        imagetools.add_tar_entries(tf, entries)
     return buf.getvalue()
 
 

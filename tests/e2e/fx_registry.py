@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from fx_services import free_port, wait_http
+from fx_services import BackgroundHTTPServer, free_port, wait_http
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -202,7 +202,7 @@ def b64url(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
-class TokenService:
+class TokenService(BackgroundHTTPServer):
     """The distribution token protocol (GET with optional Basic auth, OAuth2
     POST with password or refresh_token grants), signing RS256 JWTs.
 
@@ -268,11 +268,8 @@ class TokenService:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.realm = f"http://127.0.0.1:{self.port}/token"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        BackgroundHTTPServer.__init__(self, Handler)
+        self.realm = f"{self.url}/token"
 
     def _basic_user(self, header):
         if not header:
@@ -318,10 +315,6 @@ class TokenService:
                 f"    realm: {self.realm}\n    service: {self.SERVICE}\n"
                 f"    issuer: {self.ISSUER}\n    rootcertbundle: {self.bundle}\n")
 
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 @pytest.fixture
 def token_registry(make_registry, tmp_path):
@@ -339,7 +332,7 @@ def token_registry(make_registry, tmp_path):
 HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te", "upgrade"}
 
 
-class FaultProxy:
+class FaultProxy(BackgroundHTTPServer):
     """A reverse proxy in front of `upstream` (host:port) that records every
     request and applies fault rules, each a dict matched in order:
       action: "status" (answer `status` with `headers`, not forwarded),
@@ -428,11 +421,7 @@ class FaultProxy:
 
             do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
 
-        self.httpd = http.server.ThreadingHTTPServer((bind, 0), Handler)
-        self.port = self.httpd.server_address[1]
-        self.host = f"{bind}:{self.port}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
+        BackgroundHTTPServer.__init__(self, Handler, bind)
 
     def add(self, action, path=r"/blobs/sha256:", method="GET", times=1, **kw):
         with self.lock:
@@ -465,10 +454,6 @@ class FaultProxy:
                     if (method is None or e["method"] == method)
                     and (path is None or re.search(path, e["path"]))]
 
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
 
 @pytest.fixture
 def fault_proxy():
@@ -485,7 +470,7 @@ def fault_proxy():
         p.stop()
 
 
-class RecordingBlobServer:
+class RecordingBlobServer(BackgroundHTTPServer):
     """Stands in for a CDN: serves `blobs` (path suffix -> bytes) and records
     the headers of every request."""
 
@@ -513,14 +498,7 @@ class RecordingBlobServer:
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.host = f"127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        BackgroundHTTPServer.__init__(self, Handler)
 
 
 @pytest.fixture

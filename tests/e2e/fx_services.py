@@ -83,19 +83,28 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
         pass
 
 
-class StaticServer:
-    """Serves a directory over HTTP on 127.0.0.1; `url` has no trailing slash."""
+class BackgroundHTTPServer:
+    """A ThreadingHTTPServer on a free port of `bind`, served from a daemon
+    thread: `port`, `host` (bind:port) and `url` (no trailing slash)."""
 
-    def __init__(self, root):
-        handler = functools.partial(_QuietHandler, directory=str(root))
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+    def __init__(self, handler, bind="127.0.0.1"):
+        self.httpd = http.server.ThreadingHTTPServer((bind, 0), handler)
+        self.port = self.httpd.server_address[1]
+        self.host = f"{bind}:{self.port}"
+        self.url = f"http://{self.host}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
     def stop(self):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+class StaticServer(BackgroundHTTPServer):
+    """Serves a directory over HTTP on 127.0.0.1."""
+
+    def __init__(self, root):
+        super().__init__(functools.partial(_QuietHandler, directory=str(root)))
 
 
 @pytest.fixture

@@ -31,48 +31,54 @@ def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
 
+def add_tar_entries(tf, entries):
+    """Adds entries to an open tarfile: a list of (path, spec) where spec is
+    bytes/str (a 0644 file), None (a directory), or a dict with type in {file,
+    dir, symlink, hardlink, whiteout, opaque} and optional
+    data/target/mode/uid/gid/mtime/pax."""
+    for path, spec in entries:
+        if spec is None:
+            spec = {"type": "dir"}
+        elif isinstance(spec, (bytes, str)):
+            spec = {"type": "file", "data": spec}
+        kind = spec.get("type", "file")
+        if kind == "whiteout":
+            d, b = os.path.split(path)
+            path, kind, spec = os.path.join(d, ".wh." + b), "file", {"data": b""}
+        elif kind == "opaque":
+            path, kind, spec = os.path.join(path, ".wh..wh..opq"), "file", {"data": b""}
+        ti = tarfile.TarInfo(path)
+        ti.mtime = spec.get("mtime", 1700000000)
+        ti.uid = spec.get("uid", 0)
+        ti.gid = spec.get("gid", 0)
+        data = None
+        if kind == "dir":
+            ti.type = tarfile.DIRTYPE
+            ti.mode = spec.get("mode", 0o755)
+        elif kind == "symlink":
+            ti.type = tarfile.SYMTYPE
+            ti.linkname = spec["target"]
+            ti.mode = 0o777
+        elif kind == "hardlink":
+            ti.type = tarfile.LNKTYPE
+            ti.linkname = spec["target"]
+            ti.mode = spec.get("mode", 0o644)
+        else:
+            data = spec.get("data", b"")
+            if isinstance(data, str):
+                data = data.encode()
+            ti.size = len(data)
+            ti.mode = spec.get("mode", 0o644)
+        if "pax" in spec:
+            ti.pax_headers = spec["pax"]
+        tf.addfile(ti, io.BytesIO(data) if data is not None else None)
+
+
 def tar_layer(entries):
-    """entries: list of (path, spec) where spec is bytes (file), a dict with
-    type in {file, dir, symlink, hardlink, whiteout, opaque} and optional
-    data/target/mode/uid/gid, or None for a directory. Returns tar bytes."""
+    """A PAX tar of entries (see add_tar_entries). Returns tar bytes."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
-        for path, spec in entries:
-            if spec is None:
-                spec = {"type": "dir"}
-            elif isinstance(spec, (bytes, str)):
-                spec = {"type": "file", "data": spec}
-            kind = spec.get("type", "file")
-            if kind == "whiteout":
-                d, b = os.path.split(path)
-                path, kind, spec = os.path.join(d, ".wh." + b), "file", {"data": b""}
-            elif kind == "opaque":
-                path, kind, spec = os.path.join(path, ".wh..wh..opq"), "file", {"data": b""}
-            ti = tarfile.TarInfo(path)
-            ti.mtime = spec.get("mtime", 1700000000)
-            ti.uid = spec.get("uid", 0)
-            ti.gid = spec.get("gid", 0)
-            data = None
-            if kind == "dir":
-                ti.type = tarfile.DIRTYPE
-                ti.mode = spec.get("mode", 0o755)
-            elif kind == "symlink":
-                ti.type = tarfile.SYMTYPE
-                ti.linkname = spec["target"]
-                ti.mode = 0o777
-            elif kind == "hardlink":
-                ti.type = tarfile.LNKTYPE
-                ti.linkname = spec["target"]
-                ti.mode = spec.get("mode", 0o644)
-            else:
-                data = spec.get("data", b"")
-                if isinstance(data, str):
-                    data = data.encode()
-                ti.size = len(data)
-                ti.mode = spec.get("mode", 0o644)
-            if "pax" in spec:
-                ti.pax_headers = spec["pax"]
-            tf.addfile(ti, io.BytesIO(data) if data is not None else None)
+        add_tar_entries(tf, entries)
     return buf.getvalue()
 
 
