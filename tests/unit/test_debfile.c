@@ -8,7 +8,11 @@
 #include "testutil.h"
 #include "debutil.h"
 
+#include "util/fs.h"
+
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 static const struct tentry control[] = {
 	{"./", 'd', NULL, 0},
@@ -228,6 +232,87 @@ static void caps(void **state)
 	copa_buf_release(&deb);
 }
 
+/* Extracts the data member to a temporary file; returns its malloc'd path. */
+static char *extract_temp(struct copa_debfile *d, int expect, struct copa_err *err)
+{
+	struct copa_buf none = COPA_BUF_INIT;
+	char *path = write_temp(&none, ".tar");
+	int fd = open(path, O_WRONLY | O_TRUNC);
+
+	assert_true(fd >= 0);
+	assert_int_equal(copa_debfile_extract_data(d, fd, err), expect);
+	close(fd);
+	return path;
+}
+
+static void data_tar_ahead(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_buf deb = COPA_BUF_INIT, plain = COPA_BUF_INIT, got = COPA_BUF_INIT;
+	struct copa_debfile *d;
+	struct seen s = {0};
+	char *path;
+	int fd;
+
+	/* The extracted file is the uncompressed data.tar, byte for byte. */
+	deb_build(&deb, control, data);
+	tar_build(&plain, data, 0);
+	assert_ok(copa_debfile_open_mem(deb.p, deb.len, "t.deb", NULL, &d, &err));
+	path = extract_temp(d, 0, &err);
+	fd = open(path, O_RDONLY);
+	assert_ok(copa_fs_read_fd(fd, 1u << 20, &got, &err));
+	close(fd);
+	assert_int_equal(got.len, plain.len);
+	assert_memory_equal(got.p, plain.p, plain.len);
+	/* Read through it, the package gives the same entries and content. */
+	copa_debfile_use_data_tar(d, path);
+	assert_ok(copa_debfile_data_foreach(d, collect, &s, &err));
+	assert_int_equal(s.n, 8);
+	assert_string_equal(s.paths[2], "etc/t.conf");
+	assert_int_equal(s.types[6], COPA_FT_HARDLINK);
+	assert_string_equal(s.content, "binary");
+	copa_debfile_free(d);
+	unlink(path);
+	free(path);
+
+	/* The entry checks hold on that path too. */
+	{
+		static const struct tentry evil[] = {
+			{"./a/../../x", 'f', "x", 0},
+			{NULL, 0, NULL, 0},
+		};
+
+		deb_build(&deb, control, evil);
+		assert_ok(copa_debfile_open_mem(deb.p, deb.len, "evil.deb", NULL, &d, &err));
+		path = extract_temp(d, 0, &err);
+		copa_debfile_use_data_tar(d, path);
+		assert_int_equal(copa_debfile_data_foreach(d, nop, NULL, &err), -1);
+		assert_non_null(strstr(err.msg, "'..'"));
+		copa_debfile_free(d);
+		unlink(path);
+		free(path);
+	}
+
+	/* A damaged data member fails with the package's name. */
+	{
+		struct copa_buf bad = COPA_BUF_INIT;
+
+		deb_build(&deb, control, data);
+		copa_buf_add(&bad, deb.p, deb.len - 40);
+		copa_buf_adds(&bad, "garbage garbage garbage garbage garbage!");
+		assert_ok(copa_debfile_open_mem(bad.p, bad.len, "broken.deb", NULL, &d, &err));
+		path = extract_temp(d, -1, &err);
+		assert_non_null(strstr(err.msg, "'broken.deb'"));
+		copa_debfile_free(d);
+		unlink(path);
+		free(path);
+		copa_buf_release(&bad);
+	}
+	copa_buf_release(&deb);
+	copa_buf_release(&plain);
+	copa_buf_release(&got);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +320,7 @@ int main(void)
 		cmocka_unit_test(hostile_entries),
 		cmocka_unit_test(container_rules),
 		cmocka_unit_test(caps),
+		cmocka_unit_test(data_tar_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,6 +48,7 @@ void copa_debfile_free(struct copa_debfile *d)
 	free(d->ctl);
 	free(d->label);
 	free(d->data_member);
+	free(d->data_tar);
 	free(d->path);
 	free(d);
 }
@@ -154,7 +155,8 @@ static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
 	return (la_ssize_t)size;
 }
 
-static struct archive *inner_open(struct inner_src *src, const struct comp *expect,
+/* Opens a member's content as a tar archive, or with raw as one stream. */
+static struct archive *inner_open(struct inner_src *src, const struct comp *expect, bool raw,
 				  const char *label, const char *member, struct copa_err *err)
 {
 	struct archive *a = archive_read_new();
@@ -162,7 +164,10 @@ static struct archive *inner_open(struct inner_src *src, const struct comp *expe
 
 	if (!a)
 		COPA_BUG("archive_read_new failed");
-	archive_read_support_format_tar(a);
+	if (raw)
+		archive_read_support_format_raw(a);
+	else
+		archive_read_support_format_tar(a);
 	archive_read_support_filter_gzip(a);
 	archive_read_support_filter_xz(a);
 	archive_read_support_filter_lzma(a);
@@ -206,7 +211,7 @@ static int read_control(struct copa_debfile *d, struct archive *outer, const cha
 			const struct comp *comp, struct copa_err *err)
 {
 	struct inner_src src = {outer, 0, d->lim.max_control, {0}};
-	struct archive *a = inner_open(&src, comp, d->label, member, err);
+	struct archive *a = inner_open(&src, comp, false, d->label, member, err);
 	struct archive_entry *ae;
 	size_t cap = 0;
 	uint64_t total = 0;
@@ -609,17 +614,32 @@ static int fill_entry(const struct copa_debfile *d, struct data_state *s, struct
 	return 0;
 }
 
-int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, void *ctx,
-			      struct copa_err *err)
+/* The data member decompressed ahead of time (copa_debfile_use_data_tar). */
+static struct archive *data_tar_open(const struct copa_debfile *d, struct copa_err *err)
+{
+	struct archive *a = archive_read_new();
+
+	if (!a)
+		COPA_BUG("archive_read_new failed");
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, d->data_tar, 65536) != ARCHIVE_OK) {
+		copa_err_set(err, COPA_E_IO, "'%s': cannot read its unpacked '%s': %s", d->label,
+			     d->data_member,
+			     archive_error_string(a) ? archive_error_string(a) : "read error");
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
+}
+
+int copa_debfile_extract_data(struct copa_debfile *d, int out_fd, struct copa_err *err)
 {
 	struct archive *outer = outer_open(d, err), *a = NULL;
 	struct inner_src src = {0};
-	struct data_state s = {COPA_ARENA_INIT, COPA_STRMAP_INIT, false};
-	struct copa_buf norm = COPA_BUF_INIT, lnorm = COPA_BUF_INIT;
-	struct copa_layer_xattr xa[MAX_XATTRS];
 	struct archive_entry *ae;
 	const struct comp *c;
-	uint64_t count = 0, total = 0;
+	uint64_t total = 0, cap = d->lim.max_data + (64u << 20);
+	char buf[65536];
 	int r = -1, hr;
 
 	if (!outer)
@@ -629,9 +649,88 @@ int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, 
 		goto out;
 	src.outer = outer;
 	src.max = d->lim.max_member;
-	a = inner_open(&src, c, d->label, d->data_member, err);
+	a = inner_open(&src, c, true, d->label, d->data_member, err);
 	if (!a)
 		goto out;
+	hr = archive_read_next_header(a, &ae);
+	if (hr == ARCHIVE_EOF) {
+		r = 0;
+		goto out;
+	}
+	if (hr != ARCHIVE_OK && hr != ARCHIVE_WARN) {
+		tar_error(a, d->label, d->data_member, err);
+		goto out;
+	}
+	for (;;) {
+		la_ssize_t n = archive_read_data(a, buf, sizeof(buf));
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			tar_error(a, d->label, d->data_member, err);
+			goto out;
+		}
+		total += (uint64_t)n;
+		if (total > cap) {
+			copa_err_set(err, COPA_E_LIMIT, "'%s': data.tar unpacks to more than %llu bytes",
+				     d->label, (unsigned long long)d->lim.max_data);
+			goto out;
+		}
+		if (copa_fs_write_all(out_fd, buf, (size_t)n, err) < 0) {
+			copa_err_wrap(err, "'%s': unpacking '%s'", d->label, d->data_member);
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	if (a)
+		archive_read_free(a);
+	archive_read_free(outer);
+	return r;
+}
+
+void copa_debfile_set_label(struct copa_debfile *d, const char *label)
+{
+	free(d->label);
+	d->label = copa_xstrdup(label);
+}
+
+void copa_debfile_use_data_tar(struct copa_debfile *d, const char *path)
+{
+	free(d->data_tar);
+	d->data_tar = copa_xstrdup(path);
+}
+
+int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, void *ctx,
+			      struct copa_err *err)
+{
+	struct archive *outer = NULL, *a = NULL;
+	struct inner_src src = {0};
+	struct data_state s = {COPA_ARENA_INIT, COPA_STRMAP_INIT, false};
+	struct copa_buf norm = COPA_BUF_INIT, lnorm = COPA_BUF_INIT;
+	struct copa_layer_xattr xa[MAX_XATTRS];
+	struct archive_entry *ae;
+	const struct comp *c;
+	uint64_t count = 0, total = 0;
+	int r = -1, hr;
+
+	if (d->data_tar) {
+		a = data_tar_open(d, err);
+		if (!a)
+			goto out;
+	} else {
+		outer = outer_open(d, err);
+		if (!outer)
+			return -1;
+		c = walk_members(d, outer, false, err);
+		if (!c)
+			goto out;
+		src.outer = outer;
+		src.max = d->lim.max_member;
+		a = inner_open(&src, c, false, d->label, d->data_member, err);
+		if (!a)
+			goto out;
+	}
 	r = 0;
 	while ((hr = archive_read_next_header(a, &ae)) == ARCHIVE_OK || hr == ARCHIVE_WARN) {
 		struct copa_debfile_entry e = {0};

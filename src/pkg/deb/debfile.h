@@ -56,6 +56,7 @@ struct copa_debfile {
 	/* private */
 	struct copa_debfile_limits lim;
 	char *path;          /* NULL when opened from memory */
+	char *data_tar;      /* the data member decompressed ahead, or NULL */
 	const void *mem;
 	size_t mem_len;
 };
@@ -113,5 +114,19 @@ typedef int (*copa_debfile_entry_fn)(void *ctx, const struct copa_debfile_entry 
  */
 int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, void *ctx,
 			      struct copa_err *err);
+
+/*
+ * Writes the data member, decompressed, to out_fd (a plain tar), within the
+ * limits. With copa_debfile_use_data_tar, later data_foreach calls read that
+ * file instead of decompressing the package again: the decompression, the
+ * costly part of reading a package, can run ahead on another thread.
+ */
+int copa_debfile_extract_data(struct copa_debfile *d, int out_fd, struct copa_err *err);
+
+/* Names the package in errors from now on ("libssl3_3.0.13-1_amd64.deb"). */
+void copa_debfile_set_label(struct copa_debfile *d, const char *label);
+
+/* Reads data.tar from path (written by copa_debfile_extract_data) from now on. */
+void copa_debfile_use_data_tar(struct copa_debfile *d, const char *path);
 
 #endif
