@@ -36,6 +36,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -749,6 +750,37 @@ static void reuse_store(struct platform_ctx *c, const char *key)
 	copa_buf_release(&b);
 }
 
+static int fetch_and_apply(struct platform_ctx *c, const struct copa_deb_fetch_opts *fo,
+			   struct copa_deb_fetch_stats *stats, struct copa_err *err)
+{
+	struct copa_deb_fetch *f = copa_deb_fetch_start(c->plan.pkgs, c->plan.n_pkgs, fo);
+
+	for (size_t i = 0; i < c->plan.n_pkgs; i++) {
+		struct copa_deb_pkg *p = &c->plan.pkgs[i];
+
+		if (copa_deb_fetch_wait(f, i, err) < 0) {
+			copa_deb_fetch_end(f, NULL, NULL);
+			return copa_err_wrap(err, "%s", c->name);
+		}
+		if (copa_deb_apply_package(c->apply, p, &c->applied[i], err) < 0) {
+			copa_deb_fetch_cancel(f);
+			copa_deb_fetch_end(f, NULL, NULL);
+			return copa_err_wrap(err, "%s: package '%s' %s", c->name, p->name,
+					     p->version);
+		}
+		c->n_applied = i + 1;
+		/* Its decompressed data.tar has served; free the space now. */
+		if (p->data_tar) {
+			unlink(p->data_tar);
+			free(p->data_tar);
+			p->data_tar = NULL;
+		}
+	}
+	if (copa_deb_fetch_end(f, stats, err) < 0)
+		return copa_err_wrap(err, "%s", c->name);
+	return 0;
+}
+
 static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
@@ -756,19 +788,21 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 	struct copa_deb_fetch_stats stats = {0};
 	struct copa_deb_apply_opts ao = {.out = r->o->out};
 	struct copa_deb_installed *got;
+	_cleanup_free_ char *unpack_dir = NULL;
 	int rc = 0;
 
-	if (copa_deb_fetch(c->plan.pkgs, c->plan.n_pkgs, &fo, &stats, err) < 0)
-		return copa_err_wrap(err, "%s", c->name);
-	copa_info(r->o->out, "%s: %zu package%s (%zu downloaded, %zu from the cache, %.1f MiB)",
-		  c->name, c->plan.n_pkgs, c->plan.n_pkgs == 1 ? "" : "s", stats.downloaded,
-		  stats.cached, stats.bytes / (1024.0 * 1024));
 	c->stage_dir = copa_fs_mkdtemp(r->s.cache.path, "tmp/stage-", err);
 	if (!c->stage_dir)
 		return -1;
 	c->stage_fd = open(c->stage_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->stage_fd < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", c->stage_dir);
+	/* The fetch workers decompress each data.tar here, in parallel, for the applier. */
+	unpack_dir = copa_xasprintf("%s/data-tar", c->stage_dir);
+	if (mkdir(unpack_dir, 0700) < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot create '%s'", unpack_dir);
+	fo.unpack_dir = unpack_dir;
+	fo.limits = ao.limits;
 	c->builder = copa_layer_builder_new(c->stage_fd);
 	if (c->prev >= 0 && copa_layer_builder_seed(c->builder, &c->layers.v[c->prev], err) < 0)
 		return copa_err_wrap(err, "%s: previous patch layer", c->name);
@@ -776,12 +810,12 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 	if (!c->apply)
 		return copa_err_wrap(err, "%s", c->name);
 	c->applied = copa_xcalloc(c->plan.n_pkgs + 1, sizeof(*c->applied));
-	for (size_t i = 0; i < c->plan.n_pkgs; i++) {
-		if (copa_deb_apply_package(c->apply, &c->plan.pkgs[i], &c->applied[i], err) < 0)
-			return copa_err_wrap(err, "%s: package '%s' %s", c->name, c->plan.pkgs[i].name,
-					     c->plan.pkgs[i].version);
-		c->n_applied = i + 1;
-	}
+	/* Downloads and decompression run ahead; packages are applied in order as they come. */
+	if (fetch_and_apply(c, &fo, &stats, err) < 0)
+		return -1;
+	copa_info(r->o->out, "%s: %zu package%s (%zu downloaded, %zu from the cache, %.1f MiB)",
+		  c->name, c->plan.n_pkgs, c->plan.n_pkgs == 1 ? "" : "s", stats.downloaded,
+		  stats.cached, stats.bytes / (1024.0 * 1024));
 	if (copa_deb_apply_finish(c->apply, err) < 0)
 		return copa_err_wrap(err, "%s", c->name);
 	got = copa_xcalloc(c->plan.n_pkgs + 1, sizeof(*got));

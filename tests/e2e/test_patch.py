@@ -204,6 +204,29 @@ def test_untrusted_repository_refused(copa, world, tmp_path, damage, other_gpg_k
     assert len(index["manifests"]) == 1  # nothing written
 
 
+def test_broken_package_from_a_signed_repository(copa, world, tmp_path):
+    """The repository signs a package whose data.tar is damaged: the index
+    matches it, so only reading it shows the damage. copa names the package,
+    fails, writes nothing and leaves no staging files behind."""
+    base = base_packages(world)
+    updates = update_packages(world)
+    tool = next(d for d in updates if d.name.startswith("tool_"))
+    data = bytearray(tool.read_bytes())
+    data[-10] ^= 0xff  # inside data.tar.xz, the last ar member
+    tool.write_bytes(bytes(data))
+    world.publish(*updates)
+    layout = world.image(world.rootfs(base))
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "--cache-dir", tmp_path / "cache",
+             cache_dir=False)
+    assert p.returncode == 1, p.stderr
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("copa: error: ") and "package 'tool' 1.0-2" in last, last
+    assert "tool_1.0-2_amd64.deb': member 'data.tar.xz'" in last, last
+    index = json.loads((layout / "index.json").read_text())
+    assert len(index["manifests"]) == 1  # nothing written
+    assert list((tmp_path / "cache" / "tmp").iterdir()) == []
+
+
 def _flip_last_byte(path):
     data = path.read_bytes()
     return data[-8:], data[-8:-1] + bytes([data[-1] ^ 0xff])

@@ -1260,6 +1260,15 @@ static int plan_package(struct plan *pl, const struct copa_deb_pkg *p, struct co
 				    p->name ? p->name : "?");
 	if (copa_debfile_open(p->deb_path, &a->o.limits, &pl->deb, err) < 0)
 		return -1;
+	if (p->name && p->version && p->arch) {
+		/* The cache names files by digest; errors name the package file. */
+		char *label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
+
+		copa_debfile_set_label(pl->deb, label);
+		free(label);
+	}
+	if (p->data_tar)
+		copa_debfile_use_data_tar(pl->deb, p->data_tar);
 	ctl = copa_debfile_ctl(pl->deb, "control");
 	copa_deb822_init(&ps, ctl->data, ctl->size, pl->deb->label, false);
 	r = copa_deb822_next(&ps, &pl->control, err);

@@ -14,5 +14,6 @@ void copa_deb_pkg_release(struct copa_deb_pkg *p)
 	free(p->filename);
 	free(p->repo);
 	free(p->deb_path);
+	free(p->data_tar);
 	memset(p, 0, sizeof(*p));
 }

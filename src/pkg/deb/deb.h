@@ -22,6 +22,7 @@ struct copa_deb_pkg {
 	char sha256[65];   /* lowercase hex from the verified Packages index */
 	char *repo;        /* repository label for messages ("http://deb.debian.org/debian-security bookworm-security/main") */
 	char *deb_path;    /* local path of the downloaded and verified .deb; NULL before fetch */
+	char *data_tar;    /* its data.tar decompressed ahead by fetch (unpack_dir), or NULL */
 };
 
 /* Frees the strings of p (not p itself). */

@@ -3,7 +3,10 @@
 #include "util/fs.h"
 #include "util/mem.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,9 +17,20 @@ struct pool {
 	const struct copa_deb_fetch_opts *o;
 	atomic_size_t next;
 	atomic_bool stop;
-	pthread_mutex_t lock; /* guards err and stats */
+	pthread_mutex_t lock; /* guards err, stats, done and failed */
+	pthread_cond_t changed;
 	struct copa_err err;
 	struct copa_deb_fetch_stats stats;
+	bool *done;           /* done[i]: package i is ready */
+	bool failed;
+	sem_t unpack_slots;   /* decompressions at once: one per CPU (memory, not just time) */
+};
+
+struct copa_deb_fetch {
+	struct pool pl;
+	struct copa_deb_fetch_opts o;
+	pthread_t th[16];
+	unsigned started;
 };
 
 static int fetch_one(struct pool *pl, struct copa_deb_pkg *p, bool *from_cache,
@@ -60,6 +74,35 @@ out:
 	return r;
 }
 
+/* Decompresses package i's data.tar into unpack_dir; on failure the applier reads the .deb. */
+static void unpack_ahead(struct pool *pl, size_t i)
+{
+	const struct copa_deb_fetch_opts *o = pl->o;
+	struct copa_deb_pkg *p = &pl->pkgs[i];
+	struct copa_err e = COPA_ERR_INIT;
+	struct copa_debfile *d = NULL;
+	char *path = copa_xasprintf("%s/%zu.tar", o->unpack_dir, i);
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		copa_err_sys(&e, COPA_E_IO, errno, "cannot create '%s'", path);
+	else if (copa_debfile_open(p->deb_path, &o->limits, &d, &e) == 0 &&
+		 copa_debfile_extract_data(d, fd, &e) == 0) {
+		p->data_tar = path;
+		path = NULL;
+	}
+	if (fd >= 0)
+		close(fd);
+	if (path) {
+		copa_debug(o->out, "package '%s' %s: not unpacked ahead: %s", p->name, p->version,
+			   e.msg);
+		if (fd >= 0)
+			unlink(path);
+		free(path);
+	}
+	copa_debfile_free(d);
+}
+
 static void *worker(void *arg)
 {
 	struct pool *pl = arg;
@@ -75,9 +118,16 @@ static void *worker(void *arg)
 			pthread_mutex_lock(&pl->lock);
 			if (!copa_err_is_set(&pl->err))
 				pl->err = err;
+			pl->failed = true;
+			pthread_cond_broadcast(&pl->changed);
 			pthread_mutex_unlock(&pl->lock);
 			atomic_store(&pl->stop, true);
 			break;
+		}
+		if (pl->o->unpack_dir) {
+			sem_wait(&pl->unpack_slots);
+			unpack_ahead(pl, i);
+			sem_post(&pl->unpack_slots);
 		}
 		pthread_mutex_lock(&pl->lock);
 		if (cached) {
@@ -86,46 +136,106 @@ static void *worker(void *arg)
 			pl->stats.downloaded++;
 			pl->stats.bytes += pl->pkgs[i].size;
 		}
+		pl->done[i] = true;
+		pthread_cond_broadcast(&pl->changed);
 		pthread_mutex_unlock(&pl->lock);
 	}
 	return NULL;
 }
 
-int copa_deb_fetch(struct copa_deb_pkg *pkgs, size_t n, const struct copa_deb_fetch_opts *o,
-		   struct copa_deb_fetch_stats *stats, struct copa_err *err)
+struct copa_deb_fetch *copa_deb_fetch_start(struct copa_deb_pkg *pkgs, size_t n,
+					    const struct copa_deb_fetch_opts *o)
 {
-	struct pool pl = {.pkgs = pkgs, .n = n, .o = o};
+	struct copa_deb_fetch *f = copa_xcalloc(1, sizeof(*f));
+	struct pool *pl = &f->pl;
 	unsigned jobs = o->jobs ? o->jobs : 4;
-	pthread_t th[16];
-	unsigned started = 0;
 
 	if (!o->http || !o->cache)
 		COPA_BUG("copa_deb_fetch needs http and cache");
-	if (jobs > COPA_ARRAY_SIZE(th))
-		jobs = COPA_ARRAY_SIZE(th);
+	f->o = *o;
+	pl->pkgs = pkgs;
+	pl->n = n;
+	pl->o = &f->o;
+	pl->done = copa_xcalloc(n + 1, sizeof(*pl->done));
+	if (jobs > COPA_ARRAY_SIZE(f->th))
+		jobs = COPA_ARRAY_SIZE(f->th);
 	if (jobs > n)
 		jobs = (unsigned)n;
-	atomic_init(&pl.next, 0);
-	atomic_init(&pl.stop, false);
-	pthread_mutex_init(&pl.lock, NULL);
+	atomic_init(&pl->next, 0);
+	atomic_init(&pl->stop, false);
+	pthread_mutex_init(&pl->lock, NULL);
+	pthread_cond_init(&pl->changed, NULL);
+	{
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		sem_init(&pl->unpack_slots, 0, cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned)cpus);
+	}
 	for (unsigned i = 0; i < jobs; i++) {
-		if (pthread_create(&th[i], NULL, worker, &pl) != 0)
+		if (pthread_create(&f->th[i], NULL, worker, pl) != 0)
 			break;
-		started++;
+		f->started++;
 	}
 	/* Without any thread (resource exhaustion), work on this one. */
-	if (!started && n)
-		worker(&pl);
-	for (unsigned i = 0; i < started; i++)
-		pthread_join(th[i], NULL);
-	pthread_mutex_destroy(&pl.lock);
-	if (stats)
-		*stats = pl.stats;
-	if (copa_err_is_set(&pl.err)) {
-		*err = pl.err;
-		return -1;
+	if (!f->started && n)
+		worker(pl);
+	return f;
+}
+
+int copa_deb_fetch_wait(struct copa_deb_fetch *f, size_t i, struct copa_err *err)
+{
+	struct pool *pl = &f->pl;
+	int r = 0;
+
+	if (i >= pl->n)
+		COPA_BUG("copa_deb_fetch_wait past the last package");
+	pthread_mutex_lock(&pl->lock);
+	while (!pl->done[i] && !pl->failed)
+		pthread_cond_wait(&pl->changed, &pl->lock);
+	if (pl->failed) {
+		*err = pl->err;
+		r = -1;
 	}
-	copa_info(o->out, "packages: %zu downloaded (%llu bytes), %zu from the cache",
-		  pl.stats.downloaded, (unsigned long long)pl.stats.bytes, pl.stats.cached);
-	return 0;
+	pthread_mutex_unlock(&pl->lock);
+	return r;
+}
+
+void copa_deb_fetch_cancel(struct copa_deb_fetch *f)
+{
+	atomic_store(&f->pl.stop, true);
+}
+
+int copa_deb_fetch_end(struct copa_deb_fetch *f, struct copa_deb_fetch_stats *stats,
+		       struct copa_err *err)
+{
+	struct pool *pl;
+	int r = 0;
+
+	if (!f)
+		return 0;
+	pl = &f->pl;
+	for (unsigned i = 0; i < f->started; i++)
+		pthread_join(f->th[i], NULL);
+	if (stats)
+		*stats = pl->stats;
+	if (copa_err_is_set(&pl->err)) {
+		if (err)
+			*err = pl->err;
+		r = -1;
+	} else if (!atomic_load(&pl->stop)) {
+		copa_info(pl->o->out, "packages: %zu downloaded (%llu bytes), %zu from the cache",
+			  pl->stats.downloaded, (unsigned long long)pl->stats.bytes,
+			  pl->stats.cached);
+	}
+	pthread_cond_destroy(&pl->changed);
+	pthread_mutex_destroy(&pl->lock);
+	sem_destroy(&pl->unpack_slots);
+	free(pl->done);
+	free(f);
+	return r;
+}
+
+int copa_deb_fetch(struct copa_deb_pkg *pkgs, size_t n, const struct copa_deb_fetch_opts *o,
+		   struct copa_deb_fetch_stats *stats, struct copa_err *err)
+{
+	return copa_deb_fetch_end(copa_deb_fetch_start(pkgs, n, o), stats, err);
 }

@@ -7,12 +7,19 @@
  * content-addressed cache as "sha256:<hex>", so a second run downloads
  * nothing. A package already in the cache is re-hashed before use. The
  * first failure stops the remaining downloads and names the package.
+ *
+ * With unpack_dir, each worker also decompresses the package's data.tar
+ * into that directory right after fetching it (data_tar), so the costly
+ * decompression runs in parallel instead of inside the sequential applier.
+ * A package that cannot be unpacked ahead is left to the applier, which
+ * reads the .deb itself and reports what is wrong with it.
  */
 #ifndef COPA_PKG_DEB_FETCH_H
 #define COPA_PKG_DEB_FETCH_H
 
 #include "core/cache.h"
 #include "pkg/deb/deb.h"
+#include "pkg/deb/debfile.h"
 #include "util/err.h"
 #include "util/http.h"
 #include "util/log.h"
@@ -25,6 +32,8 @@ struct copa_deb_fetch_opts {
 	struct copa_cache *cache; /* required */
 	struct copa_out *out;
 	unsigned jobs;            /* parallel downloads; 0: 4 */
+	const char *unpack_dir;   /* where to decompress data.tar ahead; NULL: do not */
+	struct copa_debfile_limits limits; /* for unpacking ahead */
 };
 
 struct copa_deb_fetch_stats {
@@ -42,5 +51,20 @@ struct copa_deb_fetch_stats {
  */
 int copa_deb_fetch(struct copa_deb_pkg *pkgs, size_t n, const struct copa_deb_fetch_opts *o,
 		   struct copa_deb_fetch_stats *stats, struct copa_err *err);
+
+/*
+ * The same as a pipeline: start launches the workers (in package order) and
+ * returns at once; wait blocks until package i is ready (-1 with the first
+ * failure, which stops the rest); end joins the workers, fills stats and
+ * returns that failure, if any. cancel (before end) stops the workers after
+ * the packages they are on. pkgs must stay in place until end.
+ */
+struct copa_deb_fetch;
+struct copa_deb_fetch *copa_deb_fetch_start(struct copa_deb_pkg *pkgs, size_t n,
+					    const struct copa_deb_fetch_opts *o);
+int copa_deb_fetch_wait(struct copa_deb_fetch *f, size_t i, struct copa_err *err);
+void copa_deb_fetch_cancel(struct copa_deb_fetch *f);
+int copa_deb_fetch_end(struct copa_deb_fetch *f, struct copa_deb_fetch_stats *stats,
+		       struct copa_err *err);
 
 #endif
