@@ -235,9 +235,14 @@ static void caps(void **state)
 /* Extracts the data member to a temporary file; returns its malloc'd path. */
 static char *extract_temp(struct copa_debfile *d, int expect, struct copa_err *err)
 {
-	struct copa_buf none = COPA_BUF_INIT;
-	char *path = write_temp(&none, ".tar");
-	int fd = open(path, O_WRONLY | O_TRUNC);
+	struct copa_buf placeholder = COPA_BUF_INIT;
+	char *path;
+	int fd;
+
+	copa_buf_adds(&placeholder, "x"); /* write_temp wants content; truncated below */
+	path = write_temp(&placeholder, ".tar");
+	copa_buf_release(&placeholder);
+	fd = open(path, O_WRONLY | O_TRUNC);
 
 	assert_true(fd >= 0);
 	assert_int_equal(copa_debfile_extract_data(d, fd, err), expect);
