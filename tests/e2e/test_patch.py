@@ -227,6 +227,66 @@ def test_broken_package_from_a_signed_repository(copa, world, tmp_path):
     assert list((tmp_path / "cache" / "tmp").iterdir()) == []
 
 
+def ubuntu_noble(url):
+    """An Ubuntu 24.04-style root: its repositories only in deb822
+    /etc/apt/sources.list.d/ubuntu.sources, as noble ships them."""
+    def modify(root):
+        (root / "etc/os-release").write_text(
+            'PRETTY_NAME="Ubuntu 24.04.1 LTS"\nNAME="Ubuntu"\nVERSION_ID="24.04"\n'
+            "VERSION_CODENAME=noble\nID=ubuntu\nID_LIKE=debian\n")
+        (root / "etc/apt/sources.list").unlink()
+        d = root / "etc/apt/sources.list.d"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "ubuntu.sources").write_text(
+            f"Types: deb\nURIs: {url}\nSuites: stable\nComponents: main\n"
+            "Signed-By: /usr/share/keyrings/copa-test.gpg\n")
+    return modify
+
+
+def trivy_report(path, family, os_name, vulns):
+    """A Trivy JSON report (SchemaVersion 2) with one os-pkgs result."""
+    path.write_text(json.dumps({
+        "SchemaVersion": 2, "ArtifactName": "app:1.0", "ArtifactType": "container_image",
+        "Metadata": {"OS": {"Family": family, "Name": os_name}},
+        "Results": [{"Target": f"app:1.0 ({family} {os_name})", "Class": "os-pkgs",
+                     "Type": family,
+                     "Vulnerabilities": [
+                         {"VulnerabilityID": v, "PkgName": n, "InstalledVersion": i,
+                          "FixedVersion": f, "Status": "fixed", "Severity": "HIGH"}
+                         for n, i, f, v in vulns]}],
+    }))
+    return path
+
+
+def test_ubuntu_image_from_a_trivy_report(copa, world, tmp_path, shared_dir):
+    jsonschema = pytest.importorskip("jsonschema")
+    base = base_packages(world)
+    world.publish(*update_packages(world))
+    layout = world.image(world.rootfs(base, modify=ubuntu_noble(world.url)))
+    report = trivy_report(tmp_path / "trivy.json", "ubuntu", "24.04", [
+        ("tool", "1.0-1", "1.0-2", "CVE-2099-1001"),
+        ("libfoo1", "1.0-1", "1.0-2", "USN-9999-1"),
+    ])
+    vex = tmp_path / "vex.json"
+    summary = tmp_path / "summary.json"
+    copa("patch", "-i", f"oci:{layout}:1.0", "-r", report, "-o", vex, "--summary", summary,
+         check=True)
+    v = dpkg_versions(unpack(layout, "1.0-patched", tmp_path / "u"))
+    assert v["tool"] == "1.0-2" and v["libfoo1"] == "1.0-2"
+    assert v["libbar1"] == "1.0-1"  # libfoo1's new dependency
+    assert v["foo-config"] == "1.0-1"  # not in the report: untouched
+    doc = json.loads(vex.read_text())
+    jsonschema.validate(doc, json.loads((shared_dir / "schemas/openvex_json_schema.json")
+                                        .read_text()))
+    assert sorted(s["vulnerability"]["name"] for s in doc["statements"]) == \
+        ["CVE-2099-1001", "USN-9999-1"]
+    subs = [c["@id"] for s in doc["statements"] for c in s["products"][0]["subcomponents"]]
+    assert any(x.startswith("pkg:deb/ubuntu/tool@1.0-2?") and "distro=ubuntu-24.04" in x
+               for x in subs), subs
+    s = json.loads(summary.read_text())
+    assert s["platforms"][0]["os"] == {"type": "ubuntu", "version": "24.04"}
+
+
 def _flip_last_byte(path):
     data = path.read_bytes()
     return data[-8:], data[-8:-1] + bytes([data[-1] ^ 0xff])
