@@ -122,9 +122,21 @@ static void draw_block(struct sink *s)
 	fflush(stderr);
 }
 
+/* Prints one event, stamped with the time (RFC 3339, UTC, milliseconds). */
 static void json_event(json_t *ev)
 {
-	char *line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	struct timespec ts;
+	struct tm tm;
+	char stamp[48];
+	char *line;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ldZ",
+		 ts.tv_nsec / 1000000);
+	json_object_set_new(ev, "time", json_string(stamp));
+	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
 	if (line) {
 		fprintf(stderr, "%s\n", line);

@@ -287,6 +287,36 @@ def test_ubuntu_image_from_a_trivy_report(copa, world, tmp_path, shared_dir):
     assert s["platforms"][0]["os"] == {"type": "ubuntu", "version": "24.04"}
 
 
+def test_progress_json_events(copa, patched_world, tmp_path):
+    """--progress json: every stderr line is one JSON event a machine can
+    follow: downloads and the compression start and end, logs say what
+    happened, each event is stamped; a failure ends with an error event."""
+    import datetime
+    w = patched_world
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "--progress", "json", check=True)
+    events = [json.loads(line) for line in p.stderr.splitlines()]
+    assert events and all(e["type"] in ("log", "progress") for e in events)
+    times = [datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ") for e in events]
+    assert times == sorted(times)
+    prog = [e for e in events if e["type"] == "progress"]
+    started = {(e["task"], e["id"]) for e in prog if e["event"] == "start"}
+    done = {(e["task"], e["id"]) for e in prog if e["event"] == "done" and e["ok"]}
+    assert started == done  # every task that starts ends, successfully
+    debs = {i for t, i in done if t == "download" and i.endswith(".deb")}
+    assert {"tool_1.0-2_amd64.deb", "libbar1_1.0-1_amd64.deb"} <= debs, debs
+    assert ("compress", "layer") in done
+    sizes = [e for e in prog if e["task"] == "download" and e["id"] == "tool_1.0-2_amd64.deb"
+             and e["event"] == "start"]
+    assert sizes[0]["total"] == os.path.getsize(next(w.repo.root.glob("pool/**/tool_1.0-2_*.deb")))
+    logs = [e["message"] for e in events if e["type"] == "log"]
+    assert any(m.startswith("patched 1 platform") for m in logs), logs
+    # A failure: the last line is an error event with the code and the message.
+    p = copa("patch", "-i", f"oci:{w.layout}:nope", "--progress", "json")
+    assert p.returncode == 1
+    last = json.loads(p.stderr.splitlines()[-1])
+    assert last["type"] == "error" and "nope" in last["message"] and last["code"], last
+
+
 def _flip_last_byte(path):
     data = path.read_bytes()
     return data[-8:], data[-8:-1] + bytes([data[-1] ^ 0xff])
