@@ -59,6 +59,13 @@ int copa_cli_usage_error(const char *cmd, const char *fmt, ...)
  */
 int copa_cli_common_opt(const char *cmd, int c, const char *usage_text, bool *verbose);
 
+/*
+ * A --timeout value in milliseconds: "300" (seconds), "90s", "5m", "1h",
+ * "1500ms" or sums like "1m30s"; more than 0 and at most 7 days. -1 when
+ * invalid. Shared by every command so the flag means the same everywhere.
+ */
+long long copa_cli_parse_duration_ms(const char *s);
+
 /* Installs SIGINT/SIGTERM handlers that set the flag read by copa_cli_interrupted(). */
 void copa_cli_signals(void);
 bool copa_cli_interrupted(void);

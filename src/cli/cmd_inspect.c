@@ -27,7 +27,7 @@ static const char usage_text[] =
 	"      --insecure-registry H  allow plain HTTP to registry host H (repeatable)\n"
 	"      --ca-file FILE         extra CA certificates (PEM)\n"
 	"      --cache-dir DIR        cache directory (default: $XDG_CACHE_HOME/copa)\n"
-	"      --timeout SECONDS      limit for the whole run (default 300)\n"
+	"      --timeout DURATION     limit for the whole run, e.g. 300, 90s, 5m (default 5m)\n"
 	"      --progress MODE        auto, tty, plain, quiet or json\n"
 	"  -v, --verbose              debug output\n"
 	"  -h, --help                 this help\n";
@@ -257,11 +257,13 @@ static int run(int argc, char **argv)
 			so.cache_dir = optarg;
 			break;
 		case OPT_TIMEOUT: {
-			char *end;
+			long long ms = copa_cli_parse_duration_ms(optarg);
 
-			so.timeout_s = strtol(optarg, &end, 10);
-			if (*end || so.timeout_s <= 0)
-				return copa_cli_usage_error("inspect", "invalid --timeout '%s'", optarg);
+			if (ms < 0)
+				return copa_cli_usage_error(
+					"inspect", "invalid --timeout '%s' (examples: 300, 90s, 5m, 1h)",
+					optarg);
+			so.timeout_s = (long)((ms + 999) / 1000);
 			break;
 		}
 		case OPT_PROGRESS:

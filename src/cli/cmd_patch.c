@@ -53,43 +53,6 @@ static const char usage_text[] =
 	"\n"
 	"Exit status: 0 patched or nothing to patch, 1 error, 2 usage error.\n";
 
-/* Parses "300", "90s", "5m", "1h", "1m30s" into seconds; -1 when invalid. */
-static long parse_duration(const char *s)
-{
-	long total = 0;
-	const char *p = s;
-
-	if (!*p)
-		return -1;
-	while (*p) {
-		char *end;
-		long v = strtol(p, &end, 10);
-
-		if (end == p || v < 0)
-			return -1;
-		switch (*end) {
-		case 'h':
-			v *= 3600;
-			end++;
-			break;
-		case 'm':
-			v *= 60;
-			end++;
-			break;
-		case 's':
-			end++;
-			break;
-		case '\0':
-			break;
-		default:
-			return -1;
-		}
-		total += v;
-		p = end;
-	}
-	return total > 0 ? total : -1;
-}
-
 /* Appends s to a NULL-terminated vector. */
 static void strv_push(const char ***v, size_t *n, const char *s)
 {
@@ -196,12 +159,16 @@ static int run(int argc, char **argv)
 			o.ignore_errors = true;
 			break;
 		case OPT_TIMEOUT:
-			o.timeout_s = parse_duration(optarg);
-			if (o.timeout_s < 0)
+		{
+			long long ms = copa_cli_parse_duration_ms(optarg);
+
+			if (ms < 0)
 				return copa_cli_usage_error(
 					"patch", "invalid --timeout '%s' (examples: 300, 90s, 5m, 1h)",
 					optarg);
+			o.timeout_s = (long)((ms + 999) / 1000);
 			break;
+		}
 		case 'o':
 			o.vex_out = optarg;
 			break;

@@ -34,31 +34,6 @@ static void usage(FILE *f)
 		"Exit status: 0 success, 1 the report cannot be used, 2 usage error.\n");
 }
 
-/* "1500ms", "30s", "5m", "1h" or plain seconds, up to a day; -1 when invalid. */
-static long long parse_duration_ms(const char *s)
-{
-	char *end;
-	unsigned long long v;
-	long long mult = 1000;
-
-	if (!s || !*s || *s < '0' || *s > '9')
-		return -1;
-	v = strtoull(s, &end, 10);
-	if (!strcmp(end, "ms"))
-		mult = 1;
-	else if (!strcmp(end, "s") || !*end)
-		mult = 1000;
-	else if (!strcmp(end, "m"))
-		mult = 60 * 1000;
-	else if (!strcmp(end, "h"))
-		mult = 3600 * 1000;
-	else
-		return -1;
-	if (v == 0 || v > 24ULL * 3600 * 1000 || v * (unsigned long long)mult > 24ULL * 3600 * 1000)
-		return -1;
-	return (long long)v * mult;
-}
-
 static size_t width(const char *s)
 {
 	return s ? strlen(s) : 0;
@@ -175,10 +150,10 @@ static int run(int argc, char **argv)
 			json = true;
 			break;
 		case 't': {
-			long long ms = parse_duration_ms(optarg);
+			long long ms = copa_cli_parse_duration_ms(optarg);
 
 			if (ms < 0)
-				return copa_cli_usage_error("report", "invalid --timeout '%s' (use e.g. "
+				return copa_cli_usage_error("report", "invalid --timeout '%s' (examples: "
 								      "30s, 2m, 1500ms)",
 							    optarg);
 			opts.timeout_ms = (int)ms;

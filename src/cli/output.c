@@ -10,11 +10,13 @@
 
 #include "util/mem.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -349,6 +351,44 @@ int copa_cli_usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nRun 'copa %s --help' for usage.\n", cmd);
 	return 2;
+}
+
+long long copa_cli_parse_duration_ms(const char *s)
+{
+	const long long max = 7LL * 24 * 3600 * 1000;
+	long long total = 0;
+	const char *p = s;
+
+	if (!p || !*p)
+		return -1;
+	while (*p) {
+		long long unit;
+		unsigned long long v;
+		char *end;
+
+		if (*p < '0' || *p > '9')
+			return -1;
+		errno = 0;
+		v = strtoull(p, &end, 10);
+		if (errno || v > (unsigned long long)max)
+			return -1;
+		if (!strncmp(end, "ms", 2)) {
+			unit = 1;
+			end += 2;
+		} else if (*end == 'h' || *end == 'm' || *end == 's') {
+			unit = *end == 'h' ? 3600000 : *end == 'm' ? 60000 : 1000;
+			end++;
+		} else if (!*end && p == s) {
+			unit = 1000; /* a bare number: seconds */
+		} else {
+			return -1;
+		}
+		if ((long long)v > (max - total) / unit)
+			return -1;
+		total += (long long)v * unit;
+		p = end;
+	}
+	return total > 0 ? total : -1;
 }
 
 int copa_cli_common_opt(const char *cmd, int c, const char *usage_text, bool *verbose)

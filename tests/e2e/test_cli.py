@@ -1,4 +1,5 @@
 """The command-line contract that holds for every command."""
+import pytest
 
 
 def test_version(copa):
@@ -21,3 +22,24 @@ def test_unknown_command_is_usage_error(copa):
 def test_no_command_is_usage_error(copa):
     p = copa()
     assert p.returncode == 2
+
+
+TRIVY = "reports/trivy/trivy-debian-11.3-nginx-1.21.6.json"
+
+
+@pytest.mark.parametrize("cmd", ["patch", "report", "inspect"])
+@pytest.mark.parametrize("value", ["0", "5x", "m5", "1m30", "8d", "-5s", ""])
+def test_timeout_rejected_alike(copa, cmd, value):
+    """--timeout means the same in every command; a bad value is a usage
+    error naming it, before anything is read."""
+    args = {"patch": ["-i", "oci:/nonexistent:1"], "report": ["/nonexistent.json"],
+            "inspect": ["oci:/nonexistent:1"]}[cmd]
+    p = copa(cmd, "--timeout", value, *args)
+    assert p.returncode == 2, p.stderr
+    assert f"invalid --timeout '{value}'" in p.stderr
+
+
+@pytest.mark.parametrize("value", ["300", "90s", "5m", "1h", "1m30s", "1500ms"])
+def test_timeout_accepted(copa, shared_dir, value):
+    p = copa("report", "--timeout", value, shared_dir / TRIVY)
+    assert p.returncode == 0, p.stderr
