@@ -1,5 +1,11 @@
 """The command-line contract that holds for every command."""
+import pathlib
+import re
+import subprocess
+
 import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def test_version(copa):
@@ -43,3 +49,23 @@ def test_timeout_rejected_alike(copa, cmd, value):
 def test_timeout_accepted(copa, shared_dir, value):
     p = copa("report", "--timeout", value, shared_dir / TRIVY)
     assert p.returncode == 0, p.stderr
+
+
+def _long_options(help_text):
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", help_text))
+
+
+@pytest.mark.parametrize("cmd", ["patch", "report", "inspect"])
+def test_man_page_lists_every_option(copa, cmd):
+    """docs/copa.1 documents every long option each command's --help shows,
+    and renders without a groff warning."""
+    man = ROOT / "docs" / "copa.1"
+    r = subprocess.run(["groff", "-man", "-Tutf8", "-ww", "-z", str(man)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and not r.stderr, r.stderr
+    text = subprocess.run(["groff", "-man", "-Tascii", "-P-cbou", str(man)], check=True,
+                          capture_output=True, text=True).stdout
+    helped = _long_options(copa(cmd, "--help", check=True).stdout)
+    assert helped, "no options found in --help"
+    missing = sorted(o for o in helped if o not in text)
+    assert not missing, f"docs/copa.1 lacks {missing}"
