@@ -405,6 +405,7 @@ struct platform_ctx {
 	bool have_probe;
 	struct copa_deb_status st;
 	struct copa_deb_sources sources;
+	struct copa_apt_prefs prefs; /* the image's apt pins */
 	struct copa_deb_indexes ix;
 	struct copa_deb_plan plan;
 	bool have_plan;
@@ -434,6 +435,7 @@ static void platform_ctx_release(struct platform_ctx *c)
 		copa_deb_plan_release(&c->plan);
 	copa_deb_indexes_release(&c->ix);
 	copa_deb_sources_release(&c->sources);
+	copa_apt_prefs_release(&c->prefs);
 	copa_deb_status_release(&c->st);
 	if (c->have_probe)
 		copa_probe_release(&c->probe);
@@ -583,6 +585,8 @@ static int load_repositories(struct platform_ctx *c, struct copa_err *err)
 		return copa_err_wrap(err, "%s", c->name);
 	if (copa_deb_probe_repos(v, &c->probe.os, c->st.native_arch, &ro, &c->sources, err) < 0)
 		return copa_err_wrap(err, "%s", c->name);
+	if (copa_deb_probe_prefs(v, &c->prefs, r->o->out, err) < 0)
+		return copa_err_wrap(err, "%s", c->name);
 	lo.native_arch = c->st.native_arch;
 	lo.foreign_archs = c->st.foreign_archs;
 	if (copa_debrepo_load(&c->sources, &lo, &c->ix, err) < 0)
@@ -596,7 +600,7 @@ static int plan_updates(struct platform_ctx *c, struct copa_err *err)
 	struct run *r = c->r;
 	const struct copa_update_manifest *m = c->j->report;
 	struct copa_deb_request *req = NULL;
-	struct copa_deb_plan_opts po = {.cache = &r->s.cache, .out = r->o->out};
+	struct copa_deb_plan_opts po = {.cache = &r->s.cache, .out = r->o->out, .prefs = &c->prefs};
 	struct copa_buf problems = COPA_BUF_INIT;
 	size_t n_problems = 0;
 	int rc;

@@ -27,6 +27,11 @@ void copa_deb_indexes_release(struct copa_deb_indexes *x)
 		free(x->v[i].component);
 		free(x->v[i].arch);
 		free(x->v[i].path);
+		free(x->v[i].rel_origin);
+		free(x->v[i].rel_label);
+		free(x->v[i].rel_suite);
+		free(x->v[i].rel_codename);
+		free(x->v[i].host);
 	}
 	free(x->v);
 	memset(x, 0, sizeof(*x));
@@ -97,6 +102,22 @@ struct ctx {
 	int64_t now;
 	bool index_mismatch; /* the last failure was an index not matching its Release */
 };
+
+/* The host of a URI ("deb.debian.org" of "http://deb.debian.org/debian"); "" for file: URIs. */
+static char *uri_host(const char *uri)
+{
+	const char *p = strstr(uri, "://"), *end, *at, *colon;
+
+	if (!p)
+		return copa_xstrdup("");
+	p += 3;
+	end = p + strcspn(p, "/?#");
+	at = memrchr(p, '@', (size_t)(end - p));
+	if (at)
+		p = at + 1;
+	colon = *p == '[' ? NULL : memchr(p, ':', (size_t)(end - p));
+	return copa_xstrndup(p, (size_t)((colon ? colon : end) - p));
+}
 
 static bool scheme_is(const char *uri, const char *scheme)
 {
@@ -654,6 +675,11 @@ static int load_source(struct ctx *c, const struct copa_deb_sources *s, size_t s
 			ix.arch = copa_xstrdup(arch);
 			ix.not_automatic = rel.not_automatic;
 			ix.but_automatic_upgrades = rel.but_automatic_upgrades;
+			ix.rel_origin = copa_xstrdup(rel.origin ? rel.origin : "");
+			ix.rel_label = copa_xstrdup(rel.label ? rel.label : "");
+			ix.rel_suite = copa_xstrdup(rel.suite ? rel.suite : "");
+			ix.rel_codename = copa_xstrdup(rel.codename ? rel.codename : "");
+			ix.host = uri_host(base);
 			ix.source = si;
 			out->v = copa_xgrow(out->v, &out->cap, out->n + 1, sizeof(*out->v));
 			out->v[out->n++] = ix;

@@ -53,6 +53,9 @@ struct copa_deb_index {
 	uint64_t size;
 	bool not_automatic;           /* Release NotAutomatic: yes (backports, experimental) */
 	bool but_automatic_upgrades;
+	/* What apt pins match (apt_preferences(5) "release" o=, l=, a=, n= and "origin"); "" when absent. */
+	char *rel_origin, *rel_label, *rel_suite, *rel_codename;
+	char *host;
 	size_t source;                /* index into the sources it came from */
 };
 

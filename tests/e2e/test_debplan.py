@@ -314,3 +314,72 @@ def test_flat_repository(tmp_path, gpg_key, debplan):
         assert plan["packages"][0]["url"] == f"{srv.url}/flat/./hello_2.0_amd64.deb"
     finally:
         srv.stop()
+
+
+# ---------------------------------------------------------------- apt pinning
+
+def pinned_root(scenario, name, prefs):
+    """A root with prefs {file name: text} in etc/apt/preferences.d; apt gets the same files."""
+    root = scenario.rootfs(name)
+    d = root / "etc/apt/preferences.d"
+    d.mkdir(parents=True, exist_ok=True)
+    apt_prefs = scenario.tmp / f"apt-{name}" / "etc/preferences.d"
+    apt_prefs.mkdir(parents=True, exist_ok=True)
+    for fname, text in prefs.items():
+        (d / fname).write_text(text)
+        (apt_prefs / fname).write_text(text)
+    return root
+
+
+@pytest.mark.parametrize("case, prefs, args, expect", [
+    # A version pin above 1000 holds openssl at 3.0.13 though 3.0.14 is there.
+    ("version", {"openssl": "Package: openssl\nPin: version 3.0.13*\nPin-Priority: 1001\n"},
+     ["install", "--only-upgrade", "openssl"], {("openssl", "amd64"): "3.0.13-1~deb12u1"}),
+    # A negative pin on the security suite for one package blocks its update only.
+    ("negative", {"no-systemd-update": "Explanation: stay\nPackage: libsystemd0\n"
+                  "Pin: release a=stable-security\nPin-Priority: -1\n"},
+     ["upgrade", "--with-new-pkgs"], {("libsystemd0", "amd64"): None,
+                                       ("libc6", "amd64"): "2.36-9+deb12u4"}),
+    # A general pin ranks the whole security suite below the release: nothing moves.
+    ("general", {"low.pref": "Package: *\nPin: release n=stable-security\nPin-Priority: 100\n\n"
+                 "Package: *\nPin: release a=stable\nPin-Priority: 600\n"},
+     ["upgrade", "--with-new-pkgs"], {("libc6", "amd64"): None}),
+    # Globs in names and an origin pin: libs from 127.0.0.1 at 990, openssl blocked by glob.
+    ("glob-origin", {"a": "Package: open*\nPin: version *\nPin-Priority: -10\n",
+                     "b": "Package: lib*\nPin: origin 127.0.0.1\nPin-Priority: 990\n"},
+     ["upgrade", "--with-new-pkgs"], {("openssl", "amd64"): None,
+                                       ("libssl3", "amd64"): "3.0.13-1~deb12u1"}),
+])
+def test_pins_match_apt(scenario, debplan, case, prefs, args, expect):
+    """The image's apt preferences: copa plans what apt plans with the same pins."""
+    root = pinned_root(scenario, f"pin-{case}", prefs)
+    dargs = ["--root", root]
+    if args[0] == "install":
+        dargs += ["--request", f"{args[-1]}=3.0.13-1~deb12u1"]
+    _, plan = debplan(*dargs)
+    ours = plan_set(plan)
+    apts = scenario.apt(root, args, name=f"apt-pin-{case}")
+    assert ours == apts
+    for key, version in expect.items():
+        assert (ours[key][1] if key in ours else None) == version, (key, ours)
+
+
+def test_pinned_request_is_reported(scenario, debplan):
+    """A report asks for a version a pin keeps out: the package is left alone and the
+    reason names the preferences file and line."""
+    root = pinned_root(scenario, "pin-report",
+                       {"hold-openssl": "\nPackage: openssl\nPin: version 3.0.11*\n"
+                                        "Pin-Priority: 1001\n"})
+    p, plan = debplan("--root", root, "--request", "openssl=3.0.13-1~deb12u1")
+    assert plan_set(plan) == {}
+    r = result(plan, "openssl")
+    assert r["outcome"] == "held" and r["error"] is True, r
+    assert "etc/apt/preferences.d/hold-openssl:2" in r["reason"], r
+
+
+def test_unsupported_pin_is_said_and_skipped(scenario, debplan):
+    root = pinned_root(scenario, "pin-regex",
+                       {"r": "Package: /^open/\nPin: version *\nPin-Priority: -1\n"})
+    p, plan = debplan("--root", root)
+    assert "regular expressions" in p.stderr and "preferences.d/r:1" in p.stderr
+    assert ("openssl", "amd64") in plan_set(plan)  # the record was not applied

@@ -317,6 +317,35 @@ def test_progress_json_events(copa, patched_world, tmp_path):
     assert last["type"] == "error" and "nope" in last["message"] and last["code"], last
 
 
+def test_apt_pins_in_the_image_are_followed(copa, world, tmp_path):
+    """The image pins tool to 1.0-1 in etc/apt/preferences.d: update-all leaves it
+    there as apt would and updates the rest; a report asking for tool's fix gets
+    it reported as skipped, naming the pin, and fails without --ignore-errors."""
+    def pin_tool(root):
+        modified_conffile(root)
+        d = root / "etc/apt/preferences.d"
+        d.mkdir(parents=True, exist_ok=True)
+        (d / "hold-tool").write_text("Package: tool\nPin: version 1.0-1\nPin-Priority: 1001\n")
+
+    base = base_packages(world)
+    world.publish(*update_packages(world))
+    layout = world.image(world.rootfs(base, modify=pin_tool))
+    summary = tmp_path / "s.json"
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "--summary", summary, check=True)
+    assert "apt preferences in the image: 1 pin" in p.stderr
+    v = dpkg_versions(unpack(layout, "1.0-patched", tmp_path / "u"))
+    assert v["tool"] == "1.0-1" and v["libfoo1"] == "1.0-2" and v["pinned"] == "1.0-2"
+    report = native_report(tmp_path / "r.json", [("tool", "1.0-1", "1.0-2", "CVE-2099-0009")])
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "-r", report, "-s", "native", "-t", "r")
+    assert p.returncode == 1
+    assert "preferences.d/hold-tool:1" in p.stderr, p.stderr
+    copa("patch", "-i", f"oci:{layout}:1.0", "-r", report, "-s", "native", "-t", "r",
+         "--ignore-errors", "--summary", summary, check=True)
+    pkgs = {x["name"]: x for x in json.loads(summary.read_text())["platforms"][0]["packages"]}
+    assert pkgs["tool"]["outcome"] == "skipped", pkgs["tool"]
+    assert "hold-tool:1" in pkgs["tool"]["reason"]
+
+
 def _flip_last_byte(path):
     data = path.read_bytes()
     return data[-8:], data[-8:-1] + bytes([data[-1] ^ 0xff])

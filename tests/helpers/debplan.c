@@ -215,6 +215,7 @@ int main(int argc, char **argv)
 	struct copa_osrelease os = {0};
 	struct copa_deb_status st = {0};
 	struct copa_deb_sources src = {0};
+	struct copa_apt_prefs prefs = {0};
 	struct copa_deb_indexes ix = {0};
 	struct copa_deb_plan plan = {0};
 	struct copa_cache cache = {.dirfd = -1};
@@ -271,6 +272,8 @@ int main(int argc, char **argv)
 
 		if (copa_deb_probe_repos(v, &os, st.native_arch, &ro, &src, &err) < 0)
 			goto fail;
+		if (copa_deb_probe_prefs(v, &prefs, &out, &err) < 0)
+			goto fail;
 	}
 	if (copa_cache_open(&cache, cache_dir, &err) < 0)
 		goto fail;
@@ -295,7 +298,7 @@ int main(int argc, char **argv)
 	{
 		struct copa_deb_plan_opts po = {.requests = reqs.n ? rq : NULL, .n_requests = reqs.n,
 						.no_new_packages = no_new, .best_available = best,
-						.cache = &cache, .out = &out};
+						.cache = &cache, .out = &out, .prefs = &prefs};
 
 		if (copa_deb_plan(&st, &ix, &po, &plan, &err) < 0)
 			goto fail;
@@ -322,6 +325,7 @@ out:
 	copa_deb_plan_release(&plan);
 	copa_deb_indexes_release(&ix);
 	copa_deb_sources_release(&src);
+	copa_apt_prefs_release(&prefs);
 	copa_deb_status_release(&st);
 	copa_osrelease_release(&os);
 	if (http)

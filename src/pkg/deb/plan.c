@@ -135,6 +135,8 @@ struct ctx {
 	Map held;           /* installed solvables with want=hold, by solvable id */
 	Map considered;
 	bool have_considered;
+	Map pin_cut;        /* by name id: pins keep a newer available version out */
+	bool have_pins;
 	size_t res_cap;
 	struct jobinfo *ji; /* per job-queue pair index (job.count / 2) */
 	size_t ji_cap;
@@ -549,6 +551,155 @@ static void setup_considered(struct ctx *c)
 	pool->considered = &c->considered;
 }
 
+/* ---- apt pins (aptprefs.h) ---- */
+
+static int cmp_by_name(const void *a, const void *b, void *pool_)
+{
+	Pool *pool = pool_;
+	const Solvable *x = pool->solvables + *(const Id *)a, *y = pool->solvables + *(const Id *)b;
+	int d;
+
+	if (x->name != y->name)
+		return x->name < y->name ? -1 : 1;
+	d = pool_evrcmp(pool, y->evr, x->evr, EVRCMP_COMPARE); /* newest first */
+	if (d)
+		return d;
+	return *(const Id *)a < *(const Id *)b ? -1 : 1;
+}
+
+static void apt_file_of(struct ctx *c, Solvable *s, struct copa_apt_file *f)
+{
+	const struct copa_deb_index *x = index_of(c, s);
+
+	memset(f, 0, sizeof(*f));
+	if (s->repo == c->installed || !x) {
+		f->status = true;
+		return;
+	}
+	f->origin = x->rel_origin;
+	f->label = x->rel_label;
+	f->suite = x->rel_suite;
+	f->codename = x->rel_codename;
+	f->component = x->component;
+	f->arch = x->arch;
+	f->host = x->host;
+	f->not_automatic = x->not_automatic;
+	f->but_automatic_upgrades = x->but_automatic_upgrades;
+}
+
+/*
+ * apt's candidate for every package name under the image's pins: versions
+ * newest first, the highest priority wins (the newest among equals), no
+ * version below the installed one unless a pin of 1000 or more says so, and
+ * none at all when the best priority is not positive. Every other available
+ * version leaves the solver's reach, as apt never installs a non-candidate.
+ */
+static void setup_pins(struct ctx *c)
+{
+	Pool *pool = c->pool;
+	Id *ids = copa_xcalloc((size_t)pool->nsolvables + 1, sizeof(*ids));
+	struct copa_apt_file *files = copa_xcalloc((size_t)pool->nsolvables + 1, sizeof(*files));
+	size_t n = 0;
+
+	for (Id p = 2; p < pool->nsolvables; p++)
+		if (pool->solvables[p].repo && p != c->standin)
+			ids[n++] = p;
+	qsort_r(ids, n, sizeof(*ids), cmp_by_name, pool);
+	if (!c->have_considered) {
+		map_init(&c->considered, pool->nsolvables);
+		map_setall(&c->considered);
+		c->have_considered = true;
+	}
+	map_init(&c->pin_cut, pool->ss.nstrings);
+	c->have_pins = true;
+	for (size_t i = 0; i < n;) {
+		Id name = pool->solvables[ids[i]].name;
+		size_t end = i, newest_avail = (size_t)-1;
+		Id inst_evr = 0, pref = 0;
+		long max = 0;
+		bool stop = false;
+
+		while (end < n && pool->solvables[ids[end]].name == name)
+			end++;
+		for (size_t k = i; k < end; k++) {
+			Solvable *s = pool->solvables + ids[k];
+
+			if (s->repo == c->installed)
+				inst_evr = s->evr;
+			else if (newest_avail == (size_t)-1)
+				newest_avail = k;
+		}
+		/* One version at a time: all solvables sharing an evr are its files. */
+		for (size_t k = i; k < end && !stop;) {
+			Id evr = pool->solvables[ids[k]].evr;
+			size_t nf = 0;
+			long prio;
+
+			for (; k < end && pool->solvables[ids[k]].evr == evr; k++)
+				apt_file_of(c, pool->solvables + ids[k], &files[nf++]);
+			prio = copa_apt_priority(c->o->prefs, pool_id2str(pool, name),
+						 pool_id2str(pool, evr), files, nf, NULL);
+			if (prio > max) {
+				max = prio;
+				pref = evr;
+			}
+			if (evr == inst_evr && max < 1000)
+				stop = true;
+		}
+		for (size_t k = i; k < end; k++) {
+			Solvable *s = pool->solvables + ids[k];
+
+			if (s->repo != c->installed && s->evr != pref)
+				MAPCLR(&c->considered, ids[k]);
+		}
+		if (newest_avail != (size_t)-1 && pool->solvables[ids[newest_avail]].evr != pref &&
+		    (!inst_evr || pool_evrcmp(pool, pool->solvables[ids[newest_avail]].evr, inst_evr,
+					      EVRCMP_COMPARE) > 0))
+			MAPSET(&c->pin_cut, name);
+		i = end;
+	}
+	pool->considered = &c->considered;
+	free(files);
+	free(ids);
+}
+
+/* Why pins keep installed package ip from newer versions: the deciding record, or NULL. */
+static char *pin_reason(struct ctx *c, Id ip)
+{
+	Pool *pool = c->pool;
+	Solvable *is = pool->solvables + ip;
+	const struct copa_apt_pin *why = NULL;
+	struct copa_apt_file f;
+	Id newest = 0;
+
+	if (!c->have_pins || !MAPTST(&c->pin_cut, is->name))
+		return NULL;
+	/* Out of the solver's reach now, so looked for among all solvables. */
+	for (Id p = 2; p < pool->nsolvables; p++) {
+		Solvable *s = pool->solvables + p;
+
+		if (!s->repo || s->repo == c->installed || s->name != is->name)
+			continue;
+		if (!newest || pool_evrcmp(pool, s->evr, pool->solvables[newest].evr,
+					   EVRCMP_COMPARE) > 0)
+			newest = p;
+	}
+	/* A pin against the newest version, else one for the installed version. */
+	if (newest) {
+		apt_file_of(c, pool->solvables + newest, &f);
+		copa_apt_priority(c->o->prefs, pool_id2str(pool, is->name),
+				  pool_id2str(pool, pool->solvables[newest].evr), &f, 1, &why);
+	}
+	if (!why) {
+		apt_file_of(c, is, &f);
+		copa_apt_priority(c->o->prefs, pool_id2str(pool, is->name),
+				  pool_id2str(pool, is->evr), &f, 1, &why);
+	}
+	return copa_xasprintf("pinned by the image's apt preferences (%s): apt would not "
+			      "install a newer version",
+			      why ? why->where : "etc/apt/preferences");
+}
+
 /* ---- results ---- */
 
 static void fill_installed(struct ctx *c, struct copa_deb_result *r, Id ip)
@@ -626,6 +777,8 @@ static void request_jobs(struct ctx *c, const struct copa_deb_request *rq, Queue
 		} else if (MAPTST(&c->held, ip)) {
 			r->outcome = COPA_DEB_HELD;
 			r->reason = copa_xstrdup("held (apt-mark hold / dpkg hold): left at its version");
+		} else if (!q.count && (r->reason = pin_reason(c, ip))) {
+			r->outcome = COPA_DEB_HELD;
 		} else if (!q.count && !rq->fixed_version) {
 			r->outcome = COPA_DEB_ALREADY_FIXED;
 		} else if (!q.count && !(c->o->best_available && best &&
@@ -1420,6 +1573,8 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 	if (add_omitted_standin(&c) > 0)
 		pool_createwhatprovides(c.pool);
 	setup_considered(&c);
+	if (o->prefs && o->prefs->n)
+		setup_pins(&c);
 	if (c.have_considered)
 		pool_createwhatprovides(c.pool);
 	phase(&c, "preparing the pool", &t);
@@ -1480,6 +1635,8 @@ out:
 		map_free(&c.considered);
 	}
 	map_free(&c.held);
+	if (c.have_pins)
+		map_free(&c.pin_cut);
 	pool_free(c.pool);
 	free(c.ji);
 	copa_strmap_release(&holds);

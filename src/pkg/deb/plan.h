@@ -12,7 +12,8 @@
  * (packages of foreign architectures are distinct, Multi-Arch: foreign
  * packages satisfy every architecture, Multi-Arch: same packages stay at one
  * version across architectures); NotAutomatic repositories (backports,
- * experimental) only update packages installed from them. Report mode:
+ * experimental) only update packages installed from them; the image's apt
+ * pins (aptprefs.h) choose each package's candidate as apt does. Report mode:
  * each request becomes a job "install the highest installable version >= the
  * fixed version"; update-all mode: every installed package with a newer
  * candidate gets a targeted update job, as apt upgrade does. Dependencies
@@ -25,6 +26,7 @@
 #define COPA_PKG_DEB_PLAN_H
 
 #include "core/cache.h"
+#include "pkg/deb/aptprefs.h"
 #include "pkg/deb/deb.h"
 #include "pkg/deb/probe_repo.h"
 #include "repo/debrepo.h"
@@ -89,6 +91,7 @@ struct copa_deb_plan_opts {
 	bool no_new_packages; /* update-all: keep back updates needing new packages (apt-get upgrade) */
 	bool best_available;  /* report mode: when the fixed version is missing, still update to the highest */
 	struct copa_cache *cache; /* keeps the solver form (.solv) of each index; NULL: parse every time */
+	const struct copa_apt_prefs *prefs; /* the image's apt pins (probe_repo.h); NULL or empty: none */
 	struct copa_out *out;
 };
 

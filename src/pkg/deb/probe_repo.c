@@ -473,22 +473,66 @@ fail:
 	return -1;
 }
 
-/* apt pinning changes which version apt picks; copa does not model it, and says so. */
-static void warn_preferences(struct copa_view *v, struct copa_out *out)
+/* apt reads preferences.d files named with [A-Za-z0-9_.-] and no extension or ".pref". */
+static bool pref_name_ok(const char *n)
 {
-	const struct copa_view_entry **kids = NULL;
-	size_t nk = 0;
-	bool any = copa_view_get(v, "etc/apt/preferences") != NULL;
+	const char *dot = strrchr(n, '.');
 
+	if (!*n)
+		return false;
+	for (const char *q = n; *q; q++)
+		if (!isalnum((unsigned char)*q) && *q != '-' && *q != '_' && *q != '.')
+			return false;
+	return !dot || !strcmp(dot, ".pref");
+}
+
+static int read_prefs_file(struct copa_view *v, const char *path, struct copa_apt_prefs *out,
+			   struct copa_out *log, struct copa_err *err)
+{
+	struct copa_buf text = COPA_BUF_INIT;
+	int r;
+
+	if (copa_view_read(v, path, COPA_DEB_PREFS_MAX, &text, err) < 0)
+		return copa_err_wrap(err, "apt preferences");
+	r = copa_apt_prefs_parse(text.p ? text.p : "", text.len, path, out, log, err);
+	copa_buf_release(&text);
+	return r;
+}
+
+int copa_deb_probe_prefs(struct copa_view *v, struct copa_apt_prefs *out, struct copa_out *log,
+			 struct copa_err *err)
+{
+	const struct copa_view_entry *e = copa_view_get(v, "etc/apt/preferences");
+	const struct copa_view_entry **kids = NULL;
+	size_t nk = 0, files = 0;
+	int r = 0;
+
+	if (e && e->type == COPA_FT_REG) {
+		if (read_prefs_file(v, "etc/apt/preferences", out, log, err) < 0)
+			return -1;
+		files++;
+	}
 	if (copa_view_children(v, "etc/apt/preferences.d", &kids, &nk) == 0) {
-		for (size_t i = 0; i < nk; i++)
-			if (kids[i]->type == COPA_FT_REG && kids[i]->size > 0)
-				any = true;
+		for (size_t i = 0; i < nk && r == 0; i++) {
+			_cleanup_free_ char *path = NULL;
+
+			if (kids[i]->type != COPA_FT_REG && kids[i]->type != COPA_FT_SYMLINK)
+				continue;
+			if (!pref_name_ok(kids[i]->name)) {
+				copa_info(log, "ignoring 'etc/apt/preferences.d/%s' (apt ignores that name too)",
+					  kids[i]->name);
+				continue;
+			}
+			path = copa_xasprintf("etc/apt/preferences.d/%s", kids[i]->name);
+			r = read_prefs_file(v, path, out, log, err);
+			files++;
+		}
 		free(kids);
 	}
-	if (any)
-		copa_warn(out, "the image has apt preferences (etc/apt/preferences*): copa does not "
-			       "apply pins; it chooses the highest version the repositories offer");
+	if (r == 0 && out->n)
+		copa_info(log, "apt preferences in the image: %zu pin%s in %zu file%s, applied as apt does",
+			  out->n, out->n == 1 ? "" : "s", files, files == 1 ? "" : "s");
+	return r;
 }
 
 int copa_deb_probe_repos(struct copa_view *v, const struct copa_osrelease *os,
@@ -542,7 +586,6 @@ int copa_deb_probe_repos(struct copa_view *v, const struct copa_osrelease *os,
 		}
 	if (load_image_default(&t, err) < 0)
 		goto out;
-	warn_preferences(v, o->out);
 	for (size_t i = 0; i < out->n; i++)
 		if (resolve_one(&t, &out->v[i], err) < 0)
 			goto out;

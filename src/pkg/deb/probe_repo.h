@@ -12,6 +12,7 @@
 #ifndef COPA_PKG_DEB_PROBE_REPO_H
 #define COPA_PKG_DEB_PROBE_REPO_H
 
+#include "pkg/deb/aptprefs.h"
 #include "layer/view.h"
 #include "repo/debsources.h"
 #include "repo/osrelease.h"
@@ -36,6 +37,17 @@ struct copa_deb_status {
 };
 
 void copa_deb_status_release(struct copa_deb_status *st);
+
+#define COPA_DEB_PREFS_MAX (1u << 20) /* one preferences file */
+
+/*
+ * Reads the image's apt pins: etc/apt/preferences, then the files of
+ * etc/apt/preferences.d in name order (only the names apt reads). Records
+ * copa cannot use are skipped with a warning (aptprefs.h). Errors:
+ * COPA_E_INPUT (a file that is not deb822), COPA_E_LIMIT.
+ */
+int copa_deb_probe_prefs(struct copa_view *v, struct copa_apt_prefs *out, struct copa_out *log,
+			 struct copa_err *err);
 
 /*
  * Finds the dpkg database in the view: var/lib/dpkg/status when present and
