@@ -66,6 +66,9 @@ int copa_cli_common_opt(const char *cmd, int c, const char *usage_text, bool *ve
  */
 long long copa_cli_parse_duration_ms(const char *s);
 
+/* --timeout as whole seconds (rounded up) into *seconds: 0, or 2 after a usage error for cmd. */
+int copa_cli_timeout_opt(const char *cmd, const char *arg, long *seconds);
+
 /* Installs SIGINT/SIGTERM handlers that set the flag read by copa_cli_interrupted(). */
 void copa_cli_signals(void);
 bool copa_cli_interrupted(void);

@@ -256,16 +256,10 @@ static int run(int argc, char **argv)
 		case OPT_CACHE:
 			so.cache_dir = optarg;
 			break;
-		case OPT_TIMEOUT: {
-			long long ms = copa_cli_parse_duration_ms(optarg);
-
-			if (ms < 0)
-				return copa_cli_usage_error(
-					"inspect", "invalid --timeout '%s' (examples: 300, 90s, 5m, 1h)",
-					optarg);
-			so.timeout_s = (long)((ms + 999) / 1000);
+		case OPT_TIMEOUT:
+			if (copa_cli_timeout_opt("inspect", optarg, &so.timeout_s))
+				return 2;
 			break;
-		}
 		case OPT_PROGRESS:
 			if (copa_cli_parse_progress(optarg, &progress) < 0)
 				return copa_cli_usage_error("inspect", "invalid --progress '%s'", optarg);

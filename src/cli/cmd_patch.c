@@ -159,16 +159,9 @@ static int run(int argc, char **argv)
 			o.ignore_errors = true;
 			break;
 		case OPT_TIMEOUT:
-		{
-			long long ms = copa_cli_parse_duration_ms(optarg);
-
-			if (ms < 0)
-				return copa_cli_usage_error(
-					"patch", "invalid --timeout '%s' (examples: 300, 90s, 5m, 1h)",
-					optarg);
-			o.timeout_s = (long)((ms + 999) / 1000);
+			if (copa_cli_timeout_opt("patch", optarg, &o.timeout_s))
+				return 2;
 			break;
-		}
 		case 'o':
 			o.vex_out = optarg;
 			break;

@@ -391,6 +391,17 @@ long long copa_cli_parse_duration_ms(const char *s)
 	return total > 0 ? total : -1;
 }
 
+int copa_cli_timeout_opt(const char *cmd, const char *arg, long *seconds)
+{
+	long long ms = copa_cli_parse_duration_ms(arg);
+
+	if (ms < 0)
+		return copa_cli_usage_error(cmd, "invalid --timeout '%s' (examples: 300, 90s, 5m, 1h)",
+					    arg);
+	*seconds = (long)((ms + 999) / 1000);
+	return 0;
+}
+
 int copa_cli_common_opt(const char *cmd, int c, const char *usage_text, bool *verbose)
 {
 	switch (c) {

@@ -614,6 +614,23 @@ static int fill_entry(const struct copa_debfile *d, struct data_state *s, struct
 	return 0;
 }
 
+/* Opens the .deb (into *outer) and its data member through src: as tar, or raw. */
+static struct archive *data_member_open(struct copa_debfile *d, struct archive **outer,
+					struct inner_src *src, bool raw, struct copa_err *err)
+{
+	const struct comp *c;
+
+	*outer = outer_open(d, err);
+	if (!*outer)
+		return NULL;
+	c = walk_members(d, *outer, false, err);
+	if (!c)
+		return NULL;
+	src->outer = *outer;
+	src->max = d->lim.max_member;
+	return inner_open(src, c, raw, d->label, d->data_member, err);
+}
+
 /* The data member decompressed ahead of time (copa_debfile_use_data_tar). */
 static struct archive *data_tar_open(const struct copa_debfile *d, struct copa_err *err)
 {
@@ -634,22 +651,14 @@ static struct archive *data_tar_open(const struct copa_debfile *d, struct copa_e
 
 int copa_debfile_extract_data(struct copa_debfile *d, int out_fd, struct copa_err *err)
 {
-	struct archive *outer = outer_open(d, err), *a = NULL;
+	struct archive *outer = NULL, *a = NULL;
 	struct inner_src src = {0};
 	struct archive_entry *ae;
-	const struct comp *c;
 	uint64_t total = 0, cap = d->lim.max_data + (64u << 20);
 	char buf[65536];
 	int r = -1, hr;
 
-	if (!outer)
-		return -1;
-	c = walk_members(d, outer, false, err);
-	if (!c)
-		goto out;
-	src.outer = outer;
-	src.max = d->lim.max_member;
-	a = inner_open(&src, c, true, d->label, d->data_member, err);
+	a = data_member_open(d, &outer, &src, true, err);
 	if (!a)
 		goto out;
 	hr = archive_read_next_header(a, &ae);
@@ -710,7 +719,6 @@ int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, 
 	struct copa_buf norm = COPA_BUF_INIT, lnorm = COPA_BUF_INIT;
 	struct copa_layer_xattr xa[MAX_XATTRS];
 	struct archive_entry *ae;
-	const struct comp *c;
 	uint64_t count = 0, total = 0;
 	int r = -1, hr;
 
@@ -719,15 +727,7 @@ int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, 
 		if (!a)
 			goto out;
 	} else {
-		outer = outer_open(d, err);
-		if (!outer)
-			return -1;
-		c = walk_members(d, outer, false, err);
-		if (!c)
-			goto out;
-		src.outer = outer;
-		src.max = d->lim.max_member;
-		a = inner_open(&src, c, false, d->label, d->data_member, err);
+		a = data_member_open(d, &outer, &src, false, err);
 		if (!a)
 			goto out;
 	}
