@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from fx_services import BackgroundHTTPServer, free_port, wait_http
+from fx_services import BackgroundHTTPServer, Registry
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -83,61 +83,13 @@ def kv(stdout):
 
 # ---------------------------------------------------------------- registries
 
-class RegistryProc:
-    """A docker-registry process with optional http settings and auth."""
-
-    def __init__(self, workdir, http_extra="", auth_yaml="", scheme="http"):
-        if not shutil.which("docker-registry"):
-            pytest.fail("docker-registry is not installed (scripts/install-deps.sh installs it)")
-        workdir = pathlib.Path(workdir)
-        workdir.mkdir(parents=True, exist_ok=True)
-        (workdir / "storage").mkdir(exist_ok=True)
-        self.port = free_port()
-        self.host = f"127.0.0.1:{self.port}"
-        self.dir = workdir
-        cfg = workdir / "config.yml"
-        cfg.write_text(
-            "version: 0.1\n"
-            "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
-            "storage:\n  filesystem:\n    rootdirectory: " + str(workdir / "storage") + "\n"
-            "  delete:\n    enabled: true\n"
-            "http:\n  addr: 127.0.0.1:" + str(self.port) + "\n" + http_extra + auth_yaml)
-        self.log = open(workdir / "registry.log", "w")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(cfg)],
-                                     stdout=self.log, stderr=subprocess.STDOUT)
-        if scheme == "http":
-            wait_http(f"http://{self.host}/v2/")
-        else:
-            wait_port(self.port)
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-def wait_port(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"port {port} did not open")
-
-
 @pytest.fixture
 def make_registry(tmp_path):
-    """Factory: make_registry(name, http_extra="", auth_yaml="") -> RegistryProc."""
+    """Factory: make_registry(name, http_extra="", auth_yaml="") -> Registry."""
     regs = []
 
     def make(name="registry", **kw):
-        r = RegistryProc(tmp_path / name, **kw)
+        r = Registry(tmp_path / name, **kw)
         regs.append(r)
         return r
 

@@ -4,6 +4,7 @@ import contextlib
 import functools
 import http.server
 import os
+import pathlib
 import shutil
 import socket
 import subprocess
@@ -38,28 +39,44 @@ def wait_http(url, timeout=20, ok=(200, 401)):
     raise RuntimeError(f"{url} did not come up: {last}")
 
 
-class Registry:
-    """A docker-registry process. `host` is "127.0.0.1:<port>"."""
+def wait_port(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"port {port} did not open")
 
-    def __init__(self, workdir, auth_yaml=""):
+
+class Registry:
+    """A docker-registry process. `host` is "127.0.0.1:<port>"; http_extra adds
+    settings under `http:` (TLS), auth_yaml an `auth:` section; with
+    scheme="https" start-up waits for the port instead of an HTTP answer."""
+
+    def __init__(self, workdir, auth_yaml="", http_extra="", scheme="http"):
         if not shutil.which("docker-registry"):
             pytest.fail("docker-registry is not installed (scripts/install-deps.sh installs it)")
+        workdir = pathlib.Path(workdir)
+        (workdir / "storage").mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.dir = workdir
-        os.makedirs(workdir / "storage", exist_ok=True)
         cfg = workdir / "config.yml"
         cfg.write_text(
             "version: 0.1\n"
             "log:\n  level: warn\n  accesslog:\n    disabled: true\n"
             "storage:\n  filesystem:\n    rootdirectory: " + str(workdir / "storage") + "\n"
             "  delete:\n    enabled: true\n"
-            "http:\n  addr: 127.0.0.1:" + str(self.port) + "\n"
-            + auth_yaml)
+            "http:\n  addr: 127.0.0.1:" + str(self.port) + "\n" + http_extra + auth_yaml)
         self.log = open(workdir / "registry.log", "w")
         self.proc = subprocess.Popen(["docker-registry", "serve", str(cfg)],
                                      stdout=self.log, stderr=subprocess.STDOUT)
-        wait_http(f"http://{self.host}/v2/")
+        if scheme == "http":
+            wait_http(f"http://{self.host}/v2/")
+        else:
+            wait_port(self.port)
 
     def stop(self):
         self.proc.terminate()
@@ -67,6 +84,7 @@ class Registry:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+            self.proc.wait()
         self.log.close()
 
 

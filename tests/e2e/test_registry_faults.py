@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from fx_registry import (docker_config, host_ip, kv, make_cert, new_key, pem_cert, pem_key,
-                         wait_port)
+from fx_registry import docker_config, host_ip, kv, make_cert, new_key, pem_cert, pem_key
+from fx_services import wait_port
 
 
 def sha(data):
