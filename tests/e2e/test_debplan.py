@@ -383,3 +383,41 @@ def test_unsupported_pin_is_said_and_skipped(scenario, debplan):
     p, plan = debplan("--root", root)
     assert "regular expressions" in p.stderr and "preferences.d/r:1" in p.stderr
     assert ("openssl", "amd64") in plan_set(plan)  # the record was not applied
+
+
+@pytest.mark.parametrize("pinned", [False, True])
+def test_pin_promoting_backports_matches_apt(tmp_path, gpg_key, debplan, pinned):
+    """A NotAutomatic/ButAutomaticUpgrades suite (backports): without pins nothing comes
+    from it; a general pin of 500 on it makes it an ordinary source, as in apt."""
+    repo = DebRepo(tmp_path / "repo", gpg_key)
+    b = tmp_path / "debs"
+    base = [repo.package(b, "foo", "1.0-1"), repo.package(b, "bar", "1.0-1")]
+    repo.package(b, "foo", "2.0-1~bpo12+1", suite="stable-backports")
+    repo.package(b, "bar", "1.0-2", suite="stable-backports")
+    repo.publish("stable")
+    repo.publish("stable-backports", fields={"NotAutomatic": "yes", "ButAutomaticUpgrades": "yes"})
+    server = StaticServer(repo.root)
+    try:
+        def sources(key):
+            return (f"deb [signed-by={key}] {server.url} stable main\n"
+                    f"deb [signed-by={key}] {server.url} stable-backports main\n")
+
+        root = tmp_path / "root"
+        make_rootfs(root, status=status_from_debs(base), sources_list=sources(KEY_PATH),
+                    keys={KEY_PATH: gpg_key.public.read_bytes()})
+        prefs = "Package: *\nPin: release a=stable-backports\nPin-Priority: 500\n"
+        apt_prefs = tmp_path / "apt/etc/preferences.d"
+        apt_prefs.mkdir(parents=True)
+        if pinned:
+            (root / "etc/apt/preferences.d").mkdir(parents=True, exist_ok=True)
+            (root / "etc/apt/preferences.d/backports").write_text(prefs)
+            (apt_prefs / "backports").write_text(prefs)
+        _, plan = debplan("--root", root)
+        apts = apt_simulate(tmp_path / "apt", root / "var/lib/dpkg/status",
+                            sources(str(root / KEY_PATH.lstrip("/"))), ["upgrade", "--with-new-pkgs"])
+        assert plan_set(plan) == apts
+        expect = ({("foo", "amd64"): ("1.0-1", "2.0-1~bpo12+1"), ("bar", "amd64"): ("1.0-1", "1.0-2")}
+                  if pinned else {})
+        assert apts == expect
+    finally:
+        server.stop()

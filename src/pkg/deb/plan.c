@@ -509,7 +509,11 @@ static const struct copa_deb_index *index_of(struct ctx *c, Solvable *s)
 	return i ? &c->ix->v[i - 1] : NULL;
 }
 
-/* NotAutomatic repositories only update packages installed from them (apt's pin 1/100). */
+/*
+ * Without pins: NotAutomatic repositories only update packages installed
+ * from them (apt's default priorities 1 and 100). With pins, setup_pins
+ * applies apt's whole policy instead, these defaults included.
+ */
 static void setup_considered(struct ctx *c)
 {
 	Pool *pool = c->pool;
@@ -605,11 +609,9 @@ static void setup_pins(struct ctx *c)
 		if (pool->solvables[p].repo && p != c->standin)
 			ids[n++] = p;
 	qsort_r(ids, n, sizeof(*ids), cmp_by_name, pool);
-	if (!c->have_considered) {
-		map_init(&c->considered, pool->nsolvables);
-		map_setall(&c->considered);
-		c->have_considered = true;
-	}
+	map_init(&c->considered, pool->nsolvables);
+	map_setall(&c->considered);
+	c->have_considered = true;
 	map_init(&c->pin_cut, pool->ss.nstrings);
 	c->have_pins = true;
 	for (size_t i = 0; i < n;) {
@@ -1572,9 +1574,11 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 	pool_createwhatprovides(c.pool);
 	if (add_omitted_standin(&c) > 0)
 		pool_createwhatprovides(c.pool);
-	setup_considered(&c);
+	/* With pins, apt's whole policy decides (NotAutomatic is part of it); else the short rule. */
 	if (o->prefs && o->prefs->n)
 		setup_pins(&c);
+	else
+		setup_considered(&c);
 	if (c.have_considered)
 		pool_createwhatprovides(c.pool);
 	phase(&c, "preparing the pool", &t);
