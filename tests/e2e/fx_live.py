@@ -4,10 +4,11 @@ that use it skip, saying why, when deb.debian.org is unreachable."""
 import os
 import pathlib
 import subprocess
-import time
 import urllib.request
 
 import pytest
+
+from fx_cache import cached, check_rootfs_tar
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -33,14 +34,10 @@ def bookworm_tar():
         pytest.skip("the live Debian tests compare with apt in a chroot, which needs root")
     # Shared by runs (and worktrees) on this machine: building it takes minutes.
     cache = pathlib.Path(os.environ.get("COPA_LIVE_CACHE", "/tmp/copa-live"))
-    cache.mkdir(parents=True, exist_ok=True)
-    tar = cache / "bookworm-amd64.tar"
     # A week-old point-release tree is still a point-release tree; rebuild after that.
-    if not tar.exists() or time.time() - tar.stat().st_mtime > 7 * 86400:
-        tmp = tar.with_suffix(".tmp")
-        subprocess.run([str(ROOT / "scripts/mkdebian.sh"), str(tmp), "bookworm", "amd64"],
-                       check=True, timeout=1800)
-        tmp.rename(tar)
-    return tar
+    return cached(cache / "bookworm-amd64.tar",
+                  lambda tmp: subprocess.run([str(ROOT / "scripts/mkdebian.sh"), str(tmp),
+                                              "bookworm", "amd64"], check=True, timeout=1800),
+                  check_rootfs_tar, max_age=7 * 86400)
 
 
