@@ -13,7 +13,13 @@ import pathlib
 import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-SHARED = ROOT / "tests" / "data" / "shared"  # copy of ../shared/testdata (CI clones lack ../shared)
+# Real material from other public projects (reports, VEX documents, schemas,
+# Alpine and RPM data) is never committed here: it is read from shared/testdata
+# beside the clone (read-only in CI), or from $COPA_SHARED_TESTDATA.
+SHARED = pathlib.Path(os.environ.get("COPA_SHARED_TESTDATA", ROOT.parent / "shared" / "testdata"))
+if not (SHARED / "PROVENANCE.md").is_file():
+    raise pytest.UsageError(f"copa's e2e tests read test data from {SHARED}, which is missing: "
+                            "put the project's shared/ beside the clone or set COPA_SHARED_TESTDATA")
 
 from fx_services import *  # noqa: E402,F401,F403
 from fx_image import *  # noqa: E402,F401,F403
