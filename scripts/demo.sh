@@ -8,10 +8,12 @@ cd "$(dirname "$0")/.."
 ./scripts/install-deps.sh
 make build
 mkdir -p demo
-if [ ! -f demo/bookworm.tar ]; then
+# The cached root file system is used only when it is a complete tar archive.
+if ! { [ -f demo/bookworm.tar ] && tar -tf demo/bookworm.tar >/dev/null 2>&1; }; then
 	echo "== building a Debian bookworm root file system with mmdebstrap (about 30 s)"
-	./scripts/mkdebian.sh demo/bookworm.tar.tmp bookworm
-	mv demo/bookworm.tar.tmp demo/bookworm.tar
+	rm -rf demo/bookworm.tar demo/bookworm.tmp.tar
+	./scripts/mkdebian.sh demo/bookworm.tmp.tar bookworm
+	mv demo/bookworm.tmp.tar demo/bookworm.tar
 fi
 rm -rf demo/image demo/cache
 ./scripts/rootfs-to-oci.py demo/bookworm.tar demo/image 12 >/dev/null
