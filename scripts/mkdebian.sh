@@ -10,6 +10,8 @@ suite=${2:-bookworm}
 arch=${3:-amd64}
 mirror=${COPA_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 security=${COPA_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+# The hooks' "$1" is mmdebstrap's argument, expanded by its shell, not ours.
+# shellcheck disable=SC2016
 mmdebstrap --quiet --variant=minbase --architectures="$arch" --format=tar \
 	--customize-hook='rm -f "$1"/etc/apt/sources.list' \
 	--customize-hook="mkdir -p \"\$1\"/etc/apt/sources.list.d && printf '%s\n' \

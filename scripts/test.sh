@@ -9,7 +9,7 @@
 # Environment: COPA_SKIP_DEPS=1 skips step 1; COPA_SKIP_ASAN=1 skips step 4;
 # PYTEST_ARGS adds pytest arguments (e.g. "-k registry").
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 results="$top/build-results"
 rm -rf "$results"
