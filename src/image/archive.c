@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1103,11 +1104,14 @@ int copa_dst_docker_archive_open(struct copa_image_dst *d, struct copa_err *err)
 	dd->sfd = -1;
 	d->impl = dd;
 	d->ops = &docker_dst_ops;
+	copa_dst_sweep_beside(d->ref.path);
 	dd->staging = copa_fs_mkdtemp(parent, ".copa-docker-archive-", err);
 	if (!dd->staging)
 		return copa_err_wrap(err, "cannot write docker-archive '%s'", d->ref.path);
 	dd->sfd = open(dd->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dd->sfd < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", dd->staging);
+	/* Held while the destination lives: a sweep by another copa leaves it alone. */
+	flock(dd->sfd, LOCK_EX | LOCK_NB);
 	return 0;
 }
