@@ -141,6 +141,13 @@ int copa_layout_set_root(struct copa_image_src *s, const struct copa_index *ix, 
  */
 void copa_dst_sweep_beside(const char *path);
 
+/*
+ * Takes flock(LOCK_EX) on the directory holding the archive file `path`
+ * (waiting, with a note to d's output, while another writer holds it);
+ * returns the fd to close to unlock.
+ */
+int copa_dst_lock_dir(struct copa_image_dst *d, const char *path, struct copa_err *err);
+
 /* Writes a directory tree (an OCI layout) as a tar into fd, sorted, fixed mtimes. */
 int copa_tar_dir(int dirfd, int out_fd, struct copa_err *err);
 

@@ -346,6 +346,28 @@ static int index_with(json_t *base, const struct copa_desc *desc, const char *ta
 	return r;
 }
 
+/* True when index.json text idx lists an image that stays once `tag` moves to desc. */
+static bool index_keeps_others(const struct copa_buf *idx, const struct copa_desc *desc,
+                               const char *tag)
+{
+	json_t *j = json_loadb(idx->p, idx->len, 0, NULL);
+	json_t *list = json_object_get(j, "manifests");
+	bool others = false;
+
+	for (size_t i = 0; json_is_array(list) && i < json_array_size(list); i++) {
+		json_t *e = json_array_get(list, i);
+		const char *name =
+		    copa_json_str(json_object_get(e, "annotations"), COPA_MT_OCI_LAYOUT_REFNAME);
+		const char *dg = copa_json_str(e, "digest");
+
+		if (!(tag && name && !strcmp(name, tag)) &&
+		    !(!tag && !name && dg && !strcmp(dg, desc->digest)))
+			others = true;
+	}
+	json_decref(j);
+	return others;
+}
+
 /* Under the caller's lock: re-reads index.json, adds the entry, writes it back atomically. */
 static int update_index(int dirfd, const char *dir, const struct copa_desc *desc,
                         const char *tag, struct copa_err *err)
@@ -432,11 +454,11 @@ static bool blob_member(const char *name)
 }
 
 /*
- * Copies the blobs of an existing oci-archive into the staging layout (those
- * not there already) and returns its index.json in idx. Sets *empty when
- * the file holds no members at all.
+ * Reads an existing oci-archive: returns its index.json in idx and, with
+ * `blobs`, copies its blobs into the staging layout (those not there
+ * already). Sets *empty when the file holds no members at all.
  */
-static int import_archive(struct layout_dst *l, struct copa_buf *idx, bool *empty,
+static int import_archive(struct layout_dst *l, bool blobs, struct copa_buf *idx, bool *empty,
                           struct copa_err *err)
 {
 	struct archive *a = archive_read_new();
@@ -469,7 +491,7 @@ static int import_archive(struct layout_dst *l, struct copa_buf *idx, bool *empt
 			keep = idx;
 			copa_buf_reset(idx);
 			have_index = true;
-		} else if (!blob_member(name.p) || copa_fs_exists(l->dirfd, name.p)) {
+		} else if (!blobs || !blob_member(name.p) || copa_fs_exists(l->dirfd, name.p)) {
 			continue;
 		} else {
 			_cleanup_free_ char *dir = copa_path_dir(name.p);
@@ -521,6 +543,18 @@ out:
 	return r;
 }
 
+int copa_dst_lock_dir(struct copa_image_dst *d, const char *path, struct copa_err *err)
+{
+	_cleanup_free_ char *parent = copa_path_dir(path);
+	_cleanup_free_ char *what = copa_xasprintf("'%s'", path);
+	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (pfd < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot write '%s': directory '%s'",
+		                    path, parent);
+	return lock_at(d, pfd, NULL, what, err);
+}
+
 /*
  * oci-archive: under a lock on the archive's directory, brings the images the
  * archive holds into the staging layout, adds the new one, tars the result
@@ -530,24 +564,21 @@ static int archive_commit(struct copa_image_dst *d, const struct copa_desc *desc
                           struct copa_err *err)
 {
 	struct layout_dst *l = d->impl;
-	_cleanup_free_ char *parent = copa_path_dir(l->archive);
-	_cleanup_free_ char *what = copa_xasprintf("oci-archive '%s'", l->archive);
-	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int lk = -1;
+	_cleanup_close_ int lk = copa_dst_lock_dir(d, l->archive, err);
 	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
 	struct copa_buf idx = COPA_BUF_INIT;
 	struct stat st;
 	int r = 0;
 
-	if (pfd < 0)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot write %s", what);
-	lk = lock_at(d, pfd, NULL, what, err);
 	if (lk < 0)
 		return -1;
 	if (stat(l->archive, &st) == 0 && S_ISREG(st.st_mode)) {
 		bool empty;
 
-		r = import_archive(l, &idx, &empty, err);
+		/* Read first: when no other image stays, no blob is copied (a rewrite of one tag). */
+		r = import_archive(l, false, &idx, &empty, err);
+		if (r == 0 && !empty && index_keeps_others(&idx, desc, d->ref.tag))
+			r = import_archive(l, true, &idx, &empty, err);
 		if (r == 0 && !empty) {
 			/* The archive's index.json becomes the staging layout's, then the merge. */
 			r = copa_fs_write_atomic(l->dirfd, "index.json", idx.p, idx.len, 0644, err);

@@ -81,12 +81,41 @@ def test_oci_archive_destination_keeps_the_other_images(copa, simple_world, tmp_
     assert [f for f in os.listdir(tmp_path) if f.startswith(".copa")] == []
 
 
-def test_oci_archive_destination_refuses_to_drop_a_foreign_file(copa, simple_world, tmp_path):
-    """A file that is not an OCI archive is not silently replaced."""
+def test_docker_archive_destination_keeps_the_other_images(copa, simple_world, tmp_path):
+    root = simple_world.tmp / "root"
+    archive = tmp_path / "save.tar"
+    it.docker_save_classic(archive, [([tar_dir(root)], ["example.com/app:1.0"]),
+                                     ([it.tar_layer([("o", "other\n")])],
+                                      ["example.com/other:1", "example.com/app:1.0-patched"])])
+    p = copa("patch", "-i", f"docker-archive:{archive}:example.com/app:1.0", "-t",
+             f"docker-archive:{archive}:example.com/app:1.0-patched")
+    assert p.returncode == 0, p.stderr
+    with tarfile.open(archive) as tf:
+        entries = json.load(tf.extractfile("manifest.json"))
+    assert sorted(t for e in entries for t in e["RepoTags"]) == \
+        ["example.com/app:1.0", "example.com/app:1.0-patched", "example.com/other:1"]
+    for ref in ("example.com/app:1.0", "example.com/other:1"):  # intact, symlinked layers too
+        it.skopeo("copy", f"docker-archive:{archive}:{ref}", f"oci:{tmp_path}/back:x")
+    raw = it.skopeo_inspect_raw(f"docker-archive:{archive}:example.com/app:1.0-patched")
+    assert len(raw["layers"]) == 2
+    # Writing one tag again replaces that image and copies nothing else.
+    out = tmp_path / "one.tar"
+    for _ in range(2):
+        p = copa("patch", "-i", f"docker-archive:{archive}:example.com/app:1.0", "-t",
+                 f"docker-archive:{out}:example.com/app:p")
+        assert p.returncode == 0, p.stderr
+        with tarfile.open(out) as tf:
+            assert len(json.load(tf.extractfile("manifest.json"))) == 1
+            assert len(tf.getnames()) == 4  # config, two layers, manifest.json
+
+
+@pytest.mark.parametrize("dest", ["oci-archive:{}:p", "docker-archive:{}:example.com/a:p"])
+def test_archive_destination_refuses_to_drop_a_foreign_file(copa, simple_world, tmp_path, dest):
+    """A file that is not an archive of that kind is not silently replaced."""
     out = tmp_path / "data.tar"
     out.write_bytes(b"precious data, not a tar archive" * 100)
     before = out.read_bytes()
-    p = copa("patch", "-i", f"oci:{simple_world.layout}:1.0", "-t", f"oci-archive:{out}:p")
+    p = copa("patch", "-i", f"oci:{simple_world.layout}:1.0", "-t", dest.format(out))
     assert p.returncode == 1
     assert str(out) in p.stderr and "precious" not in p.stderr
     assert out.read_bytes() == before
