@@ -626,6 +626,19 @@ static void layout_dst_free(struct copa_image_dst *d)
 
 	if (!l)
 		return;
+	if (l->created && !d->committed && !l->archive && l->dirfd >= 0) {
+		/* Another run may have created the same layout and committed into it meanwhile. */
+		struct copa_err e = COPA_ERR_INIT;
+		int lk = lock_at(d, l->dirfd, LAYOUT_LOCK, "the layout", &e);
+
+		if (copa_fs_exists(l->dirfd, "index.json"))
+			l->created = false;
+		if (l->created)
+			copa_fs_rm_rf(AT_FDCWD, l->dir, &e);
+		if (lk >= 0)
+			close(lk);
+		l->created = false;
+	}
 	if (l->dirfd >= 0)
 		close(l->dirfd);
 	if ((l->created && !d->committed) || l->archive) {
