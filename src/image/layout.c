@@ -283,19 +283,27 @@ struct layout_dst {
 static int lock_at(struct copa_image_dst *d, int dirfd, const char *name, const char *what,
                    struct copa_err *err)
 {
-	int fd = name ? openat(dirfd, name, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)
+	/* O_RDWR: NFS emulates flock with fcntl locks, which want a writable fd for LOCK_EX. */
+	int fd = name ? openat(dirfd, name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644)
 	              : openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot lock %s", what);
 	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return fd;
-	copa_info(d->opts.out, "waiting for another writer of %s", what);
+	if (errno == EWOULDBLOCK)
+		copa_info(d->opts.out, "waiting for another writer of %s", what);
 	while (flock(fd, LOCK_EX) < 0) {
 		int e = errno;
 
 		if (e == EINTR)
 			continue;
+		if (e == EBADF || e == ENOLCK || e == EOPNOTSUPP || e == EINVAL) {
+			/* A file system without locks: write as before, without one. */
+			copa_warn(d->opts.out, "cannot lock %s (%s); writing it without a lock",
+			          what, strerror(e));
+			return fd;
+		}
 		close(fd);
 		return copa_err_sys(err, COPA_E_IO, e, "cannot lock %s", what);
 	}
