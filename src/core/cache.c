@@ -2,6 +2,7 @@
 
 #include "util/mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -50,7 +51,42 @@ int copa_cache_open(struct copa_cache *c, const char *dir, struct copa_err *err)
 		copa_cache_release(c);
 		return copa_err_wrap(err, "cache directory '%s'", path);
 	}
+	copa_cache_sweep(c);
 	return 0;
+}
+
+void copa_cache_sweep(const struct copa_cache *c)
+{
+	/* Staging directories of a run (core/patch.c) and temporary files of every writer. */
+	static const char *const prefixes[] = {"load-", "stage-", NULL};
+	_cleanup_close_ int dup_fd = openat(c->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	dup_fd = -1; /* owned by d */
+	copa_fs_sweep_stale(c->dirfd, prefixes, NULL);
+	while ((de = readdir(d)) != NULL) {
+		_cleanup_close_ int fd = -1;
+
+		if (de->d_name[0] == '.')
+			continue;
+		fd = openat(c->dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		copa_fs_sweep_stale(fd, prefixes, NULL);
+		if (!strcmp(de->d_name, "blobs")) {
+			_cleanup_close_ int a = openat(fd, "sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			_cleanup_close_ int b = openat(fd, "sha512", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+			if (a >= 0)
+				copa_fs_sweep_stale(a, NULL, NULL);
+			if (b >= 0)
+				copa_fs_sweep_stale(b, NULL, NULL);
+		}
+	}
+	closedir(d);
 }
 
 void copa_cache_release(struct copa_cache *c)

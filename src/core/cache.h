@@ -32,10 +32,18 @@ struct copa_cache {
 
 /*
  * Opens (creating as needed) the cache at dir, or at the default location
- * when dir is NULL. Release with copa_cache_release().
+ * when dir is NULL, and sweeps it (copa_cache_sweep). Release with
+ * copa_cache_release().
  */
 int copa_cache_open(struct copa_cache *c, const char *dir, struct copa_err *err);
 void copa_cache_release(struct copa_cache *c);
+
+/*
+ * Removes what killed runs left: temporary files and load-/stage-
+ * directories whose process is gone (copa_fs_sweep_stale), in the root, its
+ * namespaces, tmp/ and blobs/. Never touches a live process's files.
+ */
+void copa_cache_sweep(const struct copa_cache *c);
 
 /* Returns the malloc'd absolute path where a blob lives (it may not exist). */
 char *copa_cache_blob_path(const struct copa_cache *c, const char *digest);

@@ -529,6 +529,21 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 	if (c->prev >= 0)
 		copa_info(r->o->out, "%s: %s was patched by copa before; its patch layer is replaced",
 			  c->name, r->src_string);
+	/* The patched image must stay readable: copa (and this check) read at most the cap. */
+	if (c->prev < 0 && c->img.manifest.n_layers >= COPA_OCI_MAX_LAYERS)
+		return copa_err_set(err, COPA_E_LIMIT,
+				    "%s: '%s' has %zu layers; the patch layer would make %zu, more "
+				    "than the limit of %d layers per image: squash the image first",
+				    c->name, r->src_string, c->img.manifest.n_layers,
+				    c->img.manifest.n_layers + 1, COPA_OCI_MAX_LAYERS);
+	if (c->prev < 0 &&
+	    json_array_size(json_object_get(c->img.config.json, "history")) >= COPA_OCI_MAX_HISTORY)
+		return copa_err_set(err, COPA_E_LIMIT,
+				    "%s: the config of '%s' has %zu history entries; the patch would "
+				    "make one more than the limit of %d: squash the image first",
+				    c->name, r->src_string,
+				    json_array_size(json_object_get(c->img.config.json, "history")),
+				    COPA_OCI_MAX_HISTORY);
 	if (copa_image_src_layer_blobs(r->src, &c->img, &c->layers, err) < 0)
 		return -1;
 	c->have_layers = true;

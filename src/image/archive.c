@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -963,6 +964,165 @@ static char *familiar_name(const struct copa_ref *ref)
 	return copa_xasprintf("%s:%s", path, ref->tag);
 }
 
+/* Names the new archive writes itself; the old archive's members by these names are skipped. */
+static bool written_or_dropped(const char *name, char *const *written, size_t n)
+{
+	/* The old OCI index (Docker >= 25) would not list the new image: manifest.json rules. */
+	if (!strcmp(name, "manifest.json") || !strcmp(name, "repositories") ||
+	    !strcmp(name, "index.json") || !strcmp(name, "oci-layout"))
+		return true;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(written[i], name))
+			return true;
+	return false;
+}
+
+/*
+ * Reads the existing docker-archive at path: returns its manifest.json
+ * entries in *old (NULL when the file holds no members) and, when w is
+ * given, copies its members into the tar being written (all but those the
+ * new image writes and the top-level indexes). A file that is not a
+ * docker-archive is refused.
+ */
+static int old_members(struct archive *w, const char *path, char *const *written,
+                       size_t n_written, json_t **old, struct copa_err *err)
+{
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	struct copa_buf name = COPA_BUF_INIT, mj = COPA_BUF_INIT;
+	const size_t chunk = 1 << 20;
+	_cleanup_free_ char *buf = copa_xmalloc(chunk);
+	bool any = false, have_manifest = false;
+	size_t members = 0;
+	int r = -1, h;
+
+	*old = NULL;
+	copa_buf_init(&mj, ARCHIVE_META_MAX);
+	archive_read_support_format_tar(a);
+	archive_read_support_filter_all(a);
+	if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
+		copa_err_set(err, COPA_E_INPUT, "cannot read '%s': %s", path,
+		             archive_error_string(a));
+		goto out;
+	}
+	while ((h = archive_read_next_header(a, &e)) >= ARCHIVE_WARN && h != ARCHIVE_EOF) {
+		const char *raw = archive_entry_pathname(e);
+		bool keep_manifest;
+
+		any = true;
+		if (++members > ARCHIVE_MAX_MEMBERS) {
+			copa_err_set(err, COPA_E_LIMIT, "'%s': more than %d members", path,
+			             ARCHIVE_MAX_MEMBERS);
+			goto out;
+		}
+		if (!raw || raw[0] == '/' || copa_path_normalize(raw, &name) < 0 || !name.len)
+			continue; /* an unsafe name: no image of the archive can use it */
+		keep_manifest = !strcmp(name.p, "manifest.json") &&
+		                archive_entry_filetype(e) == AE_IFREG;
+		if (keep_manifest) {
+			have_manifest = true;
+			copa_buf_reset(&mj);
+		} else if (!w || written_or_dropped(name.p, written, n_written)) {
+			continue;
+		} else {
+			archive_entry_set_pathname(e, name.p);
+			if (archive_write_header(w, e) != ARCHIVE_OK) {
+				tar_member_error(w, name.p, err);
+				goto out;
+			}
+		}
+		if (archive_entry_filetype(e) != AE_IFREG || archive_entry_hardlink(e))
+			continue;
+		for (;;) {
+			la_ssize_t n = archive_read_data(a, buf, chunk);
+
+			if (n < 0) {
+				copa_err_set(err, COPA_E_INPUT, "cannot read '%s': member '%s': %s",
+				             path, name.p, archive_error_string(a));
+				goto out;
+			}
+			if (n == 0)
+				break;
+			if (keep_manifest && copa_buf_add(&mj, buf, (size_t)n) < 0) {
+				copa_err_set(err, COPA_E_LIMIT, "'%s': manifest.json is larger than %u bytes",
+				             path, ARCHIVE_META_MAX);
+				goto out;
+			}
+			if (!keep_manifest && archive_write_data(w, buf, (size_t)n) != n) {
+				tar_member_error(w, name.p, err);
+				goto out;
+			}
+		}
+	}
+	if (h < ARCHIVE_WARN) {
+		copa_err_set(err, COPA_E_INPUT, "'%s' is not a valid tar: %s", path,
+		             archive_error_string(a));
+		goto out;
+	}
+	if (any) {
+		_cleanup_free_ char *what = copa_xasprintf("'%s': manifest.json", path);
+
+		if (have_manifest)
+			*old = copa_json_parse(mj.p, mj.len, ARCHIVE_META_MAX, what, err);
+		if (!*old || !json_is_array(*old)) {
+			if (*old || !have_manifest)
+				copa_err_set(err, COPA_E_INPUT,
+				             "'%s' exists and is not a docker-archive (no manifest.json "
+				             "list): copa would drop its content; remove it or choose "
+				             "another file",
+				             path);
+			json_decref(*old);
+			*old = NULL;
+			goto out;
+		}
+	}
+	r = 0;
+out:
+	copa_buf_release(&name);
+	copa_buf_release(&mj);
+	archive_read_free(a);
+	return r;
+}
+
+/*
+ * Appends to list the old archive's manifest.json entries that stay: `tag`
+ * moves to the new image, and an entry that only had that tag goes with it
+ * (as an OCI layout's index.json entry does). Returns how many stay.
+ */
+static size_t keep_old_entries(json_t *list, json_t *old, const char *tag)
+{
+	size_t i, kept = 0;
+	json_t *ent;
+
+	json_array_foreach(old, i, ent) {
+		json_t *copy = json_deep_copy(ent);
+		json_t *tags = json_object_get(copy, "RepoTags");
+		bool had = false;
+
+		if (!json_is_object(copy)) {
+			json_decref(copy);
+			continue;
+		}
+		for (size_t k = 0; tag && json_is_array(tags) && k < json_array_size(tags);) {
+			const char *t = json_string_value(json_array_get(tags, k));
+
+			if (t && !strcmp(t, tag)) {
+				json_array_remove(tags, k);
+				had = true;
+			} else {
+				k++;
+			}
+		}
+		if (had && json_array_size(tags) == 0) {
+			json_decref(copy);
+			continue;
+		}
+		json_array_append_new(list, copy);
+		kept++;
+	}
+	return kept;
+}
+
 static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc, const void *raw,
                          size_t n, struct copa_err *err)
 {
@@ -972,9 +1132,13 @@ static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 	struct copa_buf cb = COPA_BUF_INIT, mj = COPA_BUF_INIT;
 	_cleanup_free_ char *cfg_name = NULL;
 	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
-	json_t *list = NULL, *entry, *layers, *sources = NULL;
+	json_t *list = NULL, *entry = NULL, *layers, *sources = NULL, *old = NULL,
+	       *old2 = NULL;
 	struct archive *a = NULL;
-	int r = -1;
+	char **written = NULL, *tag = NULL;
+	size_t n_written = 0;
+	struct stat st;
+	int r = -1, lk = -1;
 	char cfg_member[COPA_HASH_HEX_MAX + 8];
 
 	if (copa_oci_sniff(raw, n, desc->media_type, "manifest", err) != COPA_MT_MANIFEST)
@@ -999,14 +1163,12 @@ static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 	}
 	list = json_array();
 	entry = json_object();
-	json_array_append_new(list, entry);
 	snprintf(cfg_member, sizeof(cfg_member), "%s.json", strchr(m.config.digest, ':') + 1);
 	json_object_set_new(entry, "Config", json_string(cfg_member));
 	json_object_set_new(entry, "RepoTags", json_array());
 	if (d->ref.has_ref && d->ref.ref.tag) {
-		_cleanup_free_ char *name = familiar_name(&d->ref.ref);
-
-		json_array_append_new(json_object_get(entry, "RepoTags"), json_string(name));
+		tag = familiar_name(&d->ref.ref);
+		json_array_append_new(json_object_get(entry, "RepoTags"), json_string(tag));
 	}
 	layers = json_array();
 	json_object_set_new(entry, "Layers", layers);
@@ -1031,13 +1193,21 @@ static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 	}
 	if (sources)
 		json_object_set(entry, "LayerSources", sources);
-	if (copa_json_dump(list, 0, &mj, err) < 0)
+	/*
+	 * Under a lock on the directory, the images the file holds already
+	 * are copied after the new one's members (concurrent writers and a
+	 * destination that is also the source keep every image).
+	 */
+	lk = copa_dst_lock_dir(d, d->ref.path, err);
+	if (lk < 0)
 		goto out;
 	if (copa_tmpfile_open(&t, AT_FDCWD, d->ref.path, 0644, err) < 0)
 		goto out;
 	a = tar_writer(t.fd, err);
 	if (!a)
 		goto out;
+	written = copa_xcalloc(m.n_layers + 2, sizeof(*written));
+	written[n_written++] = copa_xstrdup(cfg_member);
 	if (tar_add_bytes(a, cfg_member, cb.p, cb.len, err) < 0)
 		goto out;
 	for (size_t i = 0; i < m.n_layers; i++) {
@@ -1048,7 +1218,21 @@ static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 			dup |= !strcmp(c.diff_ids[k], c.diff_ids[i]);
 		if (!dup && add_file_at(a, dd->sfd, name, err) < 0)
 			goto out;
+		if (!dup)
+			written[n_written++] = steal_ptr(&name);
 	}
+	/* Read first: when no other image stays, nothing is copied (a rewrite of one tag). */
+	if (stat(d->ref.path, &st) == 0 && S_ISREG(st.st_mode)) {
+		if (old_members(NULL, d->ref.path, NULL, 0, &old, err) < 0 ||
+		    (old && keep_old_entries(list, old, tag) > 0 &&
+		     old_members(a, d->ref.path, written, n_written, &old2, err) < 0)) {
+			copa_err_wrap(err, "cannot add an image to docker-archive '%s'", d->ref.path);
+			goto out;
+		}
+	}
+	json_array_append(list, entry);
+	if (copa_json_dump(list, 0, &mj, err) < 0)
+		goto out;
 	if (tar_add_bytes(a, "manifest.json", mj.p, mj.len, err) < 0)
 		goto out;
 	r = tar_finish(a, err);
@@ -1059,6 +1243,15 @@ out:
 	if (a)
 		archive_write_free(a);
 	copa_tmpfile_release(&t);
+	if (lk >= 0)
+		close(lk);
+	for (size_t i = 0; i < n_written; i++)
+		free(written[i]);
+	free(written);
+	free(tag);
+	json_decref(old);
+	json_decref(old2);
+	json_decref(entry);
 	json_decref(sources);
 	json_decref(list);
 	copa_buf_release(&cb);
@@ -1103,11 +1296,14 @@ int copa_dst_docker_archive_open(struct copa_image_dst *d, struct copa_err *err)
 	dd->sfd = -1;
 	d->impl = dd;
 	d->ops = &docker_dst_ops;
+	copa_dst_sweep_beside(d->ref.path);
 	dd->staging = copa_fs_mkdtemp(parent, ".copa-docker-archive-", err);
 	if (!dd->staging)
 		return copa_err_wrap(err, "cannot write docker-archive '%s'", d->ref.path);
 	dd->sfd = open(dd->staging, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dd->sfd < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", dd->staging);
+	/* Held while the destination lives: a sweep by another copa leaves it alone. */
+	flock(dd->sfd, LOCK_EX | LOCK_NB);
 	return 0;
 }

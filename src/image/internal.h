@@ -134,6 +134,20 @@ int copa_verify_file(int dirfd, const char *path, const struct copa_desc *desc, 
 int copa_layout_set_root(struct copa_image_src *s, const struct copa_index *ix, const char *tag,
                          struct copa_err *err);
 
+/*
+ * Removes what killed copa runs left beside an archive destination `path`:
+ * staging directories and temporary files of dead processes
+ * (copa_fs_sweep_stale).
+ */
+void copa_dst_sweep_beside(const char *path);
+
+/*
+ * Takes flock(LOCK_EX) on the directory holding the archive file `path`
+ * (waiting, with a note to d's output, while another writer holds it);
+ * returns the fd to close to unlock.
+ */
+int copa_dst_lock_dir(struct copa_image_dst *d, const char *path, struct copa_err *err);
+
 /* Writes a directory tree (an OCI layout) as a tar into fd, sorted, fixed mtimes. */
 int copa_tar_dir(int dirfd, int out_fd, struct copa_err *err);
 

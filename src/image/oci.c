@@ -635,10 +635,10 @@ int copa_config_parse(const void *data, size_t n, const char *what, struct copa_
 		copa_err_set(err, COPA_E_INPUT, "%s: 'history' is not an array", what);
 		goto fail;
 	}
-	if (hist && json_array_size(hist) > 4 * COPA_OCI_MAX_LAYERS) {
+	if (hist && json_array_size(hist) > COPA_OCI_MAX_HISTORY) {
 		copa_err_set(err, COPA_E_LIMIT,
 		             "%s: %zu history entries, more than the limit of %d", what,
-		             json_array_size(hist), 4 * COPA_OCI_MAX_LAYERS);
+		             json_array_size(hist), COPA_OCI_MAX_HISTORY);
 		goto fail;
 	}
 	copa_buf_init(&c->raw, 0);
@@ -789,11 +789,21 @@ int copa_index_build(const struct copa_index *orig, const struct copa_desc *cons
 
 	for (size_t i = 0; i < orig->n_manifests; i++) {
 		if (repl && repl[i]) {
-			json_t *d = json_copy(repl[i]->json);
-			json_t *plat = json_object_get(orig->manifests[i].json, "platform");
+			/*
+			 * Every member of the original descriptor (platform,
+			 * annotations, artifactType, urls, extensions) but
+			 * those that describe the old content; the new
+			 * descriptor's members override.
+			 */
+			json_t *d = json_deep_copy(orig->manifests[i].json);
+			const char *k;
+			json_t *v;
 
-			if (!json_object_get(d, "platform") && plat)
-				json_object_set(d, "platform", plat);
+			json_object_del(d, "digest");
+			json_object_del(d, "size");
+			json_object_del(d, "data"); /* the old manifest's bytes, embedded */
+			json_object_foreach(repl[i]->json, k, v)
+				json_object_set(d, k, v);
 			json_array_append_new(list, d);
 		} else {
 			json_array_append(list, orig->manifests[i].json);

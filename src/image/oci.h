@@ -29,6 +29,7 @@
 #define COPA_OCI_MAX_MANIFEST      (4u << 20) /* manifest / index bytes */
 #define COPA_OCI_MAX_CONFIG        (8u << 20) /* config bytes */
 #define COPA_OCI_MAX_LAYERS        1000
+#define COPA_OCI_MAX_HISTORY       (4 * COPA_OCI_MAX_LAYERS)
 #define COPA_OCI_MAX_INDEX_ENTRIES 1000
 #define COPA_OCI_MAX_INDEX_DEPTH   4 /* index -> index -> ... -> manifest */
 
@@ -236,9 +237,11 @@ int copa_manifest_to_oci(const struct copa_manifest *m, struct copa_buf *out, st
 
 /*
  * Builds the bytes of a new index from `orig`: entry i is replaced by
- * repl[i] when repl[i] != NULL (its platform object is kept from the
- * original entry when the replacement has none), otherwise kept as read.
- * Other members (annotations, mediaType) keep their order.
+ * repl[i] when repl[i] != NULL, otherwise kept as read. A replaced entry
+ * keeps every member of the original descriptor (platform, annotations,
+ * artifactType, urls...) except digest, size and data, which describe the
+ * old content; repl[i]'s members (mediaType, digest, size) override.
+ * Other members of the index (annotations, mediaType) keep their order.
  */
 int copa_index_build(const struct copa_index *orig, const struct copa_desc *const *repl,
                      struct copa_buf *out, struct copa_err *err);

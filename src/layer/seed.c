@@ -15,6 +15,13 @@
 #include <unistd.h>
 
 #define SEED_MAX_ENTRIES 1000000
+/*
+ * Extended attributes kept per entry of the previous patch layer. A file
+ * carries a handful (security.capability, an ACL or two); the cap bounds
+ * what a crafted layer can make copa hold, and above it the seed fails
+ * rather than dropping attributes.
+ */
+#define SEED_MAX_XATTRS 1024
 
 static int stage_content(struct archive *a, int staging_fd, const char *name, int64_t size,
 			 struct copa_err *err)
@@ -69,7 +76,8 @@ static int seed_entry(struct copa_layer_builder *b, struct archive *a, struct ar
 		      const char *path, size_t ordinal, int staging_fd, struct copa_err *err)
 {
 	struct copa_layer_entry e = {0};
-	struct copa_layer_xattr xs[64];
+	_cleanup_free_ struct copa_layer_xattr *xs = NULL;
+	size_t xcap = 0;
 	struct copa_buf link = COPA_BUF_INIT;
 	char staged[64];
 	const char *xname;
@@ -103,8 +111,15 @@ static int seed_entry(struct copa_layer_builder *b, struct archive *a, struct ar
 		e.staged = staged;
 	}
 	archive_entry_xattr_reset(ae);
-	while (e.n_xattrs < COPA_ARRAY_SIZE(xs) &&
-	       archive_entry_xattr_next(ae, &xname, &xval, &xlen) == ARCHIVE_OK) {
+	while (archive_entry_xattr_next(ae, &xname, &xval, &xlen) == ARCHIVE_OK) {
+		if (e.n_xattrs == SEED_MAX_XATTRS) {
+			copa_buf_release(&link);
+			return copa_err_set(err, COPA_E_LIMIT,
+					    "more than %d extended attributes, the most copa keeps "
+					    "per file",
+					    SEED_MAX_XATTRS);
+		}
+		xs = copa_xgrow(xs, &xcap, e.n_xattrs + 1, sizeof(*xs));
 		xs[e.n_xattrs++] = (struct copa_layer_xattr){xname, xval, xlen};
 	}
 	e.xattrs = xs;

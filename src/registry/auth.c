@@ -545,13 +545,13 @@ static long key_match(const char *key, const char *host, const char *repo)
 	return (long)nl;
 }
 
-static int from_helper(const char *helper, const char *host, const char *path,
-		       struct copa_out *out, struct copa_cred *cred, bool *found,
+static int from_helper(copa_cred_helper_fn run, const char *helper, const char *host,
+		       const char *path, struct copa_out *out, struct copa_cred *cred, bool *found,
 		       struct copa_err *err)
 {
 	_cleanup_free_ char *server = copa_cred_helper_server(host);
 
-	if (copa_cred_helper_get(helper, server, cred, found, err) == 0)
+	if (run(helper, server, cred, found, err) == 0)
 		return 0;
 	if (err->code == COPA_E_NOTFOUND) {
 		copa_warn(out, "credential helper 'docker-credential-%s' named in '%s' is not "
@@ -568,10 +568,6 @@ int copa_cred_from_file(const char *path, const char *host, const char *repo,
 			struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
-	json_t *j = NULL, *helpers, *auths;
-	_cleanup_free_ char *nhost = copa_cred_key_normalize(host);
-	_cleanup_free_ char *what = copa_xasprintf("credentials file '%s'", path);
-	const char *helper;
 	int r = -1;
 
 	*found = false;
@@ -579,14 +575,35 @@ int copa_cred_from_file(const char *path, const char *host, const char *repo,
 		if (err->sys_errno == ENOENT || err->sys_errno == ENOTDIR) {
 			copa_err_clear(err);
 			r = 0;
+		} else if (err->code != COPA_E_LIMIT && !strstr(err->msg, path)) {
+			copa_err_wrap(err, "'%s'", path);
 		}
-		goto out;
+	} else {
+		r = copa_cred_from_json(b.p, b.len, path, host, repo, copa_cred_helper_get, out,
+					cred, found, err);
 	}
-	if (b.len == 0) {
+	if (b.p)
+		explicit_bzero(b.p, b.len);
+	copa_buf_release(&b);
+	return r;
+}
+
+int copa_cred_from_json(const char *data, size_t n, const char *path, const char *host,
+			const char *repo, copa_cred_helper_fn run_helper, struct copa_out *out,
+			struct copa_cred *cred, bool *found, struct copa_err *err)
+{
+	json_t *j = NULL, *helpers, *auths;
+	_cleanup_free_ char *nhost = copa_cred_key_normalize(host);
+	_cleanup_free_ char *what = copa_xasprintf("credentials file '%s'", path);
+	const char *helper;
+	int r = -1;
+
+	*found = false;
+	if (n == 0) {
 		r = 0;
 		goto out;
 	}
-	j = copa_json_parse(b.p, b.len, CRED_FILE_MAX, what, err);
+	j = copa_json_parse(data, n, CRED_FILE_MAX, what, err);
 	if (!j)
 		goto out;
 	if (!json_is_object(j)) {
@@ -603,8 +620,8 @@ int copa_cred_from_file(const char *path, const char *host, const char *repo,
 			_cleanup_free_ char *nk = copa_cred_key_normalize(k);
 
 			if (json_is_string(v) && strcasecmp(nk, nhost) == 0) {
-				if (from_helper(json_string_value(v), host, path, out, cred, found,
-						err) < 0)
+				if (from_helper(run_helper, json_string_value(v), host, path, out,
+						cred, found, err) < 0)
 					goto out;
 				if (*found) {
 					r = 0;
@@ -616,7 +633,7 @@ int copa_cred_from_file(const char *path, const char *host, const char *repo,
 	}
 	helper = copa_json_str(j, "credsStore");
 	if (helper && *helper) {
-		if (from_helper(helper, host, path, out, cred, found, err) < 0)
+		if (from_helper(run_helper, helper, host, path, out, cred, found, err) < 0)
 			goto out;
 		if (*found) {
 			r = 0;
@@ -647,9 +664,6 @@ out:
 		copa_err_wrap(err, "'%s'", path);
 	if (j)
 		json_decref(j);
-	if (b.p)
-		explicit_bzero(b.p, b.len);
-	copa_buf_release(&b);
 	return r;
 }
 

@@ -100,6 +100,18 @@ int copa_cred_from_file(const char *path, const char *host, const char *repo,
 			struct copa_out *out, struct copa_cred *cred, bool *found,
 			struct copa_err *err);
 
+/* Runs a credential helper (copa_cred_helper_get, or a stand-in in tests and fuzzers). */
+typedef int (*copa_cred_helper_fn)(const char *helper, const char *server, struct copa_cred *cred,
+				   bool *found, struct copa_err *err);
+
+/*
+ * copa_cred_from_file on the n bytes of a file already read (named `path` in
+ * messages), with helpers run through run_helper. Empty input is a miss.
+ */
+int copa_cred_from_json(const char *data, size_t n, const char *path, const char *host,
+			const char *repo, copa_cred_helper_fn run_helper, struct copa_out *out,
+			struct copa_cred *cred, bool *found, struct copa_err *err);
+
 /*
  * Searches the usual places in order: $REGISTRY_AUTH_FILE,
  * $DOCKER_CONFIG/config.json (else ~/.docker/config.json),

@@ -6,7 +6,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdint.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -150,6 +152,8 @@ int copa_tmpfile_open(struct copa_tmpfile *t, int dirfd, const char *path, mode_
 	}
 	if (mode)
 		fchmod(t->fd, mode);
+	/* Held until the file is closed: copa_fs_sweep_stale never takes a file being written. */
+	flock(t->fd, LOCK_EX | LOCK_NB);
 	return 0;
 }
 
@@ -378,7 +382,9 @@ const char *copa_fs_tmpdir(void)
 
 char *copa_fs_mkdtemp(const char *parent, const char *prefix, struct copa_err *err)
 {
-	char *path = copa_xasprintf("%s/%sXXXXXX", parent ? parent : copa_fs_tmpdir(), prefix);
+	/* The PID in the name lets copa_fs_sweep_stale tell a crashed run's directory. */
+	char *path = copa_xasprintf("%s/%s%d-XXXXXX", parent ? parent : copa_fs_tmpdir(), prefix,
+				    (int)getpid());
 
 	if (!mkdtemp(path)) {
 		copa_err_sys(err, COPA_E_IO, errno, "cannot create a temporary directory in '%s'",
@@ -427,4 +433,74 @@ int copa_path_normalize(const char *in, struct copa_buf *out)
 		p += n;
 	}
 	return out->overflow ? -1 : 0;
+}
+
+/* The PID a copa temporary name carries, or 0: ".NAME.tmp-PID-N" or "<prefix>PID-XXXXXX". */
+static pid_t stale_pid(const char *name, const char *const *prefixes, const char *tmp_base)
+{
+	const char *p = NULL;
+	char *end;
+	long pid;
+
+	if (name[0] == '.' && (p = strstr(name, ".tmp-")) != NULL) {
+		size_t blen = tmp_base ? strlen(tmp_base) : 0;
+
+		if (tmp_base && ((size_t)(p - name) != blen + 1 || strncmp(name + 1, tmp_base, blen)))
+			return 0;
+		p += 5;
+	} else {
+		for (size_t i = 0; prefixes && prefixes[i]; i++)
+			if (!strncmp(name, prefixes[i], strlen(prefixes[i]))) {
+				p = name + strlen(prefixes[i]);
+				break;
+			}
+		if (!p)
+			return 0;
+	}
+	if (*p < '1' || *p > '9')
+		return 0;
+	errno = 0;
+	pid = strtol(p, &end, 10);
+	if (errno || *end != '-' || pid <= 0 || pid > INT32_MAX)
+		return 0;
+	return (pid_t)pid;
+}
+
+static bool pid_alive(pid_t pid)
+{
+	return pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH;
+}
+
+int copa_fs_sweep_stale(int dirfd, const char *const *prefixes, const char *tmp_base)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd < 0 ? NULL : fdopendir(fd);
+	struct dirent *de;
+	int removed = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while ((de = readdir(d)) != NULL) {
+		pid_t pid = stale_pid(de->d_name, prefixes, tmp_base);
+		struct stat st;
+		struct copa_err e = COPA_ERR_INIT;
+		_cleanup_close_ int lk = -1;
+
+		if (!pid || pid_alive(pid) ||
+		    fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    st.st_uid != geteuid() || !(S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
+			continue;
+		/* A writer in another PID namespace still holds its lock: leave it. */
+		lk = openat(dirfd, de->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (lk < 0 || flock(lk, LOCK_EX | LOCK_NB) < 0)
+			continue;
+		if (S_ISDIR(st.st_mode) ? rm_rf_at(dirfd, de->d_name, &e) == 0
+					: unlinkat(dirfd, de->d_name, 0) == 0)
+			removed++;
+	}
+	closedir(d);
+	return removed;
 }

@@ -82,7 +82,10 @@ int copa_fs_open_beneath(int rootfd, const char *path, int flags, mode_t mode,
 /* Removes path (file or directory tree) beneath dirfd; a missing path is not an error. */
 int copa_fs_rm_rf(int dirfd, const char *path, struct copa_err *err);
 
-/* Creates a fresh private directory "<parent>/<prefix>XXXXXX"; returns its malloc'd path. */
+/*
+ * Creates a fresh private directory "<parent>/<prefix><pid>-XXXXXX"; returns
+ * its malloc'd path.
+ */
 char *copa_fs_mkdtemp(const char *parent, const char *prefix, struct copa_err *err);
 
 /*
@@ -105,5 +108,17 @@ bool copa_fs_exists(int dirfd, const char *path);
  * The root itself normalises to "" (returns 0 with an empty out).
  */
 int copa_path_normalize(const char *in, struct copa_buf *out);
+
+/*
+ * Removes what a killed copa left in the directory dirfd: temporary files
+ * (".NAME.tmp-PID-N" from copa_tmpfile_open; only NAME == tmp_base when
+ * tmp_base is given) and directories "<prefix>PID-XXXXXX" for each of the
+ * NULL-terminated prefixes (copa_fs_mkdtemp). Only entries owned by the
+ * effective user whose PID is not running and that nobody holds an flock on
+ * (a writer keeps one on its temporary file, and a destination on its
+ * staging directory, so a copa in another PID namespace is left alone).
+ * Best effort; returns how many entries it removed.
+ */
+int copa_fs_sweep_stale(int dirfd, const char *const *prefixes, const char *tmp_base);
 
 #endif

@@ -129,11 +129,77 @@ static void seed_refuses_garbage(void **state)
 	copa_layer_builder_free(b);
 }
 
+/* A layer with one file carrying n user.* xattrs, written to path. */
+static void layer_with_xattrs(struct dirs *d, const char *path, size_t n,
+			      struct copa_layer_result *res)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_layer_builder *b = copa_layer_builder_new(d->stage1);
+	struct copa_layer_xattr *xs = copa_xcalloc(n, sizeof(*xs));
+	char **names = copa_xcalloc(n, sizeof(*names));
+
+	for (size_t i = 0; i < n; i++) {
+		names[i] = copa_xasprintf("user.attr%04zu", i);
+		xs[i] = (struct copa_layer_xattr){names[i], "v", 1};
+	}
+	assert_ok(copa_layer_builder_add(b, &(struct copa_layer_entry){
+		.path = "usr/bin/tool", .type = COPA_FT_REG, .mode = 0755, .content = "ELF",
+		.size = 3, .xattrs = xs, .n_xattrs = n}, &err));
+	write_layer(b, path, res);
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	free(xs);
+	copa_layer_builder_free(b);
+}
+
+/* More than 64 xattrs survive a seed (they were cut at 64, silently). */
+static void seed_keeps_every_xattr(void **state)
+{
+	struct dirs *d = *state;
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_layer_builder *b = copa_layer_builder_new(d->stage2);
+	char *p = copa_xasprintf("%s/x.tar.gz", d->root);
+	char *p2 = copa_xasprintf("%s/x2.tar.gz", d->root);
+	struct copa_layer_blob lb = {.digest = "sha256:xattrs", .path = p};
+	struct copa_layer_result r1, r2;
+
+	layer_with_xattrs(d, p, 200, &r1);
+	assert_ok(copa_layer_builder_seed(b, &lb, &err));
+	assert_int_equal(copa_layer_builder_get(b, "usr/bin/tool")->n_xattrs, 200);
+	write_layer(b, p2, &r2);
+	assert_string_equal(r1.digest, r2.digest);
+	free(p);
+	free(p2);
+	copa_layer_builder_free(b);
+}
+
+/* Above the documented cap the seed fails, naming the cap and the entry. */
+static void seed_refuses_too_many_xattrs(void **state)
+{
+	struct dirs *d = *state;
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_layer_builder *b = copa_layer_builder_new(d->stage2);
+	char *p = copa_xasprintf("%s/x.tar.gz", d->root);
+	struct copa_layer_blob lb = {.digest = "sha256:xattrs", .path = p};
+	struct copa_layer_result r1;
+
+	layer_with_xattrs(d, p, 1025, &r1);
+	assert_int_equal(copa_layer_builder_seed(b, &lb, &err), -1);
+	assert_int_equal(err.code, COPA_E_LIMIT);
+	assert_non_null(strstr(err.msg, "usr/bin/tool"));
+	assert_non_null(strstr(err.msg, "more than 1024 extended attributes"));
+	free(p);
+	copa_layer_builder_free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(seed_round_trip_is_byte_identical, setup, teardown),
 		cmocka_unit_test_setup_teardown(seed_refuses_garbage, setup, teardown),
+		cmocka_unit_test_setup_teardown(seed_keeps_every_xattr, setup, teardown),
+		cmocka_unit_test_setup_teardown(seed_refuses_too_many_xattrs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
