@@ -386,6 +386,48 @@ static void multiarch_same_in_step(void **state)
 	release_fixture(&f);
 }
 
+/*
+ * A foreign architecture on an index large enough that renaming its packages
+ * ("name:i386") grows libsolv's string space, which moves every string in
+ * it: the planner must not hold one across the renames (a use-after-free the
+ * ASan build reports; the release build crashed on real bookworm indexes).
+ */
+static void multiarch_big_foreign_index(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, a = COPA_BUF_INIT, i = COPA_BUF_INIT;
+	struct copa_deb_request rq[] = {{"libgen00042:i386", "1.1"}};
+
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", "Multi-Arch: same\n");
+	inst(&s, "libc6", "2.36-9", "i386", "install ok installed", "Multi-Arch: same\n");
+	inst(&s, "libgen00042", "1.0", "i386", "install ok installed",
+	     "Multi-Arch: same\nDepends: libc6 (>= 2.36)\n");
+	set_status(&f, &s, "amd64", "i386");
+	pkg(&a, "libc6", "2.36-9", "amd64", "Multi-Arch: same\n");
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	pkg(&i, "libc6", "2.36-9", "i386", "Multi-Arch: same\n");
+	for (int k = 0; k < 20000; k++) {
+		char name[32], extra[160];
+
+		snprintf(name, sizeof(name), "libgen%05d", k);
+		snprintf(extra, sizeof(extra),
+			 "Multi-Arch: same\nDepends: libc6 (>= 2.36), libalt%05d | libprov%05d\n"
+			 "Provides: libprov%05d\n",
+			 k, k, k);
+		pkg(&i, name, "1.1", "i386", extra);
+	}
+	add_index(&f, "http://repo.test/debian stable/main i386", &i, false);
+	copa_buf_release(&a);
+	copa_buf_release(&i);
+	assert_ok(run_plan(&f, rq, 1, false, &err));
+	assert_int_equal(f.plan.n_results, 1);
+	assert_string_equal(copa_deb_outcome_str(f.plan.results[0].outcome), "updated");
+	assert_int_equal(f.plan.n_pkgs, 1);
+	assert_string_equal(find_pkg(&f.plan, "libgen00042", "i386")->version, "1.1");
+	release_fixture(&f);
+}
+
 static void distroless_omitted_deps(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -469,6 +511,7 @@ int main(void)
 		cmocka_unit_test(update_all_without_new_packages),
 		cmocka_unit_test(held_dependency_blocks_request),
 		cmocka_unit_test(multiarch_same_in_step),
+		cmocka_unit_test(multiarch_big_foreign_index),
 		cmocka_unit_test(distroless_omitted_deps),
 		cmocka_unit_test(not_automatic_repos),
 		cmocka_unit_test(versions),

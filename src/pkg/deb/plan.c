@@ -170,12 +170,19 @@ static const char *base_name(struct ctx *c, Solvable *s, char *buf, size_t cap)
 	return buf;
 }
 
-static bool is_foreign(struct ctx *c, const char *arch)
+/*
+ * The foreign architecture `arch` (an Id) names, as the string the context
+ * owns, or NULL when it is native or unknown. Strings of libsolv's pool move
+ * when pool_str2id() grows it: never keep one across such a call.
+ */
+static const char *foreign_arch(struct ctx *c, Id arch)
 {
+	const char *a = pool_id2str(c->pool, arch);
+
 	for (size_t i = 1; i < c->n_archs; i++)
-		if (strcmp(c->archs[i], arch) == 0)
-			return true;
-	return false;
+		if (strcmp(c->archs[i], a) == 0)
+			return c->archs[i];
+	return NULL;
 }
 
 /* ---- the installed database ---- */
@@ -315,17 +322,25 @@ static void model_multiarch(struct ctx *c)
 		return;
 	for (p = 2; p < pool->nsolvables; p++) {
 		Solvable *s = pool->solvables + p;
-		const char *arch, *ma;
+		const char *ma, *own;
+		bool ma_foreign, ma_same;
 		Id orig_name, orig_prov = 0;
 		Repo *repo = s->repo;
 
 		if (!repo)
 			continue;
-		arch = pool_id2str(pool, s->arch);
-		orig_name = s->name;
+		/*
+		 * Everything read from the pool's strings is settled here: the
+		 * renames below add strings, which may move them all.
+		 */
+		own = foreign_arch(c, s->arch);
 		ma = solvable_lookup_str(s, SOLVABLE_MULTIARCH);
+		ma_foreign = ma && strcmp(ma, "foreign") == 0;
+		ma_same = ma && strcmp(ma, "same") == 0;
+		ma = NULL;
+		orig_name = s->name;
 		/* Remember the original provides for Multi-Arch: foreign. */
-		if (ma && strcmp(ma, "foreign") == 0 && s->provides) {
+		if (ma_foreign && s->provides) {
 			Queue q;
 
 			queue_init(&q);
@@ -335,45 +350,39 @@ static void model_multiarch(struct ctx *c)
 				orig_prov = repo_addid_dep(repo, orig_prov, q.elements[i], 0);
 			queue_free(&q);
 		}
-		if (is_foreign(c, arch)) {
-			s->name = with_arch(pool, s->name, arch);
-			map_deps(repo, s->provides, arch);
-			map_deps(repo, s->requires, arch);
-			map_deps(repo, s->conflicts, arch);
-			map_deps(repo, s->obsoletes, arch);
-			map_deps(repo, s->recommends, arch);
-			map_deps(repo, s->suggests, arch);
-			map_deps(repo, s->supplements, arch);
-			map_deps(repo, s->enhances, arch);
+		if (own) {
+			s->name = with_arch(pool, s->name, own);
+			map_deps(repo, s->provides, own);
+			map_deps(repo, s->requires, own);
+			map_deps(repo, s->conflicts, own);
+			map_deps(repo, s->obsoletes, own);
+			map_deps(repo, s->recommends, own);
+			map_deps(repo, s->suggests, own);
+			map_deps(repo, s->supplements, own);
+			map_deps(repo, s->enhances, own);
 		}
-		{
-			const char *own = is_foreign(c, arch) ? arch : NULL;
+		for (size_t a = 0; a < c->n_archs; a++) {
+			const char *other = a == 0 ? NULL : c->archs[a];
 
-			for (size_t a = 0; a < c->n_archs; a++) {
-				const char *other = a == 0 ? NULL : c->archs[a];
+			if ((own == NULL && other == NULL) || (own && other && strcmp(own, other) == 0))
+				continue;
+			if (ma_foreign && orig_prov) {
+				Queue q;
 
-				if ((own == NULL && other == NULL) ||
-				    (own && other && strcmp(own, other) == 0))
-					continue;
-				if (ma && strcmp(ma, "foreign") == 0 && orig_prov) {
-					Queue q;
+				queue_init(&q);
+				for (Id *ids = repo->idarraydata + orig_prov; *ids; ids++)
+					queue_push(&q, *ids);
+				for (int i = 0; i < q.count; i++)
+					s->provides = repo_addid_dep(repo, s->provides,
+								     map_dep(pool, q.elements[i], other),
+								     0);
+				queue_free(&q);
+			} else if (ma_same && s->arch != ARCH_ALL) {
+				Id other_name = with_arch(pool, orig_name, other);
 
-					queue_init(&q);
-					for (Id *ids = repo->idarraydata + orig_prov; *ids; ids++)
-						queue_push(&q, *ids);
-					for (int i = 0; i < q.count; i++)
-						s->provides = repo_addid_dep(
-							repo, s->provides,
-							map_dep(pool, q.elements[i], other), 0);
-					queue_free(&q);
-				} else if (ma && strcmp(ma, "same") == 0 && s->arch != ARCH_ALL) {
-					Id other_name = with_arch(pool, orig_name, other);
-
-					s->conflicts = repo_addid_dep(
-						repo, s->conflicts,
-						pool_rel2id(pool, other_name, s->evr, REL_LT | REL_GT, 1),
-						0);
-				}
+				s->conflicts = repo_addid_dep(
+					repo, s->conflicts,
+					pool_rel2id(pool, other_name, s->evr, REL_LT | REL_GT, 1), 0);
 			}
 		}
 	}
