@@ -428,6 +428,111 @@ static void multiarch_big_foreign_index(void **state)
 	release_fixture(&f);
 }
 
+/* "Depends: x0 | x1 | ... | x(n-1)\n" */
+static char *many_alternatives(size_t n)
+{
+	struct copa_buf b = COPA_BUF_INIT;
+
+	copa_buf_adds(&b, "Depends: ");
+	for (size_t k = 0; k < n; k++)
+		copa_buf_addf(&b, "%sx%zu", k ? " | " : "", k);
+	copa_buf_adds(&b, "\n");
+	return copa_buf_detach(&b, NULL);
+}
+
+/*
+ * One dependency with 50,000 alternatives, from the image's own status:
+ * libsolv resolves alternatives recursively and overflowed the stack. The
+ * planner refuses it, naming the file, the package and the field.
+ */
+static void huge_alternatives_in_status_refused(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, a = COPA_BUF_INIT;
+	char *deps = many_alternatives(50000);
+
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
+	inst(&s, "evil", "1.0", "amd64", "install ok installed", deps);
+	set_status(&f, &s, "amd64", NULL);
+	pkg(&a, "libc6", "2.36-10", "amd64", NULL);
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	copa_buf_release(&a);
+	assert_int_equal(run_plan(&f, NULL, 0, false, &err), -1);
+	assert_int_equal(err.code, COPA_E_LIMIT);
+	assert_non_null(strstr(err.msg, "'var/lib/dpkg/status'"));
+	assert_non_null(strstr(err.msg, "package 'evil'"));
+	assert_non_null(strstr(err.msg, "'Depends'"));
+	assert_non_null(strstr(err.msg, "alternatives"));
+	free(deps);
+	release_fixture(&f);
+}
+
+/* The same in a (signed) index: refused, naming the index and the package. */
+static void huge_alternatives_in_index_refused(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, a = COPA_BUF_INIT;
+	char *deps = many_alternatives(50000);
+
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
+	set_status(&f, &s, "amd64", NULL);
+	pkg(&a, "libc6", "2.36-10", "amd64", deps);
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	copa_buf_release(&a);
+	assert_int_equal(run_plan(&f, NULL, 0, false, &err), -1);
+	assert_int_equal(err.code, COPA_E_LIMIT);
+	assert_non_null(strstr(err.msg, "http://repo.test/debian stable/main"));
+	assert_non_null(strstr(err.msg, "package 'libc6'"));
+	assert_non_null(strstr(err.msg, "'Depends'"));
+	/* A real-size group (bookworm's largest has 20) is fine. */
+	free(deps);
+	release_fixture(&f);
+	memset(&f, 0, sizeof(f));
+	deps = many_alternatives(200);
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
+	set_status(&f, &s, "amd64", NULL);
+	pkg(&a, "libc6", "2.36-10", "amd64", NULL);
+	pkg(&a, "x199", "1", "amd64", NULL);
+	pkg(&a, "tool", "1", "amd64", deps);
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	copa_buf_release(&a);
+	assert_ok(run_plan(&f, NULL, 0, false, &err));
+	assert_string_equal(find_pkg(&f.plan, "libc6", "amd64")->version, "2.36-10");
+	free(deps);
+	release_fixture(&f);
+}
+
+/*
+ * An installed package with a 64 MB Description (a million continuation
+ * lines): the installed database reaches libsolv reduced to the solver's
+ * fields, as the indexes do; whole, libsolv's parser took minutes on it.
+ */
+static void huge_description_in_status(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, a = COPA_BUF_INIT;
+
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
+	copa_buf_adds(&s, "Package: big\nStatus: install ok installed\nArchitecture: amd64\n"
+			  "Version: 1.0\nDepends: libc6\nDescription: big\n");
+	for (int k = 0; k < 1000000; k++)
+		copa_buf_adds(&s, " .......................................................... line\n");
+	copa_buf_adds(&s, "\n");
+	set_status(&f, &s, "amd64", NULL);
+	pkg(&a, "libc6", "2.36-10", "amd64", NULL);
+	pkg(&a, "big", "1.1", "amd64", "Depends: libc6 (>= 2.36-10)\n");
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	copa_buf_release(&a);
+	assert_ok(run_plan(&f, NULL, 0, false, &err));
+	assert_int_equal(f.plan.n_pkgs, 2);
+	assert_string_equal(find_pkg(&f.plan, "big", "amd64")->version, "1.1");
+	assert_string_equal(find_pkg(&f.plan, "libc6", "amd64")->version, "2.36-10");
+	release_fixture(&f);
+}
+
 static void distroless_omitted_deps(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -512,6 +617,9 @@ int main(void)
 		cmocka_unit_test(held_dependency_blocks_request),
 		cmocka_unit_test(multiarch_same_in_step),
 		cmocka_unit_test(multiarch_big_foreign_index),
+		cmocka_unit_test(huge_alternatives_in_status_refused),
+		cmocka_unit_test(huge_alternatives_in_index_refused),
+		cmocka_unit_test(huge_description_in_status),
 		cmocka_unit_test(distroless_omitted_deps),
 		cmocka_unit_test(not_automatic_repos),
 		cmocka_unit_test(versions),
