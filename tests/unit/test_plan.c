@@ -428,6 +428,46 @@ static void multiarch_big_foreign_index(void **state)
 	release_fixture(&f);
 }
 
+/*
+ * Dependency names longer than the renaming's buffer keep their whole name
+ * on the foreign architecture: two names differing only at their end stay
+ * two names (cut short, one satisfied the other).
+ */
+static void multiarch_long_dependency_name(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, i = COPA_BUF_INIT;
+	char prefix[700], extra[800];
+	struct copa_deb_request rq[] = {{"app:i386", "1.1"}};
+
+	memset(prefix, 'l', sizeof(prefix) - 1);
+	prefix[sizeof(prefix) - 1] = '\0';
+	inst(&s, "app", "1.0", "i386", "install ok installed", NULL);
+	set_status(&f, &s, "amd64", "i386");
+	snprintf(extra, sizeof(extra), "Depends: %sa\n", prefix);
+	pkg(&i, "app", "1.1", "i386", extra);
+	snprintf(extra, sizeof(extra), "Provides: %sb\n", prefix);
+	pkg(&i, "wrong", "1", "i386", extra);
+	add_index(&f, "http://repo.test/debian stable/main i386", &i, false);
+	assert_ok(run_plan(&f, rq, 1, false, &err));
+	assert_string_not_equal(copa_deb_outcome_str(f.plan.results[0].outcome), "updated");
+	assert_null(find_pkg(&f.plan, "wrong", "i386"));
+	copa_deb_plan_release(&f.plan);
+	copa_deb_indexes_release(&f.ix);
+	memset(&f.ix, 0, sizeof(f.ix));
+	/* With the right provider, it updates. */
+	snprintf(extra, sizeof(extra), "Provides: %sa\n", prefix);
+	pkg(&i, "right", "1", "i386", extra);
+	add_index(&f, "http://repo.test/debian stable/main i386", &i, false);
+	copa_buf_release(&i);
+	assert_ok(run_plan(&f, rq, 1, false, &err));
+	assert_string_equal(copa_deb_outcome_str(f.plan.results[0].outcome), "updated");
+	assert_non_null(find_pkg(&f.plan, "right", "i386"));
+	assert_null(find_pkg(&f.plan, "wrong", "i386"));
+	release_fixture(&f);
+}
+
 /* "Depends: x0 | x1 | ... | x(n-1)\n" */
 static char *many_alternatives(size_t n)
 {
@@ -617,6 +657,7 @@ int main(void)
 		cmocka_unit_test(held_dependency_blocks_request),
 		cmocka_unit_test(multiarch_same_in_step),
 		cmocka_unit_test(multiarch_big_foreign_index),
+		cmocka_unit_test(multiarch_long_dependency_name),
 		cmocka_unit_test(huge_alternatives_in_status_refused),
 		cmocka_unit_test(huge_alternatives_in_index_refused),
 		cmocka_unit_test(huge_description_in_status),

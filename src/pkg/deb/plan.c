@@ -271,11 +271,22 @@ static int load_installed(struct ctx *c, struct copa_strmap *holds, struct copa_
 static Id with_arch(Pool *pool, Id name, const char *arch)
 {
 	char buf[512];
+	const char *n;
+	Id id;
 
 	if (!arch)
 		return name;
-	snprintf(buf, sizeof(buf), "%s:%s", pool_id2str(pool, name), arch);
-	return pool_str2id(pool, buf, 1);
+	/* n is read before pool_str2id, which may move the pool's strings. */
+	n = pool_id2str(pool, name);
+	if ((size_t)snprintf(buf, sizeof(buf), "%s:%s", n, arch) < sizeof(buf))
+		return pool_str2id(pool, buf, 1);
+	{
+		char *big = copa_xasprintf("%s:%s", n, arch); /* a dependency name can be long */
+
+		id = pool_str2id(pool, big, 1);
+		free(big);
+	}
+	return id;
 }
 
 /* Rewrites a dependency of a package of architecture `arch` to that architecture's names. */
