@@ -159,7 +159,7 @@ static int probe_rpm(struct copa_view *v, struct copa_probe *p, const char *db,
 	return 0;
 }
 
-int copa_probe_image(struct copa_view *v, struct copa_probe *p, struct copa_err *err)
+static int probe_image(struct copa_view *v, struct copa_probe *p, struct copa_err *err)
 {
 	static const char *const dpkg_bins[] = {"usr/bin/dpkg", "usr/bin/apt-get", "bin/dpkg", NULL};
 	static const char *const apk_bins[] = {"sbin/apk", "usr/sbin/apk", "bin/apk", NULL};
@@ -200,6 +200,16 @@ int copa_probe_image(struct copa_view *v, struct copa_probe *p, struct copa_err 
 			return r;
 		}
 	p->distroless = true;
+	return 0;
+}
+
+/* On failure nothing is left to release: callers keep the probe only when it succeeds. */
+int copa_probe_image(struct copa_view *v, struct copa_probe *p, struct copa_err *err)
+{
+	if (probe_image(v, p, err) < 0) {
+		copa_probe_release(p);
+		return -1;
+	}
 	return 0;
 }
 

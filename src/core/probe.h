@@ -37,7 +37,7 @@ struct copa_probe {
 /*
  * Probes the image. A missing os-release is not an error (has_os_release is
  * false); a package database that cannot be read is (COPA_E_INPUT naming it).
- * Release with copa_probe_release().
+ * Release with copa_probe_release(); after a failure there is nothing to release.
  */
 int copa_probe_image(struct copa_view *v, struct copa_probe *p, struct copa_err *err);
 void copa_probe_release(struct copa_probe *p);

@@ -152,3 +152,41 @@ def test_distroless_tree_with_default_repositories(bookworm_tar, bookworm_root, 
         "this machine's /usr/share/keyrings/debian-archive-keyring.gpg"}
     assert [(x["name"], x["version"]) for x in plan["packages"]] == \
         [(x["name"], x["version"]) for x in full["packages"]]
+
+
+def test_foreign_architecture_on_real_indexes(tmp_path):
+    """An image after `dpkg --add-architecture i386`, planned against the real bookworm
+    main indexes (amd64 and i386, downloaded by copa with a cold cache). Renaming the i386
+    packages grows libsolv's string space, which moves it: the planner once kept a pointer
+    into it across that (ASan: use-after-free; release builds crashed on a cold cache).
+    Multi-Arch: same packages stay in step across both architectures."""
+    from fx_live import reachable
+    ok, why = reachable()
+    if not ok:
+        pytest.skip(f"deb.debian.org is unreachable ({why}): the real bookworm indexes "
+                    "cannot be downloaded")
+    root = tmp_path / "root"
+    (root / "etc/apt").mkdir(parents=True)
+    (root / "var/lib/dpkg").mkdir(parents=True)
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+    (root / "etc/apt/sources.list").write_text("deb http://deb.debian.org/debian bookworm main\n")
+    (root / "var/lib/dpkg/arch").write_text("amd64\ni386\n")
+    stanzas = []
+    for arch in ("amd64", "i386"):
+        stanzas.append(f"Package: libc6\nStatus: install ok installed\nArchitecture: {arch}\n"
+                       "Multi-Arch: same\nVersion: 2.36-1\n")
+    stanzas.append("Package: zlib1g\nStatus: install ok installed\nArchitecture: i386\n"
+                   "Multi-Arch: same\nVersion: 1:1.2.11.dfsg-4\nDepends: libc6 (>= 2.14)\n")
+    (root / "var/lib/dpkg/status").write_text("\n".join(stanzas))
+    argv = [str(debplan_path()), "--json", "--root", str(root), "--cache-dir",
+            str(tmp_path / "cache")]
+    p = subprocess.run(argv, capture_output=True, text=True, timeout=900)
+    assert p.returncode == 0, p.stderr
+    import json
+    plan = json.loads(p.stdout)
+    assert plan["native_arch"] == "amd64" and plan["foreign_archs"] == ["i386"]
+    assert {x["label"].rsplit(" ", 1)[1] for x in plan["indexes"]} >= {"amd64", "i386"}
+    chosen = {(x["name"], x["arch"]): x["version"] for x in plan["packages"]}
+    assert ("libc6", "amd64") in chosen and ("zlib1g", "i386") in chosen
+    assert chosen[("libc6", "amd64")] == chosen[("libc6", "i386")]
+    assert ("zlib1g", "amd64") not in chosen

@@ -123,6 +123,47 @@ static void status_malformed(void **state)
 	}
 }
 
+/*
+ * A status file at the package cap parses (the duplicate check is a hash
+ * lookup: it was a linear scan per stanza, minutes at this size), one stanza
+ * more is refused before it is parsed, and a duplicate is still found.
+ */
+static void status_at_the_cap(void **state)
+{
+	struct copa_buf b = COPA_BUF_INIT;
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_dpkgdb *db;
+
+	for (int k = 0; k < COPA_DPKGDB_MAX_PACKAGES; k++)
+		copa_buf_addf(&b, "Package: pkg%d\nStatus: install ok installed\nArchitecture: %s\n"
+				  "Version: 1.0\n\n",
+			      k / 2, k % 2 ? "i386" : "amd64");
+	db = copa_dpkgdb_new(COPA_DPKGDB_STATUS, NULL);
+	assert_ok(copa_dpkgdb_parse_status(db, b.p, b.len, "'status'", &err));
+	assert_int_equal(db->n, COPA_DPKGDB_MAX_PACKAGES);
+	assert_string_equal(db->pkgs[COPA_DPKGDB_MAX_PACKAGES - 1]->arch, "i386");
+	copa_dpkgdb_free(db);
+
+	/* One stanza more than the cap. */
+	copa_buf_adds(&b, "Package: pkg77\nStatus: install ok installed\nArchitecture: i386\n\n");
+	db = copa_dpkgdb_new(COPA_DPKGDB_STATUS, NULL);
+	assert_int_equal(copa_dpkgdb_parse_status(db, b.p, b.len, "'status'", &err), -1);
+	assert_int_equal(err.code, COPA_E_LIMIT);
+	assert_non_null(strstr(err.msg, "more than 200000 packages"));
+	copa_dpkgdb_free(db);
+	copa_buf_release(&b);
+
+	for (int k = 0; k < 100000; k++)
+		copa_buf_addf(&b, "Package: pkg%d\nArchitecture: all\n\n", k);
+	copa_buf_adds(&b, "Package: pkg99998\nArchitecture: all\n\n");
+	db = copa_dpkgdb_new(COPA_DPKGDB_STATUS, NULL);
+	assert_int_equal(copa_dpkgdb_parse_status(db, b.p, b.len, "'status'", &err), -1);
+	assert_int_equal(err.code, COPA_E_INPUT);
+	assert_non_null(strstr(err.msg, "package 'pkg99998:all' is listed twice"));
+	copa_dpkgdb_free(db);
+	copa_buf_release(&b);
+}
+
 /* A control file with fields in a scrambled order and values to normalise. */
 static const char control[] =
 	"Description: a test\n"
@@ -312,6 +353,28 @@ static void sorted_insertion(void **state)
 	copa_dpkgdb_free(db);
 }
 
+/* A replaced package keeps the duplicate check true: its new (name, arch) is the one known. */
+static void replace_keeps_index(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_dpkgdb *db = copa_dpkgdb_new(COPA_DPKGDB_STATUSD, NULL);
+	static const char a[] = "Package: tool\nVersion: 1\nArchitecture: amd64\n";
+	static const char a2[] = "Package: tool\nVersion: 2\nArchitecture: arm64\n";
+	static const char c[] = "Package: new\nVersion: 1\nArchitecture: all\n";
+
+	assert_ok(copa_dpkgdb_add_statusd(db, "tool", a, sizeof(a) - 1, &err));
+	/* Cross-graded: amd64 is gone, arm64 is there. */
+	copa_dpkgdb_replace(db, copa_dpkgdb_find(db, "tool", "amd64", NULL),
+			    mkpkg("Package: tool\nVersion: 2\nArchitecture: arm64\n"));
+	assert_ok(copa_dpkgdb_add_statusd(db, "tool-amd64", a, sizeof(a) - 1, &err));
+	assert_int_equal(copa_dpkgdb_add_statusd(db, "tool-arm64", a2, sizeof(a2) - 1, &err), -1);
+	assert_non_null(strstr(err.msg, "listed twice"));
+	copa_dpkgdb_replace(db, NULL, mkpkg("Package: new\nVersion: 1\nArchitecture: all\n"));
+	assert_int_equal(copa_dpkgdb_add_statusd(db, "new", c, sizeof(c) - 1, &err), -1);
+	assert_non_null(strstr(err.msg, "listed twice"));
+	copa_dpkgdb_free(db);
+}
+
 static void statusd_file_names(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -480,6 +543,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(status_round_trip),
 		cmocka_unit_test(status_malformed),
+		cmocka_unit_test(status_at_the_cap),
+		cmocka_unit_test(replace_keeps_index),
 		cmocka_unit_test(stanza_field_order),
 		cmocka_unit_test(dependency_normalisation),
 		cmocka_unit_test(version_normalisation),

@@ -386,6 +386,193 @@ static void multiarch_same_in_step(void **state)
 	release_fixture(&f);
 }
 
+/*
+ * A foreign architecture on an index large enough that renaming its packages
+ * ("name:i386") grows libsolv's string space, which moves every string in
+ * it: the planner must not hold one across the renames (a use-after-free the
+ * ASan build reports; the release build crashed on real bookworm indexes).
+ */
+static void multiarch_big_foreign_index(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, a = COPA_BUF_INIT, i = COPA_BUF_INIT;
+	struct copa_deb_request rq[] = {{"libgen00042:i386", "1.1"}};
+
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", "Multi-Arch: same\n");
+	inst(&s, "libc6", "2.36-9", "i386", "install ok installed", "Multi-Arch: same\n");
+	inst(&s, "libgen00042", "1.0", "i386", "install ok installed",
+	     "Multi-Arch: same\nDepends: libc6 (>= 2.36)\n");
+	set_status(&f, &s, "amd64", "i386");
+	pkg(&a, "libc6", "2.36-9", "amd64", "Multi-Arch: same\n");
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	pkg(&i, "libc6", "2.36-9", "i386", "Multi-Arch: same\n");
+	for (int k = 0; k < 20000; k++) {
+		char name[32], extra[160];
+
+		snprintf(name, sizeof(name), "libgen%05d", k);
+		snprintf(extra, sizeof(extra),
+			 "Multi-Arch: same\nDepends: libc6 (>= 2.36), libalt%05d | libprov%05d\n"
+			 "Provides: libprov%05d\n",
+			 k, k, k);
+		pkg(&i, name, "1.1", "i386", extra);
+	}
+	add_index(&f, "http://repo.test/debian stable/main i386", &i, false);
+	copa_buf_release(&a);
+	copa_buf_release(&i);
+	assert_ok(run_plan(&f, rq, 1, false, &err));
+	assert_int_equal(f.plan.n_results, 1);
+	assert_string_equal(copa_deb_outcome_str(f.plan.results[0].outcome), "updated");
+	assert_int_equal(f.plan.n_pkgs, 1);
+	assert_string_equal(find_pkg(&f.plan, "libgen00042", "i386")->version, "1.1");
+	release_fixture(&f);
+}
+
+/*
+ * Dependency names longer than the renaming's buffer keep their whole name
+ * on the foreign architecture: two names differing only at their end stay
+ * two names (cut short, one satisfied the other).
+ */
+static void multiarch_long_dependency_name(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, i = COPA_BUF_INIT;
+	char prefix[700], extra[800];
+	struct copa_deb_request rq[] = {{"app:i386", "1.1"}};
+
+	memset(prefix, 'l', sizeof(prefix) - 1);
+	prefix[sizeof(prefix) - 1] = '\0';
+	inst(&s, "app", "1.0", "i386", "install ok installed", NULL);
+	set_status(&f, &s, "amd64", "i386");
+	snprintf(extra, sizeof(extra), "Depends: %sa\n", prefix);
+	pkg(&i, "app", "1.1", "i386", extra);
+	snprintf(extra, sizeof(extra), "Provides: %sb\n", prefix);
+	pkg(&i, "wrong", "1", "i386", extra);
+	add_index(&f, "http://repo.test/debian stable/main i386", &i, false);
+	assert_ok(run_plan(&f, rq, 1, false, &err));
+	assert_string_not_equal(copa_deb_outcome_str(f.plan.results[0].outcome), "updated");
+	assert_null(find_pkg(&f.plan, "wrong", "i386"));
+	copa_deb_plan_release(&f.plan);
+	copa_deb_indexes_release(&f.ix);
+	memset(&f.ix, 0, sizeof(f.ix));
+	/* With the right provider, it updates. */
+	snprintf(extra, sizeof(extra), "Provides: %sa\n", prefix);
+	pkg(&i, "right", "1", "i386", extra);
+	add_index(&f, "http://repo.test/debian stable/main i386", &i, false);
+	copa_buf_release(&i);
+	assert_ok(run_plan(&f, rq, 1, false, &err));
+	assert_string_equal(copa_deb_outcome_str(f.plan.results[0].outcome), "updated");
+	assert_non_null(find_pkg(&f.plan, "right", "i386"));
+	assert_null(find_pkg(&f.plan, "wrong", "i386"));
+	release_fixture(&f);
+}
+
+/* "Depends: x0 | x1 | ... | x(n-1)\n" */
+static char *many_alternatives(size_t n)
+{
+	struct copa_buf b = COPA_BUF_INIT;
+
+	copa_buf_adds(&b, "Depends: ");
+	for (size_t k = 0; k < n; k++)
+		copa_buf_addf(&b, "%sx%zu", k ? " | " : "", k);
+	copa_buf_adds(&b, "\n");
+	return copa_buf_detach(&b, NULL);
+}
+
+/*
+ * One dependency with 50,000 alternatives, from the image's own status:
+ * libsolv resolves alternatives recursively and overflowed the stack. The
+ * planner refuses it, naming the file, the package and the field.
+ */
+static void huge_alternatives_in_status_refused(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, a = COPA_BUF_INIT;
+	char *deps = many_alternatives(50000);
+
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
+	inst(&s, "evil", "1.0", "amd64", "install ok installed", deps);
+	set_status(&f, &s, "amd64", NULL);
+	pkg(&a, "libc6", "2.36-10", "amd64", NULL);
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	copa_buf_release(&a);
+	assert_int_equal(run_plan(&f, NULL, 0, false, &err), -1);
+	assert_int_equal(err.code, COPA_E_LIMIT);
+	assert_non_null(strstr(err.msg, "'var/lib/dpkg/status'"));
+	assert_non_null(strstr(err.msg, "package 'evil'"));
+	assert_non_null(strstr(err.msg, "'Depends'"));
+	assert_non_null(strstr(err.msg, "alternatives"));
+	free(deps);
+	release_fixture(&f);
+}
+
+/* The same in a (signed) index: refused, naming the index and the package. */
+static void huge_alternatives_in_index_refused(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, a = COPA_BUF_INIT;
+	char *deps = many_alternatives(50000);
+
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
+	set_status(&f, &s, "amd64", NULL);
+	pkg(&a, "libc6", "2.36-10", "amd64", deps);
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	copa_buf_release(&a);
+	assert_int_equal(run_plan(&f, NULL, 0, false, &err), -1);
+	assert_int_equal(err.code, COPA_E_LIMIT);
+	assert_non_null(strstr(err.msg, "http://repo.test/debian stable/main"));
+	assert_non_null(strstr(err.msg, "package 'libc6'"));
+	assert_non_null(strstr(err.msg, "'Depends'"));
+	/* A real-size group (bookworm's largest has 20) is fine. */
+	free(deps);
+	release_fixture(&f);
+	memset(&f, 0, sizeof(f));
+	deps = many_alternatives(200);
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
+	set_status(&f, &s, "amd64", NULL);
+	pkg(&a, "libc6", "2.36-10", "amd64", NULL);
+	pkg(&a, "x199", "1", "amd64", NULL);
+	pkg(&a, "tool", "1", "amd64", deps);
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	copa_buf_release(&a);
+	assert_ok(run_plan(&f, NULL, 0, false, &err));
+	assert_string_equal(find_pkg(&f.plan, "libc6", "amd64")->version, "2.36-10");
+	free(deps);
+	release_fixture(&f);
+}
+
+/*
+ * An installed package with a 64 MB Description (a million continuation
+ * lines): the installed database reaches libsolv reduced to the solver's
+ * fields, as the indexes do; whole, libsolv's parser took minutes on it.
+ */
+static void huge_description_in_status(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, a = COPA_BUF_INIT;
+
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
+	copa_buf_adds(&s, "Package: big\nStatus: install ok installed\nArchitecture: amd64\n"
+			  "Version: 1.0\nDepends: libc6\nDescription: big\n");
+	for (int k = 0; k < 1000000; k++)
+		copa_buf_adds(&s, " .......................................................... line\n");
+	copa_buf_adds(&s, "\n");
+	set_status(&f, &s, "amd64", NULL);
+	pkg(&a, "libc6", "2.36-10", "amd64", NULL);
+	pkg(&a, "big", "1.1", "amd64", "Depends: libc6 (>= 2.36-10)\n");
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	copa_buf_release(&a);
+	assert_ok(run_plan(&f, NULL, 0, false, &err));
+	assert_int_equal(f.plan.n_pkgs, 2);
+	assert_string_equal(find_pkg(&f.plan, "big", "amd64")->version, "1.1");
+	assert_string_equal(find_pkg(&f.plan, "libc6", "amd64")->version, "2.36-10");
+	release_fixture(&f);
+}
+
 static void distroless_omitted_deps(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -469,6 +656,11 @@ int main(void)
 		cmocka_unit_test(update_all_without_new_packages),
 		cmocka_unit_test(held_dependency_blocks_request),
 		cmocka_unit_test(multiarch_same_in_step),
+		cmocka_unit_test(multiarch_big_foreign_index),
+		cmocka_unit_test(multiarch_long_dependency_name),
+		cmocka_unit_test(huge_alternatives_in_status_refused),
+		cmocka_unit_test(huge_alternatives_in_index_refused),
+		cmocka_unit_test(huge_description_in_status),
 		cmocka_unit_test(distroless_omitted_deps),
 		cmocka_unit_test(not_automatic_repos),
 		cmocka_unit_test(versions),

@@ -109,6 +109,30 @@ static void malformed_status_is_an_error(void **state)
 	copa_view_free(v);
 }
 
+/*
+ * A failed probe leaves nothing to release: callers keep the probe only on
+ * success, so os-release fields read before the database failed must not
+ * outlive the call (the ASan build's leak check catches them too).
+ */
+static void failed_probe_owns_nothing(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view *v = copa_view_new();
+	struct copa_probe p;
+
+	file(v, "etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian 12\"\n");
+	file(v, "var/lib/dpkg/status", "Package: a\n bad\nno colon\n");
+	assert_int_equal(copa_probe_image(v, &p, &err), -1);
+	assert_int_equal(err.code, COPA_E_INPUT);
+	assert_null(p.os.id);
+	assert_null(p.os.version_id);
+	assert_null(p.os.pretty_name);
+	assert_null(p.os.codename);
+	assert_null(p.db_path);
+	/* No copa_probe_release(): callers do not call it after an error. */
+	copa_view_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +140,7 @@ int main(void)
 		cmocka_unit_test(debian_distroless),
 		cmocka_unit_test(alpine_and_scratch),
 		cmocka_unit_test(malformed_status_is_an_error),
+		cmocka_unit_test(failed_probe_owns_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -346,6 +346,8 @@ void copa_dpkgdb_free(struct copa_dpkgdb *db)
 		free(db->overrides[i].path);
 	free(db->overrides);
 	free(db->admindir);
+	copa_strmap_release(&db->by_name_arch);
+	copa_arena_release(&db->keys);
 	free(db);
 }
 
@@ -354,29 +356,68 @@ static bool is_same(const struct copa_dpkg_pkg *p)
 	return p->multi_arch && !strcmp(p->multi_arch, "same");
 }
 
-static const struct copa_dpkg_pkg *find_exact(const struct copa_dpkgdb *db, const char *name,
-					      const char *arch)
+/* "name\0arch" into b, the key of by_name_arch. */
+static void name_arch_key(struct copa_buf *b, const char *name, const char *arch)
 {
-	for (size_t i = 0; i < db->n; i++)
-		if (!strcmp(db->pkgs[i]->name, name) && !strcmp(db->pkgs[i]->arch, arch))
-			return db->pkgs[i];
-	return NULL;
+	copa_buf_reset(b);
+	copa_buf_add(b, name, strlen(name) + 1);
+	copa_buf_adds(b, arch);
+}
+
+static bool has_name_arch(const struct copa_dpkgdb *db, const char *name, const char *arch)
+{
+	struct copa_buf k = COPA_BUF_INIT;
+	uint32_t v;
+	bool r;
+
+	name_arch_key(&k, name, arch);
+	r = copa_strmap_get(&db->by_name_arch, k.p, k.len, &v);
+	copa_buf_release(&k);
+	return r;
+}
+
+static void index_pkg(struct copa_dpkgdb *db, const struct copa_dpkg_pkg *p)
+{
+	struct copa_buf k = COPA_BUF_INIT;
+
+	name_arch_key(&k, p->name, p->arch);
+	copa_strmap_put(&db->by_name_arch, copa_arena_memdup(&db->keys, k.p, k.len), k.len, 1);
+	copa_buf_release(&k);
+}
+
+static void unindex_pkg(struct copa_dpkgdb *db, const struct copa_dpkg_pkg *p)
+{
+	struct copa_buf k = COPA_BUF_INIT;
+
+	name_arch_key(&k, p->name, p->arch);
+	copa_strmap_del(&db->by_name_arch, k.p, k.len);
+	copa_buf_release(&k);
+}
+
+/* Checks the cap before a stanza is parsed, so a huge database costs no more than the cap. */
+static int check_room(const struct copa_dpkgdb *db, const char *what, struct copa_err *err)
+{
+	if (db->n >= COPA_DPKGDB_MAX_PACKAGES)
+		return copa_err_set(err, COPA_E_LIMIT, "%s: more than %d packages", what,
+				    COPA_DPKGDB_MAX_PACKAGES);
+	return 0;
 }
 
 static int append_pkg(struct copa_dpkgdb *db, struct copa_dpkg_pkg *p, const char *what,
 		      struct copa_err *err)
 {
-	if (db->n >= COPA_DPKGDB_MAX_PACKAGES) {
+	if (check_room(db, what, err) < 0) {
 		copa_dpkg_pkg_free(p);
-		return copa_err_set(err, COPA_E_LIMIT, "%s: more than %d packages", what,
-				    COPA_DPKGDB_MAX_PACKAGES);
+		return -1;
 	}
-	if (find_exact(db, p->name, p->arch)) {
+	/* A hash lookup: a linear one per stanza made a 100,000-package status take a minute. */
+	if (has_name_arch(db, p->name, p->arch)) {
 		copa_err_set(err, COPA_E_INPUT, "%s: package '%s%s%s' is listed twice", what,
 			     p->name, *p->arch ? ":" : "", p->arch);
 		copa_dpkg_pkg_free(p);
 		return -1;
 	}
+	index_pkg(db, p);
 	db->pkgs = copa_xgrow(db->pkgs, &db->cap, db->n + 1, sizeof(*db->pkgs));
 	db->pkgs[db->n++] = p;
 	return 0;
@@ -391,8 +432,13 @@ int copa_dpkgdb_parse_status(struct copa_dpkgdb *db, const char *text, size_t n,
 
 	copa_deb822_init(&ps, text, n, what, false);
 	while ((r = copa_deb822_next(&ps, &para, err)) == 1) {
-		struct copa_dpkg_pkg *p = copa_xcalloc(1, sizeof(*p));
+		struct copa_dpkg_pkg *p;
 
+		if (check_room(db, what, err) < 0) {
+			r = -1;
+			break;
+		}
+		p = copa_xcalloc(1, sizeof(*p));
 		if (pkg_from_para(p, &para, what, err) < 0) {
 			copa_dpkg_pkg_free(p);
 			r = -1;
@@ -411,9 +457,14 @@ int copa_dpkgdb_add_statusd(struct copa_dpkgdb *db, const char *file, const char
 			    struct copa_err *err)
 {
 	char *what = copa_xasprintf("'status.d/%s'", file);
-	struct copa_dpkg_pkg *p = copa_dpkg_pkg_parse(text, n, what, err);
+	struct copa_dpkg_pkg *p;
 	int r;
 
+	if (check_room(db, what, err) < 0) {
+		free(what);
+		return -1;
+	}
+	p = copa_dpkg_pkg_parse(text, n, what, err);
 	if (!p) {
 		free(what);
 		return -1;
@@ -475,12 +526,15 @@ void copa_dpkgdb_replace(struct copa_dpkgdb *db, struct copa_dpkg_pkg *old, stru
 			if (db->pkgs[i] == old) {
 				if (!p->statusd_file && old->statusd_file)
 					p->statusd_file = copa_xstrdup(old->statusd_file);
+				unindex_pkg(db, old);
+				index_pkg(db, p);
 				db->pkgs[i] = p;
 				copa_dpkg_pkg_free(old);
 				return;
 			}
 		COPA_BUG("replacing a package that is not in the database");
 	}
+	index_pkg(db, p);
 	/* dpkg writes the status file sorted: insert before the first greater one. */
 	for (size_t i = 0; i < db->n; i++)
 		if (copa_dpkg_pkg_cmp(db->pkgs[i]->name, db->pkgs[i]->arch, is_same(db->pkgs[i]),

@@ -25,8 +25,10 @@
 #define COPA_PKG_DEB_DPKGDB_H
 
 #include "pkg/deb/control.h"
+#include "util/arena.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/strmap.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -88,6 +90,9 @@ struct copa_dpkgdb {
 	struct copa_dpkg_statoverride *overrides;
 	size_t n_overrides;
 	bool statusd_status_field; /* status.d stanzas carry a Status line */
+	/* (name, arch) of every package, for the duplicate check: keys "name\0arch" in `keys`. */
+	struct copa_strmap by_name_arch;
+	struct copa_arena keys;
 };
 
 /* Creates an empty database of the given layout (admindir NULL: var/lib/dpkg). */

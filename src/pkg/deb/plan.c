@@ -170,12 +170,19 @@ static const char *base_name(struct ctx *c, Solvable *s, char *buf, size_t cap)
 	return buf;
 }
 
-static bool is_foreign(struct ctx *c, const char *arch)
+/*
+ * The foreign architecture `arch` (an Id) names, as the string the context
+ * owns, or NULL when it is native or unknown. Strings of libsolv's pool move
+ * when pool_str2id() grows it: never keep one across such a call.
+ */
+static const char *foreign_arch(struct ctx *c, Id arch)
 {
+	const char *a = pool_id2str(c->pool, arch);
+
 	for (size_t i = 1; i < c->n_archs; i++)
-		if (strcmp(c->archs[i], arch) == 0)
-			return true;
-	return false;
+		if (strcmp(c->archs[i], a) == 0)
+			return c->archs[i];
+	return NULL;
 }
 
 /* ---- the installed database ---- */
@@ -203,9 +210,14 @@ static bool installed_para(const struct copa_deb822_para *p)
 	return false;
 }
 
+static int reduce_para(const struct copa_deb822_para *para, struct copa_buf *out,
+		       struct copa_err *err);
+
 /*
  * Loads installed packages: only paragraphs whose files are on disk, each
- * re-emitted whole, so libsolv sees exactly the installed set. Records held
+ * reduced to the solver's fields as the indexes are (reduce_para), so
+ * libsolv sees exactly the installed set and nothing it would only parse
+ * slowly (a 100 MB Description took minutes). Records held
  * packages by (name, arch, version) to map them to solvables after loading.
  */
 static int load_installed(struct ctx *c, struct copa_strmap *holds, struct copa_arena *arena,
@@ -214,19 +226,20 @@ static int load_installed(struct ctx *c, struct copa_strmap *holds, struct copa_
 	struct copa_deb822_parser p;
 	struct copa_deb822_para para = {0};
 	struct copa_buf text = COPA_BUF_INIT;
+	const char *what = c->st->distroless ? "'var/lib/dpkg/status.d'" : "'var/lib/dpkg/status'";
 	FILE *fp;
 	int r;
 
-	copa_deb822_init(&p, c->st->text, c->st->len,
-			 c->st->distroless ? "'var/lib/dpkg/status.d'" : "'var/lib/dpkg/status'",
-			 false);
+	copa_deb822_init(&p, c->st->text, c->st->len, what, false);
 	while ((r = copa_deb822_next(&p, &para, err)) == 1) {
 		struct copa_blob name = copa_deb822_get_trim(&para, "Package");
 
 		if (!name.p || !name.n || !installed_para(&para))
 			continue;
-		copa_buf_add(&text, para.text.p, para.text.n);
-		copa_buf_adds(&text, "\n\n");
+		if (reduce_para(&para, &text, err) < 0) {
+			r = copa_err_wrap(err, "%s", what);
+			break;
+		}
 		if (copa_blob_eqs(want_of(&para), "hold")) {
 			char *key = copa_arena_strndup(arena, name.p, name.n);
 
@@ -258,11 +271,22 @@ static int load_installed(struct ctx *c, struct copa_strmap *holds, struct copa_
 static Id with_arch(Pool *pool, Id name, const char *arch)
 {
 	char buf[512];
+	const char *n;
+	Id id;
 
 	if (!arch)
 		return name;
-	snprintf(buf, sizeof(buf), "%s:%s", pool_id2str(pool, name), arch);
-	return pool_str2id(pool, buf, 1);
+	/* n is read before pool_str2id, which may move the pool's strings. */
+	n = pool_id2str(pool, name);
+	if ((size_t)snprintf(buf, sizeof(buf), "%s:%s", n, arch) < sizeof(buf))
+		return pool_str2id(pool, buf, 1);
+	{
+		char *big = copa_xasprintf("%s:%s", n, arch); /* a dependency name can be long */
+
+		id = pool_str2id(pool, big, 1);
+		free(big);
+	}
+	return id;
 }
 
 /* Rewrites a dependency of a package of architecture `arch` to that architecture's names. */
@@ -315,17 +339,25 @@ static void model_multiarch(struct ctx *c)
 		return;
 	for (p = 2; p < pool->nsolvables; p++) {
 		Solvable *s = pool->solvables + p;
-		const char *arch, *ma;
+		const char *ma, *own;
+		bool ma_foreign, ma_same;
 		Id orig_name, orig_prov = 0;
 		Repo *repo = s->repo;
 
 		if (!repo)
 			continue;
-		arch = pool_id2str(pool, s->arch);
-		orig_name = s->name;
+		/*
+		 * Everything read from the pool's strings is settled here: the
+		 * renames below add strings, which may move them all.
+		 */
+		own = foreign_arch(c, s->arch);
 		ma = solvable_lookup_str(s, SOLVABLE_MULTIARCH);
+		ma_foreign = ma && strcmp(ma, "foreign") == 0;
+		ma_same = ma && strcmp(ma, "same") == 0;
+		ma = NULL;
+		orig_name = s->name;
 		/* Remember the original provides for Multi-Arch: foreign. */
-		if (ma && strcmp(ma, "foreign") == 0 && s->provides) {
+		if (ma_foreign && s->provides) {
 			Queue q;
 
 			queue_init(&q);
@@ -335,45 +367,39 @@ static void model_multiarch(struct ctx *c)
 				orig_prov = repo_addid_dep(repo, orig_prov, q.elements[i], 0);
 			queue_free(&q);
 		}
-		if (is_foreign(c, arch)) {
-			s->name = with_arch(pool, s->name, arch);
-			map_deps(repo, s->provides, arch);
-			map_deps(repo, s->requires, arch);
-			map_deps(repo, s->conflicts, arch);
-			map_deps(repo, s->obsoletes, arch);
-			map_deps(repo, s->recommends, arch);
-			map_deps(repo, s->suggests, arch);
-			map_deps(repo, s->supplements, arch);
-			map_deps(repo, s->enhances, arch);
+		if (own) {
+			s->name = with_arch(pool, s->name, own);
+			map_deps(repo, s->provides, own);
+			map_deps(repo, s->requires, own);
+			map_deps(repo, s->conflicts, own);
+			map_deps(repo, s->obsoletes, own);
+			map_deps(repo, s->recommends, own);
+			map_deps(repo, s->suggests, own);
+			map_deps(repo, s->supplements, own);
+			map_deps(repo, s->enhances, own);
 		}
-		{
-			const char *own = is_foreign(c, arch) ? arch : NULL;
+		for (size_t a = 0; a < c->n_archs; a++) {
+			const char *other = a == 0 ? NULL : c->archs[a];
 
-			for (size_t a = 0; a < c->n_archs; a++) {
-				const char *other = a == 0 ? NULL : c->archs[a];
+			if ((own == NULL && other == NULL) || (own && other && strcmp(own, other) == 0))
+				continue;
+			if (ma_foreign && orig_prov) {
+				Queue q;
 
-				if ((own == NULL && other == NULL) ||
-				    (own && other && strcmp(own, other) == 0))
-					continue;
-				if (ma && strcmp(ma, "foreign") == 0 && orig_prov) {
-					Queue q;
+				queue_init(&q);
+				for (Id *ids = repo->idarraydata + orig_prov; *ids; ids++)
+					queue_push(&q, *ids);
+				for (int i = 0; i < q.count; i++)
+					s->provides = repo_addid_dep(repo, s->provides,
+								     map_dep(pool, q.elements[i], other),
+								     0);
+				queue_free(&q);
+			} else if (ma_same && s->arch != ARCH_ALL) {
+				Id other_name = with_arch(pool, orig_name, other);
 
-					queue_init(&q);
-					for (Id *ids = repo->idarraydata + orig_prov; *ids; ids++)
-						queue_push(&q, *ids);
-					for (int i = 0; i < q.count; i++)
-						s->provides = repo_addid_dep(
-							repo, s->provides,
-							map_dep(pool, q.elements[i], other), 0);
-					queue_free(&q);
-				} else if (ma && strcmp(ma, "same") == 0 && s->arch != ARCH_ALL) {
-					Id other_name = with_arch(pool, orig_name, other);
-
-					s->conflicts = repo_addid_dep(
-						repo, s->conflicts,
-						pool_rel2id(pool, other_name, s->evr, REL_LT | REL_GT, 1),
-						0);
-				}
+				s->conflicts = repo_addid_dep(
+					repo, s->conflicts,
+					pool_rel2id(pool, other_name, s->evr, REL_LT | REL_GT, 1), 0);
 			}
 		}
 	}
@@ -1169,6 +1195,95 @@ static const char *const solver_fields[] = {
 };
 
 /*
+ * Caps on what reaches libsolv, checked as the text enters it. libsolv
+ * resolves "a | b | c" recursively, one stack frame per alternative: 40,000
+ * of them overflowed the stack. Real indexes stay far below (bookworm: at
+ * most 20 alternatives in a group, a 75 KB Provides, names under 100 bytes).
+ */
+#define MAX_ALTERNATIVES 256
+#define MAX_SOLVER_FIELD (1u << 20)
+#define MAX_NAME_FIELD 256
+
+static bool single_word_field(const char *name)
+{
+	return !strcmp(name, "Package") || !strcmp(name, "Version") ||
+	       !strcmp(name, "Architecture") || !strcmp(name, "Multi-Arch");
+}
+
+/* The package a paragraph is about, for errors: its name, shortened. */
+static struct copa_blob para_subject(const struct copa_deb822_para *para)
+{
+	struct copa_blob name = copa_deb822_get_trim(para, "Package");
+
+	if (!name.p)
+		return copa_blob("(no name)", 9);
+	if (name.n > 64)
+		name.n = 64;
+	return name;
+}
+
+static int check_solver_field(const struct copa_deb822_para *para, const char *field,
+			      struct copa_blob v, struct copa_err *err)
+{
+	struct copa_blob who = para_subject(para);
+	size_t cap = single_word_field(field) ? MAX_NAME_FIELD : MAX_SOLVER_FIELD;
+	size_t alts = 1;
+
+	if (v.n > cap)
+		return copa_err_set(err, COPA_E_LIMIT,
+				    "package '%.*s' line %zu: field '%s' is %zu bytes long, more "
+				    "than copa accepts (%zu)",
+				    (int)who.n, who.p, para->line, field, v.n, cap);
+	for (size_t i = 0; i < v.n; i++) {
+		if (v.p[i] == ',')
+			alts = 1;
+		else if (v.p[i] == '|' && ++alts > MAX_ALTERNATIVES)
+			return copa_err_set(err, COPA_E_LIMIT,
+					    "package '%.*s' line %zu: field '%s' has more than %d "
+					    "alternatives ('a | b | ...') in one dependency",
+					    (int)who.n, who.p, para->line, field, MAX_ALTERNATIVES);
+	}
+	return 0;
+}
+
+/*
+ * Appends a paragraph reduced to the solver's fields, one field per line
+ * (continuation lines joined), then a blank line. Both the indexes and the
+ * installed database go through here: libsolv's parser moves a paragraph's
+ * text once per continuation line, so a long Description costs quadratic
+ * time, and the caps above hold for both.
+ */
+static int reduce_para(const struct copa_deb822_para *para, struct copa_buf *out,
+		       struct copa_err *err)
+{
+	for (size_t i = 0; i < COPA_ARRAY_SIZE(solver_fields); i++) {
+		struct copa_blob v = copa_deb822_get_trim(para, solver_fields[i]);
+
+		if (!v.p)
+			continue;
+		if (check_solver_field(para, solver_fields[i], v, err) < 0)
+			return -1;
+		copa_buf_adds(out, solver_fields[i]);
+		copa_buf_adds(out, ": ");
+		/* Continuation lines join the first one. */
+		while (v.n) {
+			const char *nl = memchr(v.p, '\n', v.n);
+			size_t k = nl ? (size_t)(nl - v.p) : v.n;
+
+			copa_buf_add(out, v.p, k && v.p[k - 1] == '\r' ? k - 1 : k);
+			if (!nl)
+				break;
+			copa_buf_addc(out, ' ');
+			v.p += k + 1;
+			v.n -= k + 1;
+		}
+		copa_buf_addc(out, '\n');
+	}
+	copa_buf_addc(out, '\n');
+	return 0;
+}
+
+/*
  * A stdio stream (fopencookie) that yields a Packages file reduced to the
  * solver's fields, one field per line: libsolv's parser moves a paragraph's
  * text once per continuation line, so long descriptions make it slow.
@@ -1199,32 +1314,11 @@ static ssize_t feed_read(void *cookie, char *buf, size_t size)
 		if (n == 0)
 			return 0;
 		copa_deb822_init(&p, text.p, text.n, "index", false);
-		if (n < 0 || copa_deb822_next(&p, &f->para, &f->err) < 0) {
+		if (n < 0 || copa_deb822_next(&p, &f->para, &f->err) < 0 ||
+		    reduce_para(&f->para, &f->out, &f->err) < 0) {
 			f->failed = true;
 			return -1;
 		}
-		for (size_t i = 0; i < COPA_ARRAY_SIZE(solver_fields); i++) {
-			struct copa_blob v = copa_deb822_get_trim(&f->para, solver_fields[i]);
-
-			if (!v.p)
-				continue;
-			copa_buf_adds(&f->out, solver_fields[i]);
-			copa_buf_adds(&f->out, ": ");
-			/* Continuation lines join the first one. */
-			while (v.n) {
-				const char *nl = memchr(v.p, '\n', v.n);
-				size_t k = nl ? (size_t)(nl - v.p) : v.n;
-
-				copa_buf_add(&f->out, v.p, k && v.p[k - 1] == '\r' ? k - 1 : k);
-				if (!nl)
-					break;
-				copa_buf_addc(&f->out, ' ');
-				v.p += k + 1;
-				v.n -= k + 1;
-			}
-			copa_buf_addc(&f->out, '\n');
-		}
-		copa_buf_addc(&f->out, '\n');
 	}
 	{
 		size_t n = f->out.len - f->pos < size ? f->out.len - f->pos : size;
