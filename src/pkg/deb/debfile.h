@@ -6,7 +6,9 @@
  * .zst]`, `data.tar[.gz|.xz|.bz2|.lzma|.zst]`; members starting with '_'
  * are skipped, anything after data.tar is ignored), the compression of each
  * tar matching its name, and the caps on member sizes, entry counts, path
- * lengths and decompressed bytes. The control area is read into memory;
+ * lengths and decompressed bytes, and the ar headers as dpkg-deb reads them
+ * (every member up to data.tar complete, sizes in decimal). The control
+ * area is read into memory;
  * data.tar is streamed entry by entry to a callback.
  *
  * Invariant: every data.tar entry handed to the callback has a normalised
