@@ -8,7 +8,9 @@
 #include "pkg/deb/cacerts.h"
 
 #include "pkg/deb/debfs.h"
+#include "util/arena.h"
 #include "util/mem.h"
+#include "util/strmap.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -27,9 +29,16 @@
 #define MAX_CONF   (16u << 20)
 #define MAX_CERTS  100000
 
+/*
+ * A list of strings with a hash index built on the first lookup and kept up
+ * to date after it: an image controls how many certificates and
+ * configuration lines there are, so membership must not be a linear scan.
+ */
 struct sv {
 	char **v;
 	size_t n, cap;
+	struct copa_strmap idx;
+	bool indexed;
 };
 
 static void sv_add(struct sv *s, char *str)
@@ -37,6 +46,8 @@ static void sv_add(struct sv *s, char *str)
 	s->v = copa_xgrow(s->v, &s->cap, s->n + 2, sizeof(*s->v));
 	s->v[s->n++] = str;
 	s->v[s->n] = NULL;
+	if (s->indexed)
+		copa_strmap_put(&s->idx, str, strlen(str), 1);
 }
 
 static void sv_release(struct sv *s)
@@ -44,15 +55,20 @@ static void sv_release(struct sv *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->v[i]);
 	free(s->v);
+	copa_strmap_release(&s->idx);
 	memset(s, 0, sizeof(*s));
 }
 
-static bool sv_has(const struct sv *s, const char *str)
+static bool sv_has(struct sv *s, const char *str)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i], str))
-			return true;
-	return false;
+	uint32_t one;
+
+	if (!s->indexed) {
+		for (size_t i = 0; i < s->n; i++)
+			copa_strmap_put(&s->idx, s->v[i], strlen(s->v[i]), 1);
+		s->indexed = true;
+	}
+	return copa_strmap_get(&s->idx, str, strlen(str), &one);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -64,6 +80,8 @@ static void sv_sort_uniq(struct sv *s)
 {
 	size_t w = 0;
 
+	copa_strmap_release(&s->idx); /* its keys are about to be freed */
+	s->indexed = false;
 	if (s->n > 1)
 		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
 	for (size_t i = 0; i < s->n; i++) {
@@ -221,19 +239,33 @@ static char *shell_read(const char *s, size_t n, bool raw)
 	return out;
 }
 
-static bool line_prefix(const struct copa_buf *text, const char *prefix)
+/*
+ * `grep -q "^$prefix"` over lines sorted with cmp_str (sorted_lines): the
+ * first line not below the prefix starts with it when any line does.
+ */
+static bool line_prefix(const struct sv *sorted, const char *prefix)
 {
-	size_t n = strlen(prefix);
-	const char *p = text->p, *end = text->p + text->len;
+	size_t lo = 0, hi = sorted->n, n = strlen(prefix);
 
-	while (p && p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if ((size_t)((nl ? nl : end) - p) >= n && !memcmp(p, prefix, n))
-			return true;
-		p = nl ? nl + 1 : NULL;
+		if (strcmp(sorted->v[mid], prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return false;
+	return lo < sorted->n && !strncmp(sorted->v[lo], prefix, n);
+}
+
+static void sorted_lines(const struct copa_buf *text, struct sv *out)
+{
+	struct copa_blob rest = copa_blob(text->p, text->len), line;
+
+	while (text->len && copa_blob_split(&rest, '\n', &line))
+		sv_add(out, copa_blob_dup(line));
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
 }
 
 static const char conf_header[] =
@@ -292,7 +324,7 @@ static int local_dir(struct ctx *c, struct copa_err *err)
 
 static int configure(struct ctx *c, struct copa_err *err)
 {
-	struct sv avail = {0}, enabled = {0}, disabled = {0}, trust = {0};
+	struct sv avail = {0}, enabled = {0}, disabled = {0}, trust = {0}, lines = {0}, appended = {0};
 	struct copa_buf conf = COPA_BUF_INIT, out = COPA_BUF_INIT;
 	const char *trust_new = c->o->trust_new ? c->o->trust_new : "yes";
 	bool have_conf = test_f(c, CONF);
@@ -364,16 +396,25 @@ static int configure(struct ctx *c, struct copa_err *err)
 			}
 			free(l);
 		}
+		/*
+		 * The postinst's `grep -q "^$crt"` against the file as it grows. Both
+		 * lists are sorted and without duplicates, so a line appended here is
+		 * below every later query and never its match, except the enabled
+		 * lines for the '!' queries after them: those are searched as well.
+		 */
+		sorted_lines(&out, &lines);
 		for (size_t i = 0; i < enabled.n; i++)
-			if (!line_prefix(&out, enabled.v[i]))
+			if (!line_prefix(&lines, enabled.v[i])) {
 				copa_buf_addf(&out, "%s\n", enabled.v[i]);
+				sv_add(&appended, copa_xstrdup(enabled.v[i]));
+			}
 		for (size_t i = 0; i < avail.n; i++) {
 			char *neg;
 
 			if (sv_has(&enabled, avail.v[i]))
 				continue;
 			neg = copa_xasprintf("!%s", avail.v[i]);
-			if (!line_prefix(&out, neg))
+			if (!line_prefix(&lines, neg) && !line_prefix(&appended, neg))
 				copa_buf_addf(&out, "%s\n", neg);
 			free(neg);
 		}
@@ -433,6 +474,8 @@ out:
 	sv_release(&enabled);
 	sv_release(&disabled);
 	sv_release(&trust);
+	sv_release(&lines);
+	sv_release(&appended);
 	copa_buf_release(&conf);
 	copa_buf_release(&out);
 	return r;
@@ -614,13 +657,20 @@ struct bucket {
 struct rehash {
 	struct bucket *b;
 	size_t n, cap;
+	struct copa_strmap idx; /* "<type><hash>" -> index in b */
+	struct copa_arena keys;
 };
 
 static struct bucket *bucket_get(struct rehash *rh, int type, unsigned long hash)
 {
-	for (size_t i = 0; i < rh->n; i++)
-		if (rh->b[i].type == type && rh->b[i].hash == hash)
-			return &rh->b[i];
+	char key[32];
+	int kn = snprintf(key, sizeof(key), "%d%lx", type, hash);
+	uint32_t at;
+
+	if (copa_strmap_get(&rh->idx, key, (size_t)kn, &at))
+		return &rh->b[at];
+	copa_strmap_put(&rh->idx, copa_arena_strndup(&rh->keys, key, (size_t)kn), (size_t)kn,
+			(uint32_t)rh->n);
 	rh->b = copa_xgrow(rh->b, &rh->cap, rh->n + 1, sizeof(*rh->b));
 	memset(&rh->b[rh->n], 0, sizeof(rh->b[0]));
 	rh->b[rh->n].type = type;
@@ -787,6 +837,8 @@ static int rehash_dir(struct ctx *c, struct copa_err *err)
 		free(rh.b[k].e);
 	}
 	free(rh.b);
+	copa_strmap_release(&rh.idx);
+	copa_arena_release(&rh.keys);
 	copa_buf_release(&data);
 	return r;
 }
