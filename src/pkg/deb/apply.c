@@ -1252,21 +1252,21 @@ static int plan_package(struct plan *pl, const struct copa_deb_pkg *p, struct co
 	struct copa_deb_apply *a = pl->a;
 	const struct copa_debfile_ctl *ctl;
 	struct copa_deb822_parser ps;
+	struct copa_debfile_limits lim = a->o.limits;
+	_cleanup_free_ char *label = NULL;
 	char *s;
 	int r;
 
 	if (!p->deb_path)
 		return copa_err_set(err, COPA_E_BUG, "package '%s' has not been downloaded",
 				    p->name ? p->name : "?");
-	if (copa_debfile_open(p->deb_path, &a->o.limits, &pl->deb, err) < 0)
+	/* The cache names files by digest; errors name the package file. */
+	if (p->name && p->version && p->arch)
+		label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
+	lim.label = label;
+	lim.installed_size = p->installed_size;
+	if (copa_debfile_open(p->deb_path, &lim, &pl->deb, err) < 0)
 		return -1;
-	if (p->name && p->version && p->arch) {
-		/* The cache names files by digest; errors name the package file. */
-		char *label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
-
-		copa_debfile_set_label(pl->deb, label);
-		free(label);
-	}
 	if (p->data_tar)
 		copa_debfile_use_data_tar(pl->deb, p->data_tar);
 	ctl = copa_debfile_ctl(pl->deb, "control");

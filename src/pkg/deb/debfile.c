@@ -38,6 +38,9 @@ static void limits_fill(struct copa_debfile_limits *l, const struct copa_debfile
 		l->max_entries = 1000000;
 	if (!l->max_path)
 		l->max_path = 4096;
+	if (l->installed_size && l->installed_size < (l->max_data - (64u << 20)) / 2)
+		l->max_data = 2 * l->installed_size + (64u << 20);
+	l->label = NULL; /* borrowed by the caller; copied into the debfile */
 }
 
 void copa_debfile_free(struct copa_debfile *d)
@@ -505,7 +508,7 @@ int copa_debfile_open(const char *path, const struct copa_debfile_limits *lim,
 	*out = NULL;
 	limits_fill(&d->lim, lim);
 	d->path = copa_xstrdup(path);
-	d->label = base_name(path);
+	d->label = lim && lim->label ? copa_xstrdup(lim->label) : base_name(path);
 	return open_common(d, out, err);
 }
 
@@ -724,6 +727,19 @@ static struct archive *data_member_open(struct copa_debfile *d, struct archive *
 	return inner_open(src, c, raw, d->label, d->data_member, err);
 }
 
+static int data_limit_error(const struct copa_debfile *d, struct copa_err *err)
+{
+	if (d->lim.installed_size)
+		return copa_err_set(err, COPA_E_LIMIT,
+				    "'%s': data.tar unpacks to more than %llu bytes, far more than the "
+				    "%llu KiB its index declares (Installed-Size): refusing a "
+				    "decompression bomb",
+				    d->label, (unsigned long long)d->lim.max_data,
+				    (unsigned long long)(d->lim.installed_size >> 10));
+	return copa_err_set(err, COPA_E_LIMIT, "'%s': data.tar unpacks to more than %llu bytes",
+			    d->label, (unsigned long long)d->lim.max_data);
+}
+
 /* The data member decompressed ahead of time (copa_debfile_use_data_tar). */
 static struct archive *data_tar_open(const struct copa_debfile *d, struct copa_err *err)
 {
@@ -774,8 +790,7 @@ int copa_debfile_extract_data(struct copa_debfile *d, int out_fd, struct copa_er
 		}
 		total += (uint64_t)n;
 		if (total > cap) {
-			copa_err_set(err, COPA_E_LIMIT, "'%s': data.tar unpacks to more than %llu bytes",
-				     d->label, (unsigned long long)d->lim.max_data);
+			data_limit_error(d, err);
 			goto out;
 		}
 		if (copa_fs_write_all(out_fd, buf, (size_t)n, err) < 0) {
@@ -840,9 +855,7 @@ int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, 
 		total += e.size;
 		if (total > d->lim.max_data ||
 		    (uint64_t)archive_filter_bytes(a, 0) > d->lim.max_data + (64u << 20)) {
-			r = copa_err_set(err, COPA_E_LIMIT,
-					 "'%s': data.tar unpacks to more than %llu bytes", d->label,
-					 (unsigned long long)d->lim.max_data);
+			r = data_limit_error(d, err);
 			break;
 		}
 		e.index = count - 1;
