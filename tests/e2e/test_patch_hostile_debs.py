@@ -167,3 +167,31 @@ def test_failed_download_leaves_nothing_in_the_cache(copa, world, tmp_path):
     assert "package 'tool' 1.0-2" in last and "does not match" in last, last
     assert "sha256:" not in last.split("does not match")[0], last
     assert disk_used(cache) < 16 << 20, disk_used(cache)
+
+
+def test_a_failure_stops_the_other_downloads(copa, world, tmp_path):
+    """libfoo1 fails its checksum while tool, declared at 2 GiB by the signed
+    index, is still downloading: the run stops that download instead of
+    finishing it into the cache first, and names libfoo1."""
+    base = base_packages(world)
+    updates = update_packages(world)
+    tool = next(d for d in updates if d.name.startswith("tool_"))
+    libfoo = next(d for d in updates if d.name.startswith("libfoo1_"))
+    _declare(world, tool.name, "Size", str(2 << 30))
+    world.publish(*updates)
+    with open(next(world.repo.root.rglob(tool.name)), "r+b") as f:
+        f.truncate(2 << 30)
+    pool = next(world.repo.root.rglob(libfoo.name))
+    data = bytearray(pool.read_bytes())
+    data[-10] ^= 0xff
+    pool.write_bytes(bytes(data))
+    layout = world.image(world.rootfs(base))
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    with PeakDisk(cache) as disk:
+        p = copa("patch", "-i", f"oci:{layout}:1.0", "--cache-dir", cache, cache_dir=False)
+    assert p.returncode == 1, p.stderr
+    last = p.stderr.strip().splitlines()[-1]
+    assert "package 'libfoo1' 1.0-2" in last and "does not match" in last, last
+    assert disk.peak < 512 << 20, f"{disk.peak} bytes under the cache"
+    assert list((cache / "tmp").iterdir()) == []

@@ -65,7 +65,9 @@ static int fetch_one(struct pool *pl, struct copa_deb_pkg *p, bool *from_cache,
 		return -1;
 	{
 		struct copa_http_fetch f = {.url = p->url, .expect_digest = digest,
-					    .expect_size = (int64_t)p->size, .fd = t.fd, .what = what};
+					    .expect_size = (int64_t)p->size, .fd = t.fd, .what = what,
+					    /* Another package failed: stop, do not finish a large download. */
+					    .cancel = &pl->stop};
 
 		if (copa_http_fetch(o->http, &f, NULL, err) < 0) {
 			copa_err_wrap(err, "package '%s' %s from '%s'", p->name, p->version, p->repo);
