@@ -75,10 +75,57 @@ static void many_certificates_and_conf_lines(void **state)
 	copa_view_free(v);
 }
 
+/*
+ * A distroless image: status.d, no maintainer script ever ran, so there is
+ * the bundle and nothing else (no ca-certificates.conf, no .pem or hash
+ * links, no /usr/local/share/ca-certificates). Only the bundle is rewritten,
+ * with the certificates the package's postinst would have trusted.
+ */
+static void distroless_only_the_bundle(void **state)
+{
+	struct copa_view *v = copa_view_new();
+	struct copa_layer_builder *b = copa_layer_builder_new(-1);
+	struct copa_cacerts_opts o = {0};
+	struct copa_cacerts_result res = {0};
+	struct copa_err err = COPA_ERR_INIT;
+	const struct copa_view_entry **kids = NULL;
+	const struct copa_view_entry *e;
+	size_t n = 0;
+
+	(void)state;
+	view_dir(v, "etc/ssl/certs");
+	view_dir(v, "usr/local/share");
+	view_dir(v, "var/lib/dpkg/status.d");
+	view_file(v, "usr/share/ca-certificates/mozilla/B.crt", "second\n", 0);
+	view_file(v, "usr/share/ca-certificates/mozilla/A.crt", "first\n", 0);
+	view_file(v, "etc/ssl/certs/ca-certificates.crt", "old bundle\n", 0);
+	o.view = v;
+	o.builder = b;
+	o.configure = true;
+	o.mtime = 1700000000;
+	assert_ok(copa_cacerts_update(&o, &res, &err));
+	assert_int_equal(res.certificates, 2);
+	assert_int_equal(res.added, 0);
+	e = copa_view_get(v, "etc/ssl/certs/ca-certificates.crt");
+	assert_non_null(e);
+	assert_int_equal(e->size, strlen("first\nsecond\n"));
+	assert_non_null(e->content);
+	assert_memory_equal(e->content, "first\nsecond\n", e->size);
+	assert_null(copa_view_get(v, "etc/ca-certificates.conf"));
+	assert_null(copa_view_get(v, "usr/local/share/ca-certificates"));
+	assert_int_equal(copa_view_children(v, "etc/ssl/certs", &kids, &n), 0);
+	assert_int_equal(n, 1); /* the bundle alone */
+	free(kids);
+	copa_cacerts_result_release(&res);
+	copa_layer_builder_free(b);
+	copa_view_free(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(many_certificates_and_conf_lines),
+		cmocka_unit_test(distroless_only_the_bundle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -102,6 +102,14 @@ struct ctx {
 	struct copa_layer_builder *b;
 	struct copa_cacerts_result *res;
 	struct sv notes;
+	/*
+	 * The image has the bundle but neither /etc/ca-certificates.conf nor a
+	 * link in /etc/ssl/certs (distroless: no maintainer script ever ran).
+	 * Only the bundle is rewritten, from the configuration the postinst
+	 * would have created (conf_text), never written to the image.
+	 */
+	bool bundle_only;
+	struct copa_buf conf_text;
 };
 
 /* ---- view helpers: the shell's test -f / -e / -L and readlink ---- */
@@ -331,7 +339,7 @@ static int configure(struct ctx *c, struct copa_err *err)
 	struct walk_ctx w;
 	int r;
 
-	r = local_dir(c, err);
+	r = c->bundle_only ? 0 : local_dir(c, err);
 	if (r < 0)
 		return -1;
 	if (have_conf && read_file(c, CONF, MAX_CONF, &conf, err) < 0)
@@ -465,6 +473,10 @@ static int configure(struct ctx *c, struct copa_err *err)
 			sv_release(&names);
 		}
 		sv_release(&all);
+		if (c->bundle_only) {
+			copa_buf_add(&c->conf_text, out.p, out.len);
+			goto out;
+		}
 		r = copa_debfs_put_file(c->v, c->b, CONF, out.p, out.len, 0644, c->o->mtime, err);
 		if (r == 0)
 			sv_add(&c->notes, copa_xstrdup("created /etc/ca-certificates.conf"));
@@ -538,7 +550,9 @@ static int add_cert(struct ctx *c, struct update *u, const char *cert, struct co
 	const struct copa_view_entry *le = lstat_e(c, pem, &canon);
 	int r = 0;
 
-	if (!test_e(c, pem) || !le || le->type != COPA_FT_SYMLINK || !le->link ||
+	if (c->bundle_only)
+		; /* no links */
+	else if (!test_e(c, pem) || !le || le->type != COPA_FT_SYMLINK || !le->link ||
 	    strcmp(le->link, cert)) {
 		r = copa_debfs_put_symlink(c->v, c->b, pem, cert, c->o->mtime, err);
 		u->added++;
@@ -855,9 +869,11 @@ static int update(struct ctx *c, struct copa_err *err)
 		sv_add(&c->notes, copa_xstrdup("'/" ETCCERTS "' does not exist: the certificate bundle was not regenerated"));
 		return 0;
 	}
-	if (test_f(c, CONF) && read_file(c, CONF, MAX_CONF, &conf, err) < 0)
+	if (c->bundle_only)
+		copa_buf_add(&conf, c->conf_text.p, c->conf_text.len);
+	else if (test_f(c, CONF) && read_file(c, CONF, MAX_CONF, &conf, err) < 0)
 		return -1;
-	fresh = conf.len == 0;
+	fresh = conf.len == 0 && !c->bundle_only;
 	if (fresh) {
 		/* Clearing symlinks that point into the certificate directories, then dangling ones. */
 		copa_view_walk(c->v, ETCCERTS, collect_links, &links);
@@ -888,7 +904,7 @@ static int update(struct ctx *c, struct copa_err *err)
 			pem = pem_name(cert, false);
 			copa_buf_reset(&canon);
 			le = lstat_e(c, pem, &canon);
-			if (le && le->type == COPA_FT_SYMLINK) {
+			if (le && le->type == COPA_FT_SYMLINK && !c->bundle_only) {
 				r = remove_path(c, copa_buf_str(&canon), err);
 				u.removed++;
 			}
@@ -926,7 +942,7 @@ static int update(struct ctx *c, struct copa_err *err)
 		for (size_t i = 0; i < local.n && r == 0; i++)
 			r = add_cert(c, &u, local.v[i], err);
 	}
-	if (r == 0 && (u.added || u.removed)) {
+	if (r == 0 && (u.added || u.removed) && !c->bundle_only) {
 		/* Orphan symlinks would make rehash fail: they go first. */
 		copa_view_walk(c->v, ETCCERTS, collect_links, &links);
 		for (size_t i = 0; i < links.n && r == 0; i++)
@@ -939,7 +955,11 @@ static int update(struct ctx *c, struct copa_err *err)
 	if (r == 0 && u.bundle_made)
 		r = copa_debfs_put_file(c->v, c->b, ETCCERTS "/" BUNDLE, u.bundle.p, u.bundle.len,
 					0644, c->o->mtime, err);
-	if (r == 0) {
+	if (r == 0 && c->bundle_only) {
+		c->res->certificates = u.certs;
+		sv_add(&c->notes, copa_xasprintf("regenerated /" ETCCERTS "/" BUNDLE ": %u certificates (the image has no /" CONF " nor certificate links, so only the bundle was updated)",
+						 u.certs));
+	} else if (r == 0) {
 		c->res->added = u.added;
 		c->res->removed = u.removed;
 		c->res->certificates = u.certs;
@@ -979,11 +999,18 @@ static void note_hooks(struct ctx *c)
 int copa_cacerts_update(const struct copa_cacerts_opts *o, struct copa_cacerts_result *res,
 			struct copa_err *err)
 {
-	struct ctx c = {o, o->view, o->builder, res, {0}};
+	struct ctx c = {.o = o, .v = o->view, .b = o->builder, .res = res};
 	int r = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (o->configure)
+	if (!test_f(&c, CONF) && test_f(&c, ETCCERTS "/" BUNDLE)) {
+		struct sv links = {0};
+
+		copa_view_walk(c.v, ETCCERTS, collect_links, &links);
+		c.bundle_only = links.n == 0;
+		sv_release(&links);
+	}
+	if (o->configure || c.bundle_only)
 		r = configure(&c, err);
 	if (r == 0)
 		r = update(&c, err);
@@ -992,6 +1019,7 @@ int copa_cacerts_update(const struct copa_cacerts_opts *o, struct copa_cacerts_r
 	if (r == 0)
 		for (size_t i = 0; i < c.notes.n; i++)
 			copa_info(o->out, "%s", c.notes.v[i]);
+	copa_buf_release(&c.conf_text);
 	res->notes = c.notes.v;
 	if (!res->notes)
 		res->notes = copa_xcalloc(1, sizeof(char *));
