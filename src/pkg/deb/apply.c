@@ -1492,9 +1492,8 @@ static int remove_old_files(struct plan *pl, struct confrecs *recs, struct pathv
 		const struct copa_view_entry *ve;
 		bool oldconf;
 		const char *ohash;
-		int r = 0;
-
 		const struct item *ni = item_at(pl, &pl->by_rel, op[1] ? op + 1 : "");
+		int r = 0;
 
 		if ((ni && !ni->filtered) || ctl_conffile(pl, op))
 			continue;

@@ -74,8 +74,10 @@ static int fetch_one(struct pool *pl, struct copa_deb_pkg *p, bool *from_cache,
 			goto out;
 		}
 	}
-	if (copa_cache_commit_blob(o->cache, &t, digest, true, NULL, err) < 0)
+	if (copa_cache_commit_blob(o->cache, &t, digest, true, NULL, err) < 0) {
+		copa_err_wrap(err, "package '%s' %s", p->name, p->version);
 		goto out;
+	}
 	p->deb_path = copa_cache_blob_path(o->cache, digest);
 	r = 0;
 out:
@@ -91,10 +93,9 @@ static void unpack_ahead(struct pool *pl, size_t i)
 	struct copa_err e = COPA_ERR_INIT;
 	struct copa_debfile *d = NULL;
 	struct copa_debfile_limits lim = o->limits;
+	_cleanup_free_ char *label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
 	char *path = copa_xasprintf("%s/%zu.tar", o->unpack_dir, i);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-
-	_cleanup_free_ char *label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
 
 	/* Bounded by what the index declares, as the applier is: a bomb stops early. */
 	lim.installed_size = p->installed_size;
