@@ -170,6 +170,10 @@ static int one_block(struct copa_blob *rest, struct copa_blob begin, const char 
 				return copa_err_set(err, COPA_E_LIMIT,
 						    "%s: decoded key data is larger than %u bytes", what,
 						    COPA_ARMOR_MAX);
+			/* Before the checksum: an empty block may have no buffer at all. */
+			if (out->len == start)
+				return copa_err_set(err, COPA_E_INPUT, "%s line %zu: empty armour block",
+						    what, *lineno);
 			if (have_crc) {
 				uint32_t got = copa_pgp_crc24(out->p + start, out->len - start);
 
@@ -179,9 +183,6 @@ static int one_block(struct copa_blob *rest, struct copa_blob begin, const char 
 							    "is damaged)",
 							    what);
 			}
-			if (out->len == start)
-				return copa_err_set(err, COPA_E_INPUT, "%s line %zu: empty armour block",
-						    what, *lineno);
 			return 0;
 		}
 		if (line.n == 0)

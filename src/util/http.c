@@ -576,6 +576,8 @@ static int fetch_sink(void *ctx, long status, const void *data, size_t n, struct
 {
 	struct fetch_state *s = ctx;
 
+	if (s->f->cancel && atomic_load(s->f->cancel))
+		return copa_err_set(err, COPA_E_CANCELED, "%s: download stopped", s->f->what);
 	if (!s->attempt_started) {
 		s->attempt_started = true;
 		/* A 200 to a Range request is the whole body again. */

@@ -25,6 +25,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -148,6 +149,8 @@ struct copa_http_fetch {
 	const char *ca_pem;          /* as in copa_http_req (not sent to redirect targets) */
 	const char *client_cert;
 	const char *client_key;
+	/* When it turns true, the transfer stops (COPA_E_CANCELED); may be NULL. */
+	const atomic_bool *cancel;
 };
 
 /*

@@ -196,6 +196,81 @@ static void container_rules(void **state)
 	copa_buf_release(&plain);
 }
 
+/* An ar member header as written by ar_member, with its size field given as text. */
+static void ar_raw_member(struct copa_buf *out, const char *name, const char *size_field,
+			  const void *content, size_t n)
+{
+	char hdr[96];
+
+	snprintf(hdr, sizeof(hdr), "%-16s%-12s%-6s%-6s%-8s%-10s`\n", name, "0", "0", "0", "100644",
+		 size_field);
+	copa_buf_add(out, hdr, 60);
+	copa_buf_add(out, content, n);
+}
+
+/* The ar headers are read as dpkg-deb reads them (dpkg-deb --fsys-tarfile rejects each). */
+static void ar_headers_like_dpkg_deb(void **state)
+{
+	struct copa_buf c = COPA_BUF_INIT, dt = COPA_BUF_INIT;
+	struct {
+		const char *name, *member, *size, *why;
+	} cases[] = {
+		{"data-claims-2GiB", "data.tar.gz", "2147483648", "'data.tar.gz' is truncated"},
+		{"data-100-short", "data.tar.gz", "+100", "'data.tar.gz' is truncated"},
+		{"control-claims-2GiB", "control.tar.gz", "2147483648", "'control.tar.gz' is truncated"},
+		{"size-junk", "data.tar.gz", "=x", "invalid size"},
+		{"size-negative", "data.tar.gz", "-1", "invalid size"},
+		{"exact", "data.tar.gz", "=", NULL},
+	};
+
+	(void)state;
+	tar_build(&c, control, 1);
+	tar_build(&dt, data, 1);
+	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
+		struct copa_err err = COPA_ERR_INIT;
+		struct copa_buf deb = COPA_BUF_INIT;
+		struct copa_debfile *d = NULL;
+		bool is_data = !strcmp(cases[i].member, "data.tar.gz");
+		const struct copa_buf *m = is_data ? &dt : &c;
+		char size[32];
+		char *path;
+		int r;
+
+		if (cases[i].size[0] == '=')
+			snprintf(size, sizeof(size), "%zu%s", m->len, cases[i].size + 1);
+		else if (cases[i].size[0] == '+')
+			snprintf(size, sizeof(size), "%zu", m->len + 100);
+		else
+			snprintf(size, sizeof(size), "%s", cases[i].size);
+		copa_buf_adds(&deb, "!<arch>\n");
+		ar_member(&deb, "debian-binary", "2.0\n", 4);
+		if (is_data)
+			ar_member(&deb, "control.tar.gz", c.p, c.len);
+		ar_raw_member(&deb, cases[i].member, size, m->p, m->len);
+		/* From memory and from a file alike. */
+		path = write_temp(&deb, ".deb");
+		for (int from_file = 0; from_file < 2; from_file++) {
+			r = from_file ? copa_debfile_open(path, NULL, &d, &err)
+				      : copa_debfile_open_mem(deb.p, deb.len, "c.deb", NULL, &d, &err);
+			if (r == 0)
+				r = copa_debfile_data_foreach(d, nop, NULL, &err);
+			if (!cases[i].why) {
+				if (r)
+					fail_msg("%s: %s", cases[i].name, err.msg);
+			} else if (r == 0 || !strstr(err.msg, cases[i].why)) {
+				fail_msg("%s: %s", cases[i].name, r ? err.msg : "accepted");
+			}
+			copa_debfile_free(d);
+			d = NULL;
+		}
+		unlink(path);
+		free(path);
+		copa_buf_release(&deb);
+	}
+	copa_buf_release(&c);
+	copa_buf_release(&dt);
+}
+
 static void caps(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -325,6 +400,7 @@ int main(void)
 		cmocka_unit_test(hostile_entries),
 		cmocka_unit_test(container_rules),
 		cmocka_unit_test(caps),
+		cmocka_unit_test(ar_headers_like_dpkg_deb),
 		cmocka_unit_test(data_tar_ahead),
 	};
 

@@ -232,6 +232,21 @@ static void armor_decode(void **state)
 	assert_int_equal(copa_pgp_crc24("", 0), 0xB704CE);
 }
 
+/* Regression (fuzz_armor, UBSan): a block holding only a checksum line has no
+ * decoded bytes and no buffer; it is empty, not checked against NULL + 0. */
+static void armor_empty_block_with_crc(void **state)
+{
+	static const char text[] = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n=AAAA\n"
+				   "-----END PGP PUBLIC KEY BLOCK-----\n";
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_buf out = COPA_BUF_INIT;
+
+	(void)state;
+	assert_int_equal(copa_pgp_dearmor(text, sizeof(text) - 1, "'k.asc'", &out, &err), -1);
+	assert_non_null(strstr(err.msg, "empty armour block"));
+	copa_buf_release(&out);
+}
+
 static void armor_errors(void **state)
 {
 	struct {
@@ -338,6 +353,7 @@ int main(void)
 		cmocka_unit_test(clearsign_structure),
 		cmocka_unit_test(armor_decode),
 		cmocka_unit_test(armor_errors),
+		cmocka_unit_test(armor_empty_block_with_crc),
 		cmocka_unit_test(gpgv_status),
 	};
 

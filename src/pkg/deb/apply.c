@@ -19,6 +19,7 @@
 
 #include "pkg/deb/cacerts.h"
 #include "pkg/deb/debfs.h"
+#include "pkg/deb/dpkgfilter.h"
 #include "util/arena.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -183,6 +184,7 @@ struct copa_deb_apply {
 	bool have_old_status;
 	bool db_changed;
 	int64_t max_mtime;
+	struct copa_dpkg_filters filters; /* the image's path-exclude/path-include */
 	bool cacerts_touched;
 	bool cacerts_configure;
 	char *cacerts_config;
@@ -301,6 +303,37 @@ static void load_file_triggers(struct copa_deb_apply *a)
 	free(path);
 }
 
+/*
+ * dpkg's own configuration in the image: the files of etc/dpkg/dpkg.cfg.d
+ * in sorted order, then etc/dpkg/dpkg.cfg (dpkg_options_load). Only the
+ * path filters matter to unpacking.
+ */
+static int load_path_filters(struct copa_deb_apply *a, struct copa_err *err)
+{
+	const struct copa_view_entry **kids = NULL;
+	struct copa_buf text = COPA_BUF_INIT;
+	size_t n = 0;
+	bool found;
+	int r = 0;
+
+	if (copa_view_children(a->v, "etc/dpkg/dpkg.cfg.d", &kids, &n) < 0)
+		n = 0;
+	for (size_t i = 0; i < n && r == 0; i++) {
+		if (!copa_dpkg_filters_valid_name(kids[i]->name))
+			continue;
+		r = read_opt(a, kids[i]->path, 1u << 20, &text, &found, err);
+		if (r == 0 && found)
+			copa_dpkg_filters_parse(&a->filters, text.p, text.len);
+	}
+	free(kids);
+	if (r == 0)
+		r = read_opt(a, "etc/dpkg/dpkg.cfg", 1u << 20, &text, &found, err);
+	if (r == 0 && found)
+		copa_dpkg_filters_parse(&a->filters, text.p, text.len);
+	copa_buf_release(&text);
+	return r;
+}
+
 struct copa_deb_apply *copa_deb_apply_new(struct copa_view *v, struct copa_layer_builder *b,
 					  const struct copa_deb_apply_opts *opts,
 					  struct copa_err *err)
@@ -331,6 +364,10 @@ struct copa_deb_apply *copa_deb_apply_new(struct copa_view *v, struct copa_layer
 		a->have_old_status = found;
 	}
 	load_file_triggers(a);
+	if (load_path_filters(a, err) < 0) {
+		copa_deb_apply_free(a);
+		return NULL;
+	}
 	if (read_opt(a, "etc/passwd", 16u << 20, &a->passwd, &found, err) < 0 ||
 	    read_opt(a, "etc/group", 16u << 20, &a->group, &found, err) < 0) {
 		copa_deb_apply_free(a);
@@ -372,6 +409,7 @@ void copa_deb_apply_free(struct copa_deb_apply *a)
 	owners_free(a->own);
 	copa_buf_release(&a->old_status);
 	free(a->cacerts_config);
+	copa_dpkg_filters_release(&a->filters);
 	strv_release(&a->notes);
 	strv_release(&a->whiteouts);
 	copa_buf_release(&a->passwd);
@@ -581,6 +619,7 @@ struct item {
 	const char *dest;     /* where it is written (canonical) */
 	const char *canon;    /* canonical path of the undiverted package path */
 	enum act act;
+	bool filtered;        /* left out by dpkg's path filters: listed, not unpacked */
 	bool conffile;
 	const char *cur_md5;  /* conffile: the image's version, NONEXISTENT when absent */
 };
@@ -724,6 +763,7 @@ static int on_entry(void *ctx, const struct copa_debfile_entry *e, struct copa_d
 		it->pkgpath = "/.";
 	}
 	it->type = e->type;
+	it->filtered = e->path[0] && copa_dpkg_filters_skip(&pl->a->filters, it->pkgpath, e->type);
 	it->mode = e->mode;
 	it->uid = e->uid;
 	it->gid = e->gid;
@@ -1047,6 +1087,8 @@ static int plan_item(struct plan *pl, struct item *it, struct copa_err *err)
 		it->canon = "";
 		return 0; /* the package root: the image's root */
 	}
+	if (it->filtered)
+		return 0; /* as dpkg: not in the archive's new files, so an old copy goes */
 	if (copa_dpkgdb_diverted_to(a->db, it->pkgpath))
 		strv_add(&pl->notes, copa_xasprintf("'%s' is the divert-to path of another file; overwritten",
 						    it->pkgpath));
@@ -1252,21 +1294,21 @@ static int plan_package(struct plan *pl, const struct copa_deb_pkg *p, struct co
 	struct copa_deb_apply *a = pl->a;
 	const struct copa_debfile_ctl *ctl;
 	struct copa_deb822_parser ps;
+	struct copa_debfile_limits lim = a->o.limits;
+	_cleanup_free_ char *label = NULL;
 	char *s;
 	int r;
 
 	if (!p->deb_path)
 		return copa_err_set(err, COPA_E_BUG, "package '%s' has not been downloaded",
 				    p->name ? p->name : "?");
-	if (copa_debfile_open(p->deb_path, &a->o.limits, &pl->deb, err) < 0)
+	/* The cache names files by digest; errors name the package file. */
+	if (p->name && p->version && p->arch)
+		label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
+	lim.label = label;
+	lim.installed_size = p->installed_size;
+	if (copa_debfile_open(p->deb_path, &lim, &pl->deb, err) < 0)
 		return -1;
-	if (p->name && p->version && p->arch) {
-		/* The cache names files by digest; errors name the package file. */
-		char *label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
-
-		copa_debfile_set_label(pl->deb, label);
-		free(label);
-	}
 	if (p->data_tar)
 		copa_debfile_use_data_tar(pl->deb, p->data_tar);
 	ctl = copa_debfile_ctl(pl->deb, "control");
@@ -1450,9 +1492,10 @@ static int remove_old_files(struct plan *pl, struct confrecs *recs, struct pathv
 		const struct copa_view_entry *ve;
 		bool oldconf;
 		const char *ohash;
+		const struct item *ni = item_at(pl, &pl->by_rel, op[1] ? op + 1 : "");
 		int r = 0;
 
-		if (item_at(pl, &pl->by_rel, op[1] ? op + 1 : "") || ctl_conffile(pl, op))
+		if ((ni && !ni->filtered) || ctl_conffile(pl, op))
 			continue;
 		div = copa_dpkgdb_divert(a->db, op, pl->name);
 		use = div ? div : op;

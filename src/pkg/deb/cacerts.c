@@ -8,7 +8,9 @@
 #include "pkg/deb/cacerts.h"
 
 #include "pkg/deb/debfs.h"
+#include "util/arena.h"
 #include "util/mem.h"
+#include "util/strmap.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -27,9 +29,16 @@
 #define MAX_CONF   (16u << 20)
 #define MAX_CERTS  100000
 
+/*
+ * A list of strings with a hash index built on the first lookup and kept up
+ * to date after it: an image controls how many certificates and
+ * configuration lines there are, so membership must not be a linear scan.
+ */
 struct sv {
 	char **v;
 	size_t n, cap;
+	struct copa_strmap idx;
+	bool indexed;
 };
 
 static void sv_add(struct sv *s, char *str)
@@ -37,6 +46,8 @@ static void sv_add(struct sv *s, char *str)
 	s->v = copa_xgrow(s->v, &s->cap, s->n + 2, sizeof(*s->v));
 	s->v[s->n++] = str;
 	s->v[s->n] = NULL;
+	if (s->indexed)
+		copa_strmap_put(&s->idx, str, strlen(str), 1);
 }
 
 static void sv_release(struct sv *s)
@@ -44,15 +55,20 @@ static void sv_release(struct sv *s)
 	for (size_t i = 0; i < s->n; i++)
 		free(s->v[i]);
 	free(s->v);
+	copa_strmap_release(&s->idx);
 	memset(s, 0, sizeof(*s));
 }
 
-static bool sv_has(const struct sv *s, const char *str)
+static bool sv_has(struct sv *s, const char *str)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (!strcmp(s->v[i], str))
-			return true;
-	return false;
+	uint32_t one;
+
+	if (!s->indexed) {
+		for (size_t i = 0; i < s->n; i++)
+			copa_strmap_put(&s->idx, s->v[i], strlen(s->v[i]), 1);
+		s->indexed = true;
+	}
+	return copa_strmap_get(&s->idx, str, strlen(str), &one);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -64,6 +80,8 @@ static void sv_sort_uniq(struct sv *s)
 {
 	size_t w = 0;
 
+	copa_strmap_release(&s->idx); /* its keys are about to be freed */
+	s->indexed = false;
 	if (s->n > 1)
 		qsort(s->v, s->n, sizeof(*s->v), cmp_str);
 	for (size_t i = 0; i < s->n; i++) {
@@ -84,6 +102,14 @@ struct ctx {
 	struct copa_layer_builder *b;
 	struct copa_cacerts_result *res;
 	struct sv notes;
+	/*
+	 * The image has the bundle but neither /etc/ca-certificates.conf nor a
+	 * link in /etc/ssl/certs (distroless: no maintainer script ever ran).
+	 * Only the bundle is rewritten, from the configuration the postinst
+	 * would have created (conf_text), never written to the image.
+	 */
+	bool bundle_only;
+	struct copa_buf conf_text;
 };
 
 /* ---- view helpers: the shell's test -f / -e / -L and readlink ---- */
@@ -221,19 +247,33 @@ static char *shell_read(const char *s, size_t n, bool raw)
 	return out;
 }
 
-static bool line_prefix(const struct copa_buf *text, const char *prefix)
+/*
+ * `grep -q "^$prefix"` over lines sorted with cmp_str (sorted_lines): the
+ * first line not below the prefix starts with it when any line does.
+ */
+static bool line_prefix(const struct sv *sorted, const char *prefix)
 {
-	size_t n = strlen(prefix);
-	const char *p = text->p, *end = text->p + text->len;
+	size_t lo = 0, hi = sorted->n, n = strlen(prefix);
 
-	while (p && p < end) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
 
-		if ((size_t)((nl ? nl : end) - p) >= n && !memcmp(p, prefix, n))
-			return true;
-		p = nl ? nl + 1 : NULL;
+		if (strcmp(sorted->v[mid], prefix) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return false;
+	return lo < sorted->n && !strncmp(sorted->v[lo], prefix, n);
+}
+
+static void sorted_lines(const struct copa_buf *text, struct sv *out)
+{
+	struct copa_blob rest = copa_blob(text->p, text->len), line;
+
+	while (text->len && copa_blob_split(&rest, '\n', &line))
+		sv_add(out, copa_blob_dup(line));
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
 }
 
 static const char conf_header[] =
@@ -292,14 +332,14 @@ static int local_dir(struct ctx *c, struct copa_err *err)
 
 static int configure(struct ctx *c, struct copa_err *err)
 {
-	struct sv avail = {0}, enabled = {0}, disabled = {0}, trust = {0};
+	struct sv avail = {0}, enabled = {0}, disabled = {0}, trust = {0}, lines = {0}, appended = {0};
 	struct copa_buf conf = COPA_BUF_INIT, out = COPA_BUF_INIT;
 	const char *trust_new = c->o->trust_new ? c->o->trust_new : "yes";
 	bool have_conf = test_f(c, CONF);
 	struct walk_ctx w;
 	int r;
 
-	r = local_dir(c, err);
+	r = c->bundle_only ? 0 : local_dir(c, err);
 	if (r < 0)
 		return -1;
 	if (have_conf && read_file(c, CONF, MAX_CONF, &conf, err) < 0)
@@ -364,16 +404,25 @@ static int configure(struct ctx *c, struct copa_err *err)
 			}
 			free(l);
 		}
+		/*
+		 * The postinst's `grep -q "^$crt"` against the file as it grows. Both
+		 * lists are sorted and without duplicates, so a line appended here is
+		 * below every later query and never its match, except the enabled
+		 * lines for the '!' queries after them: those are searched as well.
+		 */
+		sorted_lines(&out, &lines);
 		for (size_t i = 0; i < enabled.n; i++)
-			if (!line_prefix(&out, enabled.v[i]))
+			if (!line_prefix(&lines, enabled.v[i])) {
 				copa_buf_addf(&out, "%s\n", enabled.v[i]);
+				sv_add(&appended, copa_xstrdup(enabled.v[i]));
+			}
 		for (size_t i = 0; i < avail.n; i++) {
 			char *neg;
 
 			if (sv_has(&enabled, avail.v[i]))
 				continue;
 			neg = copa_xasprintf("!%s", avail.v[i]);
-			if (!line_prefix(&out, neg))
+			if (!line_prefix(&lines, neg) && !line_prefix(&appended, neg))
 				copa_buf_addf(&out, "%s\n", neg);
 			free(neg);
 		}
@@ -424,6 +473,10 @@ static int configure(struct ctx *c, struct copa_err *err)
 			sv_release(&names);
 		}
 		sv_release(&all);
+		if (c->bundle_only) {
+			copa_buf_add(&c->conf_text, out.p, out.len);
+			goto out;
+		}
 		r = copa_debfs_put_file(c->v, c->b, CONF, out.p, out.len, 0644, c->o->mtime, err);
 		if (r == 0)
 			sv_add(&c->notes, copa_xstrdup("created /etc/ca-certificates.conf"));
@@ -433,6 +486,8 @@ out:
 	sv_release(&enabled);
 	sv_release(&disabled);
 	sv_release(&trust);
+	sv_release(&lines);
+	sv_release(&appended);
 	copa_buf_release(&conf);
 	copa_buf_release(&out);
 	return r;
@@ -495,7 +550,9 @@ static int add_cert(struct ctx *c, struct update *u, const char *cert, struct co
 	const struct copa_view_entry *le = lstat_e(c, pem, &canon);
 	int r = 0;
 
-	if (!test_e(c, pem) || !le || le->type != COPA_FT_SYMLINK || !le->link ||
+	if (c->bundle_only)
+		; /* no links */
+	else if (!test_e(c, pem) || !le || le->type != COPA_FT_SYMLINK || !le->link ||
 	    strcmp(le->link, cert)) {
 		r = copa_debfs_put_symlink(c->v, c->b, pem, cert, c->o->mtime, err);
 		u->added++;
@@ -614,13 +671,20 @@ struct bucket {
 struct rehash {
 	struct bucket *b;
 	size_t n, cap;
+	struct copa_strmap idx; /* "<type><hash>" -> index in b */
+	struct copa_arena keys;
 };
 
 static struct bucket *bucket_get(struct rehash *rh, int type, unsigned long hash)
 {
-	for (size_t i = 0; i < rh->n; i++)
-		if (rh->b[i].type == type && rh->b[i].hash == hash)
-			return &rh->b[i];
+	char key[32];
+	int kn = snprintf(key, sizeof(key), "%d%lx", type, hash);
+	uint32_t at;
+
+	if (copa_strmap_get(&rh->idx, key, (size_t)kn, &at))
+		return &rh->b[at];
+	copa_strmap_put(&rh->idx, copa_arena_strndup(&rh->keys, key, (size_t)kn), (size_t)kn,
+			(uint32_t)rh->n);
 	rh->b = copa_xgrow(rh->b, &rh->cap, rh->n + 1, sizeof(*rh->b));
 	memset(&rh->b[rh->n], 0, sizeof(rh->b[0]));
 	rh->b[rh->n].type = type;
@@ -787,6 +851,8 @@ static int rehash_dir(struct ctx *c, struct copa_err *err)
 		free(rh.b[k].e);
 	}
 	free(rh.b);
+	copa_strmap_release(&rh.idx);
+	copa_arena_release(&rh.keys);
 	copa_buf_release(&data);
 	return r;
 }
@@ -803,9 +869,11 @@ static int update(struct ctx *c, struct copa_err *err)
 		sv_add(&c->notes, copa_xstrdup("'/" ETCCERTS "' does not exist: the certificate bundle was not regenerated"));
 		return 0;
 	}
-	if (test_f(c, CONF) && read_file(c, CONF, MAX_CONF, &conf, err) < 0)
+	if (c->bundle_only)
+		copa_buf_add(&conf, c->conf_text.p, c->conf_text.len);
+	else if (test_f(c, CONF) && read_file(c, CONF, MAX_CONF, &conf, err) < 0)
 		return -1;
-	fresh = conf.len == 0;
+	fresh = conf.len == 0 && !c->bundle_only;
 	if (fresh) {
 		/* Clearing symlinks that point into the certificate directories, then dangling ones. */
 		copa_view_walk(c->v, ETCCERTS, collect_links, &links);
@@ -836,7 +904,7 @@ static int update(struct ctx *c, struct copa_err *err)
 			pem = pem_name(cert, false);
 			copa_buf_reset(&canon);
 			le = lstat_e(c, pem, &canon);
-			if (le && le->type == COPA_FT_SYMLINK) {
+			if (le && le->type == COPA_FT_SYMLINK && !c->bundle_only) {
 				r = remove_path(c, copa_buf_str(&canon), err);
 				u.removed++;
 			}
@@ -874,7 +942,7 @@ static int update(struct ctx *c, struct copa_err *err)
 		for (size_t i = 0; i < local.n && r == 0; i++)
 			r = add_cert(c, &u, local.v[i], err);
 	}
-	if (r == 0 && (u.added || u.removed)) {
+	if (r == 0 && (u.added || u.removed) && !c->bundle_only) {
 		/* Orphan symlinks would make rehash fail: they go first. */
 		copa_view_walk(c->v, ETCCERTS, collect_links, &links);
 		for (size_t i = 0; i < links.n && r == 0; i++)
@@ -887,7 +955,11 @@ static int update(struct ctx *c, struct copa_err *err)
 	if (r == 0 && u.bundle_made)
 		r = copa_debfs_put_file(c->v, c->b, ETCCERTS "/" BUNDLE, u.bundle.p, u.bundle.len,
 					0644, c->o->mtime, err);
-	if (r == 0) {
+	if (r == 0 && c->bundle_only) {
+		c->res->certificates = u.certs;
+		sv_add(&c->notes, copa_xasprintf("regenerated /" ETCCERTS "/" BUNDLE ": %u certificates (the image has no /" CONF " nor certificate links, so only the bundle was updated)",
+						 u.certs));
+	} else if (r == 0) {
 		c->res->added = u.added;
 		c->res->removed = u.removed;
 		c->res->certificates = u.certs;
@@ -927,11 +999,18 @@ static void note_hooks(struct ctx *c)
 int copa_cacerts_update(const struct copa_cacerts_opts *o, struct copa_cacerts_result *res,
 			struct copa_err *err)
 {
-	struct ctx c = {o, o->view, o->builder, res, {0}};
+	struct ctx c = {.o = o, .v = o->view, .b = o->builder, .res = res};
 	int r = 0;
 
 	memset(res, 0, sizeof(*res));
-	if (o->configure)
+	if (!test_f(&c, CONF) && test_f(&c, ETCCERTS "/" BUNDLE)) {
+		struct sv links = {0};
+
+		copa_view_walk(c.v, ETCCERTS, collect_links, &links);
+		c.bundle_only = links.n == 0;
+		sv_release(&links);
+	}
+	if (o->configure || c.bundle_only)
 		r = configure(&c, err);
 	if (r == 0)
 		r = update(&c, err);
@@ -940,6 +1019,7 @@ int copa_cacerts_update(const struct copa_cacerts_opts *o, struct copa_cacerts_r
 	if (r == 0)
 		for (size_t i = 0; i < c.notes.n; i++)
 			copa_info(o->out, "%s", c.notes.v[i]);
+	copa_buf_release(&c.conf_text);
 	res->notes = c.notes.v;
 	if (!res->notes)
 		res->notes = copa_xcalloc(1, sizeof(char *));

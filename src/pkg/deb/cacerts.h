@@ -16,6 +16,9 @@
  *  - `openssl rehash`: the <subject hash>.<n> links, computed with libcrypto
  *    (X509_NAME_hash_ex, SHA-1 fingerprints for duplicates) with the same
  *    numbering rules, only when the set of certificates changed.
+ * An image with the bundle but no ca-certificates.conf and no link in
+ * /etc/ssl/certs (distroless: the scripts never ran) gets only its bundle
+ * rewritten, from the configuration the postinst would have created.
  * Hooks in /etc/ca-certificates/update.d (Java keystores, Mono) are not run;
  * they are reported.
  *

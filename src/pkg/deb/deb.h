@@ -19,6 +19,7 @@ struct copa_deb_pkg {
 	char *url;         /* download URL */
 	char *filename;    /* Filename field (relative to the repository base URI) */
 	uint64_t size;
+	uint64_t installed_size; /* Installed-Size from the index, in bytes; 0: not given */
 	char sha256[65];   /* lowercase hex from the verified Packages index */
 	char *repo;        /* repository label for messages ("http://deb.debian.org/debian-security bookworm-security/main") */
 	char *deb_path;    /* local path of the downloaded and verified .deb; NULL before fetch */

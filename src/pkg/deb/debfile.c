@@ -12,8 +12,11 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_XATTRS      64
 #define MAX_XATTR_VALUE 65536
@@ -35,6 +38,9 @@ static void limits_fill(struct copa_debfile_limits *l, const struct copa_debfile
 		l->max_entries = 1000000;
 	if (!l->max_path)
 		l->max_path = 4096;
+	if (l->installed_size && l->installed_size < (l->max_data - (64u << 20)) / 2)
+		l->max_data = 2 * l->installed_size + (64u << 20);
+	l->label = NULL; /* borrowed by the caller; copied into the debfile */
 }
 
 void copa_debfile_free(struct copa_debfile *d)
@@ -378,11 +384,101 @@ static const struct comp *walk_members(struct copa_debfile *d, struct archive *a
 	return NULL;
 }
 
+/* Reads n bytes at off of the package file or memory; false when short. */
+static bool ar_get(const struct copa_debfile *d, int fd, uint64_t off, void *buf, size_t n)
+{
+	if (!d->path) {
+		if (off > d->mem_len || d->mem_len - off < n)
+			return false;
+		memcpy(buf, (const char *)d->mem + off, n);
+		return true;
+	}
+	return pread(fd, buf, n, (off_t)off) == (ssize_t)n;
+}
+
+/*
+ * The ar headers as dpkg-deb reads them, up to and including the data
+ * member: libarchive hands out a member whose size runs past the end of the
+ * file (cut short, it looks complete) and reads sizes with trailing junk.
+ * Every header must end in "`\n", its size be decimal digits padded with
+ * spaces, and its member lie within the file. What follows the data member
+ * is ignored, as dpkg-deb ignores it.
+ */
+static int ar_check(const struct copa_debfile *d, struct copa_err *err)
+{
+	_cleanup_close_ int fd = -1;
+	uint64_t total, off = 8;
+	char magic[8];
+
+	if (d->path) {
+		struct stat st;
+
+		fd = open(d->path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || fstat(fd, &st) < 0)
+			return copa_err_sys(err, COPA_E_IO, errno, "cannot read '%s'", d->label);
+		total = (uint64_t)st.st_size;
+	} else {
+		total = d->mem_len;
+	}
+	if (!ar_get(d, fd, 0, magic, sizeof(magic)) || memcmp(magic, "!<arch>\n", 8))
+		return copa_err_set(err, COPA_E_INPUT, "'%s' is not a Debian package: not an ar archive",
+				    d->label);
+	while (off < total) {
+		char h[60], name[17];
+		uint64_t size = 0;
+		size_t i = 48, k = 16;
+
+		if (!ar_get(d, fd, off, h, sizeof(h)))
+			return copa_err_set(err, COPA_E_INPUT,
+					    "'%s' is not a valid Debian package: truncated member header at offset %llu",
+					    d->label, (unsigned long long)off);
+		while (k > 0 && (h[k - 1] == ' ' || h[k - 1] == '/'))
+			k--;
+		memcpy(name, h, k);
+		name[k] = '\0';
+		for (size_t j = 0; j < k; j++)
+			if ((unsigned char)name[j] < 0x20 || (unsigned char)name[j] >= 0x7f)
+				name[j] = '?';
+		if (h[58] != '`' || h[59] != '\n')
+			return copa_err_set(err, COPA_E_INPUT,
+					    "'%s' is not a valid Debian package: member '%s' has a corrupt header",
+					    d->label, name);
+		while (i < 58 && h[i] == ' ')
+			i++;
+		if (i == 58)
+			return copa_err_set(err, COPA_E_INPUT,
+					    "'%s' is not a valid Debian package: member '%s' has no size",
+					    d->label, name);
+		for (; i < 58 && h[i] >= '0' && h[i] <= '9'; i++)
+			size = size * 10 + (uint64_t)(h[i] - '0');
+		for (; i < 58; i++)
+			if (h[i] != ' ')
+				return copa_err_set(err, COPA_E_INPUT,
+						    "'%s' is not a valid Debian package: member '%s' has an invalid size",
+						    d->label, name);
+		off += sizeof(h);
+		if (size > total - off)
+			return copa_err_set(err, COPA_E_INPUT,
+					    "'%s' is not a valid Debian package: member '%s' is truncated (its header says %llu bytes, the file holds %llu)",
+					    d->label, name, (unsigned long long)size,
+					    (unsigned long long)(total - off));
+		if (!strncmp(name, "data.tar", 8))
+			break;
+		off += size + (size & 1);
+	}
+	return 0;
+}
+
 static int open_common(struct copa_debfile *d, struct copa_debfile **out, struct copa_err *err)
 {
-	struct archive *a = outer_open(d, err);
+	struct archive *a;
 	const struct comp *c;
 
+	if (ar_check(d, err) < 0) {
+		copa_debfile_free(d);
+		return -1;
+	}
+	a = outer_open(d, err);
 	if (!a) {
 		copa_debfile_free(d);
 		return -1;
@@ -412,7 +508,7 @@ int copa_debfile_open(const char *path, const struct copa_debfile_limits *lim,
 	*out = NULL;
 	limits_fill(&d->lim, lim);
 	d->path = copa_xstrdup(path);
-	d->label = base_name(path);
+	d->label = lim && lim->label ? copa_xstrdup(lim->label) : base_name(path);
 	return open_common(d, out, err);
 }
 
@@ -631,6 +727,19 @@ static struct archive *data_member_open(struct copa_debfile *d, struct archive *
 	return inner_open(src, c, raw, d->label, d->data_member, err);
 }
 
+static int data_limit_error(const struct copa_debfile *d, struct copa_err *err)
+{
+	if (d->lim.installed_size)
+		return copa_err_set(err, COPA_E_LIMIT,
+				    "'%s': data.tar unpacks to more than %llu bytes, far more than the "
+				    "%llu KiB its index declares (Installed-Size): refusing a "
+				    "decompression bomb",
+				    d->label, (unsigned long long)d->lim.max_data,
+				    (unsigned long long)(d->lim.installed_size >> 10));
+	return copa_err_set(err, COPA_E_LIMIT, "'%s': data.tar unpacks to more than %llu bytes",
+			    d->label, (unsigned long long)d->lim.max_data);
+}
+
 /* The data member decompressed ahead of time (copa_debfile_use_data_tar). */
 static struct archive *data_tar_open(const struct copa_debfile *d, struct copa_err *err)
 {
@@ -681,8 +790,7 @@ int copa_debfile_extract_data(struct copa_debfile *d, int out_fd, struct copa_er
 		}
 		total += (uint64_t)n;
 		if (total > cap) {
-			copa_err_set(err, COPA_E_LIMIT, "'%s': data.tar unpacks to more than %llu bytes",
-				     d->label, (unsigned long long)d->lim.max_data);
+			data_limit_error(d, err);
 			goto out;
 		}
 		if (copa_fs_write_all(out_fd, buf, (size_t)n, err) < 0) {
@@ -747,9 +855,7 @@ int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, 
 		total += e.size;
 		if (total > d->lim.max_data ||
 		    (uint64_t)archive_filter_bytes(a, 0) > d->lim.max_data + (64u << 20)) {
-			r = copa_err_set(err, COPA_E_LIMIT,
-					 "'%s': data.tar unpacks to more than %llu bytes", d->label,
-					 (unsigned long long)d->lim.max_data);
+			r = data_limit_error(d, err);
 			break;
 		}
 		e.index = count - 1;

@@ -6,7 +6,9 @@
  * .zst]`, `data.tar[.gz|.xz|.bz2|.lzma|.zst]`; members starting with '_'
  * are skipped, anything after data.tar is ignored), the compression of each
  * tar matching its name, and the caps on member sizes, entry counts, path
- * lengths and decompressed bytes. The control area is read into memory;
+ * lengths and decompressed bytes, and the ar headers as dpkg-deb reads them
+ * (every member up to data.tar complete, sizes in decimal). The control
+ * area is read into memory;
  * data.tar is streamed entry by entry to a callback.
  *
  * Invariant: every data.tar entry handed to the callback has a normalised
@@ -37,6 +39,13 @@ struct copa_debfile_limits {
 	uint64_t max_data;     /* data.tar, uncompressed; 0: 32 GiB */
 	uint64_t max_entries;  /* data.tar entries; 0: 1,000,000 */
 	size_t max_path;       /* path or link target length; 0: 4096 */
+	/*
+	 * What the package's index declares it installs (Installed-Size, in
+	 * bytes; 0: unknown). Bounds data.tar to twice that plus 64 MiB, so a
+	 * small package cannot unpack to gigabytes (a decompression bomb).
+	 */
+	uint64_t installed_size;
+	const char *label;     /* names the package in errors; NULL: the file name */
 };
 
 /* One file of the control area (control.tar), e.g. "control", "postinst". */

@@ -43,9 +43,16 @@ static int fetch_one(struct pool *pl, struct copa_deb_pkg *p, bool *from_cache,
 	struct copa_err e2 = COPA_ERR_INIT;
 	int fd, r = -1;
 
-	if (!copa_digest_valid(digest) || p->size > (1ULL << 40))
+	if (!copa_digest_valid(digest))
 		return copa_err_set(err, COPA_E_INPUT, "package '%s' %s has no valid checksum",
 				    p->name, p->version);
+	/* A .deb member may hold 8 GiB (debfile.h); a larger package cannot be read anyway. */
+	if (p->size > COPA_DEB_MAX_SIZE)
+		return copa_err_set(err, COPA_E_LIMIT,
+				    "package '%s' %s from '%s': its index declares %llu bytes, larger "
+				    "than the %llu a package may have",
+				    p->name, p->version, p->repo ? p->repo : "?",
+				    (unsigned long long)p->size, (unsigned long long)COPA_DEB_MAX_SIZE);
 	fd = copa_cache_open_blob(o->cache, digest, true, &e2);
 	if (fd >= 0) {
 		close(fd);
@@ -58,15 +65,19 @@ static int fetch_one(struct pool *pl, struct copa_deb_pkg *p, bool *from_cache,
 		return -1;
 	{
 		struct copa_http_fetch f = {.url = p->url, .expect_digest = digest,
-					    .expect_size = (int64_t)p->size, .fd = t.fd, .what = what};
+					    .expect_size = (int64_t)p->size, .fd = t.fd, .what = what,
+					    /* Another package failed: stop, do not finish a large download. */
+					    .cancel = &pl->stop};
 
 		if (copa_http_fetch(o->http, &f, NULL, err) < 0) {
 			copa_err_wrap(err, "package '%s' %s from '%s'", p->name, p->version, p->repo);
 			goto out;
 		}
 	}
-	if (copa_cache_commit_blob(o->cache, &t, digest, true, NULL, err) < 0)
+	if (copa_cache_commit_blob(o->cache, &t, digest, true, NULL, err) < 0) {
+		copa_err_wrap(err, "package '%s' %s", p->name, p->version);
 		goto out;
+	}
 	p->deb_path = copa_cache_blob_path(o->cache, digest);
 	r = 0;
 out:
@@ -81,12 +92,17 @@ static void unpack_ahead(struct pool *pl, size_t i)
 	struct copa_deb_pkg *p = &pl->pkgs[i];
 	struct copa_err e = COPA_ERR_INIT;
 	struct copa_debfile *d = NULL;
+	struct copa_debfile_limits lim = o->limits;
+	_cleanup_free_ char *label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
 	char *path = copa_xasprintf("%s/%zu.tar", o->unpack_dir, i);
 	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
+	/* Bounded by what the index declares, as the applier is: a bomb stops early. */
+	lim.installed_size = p->installed_size;
+	lim.label = label;
 	if (fd < 0)
 		copa_err_sys(&e, COPA_E_IO, errno, "cannot create '%s'", path);
-	else if (copa_debfile_open(p->deb_path, &o->limits, &d, &e) == 0 &&
+	else if (copa_debfile_open(p->deb_path, &lim, &d, &e) == 0 &&
 		 copa_debfile_extract_data(d, fd, &e) == 0) {
 		p->data_tar = path;
 		path = NULL;

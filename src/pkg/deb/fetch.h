@@ -27,6 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The largest package fetched: what one .deb member may hold (debfile.h). */
+#define COPA_DEB_MAX_SIZE (8ULL << 30)
+
 struct copa_deb_fetch_opts {
 	struct copa_http *http;   /* required */
 	struct copa_cache *cache; /* required */

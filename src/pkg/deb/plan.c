@@ -1032,7 +1032,8 @@ static int fill_from_para(const struct copa_deb822_para *para, struct want *w,
 	struct copa_blob size = copa_deb822_get_trim(para, "Size");
 	struct copa_blob sha = copa_deb822_get_trim(para, "SHA256");
 	struct copa_blob ma = copa_deb822_get_trim(para, "Multi-Arch");
-	uint64_t sz;
+	struct copa_blob isz = copa_deb822_get_trim(para, "Installed-Size");
+	uint64_t sz, kib;
 
 	if (!fn.p || !valid_filename(fn))
 		return copa_err_set(err, COPA_E_INPUT, "index '%s': package '%s' %s has no valid Filename",
@@ -1054,6 +1055,9 @@ static int fill_from_para(const struct copa_deb822_para *para, struct want *w,
 	w->pkg->sha256[64] = 0;
 	w->pkg->filename = copa_blob_dup(fn);
 	w->pkg->size = sz;
+	/* Optional; bounds what the package may unpack to (debfile.h). */
+	if (isz.p && copa_blob_to_u64(isz, 1ULL << 34, &kib) == 0)
+		w->pkg->installed_size = kib << 10;
 	w->pkg->url = copa_xasprintf("%s/%.*s", x->base_uri, (int)fn.n, fn.p);
 	if (ma.p && ma.n)
 		w->pkg->multi_arch = copa_blob_dup(ma);
