@@ -260,6 +260,54 @@ def test_timeout_during_a_download_names_the_flag(copa_bin, slow_world, tmp_path
     assert list((tmp_path / "copa-cache" / "tmp").iterdir()) == []
 
 
+@pytest.fixture
+def big_world(tmp_path, gpg_key, static_server):
+    """An update with 96 MiB of incompressible data: seconds of unpacking and compression."""
+    w = World(tmp_path, gpg_key, static_server)
+    big = {"/usr/bin/tool": {"data": "tool 1.0-2\n", "mode": 0o755},
+           "/usr/share/tool/blob": os.urandom(96 << 20)}
+    w.publish(w.pkg("tool", "1.0-2", big, compress="none"))
+    w.layout = w.image(w.rootfs(base_packages(w)))
+    return w
+
+
+def test_signal_during_compression_stops_promptly(copa_bin, big_world, tmp_path):
+    dst = tmp_path / "dst"
+    proc = start_copa(copa_bin, tmp_path, "-i", f"oci:{big_world.layout}:1.0", "-t",
+                      f"oci:{dst}:1.0-patched", "--progress", "plain")
+    try:
+        for line in proc.stderr:
+            if line.startswith("compress layer"):
+                break
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        elapsed = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert elapsed < 5
+    assert not dst.exists()
+    assert list((tmp_path / "copa-cache" / "tmp").iterdir()) == []
+
+
+def test_timeout_during_unpacking_and_compression(copa_bin, big_world, tmp_path):
+    """Downloads from 127.0.0.1 end well before 2 s; unpacking and compressing
+    96 MiB do not. Before, the run went on past the deadline and exited 0."""
+    dst = tmp_path / "dst"
+    start = time.monotonic()
+    p = run_copa(copa_bin, tmp_path, "patch", "-i", f"oci:{big_world.layout}:1.0", "-t",
+                 f"oci:{dst}:1.0-patched", "--timeout", "2s")
+    elapsed = time.monotonic() - start
+    assert p.returncode == 1, p.stderr
+    assert "--timeout 2s" in p.stderr, p.stderr
+    assert elapsed < 5
+    assert not dst.exists()
+    assert list((tmp_path / "copa-cache" / "tmp").iterdir()) == []
+
+
 def test_timeout_covers_work_outside_http(copa_bin, src_layout, tmp_path):
     """A scanner plugin that hangs is stopped by --timeout (the run's deadline), not
     after the plugin's own 5 minutes."""
