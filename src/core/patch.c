@@ -541,10 +541,14 @@ static bool artifact_differs(const struct run *r, const char *artifact)
 
 	if (!strcmp(artifact, r->src_string) || copa_ref_parse(artifact, &a, NULL) < 0)
 		return false;
-	if (r->src_ref.transport == COPA_TRANSPORT_REGISTRY) {
-		_cleanup_free_ char *an = copa_ref_name(&a), *sn = copa_ref_name(&r->src_ref.ref);
+	/*
+	 * Registries: the repository's last component, so that a scan of
+	 * docker.io/library/nginx:1.25 matches its mirror localhost:5000/nginx:1.25.
+	 */
+	if (r->src_ref.transport == COPA_TRANSPORT_REGISTRY && a.path && r->src_ref.ref.path) {
+		const char *as = strrchr(a.path, '/'), *ss = strrchr(r->src_ref.ref.path, '/');
 
-		differs = strcmp(an, sn) != 0;
+		differs = strcmp(as ? as + 1 : a.path, ss ? ss + 1 : r->src_ref.ref.path) != 0;
 	}
 	/* A local image's name is a path; its tag still says which image it is. */
 	if (!a.tag_defaulted && a.tag && src_tag && strcmp(a.tag, src_tag) != 0)

@@ -435,3 +435,22 @@ def test_image_repositories_on_metadata_addresses_are_refused(copa_bin, world, t
         assert r["seen"] == []
     assert user["rc"] == 0, user["stderr"]
     assert any(s.endswith(".deb") for s in user["seen"])
+
+
+def test_report_image_name_is_compared_for_registry_images(copa_bin, world, tmp_path, registry):
+    from test_patch import _copy_bin
+    world.publish(*update_packages(world))
+    layout = world.image(world.rootfs(base_packages(world)))
+    src = f"{registry.host}/team/app:1.0"
+    subprocess.run([_copy_bin(), f"oci:{layout}:1.0", src], check=True, capture_output=True)
+    report = fix_report(tmp_path)
+    doc = json.loads(report.read_text())
+    for artifact, warned in [("docker.io/library/app:1.0", False),  # its mirror: same image
+                             ("docker.io/library/nginx:1.0", True),
+                             ("app:0.9", True)]:
+        doc["ArtifactName"] = artifact
+        report.write_text(json.dumps(doc))
+        p = run_copa(copa_bin, tmp_path, "patch", "-i", src, "-r", report, "-t",
+                     f"oci:{tmp_path}/out:x")
+        assert p.returncode == 0, p.stderr
+        assert (f"was made for image '{artifact}'" in p.stderr) == warned, (artifact, p.stderr)
