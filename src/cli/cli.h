@@ -42,7 +42,8 @@ void copa_cli_out_free(struct copa_out *out);
 
 /*
  * Prints an error as "copa: error: <message>" (or a JSON event in json
- * mode) and returns its exit code.
+ * mode) and returns its exit code: 128 + the signal for a run a signal
+ * canceled (130 SIGINT, 143 SIGTERM).
  */
 int copa_cli_fail(struct copa_out *out, const struct copa_err *err);
 
@@ -69,7 +70,10 @@ long long copa_cli_parse_duration_ms(const char *s);
 /* --timeout as whole seconds (rounded up) into *seconds: 0, or 2 after a usage error for cmd. */
 int copa_cli_timeout_opt(const char *cmd, const char *arg, long *seconds);
 
-/* Installs SIGINT/SIGTERM handlers that set the flag read by copa_cli_interrupted(). */
+/*
+ * Installs SIGINT/SIGTERM handlers that cancel the run (util/runctl.h); a
+ * second signal of the same kind ends the process at once.
+ */
 void copa_cli_signals(void);
 bool copa_cli_interrupted(void);
 

@@ -31,9 +31,11 @@ static const char usage_text[] =
 	"      --ignore-errors        skip packages that cannot be updated instead of failing\n"
 	"      --timeout DURATION     limit for the whole run, e.g. 300, 90s, 5m (default 5m)\n"
 	"  -o, --output FILE          write an OpenVEX document of the fixed vulnerabilities\n"
+	"                             ('-': standard output)\n"
 	"  -f, --format FORMAT        VEX format (openvex)\n"
 	"      --vex-author NAME      VEX author (default: $COPA_VEX_AUTHOR or copa)\n"
-	"      --summary FILE         write a JSON summary of the run (see docs/summary.md)\n"
+	"      --summary FILE         write a JSON summary of the run (see docs/summary.md;\n"
+	"                             '-': standard output)\n"
 	"      --repo LINE            add a repository, one-line sources format, e.g.\n"
 	"                             'deb [signed-by=/k.gpg] http://mirror/debian bookworm main'\n"
 	"                             or 'deb file:///srv/mirror bookworm main' (repeatable)\n"
@@ -51,7 +53,8 @@ static const char usage_text[] =
 	"  -v, --verbose              debug output\n"
 	"  -h, --help                 this help\n"
 	"\n"
-	"Exit status: 0 patched or nothing to patch, 1 error, 2 usage error.\n";
+	"Exit status: 0 patched or nothing to patch, 1 error, 2 usage error, 130/143\n"
+	"interrupted by SIGINT/SIGTERM (nothing written).\n";
 
 /* Appends s to a NULL-terminated vector. */
 static void strv_push(const char ***v, size_t *n, const char *s)
@@ -229,6 +232,8 @@ static int run(int argc, char **argv)
 	if (strcmp(o.vex_format, "openvex") != 0)
 		return copa_cli_usage_error("patch", "unsupported --format '%s' (only openvex)",
 					    o.vex_format);
+	if (o.vex_out && o.summary_out && !strcmp(o.vex_out, "-") && !strcmp(o.summary_out, "-"))
+		return copa_cli_usage_error("patch", "-o and --summary cannot both be '-' (stdout)");
 	if (n_repos == 0 && o.repos_replace)
 		return copa_cli_usage_error("patch", "--repo-replace needs at least one --repo");
 	if (!o.vex_author)

@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 
 #include "util/mem.h"
+#include "util/runctl.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -338,6 +339,9 @@ int copa_cli_fail(struct copa_out *out, const struct copa_err *err)
 		}
 		fprintf(stderr, "copa: error: %s\n", err->msg[0] ? err->msg : "unknown error");
 	}
+	/* Interrupted: the shell's convention, 128 + the signal (130 SIGINT, 143 SIGTERM). */
+	if (err->code == COPA_E_CANCELED && copa_runctl_signal())
+		return 128 + copa_runctl_signal();
 	return copa_err_exit_code(err);
 }
 
@@ -416,15 +420,15 @@ int copa_cli_common_opt(const char *cmd, int c, const char *usage_text, bool *ve
 	}
 }
 
-static volatile sig_atomic_t interrupted;
-
+/*
+ * The first SIGINT or SIGTERM cancels the run: the core sees it through
+ * copa_runctl_check(), unwinds and removes what it staged. A second one
+ * ends the process at once (the default action), for a run that hangs.
+ */
 static void on_signal(int sig)
 {
-	interrupted = sig;
-	if (interrupted && sig == SIGINT) {
-		/* A second Ctrl+C exits at once. */
-		signal(SIGINT, SIG_DFL);
-	}
+	copa_runctl_cancel(sig);
+	signal(sig, SIG_DFL);
 }
 
 void copa_cli_signals(void)
@@ -433,11 +437,12 @@ void copa_cli_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 }
 
 bool copa_cli_interrupted(void)
 {
-	return interrupted != 0;
+	return copa_runctl_signal() != 0;
 }

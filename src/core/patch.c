@@ -28,7 +28,9 @@
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/mem.h"
+#include "util/outfile.h"
 #include "util/proc.h"
+#include "util/runctl.h"
 #include "vex/summary.h"
 #include "vex/vex.h"
 
@@ -516,6 +518,68 @@ static void set_skipped_scripts(struct copa_pkg_result *pr, const struct copa_de
 	pr->n_skipped_scripts = n;
 }
 
+/*
+ * True when two OS versions name the same release: equal, or one extends the
+ * other at a '.' ("12" and "12.5"; "3.18" and "3.18.4"). A report's version
+ * is compared up to its first space ("2 (Karoo)").
+ */
+static bool os_version_matches(const char *report, const char *image)
+{
+	size_t a = strcspn(report, " "), b = strlen(image), n = a < b ? a : b;
+
+	if (strncmp(report, image, n) != 0)
+		return false;
+	return a == b || (a > b ? report[n] : image[n]) == '.';
+}
+
+/* True when the report's image name cannot be the image being patched. */
+static bool artifact_differs(const struct run *r, const char *artifact)
+{
+	struct copa_ref a = {0};
+	const char *src_tag = source_tag(&r->src_ref);
+	bool differs = false;
+
+	if (!strcmp(artifact, r->src_string) || copa_ref_parse(artifact, &a, NULL) < 0)
+		return false;
+	/*
+	 * Registries: the repository's last component, so that a scan of
+	 * docker.io/library/nginx:1.25 matches its mirror localhost:5000/nginx:1.25.
+	 */
+	if (r->src_ref.transport == COPA_TRANSPORT_REGISTRY && a.path && r->src_ref.ref.path) {
+		const char *as = strrchr(a.path, '/'), *ss = strrchr(r->src_ref.ref.path, '/');
+
+		differs = strcmp(as ? as + 1 : a.path, ss ? ss + 1 : r->src_ref.ref.path) != 0;
+	}
+	/* A local image's name is a path; its tag still says which image it is. */
+	if (!a.tag_defaulted && a.tag && src_tag && strcmp(a.tag, src_tag) != 0)
+		differs = true;
+	copa_ref_release(&a);
+	return differs;
+}
+
+/*
+ * A report made for another image would pass as "up to date": say so when
+ * its OS version or image name is not the image's (the OS type and the
+ * architecture are errors, checked elsewhere).
+ */
+static void warn_report_mismatch(const struct platform_ctx *c)
+{
+	const struct copa_update_manifest *m = c->j->report;
+	const char *iv = c->probe.os.version_id;
+
+	if (m->os_version && *m->os_version && iv && *iv && !os_version_matches(m->os_version, iv))
+		copa_warn(c->r->o->out,
+			  "%s: report '%s' was made for %s %s but '%s' is %s %s: its fixes may not "
+			  "apply (scan the image you patch)",
+			  c->name, m->source, m->os_type, m->os_version, c->r->src_string,
+			  c->probe.os.id ? c->probe.os.id : m->os_type, iv);
+	if (m->artifact && *m->artifact && artifact_differs(c->r, m->artifact))
+		copa_warn(c->r->o->out,
+			  "%s: report '%s' was made for image '%s', not '%s': check that it is a "
+			  "report of the image you patch",
+			  c->name, m->source, m->artifact, c->r->src_string);
+}
+
 static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
@@ -573,6 +637,8 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 				    "patch",
 				    c->j->report->source, c->j->report->os_type, r->src_string, c->name,
 				    c->probe.os.id);
+	if (c->j->report)
+		warn_report_mismatch(c);
 	return 0;
 }
 
@@ -609,6 +675,28 @@ static int load_repositories(struct platform_ctx *c, struct copa_err *err)
 	return 0;
 }
 
+/* Says how many of the packages a report names the image does not have (another image's report?). */
+static void warn_not_installed(const struct platform_ctx *c)
+{
+	const struct copa_update_manifest *m = c->j->report;
+	struct copa_buf names = COPA_BUF_INIT;
+	size_t n = 0;
+
+	for (size_t i = 0; m && i < c->plan.n_results; i++) {
+		if (c->plan.results[i].outcome != COPA_DEB_NOT_INSTALLED)
+			continue;
+		if (n++ < 3)
+			copa_buf_addf(&names, "%s'%s'", n > 1 ? ", " : "", c->plan.results[i].name);
+	}
+	if (n)
+		copa_warn(c->r->o->out,
+			  "%s: %zu of the %zu packages report '%s' asks to update %s not installed "
+			  "in '%s' (%s%s)",
+			  c->name, n, m->n_updates, m->source, n == 1 ? "is" : "are",
+			  c->r->src_string, copa_buf_str(&names), n > 3 ? ", ..." : "");
+	copa_buf_release(&names);
+}
+
 /* Plans, and turns per-package trouble into an error unless --ignore-errors. */
 static int plan_updates(struct platform_ctx *c, struct copa_err *err)
 {
@@ -638,6 +726,7 @@ static int plan_updates(struct platform_ctx *c, struct copa_err *err)
 	if (rc < 0)
 		return copa_err_wrap(err, "%s", c->name);
 	c->have_plan = true;
+	warn_not_installed(c);
 	for (size_t i = 0; i < c->plan.n_results; i++) {
 		const struct copa_deb_result *res = &c->plan.results[i];
 
@@ -777,6 +866,11 @@ static int fetch_and_apply(struct platform_ctx *c, const struct copa_deb_fetch_o
 	for (size_t i = 0; i < c->plan.n_pkgs; i++) {
 		struct copa_deb_pkg *p = &c->plan.pkgs[i];
 
+		if (copa_runctl_check(err) < 0) {
+			copa_deb_fetch_cancel(f);
+			copa_deb_fetch_end(f, NULL, NULL);
+			return -1;
+		}
 		if (copa_deb_fetch_wait(f, i, err) < 0) {
 			copa_deb_fetch_end(f, NULL, NULL);
 			return copa_err_wrap(err, "%s", c->name);
@@ -835,7 +929,7 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 	copa_info(r->o->out, "%s: %zu package%s (%zu downloaded, %zu from the cache, %.1f MiB)",
 		  c->name, c->plan.n_pkgs, c->plan.n_pkgs == 1 ? "" : "s", stats.downloaded,
 		  stats.cached, stats.bytes / (1024.0 * 1024));
-	if (copa_deb_apply_finish(c->apply, err) < 0)
+	if (copa_runctl_check(err) < 0 || copa_deb_apply_finish(c->apply, err) < 0)
 		return copa_err_wrap(err, "%s", c->name);
 	got = copa_xcalloc(c->plan.n_pkgs + 1, sizeof(*got));
 	if (copa_deb_verify(c->apply, c->plan.pkgs, c->plan.n_pkgs, got, err) < 0)
@@ -1077,8 +1171,12 @@ static int write_manifest(struct platform_ctx *c, struct copa_err *err)
 	return 0;
 }
 
-/* Fills the summary with one row per package the plan considered. */
-static int record_outcomes(struct platform_ctx *c, struct copa_err *err)
+/*
+ * Fills the summary with one row per package the plan considered. After a
+ * failure (`failed`: its message), the updates planned are recorded as
+ * failed with that reason: the image was not written.
+ */
+static int record_outcomes(struct platform_ctx *c, const char *failed, struct copa_err *err)
 {
 	struct run *r = c->r;
 
@@ -1098,6 +1196,11 @@ static int record_outcomes(struct platform_ctx *c, struct copa_err *err)
 			.reason = res->reason,
 		};
 
+		if (failed && pr.outcome == COPA_OUTCOME_UPDATED) {
+			pr.outcome = COPA_OUTCOME_FAILED;
+			pr.installed = res->installed_version;
+			pr.reason = failed;
+		}
 		if (res->outcome == COPA_DEB_HELD && !pr.reason)
 			pr.reason = "held in the image";
 		if (res->outcome == COPA_DEB_NOT_INSTALLED && !pr.reason)
@@ -1125,6 +1228,11 @@ static int record_outcomes(struct platform_ctx *c, struct copa_err *err)
 
 		if (p->old_version)
 			continue;
+		if (failed) {
+			pr.outcome = COPA_OUTCOME_FAILED;
+			pr.installed = NULL;
+			pr.reason = failed;
+		}
 		set_skipped_scripts(&pr, ap);
 		if (copa_summary_add_package(r->summary, c->j->sp, &pr, err) < 0)
 			return -1;
@@ -1160,17 +1268,19 @@ static int patch_platform(struct run *r, struct job *j, struct copa_err *err)
 	if (!j->report && synth_manifest(&c, err) < 0)
 		goto out;
 	j->sp = copa_summary_add_manifest(r->summary, j->report ? j->report : j->synth);
+	copa_summary_platform_set_name(r->summary, j->sp, c.name);
 	if (j->report && j->report->n_updates == 0) {
 		copa_info(r->o->out, "%s: the report lists no fixable OS package", c.name);
 		rc = 0;
 		goto out;
 	}
-	if (load_repositories(&c, err) < 0 || plan_updates(&c, err) < 0)
+	if (copa_runctl_check(err) < 0 || load_repositories(&c, err) < 0 ||
+	    copa_runctl_check(err) < 0 || plan_updates(&c, err) < 0 || copa_runctl_check(err) < 0)
 		goto out;
 	if (!c.have_plan || c.plan.n_pkgs == 0) {
 		copa_info(r->o->out, "%s: every package is already up to date%s", c.name,
 			  j->report ? " for the report's fixes" : "");
-		rc = record_outcomes(&c, err);
+		rc = record_outcomes(&c, NULL, err);
 		goto out;
 	}
 	reuse_key(&c, key);
@@ -1178,14 +1288,24 @@ static int patch_platform(struct run *r, struct job *j, struct copa_err *err)
 		copa_info(r->o->out, "%s: reusing the layer built before from the same image and "
 			  "packages (%s)", c.name, j->layer_desc.digest);
 	} else {
-		if (apply_updates(&c, err) < 0 || write_layer(&c, err) < 0)
+		if (apply_updates(&c, err) < 0 || copa_runctl_check(err) < 0 ||
+		    write_layer(&c, err) < 0)
 			goto out;
 		reuse_store(&c, key);
 	}
-	if (write_config(&c, err) < 0 || write_manifest(&c, err) < 0 || record_outcomes(&c, err) < 0)
+	if (copa_runctl_check(err) < 0 || write_config(&c, err) < 0 || write_manifest(&c, err) < 0 ||
+	    record_outcomes(&c, NULL, err) < 0)
 		goto out;
 	rc = 0;
 out:
+	if (rc < 0 && j->sp && c.have_plan && j->sp->n_pkgs == 0) {
+		/* The summary still tells what was planned and did not happen. */
+		struct copa_err e2 = COPA_ERR_INIT;
+		char *why = copa_xasprintf("the patch failed: %s", err->msg);
+
+		record_outcomes(&c, why, &e2);
+		free(why);
+	}
 	if (j->sp && rc == 0)
 		copa_summary_platform_digests(r->summary, j->sp, c.have_img ? c.img.desc.digest : NULL,
 					      j->patched ? j->new_desc.digest
@@ -1297,6 +1417,80 @@ static int write_outputs(struct run *r, bool patched, struct copa_err *err)
 	return 0;
 }
 
+/*
+ * Checks -o and --summary before anything is written or pushed: a run that
+ * cannot record what it did must not do it.
+ */
+static int check_outputs(const struct run *r, struct copa_err *err)
+{
+	const struct copa_patch_opts *o = r->o;
+
+	if (o->summary_out && copa_outfile_check(o->summary_out, err) < 0)
+		return copa_err_wrap(err, "--summary");
+	if (o->vex_out && copa_outfile_check(o->vex_out, err) < 0)
+		return copa_err_wrap(err, "-o");
+	return 0;
+}
+
+/*
+ * Repositories an image declares are untrusted: they must not make copa
+ * connect to the link-local or metadata addresses of the machine it runs on.
+ * The user's own --repo mirrors and the registries the user named may be
+ * anywhere.
+ */
+static void guard_repositories(struct run *r)
+{
+	const struct copa_patch_opts *o = r->o;
+	const char **trusted = NULL;
+	size_t n = 0;
+	char **owned = NULL;
+	size_t n_owned = 0;
+	const struct copa_image_ref *refs[] = {&r->src_ref, &r->dst_ref};
+
+	for (const char **rp = o->repos; rp && *rp; rp++) {
+		/* The URI of a one-line entry: its first word with "://" in it. */
+		_cleanup_free_ char *copy = copa_xstrdup(*rp);
+		char *save = NULL;
+
+		for (char *w = strtok_r(copy, " \t", &save); w; w = strtok_r(NULL, " \t", &save))
+			if (strstr(w, "://")) {
+				owned = copa_xrealloc(owned, (n_owned + 1) * sizeof(*owned));
+				owned[n_owned++] = copa_xstrdup(w);
+				break;
+			}
+	}
+	for (size_t i = 0; i < COPA_ARRAY_SIZE(refs); i++)
+		if (refs[i]->transport == COPA_TRANSPORT_REGISTRY && refs[i]->ref.domain) {
+			owned = copa_xrealloc(owned, (n_owned + 1) * sizeof(*owned));
+			owned[n_owned++] = copa_xasprintf("https://%s/", refs[i]->ref.domain);
+		}
+	trusted = copa_xcalloc(n_owned + 1, sizeof(*trusted));
+	for (size_t i = 0; i < n_owned; i++)
+		trusted[n++] = owned[i];
+	copa_http_guard_link_local(r->s.http, trusted);
+	for (size_t i = 0; i < n_owned; i++)
+		free(owned[i]);
+	free(owned);
+	free(trusted);
+}
+
+/*
+ * A failure while the run was being canceled or after its deadline is
+ * reported as the cancel or the timeout, in the same words wherever it hit:
+ * whatever broke was broken by the stop (a transfer aborted, a read cut
+ * short, a helper killed). The original message goes to the debug log.
+ */
+static void stop_error(const struct run *r, struct copa_err *err)
+{
+	struct copa_err stop = COPA_ERR_INIT;
+
+	if (copa_runctl_check(&stop) == 0)
+		return;
+	if (err->msg[0] && strcmp(err->msg, stop.msg) != 0)
+		copa_debug(r->o->out, "while stopping: %s", err->msg);
+	*err = stop;
+}
+
 static void run_release(struct run *r)
 {
 	for (size_t i = 0; i < r->n_jobs; i++) {
@@ -1326,6 +1520,27 @@ static void run_release(struct run *r)
 	copa_session_release(&r->s);
 }
 
+/*
+ * Ends a run. A run that failed after its outputs were checked still writes
+ * its summary (what was planned, what failed), as docs/summary.md promises,
+ * except when a signal stopped it: then nothing is written anywhere.
+ */
+static int finish(struct run *r, int rc, bool write_summary, struct copa_err *err)
+{
+	if (rc < 0) {
+		stop_error(r, err);
+		if (write_summary && r->o->summary_out && err->code != COPA_E_CANCELED) {
+			struct copa_err e2 = COPA_ERR_INIT;
+
+			copa_summary_set_output(r->summary, NULL, NULL);
+			if (copa_summary_write(r->summary, r->o->summary_out, &e2) < 0)
+				copa_warn(r->o->out, "--summary '%s': %s", r->o->summary_out, e2.msg);
+		}
+	}
+	run_release(r);
+	return rc;
+}
+
 int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	       struct copa_err *err)
 {
@@ -1338,17 +1553,22 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 		.out = o->out,
 	};
 	size_t n_patched = 0;
+	bool outputs_ok = false;
 	int rc = -1;
 
 	now_rfc3339(r.now);
+	/* The deadline covers the whole run, not only its HTTP requests. */
+	copa_runctl_set_timeout(o->timeout_s > 0 ? o->timeout_s * 1000LL : 0);
 	if (copa_session_init(&r.s, &so, err) < 0)
 		return -1;
 	r.summary = copa_summary_new();
 	if (copa_image_ref_parse(o->image, &r.src_ref, err) < 0)
 		goto out;
 	r.src_string = copa_image_ref_string(&r.src_ref);
-	if (resolve_destination(&r, err) < 0)
+	if (resolve_destination(&r, err) < 0 || check_outputs(&r, err) < 0)
 		goto out;
+	outputs_ok = true;
+	guard_repositories(&r);
 	if (o->report) {
 		struct copa_report_opts ro = {.scanner = o->scanner};
 
@@ -1373,7 +1593,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 		rc = write_outputs(&r, false, err);
 		goto out;
 	}
-	if (write_image(&r, err) < 0)
+	if (copa_runctl_check(err) < 0 || write_image(&r, err) < 0)
 		goto out;
 	if (r.loader)
 		copa_info(o->out, "patched %zu platform%s: loaded into %s as %s", n_patched,
@@ -1383,7 +1603,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 			  n_patched == 1 ? "" : "s", r.dst_string, r.root_digest);
 	*result = COPA_PATCH_PATCHED;
 	rc = write_outputs(&r, true, err);
+	return finish(&r, rc, false, err);
 out:
-	run_release(&r);
-	return rc;
+	return finish(&r, rc, outputs_ok, err);
 }

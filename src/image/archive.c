@@ -5,6 +5,7 @@
  */
 #include "image/internal.h"
 
+#include "util/runctl.h"
 #include "util/json.h"
 #include "util/mem.h"
 
@@ -734,8 +735,11 @@ static int tar_add_fd(struct archive *a, const char *name, int fd, uint64_t size
 	if (tar_add_header(a, name, AE_IFREG, 0644, size, err) < 0)
 		return -1;
 	while (off < size) {
-		ssize_t n = pread(fd, buf, chunk, (off_t)off);
+		ssize_t n;
 
+		if (copa_runctl_check(err) < 0)
+			return -1;
+		n = pread(fd, buf, chunk, (off_t)off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)

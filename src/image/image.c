@@ -1,6 +1,7 @@
 /* image.c: transport-independent parts of image.h: roots, platforms, loading, copying. */
 #include "image/internal.h"
 
+#include "util/runctl.h"
 #include "util/mem.h"
 
 #include <errno.h>
@@ -68,8 +69,13 @@ int copa_copy_verified(int fd, int out_fd, const struct copa_desc *desc, const c
 		                    desc->digest);
 	copa_hash_init(&h, alg);
 	for (;;) {
-		ssize_t n = pread(fd, buf, chunk, (off_t)off);
+		ssize_t n;
 
+		if (copa_runctl_check(err) < 0) {
+			copa_hash_release(&h);
+			return -1;
+		}
+		n = pread(fd, buf, chunk, (off_t)off);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;

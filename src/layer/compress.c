@@ -3,6 +3,7 @@
  */
 #include "layer/compress.h"
 
+#include "util/runctl.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -306,7 +307,8 @@ void *copa_zpipe_space(struct copa_zpipe *z, size_t *avail, struct copa_err *err
 	struct slot *s = &z->slots[z->cur];
 
 	if (s->in_len == COPA_GZIP_CHUNK) {
-		if (submit(z, err) < 0)
+		/* Once per chunk: a canceled or late run stops compressing. */
+		if (copa_runctl_check(err) < 0 || submit(z, err) < 0)
 			return NULL;
 		s = &z->slots[z->cur];
 	}

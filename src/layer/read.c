@@ -20,6 +20,7 @@
 #include "layer/layer.h"
 #include "layer/lindex.h"
 
+#include "util/runctl.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
@@ -158,6 +159,10 @@ static la_ssize_t read_blob(struct archive *a, void *ctx, const void **buf)
 	struct stream *s = ctx;
 	ssize_t n;
 
+	if (copa_runctl_stopped()) {
+		archive_set_error(a, ECANCELED, "stopped (signal or --timeout)");
+		return -1;
+	}
 	do
 		n = read(s->fd, s->inbuf, IO_BUF);
 	while (n < 0 && errno == EINTR);

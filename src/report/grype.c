@@ -173,6 +173,11 @@ int copa_report_grype(const json_t *doc, const char *source, struct copa_update_
 		return copa_err_set(err, COPA_E_INPUT, "no OS version (distro.version) for OS '%s'",
 				    name);
 	m = copa_update_manifest_new(source, "grype");
+	if (json_is_object(target) && json_is_string(copa_json_get_ci(target, "userInput")) &&
+	    strlen(json_string_value(copa_json_get_ci(target, "userInput"))) <=
+		    COPA_MANIFEST_MAX_FIELD)
+		m->artifact = copa_update_manifest_strdup(
+			m, json_string_value(copa_json_get_ci(target, "userInput")));
 	if (copa_update_manifest_set_os(m, name, version, arch, variant, type_hint(matches), err) < 0)
 		goto fail;
 	json_array_foreach(matches, i, mt) {

@@ -178,7 +178,7 @@ struct copa_update_manifest *copa_update_manifest_new(const char *source, const 
 	m->arena.block_size = 256 * 1024;
 	m->source = copa_update_manifest_strdup(m, source);
 	m->scanner = copa_update_manifest_strdup(m, scanner);
-	m->os_type = m->os_version = m->arch = m->variant = "";
+	m->os_type = m->os_version = m->arch = m->variant = m->artifact = "";
 	m->fam = COPA_FAM_NONE;
 	return m;
 }

@@ -90,6 +90,8 @@ struct copa_update_manifest {
 	const char *os_version;    /* "12.5", "2 (Karoo)", "2.0.20220527" */
 	const char *arch;          /* GOARCH style ("amd64", "arm64", "arm"); "" unknown */
 	const char *variant;       /* "v7", "v8"; "" none */
+	const char *artifact;      /* image the report was made for (Trivy ArtifactName, Grype
+	                              source.target.userInput); "" unknown; for warnings only */
 	const struct copa_os_info *os;
 	enum copa_pkgfam fam;
 

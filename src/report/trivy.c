@@ -145,6 +145,8 @@ int copa_report_trivy(const json_t *doc, const char *source, struct copa_update_
 		return copa_err_set(err, COPA_E_INPUT,
 				    "no OS version (Metadata.OS.Name) for OS family '%s'", family);
 	m = copa_update_manifest_new(source, "trivy");
+	if (artifact && strlen(artifact) <= COPA_MANIFEST_MAX_FIELD)
+		m->artifact = copa_update_manifest_strdup(m, artifact);
 	if (copa_update_manifest_set_os(m, family, name, arch, variant, purl_hint(results), err) < 0 ||
 	    read_results(m, results, family, err) < 0) {
 		copa_update_manifest_free(m);

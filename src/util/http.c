@@ -5,6 +5,11 @@
 #include "util/fs.h"
 #include "util/hash.h"
 #include "util/mem.h"
+#include "util/runctl.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -19,6 +24,10 @@ struct copa_http {
 	char *user_agent;
 	CURLSH *share;
 	pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+	/* copa_http_guard_link_local(): on, and the hosts exempt from it. */
+	bool guard;
+	char **trusted_hosts;
+	size_t n_trusted;
 };
 
 long long copa_now_ms(void)
@@ -102,6 +111,9 @@ void copa_http_free(struct copa_http *h)
 		curl_share_cleanup(h->share);
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(h->locks); i++)
 		pthread_mutex_destroy(&h->locks[i]);
+	for (size_t i = 0; i < h->n_trusted; i++)
+		free(h->trusted_hosts[i]);
+	free(h->trusted_hosts);
 	free(h->ca_file);
 	free(h->user_agent);
 	free(h);
@@ -154,6 +166,8 @@ struct xfer {
 	uint64_t received;
 	uint64_t body_sent;
 	long long last_progress;
+	bool guard;         /* refuse link-local and metadata addresses (opensocket) */
+	char refused[64];   /* the address refused, when it was */
 };
 
 #define MAX_HEADER_COUNT 200
@@ -283,6 +297,152 @@ static int on_seek(void *ctx, curl_off_t offset, int origin)
 	return CURL_SEEKFUNC_OK;
 }
 
+/* Called by curl about once a second and on every block: a canceled or late run stops here. */
+static int on_xferinfo(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+		       curl_off_t ulnow)
+{
+	struct xfer *x = ctx;
+
+	if (copa_runctl_check(x->err) < 0) {
+		x->failed = true;
+		return 1;
+	}
+	return 0;
+}
+
+bool copa_http_addr_forbidden(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+		uint32_t a = ntohl(in->sin_addr.s_addr);
+
+		/* 169.254.0.0/16 link-local (AWS, GCP, Azure, OpenStack metadata), and
+		 * 100.100.100.200 (Alibaba Cloud metadata). */
+		return (a >> 16) == 0xa9fe || a == 0x646464c8;
+	}
+	if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+		const uint8_t *b = in6->sin6_addr.s6_addr;
+		static const uint8_t aws6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
+						 0,    0,    0,    0,    0, 0, 0x02, 0x54};
+
+		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 */
+			return true;
+		if (!memcmp(b, aws6, 16)) /* fd00:ec2::254, AWS metadata over IPv6 */
+			return true;
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) || IN6_IS_ADDR_V4COMPAT(&in6->sin6_addr)) {
+			struct sockaddr_in v4 = {.sin_family = AF_INET};
+
+			memcpy(&v4.sin_addr, b + 12, 4);
+			return copa_http_addr_forbidden((const struct sockaddr *)&v4);
+		}
+	}
+	return false;
+}
+
+static void addr_str(const struct sockaddr *sa, char *buf, size_t len)
+{
+	const void *a = sa->sa_family == AF_INET6
+				? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr
+				: (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+
+	if (!inet_ntop(sa->sa_family, a, buf, (socklen_t)len))
+		snprintf(buf, len, "(address)");
+}
+
+/*
+ * Sees every address curl is about to connect to, after name resolution and
+ * for every redirect hop (each hop is a request of its own): the only place
+ * where "names that resolve to the metadata address" can be caught.
+ */
+static curl_socket_t on_opensocket(void *ctx, curlsocktype purpose, struct curl_sockaddr *a)
+{
+	struct xfer *x = ctx;
+
+	if (x->guard && copa_http_addr_forbidden(&a->addr)) {
+		addr_str(&a->addr, x->refused, sizeof(x->refused));
+		return CURL_SOCKET_BAD;
+	}
+	return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
+/* The host of url, lowercase, without IPv6 brackets or zone; NULL when it does not parse. */
+static char *url_host(const char *url)
+{
+	CURLU *u = curl_url();
+	char *host = NULL, *out = NULL;
+
+	if (u && curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host) {
+		size_t n = strlen(host);
+		const char *p = host;
+		char *pct;
+
+		if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+			p = host + 1;
+			n -= 2;
+		}
+		out = copa_xasprintf("%.*s", (int)n, p);
+		if ((pct = strchr(out, '%')))
+			*pct = 0;
+		for (char *c = out; *c; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+	}
+	curl_free(host);
+	curl_url_cleanup(u);
+	return out;
+}
+
+bool copa_http_host_forbidden(const char *host)
+{
+	struct sockaddr_in v4 = {.sin_family = AF_INET};
+	struct sockaddr_in6 v6 = {.sin6_family = AF_INET6};
+
+	if (inet_pton(AF_INET, host, &v4.sin_addr) == 1)
+		return copa_http_addr_forbidden((const struct sockaddr *)&v4);
+	if (inet_pton(AF_INET6, host, &v6.sin6_addr) == 1)
+		return copa_http_addr_forbidden((const struct sockaddr *)&v6);
+	return false;
+}
+
+void copa_http_guard_link_local(struct copa_http *h, const char *const *trusted_urls)
+{
+	h->guard = true;
+	for (const char *const *u = trusted_urls; u && *u; u++) {
+		char *host = url_host(*u);
+
+		if (!host)
+			continue;
+		h->trusted_hosts =
+			copa_xrealloc(h->trusted_hosts, (h->n_trusted + 1) * sizeof(*h->trusted_hosts));
+		h->trusted_hosts[h->n_trusted++] = host;
+	}
+}
+
+/* True when requests that started at url get the link-local guard. */
+static bool guarded(const struct copa_http *h, const char *url)
+{
+	_cleanup_free_ char *host = NULL;
+
+	if (!h->guard)
+		return false;
+	host = url_host(url);
+	for (size_t i = 0; host && i < h->n_trusted; i++)
+		if (!strcmp(h->trusted_hosts[i], host))
+			return false;
+	return true;
+}
+
+static int refuse_addr(struct copa_err *err, const char *url, const char *addr)
+{
+	return copa_err_set(err, COPA_E_NET,
+			    "refusing to connect to %s for '%s': link-local and cloud metadata "
+			    "addresses are not used for repositories an image declares (name the "
+			    "repository with --repo to use it anyway)",
+			    addr, url);
+}
+
 static bool curl_code_transient(CURLcode c)
 {
 	switch (c) {
@@ -326,8 +486,8 @@ static struct curl_slist *build_headers(const struct copa_http_req *req, bool se
 }
 
 static int one_request(struct copa_http *h, const struct copa_http_req *req, const char *method,
-		       const char *url, bool send_auth, bool send_body, struct copa_http_resp *resp,
-		       struct copa_err *err)
+		       const char *url, bool send_auth, bool send_body, bool guard,
+		       struct copa_http_resp *resp, struct copa_err *err)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdrs;
@@ -341,10 +501,24 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 
 	if (!c)
 		return copa_err_set(err, COPA_E_NET, "cannot create a libcurl handle");
+	if (copa_runctl_check(err) < 0) {
+		curl_easy_cleanup(c);
+		return -1;
+	}
 	if (h->o.deadline_ms && now >= h->o.deadline_ms) {
 		curl_easy_cleanup(c);
-		return copa_err_set(err, COPA_E_TIMEOUT, "deadline passed before requesting '%s'",
-				    url);
+		return copa_err_set(err, COPA_E_TIMEOUT,
+				    "--timeout passed before requesting '%s' (raise --timeout)", url);
+	}
+	x.guard = guard;
+	if (guard) {
+		/* An address literal is refused here too: through a proxy no socket sees it. */
+		_cleanup_free_ char *host = url_host(url);
+
+		if (host && copa_http_host_forbidden(host)) {
+			curl_easy_cleanup(c);
+			return refuse_addr(err, url, host);
+		}
 	}
 	resp_clear_headers(resp);
 	resp->status = 0;
@@ -366,6 +540,11 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->o.stall_timeout_s);
 	curl_easy_setopt(c, CURLOPT_ACCEPT_ENCODING, NULL);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETFUNCTION, on_opensocket);
+	curl_easy_setopt(c, CURLOPT_OPENSOCKETDATA, &x);
 	if (h->o.deadline_ms)
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(h->o.deadline_ms - now));
 	if (send_auth && req->ca_pem) {
@@ -431,12 +610,15 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 	}
 	if (x.failed) {
 		r = -1;
+	} else if (rc != CURLE_OK && x.refused[0]) {
+		r = refuse_addr(err, url, x.refused);
 	} else if (rc != CURLE_OK) {
 		resp->curl_code = (int)rc;
 		resp->transient = curl_code_transient(rc);
 		if (rc == CURLE_OPERATION_TIMEDOUT && h->o.deadline_ms &&
 		    copa_now_ms() >= h->o.deadline_ms - 5)
-			r = copa_err_set(err, COPA_E_TIMEOUT, "'%s': deadline passed during transfer",
+			r = copa_err_set(err, COPA_E_TIMEOUT,
+					 "'%s': --timeout reached during the transfer (raise --timeout)",
 					 url);
 		else
 			r = copa_err_set(err, COPA_E_NET, "'%s': %s", url,
@@ -461,6 +643,8 @@ int copa_http_do(struct copa_http *h, const struct copa_http_req *req, struct co
 	_cleanup_free_ char *method_buf = NULL;
 	bool send_body = true;
 	size_t body_mark = req->resp_body ? req->resp_body->len : 0;
+	/* Decided by where the request started: a trusted host's redirects stay trusted. */
+	bool guard = guarded(h, req->url);
 
 	for (int hops = 0;; hops++) {
 		bool same = copa_url_same_origin(req->url, url);
@@ -469,7 +653,7 @@ int copa_http_do(struct copa_http *h, const struct copa_http_req *req, struct co
 
 		if (req->resp_body)
 			copa_buf_truncate(req->resp_body, body_mark);
-		if (one_request(h, req, method, url, same, send_body, resp, err) < 0)
+		if (one_request(h, req, method, url, same, send_body, guard, resp, err) < 0)
 			return -1;
 		if (!is_redirect_status(resp->status) || req->max_redirects <= 0)
 			return 0;
@@ -540,14 +724,16 @@ bool copa_http_retry_wait(struct copa_http *h, unsigned attempt, const struct co
 	else
 		copa_warn(h->o.out, "%s: transfer failed, retrying in %.1f s (attempt %u of %u)",
 			  what, delay / 1000.0, attempt + 2, h->o.max_retries + 1);
-	while (delay > 0) {
-		struct timespec ts = {delay / 1000, (delay % 1000) * 1000000L};
+	/* In slices, so that a signal or the deadline ends the wait promptly. */
+	for (long long until = copa_now_ms() + delay; copa_now_ms() < until;) {
+		long long left = until - copa_now_ms();
+		struct timespec ts = {0, (left < 100 ? left : 100) * 1000000L};
 
-		if (nanosleep(&ts, &ts) == 0)
-			break;
-		delay = (long)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+		if (copa_runctl_stopped())
+			return false;
+		nanosleep(&ts, NULL);
 	}
-	return true;
+	return !copa_runctl_stopped();
 }
 
 /* State of one download across attempts. */

@@ -103,6 +103,24 @@ struct copa_http_resp {
 	bool transient;              /* the failure is worth retrying (reset, timeout, 5xx, 429) */
 };
 
+/*
+ * Turns on the guard for untrusted URLs (repositories an image declares):
+ * from now on a request refuses to connect to a link-local or cloud metadata
+ * address (copa_http_addr_forbidden), checked on the resolved address of
+ * every connection and redirect hop, and on an address literal in the URL
+ * (which is all a proxy leaves to check). Requests that start at one of the
+ * hosts of trusted_urls (NULL-terminated: the user's --repo, the registries
+ * the user named) are exempt, their redirects included. Call before the
+ * requests start (not thread-safe against them).
+ */
+void copa_http_guard_link_local(struct copa_http *h, const char *const *trusted_urls);
+
+struct sockaddr;
+/* 169.254.0.0/16, fe80::/10, their IPv4-mapped forms, and known metadata addresses. */
+bool copa_http_addr_forbidden(const struct sockaddr *sa);
+/* The same for an address literal ("169.254.169.254", "fe80::1"); false for names. */
+bool copa_http_host_forbidden(const char *host);
+
 /* Frees a response's contents; the struct can be reused. */
 void copa_http_resp_release(struct copa_http_resp *r);
 /* Case-insensitive header lookup on the final response; borrowed or NULL. */

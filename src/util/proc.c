@@ -1,3 +1,4 @@
+#include "util/runctl.h"
 #include "util/proc.h"
 
 #include "util/mem.h"
@@ -142,6 +143,13 @@ int copa_proc_run(const struct copa_proc *p, int *status, struct copa_err *err)
 			}
 			timeout = (int)left;
 		}
+		/* A canceled or late run kills the helper too (it has its own process group). */
+		if (copa_runctl_check(err) < 0) {
+			r = -1;
+			break;
+		}
+		if (timeout < 0 || timeout > 200)
+			timeout = 200;
 		pr = poll(pfd, (nfds_t)n, timeout);
 		if (pr < 0) {
 			if (errno == EINTR)

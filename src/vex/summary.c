@@ -7,6 +7,7 @@
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/mem.h"
+#include "util/outfile.h"
 
 #include <fcntl.h>
 #include <stdlib.h>
@@ -109,6 +110,13 @@ struct copa_summary_platform *copa_summary_add_manifest(struct copa_summary *s,
 	s->platforms = copa_xrealloc(s->platforms, (s->n_platforms + 1) * sizeof(*s->platforms));
 	s->platforms[s->n_platforms++] = p;
 	return p;
+}
+
+void copa_summary_platform_set_name(struct copa_summary *s, struct copa_summary_platform *p,
+				    const char *platform)
+{
+	if (platform && *platform)
+		p->platform = copa_arena_strdup(&s->arena, platform);
 }
 
 void copa_summary_platform_digests(struct copa_summary *s, struct copa_summary_platform *p,
@@ -296,7 +304,7 @@ int copa_summary_write(const struct copa_summary *s, const char *path, struct co
 
 	copa_buf_init(&b, 512u * 1024 * 1024);
 	r = copa_summary_render(s, &b, err);
-	if (r == 0 && copa_fs_write_atomic(AT_FDCWD, path, b.p, b.len, 0644, err) < 0)
+	if (r == 0 && copa_outfile_write(path, b.p, b.len, err) < 0)
 		r = copa_err_wrap(err, "cannot write summary '%s'", path);
 	copa_buf_release(&b);
 	return r;

@@ -106,6 +106,13 @@ void copa_summary_set_output(struct copa_summary *s, const char *ref, const char
 struct copa_summary_platform *copa_summary_add_manifest(struct copa_summary *s,
 							const struct copa_update_manifest *m);
 
+/*
+ * Sets a platform's "os/arch[/variant]" string from the image itself (a
+ * report may not say its architecture; the image always does).
+ */
+void copa_summary_platform_set_name(struct copa_summary *s, struct copa_summary_platform *p,
+				    const char *platform);
+
 /* Sets a platform's input and output image manifest digests (either may be NULL). */
 void copa_summary_platform_digests(struct copa_summary *s, struct copa_summary_platform *p,
 				   const char *input_digest, const char *output_digest);
@@ -125,7 +132,11 @@ void copa_summary_platform_counts(const struct copa_summary_platform *p,
 /* Renders the JSON document (2-space indent, trailing newline) into out. */
 int copa_summary_render(const struct copa_summary *s, struct copa_buf *out, struct copa_err *err);
 
-/* Writes the rendered document to path atomically (temp file + rename). */
+/*
+ * Writes the rendered document to path as util/outfile.h describes: "-" is
+ * standard output, a device or FIFO is written in place, a file is replaced
+ * atomically (temp file + rename).
+ */
 int copa_summary_write(const struct copa_summary *s, const char *path, struct copa_err *err);
 
 #endif

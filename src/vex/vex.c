@@ -9,6 +9,7 @@
 #include "util/hash.h"
 #include "util/json.h"
 #include "util/mem.h"
+#include "util/outfile.h"
 #include "util/strmap.h"
 #include "vex/purl.h"
 
@@ -345,7 +346,7 @@ int copa_vex_write(const struct copa_vex *v, const char *path, struct copa_err *
 
 	copa_buf_init(&b, 1024u * 1024 * 1024);
 	r = copa_vex_render(v, &b, err);
-	if (r == 0 && copa_fs_write_atomic(AT_FDCWD, path, b.p, b.len, 0644, err) < 0)
+	if (r == 0 && copa_outfile_write(path, b.p, b.len, err) < 0)
 		r = copa_err_wrap(err, "cannot write VEX document '%s'", path);
 	copa_buf_release(&b);
 	return r;

@@ -66,7 +66,7 @@ size_t copa_vex_count(const struct copa_vex *v);
 /* Renders the document (2-space indent, trailing newline); fails with no statements. */
 int copa_vex_render(const struct copa_vex *v, struct copa_buf *out, struct copa_err *err);
 
-/* Renders and writes to path atomically (temp file + rename). */
+/* Renders and writes to path as util/outfile.h describes ("-", devices in place, files atomically). */
 int copa_vex_write(const struct copa_vex *v, const char *path, struct copa_err *err);
 
 #endif

@@ -3,6 +3,7 @@
  */
 #include "pkg/deb/debfile.h"
 
+#include "util/runctl.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/fs.h"
@@ -142,8 +143,13 @@ static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
 	struct inner_src *s = ctx;
 	size_t size = 0;
 	la_int64_t off;
-	int r = archive_read_data_block(s->outer, buf, &size, &off);
+	int r;
 
+	if (copa_runctl_stopped()) {
+		archive_set_error(a, ECANCELED, "stopped (signal or --timeout)");
+		return -1;
+	}
+	r = archive_read_data_block(s->outer, buf, &size, &off);
 	if (r == ARCHIVE_EOF)
 		return 0;
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
