@@ -483,3 +483,27 @@ def test_registry_destination_loads_into_podman(copa, world, tmp_path, registry)
         assert p.returncode != 0
     finally:
         shutil.rmtree(runroot, ignore_errors=True)
+
+
+def test_hostile_status_alternatives_refused(copa, world, tmp_path):
+    """The image's own var/lib/dpkg/status carries one Depends: with 50,000 alternatives
+    (libsolv resolves them recursively and overflowed the stack: copa crashed). copa
+    refuses it with an error naming the file, the package and the field, and writes
+    nothing."""
+    def hostile(root):
+        alts = " | ".join(f"x{k}" for k in range(50000))
+        with open(root / "var/lib/dpkg/status", "a") as f:
+            f.write(f"\nPackage: evil\nStatus: install ok installed\nArchitecture: amd64\n"
+                    f"Version: 1\nDepends: {alts}\nDescription: x\n")
+
+    base = base_packages(world)
+    world.publish(*update_packages(world))
+    layout = world.image(world.rootfs(base, modify=hostile))
+    p = copa("patch", "-i", f"oci:{layout}:1.0", timeout=600)
+    assert p.returncode == 1, (p.returncode, p.stderr[-2000:])
+    last = p.stderr.strip().splitlines()[-1]
+    assert last.startswith("copa: error: "), last
+    assert "'var/lib/dpkg/status'" in last and "package 'evil'" in last, last
+    assert "'Depends'" in last and "alternatives" in last, last
+    index = json.loads((layout / "index.json").read_text())
+    assert len(index["manifests"]) == 1  # nothing written

@@ -544,6 +544,41 @@ static void huge_alternatives_in_index_refused(void **state)
 	release_fixture(&f);
 }
 
+/* A solver field above 1 MiB and a name above 256 bytes are refused, naming them. */
+static void oversized_fields_refused(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_buf s = COPA_BUF_INIT, a = COPA_BUF_INIT, prov = COPA_BUF_INIT;
+	char name[300];
+
+	copa_buf_adds(&prov, "Provides: p0");
+	for (int k = 1; k < 200000; k++)
+		copa_buf_addf(&prov, ", p%d", k);
+	copa_buf_adds(&prov, "\n");
+	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
+	set_status(&f, &s, "amd64", NULL);
+	pkg(&a, "libc6", "2.36-10", "amd64", copa_buf_str(&prov));
+	add_index(&f, "http://repo.test/debian stable/main", &a, false);
+	copa_buf_release(&a);
+	assert_int_equal(run_plan(&f, NULL, 0, false, &err), -1);
+	assert_int_equal(err.code, COPA_E_LIMIT);
+	assert_non_null(strstr(err.msg, "package 'libc6': field 'Provides' is"));
+	release_fixture(&f);
+
+	memset(&f, 0, sizeof(f));
+	memset(name, 'n', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	inst(&s, name, "1", "amd64", "install ok installed", NULL);
+	set_status(&f, &s, "amd64", NULL);
+	assert_int_equal(run_plan(&f, NULL, 0, false, &err), -1);
+	assert_int_equal(err.code, COPA_E_LIMIT);
+	assert_non_null(strstr(err.msg, "'var/lib/dpkg/status'"));
+	assert_non_null(strstr(err.msg, "field 'Package' is 299 bytes long"));
+	copa_buf_release(&prov);
+	release_fixture(&f);
+}
+
 /*
  * An installed package with a 64 MB Description (a million continuation
  * lines): the installed database reaches libsolv reduced to the solver's
@@ -660,6 +695,7 @@ int main(void)
 		cmocka_unit_test(multiarch_long_dependency_name),
 		cmocka_unit_test(huge_alternatives_in_status_refused),
 		cmocka_unit_test(huge_alternatives_in_index_refused),
+		cmocka_unit_test(oversized_fields_refused),
 		cmocka_unit_test(huge_description_in_status),
 		cmocka_unit_test(distroless_omitted_deps),
 		cmocka_unit_test(not_automatic_repos),

@@ -1235,17 +1235,17 @@ static int check_solver_field(const struct copa_deb822_para *para, const char *f
 
 	if (v.n > cap)
 		return copa_err_set(err, COPA_E_LIMIT,
-				    "package '%.*s' line %zu: field '%s' is %zu bytes long, more "
-				    "than copa accepts (%zu)",
-				    (int)who.n, who.p, para->line, field, v.n, cap);
+				    "package '%.*s': field '%s' is %zu bytes long, more than copa "
+				    "accepts (%zu)",
+				    (int)who.n, who.p, field, v.n, cap);
 	for (size_t i = 0; i < v.n; i++) {
 		if (v.p[i] == ',')
 			alts = 1;
 		else if (v.p[i] == '|' && ++alts > MAX_ALTERNATIVES)
 			return copa_err_set(err, COPA_E_LIMIT,
-					    "package '%.*s' line %zu: field '%s' has more than %d "
+					    "package '%.*s': field '%s' has more than %d "
 					    "alternatives ('a | b | ...') in one dependency",
-					    (int)who.n, who.p, para->line, field, MAX_ALTERNATIVES);
+					    (int)who.n, who.p, field, MAX_ALTERNATIVES);
 	}
 	return 0;
 }
