@@ -57,7 +57,7 @@ static void many_certificates_and_conf_lines(void **state)
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t1);
 	secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
 	print_message("cacerts: %d certificates, %d conf lines: %.2f s of CPU\n", CERTS + 1,
-		      CERTS + GONE, secs);
+	              CERTS + GONE, secs);
 	assert_true(secs < 8.0);
 	assert_int_equal(res.certificates, CERTS + 1);
 	assert_int_equal(res.added, CERTS + 1);
@@ -124,8 +124,8 @@ static void distroless_only_the_bundle(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(many_certificates_and_conf_lines),
-		cmocka_unit_test(distroless_only_the_bundle),
+	    cmocka_unit_test(many_certificates_and_conf_lines),
+	    cmocka_unit_test(distroless_only_the_bundle),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,13 +12,14 @@
 
 static void parse_and_match(void **state)
 {
-	static const char cfg[] = "  # comment\n"
-				  "force-unsafe-io\n"
-				  "path-exclude /usr/share/doc/*\n"
-				  "path-include=/usr/share/doc/*/copyright  \n"
-				  "path-exclude \"/usr/share/man/*\"\n"
-				  "path-exclude='/usr/share/locale/*\n" /* unbalanced: dpkg refuses it */
-				  "path-include\n";
+	static const char cfg[] =
+	    "  # comment\n"
+	    "force-unsafe-io\n"
+	    "path-exclude /usr/share/doc/*\n"
+	    "path-include=/usr/share/doc/*/copyright  \n"
+	    "path-exclude \"/usr/share/man/*\"\n"
+	    "path-exclude='/usr/share/locale/*\n" /* unbalanced: dpkg refuses it */
+	    "path-include\n";
 	struct copa_dpkg_filters f = {0};
 
 	(void)state;
@@ -45,7 +46,7 @@ static void parse_and_match(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(parse_and_match),
+	    cmocka_unit_test(parse_and_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -61,7 +61,7 @@ void copa_dpkg_filters_parse(struct copa_dpkg_filters *f, const char *text, size
 			continue;
 		if (p == end)
 			continue; /* dpkg: the option needs a value */
-		p++; /* the separator, ' ' or '=' */
+		p++;              /* the separator, ' ' or '=' */
 		if (p < end && *p == '=')
 			p++;
 		while (p < end && is_space(*p))
