@@ -4,6 +4,7 @@ summary of a failed run, Ctrl-C and SIGTERM mid-run, --timeout over the whole
 run, reports made for another image, and repositories an image declares that
 point at link-local / cloud metadata addresses (run in an empty network
 namespace, so nothing can leave the machine even if the check fails)."""
+import datetime
 import functools
 import hashlib
 import http.server
@@ -293,17 +294,43 @@ def test_signal_during_compression_stops_promptly(copa_bin, big_world, tmp_path)
     assert list((tmp_path / "copa-cache" / "tmp").iterdir()) == []
 
 
+def event_seconds(stderr):
+    """(task, event, seconds since the first event) of a --progress json run."""
+    out, t0 = [], None
+    for line in stderr.splitlines():
+        if not line.startswith("{"):
+            continue
+        e = json.loads(line)
+        t = datetime.datetime.fromisoformat(e["time"].replace("Z", "+00:00")).timestamp()
+        t0 = t if t0 is None else t0
+        out.append((e.get("task"), e.get("event"), t - t0))
+    return out
+
+
 def test_timeout_during_unpacking_and_compression(copa_bin, big_world, tmp_path):
-    """Downloads from 127.0.0.1 end well before 2 s; unpacking and compressing
-    96 MiB do not. Before, the run went on past the deadline and exited 0."""
+    """A deadline that falls while 96 MiB are unpacked and compressed stops the
+    run there. Before, the run went on past the deadline and exited 0. The
+    deadline is aimed from a first run's own phase times, so the test holds on
+    fast and slow machines alike."""
+    probe = run_copa(copa_bin, tmp_path / "probe", "patch", "-i", f"oci:{big_world.layout}:1.0",
+                     "-t", f"oci:{tmp_path}/probe-dst:1.0-patched", "--progress", "json")
+    assert probe.returncode == 0, probe.stderr
+    ev = event_seconds(probe.stderr)
+    begin = next(t for task, event, t in ev if task == "unpack" and event == "start")
+    end = max(t for task, event, t in ev if task == "compress")
+    if end - begin < 0.4:
+        pytest.skip(f"unpacking and compressing took {end - begin:.2f} s here: too short to aim "
+                    "a deadline at")
+    deadline_ms = int((begin + (end - begin) / 2) * 1000)
     dst = tmp_path / "dst"
     start = time.monotonic()
     p = run_copa(copa_bin, tmp_path, "patch", "-i", f"oci:{big_world.layout}:1.0", "-t",
-                 f"oci:{dst}:1.0-patched", "--timeout", "2s")
+                 f"oci:{dst}:1.0-patched", "--timeout", f"{deadline_ms}ms")
     elapsed = time.monotonic() - start
-    assert p.returncode == 1, p.stderr
-    assert "--timeout 2s" in p.stderr, p.stderr
-    assert elapsed < 5
+    assert p.returncode == 1, f"deadline {deadline_ms} ms, phases {begin:.2f}-{end:.2f} s:\n" \
+        + p.stderr
+    assert "longer than --timeout" in p.stderr, p.stderr
+    assert elapsed < deadline_ms / 1000 + 3
     assert not dst.exists()
     assert list((tmp_path / "copa-cache" / "tmp").iterdir()) == []
 
