@@ -3,7 +3,9 @@
 bookworm-security sources written inside) is patched by copa from the real
 Debian archives. Then, inside the unpacked result, Debian's own tools must
 agree (dpkg --audit, apt-get check, dpkg-query, apt list --upgradable), and
-the tree must equal what the image's own apt-get upgrade produces.
+the tree must equal what the image's own apt-get upgrade produces. The same
+for the image with a second dpkg architecture (i386 libraries installed after
+`dpkg --add-architecture i386`).
 Skips, saying why, when deb.debian.org is unreachable."""
 import json
 import os
@@ -49,18 +51,31 @@ def unpack_as_root(layout, tag, dest):
     return dest / "rootfs"
 
 
+@pytest.fixture(scope="module", params=["amd64", "amd64+i386"])
+def live_tar(request):
+    return request.getfixturevalue("bookworm_tar" if request.param == "amd64"
+                                   else "bookworm_i386_tar")
+
+
 @pytest.fixture(scope="module")
-def live_image(bookworm_tar, tmp_path_factory):
+def live_image(live_tar, tmp_path_factory):
     layout = tmp_path_factory.mktemp("live") / "image"
-    it.write_image(layout, [bookworm_tar.read_bytes()], tag="12")
+    it.write_image(layout, [live_tar.read_bytes()], tag="12")
     return layout
 
 
+def installed(root):
+    """(package, architecture) -> version, as dpkg-query lists them."""
+    out = chroot(root, "dpkg-query", "-W", "-f", "${Package}\t${Architecture}\t${Version}\n").stdout
+    return {(n, a): v for n, a, v in (line.split("\t") for line in out.splitlines())}
+
+
 @pytest.fixture(scope="module")
-def apt_reference(bookworm_tar, tmp_path_factory):
-    """The same tree upgraded by its own apt-get; returns (root, upgradable before)."""
+def apt_reference(live_tar, tmp_path_factory):
+    """The same tree upgraded by its own apt-get; returns (root, upgradable before),
+    upgradable keyed by (package, architecture)."""
     root = tmp_path_factory.mktemp("apt-ref")
-    subprocess.run(["tar", "--numeric-owner", "-xf", str(bookworm_tar), "-C", str(root)],
+    subprocess.run(["tar", "--numeric-owner", "-xf", str(live_tar), "-C", str(root)],
                    check=True)
     shutil.copy("/etc/resolv.conf", root / "etc/resolv.conf")
     chroot(root, "apt-get", "-qq", "update")
@@ -69,14 +84,17 @@ def apt_reference(bookworm_tar, tmp_path_factory):
     for line in listing.splitlines():
         if "[upgradable from" in line:
             name = line.split("/", 1)[0]
-            upgradable[name] = line.split()[1]
+            upgradable[(name, line.split()[2])] = line.split()[1]
     chroot(root, "apt-get", "-qq", "-y", "upgrade")
     yield root, upgradable
     shutil.rmtree(root, ignore_errors=True)
 
 
-def test_live_update_all_matches_apt(copa, live_image, apt_reference, tmp_path):
+def test_live_update_all_matches_apt(copa, live_tar, live_image, apt_reference, tmp_path):
     ref_root, upgradable = apt_reference
+    if "i386" in live_tar.name:
+        archs = {a for _, a in installed(ref_root)}
+        assert {"amd64", "i386"} <= archs, f"the image was to have i386 packages: {archs}"
     if not upgradable:
         pytest.skip("the bookworm point release has no pending updates today: nothing to compare")
     summary = tmp_path / "summary.json"
@@ -87,10 +105,10 @@ def test_live_update_all_matches_apt(copa, live_image, apt_reference, tmp_path):
     # Debian's own tools agree with what copa wrote.
     assert chroot(rootfs, "dpkg", "--audit").stdout.strip() == ""
     chroot(rootfs, "apt-get", "check")
-    versions = dict(line.split("\t") for line in chroot(
-        rootfs, "dpkg-query", "-W", "-f", "${Package}\t${Version}\n").stdout.splitlines())
-    for name, version in upgradable.items():
-        assert versions[name] == version, f"{name}: {versions[name]} != {version}"
+    versions = installed(rootfs)
+    for key, version in upgradable.items():
+        assert versions[key] == version, f"{key}: {versions[key]} != {version}"
+    assert versions == installed(ref_root)
     shutil.copy("/etc/resolv.conf", rootfs / "etc/resolv.conf")
     chroot(rootfs, "apt-get", "-qq", "update")
     left = [l for l in chroot(rootfs, "apt", "list", "--upgradable").stdout.splitlines()
@@ -114,14 +132,14 @@ def test_live_update_all_matches_apt(copa, live_image, apt_reference, tmp_path):
         assert skipped, "files differ in mtime only, yet the summary names no skipped script:\n" \
             + "\n".join(rewritten)
     updated = {x["name"] for x in s["platforms"][0]["packages"] if x["outcome"] == "updated"}
-    assert updated == set(upgradable)
+    assert updated == {name for name, _ in upgradable}
 
 
 def test_live_report_mode(copa, live_image, apt_reference, tmp_path):
     _, upgradable = apt_reference
     if not upgradable:
         pytest.skip("the bookworm point release has no pending updates today")
-    name, fixed = sorted(upgradable.items())[0]
+    (name, _), fixed = sorted(upgradable.items())[0]
     report = tmp_path / "report.json"
     report.write_text(json.dumps({
         "apiVersion": "v1alpha1",
