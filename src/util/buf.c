@@ -46,6 +46,8 @@ int copa_buf_grow(struct copa_buf *b, size_t n)
 
 		b->p = copa_xgrow(b->p, &cap, need, 1);
 		b->cap = cap;
+		/* The invariant holds from the first allocation, before anything is added. */
+		b->p[b->len] = '\0';
 	}
 	return 0;
 }

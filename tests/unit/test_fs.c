@@ -64,6 +64,28 @@ static void atomic_write_and_read(void **state)
 	close(root);
 }
 
+/* An empty file reads as "" into a buffer that was never used: the buffer's
+ * invariant (p[len] == '\0') holds from its first allocation. The freed block
+ * of 'x's is what malloc hands back for it, so a missing terminator shows. */
+static void empty_file_reads_as_empty_string(void **state)
+{
+	int root = rootfd(state);
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_buf b = COPA_BUF_INIT;
+	char *junk = malloc((1 << 16) + 1);
+
+	assert_non_null(junk);
+	memset(junk, 'x', (1 << 16) + 1);
+	free(junk);
+	assert_int_equal(copa_fs_write_atomic(root, "empty", "", 0, 0644, &err), 0);
+	assert_int_equal(copa_fs_read_file(root, "empty", 100, &b, &err), 0);
+	assert_non_null(b.p);
+	assert_int_equal(b.len, 0);
+	assert_string_equal(b.p, "");
+	copa_buf_release(&b);
+	close(root);
+}
+
 static void tmpfile_abort_leaves_nothing(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -159,6 +181,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(atomic_write_and_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(empty_file_reads_as_empty_string, setup, teardown),
 		cmocka_unit_test_setup_teardown(tmpfile_abort_leaves_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(open_beneath_refuses_escape, setup, teardown),
 		cmocka_unit_test_setup_teardown(mkdir_p_refuses_symlink, setup, teardown),
