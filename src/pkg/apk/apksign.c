@@ -48,7 +48,7 @@ size_t copa_apk_keys_count(const struct copa_apk_keys *k)
 
 static struct key *find_key(const struct copa_apk_keys *k, struct copa_blob name)
 {
-	for (size_t i = 0; i < k->n; i++)
+	for (size_t i = 0; k && i < k->n; i++)
 		if (copa_blob_eqs(name, k->v[i].name))
 			return &k->v[i];
 	return NULL;
@@ -197,10 +197,12 @@ int copa_apk_verify_segment(const struct copa_apk_keys *k, struct copa_blob sig_
 		struct key *key;
 
 		if (!md || e.type != '0') {
+			r = copa_err_set(err, COPA_E_VERIFY,
+					 sigs ? "signature segment holds '%.200s', not a .SIGN.RSA entry"
+					      : "not signed (its first gzip stream holds '%.200s', "
+						"not a .SIGN.RSA entry)", e.name);
 			copa_apk_tar_release(&t);
-			return copa_err_set(err, COPA_E_VERIFY,
-					    "signature segment holds '%s', not a .SIGN.RSA entry",
-					    e.name);
+			return r;
 		}
 		sigs++;
 		key = find_key(k, name);
