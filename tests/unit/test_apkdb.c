@@ -206,6 +206,7 @@ static void bad(void **state)
 		{"P:a\n\nP:b\nV:1\n", "package at line 1: missing 'V:'"},
 		{"P:a\nV:1\nX:new\n", "field 'X:' is from a newer apk"},
 		{"P:a\nV:1\nI:x\n", "line 3: field 'I:' is not a number"},
+		{"P:a\nV:1\n\nP:b\nV:1\n\nP:a\nV:2\n", "package 'a' is installed twice (lines 1 and 7)"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {

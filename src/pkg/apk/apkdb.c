@@ -3,6 +3,7 @@
 
 #include "pkg/apk/apkindex.h"
 #include "util/mem.h"
+#include "util/strmap.h"
 
 #include <string.h>
 
@@ -76,6 +77,7 @@ struct parse {
 	struct copa_apk_file *file;
 	const char *start; /* first byte of the current record */
 	bool in_blank;     /* the current record's blank line(s) have begun */
+	struct copa_strmap names; /* name -> index in pkgs, to refuse a name listed twice */
 };
 
 static char *str(struct parse *c, struct copa_blob v)
@@ -96,6 +98,13 @@ static int finish(struct parse *c, const char *end, struct copa_err *err)
 	if (c->db->n >= COPA_APKDB_MAX_PACKAGES)
 		return copa_err_set(err, COPA_E_LIMIT, "more than %d packages",
 				    COPA_APKDB_MAX_PACKAGES);
+	uint32_t prev;
+
+	if (copa_strmap_get(&c->names, p->pkg.name, strlen(p->pkg.name), &prev))
+		return copa_err_set(err, COPA_E_INPUT,
+				    "package '%.100s' is installed twice (lines %zu and %zu)",
+				    p->pkg.name, c->db->pkgs[prev]->line, p->line);
+	copa_strmap_put(&c->names, p->pkg.name, strlen(p->pkg.name), (uint32_t)c->db->n);
 	c->db->pkgs = copa_xgrow(c->db->pkgs, &c->db->cap, c->db->n + 1, sizeof(*c->db->pkgs));
 	c->db->pkgs[c->db->n++] = p;
 	c->cur = NULL;
@@ -194,12 +203,14 @@ int copa_apkdb_parse(struct copa_apkdb *db, const char *text, size_t n, const ch
 
 	/* records keep views of their text: the database owns a copy */
 	text = n ? copa_arena_memdup(&db->arena, text, n) : "";
-	c = (struct parse){db, text, NULL, NULL, NULL, text, false};
+	c = (struct parse){db, text, NULL, NULL, NULL, text, false, COPA_STRMAP_INIT};
 	db->lead = copa_blob(text, 0);
 	if (copa_apk_lines(text, n, on_line, &c, err) < 0 || finish(&c, text + n, err) < 0) {
+		copa_strmap_release(&c.names);
 		copa_apkdb_release(db);
 		return copa_err_wrap(err, "%s", what);
 	}
+	copa_strmap_release(&c.names);
 	return 0;
 }
 
