@@ -279,6 +279,7 @@ static void bad_text(void **state)
 		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nD:a>\n", "bad dependency 'a>'"},
 		{"P a\n", "line 1: not a 'X:value' line"},
 		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nD:b><~1\n", "bad dependency 'b><~1'"},
+		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nD:b<>=1\n", "bad dependency 'b<>=1'"},
 		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:\n", "empty package name"},
 	};
 

@@ -40,8 +40,10 @@ static int dep_parse(struct copa_arena *a, struct copa_blob s, struct copa_apk_d
 	if (op.p) {
 		int mask = copa_apkver_op_parse(op);
 
-		/* only operators apk can write back ("<=", "~", "><", ...; not "<>~") */
-		if (!mask || strcmp(copa_apkver_op_str(mask), "?") == 0 || ver.n == 0)
+		/* only operators apk can write back ("<=", "~", "><", ...; not "<>~" or "<>=") */
+		const char *canon = copa_apkver_op_str(mask);
+
+		if (!mask || strcmp(canon, "?") == 0 || !*canon || ver.n == 0)
 			return copa_err_set(err, COPA_E_INPUT, "bad dependency '%.*s'", (int)s.n,
 					    s.p);
 		d->op |= mask;
