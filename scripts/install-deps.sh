@@ -18,3 +18,8 @@ if [ "${COPA_SKIP_APT_UPDATE:-0}" != 1 ]; then
 fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $build $tests >/dev/null
+
+# Alpine: the image's own apk, run with bwrap (no network), is the reference
+# the apk resolver is checked against (tests/unit/apk_reference.py).
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends bubblewrap >/dev/null
