@@ -113,48 +113,52 @@ static const char *provided_version(const struct copa_apk_pkg *p, const char *na
 	return NULL;
 }
 
-/* >0 when a is a better choice than b for d. */
-static int better(const struct solver *s, const struct copa_apk_dep *d, const struct cand *a,
-		  int sa, const struct cand *b, int sb)
+/* The version p offers for dependency d: its own, a provided one, or NULL (unversioned). */
+static const char *offered_version(const struct copa_apk_pkg *p, const struct copa_apk_dep *d)
 {
+	return strcmp(p->name, d->name) == 0 ? p->version : provided_version(p, d->name);
+}
+
+/*
+ * >0 when a is a better choice than b for d; the order of apk's
+ * compare_providers (solver.c), at the level of names: the installed
+ * version unless the name is upgraded, the highest version offered for the
+ * requested name, the newest of one name, the provider the image has
+ * installed, the highest provider_priority, then the name (stable).
+ */
+static int better(const struct solver *s, const struct copa_apk_dep *d, const struct cand *a,
+		  const struct cand *b)
+{
+	const char *va = offered_version(a->p, d), *vb = offered_version(b->p, d);
+	bool same = strcmp(a->p->name, b->p->name) == 0;
 	int r;
 
-	if (sa != sb)
-		return sa - sb; /* the package of that name over providers */
-	if (sa == 1) {
-		/* apk's compare_providers: provided version, installed provider, then priority */
-		const char *va = provided_version(a->p, d->name), *vb = provided_version(b->p, d->name);
-
-		if (va && vb && (r = copa_apkver_sign(copa_apkver_cmp(copa_blob_str(va),
-								       copa_blob_str(vb)))))
-			return r;
-		if (strcmp(a->p->name, b->p->name) != 0) {
-			bool ia = installed_named(s, a->p->name) != NULL;
-			bool ib = installed_named(s, b->p->name) != NULL;
-
-			if (ia != ib)
-				return ia ? 1 : -1; /* keep the provider the image has */
-			if (a->p->provider_priority != b->p->provider_priority)
-				return a->p->provider_priority > b->p->provider_priority ? 1 : -1;
-			return strcmp(b->p->name, a->p->name); /* stable: lower name first */
-		}
-	}
-	/* same name: the installed one unless this name is being upgraded */
-	if (!wants_upgrade(s, a->p->name) && a->installed != b->installed)
+	if (same && !wants_upgrade(s, a->p->name) && a->installed != b->installed)
 		return a->installed ? 1 : -1;
-	r = copa_apkver_sign(copa_apkver_cmp(copa_blob_str(a->p->version),
-					     copa_blob_str(b->p->version)));
-	if (r)
+	if (va && vb &&
+	    (r = copa_apkver_sign(copa_apkver_cmp(copa_blob_str(va), copa_blob_str(vb)))))
 		return r;
-	if (a->installed != b->installed)
-		return a->installed ? 1 : -1; /* no churn for an equal version */
-	return 0;
+	if (same) {
+		r = copa_apkver_sign(copa_apkver_cmp(copa_blob_str(a->p->version),
+						     copa_blob_str(b->p->version)));
+		if (r)
+			return r;
+		if (a->installed != b->installed)
+			return a->installed ? 1 : -1; /* no churn for an equal version */
+		return 0;
+	}
+	bool ia = installed_named(s, a->p->name) != NULL, ib = installed_named(s, b->p->name) != NULL;
+
+	if (ia != ib)
+		return ia ? 1 : -1; /* keep the provider the image has */
+	if (a->p->provider_priority != b->p->provider_priority)
+		return a->p->provider_priority > b->p->provider_priority ? 1 : -1;
+	return strcmp(b->p->name, a->p->name);
 }
 
 static const struct copa_apk_pkg *best(const struct solver *s, const struct copa_apk_dep *d)
 {
 	const struct cand *top = NULL;
-	int top_s = 0;
 
 	for (size_t i = 0; i < s->nc; i++) {
 		const struct cand *c = &s->c[i];
@@ -178,10 +182,8 @@ static const struct copa_apk_pkg *best(const struct solver *s, const struct copa
 
 		if (chosen && chosen != c->p)
 			continue;
-		if (!top || better(s, d, c, sc, top, top_s) > 0) {
+		if (!top || better(s, d, c, top) > 0)
 			top = c;
-			top_s = sc;
-		}
 	}
 	return top ? top->p : NULL;
 }
