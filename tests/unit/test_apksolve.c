@@ -306,7 +306,7 @@ static void held_out(void **state)
 		}
 		free(l);
 	}
-	assert_true(cases >= 3);
+	assert_true(cases >= 4);
 	copa_buf_release(&list);
 }
 
