@@ -17,7 +17,7 @@ if not shutil.which("bwrap"):
     sys.exit(77)
 
 
-def apk_plan(rootfs, index, arch, qemu):
+def apk_plan(rootfs, index, arch, qemu, command):
     with tempfile.TemporaryDirectory() as tmp:
         root, repo = os.path.join(tmp, "root"), os.path.join(tmp, "repo")
         os.makedirs(os.path.join(repo, arch))
@@ -32,7 +32,7 @@ def apk_plan(rootfs, index, arch, qemu):
         run = ["/.qemu"] if qemu else []
         r = subprocess.run(["bwrap", "--unshare-all", "--bind", root, "/", "--ro-bind", repo,
                             "/repo", *emu, "--proc", "/proc", "--dev", "/dev", *run, "/sbin/apk",
-                            "--repositories-file", "/dev/null", "-X", "/repo", "upgrade",
+                            "--repositories-file", "/dev/null", "-X", "/repo", *command,
                             "--simulate"], capture_output=True, text=True, timeout=300)
     if r.returncode != 0:
         print(f"FAIL: apk exited {r.returncode}: {r.stderr.strip()}")
@@ -53,7 +53,10 @@ failed = checked = 0
 for line in open(os.path.join(data, "apk_heldout.txt")):
     if not line.strip() or line.startswith("#"):
         continue
-    arch, rootfs, index, expected, count = line.split()
+    arch, rootfs, index, expected, count, *mode = line.split()
+    command = ["upgrade"]
+    if mode and mode[0].startswith("add-u:"):
+        command = ["add", "-u", mode[0][len("add-u:"):]]
     qemu = None
     if arch != machine:
         qemu = shutil.which(f"qemu-{arch}-static")
@@ -65,15 +68,16 @@ for line in open(os.path.join(data, "apk_heldout.txt")):
     if not os.path.exists(rootfs) or not os.path.exists(index):
         print(f"FAIL: shared test data missing under '{shared}' (set COPA_SHARED_TESTDATA)")
         sys.exit(1)
-    got, n = apk_plan(rootfs, index, arch, qemu)
+    got, n = apk_plan(rootfs, index, arch, qemu, command)
     want = open(os.path.join(data, expected)).read().split()
     checked += 1
     if got != want or n != int(count):
-        print(f"FAIL: {os.path.basename(rootfs)}: apk plans {got} ({n} packages after),"
+        print(f"FAIL: {os.path.basename(rootfs)}: apk plans {got} ({n} packages installed),"
               f" {expected} says {want} ({count})")
         failed += 1
     else:
-        print(f"{os.path.basename(rootfs)}: apk plans the {len(got)} actions of {expected}")
+        print(f"{os.path.basename(rootfs)} apk {' '.join(command)}: {len(got)} actions,"
+              f" as {expected} says")
 if checked == 0:
     print(f"skip: no case runs on {machine}")
     sys.exit(77)

@@ -33,6 +33,8 @@ struct solver {
 	size_t nsel, capsel;
 	struct item *q;
 	size_t nq, capq, head;
+	const char **up; /* names being upgraded: the requested ones and their dependencies */
+	size_t nup, capup;
 };
 
 static bool version_ok(const char *have, const struct copa_apk_dep *d, const char *csum)
@@ -89,14 +91,55 @@ static const struct copa_apk_pkg *selected_named(const struct solver *s, const c
 	return NULL;
 }
 
-static bool wants_upgrade(const struct solver *s, const char *name)
+static bool in_upgrade_set(const struct solver *s, const char *name)
 {
-	if (s->in->upgrade_all || !installed_named(s, name))
-		return true;
-	for (size_t i = 0; i < s->in->nupgrade; i++)
-		if (strcmp(s->in->upgrade[i], name) == 0)
+	for (size_t i = 0; i < s->nup; i++)
+		if (strcmp(s->up[i], name) == 0)
 			return true;
 	return false;
+}
+
+static bool wants_upgrade(const struct solver *s, const char *name)
+{
+	return s->in->upgrade_all || !installed_named(s, name) || in_upgrade_set(s, name);
+}
+
+/*
+ * `apk add -u NAME` upgrades NAME and its dependencies: the flag goes from a
+ * name to every provider of each dependency of that name's packages, before
+ * anything is chosen, so the result does not depend on the order of world.
+ */
+static void spread_upgrade(struct solver *s)
+{
+	for (size_t i = 0; i < s->in->nupgrade; i++) {
+		if (in_upgrade_set(s, s->in->upgrade[i]))
+			continue;
+		s->up = copa_xgrow(s->up, &s->capup, s->nup + 1, sizeof(*s->up));
+		s->up[s->nup++] = s->in->upgrade[i];
+	}
+	for (size_t u = 0; u < s->nup; u++) {
+		for (size_t i = 0; i < s->nc; i++) {
+			const struct copa_apk_pkg *p = s->c[i].p;
+
+			if (strcmp(p->name, s->up[u]) != 0)
+				continue;
+			for (size_t j = 0; j < p->depends.n; j++) {
+				const struct copa_apk_dep *d = &p->depends.v[j];
+
+				if (d->op & COPA_APKV_CONFLICT)
+					continue;
+				for (size_t k = 0; k < s->nc; k++) {
+					const char *name = s->c[k].p->name;
+
+					if (satisfies(d, s->c[k].p) && !in_upgrade_set(s, name)) {
+						s->up = copa_xgrow(s->up, &s->capup, s->nup + 1,
+								   sizeof(*s->up));
+						s->up[s->nup++] = name;
+					}
+				}
+			}
+		}
+	}
 }
 
 static bool tag_ok(const struct cand *c, const struct copa_apk_dep *d)
@@ -238,35 +281,49 @@ static int drain(struct solver *s, struct copa_err *err)
 	return 0;
 }
 
-/* One round of install_if; returns how many packages it added. */
+static bool install_if_met(const struct solver *s, const struct copa_apk_pkg *p)
+{
+	if (p->install_if.n == 0)
+		return false;
+	for (size_t j = 0; j < p->install_if.n; j++) {
+		const struct copa_apk_dep *d = &p->install_if.v[j];
+		bool hit = false;
+
+		for (size_t k = 0; k < s->nsel && !hit; k++)
+			hit = satisfies(d, s->sel[k]) != 0;
+		if ((d->op & COPA_APKV_CONFLICT) ? hit : !hit)
+			return false;
+	}
+	return true;
+}
+
+/*
+ * One round of install_if: for a name nothing chose, the best of its
+ * packages whose own install_if the chosen set meets (an old version whose
+ * conditions no longer hold is not one). Returns how many it added.
+ */
 static size_t install_if(struct solver *s)
 {
 	size_t added = 0;
 
 	for (size_t i = 0; i < s->nc; i++) {
-		const struct copa_apk_pkg *p = s->c[i].p, *q;
-		bool all = p->install_if.n > 0;
+		const struct cand *top = NULL;
+		const char *name = s->c[i].p->name;
 
-		if (!all || s->c[i].tag || selected_named(s, p->name))
+		if (selected_named(s, name) || !install_if_met(s, s->c[i].p) || s->c[i].tag)
 			continue;
-		for (size_t j = 0; j < p->install_if.n && all; j++) {
-			const struct copa_apk_dep *d = &p->install_if.v[j];
-			bool hit = false;
+		struct copa_apk_dep self = {name, NULL, NULL, COPA_APKV_ANY, false};
 
-			for (size_t k = 0; k < s->nsel && !hit; k++)
-				hit = satisfies(d, s->sel[k]) != 0;
-			all = (d->op & COPA_APKV_CONFLICT) ? !hit : hit;
-		}
-		if (!all)
-			continue;
-		/* the best package of that name, which need not be this one */
-		struct copa_apk_dep self = {p->name, NULL, NULL, COPA_APKV_ANY, false};
+		for (size_t j = 0; j < s->nc; j++) {
+			const struct cand *c = &s->c[j];
 
-		q = best(s, &self);
-		if (q && !selected_named(s, q->name)) {
-			choose(s, q);
-			added++;
+			if (strcmp(c->p->name, name) != 0 || c->tag || !install_if_met(s, c->p))
+				continue;
+			if (!top || better(s, &self, c, top) > 0)
+				top = c;
 		}
+		choose(s, top->p);
+		added++;
 	}
 	return added;
 }
@@ -320,7 +377,7 @@ static void changes(const struct solver *s, struct copa_apksolve_out *out)
 int copa_apksolve(const struct copa_apksolve_in *in, struct copa_apksolve_out *out,
 		  struct copa_err *err)
 {
-	struct solver s = {in, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0};
+	struct solver s = {in, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, 0};
 	size_t capc = 0;
 	int r = 0;
 
@@ -338,6 +395,7 @@ int copa_apksolve(const struct copa_apksolve_in *in, struct copa_apksolve_out *o
 			s.c[s.nc++] = (struct cand){repo->pkgs[i], tag, false};
 		}
 	}
+	spread_upgrade(&s);
 	for (size_t i = 0; in->world && i < in->world->n; i++)
 		push(&s, &in->world->v[i], "world");
 	do {
@@ -354,6 +412,7 @@ int copa_apksolve(const struct copa_apksolve_in *in, struct copa_apksolve_out *o
 	free(s.c);
 	free(s.sel);
 	free(s.q);
+	free(s.up);
 	return r;
 }
 

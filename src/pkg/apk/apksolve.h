@@ -40,7 +40,9 @@ struct copa_apksolve_in {
 	size_t nrepos;
 	const struct copa_apk_deps *world; /* etc/apk/world */
 	bool upgrade_all;                  /* apk upgrade */
-	const char *const *upgrade;        /* apk add -u NAME...: names to move to their newest */
+	const char *const *upgrade;        /* apk add -u NAME...: names to move to their newest,
+					      with their dependencies (add them to world for
+					      apk add's own semantics) */
 	size_t nupgrade;
 };
 
