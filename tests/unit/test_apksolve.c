@@ -127,6 +127,13 @@ static const struct row rows[] = {
 	 "!'a' needs 'nope>=1', which no repository provides"},
 	{"checksum pin", "a-1", "a-2", NULL, "a><Q1a1AAAAAAAAAAAAAAAAAAAAAAAAA=", "*", ""},
 	{"conflict by version", "", "a-1;D:!b<2|b-2", NULL, "a b", "*", "+a-1 +b-2"},
+	{"add -u spreads to dependencies", "a-1;D:so:b|b-1;p:so:b=1|c-1", "a-2;D:so:b|b-2;p:so:b=1|c-2",
+	 NULL, "a c", "a", "^a-1>2 ^b-1>2"},
+	{"add -u spread is order-free", "z-1;D:b|a-1;D:b|b-1", "z-1;D:b|a-2;D:b|b-2", NULL, "z a", "a",
+	 "^a-1>2 ^b-1>2"},
+	{"install_if follows its condition", "x-1|s-1;i:x=1", "x-2|s-1;i:x=1|s-2;i:x=2", NULL, "x", "*",
+	 "^s-1>2 ^x-1>2"},
+	{"install_if no longer met", "x-1|s-1;i:x=1", "x-2|s-1;i:x=1", NULL, "x", "*", "-s-1 ^x-1>2"},
 };
 
 static void table(void **state)
