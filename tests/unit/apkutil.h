@@ -11,6 +11,8 @@
 #include "util/buf.h"
 #include "util/fs.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -125,6 +127,38 @@ static inline void apk_sign_segment(EVP_PKEY *k, const EVP_MD *md, const char *e
 	apk_tar_entry(&tar, entry, '0', sig, siglen, NULL);
 	apk_gzip(tar.p, tar.len, out);
 	copa_buf_release(&tar);
+}
+
+/* Appends file NAME of a minirootfs tarball of the shared test data. */
+static inline void apk_rootfs_read(const char *rel, const char *name, struct copa_buf *out)
+{
+	char *path = copa_test_shared_path(rel);
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	bool found = false;
+
+	archive_read_support_filter_gzip(a);
+	archive_read_support_format_tar(a);
+	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK)
+		fail_msg("cannot open '%s': %s", path, archive_error_string(a));
+	while (!found && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+		const char *n = archive_entry_pathname(e);
+
+		if (n[0] == '.' && n[1] == '/')
+			n += 2;
+		if (strcmp(n, name) == 0) {
+			char chunk[65536];
+			la_ssize_t r;
+
+			while ((r = archive_read_data(a, chunk, sizeof(chunk))) > 0)
+				copa_buf_add(out, chunk, (size_t)r);
+			found = true;
+		}
+	}
+	archive_read_free(a);
+	if (!found)
+		fail_msg("'%s' has no %s", path, name);
+	free(path);
 }
 
 #endif
