@@ -66,7 +66,8 @@ static void forms(void **state)
 		"set mirror=x\n"
 		"http://${mirror}/main\n"
 		"not-a-url\n"
-		"@bad!tag https://x/y\n";
+		"@bad!tag https://x/y\n"
+		"https://x main ../etc\n";
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_apk_repos r = COPA_APK_REPOS_INIT;
 	char *u;
@@ -81,7 +82,8 @@ static void forms(void **state)
 	assert_string_equal(r.v[3].tag, "tag");
 	assert_string_equal(r.v[4].url, "https://example.com/community");
 	assert_string_equal(r.v[5].url, "/srv/local-repo");
-	assert_int_equal(r.nwarn, 6);
+	assert_int_equal(r.nwarn, 7);
+	assert_non_null(strstr(r.warnings[6], "line 14: bad component"));
 	assert_non_null(strstr(r.warnings[0], "repositories line 8: 'v3' lines are apk 3's"));
 	assert_non_null(strstr(r.warnings[3], "line 11: not a repository URL: 'http://${mirror}/main'"));
 	assert_non_null(strstr(r.warnings[5], "line 13: bad tag"));

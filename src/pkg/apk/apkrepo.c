@@ -134,9 +134,15 @@ int copa_apk_repos_parse(struct copa_apk_repos *r, const char *text, size_t n, c
 			     (int)(url.n > 200 ? 200 : url.n), url.p);
 			continue;
 		}
-		struct copa_blob comp;
-		bool any = false;
+		struct copa_blob comp, comps = line;
+		bool any = false, bad = false;
 
+		while (word(&comps, &comp))
+			bad |= !tag_ok(comp); /* components are plain names: main, community */
+		if (bad) {
+			warn(r, "%s line %zu: bad component; skipped", what, lineno);
+			continue;
+		}
 		while (word(&line, &comp)) {
 			char *full = copa_xasprintf("%.*s/%.*s", (int)url.n, url.p, (int)comp.n, comp.p);
 			int rc = add(r, copa_blob_str(full), tag, err);
