@@ -112,9 +112,12 @@ static inline EVP_PKEY *apk_test_key(struct copa_buf *pem)
 	return k;
 }
 
-/* Appends a gzipped cut tar holding one signature entry over data. */
-static inline void apk_sign_segment(EVP_PKEY *k, const EVP_MD *md, const char *entry,
-				    const void *data, size_t n, struct copa_buf *out)
+/*
+ * Appends a gzipped cut tar holding one signature entry over data; with
+ * pax, a PAX header precedes the entry (as Python's tarfile writes them).
+ */
+static inline void apk_sign_segment_x(EVP_PKEY *k, const EVP_MD *md, const char *entry,
+				      const void *data, size_t n, bool pax, struct copa_buf *out)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char sig[1024];
@@ -124,9 +127,16 @@ static inline void apk_sign_segment(EVP_PKEY *k, const EVP_MD *md, const char *e
 	assert_int_equal(EVP_DigestSignInit(ctx, NULL, md, NULL, k), 1);
 	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, data, n), 1);
 	EVP_MD_CTX_free(ctx);
-	apk_tar_entry(&tar, entry, '0', sig, siglen, NULL);
+	apk_tar_entry(&tar, entry, '0', sig, siglen,
+		      pax ? "0000000000000000000000000000000000000000" : NULL);
 	apk_gzip(tar.p, tar.len, out);
 	copa_buf_release(&tar);
+}
+
+static inline void apk_sign_segment(EVP_PKEY *k, const EVP_MD *md, const char *entry,
+				    const void *data, size_t n, struct copa_buf *out)
+{
+	apk_sign_segment_x(k, md, entry, data, n, false, out);
 }
 
 /* Appends file NAME of a minirootfs tarball of the shared test data. */

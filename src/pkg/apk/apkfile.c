@@ -37,7 +37,7 @@ int copa_apkfile_split(struct copa_apkfile *f, const void *data, size_t n, size_
 		return -1;
 	}
 	*ctl = used;
-	if (sig_tar->len < 6 || memcmp(sig_tar->p, ".SIGN.", 6) != 0)
+	if (!copa_apk_is_signature_segment(copa_blob(sig_tar->p, sig_tar->len)))
 		return copa_apk_verify_segment(NULL, copa_blob(sig_tar->p, sig_tar->len),
 					       COPA_BLOB_NULL, NULL, err);
 	if (*ctl >= n)

@@ -128,7 +128,7 @@ static int load(struct copa_apk_index *idx, const unsigned char *data, size_t n,
 					    "not signed (its first gzip stream is not a signature)");
 		return -1;
 	}
-	if (sig->len < 6 || memcmp(sig->p, ".SIGN.", 6) != 0)
+	if (!copa_apk_is_signature_segment(copa_blob(sig->p, sig->len)))
 		return copa_apk_verify_segment(NULL, copa_blob(sig->p, sig->len), COPA_BLOB_NULL,
 					       NULL, err);
 	if (used1 == n)

@@ -229,3 +229,16 @@ int copa_apk_verify_segment(const struct copa_apk_keys *k, struct copa_blob sig_
 	(void)sigs;
 	return copa_err_set(err, COPA_E_VERIFY, "not signed");
 }
+
+bool copa_apk_is_signature_segment(struct copa_blob tar)
+{
+	struct copa_apk_tar t;
+	struct copa_apk_tar_entry e;
+	struct copa_err err = COPA_ERR_INIT;
+	bool yes;
+
+	copa_apk_tar_init(&t, tar.p, tar.n, "signature segment");
+	yes = copa_apk_tar_next(&t, &e, &err) == 1 && strncmp(e.name, ".SIGN.", 6) == 0;
+	copa_apk_tar_release(&t);
+	return yes;
+}

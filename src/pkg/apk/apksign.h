@@ -19,6 +19,7 @@
 #include "util/blob.h"
 #include "util/err.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Most keys one set holds, and the largest key file read. */
@@ -62,5 +63,12 @@ int copa_apk_keys_add_dir(struct copa_apk_keys *k, int atfd, const char *dir,
 int copa_apk_verify_segment(const struct copa_apk_keys *k, struct copa_blob sig_tar,
 			    struct copa_blob signed_bytes, const char **key_name,
 			    struct copa_err *err);
+
+/*
+ * True when the first entry of an inflated segment is a `.SIGN.` file (PAX
+ * headers allowed before it): what tells a signature segment from an
+ * unsigned file's first stream.
+ */
+bool copa_apk_is_signature_segment(struct copa_blob tar);
 
 #endif
