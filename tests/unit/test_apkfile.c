@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "pkg/apk/apkfile.h"
+#include "pkg/apk/apkinst.h"
 #include "util/hash.h"
 #include "testutil.h"
 #include "apkutil.h"
@@ -215,6 +216,30 @@ static void own_packages(void **state)
 		assert_int_equal(f.pkg.depends.n, 2);
 		assert_string_equal(f.scripts[0].name, ".post-install");
 		assert_memory_equal(f.entries[1].data.p, "hello, world\n", 13);
+		/* its installed-database record (apk_install_reference.py checks it against apk) */
+		{
+			struct copa_apkdb db;
+			struct copa_apkdb_pkg *rec;
+			struct copa_buf text = COPA_BUF_INIT;
+			unsigned char sha1[64];
+			struct copa_hash h;
+			char z[32], *want;
+
+			copa_apkdb_init(&db);
+			assert_ok(copa_apkinst_record(&db, &f, b.file.len, &rec, &err));
+			copa_apkdb_pkg_write(rec, &text);
+			copa_hash_init(&h, COPA_HASH_SHA1);
+			copa_hash_update(&h, "hello, world\n", 13);
+			copa_hash_final_raw(&h, sha1);
+			copa_apk_csum_format(sha1, z);
+			want = copa_xasprintf("C:%s\nP:x\nV:1.0-r0\nA:x86_64\nS:%zu\nI:13\nT:\nU:\nL:\n"
+					      "D:so:libc.musl-x86_64.so.1 y>=2\np:cmd:x=1.0-r0\n"
+					      "F:usr\nR:x\nZ:%s\n\n", b.csum, b.file.len, z);
+			assert_string_equal(text.p, want);
+			free(want);
+			copa_buf_release(&text);
+			copa_apkdb_release(&db);
+		}
 		copa_apkfile_release(&f);
 		copa_buf_release(&b.file);
 
