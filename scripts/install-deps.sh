@@ -18,3 +18,8 @@ if [ "${COPA_SKIP_APT_UPDATE:-0}" != 1 ]; then
 fi
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $build $tests >/dev/null
+
+# Alpine: the image's own apk, run with bwrap (no network), is the reference
+# the apk resolver is checked against (tests/unit/apk_reference.py); an
+# aarch64 apk runs under qemu-user (bound into its root, no binfmt_misc).
+apt-get install -y -qq --no-install-recommends bubblewrap qemu-user-static >/dev/null
