@@ -1,0 +1,329 @@
+/*
+ * rpmdb.c: listing an image's rpm database with librpm (see rpmdb.h).
+ */
+#include "pkg/rpm/rpmdb.h"
+
+#include "pkg/rpm/rpmlib.h"
+#include "util/buf.h"
+#include "util/fs.h"
+#include "util/mem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <rpm/header.h>
+#include <rpm/rpmdb.h>
+#include <rpm/rpmtag.h>
+#include <rpm/rpmts.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const char *const default_dbpaths[] = {"usr/lib/sysimage/rpm", "var/lib/rpm"};
+
+void copa_rpmdb_release(struct copa_rpmdb *db)
+{
+	for (size_t i = 0; i < db->n; i++) {
+		struct copa_rpm_pkg *p = &db->v[i];
+
+		free(p->name);
+		free(p->version);
+		free(p->release);
+		free(p->arch);
+		free(p->sourcerpm);
+		free(p->vendor);
+	}
+	free(db->v);
+	free(db->dbpath);
+	memset(db, 0, sizeof(*db));
+}
+
+const char *copa_rpmdb_kind_name(enum copa_rpmdb_kind kind)
+{
+	switch (kind) {
+	case COPA_RPMDB_NONE:
+		return "none";
+	case COPA_RPMDB_SQLITE:
+		return "sqlite";
+	case COPA_RPMDB_BDB:
+		return "bdb";
+	case COPA_RPMDB_NDB:
+		return "ndb";
+	}
+	return "?";
+}
+
+/* True when dir/name is a regular file beneath rootfd, reached without symlinks. */
+static bool has_file(int rootfd, const char *dir, const char *name)
+{
+	struct copa_err e = COPA_ERR_INIT;
+	_cleanup_free_ char *path = copa_xasprintf("%s/%s", dir, name);
+	_cleanup_close_ int fd = copa_fs_open_beneath(rootfd, path, O_RDONLY | O_CLOEXEC, 0, &e);
+	struct stat st;
+
+	return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static enum copa_rpmdb_kind kind_in(int rootfd, const char *dir)
+{
+	if (has_file(rootfd, dir, "rpmdb.sqlite"))
+		return COPA_RPMDB_SQLITE;
+	if (has_file(rootfd, dir, "Packages"))
+		return COPA_RPMDB_BDB;
+	if (has_file(rootfd, dir, "Packages.db"))
+		return COPA_RPMDB_NDB;
+	return COPA_RPMDB_NONE;
+}
+
+int copa_rpmdb_locate(int rootfd, const char *dbpath, enum copa_rpmdb_kind *kind, char **where,
+		      struct copa_err *err)
+{
+	*kind = COPA_RPMDB_NONE;
+	*where = NULL;
+	if (dbpath) {
+		struct copa_buf norm = COPA_BUF_INIT;
+
+		if (copa_path_normalize(dbpath, &norm) < 0 || norm.len == 0) {
+			copa_buf_release(&norm);
+			return copa_err_set(err, COPA_E_INPUT,
+					    "rpm database path '%s' is not a path inside the image",
+					    dbpath);
+		}
+		*kind = kind_in(rootfd, copa_buf_str(&norm));
+		if (*kind == COPA_RPMDB_NONE) {
+			copa_err_set(err, COPA_E_NOTFOUND,
+				     "no rpm database (rpmdb.sqlite, Packages or Packages.db) in '%s'",
+				     copa_buf_str(&norm));
+			copa_buf_release(&norm);
+			return -1;
+		}
+		*where = copa_buf_detach(&norm, NULL);
+		return 0;
+	}
+	for (size_t i = 0; i < COPA_ARRAY_SIZE(default_dbpaths); i++) {
+		*kind = kind_in(rootfd, default_dbpaths[i]);
+		if (*kind != COPA_RPMDB_NONE) {
+			*where = copa_xstrdup(default_dbpaths[i]);
+			return 0;
+		}
+	}
+	return copa_err_set(err, COPA_E_NOTFOUND,
+			    "no rpm database in 'usr/lib/sysimage/rpm' or 'var/lib/rpm'");
+}
+
+/* Copies dir/name beneath rootfd to the host file dst, size-capped. */
+static int copy_out(int rootfd, const char *dir, const char *name, const char *dst,
+		    bool optional, struct copa_err *err)
+{
+	_cleanup_free_ char *src = copa_xasprintf("%s/%s", dir, name);
+	_cleanup_close_ int in = -1, out = -1;
+	struct copa_err e = COPA_ERR_INIT;
+	struct stat st;
+	char chunk[65536];
+	uint64_t total = 0;
+
+	in = copa_fs_open_beneath(rootfd, src, O_RDONLY | O_CLOEXEC, 0, &e);
+	if (in < 0) {
+		if (optional)
+			return 0;
+		*err = e;
+		return copa_err_wrap(err, "cannot open rpm database file '%s'", src);
+	}
+	if (fstat(in, &st) < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot stat '%s'", src);
+	if (!S_ISREG(st.st_mode))
+		return optional ? 0
+				: copa_err_set(err, COPA_E_INPUT,
+					       "rpm database file '%s' is not a regular file", src);
+	if ((uint64_t)st.st_size > COPA_RPMDB_FILE_MAX)
+		return copa_err_set(err, COPA_E_LIMIT,
+				    "rpm database file '%s' is larger than %llu MiB", src,
+				    COPA_RPMDB_FILE_MAX >> 20);
+	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (out < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot create '%s'", dst);
+	for (;;) {
+		ssize_t n = read(in, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return copa_err_sys(err, COPA_E_IO, errno, "cannot read '%s'", src);
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		if (total > COPA_RPMDB_FILE_MAX)
+			return copa_err_set(err, COPA_E_LIMIT,
+					    "rpm database file '%s' grew past %llu MiB while read",
+					    src, COPA_RPMDB_FILE_MAX >> 20);
+		if (copa_fs_write_all(out, chunk, (size_t)n, err) < 0)
+			return copa_err_wrap(err, "cannot copy '%s'", src);
+	}
+	return 0;
+}
+
+static char *dup_tag(Header h, rpmTagVal tag)
+{
+	const char *s = headerGetString(h, tag);
+
+	return s ? copa_xstrdup(s) : NULL;
+}
+
+/* Strings from the database flow into manifests and messages: no control characters. */
+static bool clean(const char *s, bool required)
+{
+	if (!s)
+		return !required;
+	if (required && !*s)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
+static int add_header(struct copa_rpmdb *db, Header h, unsigned int hnum, struct copa_err *err)
+{
+	struct copa_rpm_pkg p = {0};
+
+	if (db->n >= COPA_RPMDB_PKGS_MAX)
+		return copa_err_set(err, COPA_E_LIMIT, "more than %d packages", COPA_RPMDB_PKGS_MAX);
+	p.name = dup_tag(h, RPMTAG_NAME);
+	p.version = dup_tag(h, RPMTAG_VERSION);
+	p.release = dup_tag(h, RPMTAG_RELEASE);
+	p.arch = dup_tag(h, RPMTAG_ARCH);
+	p.sourcerpm = dup_tag(h, RPMTAG_SOURCERPM);
+	p.vendor = dup_tag(h, RPMTAG_VENDOR);
+	p.has_epoch = headerIsEntry(h, RPMTAG_EPOCH);
+	p.epoch = (uint32_t)headerGetNumber(h, RPMTAG_EPOCH);
+	p.installtime = headerGetNumber(h, RPMTAG_INSTALLTIME);
+	p.buildtime = headerGetNumber(h, RPMTAG_BUILDTIME);
+	p.size = headerIsEntry(h, RPMTAG_LONGSIZE) ? headerGetNumber(h, RPMTAG_LONGSIZE)
+						    : headerGetNumber(h, RPMTAG_SIZE);
+	db->v = copa_xgrow(db->v, &db->cap, db->n + 1, sizeof(*db->v));
+	db->v[db->n++] = p; /* owned by db from here, released with it on error */
+	if (!clean(p.name, true) || !clean(p.version, true) || !clean(p.release, true) ||
+	    !clean(p.arch, false) || !clean(p.sourcerpm, false) || !clean(p.vendor, false))
+		return copa_err_set(err, COPA_E_INPUT,
+				    "header #%u ('%s') has an empty or malformed name, version, "
+				    "release, arch, source rpm or vendor",
+				    hnum, clean(p.name, true) ? p.name : "?");
+	db->v[db->n - 1].pubkey = strcmp(p.name, "gpg-pubkey") == 0;
+	return 0;
+}
+
+/* Lists every header of the database under root/var/lib/rpm with librpm. */
+static int list_headers(const char *root, enum copa_rpmdb_kind kind, struct copa_rpmdb *db,
+			struct copa_out *out, struct copa_err *err)
+{
+	struct copa_rpmlib s;
+	rpmts ts = NULL;
+	rpmdbMatchIterator mi = NULL;
+	Header h;
+	int rc = 0;
+
+	if (copa_rpmlib_begin(&s, out, err) < 0)
+		return -1;
+	/* Both set explicitly: Debian's default %_dbpath is ~/.rpmdb. */
+	copa_rpmlib_define(&s, "_dbpath", "/var/lib/rpm");
+	copa_rpmlib_define(&s, "_db_backend", kind == COPA_RPMDB_SQLITE ? "sqlite" : "bdb_ro");
+	ts = rpmtsCreate();
+	if (rpmtsSetRootDir(ts, root) != 0) {
+		rc = copa_err_set(err, COPA_E_BUG, "librpm refused the root directory '%s'", root);
+		goto out;
+	}
+	if (rpmtsOpenDB(ts, O_RDONLY) != 0) {
+		rc = copa_err_set(err, COPA_E_INPUT, "librpm cannot open the %s database: %s",
+				  copa_rpmdb_kind_name(kind),
+				  s.errors ? s.first_error : "no reason given");
+		goto out;
+	}
+	mi = rpmtsInitIterator(ts, RPMDBI_PACKAGES, NULL, 0);
+	while (mi && (h = rpmdbNextIterator(mi)) != NULL) {
+		if ((rc = add_header(db, h, rpmdbGetIteratorOffset(mi), err)) < 0)
+			goto out;
+	}
+	if (s.errors) {
+		rc = copa_err_set(err, COPA_E_INPUT, "librpm reported %d error%s reading the %s "
+				  "database, first: %s", s.errors, s.errors == 1 ? "" : "s",
+				  copa_rpmdb_kind_name(kind), s.first_error);
+		goto out;
+	}
+	if (db->n == 0)
+		rc = copa_err_set(err, COPA_E_INPUT,
+				  "librpm lists no packages in the %s database (an empty or "
+				  "unreadable database)", copa_rpmdb_kind_name(kind));
+out:
+	rpmdbFreeIterator(mi);
+	rpmtsFree(ts);
+	copa_rpmlib_end(&s);
+	return rc;
+}
+
+int copa_rpmdb_read(int rootfd, const char *dbpath, struct copa_rpmdb *db, struct copa_out *out,
+		    struct copa_err *err)
+{
+	_cleanup_free_ char *where = NULL, *tmp = NULL, *root = NULL, *dbdir = NULL,
+			    *first = NULL, *second = NULL;
+	enum copa_rpmdb_kind kind;
+	struct copa_err e = COPA_ERR_INIT;
+	int rc;
+
+	if (copa_rpmdb_locate(rootfd, dbpath, &kind, &where, err) < 0)
+		return -1;
+	if (kind == COPA_RPMDB_NDB)
+		return copa_err_set(err, COPA_E_UNSUPPORTED,
+				    "rpm database '%s/Packages.db' is SUSE's NDB format, which copa "
+				    "does not read yet", where);
+	tmp = copa_fs_mkdtemp(copa_fs_tmpdir(), "copa-rpmdb-", err);
+	if (!tmp)
+		return -1;
+	/* librpm wants an absolute root */
+	root = realpath(tmp, NULL);
+	if (!root) {
+		rc = copa_err_sys(err, COPA_E_IO, errno, "cannot resolve '%s'", tmp);
+		goto out;
+	}
+	dbdir = copa_xasprintf("%s/root/var/lib/rpm", root);
+	if ((rc = copa_fs_mkdir_p(AT_FDCWD, dbdir, 0700, err)) < 0)
+		goto out;
+	if (kind == COPA_RPMDB_SQLITE) {
+		first = copa_xasprintf("%s/rpmdb.sqlite", dbdir);
+		second = copa_xasprintf("%s/rpmdb.sqlite-wal", dbdir);
+		if ((rc = copy_out(rootfd, where, "rpmdb.sqlite", first, false, err)) < 0 ||
+		    (rc = copy_out(rootfd, where, "rpmdb.sqlite-wal", second, true, err)) < 0)
+			goto out;
+	} else {
+		first = copa_xasprintf("%s/Packages", dbdir);
+		if ((rc = copy_out(rootfd, where, "Packages", first, false, err)) < 0)
+			goto out;
+	}
+	free(dbdir);
+	dbdir = copa_xasprintf("%s/root", root);
+	rc = list_headers(dbdir, kind, db, out, err);
+	if (rc < 0) {
+		copa_rpmdb_release(db);
+		copa_err_wrap(err, "rpm database '%s'", where);
+	} else {
+		db->kind = kind;
+		db->dbpath = steal_ptr(&where);
+	}
+out:
+	copa_fs_rm_rf(AT_FDCWD, tmp, &e);
+	return rc;
+}
+
+char *copa_rpm_pkg_nvra(const struct copa_rpm_pkg *p)
+{
+	if (!p->arch)
+		return copa_xasprintf("%s-%s-%s", p->name, p->version, p->release);
+	return copa_xasprintf("%s-%s-%s.%s", p->name, p->version, p->release, p->arch);
+}
+
+char *copa_rpm_pkg_evr(const struct copa_rpm_pkg *p)
+{
+	if (p->has_epoch)
+		return copa_xasprintf("%u:%s-%s", p->epoch, p->version, p->release);
+	return copa_xasprintf("%s-%s", p->version, p->release);
+}
