@@ -152,6 +152,23 @@ static void main_defaults(void **state)
 	copa_rpm_repos_release(&r);
 }
 
+/* A repeated key replaces the earlier value (fuzz_rpm_repofile found the old list leaking). */
+static void repeated_key(void **state)
+{
+	struct copa_rpm_repos r = {0};
+	struct copa_err err = COPA_ERR_INIT;
+
+	if (parse(&r, NULL, "f.repo",
+		  "[a]\nbaseurl=http://1/ http://2/\nbaseurl=http://3/\n"
+		  "gpgkey=file:///k1\ngpgkey=file:///k2\n", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_string_equal(r.v[0].baseurls[0], "http://3/");
+	assert_null(r.v[0].baseurls[1]);
+	assert_string_equal(r.v[0].gpgkeys[0], "file:///k2");
+	assert_null(r.v[0].gpgkeys[1]);
+	copa_rpm_repos_release(&r);
+}
+
 static void bad_input(void **state)
 {
 	static const struct {
@@ -273,6 +290,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(azure_linux),  cmocka_unit_test(rhel_shapes),
 		cmocka_unit_test(main_defaults), cmocka_unit_test(bad_input),
+		cmocka_unit_test(repeated_key),
 		cmocka_unit_test(from_view),     cmocka_unit_test(basearch),
 	};
 

@@ -285,7 +285,7 @@ static int split_list(const char *v, char ***out, const char *file, size_t line,
 		list[++n] = NULL;
 		p += len;
 	}
-	free(*out);
+	copa_strv_free(*out); /* a repeated key replaces the earlier list, as in dnf */
 	*out = list ? list : copa_xcalloc(1, sizeof(char *));
 	return 0;
 }
