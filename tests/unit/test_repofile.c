@@ -45,7 +45,7 @@ static void azure_linux(void **state)
 		"skip_if_unavailable=True\n"
 		"sslverify=1\n"
 		"\n"
-		"[azurelinux-official-debuginfo]\r\n"
+		"[azurelinux-official-debuginfo-$releasever]\r\n"
 		"name=debuginfo\r\n"
 		"baseurl=https://packages.microsoft.com/azurelinux/$releasever/prod/debuginfo/$basearch\r\n"
 		"enabled=0\r\n";
@@ -65,6 +65,7 @@ static void azure_linux(void **state)
 	assert_false(r.v[0].gpgcheck_off);
 	assert_true(r.v[0].repo_gpgcheck);
 	assert_string_equal(r.v[0].where, "etc/yum.repos.d/azurelinux-official-base.repo:1");
+	assert_string_equal(r.v[1].id, "azurelinux-official-debuginfo-3.0");
 	assert_false(r.v[1].enabled);
 	assert_true(r.v[1].gpgcheck); /* copa's default */
 	assert_false(r.v[1].gpgcheck_off);

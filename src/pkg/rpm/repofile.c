@@ -373,10 +373,15 @@ static int end_section(struct copa_rpm_repos *r, struct section *s, const char *
 	return 0;
 }
 
-static int begin_section(struct copa_rpm_repos *r, struct section *s, struct copa_blob id,
-			 const char *file, size_t line, bool conf, struct copa_err *err)
+static int begin_section(struct copa_rpm_repos *r, struct section *s, struct copa_blob raw,
+			 const struct copa_rpm_vars *vars, const char *file, size_t line,
+			 bool conf, struct copa_err *err)
 {
 	struct copa_rpm_repo *x;
+	_cleanup_free_ char *raw_s = copa_blob_dup(raw);
+	/* dnf substitutes variables in ids too ("[fedora-$releasever]") */
+	_cleanup_free_ char *sub = raw.n <= 100 ? copa_rpm_vars_subst(vars, raw_s, err) : NULL;
+	struct copa_blob id = sub ? copa_blob_str(sub) : raw;
 
 	memset(s, 0, sizeof(*s));
 	s->gpgcheck = s->repo_gpgcheck = -1;
@@ -469,7 +474,7 @@ int copa_rpm_repos_parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *v
 			}
 			if ((rc = end_section(r, &s, file, err)) < 0 ||
 			    (rc = begin_section(r, &s, copa_blob_trim(copa_blob(t.p + 1, t.n - 2)),
-						file, lineno, conf, err)) < 0)
+						vars, file, lineno, conf, err)) < 0)
 				goto out;
 			in_section = true;
 			continue;

@@ -44,7 +44,7 @@ struct copa_rpm_vars {
 };
 
 struct copa_rpm_repo {
-	char *id;          /* the section name */
+	char *id;          /* the section name, variables substituted as dnf does */
 	char *name;        /* name=, or NULL */
 	char **baseurls;   /* NULL-terminated (possibly empty) */
 	char *mirrorlist;  /* or NULL */
