@@ -61,7 +61,15 @@ static int setup(void **state)
 	   "sed -i \"s|repodata/$(basename \"$p\")|repodata/primary.xml.zst|; s|$o|$n|; "
 	   "s|<size>$os</size>|<size>$ns</size>|\" \"$T/zst/repodata/repomd.xml\"\n"
 	   "rm \"$p\"\n"
-	   "grep -q primary.xml.zst \"$T/zst/repodata/repomd.xml\"\n");
+	   "grep -q primary.xml.zst \"$T/zst/repodata/repomd.xml\"\n"
+	   /* uncompressed, as some old repositories and local mirrors have it */
+	   "cp -r \"$T/gz\" \"$T/plain\"; p=$(ls \"$T\"/plain/repodata/*-primary.xml.gz)\n"
+	   "gunzip -c \"$p\" > \"$T/plain/repodata/primary.xml\"\n"
+	   "o=$(sha256sum \"$p\" | cut -d' ' -f1); n=$(sha256sum \"$T/plain/repodata/primary.xml\" | cut -d' ' -f1)\n"
+	   "os=$(stat -c %s \"$p\"); ns=$(stat -c %s \"$T/plain/repodata/primary.xml\")\n"
+	   "sed -i \"s|repodata/$(basename \"$p\")|repodata/primary.xml|; s|$o|$n|; "
+	   "s|<size>$os</size>|<size>$ns</size>|\" \"$T/plain/repodata/repomd.xml\"\n"
+	   "rm \"$p\"\n");
 	return 0;
 }
 
@@ -122,7 +130,7 @@ static int open_dir(const char *sub)
 
 static void each_compression(void **state)
 {
-	static const char *const kinds[] = {"gz", "xz", "bz2", "zst"};
+	static const char *const kinds[] = {"gz", "xz", "bz2", "zst", "plain"};
 	_cleanup_free_ char *want = rpm_q();
 
 	assert_non_null(strstr(want, "copa-hello-1:1.1-2.noarch\n"));
@@ -191,6 +199,17 @@ static void load_fails(const char *sub, const char *script, int code, const char
 	pool_free(pool);
 }
 
+/* Rewrites repomd.xml's primary entry to vouch for whatever $P now holds. */
+#define FIXUP                                                                                      \
+	"h=$(sha256sum \"$P\" | cut -d' ' -f1); s=$(stat -c %s \"$P\"); "                     \
+	"python3 - \"$R/repodata/repomd.xml\" \"$h\" \"$s\" <<'EOF'\n"                     \
+	"import re,sys\np,h,sz=sys.argv[1:]\ns=open(p).read()\n"                                \
+	"i=s.index('<data type=\"primary\">');e=s.index('</data>',i)\nb=s[i:e]\n"           \
+	"b=re.sub(r'<checksum type=\"sha256\">[0-9a-f]+<','<checksum type=\"sha256\">'+h+'<',b)\n" \
+	"b=re.sub(r'<open-checksum[^>]*>[0-9a-f]+</open-checksum>','',b)\n"                     \
+	"b=re.sub(r'<size>[0-9]+<','<size>'+sz+'<',b)\n"                                          \
+	"open(p,'w').write(s[:i]+b+s[e:])\nEOF"
+
 static void refused(void **state)
 {
 	/* a tampered primary (its checksum no longer matches) is never parsed */
@@ -226,15 +245,13 @@ static void refused(void **state)
 		   "is not a repomd.xml");
 	/* a primary that verifies but is not primary.xml */
 	load_fails("notprimary", "echo '<metadata><package type=\"rpm\"><name>x' | gzip -n > \"$P\"; "
-		   "h=$(sha256sum \"$P\" | cut -d' ' -f1); s=$(stat -c %s \"$P\"); "
-		   "python3 - \"$R/repodata/repomd.xml\" \"$h\" \"$s\" <<'EOF'\n"
-		   "import re,sys\np,h,sz=sys.argv[1:]\ns=open(p).read()\n"
-		   "i=s.index('<data type=\"primary\">');e=s.index('</data>',i)\nb=s[i:e]\n"
-		   "b=re.sub(r'<checksum type=\"sha256\">[0-9a-f]+<','<checksum type=\"sha256\">'+h+'<',b)\n"
-		   "b=re.sub(r'<open-checksum[^>]*>[0-9a-f]+</open-checksum>','',b)\n"
-		   "b=re.sub(r'<size>[0-9]+<','<size>'+sz+'<',b)\n"
-		   "open(p,'w').write(s[:i]+b+s[e:])\nEOF",
-		   COPA_E_INPUT, "cannot parse");
+		   FIXUP, COPA_E_INPUT, "cannot parse");
+	/* a truncated zstd frame that repomd vouches for: libsolv's own zstd reader spun
+	 * forever on it (fuzz_repomd); it must fail, not hang */
+	load_fails("zstd-truncated", "printf '\\050\\265\\057\\375' > \"$P\"; " FIXUP,
+		   COPA_E_INPUT, "cannot decompress");
+	/* an empty primary */
+	load_fails("empty", ": > \"$P\"; " FIXUP, COPA_E_INPUT, "");
 }
 
 /* repomd.xml alone: what is taken from it. */

@@ -7,6 +7,8 @@
 #include "util/fs.h"
 #include "util/mem.h"
 
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <solv/chksum.h>
@@ -14,7 +16,7 @@
 #include <solv/knownid.h>
 #include <solv/repo_repomdxml.h>
 #include <solv/repo_rpmmd.h>
-#include <solv/solv_xfopen.h>
+#include <solv/solv_xfopen.h> /* solv_fmemopen only: decompression is libarchive's */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,28 +135,38 @@ int copa_repomd_parse(const void *xml, size_t n, const char *name, struct copa_r
 
 /* ------------------------------------------------------------ primary */
 
-/* Reads the decompressed stream for libsolv, counting and hashing it. */
+/*
+ * Reads the decompressed stream for libsolv, counting and hashing it.
+ * Decompression is libarchive's (raw format; gzip, xz, bzip2 and zstd filters,
+ * built in, never an external program), not libsolv's solv_xfopen: libsolv
+ * 0.7.23's zstd reader spins forever on a truncated frame (found by
+ * fuzz_repomd), and a mirror controls these bytes when repomd.xml is unsigned.
+ */
 struct counted {
-	FILE *inner;
+	struct archive *a;
 	uint64_t bytes;
 	Chksum *chk; /* of the decompressed bytes, or NULL */
 	bool over;
 	bool failed;
+	char why[160];
 };
 
 static ssize_t counted_read(void *cookie, char *buf, size_t size)
 {
 	struct counted *c = cookie;
-	size_t n;
+	la_ssize_t n;
 
-	if (c->over)
+	if (c->over || c->failed)
 		return -1;
-	n = fread(buf, 1, size, c->inner);
-	if (n == 0 && ferror(c->inner)) {
+	n = archive_read_data(c->a, buf, size);
+	if (n < 0) {
 		c->failed = true;
+		snprintf(c->why, sizeof(c->why), "%s", archive_error_string(c->a)
+							   ? archive_error_string(c->a)
+							   : "decompression failed");
 		return -1;
 	}
-	c->bytes += n;
+	c->bytes += (uint64_t)n;
 	if (c->bytes > COPA_RPMMD_OPEN_MAX) {
 		c->over = true;
 		return -1;
@@ -164,23 +176,41 @@ static ssize_t counted_read(void *cookie, char *buf, size_t size)
 	return (ssize_t)n;
 }
 
-/* The decompressor's name for libsolv, chosen by magic bytes. */
-static const char *kind_by_magic(const unsigned char *m, size_t n)
+/* Opens fd (at offset 0) as a decompressed stream. */
+static struct archive *open_stream(int fd, const char *name, struct copa_err *err)
 {
-	if (n >= 2 && m[0] == 0x1f && m[1] == 0x8b)
-		return "primary.xml.gz";
-	if (n >= 6 && memcmp(m, "\xfd" "7zXZ\0", 6) == 0)
-		return "primary.xml.xz";
-	if (n >= 3 && memcmp(m, "BZh", 3) == 0)
-		return "primary.xml.bz2";
-	if (n >= 4 && memcmp(m, "\x28\xb5\x2f\xfd", 4) == 0)
-		return "primary.xml.zst";
-	return "primary.xml";
+	struct archive *a = archive_read_new();
+	struct archive_entry *e;
+	int r;
+
+	if (archive_read_support_filter_gzip(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_xz(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_bzip2(a) != ARCHIVE_OK ||
+	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
+	    archive_read_support_format_raw(a) != ARCHIVE_OK) {
+		/* ARCHIVE_WARN means an external program would decompress: never */
+		copa_err_set(err, COPA_E_UNSUPPORTED, "libarchive lacks built-in gzip, xz, bzip2 "
+			     "or zstd support needed for '%s'", name);
+		archive_read_free(a);
+		return NULL;
+	}
+	r = archive_read_open_fd(a, fd, 65536);
+	if (r == ARCHIVE_OK)
+		r = archive_read_next_header(a, &e);
+	if (r != ARCHIVE_OK) {
+		copa_err_set(err, COPA_E_INPUT, "cannot decompress '%s': %s", name,
+			     r == ARCHIVE_EOF ? "it is empty"
+					      : archive_error_string(a) ? archive_error_string(a)
+									: "unknown format");
+		archive_read_free(a);
+		return NULL;
+	}
+	return a;
 }
 
 /* Hashes fd from its start with the repomd checksum type; leaves it at offset 0. */
 static int verify_compressed(int fd, const struct copa_repomd_file *f, const char *name,
-			     unsigned char magic[8], size_t *nmagic, struct copa_err *err)
+			     struct copa_err *err)
 {
 	Chksum *chk = solv_chksum_create(f->chksum_type);
 	unsigned char buf[65536];
@@ -188,7 +218,6 @@ static int verify_compressed(int fd, const struct copa_repomd_file *f, const cha
 	uint64_t total = 0;
 	int len = 0;
 
-	*nmagic = 0;
 	if (lseek(fd, 0, SEEK_SET) < 0) {
 		solv_chksum_free(chk, NULL);
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot rewind '%s'", name);
@@ -204,10 +233,6 @@ static int verify_compressed(int fd, const struct copa_repomd_file *f, const cha
 		}
 		if (r == 0)
 			break;
-		if (total == 0) {
-			*nmagic = (size_t)r < 8 ? (size_t)r : 8;
-			memcpy(magic, buf, *nmagic);
-		}
 		total += (uint64_t)r;
 		if (total > COPA_RPMMD_PRIMARY_MAX) {
 			solv_chksum_free(chk, NULL);
@@ -243,27 +268,19 @@ int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f,
 {
 	static const cookie_io_functions_t io = {.read = counted_read};
 	Pool *pool = repo->pool;
-	unsigned char magic[8];
-	size_t nmagic;
 	struct counted c = {0};
 	FILE *fp = NULL;
-	int dupfd, rc = 0, before = repo->nsolvables;
+	int rc = 0, before = repo->nsolvables, added;
 	Id first = pool->nsolvables; /* libsolv appends new solvables at the pool's end */
-	int added;
 
 	if (!strong(f->chksum_type))
 		return copa_err_set(err, COPA_E_VERIFY, "'%s': no trusted checksum to verify it "
 				    "against", name);
-	if (verify_compressed(fd, f, name, magic, &nmagic, err) < 0)
+	if (verify_compressed(fd, f, name, err) < 0)
 		return -1;
-	dupfd = dup(fd);
-	if (dupfd < 0)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot read '%s'", name);
-	c.inner = solv_xfopen_fd(kind_by_magic(magic, nmagic), dupfd, "r");
-	if (!c.inner) {
-		close(dupfd);
-		return copa_err_set(err, COPA_E_INPUT, "cannot decompress '%s'", name);
-	}
+	c.a = open_stream(fd, name, err);
+	if (!c.a)
+		return -1;
 	if (f->open_type)
 		c.chk = solv_chksum_create(f->open_type);
 	fp = fopencookie(&c, "r", io);
@@ -275,9 +292,12 @@ int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f,
 		if (c.over)
 			rc = copa_err_set(err, COPA_E_LIMIT, "'%s' decompresses to more than %llu "
 					  "MiB", name, COPA_RPMMD_OPEN_MAX >> 20);
+		else if (c.failed)
+			rc = copa_err_set(err, COPA_E_INPUT, "cannot decompress '%s': %s", name,
+					  c.why);
 		else
 			rc = copa_err_set(err, COPA_E_INPUT, "cannot parse '%s': %s", name,
-					  c.failed ? "decompression failed" : pool_errstr(pool));
+					  pool_errstr(pool));
 		goto out;
 	}
 	if (c.chk) {
@@ -302,8 +322,7 @@ int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f,
 out:
 	if (fp)
 		fclose(fp);
-	if (c.inner)
-		fclose(c.inner);
+	archive_read_free(c.a);
 	if (c.chk)
 		solv_chksum_free(c.chk, NULL);
 	if (rc < 0 && repo->end > first)

@@ -6,8 +6,9 @@
  * copa takes the primary entry's location, checksum, open-checksum and size
  * from it. The primary file (gzip, xz, bzip2, zstd, or plain) is hashed in
  * full and compared with the repomd checksum before a single byte of it is
- * parsed; only then is it decompressed (libsolv's solv_xfopen, chosen by the
- * file's magic bytes, not its name) and read by libsolv's repo_add_rpmmd()
+ * parsed; only then is it decompressed (libarchive's built-in filters, chosen
+ * by the file's magic bytes, not its name; not libsolv's solv_xfopen, whose
+ * zstd reader hangs on a truncated frame) and read by libsolv's repo_add_rpmmd()
  * into the caller's repository. The decompressed stream is counted and, when
  * repomd gives one, hashed against the open-checksum as it is parsed; a
  * mismatch or a stream past the cap drops what was added.
