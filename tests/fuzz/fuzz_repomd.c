@@ -56,8 +56,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (copa_repomd_parse(data, size, "fuzz", &md, &err) == 0) {
-		if (!md.primary.location || !md.primary.location[0] ||
-		    strstr(md.primary.location, ".."))
+		const char *l = md.primary.location;
+		size_t n = l ? strlen(l) : 0;
+
+		/* a normalised relative path: no ".." component ("a..b" is a name) */
+		if (!n || l[0] == '/' || strcmp(l, "..") == 0 || strncmp(l, "../", 3) == 0 ||
+		    strstr(l, "/../") || (n >= 3 && strcmp(l + n - 3, "/..") == 0))
 			abort();
 		copa_repomd_release(&md);
 	}
