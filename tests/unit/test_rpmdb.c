@@ -258,6 +258,24 @@ static void broken_databases(void **state)
 	rt_write(img, "var/lib/rpm/rpmdb.sqlite", "this is not an sqlite database\n");
 	assert_int_equal(copa_rpmdb_read(fd, NULL, &db, NULL, &err), -1);
 	assert_int_equal(err.code, COPA_E_INPUT);
+	assert_non_null(strstr(err.msg, "'var/lib/rpm/rpmdb.sqlite' is not an SQLite database"));
+	assert_int_equal(db.n, 0);
+	/* sqlite's header but nothing after it: librpm itself refuses it (and leaks its
+	 * connection doing so: tests/lsan-rpm.supp) */
+	rt_rm(var);
+	rt_write(img, "var/lib/rpm/rpmdb.sqlite", "SQLite format 3");
+	{
+		_cleanup_free_ char *p = copa_xasprintf("%s/var/lib/rpm/rpmdb.sqlite", img);
+		FILE *f = fopen(p, "ab");
+
+		assert_non_null(f);
+		fputc(0, f);
+		for (int i = 0; i < 100; i++)
+			fputc(0x5a, f);
+		fclose(f);
+	}
+	assert_int_equal(copa_rpmdb_read(fd, NULL, &db, NULL, &err), -1);
+	assert_int_equal(err.code, COPA_E_INPUT);
 	assert_non_null(strstr(err.msg, "rpm database 'var/lib/rpm'"));
 	assert_int_equal(db.n, 0);
 	/* a file that is not Berkeley DB */

@@ -163,6 +163,16 @@ static int copy_out(int rootfd, const char *dir, const char *name, const char *d
 	return 0;
 }
 
+static bool is_sqlite(const char *path)
+{
+	static const char magic[16] = "SQLite format 3";
+	char head[16];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	return fd >= 0 && read(fd, head, sizeof(head)) == (ssize_t)sizeof(head) &&
+	       memcmp(head, magic, sizeof(head)) == 0;
+}
+
 static char *dup_tag(Header h, rpmTagVal tag)
 {
 	const char *s = headerGetString(h, tag);
@@ -294,6 +304,13 @@ int copa_rpmdb_read(int rootfd, const char *dbpath, struct copa_rpmdb *db, struc
 		if ((rc = copy_out(rootfd, where, "rpmdb.sqlite", first, false, err)) < 0 ||
 		    (rc = copy_out(rootfd, where, "rpmdb.sqlite-wal", second, true, err)) < 0)
 			goto out;
+		/* librpm leaks its sqlite connection when the open fails: refuse what is
+		 * plainly not sqlite before it gets there (and say so better) */
+		if (!is_sqlite(first)) {
+			rc = copa_err_set(err, COPA_E_INPUT, "rpm database '%s/rpmdb.sqlite' is not "
+					  "an SQLite database", where);
+			goto out;
+		}
 	} else {
 		first = copa_xasprintf("%s/Packages", dbdir);
 		if ((rc = copy_out(rootfd, where, "Packages", first, false, err)) < 0)
