@@ -296,6 +296,48 @@ static void broken_databases(void **state)
 	rt_rm(img);
 }
 
+/* The image's own %_dbpath, from its macro files in rpm's order. */
+static void image_dbpath(void **state)
+{
+	_cleanup_free_ char *img = rt_mkdtemp();
+	struct copa_err err = COPA_ERR_INIT;
+	char *p = NULL;
+	int fd = open_root(img);
+
+	assert_int_equal(copa_rpmdb_image_dbpath(fd, &p, &err), 0);
+	assert_null(p);
+	/* Fedora's form */
+	rt_write(img, "usr/lib/rpm/macros", "%_usr /usr\n%_dbpath\t\t%{_usr}/lib/sysimage/rpm\n");
+	assert_int_equal(copa_rpmdb_image_dbpath(fd, &p, &err), 0);
+	assert_string_equal(p, "/usr/lib/sysimage/rpm");
+	free(p);
+	/* macros.d after macros, etc/rpm last; a definition copa cannot expand is skipped */
+	rt_write(img, "usr/lib/rpm/macros.d/macros.b", "%_dbpath %{_var}/lib/rpm-b\n");
+	rt_write(img, "usr/lib/rpm/macros.d/macros.a", "%_dbpath /a\n");
+	rt_write(img, "etc/rpm/macros.zz", "%_dbpath %{_something}/x\n%_dbpath_rebuild /y\n");
+	assert_int_equal(copa_rpmdb_image_dbpath(fd, &p, &err), 0);
+	assert_string_equal(p, "/var/lib/rpm-b");
+	free(p);
+	rt_write(img, "etc/rpm/macros.dbpath", "%_dbpath %{_localstatedir}/lib/rpm\n");
+	assert_int_equal(copa_rpmdb_image_dbpath(fd, &p, &err), 0);
+	assert_string_equal(p, "/var/lib/rpm");
+	free(p);
+	/* an image whose %_dbpath is unusual: the database is found there */
+	{
+		_cleanup_free_ char *src = rt_data("rpmdb/mariner-2.0-sqlite/rpmdb.sqlite");
+		struct copa_rpmdb db = {0};
+
+		rt_write(img, "etc/rpm/macros.zzz", "%_dbpath /opt/rpmdb\n");
+		rt_copy(src, img, "opt/rpmdb/rpmdb.sqlite");
+		assert_int_equal(copa_rpmdb_read(fd, NULL, &db, NULL, &err), 0);
+		assert_string_equal(db.dbpath, "opt/rpmdb");
+		assert_int_equal(db.n, 129);
+		copa_rpmdb_release(&db);
+	}
+	close(fd);
+	rt_rm(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -306,6 +348,7 @@ int main(void)
 		cmocka_unit_test(host_symlink_not_followed),
 		cmocka_unit_test(ndb_refused),
 		cmocka_unit_test(broken_databases),
+		cmocka_unit_test(image_dbpath),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,10 +4,12 @@
 #include "pkg/rpm/rpmdb.h"
 
 #include "pkg/rpm/rpmlib.h"
+#include "util/blob.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -19,6 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+int copa_rpmdb_image_dbpath(int rootfd, char **out, struct copa_err *err);
 
 static const char *const default_dbpaths[] = {"usr/lib/sysimage/rpm", "var/lib/rpm"};
 
@@ -100,6 +104,19 @@ int copa_rpmdb_locate(int rootfd, const char *dbpath, enum copa_rpmdb_kind *kind
 		}
 		*where = copa_buf_detach(&norm, NULL);
 		return 0;
+	}
+	{
+		/* the image's own %_dbpath first, when it holds a database */
+		_cleanup_free_ char *mine = NULL;
+		struct copa_buf norm = COPA_BUF_INIT;
+
+		if (copa_rpmdb_image_dbpath(rootfd, &mine, err) == 0 && mine &&
+		    copa_path_normalize(mine, &norm) == 0 && norm.len &&
+		    (*kind = kind_in(rootfd, copa_buf_str(&norm))) != COPA_RPMDB_NONE) {
+			*where = copa_buf_detach(&norm, NULL);
+			return 0;
+		}
+		copa_buf_release(&norm);
 	}
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(default_dbpaths); i++) {
 		*kind = kind_in(rootfd, default_dbpaths[i]);
@@ -329,6 +346,136 @@ int copa_rpmdb_read(int rootfd, const char *dbpath, struct copa_rpmdb *db, struc
 out:
 	copa_fs_rm_rf(AT_FDCWD, tmp, &e);
 	return rc;
+}
+
+/* Expands the few directory macros a %_dbpath definition uses; NULL when it uses others. */
+static char *expand_dbpath(struct copa_blob v)
+{
+	static const struct {
+		const char *name, *value;
+	} known[] = {
+		{"_usr", "/usr"},          {"_prefix", "/usr"},
+		{"_var", "/var"},          {"_localstatedir", "/var"},
+		{"_sharedstatedir", "/var/lib"},
+	};
+	struct copa_buf b = COPA_BUF_INIT;
+
+	for (size_t i = 0; i < v.n;) {
+		bool found = false;
+
+		if (v.p[i] != '%') {
+			copa_buf_addc(&b, v.p[i++]);
+			continue;
+		}
+		for (size_t k = 0; k < COPA_ARRAY_SIZE(known) && !found; k++) {
+			_cleanup_free_ char *ref = copa_xasprintf("%%{%s}", known[k].name);
+			size_t n = strlen(ref);
+
+			if (v.n - i >= n && memcmp(v.p + i, ref, n) == 0) {
+				copa_buf_adds(&b, known[k].value);
+				i += n;
+				found = true;
+			}
+		}
+		if (!found) {
+			copa_buf_release(&b);
+			return NULL;
+		}
+	}
+	return copa_buf_detach(&b, NULL);
+}
+
+/* Applies the %_dbpath lines of one macro file (the last one wins). */
+static void scan_macros(int rootfd, const char *path, char **out)
+{
+	struct copa_err e = COPA_ERR_INIT;
+	struct copa_buf text = COPA_BUF_INIT;
+	struct copa_blob rest, line;
+	_cleanup_close_ int fd = copa_fs_open_beneath(rootfd, path, O_RDONLY | O_CLOEXEC, 0, &e);
+
+	if (fd < 0 || copa_fs_read_fd(fd, 1u << 20, &text, &e) < 0)
+		goto out;
+	rest = copa_blob(text.p, text.len);
+	while (copa_blob_split(&rest, '\n', &line)) {
+		struct copa_blob t = copa_blob_trim(line);
+		char *v;
+
+		if (!copa_blob_starts(t, "%_dbpath") || t.n < 9 || (t.p[8] != ' ' && t.p[8] != '\t'))
+			continue;
+		v = expand_dbpath(copa_blob_trim(copa_blob(t.p + 9, t.n - 9)));
+		if (v && v[0] == '/') {
+			free(*out);
+			*out = v;
+		} else {
+			free(v);
+		}
+	}
+out:
+	copa_buf_release(&text);
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names of dir (beneath rootfd) starting with prefix, sorted. */
+static char **list_dir(int rootfd, const char *dir, const char *prefix, size_t *n)
+{
+	struct copa_err e = COPA_ERR_INIT;
+	int fd = copa_fs_open_beneath(rootfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0, &e);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	char **v = NULL;
+	size_t cap = 0;
+
+	*n = 0;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((de = readdir(d)) && *n < 1000) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		v = copa_xgrow(v, &cap, *n + 1, sizeof(*v));
+		v[(*n)++] = copa_xasprintf("%s/%s", dir, de->d_name);
+	}
+	closedir(d);
+	if (*n)
+		qsort(v, *n, sizeof(*v), cmp_names);
+	return v;
+}
+
+int copa_rpmdb_image_dbpath(int rootfd, char **out, struct copa_err *err)
+{
+	static const struct {
+		const char *dir, *prefix; /* a directory's files, or one file (prefix NULL) */
+	} order[] = {
+		{"usr/lib/rpm/macros", NULL},
+		{"usr/lib/rpm/macros.d", "macros."},
+		{"etc/rpm/macros", NULL},
+		{"etc/rpm", "macros."},
+	};
+
+	*out = NULL;
+	for (size_t i = 0; i < COPA_ARRAY_SIZE(order); i++) {
+		char **names;
+		size_t n;
+
+		if (!order[i].prefix) {
+			scan_macros(rootfd, order[i].dir, out);
+			continue;
+		}
+		names = list_dir(rootfd, order[i].dir, order[i].prefix, &n);
+		for (size_t k = 0; k < n; k++) {
+			scan_macros(rootfd, names[k], out);
+			free(names[k]);
+		}
+		free(names);
+	}
+	(void)err;
+	return 0;
 }
 
 char *copa_rpm_pkg_nvra(const struct copa_rpm_pkg *p)

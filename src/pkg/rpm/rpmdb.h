@@ -69,8 +69,10 @@ const char *copa_rpmdb_kind_name(enum copa_rpmdb_kind kind);
 
 /*
  * Finds the database beneath the directory fd rootfd: in `dbpath` (relative
- * or absolute inside the image) when given, else usr/lib/sysimage/rpm then
- * var/lib/rpm (one of them is often a symlink to the other; symlinks are
+ * or absolute inside the image) when given, else in the image's own
+ * %_dbpath (copa_rpmdb_image_dbpath) when a database is there, else in
+ * usr/lib/sysimage/rpm then var/lib/rpm (one of them is often a symlink to
+ * the other; symlinks are
  * never followed, the real directory is found by trying both). A directory
  * with rpmdb.sqlite is sqlite (even when an old Packages sits beside it, as
  * after rpm's migration), with Packages BDB, with Packages.db NDB.
@@ -90,6 +92,17 @@ int copa_rpmdb_locate(int rootfd, const char *dbpath, enum copa_rpmdb_kind *kind
  */
 int copa_rpmdb_read(int rootfd, const char *dbpath, struct copa_rpmdb *db, struct copa_out *out,
 		    struct copa_err *err);
+
+/*
+ * The %_dbpath an image's own rpm would use, from its macro files beneath
+ * rootfd in rpm's order (usr/lib/rpm/macros, usr/lib/rpm/macros.d/macros.NAME,
+ * etc/rpm/macros, etc/rpm/macros.NAME; the last definition wins). Values using
+ * %{_usr}, %{_prefix}, %{_var}, %{_localstatedir} or %{_sharedstatedir} are
+ * expanded with rpm's defaults; anything else is not understood and skipped.
+ * *out gets a malloc'd absolute path, or NULL when no file sets it (the
+ * caller then lets copa_rpmdb_locate try the usual places).
+ */
+int copa_rpmdb_image_dbpath(int rootfd, char **out, struct copa_err *err);
 
 /* name-version-release.arch as `rpm -qa` prints it (no arch: name-version-release). Caller frees. */
 char *copa_rpm_pkg_nvra(const struct copa_rpm_pkg *p);
