@@ -363,6 +363,10 @@ static char *expand_dbpath(struct copa_blob v)
 	for (size_t i = 0; i < v.n;) {
 		bool found = false;
 
+		if ((unsigned char)v.p[i] < 0x20 || v.p[i] == 0x7f) {
+			copa_buf_release(&b);
+			return NULL; /* no control characters (or NULs) in a path */
+		}
 		if (v.p[i] != '%') {
 			copa_buf_addc(&b, v.p[i++]);
 			continue;
@@ -385,17 +389,10 @@ static char *expand_dbpath(struct copa_blob v)
 	return copa_buf_detach(&b, NULL);
 }
 
-/* Applies the %_dbpath lines of one macro file (the last one wins). */
-static void scan_macros(int rootfd, const char *path, char **out)
+void copa_rpmdb_macros_scan(const char *text, size_t n, char **dbpath)
 {
-	struct copa_err e = COPA_ERR_INIT;
-	struct copa_buf text = COPA_BUF_INIT;
-	struct copa_blob rest, line;
-	_cleanup_close_ int fd = copa_fs_open_beneath(rootfd, path, O_RDONLY | O_CLOEXEC, 0, &e);
+	struct copa_blob rest = copa_blob(text, n), line;
 
-	if (fd < 0 || copa_fs_read_fd(fd, 1u << 20, &text, &e) < 0)
-		goto out;
-	rest = copa_blob(text.p, text.len);
 	while (copa_blob_split(&rest, '\n', &line)) {
 		struct copa_blob t = copa_blob_trim(line);
 		char *v;
@@ -403,14 +400,24 @@ static void scan_macros(int rootfd, const char *path, char **out)
 		if (!copa_blob_starts(t, "%_dbpath") || t.n < 9 || (t.p[8] != ' ' && t.p[8] != '\t'))
 			continue;
 		v = expand_dbpath(copa_blob_trim(copa_blob(t.p + 9, t.n - 9)));
-		if (v && v[0] == '/') {
-			free(*out);
-			*out = v;
+		if (v && v[0] == '/' && strlen(v) < 4096) {
+			free(*dbpath);
+			*dbpath = v;
 		} else {
 			free(v);
 		}
 	}
-out:
+}
+
+/* Applies the %_dbpath lines of one macro file beneath rootfd (the last one wins). */
+static void scan_macros(int rootfd, const char *path, char **out)
+{
+	struct copa_err e = COPA_ERR_INIT;
+	struct copa_buf text = COPA_BUF_INIT;
+	_cleanup_close_ int fd = copa_fs_open_beneath(rootfd, path, O_RDONLY | O_CLOEXEC, 0, &e);
+
+	if (fd >= 0 && copa_fs_read_fd(fd, 1u << 20, &text, &e) == 0)
+		copa_rpmdb_macros_scan(text.p ? text.p : "", text.len, out);
 	copa_buf_release(&text);
 }
 

@@ -104,6 +104,13 @@ int copa_rpmdb_read(int rootfd, const char *dbpath, struct copa_rpmdb *db, struc
  */
 int copa_rpmdb_image_dbpath(int rootfd, char **out, struct copa_err *err);
 
+/*
+ * Applies the `%_dbpath VALUE` lines of one macro file's text (n bytes) to
+ * *dbpath: each definition copa can expand to an absolute path replaces the
+ * malloc'd value there (the caller frees it). Other lines are ignored.
+ */
+void copa_rpmdb_macros_scan(const char *text, size_t n, char **dbpath);
+
 /* name-version-release.arch as `rpm -qa` prints it (no arch: name-version-release). Caller frees. */
 char *copa_rpm_pkg_nvra(const struct copa_rpm_pkg *p);
 
