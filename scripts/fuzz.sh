@@ -12,8 +12,8 @@ jobs=${2:-2}
 [ $# -gt 0 ] && shift
 [ $# -gt 0 ] && shift
 if [ $# -eq 0 ]; then
-	# The list is meson's: every target of tests/fuzz/meson.build.
-	mapfile -t all < <(sed -n "/^fuzz_targets = \[/,/^\]/s/^ *'\([a-z_0-9]*\)',.*/\1/p" \
+	# Every target of tests/fuzz/meson.build: the names in its *fuzz_targets lists.
+	mapfile -t all < <(sed -n "/^[a-z_]*fuzz_targets = \[/,/^\]/s/^ *'\([a-z_0-9]*\)',.*/\1/p" \
 		tests/fuzz/meson.build)
 	set -- "${all[@]}"
 fi
