@@ -9,7 +9,7 @@
 #define COPA_CORE_PROBE_H
 
 #include "layer/view.h"
-#include "repo/osrelease.h"
+#include "pkg/osrelease.h"
 #include "util/err.h"
 
 #include <stdbool.h>

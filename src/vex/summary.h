@@ -16,7 +16,7 @@
 #ifndef COPA_VEX_SUMMARY_H
 #define COPA_VEX_SUMMARY_H
 
-#include "core/version.h"
+#include "pkg/version.h"
 #include "report/manifest.h"
 #include "util/arena.h"
 #include "util/buf.h"

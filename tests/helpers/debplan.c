@@ -12,12 +12,12 @@
  * Exit status: 0 when planned (per-package outcomes are in the output), 1
  * on an error (one line on stderr), 2 on a usage error.
  */
-#include "core/cache.h"
+#include "util/cache.h"
 #include "pkg/deb/fetch.h"
 #include "pkg/deb/plan.h"
 #include "pkg/deb/probe_repo.h"
-#include "repo/debrepo.h"
-#include "repo/osrelease.h"
+#include "pkg/deb/debrepo.h"
+#include "pkg/osrelease.h"
 #include "util/http.h"
 #include "util/json.h"
 #include "util/mem.h"

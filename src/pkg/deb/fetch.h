@@ -17,7 +17,7 @@
 #ifndef COPA_PKG_DEB_FETCH_H
 #define COPA_PKG_DEB_FETCH_H
 
-#include "core/cache.h"
+#include "util/cache.h"
 #include "pkg/deb/deb.h"
 #include "pkg/deb/debfile.h"
 #include "util/err.h"

@@ -1,6 +1,6 @@
 #include "pkg/deb/plan.h"
 
-#include "core/version.h"
+#include "pkg/version.h"
 
 #include "pkg/deb/control.h"
 #include "util/arena.h"

@@ -25,11 +25,11 @@
 #ifndef COPA_PKG_DEB_PLAN_H
 #define COPA_PKG_DEB_PLAN_H
 
-#include "core/cache.h"
+#include "util/cache.h"
 #include "pkg/deb/aptprefs.h"
 #include "pkg/deb/deb.h"
 #include "pkg/deb/probe_repo.h"
-#include "repo/debrepo.h"
+#include "pkg/deb/debrepo.h"
 #include "util/err.h"
 #include "util/log.h"
 

@@ -1,7 +1,7 @@
 #include "pkg/deb/probe_repo.h"
 
 #include "pkg/deb/control.h"
-#include "repo/armor.h"
+#include "pgp/armor.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"
