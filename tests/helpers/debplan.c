@@ -13,7 +13,7 @@
  * on an error (one line on stderr), 2 on a usage error.
  */
 #include "util/cache.h"
-#include "pkg/deb/fetch.h"
+#include "pkg/fetch.h"
 #include "pkg/deb/plan.h"
 #include "pkg/deb/probe_repo.h"
 #include "pkg/deb/debrepo.h"
@@ -305,10 +305,11 @@ int main(int argc, char **argv)
 	}
 	plan_ms = ms_since(&t0);
 	if (fetch) {
-		struct copa_deb_fetch_opts fo = {.http = http, .cache = &cache, .out = &out, .jobs = jobs};
+		struct copa_pkg_fetch_opts fo = {.http = http, .cache = &cache, .out = &out, .jobs = jobs,
+						 .suffix = ".deb"};
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (copa_deb_fetch(plan.pkgs, plan.n_pkgs, &fo, NULL, &err) < 0)
+		if (copa_deb_fetch(plan.pkgs, plan.n_pkgs, &fo, &err) < 0)
 			goto fail;
 		fetch_ms = ms_since(&t0);
 	}
