@@ -409,6 +409,33 @@ def test_distroless_statusd(copa, world, tmp_path):
     assert (rootfs / "lib/x86_64-linux-gnu/libfoo.so.1").read_text() == "foo 1.0-2\n"
 
 
+def test_distroless_statusd_beside_empty_status(copa, world, tmp_path):
+    """An empty status file beside status.d/: planner, applier and read-back all use status.d/
+    (the applier used to read the empty status and leave status.d/ at the old versions)."""
+    base = base_packages(world)[:1] + base_packages(world)[2:3]  # libfoo1, tool
+    world.publish(*update_packages(world))
+    root = tmp_path / "distroless"
+    for d in ("usr/lib", "etc", "var/lib/dpkg/status.d", "usr/share/keyrings"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    os.symlink("usr/lib", root / "lib")
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+    (root / "var/lib/dpkg/status").write_text("")
+    for i, deb in enumerate(base):
+        fields = subprocess.run(["dpkg-deb", "--field", str(deb)], capture_output=True,
+                                text=True, check=True).stdout
+        (root / "var/lib/dpkg/status.d" / ["libfoo1", "tool"][i]).write_text(fields)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    layout = world.image(root)
+    copa("patch", "-i", f"oci:{layout}:1.0", "--repo-replace", "--repo",
+         f"deb [signed-by={world.key.public}] {world.url} stable main", check=True)
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    sd = rootfs / "var/lib/dpkg/status.d"
+    assert (rootfs / "var/lib/dpkg/status").read_text() == ""
+    assert "Version: 1.0-2" in (sd / "libfoo1").read_text()
+    assert "Version: 1.0-2" in (sd / "tool").read_text()
+    assert (rootfs / "lib/x86_64-linux-gnu/libfoo.so.1").read_text() == "foo 1.0-2\n"
+
+
 def test_multiplatform_one_platform_patched(copa, world, tmp_path):
     base = base_packages(world)
     world.publish(*update_packages(world))
