@@ -1991,7 +1991,6 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 
 	if (ensure_owners(a, err) < 0)
 		return -1;
-	/* Build the stanza first: it is the last thing that can fail on bad input. */
 	for (size_t i = 0; i < pl->n_cc; i++) {
 		const struct copa_dpkg_ctl_conffile *cc = &pl->cc[i];
 		struct item *it = item_at(pl, &pl->by_rel, cc->path + 1);
@@ -2006,6 +2005,27 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 	}
 	for (size_t i = 0; i < pl->n_items; i++)
 		pathvec_add_blob(&newlist, copa_blob_str(pl->items[i].pkgpath));
+	/*
+	 * A trial of the new status stanza, built and parsed back before the
+	 * layer, the view or the database change: a malformed control field (a
+	 * bad Depends) fails the package while nothing was written yet. The
+	 * stanza is built again below, once the obsolete conffiles are known.
+	 */
+	with_status = a->db->layout == COPA_DPKGDB_STATUS || a->db->statusd_status_field ||
+		      (pl->old && pl->old->status);
+	in.control = &pl->control;
+	in.status = with_status ? "install ok installed" : NULL;
+	in.conffiles = recs.v;
+	in.n_conffiles = recs.n;
+	in.old = pl->old ? &pl->old_para : NULL;
+	r = copa_dpkg_stanza_build(&in, &stanza, err);
+	if (r == 0)
+		np = copa_dpkg_pkg_parse(stanza.p, stanza.len, "the new status stanza", err);
+	if (!np)
+		r = -1;
+	copa_dpkg_pkg_free(np);
+	np = NULL;
+	copa_buf_reset(&stanza);
 
 	/* Files of the package, in archive order. */
 	for (size_t i = 0; i < pl->n_items && r == 0; i++) {
@@ -2038,18 +2058,13 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 	if (r == 0)
 		mark_others_obsolete(pl);
 
-	with_status = a->db->layout == COPA_DPKGDB_STATUS || a->db->statusd_status_field ||
-		      (pl->old && pl->old->status);
-	in.control = &pl->control;
-	in.status = with_status ? "install ok installed" : NULL;
 	in.conffiles = recs.v;
 	in.n_conffiles = recs.n;
-	in.old = pl->old ? &pl->old_para : NULL;
 	if (r == 0)
 		r = copa_dpkg_stanza_build(&in, &stanza, err);
 	if (r == 0)
 		np = copa_dpkg_pkg_parse(stanza.p, stanza.len, "the new status stanza", err);
-	if (!np)
+	if (r == 0 && !np)
 		r = -1;
 	if (r == 0 && a->db->layout == COPA_DPKGDB_STATUS)
 		r = update_interests(pl, err);
