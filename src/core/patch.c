@@ -1393,12 +1393,58 @@ out:
 		record_outcomes(&c, why, &e2);
 		free(why);
 	}
+	if (rc < 0 && !j->sp && !j->synth && r->o->ignore_errors && r->n_jobs > 1 && c.have_probe &&
+	    c.probe.os.id) {
+		/* A platform --ignore-errors may keep still gets its row in the summary. */
+		struct copa_err e2 = COPA_ERR_INIT;
+		struct copa_update_manifest *m = copa_update_manifest_new("(no report)", "none");
+
+		if (copa_update_manifest_set_os(m, c.probe.os.id,
+						c.probe.os.version_id ? c.probe.os.version_id : "unknown",
+						c.img.platform.arch, c.img.platform.variant, c.probe.fam,
+						&e2) == 0 &&
+		    copa_update_manifest_finish(m, &e2) == 0) {
+			j->synth = m;
+			j->sp = copa_summary_add_manifest(r->summary, m);
+		} else {
+			copa_update_manifest_free(m);
+		}
+	}
 	if (j->sp && rc == 0)
 		copa_summary_platform_digests(r->summary, j->sp, c.have_img ? c.img.desc.digest : NULL,
 					      j->patched ? j->new_desc.digest
 							 : (c.have_img ? c.img.desc.digest : NULL));
 	platform_ctx_release(&c);
 	return rc;
+}
+
+/*
+ * --ignore-errors on a multi-platform image: a platform that cannot be
+ * patched is kept as it was (its manifest copied untouched) and the summary
+ * says why; the other platforms are patched. A stop (signal, deadline) is
+ * never kept going past. Returns -1 (err kept) when the failure stands.
+ */
+static int keep_platform(struct run *r, struct job *j, struct copa_err *err)
+{
+	struct copa_err stop = COPA_ERR_INIT;
+	char name[256];
+
+	if (!r->o->ignore_errors || r->n_jobs < 2 || err->code == COPA_E_CANCELED ||
+	    err->code == COPA_E_TIMEOUT || copa_runctl_check(&stop) < 0)
+		return -1;
+	copa_platform_str(&j->want, name, sizeof(name));
+	copa_warn(r->o->out, "%s cannot be patched and is kept as it was: %s", name, err->msg);
+	if (!j->sp && j->report)
+		j->sp = copa_summary_add_manifest(r->summary, j->report);
+	if (j->sp) {
+		copa_summary_platform_set_name(r->summary, j->sp, name);
+		copa_summary_platform_error(r->summary, j->sp, err->msg);
+		copa_summary_platform_digests(r->summary, j->sp, j->old_digest[0] ? j->old_digest : NULL,
+					      j->old_digest[0] ? j->old_digest : NULL);
+	}
+	j->patched = false;
+	copa_err_clear(err);
+	return 0;
 }
 
 /* ---- writing ---- */
@@ -1669,7 +1715,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	if (plan_jobs(&r, err) < 0)
 		goto out;
 	for (size_t i = 0; i < r.n_jobs; i++) {
-		if (patch_platform(&r, &r.jobs[i], err) < 0)
+		if (patch_platform(&r, &r.jobs[i], err) < 0 && keep_platform(&r, &r.jobs[i], err) < 0)
 			goto out;
 		n_patched += r.jobs[i].patched;
 	}

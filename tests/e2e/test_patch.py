@@ -157,6 +157,37 @@ def test_fixed_version_not_available(copa, patched_world, tmp_path):
     assert pkgs["tool"]["outcome"] == "not-available"
 
 
+def test_ignore_errors_skips_a_package_that_fails_to_download(copa, patched_world, tmp_path):
+    """--ignore-errors covers a package whose download does not verify: it is skipped and
+    reported as failed, absent from the VEX document, and the rest is patched (exit 0)."""
+    w = patched_world
+    deb = next(w.repo.root.glob("pool/stable/main/tool_1.0-2_*.deb"))
+    data = bytearray(deb.read_bytes())
+    data[-100] ^= 0xFF  # same size, other content: the index's SHA256 no longer matches
+    deb.write_bytes(bytes(data))
+    report = native_report(tmp_path / "r.json", [
+        ("tool", "1.0-1", "1.0-2", "CVE-2099-0005"),
+        ("libfoo1", "1.0-1", "1.0-2", "CVE-2099-0006"),
+    ])
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "-r", report, "-s", "native", "-t", "strict")
+    assert p.returncode == 1 and "'tool'" in p.stderr
+    summary, vex = tmp_path / "s.json", tmp_path / "vex.json"
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "-r", report, "-s", "native", "-t", "lenient",
+             "--ignore-errors", "--summary", summary, "-o", vex)
+    assert p.returncode == 0, p.stderr
+    assert "skipping package 'tool'" in p.stderr
+    v = dpkg_versions(unpack(w.layout, "lenient", tmp_path / "u"))
+    assert v["libfoo1"] == "1.0-2" and v["libbar1"] == "1.0-1" and v["tool"] == "1.0-1"
+    plat = json.loads(summary.read_text())["platforms"][0]
+    pkgs = {x["name"]: x for x in plat["packages"]}
+    assert pkgs["tool"]["outcome"] == "failed" and pkgs["tool"]["installedVersion"] == "1.0-1"
+    assert "tool" in pkgs["tool"]["reason"]
+    assert pkgs["libfoo1"]["outcome"] == "updated"
+    assert plat["status"] == "patched" and plat["error"] is None
+    ids = sorted(s["vulnerability"]["name"] for s in json.loads(vex.read_text())["statements"])
+    assert ids == ["CVE-2099-0006"]
+
+
 def test_nothing_to_patch_exits_zero(copa, world, tmp_path):
     base = base_packages(world)
     world.publish(*base)  # the repository has nothing newer
@@ -458,6 +489,40 @@ def test_multiplatform_one_platform_patched(copa, world, tmp_path):
     old_amd = next(m for m in src_index["manifests"] if m["platform"]["architecture"] == "amd64")
     assert new_amd["digest"] != old_amd["digest"]
     it.skopeo("inspect", "--raw", f"oci:{layout}:1.0-patched")
+
+
+def test_ignore_errors_keeps_a_platform_that_cannot_be_patched(copa, world, tmp_path):
+    """--ignore-errors on a multi-platform image: the platform copa cannot patch (an apk
+    database) is kept as it was, the other is patched, and the summary says which failed."""
+    base = base_packages(world)
+    world.publish(*update_packages(world))
+    root = world.rootfs(base)
+    alpine = it.tar_layer([("etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"),
+                           ("lib/apk/db/installed", "C:Q1x\nP:musl\nV:1.2.4-r2\n\n")])
+    layout = tmp_path / "multi"
+    idesc = it.write_multiarch(layout, [("amd64", None, [tar_dir(root)]),
+                                        ("arm64", "v8", [alpine])], tag="1.0")
+    src_index = json.loads((layout / "blobs/sha256" / idesc["digest"].split(":")[1]).read_text())
+    arm = next(m for m in src_index["manifests"] if m["platform"]["architecture"] == "arm64")
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "-t", "strict")
+    assert p.returncode == 1 and "dpkg-based" in p.stderr
+    summary = tmp_path / "s.json"
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "--ignore-errors", "--summary", summary)
+    assert p.returncode == 0, p.stderr
+    assert "linux/arm64 cannot be patched and is kept as it was" in p.stderr
+    out = json.loads((layout / "index.json").read_text())
+    ref = next(m for m in out["manifests"]
+               if m["annotations"]["org.opencontainers.image.ref.name"] == "1.0-patched")
+    new_index = json.loads((layout / "blobs/sha256" / ref["digest"].split(":")[1]).read_text())
+    assert next(m for m in new_index["manifests"] if m["platform"]["architecture"] == "arm64") == arm
+    new_amd = next(m for m in new_index["manifests"] if m["platform"]["architecture"] == "amd64")
+    old_amd = next(m for m in src_index["manifests"] if m["platform"]["architecture"] == "amd64")
+    assert new_amd["digest"] != old_amd["digest"]
+    plats = {x["platform"]: x for x in json.loads(summary.read_text())["platforms"]}
+    assert plats["linux/amd64"]["status"] == "patched" and plats["linux/amd64"]["error"] is None
+    assert plats["linux/arm64"]["status"] == "error"
+    assert "dpkg-based" in plats["linux/arm64"]["error"]
+    assert plats["linux/arm64"]["output"]["digest"] == arm["digest"]
 
 
 def test_push_to_registry(copa, world, tmp_path, registry):
