@@ -1194,36 +1194,22 @@ static int write_manifest(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
 	const struct copa_manifest *m = &c->img.manifest;
-	json_t *doc = json_deep_copy(m->json);
-	json_t *layers = json_array();
-	size_t keep = c->prev >= 0 ? m->n_layers - 1 : m->n_layers;
-	json_t *layer = json_deep_copy(c->j->layer_desc.json);
+	json_t *old_ann = copa_json_obj(m->json, "annotations");
+	/* A re-patch keeps naming the original base. */
+	bool name_base = c->prev < 0 || !json_object_get(old_ann, ANN_BASE_DIGEST);
+	const char *ann[] = {ANN_CREATED, r->now, ANN_PATCHED, r->now,
+			     name_base ? ANN_BASE_DIGEST : NULL, c->img.desc.digest,
+			     ANN_BASE_NAME, r->src_string, NULL};
+	struct copa_manifest_edit edit = {
+		.drop_last = c->prev >= 0 ? 1 : 0,
+		/* Docker schema 2 manifests have no annotations. */
+		.annotations = m->family == COPA_FAMILY_OCI ? ann : NULL,
+	};
 	struct copa_buf raw = COPA_BUF_INIT;
 	char digest[COPA_DIGEST_MAX];
 	int rc;
 
-	for (size_t i = 0; i < keep; i++)
-		json_array_append(layers, m->layers[i].json);
-	json_array_append_new(layers, layer);
-	json_object_set(doc, "config", c->j->config_desc.json);
-	json_object_set_new(doc, "layers", layers);
-	if (m->family == COPA_FAMILY_OCI) {
-		json_t *ann = copa_json_obj(doc, "annotations");
-
-		if (!ann) {
-			ann = json_object();
-			json_object_set_new(doc, "annotations", ann);
-		}
-		json_object_set_new(ann, ANN_CREATED, json_string(r->now));
-		json_object_set_new(ann, ANN_PATCHED, json_string(r->now));
-		/* A re-patch keeps naming the original base. */
-		if (c->prev < 0 || !json_object_get(ann, ANN_BASE_DIGEST)) {
-			json_object_set_new(ann, ANN_BASE_DIGEST, json_string(c->img.desc.digest));
-			json_object_set_new(ann, ANN_BASE_NAME, json_string(r->src_string));
-		}
-	}
-	rc = copa_json_dump(doc, 0, &raw, err);
-	json_decref(doc);
+	rc = copa_manifest_build_edit(m, &c->j->config_desc, &c->j->layer_desc, 1, &edit, &raw, err);
 	if (rc == 0 && dst_oci_only(&r->dst_ref) && m->family == COPA_FAMILY_DOCKER)
 		rc = convert_to_oci(&raw, err);
 	if (rc < 0) {
