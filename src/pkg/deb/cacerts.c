@@ -7,7 +7,7 @@
  */
 #include "pkg/deb/cacerts.h"
 
-#include "pkg/deb/debfs.h"
+#include "pkg/fs.h"
 #include "util/arena.h"
 #include "util/mem.h"
 #include "util/strmap.h"
@@ -165,7 +165,7 @@ static const struct copa_view_entry *lstat_e(struct ctx *c, const char *path, st
 static int read_file(struct ctx *c, const char *path, size_t max, struct copa_buf *out,
 		     struct copa_err *err)
 {
-	return copa_debfs_read(c->v, c->b, path, max, out, err);
+	return copa_pkgfs_read(c->v, c->b, path, max, out, err);
 }
 
 /* ---- the postinst's /etc/ca-certificates.conf update ---- */
@@ -311,7 +311,7 @@ static int local_dir(struct ctx *c, struct copa_err *err)
 		e.uid = 0;
 		e.gid = ul->gid;
 		e.mtime = c->o->mtime;
-		return copa_debfs_put(c->v, c->b, &e, false, err);
+		return copa_pkgfs_put(c->v, c->b, &e, false, err);
 	}
 	if (c->o->db && copa_dpkgdb_statoverride(c->o->db, "/" LOCALDIR))
 		return 0;
@@ -324,7 +324,7 @@ static int local_dir(struct ctx *c, struct copa_err *err)
 		e.uid = ul->uid;
 		e.gid = ul->gid;
 		e.mtime = ld->mtime;
-		r = copa_debfs_put(c->v, c->b, &e, false, err);
+		r = copa_pkgfs_put(c->v, c->b, &e, false, err);
 	}
 	copa_buf_release(&canon);
 	return r;
@@ -441,9 +441,9 @@ static int configure(struct ctx *c, struct copa_err *err)
 			e.size = conf.len;
 			e.content = conf.p ? conf.p : "";
 			copa_buf_release(&canon);
-			r = copa_debfs_put(c->v, c->b, &e, true, err);
+			r = copa_pkgfs_put(c->v, c->b, &e, true, err);
 			if (r == 0)
-				r = copa_debfs_put_file(c->v, c->b, CONF, out.p, out.len, 0644,
+				r = copa_pkgfs_put_file(c->v, c->b, CONF, out.p, out.len, 0644,
 							c->o->mtime, err);
 			if (r == 0)
 				sv_add(&c->notes, copa_xstrdup("updated /etc/ca-certificates.conf (previous version kept as .dpkg-old)"));
@@ -477,7 +477,7 @@ static int configure(struct ctx *c, struct copa_err *err)
 			copa_buf_add(&c->conf_text, out.p, out.len);
 			goto out;
 		}
-		r = copa_debfs_put_file(c->v, c->b, CONF, out.p, out.len, 0644, c->o->mtime, err);
+		r = copa_pkgfs_put_file(c->v, c->b, CONF, out.p, out.len, 0644, c->o->mtime, err);
 		if (r == 0)
 			sv_add(&c->notes, copa_xstrdup("created /etc/ca-certificates.conf"));
 	}
@@ -534,7 +534,7 @@ static int collect_links(void *vctx, const struct copa_view_entry *e)
 
 static int remove_path(struct ctx *c, const char *path, struct copa_err *err)
 {
-	return copa_debfs_remove(c->v, c->b, path, err);
+	return copa_pkgfs_remove(c->v, c->b, path, err);
 }
 
 struct update {
@@ -554,7 +554,7 @@ static int add_cert(struct ctx *c, struct update *u, const char *cert, struct co
 		; /* no links */
 	else if (!test_e(c, pem) || !le || le->type != COPA_FT_SYMLINK || !le->link ||
 	    strcmp(le->link, cert)) {
-		r = copa_debfs_put_symlink(c->v, c->b, pem, cert, c->o->mtime, err);
+		r = copa_pkgfs_put_symlink(c->v, c->b, pem, cert, c->o->mtime, err);
 		u->added++;
 	}
 	if (r == 0)
@@ -832,7 +832,7 @@ static int rehash_dir(struct ctx *c, struct copa_err *err)
 					nextid++;
 				name = copa_xasprintf(ETCCERTS "/%08lx.%s%u", bp->hash,
 						      bp->type ? "r" : "", nextid);
-				r = copa_debfs_put_symlink(c->v, c->b, name, ep->filename, c->o->mtime,
+				r = copa_pkgfs_put_symlink(c->v, c->b, name, ep->filename, c->o->mtime,
 							   err);
 				idmask[nextid >> 3] |= (unsigned char)(1u << (nextid & 7));
 				free(name);
@@ -953,7 +953,7 @@ static int update(struct ctx *c, struct copa_err *err)
 		c->res->rehashed = true;
 	}
 	if (r == 0 && u.bundle_made)
-		r = copa_debfs_put_file(c->v, c->b, ETCCERTS "/" BUNDLE, u.bundle.p, u.bundle.len,
+		r = copa_pkgfs_put_file(c->v, c->b, ETCCERTS "/" BUNDLE, u.bundle.p, u.bundle.len,
 					0644, c->o->mtime, err);
 	if (r == 0 && c->bundle_only) {
 		c->res->certificates = u.certs;

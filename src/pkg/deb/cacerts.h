@@ -23,7 +23,7 @@
  * they are reported.
  *
  * Invariant: the view already shows the new packages' files; the result is
- * written to both the builder and the view (debfs.h). Caller: apply.c.
+ * written to both the builder and the view (pkg/fs.h). Caller: apply.c.
  */
 #ifndef COPA_PKG_DEB_CACERTS_H
 #define COPA_PKG_DEB_CACERTS_H
