@@ -137,7 +137,7 @@ static int print_json(struct inspect *in, struct copa_err *err)
 		json_object_set_new(o, "os", json_null());
 	}
 	json_object_set_new(o, "package_manager",
-			    copa_pkgmgr_name(in->probe.pm) ? json_string(copa_pkgmgr_name(in->probe.pm))
+			    copa_probe_manager(&in->probe) ? json_string(copa_probe_manager(&in->probe))
 							   : json_null());
 	json_object_set_new(o, "package_db",
 			    in->probe.db_path ? json_string(in->probe.db_path) : json_null());
@@ -176,12 +176,12 @@ static void print_human(struct inspect *in)
 		       p->os.version_codename ? ")" : "");
 	else
 		printf("os:          unknown (no os-release)\n");
-	if (p->pm != COPA_PM_NONE) {
+	if (p->pm) {
 		if (p->n_packages >= 0)
 			printf("packages:    %ld installed (%s database %s)\n", p->n_packages,
-			       copa_pkgmgr_name(p->pm), p->db_path);
+			       copa_probe_manager(p), p->db_path);
 		else
-			printf("packages:    %s database %s\n", copa_pkgmgr_name(p->pm), p->db_path);
+			printf("packages:    %s database %s\n", copa_probe_manager(p), p->db_path);
 	} else {
 		printf("packages:    no package database found\n");
 	}

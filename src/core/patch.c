@@ -16,15 +16,13 @@
 
 #include "core/probe.h"
 #include "core/session.h"
-#include "core/version.h"
+#include "pkg/version.h"
 #include "image/image.h"
 #include "layer/layer.h"
-#include "pkg/deb/apply.h"
-#include "pkg/deb/fetch.h"
-#include "pkg/deb/plan.h"
-#include "pkg/deb/probe_repo.h"
-#include "repo/debrepo.h"
+#include "pkg/fetch.h"
+#include "pkg/pm.h"
 #include "report/report.h"
+#include "util/blob.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/mem.h"
@@ -61,6 +59,7 @@ struct job {
 	struct copa_desc new_desc;
 	struct copa_buf new_raw;
 	struct copa_desc layer_desc, config_desc;
+	char layer_diff_id[COPA_DIGEST_MAX];
 	char *layer_path, *config_path;     /* in the cache */
 };
 
@@ -405,27 +404,31 @@ struct platform_ctx {
 	struct copa_image_fs *fs;
 	struct copa_probe probe;
 	bool have_probe;
-	struct copa_deb_status st;
-	struct copa_deb_sources sources;
-	struct copa_apt_prefs prefs; /* the image's apt pins */
-	struct copa_deb_indexes ix;
-	struct copa_deb_plan plan;
+	struct copa_pm *pm;            /* the image's package family, open */
 	bool have_plan;
 	int prev;                      /* index of copa's previous patch layer, or -1 */
 	char *stage_dir;
 	int stage_fd;
 	struct copa_layer_builder *builder;
-	struct copa_deb_apply *apply;
-	struct copa_deb_apply_result *applied;
-	size_t n_applied;
+	struct copa_pm_applied *applied; /* per plan package; name NULL when not applied */
+	bool *ok;                      /* per plan package: applied into the layer */
+	char **failed;                 /* per plan package: why it was skipped (--ignore-errors), or NULL */
+	size_t n_ok;
 };
 
 static void platform_ctx_release(struct platform_ctx *c)
 {
-	for (size_t i = 0; i < c->n_applied; i++)
-		copa_deb_apply_result_release(&c->applied[i]);
+	size_t n = c->pm ? c->pm->plan.n_pkgs : 0;
+
+	for (size_t i = 0; c->applied && i < n; i++)
+		copa_pm_applied_release(&c->applied[i]);
+	for (size_t i = 0; c->failed && i < n; i++)
+		free(c->failed[i]);
 	free(c->applied);
-	copa_deb_apply_free(c->apply);
+	free(c->ok);
+	free(c->failed);
+	if (c->pm)
+		c->pm->ops->free(c->pm);
 	copa_layer_builder_free(c->builder);
 	if (c->stage_fd >= 0)
 		close(c->stage_fd);
@@ -433,12 +436,6 @@ static void platform_ctx_release(struct platform_ctx *c)
 		copa_fs_rm_rf(AT_FDCWD, c->stage_dir, NULL);
 		free(c->stage_dir);
 	}
-	if (c->have_plan)
-		copa_deb_plan_release(&c->plan);
-	copa_deb_indexes_release(&c->ix);
-	copa_deb_sources_release(&c->sources);
-	copa_apt_prefs_release(&c->prefs);
-	copa_deb_status_release(&c->st);
 	if (c->have_probe)
 		copa_probe_release(&c->probe);
 	copa_image_fs_free(c->fs);
@@ -478,35 +475,51 @@ static const struct copa_update *report_update(const struct copa_update_manifest
 	return NULL;
 }
 
-static enum copa_outcome outcome_of(enum copa_deb_outcome o)
+static enum copa_outcome outcome_of(enum copa_pm_outcome o)
 {
 	switch (o) {
-	case COPA_DEB_UPDATED:
+	case COPA_PM_UPDATED:
 		return COPA_OUTCOME_UPDATED;
-	case COPA_DEB_ALREADY_FIXED:
+	case COPA_PM_ALREADY_FIXED:
 		return COPA_OUTCOME_ALREADY_FIXED;
-	case COPA_DEB_NOT_AVAILABLE:
+	case COPA_PM_NOT_AVAILABLE:
 		return COPA_OUTCOME_NOT_AVAILABLE;
-	case COPA_DEB_FAILED:
+	case COPA_PM_FAILED:
 		return COPA_OUTCOME_FAILED;
-	case COPA_DEB_HELD:
-	case COPA_DEB_NOT_INSTALLED:
+	case COPA_PM_HELD:
+	case COPA_PM_NOT_INSTALLED:
 		return COPA_OUTCOME_SKIPPED;
 	}
 	return COPA_OUTCOME_FAILED;
 }
 
-static const struct copa_deb_apply_result *applied_result(const struct platform_ctx *c,
-							  const char *name)
+/* The plan package named `name`, or -1. */
+static long plan_index(const struct platform_ctx *c, const char *name)
 {
-	for (size_t i = 0; i < c->n_applied; i++)
-		if (!strcmp(c->applied[i].name, name))
-			return &c->applied[i];
-	return NULL;
+	for (size_t i = 0; c->pm && i < c->pm->plan.n_pkgs; i++)
+		if (!strcmp(c->pm->plan.pkgs[i].name, name))
+			return (long)i;
+	return -1;
+}
+
+static const struct copa_pm_applied *applied_result(const struct platform_ctx *c,
+						    const char *name)
+{
+	long i = plan_index(c, name);
+
+	return i >= 0 && c->applied && c->ok[i] ? &c->applied[i] : NULL;
+}
+
+/* Why the plan package named `name` was skipped under --ignore-errors, or NULL. */
+static const char *failed_reason(const struct platform_ctx *c, const char *name)
+{
+	long i = plan_index(c, name);
+
+	return i >= 0 && c->failed ? c->failed[i] : NULL;
 }
 
 /* The maintainer scripts the applier skipped for a package go into its summary entry. */
-static void set_skipped_scripts(struct copa_pkg_result *pr, const struct copa_deb_apply_result *ap)
+static void set_skipped_scripts(struct copa_pkg_result *pr, const struct copa_pm_applied *ap)
 {
 	size_t n = 0;
 
@@ -617,10 +630,10 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 	if (copa_probe_image(copa_image_fs_view(c->fs), &c->probe, err) < 0)
 		return -1;
 	c->have_probe = true;
-	if (c->probe.pm != COPA_PM_DPKG) {
+	if (!c->probe.pm || !c->probe.pm->open) {
 		const char *id = c->probe.os.id ? c->probe.os.id : "an unknown OS";
 
-		if (c->probe.pm == COPA_PM_NONE)
+		if (!c->probe.pm)
 			return copa_err_set(err, COPA_E_UNSUPPORTED,
 					    "%s: no package database found in '%s' (%s): nothing copa "
 					    "can patch",
@@ -628,7 +641,7 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
 				    "%s: '%s' is %s with %s packages; copa patches dpkg-based images "
 				    "(Debian, Ubuntu) for now",
-				    c->name, r->src_string, id, copa_pkgmgr_name(c->probe.pm));
+				    c->name, r->src_string, id, copa_probe_manager(&c->probe));
 	}
 	if (c->j->report && c->probe.os.id && c->j->report->os_type &&
 	    strcmp(c->j->report->os_type, c->probe.os.id) != 0)
@@ -642,35 +655,27 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 	return 0;
 }
 
-static int load_repositories(struct platform_ctx *c, struct copa_err *err)
+/* Opens the image's package family: its database, repositories, keys, pins and indexes. */
+static int open_pm(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
 	const struct copa_patch_opts *o = r->o;
-	struct copa_view *v = copa_image_fs_view(c->fs);
-	struct copa_deb_repo_opts ro = {
+	struct copa_pm_open_opts po = {
+		.view = copa_image_fs_view(c->fs),
+		.os = &c->probe.os,
+		.oci_arch = c->img.platform.arch,
+		.oci_variant = c->img.platform.variant,
 		.repos = (char *const *)(uintptr_t)o->repos,
-		.repo_replace = o->repos_replace,
+		.repos_replace = o->repos_replace,
 		.keyrings = (char *const *)(uintptr_t)o->keyrings,
-		.out = o->out,
-	};
-	struct copa_debrepo_opts lo = {
+		.allow_insecure = o->allow_insecure_repo,
 		.http = r->s.http,
 		.cache = &r->s.cache,
 		.out = o->out,
-		.allow_insecure = o->allow_insecure_repo,
 	};
 
-	if (copa_deb_probe_status(v, copa_deb_arch_from_oci(c->img.platform.arch,
-							    c->img.platform.variant),
-				  &c->st, err) < 0)
-		return copa_err_wrap(err, "%s", c->name);
-	if (copa_deb_probe_repos(v, &c->probe.os, c->st.native_arch, &ro, &c->sources, err) < 0)
-		return copa_err_wrap(err, "%s", c->name);
-	if (copa_deb_probe_prefs(v, &c->prefs, r->o->out, err) < 0)
-		return copa_err_wrap(err, "%s", c->name);
-	lo.native_arch = c->st.native_arch;
-	lo.foreign_archs = c->st.foreign_archs;
-	if (copa_debrepo_load(&c->sources, &lo, &c->ix, err) < 0)
+	c->pm = c->probe.pm->open(&po, err);
+	if (!c->pm)
 		return copa_err_wrap(err, "%s", c->name);
 	return 0;
 }
@@ -679,14 +684,15 @@ static int load_repositories(struct platform_ctx *c, struct copa_err *err)
 static void warn_not_installed(const struct platform_ctx *c)
 {
 	const struct copa_update_manifest *m = c->j->report;
+	const struct copa_pm_plan *plan = &c->pm->plan;
 	struct copa_buf names = COPA_BUF_INIT;
 	size_t n = 0;
 
-	for (size_t i = 0; m && i < c->plan.n_results; i++) {
-		if (c->plan.results[i].outcome != COPA_DEB_NOT_INSTALLED)
+	for (size_t i = 0; m && i < plan->n_results; i++) {
+		if (plan->results[i].outcome != COPA_PM_NOT_INSTALLED)
 			continue;
 		if (n++ < 3)
-			copa_buf_addf(&names, "%s'%s'", n > 1 ? ", " : "", c->plan.results[i].name);
+			copa_buf_addf(&names, "%s'%s'", n > 1 ? ", " : "", plan->results[i].name);
 	}
 	if (n)
 		copa_warn(c->r->o->out,
@@ -702,48 +708,45 @@ static int plan_updates(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
 	const struct copa_update_manifest *m = c->j->report;
-	struct copa_deb_request *req = NULL;
-	struct copa_deb_plan_opts po = {.cache = &r->s.cache, .out = r->o->out, .prefs = &c->prefs};
+	struct copa_pm_request *req = NULL;
+	size_t n_req = 0;
 	struct copa_buf problems = COPA_BUF_INIT;
 	size_t n_problems = 0;
 	int rc;
 
 	if (m) {
+		if (m->n_updates == 0)
+			return 0;
 		req = copa_xcalloc(m->n_updates + 1, sizeof(*req));
 		for (size_t i = 0; i < m->n_updates; i++) {
 			req[i].name = m->updates[i].name;
 			req[i].fixed_version = m->updates[i].fixed;
 		}
-		po.requests = req;
-		po.n_requests = m->n_updates;
-		if (m->n_updates == 0) {
-			free(req);
-			return 0;
-		}
+		n_req = m->n_updates;
 	}
-	rc = copa_deb_plan(&c->st, &c->ix, &po, &c->plan, err);
+	rc = c->pm->ops->plan(c->pm, req, n_req, err);
 	free(req);
 	if (rc < 0)
 		return copa_err_wrap(err, "%s", c->name);
 	c->have_plan = true;
 	warn_not_installed(c);
-	for (size_t i = 0; i < c->plan.n_results; i++) {
-		const struct copa_deb_result *res = &c->plan.results[i];
+	for (size_t i = 0; i < c->pm->plan.n_results; i++) {
+		const struct copa_pm_result *res = &c->pm->plan.results[i];
 
-		if (res->outcome == COPA_DEB_HELD)
+		if (res->outcome == COPA_PM_HELD)
 			copa_warn(r->o->out, "%s: package '%s' is held in the image and is left at %s",
 				  c->name, res->name,
 				  res->installed_version ? res->installed_version : "its version");
-		if (!m || !copa_deb_outcome_is_error(res->outcome))
+		if (!m || !copa_pm_outcome_is_error(res->outcome))
 			continue;
 		if (r->o->ignore_errors) {
 			copa_warn(r->o->out, "%s: skipping '%s': %s", c->name, res->name,
-				  res->reason ? res->reason : copa_deb_outcome_str(res->outcome));
+				  res->reason ? res->reason : copa_pm_outcome_str(res->outcome));
 			continue;
 		}
 		if (n_problems++ < 3)
 			copa_buf_addf(&problems, "%s'%s': %s", n_problems > 1 ? "; " : "", res->name,
-				      res->reason ? res->reason : copa_deb_outcome_str(res->outcome));
+				      res->reason ? res->reason : copa_pm_outcome_str(res->outcome));
 	}
 	if (n_problems) {
 		copa_err_set(err, COPA_E_PACKAGE,
@@ -756,6 +759,14 @@ static int plan_updates(struct platform_ctx *c, struct copa_err *err)
 	}
 	copa_buf_release(&problems);
 	return 0;
+}
+
+/* The hex of a "sha256:<hex>" digest (the reuse key's input since before the digests moved). */
+static const char *digest_hex(const char *d)
+{
+	const char *colon = strchr(d, ':');
+
+	return colon ? colon + 1 : d;
 }
 
 /*
@@ -773,15 +784,26 @@ static void reuse_key(const struct platform_ctx *c, char hex[COPA_HASH_HEX_MAX])
 	copa_hash_update(&h, c->img.desc.digest, strlen(c->img.desc.digest));
 	copa_hash_update(&h, "\n", 1);
 	copa_hash_update(&h, comp, strlen(comp));
-	for (size_t i = 0; i < c->plan.n_pkgs; i++) {
-		const struct copa_deb_pkg *p = &c->plan.pkgs[i];
+	for (size_t i = 0; i < c->pm->plan.n_pkgs; i++) {
+		const struct copa_pm_pkg *p = &c->pm->plan.pkgs[i];
+		const char *hx = digest_hex(p->digest);
 
 		copa_hash_update(&h, "\n", 1);
 		copa_hash_update(&h, p->name, strlen(p->name));
 		copa_hash_update(&h, " ", 1);
-		copa_hash_update(&h, p->sha256, strlen(p->sha256));
+		copa_hash_update(&h, hx, strlen(hx));
 	}
 	copa_hash_final_hex(&h, hex);
+}
+
+/* Per-package bookkeeping for the plan's packages. */
+static void alloc_applied(struct platform_ctx *c)
+{
+	size_t n = c->pm->plan.n_pkgs;
+
+	c->applied = copa_xcalloc(n + 1, sizeof(*c->applied));
+	c->ok = copa_xcalloc(n + 1, sizeof(*c->ok));
+	c->failed = copa_xcalloc(n + 1, sizeof(*c->failed));
 }
 
 /* Loads a reusable layer record; returns true when the layer can be reused. */
@@ -809,20 +831,30 @@ static bool reuse_load(struct platform_ctx *c, const char *key)
 		goto out;
 	copa_desc_make(&c->j->layer_desc, mt, digest, (int64_t)size, NULL);
 	c->j->layer_path = copa_cache_blob_path(&r->s.cache, digest);
-	json_object_set_new(c->j->layer_desc.json, "x-copa-diff-id", json_string(diff_id));
-	c->applied = copa_xcalloc(json_array_size(applied) + 1, sizeof(*c->applied));
+	snprintf(c->j->layer_diff_id, sizeof(c->j->layer_diff_id), "%s", diff_id);
+	/* A layer is recorded only when every package of the plan went into it. */
 	json_array_foreach(applied, i, a) {
+		const char *name = copa_json_str(a, "name");
 		json_t *sk = copa_json_arr(a, "skipped");
-		size_t k;
+		long k = name ? plan_index(c, name) : -1;
+		size_t m;
 		json_t *v;
 
-		c->applied[i].name = copa_xstrdup(copa_json_str(a, "name") ? copa_json_str(a, "name")
-									   : "");
-		c->applied[i].skipped = copa_xcalloc(json_array_size(sk) + 1, sizeof(char *));
-		json_array_foreach(sk, k, v)
-			c->applied[i].skipped[k] = copa_xstrdup(json_string_value(v) ? json_string_value(v) : "");
-		c->n_applied = i + 1;
+		if (k < 0 || c->ok[k])
+			continue;
+		c->ok[k] = true;
+		c->n_ok++;
+		c->applied[k].name = copa_xstrdup(name);
+		c->applied[k].skipped = copa_xcalloc(json_array_size(sk) + 1, sizeof(char *));
+		json_array_foreach(sk, m, v)
+			c->applied[k].skipped[m] =
+				copa_xstrdup(json_string_value(v) ? json_string_value(v) : "");
 	}
+	for (size_t k = 0; k < c->pm->plan.n_pkgs; k++)
+		if (!c->ok[k]) {
+			c->ok[k] = true;
+			c->n_ok++;
+		}
 	ok = true;
 out:
 	json_decref(doc);
@@ -838,13 +870,14 @@ static void reuse_store(struct platform_ctx *c, const char *key)
 	struct copa_err e = COPA_ERR_INIT;
 
 	json_object_set_new(doc, "digest", json_string(c->j->layer_desc.digest));
-	json_object_set_new(doc, "diff_id",
-			    json_string(copa_json_str(c->j->layer_desc.json, "x-copa-diff-id")));
+	json_object_set_new(doc, "diff_id", json_string(c->j->layer_diff_id));
 	json_object_set_new(doc, "mediaType", json_string(c->j->layer_desc.media_type));
 	json_object_set_new(doc, "size", json_integer(c->j->layer_desc.size));
-	for (size_t i = 0; i < c->n_applied; i++) {
+	for (size_t i = 0; i < c->pm->plan.n_pkgs; i++) {
 		json_t *sk = json_array();
 
+		if (!c->ok[i])
+			continue;
 		for (char **p = c->applied[i].skipped; p && *p; p++)
 			json_array_append_new(sk, json_string(*p));
 		json_array_append_new(applied, json_pack("{s:s, s:o}", "name", c->applied[i].name,
@@ -858,38 +891,73 @@ static void reuse_store(struct platform_ctx *c, const char *key)
 	copa_buf_release(&b);
 }
 
-static int fetch_and_apply(struct platform_ctx *c, const struct copa_deb_fetch_opts *fo,
-			   struct copa_deb_fetch_stats *stats, struct copa_err *err)
+/* The family's prepare, run on a fetch worker. */
+static int prepare_one(void *ctx, size_t i, struct copa_pm_pkg *p, struct copa_err *err)
 {
-	struct copa_deb_fetch *f = copa_deb_fetch_start(c->plan.pkgs, c->plan.n_pkgs, fo);
+	struct platform_ctx *c = ctx;
+	_cleanup_free_ char *dir = copa_xasprintf("%s/prepared", c->stage_dir);
 
-	for (size_t i = 0; i < c->plan.n_pkgs; i++) {
-		struct copa_deb_pkg *p = &c->plan.pkgs[i];
+	return c->pm->ops->prepare(c->pm, i, p, dir, err);
+}
+
+/*
+ * A package that cannot be fetched or applied: under --ignore-errors it is
+ * skipped (recorded as failed; a failed apply changed nothing), else the
+ * platform fails.
+ */
+static int package_failed(struct platform_ctx *c, size_t i, struct copa_err *err)
+{
+	const struct copa_pm_pkg *p = &c->pm->plan.pkgs[i];
+
+	if (!c->r->o->ignore_errors || err->code == COPA_E_CANCELED || err->code == COPA_E_TIMEOUT)
+		return -1;
+	copa_warn(c->r->o->out, "%s: skipping package '%s' %s: %s", c->name, p->name, p->version,
+		  err->msg);
+	c->failed[i] = copa_xstrdup(err->msg);
+	copa_err_clear(err);
+	return 0;
+}
+
+static int fetch_and_apply(struct platform_ctx *c, const struct copa_pkg_fetch_opts *fo,
+			   struct copa_pkg_fetch_stats *stats, struct copa_err *err)
+{
+	struct copa_pm_plan *plan = &c->pm->plan;
+	struct copa_pkg_fetch *f = copa_pkg_fetch_start(plan->pkgs, plan->n_pkgs, fo);
+
+	for (size_t i = 0; i < plan->n_pkgs; i++) {
+		struct copa_pm_pkg *p = &plan->pkgs[i];
 
 		if (copa_runctl_check(err) < 0) {
-			copa_deb_fetch_cancel(f);
-			copa_deb_fetch_end(f, NULL, NULL);
+			copa_pkg_fetch_cancel(f);
+			copa_pkg_fetch_end(f, NULL, NULL);
 			return -1;
 		}
-		if (copa_deb_fetch_wait(f, i, err) < 0) {
-			copa_deb_fetch_end(f, NULL, NULL);
-			return copa_err_wrap(err, "%s", c->name);
+		if (copa_pkg_fetch_wait(f, i, err) < 0) {
+			copa_err_wrap(err, "%s", c->name);
+			if (package_failed(c, i, err) == 0)
+				continue;
+			copa_pkg_fetch_end(f, NULL, NULL);
+			return -1;
 		}
-		if (copa_deb_apply_package(c->apply, p, &c->applied[i], err) < 0) {
-			copa_deb_fetch_cancel(f);
-			copa_deb_fetch_end(f, NULL, NULL);
-			return copa_err_wrap(err, "%s: package '%s' %s", c->name, p->name,
-					     p->version);
+		if (c->pm->ops->apply(c->pm, c->builder, i, &c->applied[i], err) < 0) {
+			copa_err_wrap(err, "%s: package '%s' %s", c->name, p->name, p->version);
+			if (package_failed(c, i, err) == 0)
+				goto next;
+			copa_pkg_fetch_cancel(f);
+			copa_pkg_fetch_end(f, NULL, NULL);
+			return -1;
 		}
-		c->n_applied = i + 1;
-		/* Its decompressed data.tar has served; free the space now. */
-		if (p->data_tar) {
-			unlink(p->data_tar);
-			free(p->data_tar);
-			p->data_tar = NULL;
+		c->ok[i] = true;
+		c->n_ok++;
+next:
+		/* What prepare left (a decompressed data.tar) has served; free the space now. */
+		if (p->prepared) {
+			unlink(p->prepared);
+			free(p->prepared);
+			p->prepared = NULL;
 		}
 	}
-	if (copa_deb_fetch_end(f, stats, err) < 0)
+	if (copa_pkg_fetch_end(f, stats, err) < 0)
 		return copa_err_wrap(err, "%s", c->name);
 	return 0;
 }
@@ -897,11 +965,14 @@ static int fetch_and_apply(struct platform_ctx *c, const struct copa_deb_fetch_o
 static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
-	struct copa_deb_fetch_opts fo = {.http = r->s.http, .cache = &r->s.cache, .out = r->o->out};
-	struct copa_deb_fetch_stats stats = {0};
-	struct copa_deb_apply_opts ao = {.out = r->o->out};
-	struct copa_deb_installed *got;
-	_cleanup_free_ char *unpack_dir = NULL;
+	const struct copa_pm_ops *ops = c->pm->ops;
+	struct copa_pm_plan *plan = &c->pm->plan;
+	struct copa_pkg_fetch_opts fo = {.http = r->s.http, .cache = &r->s.cache, .out = r->o->out,
+					 .suffix = ops->pkg_suffix,
+					 .keep_going = r->o->ignore_errors};
+	struct copa_pkg_fetch_stats stats = {0};
+	char **got;
+	_cleanup_free_ char *prep_dir = NULL;
 	int rc = 0;
 
 	c->stage_dir = copa_fs_mkdtemp(r->s.cache.path, "tmp/stage-", err);
@@ -910,47 +981,47 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 	c->stage_fd = open(c->stage_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->stage_fd < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", c->stage_dir);
-	/* The fetch workers decompress each data.tar here, in parallel, for the applier. */
-	unpack_dir = copa_xasprintf("%s/data-tar", c->stage_dir);
-	if (mkdir(unpack_dir, 0700) < 0)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot create '%s'", unpack_dir);
-	fo.unpack_dir = unpack_dir;
-	fo.limits = ao.limits;
+	/* The fetch workers run the family's prepare (Debian: data.tar decompression) here. */
+	if (ops->prepare) {
+		prep_dir = copa_xasprintf("%s/prepared", c->stage_dir);
+		if (mkdir(prep_dir, 0700) < 0)
+			return copa_err_sys(err, COPA_E_IO, errno, "cannot create '%s'", prep_dir);
+		fo.prepare = prepare_one;
+		fo.prepare_ctx = c;
+	}
 	c->builder = copa_layer_builder_new(c->stage_fd);
 	if (c->prev >= 0 && copa_layer_builder_seed(c->builder, &c->layers.v[c->prev], err) < 0)
 		return copa_err_wrap(err, "%s: previous patch layer", c->name);
-	c->apply = copa_deb_apply_new(copa_image_fs_view(c->fs), c->builder, &ao, err);
-	if (!c->apply)
-		return copa_err_wrap(err, "%s", c->name);
-	c->applied = copa_xcalloc(c->plan.n_pkgs + 1, sizeof(*c->applied));
-	/* Downloads and decompression run ahead; packages are applied in order as they come. */
+	/* Downloads and preparation run ahead; packages are applied in order as they come. */
 	if (fetch_and_apply(c, &fo, &stats, err) < 0)
 		return -1;
 	copa_info(r->o->out, "%s: %zu package%s (%zu downloaded, %zu from the cache, %.1f MiB)",
-		  c->name, c->plan.n_pkgs, c->plan.n_pkgs == 1 ? "" : "s", stats.downloaded,
+		  c->name, plan->n_pkgs, plan->n_pkgs == 1 ? "" : "s", stats.downloaded,
 		  stats.cached, stats.bytes / (1024.0 * 1024));
-	if (copa_runctl_check(err) < 0 || copa_deb_apply_finish(c->apply, err) < 0)
+	if (c->n_ok == 0)
+		return 0;
+	if (copa_runctl_check(err) < 0 || ops->finish(c->pm, err) < 0)
 		return copa_err_wrap(err, "%s", c->name);
-	got = copa_xcalloc(c->plan.n_pkgs + 1, sizeof(*got));
-	if (copa_deb_verify(c->apply, c->plan.pkgs, c->plan.n_pkgs, got, err) < 0)
+	got = copa_xcalloc(plan->n_pkgs + 1, sizeof(*got));
+	if (ops->verify(c->pm, c->ok, got, err) < 0)
 		rc = copa_err_wrap(err, "%s: the new package database", c->name);
 	/* Read back, every requested package must be at its fixed version or newer. */
-	for (size_t i = 0; rc == 0 && i < c->plan.n_pkgs; i++) {
-		const struct copa_update *u = report_update(c->j->report, c->plan.pkgs[i].name);
+	for (size_t i = 0; rc == 0 && i < plan->n_pkgs; i++) {
+		const struct copa_update *u = report_update(c->j->report, plan->pkgs[i].name);
 		int cmp = 0;
 
-		if (!u || !u->fixed || !got[i].version)
+		if (!c->ok[i] || !u || !u->fixed || !got[i])
 			continue;
-		if (copa_version_cmp(COPA_FAM_DEB, got[i].version, u->fixed, &cmp, err) < 0)
-			rc = copa_err_wrap(err, "%s: package '%s'", c->name, got[i].name);
+		if (copa_version_cmp(ops->fam, got[i], u->fixed, &cmp, err) < 0)
+			rc = copa_err_wrap(err, "%s: package '%s'", c->name, plan->pkgs[i].name);
 		else if (cmp < 0)
 			rc = copa_err_set(err, COPA_E_VERIFY,
 					  "%s: package '%s' is at %s after patching, below the fixed "
 					  "version %s",
-					  c->name, got[i].name, got[i].version, u->fixed);
+					  c->name, plan->pkgs[i].name, got[i], u->fixed);
 	}
-	for (size_t i = 0; i < c->plan.n_pkgs; i++)
-		copa_deb_installed_release(&got[i]);
+	for (size_t i = 0; i < plan->n_pkgs; i++)
+		free(got[i]);
 	free(got);
 	return rc;
 }
@@ -1007,25 +1078,28 @@ static int write_layer(struct platform_ctx *c, struct copa_err *err)
 	}
 	copa_info(r->o->out, "%s: new layer %s (%.1f MiB, %zu entries)", c->name, res.digest,
 		  res.size / (1024.0 * 1024), copa_layer_builder_count(c->builder));
-	/* The diff_id travels in the layer descriptor's json for the config step. */
-	json_object_set_new(c->j->layer_desc.json, "x-copa-diff-id", json_string(res.diff_id));
+	snprintf(c->j->layer_diff_id, sizeof(c->j->layer_diff_id), "%s", res.diff_id);
 	return 0;
 }
 
-/* "copa patch: libssl3 3.0.11-1~deb12u2 -> 3.0.15-1~deb12u1, ..." (bounded). */
+/* "copa patch: libssl3 3.0.11-1~deb12u2 -> 3.0.15-1~deb12u1, ..." (bounded; applied packages). */
 static char *history_line(const struct platform_ctx *c)
 {
+	const struct copa_pm_plan *plan = &c->pm->plan;
 	struct copa_buf b = COPA_BUF_INIT;
+	size_t k = 0;
 
 	copa_buf_adds(&b, "copa patch:");
-	for (size_t i = 0; i < c->plan.n_pkgs; i++) {
-		const struct copa_deb_pkg *p = &c->plan.pkgs[i];
+	for (size_t i = 0; i < plan->n_pkgs; i++) {
+		const struct copa_pm_pkg *p = &plan->pkgs[i];
 
-		if (i == MAX_HISTORY_NAMES) {
-			copa_buf_addf(&b, " and %zu more", c->plan.n_pkgs - i);
+		if (!c->ok[i])
+			continue;
+		if (k == MAX_HISTORY_NAMES) {
+			copa_buf_addf(&b, " and %zu more", c->n_ok - k);
 			break;
 		}
-		copa_buf_addf(&b, "%s %s %s%s%s", i ? "," : "", p->name,
+		copa_buf_addf(&b, "%s %s %s%s%s", k++ ? "," : "", p->name,
 			      p->old_version ? p->old_version : "(new)", " -> ", p->version);
 	}
 	return copa_buf_detach(&b, NULL);
@@ -1053,7 +1127,7 @@ static int write_config(struct platform_ctx *c, struct copa_err *err)
 	struct copa_config cfg;
 	struct copa_tmpfile t;
 	_cleanup_free_ char *line = history_line(c);
-	const char *diff_id = copa_json_str(c->j->layer_desc.json, "x-copa-diff-id");
+	const char *diff_id = c->j->layer_diff_id;
 	int rc;
 
 	if (copa_config_parse(c->img.config.raw.p, c->img.config.raw.len, "image config", &cfg,
@@ -1120,37 +1194,22 @@ static int write_manifest(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
 	const struct copa_manifest *m = &c->img.manifest;
-	json_t *doc = json_deep_copy(m->json);
-	json_t *layers = json_array();
-	size_t keep = c->prev >= 0 ? m->n_layers - 1 : m->n_layers;
-	json_t *layer = json_deep_copy(c->j->layer_desc.json);
+	json_t *old_ann = copa_json_obj(m->json, "annotations");
+	/* A re-patch keeps naming the original base. */
+	bool name_base = c->prev < 0 || !json_object_get(old_ann, ANN_BASE_DIGEST);
+	const char *ann[] = {ANN_CREATED, r->now, ANN_PATCHED, r->now,
+			     name_base ? ANN_BASE_DIGEST : NULL, c->img.desc.digest,
+			     ANN_BASE_NAME, r->src_string, NULL};
+	struct copa_manifest_edit edit = {
+		.drop_last = c->prev >= 0 ? 1 : 0,
+		/* Docker schema 2 manifests have no annotations. */
+		.annotations = m->family == COPA_FAMILY_OCI ? ann : NULL,
+	};
 	struct copa_buf raw = COPA_BUF_INIT;
 	char digest[COPA_DIGEST_MAX];
 	int rc;
 
-	json_object_del(layer, "x-copa-diff-id");
-	for (size_t i = 0; i < keep; i++)
-		json_array_append(layers, m->layers[i].json);
-	json_array_append_new(layers, layer);
-	json_object_set(doc, "config", c->j->config_desc.json);
-	json_object_set_new(doc, "layers", layers);
-	if (m->family == COPA_FAMILY_OCI) {
-		json_t *ann = copa_json_obj(doc, "annotations");
-
-		if (!ann) {
-			ann = json_object();
-			json_object_set_new(doc, "annotations", ann);
-		}
-		json_object_set_new(ann, ANN_CREATED, json_string(r->now));
-		json_object_set_new(ann, ANN_PATCHED, json_string(r->now));
-		/* A re-patch keeps naming the original base. */
-		if (c->prev < 0 || !json_object_get(ann, ANN_BASE_DIGEST)) {
-			json_object_set_new(ann, ANN_BASE_DIGEST, json_string(c->img.desc.digest));
-			json_object_set_new(ann, ANN_BASE_NAME, json_string(r->src_string));
-		}
-	}
-	rc = copa_json_dump(doc, 0, &raw, err);
-	json_decref(doc);
+	rc = copa_manifest_build_edit(m, &c->j->config_desc, &c->j->layer_desc, 1, &edit, &raw, err);
 	if (rc == 0 && dst_oci_only(&r->dst_ref) && m->family == COPA_FAMILY_DOCKER)
 		rc = convert_to_oci(&raw, err);
 	if (rc < 0) {
@@ -1179,31 +1238,33 @@ static int write_manifest(struct platform_ctx *c, struct copa_err *err)
 static int record_outcomes(struct platform_ctx *c, const char *failed, struct copa_err *err)
 {
 	struct run *r = c->r;
+	const struct copa_pm_plan *plan = c->pm ? &c->pm->plan : NULL;
 
-	for (size_t i = 0; c->have_plan && i < c->plan.n_results; i++) {
-		const struct copa_deb_result *res = &c->plan.results[i];
+	for (size_t i = 0; c->have_plan && i < plan->n_results; i++) {
+		const struct copa_pm_result *res = &plan->results[i];
 		const struct copa_update *u = report_update(c->j->report, res->name);
-		const struct copa_deb_apply_result *ap = applied_result(c, res->name);
+		const struct copa_pm_applied *ap = applied_result(c, res->name);
+		const char *skipped = failed_reason(c, res->name);
 		struct copa_pkg_result pr = {
 			.name = res->name,
 			.arch = res->arch,
 			.installed_before = res->installed_version,
 			.requested = res->fixed_version,
 			.chosen = res->chosen_version,
-			.installed = res->outcome == COPA_DEB_UPDATED ? res->chosen_version
-								       : res->installed_version,
+			.installed = res->outcome == COPA_PM_UPDATED ? res->chosen_version
+								      : res->installed_version,
 			.outcome = outcome_of(res->outcome),
 			.reason = res->reason,
 		};
 
-		if (failed && pr.outcome == COPA_OUTCOME_UPDATED) {
+		if ((failed || skipped) && pr.outcome == COPA_OUTCOME_UPDATED) {
 			pr.outcome = COPA_OUTCOME_FAILED;
 			pr.installed = res->installed_version;
-			pr.reason = failed;
+			pr.reason = failed ? failed : skipped;
 		}
-		if (res->outcome == COPA_DEB_HELD && !pr.reason)
+		if (res->outcome == COPA_PM_HELD && !pr.reason)
 			pr.reason = "held in the image";
-		if (res->outcome == COPA_DEB_NOT_INSTALLED && !pr.reason)
+		if (res->outcome == COPA_PM_NOT_INSTALLED && !pr.reason)
 			pr.reason = "not installed in the image";
 		if (u) {
 			pr.vuln_ids = u->vuln_ids;
@@ -1214,9 +1275,10 @@ static int record_outcomes(struct platform_ctx *c, const char *failed, struct co
 			return -1;
 	}
 	/* New packages the updates needed are in the new layer too: list them. */
-	for (size_t i = 0; c->have_plan && i < c->plan.n_pkgs; i++) {
-		const struct copa_deb_pkg *p = &c->plan.pkgs[i];
-		const struct copa_deb_apply_result *ap = applied_result(c, p->name);
+	for (size_t i = 0; c->have_plan && i < plan->n_pkgs; i++) {
+		const struct copa_pm_pkg *p = &plan->pkgs[i];
+		const struct copa_pm_applied *ap = applied_result(c, p->name);
+		const char *skipped = c->failed ? c->failed[i] : NULL;
 		struct copa_pkg_result pr = {
 			.name = p->name,
 			.arch = p->arch,
@@ -1228,10 +1290,10 @@ static int record_outcomes(struct platform_ctx *c, const char *failed, struct co
 
 		if (p->old_version)
 			continue;
-		if (failed) {
+		if (failed || skipped) {
 			pr.outcome = COPA_OUTCOME_FAILED;
 			pr.installed = NULL;
-			pr.reason = failed;
+			pr.reason = failed ? failed : skipped;
 		}
 		set_skipped_scripts(&pr, ap);
 		if (copa_summary_add_package(r->summary, c->j->sp, &pr, err) < 0)
@@ -1248,7 +1310,7 @@ static int synth_manifest(struct platform_ctx *c, struct copa_err *err)
 	c->j->synth = m;
 	if (copa_update_manifest_set_os(m, c->probe.os.id ? c->probe.os.id : "debian",
 				 c->probe.os.version_id ? c->probe.os.version_id : "unknown",
-				 c->img.platform.arch, c->img.platform.variant, COPA_FAM_DEB,
+				 c->img.platform.arch, c->img.platform.variant, c->probe.fam,
 				 err) < 0 ||
 	    copa_update_manifest_finish(m, err) < 0)
 		return copa_err_wrap(err, "%s", c->name);
@@ -1274,24 +1336,35 @@ static int patch_platform(struct run *r, struct job *j, struct copa_err *err)
 		rc = 0;
 		goto out;
 	}
-	if (copa_runctl_check(err) < 0 || load_repositories(&c, err) < 0 ||
+	if (copa_runctl_check(err) < 0 || open_pm(&c, err) < 0 ||
 	    copa_runctl_check(err) < 0 || plan_updates(&c, err) < 0 || copa_runctl_check(err) < 0)
 		goto out;
-	if (!c.have_plan || c.plan.n_pkgs == 0) {
+	if (!c.have_plan || c.pm->plan.n_pkgs == 0) {
 		copa_info(r->o->out, "%s: every package is already up to date%s", c.name,
 			  j->report ? " for the report's fixes" : "");
 		rc = record_outcomes(&c, NULL, err);
 		goto out;
 	}
 	reuse_key(&c, key);
+	alloc_applied(&c);
 	if (reuse_load(&c, key)) {
 		copa_info(r->o->out, "%s: reusing the layer built before from the same image and "
 			  "packages (%s)", c.name, j->layer_desc.digest);
 	} else {
-		if (apply_updates(&c, err) < 0 || copa_runctl_check(err) < 0 ||
-		    write_layer(&c, err) < 0)
+		if (apply_updates(&c, err) < 0 || copa_runctl_check(err) < 0)
 			goto out;
-		reuse_store(&c, key);
+		if (c.n_ok == 0) {
+			/* --ignore-errors skipped every package: the image stays as it was. */
+			copa_warn(r->o->out, "%s: no package could be updated; %s is kept as it was",
+				  c.name, r->src_string);
+			rc = record_outcomes(&c, NULL, err);
+			goto out;
+		}
+		if (write_layer(&c, err) < 0)
+			goto out;
+		/* A layer that lacks a skipped package is not the plan's layer: never reuse it. */
+		if (c.n_ok == c.pm->plan.n_pkgs)
+			reuse_store(&c, key);
 	}
 	if (copa_runctl_check(err) < 0 || write_config(&c, err) < 0 || write_manifest(&c, err) < 0 ||
 	    record_outcomes(&c, NULL, err) < 0)
@@ -1306,12 +1379,58 @@ out:
 		record_outcomes(&c, why, &e2);
 		free(why);
 	}
+	if (rc < 0 && !j->sp && !j->synth && r->o->ignore_errors && r->n_jobs > 1 && c.have_probe &&
+	    c.probe.os.id) {
+		/* A platform --ignore-errors may keep still gets its row in the summary. */
+		struct copa_err e2 = COPA_ERR_INIT;
+		struct copa_update_manifest *m = copa_update_manifest_new("(no report)", "none");
+
+		if (copa_update_manifest_set_os(m, c.probe.os.id,
+						c.probe.os.version_id ? c.probe.os.version_id : "unknown",
+						c.img.platform.arch, c.img.platform.variant, c.probe.fam,
+						&e2) == 0 &&
+		    copa_update_manifest_finish(m, &e2) == 0) {
+			j->synth = m;
+			j->sp = copa_summary_add_manifest(r->summary, m);
+		} else {
+			copa_update_manifest_free(m);
+		}
+	}
 	if (j->sp && rc == 0)
 		copa_summary_platform_digests(r->summary, j->sp, c.have_img ? c.img.desc.digest : NULL,
 					      j->patched ? j->new_desc.digest
 							 : (c.have_img ? c.img.desc.digest : NULL));
 	platform_ctx_release(&c);
 	return rc;
+}
+
+/*
+ * --ignore-errors on a multi-platform image: a platform that cannot be
+ * patched is kept as it was (its manifest copied untouched) and the summary
+ * says why; the other platforms are patched. A stop (signal, deadline) is
+ * never kept going past. Returns -1 (err kept) when the failure stands.
+ */
+static int keep_platform(struct run *r, struct job *j, struct copa_err *err)
+{
+	struct copa_err stop = COPA_ERR_INIT;
+	char name[256];
+
+	if (!r->o->ignore_errors || r->n_jobs < 2 || err->code == COPA_E_CANCELED ||
+	    err->code == COPA_E_TIMEOUT || copa_runctl_check(&stop) < 0)
+		return -1;
+	copa_platform_str(&j->want, name, sizeof(name));
+	copa_warn(r->o->out, "%s cannot be patched and is kept as it was: %s", name, err->msg);
+	if (!j->sp && j->report)
+		j->sp = copa_summary_add_manifest(r->summary, j->report);
+	if (j->sp) {
+		copa_summary_platform_set_name(r->summary, j->sp, name);
+		copa_summary_platform_error(r->summary, j->sp, err->msg);
+		copa_summary_platform_digests(r->summary, j->sp, j->old_digest[0] ? j->old_digest : NULL,
+					      j->old_digest[0] ? j->old_digest : NULL);
+	}
+	j->patched = false;
+	copa_err_clear(err);
+	return 0;
 }
 
 /* ---- writing ---- */
@@ -1582,7 +1701,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	if (plan_jobs(&r, err) < 0)
 		goto out;
 	for (size_t i = 0; i < r.n_jobs; i++) {
-		if (patch_platform(&r, &r.jobs[i], err) < 0)
+		if (patch_platform(&r, &r.jobs[i], err) < 0 && keep_platform(&r, &r.jobs[i], err) < 0)
 			goto out;
 		n_patched += r.jobs[i].patched;
 	}

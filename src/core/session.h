@@ -8,7 +8,7 @@
 #ifndef COPA_CORE_SESSION_H
 #define COPA_CORE_SESSION_H
 
-#include "core/cache.h"
+#include "util/cache.h"
 #include "image/image.h"
 #include "registry/registry.h"
 #include "util/err.h"

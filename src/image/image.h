@@ -30,7 +30,7 @@
 #ifndef COPA_IMAGE_IMAGE_H
 #define COPA_IMAGE_IMAGE_H
 
-#include "core/cache.h"
+#include "util/cache.h"
 #include "image/oci.h"
 #include "image/ref.h"
 #include "layer/layer.h"

@@ -713,16 +713,38 @@ int copa_manifest_build(const struct copa_manifest *orig, const struct copa_desc
                         const struct copa_desc *extra, size_t n_extra, struct copa_buf *out,
                         struct copa_err *err)
 {
-	json_t *root = json_copy(orig->json);
-	json_t *layers = json_array();
+	return copa_manifest_build_edit(orig, config, extra, n_extra, NULL, out, err);
+}
+
+int copa_manifest_build_edit(const struct copa_manifest *orig, const struct copa_desc *config,
+                             const struct copa_desc *extra, size_t n_extra,
+                             const struct copa_manifest_edit *edit, struct copa_buf *out,
+                             struct copa_err *err)
+{
+	size_t drop = edit ? edit->drop_last : 0;
+	json_t *root, *layers;
 	int r;
 
-	for (size_t i = 0; i < orig->n_layers; i++)
+	if (drop > orig->n_layers)
+		return copa_err_set(err, COPA_E_BUG, "cannot drop %zu of %zu layers", drop,
+		                    orig->n_layers);
+	root = json_copy(orig->json);
+	layers = json_array();
+	for (size_t i = 0; i < orig->n_layers - drop; i++)
 		json_array_append(layers, orig->layers[i].json);
 	for (size_t i = 0; i < n_extra; i++)
 		json_array_append(layers, extra[i].json);
 	json_object_set(root, "config", config->json);
 	json_object_set_new(root, "layers", layers);
+	if (edit && edit->annotations && edit->annotations[0]) {
+		/* A copy: the original manifest's object stays as it was read. */
+		json_t *old = json_object_get(root, "annotations");
+		json_t *ann = json_is_object(old) ? json_copy(old) : json_object();
+
+		for (const char *const *kv = edit->annotations; kv[0] && kv[1]; kv += 2)
+			json_object_set_new(ann, kv[0], json_string(kv[1]));
+		json_object_set_new(root, "annotations", ann);
+	}
 	r = copa_json_dump(root, 0, out, err);
 	json_decref(root);
 	return r;

@@ -226,6 +226,24 @@ int copa_manifest_build(const struct copa_manifest *orig, const struct copa_desc
                         const struct copa_desc *extra, size_t n_extra, struct copa_buf *out,
                         struct copa_err *err);
 
+/* How copa_manifest_build_edit changes the original beyond config and layers. */
+struct copa_manifest_edit {
+	size_t drop_last;               /* original layers dropped from the end (a previous patch) */
+	const char *const *annotations; /* key, value, key, value, ..., NULL: set in `annotations` */
+};
+
+/*
+ * copa_manifest_build with edits: the last `drop_last` original layers are
+ * left out and the given annotations set (the member is created when the
+ * original has none; other annotations and every other member are kept in
+ * their order). orig is not modified. COPA_E_BUG when drop_last exceeds the
+ * layers.
+ */
+int copa_manifest_build_edit(const struct copa_manifest *orig, const struct copa_desc *config,
+                             const struct copa_desc *extra, size_t n_extra,
+                             const struct copa_manifest_edit *edit, struct copa_buf *out,
+                             struct copa_err *err);
+
 /*
  * Converts a Docker schema 2 manifest to an OCI one (what skopeo does when
  * writing Docker images into OCI layouts): media types of the manifest,

@@ -24,7 +24,7 @@
 #ifndef COPA_LAYER_LAYER_H
 #define COPA_LAYER_LAYER_H
 
-#include "core/cache.h"
+#include "util/cache.h"
 #include "layer/view.h"
 #include "util/err.h"
 #include "util/hash.h"

@@ -24,7 +24,7 @@
 #ifndef COPA_REPORT_MANIFEST_H
 #define COPA_REPORT_MANIFEST_H
 
-#include "core/version.h"
+#include "pkg/version.h"
 #include "util/arena.h"
 #include "util/buf.h"
 #include "util/err.h"

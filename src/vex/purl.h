@@ -15,7 +15,7 @@
 #ifndef COPA_VEX_PURL_H
 #define COPA_VEX_PURL_H
 
-#include "core/version.h"
+#include "pkg/version.h"
 #include "util/buf.h"
 #include "util/err.h"
 

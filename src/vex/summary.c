@@ -138,6 +138,22 @@ static const char **dup_list(struct copa_summary *s, const char *const *v, size_
 	return out;
 }
 
+void copa_summary_platform_error(struct copa_summary *s, struct copa_summary_platform *p,
+				 const char *msg)
+{
+	p->error = copa_arena_strdup(&s->arena, msg && *msg ? msg : "cannot be patched");
+}
+
+/* "error", "patched" (a new manifest was written for it) or "unchanged". */
+static const char *platform_status(const struct copa_summary_platform *p)
+{
+	if (p->error)
+		return "error";
+	if (p->output_digest && p->input_digest && strcmp(p->output_digest, p->input_digest) != 0)
+		return "patched";
+	return "unchanged";
+}
+
 int copa_summary_add_package(struct copa_summary *s, struct copa_summary_platform *p,
 			     const struct copa_pkg_result *r, struct copa_err *err)
 {
@@ -235,6 +251,8 @@ static json_t *platform_json(const struct copa_summary_platform *p,
 	json_object_set_new(o, "os", os);
 	json_object_set_new(o, "input", image_json(false, NULL, p->input_digest));
 	json_object_set_new(o, "output", image_json(false, NULL, p->output_digest));
+	json_object_set_new(o, "status", json_string(platform_status(p)));
+	json_object_set_new(o, "error", str_or_null(p->error));
 	for (size_t i = 0; i < p->n_pkgs; i++) {
 		const struct copa_pkg_outcome *r = &p->pkgs[i];
 		json_t *j = json_object();

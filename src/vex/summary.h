@@ -16,7 +16,7 @@
 #ifndef COPA_VEX_SUMMARY_H
 #define COPA_VEX_SUMMARY_H
 
-#include "core/version.h"
+#include "pkg/version.h"
 #include "report/manifest.h"
 #include "util/arena.h"
 #include "util/buf.h"
@@ -77,6 +77,7 @@ struct copa_summary_platform {
 	const char *os_type, *os_version, *os_purl_ns;
 	enum copa_pkgfam fam;
 	const char *input_digest, *output_digest; /* this platform's image manifests */
+	const char *error;        /* why it could not be patched (kept as it was), or NULL */
 	struct copa_pkg_outcome *pkgs;
 	size_t n_pkgs, cap_pkgs;
 	struct copa_unfixable_finding *unfixable;
@@ -116,6 +117,14 @@ void copa_summary_platform_set_name(struct copa_summary *s, struct copa_summary_
 /* Sets a platform's input and output image manifest digests (either may be NULL). */
 void copa_summary_platform_digests(struct copa_summary *s, struct copa_summary_platform *p,
 				   const char *input_digest, const char *output_digest);
+
+/*
+ * Marks a platform that could not be patched and was kept as it was
+ * (--ignore-errors on a multi-platform image): its status becomes "error"
+ * and the message is kept.
+ */
+void copa_summary_platform_error(struct copa_summary *s, struct copa_summary_platform *p,
+				 const char *msg);
 
 /* Records one package's result. Fails on an empty name or more than 100000 packages. */
 int copa_summary_add_package(struct copa_summary *s, struct copa_summary_platform *p,

@@ -85,3 +85,18 @@ def test_inspect_errors(copa, tmp_path):
     assert p.returncode == 1 and p.stderr.startswith("copa: error: ") and p.stderr.count("\n") == 1
     p = copa("inspect", "Bad Reference!!")
     assert p.returncode == 1 and "Bad Reference!!" in p.stderr
+
+
+def test_inspect_empty_status_with_statusd(copa, tmp_path):
+    """An empty var/lib/dpkg/status beside status.d/ (as some distroless builders leave it):
+    the database is status.d/, as the planner and the applier read it (copa said 0 packages)."""
+    layout = tmp_path / "img"
+    it.write_image(layout, [it.tar_layer([
+        ("etc/os-release", "ID=debian\nVERSION_ID=\"12\"\n"),
+        ("var/lib/dpkg/status", ""),
+        ("var/lib/dpkg/status.d/base", "Package: base-files\nVersion: 12.4\n"),
+        ("var/lib/dpkg/status.d/tzdata", "Package: tzdata\nVersion: 2024a\n"),
+    ])], tag="v1")
+    got = json.loads(copa("inspect", "--json", f"oci:{layout}:v1", check=True).stdout)
+    assert got["package_db"] == "var/lib/dpkg/status.d"
+    assert got["packages"] == 2

@@ -157,6 +157,37 @@ def test_fixed_version_not_available(copa, patched_world, tmp_path):
     assert pkgs["tool"]["outcome"] == "not-available"
 
 
+def test_ignore_errors_skips_a_package_that_fails_to_download(copa, patched_world, tmp_path):
+    """--ignore-errors covers a package whose download does not verify: it is skipped and
+    reported as failed, absent from the VEX document, and the rest is patched (exit 0)."""
+    w = patched_world
+    deb = next(w.repo.root.glob("pool/stable/main/tool_1.0-2_*.deb"))
+    data = bytearray(deb.read_bytes())
+    data[-100] ^= 0xFF  # same size, other content: the index's SHA256 no longer matches
+    deb.write_bytes(bytes(data))
+    report = native_report(tmp_path / "r.json", [
+        ("tool", "1.0-1", "1.0-2", "CVE-2099-0005"),
+        ("libfoo1", "1.0-1", "1.0-2", "CVE-2099-0006"),
+    ])
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "-r", report, "-s", "native", "-t", "strict")
+    assert p.returncode == 1 and "'tool'" in p.stderr
+    summary, vex = tmp_path / "s.json", tmp_path / "vex.json"
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "-r", report, "-s", "native", "-t", "lenient",
+             "--ignore-errors", "--summary", summary, "-o", vex)
+    assert p.returncode == 0, p.stderr
+    assert "skipping package 'tool'" in p.stderr
+    v = dpkg_versions(unpack(w.layout, "lenient", tmp_path / "u"))
+    assert v["libfoo1"] == "1.0-2" and v["libbar1"] == "1.0-1" and v["tool"] == "1.0-1"
+    plat = json.loads(summary.read_text())["platforms"][0]
+    pkgs = {x["name"]: x for x in plat["packages"]}
+    assert pkgs["tool"]["outcome"] == "failed" and pkgs["tool"]["installedVersion"] == "1.0-1"
+    assert "tool" in pkgs["tool"]["reason"]
+    assert pkgs["libfoo1"]["outcome"] == "updated"
+    assert plat["status"] == "patched" and plat["error"] is None
+    ids = sorted(s["vulnerability"]["name"] for s in json.loads(vex.read_text())["statements"])
+    assert ids == ["CVE-2099-0006"]
+
+
 def test_nothing_to_patch_exits_zero(copa, world, tmp_path):
     base = base_packages(world)
     world.publish(*base)  # the repository has nothing newer
@@ -409,6 +440,33 @@ def test_distroless_statusd(copa, world, tmp_path):
     assert (rootfs / "lib/x86_64-linux-gnu/libfoo.so.1").read_text() == "foo 1.0-2\n"
 
 
+def test_distroless_statusd_beside_empty_status(copa, world, tmp_path):
+    """An empty status file beside status.d/: planner, applier and read-back all use status.d/
+    (the applier used to read the empty status and leave status.d/ at the old versions)."""
+    base = base_packages(world)[:1] + base_packages(world)[2:3]  # libfoo1, tool
+    world.publish(*update_packages(world))
+    root = tmp_path / "distroless"
+    for d in ("usr/lib", "etc", "var/lib/dpkg/status.d", "usr/share/keyrings"):
+        (root / d).mkdir(parents=True, exist_ok=True)
+    os.symlink("usr/lib", root / "lib")
+    (root / "etc/os-release").write_text('ID=debian\nVERSION_ID="12"\nVERSION_CODENAME=bookworm\n')
+    (root / "var/lib/dpkg/status").write_text("")
+    for i, deb in enumerate(base):
+        fields = subprocess.run(["dpkg-deb", "--field", str(deb)], capture_output=True,
+                                text=True, check=True).stdout
+        (root / "var/lib/dpkg/status.d" / ["libfoo1", "tool"][i]).write_text(fields)
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    layout = world.image(root)
+    copa("patch", "-i", f"oci:{layout}:1.0", "--repo-replace", "--repo",
+         f"deb [signed-by={world.key.public}] {world.url} stable main", check=True)
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    sd = rootfs / "var/lib/dpkg/status.d"
+    assert (rootfs / "var/lib/dpkg/status").read_text() == ""
+    assert "Version: 1.0-2" in (sd / "libfoo1").read_text()
+    assert "Version: 1.0-2" in (sd / "tool").read_text()
+    assert (rootfs / "lib/x86_64-linux-gnu/libfoo.so.1").read_text() == "foo 1.0-2\n"
+
+
 def test_multiplatform_one_platform_patched(copa, world, tmp_path):
     base = base_packages(world)
     world.publish(*update_packages(world))
@@ -431,6 +489,40 @@ def test_multiplatform_one_platform_patched(copa, world, tmp_path):
     old_amd = next(m for m in src_index["manifests"] if m["platform"]["architecture"] == "amd64")
     assert new_amd["digest"] != old_amd["digest"]
     it.skopeo("inspect", "--raw", f"oci:{layout}:1.0-patched")
+
+
+def test_ignore_errors_keeps_a_platform_that_cannot_be_patched(copa, world, tmp_path):
+    """--ignore-errors on a multi-platform image: the platform copa cannot patch (an apk
+    database) is kept as it was, the other is patched, and the summary says which failed."""
+    base = base_packages(world)
+    world.publish(*update_packages(world))
+    root = world.rootfs(base)
+    alpine = it.tar_layer([("etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"),
+                           ("lib/apk/db/installed", "C:Q1x\nP:musl\nV:1.2.4-r2\n\n")])
+    layout = tmp_path / "multi"
+    idesc = it.write_multiarch(layout, [("amd64", None, [tar_dir(root)]),
+                                        ("arm64", "v8", [alpine])], tag="1.0")
+    src_index = json.loads((layout / "blobs/sha256" / idesc["digest"].split(":")[1]).read_text())
+    arm = next(m for m in src_index["manifests"] if m["platform"]["architecture"] == "arm64")
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "-t", "strict")
+    assert p.returncode == 1 and "dpkg-based" in p.stderr
+    summary = tmp_path / "s.json"
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "--ignore-errors", "--summary", summary)
+    assert p.returncode == 0, p.stderr
+    assert "linux/arm64 cannot be patched and is kept as it was" in p.stderr
+    out = json.loads((layout / "index.json").read_text())
+    ref = next(m for m in out["manifests"]
+               if m["annotations"]["org.opencontainers.image.ref.name"] == "1.0-patched")
+    new_index = json.loads((layout / "blobs/sha256" / ref["digest"].split(":")[1]).read_text())
+    assert next(m for m in new_index["manifests"] if m["platform"]["architecture"] == "arm64") == arm
+    new_amd = next(m for m in new_index["manifests"] if m["platform"]["architecture"] == "amd64")
+    old_amd = next(m for m in src_index["manifests"] if m["platform"]["architecture"] == "amd64")
+    assert new_amd["digest"] != old_amd["digest"]
+    plats = {x["platform"]: x for x in json.loads(summary.read_text())["platforms"]}
+    assert plats["linux/amd64"]["status"] == "patched" and plats["linux/amd64"]["error"] is None
+    assert plats["linux/arm64"]["status"] == "error"
+    assert "dpkg-based" in plats["linux/arm64"]["error"]
+    assert plats["linux/arm64"]["output"]["digest"] == arm["digest"]
 
 
 def test_push_to_registry(copa, world, tmp_path, registry):

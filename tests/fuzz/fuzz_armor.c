@@ -1,6 +1,6 @@
 /* Fuzz target: OpenPGP ASCII armour decoding and os-release parsing (both feed trust). */
-#include "repo/armor.h"
-#include "repo/osrelease.h"
+#include "pgp/armor.h"
+#include "pkg/osrelease.h"
 
 #include <stdint.h>
 

@@ -1,5 +1,5 @@
 /* Fuzz target: the os-release parser. */
-#include "repo/osrelease.h"
+#include "pkg/osrelease.h"
 
 #include <stdint.h>
 

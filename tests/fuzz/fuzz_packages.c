@@ -7,7 +7,7 @@
  * status, a line "----", then the index.
  */
 #include "pkg/deb/plan.h"
-#include "repo/debrepo.h"
+#include "pkg/deb/debrepo.h"
 
 #include <stdint.h>
 #include <stdio.h>

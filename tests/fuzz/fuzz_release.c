@@ -1,5 +1,5 @@
 /* Fuzz target: Release files (fields, dates, SHA256 lines) and clearsigned structure. */
-#include "repo/release.h"
+#include "pkg/deb/release.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /* Fuzz target: APT sources in both formats, --repo entries and mirror rules. */
-#include "repo/debsources.h"
+#include "pkg/deb/debsources.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -1,9 +1,9 @@
 /*
  * Fuzz target: the dpkg, apk and rpm version validators and comparators
- * (src/core/version.c). The input is two versions separated by a newline.
+ * (src/pkg/version.c). The input is two versions separated by a newline.
  * For valid versions the ordering must be antisymmetric and reflexive.
  */
-#include "core/version.h"
+#include "pkg/version.h"
 
 #include <stdint.h>
 #include <stdlib.h>

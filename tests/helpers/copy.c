@@ -10,7 +10,7 @@
  *
  * Errors: one line "copa-copy: error: ..." on stderr, exit 1 (2 for usage).
  */
-#include "core/cache.h"
+#include "util/cache.h"
 #include "image/image.h"
 #include "util/http.h"
 #include "util/json.h"

@@ -12,12 +12,12 @@
  * Exit status: 0 when planned (per-package outcomes are in the output), 1
  * on an error (one line on stderr), 2 on a usage error.
  */
-#include "core/cache.h"
-#include "pkg/deb/fetch.h"
+#include "util/cache.h"
+#include "pkg/fetch.h"
 #include "pkg/deb/plan.h"
 #include "pkg/deb/probe_repo.h"
-#include "repo/debrepo.h"
-#include "repo/osrelease.h"
+#include "pkg/deb/debrepo.h"
+#include "pkg/osrelease.h"
 #include "util/http.h"
 #include "util/json.h"
 #include "util/mem.h"
@@ -305,10 +305,11 @@ int main(int argc, char **argv)
 	}
 	plan_ms = ms_since(&t0);
 	if (fetch) {
-		struct copa_deb_fetch_opts fo = {.http = http, .cache = &cache, .out = &out, .jobs = jobs};
+		struct copa_pkg_fetch_opts fo = {.http = http, .cache = &cache, .out = &out, .jobs = jobs,
+						 .suffix = ".deb"};
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		if (copa_deb_fetch(plan.pkgs, plan.n_pkgs, &fo, NULL, &err) < 0)
+		if (copa_deb_fetch(plan.pkgs, plan.n_pkgs, &fo, &err) < 0)
 			goto fail;
 		fetch_ms = ms_since(&t0);
 	}

@@ -11,7 +11,7 @@
  * --stats, one JSON object with counts and the time taken.
  * A test and benchmark helper, not part of copa.
  */
-#include "core/cache.h"
+#include "util/cache.h"
 #include "layer/layer.h"
 #include "util/mem.h"
 

@@ -269,6 +269,41 @@ static void failures_change_nothing(void **state)
 	finish(&r);
 }
 
+/*
+ * A package whose control data is malformed (a bad Depends) fails before it
+ * changes anything: no layer entry, no whiteout of the old version's files,
+ * the view and the database as they were (it used to fail only when the
+ * status stanza was built, after its files were in the layer).
+ */
+static void malformed_control_changes_nothing(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	static const char bad[] = "Package: t\nVersion: 2\nArchitecture: amd64\n"
+				  "Maintainer: x <x@x>\nDepends: libc6 (>= 2.36\n"
+				  "Description: test\n";
+	const struct tentry ctl[] = {{"./control", 'f', bad, 0}, {NULL, 0, NULL, 0}};
+	struct copa_view *v = base(NULL, NULL);
+	size_t nview = copa_view_count(v);
+	const struct copa_dpkgdb *db;
+	const struct copa_dpkg_pkg *t = NULL;
+	struct run r;
+
+	assert_ok(start(&r, v, ctl, data_v2, &err));
+	assert_int_equal(copa_deb_apply_package(r.a, &r.pkg, NULL, &err), -1);
+	assert_non_null(strstr(err.msg, "Depends"));
+	assert_int_equal(copa_layer_builder_count(r.b), 0);
+	assert_false(copa_layer_builder_is_whiteout(r.b, "usr/lib/t/old.so"));
+	assert_int_equal(copa_view_count(r.v), nview);
+	assert_non_null(copa_view_get(r.v, "usr/lib/t/old.so"));
+	db = copa_deb_apply_db(r.a);
+	for (size_t i = 0; i < db->n; i++)
+		if (!strcmp(db->pkgs[i]->name, "t"))
+			t = db->pkgs[i];
+	assert_non_null(t);
+	assert_string_equal(t->version, "1");
+	finish(&r);
+}
+
 static void owners_by_name_in_the_image(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -305,6 +340,7 @@ int main(void)
 		cmocka_unit_test(conffile_decisions),
 		cmocka_unit_test(diversion_mapping),
 		cmocka_unit_test(failures_change_nothing),
+		cmocka_unit_test(malformed_control_changes_nothing),
 		cmocka_unit_test(owners_by_name_in_the_image),
 		cmocka_unit_test(no_database),
 	};

@@ -3,7 +3,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "core/cache.h"
+#include "util/cache.h"
 #include "testutil.h"
 #include "util/mem.h"
 

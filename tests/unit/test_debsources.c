@@ -6,8 +6,8 @@
 #include <cmocka.h>
 
 #include "pkg/deb/probe_repo.h"
-#include "repo/debsources.h"
-#include "repo/osrelease.h"
+#include "pkg/deb/debsources.h"
+#include "pkg/osrelease.h"
 #include "testutil.h"
 #include "util/mem.h"
 

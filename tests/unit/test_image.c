@@ -250,6 +250,38 @@ static void test_config_bad(void **state)
 	}
 }
 
+/* The patch pipeline's edits: the previous patch layer dropped, annotations set, orig untouched. */
+static void test_manifest_build_edit(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_manifest m, m2;
+	struct copa_desc cfg, extra;
+	struct copa_buf out = COPA_BUF_INIT;
+	const char *ann[] = {"k", "w", "new", "x", NULL};
+	struct copa_manifest_edit edit = {.drop_last = 1, .annotations = ann};
+
+	assert_ok(copa_manifest_parse(manifest_oci, strlen(manifest_oci), NULL, "m", &m, &err));
+	copa_desc_make(&cfg, COPA_MT_OCI_CONFIG, D3, 9, NULL);
+	copa_desc_make(&extra, copa_mt_layer(m.family, COPA_MT_GZIP), D1, 11, NULL);
+	assert_ok(copa_manifest_build_edit(&m, &cfg, &extra, 1, &edit, &out, &err));
+	assert_ok(copa_manifest_parse(out.p, out.len, NULL, "m2", &m2, &err));
+	assert_int_equal(m2.n_layers, 2);
+	assert_string_equal(m2.layers[0].digest, D2);
+	assert_string_equal(m2.layers[1].digest, D1);
+	assert_non_null(strstr(out.p, "\"annotations\":{\"k\":\"w\",\"new\":\"x\"}"));
+	/* The original manifest's JSON is as it was read. */
+	assert_string_equal(json_string_value(json_object_get(json_object_get(m.json, "annotations"),
+							       "k")), "v");
+	assert_null(json_object_get(json_object_get(m.json, "annotations"), "new"));
+	edit.drop_last = 3;
+	assert_int_equal(copa_manifest_build_edit(&m, &cfg, &extra, 1, &edit, &out, &err), -1);
+	copa_buf_release(&out);
+	copa_desc_release(&cfg);
+	copa_desc_release(&extra);
+	copa_manifest_release(&m2);
+	copa_manifest_release(&m);
+}
+
 static void test_manifest_build_and_convert(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
@@ -383,6 +415,7 @@ int main(void)
 	    cmocka_unit_test(test_config_edit),
 	    cmocka_unit_test(test_config_bad),
 	    cmocka_unit_test(test_manifest_build_and_convert),
+		cmocka_unit_test(test_manifest_build_edit),
 	    cmocka_unit_test(test_platforms),
 	    cmocka_unit_test(test_media_types),
 	    cmocka_unit_test(test_sniff),

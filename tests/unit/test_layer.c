@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "core/cache.h"
+#include "util/cache.h"
 #include "layer/layer.h"
 #include "testutil.h"
 #include "util/fs.h"

@@ -41,7 +41,7 @@ static void debian_regular(void **state)
 	assert_ok(copa_probe_image(v, &p, &err));
 	assert_true(p.has_os_release);
 	assert_string_equal(p.os.id, "debian");
-	assert_int_equal(p.pm, COPA_PM_DPKG);
+	assert_int_equal(p.fam, COPA_FAM_DEB);
 	assert_string_equal(p.db_path, "var/lib/dpkg/status");
 	assert_int_equal(p.n_packages, 2);
 	assert_false(p.distroless);
@@ -60,10 +60,37 @@ static void debian_distroless(void **state)
 	file(v, "var/lib/dpkg/status.d/base.md5sums", "abc  etc/x\n");
 	file(v, "var/lib/dpkg/status.d/bGliYzY=", "Package: libc6\nVersion: 2.36\n");
 	assert_ok(copa_probe_image(v, &p, &err));
-	assert_int_equal(p.pm, COPA_PM_DPKG);
+	assert_int_equal(p.fam, COPA_FAM_DEB);
 	assert_string_equal(p.db_path, "var/lib/dpkg/status.d");
 	assert_int_equal(p.n_packages, 2);
 	assert_true(p.distroless);
+	copa_probe_release(&p);
+	copa_view_free(v);
+}
+
+/* dpkg's status is authoritative when it holds packages; an empty one beside status.d/ is not. */
+static void empty_status_beside_statusd(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_view *v = copa_view_new();
+	struct copa_probe p;
+
+	file(v, "var/lib/dpkg/status", "\n");
+	file(v, "var/lib/dpkg/status.d/base", "Package: base-files\nVersion: 12.4\n");
+	file(v, "var/lib/dpkg/status.d/libc6", "Package: libc6\nVersion: 2.36\n");
+	assert_ok(copa_probe_image(v, &p, &err));
+	assert_string_equal(p.db_path, "var/lib/dpkg/status.d");
+	assert_int_equal(p.n_packages, 2);
+	copa_probe_release(&p);
+	copa_view_free(v);
+
+	/* Without status.d/, an empty status is an empty database. */
+	v = copa_view_new();
+	file(v, "var/lib/dpkg/status", "");
+	assert_ok(copa_probe_image(v, &p, &err));
+	assert_int_equal(p.fam, COPA_FAM_DEB);
+	assert_string_equal(p.db_path, "var/lib/dpkg/status");
+	assert_int_equal(p.n_packages, 0);
 	copa_probe_release(&p);
 	copa_view_free(v);
 }
@@ -78,7 +105,7 @@ static void alpine_and_scratch(void **state)
 	file(v, "lib/apk/db/installed", "C:Q1x\nP:musl\nV:1\n\nC:Q1y\nP:busybox\nV:1\n");
 	file(v, "sbin/apk", "ELF");
 	assert_ok(copa_probe_image(v, &p, &err));
-	assert_int_equal(p.pm, COPA_PM_APK);
+	assert_int_equal(p.fam, COPA_FAM_APK);
 	assert_int_equal(p.n_packages, 2);
 	assert_false(p.distroless);
 	copa_probe_release(&p);
@@ -88,8 +115,8 @@ static void alpine_and_scratch(void **state)
 	file(v, "app", "binary");
 	assert_ok(copa_probe_image(v, &p, &err));
 	assert_false(p.has_os_release);
-	assert_int_equal(p.pm, COPA_PM_NONE);
-	assert_null(copa_pkgmgr_name(p.pm));
+	assert_int_equal(p.fam, COPA_FAM_NONE);
+	assert_null(copa_probe_manager(&p));
 	assert_true(p.distroless);
 	copa_probe_release(&p);
 	copa_view_free(v);
@@ -138,6 +165,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(debian_regular),
 		cmocka_unit_test(debian_distroless),
+		cmocka_unit_test(empty_status_beside_statusd),
 		cmocka_unit_test(alpine_and_scratch),
 		cmocka_unit_test(malformed_status_is_an_error),
 		cmocka_unit_test(failed_probe_owns_nothing),

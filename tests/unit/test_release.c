@@ -5,9 +5,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "repo/armor.h"
-#include "repo/gpgv.h"
-#include "repo/release.h"
+#include "pgp/armor.h"
+#include "pgp/gpgv.h"
+#include "pkg/deb/release.h"
 #include "testutil.h"
 #include "util/hash.h"
 #include "util/mem.h"

@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "core/version.h"
+#include "pkg/version.h"
 #include "util/buf.h"
 #include "util/fs.h"
 

@@ -18,7 +18,8 @@
 #include "pkg/deb/apply.h"
 
 #include "pkg/deb/cacerts.h"
-#include "pkg/deb/debfs.h"
+#include "pkg/fs.h"
+#include "pkg/pathmap.h"
 #include "pkg/deb/dpkgfilter.h"
 #include "util/arena.h"
 #include "util/fs.h"
@@ -213,7 +214,7 @@ static bool is_db_path(const struct copa_deb_apply *a, const char *path)
 int copa_deb_apply_read(struct copa_deb_apply *a, const char *path, size_t max,
 			struct copa_buf *out, struct copa_err *err)
 {
-	return copa_debfs_read(a->v, a->b, path, max, out, err);
+	return copa_pkgfs_read(a->v, a->b, path, max, out, err);
 }
 
 /*
@@ -241,7 +242,7 @@ static int remove_path(struct copa_deb_apply *a, const char *path, struct copa_e
 		if (a->whiteouts.v)
 			a->whiteouts.v[w] = NULL;
 	}
-	if (copa_debfs_remove(a->v, a->b, path, err) < 0)
+	if (copa_pkgfs_remove(a->v, a->b, path, err) < 0)
 		return -1;
 	strv_add(&a->whiteouts, copa_xstrdup(path));
 	return 0;
@@ -795,83 +796,13 @@ static int on_entry(void *ctx, const struct copa_debfile_entry *e, struct copa_d
 
 /* -- mapping paths onto the image -- */
 
-static char *join(const char *dir, const char *name)
+/* What the package puts at a path, for the path mapping (pkg/pathmap.h). */
+static int own_type(void *ctx, const char *path)
 {
-	return *dir ? copa_xasprintf("%s/%s", dir, name) : copa_xstrdup(name);
-}
+	struct plan *pl = ctx;
+	struct item *ov = item_at(pl, &pl->overlay, path);
 
-/*
- * Resolves a directory path (relative, normalised) of the package onto the
- * image: through the package's own planned directories and the view's
- * directories and symlinks. Returns a malloc'd canonical path or NULL.
- */
-static char *resolve_dir(struct plan *pl, const char *dir, struct copa_err *err)
-{
-	struct copa_deb_apply *a = pl->a;
-	char *cur = copa_xstrdup("");
-	const char *p = dir;
-
-	while (*p) {
-		const char *slash = strchr(p, '/');
-		size_t n = slash ? (size_t)(slash - p) : strlen(p);
-		char *comp = copa_xstrndup(p, n);
-		char *cand = join(cur, comp);
-		struct item *ov = item_at(pl, &pl->overlay, cand);
-		const struct copa_view_entry *ve;
-
-		free(comp);
-		p += n + (slash ? 1 : 0);
-		if (ov) {
-			if (ov->type == COPA_FT_SYMLINK) {
-				copa_err_set(err, COPA_E_INPUT,
-					     "'%s': refusing '%s': it passes through the symlink '/%s' the package ships",
-					     pl->deb->label, dir, cand);
-				goto fail;
-			}
-			if (ov->type != COPA_FT_DIR) {
-				copa_err_set(err, COPA_E_PACKAGE,
-					     "'%s': '/%s' is not a directory (the package ships a file there)",
-					     pl->deb->label, cand);
-				goto fail;
-			}
-			free(cur);
-			cur = cand;
-			continue;
-		}
-		ve = copa_view_get(a->v, cand);
-		if (!ve || ve->type == COPA_FT_DIR) {
-			free(cur);
-			cur = cand;
-			continue;
-		}
-		if (ve->type == COPA_FT_SYMLINK) {
-			struct copa_buf c = COPA_BUF_INIT;
-			const struct copa_view_entry *t = NULL;
-
-			if (copa_view_resolve(a->v, cand, COPA_VIEW_FOLLOW, &c, &t, err) < 0 || !t ||
-			    t->type != COPA_FT_DIR) {
-				if (!copa_err_is_set(err) || err->code == COPA_E_NOTFOUND)
-					copa_err_set(err, COPA_E_PACKAGE,
-						     "'%s': the image's symlink '/%s' (to '%s') does not lead to a directory the package can install into",
-						     pl->deb->label, cand, ve->link ? ve->link : "");
-				copa_buf_release(&c);
-				free(cand);
-				goto fail;
-			}
-			free(cand);
-			free(cur);
-			cur = copa_buf_detach(&c, NULL);
-			continue;
-		}
-		copa_err_set(err, COPA_E_PACKAGE, "'%s': '/%s' is not a directory in the image",
-			     pl->deb->label, cand);
-		free(cand);
-		goto fail;
-	}
-	return cur;
-fail:
-	free(cur);
-	return NULL;
+	return ov ? (int)ov->type : -1;
 }
 
 static const char *dup_ar(struct plan *pl, char *s)
@@ -885,17 +816,9 @@ static const char *dup_ar(struct plan *pl, char *s)
 /* Canonical path of a package path (relative) whose parent resolves through the plan. */
 static const char *map_path(struct plan *pl, const char *rel, struct copa_err *err)
 {
-	const char *slash = strrchr(rel, '/');
-	char *dir = slash ? copa_xstrndup(rel, (size_t)(slash - rel)) : copa_xstrdup("");
-	char *cdir = resolve_dir(pl, dir, err);
-	const char *r;
+	char *r = copa_pathmap_path(pl->a->v, rel, own_type, pl, pl->deb->label, err);
 
-	free(dir);
-	if (!cdir)
-		return NULL;
-	r = dup_ar(pl, join(cdir, slash ? slash + 1 : rel));
-	free(cdir);
-	return r;
+	return r ? dup_ar(pl, r) : NULL;
 }
 
 /* True when the view's entry at path is a directory or a symlink leading to one. */
@@ -1378,7 +1301,7 @@ static int put_item(struct plan *pl, struct item *it, struct copa_err *err)
 	e.xattrs = it->xattrs;
 	e.n_xattrs = it->n_xattrs;
 	pl->n_written++;
-	return copa_debfs_put(a->v, a->b, &e, e.content && is_db_path(a, e.path), err);
+	return copa_pkgfs_put(a->v, a->b, &e, e.content && is_db_path(a, e.path), err);
 }
 
 /* Conffile records of the new version (unpack.c deb_parse_conffiles + pkg_update_fields). */
@@ -1455,7 +1378,7 @@ static int remove_conffile_on_upgrade(struct plan *pl, const char *path, const c
 				e.mtime = cur->mtime;
 				e.size = data.len;
 				e.content = data.p ? data.p : "";
-				r = copa_debfs_put(a->v, a->b, &e, false, err);
+				r = copa_pkgfs_put(a->v, a->b, &e, false, err);
 				if (r == 0)
 					r = remove_path(a, copa_buf_str(&cdr), err);
 				strv_add(&pl->notes, copa_xasprintf("obsolete conffile '%s' was modified in the image; saved as '/%s'",
@@ -1616,7 +1539,7 @@ static int elide_from_others(struct plan *pl, struct copa_err *err)
 			if (r == 0 && keep.n) {
 				path = copa_dpkgdb_info_path(a->db, op->name, op->arch, op->multi_arch,
 							     "list");
-				r = copa_debfs_put_file(a->v, a->b, path, out.p, out.len, 0644,
+				r = copa_pkgfs_put_file(a->v, a->b, path, out.p, out.len, 0644,
 							gen_mtime(a, pl->max_mtime), err);
 				owners_add_pkg(o, a, owners_id(o, op->name, op->arch), &keep, false);
 				strv_add(&pl->notes, copa_xasprintf("took over %zu file(s) from package '%s'",
@@ -1654,9 +1577,9 @@ static int write_info(struct plan *pl, const struct pathvec *newlist, const char
 		char *p = copa_xasprintf("%s/status.d/%s", a->db->admindir, file);
 		char *pm = copa_xasprintf("%s.md5sums", p);
 
-		r = copa_debfs_put_file(a->v, a->b, p, stanza, stanza_len, 0644, mt, err);
+		r = copa_pkgfs_put_file(a->v, a->b, p, stanza, stanza_len, 0644, mt, err);
 		if (r == 0)
-			r = copa_debfs_put_file(a->v, a->b, pm, md5.p, md5.len, 0644, mt, err);
+			r = copa_pkgfs_put_file(a->v, a->b, pm, md5.p, md5.len, 0644, mt, err);
 		free(p);
 		free(pm);
 		copa_buf_release(&md5);
@@ -1667,7 +1590,7 @@ static int write_info(struct plan *pl, const struct pathvec *newlist, const char
 	{
 		char *p = copa_dpkgdb_info_path(a->db, pl->name, pl->arch, pl->ma, "list");
 
-		r = copa_debfs_put_file(a->v, a->b, p, list.p, list.len, 0644, mt, err);
+		r = copa_pkgfs_put_file(a->v, a->b, p, list.p, list.len, 0644, mt, err);
 		strv_add(&written, p);
 	}
 	for (size_t i = 0; i < pl->deb->n_ctl && r == 0; i++) {
@@ -1685,13 +1608,13 @@ static int write_info(struct plan *pl, const struct pathvec *newlist, const char
 		e.mtime = c->mtime;
 		e.size = c->size;
 		e.content = c->data;
-		r = copa_debfs_put(a->v, a->b, &e, true, err);
+		r = copa_pkgfs_put(a->v, a->b, &e, true, err);
 		strv_add(&written, p);
 	}
 	if (r == 0 && !md5ctl) {
 		char *p = copa_dpkgdb_info_path(a->db, pl->name, pl->arch, pl->ma, "md5sums");
 
-		r = copa_debfs_put_file(a->v, a->b, p, md5.p, md5.len, 0644, mt, err);
+		r = copa_pkgfs_put_file(a->v, a->b, p, md5.p, md5.len, 0644, mt, err);
 		strv_add(&written, p);
 	}
 	/* Info files of the old version that the new one does not have. */
@@ -1839,7 +1762,7 @@ static int write_or_remove(struct copa_deb_apply *a, const char *path, const str
 			   int64_t mtime, struct copa_err *err)
 {
 	if (b->len)
-		return copa_debfs_put_file(a->v, a->b, path, b->p, b->len, 0644, mtime, err);
+		return copa_pkgfs_put_file(a->v, a->b, path, b->p, b->len, 0644, mtime, err);
 	if (copa_view_get(a->v, path))
 		return remove_path(a, path, err);
 	return 0;
@@ -1991,7 +1914,6 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 
 	if (ensure_owners(a, err) < 0)
 		return -1;
-	/* Build the stanza first: it is the last thing that can fail on bad input. */
 	for (size_t i = 0; i < pl->n_cc; i++) {
 		const struct copa_dpkg_ctl_conffile *cc = &pl->cc[i];
 		struct item *it = item_at(pl, &pl->by_rel, cc->path + 1);
@@ -2006,6 +1928,27 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 	}
 	for (size_t i = 0; i < pl->n_items; i++)
 		pathvec_add_blob(&newlist, copa_blob_str(pl->items[i].pkgpath));
+	/*
+	 * A trial of the new status stanza, built and parsed back before the
+	 * layer, the view or the database change: a malformed control field (a
+	 * bad Depends) fails the package while nothing was written yet. The
+	 * stanza is built again below, once the obsolete conffiles are known.
+	 */
+	with_status = a->db->layout == COPA_DPKGDB_STATUS || a->db->statusd_status_field ||
+		      (pl->old && pl->old->status);
+	in.control = &pl->control;
+	in.status = with_status ? "install ok installed" : NULL;
+	in.conffiles = recs.v;
+	in.n_conffiles = recs.n;
+	in.old = pl->old ? &pl->old_para : NULL;
+	r = copa_dpkg_stanza_build(&in, &stanza, err);
+	if (r == 0)
+		np = copa_dpkg_pkg_parse(stanza.p, stanza.len, "the new status stanza", err);
+	if (!np)
+		r = -1;
+	copa_dpkg_pkg_free(np);
+	np = NULL;
+	copa_buf_reset(&stanza);
 
 	/* Files of the package, in archive order. */
 	for (size_t i = 0; i < pl->n_items && r == 0; i++) {
@@ -2038,18 +1981,13 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 	if (r == 0)
 		mark_others_obsolete(pl);
 
-	with_status = a->db->layout == COPA_DPKGDB_STATUS || a->db->statusd_status_field ||
-		      (pl->old && pl->old->status);
-	in.control = &pl->control;
-	in.status = with_status ? "install ok installed" : NULL;
 	in.conffiles = recs.v;
 	in.n_conffiles = recs.n;
-	in.old = pl->old ? &pl->old_para : NULL;
 	if (r == 0)
 		r = copa_dpkg_stanza_build(&in, &stanza, err);
 	if (r == 0)
 		np = copa_dpkg_pkg_parse(stanza.p, stanza.len, "the new status stanza", err);
-	if (!np)
+	if (r == 0 && !np)
 		r = -1;
 	if (r == 0 && a->db->layout == COPA_DPKGDB_STATUS)
 		r = update_interests(pl, err);
@@ -2188,10 +2126,10 @@ int copa_deb_apply_finish(struct copa_deb_apply *a, struct copa_err *err)
 		copa_dpkgdb_write_status(a->db, &out);
 		/* dpkg keeps the previous status as status-old. */
 		if (a->have_old_status)
-			r = copa_debfs_put_file(a->v, a->b, old, a->old_status.p, a->old_status.len,
+			r = copa_pkgfs_put_file(a->v, a->b, old, a->old_status.p, a->old_status.len,
 						0644, mt, err);
 		if (r == 0)
-			r = copa_debfs_put_file(a->v, a->b, path, out.p, out.len, mode, mt, err);
+			r = copa_pkgfs_put_file(a->v, a->b, path, out.p, out.len, mode, mt, err);
 		copa_buf_release(&out);
 		free(path);
 		free(old);
@@ -2205,7 +2143,7 @@ int copa_deb_apply_finish(struct copa_deb_apply *a, struct copa_err *err)
 				continue;
 			path = copa_xasprintf("%s/status.d/%s", a->db->admindir, p->statusd_file);
 			if (!copa_layer_builder_get(a->b, path))
-				r = copa_debfs_put_file(a->v, a->b, path, p->text, p->text_len, 0644, mt,
+				r = copa_pkgfs_put_file(a->v, a->b, path, p->text, p->text_len, 0644, mt,
 							err);
 			free(path);
 		}

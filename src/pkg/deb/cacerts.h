@@ -13,9 +13,8 @@
  *  - update-ca-certificates: the per-certificate /etc/ssl/certs/<name>.pem
  *    symlinks (deselected ones removed), the bundle in the order of the
  *    configuration then the local certificates, orphan symlinks removed;
- *  - `openssl rehash`: the <subject hash>.<n> links, computed with libcrypto
- *    (X509_NAME_hash_ex, SHA-1 fingerprints for duplicates) with the same
- *    numbering rules, only when the set of certificates changed.
+ *  - `openssl rehash`: the <subject hash>.<n> links (family-neutral, in
+ *    pkg/certs.h), only when the set of certificates changed.
  * An image with the bundle but no ca-certificates.conf and no link in
  * /etc/ssl/certs (distroless: the scripts never ran) gets only its bundle
  * rewritten, from the configuration the postinst would have created.
@@ -23,7 +22,7 @@
  * they are reported.
  *
  * Invariant: the view already shows the new packages' files; the result is
- * written to both the builder and the view (debfs.h). Caller: apply.c.
+ * written to both the builder and the view (pkg/fs.h). Caller: apply.c.
  */
 #ifndef COPA_PKG_DEB_CACERTS_H
 #define COPA_PKG_DEB_CACERTS_H
@@ -62,14 +61,5 @@ struct copa_cacerts_result {
 int copa_cacerts_update(const struct copa_cacerts_opts *o, struct copa_cacerts_result *res,
 			struct copa_err *err);
 void copa_cacerts_result_release(struct copa_cacerts_result *r);
-
-/*
- * The OpenSSL subject-name hash of the single certificate (or CRL issuer)
- * in a PEM text, as `openssl rehash` uses it. Returns 0 and sets *hash,
- * *is_crl and sha1 (20 bytes), or -1 when the text does not hold exactly one
- * certificate or CRL.
- */
-int copa_cacerts_pem_hash(const void *pem, size_t n, unsigned long *hash, bool *is_crl,
-			  unsigned char sha1[20]);
 
 #endif

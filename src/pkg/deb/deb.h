@@ -29,4 +29,18 @@ struct copa_deb_pkg {
 /* Frees the strings of p (not p itself). */
 void copa_deb_pkg_release(struct copa_deb_pkg *p);
 
+struct copa_pm_pkg;
+struct copa_pkg_fetch_opts;
+struct copa_err;
+
+/* The family-neutral form of p (pkg/pm.h): strings copied, the digest as "sha256:<hex>". */
+void copa_deb_pkg_to_pm(const struct copa_deb_pkg *p, struct copa_pm_pkg *out);
+
+/*
+ * Downloads and verifies pkgs with the family-neutral fetcher (pkg/fetch.h)
+ * and sets each deb_path (for the copa-debplan helper). Errors: as copa_pkg_fetch.
+ */
+int copa_deb_fetch(struct copa_deb_pkg *pkgs, size_t n, const struct copa_pkg_fetch_opts *o,
+		   struct copa_err *err);
+
 #endif

@@ -1337,6 +1337,46 @@ static int load_statusd(struct copa_view *v, struct copa_dpkgdb *db, const char 
 	return r;
 }
 
+/* True when text holds a non-blank line: a status file with a package paragraph in it. */
+static bool has_content(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r')
+			return true;
+	return false;
+}
+
+int copa_dpkgdb_locate(struct copa_view *v, const char *admindir,
+		       enum copa_dpkgdb_layout *layout, struct copa_err *err)
+{
+	_cleanup_free_ char *status = copa_xasprintf("%s/status", admindir ? admindir : "var/lib/dpkg");
+	_cleanup_free_ char *statusd = copa_xasprintf("%s/status.d", admindir ? admindir : "var/lib/dpkg");
+	const struct copa_view_entry *e = NULL, *sd = NULL;
+	struct copa_buf canon = COPA_BUF_INIT;
+	struct copa_buf data = COPA_BUF_INIT;
+	bool have_status, have_statusd;
+	int r = 1;
+
+	have_status = copa_view_resolve(v, status, COPA_VIEW_FOLLOW, &canon, &e, NULL) == 0 && e &&
+		      (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
+	have_statusd = copa_view_resolve(v, statusd, COPA_VIEW_FOLLOW, &canon, &sd, NULL) == 0 &&
+		       sd && sd->type == COPA_FT_DIR;
+	copa_buf_release(&canon);
+	*layout = COPA_DPKGDB_STATUS;
+	if (have_status && have_statusd) {
+		if (copa_view_read(v, status, COPA_DPKGDB_MAX_FILE, &data, err) < 0)
+			r = -1;
+		else if (!has_content(data.p ? data.p : "", data.len))
+			*layout = COPA_DPKGDB_STATUSD;
+	} else if (have_statusd) {
+		*layout = COPA_DPKGDB_STATUSD;
+	} else if (!have_status) {
+		r = 0;
+	}
+	copa_buf_release(&data);
+	return r;
+}
+
 int copa_dpkgdb_load(struct copa_view *v, const char *admindir, struct copa_dpkgdb **out,
 		     struct copa_err *err)
 {
@@ -1354,9 +1394,23 @@ int copa_dpkgdb_load(struct copa_view *v, const char *admindir, struct copa_dpkg
 	statusd = copa_xasprintf("%s/status.d", db->admindir);
 	div = copa_xasprintf("%s/diversions", db->admindir);
 	so = copa_xasprintf("%s/statoverride", db->admindir);
-	if (read_optional(v, status_path, &data, &found, err) < 0)
-		goto out;
-	if (found) {
+	{
+		enum copa_dpkgdb_layout layout;
+		int lr = copa_dpkgdb_locate(v, db->admindir, &layout, err);
+
+		if (lr < 0)
+			goto out;
+		if (lr == 0) {
+			copa_err_set(err, COPA_E_NOTFOUND,
+				     "the image has no dpkg database ('/%s' or '/%s/')", status_path,
+				     statusd);
+			goto out;
+		}
+		db->layout = layout;
+	}
+	if (db->layout == COPA_DPKGDB_STATUS) {
+		if (read_optional(v, status_path, &data, &found, err) < 0)
+			goto out;
 		if (copa_dpkgdb_parse_status(db, copa_buf_str(&data), data.len, "'status'", err) < 0)
 			goto out;
 	} else {
@@ -1366,15 +1420,7 @@ int copa_dpkgdb_load(struct copa_view *v, const char *admindir, struct copa_dpkg
 		sd = NULL;
 		if (copa_view_resolve(v, statusd, COPA_VIEW_FOLLOW, &canon, &sd, &e2) < 0)
 			sd = NULL;
-		if (!sd || sd->type != COPA_FT_DIR) {
-			copa_buf_release(&canon);
-			copa_err_set(err, COPA_E_NOTFOUND,
-				     "the image has no dpkg database ('/%s' or '/%s/')", status_path,
-				     statusd);
-			goto out;
-		}
-		db->layout = COPA_DPKGDB_STATUSD;
-		r = load_statusd(v, db, canon.p, err);
+		r = sd ? load_statusd(v, db, canon.p, err) : 0;
 		copa_buf_release(&canon);
 		if (r < 0)
 			goto out;

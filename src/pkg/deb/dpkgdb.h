@@ -130,8 +130,20 @@ int copa_dpkgdb_parse_statoverride(struct copa_dpkgdb *db, const char *text, siz
 struct copa_view;
 
 /*
- * Loads the database of an image from its merged view: status (or
- * status.d/ when there is no status file), diversions and statoverride under
+ * Where the image's dpkg database is: the one rule every reader of it
+ * follows (detect and `copa inspect`, the planner, the applier, the read
+ * back). dpkg reads admindir/status; distroless images have none, or an
+ * empty one, and one file per package in admindir/status.d/. So: status when
+ * it holds any package paragraph; else status.d/ when that directory exists;
+ * else an empty status (an empty database). Returns 1 with *layout set, 0
+ * when the image has neither, -1 when status cannot be read.
+ */
+int copa_dpkgdb_locate(struct copa_view *v, const char *admindir,
+		       enum copa_dpkgdb_layout *layout, struct copa_err *err);
+
+/*
+ * Loads the database of an image from its merged view: status or
+ * status.d/ (copa_dpkgdb_locate), diversions and statoverride under
  * admindir (NULL: var/lib/dpkg), user and group names from etc/passwd and
  * etc/group. COPA_E_NOTFOUND when the image has no dpkg database.
  */

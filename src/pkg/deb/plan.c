@@ -1,6 +1,6 @@
 #include "pkg/deb/plan.h"
 
-#include "core/version.h"
+#include "pkg/version.h"
 
 #include "pkg/deb/control.h"
 #include "util/arena.h"
@@ -44,10 +44,20 @@ static void version_pool_init(void)
 	pool_setdisttype(version_pool, DISTTYPE_DEB);
 }
 
-int copa_deb_version_cmp(const char *a, const char *b)
+int copa_deb_solv_version_cmp(const char *a, const char *b)
 {
 	pthread_once(&version_once, version_pool_init);
 	return pool_evrcmp_str(version_pool, a, b, EVRCMP_COMPARE);
+}
+
+int copa_deb_version_cmp(const char *a, const char *b)
+{
+	int r = 0;
+
+	/* dpkg's rule (pkg/version.c), the one the read-back check and reports use. */
+	if (copa_version_cmp(COPA_FAM_DEB, a, b, &r, NULL) == 0)
+		return r;
+	return copa_deb_solv_version_cmp(a, b);
 }
 
 bool copa_deb_version_valid(const char *s)

@@ -25,11 +25,11 @@
 #ifndef COPA_PKG_DEB_PLAN_H
 #define COPA_PKG_DEB_PLAN_H
 
-#include "core/cache.h"
+#include "util/cache.h"
 #include "pkg/deb/aptprefs.h"
 #include "pkg/deb/deb.h"
 #include "pkg/deb/probe_repo.h"
-#include "repo/debrepo.h"
+#include "pkg/deb/debrepo.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -109,8 +109,18 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 
 void copa_deb_plan_release(struct copa_deb_plan *plan);
 
-/* Compares two Debian versions (deb-version(7)): <0, 0, >0. */
+/*
+ * Compares two Debian versions (deb-version(7)): <0, 0, >0. The planner's
+ * own decisions (already fixed? which candidate satisfies the fixed
+ * version?) use this, which is pkg/version.c's dpkg ordering, the one the
+ * read-back check, reports and VEX use; libsolv's (below) is used only inside
+ * the solver, where it differs from dpkg on an absent vs an empty or "0"
+ * revision alone ("1.0" = "1.0-0" for dpkg).
+ */
 int copa_deb_version_cmp(const char *a, const char *b);
+
+/* libsolv's Debian ordering, as the solver applies it (for the agreement test). */
+int copa_deb_solv_version_cmp(const char *a, const char *b);
 
 /* True when s is a syntactically valid Debian version (what copa accepts from reports). */
 bool copa_deb_version_valid(const char *s);

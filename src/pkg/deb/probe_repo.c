@@ -1,7 +1,9 @@
 #include "pkg/deb/probe_repo.h"
 
+#include "pkg/deb/dpkgdb.h"
+
 #include "pkg/deb/control.h"
-#include "repo/armor.h"
+#include "pgp/armor.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -206,26 +208,30 @@ int copa_deb_probe_status(struct copa_view *v, const char *arch_hint, struct cop
 			  struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
-	struct copa_err e2 = COPA_ERR_INIT;
+
+	enum copa_dpkgdb_layout layout;
+	int r;
 
 	memset(st, 0, sizeof(*st));
-	if (copa_view_read(v, "var/lib/dpkg/status", COPA_DEB_STATUS_MAX, &b, &e2) == 0 && b.len) {
+	/* The rule every reader of the database follows (dpkgdb.h). */
+	r = copa_dpkgdb_locate(v, NULL, &layout, err);
+	if (r < 0)
+		return -1;
+	if (r == 0)
+		return copa_err_set(err, COPA_E_NOTFOUND,
+				    "the image has no dpkg database (neither var/lib/dpkg/status nor "
+				    "var/lib/dpkg/status.d/): it is not a Debian or Ubuntu image, or "
+				    "its package database was removed");
+	if (layout == COPA_DPKGDB_STATUS) {
+		if (copa_view_read(v, "var/lib/dpkg/status", COPA_DEB_STATUS_MAX, &b, err) < 0) {
+			copa_buf_release(&b);
+			return -1;
+		}
 		st->text = copa_buf_detach(&b, &st->len);
-	} else {
-		copa_buf_release(&b);
-		if (e2.code != COPA_OK && e2.code != COPA_E_NOTFOUND) {
-			*err = e2;
-			return -1;
-		}
-		if (read_statusd(v, "var/lib/dpkg/status.d", st, err) < 0) {
-			if (err->code == COPA_E_NOTFOUND)
-				copa_err_set(err, COPA_E_NOTFOUND,
-					     "the image has no dpkg database (neither "
-					     "var/lib/dpkg/status nor var/lib/dpkg/status.d/): it "
-					     "is not a Debian or Ubuntu image, or its package "
-					     "database was removed");
-			return -1;
-		}
+		if (!st->text)
+			st->text = copa_xstrdup("");
+	} else if (read_statusd(v, "var/lib/dpkg/status.d", st, err) < 0) {
+		return -1;
 	}
 	if (detect_archs(v, arch_hint, st, err) < 0) {
 		copa_deb_status_release(st);

@@ -14,8 +14,8 @@
 
 #include "pkg/deb/aptprefs.h"
 #include "layer/view.h"
-#include "repo/debsources.h"
-#include "repo/osrelease.h"
+#include "pkg/deb/debsources.h"
+#include "pkg/osrelease.h"
 #include "util/err.h"
 #include "util/log.h"
 

@@ -7,7 +7,7 @@
  * (tests/unit/data/version_*.data). ASCII classification is done by hand so
  * the locale never changes an ordering.
  */
-#include "core/version.h"
+#include "pkg/version.h"
 
 #include "util/mem.h"
 

@@ -10,8 +10,8 @@
  * without SHA256 is refused, as apt refuses it. Input is untrusted until its
  * signature is checked and capped either way. Pure functions, any thread.
  */
-#ifndef COPA_REPO_RELEASE_H
-#define COPA_REPO_RELEASE_H
+#ifndef COPA_PKG_DEB_RELEASE_H
+#define COPA_PKG_DEB_RELEASE_H
 
 #include "util/blob.h"
 #include "util/err.h"

@@ -1,7 +1,7 @@
-#include "repo/debrepo.h"
+#include "pkg/deb/debrepo.h"
 
-#include "repo/gpgv.h"
-#include "repo/release.h"
+#include "pgp/gpgv.h"
+#include "pkg/deb/release.h"
 #include "util/fs.h"
 #include "util/mem.h"
 

@@ -1,4 +1,4 @@
-#include "pkg/deb/fetch.h"
+#include "pkg/fetch.h"
 
 #include "util/fs.h"
 #include "util/mem.h"
@@ -12,33 +12,36 @@
 #include <unistd.h>
 
 struct pool {
-	struct copa_deb_pkg *pkgs;
+	struct copa_pm_pkg *pkgs;
 	size_t n;
-	const struct copa_deb_fetch_opts *o;
+	const struct copa_pkg_fetch_opts *o;
 	atomic_size_t next;
 	atomic_bool stop;
 	pthread_mutex_t lock; /* guards err, stats, done and failed */
 	pthread_cond_t changed;
 	struct copa_err err;
-	struct copa_deb_fetch_stats stats;
-	bool *done;           /* done[i]: package i is ready */
+	struct copa_pkg_fetch_stats stats;
+	bool *done;           /* done[i]: package i is ready, or failed (errs[i] set) */
+	struct copa_err *errs; /* keep_going: why package i failed */
 	bool failed;
-	sem_t unpack_slots;   /* decompressions at once: one per CPU (memory, not just time) */
+	sem_t unpack_slots;   /* prepares at once: one per CPU (memory, not just time) */
 };
 
-struct copa_deb_fetch {
+struct copa_pkg_fetch {
 	struct pool pl;
-	struct copa_deb_fetch_opts o;
+	struct copa_pkg_fetch_opts o;
 	pthread_t th[16];
 	unsigned started;
 };
 
-static int fetch_one(struct pool *pl, struct copa_deb_pkg *p, bool *from_cache,
+static int fetch_one(struct pool *pl, struct copa_pm_pkg *p, bool *from_cache,
 		     struct copa_err *err)
 {
-	const struct copa_deb_fetch_opts *o = pl->o;
-	_cleanup_free_ char *digest = copa_xasprintf("sha256:%s", p->sha256);
-	_cleanup_free_ char *what = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
+	const struct copa_pkg_fetch_opts *o = pl->o;
+	const char *digest = p->digest;
+	uint64_t max = o->max_size ? o->max_size : COPA_PKG_MAX_SIZE;
+	_cleanup_free_ char *what = copa_xasprintf("%s_%s_%s%s", p->name, p->version, p->arch,
+						   o->suffix ? o->suffix : "");
 	struct copa_tmpfile t = {.fd = -1};
 	struct copa_err e2 = COPA_ERR_INIT;
 	int fd, r = -1;
@@ -46,18 +49,18 @@ static int fetch_one(struct pool *pl, struct copa_deb_pkg *p, bool *from_cache,
 	if (!copa_digest_valid(digest))
 		return copa_err_set(err, COPA_E_INPUT, "package '%s' %s has no valid checksum",
 				    p->name, p->version);
-	/* A .deb member may hold 8 GiB (debfile.h); a larger package cannot be read anyway. */
-	if (p->size > COPA_DEB_MAX_SIZE)
+	/* A larger package than the family can read is refused before it is downloaded. */
+	if (p->size > max)
 		return copa_err_set(err, COPA_E_LIMIT,
 				    "package '%s' %s from '%s': its index declares %llu bytes, larger "
 				    "than the %llu a package may have",
 				    p->name, p->version, p->repo ? p->repo : "?",
-				    (unsigned long long)p->size, (unsigned long long)COPA_DEB_MAX_SIZE);
+				    (unsigned long long)p->size, (unsigned long long)max);
 	fd = copa_cache_open_blob(o->cache, digest, true, &e2);
 	if (fd >= 0) {
 		close(fd);
 		*from_cache = true;
-		p->deb_path = copa_cache_blob_path(o->cache, digest);
+		p->local_path = copa_cache_blob_path(o->cache, digest);
 		return 0;
 	}
 	*from_cache = false;
@@ -78,45 +81,23 @@ static int fetch_one(struct pool *pl, struct copa_deb_pkg *p, bool *from_cache,
 		copa_err_wrap(err, "package '%s' %s", p->name, p->version);
 		goto out;
 	}
-	p->deb_path = copa_cache_blob_path(o->cache, digest);
+	p->local_path = copa_cache_blob_path(o->cache, digest);
 	r = 0;
 out:
 	copa_tmpfile_release(&t);
 	return r;
 }
 
-/* Decompresses package i's data.tar into unpack_dir; on failure the applier reads the .deb. */
-static void unpack_ahead(struct pool *pl, size_t i)
+/* Runs the family's prepare; on failure the applier reads the package itself. */
+static void prepare_ahead(struct pool *pl, size_t i)
 {
-	const struct copa_deb_fetch_opts *o = pl->o;
-	struct copa_deb_pkg *p = &pl->pkgs[i];
+	const struct copa_pkg_fetch_opts *o = pl->o;
+	struct copa_pm_pkg *p = &pl->pkgs[i];
 	struct copa_err e = COPA_ERR_INIT;
-	struct copa_debfile *d = NULL;
-	struct copa_debfile_limits lim = o->limits;
-	_cleanup_free_ char *label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
-	char *path = copa_xasprintf("%s/%zu.tar", o->unpack_dir, i);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 
-	/* Bounded by what the index declares, as the applier is: a bomb stops early. */
-	lim.installed_size = p->installed_size;
-	lim.label = label;
-	if (fd < 0)
-		copa_err_sys(&e, COPA_E_IO, errno, "cannot create '%s'", path);
-	else if (copa_debfile_open(p->deb_path, &lim, &d, &e) == 0 &&
-		 copa_debfile_extract_data(d, fd, &e) == 0) {
-		p->data_tar = path;
-		path = NULL;
-	}
-	if (fd >= 0)
-		close(fd);
-	if (path) {
-		copa_debug(o->out, "package '%s' %s: not unpacked ahead: %s", p->name, p->version,
+	if (o->prepare(o->prepare_ctx, i, p, &e) < 0)
+		copa_debug(o->out, "package '%s' %s: not prepared ahead: %s", p->name, p->version,
 			   e.msg);
-		if (fd >= 0)
-			unlink(path);
-		free(path);
-	}
-	copa_debfile_free(d);
 }
 
 static void *worker(void *arg)
@@ -131,18 +112,28 @@ static void *worker(void *arg)
 		if (i >= pl->n)
 			break;
 		if (fetch_one(pl, &pl->pkgs[i], &cached, &err) < 0) {
+			bool keep_going = pl->o->keep_going;
+
 			pthread_mutex_lock(&pl->lock);
-			if (!copa_err_is_set(&pl->err))
-				pl->err = err;
-			pl->failed = true;
+			if (keep_going) {
+				pl->errs[i] = err;
+				pl->stats.failed++;
+				pl->done[i] = true;
+			} else {
+				if (!copa_err_is_set(&pl->err))
+					pl->err = err;
+				pl->failed = true;
+			}
 			pthread_cond_broadcast(&pl->changed);
 			pthread_mutex_unlock(&pl->lock);
+			if (keep_going)
+				continue;
 			atomic_store(&pl->stop, true);
 			break;
 		}
-		if (pl->o->unpack_dir) {
+		if (pl->o->prepare) {
 			sem_wait(&pl->unpack_slots);
-			unpack_ahead(pl, i);
+			prepare_ahead(pl, i);
 			sem_post(&pl->unpack_slots);
 		}
 		pthread_mutex_lock(&pl->lock);
@@ -159,20 +150,21 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-struct copa_deb_fetch *copa_deb_fetch_start(struct copa_deb_pkg *pkgs, size_t n,
-					    const struct copa_deb_fetch_opts *o)
+struct copa_pkg_fetch *copa_pkg_fetch_start(struct copa_pm_pkg *pkgs, size_t n,
+					    const struct copa_pkg_fetch_opts *o)
 {
-	struct copa_deb_fetch *f = copa_xcalloc(1, sizeof(*f));
+	struct copa_pkg_fetch *f = copa_xcalloc(1, sizeof(*f));
 	struct pool *pl = &f->pl;
 	unsigned jobs = o->jobs ? o->jobs : 4;
 
 	if (!o->http || !o->cache)
-		COPA_BUG("copa_deb_fetch needs http and cache");
+		COPA_BUG("copa_pkg_fetch needs http and cache");
 	f->o = *o;
 	pl->pkgs = pkgs;
 	pl->n = n;
 	pl->o = &f->o;
 	pl->done = copa_xcalloc(n + 1, sizeof(*pl->done));
+	pl->errs = copa_xcalloc(n + 1, sizeof(*pl->errs));
 	if (jobs > COPA_ARRAY_SIZE(f->th))
 		jobs = COPA_ARRAY_SIZE(f->th);
 	if (jobs > n)
@@ -197,30 +189,33 @@ struct copa_deb_fetch *copa_deb_fetch_start(struct copa_deb_pkg *pkgs, size_t n,
 	return f;
 }
 
-int copa_deb_fetch_wait(struct copa_deb_fetch *f, size_t i, struct copa_err *err)
+int copa_pkg_fetch_wait(struct copa_pkg_fetch *f, size_t i, struct copa_err *err)
 {
 	struct pool *pl = &f->pl;
 	int r = 0;
 
 	if (i >= pl->n)
-		COPA_BUG("copa_deb_fetch_wait past the last package");
+		COPA_BUG("copa_pkg_fetch_wait past the last package");
 	pthread_mutex_lock(&pl->lock);
 	while (!pl->done[i] && !pl->failed)
 		pthread_cond_wait(&pl->changed, &pl->lock);
 	if (pl->failed) {
 		*err = pl->err;
 		r = -1;
+	} else if (copa_err_is_set(&pl->errs[i])) {
+		*err = pl->errs[i];
+		r = -1;
 	}
 	pthread_mutex_unlock(&pl->lock);
 	return r;
 }
 
-void copa_deb_fetch_cancel(struct copa_deb_fetch *f)
+void copa_pkg_fetch_cancel(struct copa_pkg_fetch *f)
 {
 	atomic_store(&f->pl.stop, true);
 }
 
-int copa_deb_fetch_end(struct copa_deb_fetch *f, struct copa_deb_fetch_stats *stats,
+int copa_pkg_fetch_end(struct copa_pkg_fetch *f, struct copa_pkg_fetch_stats *stats,
 		       struct copa_err *err)
 {
 	struct pool *pl;
@@ -246,12 +241,13 @@ int copa_deb_fetch_end(struct copa_deb_fetch *f, struct copa_deb_fetch_stats *st
 	pthread_mutex_destroy(&pl->lock);
 	sem_destroy(&pl->unpack_slots);
 	free(pl->done);
+	free(pl->errs);
 	free(f);
 	return r;
 }
 
-int copa_deb_fetch(struct copa_deb_pkg *pkgs, size_t n, const struct copa_deb_fetch_opts *o,
-		   struct copa_deb_fetch_stats *stats, struct copa_err *err)
+int copa_pkg_fetch(struct copa_pm_pkg *pkgs, size_t n, const struct copa_pkg_fetch_opts *o,
+		   struct copa_pkg_fetch_stats *stats, struct copa_err *err)
 {
-	return copa_deb_fetch_end(copa_deb_fetch_start(pkgs, n, o), stats, err);
+	return copa_pkg_fetch_end(copa_pkg_fetch_start(pkgs, n, o), stats, err);
 }

@@ -8,8 +8,8 @@
  * anything that is not well-formed armour is an error naming `what`.
  * Pure functions; any thread may call them.
  */
-#ifndef COPA_REPO_ARMOR_H
-#define COPA_REPO_ARMOR_H
+#ifndef COPA_PGP_ARMOR_H
+#define COPA_PGP_ARMOR_H
 
 #include "util/buf.h"
 #include "util/err.h"

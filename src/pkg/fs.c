@@ -1,5 +1,5 @@
-/* debfs.c: layer + view writes for the Debian applier (see debfs.h). */
-#include "pkg/deb/debfs.h"
+/* fs.c: layer + view writes for the package appliers (see fs.h). */
+#include "pkg/fs.h"
 
 #include "util/fs.h"
 #include "util/mem.h"
@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int copa_debfs_put(struct copa_view *v, struct copa_layer_builder *b,
+int copa_pkgfs_put(struct copa_view *v, struct copa_layer_builder *b,
 		   const struct copa_layer_entry *e, bool view_content, struct copa_err *err)
 {
 	struct copa_view_entry ve = {0};
@@ -26,7 +26,7 @@ int copa_debfs_put(struct copa_view *v, struct copa_layer_builder *b,
 			d.type = COPA_FT_DIR;
 			d.mode = 0755;
 			d.mtime = e->mtime;
-			r = copa_debfs_put(v, b, &d, false, err);
+			r = copa_pkgfs_put(v, b, &d, false, err);
 			if (r < 0) {
 				free(pre);
 				return -1;
@@ -63,7 +63,7 @@ int copa_debfs_put(struct copa_view *v, struct copa_layer_builder *b,
 	return 0;
 }
 
-int copa_debfs_put_file(struct copa_view *v, struct copa_layer_builder *b, const char *path,
+int copa_pkgfs_put_file(struct copa_view *v, struct copa_layer_builder *b, const char *path,
 			const void *data, size_t n, uint32_t mode, int64_t mtime,
 			struct copa_err *err)
 {
@@ -75,10 +75,10 @@ int copa_debfs_put_file(struct copa_view *v, struct copa_layer_builder *b, const
 	e.mtime = mtime;
 	e.size = n;
 	e.content = data ? data : "";
-	return copa_debfs_put(v, b, &e, true, err);
+	return copa_pkgfs_put(v, b, &e, true, err);
 }
 
-int copa_debfs_put_symlink(struct copa_view *v, struct copa_layer_builder *b, const char *path,
+int copa_pkgfs_put_symlink(struct copa_view *v, struct copa_layer_builder *b, const char *path,
 			   const char *target, int64_t mtime, struct copa_err *err)
 {
 	struct copa_layer_entry e = {0};
@@ -88,10 +88,10 @@ int copa_debfs_put_symlink(struct copa_view *v, struct copa_layer_builder *b, co
 	e.mode = 0777;
 	e.mtime = mtime;
 	e.link = target;
-	return copa_debfs_put(v, b, &e, false, err);
+	return copa_pkgfs_put(v, b, &e, false, err);
 }
 
-int copa_debfs_remove(struct copa_view *v, struct copa_layer_builder *b, const char *path,
+int copa_pkgfs_remove(struct copa_view *v, struct copa_layer_builder *b, const char *path,
 		      struct copa_err *err)
 {
 	if (copa_layer_builder_whiteout(b, path, err) < 0)
@@ -116,7 +116,7 @@ static int read_staged(const struct copa_layer_builder *b, const struct copa_lay
 	return r;
 }
 
-int copa_debfs_read(struct copa_view *v, const struct copa_layer_builder *b, const char *path,
+int copa_pkgfs_read(struct copa_view *v, const struct copa_layer_builder *b, const char *path,
 		    size_t max, struct copa_buf *out, struct copa_err *err)
 {
 	struct copa_buf canon = COPA_BUF_INIT;

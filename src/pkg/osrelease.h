@@ -6,8 +6,8 @@
  * format says, capped, and never interpreted as shell. Any thread may call
  * the pure functions; copa_osrelease_read() reads a view (one thread).
  */
-#ifndef COPA_REPO_OSRELEASE_H
-#define COPA_REPO_OSRELEASE_H
+#ifndef COPA_PKG_OSRELEASE_H
+#define COPA_PKG_OSRELEASE_H
 
 #include "layer/view.h"
 #include "util/err.h"

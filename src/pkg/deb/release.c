@@ -1,4 +1,4 @@
-#include "repo/release.h"
+#include "pkg/deb/release.h"
 
 #include "pkg/deb/control.h"
 #include "util/buf.h"

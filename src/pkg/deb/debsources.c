@@ -1,4 +1,4 @@
-#include "repo/debsources.h"
+#include "pkg/deb/debsources.h"
 
 #include "pkg/deb/control.h"
 #include "util/blob.h"

@@ -16,8 +16,8 @@
  * Callers: src/report/ (deduplicating updates), src/pkg/{deb,apk,rpm}/
  * (planning and verifying updates), src/vex/ (nothing else).
  */
-#ifndef COPA_CORE_VERSION_H
-#define COPA_CORE_VERSION_H
+#ifndef COPA_PKG_VERSION_H
+#define COPA_PKG_VERSION_H
 
 #include "util/err.h"
 

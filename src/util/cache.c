@@ -1,4 +1,4 @@
-#include "core/cache.h"
+#include "util/cache.h"
 
 #include "util/mem.h"
 

@@ -15,8 +15,8 @@
  * verified against their digest when read (copa_cache_open_blob with verify),
  * and a corrupt entry is deleted and reported as missing.
  */
-#ifndef COPA_CORE_CACHE_H
-#define COPA_CORE_CACHE_H
+#ifndef COPA_UTIL_CACHE_H
+#define COPA_UTIL_CACHE_H
 
 #include "util/buf.h"
 #include "util/err.h"

@@ -1,4 +1,4 @@
-#include "repo/armor.h"
+#include "pgp/armor.h"
 
 #include "util/blob.h"
 #include "util/mem.h"

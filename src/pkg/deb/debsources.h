@@ -14,11 +14,11 @@
  * Single-threaded; the trust fields are filled in by the probe
  * (pkg/deb/probe_repo.h) and read by the fetcher (repo/debrepo.h).
  */
-#ifndef COPA_REPO_DEBSOURCES_H
-#define COPA_REPO_DEBSOURCES_H
+#ifndef COPA_PKG_DEB_DEBSOURCES_H
+#define COPA_PKG_DEB_DEBSOURCES_H
 
 #include "layer/view.h"
-#include "repo/osrelease.h"
+#include "pkg/osrelease.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"

@@ -1,4 +1,4 @@
-#include "repo/osrelease.h"
+#include "pkg/osrelease.h"
 
 #include "util/blob.h"
 #include "util/buf.h"

@@ -12,8 +12,8 @@
  * signed. Callers: repo/debrepo.c; the status evaluation is pure and unit
  * tested on its own.
  */
-#ifndef COPA_REPO_GPGV_H
-#define COPA_REPO_GPGV_H
+#ifndef COPA_PGP_GPGV_H
+#define COPA_PGP_GPGV_H
 
 #include "util/buf.h"
 #include "util/err.h"

@@ -14,11 +14,11 @@
  *
  * Single caller thread; downloads use the shared HTTP client.
  */
-#ifndef COPA_REPO_DEBREPO_H
-#define COPA_REPO_DEBREPO_H
+#ifndef COPA_PKG_DEB_DEBREPO_H
+#define COPA_PKG_DEB_DEBREPO_H
 
-#include "core/cache.h"
-#include "repo/debsources.h"
+#include "util/cache.h"
+#include "pkg/deb/debsources.h"
 #include "util/err.h"
 #include "util/hash.h"
 #include "util/http.h"
