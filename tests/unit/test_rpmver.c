@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "core/version.h"
+#include "pkg/version.h"
 #include "util/buf.h"
 #include "util/fs.h"
 #include "util/mem.h"

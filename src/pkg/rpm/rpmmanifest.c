@@ -3,7 +3,7 @@
  */
 #include "pkg/rpm/rpmmanifest.h"
 
-#include "core/version.h"
+#include "pkg/version.h"
 #include "util/blob.h"
 #include "util/mem.h"
 
