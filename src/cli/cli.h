@@ -23,7 +23,7 @@ extern const struct copa_cli_cmd copa_cmd_report;
 extern const struct copa_cli_cmd copa_cmd_patch;
 
 enum copa_cli_progress {
-	COPA_CLI_PROGRESS_AUTO,  /* tty when stderr is a terminal, else plain */
+	COPA_CLI_PROGRESS_AUTO, /* tty when stderr is a terminal, else plain */
 	COPA_CLI_PROGRESS_TTY,
 	COPA_CLI_PROGRESS_PLAIN,
 	COPA_CLI_PROGRESS_QUIET,
@@ -49,7 +49,7 @@ int copa_cli_fail(struct copa_out *out, const struct copa_err *err);
 
 /* Prints "copa <cmd>: <msg>" and a hint to use --help; returns 2. */
 int copa_cli_usage_error(const char *cmd, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /*
  * The getopt results every command with a usage text treats alike: -v sets

@@ -14,23 +14,23 @@
 #include <string.h>
 
 static const char usage_text[] =
-	"usage: copa inspect IMAGE [options]\n"
-	"\n"
-	"Show what copa sees in IMAGE: platforms, layers, OS, package manager and\n"
-	"database, installed packages, and whether the image is distroless.\n"
-	"IMAGE uses the transport syntax of skopeo/podman (registry reference,\n"
-	"oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]).\n"
-	"\n"
-	"      --platform P           platform of a multi-platform image (default: the\n"
-	"                             host's, or the only one)\n"
-	"      --json                 one JSON object on stdout\n"
-	"      --insecure-registry H  allow plain HTTP to registry host H (repeatable)\n"
-	"      --ca-file FILE         extra CA certificates (PEM)\n"
-	"      --cache-dir DIR        cache directory (default: $XDG_CACHE_HOME/copa)\n"
-	"      --timeout DURATION     limit for the whole run, e.g. 300, 90s, 5m (default 5m)\n"
-	"      --progress MODE        auto, tty, plain, quiet or json\n"
-	"  -v, --verbose              debug output\n"
-	"  -h, --help                 this help\n";
+    "usage: copa inspect IMAGE [options]\n"
+    "\n"
+    "Show what copa sees in IMAGE: platforms, layers, OS, package manager and\n"
+    "database, installed packages, and whether the image is distroless.\n"
+    "IMAGE uses the transport syntax of skopeo/podman (registry reference,\n"
+    "oci:DIR[:TAG], oci-archive:FILE[:TAG], docker-archive:FILE[:REF]).\n"
+    "\n"
+    "      --platform P           platform of a multi-platform image (default: the\n"
+    "                             host's, or the only one)\n"
+    "      --json                 one JSON object on stdout\n"
+    "      --insecure-registry H  allow plain HTTP to registry host H (repeatable)\n"
+    "      --ca-file FILE         extra CA certificates (PEM)\n"
+    "      --cache-dir DIR        cache directory (default: $XDG_CACHE_HOME/copa)\n"
+    "      --timeout DURATION     limit for the whole run, e.g. 300, 90s, 5m (default 5m)\n"
+    "      --progress MODE        auto, tty, plain, quiet or json\n"
+    "  -v, --verbose              debug output\n"
+    "  -h, --help                 this help\n";
 
 struct inspect {
 	const char *image;
@@ -78,7 +78,8 @@ static int load(struct inspect *in, struct copa_err *err)
 	if (copa_image_src_load(in->src, wantp, &in->img, err) < 0)
 		return -1;
 	in->have_img = true;
-	/* Show the config's platform as the index entries are shown: normalised (arm64/v8 is arm64). */
+	/* Show the config's platform as the index entries are shown: normalised (arm64/v8 is
+	 * arm64). */
 	copa_platform_normalize(&in->img.platform);
 	if (copa_image_src_layer_blobs(in->src, &in->img, &in->layers, err) < 0)
 		return -1;
@@ -106,44 +107,46 @@ static int print_json(struct inspect *in, struct copa_err *err)
 	json_object_set_new(o, "mediaType", json_string(root->desc.media_type));
 	for (size_t i = 0; i < in->n_plats; i++)
 		json_array_append_new(plats, json_string(copa_platform_str(&in->plats[i].platform,
-									  buf, sizeof(buf))));
+		                                                           buf, sizeof(buf))));
 	json_object_set_new(o, "platforms", plats);
 	json_object_set_new(o, "platform",
-			    json_string(copa_platform_str(&in->img.platform, buf, sizeof(buf))));
+	                    json_string(copa_platform_str(&in->img.platform, buf, sizeof(buf))));
 	json_object_set_new(o, "manifest", json_string(in->img.desc.digest));
 	json_object_set_new(o, "config", json_string(in->img.manifest.config.digest));
 	for (size_t i = 0; i < in->img.manifest.n_layers; i++) {
 		const struct copa_desc *d = &in->img.manifest.layers[i];
 
-		json_array_append_new(layers, json_pack("{s:s, s:I, s:s}", "digest", d->digest,
-							"size", (json_int_t)d->size, "mediaType",
-							d->media_type));
+		json_array_append_new(layers,
+		                      json_pack("{s:s, s:I, s:s}", "digest", d->digest, "size",
+		                                (json_int_t)d->size, "mediaType", d->media_type));
 	}
 	json_object_set_new(o, "layers", layers);
 	if (in->probe.has_os_release) {
 		os = json_object();
-		json_object_set_new(os, "id", in->probe.os.id ? json_string(in->probe.os.id)
-							      : json_null());
-		json_object_set_new(os, "version_id", in->probe.os.version_id
-							      ? json_string(in->probe.os.version_id)
-							      : json_null());
+		json_object_set_new(os, "id",
+		                    in->probe.os.id ? json_string(in->probe.os.id) : json_null());
+		json_object_set_new(os, "version_id",
+		                    in->probe.os.version_id ? json_string(in->probe.os.version_id)
+		                                            : json_null());
 		if (in->probe.os.version_codename)
 			json_object_set_new(os, "version_codename",
-					    json_string(in->probe.os.version_codename));
+			                    json_string(in->probe.os.version_codename));
 		if (in->probe.os.pretty_name)
-			json_object_set_new(os, "pretty_name", json_string(in->probe.os.pretty_name));
+			json_object_set_new(os, "pretty_name",
+			                    json_string(in->probe.os.pretty_name));
 		json_object_set_new(o, "os", os);
 	} else {
 		json_object_set_new(o, "os", json_null());
 	}
 	json_object_set_new(o, "package_manager",
-			    copa_probe_manager(&in->probe) ? json_string(copa_probe_manager(&in->probe))
-							   : json_null());
+	                    copa_probe_manager(&in->probe)
+	                        ? json_string(copa_probe_manager(&in->probe))
+	                        : json_null());
 	json_object_set_new(o, "package_db",
-			    in->probe.db_path ? json_string(in->probe.db_path) : json_null());
-	json_object_set_new(o, "packages", in->probe.n_packages >= 0
-						   ? json_integer(in->probe.n_packages)
-						   : json_null());
+	                    in->probe.db_path ? json_string(in->probe.db_path) : json_null());
+	json_object_set_new(o, "packages",
+	                    in->probe.n_packages >= 0 ? json_integer(in->probe.n_packages)
+	                                              : json_null());
 	json_object_set_new(o, "distroless", json_boolean(in->probe.distroless));
 	r = copa_json_dump(o, 2, &b, err);
 	if (r == 0)
@@ -170,8 +173,7 @@ static void print_human(struct inspect *in)
 	       copa_platform_str(&in->img.platform, buf, sizeof(buf)), in->img.desc.digest);
 	if (p->has_os_release)
 		printf("os:          %s %s%s%s%s\n", p->os.id ? p->os.id : "unknown",
-		       p->os.version_id ? p->os.version_id : "",
-		       p->os.version_codename ? " (" : "",
+		       p->os.version_id ? p->os.version_id : "", p->os.version_codename ? " (" : "",
 		       p->os.version_codename ? p->os.version_codename : "",
 		       p->os.version_codename ? ")" : "");
 	else
@@ -212,19 +214,26 @@ static void cleanup(struct inspect *in)
 
 static int run(int argc, char **argv)
 {
-	enum { OPT_PLATFORM = 256, OPT_JSON, OPT_INSECURE, OPT_CA, OPT_CACHE, OPT_TIMEOUT,
-	       OPT_PROGRESS };
+	enum {
+		OPT_PLATFORM = 256,
+		OPT_JSON,
+		OPT_INSECURE,
+		OPT_CA,
+		OPT_CACHE,
+		OPT_TIMEOUT,
+		OPT_PROGRESS
+	};
 	static const struct option longopts[] = {
-		{"platform", required_argument, NULL, OPT_PLATFORM},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"insecure-registry", required_argument, NULL, OPT_INSECURE},
-		{"ca-file", required_argument, NULL, OPT_CA},
-		{"cache-dir", required_argument, NULL, OPT_CACHE},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"progress", required_argument, NULL, OPT_PROGRESS},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"platform", required_argument, NULL, OPT_PLATFORM},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"insecure-registry", required_argument, NULL, OPT_INSECURE},
+	    {"ca-file", required_argument, NULL, OPT_CA},
+	    {"cache-dir", required_argument, NULL, OPT_CACHE},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"progress", required_argument, NULL, OPT_PROGRESS},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct inspect in = {0};
 	struct copa_session_opts so = {.timeout_s = 300};
@@ -247,7 +256,8 @@ static int run(int argc, char **argv)
 			break;
 		case OPT_INSECURE:
 			if (n_insecure == 32)
-				return copa_cli_usage_error("inspect", "too many --insecure-registry");
+				return copa_cli_usage_error("inspect",
+				                            "too many --insecure-registry");
 			insecure[n_insecure++] = optarg;
 			break;
 		case OPT_CA:
@@ -262,7 +272,8 @@ static int run(int argc, char **argv)
 			break;
 		case OPT_PROGRESS:
 			if (copa_cli_parse_progress(optarg, &progress) < 0)
-				return copa_cli_usage_error("inspect", "invalid --progress '%s'", optarg);
+				return copa_cli_usage_error("inspect", "invalid --progress '%s'",
+				                            optarg);
 			break;
 		default:
 			r = copa_cli_common_opt("inspect", c, usage_text, &verbose);
@@ -273,7 +284,7 @@ static int run(int argc, char **argv)
 	}
 	if (optind + 1 != argc)
 		return copa_cli_usage_error("inspect", optind == argc ? "IMAGE is required"
-								      : "expected one IMAGE");
+		                                                      : "expected one IMAGE");
 	in.image = argv[optind];
 	out = copa_cli_out_new(progress, verbose);
 	so.out = out;

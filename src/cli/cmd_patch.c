@@ -9,52 +9,52 @@
 #include <string.h>
 
 static const char usage_text[] =
-	"usage: copa patch -i IMAGE [options]\n"
-	"\n"
-	"Patch the OS packages of IMAGE and write the image plus one layer of updates.\n"
-	"\n"
-	"Image references use the transport syntax of skopeo/podman: a bare reference is a\n"
-	"registry image (localhost:5000/app:1.0); oci:DIR[:TAG], oci-archive:FILE[:TAG] and\n"
-	"docker-archive:FILE[:REF] name local images.\n"
-	"\n"
-	"  -i, --image IMAGE          image to patch (required)\n"
-	"  -r, --report FILE|DIR      vulnerability report, or a directory of reports (one per\n"
-	"                             platform); without it every upgradable package is updated\n"
-	"  -s, --scanner NAME         report format: trivy (default), grype, native, or a plugin\n"
-	"                             run as copa-NAME REPORT\n"
-	"  -t, --tag TAG|DEST         tag for the result (same repository/location), or a full\n"
-	"                             destination; default: <source tag>-<suffix>\n"
-	"      --tag-suffix SUFFIX    suffix of the default tag (default: patched)\n"
-	"  -p, --push                 write a registry destination (required for registries)\n"
-	"      --platform LIST        platforms to patch, e.g. linux/amd64,linux/arm64; others\n"
-	"                             are kept unchanged in the output index\n"
-	"      --ignore-errors        skip packages that cannot be updated instead of failing\n"
-	"      --timeout DURATION     limit for the whole run, e.g. 300, 90s, 5m (default 5m)\n"
-	"  -o, --output FILE          write an OpenVEX document of the fixed vulnerabilities\n"
-	"                             ('-': standard output)\n"
-	"  -f, --format FORMAT        VEX format (openvex)\n"
-	"      --vex-author NAME      VEX author (default: $COPA_VEX_AUTHOR or copa)\n"
-	"      --summary FILE         write a JSON summary of the run (see docs/summary.md;\n"
-	"                             '-': standard output)\n"
-	"      --repo LINE            add a repository, one-line sources format, e.g.\n"
-	"                             'deb [signed-by=/k.gpg] http://mirror/debian bookworm main'\n"
-	"                             or 'deb file:///srv/mirror bookworm main' (repeatable)\n"
-	"      --repo-replace         use only the --repo repositories, not the image's\n"
-	"      --keyring FILE         trust the OpenPGP keys in FILE for repositories (repeatable)\n"
-	"      --allow-insecure-repo  accept repositories marked trusted=yes (no signature check)\n"
-	"      --insecure-registry H  allow plain HTTP to registry host H (repeatable; also\n"
-	"                             COPA_INSECURE_REGISTRIES=h1,h2); loopback is always allowed\n"
-	"      --ca-file FILE         extra CA certificates (PEM) for registries and repositories\n"
-	"      --compression ALG      new layer compression: gzip (default), zstd, none\n"
-	"      --loader NAME          for a registry destination without --push: docker, podman\n"
-	"                             or none (default: docker, then podman, when present)\n"
-	"      --cache-dir DIR        cache directory (default: $XDG_CACHE_HOME/copa)\n"
-	"      --progress MODE        auto, tty, plain, quiet or json (default: auto)\n"
-	"  -v, --verbose              debug output\n"
-	"  -h, --help                 this help\n"
-	"\n"
-	"Exit status: 0 patched or nothing to patch, 1 error, 2 usage error, 130/143\n"
-	"interrupted by SIGINT/SIGTERM (nothing written).\n";
+    "usage: copa patch -i IMAGE [options]\n"
+    "\n"
+    "Patch the OS packages of IMAGE and write the image plus one layer of updates.\n"
+    "\n"
+    "Image references use the transport syntax of skopeo/podman: a bare reference is a\n"
+    "registry image (localhost:5000/app:1.0); oci:DIR[:TAG], oci-archive:FILE[:TAG] and\n"
+    "docker-archive:FILE[:REF] name local images.\n"
+    "\n"
+    "  -i, --image IMAGE          image to patch (required)\n"
+    "  -r, --report FILE|DIR      vulnerability report, or a directory of reports (one per\n"
+    "                             platform); without it every upgradable package is updated\n"
+    "  -s, --scanner NAME         report format: trivy (default), grype, native, or a plugin\n"
+    "                             run as copa-NAME REPORT\n"
+    "  -t, --tag TAG|DEST         tag for the result (same repository/location), or a full\n"
+    "                             destination; default: <source tag>-<suffix>\n"
+    "      --tag-suffix SUFFIX    suffix of the default tag (default: patched)\n"
+    "  -p, --push                 write a registry destination (required for registries)\n"
+    "      --platform LIST        platforms to patch, e.g. linux/amd64,linux/arm64; others\n"
+    "                             are kept unchanged in the output index\n"
+    "      --ignore-errors        skip packages that cannot be updated instead of failing\n"
+    "      --timeout DURATION     limit for the whole run, e.g. 300, 90s, 5m (default 5m)\n"
+    "  -o, --output FILE          write an OpenVEX document of the fixed vulnerabilities\n"
+    "                             ('-': standard output)\n"
+    "  -f, --format FORMAT        VEX format (openvex)\n"
+    "      --vex-author NAME      VEX author (default: $COPA_VEX_AUTHOR or copa)\n"
+    "      --summary FILE         write a JSON summary of the run (see docs/summary.md;\n"
+    "                             '-': standard output)\n"
+    "      --repo LINE            add a repository, one-line sources format, e.g.\n"
+    "                             'deb [signed-by=/k.gpg] http://mirror/debian bookworm main'\n"
+    "                             or 'deb file:///srv/mirror bookworm main' (repeatable)\n"
+    "      --repo-replace         use only the --repo repositories, not the image's\n"
+    "      --keyring FILE         trust the OpenPGP keys in FILE for repositories (repeatable)\n"
+    "      --allow-insecure-repo  accept repositories marked trusted=yes (no signature check)\n"
+    "      --insecure-registry H  allow plain HTTP to registry host H (repeatable; also\n"
+    "                             COPA_INSECURE_REGISTRIES=h1,h2); loopback is always allowed\n"
+    "      --ca-file FILE         extra CA certificates (PEM) for registries and repositories\n"
+    "      --compression ALG      new layer compression: gzip (default), zstd, none\n"
+    "      --loader NAME          for a registry destination without --push: docker, podman\n"
+    "                             or none (default: docker, then podman, when present)\n"
+    "      --cache-dir DIR        cache directory (default: $XDG_CACHE_HOME/copa)\n"
+    "      --progress MODE        auto, tty, plain, quiet or json (default: auto)\n"
+    "  -v, --verbose              debug output\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "Exit status: 0 patched or nothing to patch, 1 error, 2 usage error, 130/143\n"
+    "interrupted by SIGINT/SIGTERM (nothing written).\n";
 
 /* Appends s to a NULL-terminated vector. */
 static void strv_push(const char ***v, size_t *n, const char *s)
@@ -85,42 +85,42 @@ static int run(int argc, char **argv)
 		OPT_PROGRESS,
 	};
 	static const struct option longopts[] = {
-		{"image", required_argument, NULL, 'i'},
-		{"report", required_argument, NULL, 'r'},
-		{"scanner", required_argument, NULL, 's'},
-		{"tag", required_argument, NULL, 't'},
-		{"tag-suffix", required_argument, NULL, OPT_TAG_SUFFIX},
-		{"push", no_argument, NULL, 'p'},
-		{"platform", required_argument, NULL, OPT_PLATFORM},
-		{"ignore-errors", no_argument, NULL, OPT_IGNORE_ERRORS},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"output", required_argument, NULL, 'o'},
-		{"format", required_argument, NULL, 'f'},
-		{"vex-author", required_argument, NULL, OPT_VEX_AUTHOR},
-		{"summary", required_argument, NULL, OPT_SUMMARY},
-		{"repo", required_argument, NULL, OPT_REPO},
-		{"repo-replace", no_argument, NULL, OPT_REPO_REPLACE},
-		{"keyring", required_argument, NULL, OPT_KEYRING},
-		{"allow-insecure-repo", no_argument, NULL, OPT_ALLOW_INSECURE_REPO},
-		{"insecure-registry", required_argument, NULL, OPT_INSECURE_REGISTRY},
-		{"ca-file", required_argument, NULL, OPT_CA_FILE},
-		{"compression", required_argument, NULL, OPT_COMPRESSION},
-		{"loader", required_argument, NULL, OPT_LOADER},
-		{"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
-		{"progress", required_argument, NULL, OPT_PROGRESS},
-		{"verbose", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"image", required_argument, NULL, 'i'},
+	    {"report", required_argument, NULL, 'r'},
+	    {"scanner", required_argument, NULL, 's'},
+	    {"tag", required_argument, NULL, 't'},
+	    {"tag-suffix", required_argument, NULL, OPT_TAG_SUFFIX},
+	    {"push", no_argument, NULL, 'p'},
+	    {"platform", required_argument, NULL, OPT_PLATFORM},
+	    {"ignore-errors", no_argument, NULL, OPT_IGNORE_ERRORS},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"output", required_argument, NULL, 'o'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"vex-author", required_argument, NULL, OPT_VEX_AUTHOR},
+	    {"summary", required_argument, NULL, OPT_SUMMARY},
+	    {"repo", required_argument, NULL, OPT_REPO},
+	    {"repo-replace", no_argument, NULL, OPT_REPO_REPLACE},
+	    {"keyring", required_argument, NULL, OPT_KEYRING},
+	    {"allow-insecure-repo", no_argument, NULL, OPT_ALLOW_INSECURE_REPO},
+	    {"insecure-registry", required_argument, NULL, OPT_INSECURE_REGISTRY},
+	    {"ca-file", required_argument, NULL, OPT_CA_FILE},
+	    {"compression", required_argument, NULL, OPT_COMPRESSION},
+	    {"loader", required_argument, NULL, OPT_LOADER},
+	    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
+	    {"progress", required_argument, NULL, OPT_PROGRESS},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct copa_patch_opts o = {
-		.scanner = "trivy",
-		.tag_suffix = "patched",
-		.timeout_s = 300,
-		.vex_format = "openvex",
-		.compression = "gzip",
+	    .scanner = "trivy",
+	    .tag_suffix = "patched",
+	    .timeout_s = 300,
+	    .vex_format = "openvex",
+	    .compression = "gzip",
 	};
 	_cleanup_free_ const char **platforms = NULL, **repos = NULL, **keyrings = NULL,
-			       **insecure = NULL;
+	                          **insecure = NULL;
 	size_t n_platforms = 0, n_repos = 0, n_keyrings = 0, n_insecure = 0;
 	_cleanup_free_ char *platform_copy = NULL;
 	enum copa_cli_progress progress = COPA_CLI_PROGRESS_AUTO;
@@ -196,17 +196,19 @@ static int run(int argc, char **argv)
 			o.ca_file = optarg;
 			break;
 		case OPT_COMPRESSION:
-			if (strcmp(optarg, "gzip") && strcmp(optarg, "zstd") && strcmp(optarg, "none"))
+			if (strcmp(optarg, "gzip") && strcmp(optarg, "zstd") &&
+			    strcmp(optarg, "none"))
 				return copa_cli_usage_error(
-					"patch", "invalid --compression '%s' (gzip, zstd or none)",
-					optarg);
+				    "patch", "invalid --compression '%s' (gzip, zstd or none)",
+				    optarg);
 			o.compression = optarg;
 			break;
 		case OPT_LOADER:
 			if (strcmp(optarg, "docker") && strcmp(optarg, "podman") &&
 			    strcmp(optarg, "none"))
 				return copa_cli_usage_error(
-					"patch", "invalid --loader '%s' (docker, podman or none)", optarg);
+				    "patch", "invalid --loader '%s' (docker, podman or none)",
+				    optarg);
 			o.loader = optarg;
 			break;
 		case OPT_CACHE_DIR:
@@ -215,8 +217,9 @@ static int run(int argc, char **argv)
 		case OPT_PROGRESS:
 			if (copa_cli_parse_progress(optarg, &progress) < 0)
 				return copa_cli_usage_error(
-					"patch", "invalid --progress '%s' (auto, tty, plain, quiet or json)",
-					optarg);
+				    "patch",
+				    "invalid --progress '%s' (auto, tty, plain, quiet or json)",
+				    optarg);
 			break;
 		default:
 			r = copa_cli_common_opt("patch", c, usage_text, &verbose);
@@ -231,9 +234,10 @@ static int run(int argc, char **argv)
 		return copa_cli_usage_error("patch", "-i/--image is required");
 	if (strcmp(o.vex_format, "openvex") != 0)
 		return copa_cli_usage_error("patch", "unsupported --format '%s' (only openvex)",
-					    o.vex_format);
+		                            o.vex_format);
 	if (o.vex_out && o.summary_out && !strcmp(o.vex_out, "-") && !strcmp(o.summary_out, "-"))
-		return copa_cli_usage_error("patch", "-o and --summary cannot both be '-' (stdout)");
+		return copa_cli_usage_error("patch",
+		                            "-o and --summary cannot both be '-' (stdout)");
 	if (n_repos == 0 && o.repos_replace)
 		return copa_cli_usage_error("patch", "--repo-replace needs at least one --repo");
 	if (!o.vex_author)

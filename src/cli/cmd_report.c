@@ -18,20 +18,21 @@
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: copa report [-s SCANNER] [--json] [--timeout DURATION] REPORT|DIR\n"
-		"\n"
-		"Show what a vulnerability report asks copa to update, without an image.\n"
-		"\n"
-		"  -s, --scanner NAME   trivy (default), grype, native, or a plugin run as\n"
-		"                       'copa-NAME REPORT' from PATH that prints an update manifest\n"
-		"      --json           print the update manifest as copa's native v1alpha2 JSON\n"
-		"                       (a JSON array of manifests for a report directory)\n"
-		"      --timeout DUR    time a scanner plugin may take (default 5m; e.g. 30s, 2m)\n"
-		"  -h, --help           show this help\n"
-		"\n"
-		"A directory holds one report per platform of a multi-platform image.\n"
-		"Exit status: 0 success, 1 the report cannot be used, 2 usage error.\n");
+	fprintf(
+	    f,
+	    "usage: copa report [-s SCANNER] [--json] [--timeout DURATION] REPORT|DIR\n"
+	    "\n"
+	    "Show what a vulnerability report asks copa to update, without an image.\n"
+	    "\n"
+	    "  -s, --scanner NAME   trivy (default), grype, native, or a plugin run as\n"
+	    "                       'copa-NAME REPORT' from PATH that prints an update manifest\n"
+	    "      --json           print the update manifest as copa's native v1alpha2 JSON\n"
+	    "                       (a JSON array of manifests for a report directory)\n"
+	    "      --timeout DUR    time a scanner plugin may take (default 5m; e.g. 30s, 2m)\n"
+	    "  -h, --help           show this help\n"
+	    "\n"
+	    "A directory holds one report per platform of a multi-platform image.\n"
+	    "Exit status: 0 success, 1 the report cannot be used, 2 usage error.\n");
 }
 
 static size_t width(const char *s)
@@ -85,8 +86,8 @@ static void print_manifest(const struct copa_update_manifest *m)
 		for (size_t i = 0; i < m->n_updates; i++) {
 			const struct copa_update *u = &m->updates[i];
 
-			printf("%-*s  %-*s  %-*s  ", (int)wn, u->name, (int)wi, u->installed, (int)wf,
-			       u->fixed);
+			printf("%-*s  %-*s  %-*s  ", (int)wn, u->name, (int)wi, u->installed,
+			       (int)wf, u->fixed);
 			print_ids(u);
 		}
 		printf("\n");
@@ -97,8 +98,8 @@ static void print_manifest(const struct copa_update_manifest *m)
 		int r;
 
 		/* e.g. a fixed version from the source package without the binary's epoch */
-		if (*u->installed && copa_version_cmp(m->fam, u->installed, u->fixed, &r, &err) == 0 &&
-		    r >= 0) {
+		if (*u->installed &&
+		    copa_version_cmp(m->fam, u->installed, u->fixed, &r, &err) == 0 && r >= 0) {
 			printf("note:     %s %s is not below the fixed version %s\n", u->name,
 			       u->installed, u->fixed);
 			shown++;
@@ -126,11 +127,11 @@ static void print_manifest(const struct copa_update_manifest *m)
 static int run(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"scanner", required_argument, NULL, 's'},
-		{"json", no_argument, NULL, 'j'},
-		{"timeout", required_argument, NULL, 't'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"scanner", required_argument, NULL, 's'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct copa_report_opts opts = {0};
 	struct copa_update_manifest_list list = {0};
@@ -153,9 +154,10 @@ static int run(int argc, char **argv)
 			long long ms = copa_cli_parse_duration_ms(optarg);
 
 			if (ms < 0)
-				return copa_cli_usage_error("report", "invalid --timeout '%s' (examples: "
-								      "30s, 2m, 1500ms)",
-							    optarg);
+				return copa_cli_usage_error("report",
+				                            "invalid --timeout '%s' (examples: "
+				                            "30s, 2m, 1500ms)",
+				                            optarg);
 			opts.timeout_ms = (int)ms;
 			break;
 		}
@@ -164,18 +166,19 @@ static int run(int argc, char **argv)
 			return 0;
 		default:
 			return copa_cli_usage_error("report", "unknown option '%s'",
-						    argv[optind - 1]);
+			                            argv[optind - 1]);
 		}
 	}
 	if (optind != argc - 1)
-		return copa_cli_usage_error("report", optind == argc ? "missing REPORT (a file or "
-									"directory)"
-								     : "more than one REPORT given");
+		return copa_cli_usage_error("report", optind == argc
+		                                          ? "missing REPORT (a file or "
+		                                            "directory)"
+		                                          : "more than one REPORT given");
 	if (opts.scanner && !copa_report_scanner_name_valid(opts.scanner))
 		return copa_cli_usage_error("report",
-					    "invalid scanner '%s': use trivy, grype, native or a "
-					    "plugin name matching ^[a-zA-Z0-9][a-zA-Z0-9_-]*$",
-					    opts.scanner);
+		                            "invalid scanner '%s': use trivy, grype, native or a "
+		                            "plugin name matching ^[a-zA-Z0-9][a-zA-Z0-9_-]*$",
+		                            opts.scanner);
 
 	out = copa_cli_out_new(COPA_CLI_PROGRESS_PLAIN, false);
 	if (copa_report_load(argv[optind], &opts, &list, &err) < 0) {
@@ -187,8 +190,8 @@ static int run(int argc, char **argv)
 		struct stat st;
 		bool dir = list.n != 1 || (stat(argv[optind], &st) == 0 && S_ISDIR(st.st_mode));
 
-		if (copa_report_write_native((const struct copa_update_manifest *const *)list.v, list.n,
-					     dir, &b, &err) < 0) {
+		if (copa_report_write_native((const struct copa_update_manifest *const *)list.v,
+		                             list.n, dir, &b, &err) < 0) {
 			copa_buf_release(&b);
 			rc = copa_cli_fail(out, &err);
 			goto done;
@@ -209,5 +212,5 @@ done:
 	return rc;
 }
 
-const struct copa_cli_cmd copa_cmd_report = {
-	"report", "show what a scanner report asks copa to update", run};
+const struct copa_cli_cmd copa_cmd_report = {"report",
+                                             "show what a scanner report asks copa to update", run};

@@ -8,15 +8,15 @@
 #include <string.h>
 
 static const struct copa_cli_cmd *const commands[] = {
-	&copa_cmd_patch,
-	&copa_cmd_report,
-	&copa_cmd_inspect,
+    &copa_cmd_patch,
+    &copa_cmd_report,
+    &copa_cmd_inspect,
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: copa <command> [options]\n\n"
-		   "Patch the OS packages of a container image without a daemon.\n\ncommands:\n");
+	           "Patch the OS packages of a container image without a daemon.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fprintf(f, "\nRun 'copa <command> --help' for a command's options.\n");

@@ -115,8 +115,8 @@ static void draw_block(struct sink *s)
 			snprintf(rate, sizeof(rate), "%s/s", r);
 		}
 		if (t->total)
-			fprintf(stderr, "\033[2K  %-8s %-40s %10s / %-10s %3d%% %s\n", t->task, id, cur,
-				total, (int)(t->cur * 100 / t->total), rate);
+			fprintf(stderr, "\033[2K  %-8s %-40s %10s / %-10s %3d%% %s\n", t->task, id,
+			        cur, total, (int)(t->cur * 100 / t->total), rate);
 		else
 			fprintf(stderr, "\033[2K  %-8s %-40s %10s %s\n", t->task, id, cur, rate);
 	}
@@ -137,7 +137,7 @@ static void json_event(json_t *ev)
 	gmtime_r(&ts.tv_sec, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ldZ",
-		 ts.tv_nsec / 1000000);
+	         ts.tv_nsec / 1000000);
 	json_object_set_new(ev, "time", json_string(stamp));
 	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
 
@@ -156,7 +156,7 @@ static void sink_log(struct copa_out *out, enum copa_log_level level, const char
 	switch (s->mode) {
 	case COPA_CLI_PROGRESS_JSON:
 		json_event(json_pack("{s:s, s:s, s:s}", "type", "log", "level", level_name(level),
-				     "message", msg));
+		                     "message", msg));
 		break;
 	case COPA_CLI_PROGRESS_QUIET:
 		if (level >= COPA_LOG_ERROR)
@@ -206,7 +206,7 @@ static void plain_done(const struct task *t, int ok)
 		fprintf(stderr, "%s %s: failed after %s\n", t->task, t->id, size);
 	else if (secs >= 0.01)
 		fprintf(stderr, "%s %s: %s in %.2f s (%.1f MiB/s)\n", t->task, t->id, size, secs,
-			t->cur / secs / (1024.0 * 1024));
+		        t->cur / secs / (1024.0 * 1024));
 	else
 		fprintf(stderr, "%s %s: %s\n", t->task, t->id, size);
 }
@@ -222,8 +222,8 @@ static void sink_progress(struct copa_out *out, const struct copa_progress *ev)
 	if (s->mode == COPA_CLI_PROGRESS_JSON) {
 		static const char *const kinds[] = {"start", "update", "done"};
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "type", "progress", "event",
-				      kinds[ev->kind], "task", ev->task, "id", ev->id, "current",
-				      (json_int_t)ev->cur, "total", (json_int_t)ev->total);
+		                      kinds[ev->kind], "task", ev->task, "id", ev->id, "current",
+		                      (json_int_t)ev->cur, "total", (json_int_t)ev->total);
 
 		if (ev->kind == COPA_PROGRESS_DONE)
 			json_object_set_new(j, "ok", json_boolean(ev->ok));
@@ -246,7 +246,7 @@ static void sink_progress(struct copa_out *out, const struct copa_progress *ev)
 
 			human_size(ev->total, size, sizeof(size));
 			fprintf(stderr, "%s %s%s%s%s\n", ev->task, ev->id, ev->total ? " (" : "",
-				ev->total ? size : "", ev->total ? ")" : "");
+			        ev->total ? size : "", ev->total ? ")" : "");
 		}
 	}
 	if (!t)
@@ -278,9 +278,9 @@ int copa_cli_parse_progress(const char *str, enum copa_cli_progress *out)
 		const char *name;
 		enum copa_cli_progress mode;
 	} modes[] = {
-		{"auto", COPA_CLI_PROGRESS_AUTO},   {"tty", COPA_CLI_PROGRESS_TTY},
-		{"plain", COPA_CLI_PROGRESS_PLAIN}, {"quiet", COPA_CLI_PROGRESS_QUIET},
-		{"json", COPA_CLI_PROGRESS_JSON},   {"rawjson", COPA_CLI_PROGRESS_JSON},
+	    {"auto", COPA_CLI_PROGRESS_AUTO},   {"tty", COPA_CLI_PROGRESS_TTY},
+	    {"plain", COPA_CLI_PROGRESS_PLAIN}, {"quiet", COPA_CLI_PROGRESS_QUIET},
+	    {"json", COPA_CLI_PROGRESS_JSON},   {"rawjson", COPA_CLI_PROGRESS_JSON},
 	};
 
 	for (size_t i = 0; i < sizeof(modes) / sizeof(modes[0]); i++)
@@ -297,8 +297,8 @@ struct copa_out *copa_cli_out_new(enum copa_cli_progress mode, bool verbose)
 
 	if (mode == COPA_CLI_PROGRESS_AUTO)
 		mode = isatty(STDERR_FILENO) && getenv("TERM") && strcmp(getenv("TERM"), "dumb")
-			       ? COPA_CLI_PROGRESS_TTY
-			       : COPA_CLI_PROGRESS_PLAIN;
+		           ? COPA_CLI_PROGRESS_TTY
+		           : COPA_CLI_PROGRESS_PLAIN;
 	s->mode = mode;
 	pthread_mutex_init(&s->lock, NULL);
 	s->out.log = sink_log;
@@ -329,7 +329,7 @@ int copa_cli_fail(struct copa_out *out, const struct copa_err *err)
 	if (s && s->mode == COPA_CLI_PROGRESS_JSON) {
 		pthread_mutex_lock(&s->lock);
 		json_event(json_pack("{s:s, s:s, s:s}", "type", "error", "code",
-				     copa_errcode_str(err->code), "message", err->msg));
+		                     copa_errcode_str(err->code), "message", err->msg));
 		pthread_mutex_unlock(&s->lock);
 	} else {
 		if (s && s->mode == COPA_CLI_PROGRESS_TTY) {
@@ -400,8 +400,8 @@ int copa_cli_timeout_opt(const char *cmd, const char *arg, long *seconds)
 	long long ms = copa_cli_parse_duration_ms(arg);
 
 	if (ms < 0)
-		return copa_cli_usage_error(cmd, "invalid --timeout '%s' (examples: 300, 90s, 5m, 1h)",
-					    arg);
+		return copa_cli_usage_error(
+		    cmd, "invalid --timeout '%s' (examples: 300, 90s, 5m, 1h)", arg);
 	*seconds = (long)((ms + 999) / 1000);
 	return 0;
 }

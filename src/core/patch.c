@@ -41,18 +41,18 @@
 #include <unistd.h>
 
 /* The history comment that marks copa's patch layer, and the OCI annotations copa sets. */
-#define PATCH_COMMENT      "copa-patch-layer"
-#define ANN_LAYER          "sh.copa.patch.layer"
-#define ANN_PATCHED        "sh.copa.image.patched"
-#define ANN_CREATED        "org.opencontainers.image.created"
-#define ANN_BASE_DIGEST    "org.opencontainers.image.base.digest"
-#define ANN_BASE_NAME      "org.opencontainers.image.base.name"
-#define MAX_HISTORY_NAMES  20
+#define PATCH_COMMENT     "copa-patch-layer"
+#define ANN_LAYER         "sh.copa.patch.layer"
+#define ANN_PATCHED       "sh.copa.image.patched"
+#define ANN_CREATED       "org.opencontainers.image.created"
+#define ANN_BASE_DIGEST   "org.opencontainers.image.base.digest"
+#define ANN_BASE_NAME     "org.opencontainers.image.base.name"
+#define MAX_HISTORY_NAMES 20
 
 struct job {
 	struct copa_platform want;
 	const struct copa_update_manifest *report; /* NULL: update everything */
-	struct copa_update_manifest *synth; /* stands in for a report in update-all mode */
+	struct copa_update_manifest *synth;        /* stands in for a report in update-all mode */
 	struct copa_summary_platform *sp;
 	bool patched;
 	char old_digest[COPA_DIGEST_MAX];
@@ -60,24 +60,24 @@ struct job {
 	struct copa_buf new_raw;
 	struct copa_desc layer_desc, config_desc;
 	char layer_diff_id[COPA_DIGEST_MAX];
-	char *layer_path, *config_path;     /* in the cache */
+	char *layer_path, *config_path; /* in the cache */
 };
 
 struct run {
 	const struct copa_patch_opts *o;
 	struct copa_session s;
 	struct copa_image_ref src_ref;
-	struct copa_image_ref dst_ref;      /* where the image is written */
-	char *dst_string;                   /* what the user asked for (for messages and the summary) */
+	struct copa_image_ref dst_ref; /* where the image is written */
+	char *dst_string;              /* what the user asked for (for messages and the summary) */
 	char *src_string;
-	char *loader;                       /* "docker"/"podman": load dst_ref's archive afterwards */
-	char *load_dir;                     /* temporary directory holding that archive */
+	char *loader;   /* "docker"/"podman": load dst_ref's archive afterwards */
+	char *load_dir; /* temporary directory holding that archive */
 	struct copa_image_src *src;
 	struct copa_update_manifest_list reports;
 	struct copa_summary *summary;
 	struct job *jobs;
 	size_t n_jobs;
-	char now[32];                       /* RFC 3339, UTC */
+	char now[32]; /* RFC 3339, UTC */
 	char root_digest[COPA_DIGEST_MAX];
 };
 
@@ -181,16 +181,18 @@ static int choose_loader(struct run *r, struct copa_err *err)
 	}
 	if (!r->loader) {
 		if (want && strcmp(want, "none"))
-			return copa_err_set(err, COPA_E_USAGE,
-					    "'%s' is a registry destination and --loader %s is not "
-					    "usable here: add --push to push it, or write it locally "
-					    "with -t oci:DIR:TAG",
-					    name, want);
-		return copa_err_set(err, COPA_E_USAGE,
-				    "'%s' is a registry destination: add --push to push it, or write "
-				    "it locally with -t oci:DIR:TAG (no docker daemon or podman found "
-				    "to load it into)",
-				    name);
+			return copa_err_set(
+			    err, COPA_E_USAGE,
+			    "'%s' is a registry destination and --loader %s is not "
+			    "usable here: add --push to push it, or write it locally "
+			    "with -t oci:DIR:TAG",
+			    name, want);
+		return copa_err_set(
+		    err, COPA_E_USAGE,
+		    "'%s' is a registry destination: add --push to push it, or write "
+		    "it locally with -t oci:DIR:TAG (no docker daemon or podman found "
+		    "to load it into)",
+		    name);
 	}
 	r->load_dir = copa_fs_mkdtemp(r->s.cache.path, "load-", err);
 	if (!r->load_dir)
@@ -218,16 +220,18 @@ static int resolve_destination(struct run *r, struct copa_err *err)
 		else if (st)
 			tag = copa_xasprintf("%s-%s", st, o->tag_suffix);
 		else if (src->transport == COPA_TRANSPORT_OCI ||
-			 src->transport == COPA_TRANSPORT_REGISTRY)
-			return copa_err_set(err, COPA_E_USAGE,
-					    "'%s' has no tag to derive the patched image's tag from: "
-					    "give one with -t TAG or a full destination with -t",
-					    r->src_string);
+		         src->transport == COPA_TRANSPORT_REGISTRY)
+			return copa_err_set(
+			    err, COPA_E_USAGE,
+			    "'%s' has no tag to derive the patched image's tag from: "
+			    "give one with -t TAG or a full destination with -t",
+			    r->src_string);
 		if (tag && !copa_ref_tag_valid(tag))
-			return copa_err_set(err, COPA_E_USAGE,
-					    "invalid tag '%s' (letters, digits, '_', '.', '-'; at most "
-					    "128; not starting with '.' or '-')",
-					    tag);
+			return copa_err_set(
+			    err, COPA_E_USAGE,
+			    "invalid tag '%s' (letters, digits, '_', '.', '-'; at most "
+			    "128; not starting with '.' or '-')",
+			    tag);
 		switch (src->transport) {
 		case COPA_TRANSPORT_REGISTRY: {
 			_cleanup_free_ char *name = copa_ref_name(&src->ref);
@@ -239,18 +243,21 @@ static int resolve_destination(struct run *r, struct copa_err *err)
 			spec = copa_xasprintf("oci:%s:%s", src->path, tag);
 			break;
 		case COPA_TRANSPORT_OCI_ARCHIVE: {
-			_cleanup_free_ char *file = sibling_archive(src->path, tag ? tag : o->tag_suffix);
+			_cleanup_free_ char *file =
+			    sibling_archive(src->path, tag ? tag : o->tag_suffix);
 
 			spec = tag ? copa_xasprintf("oci-archive:%s:%s", file, tag)
-				   : copa_xasprintf("oci-archive:%s", file);
+			           : copa_xasprintf("oci-archive:%s", file);
 			break;
 		}
 		case COPA_TRANSPORT_DOCKER_ARCHIVE: {
-			_cleanup_free_ char *file = sibling_archive(src->path, tag ? tag : o->tag_suffix);
+			_cleanup_free_ char *file =
+			    sibling_archive(src->path, tag ? tag : o->tag_suffix);
 			_cleanup_free_ char *name = src->has_ref ? copa_ref_name(&src->ref) : NULL;
 
-			spec = name && tag ? copa_xasprintf("docker-archive:%s:%s:%s", file, name, tag)
-					   : copa_xasprintf("docker-archive:%s", file);
+			spec = name && tag
+			           ? copa_xasprintf("docker-archive:%s:%s:%s", file, name, tag)
+			           : copa_xasprintf("docker-archive:%s", file);
 			break;
 		}
 		}
@@ -266,7 +273,7 @@ static int resolve_destination(struct run *r, struct copa_err *err)
 /* ---- platforms ---- */
 
 static int find_platform(const struct copa_image_platform *v, size_t n,
-			 const struct copa_platform *want)
+                         const struct copa_platform *want)
 {
 	for (size_t i = 0; i < n; i++)
 		if (copa_platform_match(want, &v[i].platform))
@@ -280,19 +287,20 @@ static void list_platforms(const struct copa_image_platform *v, size_t n, struct
 
 	for (size_t i = 0; i < n; i++)
 		copa_buf_addf(b, "%s%s", i ? ", " : "",
-			      copa_platform_str(&v[i].platform, buf, sizeof(buf)));
+		              copa_platform_str(&v[i].platform, buf, sizeof(buf)));
 }
 
 static bool job_exists(const struct run *r, const struct copa_platform *p)
 {
 	for (size_t i = 0; i < r->n_jobs; i++)
-		if (copa_platform_match(&r->jobs[i].want, p) && copa_platform_match(p, &r->jobs[i].want))
+		if (copa_platform_match(&r->jobs[i].want, p) &&
+		    copa_platform_match(p, &r->jobs[i].want))
 			return true;
 	return false;
 }
 
 static void add_job(struct run *r, const struct copa_platform *p,
-		    const struct copa_update_manifest *m)
+                    const struct copa_update_manifest *m)
 {
 	struct job *j;
 
@@ -341,9 +349,10 @@ static int plan_jobs(struct run *r, struct copa_err *err)
 			if (copa_platform_parse(*f, &w, err) < 0)
 				rc = copa_err_wrap(err, "--platform");
 			else if (find_platform(plats, n, &w) < 0)
-				rc = copa_err_set(err, COPA_E_NOTFOUND,
-						  "'%s' has no image for platform '%s' (available: %s)",
-						  r->src_string, *f, copa_buf_str(&avail));
+				rc = copa_err_set(
+				    err, COPA_E_NOTFOUND,
+				    "'%s' has no image for platform '%s' (available: %s)",
+				    r->src_string, *f, copa_buf_str(&avail));
 		}
 	for (size_t i = 0; rc == 0 && i < r->reports.n; i++) {
 		const struct copa_update_manifest *m = r->reports.v[i];
@@ -354,24 +363,26 @@ static int plan_jobs(struct run *r, struct copa_err *err)
 			k = 0;
 		} else {
 			snprintf(buf, sizeof(buf), "linux/%s%s%s", m->arch[0] ? m->arch : "amd64",
-				 m->variant[0] ? "/" : "", m->variant);
+			         m->variant[0] ? "/" : "", m->variant);
 			if (copa_platform_parse(buf, &want, err) < 0) {
 				rc = copa_err_wrap(err, "report '%s'", m->source);
 				break;
 			}
 			k = find_platform(plats, n, &want);
 			if (k < 0 && n == 1 && r->reports.n == 1) {
-				rc = copa_err_set(err, COPA_E_INPUT,
-						  "report '%s' is for %s but '%s' is %s: scan the image "
-						  "you patch",
-						  m->source, buf, r->src_string, copa_buf_str(&avail));
+				rc = copa_err_set(
+				    err, COPA_E_INPUT,
+				    "report '%s' is for %s but '%s' is %s: scan the image "
+				    "you patch",
+				    m->source, buf, r->src_string, copa_buf_str(&avail));
 				break;
 			}
 			if (k < 0) {
 				rc = copa_err_set(err, COPA_E_NOTFOUND,
-						  "report '%s' is for %s, which '%s' does not have "
-						  "(available: %s)",
-						  m->source, buf, r->src_string, copa_buf_str(&avail));
+				                  "report '%s' is for %s, which '%s' does not have "
+				                  "(available: %s)",
+				                  m->source, buf, r->src_string,
+				                  copa_buf_str(&avail));
 				break;
 			}
 		}
@@ -384,8 +395,9 @@ static int plan_jobs(struct run *r, struct copa_err *err)
 			    wanted_by_flag(r->o, &plats[i].platform))
 				add_job(r, &plats[i].platform, NULL);
 	if (rc == 0 && r->n_jobs == 0)
-		rc = copa_err_set(err, COPA_E_NOTFOUND, "no platform of '%s' to patch (available: %s)",
-				  r->src_string, copa_buf_str(&avail));
+		rc = copa_err_set(err, COPA_E_NOTFOUND,
+		                  "no platform of '%s' to patch (available: %s)", r->src_string,
+		                  copa_buf_str(&avail));
 	copa_buf_release(&avail);
 	copa_image_platforms_free(plats, n);
 	return rc;
@@ -396,7 +408,7 @@ static int plan_jobs(struct run *r, struct copa_err *err)
 struct platform_ctx {
 	struct run *r;
 	struct job *j;
-	char name[256];                /* "linux/amd64", for messages */
+	char name[256]; /* "linux/amd64", for messages */
 	struct copa_image img;
 	bool have_img;
 	struct copa_image_layers layers;
@@ -404,15 +416,15 @@ struct platform_ctx {
 	struct copa_image_fs *fs;
 	struct copa_probe probe;
 	bool have_probe;
-	struct copa_pm *pm;            /* the image's package family, open */
+	struct copa_pm *pm; /* the image's package family, open */
 	bool have_plan;
-	int prev;                      /* index of copa's previous patch layer, or -1 */
+	int prev; /* index of copa's previous patch layer, or -1 */
 	char *stage_dir;
 	int stage_fd;
 	struct copa_layer_builder *builder;
 	struct copa_pm_applied *applied; /* per plan package; name NULL when not applied */
-	bool *ok;                      /* per plan package: applied into the layer */
-	char **failed;                 /* per plan package: why it was skipped (--ignore-errors), or NULL */
+	bool *ok;                        /* per plan package: applied into the layer */
+	char **failed; /* per plan package: why it was skipped (--ignore-errors), or NULL */
 	size_t n_ok;
 };
 
@@ -455,19 +467,20 @@ static int find_previous_patch(const struct copa_image *img)
 
 	if (!hist || img->manifest.n_layers < 2)
 		return -1;
-	json_array_foreach(hist, i, h) {
+	json_array_foreach(hist, i, h)
+	{
 		if (!json_is_true(json_object_get(h, "empty_layer")))
 			last = h;
 	}
 	if (last && !strcmp(copa_json_str(last, "comment") ? copa_json_str(last, "comment") : "",
-			    PATCH_COMMENT))
+	                    PATCH_COMMENT))
 		return (int)img->manifest.n_layers - 1;
 	return -1;
 }
 
 /* The update of the report that names package `name`, or NULL. */
 static const struct copa_update *report_update(const struct copa_update_manifest *m,
-					       const char *name)
+                                               const char *name)
 {
 	for (size_t i = 0; m && i < m->n_updates; i++)
 		if (!strcmp(m->updates[i].name, name))
@@ -502,8 +515,7 @@ static long plan_index(const struct platform_ctx *c, const char *name)
 	return -1;
 }
 
-static const struct copa_pm_applied *applied_result(const struct platform_ctx *c,
-						    const char *name)
+static const struct copa_pm_applied *applied_result(const struct platform_ctx *c, const char *name)
 {
 	long i = plan_index(c, name);
 
@@ -582,15 +594,15 @@ static void warn_report_mismatch(const struct platform_ctx *c)
 
 	if (m->os_version && *m->os_version && iv && *iv && !os_version_matches(m->os_version, iv))
 		copa_warn(c->r->o->out,
-			  "%s: report '%s' was made for %s %s but '%s' is %s %s: its fixes may not "
-			  "apply (scan the image you patch)",
-			  c->name, m->source, m->os_type, m->os_version, c->r->src_string,
-			  c->probe.os.id ? c->probe.os.id : m->os_type, iv);
+		          "%s: report '%s' was made for %s %s but '%s' is %s %s: its fixes may not "
+		          "apply (scan the image you patch)",
+		          c->name, m->source, m->os_type, m->os_version, c->r->src_string,
+		          c->probe.os.id ? c->probe.os.id : m->os_type, iv);
 	if (m->artifact && *m->artifact && artifact_differs(c->r, m->artifact))
 		copa_warn(c->r->o->out,
-			  "%s: report '%s' was made for image '%s', not '%s': check that it is a "
-			  "report of the image you patch",
-			  c->name, m->source, m->artifact, c->r->src_string);
+		          "%s: report '%s' was made for image '%s', not '%s': check that it is a "
+		          "report of the image you patch",
+		          c->name, m->source, m->artifact, c->r->src_string);
 }
 
 static int probe_platform(struct platform_ctx *c, struct copa_err *err)
@@ -604,23 +616,25 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 	snprintf(c->j->old_digest, sizeof(c->j->old_digest), "%s", c->img.desc.digest);
 	c->prev = find_previous_patch(&c->img);
 	if (c->prev >= 0)
-		copa_info(r->o->out, "%s: %s was patched by copa before; its patch layer is replaced",
-			  c->name, r->src_string);
+		copa_info(r->o->out,
+		          "%s: %s was patched by copa before; its patch layer is replaced", c->name,
+		          r->src_string);
 	/* The patched image must stay readable: copa (and this check) read at most the cap. */
 	if (c->prev < 0 && c->img.manifest.n_layers >= COPA_OCI_MAX_LAYERS)
 		return copa_err_set(err, COPA_E_LIMIT,
-				    "%s: '%s' has %zu layers; the patch layer would make %zu, more "
-				    "than the limit of %d layers per image: squash the image first",
-				    c->name, r->src_string, c->img.manifest.n_layers,
-				    c->img.manifest.n_layers + 1, COPA_OCI_MAX_LAYERS);
+		                    "%s: '%s' has %zu layers; the patch layer would make %zu, more "
+		                    "than the limit of %d layers per image: squash the image first",
+		                    c->name, r->src_string, c->img.manifest.n_layers,
+		                    c->img.manifest.n_layers + 1, COPA_OCI_MAX_LAYERS);
 	if (c->prev < 0 &&
 	    json_array_size(json_object_get(c->img.config.json, "history")) >= COPA_OCI_MAX_HISTORY)
-		return copa_err_set(err, COPA_E_LIMIT,
-				    "%s: the config of '%s' has %zu history entries; the patch would "
-				    "make one more than the limit of %d: squash the image first",
-				    c->name, r->src_string,
-				    json_array_size(json_object_get(c->img.config.json, "history")),
-				    COPA_OCI_MAX_HISTORY);
+		return copa_err_set(
+		    err, COPA_E_LIMIT,
+		    "%s: the config of '%s' has %zu history entries; the patch would "
+		    "make one more than the limit of %d: squash the image first",
+		    c->name, r->src_string,
+		    json_array_size(json_object_get(c->img.config.json, "history")),
+		    COPA_OCI_MAX_HISTORY);
 	if (copa_image_src_layer_blobs(r->src, &c->img, &c->layers, err) < 0)
 		return -1;
 	c->have_layers = true;
@@ -634,22 +648,25 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 		const char *id = c->probe.os.id ? c->probe.os.id : "an unknown OS";
 
 		if (!c->probe.pm)
-			return copa_err_set(err, COPA_E_UNSUPPORTED,
-					    "%s: no package database found in '%s' (%s): nothing copa "
-					    "can patch",
-					    c->name, r->src_string, id);
-		return copa_err_set(err, COPA_E_UNSUPPORTED,
-				    "%s: '%s' is %s with %s packages; copa patches dpkg-based images "
-				    "(Debian, Ubuntu) for now",
-				    c->name, r->src_string, id, copa_probe_manager(&c->probe));
+			return copa_err_set(
+			    err, COPA_E_UNSUPPORTED,
+			    "%s: no package database found in '%s' (%s): nothing copa "
+			    "can patch",
+			    c->name, r->src_string, id);
+		return copa_err_set(
+		    err, COPA_E_UNSUPPORTED,
+		    "%s: '%s' is %s with %s packages; copa patches dpkg-based images "
+		    "(Debian, Ubuntu) for now",
+		    c->name, r->src_string, id, copa_probe_manager(&c->probe));
 	}
 	if (c->j->report && c->probe.os.id && c->j->report->os_type &&
 	    strcmp(c->j->report->os_type, c->probe.os.id) != 0)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "report '%s' describes %s but '%s' (%s) is %s: scan the image you "
-				    "patch",
-				    c->j->report->source, c->j->report->os_type, r->src_string, c->name,
-				    c->probe.os.id);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "report '%s' describes %s but '%s' (%s) is %s: scan the image you "
+		    "patch",
+		    c->j->report->source, c->j->report->os_type, r->src_string, c->name,
+		    c->probe.os.id);
 	if (c->j->report)
 		warn_report_mismatch(c);
 	return 0;
@@ -661,17 +678,17 @@ static int open_pm(struct platform_ctx *c, struct copa_err *err)
 	struct run *r = c->r;
 	const struct copa_patch_opts *o = r->o;
 	struct copa_pm_open_opts po = {
-		.view = copa_image_fs_view(c->fs),
-		.os = &c->probe.os,
-		.oci_arch = c->img.platform.arch,
-		.oci_variant = c->img.platform.variant,
-		.repos = (char *const *)(uintptr_t)o->repos,
-		.repos_replace = o->repos_replace,
-		.keyrings = (char *const *)(uintptr_t)o->keyrings,
-		.allow_insecure = o->allow_insecure_repo,
-		.http = r->s.http,
-		.cache = &r->s.cache,
-		.out = o->out,
+	    .view = copa_image_fs_view(c->fs),
+	    .os = &c->probe.os,
+	    .oci_arch = c->img.platform.arch,
+	    .oci_variant = c->img.platform.variant,
+	    .repos = (char *const *)(uintptr_t)o->repos,
+	    .repos_replace = o->repos_replace,
+	    .keyrings = (char *const *)(uintptr_t)o->keyrings,
+	    .allow_insecure = o->allow_insecure_repo,
+	    .http = r->s.http,
+	    .cache = &r->s.cache,
+	    .out = o->out,
 	};
 
 	c->pm = c->probe.pm->open(&po, err);
@@ -680,7 +697,8 @@ static int open_pm(struct platform_ctx *c, struct copa_err *err)
 	return 0;
 }
 
-/* Says how many of the packages a report names the image does not have (another image's report?). */
+/* Says how many of the packages a report names the image does not have (another image's report?).
+ */
 static void warn_not_installed(const struct platform_ctx *c)
 {
 	const struct copa_update_manifest *m = c->j->report;
@@ -696,10 +714,10 @@ static void warn_not_installed(const struct platform_ctx *c)
 	}
 	if (n)
 		copa_warn(c->r->o->out,
-			  "%s: %zu of the %zu packages report '%s' asks to update %s not installed "
-			  "in '%s' (%s%s)",
-			  c->name, n, m->n_updates, m->source, n == 1 ? "is" : "are",
-			  c->r->src_string, copa_buf_str(&names), n > 3 ? ", ..." : "");
+		          "%s: %zu of the %zu packages report '%s' asks to update %s not installed "
+		          "in '%s' (%s%s)",
+		          c->name, n, m->n_updates, m->source, n == 1 ? "is" : "are",
+		          c->r->src_string, copa_buf_str(&names), n > 3 ? ", ..." : "");
 	copa_buf_release(&names);
 }
 
@@ -734,26 +752,28 @@ static int plan_updates(struct platform_ctx *c, struct copa_err *err)
 		const struct copa_pm_result *res = &c->pm->plan.results[i];
 
 		if (res->outcome == COPA_PM_HELD)
-			copa_warn(r->o->out, "%s: package '%s' is held in the image and is left at %s",
-				  c->name, res->name,
-				  res->installed_version ? res->installed_version : "its version");
+			copa_warn(r->o->out,
+			          "%s: package '%s' is held in the image and is left at %s",
+			          c->name, res->name,
+			          res->installed_version ? res->installed_version : "its version");
 		if (!m || !copa_pm_outcome_is_error(res->outcome))
 			continue;
 		if (r->o->ignore_errors) {
 			copa_warn(r->o->out, "%s: skipping '%s': %s", c->name, res->name,
-				  res->reason ? res->reason : copa_pm_outcome_str(res->outcome));
+			          res->reason ? res->reason : copa_pm_outcome_str(res->outcome));
 			continue;
 		}
 		if (n_problems++ < 3)
-			copa_buf_addf(&problems, "%s'%s': %s", n_problems > 1 ? "; " : "", res->name,
-				      res->reason ? res->reason : copa_pm_outcome_str(res->outcome));
+			copa_buf_addf(
+			    &problems, "%s'%s': %s", n_problems > 1 ? "; " : "", res->name,
+			    res->reason ? res->reason : copa_pm_outcome_str(res->outcome));
 	}
 	if (n_problems) {
 		copa_err_set(err, COPA_E_PACKAGE,
-			     "%s: %zu package%s cannot be updated to the fixed version: %s%s "
-			     "(use --ignore-errors to patch the rest)",
-			     c->name, n_problems, n_problems > 1 ? "s" : "", copa_buf_str(&problems),
-			     n_problems > 3 ? "; ..." : "");
+		             "%s: %zu package%s cannot be updated to the fixed version: %s%s "
+		             "(use --ignore-errors to patch the rest)",
+		             c->name, n_problems, n_problems > 1 ? "s" : "",
+		             copa_buf_str(&problems), n_problems > 3 ? "; ..." : "");
 		copa_buf_release(&problems);
 		return -1;
 	}
@@ -833,7 +853,8 @@ static bool reuse_load(struct platform_ctx *c, const char *key)
 	c->j->layer_path = copa_cache_blob_path(&r->s.cache, digest);
 	snprintf(c->j->layer_diff_id, sizeof(c->j->layer_diff_id), "%s", diff_id);
 	/* A layer is recorded only when every package of the plan went into it. */
-	json_array_foreach(applied, i, a) {
+	json_array_foreach(applied, i, a)
+	{
 		const char *name = copa_json_str(a, "name");
 		json_t *sk = copa_json_arr(a, "skipped");
 		long k = name ? plan_index(c, name) : -1;
@@ -846,9 +867,8 @@ static bool reuse_load(struct platform_ctx *c, const char *key)
 		c->n_ok++;
 		c->applied[k].name = copa_xstrdup(name);
 		c->applied[k].skipped = copa_xcalloc(json_array_size(sk) + 1, sizeof(char *));
-		json_array_foreach(sk, m, v)
-			c->applied[k].skipped[m] =
-				copa_xstrdup(json_string_value(v) ? json_string_value(v) : "");
+		json_array_foreach(sk, m, v) c->applied[k].skipped[m] =
+		    copa_xstrdup(json_string_value(v) ? json_string_value(v) : "");
 	}
 	for (size_t k = 0; k < c->pm->plan.n_pkgs; k++)
 		if (!c->ok[k]) {
@@ -880,8 +900,8 @@ static void reuse_store(struct platform_ctx *c, const char *key)
 			continue;
 		for (char **p = c->applied[i].skipped; p && *p; p++)
 			json_array_append_new(sk, json_string(*p));
-		json_array_append_new(applied, json_pack("{s:s, s:o}", "name", c->applied[i].name,
-							 "skipped", sk));
+		json_array_append_new(
+		    applied, json_pack("{s:s, s:o}", "name", c->applied[i].name, "skipped", sk));
 	}
 	json_object_set_new(doc, "applied", applied);
 	if (copa_json_dump(doc, 0, &b, &e) < 0 ||
@@ -912,14 +932,14 @@ static int package_failed(struct platform_ctx *c, size_t i, struct copa_err *err
 	if (!c->r->o->ignore_errors || err->code == COPA_E_CANCELED || err->code == COPA_E_TIMEOUT)
 		return -1;
 	copa_warn(c->r->o->out, "%s: skipping package '%s' %s: %s", c->name, p->name, p->version,
-		  err->msg);
+	          err->msg);
 	c->failed[i] = copa_xstrdup(err->msg);
 	copa_err_clear(err);
 	return 0;
 }
 
 static int fetch_and_apply(struct platform_ctx *c, const struct copa_pkg_fetch_opts *fo,
-			   struct copa_pkg_fetch_stats *stats, struct copa_err *err)
+                           struct copa_pkg_fetch_stats *stats, struct copa_err *err)
 {
 	struct copa_pm_plan *plan = &c->pm->plan;
 	struct copa_pkg_fetch *f = copa_pkg_fetch_start(plan->pkgs, plan->n_pkgs, fo);
@@ -949,7 +969,7 @@ static int fetch_and_apply(struct platform_ctx *c, const struct copa_pkg_fetch_o
 		}
 		c->ok[i] = true;
 		c->n_ok++;
-next:
+	next:
 		/* What prepare left (a decompressed data.tar) has served; free the space now. */
 		if (p->prepared) {
 			unlink(p->prepared);
@@ -967,9 +987,11 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 	struct run *r = c->r;
 	const struct copa_pm_ops *ops = c->pm->ops;
 	struct copa_pm_plan *plan = &c->pm->plan;
-	struct copa_pkg_fetch_opts fo = {.http = r->s.http, .cache = &r->s.cache, .out = r->o->out,
-					 .suffix = ops->pkg_suffix,
-					 .keep_going = r->o->ignore_errors};
+	struct copa_pkg_fetch_opts fo = {.http = r->s.http,
+	                                 .cache = &r->s.cache,
+	                                 .out = r->o->out,
+	                                 .suffix = ops->pkg_suffix,
+	                                 .keep_going = r->o->ignore_errors};
 	struct copa_pkg_fetch_stats stats = {0};
 	char **got;
 	_cleanup_free_ char *prep_dir = NULL;
@@ -996,8 +1018,8 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 	if (fetch_and_apply(c, &fo, &stats, err) < 0)
 		return -1;
 	copa_info(r->o->out, "%s: %zu package%s (%zu downloaded, %zu from the cache, %.1f MiB)",
-		  c->name, plan->n_pkgs, plan->n_pkgs == 1 ? "" : "s", stats.downloaded,
-		  stats.cached, stats.bytes / (1024.0 * 1024));
+	          c->name, plan->n_pkgs, plan->n_pkgs == 1 ? "" : "s", stats.downloaded,
+	          stats.cached, stats.bytes / (1024.0 * 1024));
 	if (c->n_ok == 0)
 		return 0;
 	if (copa_runctl_check(err) < 0 || ops->finish(c->pm, err) < 0)
@@ -1015,10 +1037,11 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 		if (copa_version_cmp(ops->fam, got[i], u->fixed, &cmp, err) < 0)
 			rc = copa_err_wrap(err, "%s: package '%s'", c->name, plan->pkgs[i].name);
 		else if (cmp < 0)
-			rc = copa_err_set(err, COPA_E_VERIFY,
-					  "%s: package '%s' is at %s after patching, below the fixed "
-					  "version %s",
-					  c->name, plan->pkgs[i].name, got[i], u->fixed);
+			rc = copa_err_set(
+			    err, COPA_E_VERIFY,
+			    "%s: package '%s' is at %s after patching, below the fixed "
+			    "version %s",
+			    c->name, plan->pkgs[i].name, got[i], u->fixed);
 	}
 	for (size_t i = 0; i < plan->n_pkgs; i++)
 		free(got[i]);
@@ -1028,8 +1051,8 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 
 /* Writes a finished temporary file into the cache and describes it. */
 static int to_cache(struct run *r, struct copa_tmpfile *t, const char *digest, bool verified,
-		    const char *media_type, int64_t size, struct copa_desc *d, char **path,
-		    struct copa_err *err)
+                    const char *media_type, int64_t size, struct copa_desc *d, char **path,
+                    struct copa_err *err)
 {
 	char got[COPA_DIGEST_MAX];
 
@@ -1066,7 +1089,7 @@ static int write_layer(struct platform_ctx *c, struct copa_err *err)
 	rc = copa_layer_builder_write(c->builder, &wo, &res, err);
 	if (rc == 0)
 		rc = to_cache(r, &t, res.digest, true, copa_mt_layer(c->img.manifest.family, mc),
-			      (int64_t)res.size, &c->j->layer_desc, &c->j->layer_path, err);
+		              (int64_t)res.size, &c->j->layer_desc, &c->j->layer_path, err);
 	copa_tmpfile_release(&t);
 	if (rc < 0)
 		return copa_err_wrap(err, "%s: new layer", c->name);
@@ -1077,7 +1100,7 @@ static int write_layer(struct platform_ctx *c, struct copa_err *err)
 		json_decref(ann);
 	}
 	copa_info(r->o->out, "%s: new layer %s (%.1f MiB, %zu entries)", c->name, res.digest,
-		  res.size / (1024.0 * 1024), copa_layer_builder_count(c->builder));
+	          res.size / (1024.0 * 1024), copa_layer_builder_count(c->builder));
 	snprintf(c->j->layer_diff_id, sizeof(c->j->layer_diff_id), "%s", res.diff_id);
 	return 0;
 }
@@ -1100,7 +1123,7 @@ static char *history_line(const struct platform_ctx *c)
 			break;
 		}
 		copa_buf_addf(&b, "%s %s %s%s%s", k++ ? "," : "", p->name,
-			      p->old_version ? p->old_version : "(new)", " -> ", p->version);
+		              p->old_version ? p->old_version : "(new)", " -> ", p->version);
 	}
 	return copa_buf_detach(&b, NULL);
 }
@@ -1131,7 +1154,7 @@ static int write_config(struct platform_ctx *c, struct copa_err *err)
 	int rc;
 
 	if (copa_config_parse(c->img.config.raw.p, c->img.config.raw.len, "image config", &cfg,
-			      err) < 0)
+	                      err) < 0)
 		return -1;
 	if (c->prev >= 0)
 		drop_last_layer(cfg.json);
@@ -1146,8 +1169,8 @@ static int write_config(struct platform_ctx *c, struct copa_err *err)
 		rc = copa_fs_write_all(t.fd, cfg.raw.p, cfg.raw.len, err);
 		if (rc == 0)
 			rc = to_cache(r, &t, cfg.digest, false,
-				      copa_mt_config(c->img.manifest.family),
-				      (int64_t)cfg.raw.len, &c->j->config_desc, &c->j->config_path, err);
+			              copa_mt_config(c->img.manifest.family), (int64_t)cfg.raw.len,
+			              &c->j->config_desc, &c->j->config_path, err);
 		copa_tmpfile_release(&t);
 	}
 	copa_config_release(&cfg);
@@ -1197,19 +1220,26 @@ static int write_manifest(struct platform_ctx *c, struct copa_err *err)
 	json_t *old_ann = copa_json_obj(m->json, "annotations");
 	/* A re-patch keeps naming the original base. */
 	bool name_base = c->prev < 0 || !json_object_get(old_ann, ANN_BASE_DIGEST);
-	const char *ann[] = {ANN_CREATED, r->now, ANN_PATCHED, r->now,
-			     name_base ? ANN_BASE_DIGEST : NULL, c->img.desc.digest,
-			     ANN_BASE_NAME, r->src_string, NULL};
+	const char *ann[] = {ANN_CREATED,
+	                     r->now,
+	                     ANN_PATCHED,
+	                     r->now,
+	                     name_base ? ANN_BASE_DIGEST : NULL,
+	                     c->img.desc.digest,
+	                     ANN_BASE_NAME,
+	                     r->src_string,
+	                     NULL};
 	struct copa_manifest_edit edit = {
-		.drop_last = c->prev >= 0 ? 1 : 0,
-		/* Docker schema 2 manifests have no annotations. */
-		.annotations = m->family == COPA_FAMILY_OCI ? ann : NULL,
+	    .drop_last = c->prev >= 0 ? 1 : 0,
+	    /* Docker schema 2 manifests have no annotations. */
+	    .annotations = m->family == COPA_FAMILY_OCI ? ann : NULL,
 	};
 	struct copa_buf raw = COPA_BUF_INIT;
 	char digest[COPA_DIGEST_MAX];
 	int rc;
 
-	rc = copa_manifest_build_edit(m, &c->j->config_desc, &c->j->layer_desc, 1, &edit, &raw, err);
+	rc =
+	    copa_manifest_build_edit(m, &c->j->config_desc, &c->j->layer_desc, 1, &edit, &raw, err);
 	if (rc == 0 && dst_oci_only(&r->dst_ref) && m->family == COPA_FAMILY_DOCKER)
 		rc = convert_to_oci(&raw, err);
 	if (rc < 0) {
@@ -1222,7 +1252,7 @@ static int write_manifest(struct platform_ctx *c, struct copa_err *err)
 		const char *mt = copa_json_str(parsed, "mediaType");
 
 		copa_desc_make(&c->j->new_desc, mt ? mt : copa_mt_manifest(m->family), digest,
-			       (int64_t)raw.len, NULL);
+		               (int64_t)raw.len, NULL);
 		json_decref(parsed);
 	}
 	c->j->new_raw = raw;
@@ -1246,15 +1276,15 @@ static int record_outcomes(struct platform_ctx *c, const char *failed, struct co
 		const struct copa_pm_applied *ap = applied_result(c, res->name);
 		const char *skipped = failed_reason(c, res->name);
 		struct copa_pkg_result pr = {
-			.name = res->name,
-			.arch = res->arch,
-			.installed_before = res->installed_version,
-			.requested = res->fixed_version,
-			.chosen = res->chosen_version,
-			.installed = res->outcome == COPA_PM_UPDATED ? res->chosen_version
-								      : res->installed_version,
-			.outcome = outcome_of(res->outcome),
-			.reason = res->reason,
+		    .name = res->name,
+		    .arch = res->arch,
+		    .installed_before = res->installed_version,
+		    .requested = res->fixed_version,
+		    .chosen = res->chosen_version,
+		    .installed = res->outcome == COPA_PM_UPDATED ? res->chosen_version
+		                                                 : res->installed_version,
+		    .outcome = outcome_of(res->outcome),
+		    .reason = res->reason,
 		};
 
 		if ((failed || skipped) && pr.outcome == COPA_OUTCOME_UPDATED) {
@@ -1280,12 +1310,12 @@ static int record_outcomes(struct platform_ctx *c, const char *failed, struct co
 		const struct copa_pm_applied *ap = applied_result(c, p->name);
 		const char *skipped = c->failed ? c->failed[i] : NULL;
 		struct copa_pkg_result pr = {
-			.name = p->name,
-			.arch = p->arch,
-			.chosen = p->version,
-			.installed = p->version,
-			.outcome = COPA_OUTCOME_UPDATED,
-			.reason = "new dependency of an update",
+		    .name = p->name,
+		    .arch = p->arch,
+		    .chosen = p->version,
+		    .installed = p->version,
+		    .outcome = COPA_OUTCOME_UPDATED,
+		    .reason = "new dependency of an update",
 		};
 
 		if (p->old_version)
@@ -1305,13 +1335,13 @@ static int record_outcomes(struct platform_ctx *c, const char *failed, struct co
 static int synth_manifest(struct platform_ctx *c, struct copa_err *err)
 {
 	struct copa_update_manifest *m =
-		copa_update_manifest_new("(no report: update everything)", "none");
+	    copa_update_manifest_new("(no report: update everything)", "none");
 
 	c->j->synth = m;
 	if (copa_update_manifest_set_os(m, c->probe.os.id ? c->probe.os.id : "debian",
-				 c->probe.os.version_id ? c->probe.os.version_id : "unknown",
-				 c->img.platform.arch, c->img.platform.variant, c->probe.fam,
-				 err) < 0 ||
+	                                c->probe.os.version_id ? c->probe.os.version_id : "unknown",
+	                                c->img.platform.arch, c->img.platform.variant, c->probe.fam,
+	                                err) < 0 ||
 	    copa_update_manifest_finish(m, err) < 0)
 		return copa_err_wrap(err, "%s", c->name);
 	return 0;
@@ -1336,27 +1366,30 @@ static int patch_platform(struct run *r, struct job *j, struct copa_err *err)
 		rc = 0;
 		goto out;
 	}
-	if (copa_runctl_check(err) < 0 || open_pm(&c, err) < 0 ||
-	    copa_runctl_check(err) < 0 || plan_updates(&c, err) < 0 || copa_runctl_check(err) < 0)
+	if (copa_runctl_check(err) < 0 || open_pm(&c, err) < 0 || copa_runctl_check(err) < 0 ||
+	    plan_updates(&c, err) < 0 || copa_runctl_check(err) < 0)
 		goto out;
 	if (!c.have_plan || c.pm->plan.n_pkgs == 0) {
 		copa_info(r->o->out, "%s: every package is already up to date%s", c.name,
-			  j->report ? " for the report's fixes" : "");
+		          j->report ? " for the report's fixes" : "");
 		rc = record_outcomes(&c, NULL, err);
 		goto out;
 	}
 	reuse_key(&c, key);
 	alloc_applied(&c);
 	if (reuse_load(&c, key)) {
-		copa_info(r->o->out, "%s: reusing the layer built before from the same image and "
-			  "packages (%s)", c.name, j->layer_desc.digest);
+		copa_info(r->o->out,
+		          "%s: reusing the layer built before from the same image and "
+		          "packages (%s)",
+		          c.name, j->layer_desc.digest);
 	} else {
 		if (apply_updates(&c, err) < 0 || copa_runctl_check(err) < 0)
 			goto out;
 		if (c.n_ok == 0) {
 			/* --ignore-errors skipped every package: the image stays as it was. */
-			copa_warn(r->o->out, "%s: no package could be updated; %s is kept as it was",
-				  c.name, r->src_string);
+			copa_warn(r->o->out,
+			          "%s: no package could be updated; %s is kept as it was", c.name,
+			          r->src_string);
 			rc = record_outcomes(&c, NULL, err);
 			goto out;
 		}
@@ -1366,8 +1399,8 @@ static int patch_platform(struct run *r, struct job *j, struct copa_err *err)
 		if (c.n_ok == c.pm->plan.n_pkgs)
 			reuse_store(&c, key);
 	}
-	if (copa_runctl_check(err) < 0 || write_config(&c, err) < 0 || write_manifest(&c, err) < 0 ||
-	    record_outcomes(&c, NULL, err) < 0)
+	if (copa_runctl_check(err) < 0 || write_config(&c, err) < 0 ||
+	    write_manifest(&c, err) < 0 || record_outcomes(&c, NULL, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -1385,10 +1418,9 @@ out:
 		struct copa_err e2 = COPA_ERR_INIT;
 		struct copa_update_manifest *m = copa_update_manifest_new("(no report)", "none");
 
-		if (copa_update_manifest_set_os(m, c.probe.os.id,
-						c.probe.os.version_id ? c.probe.os.version_id : "unknown",
-						c.img.platform.arch, c.img.platform.variant, c.probe.fam,
-						&e2) == 0 &&
+		if (copa_update_manifest_set_os(
+		        m, c.probe.os.id, c.probe.os.version_id ? c.probe.os.version_id : "unknown",
+		        c.img.platform.arch, c.img.platform.variant, c.probe.fam, &e2) == 0 &&
 		    copa_update_manifest_finish(m, &e2) == 0) {
 			j->synth = m;
 			j->sp = copa_summary_add_manifest(r->summary, m);
@@ -1397,9 +1429,9 @@ out:
 		}
 	}
 	if (j->sp && rc == 0)
-		copa_summary_platform_digests(r->summary, j->sp, c.have_img ? c.img.desc.digest : NULL,
-					      j->patched ? j->new_desc.digest
-							 : (c.have_img ? c.img.desc.digest : NULL));
+		copa_summary_platform_digests(
+		    r->summary, j->sp, c.have_img ? c.img.desc.digest : NULL,
+		    j->patched ? j->new_desc.digest : (c.have_img ? c.img.desc.digest : NULL));
 	platform_ctx_release(&c);
 	return rc;
 }
@@ -1425,8 +1457,9 @@ static int keep_platform(struct run *r, struct job *j, struct copa_err *err)
 	if (j->sp) {
 		copa_summary_platform_set_name(r->summary, j->sp, name);
 		copa_summary_platform_error(r->summary, j->sp, err->msg);
-		copa_summary_platform_digests(r->summary, j->sp, j->old_digest[0] ? j->old_digest : NULL,
-					      j->old_digest[0] ? j->old_digest : NULL);
+		copa_summary_platform_digests(r->summary, j->sp,
+		                              j->old_digest[0] ? j->old_digest : NULL,
+		                              j->old_digest[0] ? j->old_digest : NULL);
 	}
 	j->patched = false;
 	copa_err_clear(err);
@@ -1436,7 +1469,7 @@ static int keep_platform(struct run *r, struct job *j, struct copa_err *err)
 /* ---- writing ---- */
 
 static int put_file_blob(struct copa_image_dst *d, const struct copa_desc *desc, const char *path,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
 
@@ -1457,10 +1490,10 @@ static int run_loader(struct run *r, struct copa_err *err)
 	copa_info(r->o->out, "loading the image into %s", r->loader);
 	rc = copa_proc_run(&p, &status, err);
 	if (rc == 0 && status != 0)
-		rc = copa_err_set(err, COPA_E_EXEC, "'%s load' failed (exit %d): %s", r->loader,
-				  status, copa_blob_trim(copa_blob(errout.p, errout.len)).n
-					  ? copa_buf_str(&errout)
-					  : "no message");
+		rc = copa_err_set(
+		    err, COPA_E_EXEC, "'%s load' failed (exit %d): %s", r->loader, status,
+		    copa_blob_trim(copa_blob(errout.p, errout.len)).n ? copa_buf_str(&errout)
+		                                                      : "no message");
 	copa_buf_release(&errout);
 	return rc;
 }
@@ -1488,16 +1521,16 @@ static int write_image(struct run *r, struct copa_err *err)
 			break;
 		}
 		rep[n++] = (struct copa_image_replace){j->old_digest, &j->new_desc, j->new_raw.p,
-						       j->new_raw.len};
+		                                       j->new_raw.len};
 		if (!co.platform)
 			co.platform = &j->want;
 	}
 	co.n_replace = n;
 	if (rc == 0 && copa_image_dst_single(d) && n > 1)
 		rc = copa_err_set(err, COPA_E_USAGE,
-				  "'%s' holds one image but %zu platforms were patched: choose one "
-				  "with --platform, or write to oci:DIR:TAG",
-				  r->dst_string, n);
+		                  "'%s' holds one image but %zu platforms were patched: choose one "
+		                  "with --platform, or write to oci:DIR:TAG",
+		                  r->dst_string, n);
 	if (rc == 0 && !copa_image_dst_single(d))
 		co.platform = NULL;
 	if (rc == 0)
@@ -1514,7 +1547,7 @@ static int write_outputs(struct run *r, bool patched, struct copa_err *err)
 	const struct copa_patch_opts *o = r->o;
 
 	copa_summary_set_output(r->summary, patched ? r->dst_string : NULL,
-				patched ? r->root_digest : NULL);
+	                        patched ? r->root_digest : NULL);
 	if (o->summary_out && copa_summary_write(r->summary, o->summary_out, err) < 0)
 		return copa_err_wrap(err, "--summary '%s'", o->summary_out);
 	if (o->vex_out && patched) {
@@ -1653,7 +1686,8 @@ static int finish(struct run *r, int rc, bool write_summary, struct copa_err *er
 
 			copa_summary_set_output(r->summary, NULL, NULL);
 			if (copa_summary_write(r->summary, r->o->summary_out, &e2) < 0)
-				copa_warn(r->o->out, "--summary '%s': %s", r->o->summary_out, e2.msg);
+				copa_warn(r->o->out, "--summary '%s': %s", r->o->summary_out,
+				          e2.msg);
 		}
 	}
 	run_release(r);
@@ -1661,15 +1695,15 @@ static int finish(struct run *r, int rc, bool write_summary, struct copa_err *er
 }
 
 int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
-	       struct copa_err *err)
+               struct copa_err *err)
 {
 	struct run r = {.o = o};
 	struct copa_session_opts so = {
-		.cache_dir = o->cache_dir,
-		.timeout_s = o->timeout_s,
-		.ca_file = o->ca_file,
-		.insecure_registries = o->insecure_registries,
-		.out = o->out,
+	    .cache_dir = o->cache_dir,
+	    .timeout_s = o->timeout_s,
+	    .ca_file = o->ca_file,
+	    .insecure_registries = o->insecure_registries,
+	    .out = o->out,
 	};
 	size_t n_patched = 0;
 	bool outputs_ok = false;
@@ -1701,13 +1735,14 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	if (plan_jobs(&r, err) < 0)
 		goto out;
 	for (size_t i = 0; i < r.n_jobs; i++) {
-		if (patch_platform(&r, &r.jobs[i], err) < 0 && keep_platform(&r, &r.jobs[i], err) < 0)
+		if (patch_platform(&r, &r.jobs[i], err) < 0 &&
+		    keep_platform(&r, &r.jobs[i], err) < 0)
 			goto out;
 		n_patched += r.jobs[i].patched;
 	}
 	if (n_patched == 0) {
 		copa_info(o->out, "nothing to patch: %s is up to date; no image written",
-			  r.src_string);
+		          r.src_string);
 		*result = COPA_PATCH_NOTHING_TO_DO;
 		rc = write_outputs(&r, false, err);
 		goto out;
@@ -1716,10 +1751,10 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 		goto out;
 	if (r.loader)
 		copa_info(o->out, "patched %zu platform%s: loaded into %s as %s", n_patched,
-			  n_patched == 1 ? "" : "s", r.loader, r.dst_string);
+		          n_patched == 1 ? "" : "s", r.loader, r.dst_string);
 	else
 		copa_info(o->out, "patched %zu platform%s: %s (%s)", n_patched,
-			  n_patched == 1 ? "" : "s", r.dst_string, r.root_digest);
+		          n_patched == 1 ? "" : "s", r.dst_string, r.root_digest);
 	*result = COPA_PATCH_PATCHED;
 	rc = write_outputs(&r, true, err);
 	return finish(&r, rc, false, err);

@@ -33,9 +33,9 @@ struct copa_patch_opts {
 	const char **keyrings;    /* --keyring files, NULL-terminated */
 	bool allow_insecure_repo; /* --allow-insecure-repo: accept trusted=yes sources */
 	const char **insecure_registries; /* --insecure-registry hosts, NULL-terminated */
-	const char *ca_file;      /* --ca-file */
-	const char *compression;  /* --compression gzip|zstd|none */
-	const char *loader;       /* --loader docker|podman|none */
+	const char *ca_file;              /* --ca-file */
+	const char *compression;          /* --compression gzip|zstd|none */
+	const char *loader;               /* --loader docker|podman|none */
 	struct copa_out *out;
 };
 
@@ -50,6 +50,6 @@ enum copa_patch_result {
  * written at the destination in that case).
  */
 int copa_patch(const struct copa_patch_opts *opts, enum copa_patch_result *result,
-	       struct copa_err *err);
+               struct copa_err *err);
 
 #endif

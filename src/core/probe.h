@@ -19,11 +19,12 @@
 struct copa_probe {
 	struct copa_osrelease os;
 	bool has_os_release;
-	enum copa_pkgfam fam;          /* COPA_FAM_NONE: no package database found */
-	const struct copa_pm_ops *pm;  /* the family's operations; NULL with COPA_FAM_NONE */
-	char *db_path;     /* "var/lib/dpkg/status", "var/lib/dpkg/status.d", "lib/apk/db/installed", ... */
-	bool distroless;   /* no package manager binary in the image */
-	long n_packages;   /* installed packages, -1 when the database cannot be counted */
+	enum copa_pkgfam fam;         /* COPA_FAM_NONE: no package database found */
+	const struct copa_pm_ops *pm; /* the family's operations; NULL with COPA_FAM_NONE */
+	char *db_path;   /* "var/lib/dpkg/status", "var/lib/dpkg/status.d", "lib/apk/db/installed",
+	                    ... */
+	bool distroless; /* no package manager binary in the image */
+	long n_packages; /* installed packages, -1 when the database cannot be counted */
 };
 
 /* The package manager's name ("dpkg", "apk", "rpm"), or NULL when the image has none. */

@@ -25,7 +25,7 @@ static char **merge_hosts(const char *const *flags)
 }
 
 int copa_session_init(struct copa_session *s, const struct copa_session_opts *o,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	struct copa_http_opts h = {0};
 

@@ -16,10 +16,10 @@
 #include "util/log.h"
 
 struct copa_session_opts {
-	const char *cache_dir;                   /* NULL: the default cache */
-	long timeout_s;                          /* deadline for the whole run; 0: none */
-	const char *ca_file;                     /* extra CA bundle for registries and repositories */
-	const char *const *insecure_registries;  /* plain-HTTP hosts besides loopback */
+	const char *cache_dir; /* NULL: the default cache */
+	long timeout_s;        /* deadline for the whole run; 0: none */
+	const char *ca_file;   /* extra CA bundle for registries and repositories */
+	const char *const *insecure_registries; /* plain-HTTP hosts besides loopback */
 	struct copa_out *out;
 };
 
@@ -34,7 +34,7 @@ struct copa_session {
 
 /* Opens the cache and creates the clients. Release with copa_session_release(). */
 int copa_session_init(struct copa_session *s, const struct copa_session_opts *o,
-		      struct copa_err *err);
+                      struct copa_err *err);
 void copa_session_release(struct copa_session *s);
 
 #endif

@@ -988,8 +988,8 @@ static bool written_or_dropped(const char *name, char *const *written, size_t n)
  * new image writes and the top-level indexes). A file that is not a
  * docker-archive is refused.
  */
-static int old_members(struct archive *w, const char *path, char *const *written,
-                       size_t n_written, json_t **old, struct copa_err *err)
+static int old_members(struct archive *w, const char *path, char *const *written, size_t n_written,
+                       json_t **old, struct copa_err *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *e;
@@ -1021,8 +1021,8 @@ static int old_members(struct archive *w, const char *path, char *const *written
 		}
 		if (!raw || raw[0] == '/' || copa_path_normalize(raw, &name) < 0 || !name.len)
 			continue; /* an unsafe name: no image of the archive can use it */
-		keep_manifest = !strcmp(name.p, "manifest.json") &&
-		                archive_entry_filetype(e) == AE_IFREG;
+		keep_manifest =
+		    !strcmp(name.p, "manifest.json") && archive_entry_filetype(e) == AE_IFREG;
 		if (keep_manifest) {
 			have_manifest = true;
 			copa_buf_reset(&mj);
@@ -1048,8 +1048,9 @@ static int old_members(struct archive *w, const char *path, char *const *written
 			if (n == 0)
 				break;
 			if (keep_manifest && copa_buf_add(&mj, buf, (size_t)n) < 0) {
-				copa_err_set(err, COPA_E_LIMIT, "'%s': manifest.json is larger than %u bytes",
-				             path, ARCHIVE_META_MAX);
+				copa_err_set(err, COPA_E_LIMIT,
+				             "'%s': manifest.json is larger than %u bytes", path,
+				             ARCHIVE_META_MAX);
 				goto out;
 			}
 			if (!keep_manifest && archive_write_data(w, buf, (size_t)n) != n) {
@@ -1070,11 +1071,12 @@ static int old_members(struct archive *w, const char *path, char *const *written
 			*old = copa_json_parse(mj.p, mj.len, ARCHIVE_META_MAX, what, err);
 		if (!*old || !json_is_array(*old)) {
 			if (*old || !have_manifest)
-				copa_err_set(err, COPA_E_INPUT,
-				             "'%s' exists and is not a docker-archive (no manifest.json "
-				             "list): copa would drop its content; remove it or choose "
-				             "another file",
-				             path);
+				copa_err_set(
+				    err, COPA_E_INPUT,
+				    "'%s' exists and is not a docker-archive (no manifest.json "
+				    "list): copa would drop its content; remove it or choose "
+				    "another file",
+				    path);
 			json_decref(*old);
 			*old = NULL;
 			goto out;
@@ -1098,7 +1100,8 @@ static size_t keep_old_entries(json_t *list, json_t *old, const char *tag)
 	size_t i, kept = 0;
 	json_t *ent;
 
-	json_array_foreach(old, i, ent) {
+	json_array_foreach(old, i, ent)
+	{
 		json_t *copy = json_deep_copy(ent);
 		json_t *tags = json_object_get(copy, "RepoTags");
 		bool had = false;
@@ -1136,8 +1139,7 @@ static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 	struct copa_buf cb = COPA_BUF_INIT, mj = COPA_BUF_INIT;
 	_cleanup_free_ char *cfg_name = NULL;
 	struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
-	json_t *list = NULL, *entry = NULL, *layers, *sources = NULL, *old = NULL,
-	       *old2 = NULL;
+	json_t *list = NULL, *entry = NULL, *layers, *sources = NULL, *old = NULL, *old2 = NULL;
 	struct archive *a = NULL;
 	char **written = NULL, *tag = NULL;
 	size_t n_written = 0;
@@ -1230,7 +1232,8 @@ static int docker_commit(struct copa_image_dst *d, const struct copa_desc *desc,
 		if (old_members(NULL, d->ref.path, NULL, 0, &old, err) < 0 ||
 		    (old && keep_old_entries(list, old, tag) > 0 &&
 		     old_members(a, d->ref.path, written, n_written, &old2, err) < 0)) {
-			copa_err_wrap(err, "cannot add an image to docker-archive '%s'", d->ref.path);
+			copa_err_wrap(err, "cannot add an image to docker-archive '%s'",
+			              d->ref.path);
 			goto out;
 		}
 	}

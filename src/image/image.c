@@ -822,7 +822,7 @@ static int copy_manifest_blobs(struct copa_image_src *s, struct copa_image_dst *
  * Children are written here; the root is left to the caller's commit.
  */
 static const struct copa_image_replace *find_replace(const struct copa_copy_opts *o,
-                                                    const char *digest)
+                                                     const char *digest)
 {
 	for (size_t i = 0; o && i < o->n_replace; i++)
 		if (!strcmp(o->replace[i].old_digest, digest))
@@ -977,8 +977,8 @@ int copa_image_copy(struct copa_image_src *s, struct copa_image_dst *d,
 			if (!ok)
 				return -1;
 		}
-		return copy_root(s, d, &root->desc, root->manifest.raw.p, root->manifest.raw.len,
-		                 o, err);
+		return copy_root(s, d, &root->desc, root->manifest.raw.p, root->manifest.raw.len, o,
+		                 err);
 	}
 	return copy_root(s, d, &root->desc, root->index.raw.p, root->index.raw.len, o, err);
 }

@@ -193,10 +193,11 @@ struct copa_image_replace {
 };
 
 struct copa_copy_opts {
-	const struct copa_platform *platform; /* copy only this image of an index; NULL: all */
+	const struct copa_platform *platform;     /* copy only this image of an index; NULL: all */
 	const struct copa_image_replace *replace; /* manifests to substitute; may be NULL */
 	size_t n_replace;
-	char *root_digest; /* when not NULL (COPA_DIGEST_MAX bytes): the digest of the root written */
+	char *
+	    root_digest; /* when not NULL (COPA_DIGEST_MAX bytes): the digest of the root written */
 };
 
 /*

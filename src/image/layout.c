@@ -168,8 +168,8 @@ static const struct src_ops layout_src_ops = {
  * following a symbolic link: a layout whose index.json links to a host file
  * is refused, and nothing of that file reaches an error message.
  */
-static int read_meta(int dirfd, const char *dir, const char *name, size_t max,
-                     struct copa_buf *out, struct copa_err *err)
+static int read_meta(int dirfd, const char *dir, const char *name, size_t max, struct copa_buf *out,
+                     struct copa_err *err)
 {
 	_cleanup_close_ int fd =
 	    openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -189,8 +189,8 @@ static int read_meta(int dirfd, const char *dir, const char *name, size_t max,
 	if (!S_ISREG(st.st_mode))
 		return copa_err_set(err, COPA_E_INPUT, "'%s/%s' is not a regular file", dir, name);
 	if ((uint64_t)st.st_size > max)
-		return copa_err_set(err, COPA_E_LIMIT, "'%s/%s': larger than the limit of %zu bytes",
-		                    dir, name, max);
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "'%s/%s': larger than the limit of %zu bytes", dir, name, max);
 	if (copa_fs_read_fd(fd, max, out, err) < 0)
 		return copa_err_wrap(err, "'%s/%s'", dir, name);
 	return 0;
@@ -377,8 +377,8 @@ static bool index_keeps_others(const struct copa_buf *idx, const struct copa_des
 }
 
 /* Under the caller's lock: re-reads index.json, adds the entry, writes it back atomically. */
-static int update_index(int dirfd, const char *dir, const struct copa_desc *desc,
-                        const char *tag, struct copa_err *err)
+static int update_index(int dirfd, const char *dir, const struct copa_desc *desc, const char *tag,
+                        struct copa_err *err)
 {
 	struct copa_buf out = COPA_BUF_INIT;
 	struct copa_index ix;
@@ -523,9 +523,10 @@ static int import_archive(struct layout_dst *l, bool blobs, struct copa_buf *idx
 				break;
 			if (keep && (keep->len + (size_t)n > COPA_OCI_MAX_MANIFEST ||
 			             copa_buf_add(keep, buf, (size_t)n) < 0)) {
-				copa_err_set(err, COPA_E_LIMIT,
-				             "'%s': index.json is larger than the limit of %u bytes",
-				             l->archive, COPA_OCI_MAX_MANIFEST);
+				copa_err_set(
+				    err, COPA_E_LIMIT,
+				    "'%s': index.json is larger than the limit of %u bytes",
+				    l->archive, COPA_OCI_MAX_MANIFEST);
 				goto out;
 			}
 			if (fd >= 0 && copa_fs_write_all(fd, buf, (size_t)n, err) < 0)
@@ -583,7 +584,8 @@ static int archive_commit(struct copa_image_dst *d, const struct copa_desc *desc
 	if (stat(l->archive, &st) == 0 && S_ISREG(st.st_mode)) {
 		bool empty;
 
-		/* Read first: when no other image stays, no blob is copied (a rewrite of one tag). */
+		/* Read first: when no other image stays, no blob is copied (a rewrite of one tag).
+		 */
 		r = import_archive(l, false, &idx, &empty, err);
 		if (r == 0 && !empty && index_keeps_others(&idx, desc, d->ref.tag))
 			r = import_archive(l, true, &idx, &empty, err);
@@ -674,8 +676,8 @@ static const struct dst_ops layout_dst_ops = {
 /* Removes temporary files a killed copa left in a layout (see copa_fs_sweep_stale). */
 static void sweep_layout(int dirfd)
 {
-	_cleanup_close_ int bfd = openat(dirfd, "blobs", O_RDONLY | O_DIRECTORY | O_CLOEXEC |
-	                                                     O_NOFOLLOW);
+	_cleanup_close_ int bfd =
+	    openat(dirfd, "blobs", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	DIR *dir;
 	struct dirent *de;
 
@@ -696,8 +698,7 @@ static void sweep_layout(int dirfd)
 
 void copa_dst_sweep_beside(const char *path)
 {
-	static const char *const prefixes[] = {".copa-oci-archive-", ".copa-docker-archive-",
-	                                       NULL};
+	static const char *const prefixes[] = {".copa-oci-archive-", ".copa-docker-archive-", NULL};
 	_cleanup_free_ char *parent = copa_path_dir(path);
 	_cleanup_close_ int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	const char *base = strrchr(path, '/');

@@ -824,8 +824,7 @@ int copa_index_build(const struct copa_index *orig, const struct copa_desc *cons
 			json_object_del(d, "digest");
 			json_object_del(d, "size");
 			json_object_del(d, "data"); /* the old manifest's bytes, embedded */
-			json_object_foreach(repl[i]->json, k, v)
-				json_object_set(d, k, v);
+			json_object_foreach(repl[i]->json, k, v) json_object_set(d, k, v);
 			json_array_append_new(list, d);
 		} else {
 			json_array_append(list, orig->manifests[i].json);

@@ -228,8 +228,9 @@ int copa_manifest_build(const struct copa_manifest *orig, const struct copa_desc
 
 /* How copa_manifest_build_edit changes the original beyond config and layers. */
 struct copa_manifest_edit {
-	size_t drop_last;               /* original layers dropped from the end (a previous patch) */
-	const char *const *annotations; /* key, value, key, value, ..., NULL: set in `annotations` */
+	size_t drop_last; /* original layers dropped from the end (a previous patch) */
+	const char *const
+	    *annotations; /* key, value, key, value, ..., NULL: set in `annotations` */
 };
 
 /*

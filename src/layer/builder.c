@@ -84,7 +84,7 @@ static char *marker_xname(const char *path, enum copa_layer_mark mark)
 }
 
 static const char *marker_name(struct copa_layer_builder *b, const char *path,
-			       enum copa_layer_mark mark)
+                               enum copa_layer_mark mark)
 {
 	char *name = marker_xname(path, mark);
 	const char *copy = copa_arena_strdup(&b->arena, name);
@@ -109,7 +109,7 @@ static struct item *new_item(struct copa_layer_builder *b, const char *tarname)
 }
 
 static int normalize(struct copa_layer_builder *b, const char *in, const char **out,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	struct copa_buf nb = COPA_BUF_INIT;
 	const char *base;
@@ -122,9 +122,9 @@ static int normalize(struct copa_layer_builder *b, const char *in, const char **
 	base = base ? base + 1 : nb.p;
 	if (strncmp(base, ".wh.", 4) == 0) {
 		copa_buf_release(&nb);
-		return copa_err_set(err, COPA_E_INPUT,
-				    "refusing '%s': names starting with '.wh.' are reserved for whiteouts",
-				    in);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "refusing '%s': names starting with '.wh.' are reserved for whiteouts", in);
 	}
 	*out = copa_arena_strndup(&b->arena, nb.p, nb.len);
 	copa_buf_release(&nb);
@@ -132,7 +132,7 @@ static int normalize(struct copa_layer_builder *b, const char *in, const char **
 }
 
 int copa_layer_builder_add(struct copa_layer_builder *b, const struct copa_layer_entry *e,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	const char *path;
 	struct item *it;
@@ -152,14 +152,15 @@ int copa_layer_builder_add(struct copa_layer_builder *b, const struct copa_layer
 	it->e.mode &= 07777;
 	it->e.link = e->link ? copa_arena_strdup(&b->arena, e->link) : NULL;
 	it->e.staged = e->staged ? copa_arena_strdup(&b->arena, e->staged) : NULL;
-	it->e.content = e->content ? copa_arena_memdup(&b->arena, e->content, (size_t)e->size)
-				   : NULL;
+	it->e.content =
+	    e->content ? copa_arena_memdup(&b->arena, e->content, (size_t)e->size) : NULL;
 	if (e->n_xattrs) {
 		struct copa_layer_xattr *x = copa_arena_alloc(&b->arena, e->n_xattrs * sizeof(*x));
 
 		for (size_t i = 0; i < e->n_xattrs; i++) {
 			x[i].name = copa_arena_strdup(&b->arena, e->xattrs[i].name);
-			x[i].value = copa_arena_memdup(&b->arena, e->xattrs[i].value, e->xattrs[i].len);
+			x[i].value =
+			    copa_arena_memdup(&b->arena, e->xattrs[i].value, e->xattrs[i].len);
 			x[i].len = e->xattrs[i].len;
 		}
 		it->e.xattrs = x;
@@ -177,7 +178,7 @@ static bool at_or_below(const char *p, const char *dir)
 }
 
 static int add_marker(struct copa_layer_builder *b, const char *in, enum copa_layer_mark mark,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	const char *path;
 	const char *name;
@@ -203,7 +204,7 @@ static int add_marker(struct copa_layer_builder *b, const char *in, enum copa_la
 }
 
 int copa_layer_builder_whiteout(struct copa_layer_builder *b, const char *path,
-				struct copa_err *err)
+                                struct copa_err *err)
 {
 	return add_marker(b, path, COPA_LAYER_WHITEOUT, err);
 }
@@ -231,7 +232,7 @@ int copa_layer_builder_remove(struct copa_layer_builder *b, const char *path)
 }
 
 const struct copa_layer_entry *copa_layer_builder_get(const struct copa_layer_builder *b,
-						      const char *path)
+                                                      const char *path)
 {
 	struct item *it;
 
@@ -263,9 +264,9 @@ static int cmp_items(const void *x, const void *y)
 }
 
 int copa_layer_builder_foreach(const struct copa_layer_builder *b,
-			       int (*fn)(void *ctx, const struct copa_layer_entry *e,
-					 enum copa_layer_mark mark),
-			       void *ctx)
+                               int (*fn)(void *ctx, const struct copa_layer_entry *e,
+                                         enum copa_layer_mark mark),
+                               void *ctx)
 {
 	const struct item **v = copa_xmalloc((b->live ? b->live : 1) * sizeof(*v));
 	size_t n = 0;

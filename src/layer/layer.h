@@ -37,20 +37,21 @@
 /* ---- read side ---- */
 
 struct copa_layer_blob {
-	const char *digest;     /* blob digest (of the bytes as stored) */
-	const char *media_type; /* decides decompression: tar, +gzip, +zstd, Docker and foreign types */
-	const char *path;       /* local file holding the blob (cache or OCI layout) */
+	const char *digest; /* blob digest (of the bytes as stored) */
+	const char
+	    *media_type;  /* decides decompression: tar, +gzip, +zstd, Docker and foreign types */
+	const char *path; /* local file holding the blob (cache or OCI layout) */
 	uint64_t size;
-	const char *diff_id;    /* from the config; verified while reading when not NULL */
+	const char *diff_id; /* from the config; verified while reading when not NULL */
 };
 
 struct copa_image_fs_opts {
-	struct copa_cache *cache;            /* header index cache; NULL: none */
+	struct copa_cache *cache; /* header index cache; NULL: none */
 	struct copa_out *out;
-	const char *const *inline_prefixes;  /* NULL: copa_layer_default_inline */
-	size_t inline_max;                   /* per-file cap for inline capture; 0: 8 MiB */
-	uint64_t max_entries;                /* all layers together; 0: 2,000,000 */
-	uint64_t max_layer_bytes;            /* uncompressed, per layer; 0: 64 GiB */
+	const char *const *inline_prefixes; /* NULL: copa_layer_default_inline */
+	size_t inline_max;                  /* per-file cap for inline capture; 0: 8 MiB */
+	uint64_t max_entries;               /* all layers together; 0: 2,000,000 */
+	uint64_t max_layer_bytes;           /* uncompressed, per layer; 0: 64 GiB */
 };
 
 /* Path prefixes captured inline by default (NULL-terminated). */
@@ -64,8 +65,8 @@ struct copa_image_fs;
  * Errors name the layer digest and the tar entry.
  */
 struct copa_image_fs *copa_image_fs_open(const struct copa_layer_blob *layers, size_t n,
-					 const struct copa_image_fs_opts *opts,
-					 struct copa_err *err);
+                                         const struct copa_image_fs_opts *opts,
+                                         struct copa_err *err);
 /*
  * Reads several files at once: resolves every path in the view (symlinks
  * and hard links followed, as copa_view_read does), then reads them ordered
@@ -76,9 +77,9 @@ struct copa_image_fs *copa_image_fs_open(const struct copa_layer_blob *layers, s
  * Files over max bytes fail with COPA_E_LIMIT.
  */
 int copa_image_fs_read_batch(struct copa_image_fs *fs, const char *const *paths, size_t n,
-			     size_t max,
-			     int (*fn)(void *ctx, size_t i, const void *data, size_t len),
-			     void *ctx, struct copa_err *err);
+                             size_t max,
+                             int (*fn)(void *ctx, size_t i, const void *data, size_t len),
+                             void *ctx, struct copa_err *err);
 
 /* The merged view (borrowed, valid until copa_image_fs_free). */
 struct copa_view *copa_image_fs_view(struct copa_image_fs *fs);
@@ -100,7 +101,7 @@ struct copa_layer_entry {
 	int64_t mtime;
 	const char *link; /* symlink target, or hardlink target path (must be in this layer) */
 	uint32_t rdev_major, rdev_minor;
-	uint64_t size;    /* regular files */
+	uint64_t size; /* regular files */
 	/* Content of a regular file: inline bytes, or a file beneath the staging dir. */
 	const void *content;
 	const char *staged;
@@ -124,11 +125,11 @@ void copa_layer_builder_free(struct copa_layer_builder *b);
  * whose last component starts with ".wh." (reserved for whiteouts).
  */
 int copa_layer_builder_add(struct copa_layer_builder *b, const struct copa_layer_entry *e,
-			   struct copa_err *err);
+                           struct copa_err *err);
 
 /* Records that path is deleted from the lower layers; drops entries at or below it. */
 int copa_layer_builder_whiteout(struct copa_layer_builder *b, const char *path,
-				struct copa_err *err);
+                                struct copa_err *err);
 
 /* Records that directory dir hides all lower-layer children (opaque whiteout). */
 int copa_layer_builder_opaque(struct copa_layer_builder *b, const char *dir, struct copa_err *err);
@@ -138,7 +139,7 @@ int copa_layer_builder_remove(struct copa_layer_builder *b, const char *path);
 
 /* The entry at path, or NULL (also NULL for a whiteout). Borrowed. */
 const struct copa_layer_entry *copa_layer_builder_get(const struct copa_layer_builder *b,
-						      const char *path);
+                                                      const char *path);
 bool copa_layer_builder_is_whiteout(const struct copa_layer_builder *b, const char *path);
 /* Entries plus whiteouts. */
 size_t copa_layer_builder_count(const struct copa_layer_builder *b);
@@ -156,9 +157,9 @@ enum copa_layer_mark {
  * so a directory always precedes its contents. Stops on non-zero.
  */
 int copa_layer_builder_foreach(const struct copa_layer_builder *b,
-			       int (*fn)(void *ctx, const struct copa_layer_entry *e,
-					 enum copa_layer_mark mark),
-			       void *ctx);
+                               int (*fn)(void *ctx, const struct copa_layer_entry *e,
+                                         enum copa_layer_mark mark),
+                               void *ctx);
 
 /*
  * Loads every entry and whiteout of an existing layer blob into b (regular
@@ -167,7 +168,7 @@ int copa_layer_builder_foreach(const struct copa_layer_builder *b,
  * one combined new layer. Later adds replace seeded entries.
  */
 int copa_layer_builder_seed(struct copa_layer_builder *b, const struct copa_layer_blob *lb,
-			    struct copa_err *err);
+                            struct copa_err *err);
 
 enum copa_compression {
 	COPA_COMPRESS_NONE,
@@ -197,7 +198,7 @@ struct copa_layer_result {
  * compressed as asked. Same description and options -> byte-identical blob.
  */
 int copa_layer_builder_write(const struct copa_layer_builder *b,
-			     const struct copa_layer_write_opts *opts,
-			     struct copa_layer_result *res, struct copa_err *err);
+                             const struct copa_layer_write_opts *opts,
+                             struct copa_layer_result *res, struct copa_err *err);
 
 #endif

@@ -175,7 +175,8 @@ static la_ssize_t read_blob(struct archive *a, void *ctx, const void **buf)
 	s->blob_bytes += (uint64_t)n;
 	if (s->out && s->blob_bytes - s->reported >= (1u << 20)) {
 		s->reported = s->blob_bytes;
-		copa_progress(s->out, COPA_PROGRESS_UPDATE, "unpack", s->id, s->blob_bytes, s->total);
+		copa_progress(s->out, COPA_PROGRESS_UPDATE, "unpack", s->id, s->blob_bytes,
+		              s->total);
 	}
 	*buf = s->inbuf;
 	return n;
@@ -626,7 +627,7 @@ static int index_layer(struct job *j)
 			return -1;
 		}
 		copa_progress(j->o->out, COPA_PROGRESS_UPDATE, "unpack", lb->digest, lb->size,
-			      lb->size);
+		              lb->size);
 		copa_progress_done(j->o->out, "unpack", lb->digest, 1);
 		if (key) {
 			struct copa_buf enc = COPA_BUF_INIT;

@@ -24,10 +24,10 @@
 #define SEED_MAX_XATTRS 1024
 
 static int stage_content(struct archive *a, int staging_fd, const char *name, int64_t size,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
-	_cleanup_close_ int fd = copa_fs_open_beneath(staging_fd, name,
-						      O_WRONLY | O_CREAT | O_EXCL, 0600, err);
+	_cleanup_close_ int fd =
+	    copa_fs_open_beneath(staging_fd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
 	char buf[65536];
 	int64_t total = 0;
 
@@ -38,7 +38,7 @@ static int stage_content(struct archive *a, int staging_fd, const char *name, in
 
 		if (n < 0)
 			return copa_err_set(err, COPA_E_INPUT, "cannot read its content: %s",
-					    archive_error_string(a));
+			                    archive_error_string(a));
 		if (n == 0)
 			break;
 		if (copa_fs_write_all(fd, buf, (size_t)n, err) < 0)
@@ -46,8 +46,9 @@ static int stage_content(struct archive *a, int staging_fd, const char *name, in
 		total += n;
 	}
 	if (total != size)
-		return copa_err_set(err, COPA_E_INPUT, "content is %lld bytes, the header says %lld",
-				    (long long)total, (long long)size);
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "content is %lld bytes, the header says %lld", (long long)total,
+		                    (long long)size);
 	return 0;
 }
 
@@ -73,7 +74,7 @@ static uint8_t ftype_of(struct archive_entry *ae)
 
 /* Adds one tar entry (not a whiteout) to the builder. */
 static int seed_entry(struct copa_layer_builder *b, struct archive *a, struct archive_entry *ae,
-		      const char *path, size_t ordinal, int staging_fd, struct copa_err *err)
+                      const char *path, size_t ordinal, int staging_fd, struct copa_err *err)
 {
 	struct copa_layer_entry e = {0};
 	_cleanup_free_ struct copa_layer_xattr *xs = NULL;
@@ -115,9 +116,9 @@ static int seed_entry(struct copa_layer_builder *b, struct archive *a, struct ar
 		if (e.n_xattrs == SEED_MAX_XATTRS) {
 			copa_buf_release(&link);
 			return copa_err_set(err, COPA_E_LIMIT,
-					    "more than %d extended attributes, the most copa keeps "
-					    "per file",
-					    SEED_MAX_XATTRS);
+			                    "more than %d extended attributes, the most copa keeps "
+			                    "per file",
+			                    SEED_MAX_XATTRS);
 		}
 		xs = copa_xgrow(xs, &xcap, e.n_xattrs + 1, sizeof(*xs));
 		xs[e.n_xattrs++] = (struct copa_layer_xattr){xname, xval, xlen};
@@ -129,7 +130,7 @@ static int seed_entry(struct copa_layer_builder *b, struct archive *a, struct ar
 }
 
 int copa_layer_builder_seed(struct copa_layer_builder *b, const struct copa_layer_blob *lb,
-			    struct copa_err *err)
+                            struct copa_err *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
@@ -143,7 +144,7 @@ int copa_layer_builder_seed(struct copa_layer_builder *b, const struct copa_laye
 	archive_read_support_format_tar(a);
 	if (archive_read_open_filename(a, lb->path, 1 << 16) != ARCHIVE_OK) {
 		r = copa_err_set(err, COPA_E_IO, "layer %s: cannot open '%s': %s", lb->digest,
-				 lb->path, archive_error_string(a));
+		                 lb->path, archive_error_string(a));
 		goto out;
 	}
 	while ((ar = archive_read_next_header(a, &ae)) == ARCHIVE_OK) {
@@ -151,15 +152,16 @@ int copa_layer_builder_seed(struct copa_layer_builder *b, const struct copa_laye
 		const char *base;
 
 		if (!name || copa_path_normalize(name, &path) < 0) {
-			r = copa_err_set(err, COPA_E_INPUT, "layer %s: tar entry '%s': invalid path",
-					 lb->digest, name ? name : "");
+			r = copa_err_set(err, COPA_E_INPUT,
+			                 "layer %s: tar entry '%s': invalid path", lb->digest,
+			                 name ? name : "");
 			break;
 		}
 		if (path.len == 0)
 			continue;
 		if (++ordinal > SEED_MAX_ENTRIES) {
 			r = copa_err_set(err, COPA_E_LIMIT, "layer %s: more than %d entries",
-					 lb->digest, SEED_MAX_ENTRIES);
+			                 lb->digest, SEED_MAX_ENTRIES);
 			break;
 		}
 		base = strrchr(path.p, '/');
@@ -172,8 +174,9 @@ int copa_layer_builder_seed(struct copa_layer_builder *b, const struct copa_laye
 			if (!strcmp(base, ".wh..wh..opq"))
 				r = copa_layer_builder_opaque(b, dir, err);
 			else if (strncmp(base, ".wh..wh.", 8) != 0) {
-				_cleanup_free_ char *target = *dir ? copa_xasprintf("%s/%s", dir, base + 4)
-								    : copa_xstrdup(base + 4);
+				_cleanup_free_ char *target =
+				    *dir ? copa_xasprintf("%s/%s", dir, base + 4)
+				         : copa_xstrdup(base + 4);
 
 				r = copa_layer_builder_whiteout(b, target, err);
 			}
@@ -187,7 +190,7 @@ int copa_layer_builder_seed(struct copa_layer_builder *b, const struct copa_laye
 	}
 	if (r == 0 && ar != ARCHIVE_EOF)
 		r = copa_err_set(err, COPA_E_INPUT, "layer %s: %s", lb->digest,
-				 archive_error_string(a));
+		                 archive_error_string(a));
 out:
 	copa_buf_release(&path);
 	archive_read_free(a);

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NONE    UINT32_MAX
+#define NONE      UINT32_MAX
 #define MAX_LINKS 40
 
 struct copa_view {
@@ -180,7 +180,7 @@ static void make_implicit_dir(struct copa_view_entry *e)
  * NONE when the last component is missing, and *parent_slot its directory.
  */
 static int walk(struct copa_view *v, const char *path, bool follow_last, bool create,
-		struct copa_buf *canon, uint32_t *slot, uint32_t *parent_slot, struct copa_err *err)
+                struct copa_buf *canon, uint32_t *slot, uint32_t *parent_slot, struct copa_err *err)
 {
 	struct copa_buf rest = COPA_BUF_INIT;
 	uint32_t cur = 0;
@@ -239,7 +239,7 @@ static int walk(struct copa_view *v, const char *path, bool follow_last, bool cr
 
 			if (++links > MAX_LINKS) {
 				r = copa_err_set(err, COPA_E_INPUT,
-						 "'%s': too many levels of symbolic links", path);
+				                 "'%s': too many levels of symbolic links", path);
 				break;
 			}
 			copa_buf_truncate(canon, mark);
@@ -270,7 +270,8 @@ static int walk(struct copa_view *v, const char *path, bool follow_last, bool cr
 		if (s == NONE || v->e[s].type != COPA_FT_DIR) {
 			if (!create) {
 				r = copa_err_set(err, COPA_E_NOTFOUND, "'%s': '%s' is %s", path,
-						 canon->p, s == NONE ? "missing" : "not a directory");
+				                 canon->p,
+				                 s == NONE ? "missing" : "not a directory");
 				break;
 			}
 			if (s != NONE)
@@ -285,7 +286,7 @@ static int walk(struct copa_view *v, const char *path, bool follow_last, bool cr
 }
 
 struct copa_view_entry *copa_view_put(struct copa_view *v, const struct copa_view_entry *in,
-				      struct copa_err *err)
+                                      struct copa_err *err)
 {
 	struct copa_buf norm = COPA_BUF_INIT, canon = COPA_BUF_INIT;
 	struct copa_view_entry *e = NULL;
@@ -369,7 +370,7 @@ static int cmp_name(const void *a, const void *b)
 }
 
 static int children_of(const struct copa_view *v, uint32_t s, const struct copa_view_entry ***out,
-		       size_t *n)
+                       size_t *n)
 {
 	size_t count = 0, cap = 0;
 	const struct copa_view_entry **arr = NULL;
@@ -386,7 +387,7 @@ static int children_of(const struct copa_view *v, uint32_t s, const struct copa_
 }
 
 int copa_view_children(const struct copa_view *v, const char *dir,
-		       const struct copa_view_entry ***out, size_t *n)
+                       const struct copa_view_entry ***out, size_t *n)
 {
 	uint32_t s;
 
@@ -400,7 +401,7 @@ int copa_view_children(const struct copa_view *v, const char *dir,
 }
 
 static int walk_from(const struct copa_view *v, uint32_t s,
-		     int (*fn)(void *ctx, const struct copa_view_entry *e), void *ctx)
+                     int (*fn)(void *ctx, const struct copa_view_entry *e), void *ctx)
 {
 	const struct copa_view_entry **kids;
 	size_t n;
@@ -416,7 +417,7 @@ static int walk_from(const struct copa_view *v, uint32_t s,
 }
 
 int copa_view_walk(const struct copa_view *v, const char *prefix,
-		   int (*fn)(void *ctx, const struct copa_view_entry *e), void *ctx)
+                   int (*fn)(void *ctx, const struct copa_view_entry *e), void *ctx)
 {
 	uint32_t s;
 
@@ -428,14 +429,14 @@ int copa_view_walk(const struct copa_view *v, const char *prefix,
 }
 
 int copa_view_resolve(const struct copa_view *v, const char *path, unsigned flags,
-		      struct copa_buf *canonical, const struct copa_view_entry **entry,
-		      struct copa_err *err)
+                      struct copa_buf *canonical, const struct copa_view_entry **entry,
+                      struct copa_err *err)
 {
 	uint32_t slot, parent;
 
 	/* walk() only mutates with create=true. */
 	if (walk((struct copa_view *)(uintptr_t)v, path, flags & COPA_VIEW_FOLLOW, false, canonical,
-		 &slot, &parent, err) < 0)
+	         &slot, &parent, err) < 0)
 		return -1;
 	if (entry)
 		*entry = slot == NONE ? NULL : &v->e[slot];
@@ -443,7 +444,7 @@ int copa_view_resolve(const struct copa_view *v, const char *path, unsigned flag
 }
 
 int copa_view_set_content(struct copa_view *v, const char *path, const void *data, size_t n,
-			  struct copa_err *err)
+                          struct copa_err *err)
 {
 	uint32_t s;
 
@@ -463,7 +464,7 @@ void copa_view_set_reader(struct copa_view *v, copa_view_reader fn, void *ctx)
 }
 
 int copa_view_read(struct copa_view *v, const char *path, size_t max, struct copa_buf *out,
-		   struct copa_err *err)
+                   struct copa_err *err)
 {
 	struct copa_buf canon = COPA_BUF_INIT;
 	const struct copa_view_entry *e = NULL;
@@ -482,7 +483,7 @@ int copa_view_read(struct copa_view *v, const char *path, size_t max, struct cop
 		e = t && t->type == COPA_FT_REG ? t : NULL;
 		if (!e)
 			r = copa_err_set(err, COPA_E_INPUT, "'%s' is a hard link to a missing file",
-					 path);
+			                 path);
 	}
 	if (r == 0 && !e)
 		r = copa_err_set(err, COPA_E_NOTFOUND, "'%s' is not in the image", path);
@@ -490,14 +491,15 @@ int copa_view_read(struct copa_view *v, const char *path, size_t max, struct cop
 		r = copa_err_set(err, COPA_E_INPUT, "'%s' is not a regular file", path);
 	if (r == 0 && e->size > max)
 		r = copa_err_set(err, COPA_E_LIMIT, "'%s' is %llu bytes, more than the %zu allowed",
-				 path, (unsigned long long)e->size, max);
+		                 path, (unsigned long long)e->size, max);
 	if (r == 0) {
 		if (e->content)
 			copa_buf_add(out, e->content, (size_t)e->size);
 		else if (v->reader)
 			r = v->reader(v->reader_ctx, e, max, out, err);
 		else
-			r = copa_err_set(err, COPA_E_BUG, "no reader for the content of '%s'", path);
+			r = copa_err_set(err, COPA_E_BUG, "no reader for the content of '%s'",
+			                 path);
 		if (r == 0 && !out->p)
 			copa_buf_add(out, "", 0);
 	}

@@ -45,19 +45,19 @@ enum copa_ftype {
 #define COPA_VIEW_NO_OFFSET UINT64_MAX
 
 struct copa_view_entry {
-	const char *path;     /* normalised; "" is the root */
-	const char *name;     /* last component (points into path) */
-	const char *link;     /* symlink target as stored, or hardlink target path; else NULL */
-	const void *content;  /* inline content of `size` bytes, or NULL */
-	uint64_t size;        /* regular files: content size */
+	const char *path;    /* normalised; "" is the root */
+	const char *name;    /* last component (points into path) */
+	const char *link;    /* symlink target as stored, or hardlink target path; else NULL */
+	const void *content; /* inline content of `size` bytes, or NULL */
+	uint64_t size;       /* regular files: content size */
 	int64_t mtime;
 	uint64_t data_offset; /* for the layer reader: where the content starts (opaque) */
 	uint32_t mode;        /* permission bits incl. setuid/setgid/sticky; no type bits */
 	uint32_t uid, gid;
 	uint32_t rdev_major, rdev_minor;
-	uint32_t layer;       /* index of the layer this entry comes from, or COPA_VIEW_NO_LAYER */
-	uint8_t type;         /* enum copa_ftype */
-	bool implicit;        /* a parent directory no layer listed */
+	uint32_t layer; /* index of the layer this entry comes from, or COPA_VIEW_NO_LAYER */
+	uint8_t type;   /* enum copa_ftype */
+	bool implicit;  /* a parent directory no layer listed */
 	/* Tree links, managed by the view. */
 	uint32_t parent_, first_child_, next_sibling_;
 };
@@ -92,7 +92,7 @@ size_t copa_view_count(const struct copa_view *v);
  * normalise).
  */
 struct copa_view_entry *copa_view_put(struct copa_view *v, const struct copa_view_entry *e,
-				      struct copa_err *err);
+                                      struct copa_err *err);
 
 /* Removes path and everything below it. Returns 0, or -1 when absent. */
 int copa_view_remove(struct copa_view *v, const char *path);
@@ -109,7 +109,7 @@ const struct copa_view_entry *copa_view_get(const struct copa_view *v, const cha
  * -1 when dir is absent or not a directory.
  */
 int copa_view_children(const struct copa_view *v, const char *dir,
-		       const struct copa_view_entry ***out, size_t *n);
+                       const struct copa_view_entry ***out, size_t *n);
 
 /*
  * Calls fn for `prefix` and every entry below it in sorted depth-first order
@@ -117,7 +117,7 @@ int copa_view_children(const struct copa_view *v, const char *dir,
  * A missing prefix visits nothing.
  */
 int copa_view_walk(const struct copa_view *v, const char *prefix,
-		   int (*fn)(void *ctx, const struct copa_view_entry *e), void *ctx);
+                   int (*fn)(void *ctx, const struct copa_view_entry *e), void *ctx);
 
 #define COPA_VIEW_FOLLOW 1u /* also follow a symlink in the last component */
 
@@ -131,12 +131,12 @@ int copa_view_walk(const struct copa_view *v, const char *prefix,
  * COPA_E_INPUT for a symlink loop (more than 40 links).
  */
 int copa_view_resolve(const struct copa_view *v, const char *path, unsigned flags,
-		      struct copa_buf *canonical, const struct copa_view_entry **entry,
-		      struct copa_err *err);
+                      struct copa_buf *canonical, const struct copa_view_entry **entry,
+                      struct copa_err *err);
 
 /* Stores a copy of data as the inline content of the entry at path (must exist). */
 int copa_view_set_content(struct copa_view *v, const char *path, const void *data, size_t n,
-			  struct copa_err *err);
+                          struct copa_err *err);
 
 /*
  * Reads the content of a regular file entry that has no inline content,
@@ -144,7 +144,7 @@ int copa_view_set_content(struct copa_view *v, const char *path, const void *dat
  * (the layer reader) to read from the owning layer.
  */
 typedef int (*copa_view_reader)(void *ctx, const struct copa_view_entry *e, size_t max,
-				struct copa_buf *out, struct copa_err *err);
+                                struct copa_buf *out, struct copa_err *err);
 void copa_view_set_reader(struct copa_view *v, copa_view_reader fn, void *ctx);
 
 /*
@@ -153,6 +153,6 @@ void copa_view_set_reader(struct copa_view *v, copa_view_reader fn, void *ctx);
  * bytes (COPA_E_LIMIT) and non-regular files (COPA_E_INPUT).
  */
 int copa_view_read(struct copa_view *v, const char *path, size_t max, struct copa_buf *out,
-		   struct copa_err *err);
+                   struct copa_err *err);
 
 #endif

@@ -134,7 +134,7 @@ static int crc_line(struct copa_blob l, uint32_t *crc)
  * *rest after the END line. `line` counts lines for messages.
  */
 static int one_block(struct copa_blob *rest, struct copa_blob begin, const char *what,
-		     size_t *lineno, struct copa_buf *out, struct copa_err *err)
+                     size_t *lineno, struct copa_buf *out, struct copa_err *err)
 {
 	struct copa_blob line;
 	struct b64 st = {0};
@@ -148,7 +148,8 @@ static int one_block(struct copa_blob *rest, struct copa_blob begin, const char 
 		(*lineno)++;
 		line = strip_cr(line);
 		if (in_headers) {
-			/* Armour headers ("Version: x") end at a blank line; data may start at once. */
+			/* Armour headers ("Version: x") end at a blank line; data may start at
+			 * once. */
 			if (line.n == 0) {
 				in_headers = false;
 				continue;
@@ -161,27 +162,30 @@ static int one_block(struct copa_blob *rest, struct copa_blob begin, const char 
 			if (!copa_blob_ends(line, "-----") || line.n != kind.n + 18 ||
 			    memcmp(line.p + 13, kind.p, kind.n) != 0)
 				return copa_err_set(err, COPA_E_INPUT,
-						    "%s line %zu: END line does not match '%.*s'", what,
-						    *lineno, (int)begin.n, begin.p);
+				                    "%s line %zu: END line does not match '%.*s'",
+				                    what, *lineno, (int)begin.n, begin.p);
 			if (st.nacc != 0)
 				return copa_err_set(err, COPA_E_INPUT,
-						    "%s line %zu: truncated base64 data", what, *lineno);
+				                    "%s line %zu: truncated base64 data", what,
+				                    *lineno);
 			if (out->overflow)
 				return copa_err_set(err, COPA_E_LIMIT,
-						    "%s: decoded key data is larger than %u bytes", what,
-						    COPA_ARMOR_MAX);
+				                    "%s: decoded key data is larger than %u bytes",
+				                    what, COPA_ARMOR_MAX);
 			/* Before the checksum: an empty block may have no buffer at all. */
 			if (out->len == start)
-				return copa_err_set(err, COPA_E_INPUT, "%s line %zu: empty armour block",
-						    what, *lineno);
+				return copa_err_set(err, COPA_E_INPUT,
+				                    "%s line %zu: empty armour block", what,
+				                    *lineno);
 			if (have_crc) {
 				uint32_t got = copa_pgp_crc24(out->p + start, out->len - start);
 
 				if (got != want_crc)
-					return copa_err_set(err, COPA_E_INPUT,
-							    "%s: armour checksum mismatch (the key text "
-							    "is damaged)",
-							    what);
+					return copa_err_set(
+					    err, COPA_E_INPUT,
+					    "%s: armour checksum mismatch (the key text "
+					    "is damaged)",
+					    what);
 			}
 			return 0;
 		}
@@ -190,28 +194,29 @@ static int one_block(struct copa_blob *rest, struct copa_blob begin, const char 
 		if (line.p[0] == '=' && line.n == 5 && st.nacc == 0) {
 			if (have_crc || crc_line(line, &want_crc) < 0)
 				return copa_err_set(err, COPA_E_INPUT,
-						    "%s line %zu: malformed armour checksum line", what,
-						    *lineno);
+				                    "%s line %zu: malformed armour checksum line",
+				                    what, *lineno);
 			have_crc = true;
 			continue;
 		}
 		if (have_crc || b64_line(&st, line, out) < 0)
 			return copa_err_set(err, COPA_E_INPUT, "%s line %zu: invalid base64 data",
-					    what, *lineno);
+			                    what, *lineno);
 	}
 	return copa_err_set(err, COPA_E_INPUT, "%s: armour block has no END line", what);
 }
 
 int copa_pgp_dearmor(const char *text, size_t n, const char *what, struct copa_buf *out,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 	size_t lineno = 0, saved_max = out->max;
 	int blocks = 0, r = 0;
 
 	if (n > COPA_ARMOR_MAX)
-		return copa_err_set(err, COPA_E_LIMIT, "%s: armoured key text is larger than %u bytes",
-				    what, COPA_ARMOR_MAX);
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "%s: armoured key text is larger than %u bytes", what,
+		                    COPA_ARMOR_MAX);
 	/* Decoded data is smaller than its text; cap the output at the same bound. */
 	if (!out->max || out->max > out->len + COPA_ARMOR_MAX)
 		out->max = out->len + COPA_ARMOR_MAX;

@@ -32,7 +32,7 @@ bool copa_pgp_is_armored(const void *data, size_t n);
  * END line; COPA_E_LIMIT over COPA_ARMOR_MAX).
  */
 int copa_pgp_dearmor(const char *text, size_t n, const char *what, struct copa_buf *out,
-		     struct copa_err *err);
+                     struct copa_err *err);
 
 /* The OpenPGP CRC24 of n bytes (RFC 4880 section 6.1). */
 uint32_t copa_pgp_crc24(const void *data, size_t n);

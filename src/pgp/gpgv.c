@@ -17,7 +17,7 @@ static bool status_word(struct copa_blob *rest, struct copa_blob *word)
 	size_t i = 0, j;
 
 	while (i < rest->n && (rest->p[i] == ' ' || rest->p[i] == '\t' || rest->p[i] == '\n' ||
-			       rest->p[i] == '\r'))
+	                       rest->p[i] == '\r'))
 		i++;
 	if (i == rest->n)
 		return false;
@@ -72,7 +72,7 @@ static bool strong_digest(struct copa_blob algo)
 }
 
 void copa_gpgv_eval(const char *status, size_t n, char *const *fingerprints,
-		    struct copa_gpgv_status *st)
+                    struct copa_gpgv_status *st)
 {
 	struct copa_blob rest = copa_blob(status, n), line;
 	bool bad = false, good = false, unknown = false, not_allowed = false, expkey = false,
@@ -166,9 +166,10 @@ void copa_gpgv_describe(const struct copa_gpgv_status *st, char *buf, size_t cap
 		snprintf(buf, cap, "good signature by %s", st->signer);
 		return;
 	case COPA_GPGV_BAD:
-		snprintf(buf, cap,
-			 "bad signature by key %s: the file was modified or corrupted after signing",
-			 st->key);
+		snprintf(
+		    buf, cap,
+		    "bad signature by key %s: the file was modified or corrupted after signing",
+		    st->key);
 		return;
 	case COPA_GPGV_UNKNOWN_KEY:
 		snprintf(buf, cap, "signature by unknown key %s (add it with --keyring)", st->key);
@@ -178,9 +179,9 @@ void copa_gpgv_describe(const struct copa_gpgv_status *st, char *buf, size_t cap
 		return;
 	case COPA_GPGV_EXPIRED_KEY:
 		snprintf(buf, cap,
-			 "signed by key %s, which has expired (update the keyring, or add a "
-			 "current key with --keyring)",
-			 st->key);
+		         "signed by key %s, which has expired (update the keyring, or add a "
+		         "current key with --keyring)",
+		         st->key);
 		return;
 	case COPA_GPGV_REVOKED_KEY:
 		snprintf(buf, cap, "signed by key %s, which has been revoked", st->key);
@@ -190,7 +191,7 @@ void copa_gpgv_describe(const struct copa_gpgv_status *st, char *buf, size_t cap
 		return;
 	case COPA_GPGV_WEAK_DIGEST:
 		snprintf(buf, cap, "signature by key %s uses a weak digest algorithm (not SHA-2)",
-			 st->key);
+		         st->key);
 		return;
 	case COPA_GPGV_NO_SIGNATURE:
 		snprintf(buf, cap, "no valid OpenPGP signature found");
@@ -200,7 +201,7 @@ void copa_gpgv_describe(const struct copa_gpgv_status *st, char *buf, size_t cap
 }
 
 int copa_gpgv_run(const struct copa_gpgv_req *req, struct copa_gpgv_status *st,
-		  struct copa_err *err)
+                  struct copa_err *err)
 {
 	_cleanup_free_ char *home = copa_xasprintf("%s/gnupg", req->workdir);
 	_cleanup_free_ char *keyring = copa_xasprintf("%s/keyring.gpg", req->workdir);
@@ -213,7 +214,7 @@ int copa_gpgv_run(const struct copa_gpgv_req *req, struct copa_gpgv_status *st,
 	copa_buf_init(&errout, 1 << 16);
 	if (copa_fs_mkdir_p(AT_FDCWD, home, 0700, err) < 0 ||
 	    copa_fs_write_atomic(AT_FDCWD, keyring, req->keyring ? req->keyring : "",
-				 req->keyring_len, 0600, err) < 0)
+	                         req->keyring_len, 0600, err) < 0)
 		goto out;
 	argv[a++] = req->gpgv ? req->gpgv : "gpgv";
 	argv[a++] = "--homedir";
@@ -233,13 +234,14 @@ int copa_gpgv_run(const struct copa_gpgv_req *req, struct copa_gpgv_status *st,
 	argv[a] = NULL;
 	{
 		static const char *const env[] = {"LC_ALL=C", "PATH=/usr/local/bin:/usr/bin:/bin",
-						  NULL};
-		struct copa_proc p = {.argv = argv, .envp = env, .out = &out, .errout = &errout,
-				      .timeout_ms = 60000};
+		                                  NULL};
+		struct copa_proc p = {
+		    .argv = argv, .envp = env, .out = &out, .errout = &errout, .timeout_ms = 60000};
 
 		if (copa_proc_run(&p, &status, err) < 0) {
 			copa_err_wrap(err, "running gpgv to check signatures%s",
-				      err->code == COPA_E_NOTFOUND ? " (install the gpgv package)" : "");
+			              err->code == COPA_E_NOTFOUND ? " (install the gpgv package)"
+			                                           : "");
 			goto out;
 		}
 	}
@@ -250,7 +252,7 @@ int copa_gpgv_run(const struct copa_gpgv_req *req, struct copa_gpgv_status *st,
 		struct copa_blob msg = copa_blob_trim(copa_blob(copa_buf_str(&errout), errout.len));
 
 		copa_err_set(err, COPA_E_EXEC, "gpgv failed (exit %d): %.*s", status,
-			     (int)(msg.n > 300 ? 300 : msg.n), msg.p);
+		             (int)(msg.n > 300 ? 300 : msg.n), msg.p);
 		goto out;
 	}
 	r = 0;

@@ -23,9 +23,9 @@
 
 enum copa_gpgv_verdict {
 	COPA_GPGV_GOOD,
-	COPA_GPGV_BAD,          /* a signature does not match the data: tampered or corrupt */
-	COPA_GPGV_UNKNOWN_KEY,  /* signed only by keys not in the keyring */
-	COPA_GPGV_NOT_ALLOWED,  /* valid, but by a key the Signed-By fingerprints do not name */
+	COPA_GPGV_BAD,         /* a signature does not match the data: tampered or corrupt */
+	COPA_GPGV_UNKNOWN_KEY, /* signed only by keys not in the keyring */
+	COPA_GPGV_NOT_ALLOWED, /* valid, but by a key the Signed-By fingerprints do not name */
 	COPA_GPGV_EXPIRED_KEY,
 	COPA_GPGV_REVOKED_KEY,
 	COPA_GPGV_EXPIRED_SIG,
@@ -35,7 +35,7 @@ enum copa_gpgv_verdict {
 
 struct copa_gpgv_status {
 	enum copa_gpgv_verdict verdict;
-	char key[72]; /* the key ID or fingerprint the verdict is about ("" when none) */
+	char key[72];    /* the key ID or fingerprint the verdict is about ("" when none) */
 	char signer[72]; /* fingerprint of the good signature's primary key */
 };
 
@@ -46,20 +46,21 @@ struct copa_gpgv_status {
  * signing key. Pure.
  */
 void copa_gpgv_eval(const char *status, size_t n, char *const *fingerprints,
-		    struct copa_gpgv_status *st);
+                    struct copa_gpgv_status *st);
 
-/* A short phrase for a failed verdict ("signature by unknown key 6ED0E7B82643E131 (add it with --keyring)"). */
+/* A short phrase for a failed verdict ("signature by unknown key 6ED0E7B82643E131 (add it with
+ * --keyring)"). */
 void copa_gpgv_describe(const struct copa_gpgv_status *st, char *buf, size_t cap);
 
 struct copa_gpgv_req {
-	const char *gpgv;          /* program; NULL: "gpgv" from PATH */
-	const char *workdir;       /* private directory for the homedir and keyring */
-	const void *keyring;       /* binary OpenPGP keys */
+	const char *gpgv;    /* program; NULL: "gpgv" from PATH */
+	const char *workdir; /* private directory for the homedir and keyring */
+	const void *keyring; /* binary OpenPGP keys */
 	size_t keyring_len;
 	char *const *fingerprints; /* allowed signers, or NULL */
 	const char *signed_path;   /* clearsigned file, or the detached signature (Release.gpg) */
-	const char *data_path;     /* the signed data (Release) for a detached signature; else NULL */
-	const char *output_path;   /* clearsigned only: where gpgv writes the verified content */
+	const char *data_path;   /* the signed data (Release) for a detached signature; else NULL */
+	const char *output_path; /* clearsigned only: where gpgv writes the verified content */
 };
 
 /*
@@ -68,6 +69,6 @@ struct copa_gpgv_req {
  * (COPA_E_NOTFOUND: gpgv is not installed; COPA_E_EXEC; COPA_E_TIMEOUT).
  */
 int copa_gpgv_run(const struct copa_gpgv_req *req, struct copa_gpgv_status *st,
-		  struct copa_err *err);
+                  struct copa_err *err);
 
 #endif

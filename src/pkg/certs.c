@@ -21,12 +21,11 @@
 
 #define MAX_CERT (4u << 20)
 
-
 int copa_certs_pem_hash(const void *pem, size_t n, unsigned long *hash, bool *is_crl,
-			  unsigned char sha1[20])
+                        unsigned char sha1[20])
 {
 	BIO *b = BIO_new_mem_buf(pem, (int)(n > INT32_MAX ? INT32_MAX : n));
-	STACK_OF(X509_INFO) *inf;
+	STACK_OF(X509_INFO) * inf;
 	X509_INFO *x;
 	const X509_NAME *name = NULL;
 	unsigned int len = 0;
@@ -97,7 +96,7 @@ static struct bucket *bucket_get(struct rehash *rh, int type, unsigned long hash
 	if (copa_strmap_get(&rh->idx, key, (size_t)kn, &at))
 		return &rh->b[at];
 	copa_strmap_put(&rh->idx, copa_arena_strndup(&rh->keys, key, (size_t)kn), (size_t)kn,
-			(uint32_t)rh->n);
+	                (uint32_t)rh->n);
 	rh->b = copa_xgrow(rh->b, &rh->cap, rh->n + 1, sizeof(*rh->b));
 	memset(&rh->b[rh->n], 0, sizeof(rh->b[0]));
 	rh->b[rh->n].type = type;
@@ -107,7 +106,7 @@ static struct bucket *bucket_get(struct rehash *rh, int type, unsigned long hash
 
 /* rehash.c add_entry() */
 static void add_entry(struct rehash *rh, int type, unsigned long hash, const char *filename,
-		      const unsigned char *digest, bool need_symlink, unsigned short old_id)
+                      const unsigned char *digest, bool need_symlink, unsigned short old_id)
 {
 	struct bucket *bp = bucket_get(rh, type, hash);
 	struct hentry *ep = NULL;
@@ -149,10 +148,10 @@ static bool hash_link_name(const char *name, int *type, unsigned long *hash, uns
 
 	for (i = 0; i < 8; i++) {
 		char ch = name[i];
-		int d = ch >= '0' && ch <= '9' ? ch - '0'
-			: ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
-			: ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
-						 : -1;
+		int d = ch >= '0' && ch <= '9'   ? ch - '0'
+		        : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10
+		        : ch >= 'A' && ch <= 'F' ? ch - 'A' + 10
+		                                 : -1;
 
 		if (d < 0)
 			return false;
@@ -191,7 +190,7 @@ static bool rehash_ext(const char *name)
 }
 
 int copa_certs_rehash(struct copa_view *v, struct copa_layer_builder *lb, const char *dir,
-		      int64_t mtime, struct copa_err *err)
+                      int64_t mtime, struct copa_err *err)
 {
 	const struct copa_view_entry **kids = NULL;
 	struct rehash rh = {0};
@@ -234,7 +233,8 @@ int copa_certs_rehash(struct copa_view *v, struct copa_layer_builder *lb, const 
 
 		for (size_t i = 0; i < bp->n; i++)
 			if (bp->e[i].old_id < bp->num_needed)
-				idmask[bp->e[i].old_id >> 3] |= (unsigned char)(1u << (bp->e[i].old_id & 7));
+				idmask[bp->e[i].old_id >> 3] |=
+				    (unsigned char)(1u << (bp->e[i].old_id & 7));
 		for (size_t i = 0; i < bp->n && r == 0; i++) {
 			struct hentry *ep = &bp->e[i];
 			char *name;
@@ -242,16 +242,17 @@ int copa_certs_rehash(struct copa_view *v, struct copa_layer_builder *lb, const 
 			if (ep->old_id < bp->num_needed)
 				continue; /* link exists and is used as is */
 			if (ep->need_symlink) {
-				while (nextid < MAX_COLLISIONS && (idmask[nextid >> 3] & (1u << (nextid & 7))))
+				while (nextid < MAX_COLLISIONS &&
+				       (idmask[nextid >> 3] & (1u << (nextid & 7))))
 					nextid++;
 				name = copa_xasprintf("%s/%08lx.%s%u", dir, bp->hash,
-						      bp->type ? "r" : "", nextid);
+				                      bp->type ? "r" : "", nextid);
 				r = copa_pkgfs_put_symlink(v, lb, name, ep->filename, mtime, err);
 				idmask[nextid >> 3] |= (unsigned char)(1u << (nextid & 7));
 				free(name);
 			} else {
 				name = copa_xasprintf("%s/%08lx.%s%u", dir, bp->hash,
-						      bp->type ? "r" : "", ep->old_id);
+				                      bp->type ? "r" : "", ep->old_id);
 				if (copa_view_get(v, name))
 					r = copa_pkgfs_remove(v, lb, name, err);
 				free(name);
@@ -269,4 +270,3 @@ int copa_certs_rehash(struct copa_view *v, struct copa_layer_builder *lb, const 
 	copa_buf_release(&data);
 	return r;
 }
-

@@ -25,7 +25,7 @@
  * certificate or CRL.
  */
 int copa_certs_pem_hash(const void *pem, size_t n, unsigned long *hash, bool *is_crl,
-			unsigned char sha1[20]);
+                        unsigned char sha1[20]);
 
 /*
  * Rehashes the directory `dir` of the image (relative, e.g. "etc/ssl/certs"):
@@ -34,6 +34,6 @@ int copa_certs_pem_hash(const void *pem, size_t n, unsigned long *hash, bool *is
  * rehash does. Errors: those of the layer builder and the view.
  */
 int copa_certs_rehash(struct copa_view *v, struct copa_layer_builder *b, const char *dir,
-		      int64_t mtime, struct copa_err *err);
+                      int64_t mtime, struct copa_err *err);
 
 #endif

@@ -21,10 +21,10 @@ struct pool {
 	pthread_cond_t changed;
 	struct copa_err err;
 	struct copa_pkg_fetch_stats stats;
-	bool *done;           /* done[i]: package i is ready, or failed (errs[i] set) */
+	bool *done;            /* done[i]: package i is ready, or failed (errs[i] set) */
 	struct copa_err *errs; /* keep_going: why package i failed */
 	bool failed;
-	sem_t unpack_slots;   /* prepares at once: one per CPU (memory, not just time) */
+	sem_t unpack_slots; /* prepares at once: one per CPU (memory, not just time) */
 };
 
 struct copa_pkg_fetch {
@@ -34,28 +34,28 @@ struct copa_pkg_fetch {
 	unsigned started;
 };
 
-static int fetch_one(struct pool *pl, struct copa_pm_pkg *p, bool *from_cache,
-		     struct copa_err *err)
+static int fetch_one(struct pool *pl, struct copa_pm_pkg *p, bool *from_cache, struct copa_err *err)
 {
 	const struct copa_pkg_fetch_opts *o = pl->o;
 	const char *digest = p->digest;
 	uint64_t max = o->max_size ? o->max_size : COPA_PKG_MAX_SIZE;
-	_cleanup_free_ char *what = copa_xasprintf("%s_%s_%s%s", p->name, p->version, p->arch,
-						   o->suffix ? o->suffix : "");
+	_cleanup_free_ char *what =
+	    copa_xasprintf("%s_%s_%s%s", p->name, p->version, p->arch, o->suffix ? o->suffix : "");
 	struct copa_tmpfile t = {.fd = -1};
 	struct copa_err e2 = COPA_ERR_INIT;
 	int fd, r = -1;
 
 	if (!copa_digest_valid(digest))
 		return copa_err_set(err, COPA_E_INPUT, "package '%s' %s has no valid checksum",
-				    p->name, p->version);
+		                    p->name, p->version);
 	/* A larger package than the family can read is refused before it is downloaded. */
 	if (p->size > max)
-		return copa_err_set(err, COPA_E_LIMIT,
-				    "package '%s' %s from '%s': its index declares %llu bytes, larger "
-				    "than the %llu a package may have",
-				    p->name, p->version, p->repo ? p->repo : "?",
-				    (unsigned long long)p->size, (unsigned long long)max);
+		return copa_err_set(
+		    err, COPA_E_LIMIT,
+		    "package '%s' %s from '%s': its index declares %llu bytes, larger "
+		    "than the %llu a package may have",
+		    p->name, p->version, p->repo ? p->repo : "?", (unsigned long long)p->size,
+		    (unsigned long long)max);
 	fd = copa_cache_open_blob(o->cache, digest, true, &e2);
 	if (fd >= 0) {
 		close(fd);
@@ -67,13 +67,18 @@ static int fetch_one(struct pool *pl, struct copa_pm_pkg *p, bool *from_cache,
 	if (copa_cache_begin(o->cache, &t, err) < 0)
 		return -1;
 	{
-		struct copa_http_fetch f = {.url = p->url, .expect_digest = digest,
-					    .expect_size = (int64_t)p->size, .fd = t.fd, .what = what,
-					    /* Another package failed: stop, do not finish a large download. */
-					    .cancel = &pl->stop};
+		struct copa_http_fetch f = {
+		    .url = p->url,
+		    .expect_digest = digest,
+		    .expect_size = (int64_t)p->size,
+		    .fd = t.fd,
+		    .what = what,
+		    /* Another package failed: stop, do not finish a large download. */
+		    .cancel = &pl->stop};
 
 		if (copa_http_fetch(o->http, &f, NULL, err) < 0) {
-			copa_err_wrap(err, "package '%s' %s from '%s'", p->name, p->version, p->repo);
+			copa_err_wrap(err, "package '%s' %s from '%s'", p->name, p->version,
+			              p->repo);
 			goto out;
 		}
 	}
@@ -97,7 +102,7 @@ static void prepare_ahead(struct pool *pl, size_t i)
 
 	if (o->prepare(o->prepare_ctx, i, p, &e) < 0)
 		copa_debug(o->out, "package '%s' %s: not prepared ahead: %s", p->name, p->version,
-			   e.msg);
+		           e.msg);
 }
 
 static void *worker(void *arg)
@@ -151,7 +156,7 @@ static void *worker(void *arg)
 }
 
 struct copa_pkg_fetch *copa_pkg_fetch_start(struct copa_pm_pkg *pkgs, size_t n,
-					    const struct copa_pkg_fetch_opts *o)
+                                            const struct copa_pkg_fetch_opts *o)
 {
 	struct copa_pkg_fetch *f = copa_xcalloc(1, sizeof(*f));
 	struct pool *pl = &f->pl;
@@ -216,7 +221,7 @@ void copa_pkg_fetch_cancel(struct copa_pkg_fetch *f)
 }
 
 int copa_pkg_fetch_end(struct copa_pkg_fetch *f, struct copa_pkg_fetch_stats *stats,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	struct pool *pl;
 	int r = 0;
@@ -234,8 +239,8 @@ int copa_pkg_fetch_end(struct copa_pkg_fetch *f, struct copa_pkg_fetch_stats *st
 		r = -1;
 	} else if (!atomic_load(&pl->stop)) {
 		copa_info(pl->o->out, "packages: %zu downloaded (%llu bytes), %zu from the cache",
-			  pl->stats.downloaded, (unsigned long long)pl->stats.bytes,
-			  pl->stats.cached);
+		          pl->stats.downloaded, (unsigned long long)pl->stats.bytes,
+		          pl->stats.cached);
 	}
 	pthread_cond_destroy(&pl->changed);
 	pthread_mutex_destroy(&pl->lock);
@@ -247,7 +252,7 @@ int copa_pkg_fetch_end(struct copa_pkg_fetch *f, struct copa_pkg_fetch_stats *st
 }
 
 int copa_pkg_fetch(struct copa_pm_pkg *pkgs, size_t n, const struct copa_pkg_fetch_opts *o,
-		   struct copa_pkg_fetch_stats *stats, struct copa_err *err)
+                   struct copa_pkg_fetch_stats *stats, struct copa_err *err)
 {
 	return copa_pkg_fetch_end(copa_pkg_fetch_start(pkgs, n, o), stats, err);
 }

@@ -31,27 +31,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The largest package fetched when the caller sets no cap: 8 GiB (what one .deb member may hold). */
+/* The largest package fetched when the caller sets no cap: 8 GiB (what one .deb member may hold).
+ */
 #define COPA_PKG_MAX_SIZE (8ULL << 30)
 
 struct copa_pkg_fetch_opts {
 	struct copa_http *http;   /* required */
 	struct copa_cache *cache; /* required */
 	struct copa_out *out;
-	unsigned jobs;            /* parallel downloads; 0: 4 */
-	uint64_t max_size;        /* 0: COPA_PKG_MAX_SIZE */
-	const char *suffix;       /* names packages in messages: name_version_arch<suffix>; NULL: "" */
-	bool keep_going;          /* a failed package does not stop the others */
+	unsigned jobs;      /* parallel downloads; 0: 4 */
+	uint64_t max_size;  /* 0: COPA_PKG_MAX_SIZE */
+	const char *suffix; /* names packages in messages: name_version_arch<suffix>; NULL: "" */
+	bool keep_going;    /* a failed package does not stop the others */
 	/* Run on the worker after package i was fetched (may be NULL). */
 	int (*prepare)(void *ctx, size_t i, struct copa_pm_pkg *p, struct copa_err *err);
 	void *prepare_ctx;
 };
 
 struct copa_pkg_fetch_stats {
-	size_t downloaded;  /* packages fetched from the network */
-	size_t cached;      /* packages found in the cache */
-	size_t failed;      /* packages that could not be fetched (keep_going) */
-	uint64_t bytes;     /* bytes downloaded */
+	size_t downloaded; /* packages fetched from the network */
+	size_t cached;     /* packages found in the cache */
+	size_t failed;     /* packages that could not be fetched (keep_going) */
+	uint64_t bytes;    /* bytes downloaded */
 };
 
 /*
@@ -62,7 +63,7 @@ struct copa_pkg_fetch_stats {
  * COPA_E_NOTFOUND, COPA_E_NET, COPA_E_HTTP, COPA_E_IO, COPA_E_LIMIT.
  */
 int copa_pkg_fetch(struct copa_pm_pkg *pkgs, size_t n, const struct copa_pkg_fetch_opts *o,
-		   struct copa_pkg_fetch_stats *stats, struct copa_err *err);
+                   struct copa_pkg_fetch_stats *stats, struct copa_err *err);
 
 /*
  * The same as a pipeline: start launches the workers (in package order) and
@@ -74,10 +75,10 @@ int copa_pkg_fetch(struct copa_pm_pkg *pkgs, size_t n, const struct copa_pkg_fet
  */
 struct copa_pkg_fetch;
 struct copa_pkg_fetch *copa_pkg_fetch_start(struct copa_pm_pkg *pkgs, size_t n,
-					    const struct copa_pkg_fetch_opts *o);
+                                            const struct copa_pkg_fetch_opts *o);
 int copa_pkg_fetch_wait(struct copa_pkg_fetch *f, size_t i, struct copa_err *err);
 void copa_pkg_fetch_cancel(struct copa_pkg_fetch *f);
 int copa_pkg_fetch_end(struct copa_pkg_fetch *f, struct copa_pkg_fetch_stats *stats,
-		       struct copa_err *err);
+                       struct copa_err *err);
 
 #endif

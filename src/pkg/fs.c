@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 int copa_pkgfs_put(struct copa_view *v, struct copa_layer_builder *b,
-		   const struct copa_layer_entry *e, bool view_content, struct copa_err *err)
+                   const struct copa_layer_entry *e, bool view_content, struct copa_err *err)
 {
 	struct copa_view_entry ve = {0};
 
@@ -64,8 +64,8 @@ int copa_pkgfs_put(struct copa_view *v, struct copa_layer_builder *b,
 }
 
 int copa_pkgfs_put_file(struct copa_view *v, struct copa_layer_builder *b, const char *path,
-			const void *data, size_t n, uint32_t mode, int64_t mtime,
-			struct copa_err *err)
+                        const void *data, size_t n, uint32_t mode, int64_t mtime,
+                        struct copa_err *err)
 {
 	struct copa_layer_entry e = {0};
 
@@ -79,7 +79,7 @@ int copa_pkgfs_put_file(struct copa_view *v, struct copa_layer_builder *b, const
 }
 
 int copa_pkgfs_put_symlink(struct copa_view *v, struct copa_layer_builder *b, const char *path,
-			   const char *target, int64_t mtime, struct copa_err *err)
+                           const char *target, int64_t mtime, struct copa_err *err)
 {
 	struct copa_layer_entry e = {0};
 
@@ -92,7 +92,7 @@ int copa_pkgfs_put_symlink(struct copa_view *v, struct copa_layer_builder *b, co
 }
 
 int copa_pkgfs_remove(struct copa_view *v, struct copa_layer_builder *b, const char *path,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	if (copa_layer_builder_whiteout(b, path, err) < 0)
 		return -1;
@@ -101,13 +101,14 @@ int copa_pkgfs_remove(struct copa_view *v, struct copa_layer_builder *b, const c
 }
 
 static int read_staged(const struct copa_layer_builder *b, const struct copa_layer_entry *e,
-		       size_t max, struct copa_buf *out, struct copa_err *err)
+                       size_t max, struct copa_buf *out, struct copa_err *err)
 {
 	int fd;
 	int r;
 
 	if (e->size > max)
-		return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %zu bytes", e->path, max);
+		return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %zu bytes", e->path,
+		                    max);
 	fd = copa_fs_open_beneath(copa_layer_builder_staging_fd(b), e->staged, O_RDONLY, 0, err);
 	if (fd < 0)
 		return -1;
@@ -117,7 +118,7 @@ static int read_staged(const struct copa_layer_builder *b, const struct copa_lay
 }
 
 int copa_pkgfs_read(struct copa_view *v, const struct copa_layer_builder *b, const char *path,
-		    size_t max, struct copa_buf *out, struct copa_err *err)
+                    size_t max, struct copa_buf *out, struct copa_err *err)
 {
 	struct copa_buf canon = COPA_BUF_INIT;
 	const struct copa_layer_entry *e;
@@ -133,7 +134,8 @@ int copa_pkgfs_read(struct copa_view *v, const struct copa_layer_builder *b, con
 		e = copa_layer_builder_get(b, e->link);
 	if (e && e->type == COPA_FT_REG && (e->content || e->staged || e->size == 0)) {
 		if (e->size > max)
-			r = copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %zu bytes", path, max);
+			r = copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %zu bytes", path,
+			                 max);
 		else if (e->content || e->size == 0)
 			r = copa_buf_add(out, e->content ? e->content : "", (size_t)e->size);
 		else

@@ -26,20 +26,20 @@
  * lower layer.
  */
 int copa_pkgfs_put(struct copa_view *v, struct copa_layer_builder *b,
-		   const struct copa_layer_entry *e, bool view_content, struct copa_err *err);
+                   const struct copa_layer_entry *e, bool view_content, struct copa_err *err);
 
 /* A regular file with inline content, owned by root. */
 int copa_pkgfs_put_file(struct copa_view *v, struct copa_layer_builder *b, const char *path,
-			const void *data, size_t n, uint32_t mode, int64_t mtime,
-			struct copa_err *err);
+                        const void *data, size_t n, uint32_t mode, int64_t mtime,
+                        struct copa_err *err);
 
 /* A symlink owned by root (mode 0777). */
 int copa_pkgfs_put_symlink(struct copa_view *v, struct copa_layer_builder *b, const char *path,
-			   const char *target, int64_t mtime, struct copa_err *err);
+                           const char *target, int64_t mtime, struct copa_err *err);
 
 /* Deletes path (and what is below it) from the image: a whiteout, and gone from the view. */
 int copa_pkgfs_remove(struct copa_view *v, struct copa_layer_builder *b, const char *path,
-		      struct copa_err *err);
+                      struct copa_err *err);
 
 /*
  * Reads path as the new layer leaves it: the builder's entry (inline or
@@ -47,6 +47,6 @@ int copa_pkgfs_remove(struct copa_view *v, struct copa_layer_builder *b, const c
  * the view (symlinks resolved). Replaces out's contents.
  */
 int copa_pkgfs_read(struct copa_view *v, const struct copa_layer_builder *b, const char *path,
-		    size_t max, struct copa_buf *out, struct copa_err *err);
+                    size_t max, struct copa_buf *out, struct copa_err *err);
 
 #endif

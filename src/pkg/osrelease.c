@@ -52,14 +52,14 @@ static void set(char **slot, struct copa_blob v)
 }
 
 int copa_osrelease_parse(const char *text, size_t n, struct copa_osrelease *out,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 
 	memset(out, 0, sizeof(*out));
 	if (n > COPA_OSRELEASE_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "'os-release' is larger than %u bytes",
-				    COPA_OSRELEASE_MAX);
+		                    COPA_OSRELEASE_MAX);
 	while (copa_blob_split(&rest, '\n', &line)) {
 		const char *eq;
 		struct copa_blob key, val;
@@ -88,8 +88,8 @@ int copa_osrelease_parse(const char *text, size_t n, struct copa_osrelease *out,
 			set(&out->pretty_name, val);
 	}
 	/* Empty values count as absent. */
-	char **all[] = {&out->id, &out->id_like, &out->version_id, &out->version_codename,
-			&out->version, &out->pretty_name};
+	char **all[] = {&out->id,      &out->id_like,    &out->version_id, &out->version_codename,
+	                &out->version, &out->pretty_name};
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(all); i++)
 		if (*all[i] && !**all[i]) {
 			free(*all[i]);
@@ -130,9 +130,8 @@ int copa_osrelease_read(struct copa_view *v, struct copa_osrelease *out, struct 
 }
 
 static const char *const debian_names[] = {
-	[7] = "wheezy", [8] = "jessie", [9] = "stretch", [10] = "buster",
-	[11] = "bullseye", [12] = "bookworm", [13] = "trixie", [14] = "forky",
-	[15] = "duke",
+    [7] = "wheezy",    [8] = "jessie",  [9] = "stretch", [10] = "buster", [11] = "bullseye",
+    [12] = "bookworm", [13] = "trixie", [14] = "forky",  [15] = "duke",
 };
 
 const char *copa_debian_codename_of(unsigned major)

@@ -19,7 +19,7 @@
 #define COPA_OSRELEASE_MAX (64u << 10)
 
 struct copa_osrelease {
-	char *id;               /* "debian", "ubuntu" (lowercase as written); NULL when absent */
+	char *id; /* "debian", "ubuntu" (lowercase as written); NULL when absent */
 	char *id_like;
 	char *version_id;       /* "12", "22.04"; NULL for testing/sid */
 	char *version_codename; /* "bookworm", "jammy" */
@@ -34,9 +34,10 @@ struct copa_osrelease {
 	char *codename;
 };
 
-/* Parses os-release text (n bytes). Unknown keys are ignored; malformed lines too (as systemd does). */
+/* Parses os-release text (n bytes). Unknown keys are ignored; malformed lines too (as systemd
+ * does). */
 int copa_osrelease_parse(const char *text, size_t n, struct copa_osrelease *out,
-			 struct copa_err *err);
+                         struct copa_err *err);
 
 /*
  * Reads etc/os-release, else usr/lib/os-release, from the view. Returns 1

@@ -18,7 +18,7 @@ static char *join(const char *dir, const char *name)
  * directories and symlinks. Returns a malloc'd canonical path or NULL.
  */
 char *copa_pathmap_dir(struct copa_view *v, const char *dir, copa_pathmap_own own, void *ctx,
-		       const char *label, struct copa_err *err)
+                       const char *label, struct copa_err *err)
 {
 	char *cur = copa_xstrdup("");
 	const char *p = dir;
@@ -36,14 +36,16 @@ char *copa_pathmap_dir(struct copa_view *v, const char *dir, copa_pathmap_own ow
 		if (ov >= 0) {
 			if (ov == COPA_FT_SYMLINK) {
 				copa_err_set(err, COPA_E_INPUT,
-					     "'%s': refusing '%s': it passes through the symlink '/%s' the package ships",
-					     label, dir, cand);
+				             "'%s': refusing '%s': it passes through the symlink "
+				             "'/%s' the package ships",
+				             label, dir, cand);
 				goto fail;
 			}
 			if (ov != COPA_FT_DIR) {
 				copa_err_set(err, COPA_E_PACKAGE,
-					     "'%s': '/%s' is not a directory (the package ships a file there)",
-					     label, cand);
+				             "'%s': '/%s' is not a directory (the package ships a "
+				             "file there)",
+				             label, cand);
 				goto fail;
 			}
 			free(cur);
@@ -63,9 +65,11 @@ char *copa_pathmap_dir(struct copa_view *v, const char *dir, copa_pathmap_own ow
 			if (copa_view_resolve(v, cand, COPA_VIEW_FOLLOW, &c, &t, err) < 0 || !t ||
 			    t->type != COPA_FT_DIR) {
 				if (!copa_err_is_set(err) || err->code == COPA_E_NOTFOUND)
-					copa_err_set(err, COPA_E_PACKAGE,
-						     "'%s': the image's symlink '/%s' (to '%s') does not lead to a directory the package can install into",
-						     label, cand, ve->link ? ve->link : "");
+					copa_err_set(
+					    err, COPA_E_PACKAGE,
+					    "'%s': the image's symlink '/%s' (to '%s') does not "
+					    "lead to a directory the package can install into",
+					    label, cand, ve->link ? ve->link : "");
 				copa_buf_release(&c);
 				free(cand);
 				goto fail;
@@ -76,7 +80,7 @@ char *copa_pathmap_dir(struct copa_view *v, const char *dir, copa_pathmap_own ow
 			continue;
 		}
 		copa_err_set(err, COPA_E_PACKAGE, "'%s': '/%s' is not a directory in the image",
-			     label, cand);
+		             label, cand);
 		free(cand);
 		goto fail;
 	}
@@ -87,7 +91,7 @@ fail:
 }
 
 char *copa_pathmap_path(struct copa_view *v, const char *rel, copa_pathmap_own own, void *ctx,
-			const char *label, struct copa_err *err)
+                        const char *label, struct copa_err *err)
 {
 	const char *slash = strrchr(rel, '/');
 	char *dir = slash ? copa_xstrndup(rel, (size_t)(slash - rel)) : copa_xstrdup("");

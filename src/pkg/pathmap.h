@@ -29,10 +29,10 @@ typedef int (*copa_pathmap_own)(void *ctx, const char *path);
  * symlink does not lead to one. label names the package in messages.
  */
 char *copa_pathmap_dir(struct copa_view *v, const char *dir, copa_pathmap_own own, void *ctx,
-		       const char *label, struct copa_err *err);
+                       const char *label, struct copa_err *err);
 
 /* The canonical form of a relative package path: its directory mapped, the name kept. */
 char *copa_pathmap_path(struct copa_view *v, const char *rel, copa_pathmap_own own, void *ctx,
-			const char *label, struct copa_err *err);
+                        const char *label, struct copa_err *err);
 
 #endif

@@ -49,7 +49,7 @@ void copa_pm_info_release(struct copa_pm_info *i)
 int copa_pm_detect(struct copa_view *v, struct copa_pm_info *info, struct copa_err *err)
 {
 	static const struct copa_pm_ops *const families[] = {&copa_pm_deb_ops, &copa_pm_apk_ops,
-							     &copa_pm_rpm_ops};
+	                                                     &copa_pm_rpm_ops};
 
 	memset(info, 0, sizeof(*info));
 	info->n_packages = -1;

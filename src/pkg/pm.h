@@ -5,7 +5,8 @@
  * module's transports (image/internal.h), and family-neutral types for what
  * flows between the stages.
  *
- *   detect ─▶ open ─▶ plan ─▶ [fetch + prepare on workers] ─▶ apply (each) ─▶ finish ─▶ verify ─▶ free
+ *   detect ─▶ open ─▶ plan ─▶ [fetch + prepare on workers] ─▶ apply (each) ─▶ finish ─▶ verify ─▶
+ * free
  *
  * Who owns what: a family owns its database reader (one, used by detect,
  * plan, apply and verify alike), its repositories, keys, pins, planner and
@@ -44,15 +45,15 @@ struct copa_pm_pkg {
 	char *name;
 	char *arch;
 	char *version;
-	char *old_version;        /* the installed version it replaces; NULL for a new package */
-	char *url;                /* where to download it */
-	char *repo;               /* repository label for messages */
-	uint64_t size;            /* from the signed index */
-	uint64_t installed_size;  /* from the signed index, bytes; 0: not given */
+	char *old_version;       /* the installed version it replaces; NULL for a new package */
+	char *url;               /* where to download it */
+	char *repo;              /* repository label for messages */
+	uint64_t size;           /* from the signed index */
+	uint64_t installed_size; /* from the signed index, bytes; 0: not given */
 	char digest[COPA_DIGEST_MAX]; /* "sha256:<hex>" from the signed index */
 	/* Filled by fetch (pkg/fetch.h): */
-	char *local_path;         /* the verified file in the cache */
-	char *prepared;           /* a file prepare left for apply (removed after apply), or NULL */
+	char *local_path; /* the verified file in the cache */
+	char *prepared;   /* a file prepare left for apply (removed after apply), or NULL */
 };
 
 /* One requested update: a package and its minimum (fixed) version, NULL: the newest. */
@@ -70,7 +71,8 @@ enum copa_pm_outcome {
 	COPA_PM_FAILED,        /* the update cannot be installed: reason says why */
 };
 
-/* Stable lowercase name ("updated", "already-fixed", "not-available", "held", "not-installed", "failed"). */
+/* Stable lowercase name ("updated", "already-fixed", "not-available", "held", "not-installed",
+ * "failed"). */
 const char *copa_pm_outcome_str(enum copa_pm_outcome o);
 
 /* True for outcomes that mean a requested fix is missing (an error without --ignore-errors). */
@@ -88,7 +90,7 @@ struct copa_pm_result {
 };
 
 struct copa_pm_plan {
-	struct copa_pm_pkg *pkgs;  /* to install, in apply order */
+	struct copa_pm_pkg *pkgs; /* to install, in apply order */
 	size_t n_pkgs;
 	struct copa_pm_result *results;
 	size_t n_results;
@@ -97,27 +99,28 @@ struct copa_pm_plan {
 /* What applying one package did (owned; release with copa_pm_applied_release). */
 struct copa_pm_applied {
 	char *name;
-	char **skipped;  /* NULL-terminated: maintainer scripts and triggers not run */
+	char **skipped; /* NULL-terminated: maintainer scripts and triggers not run */
 };
 void copa_pm_applied_release(struct copa_pm_applied *a);
 
 /* What detect found. db_path is owned (copa_pm_info_release). */
 struct copa_pm_info {
 	const struct copa_pm_ops *ops; /* the family that claimed the image; NULL: none */
-	char *db_path;    /* "var/lib/dpkg/status", "var/lib/dpkg/status.d", "lib/apk/db/installed", ... */
-	long n_packages;  /* installed packages, -1 when the database cannot be counted */
-	bool distroless;  /* no package manager binary in the image */
+	char *db_path;   /* "var/lib/dpkg/status", "var/lib/dpkg/status.d", "lib/apk/db/installed",
+	                    ... */
+	long n_packages; /* installed packages, -1 when the database cannot be counted */
+	bool distroless; /* no package manager binary in the image */
 };
 void copa_pm_info_release(struct copa_pm_info *i);
 
 /* What open needs. Everything is borrowed and must outlive the copa_pm. */
 struct copa_pm_open_opts {
-	struct copa_view *view;            /* the image's merged view; apply updates it */
+	struct copa_view *view; /* the image's merged view; apply updates it */
 	const struct copa_osrelease *os;
 	const char *oci_arch, *oci_variant; /* the image config's platform */
-	char *const *repos;                /* --repo entries (NULL-terminated or NULL) */
+	char *const *repos;                 /* --repo entries (NULL-terminated or NULL) */
 	bool repos_replace;
-	char *const *keyrings;             /* --keyring files on the host */
+	char *const *keyrings; /* --keyring files on the host */
 	bool allow_insecure;
 	struct copa_http *http;
 	struct copa_cache *cache;
@@ -128,21 +131,21 @@ struct copa_pm;
 
 struct copa_pm_ops {
 	enum copa_pkgfam fam;
-	const char *name;          /* the tool: "dpkg", "apk", "rpm" */
-	const char *pkg_suffix;    /* file name suffix for messages: ".deb" */
+	const char *name;       /* the tool: "dpkg", "apk", "rpm" */
+	const char *pkg_suffix; /* file name suffix for messages: ".deb" */
 	/* Claims the image (1), or not (0); -1 for a database that cannot be read. */
 	int (*detect)(struct copa_view *v, struct copa_pm_info *info, struct copa_err *err);
 	/* NULL: copa detects the family but cannot patch it yet. */
 	struct copa_pm *(*open)(const struct copa_pm_open_opts *o, struct copa_err *err);
 	/* requests NULL with n 0: everything upgradable. Fills pm->plan. */
 	int (*plan)(struct copa_pm *pm, const struct copa_pm_request *req, size_t n,
-		    struct copa_err *err);
+	            struct copa_err *err);
 	/* On a fetch worker, after package i was fetched: optional work ahead (may be NULL). */
 	int (*prepare)(const struct copa_pm *pm, size_t i, struct copa_pm_pkg *p,
-		       const char *work_dir, struct copa_err *err);
+	               const char *work_dir, struct copa_err *err);
 	/* Applies plan package i (fetched) into b; all or nothing. */
 	int (*apply)(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
-		     struct copa_pm_applied *res, struct copa_err *err);
+	             struct copa_pm_applied *res, struct copa_err *err);
 	/* After the last package: the database and side effects (certificates). */
 	int (*finish)(struct copa_pm *pm, struct copa_err *err);
 	/*
@@ -150,7 +153,7 @@ struct copa_pm_ops {
 	 * installed at its version; versions[i] (owned by the caller) gets what was found.
 	 */
 	int (*verify)(struct copa_pm *pm, const bool *applied, char **versions,
-		      struct copa_err *err);
+	              struct copa_err *err);
 	void (*free)(struct copa_pm *pm);
 };
 

@@ -70,7 +70,8 @@ const char *copa_pkgfam_tool(enum copa_pkgfam fam)
 	return "no package manager";
 }
 
-/* Checks shared by every family: non-empty, bounded, no control bytes (dpkg allows tabs around it). */
+/* Checks shared by every family: non-empty, bounded, no control bytes (dpkg allows tabs around it).
+ */
 static const char *common_reason_tab(const char *v, bool tab_ok)
 {
 	size_t n;
@@ -134,7 +135,8 @@ static const char *dpkg_parse(const char *v, struct dpkg_ver *out)
 			return "the epoch is empty";
 		for (const char *p = start; p < colon; p++) {
 			if (!is_digit(*p))
-				return *p == '-' ? "the epoch is negative" : "the epoch is not a number";
+				return *p == '-' ? "the epoch is negative"
+				                 : "the epoch is not a number";
 			e = e * 10 + (unsigned long)(*p - '0');
 			if (e > INT_MAX)
 				return "the epoch is too big";
@@ -166,7 +168,8 @@ static const char *dpkg_parse(const char *v, struct dpkg_ver *out)
 		return "the upstream version does not start with a digit";
 	for (const char *p = out->upstream; *p; p++)
 		if (!is_alnum(*p) && !strchr(".-+~:", *p))
-			return "the upstream version contains a character other than [A-Za-z0-9.+~-:]";
+			return "the upstream version contains a character other than "
+			       "[A-Za-z0-9.+~-:]";
 	for (const char *p = out->revision; *p; p++)
 		if (!is_alnum(*p) && !strchr(".+~", *p))
 			return "the revision contains a character other than [A-Za-z0-9.+~]";
@@ -303,8 +306,8 @@ static void apk_next_kind(int *kind, struct apk_cur *c)
 	/* Kinds only move forward, except a new component after a digit,
 	 * letter or suffix number. */
 	if (n < *kind && !((n == APK_DIGIT_OR_ZERO && *kind == APK_DIGIT) ||
-			   (n == APK_SUFFIX && *kind == APK_SUFFIX_NO) ||
-			   (n == APK_DIGIT && *kind == APK_LETTER)))
+	                   (n == APK_SUFFIX && *kind == APK_SUFFIX_NO) ||
+	                   (n == APK_DIGIT && *kind == APK_LETTER)))
 		n = APK_INVALID;
 	*kind = n;
 }
@@ -403,7 +406,7 @@ static const char *apk_reason(const char *v)
 	while (kind != APK_END && kind != APK_INVALID)
 		apk_token(&kind, &c);
 	return kind == APK_END ? NULL
-			       : "it does not follow number{.number}{letter}{_suffix{number}}{-rN}";
+	                       : "it does not follow number{.number}{letter}{_suffix{number}}{-rN}";
 }
 
 static int apk_cmp(const char *a_str, const char *b_str)
@@ -575,8 +578,9 @@ static const char *rpm_parse(const char *v, struct rpm_evr *out)
 	}
 	for (const char *q = out->version; *q; q++)
 		if (!rpm_char_ok(*q))
-			return *q == ':' ? "the epoch is not a number"
-					 : "the version contains a character other than [A-Za-z0-9._+~^]";
+			return *q == ':'
+			           ? "the epoch is not a number"
+			           : "the version contains a character other than [A-Za-z0-9._+~^]";
 	for (const char *q = out->release; *q; q++)
 		if (!rpm_char_ok(*q))
 			return "the release contains a character other than [A-Za-z0-9._+~^]";
@@ -629,11 +633,11 @@ static int invalid(struct copa_err *err, enum copa_pkgfam fam, const char *v, co
 	if (fam == COPA_FAM_NONE)
 		return copa_err_set(err, COPA_E_UNSUPPORTED, "cannot compare versions: %s", why);
 	return copa_err_set(err, COPA_E_INPUT, "'%.*s' is not a valid %s version: %s",
-			    COPA_VERSION_MAX, v ? v : "", copa_pkgfam_tool(fam), why);
+	                    COPA_VERSION_MAX, v ? v : "", copa_pkgfam_tool(fam), why);
 }
 
 int copa_version_cmp(enum copa_pkgfam fam, const char *a, const char *b, int *result,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	const char *why;
 

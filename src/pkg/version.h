@@ -64,7 +64,7 @@ bool copa_version_valid(enum copa_pkgfam fam, const char *v);
  * or COPA_E_UNSUPPORTED for COPA_FAM_NONE.
  */
 int copa_version_cmp(enum copa_pkgfam fam, const char *a, const char *b, int *result,
-		     struct copa_err *err);
+                     struct copa_err *err);
 
 /*
  * The raw segment comparators, for adapters that compare parts they already

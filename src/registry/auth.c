@@ -111,9 +111,10 @@ static int try_param(struct cursor *c, struct copa_blob *name, char **value, str
 		for (;;) {
 			if (t.p == t.end) {
 				copa_buf_release(&v);
-				return copa_err_set(err, COPA_E_INPUT,
-						    "unterminated quoted string in parameter '%.*s'",
-						    (int)(n.n > 64 ? 64 : n.n), n.p);
+				return copa_err_set(
+				    err, COPA_E_INPUT,
+				    "unterminated quoted string in parameter '%.*s'",
+				    (int)(n.n > 64 ? 64 : n.n), n.p);
 			}
 			if (*t.p == '"') {
 				t.p++;
@@ -126,8 +127,8 @@ static int try_param(struct cursor *c, struct copa_blob *name, char **value, str
 		if (!at_item_end(t)) {
 			copa_buf_release(&v);
 			return copa_err_set(err, COPA_E_INPUT,
-					    "unexpected text after the quoted value of '%.*s'",
-					    (int)(n.n > 64 ? 64 : n.n), n.p);
+			                    "unexpected text after the quoted value of '%.*s'",
+			                    (int)(n.n > 64 ? 64 : n.n), n.p);
 		}
 		*value = copa_buf_detach(&v, NULL);
 	} else {
@@ -158,7 +159,7 @@ static void challenge_release(struct copa_auth_challenge *ch)
 }
 
 static int parse_challenges(struct cursor *c, struct copa_auth_challenges *out,
-			    struct copa_err *err)
+                            struct copa_err *err)
 {
 	for (;;) {
 		struct copa_auth_challenge *ch;
@@ -173,15 +174,15 @@ static int parse_challenges(struct cursor *c, struct copa_auth_challenges *out,
 		scheme = take_token(c);
 		if (scheme.n == 0)
 			return copa_err_set(err, COPA_E_INPUT,
-					    "expected an authentication scheme at '%.*s'",
-					    (int)(c->end - c->p > 32 ? 32 : c->end - c->p), c->p);
+			                    "expected an authentication scheme at '%.*s'",
+			                    (int)(c->end - c->p > 32 ? 32 : c->end - c->p), c->p);
 		if (c->p < c->end && *c->p != ' ' && *c->p != '\t' && *c->p != ',')
 			return copa_err_set(err, COPA_E_INPUT,
-					    "invalid character after scheme '%.*s'",
-					    (int)(scheme.n > 64 ? 64 : scheme.n), scheme.p);
+			                    "invalid character after scheme '%.*s'",
+			                    (int)(scheme.n > 64 ? 64 : scheme.n), scheme.p);
 		if (out->n >= COPA_AUTH_CHALLENGES_MAX)
 			return copa_err_set(err, COPA_E_LIMIT, "more than %d challenges",
-					    COPA_AUTH_CHALLENGES_MAX);
+			                    COPA_AUTH_CHALLENGES_MAX);
 		out->v = copa_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
 		ch = &out->v[out->n++];
 		memset(ch, 0, sizeof(*ch));
@@ -198,11 +199,9 @@ static int parse_challenges(struct cursor *c, struct copa_auth_challenges *out,
 				if (c->p == c->end)
 					return 0;
 				if (*c->p != ',')
-					return copa_err_set(err, COPA_E_INPUT,
-							    "expected ',' at '%.*s'",
-							    (int)(c->end - c->p > 32 ? 32
-										       : c->end - c->p),
-							    c->p);
+					return copa_err_set(
+					    err, COPA_E_INPUT, "expected ',' at '%.*s'",
+					    (int)(c->end - c->p > 32 ? 32 : c->end - c->p), c->p);
 				while (c->p < c->end &&
 				       (*c->p == ',' || *c->p == ' ' || *c->p == '\t'))
 					c->p++;
@@ -222,8 +221,8 @@ static int parse_challenges(struct cursor *c, struct copa_auth_challenges *out,
 			if (r == 0) {
 				if (first)
 					return copa_err_set(err, COPA_E_INPUT,
-							    "malformed parameters of scheme '%s'",
-							    ch->scheme);
+					                    "malformed parameters of scheme '%s'",
+					                    ch->scheme);
 				/* Not a parameter: the next challenge starts here. */
 				*c = save;
 				break;
@@ -231,17 +230,17 @@ static int parse_challenges(struct cursor *c, struct copa_auth_challenges *out,
 			if (ch->token68) {
 				free(value);
 				return copa_err_set(err, COPA_E_INPUT,
-						    "scheme '%s' mixes a token68 and parameters",
-						    ch->scheme);
+				                    "scheme '%s' mixes a token68 and parameters",
+				                    ch->scheme);
 			}
 			if (ch->n_params >= COPA_AUTH_PARAMS_MAX) {
 				free(value);
 				return copa_err_set(err, COPA_E_LIMIT,
-						    "more than %d parameters in a challenge",
-						    COPA_AUTH_PARAMS_MAX);
+				                    "more than %d parameters in a challenge",
+				                    COPA_AUTH_PARAMS_MAX);
 			}
 			ch->params = copa_xgrow(ch->params, &params_cap, ch->n_params + 1,
-						sizeof(*ch->params));
+			                        sizeof(*ch->params));
 			ch->params[ch->n_params].name = lower_dup(name);
 			ch->params[ch->n_params].value = value;
 			ch->n_params++;
@@ -252,17 +251,19 @@ static int parse_challenges(struct cursor *c, struct copa_auth_challenges *out,
 }
 
 int copa_www_authenticate_parse(const char *s, size_t n, struct copa_auth_challenges *out,
-				struct copa_err *err)
+                                struct copa_err *err)
 {
 	struct cursor c = {s, s + n};
 	size_t before = out->n;
 
 	if (n > COPA_AUTH_HEADER_MAX)
-		return copa_err_set(err, COPA_E_LIMIT,
-				    "WWW-Authenticate header is %zu bytes, more than the %d allowed",
-				    n, COPA_AUTH_HEADER_MAX);
+		return copa_err_set(
+		    err, COPA_E_LIMIT,
+		    "WWW-Authenticate header is %zu bytes, more than the %d allowed", n,
+		    COPA_AUTH_HEADER_MAX);
 	if (memchr(s, '\0', n))
-		return copa_err_set(err, COPA_E_INPUT, "WWW-Authenticate header contains a NUL byte");
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "WWW-Authenticate header contains a NUL byte");
 	if (parse_challenges(&c, out, err) < 0) {
 		while (out->n > before)
 			challenge_release(&out->v[--out->n]);
@@ -285,7 +286,7 @@ void copa_auth_challenges_release(struct copa_auth_challenges *c)
 }
 
 const struct copa_auth_challenge *copa_auth_challenge_find(const struct copa_auth_challenges *c,
-							   const char *scheme)
+                                                           const char *scheme)
 {
 	for (size_t i = 0; i < c->n; i++)
 		if (strcasecmp(c->v[i].scheme, scheme) == 0)
@@ -303,11 +304,11 @@ const char *copa_auth_challenge_param(const struct copa_auth_challenge *c, const
 
 /* ---------- credentials ---------- */
 
-#define CRED_FILE_MAX   (1u << 20)
-#define HELPER_OUT_MAX  (64u << 10)
-#define HELPER_TIMEOUT  60000
-#define DOCKER_HUB_KEY  "index.docker.io"
-#define DOCKER_HUB_URL  "https://index.docker.io/v1/"
+#define CRED_FILE_MAX  (1u << 20)
+#define HELPER_OUT_MAX (64u << 10)
+#define HELPER_TIMEOUT 60000
+#define DOCKER_HUB_KEY "index.docker.io"
+#define DOCKER_HUB_URL "https://index.docker.io/v1/"
 
 void copa_cred_release(struct copa_cred *c)
 {
@@ -381,11 +382,10 @@ int copa_cred_decode_auth(const char *b64, struct copa_cred *cred, struct copa_e
 		pad++;
 	got -= (int)pad;
 	raw[got] = '\0';
-	if (memchr(raw, '\0', (size_t)got) ||
-	    !(colon = strchr((char *)raw, ':'))) {
+	if (memchr(raw, '\0', (size_t)got) || !(colon = strchr((char *)raw, ':'))) {
 		explicit_bzero(raw, (size_t)got);
 		return copa_err_set(err, COPA_E_INPUT,
-				    "the 'auth' value does not decode to 'user:password'");
+		                    "the 'auth' value does not decode to 'user:password'");
 	}
 	free(cred->username);
 	free(cred->password);
@@ -412,7 +412,7 @@ static void set_str(char **dst, const char *v)
 }
 
 int copa_cred_helper_get(const char *helper, const char *server, struct copa_cred *cred,
-			 bool *found, struct copa_err *err)
+                         bool *found, struct copa_err *err)
 {
 	_cleanup_free_ char *prog = NULL;
 	const char *argv[3];
@@ -424,7 +424,7 @@ int copa_cred_helper_get(const char *helper, const char *server, struct copa_cre
 	*found = false;
 	if (!helper_name_valid(helper))
 		return copa_err_set(err, COPA_E_INPUT, "invalid credential helper name '%.100s'",
-				    helper);
+		                    helper);
 	prog = copa_xasprintf("docker-credential-%s", helper);
 	argv[0] = prog;
 	argv[1] = "get";
@@ -433,11 +433,11 @@ int copa_cred_helper_get(const char *helper, const char *server, struct copa_cre
 	copa_buf_init(&errout, 4096);
 	{
 		struct copa_proc p = {.argv = argv,
-				      .stdin_data = server,
-				      .stdin_len = strlen(server),
-				      .out = &out,
-				      .errout = &errout,
-				      .timeout_ms = HELPER_TIMEOUT};
+		                      .stdin_data = server,
+		                      .stdin_len = strlen(server),
+		                      .out = &out,
+		                      .errout = &errout,
+		                      .timeout_ms = HELPER_TIMEOUT};
 
 		if (copa_proc_run(&p, &status, err) < 0) {
 			copa_err_wrap(err, "credential helper '%s'", prog);
@@ -451,8 +451,7 @@ int copa_cred_helper_get(const char *helper, const char *server, struct copa_cre
 			goto out;
 		}
 		copa_err_set(err, COPA_E_EXEC, "credential helper '%s' failed (exit %d): %.200s",
-			     prog, status,
-			     out.len ? copa_buf_str(&out) : copa_buf_str(&errout));
+		             prog, status, out.len ? copa_buf_str(&out) : copa_buf_str(&errout));
 		goto out;
 	}
 	j = copa_json_parse(out.p, out.len, HELPER_OUT_MAX, "credential helper output", err);
@@ -488,7 +487,7 @@ out:
 
 /* An auths entry into cred; *found when it holds anything usable. */
 static int cred_from_entry(json_t *e, const char *path, struct copa_cred *cred, bool *found,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	const char *auth = copa_json_str(e, "auth");
 	const char *user = copa_json_str(e, "username");
@@ -546,16 +545,18 @@ static long key_match(const char *key, const char *host, const char *repo)
 }
 
 static int from_helper(copa_cred_helper_fn run, const char *helper, const char *host,
-		       const char *path, struct copa_out *out, struct copa_cred *cred, bool *found,
-		       struct copa_err *err)
+                       const char *path, struct copa_out *out, struct copa_cred *cred, bool *found,
+                       struct copa_err *err)
 {
 	_cleanup_free_ char *server = copa_cred_helper_server(host);
 
 	if (run(helper, server, cred, found, err) == 0)
 		return 0;
 	if (err->code == COPA_E_NOTFOUND) {
-		copa_warn(out, "credential helper 'docker-credential-%s' named in '%s' is not "
-			  "installed; trying other credentials", helper, path);
+		copa_warn(out,
+		          "credential helper 'docker-credential-%s' named in '%s' is not "
+		          "installed; trying other credentials",
+		          helper, path);
 		copa_err_clear(err);
 		*found = false;
 		return 0;
@@ -563,9 +564,8 @@ static int from_helper(copa_cred_helper_fn run, const char *helper, const char *
 	return copa_err_wrap(err, "credentials for '%s' from '%s'", host, path);
 }
 
-int copa_cred_from_file(const char *path, const char *host, const char *repo,
-			struct copa_out *out, struct copa_cred *cred, bool *found,
-			struct copa_err *err)
+int copa_cred_from_file(const char *path, const char *host, const char *repo, struct copa_out *out,
+                        struct copa_cred *cred, bool *found, struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
 	int r = -1;
@@ -580,7 +580,7 @@ int copa_cred_from_file(const char *path, const char *host, const char *repo,
 		}
 	} else {
 		r = copa_cred_from_json(b.p, b.len, path, host, repo, copa_cred_helper_get, out,
-					cred, found, err);
+		                        cred, found, err);
 	}
 	if (b.p)
 		explicit_bzero(b.p, b.len);
@@ -589,8 +589,8 @@ int copa_cred_from_file(const char *path, const char *host, const char *repo,
 }
 
 int copa_cred_from_json(const char *data, size_t n, const char *path, const char *host,
-			const char *repo, copa_cred_helper_fn run_helper, struct copa_out *out,
-			struct copa_cred *cred, bool *found, struct copa_err *err)
+                        const char *repo, copa_cred_helper_fn run_helper, struct copa_out *out,
+                        struct copa_cred *cred, bool *found, struct copa_err *err)
 {
 	json_t *j = NULL, *helpers, *auths;
 	_cleanup_free_ char *nhost = copa_cred_key_normalize(host);
@@ -616,12 +616,13 @@ int copa_cred_from_json(const char *data, size_t n, const char *path, const char
 		const char *k;
 		json_t *v;
 
-		json_object_foreach(helpers, k, v) {
+		json_object_foreach(helpers, k, v)
+		{
 			_cleanup_free_ char *nk = copa_cred_key_normalize(k);
 
 			if (json_is_string(v) && strcasecmp(nk, nhost) == 0) {
 				if (from_helper(run_helper, json_string_value(v), host, path, out,
-						cred, found, err) < 0)
+				                cred, found, err) < 0)
 					goto out;
 				if (*found) {
 					r = 0;
@@ -646,7 +647,8 @@ int copa_cred_from_json(const char *data, size_t n, const char *path, const char
 		json_t *v, *best_v = NULL;
 		long best_score = -1;
 
-		json_object_foreach(auths, k, v) {
+		json_object_foreach(auths, k, v)
+		{
 			long s = key_match(k, host, repo);
 
 			if (s > best_score) {
@@ -668,8 +670,8 @@ out:
 }
 
 int copa_cred_lookup(const char *auth_file, const char *host, const char *repo,
-		     struct copa_out *out, struct copa_cred *cred, bool *found,
-		     struct copa_err *err)
+                     struct copa_out *out, struct copa_cred *cred, bool *found,
+                     struct copa_err *err)
 {
 	const char *home = getenv("HOME");
 	const char *env;
@@ -682,8 +684,8 @@ int copa_cred_lookup(const char *auth_file, const char *host, const char *repo,
 		struct stat st;
 
 		if (stat(auth_file, &st) < 0)
-			return copa_err_sys(err, COPA_E_IO, errno, "cannot read credentials file '%s'",
-					    auth_file);
+			return copa_err_sys(err, COPA_E_IO, errno,
+			                    "cannot read credentials file '%s'", auth_file);
 		return copa_cred_from_file(auth_file, host, repo, out, cred, found, err);
 	}
 	if ((env = getenv("REGISTRY_AUTH_FILE")) && *env)
@@ -770,7 +772,7 @@ bool copa_scopes_cover(const char *have, const char *want)
 /* ---------- token answers ---------- */
 
 int copa_token_parse(const char *body, size_t n, char **token, long *expires_in,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	json_t *j = copa_json_parse(body, n, n + 1, "token service answer", err);
 	const char *t;
@@ -785,14 +787,14 @@ int copa_token_parse(const char *body, size_t n, char **token, long *expires_in,
 	if (!t || !*t) {
 		json_decref(j);
 		return copa_err_set(err, COPA_E_AUTH,
-				    "token service answer has neither 'token' nor 'access_token'");
+		                    "token service answer has neither 'token' nor 'access_token'");
 	}
 	for (const char *q = t; *q; q++)
 		if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) {
 			json_decref(j);
 			return copa_err_set(err, COPA_E_AUTH,
-					    "token service answer holds a token with invalid "
-					    "characters");
+			                    "token service answer holds a token with invalid "
+			                    "characters");
 		}
 	if (!copa_json_int(j, "expires_in", &exp) || exp < 60)
 		exp = 60;

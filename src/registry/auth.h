@@ -56,12 +56,12 @@ struct copa_auth_challenges {
  * caps; out then keeps what it held before the call.
  */
 int copa_www_authenticate_parse(const char *s, size_t n, struct copa_auth_challenges *out,
-				struct copa_err *err);
+                                struct copa_err *err);
 /* Frees every challenge; out is empty and reusable afterwards. */
 void copa_auth_challenges_release(struct copa_auth_challenges *c);
 /* The first challenge with this scheme (case-insensitive), borrowed, or NULL. */
 const struct copa_auth_challenge *copa_auth_challenge_find(const struct copa_auth_challenges *c,
-							   const char *scheme);
+                                                           const char *scheme);
 /* A parameter's value (name case-insensitive), borrowed, or NULL. */
 const char *copa_auth_challenge_param(const struct copa_auth_challenge *c, const char *name);
 
@@ -96,21 +96,20 @@ char *copa_cred_helper_server(const char *host);
  * A file that does not exist is not an error. A named helper that is not
  * installed is reported as a warning to out and treated as a miss.
  */
-int copa_cred_from_file(const char *path, const char *host, const char *repo,
-			struct copa_out *out, struct copa_cred *cred, bool *found,
-			struct copa_err *err);
+int copa_cred_from_file(const char *path, const char *host, const char *repo, struct copa_out *out,
+                        struct copa_cred *cred, bool *found, struct copa_err *err);
 
 /* Runs a credential helper (copa_cred_helper_get, or a stand-in in tests and fuzzers). */
 typedef int (*copa_cred_helper_fn)(const char *helper, const char *server, struct copa_cred *cred,
-				   bool *found, struct copa_err *err);
+                                   bool *found, struct copa_err *err);
 
 /*
  * copa_cred_from_file on the n bytes of a file already read (named `path` in
  * messages), with helpers run through run_helper. Empty input is a miss.
  */
 int copa_cred_from_json(const char *data, size_t n, const char *path, const char *host,
-			const char *repo, copa_cred_helper_fn run_helper, struct copa_out *out,
-			struct copa_cred *cred, bool *found, struct copa_err *err);
+                        const char *repo, copa_cred_helper_fn run_helper, struct copa_out *out,
+                        struct copa_cred *cred, bool *found, struct copa_err *err);
 
 /*
  * Searches the usual places in order: $REGISTRY_AUTH_FILE,
@@ -120,8 +119,8 @@ int copa_cred_from_json(const char *data, size_t n, const char *path, const char
  * only that file is read (and it must exist).
  */
 int copa_cred_lookup(const char *auth_file, const char *host, const char *repo,
-		     struct copa_out *out, struct copa_cred *cred, bool *found,
-		     struct copa_err *err);
+                     struct copa_out *out, struct copa_cred *cred, bool *found,
+                     struct copa_err *err);
 
 /*
  * Runs `docker-credential-<helper> get` with the server on stdin (no shell,
@@ -130,7 +129,7 @@ int copa_cred_lookup(const char *auth_file, const char *host, const char *repo,
  * miss (*found false). helper must match [A-Za-z0-9][A-Za-z0-9._-]*.
  */
 int copa_cred_helper_get(const char *helper, const char *server, struct copa_cred *cred,
-			 bool *found, struct copa_err *err);
+                         bool *found, struct copa_err *err);
 
 /* Decodes a config "auth" value (base64 "user:password") into cred. */
 int copa_cred_decode_auth(const char *b64, struct copa_cred *cred, struct copa_err *err);
@@ -154,6 +153,6 @@ bool copa_scopes_cover(const char *have, const char *want);
  * at least 60 as docker does, at most a day).
  */
 int copa_token_parse(const char *body, size_t n, char **token, long *expires_in,
-		     struct copa_err *err);
+                     struct copa_err *err);
 
 #endif

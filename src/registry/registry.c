@@ -26,10 +26,10 @@
 #define TOKEN_CACHE_MAX      32
 
 static const char *const manifest_accept =
-	"Accept: application/vnd.oci.image.index.v1+json, "
-	"application/vnd.oci.image.manifest.v1+json, "
-	"application/vnd.docker.distribution.manifest.list.v2+json, "
-	"application/vnd.docker.distribution.manifest.v2+json";
+    "Accept: application/vnd.oci.image.index.v1+json, "
+    "application/vnd.oci.image.manifest.v1+json, "
+    "application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.docker.distribution.manifest.v2+json";
 
 enum auth_kind { AUTH_UNKNOWN, AUTH_BASIC, AUTH_BEARER };
 
@@ -131,8 +131,9 @@ bool copa_registry_plain_http_allowed(const struct copa_registry_opts *o, const 
 		return false;
 	for (const char *const *p = o->plain_http; *p; p++) {
 		_cleanup_free_ char *eh = host_part(*p);
-		bool has_port = (*p)[0] == '[' ? strstr(*p, "]:") != NULL
-					       : (strchr(*p, ':') && !strchr(strchr(*p, ':') + 1, ':'));
+		bool has_port = (*p)[0] == '['
+		                    ? strstr(*p, "]:") != NULL
+		                    : (strchr(*p, ':') && !strchr(strchr(*p, ':') + 1, ':'));
 
 		if (strcasecmp(*p, host) == 0)
 			return true;
@@ -203,7 +204,8 @@ static bool component_valid(struct copa_blob c)
 	while (i < c.n) {
 		size_t start = i;
 
-		while (i < c.n && (islower((unsigned char)c.p[i]) || isdigit((unsigned char)c.p[i])))
+		while (i < c.n &&
+		       (islower((unsigned char)c.p[i]) || isdigit((unsigned char)c.p[i])))
 			i++;
 		if (i == start)
 			return false;
@@ -367,7 +369,7 @@ static void tokens_clear(struct copa_registry *r)
 static void load_certs_dirs(struct copa_registry *r, const char *const *dirs);
 
 struct copa_registry *copa_registry_new(const struct copa_registry_opts *opts, const char *host,
-					const char *repo, struct copa_err *err)
+                                        const char *repo, struct copa_err *err)
 {
 	struct copa_registry *r;
 
@@ -379,13 +381,14 @@ struct copa_registry *copa_registry_new(const struct copa_registry_opts *opts, c
 	}
 	if (!copa_registry_repo_valid(repo)) {
 		copa_err_set(err, COPA_E_INPUT,
-			     "invalid repository name '%.255s': lowercase letters, digits and "
-			     "'.', '_', '-' separators, components joined by '/'",
-			     repo);
+		             "invalid repository name '%.255s': lowercase letters, digits and "
+		             "'.', '_', '-' separators, components joined by '/'",
+		             repo);
 		return NULL;
 	}
 	if (!opts->username != !opts->password) {
-		copa_err_set(err, COPA_E_USAGE, "a registry username needs a password and vice versa");
+		copa_err_set(err, COPA_E_USAGE,
+		             "a registry username needs a password and vice versa");
 		return NULL;
 	}
 	r = copa_xcalloc(1, sizeof(*r));
@@ -395,7 +398,7 @@ struct copa_registry *copa_registry_new(const struct copa_registry_opts *opts, c
 	r->endpoint = copa_xstrdup(copa_registry_endpoint(host));
 	/* Docker Hub's official images live under library/. */
 	r->repo = is_docker_hub(host) && !strchr(repo, '/') ? copa_xasprintf("library/%s", repo)
-							    : copa_xstrdup(repo);
+	                                                    : copa_xstrdup(repo);
 	r->plain_http = strv_dup(opts->plain_http);
 	r->plain_http_all = opts->plain_http_all;
 	r->auth_file = opts->auth_file ? copa_xstrdup(opts->auth_file) : NULL;
@@ -503,7 +506,7 @@ static void load_certs_dir(struct copa_registry *r, const char *dir, struct copa
 static void load_certs_dirs(struct copa_registry *r, const char *const *dirs)
 {
 	static const char *const defaults[] = {"/etc/docker/certs.d", "/etc/containers/certs.d",
-					       NULL};
+	                                       NULL};
 	struct copa_buf pem = COPA_BUF_INIT;
 	const char *ca_file = copa_http_options(r->http)->ca_file;
 
@@ -538,7 +541,7 @@ static void load_certs_dirs(struct copa_registry *r, const char *const *dirs)
 static int ensure_endpoint(struct copa_registry *r, struct copa_err *err)
 {
 	struct copa_registry_opts o = {.plain_http = (const char *const *)r->plain_http,
-				       .plain_http_all = r->plain_http_all};
+	                               .plain_http_all = r->plain_http_all};
 	struct copa_http_resp resp = {0};
 	struct copa_http_req req = {0};
 	struct copa_err perr = COPA_ERR_INIT;
@@ -590,7 +593,7 @@ static int ensure_endpoint(struct copa_registry *r, struct copa_err *err)
 		if (copa_http_do(r->http, &hreq, &resp, &herr) == 0 &&
 		    (resp.status == 200 || resp.status == 401))
 			copa_debug(r->out, "'%s': TLS failed (%s); using plain HTTP as allowed",
-				   r->host, perr.msg);
+			           r->host, perr.msg);
 		else
 			rc = 0;
 	}
@@ -610,8 +613,8 @@ static int load_cred(struct copa_registry *r, struct copa_err *err)
 		r->cred.password = copa_xstrdup(r->password);
 		r->cred.source = copa_xstrdup("the command line");
 		r->have_cred = true;
-	} else if (copa_cred_lookup(r->auth_file, r->host, r->repo, r->out, &r->cred,
-				    &r->have_cred, err) < 0) {
+	} else if (copa_cred_lookup(r->auth_file, r->host, r->repo, r->out, &r->cred, &r->have_cred,
+	                            err) < 0) {
 		return -1;
 	}
 	r->cred_loaded = true;
@@ -622,7 +625,8 @@ static int load_cred(struct copa_registry *r, struct copa_err *err)
 
 static char *basic_value(const struct copa_cred *c)
 {
-	_cleanup_free_ char *up = copa_xasprintf("%s:%s", c->username, c->password ? c->password : "");
+	_cleanup_free_ char *up =
+	    copa_xasprintf("%s:%s", c->username, c->password ? c->password : "");
 	char *b64 = copa_base64_encode(up, strlen(up));
 	char *v = copa_xasprintf("Basic %s", b64);
 
@@ -647,7 +651,7 @@ static bool realm_url_ok(struct copa_registry *r, const char *realm)
 	_cleanup_free_ char *hostport = NULL;
 	const char *p, *end;
 	struct copa_registry_opts o = {.plain_http = (const char *const *)r->plain_http,
-				       .plain_http_all = r->plain_http_all};
+	                               .plain_http_all = r->plain_http_all};
 
 	if (strncasecmp(realm, "https://", 8) == 0)
 		return true;
@@ -662,7 +666,7 @@ static bool realm_url_ok(struct copa_registry *r, const char *realm)
 
 /* Gets a token for scopes from the token service (under r->lock). */
 static int fetch_token(struct copa_registry *r, const char *scopes, char **value, long *expires,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	struct copa_buf body = COPA_BUF_INIT, form = COPA_BUF_INIT;
 	struct copa_http_resp resp = {0};
@@ -682,9 +686,9 @@ static int fetch_token(struct copa_registry *r, const char *scopes, char **value
 	}
 	if (!realm_url_ok(r, r->realm))
 		return copa_err_set(err, COPA_E_AUTH,
-				    "registry '%s' names token service '%.200s', which is not an "
-				    "https URL (allow its host with --insecure-registry to use it)",
-				    r->host, r->realm);
+		                    "registry '%s' names token service '%.200s', which is not an "
+		                    "https URL (allow its host with --insecure-registry to use it)",
+		                    r->host, r->realm);
 	post = r->have_cred && r->cred.identity_token;
 	if (r->service)
 		add_param(&form, "service", r->service);
@@ -706,18 +710,18 @@ static int fetch_token(struct copa_registry *r, const char *scopes, char **value
 		if (r->have_cred && r->cred.username)
 			add_param(&form, "account", r->cred.username);
 		url = copa_xasprintf("%s%c%s", r->realm, strchr(r->realm, '?') ? '&' : '?',
-				     copa_buf_str(&form));
+		                     copa_buf_str(&form));
 		if (r->have_cred && r->cred.username)
 			auth = basic_value(&r->cred);
 	}
 	copa_buf_init(&body, TOKEN_BODY_MAX);
 	for (;;) {
 		struct copa_http_req req = {.method = post ? "POST" : "GET",
-					    .url = url,
-					    .headers = hdrs,
-					    .auth = auth,
-					    .resp_body = &body,
-					    .max_redirects = MAX_REDIRECTS};
+		                            .url = url,
+		                            .headers = hdrs,
+		                            .auth = auth,
+		                            .resp_body = &body,
+		                            .max_redirects = MAX_REDIRECTS};
 
 		if (post) {
 			req.body = form.p;
@@ -732,10 +736,10 @@ static int fetch_token(struct copa_registry *r, const char *scopes, char **value
 			}
 			if (err->code == COPA_E_LIMIT)
 				copa_err_set(err, COPA_E_LIMIT,
-					     "token service answer is larger than %u bytes",
-					     TOKEN_BODY_MAX);
+				             "token service answer is larger than %u bytes",
+				             TOKEN_BODY_MAX);
 			copa_err_wrap(err, "cannot get a token for '%s' from '%.200s'", r->host,
-				      r->realm);
+			              r->realm);
 			goto out;
 		}
 		if (copa_http_retry_wait(r->http, attempt++, &resp, "token request"))
@@ -754,22 +758,24 @@ static int fetch_token(struct copa_registry *r, const char *scopes, char **value
 		copa_registry_error_text(body.p, body.len, detail, sizeof(detail));
 		if (resp.status == 401 || resp.status == 403) {
 			if (r->have_cred)
-				copa_err_set(err, COPA_E_AUTH,
-					     "token service '%.200s' refused the credentials for '%s' "
-					     "from %s (HTTP %ld)%s%s: check the user name and password",
-					     r->realm, r->host, r->cred.source, resp.status,
-					     *detail ? ": " : "", detail);
+				copa_err_set(
+				    err, COPA_E_AUTH,
+				    "token service '%.200s' refused the credentials for '%s' "
+				    "from %s (HTTP %ld)%s%s: check the user name and password",
+				    r->realm, r->host, r->cred.source, resp.status,
+				    *detail ? ": " : "", detail);
 			else
-				copa_err_set(err, COPA_E_AUTH,
-					     "token service '%.200s' refused an anonymous token for "
-					     "'%s' (HTTP %ld)%s%s: log in with 'docker login %s' or "
-					     "set REGISTRY_AUTH_FILE",
-					     r->realm, r->host, resp.status, *detail ? ": " : "", detail,
-					     r->host);
+				copa_err_set(
+				    err, COPA_E_AUTH,
+				    "token service '%.200s' refused an anonymous token for "
+				    "'%s' (HTTP %ld)%s%s: log in with 'docker login %s' or "
+				    "set REGISTRY_AUTH_FILE",
+				    r->realm, r->host, resp.status, *detail ? ": " : "", detail,
+				    r->host);
 		} else {
 			copa_err_set(err, COPA_E_HTTP,
-				     "token service '%.200s' answered HTTP %ld%s%s", r->realm,
-				     resp.status, *detail ? ": " : "", detail);
+			             "token service '%.200s' answered HTTP %ld%s%s", r->realm,
+			             resp.status, *detail ? ": " : "", detail);
 		}
 	}
 out:
@@ -790,7 +796,7 @@ out:
  * NULL while no challenge has been seen (anonymous).
  */
 static int current_auth(struct copa_registry *r, const char *scopes, char **auth,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	long long now = copa_now_ms();
 	int rc = 0;
@@ -850,8 +856,8 @@ static void drop_token(struct copa_registry *r, const char *value)
 }
 
 /* Learns how to authenticate from a 401's challenges. */
-static int authorize(struct copa_registry *r, const struct copa_http_resp *resp,
-		     const char *sent, struct copa_err *err)
+static int authorize(struct copa_registry *r, const struct copa_http_resp *resp, const char *sent,
+                     struct copa_err *err)
 {
 	struct copa_auth_challenges ch = {0};
 	const struct copa_auth_challenge *bearer, *basic;
@@ -889,18 +895,19 @@ static int authorize(struct copa_registry *r, const struct copa_http_resp *resp,
 		if (load_cred(r, err) < 0) {
 			rc = -1;
 		} else if (!r->have_cred || !r->cred.username) {
-			rc = copa_err_set(err, COPA_E_AUTH,
-					  "registry '%s' requires a login (Basic auth) and no "
-					  "credentials were found: log in with 'docker login %s' or "
-					  "'podman login %s', or set REGISTRY_AUTH_FILE",
-					  r->host, r->host, r->host);
+			rc =
+			    copa_err_set(err, COPA_E_AUTH,
+			                 "registry '%s' requires a login (Basic auth) and no "
+			                 "credentials were found: log in with 'docker login %s' or "
+			                 "'podman login %s', or set REGISTRY_AUTH_FILE",
+			                 r->host, r->host, r->host);
 		}
 		r->kind = AUTH_BASIC;
 	} else {
 		rc = copa_err_set(err, COPA_E_AUTH,
-				  "registry '%s' answered HTTP 401 without an authentication "
-				  "challenge copa understands (Basic or Bearer)",
-				  r->host);
+		                  "registry '%s' answered HTTP 401 without an authentication "
+		                  "challenge copa understands (Basic or Bearer)",
+		                  r->host);
 	}
 	pthread_mutex_unlock(&r->lock);
 	copa_auth_challenges_release(&ch);
@@ -929,7 +936,7 @@ struct rreq {
  * status in resp; -1 when no answer arrived.
  */
 static int reg_do(struct copa_registry *r, const struct rreq *q, struct copa_http_resp *resp,
-		  struct copa_err *err)
+                  struct copa_err *err)
 {
 	unsigned attempt = 0;
 	bool reauthed = false;
@@ -939,19 +946,19 @@ static int reg_do(struct copa_registry *r, const struct rreq *q, struct copa_htt
 	for (;;) {
 		_cleanup_free_ char *auth = NULL;
 		struct copa_http_req req = {.method = q->method,
-					    .url = q->url,
-					    .headers = q->headers,
-					    .body = q->body,
-					    .body_len = q->body_len,
-					    .body_fd = q->body_fd,
-					    .has_body_fd = q->has_body_fd,
-					    .body_off = q->body_off,
-					    .body_fd_len = q->body_fd_len,
-					    .resp_body = q->resp_body,
-					    .max_redirects = MAX_REDIRECTS,
-					    .ca_pem = ours ? r->ca_pem : NULL,
-					    .client_cert = ours ? r->client_cert : NULL,
-					    .client_key = ours ? r->client_key : NULL};
+		                            .url = q->url,
+		                            .headers = q->headers,
+		                            .body = q->body,
+		                            .body_len = q->body_len,
+		                            .body_fd = q->body_fd,
+		                            .has_body_fd = q->has_body_fd,
+		                            .body_off = q->body_off,
+		                            .body_fd_len = q->body_fd_len,
+		                            .resp_body = q->resp_body,
+		                            .max_redirects = MAX_REDIRECTS,
+		                            .ca_pem = ours ? r->ca_pem : NULL,
+		                            .client_cert = ours ? r->client_cert : NULL,
+		                            .client_key = ours ? r->client_key : NULL};
 
 		/* Credentials go to the registry only, never to an upload URL elsewhere. */
 		if (ours && current_auth(r, q->scopes, &auth, err) < 0)
@@ -965,9 +972,10 @@ static int reg_do(struct copa_registry *r, const struct rreq *q, struct copa_htt
 				continue;
 			}
 			if (err->code == COPA_E_LIMIT)
-				return copa_err_set(err, COPA_E_LIMIT,
-						    "%s: the answer is larger than the %zu bytes allowed",
-						    q->what, q->resp_body->max);
+				return copa_err_set(
+				    err, COPA_E_LIMIT,
+				    "%s: the answer is larger than the %zu bytes allowed", q->what,
+				    q->resp_body->max);
 			return copa_err_wrap(err, "%s", q->what);
 		}
 		if (resp->status == 401 && ours && !reauthed) {
@@ -983,8 +991,8 @@ static int reg_do(struct copa_registry *r, const struct rreq *q, struct copa_htt
 }
 
 /* Turns a non-success answer into an error naming what failed and why. */
-static int status_err(struct copa_registry *r, const struct copa_http_resp *resp,
-		      const char *body, size_t n, const char *what, struct copa_err *err)
+static int status_err(struct copa_registry *r, const struct copa_http_resp *resp, const char *body,
+                      size_t n, const char *what, struct copa_err *err)
 {
 	char detail[300];
 	const char *sep;
@@ -996,31 +1004,34 @@ static int status_err(struct copa_registry *r, const struct copa_http_resp *resp
 	case 403:
 		pthread_mutex_lock(&r->lock);
 		if (r->have_cred)
-			copa_err_set(err, COPA_E_AUTH,
-				     "%s: access denied by '%s' (HTTP %ld)%s%s (credentials from %s; "
-				     "check them and the repository permissions)",
-				     what, r->host, resp->status, sep, detail, r->cred.source);
+			copa_err_set(
+			    err, COPA_E_AUTH,
+			    "%s: access denied by '%s' (HTTP %ld)%s%s (credentials from %s; "
+			    "check them and the repository permissions)",
+			    what, r->host, resp->status, sep, detail, r->cred.source);
 		else
-			copa_err_set(err, COPA_E_AUTH,
-				     "%s: access denied by '%s' (HTTP %ld)%s%s (no credentials found: "
-				     "log in with 'docker login %s' or set REGISTRY_AUTH_FILE)",
-				     what, r->host, resp->status, sep, detail, r->host);
+			copa_err_set(
+			    err, COPA_E_AUTH,
+			    "%s: access denied by '%s' (HTTP %ld)%s%s (no credentials found: "
+			    "log in with 'docker login %s' or set REGISTRY_AUTH_FILE)",
+			    what, r->host, resp->status, sep, detail, r->host);
 		pthread_mutex_unlock(&r->lock);
 		return -1;
 	case 404:
 		return copa_err_set(err, COPA_E_NOTFOUND, "%s: not found on '%s' (HTTP 404)%s%s",
-				    what, r->host, sep, detail);
+		                    what, r->host, sep, detail);
 	case 413:
-		return copa_err_set(err, COPA_E_LIMIT, "%s: '%s' refused it as too large (HTTP 413)%s%s",
-				    what, r->host, sep, detail);
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "%s: '%s' refused it as too large (HTTP 413)%s%s", what,
+		                    r->host, sep, detail);
 	case 429:
 		return copa_err_set(err, COPA_E_HTTP,
-				    "%s: '%s' is rate-limiting requests (HTTP 429)%s%s: try again "
-				    "later or log in for a higher limit",
-				    what, r->host, sep, detail);
+		                    "%s: '%s' is rate-limiting requests (HTTP 429)%s%s: try again "
+		                    "later or log in for a higher limit",
+		                    what, r->host, sep, detail);
 	default:
-		return copa_err_set(err, COPA_E_HTTP, "%s: '%s' answered HTTP %ld%s%s", what, r->host,
-				    resp->status, sep, detail);
+		return copa_err_set(err, COPA_E_HTTP, "%s: '%s' answered HTTP %ld%s%s", what,
+		                    r->host, resp->status, sep, detail);
 	}
 }
 
@@ -1060,8 +1071,8 @@ static bool media_type_valid(const char *mt)
 /* ---------- manifests ---------- */
 
 int copa_registry_get_manifest(struct copa_registry *r, const char *ref, struct copa_buf *body,
-			       char **media_type, char digest[COPA_DIGEST_MAX],
-			       struct copa_err *err)
+                               char **media_type, char digest[COPA_DIGEST_MAX],
+                               struct copa_err *err)
 {
 	_cleanup_free_ char *url = NULL, *scope = NULL, *what = NULL, *ct = NULL;
 	const char *hdrs[] = {manifest_accept, NULL};
@@ -1085,8 +1096,12 @@ int copa_registry_get_manifest(struct copa_registry *r, const char *ref, struct 
 	scope = copa_scope_repo(r->repo, "pull");
 	copa_buf_init(&buf, r->max_manifest);
 	{
-		struct rreq q = {.method = "GET", .url = url, .headers = hdrs, .scopes = scope,
-				 .resp_body = &buf, .what = what};
+		struct rreq q = {.method = "GET",
+		                 .url = url,
+		                 .headers = hdrs,
+		                 .scopes = scope,
+		                 .resp_body = &buf,
+		                 .what = what};
 
 		if (reg_do(r, &q, &resp, err) < 0)
 			goto out;
@@ -1097,8 +1112,9 @@ int copa_registry_get_manifest(struct copa_registry *r, const char *ref, struct 
 	}
 	copa_hash_hex(alg, buf.p ? buf.p : "", buf.len, hex);
 	if (want_hex && strcmp(hex, want_hex) != 0) {
-		copa_err_set(err, COPA_E_VERIFY, "%s: content does not match the digest (got %s:%s)",
-			     what, copa_hash_name(alg), hex);
+		copa_err_set(err, COPA_E_VERIFY,
+		             "%s: content does not match the digest (got %s:%s)", what,
+		             copa_hash_name(alg), hex);
 		goto out;
 	}
 	dcd = copa_http_resp_header(&resp, "Docker-Content-Digest");
@@ -1108,15 +1124,15 @@ int copa_registry_get_manifest(struct copa_registry *r, const char *ref, struct 
 		char dcalc[COPA_HASH_HEX_MAX];
 
 		if (!copa_digest_parse(dcd, &dalg, &dhex)) {
-			copa_err_set(err, COPA_E_VERIFY, "%s: invalid Docker-Content-Digest '%.140s'",
-				     what, dcd);
+			copa_err_set(err, COPA_E_VERIFY,
+			             "%s: invalid Docker-Content-Digest '%.140s'", what, dcd);
 			goto out;
 		}
 		copa_hash_hex(dalg, buf.p ? buf.p : "", buf.len, dcalc);
 		if (strcmp(dcalc, dhex) != 0) {
 			copa_err_set(err, COPA_E_VERIFY,
-				     "%s: content does not match the registry's digest '%.140s'", what,
-				     dcd);
+			             "%s: content does not match the registry's digest '%.140s'",
+			             what, dcd);
 			goto out;
 		}
 	}
@@ -1136,9 +1152,9 @@ int copa_registry_get_manifest(struct copa_registry *r, const char *ref, struct 
 		if (bmt && ct && strncmp(ct, "application/vnd.", 16) == 0 && strcmp(ct, bmt) != 0 &&
 		    strcmp(ct, "application/vnd.docker.distribution.manifest.v1+prettyjws") != 0) {
 			copa_err_set(err, COPA_E_INPUT,
-				     "%s: Content-Type '%.100s' does not match the manifest's "
-				     "mediaType '%.100s'",
-				     what, ct, bmt);
+			             "%s: Content-Type '%.100s' does not match the manifest's "
+			             "mediaType '%.100s'",
+			             what, ct, bmt);
 			goto out;
 		}
 		if (bmt)
@@ -1152,8 +1168,8 @@ int copa_registry_get_manifest(struct copa_registry *r, const char *ref, struct 
 	if (copa_buf_add(body, buf.p ? buf.p : "", buf.len) < 0) {
 		free(*media_type);
 		*media_type = NULL;
-		copa_err_set(err, COPA_E_LIMIT, "%s: manifest of %zu bytes exceeds the buffer", what,
-			     buf.len);
+		copa_err_set(err, COPA_E_LIMIT, "%s: manifest of %zu bytes exceeds the buffer",
+		             what, buf.len);
 		goto out;
 	}
 	rc = 0;
@@ -1166,8 +1182,8 @@ out:
 }
 
 int copa_registry_head_manifest(struct copa_registry *r, const char *ref, bool *exists,
-				char **media_type, char digest[COPA_DIGEST_MAX], int64_t *size,
-				struct copa_err *err)
+                                char **media_type, char digest[COPA_DIGEST_MAX], int64_t *size,
+                                struct copa_err *err)
 {
 	_cleanup_free_ char *url = NULL, *scope = NULL, *what = NULL;
 	const char *hdrs[] = {manifest_accept, NULL};
@@ -1191,8 +1207,12 @@ int copa_registry_head_manifest(struct copa_registry *r, const char *ref, bool *
 	scope = copa_scope_repo(r->repo, "pull");
 	copa_buf_init(&buf, ERROR_BODY_MAX);
 	{
-		struct rreq q = {.method = "HEAD", .url = url, .headers = hdrs, .scopes = scope,
-				 .resp_body = &buf, .what = what};
+		struct rreq q = {.method = "HEAD",
+		                 .url = url,
+		                 .headers = hdrs,
+		                 .scopes = scope,
+		                 .resp_body = &buf,
+		                 .what = what};
 
 		if (reg_do(r, &q, &resp, err) < 0)
 			goto out;
@@ -1208,7 +1228,7 @@ int copa_registry_head_manifest(struct copa_registry *r, const char *ref, bool *
 	dcd = copa_http_resp_header(&resp, "Docker-Content-Digest");
 	if (dcd && !copa_digest_valid(dcd)) {
 		copa_err_set(err, COPA_E_VERIFY, "%s: invalid Docker-Content-Digest '%.140s'", what,
-			     dcd);
+		             dcd);
 		goto out;
 	}
 	if (copa_digest_valid(ref) && dcd && strcmp(dcd, ref) != 0) {
@@ -1252,8 +1272,8 @@ out:
 }
 
 int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const char *media_type,
-			       const void *body, size_t n, char digest[COPA_DIGEST_MAX],
-			       struct copa_err *err)
+                               const void *body, size_t n, char digest[COPA_DIGEST_MAX],
+                               struct copa_err *err)
 {
 	_cleanup_free_ char *url = NULL, *scope = NULL, *what = NULL, *ct = NULL;
 	struct copa_http_resp resp = {0};
@@ -1269,18 +1289,19 @@ int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const c
 		return copa_err_set(err, COPA_E_INPUT, "%s: not a valid tag or digest", what);
 	if (!media_type || !media_type_valid(media_type))
 		return copa_err_set(err, COPA_E_INPUT, "%s: invalid media type '%.100s'", what,
-				    media_type ? media_type : "");
+		                    media_type ? media_type : "");
 	if (n > r->max_manifest)
 		return copa_err_set(err, COPA_E_LIMIT,
-				    "%s: %zu bytes is more than the %zu allowed for a manifest", what,
-				    n, r->max_manifest);
+		                    "%s: %zu bytes is more than the %zu allowed for a manifest",
+		                    what, n, r->max_manifest);
 	if (copa_digest_valid(ref))
 		copa_digest_parse(ref, &alg, &want_hex);
 	copa_hash_hex(alg, body, n, hex);
 	if (want_hex && strcmp(hex, want_hex) != 0)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "%s: the manifest's content has digest %s:%s, not the one named",
-				    what, copa_hash_name(alg), hex);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "%s: the manifest's content has digest %s:%s, not the one named", what,
+		    copa_hash_name(alg), hex);
 	snprintf(ours, sizeof(ours), "%s:%s", copa_hash_name(alg), hex);
 	if (ensure_endpoint(r, err) < 0)
 		return copa_err_wrap(err, "%s", what);
@@ -1291,9 +1312,14 @@ int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const c
 	hdrs[1] = NULL;
 	copa_buf_init(&buf, ERROR_BODY_MAX);
 	{
-		struct rreq q = {.method = "PUT", .url = url, .headers = hdrs, .scopes = scope,
-				 .body = n ? body : "", .body_len = n, .resp_body = &buf,
-				 .what = what};
+		struct rreq q = {.method = "PUT",
+		                 .url = url,
+		                 .headers = hdrs,
+		                 .scopes = scope,
+		                 .body = n ? body : "",
+		                 .body_len = n,
+		                 .resp_body = &buf,
+		                 .what = what};
 
 		if (reg_do(r, &q, &resp, err) < 0)
 			goto out;
@@ -1304,9 +1330,10 @@ int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const c
 	}
 	dcd = copa_http_resp_header(&resp, "Docker-Content-Digest");
 	if (dcd && strncmp(dcd, ours, strlen(copa_hash_name(alg))) == 0 && strcmp(dcd, ours) != 0) {
-		copa_err_set(err, COPA_E_VERIFY,
-			     "%s: the registry stored it as '%.140s', not '%s' (it changed the bytes)",
-			     what, dcd, ours);
+		copa_err_set(
+		    err, COPA_E_VERIFY,
+		    "%s: the registry stored it as '%.140s', not '%s' (it changed the bytes)", what,
+		    dcd, ours);
 		goto out;
 	}
 	snprintf(digest, COPA_DIGEST_MAX, "%s", ours);
@@ -1326,7 +1353,7 @@ struct fetch_auth {
 };
 
 static char *fetch_authorize(void *ctx, const struct copa_http_resp *challenge,
-			     struct copa_err *err)
+                             struct copa_err *err)
 {
 	struct fetch_auth *fa = ctx;
 	char *auth = NULL;
@@ -1336,8 +1363,8 @@ static char *fetch_authorize(void *ctx, const struct copa_http_resp *challenge,
 	if (current_auth(fa->r, fa->scopes, &auth, err) < 0)
 		return NULL;
 	if (!auth) {
-		copa_err_set(err, COPA_E_AUTH, "registry '%s' asks for credentials copa cannot send",
-			     fa->r->host);
+		copa_err_set(err, COPA_E_AUTH,
+		             "registry '%s' asks for credentials copa cannot send", fa->r->host);
 		return NULL;
 	}
 	free(fa->sent);
@@ -1346,7 +1373,7 @@ static char *fetch_authorize(void *ctx, const struct copa_http_resp *challenge,
 }
 
 int copa_registry_get_blob(struct copa_registry *r, const char *digest, int64_t size, int fd,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	_cleanup_free_ char *url = NULL, *scope = NULL, *what = NULL;
 	struct fetch_auth fa = {.r = r};
@@ -1356,7 +1383,7 @@ int copa_registry_get_blob(struct copa_registry *r, const char *digest, int64_t 
 
 	if (!copa_digest_valid(digest))
 		return copa_err_set(err, COPA_E_INPUT, "cannot fetch blob '%.140s': invalid digest",
-				    digest);
+		                    digest);
 	what = copa_xasprintf("blob %.19s… of '%s/%s'", digest, r->host, r->repo);
 	if (ensure_endpoint(r, err) < 0)
 		return copa_err_wrap(err, "cannot fetch %s", what);
@@ -1379,19 +1406,20 @@ int copa_registry_get_blob(struct copa_registry *r, const char *digest, int64_t 
 	f.client_key = r->client_key;
 	rc = copa_http_fetch(r->http, &f, &resp, err);
 	if (rc < 0 && resp.status >= 400 &&
-	    (err->code == COPA_E_NOTFOUND || err->code == COPA_E_AUTH || err->code == COPA_E_HTTP)) {
+	    (err->code == COPA_E_NOTFOUND || err->code == COPA_E_AUTH ||
+	     err->code == COPA_E_HTTP)) {
 		_cleanup_free_ char *w = copa_xasprintf("cannot fetch %s", what);
 
 		status_err(r, &resp, resp.error_body, resp.error_body ? strlen(resp.error_body) : 0,
-			   w, err);
+		           w, err);
 	}
 	free(fa.sent);
 	copa_http_resp_release(&resp);
 	return rc;
 }
 
-static int blob_head(struct copa_registry *r, const char *digest, const char *actions,
-		     bool *exists, struct copa_err *err)
+static int blob_head(struct copa_registry *r, const char *digest, const char *actions, bool *exists,
+                     struct copa_err *err)
 {
 	_cleanup_free_ char *url = NULL, *scope = NULL, *what = NULL;
 	struct copa_http_resp resp = {0};
@@ -1408,8 +1436,8 @@ static int blob_head(struct copa_registry *r, const char *digest, const char *ac
 	scope = copa_scope_repo(r->repo, actions);
 	copa_buf_init(&buf, ERROR_BODY_MAX);
 	{
-		struct rreq q = {.method = "HEAD", .url = url, .scopes = scope, .resp_body = &buf,
-				 .what = what};
+		struct rreq q = {
+		    .method = "HEAD", .url = url, .scopes = scope, .resp_body = &buf, .what = what};
 
 		if (reg_do(r, &q, &resp, err) < 0)
 			goto out;
@@ -1428,7 +1456,7 @@ out:
 }
 
 int copa_registry_blob_exists(struct copa_registry *r, const char *digest, bool *exists,
-			      struct copa_err *err)
+                              struct copa_err *err)
 {
 	return blob_head(r, digest, "pull", exists, err);
 }
@@ -1439,8 +1467,12 @@ static void cancel_upload(struct copa_registry *r, const char *url, const char *
 	struct copa_http_resp resp = {0};
 	struct copa_buf buf = COPA_BUF_INIT;
 	struct copa_err e = COPA_ERR_INIT;
-	struct rreq q = {.method = "DELETE", .url = url, .scopes = scope, .resp_body = &buf,
-			 .no_retry = true, .what = "cancel upload"};
+	struct rreq q = {.method = "DELETE",
+	                 .url = url,
+	                 .scopes = scope,
+	                 .resp_body = &buf,
+	                 .no_retry = true,
+	                 .what = "cancel upload"};
 
 	copa_buf_init(&buf, ERROR_BODY_MAX);
 	(void)reg_do(r, &q, &resp, &e);
@@ -1449,17 +1481,17 @@ static void cancel_upload(struct copa_registry *r, const char *url, const char *
 }
 
 int copa_registry_mount_blob(struct copa_registry *r, const char *digest, const char *from_repo,
-			     bool *mounted, struct copa_err *err)
+                             bool *mounted, struct copa_err *err)
 {
 	_cleanup_free_ char *url = NULL, *scope = NULL, *what = NULL, *from_scope = NULL,
-			    *push_scope = NULL, *d = NULL, *f = NULL;
+	                    *push_scope = NULL, *d = NULL, *f = NULL;
 	struct copa_http_resp resp = {0};
 	struct copa_buf buf = COPA_BUF_INIT;
 	int rc = -1;
 
 	*mounted = false;
 	what = copa_xasprintf("cannot mount blob %.19s… from '%.255s' into '%s/%s'", digest,
-			      from_repo, r->host, r->repo);
+	                      from_repo, r->host, r->repo);
 	if (!copa_digest_valid(digest))
 		return copa_err_set(err, COPA_E_INPUT, "%s: invalid digest", what);
 	if (!copa_registry_repo_valid(from_repo))
@@ -1475,8 +1507,8 @@ int copa_registry_mount_blob(struct copa_registry *r, const char *digest, const 
 	scope = copa_xasprintf("%s %s", push_scope, from_scope);
 	copa_buf_init(&buf, ERROR_BODY_MAX);
 	{
-		struct rreq q = {.method = "POST", .url = url, .scopes = scope, .resp_body = &buf,
-				 .what = what};
+		struct rreq q = {
+		    .method = "POST", .url = url, .scopes = scope, .resp_body = &buf, .what = what};
 
 		if (reg_do(r, &q, &resp, err) < 0)
 			goto out;
@@ -1486,7 +1518,8 @@ int copa_registry_mount_blob(struct copa_registry *r, const char *digest, const 
 	} else if (resp.status == 202) {
 		/* Not mounted; an upload session was opened instead: close it. */
 		const char *loc = copa_http_resp_header(&resp, "Location");
-		_cleanup_free_ char *lurl = loc ? copa_registry_upload_url(resp.url, loc, NULL) : NULL;
+		_cleanup_free_ char *lurl =
+		    loc ? copa_registry_upload_url(resp.url, loc, NULL) : NULL;
 
 		if (lurl)
 			cancel_upload(r, lurl, push_scope);
@@ -1506,21 +1539,21 @@ out:
  * the URL that answered; digest appended for the final PUT.
  */
 static char *next_location(struct copa_registry *r, const struct copa_http_resp *resp,
-			   const char *digest, const char *what, struct copa_err *err)
+                           const char *digest, const char *what, struct copa_err *err)
 {
 	const char *loc = copa_http_resp_header(resp, "Location");
 	char *u;
 
 	if (!loc || !*loc) {
-		copa_err_set(err, COPA_E_HTTP, "%s: '%s' answered HTTP %ld without a Location", what,
-			     r->host, resp->status);
+		copa_err_set(err, COPA_E_HTTP, "%s: '%s' answered HTTP %ld without a Location",
+		             what, r->host, resp->status);
 		return NULL;
 	}
 	u = copa_registry_upload_url(resp->url, loc, digest);
 	if (!u || (strncasecmp(u, "http://", 7) && strncasecmp(u, "https://", 8))) {
 		free(u);
 		copa_err_set(err, COPA_E_HTTP, "%s: '%s' sent an unusable upload Location '%.200s'",
-			     what, r->host, loc);
+		             what, r->host, loc);
 		return NULL;
 	}
 	return u;
@@ -1532,7 +1565,7 @@ static char *next_location(struct copa_registry *r, const struct copa_http_resp 
  * request reg_do already retried itself).
  */
 static int upload_step(struct copa_registry *r, const struct rreq *q, long want,
-		       struct copa_http_resp *resp, bool *transient, struct copa_err *err)
+                       struct copa_http_resp *resp, bool *transient, struct copa_err *err)
 {
 	copa_buf_reset(q->resp_body);
 	if (reg_do(r, q, resp, err) < 0) {
@@ -1548,8 +1581,7 @@ static int upload_step(struct copa_registry *r, const struct rreq *q, long want,
 
 /* One upload session. *transient tells whether starting over may help. */
 static int upload_once(struct copa_registry *r, const char *digest, uint64_t size, int fd,
-		       const char *scope, const char *what, bool *transient,
-		       struct copa_err *err)
+                       const char *scope, const char *what, bool *transient, struct copa_err *err)
 {
 	_cleanup_free_ char *start = NULL, *loc = NULL, *final = NULL;
 	struct copa_http_resp resp = {0};
@@ -1562,8 +1594,13 @@ static int upload_once(struct copa_registry *r, const char *digest, uint64_t siz
 	copa_buf_init(&buf, ERROR_BODY_MAX);
 	start = copa_xasprintf("%s/v2/%s/blobs/uploads/", r->base, r->repo);
 	{
-		struct rreq q = {.method = "POST", .url = start, .scopes = scope, .resp_body = &buf,
-				 .body = "", .body_len = 0, .what = what};
+		struct rreq q = {.method = "POST",
+		                 .url = start,
+		                 .scopes = scope,
+		                 .resp_body = &buf,
+		                 .body = "",
+		                 .body_len = 0,
+		                 .what = what};
 
 		if (upload_step(r, &q, 202, &resp, transient, err) < 0)
 			goto out;
@@ -1575,14 +1612,21 @@ static int upload_once(struct copa_registry *r, const char *digest, uint64_t siz
 		uint64_t n = size - off < r->chunk_size ? size - off : r->chunk_size;
 		char range[80];
 		const char *hdrs[] = {octet[0], range, NULL};
-		struct rreq q = {.method = "PATCH", .url = loc, .headers = hdrs, .scopes = scope,
-				 .body_fd = fd, .has_body_fd = true, .body_off = off,
-				 .body_fd_len = n, .resp_body = &buf, .no_retry = true,
-				 .what = what};
+		struct rreq q = {.method = "PATCH",
+		                 .url = loc,
+		                 .headers = hdrs,
+		                 .scopes = scope,
+		                 .body_fd = fd,
+		                 .has_body_fd = true,
+		                 .body_off = off,
+		                 .body_fd_len = n,
+		                 .resp_body = &buf,
+		                 .no_retry = true,
+		                 .what = what};
 		char *next;
 
 		snprintf(range, sizeof(range), "Content-Range: %llu-%llu", (unsigned long long)off,
-			 (unsigned long long)(off + n - 1));
+		         (unsigned long long)(off + n - 1));
 		if (upload_step(r, &q, 202, &resp, transient, err) < 0)
 			goto out;
 		next = next_location(r, &resp, NULL, what, err);
@@ -1595,8 +1639,13 @@ static int upload_once(struct copa_registry *r, const char *digest, uint64_t siz
 	/* The final PUT carries the whole blob, or nothing after the chunks. */
 	final = copa_registry_upload_url(loc, loc, digest);
 	{
-		struct rreq q = {.method = "PUT", .url = final, .headers = octet, .scopes = scope,
-				 .resp_body = &buf, .no_retry = true, .what = what};
+		struct rreq q = {.method = "PUT",
+		                 .url = final,
+		                 .headers = octet,
+		                 .scopes = scope,
+		                 .resp_body = &buf,
+		                 .no_retry = true,
+		                 .what = what};
 
 		if (chunked) {
 			q.body = "";
@@ -1614,8 +1663,8 @@ static int upload_once(struct copa_registry *r, const char *digest, uint64_t siz
 		const char *dcd = copa_http_resp_header(&resp, "Docker-Content-Digest");
 
 		if (dcd && strcmp(dcd, digest) != 0) {
-			copa_err_set(err, COPA_E_VERIFY, "%s: the registry stored it as '%.140s'", what,
-				     dcd);
+			copa_err_set(err, COPA_E_VERIFY, "%s: the registry stored it as '%.140s'",
+			             what, dcd);
 			goto out;
 		}
 	}
@@ -1627,7 +1676,7 @@ out:
 }
 
 int copa_registry_put_blob(struct copa_registry *r, const char *digest, uint64_t size, int fd,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	_cleanup_free_ char *scope = NULL, *what = NULL;
 	bool exists = false;

@@ -31,16 +31,17 @@
 #include <stdint.h>
 
 struct copa_registry_opts {
-	struct copa_http *http;        /* borrowed; carries TLS settings, deadline, retries */
+	struct copa_http *http; /* borrowed; carries TLS settings, deadline, retries */
 	struct copa_out *out;
-	const char *const *plain_http; /* hosts (host[:port]) allowed over plain HTTP besides loopback */
-	bool plain_http_all;           /* every host over plain HTTP (explicit user opt-in) */
-	const char *auth_file;         /* credentials file to use instead of the search; NULL: search */
-	const char *username;          /* explicit credentials (both or neither) */
+	const char *const
+	    *plain_http;       /* hosts (host[:port]) allowed over plain HTTP besides loopback */
+	bool plain_http_all;   /* every host over plain HTTP (explicit user opt-in) */
+	const char *auth_file; /* credentials file to use instead of the search; NULL: search */
+	const char *username;  /* explicit credentials (both or neither) */
 	const char *password;
-	size_t max_manifest;           /* 0: 4 MiB */
-	uint64_t chunk_size;           /* > 0: upload blobs in chunks of this many bytes */
-	uint64_t max_blob;             /* cap on a blob of unknown size; 0: 32 GiB */
+	size_t max_manifest; /* 0: 4 MiB */
+	uint64_t chunk_size; /* > 0: upload blobs in chunks of this many bytes */
+	uint64_t max_blob;   /* cap on a blob of unknown size; 0: 32 GiB */
 	/*
 	 * Directories holding per-host CA certificates, docker/podman style
 	 * (<dir>/<host[:port]>/NAME.crt, plus client.cert/client.key for mTLS);
@@ -52,7 +53,6 @@ struct copa_registry_opts {
 /* The environment variable naming extra plain-HTTP hosts: "host1,host2:5000". */
 #define COPA_INSECURE_REGISTRIES_ENV "COPA_INSECURE_REGISTRIES"
 
-
 struct copa_registry;
 
 /*
@@ -60,7 +60,7 @@ struct copa_registry;
  * (e.g. "docker.io", "localhost:5000"). No request is made yet.
  */
 struct copa_registry *copa_registry_new(const struct copa_registry_opts *opts, const char *host,
-					const char *repo, struct copa_err *err);
+                                        const char *repo, struct copa_err *err);
 void copa_registry_free(struct copa_registry *r);
 
 const char *copa_registry_host(const struct copa_registry *r);
@@ -75,13 +75,13 @@ const char *copa_registry_repo(const struct copa_registry *r);
  * COPA_E_NOTFOUND when the tag or repository does not exist.
  */
 int copa_registry_get_manifest(struct copa_registry *r, const char *ref, struct copa_buf *body,
-			       char **media_type, char digest[COPA_DIGEST_MAX],
-			       struct copa_err *err);
+                               char **media_type, char digest[COPA_DIGEST_MAX],
+                               struct copa_err *err);
 
 /* HEAD of a manifest: *exists false (and 0 returned) on 404. */
 int copa_registry_head_manifest(struct copa_registry *r, const char *ref, bool *exists,
-				char **media_type, char digest[COPA_DIGEST_MAX], int64_t *size,
-				struct copa_err *err);
+                                char **media_type, char digest[COPA_DIGEST_MAX], int64_t *size,
+                                struct copa_err *err);
 
 /*
  * Downloads blob `digest` of `size` bytes (-1: unknown) into fd (truncated,
@@ -89,18 +89,18 @@ int copa_registry_head_manifest(struct copa_registry *r, const char *ref, bool *
  * connection with a Range request.
  */
 int copa_registry_get_blob(struct copa_registry *r, const char *digest, int64_t size, int fd,
-			   struct copa_err *err);
+                           struct copa_err *err);
 
 /* HEAD of a blob. */
 int copa_registry_blob_exists(struct copa_registry *r, const char *digest, bool *exists,
-			      struct copa_err *err);
+                              struct copa_err *err);
 
 /*
  * Asks the registry to mount a blob from another repository on the same
  * host. *mounted false means it did not (the caller then uploads).
  */
 int copa_registry_mount_blob(struct copa_registry *r, const char *digest, const char *from_repo,
-			     bool *mounted, struct copa_err *err);
+                             bool *mounted, struct copa_err *err);
 
 /*
  * Uploads `size` bytes from fd (from offset 0) as blob `digest`, unless the
@@ -108,7 +108,7 @@ int copa_registry_mount_blob(struct copa_registry *r, const char *digest, const 
  * options ask for it.
  */
 int copa_registry_put_blob(struct copa_registry *r, const char *digest, uint64_t size, int fd,
-			   struct copa_err *err);
+                           struct copa_err *err);
 
 /*
  * Uploads a manifest or index under ref (tag or digest) with Content-Type
@@ -116,8 +116,8 @@ int copa_registry_put_blob(struct copa_registry *r, const char *digest, uint64_t
  * Callers push manifests last, after every blob they reference.
  */
 int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const char *media_type,
-			       const void *body, size_t n, char digest[COPA_DIGEST_MAX],
-			       struct copa_err *err);
+                               const void *body, size_t n, char digest[COPA_DIGEST_MAX],
+                               struct copa_err *err);
 
 /* ---- helpers, also used by the CLI and the tests ---- */
 

@@ -36,22 +36,22 @@ enum copa_doc_kind copa_report_detect(const json_t *doc);
 int copa_report_check_kind(const json_t *doc, enum copa_doc_kind want, struct copa_err *err);
 
 int copa_report_trivy(const json_t *doc, const char *source, struct copa_update_manifest_list *out,
-		      struct copa_err *err);
+                      struct copa_err *err);
 int copa_report_grype(const json_t *doc, const char *source, struct copa_update_manifest_list *out,
-		      struct copa_err *err);
+                      struct copa_err *err);
 int copa_report_native(const json_t *doc, const char *source, const char *scanner,
-		       struct copa_update_manifest_list *out, struct copa_err *err);
+                       struct copa_update_manifest_list *out, struct copa_err *err);
 
 /*
  * Typed access for the parsers: a missing member (or JSON null) gives NULL
  * or the default; a member of the wrong type is an error naming its path.
  */
 int copa_rj_str(const json_t *obj, const char *key, const char *path, const char **out,
-		struct copa_err *err);
+                struct copa_err *err);
 int copa_rj_obj(const json_t *obj, const char *key, const char *path, const json_t **out,
-		struct copa_err *err);
+                struct copa_err *err);
 int copa_rj_arr(const json_t *obj, const char *key, const char *path, const json_t **out,
-		size_t max, struct copa_err *err);
+                size_t max, struct copa_err *err);
 
 /* The package family a purl ("pkg:deb/...") or package type ("rpm") names. */
 enum copa_pkgfam copa_report_fam_of_type(const char *type);

@@ -32,7 +32,8 @@ static enum copa_pkgfam type_hint(const json_t *matches)
 	size_t i;
 	json_t *mt;
 
-	json_array_foreach(matches, i, mt) {
+	json_array_foreach(matches, i, mt)
+	{
 		const char *t = copa_json_str_ci(copa_json_obj_ci(mt, "artifact"), "type");
 
 		if (is_os_type(t))
@@ -42,7 +43,8 @@ static enum copa_pkgfam type_hint(const json_t *matches)
 }
 
 /* "2:1.30-6.el8" from version "1.30-6.el8" and metadata.epoch 2. */
-static const char *with_epoch(struct copa_update_manifest *m, const json_t *artifact, const char *version)
+static const char *with_epoch(struct copa_update_manifest *m, const json_t *artifact,
+                              const char *version)
 {
 	const json_t *md = copa_json_obj_ci(artifact, "metadata");
 	json_t *ep = copa_json_get_ci(md, "epoch");
@@ -60,19 +62,22 @@ static const char *with_epoch(struct copa_update_manifest *m, const json_t *arti
 }
 
 static int pick_fix(struct copa_update_manifest *m, const json_t *versions, const char *installed,
-		    const char *path, const char **out, struct copa_err *err)
+                    const char *path, const char **out, struct copa_err *err)
 {
 	size_t i;
 	json_t *v;
 
 	*out = NULL;
-	json_array_foreach(versions, i, v) {
+	json_array_foreach(versions, i, v)
+	{
 		const char *s = json_string_value(v);
 		int r;
 
 		if (!s)
-			return copa_err_set(err, COPA_E_INPUT, "%s.vulnerability.fix.versions[%zu] is "
-							       "not a string", path, i);
+			return copa_err_set(err, COPA_E_INPUT,
+			                    "%s.vulnerability.fix.versions[%zu] is "
+			                    "not a string",
+			                    path, i);
 		if (!*out) {
 			*out = s;
 			continue;
@@ -96,7 +101,7 @@ static int pick_fix(struct copa_update_manifest *m, const json_t *versions, cons
 }
 
 static int read_match(struct copa_update_manifest *m, const json_t *mt, const char *path,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	const json_t *art = NULL, *vuln = NULL, *fix = NULL, *versions = NULL;
 	const char *type = NULL, *state = NULL;
@@ -131,7 +136,7 @@ static int read_match(struct copa_update_manifest *m, const json_t *mt, const ch
 }
 
 int copa_report_grype(const json_t *doc, const char *source, struct copa_update_manifest_list *out,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	const json_t *desc = NULL, *distro = NULL, *src = NULL, *target, *matches = NULL;
 	const char *dname = NULL, *name = NULL, *version = NULL, *arch = NULL, *variant = NULL;
@@ -143,7 +148,7 @@ int copa_report_grype(const json_t *doc, const char *source, struct copa_update_
 		return -1;
 	if (!json_is_object(doc))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "not a Grype report: the document is not a JSON object");
+		                    "not a Grype report: the document is not a JSON object");
 	if (copa_rj_obj(doc, "descriptor", "report", &desc, err) < 0 ||
 	    copa_rj_str(desc, "name", "descriptor", &dname, err) < 0 ||
 	    copa_rj_arr(doc, "matches", "report", &matches, COPA_MANIFEST_MAX_ENTRIES, err) < 0 ||
@@ -154,33 +159,38 @@ int copa_report_grype(const json_t *doc, const char *source, struct copa_update_
 		return -1;
 	if (dname && strcmp(dname, "grype"))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "not a Grype report: descriptor.name is '%s', not 'grype'", dname);
+		                    "not a Grype report: descriptor.name is '%s', not 'grype'",
+		                    dname);
 	if (!matches && !copa_json_get_ci(doc, "matches"))
-		return copa_err_set(err, COPA_E_INPUT,
-				    "not a Grype report: it has no 'matches' (expected `grype -o json` "
-				    "output)");
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "not a Grype report: it has no 'matches' (expected `grype -o json` "
+		    "output)");
 	target = copa_json_get_ci(src, "target");
 	if (json_is_object(target) &&
 	    (copa_rj_str(target, "architecture", "source.target", &arch, err) < 0 ||
 	     copa_rj_str(target, "variant", "source.target", &variant, err) < 0))
 		return -1;
 	if (!name || !*name)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "no OS metadata (distro.name): Grype found no operating system; "
-				    "copa patches OS packages, so scan a container image with "
-				    "`grype -o json`");
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "no OS metadata (distro.name): Grype found no operating system; "
+		    "copa patches OS packages, so scan a container image with "
+		    "`grype -o json`");
 	if (!version || !*version)
 		return copa_err_set(err, COPA_E_INPUT, "no OS version (distro.version) for OS '%s'",
-				    name);
+		                    name);
 	m = copa_update_manifest_new(source, "grype");
 	if (json_is_object(target) && json_is_string(copa_json_get_ci(target, "userInput")) &&
 	    strlen(json_string_value(copa_json_get_ci(target, "userInput"))) <=
-		    COPA_MANIFEST_MAX_FIELD)
+	        COPA_MANIFEST_MAX_FIELD)
 		m->artifact = copa_update_manifest_strdup(
-			m, json_string_value(copa_json_get_ci(target, "userInput")));
-	if (copa_update_manifest_set_os(m, name, version, arch, variant, type_hint(matches), err) < 0)
+		    m, json_string_value(copa_json_get_ci(target, "userInput")));
+	if (copa_update_manifest_set_os(m, name, version, arch, variant, type_hint(matches), err) <
+	    0)
 		goto fail;
-	json_array_foreach(matches, i, mt) {
+	json_array_foreach(matches, i, mt)
+	{
 		char path[PATHLEN];
 
 		snprintf(path, sizeof(path), "matches[%zu]", i);

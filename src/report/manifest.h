@@ -41,11 +41,11 @@ enum copa_os_support {
 
 /* One OS type as scanners name it. */
 struct copa_os_info {
-	const char *id;          /* canonical name, as Trivy's Family: "debian", "cbl-mariner" */
-	enum copa_pkgfam fam;    /* COPA_FAM_NONE: decided by the report's package types */
+	const char *id;       /* canonical name, as Trivy's Family: "debian", "cbl-mariner" */
+	enum copa_pkgfam fam; /* COPA_FAM_NONE: decided by the report's package types */
 	enum copa_os_support support;
-	const char *purl_ns;     /* purl namespace: "debian", "suse" for sles, "opensuse" */
-	const char *pretty;      /* "Debian", "CBL-Mariner" */
+	const char *purl_ns; /* purl namespace: "debian", "suse" for sles, "opensuse" */
+	const char *pretty;  /* "Debian", "CBL-Mariner" */
 };
 
 /*
@@ -75,23 +75,23 @@ struct copa_entry {
 /* One package to update: all of its fixable findings folded together. */
 struct copa_update {
 	const char *name;
-	const char *installed;  /* installed version of the first finding */
-	const char *fixed;      /* highest fixed version */
-	const char **vuln_ids;  /* unique, first-seen order */
+	const char *installed; /* installed version of the first finding */
+	const char *fixed;     /* highest fixed version */
+	const char **vuln_ids; /* unique, first-seen order */
 	size_t n_vuln_ids;
 	const char *type, *class;
 };
 
 struct copa_update_manifest {
-	struct copa_arena arena;   /* owns every string and array below */
-	const char *source;        /* the report file (for messages) */
-	const char *scanner;       /* "trivy", "grype", "native" or a plugin name */
-	const char *os_type;       /* canonical (os->id) */
-	const char *os_version;    /* "12.5", "2 (Karoo)", "2.0.20220527" */
-	const char *arch;          /* GOARCH style ("amd64", "arm64", "arm"); "" unknown */
-	const char *variant;       /* "v7", "v8"; "" none */
-	const char *artifact;      /* image the report was made for (Trivy ArtifactName, Grype
-	                              source.target.userInput); "" unknown; for warnings only */
+	struct copa_arena arena; /* owns every string and array below */
+	const char *source;      /* the report file (for messages) */
+	const char *scanner;     /* "trivy", "grype", "native" or a plugin name */
+	const char *os_type;     /* canonical (os->id) */
+	const char *os_version;  /* "12.5", "2 (Karoo)", "2.0.20220527" */
+	const char *arch;        /* GOARCH style ("amd64", "arm64", "arm"); "" unknown */
+	const char *variant;     /* "v7", "v8"; "" none */
+	const char *artifact;    /* image the report was made for (Trivy ArtifactName, Grype
+	                            source.target.userInput); "" unknown; for warnings only */
 	const struct copa_os_info *os;
 	enum copa_pkgfam fam;
 
@@ -99,7 +99,7 @@ struct copa_update_manifest {
 	size_t n_entries, cap_entries;
 	struct copa_entry *unfixable; /* findings without a fix */
 	size_t n_unfixable, cap_unfixable;
-	size_t n_lang_ignored;      /* language-package findings (copa patches OS packages) */
+	size_t n_lang_ignored; /* language-package findings (copa patches OS packages) */
 
 	struct copa_update *updates; /* after finish: one per package, sorted by name */
 	size_t n_updates;
@@ -125,9 +125,9 @@ const char *copa_update_manifest_strdup(struct copa_update_manifest *m, const ch
  * family of an OS the table does not pin down (e.g. "cleanstart"). Errors do
  * not name the report; the adapter wraps them.
  */
-int copa_update_manifest_set_os(struct copa_update_manifest *m, const char *os_name, const char *version,
-			 const char *arch, const char *variant, enum copa_pkgfam pkg_hint,
-			 struct copa_err *err);
+int copa_update_manifest_set_os(struct copa_update_manifest *m, const char *os_name,
+                                const char *version, const char *arch, const char *variant,
+                                enum copa_pkgfam pkg_hint, struct copa_err *err);
 
 /*
  * Appends a finding (strings copied; NULL read as ""). An empty fixed version
@@ -135,7 +135,8 @@ int copa_update_manifest_set_os(struct copa_update_manifest *m, const char *os_n
  * on a field longer than COPA_MANIFEST_MAX_FIELD, on an empty name or ID, and
  * on control characters.
  */
-int copa_update_manifest_add(struct copa_update_manifest *m, const struct copa_entry *e, struct copa_err *err);
+int copa_update_manifest_add(struct copa_update_manifest *m, const struct copa_entry *e,
+                             struct copa_err *err);
 
 /*
  * Validates every version of the fixable findings with the family's rules
@@ -163,12 +164,13 @@ struct copa_update_manifest_list {
 
 void copa_update_manifest_list_release(struct copa_update_manifest_list *l);
 /* Appends m (ownership moves into the list). */
-void copa_update_manifest_list_push(struct copa_update_manifest_list *l, struct copa_update_manifest *m);
+void copa_update_manifest_list_push(struct copa_update_manifest_list *l,
+                                    struct copa_update_manifest *m);
 /*
  * Finishes m (copa_update_manifest_finish) and appends it to l; on error m is
  * freed. Ownership of m moves in either way: the last step of every reader.
  */
 int copa_update_manifest_list_finish_push(struct copa_update_manifest_list *l,
-					  struct copa_update_manifest *m, struct copa_err *err);
+                                          struct copa_update_manifest *m, struct copa_err *err);
 
 #endif

@@ -22,7 +22,7 @@
 #define PATHLEN 96
 
 static int read_list(struct copa_update_manifest *m, const json_t *doc, const char *key, bool v2,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	const json_t *list = NULL;
 	size_t i;
@@ -30,7 +30,8 @@ static int read_list(struct copa_update_manifest *m, const json_t *doc, const ch
 
 	if (copa_rj_arr(doc, key, "manifest", &list, COPA_MANIFEST_MAX_ENTRIES, err) < 0)
 		return -1;
-	json_array_foreach(list, i, u) {
+	json_array_foreach(list, i, u)
+	{
 		char path[PATHLEN];
 		struct copa_entry e = {0};
 
@@ -43,7 +44,7 @@ static int read_list(struct copa_update_manifest *m, const json_t *doc, const ch
 		    copa_rj_str(u, "vulnerabilityID", path, &e.vuln_id, err) < 0)
 			return -1;
 		if (v2 && (copa_rj_str(u, "type", path, &e.type, err) < 0 ||
-			   copa_rj_str(u, "class", path, &e.class, err) < 0))
+		           copa_rj_str(u, "class", path, &e.class, err) < 0))
 			return -1;
 		if (!strcmp(key, "unfixable"))
 			e.fixed = "";
@@ -54,7 +55,7 @@ static int read_list(struct copa_update_manifest *m, const json_t *doc, const ch
 }
 
 static int read_one(const json_t *doc, const char *source, const char *scanner,
-		    struct copa_update_manifest_list *out, struct copa_err *err)
+                    struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	const json_t *meta = NULL, *os = NULL, *cfg = NULL, *lang = NULL;
 	const char *api = NULL, *type = NULL, *version = NULL, *arch = NULL, *variant = NULL;
@@ -62,21 +63,22 @@ static int read_one(const json_t *doc, const char *source, const char *scanner,
 	bool v2;
 
 	if (!json_is_object(doc))
-		return copa_err_set(err, COPA_E_INPUT,
-				    "not a copa update manifest: the document is not a JSON object");
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "not a copa update manifest: the document is not a JSON object");
 	if (copa_rj_str(doc, "apiVersion", "manifest", &api, err) < 0)
 		return -1;
 	if (!api) {
 		if (copa_report_check_kind(doc, COPA_DOC_NATIVE, err) < 0)
 			return -1;
 		return copa_err_set(err, COPA_E_INPUT,
-				    "not a copa update manifest: it has no apiVersion (expected "
-				    "v1alpha1 or v1alpha2)");
+		                    "not a copa update manifest: it has no apiVersion (expected "
+		                    "v1alpha1 or v1alpha2)");
 	}
 	if (strcmp(api, "v1alpha1") && strcmp(api, "v1alpha2"))
-		return copa_err_set(err, COPA_E_UNSUPPORTED,
-				    "unsupported apiVersion '%.64s' (copa reads v1alpha1 and v1alpha2)",
-				    api);
+		return copa_err_set(
+		    err, COPA_E_UNSUPPORTED,
+		    "unsupported apiVersion '%.64s' (copa reads v1alpha1 and v1alpha2)", api);
 	v2 = !strcmp(api, "v1alpha2");
 	if (copa_rj_obj(doc, "metadata", "manifest", &meta, err) < 0 ||
 	    copa_rj_obj(meta, "os", "metadata", &os, err) < 0 ||
@@ -90,7 +92,7 @@ static int read_one(const json_t *doc, const char *source, const char *scanner,
 		return copa_err_set(err, COPA_E_INPUT, "no OS metadata (metadata.os.type)");
 	if (!version || !*version)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "no OS version (metadata.os.version) for OS '%s'", type);
+		                    "no OS version (metadata.os.version) for OS '%s'", type);
 	m = copa_update_manifest_new(source, scanner);
 	if (copa_update_manifest_set_os(m, type, version, arch, variant, COPA_FAM_NONE, err) < 0)
 		goto fail;
@@ -98,7 +100,7 @@ static int read_one(const json_t *doc, const char *source, const char *scanner,
 		if (read_list(m, doc, "osupdates", true, err) < 0 ||
 		    read_list(m, doc, "unfixable", true, err) < 0 ||
 		    copa_rj_arr(doc, "langupdates", "manifest", &lang, COPA_MANIFEST_MAX_ENTRIES,
-				err) < 0)
+		                err) < 0)
 			goto fail;
 		m->n_lang_ignored = json_array_size(lang);
 	} else if (read_list(m, doc, "updates", false, err) < 0) {
@@ -111,7 +113,7 @@ fail:
 }
 
 int copa_report_native(const json_t *doc, const char *source, const char *scanner,
-		       struct copa_update_manifest_list *out, struct copa_err *err)
+                       struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	size_t i;
 	json_t *d;
@@ -122,8 +124,9 @@ int copa_report_native(const json_t *doc, const char *source, const char *scanne
 		return copa_err_set(err, COPA_E_INPUT, "the list of update manifests is empty");
 	if (json_array_size(doc) > COPA_REPORT_MAX_FILES)
 		return copa_err_set(err, COPA_E_LIMIT, "more than %d update manifests in one list",
-				    COPA_REPORT_MAX_FILES);
-	json_array_foreach(doc, i, d) {
+		                    COPA_REPORT_MAX_FILES);
+	json_array_foreach(doc, i, d)
+	{
 		if (read_one(d, source, scanner, out, err) < 0)
 			return copa_err_wrap(err, "manifest [%zu]", i);
 	}
@@ -168,7 +171,7 @@ static json_t *manifest_json(const struct copa_update_manifest *m)
 }
 
 int copa_report_write_native(const struct copa_update_manifest *const *v, size_t n, bool as_array,
-			     struct copa_buf *out, struct copa_err *err)
+                             struct copa_buf *out, struct copa_err *err)
 {
 	json_t *doc;
 	int r;
@@ -186,5 +189,6 @@ int copa_report_write_native(const struct copa_update_manifest *const *v, size_t
 	json_decref(doc);
 	if (r < 0)
 		return -1;
-	return copa_buf_addc(out, '\n') < 0 ? copa_err_set(err, COPA_E_LIMIT, "output too large") : 0;
+	return copa_buf_addc(out, '\n') < 0 ? copa_err_set(err, COPA_E_LIMIT, "output too large")
+	                                    : 0;
 }

@@ -51,7 +51,7 @@ static const json_t *member(const json_t *obj, const char *key)
 }
 
 int copa_rj_str(const json_t *obj, const char *key, const char *path, const char **out,
-		struct copa_err *err)
+                struct copa_err *err)
 {
 	const json_t *v = member(obj, key);
 
@@ -60,13 +60,13 @@ int copa_rj_str(const json_t *obj, const char *key, const char *path, const char
 		return 0;
 	if (!json_is_string(v))
 		return copa_err_set(err, COPA_E_INPUT, "%s.%s is %s, not a string", path, key,
-				    json_kind(v));
+		                    json_kind(v));
 	*out = json_string_value(v);
 	return 0;
 }
 
 int copa_rj_obj(const json_t *obj, const char *key, const char *path, const json_t **out,
-		struct copa_err *err)
+                struct copa_err *err)
 {
 	const json_t *v = member(obj, key);
 
@@ -75,13 +75,13 @@ int copa_rj_obj(const json_t *obj, const char *key, const char *path, const json
 		return 0;
 	if (!json_is_object(v))
 		return copa_err_set(err, COPA_E_INPUT, "%s.%s is %s, not an object", path, key,
-				    json_kind(v));
+		                    json_kind(v));
 	*out = v;
 	return 0;
 }
 
 int copa_rj_arr(const json_t *obj, const char *key, const char *path, const json_t **out,
-		size_t max, struct copa_err *err)
+                size_t max, struct copa_err *err)
 {
 	const json_t *v = member(obj, key);
 
@@ -90,11 +90,12 @@ int copa_rj_arr(const json_t *obj, const char *key, const char *path, const json
 		return 0;
 	if (!json_is_array(v))
 		return copa_err_set(err, COPA_E_INPUT, "%s.%s is %s, not an array", path, key,
-				    json_kind(v));
+		                    json_kind(v));
 	if (json_array_size(v) > max)
-		return copa_err_set(err, COPA_E_LIMIT, "%s.%s has %zu elements, more than the %zu "
-						      "allowed",
-				    path, key, json_array_size(v), max);
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "%s.%s has %zu elements, more than the %zu "
+		                    "allowed",
+		                    path, key, json_array_size(v), max);
 	*out = v;
 	return 0;
 }
@@ -124,7 +125,7 @@ enum copa_doc_kind copa_report_detect(const json_t *doc)
 	if (json_is_array(doc)) {
 		v = json_array_get(doc, 0);
 		return json_is_object(v) && copa_json_get_ci(v, "apiVersion") ? COPA_DOC_NATIVE
-									     : COPA_DOC_UNKNOWN;
+		                                                              : COPA_DOC_UNKNOWN;
 	}
 	if (!json_is_object(doc))
 		return COPA_DOC_UNKNOWN;
@@ -194,11 +195,11 @@ int copa_report_check_kind(const json_t *doc, enum copa_doc_kind want, struct co
 		return 0;
 	if (flag_for(k))
 		return copa_err_set(err, COPA_E_INPUT, "this is %s, not %s: use %s", kind_name(k),
-				    kind_name(want), flag_for(k));
+		                    kind_name(want), flag_for(k));
 	return copa_err_set(err, COPA_E_INPUT,
-			    "this is %s, not a vulnerability report: give copa the JSON report of "
-			    "`trivy image -f json` (-s trivy) or `grype -o json` (-s grype)",
-			    kind_name(k));
+	                    "this is %s, not a vulnerability report: give copa the JSON report of "
+	                    "`trivy image -f json` (-s trivy) or `grype -o json` (-s grype)",
+	                    kind_name(k));
 }
 
 /* -------------------------------------------------------------- parsing */
@@ -240,16 +241,16 @@ static json_t *decode(const void *data, size_t n, struct copa_err *err)
 	/* jansson says "... near end of file" or "premature end of input". */
 	if (strstr(je.text, "premature end") || strstr(je.text, "near end of file"))
 		copa_err_set(err, COPA_E_INPUT,
-			     "the JSON ends early at line %d (truncated file?): %s", je.line,
-			     je.text);
+		             "the JSON ends early at line %d (truncated file?): %s", je.line,
+		             je.text);
 	else
 		copa_err_set(err, COPA_E_INPUT, "not JSON: %s at line %d column %d", je.text,
-			     je.line, je.column);
+		             je.line, je.column);
 	return NULL;
 }
 
-static int parse_doc(const char *scanner, const char *label, const json_t *doc,
-		     const char *source, struct copa_update_manifest_list *out, struct copa_err *err)
+static int parse_doc(const char *scanner, const char *label, const json_t *doc, const char *source,
+                     struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	if (!strcmp(scanner, "trivy"))
 		return copa_report_trivy(doc, source, out, err);
@@ -259,7 +260,7 @@ static int parse_doc(const char *scanner, const char *label, const json_t *doc,
 }
 
 int copa_report_parse(const char *scanner, const void *data, size_t n, const char *source,
-		      struct copa_update_manifest_list *out, struct copa_err *err)
+                      struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	json_t *doc;
 	int r;
@@ -267,9 +268,10 @@ int copa_report_parse(const char *scanner, const void *data, size_t n, const cha
 	if (strcmp(scanner, "trivy") && strcmp(scanner, "grype") && strcmp(scanner, "native"))
 		COPA_BUG("copa_report_parse: scanner '%s' is not built in", scanner);
 	if (n > COPA_REPORT_MAX_SIZE)
-		return copa_err_set(err, COPA_E_LIMIT, "report '%s' is %zu bytes, more than the %u "
-						       "allowed",
-				    source, n, COPA_REPORT_MAX_SIZE);
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "report '%s' is %zu bytes, more than the %u "
+		                    "allowed",
+		                    source, n, COPA_REPORT_MAX_SIZE);
 	doc = decode(data, n, err);
 	if (!doc) {
 		copa_err_wrap(err, "report '%s'", source);
@@ -297,7 +299,8 @@ bool copa_report_scanner_name_valid(const char *name)
 		return false;
 	for (size_t i = 0; i < n; i++) {
 		char c = name[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+		bool alnum =
+		    (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
 
 		if (!alnum && (i == 0 || (c != '_' && c != '-')))
 			return false;
@@ -306,7 +309,7 @@ bool copa_report_scanner_name_valid(const char *name)
 }
 
 static int run_plugin(const char *name, const char *path, const struct copa_report_opts *o,
-		      struct copa_update_manifest_list *out, struct copa_err *err)
+                      struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	char prog[80];
 	const char *argv[3];
@@ -329,20 +332,23 @@ static int run_plugin(const char *name, const char *path, const struct copa_repo
 		copa_buf_release(&stdout_buf);
 		switch (err->code) {
 		case COPA_E_NOTFOUND:
-			return copa_err_set(err, COPA_E_NOTFOUND,
-					    "scanner plugin '%s' not found in PATH: install it, or use "
-					    "-s trivy, -s grype or -s native",
-					    prog);
+			return copa_err_set(
+			    err, COPA_E_NOTFOUND,
+			    "scanner plugin '%s' not found in PATH: install it, or use "
+			    "-s trivy, -s grype or -s native",
+			    prog);
 		case COPA_E_TIMEOUT:
-			return copa_err_set(err, COPA_E_TIMEOUT,
-					    "scanner plugin '%s' did not finish on '%s' within %d.%03d s "
-					    "and was killed (raise --timeout)",
-					    prog, path, timeout / 1000, timeout % 1000);
+			return copa_err_set(
+			    err, COPA_E_TIMEOUT,
+			    "scanner plugin '%s' did not finish on '%s' within %d.%03d s "
+			    "and was killed (raise --timeout)",
+			    prog, path, timeout / 1000, timeout % 1000);
 		case COPA_E_LIMIT:
-			return copa_err_set(err, COPA_E_LIMIT,
-					    "scanner plugin '%s' printed more than %zu bytes on '%s' and "
-					    "was killed",
-					    prog, stdout_buf.max, path);
+			return copa_err_set(
+			    err, COPA_E_LIMIT,
+			    "scanner plugin '%s' printed more than %zu bytes on '%s' and "
+			    "was killed",
+			    prog, stdout_buf.max, path);
 		default:
 			return copa_err_wrap(err, "scanner plugin '%s'", prog);
 		}
@@ -350,21 +356,23 @@ static int run_plugin(const char *name, const char *path, const struct copa_repo
 	if (status != 0) {
 		copa_buf_release(&stdout_buf);
 		if (status > 128)
-			return copa_err_set(err, COPA_E_EXEC,
-					    "scanner plugin '%s' was killed by signal %d while reading "
-					    "'%s'",
-					    prog, status - 128, path);
+			return copa_err_set(
+			    err, COPA_E_EXEC,
+			    "scanner plugin '%s' was killed by signal %d while reading "
+			    "'%s'",
+			    prog, status - 128, path);
 		return copa_err_set(err, COPA_E_EXEC,
-				    "scanner plugin '%s' failed on '%s' with exit status %d (its "
-				    "messages, if any, are above)",
-				    prog, path, status);
+		                    "scanner plugin '%s' failed on '%s' with exit status %d (its "
+		                    "messages, if any, are above)",
+		                    prog, path, status);
 	}
 	doc = decode(stdout_buf.p, stdout_buf.len, err);
 	copa_buf_release(&stdout_buf);
 	if (!doc)
-		return copa_err_wrap(err, "scanner plugin '%s' on '%s' did not print an update "
-					  "manifest (plugins print only its JSON on stdout)",
-				     prog, path);
+		return copa_err_wrap(err,
+		                     "scanner plugin '%s' on '%s' did not print an update "
+		                     "manifest (plugins print only its JSON on stdout)",
+		                     prog, path);
 	r = copa_report_native(doc, path, name, out, err);
 	json_decref(doc);
 	if (r < 0)
@@ -375,7 +383,7 @@ static int run_plugin(const char *name, const char *path, const struct copa_repo
 /* --------------------------------------------------------- files, dirs */
 
 static int load_file(const char *path, const char *scanner, const struct copa_report_opts *o,
-		     struct copa_update_manifest_list *out, struct copa_err *err)
+                     struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
 	size_t max = o->max_size ? o->max_size : COPA_REPORT_MAX_SIZE;
@@ -388,8 +396,8 @@ static int load_file(const char *path, const char *scanner, const struct copa_re
 		copa_buf_release(&b);
 		if (err->code == COPA_E_LIMIT)
 			return copa_err_set(err, COPA_E_LIMIT,
-					    "report '%s' is larger than the %zu bytes copa reads", path,
-					    max);
+			                    "report '%s' is larger than the %zu bytes copa reads",
+			                    path, max);
 		return copa_err_wrap(err, "cannot read report");
 	}
 	doc = decode(b.p, b.len, err);
@@ -409,7 +417,7 @@ static int cmp_names(const void *a, const void *b)
 }
 
 static int load_dir(const char *dir, const char *scanner, const struct copa_report_opts *o,
-		    struct copa_update_manifest_list *out, struct copa_err *err)
+                    struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	DIR *d = opendir(dir);
 	struct dirent *de;
@@ -419,7 +427,8 @@ static int load_dir(const char *dir, const char *scanner, const struct copa_repo
 	struct copa_buf pa = COPA_BUF_INIT, pb = COPA_BUF_INIT;
 
 	if (!d)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot read report directory '%s'", dir);
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot read report directory '%s'",
+		                    dir);
 	while ((de = readdir(d))) {
 		char *full;
 		struct stat st;
@@ -434,8 +443,8 @@ static int load_dir(const char *dir, const char *scanner, const struct copa_repo
 		if (n >= COPA_REPORT_MAX_FILES) {
 			free(full);
 			copa_err_set(err, COPA_E_LIMIT,
-				     "report directory '%s' holds more than %d reports", dir,
-				     COPA_REPORT_MAX_FILES);
+			             "report directory '%s' holds more than %d reports", dir,
+			             COPA_REPORT_MAX_FILES);
 			goto out;
 		}
 		names = copa_xrealloc(names, (n + 1) * sizeof(*names));
@@ -451,20 +460,22 @@ static int load_dir(const char *dir, const char *scanner, const struct copa_repo
 			goto out;
 	for (size_t i = first; i < out->n; i++) {
 		if (!*out->v[i]->arch) {
-			copa_err_set(err, COPA_E_INPUT,
-				     "report '%s' names no architecture: in a report directory every "
-				     "report must say which platform it is for",
-				     out->v[i]->source);
+			copa_err_set(
+			    err, COPA_E_INPUT,
+			    "report '%s' names no architecture: in a report directory every "
+			    "report must say which platform it is for",
+			    out->v[i]->source);
 			goto out;
 		}
 		copa_update_manifest_platform(out->v[i], &pa);
 		for (size_t j = first; j < i; j++) {
 			copa_update_manifest_platform(out->v[j], &pb);
 			if (!strcmp(copa_buf_str(&pa), copa_buf_str(&pb))) {
-				copa_err_set(err, COPA_E_INPUT,
-					     "reports '%s' and '%s' are both for %s: keep one report "
-					     "per platform in '%s'",
-					     out->v[j]->source, out->v[i]->source, copa_buf_str(&pa), dir);
+				copa_err_set(
+				    err, COPA_E_INPUT,
+				    "reports '%s' and '%s' are both for %s: keep one report "
+				    "per platform in '%s'",
+				    out->v[j]->source, out->v[i]->source, copa_buf_str(&pa), dir);
 				goto out;
 			}
 		}
@@ -481,7 +492,7 @@ out:
 }
 
 int copa_report_load(const char *path, const struct copa_report_opts *opts,
-		     struct copa_update_manifest_list *out, struct copa_err *err)
+                     struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	struct copa_report_opts o = opts ? *opts : (struct copa_report_opts){0};
 	const char *scanner = o.scanner && *o.scanner ? o.scanner : "trivy";
@@ -489,18 +500,18 @@ int copa_report_load(const char *path, const struct copa_report_opts *opts,
 
 	if (!copa_report_scanner_name_valid(scanner)) {
 		copa_err_set(err, COPA_E_USAGE,
-			     "invalid scanner '%.80s': use trivy, grype, native or a plugin name "
-			     "matching ^[a-zA-Z0-9][a-zA-Z0-9_-]*$",
-			     scanner);
+		             "invalid scanner '%.80s': use trivy, grype, native or a plugin name "
+		             "matching ^[a-zA-Z0-9][a-zA-Z0-9_-]*$",
+		             scanner);
 		return sanitized(err);
 	}
 	if (stat(path, &st) < 0) {
 		copa_err_sys(err, errno == ENOENT ? COPA_E_NOTFOUND : COPA_E_IO, errno,
-			     "cannot read report '%s'", path);
+		             "cannot read report '%s'", path);
 		return sanitized(err);
 	}
 	if ((S_ISDIR(st.st_mode) ? load_dir(path, scanner, &o, out, err)
-				  : load_file(path, scanner, &o, out, err)) < 0)
+	                         : load_file(path, scanner, &o, out, err)) < 0)
 		return sanitized(err);
 	return 0;
 }

@@ -25,10 +25,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define COPA_REPORT_MAX_SIZE        (256u * 1024 * 1024) /* bytes in one report or plugin output */
-#define COPA_REPORT_MAX_FILES       256                  /* reports in a directory */
-#define COPA_REPORT_MAX_RESULTS     100000               /* Trivy Results[], native documents */
-#define COPA_REPORT_PLUGIN_TIMEOUT  (5 * 60 * 1000)      /* default plugin timeout, ms */
+#define COPA_REPORT_MAX_SIZE       (256u * 1024 * 1024) /* bytes in one report or plugin output */
+#define COPA_REPORT_MAX_FILES      256                  /* reports in a directory */
+#define COPA_REPORT_MAX_RESULTS    100000               /* Trivy Results[], native documents */
+#define COPA_REPORT_PLUGIN_TIMEOUT (5 * 60 * 1000)      /* default plugin timeout, ms */
 
 struct copa_report_opts {
 	const char *scanner; /* "trivy" (NULL means trivy), "grype", "native" or a plugin NAME */
@@ -47,7 +47,7 @@ bool copa_report_scanner_name_valid(const char *name);
  * architecture, are errors. COPA_E_USAGE for an invalid scanner name.
  */
 int copa_report_load(const char *path, const struct copa_report_opts *opts,
-		     struct copa_update_manifest_list *out, struct copa_err *err);
+                     struct copa_update_manifest_list *out, struct copa_err *err);
 
 /*
  * Parses one in-memory document with a built-in scanner ("trivy", "grype",
@@ -56,7 +56,7 @@ int copa_report_load(const char *path, const struct copa_report_opts *opts,
  * writes for a directory).
  */
 int copa_report_parse(const char *scanner, const void *data, size_t n, const char *source,
-		      struct copa_update_manifest_list *out, struct copa_err *err);
+                      struct copa_update_manifest_list *out, struct copa_err *err);
 
 /*
  * Writes m as native v1alpha2 JSON (2-space indent, trailing newline): the
@@ -66,6 +66,6 @@ int copa_report_parse(const char *scanner, const void *data, size_t n, const cha
  * array of such documents. Replaces out's contents.
  */
 int copa_report_write_native(const struct copa_update_manifest *const *v, size_t n, bool as_array,
-			     struct copa_buf *out, struct copa_err *err);
+                             struct copa_buf *out, struct copa_err *err);
 
 #endif

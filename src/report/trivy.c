@@ -26,10 +26,12 @@ static enum copa_pkgfam purl_hint(const json_t *results)
 	size_t i, j;
 	json_t *r, *v;
 
-	json_array_foreach(results, i, r) {
+	json_array_foreach(results, i, r)
+	{
 		json_t *vulns = copa_json_arr_ci(r, "Vulnerabilities");
 
-		json_array_foreach(vulns, j, v) {
+		json_array_foreach(vulns, j, v)
+		{
 			json_t *id = copa_json_obj_ci(v, "PkgIdentifier");
 			const char *purl = copa_json_str_ci(id, "PURL");
 			enum copa_pkgfam f = copa_report_fam_of_type(purl);
@@ -49,7 +51,7 @@ static bool is_os_result(const char *class, const char *type, const char *family
 }
 
 static int read_vuln(struct copa_update_manifest *m, const json_t *v, const char *path,
-		     const char *type, const char *class, struct copa_err *err)
+                     const char *type, const char *class, struct copa_err *err)
 {
 	struct copa_entry e = {0};
 
@@ -68,12 +70,13 @@ static int read_vuln(struct copa_update_manifest *m, const json_t *v, const char
 }
 
 static int read_results(struct copa_update_manifest *m, const json_t *results, const char *family,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	size_t i, j;
 	json_t *r, *v;
 
-	json_array_foreach(results, i, r) {
+	json_array_foreach(results, i, r)
+	{
 		char path[PATHLEN];
 		const char *class = NULL, *type = NULL;
 		const json_t *vulns;
@@ -83,7 +86,8 @@ static int read_results(struct copa_update_manifest *m, const json_t *results, c
 			return copa_err_set(err, COPA_E_INPUT, "%s is not an object", path);
 		if (copa_rj_str(r, "Class", path, &class, err) < 0 ||
 		    copa_rj_str(r, "Type", path, &type, err) < 0 ||
-		    copa_rj_arr(r, "Vulnerabilities", path, &vulns, COPA_MANIFEST_MAX_ENTRIES, err) < 0)
+		    copa_rj_arr(r, "Vulnerabilities", path, &vulns, COPA_MANIFEST_MAX_ENTRIES,
+		                err) < 0)
 			return -1;
 		if (!vulns)
 			continue;
@@ -92,11 +96,13 @@ static int read_results(struct copa_update_manifest *m, const json_t *results, c
 				m->n_lang_ignored += json_array_size(vulns);
 			continue;
 		}
-		json_array_foreach(vulns, j, v) {
+		json_array_foreach(vulns, j, v)
+		{
 			char vpath[PATHLEN];
 
 			snprintf(vpath, sizeof(vpath), "Results[%zu].Vulnerabilities[%zu]", i, j);
-			if (read_vuln(m, v, vpath, type ? type : "", class ? class : "os-pkgs", err) < 0)
+			if (read_vuln(m, v, vpath, type ? type : "", class ? class : "os-pkgs",
+			              err) < 0)
 				return -1;
 		}
 	}
@@ -104,7 +110,7 @@ static int read_results(struct copa_update_manifest *m, const json_t *results, c
 }
 
 int copa_report_trivy(const json_t *doc, const char *source, struct copa_update_manifest_list *out,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	const json_t *meta = NULL, *os = NULL, *cfg = NULL, *results = NULL, *sv;
 	const char *family = NULL, *name = NULL, *arch = NULL, *variant = NULL, *artifact = NULL;
@@ -114,16 +120,17 @@ int copa_report_trivy(const json_t *doc, const char *source, struct copa_update_
 		return -1;
 	if (!json_is_object(doc))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "not a Trivy report: the document is not a JSON object");
+		                    "not a Trivy report: the document is not a JSON object");
 	sv = copa_json_get_ci(doc, "SchemaVersion");
 	if (sv && !json_is_null(sv)) {
 		if (!json_is_integer(sv))
 			return copa_err_set(err, COPA_E_INPUT, "SchemaVersion is not a number");
 		if (json_integer_value(sv) != 2)
-			return copa_err_set(err, COPA_E_UNSUPPORTED,
-					    "Trivy SchemaVersion %lld is not supported: copa reads "
-					    "SchemaVersion 2 (`trivy image -f json`, Trivy 0.20 or newer)",
-					    (long long)json_integer_value(sv));
+			return copa_err_set(
+			    err, COPA_E_UNSUPPORTED,
+			    "Trivy SchemaVersion %lld is not supported: copa reads "
+			    "SchemaVersion 2 (`trivy image -f json`, Trivy 0.20 or newer)",
+			    (long long)json_integer_value(sv));
 	}
 	if (copa_rj_str(doc, "ArtifactName", "report", &artifact, err) < 0 ||
 	    copa_rj_obj(doc, "Metadata", "report", &meta, err) < 0 ||
@@ -137,17 +144,18 @@ int copa_report_trivy(const json_t *doc, const char *source, struct copa_update_
 		return -1;
 	if (!family || !*family || !strcasecmp(family, "none"))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "no OS metadata (Metadata.OS.Family): Trivy found no operating "
-				    "system in '%s'; copa patches OS packages, so scan a container "
-				    "image with `trivy image -f json`",
-				    artifact && *artifact ? artifact : "the scanned artifact");
+		                    "no OS metadata (Metadata.OS.Family): Trivy found no operating "
+		                    "system in '%s'; copa patches OS packages, so scan a container "
+		                    "image with `trivy image -f json`",
+		                    artifact && *artifact ? artifact : "the scanned artifact");
 	if (!name || !*name)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "no OS version (Metadata.OS.Name) for OS family '%s'", family);
+		                    "no OS version (Metadata.OS.Name) for OS family '%s'", family);
 	m = copa_update_manifest_new(source, "trivy");
 	if (artifact && strlen(artifact) <= COPA_MANIFEST_MAX_FIELD)
 		m->artifact = copa_update_manifest_strdup(m, artifact);
-	if (copa_update_manifest_set_os(m, family, name, arch, variant, purl_hint(results), err) < 0 ||
+	if (copa_update_manifest_set_os(m, family, name, arch, variant, purl_hint(results), err) <
+	        0 ||
 	    read_results(m, results, family, err) < 0) {
 		copa_update_manifest_free(m);
 		return -1;

@@ -17,7 +17,10 @@ struct copa_arena {
 	size_t total;      /* bytes handed out, for accounting */
 };
 
-#define COPA_ARENA_INIT {NULL, 0, 0}
+#define COPA_ARENA_INIT                                                                            \
+	{                                                                                          \
+		NULL, 0, 0                                                                         \
+	}
 
 /* Returns n bytes aligned for any object; owned by the arena. */
 void *copa_arena_alloc(struct copa_arena *a, size_t n);

@@ -23,7 +23,10 @@ struct copa_buf {
 	bool overflow;
 };
 
-#define COPA_BUF_INIT {NULL, 0, 0, 0, false}
+#define COPA_BUF_INIT                                                                              \
+	{                                                                                          \
+		NULL, 0, 0, 0, false                                                               \
+	}
 
 /* Initialises an empty buffer that refuses to grow beyond max bytes (0: none). */
 void copa_buf_init(struct copa_buf *b, size_t max);
@@ -40,7 +43,7 @@ int copa_buf_addc(struct copa_buf *b, char c);
 /* Appends formatted text. */
 int copa_buf_addf(struct copa_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int copa_buf_vaddf(struct copa_buf *b, const char *fmt, va_list ap)
-	__attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 /* Ensures room for n more bytes without changing len. */
 int copa_buf_grow(struct copa_buf *b, size_t n);
 /* Shortens the contents to len bytes (len <= b->len). */

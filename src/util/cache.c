@@ -39,10 +39,11 @@ int copa_cache_open(struct copa_cache *c, const char *dir, struct copa_err *err)
 	c->path = NULL;
 	if (copa_fs_mkdir_p(AT_FDCWD, path, 0700, err) < 0)
 		return copa_err_wrap(err, "cache directory '%s' (choose another with --cache-dir)",
-				     path);
+		                     path);
 	c->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (c->dirfd < 0)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot open cache directory '%s'", path);
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot open cache directory '%s'",
+		                    path);
 	real = realpath(path, NULL);
 	c->path = real ? real : copa_xstrdup(path);
 	if (copa_fs_mkdir_p(c->dirfd, "blobs/sha256", 0700, err) < 0 ||
@@ -77,8 +78,10 @@ void copa_cache_sweep(const struct copa_cache *c)
 			continue;
 		copa_fs_sweep_stale(fd, prefixes, NULL);
 		if (!strcmp(de->d_name, "blobs")) {
-			_cleanup_close_ int a = openat(fd, "sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			_cleanup_close_ int b = openat(fd, "sha512", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			_cleanup_close_ int a =
+			    openat(fd, "sha256", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			_cleanup_close_ int b =
+			    openat(fd, "sha512", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 			if (a >= 0)
 				copa_fs_sweep_stale(a, NULL, NULL);
@@ -125,7 +128,7 @@ bool copa_cache_has_blob(const struct copa_cache *c, const char *digest)
 }
 
 int copa_cache_open_blob(const struct copa_cache *c, const char *digest, bool verify,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	_cleanup_free_ char *rel = blob_rel(digest);
 	_cleanup_close_ int fd = -1;
@@ -139,7 +142,7 @@ int copa_cache_open_blob(const struct copa_cache *c, const char *digest, bool ve
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return copa_err_set(err, COPA_E_NOTFOUND, "blob %s is not in the cache",
-					    digest);
+			                    digest);
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot open cached blob %s", digest);
 	}
 	if (!verify)
@@ -150,7 +153,7 @@ int copa_cache_open_blob(const struct copa_cache *c, const char *digest, bool ve
 	if (strcmp(got, hex) != 0) {
 		unlinkat(c->dirfd, rel, 0);
 		return copa_err_set(err, COPA_E_NOTFOUND,
-				    "cached blob %s was corrupt and has been removed", digest);
+		                    "cached blob %s was corrupt and has been removed", digest);
 	}
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot rewind cached blob %s", digest);
@@ -165,7 +168,7 @@ int copa_cache_begin(const struct copa_cache *c, struct copa_tmpfile *t, struct 
 }
 
 int copa_cache_commit_blob(const struct copa_cache *c, struct copa_tmpfile *t, const char *digest,
-			   bool verified, char out_digest[COPA_DIGEST_MAX], struct copa_err *err)
+                           bool verified, char out_digest[COPA_DIGEST_MAX], struct copa_err *err)
 {
 	char computed[COPA_DIGEST_MAX];
 	_cleanup_free_ char *rel = NULL;
@@ -188,8 +191,8 @@ int copa_cache_commit_blob(const struct copa_cache *c, struct copa_tmpfile *t, c
 		snprintf(computed, sizeof(computed), "%s:%s", copa_hash_name(alg), hex);
 		if (digest && strcmp(computed, digest) != 0)
 			return copa_err_set(err, COPA_E_VERIFY,
-					    "content does not match its digest %s (got %s)", digest,
-					    computed);
+			                    "content does not match its digest %s (got %s)", digest,
+			                    computed);
 		digest = computed;
 	}
 	rel = blob_rel(digest);
@@ -201,7 +204,7 @@ int copa_cache_commit_blob(const struct copa_cache *c, struct copa_tmpfile *t, c
 	}
 	if (renameat(t->dirfd, t->tmp, c->dirfd, rel) < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot store blob %s in the cache",
-				    digest);
+		                    digest);
 	t->done = true;
 	if (out_digest)
 		snprintf(out_digest, COPA_DIGEST_MAX, "%s", digest);
@@ -209,7 +212,7 @@ int copa_cache_commit_blob(const struct copa_cache *c, struct copa_tmpfile *t, c
 }
 
 char *copa_cache_path(const struct copa_cache *c, const char *ns, const char *key,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	if (!plain_name(ns) || !plain_name(key)) {
 		copa_err_set(err, COPA_E_BUG, "invalid cache key '%s/%s'", ns, key);
@@ -221,7 +224,7 @@ char *copa_cache_path(const struct copa_cache *c, const char *ns, const char *ke
 }
 
 int copa_cache_put(const struct copa_cache *c, const char *ns, const char *key, const void *data,
-		   size_t n, struct copa_err *err)
+                   size_t n, struct copa_err *err)
 {
 	_cleanup_free_ char *rel = NULL;
 
@@ -234,7 +237,7 @@ int copa_cache_put(const struct copa_cache *c, const char *ns, const char *key, 
 }
 
 int copa_cache_get(const struct copa_cache *c, const char *ns, const char *key, size_t max,
-		   struct copa_buf *out, struct copa_err *err)
+                   struct copa_buf *out, struct copa_err *err)
 {
 	_cleanup_free_ char *rel = NULL;
 	struct copa_err e2 = COPA_ERR_INIT;

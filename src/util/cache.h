@@ -57,7 +57,7 @@ bool copa_cache_has_blob(const struct copa_cache *c, const char *digest);
  * COPA_E_NOTFOUND when absent or corrupt.
  */
 int copa_cache_open_blob(const struct copa_cache *c, const char *digest, bool verify,
-			 struct copa_err *err);
+                         struct copa_err *err);
 
 /* Starts writing a new cache entry: a temporary file in tmp/. */
 int copa_cache_begin(const struct copa_cache *c, struct copa_tmpfile *t, struct copa_err *err);
@@ -70,21 +70,21 @@ int copa_cache_begin(const struct copa_cache *c, struct copa_tmpfile *t, struct 
  * caller still calls copa_tmpfile_release().
  */
 int copa_cache_commit_blob(const struct copa_cache *c, struct copa_tmpfile *t, const char *digest,
-			   bool verified, char out_digest[COPA_DIGEST_MAX], struct copa_err *err);
+                           bool verified, char out_digest[COPA_DIGEST_MAX], struct copa_err *err);
 
 /* Stores data at <ns>/<key> atomically. ns and key must be plain names. */
 int copa_cache_put(const struct copa_cache *c, const char *ns, const char *key, const void *data,
-		   size_t n, struct copa_err *err);
+                   size_t n, struct copa_err *err);
 
 /*
  * Reads <ns>/<key> into out (up to max bytes). Returns 1 when found, 0 when
  * absent, -1 on error.
  */
 int copa_cache_get(const struct copa_cache *c, const char *ns, const char *key, size_t max,
-		   struct copa_buf *out, struct copa_err *err);
+                   struct copa_buf *out, struct copa_err *err);
 
 /* Returns the malloc'd absolute path of <ns>/<key>, creating <ns>/ if needed. */
 char *copa_cache_path(const struct copa_cache *c, const char *ns, const char *key,
-		      struct copa_err *err);
+                      struct copa_err *err);
 
 #endif

@@ -43,7 +43,13 @@ struct copa_err {
 	char msg[COPA_ERR_MSG_MAX];
 };
 
-#define COPA_ERR_INIT {0, 0, {0}}
+#define COPA_ERR_INIT                                                                              \
+	{                                                                                          \
+		0, 0,                                                                              \
+		{                                                                                  \
+			0                                                                          \
+		}                                                                                  \
+	}
 
 /* Returns the stable short name of a code ("io", "input", ...). */
 const char *copa_errcode_str(enum copa_errcode code);
@@ -53,18 +59,17 @@ const char *copa_errcode_str(enum copa_errcode code);
  * earlier one. Always returns -1 so callers can `return copa_err_set(...)`.
  */
 int copa_err_set(struct copa_err *err, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Like copa_err_set, then appends ": <strerror(errnum)>" and records errnum. */
 int copa_err_sys(struct copa_err *err, int code, int errnum, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 /*
  * Prefixes the existing message with formatted context and ": ", keeping the
  * code. Truncates from the end when the result does not fit. Returns -1.
  */
-int copa_err_wrap(struct copa_err *err, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int copa_err_wrap(struct copa_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Resets err to COPA_OK with an empty message. */
 void copa_err_clear(struct copa_err *err);

@@ -39,7 +39,7 @@ int copa_fs_read_fd(int fd, size_t max, struct copa_buf *out, struct copa_err *e
 }
 
 int copa_fs_read_file(int dirfd, const char *path, size_t max, struct copa_buf *out,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -47,10 +47,11 @@ int copa_fs_read_file(int dirfd, const char *path, size_t max, struct copa_buf *
 	copa_buf_reset(out);
 	if (fd < 0)
 		return copa_err_sys(err, errno == ENOENT ? COPA_E_NOTFOUND : COPA_E_IO, errno,
-				    "cannot open '%s'", path);
+		                    "cannot open '%s'", path);
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && max && (uint64_t)st.st_size > max)
-		return copa_err_set(err, COPA_E_LIMIT, "'%s' is %lld bytes, more than the %zu allowed",
-				    path, (long long)st.st_size, max);
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "'%s' is %lld bytes, more than the %zu allowed", path,
+		                    (long long)st.st_size, max);
 	if (copa_fs_read_fd(fd, max, out, err) < 0)
 		return copa_err_wrap(err, "'%s'", path);
 	return 0;
@@ -119,7 +120,7 @@ char *copa_path_dir(const char *path)
 }
 
 int copa_tmpfile_open(struct copa_tmpfile *t, int dirfd, const char *path, mode_t mode,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	_cleanup_free_ char *dir = NULL;
 	const char *base;
@@ -138,9 +139,10 @@ int copa_tmpfile_open(struct copa_tmpfile *t, int dirfd, const char *path, mode_
 	for (int tries = 0; tries < 100; tries++) {
 		free(t->tmp);
 		t->tmp = copa_xasprintf(".%s.tmp-%d-%u", base, (int)getpid(),
-					__atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
-		t->fd = openat(t->dirfd, t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-			       mode & 0777 ? mode & 0777 : 0600);
+		                        __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED));
+		t->fd =
+		    openat(t->dirfd, t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+		           mode & 0777 ? mode & 0777 : 0600);
 		if (t->fd >= 0 || errno != EEXIST)
 			break;
 	}
@@ -148,7 +150,8 @@ int copa_tmpfile_open(struct copa_tmpfile *t, int dirfd, const char *path, mode_
 		int e = errno;
 
 		copa_tmpfile_release(t);
-		return copa_err_sys(err, COPA_E_IO, e, "cannot create a temporary file for '%s'", path);
+		return copa_err_sys(err, COPA_E_IO, e, "cannot create a temporary file for '%s'",
+		                    path);
 	}
 	if (mode)
 		fchmod(t->fd, mode);
@@ -189,7 +192,7 @@ void copa_tmpfile_release(struct copa_tmpfile *t)
 }
 
 int copa_fs_write_atomic(int dirfd, const char *path, const void *data, size_t n, mode_t mode,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	struct copa_tmpfile t;
 	int r;
@@ -209,9 +212,9 @@ static int openat2_beneath(int rootfd, const char *path, int flags, mode_t mode)
 {
 #ifdef SYS_openat2
 	struct open_how how = {
-		.flags = (uint64_t)flags,
-		.mode = (flags & O_CREAT) ? mode : 0,
-		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	    .flags = (uint64_t)flags,
+	    .mode = (flags & O_CREAT) ? mode : 0,
+	    .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
 
 	return (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
@@ -256,8 +259,7 @@ static int walk_beneath(int rootfd, const char *path, int flags, mode_t mode)
 	return dfd;
 }
 
-int copa_fs_open_beneath(int rootfd, const char *path, int flags, mode_t mode,
-			 struct copa_err *err)
+int copa_fs_open_beneath(int rootfd, const char *path, int flags, mode_t mode, struct copa_err *err)
 {
 	static int have_openat2 = 1;
 	int fd = -1;
@@ -268,7 +270,8 @@ int copa_fs_open_beneath(int rootfd, const char *path, int flags, mode_t mode,
 		path = ".";
 	flags |= O_CLOEXEC;
 	if (__atomic_load_n(&have_openat2, __ATOMIC_RELAXED)) {
-		fd = openat2_beneath(rootfd, path, flags | ((flags & O_CREAT) ? O_NOFOLLOW : 0), mode);
+		fd = openat2_beneath(rootfd, path, flags | ((flags & O_CREAT) ? O_NOFOLLOW : 0),
+		                     mode);
 		if (fd < 0 && (errno == ENOSYS || errno == EPERM))
 			__atomic_store_n(&have_openat2, 0, __ATOMIC_RELAXED);
 		else if (fd >= 0 || errno != ENOSYS)
@@ -280,9 +283,9 @@ done:
 		int code = errno == ENOENT ? COPA_E_NOTFOUND : COPA_E_IO;
 
 		if (errno == EXDEV || errno == ELOOP)
-			return copa_err_set(err, COPA_E_INPUT,
-					    "refusing '%s': it leaves the tree or passes through a symlink",
-					    path);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "refusing '%s': it leaves the tree or passes through a symlink", path);
 		return copa_err_sys(err, code, errno, "cannot open '%s'", path);
 	}
 	return fd;
@@ -304,7 +307,8 @@ int copa_fs_mkdir_p(int dirfd, const char *path, mode_t mode, struct copa_err *e
 		copa_buf_reset(&b);
 		copa_buf_add(&b, path, n);
 		if (mkdirat(dirfd, b.p, mode) < 0 && errno != EEXIST) {
-			r = copa_err_sys(err, COPA_E_IO, errno, "cannot create directory '%s'", b.p);
+			r = copa_err_sys(err, COPA_E_IO, errno, "cannot create directory '%s'",
+			                 b.p);
 			break;
 		}
 		/* Beneath dirfd, refuse to continue through a symlink or non-directory. */
@@ -384,11 +388,11 @@ char *copa_fs_mkdtemp(const char *parent, const char *prefix, struct copa_err *e
 {
 	/* The PID in the name lets copa_fs_sweep_stale tell a crashed run's directory. */
 	char *path = copa_xasprintf("%s/%s%d-XXXXXX", parent ? parent : copa_fs_tmpdir(), prefix,
-				    (int)getpid());
+	                            (int)getpid());
 
 	if (!mkdtemp(path)) {
 		copa_err_sys(err, COPA_E_IO, errno, "cannot create a temporary directory in '%s'",
-			     parent ? parent : copa_fs_tmpdir());
+		             parent ? parent : copa_fs_tmpdir());
 		free(path);
 		return NULL;
 	}
@@ -445,7 +449,8 @@ static pid_t stale_pid(const char *name, const char *const *prefixes, const char
 	if (name[0] == '.' && (p = strstr(name, ".tmp-")) != NULL) {
 		size_t blen = tmp_base ? strlen(tmp_base) : 0;
 
-		if (tmp_base && ((size_t)(p - name) != blen + 1 || strncmp(name + 1, tmp_base, blen)))
+		if (tmp_base &&
+		    ((size_t)(p - name) != blen + 1 || strncmp(name + 1, tmp_base, blen)))
 			return 0;
 		p += 5;
 	} else {
@@ -498,7 +503,7 @@ int copa_fs_sweep_stale(int dirfd, const char *const *prefixes, const char *tmp_
 		if (lk < 0 || flock(lk, LOCK_EX | LOCK_NB) < 0)
 			continue;
 		if (S_ISDIR(st.st_mode) ? rm_rf_at(dirfd, de->d_name, &e) == 0
-					: unlinkat(dirfd, de->d_name, 0) == 0)
+		                        : unlinkat(dirfd, de->d_name, 0) == 0)
 			removed++;
 	}
 	closedir(d);

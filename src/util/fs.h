@@ -25,7 +25,7 @@
  * contents. Errors name the path.
  */
 int copa_fs_read_file(int dirfd, const char *path, size_t max, struct copa_buf *out,
-		      struct copa_err *err);
+                      struct copa_err *err);
 
 /* Reads everything from fd (up to max bytes) into out, appending. */
 int copa_fs_read_fd(int fd, size_t max, struct copa_buf *out, struct copa_err *err);
@@ -53,7 +53,7 @@ struct copa_tmpfile {
  * whose directory must exist. mode is applied at commit.
  */
 int copa_tmpfile_open(struct copa_tmpfile *t, int dirfd, const char *path, mode_t mode,
-		      struct copa_err *err);
+                      struct copa_err *err);
 /* Flushes (fsync when durable), closes and renames into place. */
 int copa_tmpfile_commit(struct copa_tmpfile *t, bool durable, struct copa_err *err);
 /* Unlinks the temporary file if it was not committed and frees everything. */
@@ -61,7 +61,7 @@ void copa_tmpfile_release(struct copa_tmpfile *t);
 
 /* Writes data to path atomically (temp file + rename). */
 int copa_fs_write_atomic(int dirfd, const char *path, const void *data, size_t n, mode_t mode,
-			 struct copa_err *err);
+                         struct copa_err *err);
 
 /*
  * Creates path and its missing parents (like mkdir -p). A relative path is
@@ -77,7 +77,7 @@ int copa_fs_mkdir_p(int dirfd, const char *path, mode_t mode, struct copa_err *e
  * an existing symlink is an error, never a redirection). Returns an fd or -1.
  */
 int copa_fs_open_beneath(int rootfd, const char *path, int flags, mode_t mode,
-			 struct copa_err *err);
+                         struct copa_err *err);
 
 /* Removes path (file or directory tree) beneath dirfd; a missing path is not an error. */
 int copa_fs_rm_rf(int dirfd, const char *path, struct copa_err *err);

@@ -107,8 +107,7 @@ void copa_hash_dup(struct copa_hash *dst, const struct copa_hash *src)
 	dst->alg = src->alg;
 }
 
-void copa_hash_hex(enum copa_hash_alg alg, const void *data, size_t n,
-		   char hex[COPA_HASH_HEX_MAX])
+void copa_hash_hex(enum copa_hash_alg alg, const void *data, size_t n, char hex[COPA_HASH_HEX_MAX])
 {
 	struct copa_hash h;
 
@@ -162,7 +161,7 @@ bool copa_digest_parse(const char *s, enum copa_hash_alg *alg, const char **hex)
 }
 
 int copa_hash_fd(int fd, enum copa_hash_alg alg, char hex[COPA_HASH_HEX_MAX], uint64_t *size,
-		 struct copa_err *err)
+                 struct copa_err *err)
 {
 	struct copa_hash h;
 	static __thread char chunk[1 << 16];

@@ -22,7 +22,7 @@ enum copa_hash_alg {
 };
 
 /* Longest digest string: "sha512:" + 128 hex + NUL. */
-#define COPA_DIGEST_MAX 136
+#define COPA_DIGEST_MAX   136
 #define COPA_HASH_HEX_MAX 129
 
 struct copa_hash {
@@ -43,8 +43,7 @@ void copa_hash_release(struct copa_hash *h);
 void copa_hash_dup(struct copa_hash *dst, const struct copa_hash *src);
 
 /* One-shot helpers: hex of data, and "sha256:<hex>" of data. */
-void copa_hash_hex(enum copa_hash_alg alg, const void *data, size_t n,
-		   char hex[COPA_HASH_HEX_MAX]);
+void copa_hash_hex(enum copa_hash_alg alg, const void *data, size_t n, char hex[COPA_HASH_HEX_MAX]);
 void copa_sha256_digest(const void *data, size_t n, char digest[COPA_DIGEST_MAX]);
 
 /* Hex length for an algorithm (64 for sha256). */
@@ -65,6 +64,6 @@ static inline bool copa_digest_valid(const char *s)
 
 /* Hashes a whole file descriptor from its current offset to EOF. */
 int copa_hash_fd(int fd, enum copa_hash_alg alg, char hex[COPA_HASH_HEX_MAX], uint64_t *size,
-		 struct copa_err *err);
+                 struct copa_err *err);
 
 #endif

@@ -67,7 +67,7 @@ struct copa_http *copa_http_new(const struct copa_http_opts *opts, struct copa_e
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK) {
 		copa_err_set(err, COPA_E_NET, "cannot initialise libcurl: %s",
-			     curl_easy_strerror(global_rc));
+		             curl_easy_strerror(global_rc));
 		return NULL;
 	}
 	h = copa_xcalloc(1, sizeof(*h));
@@ -160,14 +160,14 @@ struct xfer {
 	const struct copa_http_req *req;
 	struct copa_http_resp *resp;
 	struct copa_err *err;
-	bool failed;  /* a callback failed; err is set */
+	bool failed; /* a callback failed; err is set */
 	struct copa_buf errbody;
 	bool is_file; /* file:// has no status codes: success is 200, missing is 404 */
 	uint64_t received;
 	uint64_t body_sent;
 	long long last_progress;
-	bool guard;         /* refuse link-local and metadata addresses (opensocket) */
-	char refused[64];   /* the address refused, when it was */
+	bool guard;       /* refuse link-local and metadata addresses (opensocket) */
+	char refused[64]; /* the address refused, when it was */
 };
 
 #define MAX_HEADER_COUNT 200
@@ -196,11 +196,11 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *ctx)
 	if (x->resp->n_headers >= MAX_HEADER_COUNT)
 		return n;
 	x->resp->headers = copa_xgrow(x->resp->headers, &x->resp->headers_cap,
-				      x->resp->n_headers + 1, sizeof(*x->resp->headers));
+	                              x->resp->n_headers + 1, sizeof(*x->resp->headers));
 	hd = &x->resp->headers[x->resp->n_headers++];
 	hd->name = copa_blob_dup(copa_blob_trim(copa_blob(line.p, (size_t)(colon - line.p))));
 	hd->value = copa_blob_dup(
-		copa_blob_trim(copa_blob(colon + 1, line.n - (size_t)(colon + 1 - line.p))));
+	    copa_blob_trim(copa_blob(colon + 1, line.n - (size_t)(colon + 1 - line.p))));
 	return n;
 }
 
@@ -216,7 +216,7 @@ static void report_progress(struct xfer *x, bool force)
 		return;
 	x->last_progress = now;
 	copa_progress(x->h->o.out, COPA_PROGRESS_UPDATE, r->progress_task, r->progress_id,
-		      r->progress_base + x->received, r->progress_total);
+	              r->progress_base + x->received, r->progress_total);
 }
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
@@ -233,8 +233,8 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *ctx)
 	if (x->req->resp_body) {
 		if (copa_buf_add(x->req->resp_body, data, n) < 0) {
 			copa_err_set(x->err, COPA_E_LIMIT,
-				     "response from '%s' is larger than the %zu bytes allowed",
-				     x->req->url, x->req->resp_body->max);
+			             "response from '%s' is larger than the %zu bytes allowed",
+			             x->req->url, x->req->resp_body->max);
 			x->failed = true;
 			return 0;
 		}
@@ -275,7 +275,7 @@ static size_t on_read(char *buffer, size_t size, size_t nitems, void *ctx)
 		} while (got < 0 && errno == EINTR);
 		if (got <= 0) {
 			copa_err_sys(x->err, COPA_E_IO, got < 0 ? errno : EIO,
-				     "cannot read the request body for '%s'", r->url);
+			             "cannot read the request body for '%s'", r->url);
 			x->failed = true;
 			return CURL_READFUNC_ABORT;
 		}
@@ -299,7 +299,7 @@ static int on_seek(void *ctx, curl_off_t offset, int origin)
 
 /* Called by curl about once a second and on every block: a canceled or late run stops here. */
 static int on_xferinfo(void *ctx, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
-		       curl_off_t ulnow)
+                       curl_off_t ulnow)
 {
 	struct xfer *x = ctx;
 
@@ -323,14 +323,15 @@ bool copa_http_addr_forbidden(const struct sockaddr *sa)
 	if (sa->sa_family == AF_INET6) {
 		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
 		const uint8_t *b = in6->sin6_addr.s6_addr;
-		static const uint8_t aws6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0, 0,
-						 0,    0,    0,    0,    0, 0, 0x02, 0x54};
+		static const uint8_t aws6[16] = {0xfd, 0x00, 0x0e, 0xc2, 0, 0, 0,    0,
+		                                 0,    0,    0,    0,    0, 0, 0x02, 0x54};
 
 		if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) /* fe80::/10 */
 			return true;
 		if (!memcmp(b, aws6, 16)) /* fd00:ec2::254, AWS metadata over IPv6 */
 			return true;
-		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) || IN6_IS_ADDR_V4COMPAT(&in6->sin6_addr)) {
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr) ||
+		    IN6_IS_ADDR_V4COMPAT(&in6->sin6_addr)) {
 			struct sockaddr_in v4 = {.sin_family = AF_INET};
 
 			memcpy(&v4.sin_addr, b + 12, 4);
@@ -342,9 +343,10 @@ bool copa_http_addr_forbidden(const struct sockaddr *sa)
 
 static void addr_str(const struct sockaddr *sa, char *buf, size_t len)
 {
-	const void *a = sa->sa_family == AF_INET6
-				? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr
-				: (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
+	const void *a =
+	    sa->sa_family == AF_INET6
+	        ? (const void *)&((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr
+	        : (const void *)&((const struct sockaddr_in *)(const void *)sa)->sin_addr;
 
 	if (!inet_ntop(sa->sa_family, a, buf, (socklen_t)len))
 		snprintf(buf, len, "(address)");
@@ -415,7 +417,7 @@ void copa_http_guard_link_local(struct copa_http *h, const char *const *trusted_
 		if (!host)
 			continue;
 		h->trusted_hosts =
-			copa_xrealloc(h->trusted_hosts, (h->n_trusted + 1) * sizeof(*h->trusted_hosts));
+		    copa_xrealloc(h->trusted_hosts, (h->n_trusted + 1) * sizeof(*h->trusted_hosts));
 		h->trusted_hosts[h->n_trusted++] = host;
 	}
 }
@@ -437,10 +439,10 @@ static bool guarded(const struct copa_http *h, const char *url)
 static int refuse_addr(struct copa_err *err, const char *url, const char *addr)
 {
 	return copa_err_set(err, COPA_E_NET,
-			    "refusing to connect to %s for '%s': link-local and cloud metadata "
-			    "addresses are not used for repositories an image declares (name the "
-			    "repository with --repo to use it anyway)",
-			    addr, url);
+	                    "refusing to connect to %s for '%s': link-local and cloud metadata "
+	                    "addresses are not used for repositories an image declares (name the "
+	                    "repository with --repo to use it anyway)",
+	                    addr, url);
 }
 
 static bool curl_code_transient(CURLcode c)
@@ -468,7 +470,7 @@ static bool status_transient(long s)
 }
 
 static struct curl_slist *build_headers(const struct copa_http_req *req, bool send_auth,
-					bool has_body)
+                                        bool has_body)
 {
 	struct curl_slist *l = NULL;
 	_cleanup_free_ char *auth = NULL;
@@ -486,8 +488,8 @@ static struct curl_slist *build_headers(const struct copa_http_req *req, bool se
 }
 
 static int one_request(struct copa_http *h, const struct copa_http_req *req, const char *method,
-		       const char *url, bool send_auth, bool send_body, bool guard,
-		       struct copa_http_resp *resp, struct copa_err *err)
+                       const char *url, bool send_auth, bool send_body, bool guard,
+                       struct copa_http_resp *resp, struct copa_err *err)
 {
 	CURL *c = curl_easy_init();
 	struct curl_slist *hdrs;
@@ -508,7 +510,8 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 	if (h->o.deadline_ms && now >= h->o.deadline_ms) {
 		curl_easy_cleanup(c);
 		return copa_err_set(err, COPA_E_TIMEOUT,
-				    "--timeout passed before requesting '%s' (raise --timeout)", url);
+		                    "--timeout passed before requesting '%s' (raise --timeout)",
+		                    url);
 	}
 	x.guard = guard;
 	if (guard) {
@@ -535,7 +538,7 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	/* file:// only when asked for directly (offline mirrors), never via a redirect. */
 	curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
-			 strncasecmp(url, "file:", 5) == 0 ? "file" : "http,https");
+	                 strncasecmp(url, "file:", 5) == 0 ? "file" : "http,https");
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, h->o.connect_timeout_ms);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, h->o.stall_timeout_s);
@@ -549,8 +552,8 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)(h->o.deadline_ms - now));
 	if (send_auth && req->ca_pem) {
 		struct curl_blob cb = {.data = (void *)(uintptr_t)req->ca_pem,
-				       .len = strlen(req->ca_pem),
-				       .flags = CURL_BLOB_COPY};
+		                       .len = strlen(req->ca_pem),
+		                       .flags = CURL_BLOB_COPY};
 
 		curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &cb);
 	} else if (h->ca_file) {
@@ -572,11 +575,12 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 		curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
 	} else if (strcmp(method, "PUT") == 0) {
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
-		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)(has_body ? body_len : 0));
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE,
+		                 (curl_off_t)(has_body ? body_len : 0));
 	} else if (strcmp(method, "GET") != 0) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
-				 (curl_off_t)(has_body ? body_len : 0));
+		                 (curl_off_t)(has_body ? body_len : 0));
 		if (strcmp(method, "POST") != 0)
 			curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
 	}
@@ -590,7 +594,7 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 	}
 	if (req->progress_task && h->o.out)
 		copa_progress(h->o.out, COPA_PROGRESS_UPDATE, req->progress_task, req->progress_id,
-			      req->progress_base, req->progress_total);
+		              req->progress_base, req->progress_total);
 	rc = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
 	{
@@ -617,12 +621,12 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 		resp->transient = curl_code_transient(rc);
 		if (rc == CURLE_OPERATION_TIMEDOUT && h->o.deadline_ms &&
 		    copa_now_ms() >= h->o.deadline_ms - 5)
-			r = copa_err_set(err, COPA_E_TIMEOUT,
-					 "'%s': --timeout reached during the transfer (raise --timeout)",
-					 url);
+			r = copa_err_set(
+			    err, COPA_E_TIMEOUT,
+			    "'%s': --timeout reached during the transfer (raise --timeout)", url);
 		else
 			r = copa_err_set(err, COPA_E_NET, "'%s': %s", url,
-					 errbuf[0] ? errbuf : curl_easy_strerror(rc));
+			                 errbuf[0] ? errbuf : curl_easy_strerror(rc));
 	} else if (status_transient(resp->status)) {
 		resp->transient = true;
 	}
@@ -636,7 +640,7 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 }
 
 int copa_http_do(struct copa_http *h, const struct copa_http_req *req, struct copa_http_resp *resp,
-		 struct copa_err *err)
+                 struct copa_err *err)
 {
 	_cleanup_free_ char *url = copa_xstrdup(req->url);
 	const char *method = req->method ? req->method : "GET";
@@ -661,14 +665,15 @@ int copa_http_do(struct copa_http *h, const struct copa_http_req *req, struct co
 		if (!loc)
 			return 0;
 		if (hops >= req->max_redirects)
-			return copa_err_set(err, COPA_E_HTTP, "'%s': more than %d redirects", req->url,
-					    req->max_redirects);
+			return copa_err_set(err, COPA_E_HTTP, "'%s': more than %d redirects",
+			                    req->url, req->max_redirects);
 		next = copa_url_resolve(url, loc);
-		if (!next || (strncasecmp(next, "http://", 7) && strncasecmp(next, "https://", 8))) {
+		if (!next ||
+		    (strncasecmp(next, "http://", 7) && strncasecmp(next, "https://", 8))) {
 			free(next);
-			return copa_err_set(err, COPA_E_HTTP,
-					    "'%s': refusing a redirect to '%s' (only http and https)",
-					    url, loc);
+			return copa_err_set(
+			    err, COPA_E_HTTP,
+			    "'%s': refusing a redirect to '%s' (only http and https)", url, loc);
 		}
 		free(url);
 		url = next;
@@ -700,7 +705,7 @@ static long retry_after_ms(const struct copa_http_resp *resp)
 }
 
 bool copa_http_retry_wait(struct copa_http *h, unsigned attempt, const struct copa_http_resp *resp,
-			  const char *what)
+                          const char *what)
 {
 	long delay;
 	long long now = copa_now_ms();
@@ -719,11 +724,12 @@ bool copa_http_retry_wait(struct copa_http *h, unsigned attempt, const struct co
 	if (h->o.deadline_ms && now + delay >= h->o.deadline_ms)
 		return false;
 	if (resp->status)
-		copa_warn(h->o.out, "%s: server answered %ld, retrying in %.1f s (attempt %u of %u)",
-			  what, resp->status, delay / 1000.0, attempt + 2, h->o.max_retries + 1);
+		copa_warn(h->o.out,
+		          "%s: server answered %ld, retrying in %.1f s (attempt %u of %u)", what,
+		          resp->status, delay / 1000.0, attempt + 2, h->o.max_retries + 1);
 	else
 		copa_warn(h->o.out, "%s: transfer failed, retrying in %.1f s (attempt %u of %u)",
-			  what, delay / 1000.0, attempt + 2, h->o.max_retries + 1);
+		          what, delay / 1000.0, attempt + 2, h->o.max_retries + 1);
 	/* In slices, so that a signal or the deadline ends the wait promptly. */
 	for (long long until = copa_now_ms() + delay; copa_now_ms() < until;) {
 		long long left = until - copa_now_ms();
@@ -741,7 +747,7 @@ struct fetch_state {
 	const struct copa_http_fetch *f;
 	struct copa_hash hash;
 	enum copa_hash_alg alg;
-	uint64_t have;        /* bytes written to fd (and hashed) so far */
+	uint64_t have; /* bytes written to fd (and hashed) so far */
 	uint64_t limit;
 	uint64_t attempt_from; /* offset this attempt's Range asked for */
 	bool attempt_started;  /* the sink has seen this attempt's first byte */
@@ -772,7 +778,7 @@ static int fetch_sink(void *ctx, long status, const void *data, size_t n, struct
 	}
 	if (s->have + n > s->limit)
 		return copa_err_set(err, COPA_E_VERIFY, "%s is larger than the expected %llu bytes",
-				    s->f->what, (unsigned long long)s->limit);
+		                    s->f->what, (unsigned long long)s->limit);
 	if (copa_fs_pwrite_all(s->f->fd, data, n, s->have, err) < 0)
 		return copa_err_wrap(err, "%s", s->f->what);
 	if (s->hashing)
@@ -782,24 +788,24 @@ static int fetch_sink(void *ctx, long status, const void *data, size_t n, struct
 }
 
 static int status_error(const struct copa_http_fetch *f, const struct copa_http_resp *resp,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	switch (resp->status) {
 	case 404:
 		return copa_err_set(err, COPA_E_NOTFOUND, "%s: not found at '%s' (HTTP 404)",
-				    f->what, f->url);
+		                    f->what, f->url);
 	case 401:
 	case 403:
-		return copa_err_set(err, COPA_E_AUTH, "%s: access denied by '%s' (HTTP %ld)", f->what,
-				    f->url, resp->status);
+		return copa_err_set(err, COPA_E_AUTH, "%s: access denied by '%s' (HTTP %ld)",
+		                    f->what, f->url, resp->status);
 	default:
 		return copa_err_set(err, COPA_E_HTTP, "%s: '%s' answered HTTP %ld", f->what, f->url,
-				    resp->status);
+		                    resp->status);
 	}
 }
 
 int copa_http_fetch(struct copa_http *h, const struct copa_http_fetch *f,
-		    struct copa_http_resp *resp_out, struct copa_err *err)
+                    struct copa_http_resp *resp_out, struct copa_err *err)
 {
 	struct fetch_state s = {.f = f, .alg = COPA_HASH_SHA256};
 	struct copa_http_resp resp = {0};
@@ -811,14 +817,14 @@ int copa_http_fetch(struct copa_http *h, const struct copa_http_fetch *f,
 
 	if (f->expect_digest && !copa_digest_parse(f->expect_digest, &s.alg, &expect_hex))
 		return copa_err_set(err, COPA_E_INPUT, "%s: invalid digest '%s'", f->what,
-				    f->expect_digest);
+		                    f->expect_digest);
 	s.hashing = f->expect_digest != NULL;
 	s.limit = f->expect_size >= 0 ? (uint64_t)f->expect_size
-				       : (f->max_size ? f->max_size : (1ULL << 30));
+	                              : (f->max_size ? f->max_size : (1ULL << 30));
 	if (s.hashing)
 		copa_hash_init(&s.hash, s.alg);
 	copa_progress(h->o.out, COPA_PROGRESS_START, "download", f->what, 0,
-		      f->expect_size > 0 ? (uint64_t)f->expect_size : 0);
+	              f->expect_size > 0 ? (uint64_t)f->expect_size : 0);
 	for (;;) {
 		char range[64];
 		const char *extra[64];
@@ -832,7 +838,7 @@ int copa_http_fetch(struct copa_http *h, const struct copa_http_fetch *f,
 		s.attempt_started = false;
 		if (s.have > 0) {
 			snprintf(range, sizeof(range), "Range: bytes=%llu-",
-				 (unsigned long long)s.have);
+			         (unsigned long long)s.have);
 			extra[ne++] = range;
 		}
 		extra[ne] = NULL;
@@ -880,12 +886,13 @@ int copa_http_fetch(struct copa_http *h, const struct copa_http_fetch *f,
 		goto out;
 	}
 	if (ftruncate(f->fd, (off_t)s.have) < 0) {
-		copa_err_sys(err, COPA_E_IO, errno, "%s: cannot truncate the download file", f->what);
+		copa_err_sys(err, COPA_E_IO, errno, "%s: cannot truncate the download file",
+		             f->what);
 		goto out;
 	}
 	if (f->expect_size >= 0 && s.have != (uint64_t)f->expect_size) {
 		copa_err_set(err, COPA_E_VERIFY, "%s: got %llu bytes, expected %lld", f->what,
-			     (unsigned long long)s.have, (long long)f->expect_size);
+		             (unsigned long long)s.have, (long long)f->expect_size);
 		goto out;
 	}
 	if (s.hashing) {
@@ -894,8 +901,8 @@ int copa_http_fetch(struct copa_http *h, const struct copa_http_fetch *f,
 		copa_hash_final_hex(&s.hash, hex);
 		if (strcmp(hex, expect_hex) != 0) {
 			copa_err_set(err, COPA_E_VERIFY,
-				     "%s: content does not match its digest (got %s:%s)", f->what,
-				     copa_hash_name(s.alg), hex);
+			             "%s: content does not match its digest (got %s:%s)", f->what,
+			             copa_hash_name(s.alg), hex);
 			goto out;
 		}
 	}
@@ -949,7 +956,7 @@ bool copa_url_same_origin(const char *a, const char *b)
 {
 	char *sa = NULL, *ha = NULL, *pa = NULL, *sb = NULL, *hb = NULL, *pb = NULL;
 	bool same = url_parts(a, &sa, &ha, &pa) && url_parts(b, &sb, &hb, &pb) &&
-		    strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 && strcmp(pa, pb) == 0;
+	            strcasecmp(sa, sb) == 0 && strcasecmp(ha, hb) == 0 && strcmp(pa, pb) == 0;
 
 	curl_free(sa);
 	curl_free(ha);

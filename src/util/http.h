@@ -32,15 +32,15 @@
 struct copa_http;
 
 struct copa_http_opts {
-	const char *ca_file;       /* extra CA bundle (PEM); NULL: the system store */
-	bool tls_verify_off;       /* only from an explicit user opt-in */
-	long connect_timeout_ms;   /* 0: 30 s */
-	long stall_timeout_s;      /* abort a transfer that moves no byte for this long; 0: 60 s */
-	unsigned max_retries;      /* attempts after the first; 0: default 5 (use -1u for none) */
-	unsigned backoff_ms;       /* first retry delay, doubled each time, capped at 30 s; 0: 500 */
-	long long deadline_ms;     /* absolute copa_now_ms() by which everything must end; 0: none */
-	const char *user_agent;    /* NULL: "copa/<version>" */
-	struct copa_out *out;      /* logs retries and download progress; may be NULL */
+	const char *ca_file;     /* extra CA bundle (PEM); NULL: the system store */
+	bool tls_verify_off;     /* only from an explicit user opt-in */
+	long connect_timeout_ms; /* 0: 30 s */
+	long stall_timeout_s;    /* abort a transfer that moves no byte for this long; 0: 60 s */
+	unsigned max_retries;    /* attempts after the first; 0: default 5 (use -1u for none) */
+	unsigned backoff_ms;     /* first retry delay, doubled each time, capped at 30 s; 0: 500 */
+	long long deadline_ms;   /* absolute copa_now_ms() by which everything must end; 0: none */
+	const char *user_agent;  /* NULL: "copa/<version>" */
+	struct copa_out *out;    /* logs retries and download progress; may be NULL */
 };
 
 /* Creates a client. Returns NULL with err set when curl cannot be initialised. */
@@ -57,17 +57,17 @@ long long copa_now_ms(void);
  * return 0 to continue, -1 (with err set) to abort the transfer.
  */
 typedef int (*copa_http_sink)(void *ctx, long status, const void *data, size_t n,
-			      struct copa_err *err);
+                              struct copa_err *err);
 
 struct copa_http_req {
-	const char *method;          /* NULL: "GET"; "HEAD" sends no body back */
+	const char *method; /* NULL: "GET"; "HEAD" sends no body back */
 	const char *url;
-	const char *const *headers;  /* NULL-terminated "Name: value" lines; may be NULL */
-	const char *auth;            /* Authorization value ("Bearer x"), same-host only */
+	const char *const *headers; /* NULL-terminated "Name: value" lines; may be NULL */
+	const char *auth;           /* Authorization value ("Bearer x"), same-host only */
 	/* Request body: in memory, or a byte range of a file. */
 	const void *body;
 	size_t body_len;
-	int body_fd;                 /* >= 0 with has_body_fd */
+	int body_fd; /* >= 0 with has_body_fd */
 	bool has_body_fd;
 	uint64_t body_off;
 	uint64_t body_fd_len;
@@ -75,15 +75,15 @@ struct copa_http_req {
 	struct copa_buf *resp_body;
 	copa_http_sink sink;
 	void *sink_ctx;
-	int max_redirects;           /* 0: do not follow redirects */
+	int max_redirects; /* 0: do not follow redirects */
 	/* Per-request TLS (per-host certs.d); apply to the request's own origin only. */
-	const char *ca_pem;          /* PEM CA bundle in memory replacing ca_file; NULL: none */
-	const char *client_cert;     /* client certificate file (PEM) for mutual TLS */
-	const char *client_key;      /* its key file */
+	const char *ca_pem;      /* PEM CA bundle in memory replacing ca_file; NULL: none */
+	const char *client_cert; /* client certificate file (PEM) for mutual TLS */
+	const char *client_key;  /* its key file */
 	/* Progress reporting of the response body (task NULL: none). */
 	const char *progress_task;
 	const char *progress_id;
-	uint64_t progress_base;      /* bytes already done before this request (resume) */
+	uint64_t progress_base; /* bytes already done before this request (resume) */
 	uint64_t progress_total;
 };
 
@@ -93,14 +93,14 @@ struct copa_http_header {
 };
 
 struct copa_http_resp {
-	long status;                 /* final HTTP status, 0 when no response arrived */
+	long status; /* final HTTP status, 0 when no response arrived */
 	struct copa_http_header *headers;
 	size_t n_headers;
 	size_t headers_cap;
-	char *url;                   /* URL the final response came from (after redirects) */
-	int curl_code;               /* CURLcode of a transport failure, 0 otherwise */
-	char *error_body;            /* first 4 KiB of a non-2xx body when a sink was used */
-	bool transient;              /* the failure is worth retrying (reset, timeout, 5xx, 429) */
+	char *url;        /* URL the final response came from (after redirects) */
+	int curl_code;    /* CURLcode of a transport failure, 0 otherwise */
+	char *error_body; /* first 4 KiB of a non-2xx body when a sink was used */
+	bool transient;   /* the failure is worth retrying (reset, timeout, 5xx, 429) */
 };
 
 /*
@@ -134,7 +134,7 @@ const char *copa_http_resp_header(const struct copa_http_resp *r, const char *na
  * the deadline (COPA_E_TIMEOUT). resp must be zeroed or released first.
  */
 int copa_http_do(struct copa_http *h, const struct copa_http_req *req, struct copa_http_resp *resp,
-		 struct copa_err *err);
+                 struct copa_err *err);
 
 /*
  * Decides whether to retry after attempt number `attempt` (0-based) ended
@@ -143,7 +143,7 @@ int copa_http_do(struct copa_http *h, const struct copa_http_req *req, struct co
  * deadline) and returns true.
  */
 bool copa_http_retry_wait(struct copa_http *h, unsigned attempt, const struct copa_http_resp *resp,
-			  const char *what);
+                          const char *what);
 
 /*
  * Asks for fresh credentials after a 401: given the challenge response,
@@ -151,20 +151,20 @@ bool copa_http_retry_wait(struct copa_http *h, unsigned attempt, const struct co
  * registry client for token auth.
  */
 typedef char *(*copa_http_authorize)(void *ctx, const struct copa_http_resp *challenge,
-				     struct copa_err *err);
+                                     struct copa_err *err);
 
 struct copa_http_fetch {
 	const char *url;
 	const char *const *headers;
-	const char *auth;            /* initial Authorization value; may be NULL */
+	const char *auth;              /* initial Authorization value; may be NULL */
 	copa_http_authorize authorize; /* called once on 401; may be NULL */
 	void *authorize_ctx;
-	const char *expect_digest;   /* "sha256:<hex>" / "sha512:<hex>" to verify; NULL: none */
-	int64_t expect_size;         /* exact size to enforce; -1: unknown */
-	uint64_t max_size;           /* cap when the size is unknown; 0: 1 GiB */
-	int fd;                      /* destination, positioned at 0, truncated on restart */
-	const char *what;            /* subject for messages and progress ("blob sha256:ab…") */
-	const char *ca_pem;          /* as in copa_http_req (not sent to redirect targets) */
+	const char *expect_digest; /* "sha256:<hex>" / "sha512:<hex>" to verify; NULL: none */
+	int64_t expect_size;       /* exact size to enforce; -1: unknown */
+	uint64_t max_size;         /* cap when the size is unknown; 0: 1 GiB */
+	int fd;                    /* destination, positioned at 0, truncated on restart */
+	const char *what;          /* subject for messages and progress ("blob sha256:ab…") */
+	const char *ca_pem;        /* as in copa_http_req (not sent to redirect targets) */
 	const char *client_cert;
 	const char *client_key;
 	/* When it turns true, the transfer stops (COPA_E_CANCELED); may be NULL. */
@@ -179,7 +179,7 @@ struct copa_http_fetch {
  * If `resp_out` is not NULL it receives the final response's headers.
  */
 int copa_http_fetch(struct copa_http *h, const struct copa_http_fetch *f,
-		    struct copa_http_resp *resp_out, struct copa_err *err);
+                    struct copa_http_resp *resp_out, struct copa_err *err);
 
 /*
  * Resolves `ref` (absolute or relative URL, e.g. a Location header) against

@@ -7,7 +7,7 @@
 #include <strings.h>
 
 json_t *copa_json_parse(const void *data, size_t n, size_t max, const char *what,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	json_error_t je;
 	json_t *v;
@@ -17,14 +17,14 @@ json_t *copa_json_parse(const void *data, size_t n, size_t max, const char *what
 		return NULL;
 	}
 	if (max && n > max) {
-		copa_err_set(err, COPA_E_LIMIT, "%s is %zu bytes, more than the %zu allowed", what, n,
-			     max);
+		copa_err_set(err, COPA_E_LIMIT, "%s is %zu bytes, more than the %zu allowed", what,
+		             n, max);
 		return NULL;
 	}
 	v = json_loadb(data, n, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
 	if (!v) {
-		copa_err_set(err, COPA_E_INPUT, "%s is not valid JSON: %s at line %d column %d", what,
-			     je.text, je.line, je.column);
+		copa_err_set(err, COPA_E_INPUT, "%s is not valid JSON: %s at line %d column %d",
+		             what, je.text, je.line, je.column);
 		return NULL;
 	}
 	return v;
@@ -54,7 +54,8 @@ json_t *copa_json_get_ci(const json_t *obj, const char *key)
 	v = json_object_get(obj, key);
 	if (v)
 		return v;
-	json_object_foreach((json_t *)(uintptr_t)obj, k, v) {
+	json_object_foreach((json_t *)(uintptr_t)obj, k, v)
+	{
 		if (strcasecmp(k, key) == 0)
 			return v;
 	}
@@ -122,7 +123,7 @@ int copa_json_dump(const json_t *v, int indent, struct copa_buf *out, struct cop
 	copa_buf_reset(out);
 	if (json_dump_callback(v, dump_cb, out, flags) < 0 || out->overflow)
 		return copa_err_set(err, out->overflow ? COPA_E_LIMIT : COPA_E_BUG,
-				    "cannot serialise JSON");
+		                    "cannot serialise JSON");
 	if (!out->p)
 		copa_buf_add(out, "", 0);
 	return 0;

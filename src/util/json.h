@@ -23,7 +23,7 @@
  * reference or NULL.
  */
 json_t *copa_json_parse(const void *data, size_t n, size_t max, const char *what,
-			struct copa_err *err);
+                        struct copa_err *err);
 
 /* Reads and parses a file with copa_json_parse's caps. */
 json_t *copa_json_load_file(const char *path, size_t max, const char *what, struct copa_err *err);

@@ -22,7 +22,7 @@ void copa_log(struct copa_out *out, enum copa_log_level level, const char *fmt, 
 }
 
 void copa_progress(struct copa_out *out, enum copa_progress_kind kind, const char *task,
-		   const char *id, uint64_t cur, uint64_t total)
+                   const char *id, uint64_t cur, uint64_t total)
 {
 	struct copa_progress ev = {kind, task, id, cur, total, 1};
 

@@ -43,9 +43,9 @@ struct copa_out {
 
 /* Formats and sends a message at level when the sink accepts it. */
 void copa_log(struct copa_out *out, enum copa_log_level level, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 void copa_vlog(struct copa_out *out, enum copa_log_level level, const char *fmt, va_list ap)
-	__attribute__((format(printf, 3, 0)));
+    __attribute__((format(printf, 3, 0)));
 
 #define copa_debug(out, ...) copa_log(out, COPA_LOG_DEBUG, __VA_ARGS__)
 #define copa_info(out, ...)  copa_log(out, COPA_LOG_INFO, __VA_ARGS__)
@@ -53,7 +53,7 @@ void copa_vlog(struct copa_out *out, enum copa_log_level level, const char *fmt,
 
 /* Sends a progress event when the sink has a progress callback. */
 void copa_progress(struct copa_out *out, enum copa_progress_kind kind, const char *task,
-		   const char *id, uint64_t cur, uint64_t total);
+                   const char *id, uint64_t cur, uint64_t total);
 void copa_progress_done(struct copa_out *out, const char *task, const char *id, int ok);
 
 #endif

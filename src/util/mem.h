@@ -61,7 +61,7 @@ static inline void copa_fclosep(FILE **f)
 /* Reports a broken internal invariant and aborts. Never for bad input. */
 #define COPA_BUG(...) copa_bug(__FILE__, __LINE__, __VA_ARGS__)
 _Noreturn void copa_bug(const char *file, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Allocators that abort on failure; results are owned by the caller (free()). */
 void *copa_xmalloc(size_t n);

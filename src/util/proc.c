@@ -90,7 +90,7 @@ int copa_proc_run(const struct copa_proc *p, int *status, struct copa_err *err)
 	if (p->cwd)
 		posix_spawn_file_actions_addchdir_np(&fa, p->cwd);
 	rc = posix_spawnp(&pid, prog, &fa, &attr, (char *const *)(uintptr_t)p->argv,
-			  p->envp ? (char *const *)(uintptr_t)p->envp : environ);
+	                  p->envp ? (char *const *)(uintptr_t)p->envp : environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (in[0] >= 0) {
@@ -105,7 +105,8 @@ int copa_proc_run(const struct copa_proc *p, int *status, struct copa_err *err)
 		close_pair(out);
 		close_pair(errp);
 		if (rc == ENOENT)
-			return copa_err_set(err, COPA_E_NOTFOUND, "program '%s' not found in PATH", prog);
+			return copa_err_set(err, COPA_E_NOTFOUND, "program '%s' not found in PATH",
+			                    prog);
 		return copa_err_sys(err, COPA_E_EXEC, rc, "cannot run '%s'", prog);
 	}
 	if (in[1] >= 0) {
@@ -137,8 +138,8 @@ int copa_proc_run(const struct copa_proc *p, int *status, struct copa_err *err)
 
 			if (left <= 0) {
 				r = copa_err_set(err, COPA_E_TIMEOUT,
-						 "'%s' did not finish within %d ms and was killed", prog,
-						 p->timeout_ms);
+				                 "'%s' did not finish within %d ms and was killed",
+				                 prog, p->timeout_ms);
 				break;
 			}
 			timeout = (int)left;
@@ -159,11 +160,12 @@ int copa_proc_run(const struct copa_proc *p, int *status, struct copa_err *err)
 		}
 		if (ii >= 0 && pfd[ii].revents) {
 			ssize_t w = write(in[1], (const char *)p->stdin_data + written,
-					  p->stdin_len - written);
+			                  p->stdin_len - written);
 
 			if (w > 0)
 				written += (size_t)w;
-			if ((w < 0 && errno != EAGAIN && errno != EINTR) || written == p->stdin_len) {
+			if ((w < 0 && errno != EAGAIN && errno != EINTR) ||
+			    written == p->stdin_len) {
 				close(in[1]);
 				in[1] = -1;
 			}
@@ -173,8 +175,8 @@ int copa_proc_run(const struct copa_proc *p, int *status, struct copa_err *err)
 
 			if (d < 0) {
 				r = copa_err_set(err, COPA_E_LIMIT,
-						 "'%s' printed more than %zu bytes on stdout", prog,
-						 p->out->max);
+				                 "'%s' printed more than %zu bytes on stdout", prog,
+				                 p->out->max);
 				break;
 			}
 			if (d == 0) {
@@ -187,8 +189,8 @@ int copa_proc_run(const struct copa_proc *p, int *status, struct copa_err *err)
 
 			if (d < 0) {
 				r = copa_err_set(err, COPA_E_LIMIT,
-						 "'%s' printed more than %zu bytes on stderr", prog,
-						 p->errout->max);
+				                 "'%s' printed more than %zu bytes on stderr", prog,
+				                 p->errout->max);
 				break;
 			}
 			if (d == 0) {
@@ -209,7 +211,8 @@ int copa_proc_run(const struct copa_proc *p, int *status, struct copa_err *err)
 			break;
 		if (w < 0 && errno != EINTR) {
 			if (r == 0)
-				r = copa_err_sys(err, COPA_E_EXEC, errno, "cannot wait for '%s'", prog);
+				r = copa_err_sys(err, COPA_E_EXEC, errno, "cannot wait for '%s'",
+				                 prog);
 			return r;
 		}
 		if (w == 0) {
@@ -217,8 +220,8 @@ int copa_proc_run(const struct copa_proc *p, int *status, struct copa_err *err)
 			if (now_ms() >= deadline) {
 				kill(-pid, SIGKILL);
 				r = copa_err_set(err, COPA_E_TIMEOUT,
-						 "'%s' did not finish within %d ms and was killed", prog,
-						 p->timeout_ms);
+				                 "'%s' did not finish within %d ms and was killed",
+				                 prog, p->timeout_ms);
 				continue;
 			}
 			usleep(5000);

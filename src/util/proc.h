@@ -15,15 +15,15 @@
 #include <stddef.h>
 
 struct copa_proc {
-	const char *const *argv;  /* argv[0] is searched in PATH unless it contains '/' */
-	const char *const *envp;  /* NULL: inherit copa's environment */
-	const void *stdin_data;   /* written to the child's stdin, which is then closed */
+	const char *const *argv; /* argv[0] is searched in PATH unless it contains '/' */
+	const char *const *envp; /* NULL: inherit copa's environment */
+	const void *stdin_data;  /* written to the child's stdin, which is then closed */
 	size_t stdin_len;
-	int stdin_fd;             /* > 0: child's stdin is this fd; else stdin_data or empty */
-	struct copa_buf *out;     /* captures stdout (its ceiling applies); NULL: /dev/null */
-	struct copa_buf *errout;  /* captures stderr; NULL: passes through to copa's stderr */
-	int timeout_ms;           /* 0: no timeout */
-	const char *cwd;          /* NULL: inherit */
+	int stdin_fd;            /* > 0: child's stdin is this fd; else stdin_data or empty */
+	struct copa_buf *out;    /* captures stdout (its ceiling applies); NULL: /dev/null */
+	struct copa_buf *errout; /* captures stderr; NULL: passes through to copa's stderr */
+	int timeout_ms;          /* 0: no timeout */
+	const char *cwd;         /* NULL: inherit */
 };
 
 /*

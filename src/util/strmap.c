@@ -36,7 +36,7 @@ static struct copa_strmap_slot *find(const struct copa_strmap *m, const char *ke
 }
 
 static void insert_raw(struct copa_strmap_slot *slots, size_t cap, const char *key, uint32_t len,
-		       uint32_t val)
+                       uint32_t val)
 {
 	size_t mask = cap - 1;
 	size_t i = hash(key, len) & mask;

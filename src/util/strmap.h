@@ -26,7 +26,10 @@ struct copa_strmap {
 	size_t live;
 };
 
-#define COPA_STRMAP_INIT {NULL, 0, 0, 0}
+#define COPA_STRMAP_INIT                                                                           \
+	{                                                                                          \
+		NULL, 0, 0, 0                                                                      \
+	}
 
 /* Looks key (n bytes) up; returns true and sets *val when present. */
 bool copa_strmap_get(const struct copa_strmap *m, const char *key, size_t n, uint32_t *val);

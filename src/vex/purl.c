@@ -46,19 +46,21 @@ static bool valid_type(const char *t)
 	if (!t || !(*t >= 'a' && *t <= 'z'))
 		return false;
 	for (; *t; t++)
-		if (!((*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') || *t == '.' || *t == '-'))
+		if (!((*t >= 'a' && *t <= 'z') || (*t >= '0' && *t <= '9') || *t == '.' ||
+		      *t == '-'))
 			return false;
 	return true;
 }
 
 static int cmp_qual(const void *a, const void *b)
 {
-	return strcmp(((const struct copa_purl_qual *)a)->key, ((const struct copa_purl_qual *)b)->key);
+	return strcmp(((const struct copa_purl_qual *)a)->key,
+	              ((const struct copa_purl_qual *)b)->key);
 }
 
 int copa_purl_build(struct copa_buf *out, const char *type, const char *ns, const char *name,
-		    const char *version, const struct copa_purl_qual *quals, size_t n_quals,
-		    struct copa_err *err)
+                    const char *version, const struct copa_purl_qual *quals, size_t n_quals,
+                    struct copa_err *err)
 {
 	struct copa_purl_qual sorted[16];
 	size_t n = 0;
@@ -74,7 +76,7 @@ int copa_purl_build(struct copa_buf *out, const char *type, const char *ns, cons
 	for (size_t i = 0; i < n_quals; i++) {
 		if (!valid_key(quals[i].key))
 			return copa_err_set(err, COPA_E_INPUT, "invalid purl qualifier key '%s'",
-					    quals[i].key ? quals[i].key : "");
+			                    quals[i].key ? quals[i].key : "");
 		if (quals[i].value && *quals[i].value)
 			sorted[n++] = quals[i];
 	}
@@ -82,7 +84,7 @@ int copa_purl_build(struct copa_buf *out, const char *type, const char *ns, cons
 	for (size_t i = 1; i < n; i++)
 		if (!strcmp(sorted[i].key, sorted[i - 1].key))
 			return copa_err_set(err, COPA_E_INPUT, "duplicate purl qualifier '%s'",
-					    sorted[i].key);
+			                    sorted[i].key);
 
 	copa_buf_adds(out, "pkg:");
 	copa_buf_adds(out, type);
@@ -148,7 +150,7 @@ static char *base_name(const char *p, size_t n)
 }
 
 int copa_purl_oci(struct copa_buf *out, const char *ref, const char *digest, const char *arch,
-		  struct copa_err *err)
+                  struct copa_err *err)
 {
 	static const char *const transports[] = {"oci:", "oci-archive:", "docker-archive:"};
 	char *name = NULL, *repo = NULL, *tag = NULL;
@@ -157,7 +159,7 @@ int copa_purl_oci(struct copa_buf *out, const char *ref, const char *digest, con
 
 	if (!digest || !copa_digest_parse(digest, &alg, NULL) || alg != COPA_HASH_SHA256)
 		return copa_err_set(err, COPA_E_INPUT, "image digest '%s' is not sha256:<64 hex>",
-				    digest ? digest : "");
+		                    digest ? digest : "");
 	if (!ref || !*ref)
 		return copa_err_set(err, COPA_E_INPUT, "no image reference for the purl");
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(transports); i++) {
@@ -200,7 +202,7 @@ int copa_purl_oci(struct copa_buf *out, const char *ref, const char *digest, con
 	lower(name);
 	{
 		struct copa_purl_qual q[] = {
-			{"arch", arch}, {"repository_url", repo}, {"tag", tag}};
+		    {"arch", arch}, {"repository_url", repo}, {"tag", tag}};
 
 		rc = copa_purl_build(out, "oci", NULL, name, digest, q, COPA_ARRAY_SIZE(q), err);
 	}
@@ -210,9 +212,9 @@ int copa_purl_oci(struct copa_buf *out, const char *ref, const char *digest, con
 	return rc;
 }
 
-int copa_purl_package(struct copa_buf *out, enum copa_pkgfam fam, const char *ns,
-		      const char *name, const char *version, const char *arch, const char *distro,
-		      struct copa_err *err)
+int copa_purl_package(struct copa_buf *out, enum copa_pkgfam fam, const char *ns, const char *name,
+                      const char *version, const char *arch, const char *distro,
+                      struct copa_err *err)
 {
 	char *n = copa_xstrdup(name ? name : ""), *epoch = NULL;
 	const char *ver = version;
@@ -237,13 +239,14 @@ int copa_purl_package(struct copa_buf *out, enum copa_pkgfam fam, const char *ns
 	}
 	if (fam == COPA_FAM_NONE) {
 		free(n);
-		return copa_err_set(err, COPA_E_UNSUPPORTED, "no purl type for packages of this OS");
+		return copa_err_set(err, COPA_E_UNSUPPORTED,
+		                    "no purl type for packages of this OS");
 	}
 	{
 		struct copa_purl_qual q[] = {{"arch", arch}, {"distro", distro}, {"epoch", epoch}};
 
 		rc = copa_purl_build(out, copa_pkgfam_name(fam), ns, n, ver, q, COPA_ARRAY_SIZE(q),
-				     err);
+		                     err);
 	}
 	free(n);
 	free(epoch);

@@ -35,8 +35,8 @@ void copa_purl_encode(struct copa_buf *out, const char *s);
  * on an invalid type or qualifier key, a duplicate key, or an empty name.
  */
 int copa_purl_build(struct copa_buf *out, const char *type, const char *ns, const char *name,
-		    const char *version, const struct copa_purl_qual *quals, size_t n_quals,
-		    struct copa_err *err);
+                    const char *version, const struct copa_purl_qual *quals, size_t n_quals,
+                    struct copa_err *err);
 
 /*
  * The purl of an image: "pkg:oci/<name>@<digest>?arch=..&repository_url=..&tag=..".
@@ -49,7 +49,7 @@ int copa_purl_build(struct copa_buf *out, const char *type, const char *ns, cons
  * "sha256:<64 hex>". arch may be NULL.
  */
 int copa_purl_oci(struct copa_buf *out, const char *ref, const char *digest, const char *arch,
-		  struct copa_err *err);
+                  struct copa_err *err);
 
 /*
  * The purl of an OS package: type deb/apk/rpm from fam, namespace ns (the OS
@@ -57,8 +57,8 @@ int copa_purl_oci(struct copa_buf *out, const char *ref, const char *digest, con
  * rpm an "E:" epoch moves to the epoch qualifier), qualifiers arch and
  * distro (both optional).
  */
-int copa_purl_package(struct copa_buf *out, enum copa_pkgfam fam, const char *ns,
-		      const char *name, const char *version, const char *arch, const char *distro,
-		      struct copa_err *err);
+int copa_purl_package(struct copa_buf *out, enum copa_pkgfam fam, const char *ns, const char *name,
+                      const char *version, const char *arch, const char *distro,
+                      struct copa_err *err);
 
 #endif

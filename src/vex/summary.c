@@ -15,8 +15,8 @@
 
 #define MAX_PACKAGES 100000
 
-static const char *const outcome_names[] = {"updated", "already-fixed", "not-available",
-					    "failed", "skipped"};
+static const char *const outcome_names[] = {"updated", "already-fixed", "not-available", "failed",
+                                            "skipped"};
 
 const char *copa_outcome_name(enum copa_outcome o)
 {
@@ -83,7 +83,7 @@ void copa_summary_set_output(struct copa_summary *s, const char *ref, const char
 }
 
 struct copa_summary_platform *copa_summary_add_manifest(struct copa_summary *s,
-							const struct copa_update_manifest *m)
+                                                        const struct copa_update_manifest *m)
 {
 	struct copa_summary_platform *p = copa_xcalloc(1, sizeof(*p));
 	struct copa_buf plat = COPA_BUF_INIT;
@@ -101,7 +101,7 @@ struct copa_summary_platform *copa_summary_add_manifest(struct copa_summary *s,
 		struct copa_unfixable_finding *f;
 
 		p->unfixable = copa_xgrow(p->unfixable, &p->cap_unfixable, p->n_unfixable + 1,
-					  sizeof(*p->unfixable));
+		                          sizeof(*p->unfixable));
 		f = &p->unfixable[p->n_unfixable++];
 		f->name = copa_arena_strdup(&s->arena, m->unfixable[i].name);
 		f->installed = copa_arena_strdup(&s->arena, m->unfixable[i].installed);
@@ -113,14 +113,14 @@ struct copa_summary_platform *copa_summary_add_manifest(struct copa_summary *s,
 }
 
 void copa_summary_platform_set_name(struct copa_summary *s, struct copa_summary_platform *p,
-				    const char *platform)
+                                    const char *platform)
 {
 	if (platform && *platform)
 		p->platform = copa_arena_strdup(&s->arena, platform);
 }
 
 void copa_summary_platform_digests(struct copa_summary *s, struct copa_summary_platform *p,
-				   const char *input_digest, const char *output_digest)
+                                   const char *input_digest, const char *output_digest)
 {
 	p->input_digest = dup_or_null(s, input_digest);
 	p->output_digest = dup_or_null(s, output_digest);
@@ -139,7 +139,7 @@ static const char **dup_list(struct copa_summary *s, const char *const *v, size_
 }
 
 void copa_summary_platform_error(struct copa_summary *s, struct copa_summary_platform *p,
-				 const char *msg)
+                                 const char *msg)
 {
 	p->error = copa_arena_strdup(&s->arena, msg && *msg ? msg : "cannot be patched");
 }
@@ -155,7 +155,7 @@ static const char *platform_status(const struct copa_summary_platform *p)
 }
 
 int copa_summary_add_package(struct copa_summary *s, struct copa_summary_platform *p,
-			     const struct copa_pkg_result *r, struct copa_err *err)
+                             const struct copa_pkg_result *r, struct copa_err *err)
 {
 	struct copa_pkg_outcome *o;
 
@@ -163,9 +163,10 @@ int copa_summary_add_package(struct copa_summary *s, struct copa_summary_platfor
 		return copa_err_set(err, COPA_E_BUG, "summary: package result without a name");
 	if (p->n_pkgs >= MAX_PACKAGES)
 		return copa_err_set(err, COPA_E_LIMIT, "summary: more than %d packages",
-				    MAX_PACKAGES);
+		                    MAX_PACKAGES);
 	if ((unsigned)r->outcome > COPA_OUTCOME_SKIPPED)
-		return copa_err_set(err, COPA_E_BUG, "summary: invalid outcome %d", (int)r->outcome);
+		return copa_err_set(err, COPA_E_BUG, "summary: invalid outcome %d",
+		                    (int)r->outcome);
 	p->pkgs = copa_xgrow(p->pkgs, &p->cap_pkgs, p->n_pkgs + 1, sizeof(*p->pkgs));
 	o = &p->pkgs[p->n_pkgs++];
 	o->name = copa_arena_strdup(&s->arena, r->name);
@@ -184,7 +185,7 @@ int copa_summary_add_package(struct copa_summary *s, struct copa_summary_platfor
 }
 
 void copa_summary_platform_counts(const struct copa_summary_platform *p,
-				  struct copa_summary_counts *c)
+                                  struct copa_summary_counts *c)
 {
 	memset(c, 0, sizeof(*c));
 	c->not_fixable = p->n_unfixable;
@@ -240,7 +241,7 @@ static json_t *counts_json(const struct copa_summary_counts *c)
 }
 
 static json_t *platform_json(const struct copa_summary_platform *p,
-			     struct copa_summary_counts *total)
+                             struct copa_summary_counts *total)
 {
 	json_t *o = json_object(), *os = json_object(), *pkgs = json_array(), *unf = json_array();
 	struct copa_summary_counts c;
@@ -266,10 +267,10 @@ static json_t *platform_json(const struct copa_summary_platform *p,
 		json_object_set_new(j, "outcome", json_string(copa_outcome_name(r->outcome)));
 		json_object_set_new(j, "reason", str_or_null(r->reason));
 		json_object_set_new(j, "vulnerabilities",
-				    list_json((const char *const *)r->vuln_ids, r->n_vuln_ids));
-		json_object_set_new(j, "skippedScripts",
-				    list_json((const char *const *)r->skipped_scripts,
-					      r->n_skipped_scripts));
+		                    list_json((const char *const *)r->vuln_ids, r->n_vuln_ids));
+		json_object_set_new(
+		    j, "skippedScripts",
+		    list_json((const char *const *)r->skipped_scripts, r->n_skipped_scripts));
 		json_array_append_new(pkgs, j);
 	}
 	json_object_set_new(o, "packages", pkgs);
@@ -301,8 +302,7 @@ int copa_summary_render(const struct copa_summary *s, struct copa_buf *out, stru
 	json_object_set_new(doc, "summaryVersion", json_integer(1));
 	json_object_set_new(doc, "tool", json_string("copa " COPA_VERSION));
 	json_object_set_new(doc, "input", image_json(true, s->input_ref, s->input_digest));
-	json_object_set_new(doc, "output",
-			    image_json(true, s->output_ref, s->output_digest));
+	json_object_set_new(doc, "output", image_json(true, s->output_ref, s->output_digest));
 	for (size_t i = 0; i < s->n_platforms; i++)
 		json_array_append_new(plats, platform_json(s->platforms[i], &total));
 	json_object_set_new(doc, "platforms", plats);

@@ -50,8 +50,8 @@ struct copa_pkg_result {
 	const char *chosen;           /* version the planner picked; NULL none */
 	const char *installed;        /* version in the output image; NULL none */
 	enum copa_outcome outcome;
-	const char *reason;           /* why, for anything but updated; NULL none */
-	const char *const *vuln_ids;  /* the vulnerabilities the update addresses */
+	const char *reason;          /* why, for anything but updated; NULL none */
+	const char *const *vuln_ids; /* the vulnerabilities the update addresses */
 	size_t n_vuln_ids;
 	const char *const *skipped_scripts; /* maintainer scripts not run ("postinst") */
 	size_t n_skipped_scripts;
@@ -72,12 +72,12 @@ struct copa_unfixable_finding {
 };
 
 struct copa_summary_platform {
-	const char *platform;     /* "linux/amd64", "linux/arm/v7" */
+	const char *platform; /* "linux/amd64", "linux/arm/v7" */
 	const char *arch, *variant;
 	const char *os_type, *os_version, *os_purl_ns;
 	enum copa_pkgfam fam;
 	const char *input_digest, *output_digest; /* this platform's image manifests */
-	const char *error;        /* why it could not be patched (kept as it was), or NULL */
+	const char *error; /* why it could not be patched (kept as it was), or NULL */
 	struct copa_pkg_outcome *pkgs;
 	size_t n_pkgs, cap_pkgs;
 	struct copa_unfixable_finding *unfixable;
@@ -105,18 +105,18 @@ void copa_summary_set_output(struct copa_summary *s, const char *ref, const char
  * counts). Returns the platform, owned by s.
  */
 struct copa_summary_platform *copa_summary_add_manifest(struct copa_summary *s,
-							const struct copa_update_manifest *m);
+                                                        const struct copa_update_manifest *m);
 
 /*
  * Sets a platform's "os/arch[/variant]" string from the image itself (a
  * report may not say its architecture; the image always does).
  */
 void copa_summary_platform_set_name(struct copa_summary *s, struct copa_summary_platform *p,
-				    const char *platform);
+                                    const char *platform);
 
 /* Sets a platform's input and output image manifest digests (either may be NULL). */
 void copa_summary_platform_digests(struct copa_summary *s, struct copa_summary_platform *p,
-				   const char *input_digest, const char *output_digest);
+                                   const char *input_digest, const char *output_digest);
 
 /*
  * Marks a platform that could not be patched and was kept as it was
@@ -124,11 +124,11 @@ void copa_summary_platform_digests(struct copa_summary *s, struct copa_summary_p
  * and the message is kept.
  */
 void copa_summary_platform_error(struct copa_summary *s, struct copa_summary_platform *p,
-				 const char *msg);
+                                 const char *msg);
 
 /* Records one package's result. Fails on an empty name or more than 100000 packages. */
 int copa_summary_add_package(struct copa_summary *s, struct copa_summary_platform *p,
-			     const struct copa_pkg_result *r, struct copa_err *err);
+                             const struct copa_pkg_result *r, struct copa_err *err);
 
 /* Counts over findings (package, vulnerability ID): see docs/summary.md. */
 struct copa_summary_counts {
@@ -136,7 +136,7 @@ struct copa_summary_counts {
 	size_t pkgs[5]; /* per enum copa_outcome */
 };
 void copa_summary_platform_counts(const struct copa_summary_platform *p,
-				  struct copa_summary_counts *c);
+                                  struct copa_summary_counts *c);
 
 /* Renders the JSON document (2-space indent, trailing newline) into out. */
 int copa_summary_render(const struct copa_summary *s, struct copa_buf *out, struct copa_err *err);

@@ -60,8 +60,8 @@ struct copa_vex *copa_vex_new(const struct copa_vex_opts *o, struct copa_err *er
 
 	if (!o || bad_text(o->author, 512)) {
 		copa_err_set(err, COPA_E_USAGE,
-			     "the VEX document needs an author without control characters (use "
-			     "--vex-author or COPA_VEX_AUTHOR)");
+		             "the VEX document needs an author without control characters (use "
+		             "--vex-author or COPA_VEX_AUTHOR)");
 		return NULL;
 	}
 	{
@@ -129,7 +129,7 @@ static bool first_time(struct copa_vex *v, const char *a, const char *b, const c
 }
 
 int copa_vex_add_fixed(struct copa_vex *v, const char *vuln_id, const char *product,
-		       const char *component, struct copa_err *err)
+                       const char *component, struct copa_err *err)
 {
 	struct vex_stmt *st;
 	struct vex_product *pr = NULL;
@@ -137,17 +137,17 @@ int copa_vex_add_fixed(struct copa_vex *v, const char *vuln_id, const char *prod
 
 	if (bad_text(vuln_id, 1024))
 		return copa_err_set(err, COPA_E_INPUT, "VEX: invalid vulnerability ID '%.64s'",
-				    vuln_id ? vuln_id : "");
+		                    vuln_id ? vuln_id : "");
 	if (bad_text(product, 4096) || strncmp(product, "pkg:", 4))
 		return copa_err_set(err, COPA_E_INPUT, "VEX: product '%.64s' is not a purl",
-				    product ? product : "");
+		                    product ? product : "");
 	if (component && (bad_text(component, 4096) || strncmp(component, "pkg:", 4)))
 		return copa_err_set(err, COPA_E_INPUT, "VEX: component '%.64s' is not a purl",
-				    component);
+		                    component);
 	if (!copa_strmap_get(&v->by_vuln, vuln_id, strlen(vuln_id), &idx)) {
 		if (v->n_stmts >= MAX_STATEMENTS)
 			return copa_err_set(err, COPA_E_LIMIT, "VEX: more than %d statements",
-					    MAX_STATEMENTS);
+			                    MAX_STATEMENTS);
 		v->stmts = copa_xgrow(v->stmts, &v->cap_stmts, v->n_stmts + 1, sizeof(*v->stmts));
 		idx = (uint32_t)v->n_stmts++;
 		memset(&v->stmts[idx], 0, sizeof(v->stmts[idx]));
@@ -157,7 +157,7 @@ int copa_vex_add_fixed(struct copa_vex *v, const char *vuln_id, const char *prod
 	st = &v->stmts[idx];
 	if (first_time(v, vuln_id, product, NULL)) {
 		st->products = copa_xgrow(st->products, &st->cap_products, st->n_products + 1,
-					  sizeof(*st->products));
+		                          sizeof(*st->products));
 		pr = &st->products[st->n_products++];
 		memset(pr, 0, sizeof(*pr));
 		pr->id = copa_arena_strdup(&v->arena, product);
@@ -174,9 +174,9 @@ int copa_vex_add_fixed(struct copa_vex *v, const char *vuln_id, const char *prod
 }
 
 static int add_platform(struct copa_vex *v, const struct copa_summary *s,
-			const struct copa_summary_platform *p, const char *digest,
-			const struct copa_strmap *open, struct copa_buf *prod, struct copa_buf *comp,
-			struct copa_buf *distro, struct copa_err *err)
+                        const struct copa_summary_platform *p, const char *digest,
+                        const struct copa_strmap *open, struct copa_buf *prod,
+                        struct copa_buf *comp, struct copa_buf *distro, struct copa_err *err)
 {
 	uint32_t dummy;
 
@@ -190,17 +190,18 @@ static int add_platform(struct copa_vex *v, const struct copa_summary *s,
 
 		if (!copa_outcome_fixes(o->outcome) || !o->n_vuln_ids)
 			continue;
-		ver = o->installed ? o->installed
-				   : o->installed_before ? o->installed_before : o->chosen;
+		ver = o->installed          ? o->installed
+		      : o->installed_before ? o->installed_before
+		                            : o->chosen;
 		arch = o->arch ? o->arch : copa_pkg_arch(p->fam, p->arch, p->variant);
 		if (copa_purl_package(comp, p->fam, p->os_purl_ns, o->name, ver, arch,
-				      copa_buf_str(distro), err) < 0)
+		                      copa_buf_str(distro), err) < 0)
 			return -1;
 		for (size_t k = 0; k < o->n_vuln_ids; k++) {
 			if (copa_strmap_get(open, o->vuln_ids[k], strlen(o->vuln_ids[k]), &dummy))
 				continue;
 			if (copa_vex_add_fixed(v, o->vuln_ids[k], copa_buf_str(prod),
-					       copa_buf_str(comp), err) < 0)
+			                       copa_buf_str(comp), err) < 0)
 				return -1;
 		}
 	}
@@ -225,10 +226,10 @@ int copa_vex_add_summary(struct copa_vex *v, const struct copa_summary *s, struc
 			if (!copa_outcome_fixes(p->pkgs[j].outcome))
 				for (size_t k = 0; k < p->pkgs[j].n_vuln_ids; k++)
 					copa_strmap_put(&open, p->pkgs[j].vuln_ids[k],
-							strlen(p->pkgs[j].vuln_ids[k]), 1);
+					                strlen(p->pkgs[j].vuln_ids[k]), 1);
 		for (size_t j = 0; j < p->n_unfixable; j++)
-			copa_strmap_put(&open, p->unfixable[j].vuln_id, strlen(p->unfixable[j].vuln_id),
-					1);
+			copa_strmap_put(&open, p->unfixable[j].vuln_id,
+			                strlen(p->unfixable[j].vuln_id), 1);
 		if (add_platform(v, s, p, digest, &open, &prod, &comp, &distro, err) < 0) {
 			copa_strmap_release(&open);
 			goto out;
@@ -246,7 +247,7 @@ out:
 static int cmp_stmt(const void *a, const void *b)
 {
 	return strcmp((*(const struct vex_stmt *const *)a)->vuln,
-		      (*(const struct vex_stmt *const *)b)->vuln);
+	              (*(const struct vex_stmt *const *)b)->vuln);
 }
 
 static json_t *statements_json(const struct copa_vex *v)
@@ -298,12 +299,13 @@ int copa_vex_render(const struct copa_vex *v, struct copa_buf *out, struct copa_
 	int r;
 
 	if (v->n_stmts == 0)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "no fixed vulnerabilities: an OpenVEX document needs at least one "
-				    "statement");
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "no fixed vulnerabilities: an OpenVEX document needs at least one "
+		    "statement");
 	if (!gmtime_r(&t, &tm) || !strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm))
 		return copa_err_set(err, COPA_E_INPUT, "VEX timestamp %lld out of range",
-				    v->timestamp);
+		                    v->timestamp);
 	stmts = statements_json(v);
 	/* The @id names this content: same statements, author and time, same id. */
 	if (copa_json_dump(stmts, 0, &body, err) < 0) {

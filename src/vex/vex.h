@@ -48,7 +48,7 @@ void copa_vex_free(struct copa_vex *v);
  * component (a package purl; NULL for none). Duplicates are merged.
  */
 int copa_vex_add_fixed(struct copa_vex *v, const char *vuln_id, const char *product,
-		       const char *component, struct copa_err *err);
+                       const char *component, struct copa_err *err);
 
 /*
  * Adds every fix a patch summary records: for each platform with an output
@@ -66,7 +66,8 @@ size_t copa_vex_count(const struct copa_vex *v);
 /* Renders the document (2-space indent, trailing newline); fails with no statements. */
 int copa_vex_render(const struct copa_vex *v, struct copa_buf *out, struct copa_err *err);
 
-/* Renders and writes to path as util/outfile.h describes ("-", devices in place, files atomically). */
+/* Renders and writes to path as util/outfile.h describes ("-", devices in place, files atomically).
+ */
 int copa_vex_write(const struct copa_vex *v, const char *path, struct copa_err *err);
 
 #endif

@@ -37,13 +37,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    a->ndirs != b->ndirs)
 			abort();
 		for (size_t d = 0; d < a->ndirs; d++)
-			if (a->dirs[d].n != b->dirs[d].n || strcmp(a->dirs[d].name, b->dirs[d].name))
+			if (a->dirs[d].n != b->dirs[d].n ||
+			    strcmp(a->dirs[d].name, b->dirs[d].name))
 				abort();
 	}
 	if (again.n) {
 		struct copa_apkdb_pkg *p = again.pkgs[0];
 
-		if (copa_apkdb_remove(&again, p->pkg.name) != p || copa_apkdb_put(&again, p) != NULL)
+		if (copa_apkdb_remove(&again, p->pkg.name) != p ||
+		    copa_apkdb_put(&again, p) != NULL)
 			abort();
 		copa_buf_reset(&out);
 		copa_apkdb_write(&again, &out);

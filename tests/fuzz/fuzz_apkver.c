@@ -13,13 +13,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int flip(int r)
 {
-	return r == COPA_APKV_LESS ? COPA_APKV_GREATER : r == COPA_APKV_GREATER ? COPA_APKV_LESS : r;
+	return r == COPA_APKV_LESS      ? COPA_APKV_GREATER
+	       : r == COPA_APKV_GREATER ? COPA_APKV_LESS
+	                                : r;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct copa_blob rest = copa_blob(data, size), a = COPA_BLOB_NULL, b = COPA_BLOB_NULL,
-			 op = COPA_BLOB_NULL;
+	                 op = COPA_BLOB_NULL;
 
 	copa_blob_split(&rest, '\n', &a);
 	copa_blob_split(&rest, '\n', &b);

@@ -9,7 +9,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int on_entry(void *ctx, const struct copa_debfile_entry *e, struct copa_debfile_reader *r,
-		    struct copa_err *err)
+                    struct copa_err *err)
 {
 	char buf[4096];
 	ssize_t n;

@@ -11,8 +11,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static int fake_helper(const char *helper, const char *server, struct copa_cred *cred,
-		       bool *found, struct copa_err *err)
+static int fake_helper(const char *helper, const char *server, struct copa_cred *cred, bool *found,
+                       struct copa_err *err)
 {
 	(void)err;
 	if (!helper || !server)
@@ -38,8 +38,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct copa_err err = COPA_ERR_INIT;
 		struct copa_cred cred = {0};
 		bool found = true;
-		int r = copa_cred_from_json((const char *)data, size, "fuzz/config.json", hosts[i][0],
-					    hosts[i][1], fake_helper, NULL, &cred, &found, &err);
+		int r =
+		    copa_cred_from_json((const char *)data, size, "fuzz/config.json", hosts[i][0],
+		                        hosts[i][1], fake_helper, NULL, &cred, &found, &err);
 
 		if (r == 0 && found && !cred.username && !cred.identity_token &&
 		    !cred.registry_token)

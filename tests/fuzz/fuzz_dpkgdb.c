@@ -30,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* what we write must read back the same */
 		for (size_t i = 0; i < db->n; i++)
 			(void)copa_dpkgdb_find(db, db->pkgs[i]->name, db->pkgs[i]->arch,
-					       db->pkgs[i]->multi_arch);
+			                       db->pkgs[i]->multi_arch);
 		copa_dpkgdb_free(again);
 	}
 	copa_dpkgdb_free(db);
@@ -45,11 +45,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		copa_deb822_init(&p, text, size, "fuzz", false);
 		if (copa_deb822_next(&p, &para, &err) == 1) {
-			struct copa_dpkg_stanza_in in = {&para, "install ok installed", NULL, 0, &para};
+			struct copa_dpkg_stanza_in in = {&para, "install ok installed", NULL, 0,
+			                                 &para};
 
 			if (copa_dpkg_stanza_build(&in, &st, &err) == 0) {
-				struct copa_dpkg_pkg *pkg = copa_dpkg_pkg_parse(st.p, st.len, "built",
-									        &err);
+				struct copa_dpkg_pkg *pkg =
+				    copa_dpkg_pkg_parse(st.p, st.len, "built", &err);
 
 				copa_dpkg_pkg_free(pkg);
 			}

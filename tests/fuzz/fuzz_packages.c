@@ -30,24 +30,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *foreign[] = {"i386", NULL}, *none[] = {NULL};
 	char path[64];
 	struct copa_deb_index x = {
-		.repo = "http://repo.test/debian stable/main",
-		.label = "http://repo.test/debian stable/main amd64",
-		.base_uri = "http://repo.test/debian",
-		.component = "main",
-		.arch = "amd64",
-		.path = path,
-		.rel_origin = "",
-		.rel_label = "",
-		.rel_suite = "",
-		.rel_codename = "",
-		.host = "repo.test",
+	    .repo = "http://repo.test/debian stable/main",
+	    .label = "http://repo.test/debian stable/main amd64",
+	    .base_uri = "http://repo.test/debian",
+	    .component = "main",
+	    .arch = "amd64",
+	    .path = path,
+	    .rel_origin = "",
+	    .rel_label = "",
+	    .rel_suite = "",
+	    .rel_codename = "",
+	    .host = "repo.test",
 	};
 	struct copa_deb_indexes ix = {.v = &x, .n = 1, .cap = 1};
 	struct copa_deb_status st = {
-		.text = malloc(st_len + 1),
-		.len = st_len,
-		.native_arch = "amd64",
-		.foreign_archs = size && text[0] == 'M' ? foreign : none,
+	    .text = malloc(st_len + 1),
+	    .len = st_len,
+	    .native_arch = "amd64",
+	    .foreign_archs = size && text[0] == 'M' ? foreign : none,
 	};
 	struct copa_deb_plan_opts o = {0};
 	struct copa_deb_plan plan = {0};

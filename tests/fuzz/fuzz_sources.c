@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	(void)copa_deb_sources_parse_list(&s, (const char *)data, size, "fuzz.list", NULL, &err);
 	(void)copa_deb_sources_parse_deb822(&s, (const char *)data, size, "fuzz.sources", NULL,
-					    &err);
+	                                    &err);
 	if (size < 4096) {
 		char *line = malloc(size + 1);
 

@@ -26,11 +26,11 @@ static inline int report_fuzz_one(const char *scanner, const uint8_t *data, size
 		goto out;
 	}
 	if (copa_report_write_native((const struct copa_update_manifest *const *)l.v, l.n, true, &a,
-				     &err) < 0)
+	                             &err) < 0)
 		goto out;
 	if (copa_report_parse("native", a.p, a.len, "fuzz-native", &l2, &err) < 0 ||
-	    copa_report_write_native((const struct copa_update_manifest *const *)l2.v, l2.n, true, &b,
-				     &err) < 0 ||
+	    copa_report_write_native((const struct copa_update_manifest *const *)l2.v, l2.n, true,
+	                             &b, &err) < 0 ||
 	    a.len != b.len || memcmp(a.p, b.p, a.len) != 0)
 		abort(); /* the native round trip must be lossless */
 out:

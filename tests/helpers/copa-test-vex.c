@@ -35,14 +35,14 @@ static int fail(const struct copa_err *err)
 	return 1;
 }
 
-static int add_platform(struct copa_summary *s, const struct copa_update_manifest *m, const json_t *plat,
-			struct copa_err *err)
+static int add_platform(struct copa_summary *s, const struct copa_update_manifest *m,
+                        const json_t *plat, struct copa_err *err)
 {
 	struct copa_summary_platform *p = copa_summary_add_manifest(s, m);
 	const json_t *pkgs = copa_json_obj(plat, "packages");
 
 	copa_summary_platform_digests(s, p, copa_json_str(plat, "inputDigest"),
-				      copa_json_str(plat, "outputDigest"));
+	                              copa_json_str(plat, "outputDigest"));
 	for (size_t i = 0; i < m->n_updates; i++) {
 		const struct copa_update *u = &m->updates[i];
 		const json_t *o = copa_json_obj(pkgs, u->name);
@@ -61,7 +61,7 @@ static int add_platform(struct copa_summary *s, const struct copa_update_manifes
 		if (o) {
 			if (copa_outcome_parse(copa_json_str(o, "outcome"), &r.outcome) < 0)
 				return copa_err_set(err, COPA_E_INPUT, "package '%s': bad outcome",
-						    u->name);
+				                    u->name);
 			r.reason = copa_json_str(o, "reason");
 			r.chosen = copa_json_str(o, "chosen");
 			r.installed = copa_json_str(o, "installed");
@@ -81,21 +81,21 @@ static int add_platform(struct copa_summary *s, const struct copa_update_manifes
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"manifest", required_argument, NULL, 'm'},
-		{"outcomes", required_argument, NULL, 'o'},
-		{"output-ref", required_argument, NULL, 'R'},
-		{"output-digest", required_argument, NULL, 'D'},
-		{"input-ref", required_argument, NULL, 'r'},
-		{"input-digest", required_argument, NULL, 'd'},
-		{"author", required_argument, NULL, 'a'},
-		{"role", required_argument, NULL, 'l'},
-		{"timestamp", required_argument, NULL, 't'},
-		{"vex", required_argument, NULL, 'v'},
-		{"summary", required_argument, NULL, 's'},
-		{NULL, 0, NULL, 0},
+	    {"manifest", required_argument, NULL, 'm'},
+	    {"outcomes", required_argument, NULL, 'o'},
+	    {"output-ref", required_argument, NULL, 'R'},
+	    {"output-digest", required_argument, NULL, 'D'},
+	    {"input-ref", required_argument, NULL, 'r'},
+	    {"input-digest", required_argument, NULL, 'd'},
+	    {"author", required_argument, NULL, 'a'},
+	    {"role", required_argument, NULL, 'l'},
+	    {"timestamp", required_argument, NULL, 't'},
+	    {"vex", required_argument, NULL, 'v'},
+	    {"summary", required_argument, NULL, 's'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *manifest = NULL, *outcomes = NULL, *out_ref = NULL, *out_digest = NULL,
-		   *in_ref = NULL, *in_digest = NULL, *vex_path = NULL, *sum_path = NULL;
+	           *in_ref = NULL, *in_digest = NULL, *vex_path = NULL, *sum_path = NULL;
 	struct copa_vex_opts vo = {0};
 	struct copa_report_opts ro = {.scanner = "native"};
 	struct copa_update_manifest_list list = {0};
@@ -107,17 +107,39 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'm': manifest = optarg; break;
-		case 'o': outcomes = optarg; break;
-		case 'R': out_ref = optarg; break;
-		case 'D': out_digest = optarg; break;
-		case 'r': in_ref = optarg; break;
-		case 'd': in_digest = optarg; break;
-		case 'a': vo.author = optarg; break;
-		case 'l': vo.role = optarg; break;
-		case 't': vo.timestamp = strtoll(optarg, NULL, 10); break;
-		case 'v': vex_path = optarg; break;
-		case 's': sum_path = optarg; break;
+		case 'm':
+			manifest = optarg;
+			break;
+		case 'o':
+			outcomes = optarg;
+			break;
+		case 'R':
+			out_ref = optarg;
+			break;
+		case 'D':
+			out_digest = optarg;
+			break;
+		case 'r':
+			in_ref = optarg;
+			break;
+		case 'd':
+			in_digest = optarg;
+			break;
+		case 'a':
+			vo.author = optarg;
+			break;
+		case 'l':
+			vo.role = optarg;
+			break;
+		case 't':
+			vo.timestamp = strtoll(optarg, NULL, 10);
+			break;
+		case 'v':
+			vex_path = optarg;
+			break;
+		case 's':
+			sum_path = optarg;
+			break;
 		default:
 			fprintf(stderr, "copa-test-vex: bad usage\n");
 			return 2;
@@ -125,7 +147,7 @@ int main(int argc, char **argv)
 	}
 	if (!manifest || !outcomes || (!vex_path && !sum_path)) {
 		fprintf(stderr, "copa-test-vex: --manifest, --outcomes and --vex or --summary are "
-				"required\n");
+		                "required\n");
 		return 2;
 	}
 	if (copa_report_load(manifest, &ro, &list, &err) < 0)
@@ -150,7 +172,8 @@ int main(int argc, char **argv)
 		goto out;
 	if (vex_path) {
 		v = copa_vex_new(&vo, &err);
-		if (!v || copa_vex_add_summary(v, s, &err) < 0 || copa_vex_write(v, vex_path, &err) < 0)
+		if (!v || copa_vex_add_summary(v, s, &err) < 0 ||
+		    copa_vex_write(v, vex_path, &err) < 0)
 			goto out;
 	}
 	rc = 0;

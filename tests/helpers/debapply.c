@@ -75,12 +75,12 @@ static void list_entry(struct mat *m, const struct copa_layer_entry *e, enum cop
 		return;
 	if (mark != COPA_LAYER_ENTRY)
 		j = json_pack("{s:s, s:s}", "path", e->path, "mark",
-			      mark == COPA_LAYER_WHITEOUT ? "whiteout" : "opaque");
+		              mark == COPA_LAYER_WHITEOUT ? "whiteout" : "opaque");
 	else
 		j = json_pack("{s:s, s:s, s:i, s:i, s:i, s:I, s:s?, s:b}", "path", e->path, "type",
-			      type_name(e->type), "mode", (int)e->mode, "uid", (int)e->uid, "gid",
-			      (int)e->gid, "mtime", (json_int_t)e->mtime, "link", e->link, "staged",
-			      e->staged != NULL);
+		              type_name(e->type), "mode", (int)e->mode, "uid", (int)e->uid, "gid",
+		              (int)e->gid, "mtime", (json_int_t)e->mtime, "link", e->link, "staged",
+		              e->staged != NULL);
 	json_dumpf(j, m->list, JSON_COMPACT);
 	fputc('\n', m->list);
 	json_decref(j);
@@ -120,7 +120,7 @@ static int clear(int dfd, const char *name, bool keep_dir, struct copa_err *err)
 }
 
 static int apply_meta(int dfd, const char *name, const struct copa_layer_entry *e,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	struct timespec ts[2] = {{e->mtime, 0}, {e->mtime, 0}};
 
@@ -245,7 +245,8 @@ static int mat_entry(void *ctx, const struct copa_layer_entry *e, enum copa_laye
 
 			if (tfd < 0 || linkat(tfd, tbase, dfd, base, 0) < 0)
 				r = tfd < 0 ? -1
-					    : copa_err_sys(m->err, COPA_E_IO, errno, "link '%s'", e->path);
+				            : copa_err_sys(m->err, COPA_E_IO, errno, "link '%s'",
+				                           e->path);
 			if (tfd >= 0)
 				close(tfd);
 		}
@@ -254,7 +255,9 @@ static int mat_entry(void *ctx, const struct copa_layer_entry *e, enum copa_laye
 	case COPA_FT_CHR:
 	case COPA_FT_BLK:
 	case COPA_FT_FIFO: {
-		mode_t t = e->type == COPA_FT_CHR ? S_IFCHR : e->type == COPA_FT_BLK ? S_IFBLK : S_IFIFO;
+		mode_t t = e->type == COPA_FT_CHR   ? S_IFCHR
+		           : e->type == COPA_FT_BLK ? S_IFBLK
+		                                    : S_IFIFO;
 
 		if (r == 0 &&
 		    mknodat(dfd, base, t | 0600, makedev(e->rdev_major, e->rdev_minor)) < 0)
@@ -280,7 +283,7 @@ static json_t *strv_json(char **v)
 static int usage(void)
 {
 	fprintf(stderr, "usage: copa-debapply --root DIR --out DIR [--distroless] [--mtime N] "
-			"[--admindir PATH] [--layer-list FILE] PKG.deb...\n");
+	                "[--admindir PATH] [--layer-list FILE] PKG.deb...\n");
 	return 2;
 }
 
@@ -353,10 +356,10 @@ int main(int argc, char **argv)
 		pkgs[i].arch = copa_xstrdup(res.arch);
 		pkgs[i].version = copa_xstrdup(res.version);
 		j = json_pack("{s:s, s:s, s:s, s:s?, s:o, s:o, s:I, s:I}", "name", res.name, "arch",
-			      res.arch, "version", res.version, "old_version", res.old_version,
-			      "skipped", strv_json(res.skipped), "notes", strv_json(res.notes),
-			      "written", (json_int_t)res.n_written, "removed",
-			      (json_int_t)res.n_removed);
+		              res.arch, "version", res.version, "old_version", res.old_version,
+		              "skipped", strv_json(res.skipped), "notes", strv_json(res.notes),
+		              "written", (json_int_t)res.n_written, "removed",
+		              (json_int_t)res.n_removed);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		putchar('\n');
 		json_decref(j);
@@ -378,8 +381,8 @@ int main(int argc, char **argv)
 			if (copa_proc_run(&(struct copa_proc){.argv = cp}, &status, &err) < 0)
 				goto out;
 			if (status != 0) {
-				copa_err_set(&err, COPA_E_EXEC, "cp -a '%s' '%s' exited %d", root, outdir,
-					     status);
+				copa_err_set(&err, COPA_E_EXEC, "cp -a '%s' '%s' exited %d", root,
+				             outdir, status);
 				goto out;
 			}
 		}
@@ -404,9 +407,9 @@ int main(int argc, char **argv)
 			fclose(m.list);
 		close(m.outfd);
 		j = json_pack("{s:o, s:I, s:I, s:I}", "run_notes",
-			      strv_json((char **)(uintptr_t)copa_deb_apply_notes(a)), "entries",
-			      (json_int_t)m.entries, "whiteouts", (json_int_t)m.whiteouts, "opaques",
-			      (json_int_t)m.opaques);
+		              strv_json((char **)(uintptr_t)copa_deb_apply_notes(a)), "entries",
+		              (json_int_t)m.entries, "whiteouts", (json_int_t)m.whiteouts,
+		              "opaques", (json_int_t)m.opaques);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		putchar('\n');
 		json_decref(j);

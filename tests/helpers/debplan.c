@@ -61,11 +61,12 @@ static double ms_since(const struct timespec *t0)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: copa-debplan (--root DIR | --rootfs-tar TAR) [--request NAME=VER]... "
-			"[--repo ENTRY]... [--repo-replace] [--mirror FROM=TO]... [--keyring FILE]... "
-			"[--host-keyrings DIR] [--allow-insecure-repo] [--no-new-packages] "
-			"[--best-available] [--arch ARCH] [--cache-dir DIR] [--fetch] [--jobs N] "
-			"[--now EPOCH] [--json] [-v]\n");
+	fprintf(stderr,
+	        "usage: copa-debplan (--root DIR | --rootfs-tar TAR) [--request NAME=VER]... "
+	        "[--repo ENTRY]... [--repo-replace] [--mirror FROM=TO]... [--keyring FILE]... "
+	        "[--host-keyrings DIR] [--allow-insecure-repo] [--no-new-packages] "
+	        "[--best-available] [--arch ARCH] [--cache-dir DIR] [--fetch] [--jobs N] "
+	        "[--now EPOCH] [--json] [-v]\n");
 	exit(2);
 }
 
@@ -75,8 +76,8 @@ static json_t *jstr(const char *s)
 }
 
 static void print_json(const struct copa_deb_status *st, const struct copa_deb_sources *src,
-		       const struct copa_deb_indexes *ix, const struct copa_deb_plan *plan,
-		       double load_ms, double plan_ms, double fetch_ms)
+                       const struct copa_deb_indexes *ix, const struct copa_deb_plan *plan,
+                       double load_ms, double plan_ms, double fetch_ms)
 {
 	json_t *root = json_object(), *a;
 	struct copa_buf out = COPA_BUF_INIT;
@@ -143,19 +144,19 @@ static void print_json(const struct copa_deb_status *st, const struct copa_deb_s
 		json_object_set_new(o, "best_available", jstr(r->best_available));
 		json_object_set_new(o, "repo", jstr(r->repo));
 		json_object_set_new(o, "outcome", json_string(copa_deb_outcome_str(r->outcome)));
-		json_object_set_new(o, "error", json_boolean(!plan->update_all &&
-							    copa_deb_outcome_is_error(r->outcome)));
+		json_object_set_new(
+		    o, "error",
+		    json_boolean(!plan->update_all && copa_deb_outcome_is_error(r->outcome)));
 		json_object_set_new(o, "reason", jstr(r->reason));
 		json_array_append_new(a, o);
 	}
 	json_object_set_new(root, "results", a);
 	getrusage(RUSAGE_SELF, &ru);
-	json_object_set_new(root, "stats",
-			    json_pack("{s:I, s:I, s:f, s:f, s:f, s:I}", "installed",
-				      (json_int_t)plan->n_installed, "available",
-				      (json_int_t)plan->n_available, "load_ms", load_ms, "plan_ms",
-				      plan_ms, "fetch_ms", fetch_ms, "max_rss_kb",
-				      (json_int_t)ru.ru_maxrss));
+	json_object_set_new(
+	    root, "stats",
+	    json_pack("{s:I, s:I, s:f, s:f, s:f, s:I}", "installed", (json_int_t)plan->n_installed,
+	              "available", (json_int_t)plan->n_available, "load_ms", load_ms, "plan_ms",
+	              plan_ms, "fetch_ms", fetch_ms, "max_rss_kb", (json_int_t)ru.ru_maxrss));
 	if (copa_json_dump(root, 2, &out, &err) == 0)
 		printf("%s\n", copa_buf_str(&out));
 	copa_buf_release(&out);
@@ -167,8 +168,8 @@ static void print_text(const struct copa_deb_plan *plan)
 	for (size_t i = 0; i < plan->n_pkgs; i++) {
 		const struct copa_deb_pkg *p = &plan->pkgs[i];
 
-		printf("%s:%s %s -> %s (%s)\n", p->name, p->arch, p->old_version ? p->old_version : "(new)",
-		       p->version, p->repo);
+		printf("%s:%s %s -> %s (%s)\n", p->name, p->arch,
+		       p->old_version ? p->old_version : "(new)", p->version, p->repo);
 	}
 	for (size_t i = 0; i < plan->n_results; i++) {
 		const struct copa_deb_result *r = &plan->results[i];
@@ -182,27 +183,28 @@ static void print_text(const struct copa_deb_plan *plan)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"root", required_argument, NULL, 'r'},
-		{"rootfs-tar", required_argument, NULL, 't'},
-		{"request", required_argument, NULL, 'q'},
-		{"repo", required_argument, NULL, 'R'},
-		{"repo-replace", no_argument, NULL, 'X'},
-		{"mirror", required_argument, NULL, 'm'},
-		{"keyring", required_argument, NULL, 'k'},
-		{"host-keyrings", required_argument, NULL, 'H'},
-		{"allow-insecure-repo", no_argument, NULL, 'I'},
-		{"no-new-packages", no_argument, NULL, 'N'},
-		{"best-available", no_argument, NULL, 'B'},
-		{"arch", required_argument, NULL, 'a'},
-		{"cache-dir", required_argument, NULL, 'c'},
-		{"fetch", no_argument, NULL, 'f'},
-		{"jobs", required_argument, NULL, 'j'},
-		{"now", required_argument, NULL, 'n'},
-		{"json", no_argument, NULL, 'J'},
-		{"verbose", no_argument, NULL, 'v'},
-		{NULL, 0, NULL, 0},
+	    {"root", required_argument, NULL, 'r'},
+	    {"rootfs-tar", required_argument, NULL, 't'},
+	    {"request", required_argument, NULL, 'q'},
+	    {"repo", required_argument, NULL, 'R'},
+	    {"repo-replace", no_argument, NULL, 'X'},
+	    {"mirror", required_argument, NULL, 'm'},
+	    {"keyring", required_argument, NULL, 'k'},
+	    {"host-keyrings", required_argument, NULL, 'H'},
+	    {"allow-insecure-repo", no_argument, NULL, 'I'},
+	    {"no-new-packages", no_argument, NULL, 'N'},
+	    {"best-available", no_argument, NULL, 'B'},
+	    {"arch", required_argument, NULL, 'a'},
+	    {"cache-dir", required_argument, NULL, 'c'},
+	    {"fetch", no_argument, NULL, 'f'},
+	    {"jobs", required_argument, NULL, 'j'},
+	    {"now", required_argument, NULL, 'n'},
+	    {"json", no_argument, NULL, 'J'},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {NULL, 0, NULL, 0},
 	};
-	const char *root = NULL, *tar = NULL, *arch = NULL, *cache_dir = NULL, *host_keyrings = NULL;
+	const char *root = NULL, *tar = NULL, *arch = NULL, *cache_dir = NULL,
+	           *host_keyrings = NULL;
 	struct strv repos = {0}, mirrors = {0}, keyrings = {0}, reqs = {0};
 	bool repo_replace = false, insecure = false, no_new = false, best = false, json = false,
 	     fetch = false;
@@ -227,25 +229,63 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "v", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'r': root = optarg; break;
-		case 't': tar = optarg; break;
-		case 'q': push(&reqs, optarg); break;
-		case 'R': push(&repos, optarg); break;
-		case 'X': repo_replace = true; break;
-		case 'm': push(&mirrors, optarg); break;
-		case 'k': push(&keyrings, optarg); break;
-		case 'H': host_keyrings = optarg; break;
-		case 'I': insecure = true; break;
-		case 'N': no_new = true; break;
-		case 'B': best = true; break;
-		case 'a': arch = optarg; break;
-		case 'c': cache_dir = optarg; break;
-		case 'f': fetch = true; break;
-		case 'j': jobs = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'n': now = strtoll(optarg, NULL, 10); break;
-		case 'J': json = true; break;
-		case 'v': verbose = true; out.min_level = COPA_LOG_DEBUG; break;
-		default: usage();
+		case 'r':
+			root = optarg;
+			break;
+		case 't':
+			tar = optarg;
+			break;
+		case 'q':
+			push(&reqs, optarg);
+			break;
+		case 'R':
+			push(&repos, optarg);
+			break;
+		case 'X':
+			repo_replace = true;
+			break;
+		case 'm':
+			push(&mirrors, optarg);
+			break;
+		case 'k':
+			push(&keyrings, optarg);
+			break;
+		case 'H':
+			host_keyrings = optarg;
+			break;
+		case 'I':
+			insecure = true;
+			break;
+		case 'N':
+			no_new = true;
+			break;
+		case 'B':
+			best = true;
+			break;
+		case 'a':
+			arch = optarg;
+			break;
+		case 'c':
+			cache_dir = optarg;
+			break;
+		case 'f':
+			fetch = true;
+			break;
+		case 'j':
+			jobs = (unsigned)strtoul(optarg, NULL, 10);
+			break;
+		case 'n':
+			now = strtoll(optarg, NULL, 10);
+			break;
+		case 'J':
+			json = true;
+			break;
+		case 'v':
+			verbose = true;
+			out.min_level = COPA_LOG_DEBUG;
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind != argc || (!root == !tar))
@@ -266,9 +306,12 @@ int main(int argc, char **argv)
 	if (copa_osrelease_read(v, &os, &err) < 0 || copa_deb_probe_status(v, arch, &st, &err) < 0)
 		goto fail;
 	{
-		struct copa_deb_repo_opts ro = {.repos = repos.v, .repo_replace = repo_replace,
-						.mirrors = mirrors.v, .keyrings = keyrings.v,
-						.host_keyring_dir = host_keyrings, .out = &out};
+		struct copa_deb_repo_opts ro = {.repos = repos.v,
+		                                .repo_replace = repo_replace,
+		                                .mirrors = mirrors.v,
+		                                .keyrings = keyrings.v,
+		                                .host_keyring_dir = host_keyrings,
+		                                .out = &out};
 
 		if (copa_deb_probe_repos(v, &os, st.native_arch, &ro, &src, &err) < 0)
 			goto fail;
@@ -285,10 +328,13 @@ int main(int argc, char **argv)
 			goto fail;
 	}
 	{
-		struct copa_debrepo_opts ro = {.http = http, .cache = &cache, .out = &out,
-					       .native_arch = st.native_arch,
-					       .foreign_archs = st.foreign_archs,
-					       .allow_insecure = insecure, .now = now};
+		struct copa_debrepo_opts ro = {.http = http,
+		                               .cache = &cache,
+		                               .out = &out,
+		                               .native_arch = st.native_arch,
+		                               .foreign_archs = st.foreign_archs,
+		                               .allow_insecure = insecure,
+		                               .now = now};
 
 		if (copa_debrepo_load(&src, &ro, &ix, &err) < 0)
 			goto fail;
@@ -296,17 +342,21 @@ int main(int argc, char **argv)
 	load_ms = ms_since(&t0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	{
-		struct copa_deb_plan_opts po = {.requests = reqs.n ? rq : NULL, .n_requests = reqs.n,
-						.no_new_packages = no_new, .best_available = best,
-						.cache = &cache, .out = &out, .prefs = &prefs};
+		struct copa_deb_plan_opts po = {.requests = reqs.n ? rq : NULL,
+		                                .n_requests = reqs.n,
+		                                .no_new_packages = no_new,
+		                                .best_available = best,
+		                                .cache = &cache,
+		                                .out = &out,
+		                                .prefs = &prefs};
 
 		if (copa_deb_plan(&st, &ix, &po, &plan, &err) < 0)
 			goto fail;
 	}
 	plan_ms = ms_since(&t0);
 	if (fetch) {
-		struct copa_pkg_fetch_opts fo = {.http = http, .cache = &cache, .out = &out, .jobs = jobs,
-						 .suffix = ".deb"};
+		struct copa_pkg_fetch_opts fo = {
+		    .http = http, .cache = &cache, .out = &out, .jobs = jobs, .suffix = ".deb"};
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (copa_deb_fetch(plan.pkgs, plan.n_pkgs, &fo, &err) < 0)

@@ -43,15 +43,15 @@ static void log_stderr(struct copa_out *out, enum copa_log_level level, const ch
 static int usage(void)
 {
 	fprintf(stderr,
-		"usage: copa-regtool [--insecure-registry HOST]... [--auth-file F] [--username U "
-		"--password P]\n"
-		"       [--ca-file F] [--certs-dir D]... [--chunk-size N] [--retries N] "
-		"[--backoff-ms N]\n"
-		"       [--timeout-ms N] [--debug] COMMAND ARGS...\n"
-		"commands: get-manifest REF OUT | head-manifest REF | get-blob REPO DIGEST OUT "
-		"[SIZE]\n"
-		"          exists REPO DIGEST | put-blob REPO FILE | mount REPO DIGEST FROM\n"
-		"          put-manifest REF FILE MEDIA-TYPE\n");
+	        "usage: copa-regtool [--insecure-registry HOST]... [--auth-file F] [--username U "
+	        "--password P]\n"
+	        "       [--ca-file F] [--certs-dir D]... [--chunk-size N] [--retries N] "
+	        "[--backoff-ms N]\n"
+	        "       [--timeout-ms N] [--debug] COMMAND ARGS...\n"
+	        "commands: get-manifest REF OUT | head-manifest REF | get-blob REPO DIGEST OUT "
+	        "[SIZE]\n"
+	        "          exists REPO DIGEST | put-blob REPO FILE | mount REPO DIGEST FROM\n"
+	        "          put-manifest REF FILE MEDIA-TYPE\n");
 	return 2;
 }
 
@@ -121,26 +121,26 @@ static void *blob_thread(void *arg)
 
 static int fail(const struct copa_err *err)
 {
-	fprintf(stderr, "copa-regtool: error[%s]: %s\n", copa_errcode_str((enum copa_errcode)err->code),
-		err->msg);
+	fprintf(stderr, "copa-regtool: error[%s]: %s\n",
+	        copa_errcode_str((enum copa_errcode)err->code), err->msg);
 	return 1;
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"insecure-registry", required_argument, NULL, 'i'},
-		{"auth-file", required_argument, NULL, 'a'},
-		{"username", required_argument, NULL, 'u'},
-		{"password", required_argument, NULL, 'p'},
-		{"ca-file", required_argument, NULL, 'c'},
-		{"certs-dir", required_argument, NULL, 'C'},
-		{"chunk-size", required_argument, NULL, 'k'},
-		{"retries", required_argument, NULL, 'r'},
-		{"backoff-ms", required_argument, NULL, 'b'},
-		{"timeout-ms", required_argument, NULL, 't'},
-		{"debug", no_argument, NULL, 'd'},
-		{NULL, 0, NULL, 0},
+	    {"insecure-registry", required_argument, NULL, 'i'},
+	    {"auth-file", required_argument, NULL, 'a'},
+	    {"username", required_argument, NULL, 'u'},
+	    {"password", required_argument, NULL, 'p'},
+	    {"ca-file", required_argument, NULL, 'c'},
+	    {"certs-dir", required_argument, NULL, 'C'},
+	    {"chunk-size", required_argument, NULL, 'k'},
+	    {"retries", required_argument, NULL, 'r'},
+	    {"backoff-ms", required_argument, NULL, 'b'},
+	    {"timeout-ms", required_argument, NULL, 't'},
+	    {"debug", no_argument, NULL, 'd'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_out out = {.log = log_stderr, .min_level = COPA_LOG_WARN};
@@ -232,7 +232,7 @@ int main(int argc, char **argv)
 
 		if (copa_registry_get_manifest(reg, t.ref, &body, &mt, digest, &err) < 0 ||
 		    copa_fs_write_atomic(AT_FDCWD, argv[1], body.p ? body.p : "", body.len, 0644,
-					 &err) < 0) {
+		                         &err) < 0) {
 			copa_buf_release(&body);
 			free(mt);
 			goto error;
@@ -279,7 +279,8 @@ int main(int argc, char **argv)
 		size_t n = (size_t)argc - 2;
 
 		for (size_t i = 0; i < n; i++) {
-			jobs[i] = (struct blob_job){.reg = reg, .dir = argv[1], .digest = argv[2 + i]};
+			jobs[i] =
+			    (struct blob_job){.reg = reg, .dir = argv[1], .digest = argv[2 + i]};
 			if (pthread_create(&th[i], NULL, blob_thread, &jobs[i]) != 0)
 				COPA_BUG("pthread_create failed");
 		}
@@ -331,7 +332,7 @@ int main(int argc, char **argv)
 		if (copa_fs_read_file(AT_FDCWD, argv[1], 64u << 20, &body, &err) < 0)
 			goto error;
 		if (copa_registry_put_manifest(reg, t.ref, argv[2], body.p ? body.p : "", body.len,
-					       digest, &err) < 0) {
+		                               digest, &err) < 0) {
 			copa_buf_release(&body);
 			goto error;
 		}

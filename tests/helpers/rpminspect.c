@@ -80,7 +80,8 @@ static int cmd_manifest(int argc, char **argv)
 		copa_buf_reset(&out);
 		if (read_text(argv[1], &in, &err) < 0 ||
 		    copa_rpmmf1_parse(copa_buf_str(&in), in.len, argv[1], &m1, &err) < 0 ||
-		    copa_rpmmf_check_pair(&m, &m1, &err) < 0 || copa_rpmmf_write1(&m, &out, &err) < 0)
+		    copa_rpmmf_check_pair(&m, &m1, &err) < 0 ||
+		    copa_rpmmf_write1(&m, &out, &err) < 0)
 			return fail(&err);
 		fwrite(out.p ? out.p : "", 1, out.len, stdout);
 	}
@@ -139,7 +140,7 @@ static int cmd_rpmmd(char **argv)
 		return fail(&err);
 	printf("%d\n", n);
 	FOR_REPO_SOLVABLES(repo, p, s)
-		printf("%s\n", pool_solvable2str(pool, s));
+	printf("%s\n", pool_solvable2str(pool, s));
 	pool_free(pool);
 	return 0;
 }
@@ -155,6 +156,6 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "rpmmd") == 0)
 		return cmd_rpmmd(argv + 2);
 	fprintf(stderr, "usage: copa-rpminspect db ROOT [DBPATH] | manifest FILE2 [FILE1] | "
-			"repos ROOT RELEASEVER ARCH | rpmmd DIR\n");
+	                "repos ROOT RELEASEVER ARCH | rpmmd DIR\n");
 	return 2;
 }

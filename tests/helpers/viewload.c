@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 static const char *const inline_prefixes[] = {
-	"etc/", "var/lib/dpkg/", "usr/share/keyrings/", "usr/lib/os-release", "lib/apk/",
+    "etc/", "var/lib/dpkg/", "usr/share/keyrings/", "usr/lib/os-release", "lib/apk/",
 };
 
 static bool wants_inline(const char *path)
@@ -35,7 +35,7 @@ struct dirctx {
 };
 
 static int dir_reader(void *ctx, const struct copa_view_entry *e, size_t max, struct copa_buf *out,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	struct dirctx *d = ctx;
 	int fd;
@@ -93,7 +93,8 @@ static int walk(struct copa_view *v, int dirfd, const char *rel, int depth, stru
 			ssize_t n = readlinkat(dirfd, path, link, sizeof(link) - 1);
 
 			if (n < 0) {
-				r = copa_err_sys(err, COPA_E_IO, errno, "cannot read link '%s'", path);
+				r = copa_err_sys(err, COPA_E_IO, errno, "cannot read link '%s'",
+				                 path);
 				break;
 			}
 			link[n] = 0;
@@ -204,7 +205,8 @@ struct copa_view *copa_test_view_from_tar(const char *tar, struct copa_err *err)
 			copa_buf_reset(&content);
 			while ((n = archive_read_data(a, buf, sizeof(buf))) > 0)
 				copa_buf_add(&content, buf, (size_t)n);
-			if (copa_view_set_content(v, at, content.p ? content.p : "", content.len, err) < 0)
+			if (copa_view_set_content(v, at, content.p ? content.p : "", content.len,
+			                          err) < 0)
 				goto fail;
 		}
 	}

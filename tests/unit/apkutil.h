@@ -54,7 +54,7 @@ static inline void apk_gzip(const void *data, size_t n, struct copa_buf *out)
 
 /* Appends a ustar header and the padded data of one entry. */
 static inline void apk_tar_entry(struct copa_buf *tar, const char *name, char type,
-				 const void *data, size_t n, const char *pax_sha1)
+                                 const void *data, size_t n, const char *pax_sha1)
 {
 	unsigned char h[512];
 	unsigned sum = 0;
@@ -75,7 +75,10 @@ static inline void apk_tar_entry(struct copa_buf *tar, const char *name, char ty
 	snprintf((char *)h + 124, 12, "%011zo", n);
 	snprintf((char *)h + 136, 12, "%011o", 0);
 	h[156] = (unsigned char)type;
-	memcpy(h + 257, "ustar\0" "00", 8);
+	memcpy(h + 257,
+	       "ustar\0"
+	       "00",
+	       8);
 	memset(h + 148, ' ', 8);
 	for (int i = 0; i < 512; i++)
 		sum += h[i];
@@ -117,7 +120,7 @@ static inline EVP_PKEY *apk_test_key(struct copa_buf *pem)
  * pax, a PAX header precedes the entry (as Python's tarfile writes them).
  */
 static inline void apk_sign_segment_x(EVP_PKEY *k, const EVP_MD *md, const char *entry,
-				      const void *data, size_t n, bool pax, struct copa_buf *out)
+                                      const void *data, size_t n, bool pax, struct copa_buf *out)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char sig[1024];
@@ -128,13 +131,13 @@ static inline void apk_sign_segment_x(EVP_PKEY *k, const EVP_MD *md, const char 
 	assert_int_equal(EVP_DigestSign(ctx, sig, &siglen, data, n), 1);
 	EVP_MD_CTX_free(ctx);
 	apk_tar_entry(&tar, entry, '0', sig, siglen,
-		      pax ? "0000000000000000000000000000000000000000" : NULL);
+	              pax ? "0000000000000000000000000000000000000000" : NULL);
 	apk_gzip(tar.p, tar.len, out);
 	copa_buf_release(&tar);
 }
 
 static inline void apk_sign_segment(EVP_PKEY *k, const EVP_MD *md, const char *entry,
-				    const void *data, size_t n, struct copa_buf *out)
+                                    const void *data, size_t n, struct copa_buf *out)
 {
 	apk_sign_segment_x(k, md, entry, data, n, false, out);
 }

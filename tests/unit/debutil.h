@@ -21,8 +21,8 @@
 struct tentry {
 	const char *name;
 	char type;
-	const char *data;  /* file content, or link target */
-	unsigned mode;     /* 0: 0644 / 0755 */
+	const char *data; /* file content, or link target */
+	unsigned mode;    /* 0: 0644 / 0755 */
 };
 
 static inline void tar_build(struct copa_buf *out, const struct tentry *e, int gzip)
@@ -81,8 +81,8 @@ static inline void ar_member(struct copa_buf *out, const char *name, const void 
 {
 	char hdr[96];
 
-	snprintf(hdr, sizeof(hdr), "%-16s%-12s%-6s%-6s%-8s%-10zu`\n", name, "0", "0", "0",
-		 "100644", n);
+	snprintf(hdr, sizeof(hdr), "%-16s%-12s%-6s%-6s%-8s%-10zu`\n", name, "0", "0", "0", "100644",
+	         n);
 	copa_buf_add(out, hdr, 60);
 	copa_buf_add(out, data, n);
 	if (n % 2)
@@ -91,7 +91,7 @@ static inline void ar_member(struct copa_buf *out, const char *name, const void 
 
 /* A .deb with the given control files and data entries (gzip tars). */
 static inline void deb_build(struct copa_buf *out, const struct tentry *control,
-			     const struct tentry *data)
+                             const struct tentry *data)
 {
 	struct copa_buf c = COPA_BUF_INIT, d = COPA_BUF_INIT;
 
@@ -109,8 +109,8 @@ static inline void deb_build(struct copa_buf *out, const struct tentry *control,
 /* Writes buf to a new temporary file; returns its malloc'd path. */
 static inline char *write_temp(const struct copa_buf *b, const char *suffix)
 {
-	char *path = copa_xasprintf("%s/copa-unit-XXXXXX%s", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
-				    suffix);
+	char *path = copa_xasprintf("%s/copa-unit-XXXXXX%s",
+	                            getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp", suffix);
 	int fd = mkstemps(path, (int)strlen(suffix));
 	FILE *f;
 
@@ -125,7 +125,7 @@ static inline char *write_temp(const struct copa_buf *b, const char *suffix)
 
 /* Puts a file with inline content into a view. */
 static inline void view_file(struct copa_view *v, const char *path, const char *content,
-			     unsigned mode)
+                             unsigned mode)
 {
 	struct copa_view_entry e = {0};
 	struct copa_err err = COPA_ERR_INIT;

@@ -37,8 +37,10 @@ static inline char *rt_data(const char *rel)
 	char *p = copa_xasprintf("%s/rpm/%s", rt_shared(), rel);
 
 	if (access(p, R_OK) != 0) {
-		fprintf(stderr, "rpm test data '%s' is missing: put the project's shared/ beside "
-				"the clone or set COPA_SHARED_TESTDATA\n", p);
+		fprintf(stderr,
+		        "rpm test data '%s' is missing: put the project's shared/ beside "
+		        "the clone or set COPA_SHARED_TESTDATA\n",
+		        p);
 		exit(1);
 	}
 	return p;
@@ -94,7 +96,8 @@ static inline void rt_write(const char *root, const char *rel, const char *text)
 	}
 }
 
-/* Runs a shell command line built by the test itself (fixed strings, temp paths) and captures stdout. */
+/* Runs a shell command line built by the test itself (fixed strings, temp paths) and captures
+ * stdout. */
 static inline int rt_run(const char *cmd, struct copa_buf *out)
 {
 	FILE *p = popen(cmd, "r");

@@ -35,8 +35,8 @@ static size_t round_trip(const char *what, const char *text, size_t n)
 		copa_apkdb_pkg_write(db.pkgs[i], &rec);
 		if (rec.len != db.pkgs[i]->text.n || memcmp(rec.p, db.pkgs[i]->text.p, rec.len))
 			fail_msg("%s: package '%s' does not regenerate to its text:\n%s\n---\n%.*s",
-				 what, db.pkgs[i]->pkg.name, rec.p, (int)db.pkgs[i]->text.n,
-				 db.pkgs[i]->text.p);
+			         what, db.pkgs[i]->pkg.name, rec.p, (int)db.pkgs[i]->text.n,
+			         db.pkgs[i]->text.p);
 		copa_buf_release(&rec);
 		for (size_t d = 0; d < db.pkgs[i]->ndirs; d++)
 			files += db.pkgs[i]->dirs[d].n;
@@ -92,10 +92,10 @@ static void minirootfs_db(const char *rel, struct copa_buf *out)
 static void minirootfs(void **state)
 {
 	static const char *const roots[] = {
-		"alpine/minirootfs/alpine-minirootfs-3.15.11-x86_64.tar.gz",
-		"alpine/minirootfs/alpine-minirootfs-3.19.4-x86_64.tar.gz",
-		"alpine/minirootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz",
-		"alpine/minirootfs/alpine-minirootfs-3.20.3-aarch64.tar.gz",
+	    "alpine/minirootfs/alpine-minirootfs-3.15.11-x86_64.tar.gz",
+	    "alpine/minirootfs/alpine-minirootfs-3.19.4-x86_64.tar.gz",
+	    "alpine/minirootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz",
+	    "alpine/minirootfs/alpine-minirootfs-3.20.3-aarch64.tar.gz",
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(roots); i++) {
@@ -127,11 +127,14 @@ static void replace_one(void **state)
 	np = copa_apkdb_pkg_new(&db);
 	np->pkg = old->pkg;
 	assert_int_equal(copa_apk_pkg_set(&db.arena, &np->pkg, 'C',
-					  COPA_BLOB_LIT("Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA="), &err), 1);
-	assert_int_equal(copa_apk_pkg_set(&db.arena, &np->pkg, 'V', COPA_BLOB_LIT("1.37.0-r99"),
-					  &err), 1);
+	                                  COPA_BLOB_LIT("Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA="), &err),
+	                 1);
+	assert_int_equal(
+	    copa_apk_pkg_set(&db.arena, &np->pkg, 'V', COPA_BLOB_LIT("1.37.0-r99"), &err), 1);
 	assert_int_equal(copa_apk_pkg_set(&db.arena, &np->pkg, 'D',
-					  COPA_BLOB_LIT("so:libc.musl-x86_64.so.1 newdep>=2"), &err), 1);
+	                                  COPA_BLOB_LIT("so:libc.musl-x86_64.so.1 newdep>=2"),
+	                                  &err),
+	                 1);
 	struct copa_apk_dir *bin = copa_apkdb_add_dir(&db, np, "bin", NULL);
 	copa_apkdb_add_file(&db, bin, "busybox", "0:0:755", "Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB=");
 	copa_apkdb_add_dir(&db, np, "etc/busybox-paths.d", "0:0:700");
@@ -148,8 +151,9 @@ static void replace_one(void **state)
 	assert_string_equal(strstr(out.p + before, "C:") == out.p + before ? "ok" : "no", "ok");
 	assert_non_null(strstr(out.p, "P:busybox\nV:1.37.0-r99\n"));
 	assert_non_null(strstr(out.p, "D:so:libc.musl-x86_64.so.1 newdep>=2\n"));
-	assert_non_null(strstr(out.p, "F:bin\nR:busybox\na:0:0:755\nZ:Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB=\n"
-				      "F:etc/busybox-paths.d\nM:0:0:700\n\n"));
+	assert_non_null(strstr(out.p,
+	                       "F:bin\nR:busybox\na:0:0:755\nZ:Q1BBBBBBBBBBBBBBBBBBBBBBBBBBB=\n"
+	                       "F:etc/busybox-paths.d\nM:0:0:700\n\n"));
 
 	/* and it reads back with the new values, the other packages unchanged */
 	copa_apkdb_init(&again);
@@ -177,7 +181,8 @@ static void replace_one(void **state)
 
 static void append_after_unterminated(void **state)
 {
-	static const char text[] = "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:a\nV:1-r0\nS:1\nI:1\nT:\nU:\nL:\nF:x\nR:y";
+	static const char text[] =
+	    "C:Q1AAAAAAAAAAAAAAAAAAAAAAAAAAA=\nP:a\nV:1-r0\nS:1\nI:1\nT:\nU:\nL:\nF:x\nR:y";
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_apkdb db;
 	struct copa_buf out = COPA_BUF_INIT;
@@ -199,14 +204,15 @@ static void bad(void **state)
 	static const struct {
 		const char *text, *why;
 	} cases[] = {
-		{"P:a\nV:1\nR:x\n", "line 3: 'R:' before any 'F:'"},
-		{"P:a\nV:1\nF:d\nZ:Q1\n", "line 4: 'Z:' before any 'R:'"},
-		{"P:a\nV:1\nF:d\nR:../x\n", "bad file name"},
-		{"P:a\nV:1\nF:/abs\n", "bad directory '/abs'"},
-		{"P:a\n\nP:b\nV:1\n", "package at line 1: missing 'V:'"},
-		{"P:a\nV:1\nX:new\n", "field 'X:' is from a newer apk"},
-		{"P:a\nV:1\nI:x\n", "line 3: field 'I:' is not a number"},
-		{"P:a\nV:1\n\nP:b\nV:1\n\nP:a\nV:2\n", "package 'a' is installed twice (lines 1 and 7)"},
+	    {"P:a\nV:1\nR:x\n", "line 3: 'R:' before any 'F:'"},
+	    {"P:a\nV:1\nF:d\nZ:Q1\n", "line 4: 'Z:' before any 'R:'"},
+	    {"P:a\nV:1\nF:d\nR:../x\n", "bad file name"},
+	    {"P:a\nV:1\nF:/abs\n", "bad directory '/abs'"},
+	    {"P:a\n\nP:b\nV:1\n", "package at line 1: missing 'V:'"},
+	    {"P:a\nV:1\nX:new\n", "field 'X:' is from a newer apk"},
+	    {"P:a\nV:1\nI:x\n", "line 3: field 'I:' is not a number"},
+	    {"P:a\nV:1\n\nP:b\nV:1\n\nP:a\nV:2\n",
+	     "package 'a' is installed twice (lines 1 and 7)"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
@@ -215,7 +221,8 @@ static void bad(void **state)
 
 		copa_apkdb_init(&db);
 		assert_int_equal(copa_apkdb_parse(&db, cases[i].text, strlen(cases[i].text),
-						  "'lib/apk/db/installed'", &err), -1);
+		                                  "'lib/apk/db/installed'", &err),
+		                 -1);
 		if (!strstr(err.msg, cases[i].why) || !strstr(err.msg, "'lib/apk/db/installed'"))
 			fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].why);
 		copa_apkdb_release(&db);
@@ -225,11 +232,9 @@ static void bad(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(real_3213),
-		cmocka_unit_test(minirootfs),
-		cmocka_unit_test(replace_one),
-		cmocka_unit_test(append_after_unterminated),
-		cmocka_unit_test(bad),
+	    cmocka_unit_test(real_3213),   cmocka_unit_test(minirootfs),
+	    cmocka_unit_test(replace_one), cmocka_unit_test(append_after_unterminated),
+	    cmocka_unit_test(bad),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,7 +102,7 @@ static void real_v317_aarch64(void **state)
 	assert_true(idx.n > 4000);
 	assert_string_equal(find(&idx, "busybox")->arch, "aarch64");
 	print_message("v3.17 aarch64: %zu packages, '%s', signed by %s\n", idx.n, idx.description,
-		      idx.signed_by);
+	              idx.signed_by);
 	copa_apk_index_release(&idx);
 	copa_buf_release(&b);
 	copa_apk_keys_free(k);
@@ -126,7 +126,7 @@ static void expect_refused(struct copa_buf *b, const struct copa_apk_keys *k, co
 	struct copa_apk_index idx = COPA_APK_INDEX_INIT;
 
 	assert_int_equal(copa_apk_index_load(&idx, b->p, b->len, k, "index 'http://x/main'", &err),
-			 -1);
+	                 -1);
 	print_message("refused: %s\n", err.msg);
 	assert_non_null(strstr(err.msg, "index 'http://x/main'"));
 	assert_non_null(strstr(err.msg, why));
@@ -145,7 +145,8 @@ static void tampered(void **state)
 	/* a flipped byte inside the signed stream */
 	copa_buf_add(&copy, b.p, b.len);
 	copy.p[sig + (b.len - sig) / 2] ^= 0x01;
-	expect_refused(&copy, k, "bad signature by key 'alpine-devel@lists.alpinelinux.org-6165ee59");
+	expect_refused(&copy, k,
+	               "bad signature by key 'alpine-devel@lists.alpinelinux.org-6165ee59");
 	/* a flipped byte of the signature itself */
 	copa_buf_reset(&copy);
 	copa_buf_add(&copy, b.p, b.len);
@@ -179,8 +180,10 @@ static void tampered(void **state)
 	{
 		struct copa_apk_keys *none = copa_apk_keys_new();
 
-		expect_refused(&b, none, "signed by unknown key "
-			       "'alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub' (add it with --keyring)");
+		expect_refused(&b, none,
+		               "signed by unknown key "
+		               "'alpine-devel@lists.alpinelinux.org-6165ee59.rsa.pub' (add it with "
+		               "--keyring)");
 		copa_apk_keys_free(none);
 	}
 	copa_buf_release(&copy);
@@ -188,25 +191,25 @@ static void tampered(void **state)
 	copa_apk_keys_free(k);
 }
 
-static const char index_text[] =
-	"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\n"
-	"P:hello\n"
-	"V:1.0-r0\n"
-	"A:x86_64\n"
-	"S:1234\n"
-	"I:4096\n"
-	"T:a test package\n"
-	"U:https://example.org\n"
-	"L:MIT\n"
-	"o:hello\n"
-	"m:Nobody <nobody@example.org>\n"
-	"t:1700000000\n"
-	"c:0123456789abcdef0123456789abcdef01234567\n"
-	"k:100\n"
-	"D:so:libc.musl-x86_64.so.1 !hello-old musl>=1.2 busybox@edge ca-certificates-bundle><Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\n"
-	"p:cmd:hello=1.0-r0 so:libhello.so.1=1\n"
-	"i:hello=1.0-r0 bash\n"
-	"\n";
+static const char index_text[] = "C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\n"
+                                 "P:hello\n"
+                                 "V:1.0-r0\n"
+                                 "A:x86_64\n"
+                                 "S:1234\n"
+                                 "I:4096\n"
+                                 "T:a test package\n"
+                                 "U:https://example.org\n"
+                                 "L:MIT\n"
+                                 "o:hello\n"
+                                 "m:Nobody <nobody@example.org>\n"
+                                 "t:1700000000\n"
+                                 "c:0123456789abcdef0123456789abcdef01234567\n"
+                                 "k:100\n"
+                                 "D:so:libc.musl-x86_64.so.1 !hello-old musl>=1.2 busybox@edge "
+                                 "ca-certificates-bundle><Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\n"
+                                 "p:cmd:hello=1.0-r0 so:libhello.so.1=1\n"
+                                 "i:hello=1.0-r0 bash\n"
+                                 "\n";
 
 /* An index signed by the test's own key: RSA (SHA-1) and RSA256 (SHA-256). */
 static void own_key(void **state)
@@ -222,7 +225,7 @@ static void own_key(void **state)
 	/* i == 2: SHA-256 with a PAX header before the signature entry */
 	for (size_t i = 0; i < 3; i++) {
 		struct copa_buf tar = COPA_BUF_INIT, body = COPA_BUF_INIT, file = COPA_BUF_INIT,
-				w = COPA_BUF_INIT;
+		                w = COPA_BUF_INIT;
 		struct copa_apk_keys *k = copa_apk_keys_new();
 		struct copa_apk_index idx = COPA_APK_INDEX_INIT;
 		char entry[128];
@@ -273,23 +276,25 @@ static void bad_text(void **state)
 	static const struct {
 		const char *text, *why;
 	} cases[] = {
-		{"P:a\nV:1\n\n", "missing 'C:'"},
-		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nV:1\n", "missing 'P:'"},
-		{"C:xx\nP:a\nV:1\n", "bad checksum"},
-		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nS:12x\n", "line 4: field 'S:' is not a number"},
-		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nD:a>\n", "bad dependency 'a>'"},
-		{"P a\n", "line 1: not a 'X:value' line"},
-		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nD:b><~1\n", "bad dependency 'b><~1'"},
-		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nD:b<>=1\n", "bad dependency 'b<>=1'"},
-		{"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:\n", "empty package name"},
+	    {"P:a\nV:1\n\n", "missing 'C:'"},
+	    {"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nV:1\n", "missing 'P:'"},
+	    {"C:xx\nP:a\nV:1\n", "bad checksum"},
+	    {"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nS:12x\n",
+	     "line 4: field 'S:' is not a number"},
+	    {"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nD:a>\n", "bad dependency 'a>'"},
+	    {"P a\n", "line 1: not a 'X:value' line"},
+	    {"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nD:b><~1\n", "bad dependency 'b><~1'"},
+	    {"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:a\nV:1\nD:b<>=1\n", "bad dependency 'b<>=1'"},
+	    {"C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:\n", "empty package name"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
 		struct copa_err err = COPA_ERR_INIT;
 		struct copa_apk_index idx = COPA_APK_INDEX_INIT;
 
-		assert_int_equal(copa_apk_index_parse_text(&idx, cases[i].text, strlen(cases[i].text),
-							   "idx", &err), -1);
+		assert_int_equal(copa_apk_index_parse_text(&idx, cases[i].text,
+		                                           strlen(cases[i].text), "idx", &err),
+		                 -1);
 		if (!strstr(err.msg, cases[i].why))
 			fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].why);
 		copa_apk_index_release(&idx);
@@ -299,11 +304,9 @@ static void bad_text(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(real_v316),
-		cmocka_unit_test(real_v317_aarch64),
-		cmocka_unit_test(tampered),
-		cmocka_unit_test(own_key),
-		cmocka_unit_test(bad_text),
+	    cmocka_unit_test(real_v316), cmocka_unit_test(real_v317_aarch64),
+	    cmocka_unit_test(tampered),  cmocka_unit_test(own_key),
+	    cmocka_unit_test(bad_text),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

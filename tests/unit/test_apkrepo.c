@@ -18,10 +18,10 @@ static void real_files(void **state)
 	static const struct {
 		const char *rootfs, *branch;
 	} roots[] = {
-		{"alpine/minirootfs/alpine-minirootfs-3.15.11-x86_64.tar.gz", "v3.15"},
-		{"alpine/minirootfs/alpine-minirootfs-3.19.4-x86_64.tar.gz", "v3.19"},
-		{"alpine/minirootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz", "v3.20"},
-		{"alpine/minirootfs/alpine-minirootfs-3.20.3-aarch64.tar.gz", "v3.20"},
+	    {"alpine/minirootfs/alpine-minirootfs-3.15.11-x86_64.tar.gz", "v3.15"},
+	    {"alpine/minirootfs/alpine-minirootfs-3.19.4-x86_64.tar.gz", "v3.19"},
+	    {"alpine/minirootfs/alpine-minirootfs-3.20.3-x86_64.tar.gz", "v3.20"},
+	    {"alpine/minirootfs/alpine-minirootfs-3.20.3-aarch64.tar.gz", "v3.20"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(roots); i++) {
@@ -29,7 +29,7 @@ static void real_files(void **state)
 		struct copa_buf b = COPA_BUF_INIT;
 		struct copa_apk_repos r = COPA_APK_REPOS_INIT;
 		char *main_url = copa_xasprintf("https://dl-cdn.alpinelinux.org/alpine/%s/main",
-						roots[i].branch);
+		                                roots[i].branch);
 
 		apk_rootfs_read(roots[i].rootfs, "etc/apk/repositories", &b);
 		assert_ok(copa_apk_repos_parse(&r, b.p, b.len, "'etc/apk/repositories'", &err));
@@ -53,21 +53,20 @@ static void real_files(void **state)
 
 static void forms(void **state)
 {
-	static const char text[] =
-		"# comment\n"
-		"\n"
-		"https://mirror.example/alpine/v3.20/main/\n"
-		"  @edge https://mirror.example/alpine/edge/testing  \n"
-		"v2 https://mirror.example/alpine/v3.20/community\n"
-		"v2 @tag https://example.com main community\n"
-		"/srv/local-repo\n"
-		"v3 https://example.com/main\n"
-		"ndx https://example.com/Packages.adb\n"
-		"set mirror=x\n"
-		"http://${mirror}/main\n"
-		"not-a-url\n"
-		"@bad!tag https://x/y\n"
-		"https://x main ../etc\n";
+	static const char text[] = "# comment\n"
+	                           "\n"
+	                           "https://mirror.example/alpine/v3.20/main/\n"
+	                           "  @edge https://mirror.example/alpine/edge/testing  \n"
+	                           "v2 https://mirror.example/alpine/v3.20/community\n"
+	                           "v2 @tag https://example.com main community\n"
+	                           "/srv/local-repo\n"
+	                           "v3 https://example.com/main\n"
+	                           "ndx https://example.com/Packages.adb\n"
+	                           "set mirror=x\n"
+	                           "http://${mirror}/main\n"
+	                           "not-a-url\n"
+	                           "@bad!tag https://x/y\n"
+	                           "https://x main ../etc\n";
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_apk_repos r = COPA_APK_REPOS_INIT;
 	char *u;
@@ -85,13 +84,15 @@ static void forms(void **state)
 	assert_int_equal(r.nwarn, 7);
 	assert_non_null(strstr(r.warnings[6], "line 14: bad component"));
 	assert_non_null(strstr(r.warnings[0], "repositories line 8: 'v3' lines are apk 3's"));
-	assert_non_null(strstr(r.warnings[3], "line 11: not a repository URL: 'http://${mirror}/main'"));
+	assert_non_null(
+	    strstr(r.warnings[3], "line 11: not a repository URL: 'http://${mirror}/main'"));
 	assert_non_null(strstr(r.warnings[5], "line 13: bad tag"));
 	u = copa_apk_repo_index_url(&r.v[0], "x86_64");
 	assert_string_equal(u, "https://mirror.example/alpine/v3.20/main/x86_64/APKINDEX.tar.gz");
 	free(u);
 	u = copa_apk_repo_package_url(&r.v[0], "aarch64", "busybox", "1.36.1-r29");
-	assert_string_equal(u, "https://mirror.example/alpine/v3.20/main/aarch64/busybox-1.36.1-r29.apk");
+	assert_string_equal(
+	    u, "https://mirror.example/alpine/v3.20/main/aarch64/busybox-1.36.1-r29.apk");
 	free(u);
 	copa_apk_repos_release(&r);
 }
@@ -134,10 +135,10 @@ static void cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(real_files),
-		cmocka_unit_test(forms),
-		cmocka_unit_test(defaults),
-		cmocka_unit_test(cap),
+	    cmocka_unit_test(real_files),
+	    cmocka_unit_test(forms),
+	    cmocka_unit_test(defaults),
+	    cmocka_unit_test(cap),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -59,8 +59,9 @@ static void table(void **state)
 	int lines = 0, checked = 0, failed = 0;
 
 	if (!f)
-		fail_msg("cannot open '%s' (set COPA_SHARED_TESTDATA to the shared testdata directory)",
-			 path);
+		fail_msg(
+		    "cannot open '%s' (set COPA_SHARED_TESTDATA to the shared testdata directory)",
+		    path);
 	while (fgets(buf, sizeof(buf), f)) {
 		struct copa_blob l = copa_blob_trim(copa_blob_str(buf));
 
@@ -108,8 +109,8 @@ static void basics(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(table),
-		cmocka_unit_test(basics),
+	    cmocka_unit_test(table),
+	    cmocka_unit_test(basics),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,20 +12,22 @@
 #include <string.h>
 
 static const char ctl_v2[] = "Package: t\nVersion: 2\nArchitecture: amd64\nMaintainer: x <x@x>\n"
-			     "Description: test\n";
+                             "Description: test\n";
 
 /* A merged-/usr image with package t 1 installed. */
 static struct copa_view *base(const char *conffiles_field, const char *extra_list)
 {
 	struct copa_view *v = copa_view_new();
-	char *status = copa_xasprintf("Package: t\nStatus: install ok installed\nArchitecture: amd64\n"
-				      "Version: 1\n%sDescription: test\n\n"
-				      "Package: z\nStatus: install ok installed\nArchitecture: all\n"
-				      "Version: 1\nDescription: z\n\n",
-				      conffiles_field ? conffiles_field : "");
-	char *list = copa_xasprintf("/.\n/lib\n/lib/t\n/lib/t/old.so\n/bin\n/bin/t\n/usr\n/usr/share\n"
-				    "/usr/share/t\n/usr/share/t/gone\n/usr/share/t/gone/f\n%s",
-				    extra_list ? extra_list : "");
+	char *status =
+	    copa_xasprintf("Package: t\nStatus: install ok installed\nArchitecture: amd64\n"
+	                   "Version: 1\n%sDescription: test\n\n"
+	                   "Package: z\nStatus: install ok installed\nArchitecture: all\n"
+	                   "Version: 1\nDescription: z\n\n",
+	                   conffiles_field ? conffiles_field : "");
+	char *list =
+	    copa_xasprintf("/.\n/lib\n/lib/t\n/lib/t/old.so\n/bin\n/bin/t\n/usr\n/usr/share\n"
+	                   "/usr/share/t\n/usr/share/t/gone\n/usr/share/t/gone/f\n%s",
+	                   extra_list ? extra_list : "");
 
 	view_dir(v, "usr/lib/t");
 	view_dir(v, "usr/bin");
@@ -38,25 +40,26 @@ static struct copa_view *base(const char *conffiles_field, const char *extra_lis
 	view_file(v, "var/lib/dpkg/status", status, 0);
 	view_file(v, "var/lib/dpkg/info/t.list", list, 0);
 	view_file(v, "var/lib/dpkg/info/t.postrm", "#!/bin/sh\n", 0755);
-	view_file(v, "var/lib/dpkg/info/z.list", "/.\n/usr\n/usr/share\n/usr/share/z\n/usr/share/z/f\n", 0);
+	view_file(v, "var/lib/dpkg/info/z.list",
+	          "/.\n/usr\n/usr/share\n/usr/share/z\n/usr/share/z/f\n", 0);
 	free(status);
 	free(list);
 	return v;
 }
 
 static const struct tentry data_v2[] = {
-	{"./", 'd', NULL, 0},
-	{"./lib/", 'd', NULL, 0},
-	{"./lib/t/", 'd', NULL, 0},
-	{"./lib/t/new.so", 'f', "new", 0},
-	{"./bin/", 'd', NULL, 0},
-	{"./bin/t", 'f', "t2", 0755},
-	{"./usr/", 'd', NULL, 0},
-	{"./usr/share/", 'd', NULL, 0},
-	{"./usr/share/doc/", 'd', NULL, 0},
-	{"./usr/share/doc/t/", 'd', NULL, 0},
-	{"./usr/share/doc/t/copyright", 'f', "c", 0},
-	{NULL, 0, NULL, 0},
+    {"./", 'd', NULL, 0},
+    {"./lib/", 'd', NULL, 0},
+    {"./lib/t/", 'd', NULL, 0},
+    {"./lib/t/new.so", 'f', "new", 0},
+    {"./bin/", 'd', NULL, 0},
+    {"./bin/t", 'f', "t2", 0755},
+    {"./usr/", 'd', NULL, 0},
+    {"./usr/share/", 'd', NULL, 0},
+    {"./usr/share/doc/", 'd', NULL, 0},
+    {"./usr/share/doc/t/", 'd', NULL, 0},
+    {"./usr/share/doc/t/copyright", 'f', "c", 0},
+    {NULL, 0, NULL, 0},
 };
 
 struct run {
@@ -68,7 +71,7 @@ struct run {
 };
 
 static int start(struct run *r, struct copa_view *v, const struct tentry *ctl,
-		 const struct tentry *data, struct copa_err *err)
+                 const struct tentry *data, struct copa_err *err)
 {
 	struct copa_buf deb = COPA_BUF_INIT;
 
@@ -122,14 +125,16 @@ static void merged_usr_mapping(void **state)
 	assert_null(copa_view_get(r.v, "usr/lib/t/old.so"));
 	/* The list keeps the package's own paths, "/." first. */
 	assert_ok(copa_deb_apply_read(r.a, "var/lib/dpkg/info/t.list", 4096, &data, &err));
-	assert_true(!strncmp(copa_buf_str(&data), "/.\n/lib\n/lib/t\n/lib/t/new.so\n/bin\n/bin/t\n", 38));
+	assert_true(
+	    !strncmp(copa_buf_str(&data), "/.\n/lib\n/lib/t\n/lib/t/new.so\n/bin\n/bin/t\n", 38));
 	assert_ok(copa_deb_apply_read(r.a, "var/lib/dpkg/info/t.md5sums", 4096, &data, &err));
 	assert_non_null(strstr(copa_buf_str(&data), "  lib/t/new.so\n"));
 	assert_ok(copa_deb_apply_finish(r.a, &err));
 	assert_ok(copa_deb_apply_read(r.a, "var/lib/dpkg/status", 4096, &data, &err));
 	assert_true(!strncmp(copa_buf_str(&data),
-			     "Package: t\nStatus: install ok installed\nMaintainer: x <x@x>\n"
-			     "Architecture: amd64\nVersion: 2\nDescription: test\n\nPackage: z\n", 100));
+	                     "Package: t\nStatus: install ok installed\nMaintainer: x <x@x>\n"
+	                     "Architecture: amd64\nVersion: 2\nDescription: test\n\nPackage: z\n",
+	                     100));
 	r.pkg.name = (char *)"t";
 	r.pkg.version = (char *)"2";
 	assert_ok(copa_deb_verify(r.a, &r.pkg, 1, &inst, &err));
@@ -148,26 +153,26 @@ static void merged_usr_mapping(void **state)
 
 struct conf_case {
 	const char *name;
-	bool recorded;        /* the database knows the conffile */
-	const char *old;      /* content at installation (its md5 recorded) */
-	const char *current;  /* in the image; NULL: deleted */
-	const char *newc;     /* in the package */
-	const char *at_path;  /* expected layer content at etc/c.conf, NULL: no entry */
-	const char *at_dist;  /* expected at etc/c.conf.dpkg-dist, NULL: no entry */
+	bool recorded;       /* the database knows the conffile */
+	const char *old;     /* content at installation (its md5 recorded) */
+	const char *current; /* in the image; NULL: deleted */
+	const char *newc;    /* in the package */
+	const char *at_path; /* expected layer content at etc/c.conf, NULL: no entry */
+	const char *at_dist; /* expected at etc/c.conf.dpkg-dist, NULL: no entry */
 };
 
 static void conffile_decisions(void **state)
 {
 	static const struct conf_case cases[] = {
-		{"untouched, package changed", true, "a", "a", "b", "b", NULL},
-		{"modified, package changed", true, "a", "user", "b", NULL, "b"},
-		{"modified, package same", true, "a", "user", "a", NULL, NULL},
-		{"deleted, package changed", true, "a", NULL, "b", NULL, "b"},
-		{"deleted, package same", true, "a", NULL, "a", NULL, NULL},
-		{"identical to new", true, "a", "b", "b", NULL, NULL},
-		{"unknown, absent", false, NULL, NULL, "b", "b", NULL},
-		{"unknown, present", false, NULL, "admin", "b", NULL, "b"},
-		{"unknown, identical", false, NULL, "b", "b", NULL, NULL},
+	    {"untouched, package changed", true, "a", "a", "b", "b", NULL},
+	    {"modified, package changed", true, "a", "user", "b", NULL, "b"},
+	    {"modified, package same", true, "a", "user", "a", NULL, NULL},
+	    {"deleted, package changed", true, "a", NULL, "b", NULL, "b"},
+	    {"deleted, package same", true, "a", NULL, "a", NULL, NULL},
+	    {"identical to new", true, "a", "b", "b", NULL, NULL},
+	    {"unknown, absent", false, NULL, NULL, "b", "b", NULL},
+	    {"unknown, present", false, NULL, "admin", "b", NULL, "b"},
+	    {"unknown, identical", false, NULL, "b", "b", NULL, NULL},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
@@ -175,10 +180,12 @@ static void conffile_decisions(void **state)
 		struct copa_err err = COPA_ERR_INIT;
 		char hex[COPA_HASH_HEX_MAX], *field = NULL;
 		const struct tentry ctl[] = {{"./control", 'f', ctl_v2, 0},
-					     {"./conffiles", 'f', "/etc/c.conf\n", 0},
-					     {NULL, 0, NULL, 0}};
-		const struct tentry data[] = {{"./", 'd', NULL, 0}, {"./etc/", 'd', NULL, 0},
-					      {"./etc/c.conf", 'f', c->newc, 0}, {NULL, 0, NULL, 0}};
+		                             {"./conffiles", 'f', "/etc/c.conf\n", 0},
+		                             {NULL, 0, NULL, 0}};
+		const struct tentry data[] = {{"./", 'd', NULL, 0},
+		                              {"./etc/", 'd', NULL, 0},
+		                              {"./etc/c.conf", 'f', c->newc, 0},
+		                              {NULL, 0, NULL, 0}};
 		const struct copa_layer_entry *e;
 		struct copa_view *v;
 		struct run r;
@@ -195,7 +202,8 @@ static void conffile_decisions(void **state)
 		assert_ok(copa_deb_apply_package(r.a, &r.pkg, NULL, &err));
 		e = copa_layer_builder_get(r.b, "etc/c.conf");
 		if (!c->at_path != !e)
-			fail_msg("%s: entry at the conffile %s", c->name, e ? "written" : "missing");
+			fail_msg("%s: entry at the conffile %s", c->name,
+			         e ? "written" : "missing");
 		if (e)
 			assert_memory_equal(e->content, c->at_path, e->size);
 		e = copa_layer_builder_get(r.b, "etc/c.conf.dpkg-dist");
@@ -237,11 +245,13 @@ static void failures_change_nothing(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
 	const struct tentry ctl[] = {{"./control", 'f', ctl_v2, 0}, {NULL, 0, NULL, 0}};
-	const struct tentry evil[] = {{"./", 'd', NULL, 0}, {"./usr/share/ok", 'f', "fine", 0},
-				      {"./x", 'l', "/etc", 0}, {"./x/passwd", 'f', "pwned", 0},
-				      {NULL, 0, NULL, 0}};
-	const struct tentry conflict[] = {{"./", 'd', NULL, 0}, {"./usr/share/z", 'f', "file", 0},
-					  {NULL, 0, NULL, 0}};
+	const struct tentry evil[] = {{"./", 'd', NULL, 0},
+	                              {"./usr/share/ok", 'f', "fine", 0},
+	                              {"./x", 'l', "/etc", 0},
+	                              {"./x/passwd", 'f', "pwned", 0},
+	                              {NULL, 0, NULL, 0}};
+	const struct tentry conflict[] = {
+	    {"./", 'd', NULL, 0}, {"./usr/share/z", 'f', "file", 0}, {NULL, 0, NULL, 0}};
 	struct copa_view *v = base(NULL, NULL);
 	size_t nview = copa_view_count(v);
 	struct run r;
@@ -279,8 +289,8 @@ static void malformed_control_changes_nothing(void **state)
 {
 	struct copa_err err = COPA_ERR_INIT;
 	static const char bad[] = "Package: t\nVersion: 2\nArchitecture: amd64\n"
-				  "Maintainer: x <x@x>\nDepends: libc6 (>= 2.36\n"
-				  "Description: test\n";
+	                          "Maintainer: x <x@x>\nDepends: libc6 (>= 2.36\n"
+	                          "Description: test\n";
 	const struct tentry ctl[] = {{"./control", 'f', bad, 0}, {NULL, 0, NULL, 0}};
 	struct copa_view *v = base(NULL, NULL);
 	size_t nview = copa_view_count(v);
@@ -336,13 +346,13 @@ static void no_database(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(merged_usr_mapping),
-		cmocka_unit_test(conffile_decisions),
-		cmocka_unit_test(diversion_mapping),
-		cmocka_unit_test(failures_change_nothing),
-		cmocka_unit_test(malformed_control_changes_nothing),
-		cmocka_unit_test(owners_by_name_in_the_image),
-		cmocka_unit_test(no_database),
+	    cmocka_unit_test(merged_usr_mapping),
+	    cmocka_unit_test(conffile_decisions),
+	    cmocka_unit_test(diversion_mapping),
+	    cmocka_unit_test(failures_change_nothing),
+	    cmocka_unit_test(malformed_control_changes_nothing),
+	    cmocka_unit_test(owners_by_name_in_the_image),
+	    cmocka_unit_test(no_database),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,20 +10,28 @@
 #include <string.h>
 
 static const struct copa_apt_file STATUS = {.status = true};
-static const struct copa_apt_file MAIN = {.origin = "Debian", .label = "Debian",
-					  .suite = "stable", .codename = "bookworm",
-					  .component = "main", .arch = "amd64",
-					  .host = "deb.debian.org"};
-static const struct copa_apt_file SECURITY = {.origin = "Debian", .label = "Debian-Security",
-					      .suite = "stable-security",
-					      .codename = "bookworm-security", .component = "main",
-					      .arch = "amd64", .host = "security.debian.org"};
+static const struct copa_apt_file MAIN = {.origin = "Debian",
+                                          .label = "Debian",
+                                          .suite = "stable",
+                                          .codename = "bookworm",
+                                          .component = "main",
+                                          .arch = "amd64",
+                                          .host = "deb.debian.org"};
+static const struct copa_apt_file SECURITY = {.origin = "Debian",
+                                              .label = "Debian-Security",
+                                              .suite = "stable-security",
+                                              .codename = "bookworm-security",
+                                              .component = "main",
+                                              .arch = "amd64",
+                                              .host = "security.debian.org"};
 static const struct copa_apt_file BACKPORTS = {.origin = "Debian Backports",
-					       .suite = "stable-backports",
-					       .codename = "bookworm-backports", .component = "main",
-					       .arch = "all", .host = "deb.debian.org",
-					       .not_automatic = true,
-					       .but_automatic_upgrades = true};
+                                               .suite = "stable-backports",
+                                               .codename = "bookworm-backports",
+                                               .component = "main",
+                                               .arch = "all",
+                                               .host = "deb.debian.org",
+                                               .not_automatic = true,
+                                               .but_automatic_upgrades = true};
 
 struct logged {
 	struct copa_out out;
@@ -46,8 +54,8 @@ static void parse(const char *text, struct copa_apt_prefs *p, struct logged *l)
 	memset(l, 0, sizeof(*l));
 	l->out.log = keep;
 	l->out.min_level = COPA_LOG_DEBUG;
-	assert_ok(copa_apt_prefs_parse(text, strlen(text), "etc/apt/preferences.d/t", p, &l->out,
-				       &err));
+	assert_ok(
+	    copa_apt_prefs_parse(text, strlen(text), "etc/apt/preferences.d/t", p, &l->out, &err));
 }
 
 static void defaults_without_pins(void **state)
@@ -92,10 +100,10 @@ static void specific_pins_first_match(void **state)
 	assert_int_equal(l.n, 0);
 	/* The first record naming the package and matching the version decides. */
 	assert_int_equal(copa_apt_priority(&p, "openssl", "3.0.13-1~deb12u1", &SECURITY, 1, &why),
-			 1001);
+	                 1001);
 	assert_string_equal(why->where, "etc/apt/preferences.d/t:1");
 	assert_int_equal(copa_apt_priority(&p, "openssl", "3.0.14-1~deb12u1", &SECURITY, 1, &why),
-			 -1);
+	                 -1);
 	assert_string_equal(why->where, "etc/apt/preferences.d/t:6");
 	assert_int_equal(copa_apt_priority(&p, "openssl", "3.0.14-1~deb12u1", &MAIN, 1, &why), 500);
 	assert_null(why);
@@ -129,13 +137,13 @@ static void general_pins_per_file(void **state)
 static void unsupported_and_malformed_records_are_skipped(void **state)
 {
 	static const char *const cases[][2] = {
-		{"Package: /^open/\nPin: version *\nPin-Priority: 1\n", "regular expressions"},
-		{"Package: src:openssl\nPin: version *\nPin-Priority: 1\n", "src:"},
-		{"Package: x\nPin: release v=12\nPin-Priority: 1\n", "release keys"},
-		{"Package: x\nPin: frobnicate 1\nPin-Priority: 1\n", "a Pin other than"},
-		{"Package: x\nPin: version 1\nPin-Priority: high\n", "Pin-Priority"},
-		{"Package: x\nPin: version 1\n", "without Package, Pin and Pin-Priority"},
-		{"Package: x\nPin: version 1\nPin-Priority: 99999999999999999999999\n", "Pin-Priority"},
+	    {"Package: /^open/\nPin: version *\nPin-Priority: 1\n", "regular expressions"},
+	    {"Package: src:openssl\nPin: version *\nPin-Priority: 1\n", "src:"},
+	    {"Package: x\nPin: release v=12\nPin-Priority: 1\n", "release keys"},
+	    {"Package: x\nPin: frobnicate 1\nPin-Priority: 1\n", "a Pin other than"},
+	    {"Package: x\nPin: version 1\nPin-Priority: high\n", "Pin-Priority"},
+	    {"Package: x\nPin: version 1\n", "without Package, Pin and Pin-Priority"},
+	    {"Package: x\nPin: version 1\nPin-Priority: 99999999999999999999999\n", "Pin-Priority"},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -155,9 +163,8 @@ static void unsupported_and_malformed_records_are_skipped(void **state)
 		struct copa_apt_prefs p = {0};
 		const char *t = "not a record\n";
 
-		assert_int_equal(copa_apt_prefs_parse(t, strlen(t), "etc/apt/preferences", &p, NULL,
-						      &err),
-				 -1);
+		assert_int_equal(
+		    copa_apt_prefs_parse(t, strlen(t), "etc/apt/preferences", &p, NULL, &err), -1);
 		assert_non_null(strstr(err.msg, "etc/apt/preferences"));
 		copa_apt_prefs_release(&p);
 	}
@@ -166,10 +173,10 @@ static void unsupported_and_malformed_records_are_skipped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults_without_pins),
-		cmocka_unit_test(specific_pins_first_match),
-		cmocka_unit_test(general_pins_per_file),
-		cmocka_unit_test(unsupported_and_malformed_records_are_skipped),
+	    cmocka_unit_test(defaults_without_pins),
+	    cmocka_unit_test(specific_pins_first_match),
+	    cmocka_unit_test(general_pins_per_file),
+	    cmocka_unit_test(unsupported_and_malformed_records_are_skipped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -19,39 +19,39 @@
 
 struct wa_case {
 	const char *header;
-	int ok;            /* 1 parses, 0 fails */
-	size_t n;          /* challenges */
-	const char *dump;  /* "scheme{k=v,k=v}|scheme[token68]" */
+	int ok;           /* 1 parses, 0 fails */
+	size_t n;         /* challenges */
+	const char *dump; /* "scheme{k=v,k=v}|scheme[token68]" */
 };
 
 static const struct wa_case wa_cases[] = {
-	{"Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
-	 "scope=\"repository:samalba/my-app:pull,push\"",
-	 1, 1,
-	 "bearer{realm=https://auth.docker.io/token,service=registry.docker.io,"
-	 "scope=repository:samalba/my-app:pull,push}"},
-	{"Basic realm=\"Registry Realm\"", 1, 1, "basic{realm=Registry Realm}"},
-	{"BASIC REALM=\"x\"", 1, 1, "basic{realm=x}"},
-	{"Basic realm=\"a\", Bearer realm=\"https://t/x\", service=\"s\"", 1, 2,
-	 "basic{realm=a}|bearer{realm=https://t/x,service=s}"},
-	{"Bearer realm=\"a\\\"b\\\\c\"", 1, 1, "bearer{realm=a\"b\\c}"},
-	{"Bearer realm=https://t/token,service=reg", 1, 1, "bearer{realm=https://t/token,service=reg}"},
-	{"Bearer  realm = \"x\" ,  service=\"y\"", 1, 1, "bearer{realm=x,service=y}"},
-	{"Negotiate abc123==", 1, 1, "negotiate[abc123==]"},
-	{"Negotiate abc=, Basic realm=\"r\"", 1, 2, "negotiate[abc=]|basic{realm=r}"},
-	{"Newauth", 1, 1, "newauth{}"},
-	{"Newauth, Basic realm=\"x\"", 1, 2, "newauth{}|basic{realm=x}"},
-	{",, Basic realm=\"x\",,", 1, 1, "basic{realm=x}"},
-	{"Bearer realm=\"\",error=\"insufficient_scope\"", 1, 1,
-	 "bearer{realm=,error=insufficient_scope}"},
-	{"", 1, 0, ""},
-	{"Bearer realm=\"unterminated", 0, 0, NULL},
-	{"Bearer realm=\"x\" junk", 0, 0, NULL},
-	{"=realm", 0, 0, NULL},
-	{"Bearer realm=\"x\" service=\"y\"", 0, 0, NULL},
-	{"Basic=x", 0, 0, NULL},
-	{"Basic abc=, realm=\"x\"", 0, 0, NULL},
-	{"Bearer \"quoted\"", 0, 0, NULL},
+    {"Bearer realm=\"https://auth.docker.io/token\",service=\"registry.docker.io\","
+     "scope=\"repository:samalba/my-app:pull,push\"",
+     1, 1,
+     "bearer{realm=https://auth.docker.io/token,service=registry.docker.io,"
+     "scope=repository:samalba/my-app:pull,push}"},
+    {"Basic realm=\"Registry Realm\"", 1, 1, "basic{realm=Registry Realm}"},
+    {"BASIC REALM=\"x\"", 1, 1, "basic{realm=x}"},
+    {"Basic realm=\"a\", Bearer realm=\"https://t/x\", service=\"s\"", 1, 2,
+     "basic{realm=a}|bearer{realm=https://t/x,service=s}"},
+    {"Bearer realm=\"a\\\"b\\\\c\"", 1, 1, "bearer{realm=a\"b\\c}"},
+    {"Bearer realm=https://t/token,service=reg", 1, 1, "bearer{realm=https://t/token,service=reg}"},
+    {"Bearer  realm = \"x\" ,  service=\"y\"", 1, 1, "bearer{realm=x,service=y}"},
+    {"Negotiate abc123==", 1, 1, "negotiate[abc123==]"},
+    {"Negotiate abc=, Basic realm=\"r\"", 1, 2, "negotiate[abc=]|basic{realm=r}"},
+    {"Newauth", 1, 1, "newauth{}"},
+    {"Newauth, Basic realm=\"x\"", 1, 2, "newauth{}|basic{realm=x}"},
+    {",, Basic realm=\"x\",,", 1, 1, "basic{realm=x}"},
+    {"Bearer realm=\"\",error=\"insufficient_scope\"", 1, 1,
+     "bearer{realm=,error=insufficient_scope}"},
+    {"", 1, 0, ""},
+    {"Bearer realm=\"unterminated", 0, 0, NULL},
+    {"Bearer realm=\"x\" junk", 0, 0, NULL},
+    {"=realm", 0, 0, NULL},
+    {"Bearer realm=\"x\" service=\"y\"", 0, 0, NULL},
+    {"Basic=x", 0, 0, NULL},
+    {"Basic abc=, realm=\"x\"", 0, 0, NULL},
+    {"Bearer \"quoted\"", 0, 0, NULL},
 };
 
 static void dump(const struct copa_auth_challenges *c, struct copa_buf *b)
@@ -67,7 +67,7 @@ static void dump(const struct copa_auth_challenges *c, struct copa_buf *b)
 		copa_buf_addc(b, '{');
 		for (size_t j = 0; j < c->v[i].n_params; j++)
 			copa_buf_addf(b, "%s%s=%s", j ? "," : "", c->v[i].params[j].name,
-				      c->v[i].params[j].value);
+			              c->v[i].params[j].value);
 		copa_buf_addc(b, '}');
 	}
 }
@@ -148,18 +148,18 @@ static void scopes_cover(void **state)
 		const char *have, *want;
 		bool ok;
 	} t[] = {
-		{"repository:a/b:pull", "repository:a/b:pull", true},
-		{"repository:a/b:pull,push", "repository:a/b:pull", true},
-		{"repository:a/b:pull", "repository:a/b:pull,push", false},
-		{"repository:a/b:*", "repository:a/b:pull,push", true},
-		{"repository:a/b:pull", "repository:a/c:pull", false},
-		{"repository:a/c:pull repository:a/b:pull,push",
-		 "repository:a/b:pull,push repository:a/c:pull", true},
-		{"repository:a/b:pull,push", "repository:a/b:pull,push repository:a/c:pull", false},
-		{"repository:host:5000/x:pull", "repository:host:5000/x:pull", true},
-		{"", "repository:a/b:pull", false},
-		{"repository:a/b:pull", "", true},
-		{"garbage", "repository:a/b:pull", false},
+	    {"repository:a/b:pull", "repository:a/b:pull", true},
+	    {"repository:a/b:pull,push", "repository:a/b:pull", true},
+	    {"repository:a/b:pull", "repository:a/b:pull,push", false},
+	    {"repository:a/b:*", "repository:a/b:pull,push", true},
+	    {"repository:a/b:pull", "repository:a/c:pull", false},
+	    {"repository:a/c:pull repository:a/b:pull,push",
+	     "repository:a/b:pull,push repository:a/c:pull", true},
+	    {"repository:a/b:pull,push", "repository:a/b:pull,push repository:a/c:pull", false},
+	    {"repository:host:5000/x:pull", "repository:host:5000/x:pull", true},
+	    {"", "repository:a/b:pull", false},
+	    {"repository:a/b:pull", "", true},
+	    {"garbage", "repository:a/b:pull", false},
 	};
 	char *s = copa_scope_repo("team/app", "pull,push");
 
@@ -209,13 +209,13 @@ static void token_answers(void **state)
 static void key_normalize(void **state)
 {
 	static const char *const t[][2] = {
-		{"https://index.docker.io/v1/", "index.docker.io"},
-		{"docker.io", "index.docker.io"},
-		{"registry-1.docker.io", "index.docker.io"},
-		{"http://reg.example:5000/v2/", "reg.example:5000"},
-		{"reg.example:5000", "reg.example:5000"},
-		{"quay.io/org/repo", "quay.io"},
-		{"localhost:5000", "localhost:5000"},
+	    {"https://index.docker.io/v1/", "index.docker.io"},
+	    {"docker.io", "index.docker.io"},
+	    {"registry-1.docker.io", "index.docker.io"},
+	    {"http://reg.example:5000/v2/", "reg.example:5000"},
+	    {"reg.example:5000", "reg.example:5000"},
+	    {"quay.io/org/repo", "quay.io"},
+	    {"localhost:5000", "localhost:5000"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(t); i++) {
@@ -287,17 +287,18 @@ static int cred_setup(void **state)
 	bin = copa_xasprintf("%s/bin", e->dir);
 	assert_ok(copa_fs_mkdir_p(AT_FDCWD, bin, 0755, &err));
 	/* A credential helper: knows "helped.example" only; logs its stdin. */
-	free(write_tmp(bin, "docker-credential-unit",
-		       "#!/bin/sh\n"
-		       "read -r server || true\n"
-		       "echo \"$1 $server\" >> \"$(dirname \"$0\")/calls\"\n"
-		       "case \"$server\" in\n"
-		       "helped.example) echo '{\"ServerURL\":\"helped.example\",\"Username\":\"hu\","
-		       "\"Secret\":\"hs\"}' ;;\n"
-		       "tok.example) echo '{\"Username\":\"<token>\",\"Secret\":\"idt\"}' ;;\n"
-		       "broken.example) echo 'boom' >&2; exit 3 ;;\n"
-		       "*) echo 'credentials not found in native keychain'; exit 1 ;;\n"
-		       "esac\n"));
+	free(
+	    write_tmp(bin, "docker-credential-unit",
+	              "#!/bin/sh\n"
+	              "read -r server || true\n"
+	              "echo \"$1 $server\" >> \"$(dirname \"$0\")/calls\"\n"
+	              "case \"$server\" in\n"
+	              "helped.example) echo '{\"ServerURL\":\"helped.example\",\"Username\":\"hu\","
+	              "\"Secret\":\"hs\"}' ;;\n"
+	              "tok.example) echo '{\"Username\":\"<token>\",\"Secret\":\"idt\"}' ;;\n"
+	              "broken.example) echo 'boom' >&2; exit 3 ;;\n"
+	              "*) echo 'credentials not found in native keychain'; exit 1 ;;\n"
+	              "esac\n"));
 	path = copa_xasprintf("%s:%s", bin, getenv("PATH") ? getenv("PATH") : "/usr/bin:/bin");
 	setenv("PATH", path, 1);
 	free(path);
@@ -322,7 +323,7 @@ static int cred_teardown(void **state)
 }
 
 static void lookup(const char *auth_file, const char *host, const char *repo, bool want_found,
-		   const char *user, const char *pass, const char *idt)
+                   const char *user, const char *pass, const char *idt)
 {
 	struct copa_cred c = {0};
 	struct copa_err err = COPA_ERR_INIT;
@@ -350,17 +351,17 @@ static void cred_file_order(void **state)
 
 	assert_ok(copa_fs_mkdir_p(AT_FDCWD, dc, 0755, &err));
 	f = write_tmp(dc, "config.json",
-		      "{\"auths\":{"
-		      "\"https://index.docker.io/v1/\":{\"auth\":\"aHViOmh1YnB3\"},"      /* hub:hubpw */
-		      "\"helped.example\":{\"username\":\"fileu\",\"password\":\"filep\"},"
-		      "\"store.example\":{\"username\":\"su\",\"password\":\"sp\"},"
-		      "\"http://plain.example:5000/v2/\":{\"username\":\"pu\",\"password\":\"pp\"},"
-		      "\"idt.example\":{\"identitytoken\":\"it-1\"},"
-		      "\"quay.example\":{\"username\":\"q\",\"password\":\"top\"},"
-		      "\"quay.example/org\":{\"username\":\"q\",\"password\":\"org\"},"
-		      "\"quay.example/org/team\":{\"username\":\"q\",\"password\":\"team\"}},"
-		      "\"credHelpers\":{\"helped.example\":\"unit\"},"
-		      "\"credsStore\":\"unit\"}");
+	              "{\"auths\":{"
+	              "\"https://index.docker.io/v1/\":{\"auth\":\"aHViOmh1YnB3\"}," /* hub:hubpw */
+	              "\"helped.example\":{\"username\":\"fileu\",\"password\":\"filep\"},"
+	              "\"store.example\":{\"username\":\"su\",\"password\":\"sp\"},"
+	              "\"http://plain.example:5000/v2/\":{\"username\":\"pu\",\"password\":\"pp\"},"
+	              "\"idt.example\":{\"identitytoken\":\"it-1\"},"
+	              "\"quay.example\":{\"username\":\"q\",\"password\":\"top\"},"
+	              "\"quay.example/org\":{\"username\":\"q\",\"password\":\"org\"},"
+	              "\"quay.example/org/team\":{\"username\":\"q\",\"password\":\"team\"}},"
+	              "\"credHelpers\":{\"helped.example\":\"unit\"},"
+	              "\"credsStore\":\"unit\"}");
 	setenv("DOCKER_CONFIG", dc, 1);
 	/* credHelpers beats auths. */
 	lookup(NULL, "helped.example", "x", true, "hu", "hs", NULL);
@@ -383,7 +384,7 @@ static void cred_file_order(void **state)
 
 	/* REGISTRY_AUTH_FILE comes before DOCKER_CONFIG. */
 	f = write_tmp(e->dir, "auth.json",
-		      "{\"auths\":{\"store.example\":{\"auth\":\"cmE6cmFw\"}}}"); /* ra:rap */
+	              "{\"auths\":{\"store.example\":{\"auth\":\"cmE6cmFw\"}}}"); /* ra:rap */
 	setenv("REGISTRY_AUTH_FILE", f, 1);
 	lookup(NULL, "store.example", "x", true, "ra", "rap", NULL);
 	/* ...but not for hosts it does not know. */
@@ -405,11 +406,11 @@ static void cred_file_errors(void **state)
 	char *f;
 
 	/* Missing files are fine in the search, not when named explicitly. */
-	assert_ok(copa_cred_from_file("/nonexistent/config.json", "a", "b", NULL, &c, &found, &err));
+	assert_ok(
+	    copa_cred_from_file("/nonexistent/config.json", "a", "b", NULL, &c, &found, &err));
 	assert_false(found);
-	assert_int_equal(copa_cred_lookup("/nonexistent/auth.json", "a", "b", NULL, &c, &found,
-					  &err),
-			 -1);
+	assert_int_equal(
+	    copa_cred_lookup("/nonexistent/auth.json", "a", "b", NULL, &c, &found, &err), -1);
 	assert_non_null(strstr(err.msg, "/nonexistent/auth.json"));
 
 	f = write_tmp(e->dir, "bad.json", "{\"auths\":");
@@ -433,8 +434,9 @@ static void cred_file_errors(void **state)
 	assert_int_equal(err.code, COPA_E_INPUT);
 	free(f);
 	/* A helper that is not installed is a warning and a miss. */
-	f = write_tmp(e->dir, "missing.json",
-		      "{\"credsStore\":\"not-there\",\"auths\":{\"x.example\":{\"auth\":\"YTpi\"}}}");
+	f = write_tmp(
+	    e->dir, "missing.json",
+	    "{\"credsStore\":\"not-there\",\"auths\":{\"x.example\":{\"auth\":\"YTpi\"}}}");
 	assert_ok(copa_cred_from_file(f, "x.example", "b", NULL, &c, &found, &err));
 	assert_true(found);
 	assert_string_equal(c.username, "a");
@@ -445,14 +447,14 @@ static void cred_file_errors(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(www_authenticate_table),
-		cmocka_unit_test(www_authenticate_lookup_and_caps),
-		cmocka_unit_test(scopes_cover),
-		cmocka_unit_test(token_answers),
-		cmocka_unit_test(key_normalize),
-		cmocka_unit_test(decode_auth),
-		cmocka_unit_test_setup_teardown(cred_file_order, cred_setup, cred_teardown),
-		cmocka_unit_test_setup_teardown(cred_file_errors, cred_setup, cred_teardown),
+	    cmocka_unit_test(www_authenticate_table),
+	    cmocka_unit_test(www_authenticate_lookup_and_caps),
+	    cmocka_unit_test(scopes_cover),
+	    cmocka_unit_test(token_answers),
+	    cmocka_unit_test(key_normalize),
+	    cmocka_unit_test(decode_auth),
+	    cmocka_unit_test_setup_teardown(cred_file_order, cred_setup, cred_teardown),
+	    cmocka_unit_test_setup_teardown(cred_file_errors, cred_setup, cred_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,9 +52,9 @@ static void to_u64(void **state)
 	assert_int_equal(copa_blob_to_u64(copa_blob_str("-1"), UINT64_MAX, &v), -1);
 	assert_int_equal(copa_blob_to_u64(copa_blob_str("12a"), UINT64_MAX, &v), -1);
 	assert_int_equal(copa_blob_to_u64(copa_blob_str("18446744073709551616"), UINT64_MAX, &v),
-			 -1);
+	                 -1);
 	assert_int_equal(copa_blob_to_u64(copa_blob_str("18446744073709551615"), UINT64_MAX, &v),
-			 0);
+	                 0);
 	assert_int_equal(copa_blob_to_u64(copa_blob_str("101"), 100, &v), -1);
 }
 
@@ -69,9 +69,9 @@ static void dup_copies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(split_lines),      cmocka_unit_test(split_trailing_newline),
-		cmocka_unit_test(trim_and_compare), cmocka_unit_test(to_u64),
-		cmocka_unit_test(dup_copies),
+	    cmocka_unit_test(split_lines),      cmocka_unit_test(split_trailing_newline),
+	    cmocka_unit_test(trim_and_compare), cmocka_unit_test(to_u64),
+	    cmocka_unit_test(dup_copies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -57,9 +57,9 @@ static void detach_and_truncate(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(grows_and_terminates),
-		cmocka_unit_test(ceiling_is_sticky),
-		cmocka_unit_test(detach_and_truncate),
+	    cmocka_unit_test(grows_and_terminates),
+	    cmocka_unit_test(ceiling_is_sticky),
+	    cmocka_unit_test(detach_and_truncate),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

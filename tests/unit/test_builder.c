@@ -10,16 +10,22 @@
 static void add(struct copa_layer_builder *b, const char *path, enum copa_ftype t)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_layer_entry e = {.path = path, .type = (uint8_t)t, .mode = 0644,
-				     .content = "x", .size = t == COPA_FT_REG ? 1 : 0};
+	struct copa_layer_entry e = {.path = path,
+	                             .type = (uint8_t)t,
+	                             .mode = 0644,
+	                             .content = "x",
+	                             .size = t == COPA_FT_REG ? 1 : 0};
 
 	assert_ok(copa_layer_builder_add(b, &e, &err));
 }
 
 static int collect(void *ctx, const struct copa_layer_entry *e, enum copa_layer_mark m)
 {
-	copa_buf_addf(ctx, "%s%s;", m == COPA_LAYER_WHITEOUT ? "-" : m == COPA_LAYER_OPAQUE ? "*" : "",
-		      e->path);
+	copa_buf_addf(ctx, "%s%s;",
+	              m == COPA_LAYER_WHITEOUT ? "-"
+	              : m == COPA_LAYER_OPAQUE ? "*"
+	                                       : "",
+	              e->path);
 	return 0;
 }
 
@@ -37,7 +43,8 @@ static void order_and_markers(void **state)
 	assert_ok(copa_layer_builder_opaque(b, "etc/x", &err));
 	assert_int_equal(copa_layer_builder_count(b), 6);
 	copa_layer_builder_foreach(b, collect, &out);
-	assert_string_equal(copa_buf_str(&out), "*etc/x;usr;usr/lib;-usr/lib/old;usr/lib/a;usr/lib/b;");
+	assert_string_equal(copa_buf_str(&out),
+	                    "*etc/x;usr;usr/lib;-usr/lib/old;usr/lib/a;usr/lib/b;");
 	assert_true(copa_layer_builder_is_whiteout(b, "/usr/lib/old"));
 	assert_null(copa_layer_builder_get(b, "usr/lib/old"));
 	assert_non_null(copa_layer_builder_get(b, "/usr/lib/a"));
@@ -70,8 +77,8 @@ static void reserved_and_bad_paths(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(order_and_markers),
-		cmocka_unit_test(reserved_and_bad_paths),
+	    cmocka_unit_test(order_and_markers),
+	    cmocka_unit_test(reserved_and_bad_paths),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

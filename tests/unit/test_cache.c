@@ -41,7 +41,11 @@ static void blob_roundtrip_and_corruption(void **state)
 	assert_int_equal(copa_cache_begin(&c, &t, &err), 0);
 	assert_int_equal(copa_fs_write_all(t.fd, "layer", 5, &err), 0);
 	/* A wrong expected digest is refused and nothing is stored. */
-	assert_int_equal(copa_cache_commit_blob(&c, &t, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a", false, NULL, &err), -1);
+	assert_int_equal(
+	    copa_cache_commit_blob(
+	        &c, &t, "sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",
+	        false, NULL, &err),
+	    -1);
 	assert_int_equal(err.code, COPA_E_VERIFY);
 	assert_int_equal(copa_cache_commit_blob(&c, &t, NULL, false, digest, &err), 0);
 	copa_tmpfile_release(&t);
@@ -86,8 +90,8 @@ static void keyed_entries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(blob_roundtrip_and_corruption, setup, teardown),
-		cmocka_unit_test_setup_teardown(keyed_entries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(blob_roundtrip_and_corruption, setup, teardown),
+	    cmocka_unit_test_setup_teardown(keyed_entries, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,23 +15,24 @@
 #include <unistd.h>
 
 static const struct tentry control[] = {
-	{"./", 'd', NULL, 0},
-	{"./control", 'f', "Package: t\nVersion: 1\nArchitecture: all\nMaintainer: x\nDescription: x\n", 0},
-	{"./postinst", 'f', "#!/bin/sh\nexit 0\n", 0755},
-	{"./conffiles", 'f', "/etc/t.conf\n", 0},
-	{NULL, 0, NULL, 0},
+    {"./", 'd', NULL, 0},
+    {"./control", 'f', "Package: t\nVersion: 1\nArchitecture: all\nMaintainer: x\nDescription: x\n",
+     0},
+    {"./postinst", 'f', "#!/bin/sh\nexit 0\n", 0755},
+    {"./conffiles", 'f', "/etc/t.conf\n", 0},
+    {NULL, 0, NULL, 0},
 };
 
 static const struct tentry data[] = {
-	{"./", 'd', NULL, 0},
-	{"./etc/", 'd', NULL, 0},
-	{"./etc/t.conf", 'f', "x=1\n", 0},
-	{"./usr/", 'd', NULL, 0},
-	{"./usr/bin/", 'd', NULL, 0},
-	{"./usr/bin/t", 'f', "binary", 04755},
-	{"./usr/bin/t2", 'h', "./usr/bin/t", 0},
-	{"./usr/bin/tl", 'l', "t", 0},
-	{NULL, 0, NULL, 0},
+    {"./", 'd', NULL, 0},
+    {"./etc/", 'd', NULL, 0},
+    {"./etc/t.conf", 'f', "x=1\n", 0},
+    {"./usr/", 'd', NULL, 0},
+    {"./usr/bin/", 'd', NULL, 0},
+    {"./usr/bin/t", 'f', "binary", 04755},
+    {"./usr/bin/t2", 'h', "./usr/bin/t", 0},
+    {"./usr/bin/tl", 'l', "t", 0},
+    {NULL, 0, NULL, 0},
 };
 
 struct seen {
@@ -42,7 +43,7 @@ struct seen {
 };
 
 static int collect(void *ctx, const struct copa_debfile_entry *e, struct copa_debfile_reader *r,
-		   struct copa_err *err)
+                   struct copa_err *err)
 {
 	struct seen *s = ctx;
 
@@ -96,7 +97,7 @@ static void reads_a_package(void **state)
 }
 
 static int nop(void *ctx, const struct copa_debfile_entry *e, struct copa_debfile_reader *r,
-	       struct copa_err *err)
+               struct copa_err *err)
 {
 	return 0;
 }
@@ -110,16 +111,24 @@ struct hostile {
 static void hostile_entries(void **state)
 {
 	static const struct hostile cases[] = {
-		{"absolute", {{"./", 'd', NULL, 0}, {"/etc/passwd", 'f', "x", 0}, {NULL, 0, NULL, 0}}, "absolute path"},
-		{"dotdot", {{"./a/../../x", 'f', "x", 0}, {NULL, 0, NULL, 0}}, "'..'"},
-		{"wh", {{"./usr/.wh.bin", 'f', "", 0}, {NULL, 0, NULL, 0}}, "whiteouts"},
-		{"whdir", {{"./.wh.x/", 'd', NULL, 0}, {"./.wh.x/y", 'f', "", 0}, {NULL, 0, NULL, 0}}, "whiteouts"},
-		{"ctrl", {{"./a\nb", 'f', "x", 0}, {NULL, 0, NULL, 0}}, "control character"},
-		{"own-link", {{"./l", 'l', "/", 0}, {"./l/etc/passwd", 'f', "x", 0}, {NULL, 0, NULL, 0}}, "symlink 'l'"},
-		{"hardlink", {{"./x", 'h', "./etc/shadow", 0}, {NULL, 0, NULL, 0}}, "hard link"},
-		{"hardlink-dir", {{"./d/", 'd', NULL, 0}, {"./x", 'h', "./d", 0}, {NULL, 0, NULL, 0}}, "hard link"},
-		{"dup", {{"./a", 'f', "1", 0}, {"./a", 'f', "2", 0}, {NULL, 0, NULL, 0}}, "twice"},
-		{"root-file", {{".", 'f', "x", 0}, {NULL, 0, NULL, 0}}, "root entry"},
+	    {"absolute",
+	     {{"./", 'd', NULL, 0}, {"/etc/passwd", 'f', "x", 0}, {NULL, 0, NULL, 0}},
+	     "absolute path"},
+	    {"dotdot", {{"./a/../../x", 'f', "x", 0}, {NULL, 0, NULL, 0}}, "'..'"},
+	    {"wh", {{"./usr/.wh.bin", 'f', "", 0}, {NULL, 0, NULL, 0}}, "whiteouts"},
+	    {"whdir",
+	     {{"./.wh.x/", 'd', NULL, 0}, {"./.wh.x/y", 'f', "", 0}, {NULL, 0, NULL, 0}},
+	     "whiteouts"},
+	    {"ctrl", {{"./a\nb", 'f', "x", 0}, {NULL, 0, NULL, 0}}, "control character"},
+	    {"own-link",
+	     {{"./l", 'l', "/", 0}, {"./l/etc/passwd", 'f', "x", 0}, {NULL, 0, NULL, 0}},
+	     "symlink 'l'"},
+	    {"hardlink", {{"./x", 'h', "./etc/shadow", 0}, {NULL, 0, NULL, 0}}, "hard link"},
+	    {"hardlink-dir",
+	     {{"./d/", 'd', NULL, 0}, {"./x", 'h', "./d", 0}, {NULL, 0, NULL, 0}},
+	     "hard link"},
+	    {"dup", {{"./a", 'f', "1", 0}, {"./a", 'f', "2", 0}, {NULL, 0, NULL, 0}}, "twice"},
+	    {"root-file", {{".", 'f', "x", 0}, {NULL, 0, NULL, 0}}, "root entry"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
@@ -146,14 +155,16 @@ static void container_rules(void **state)
 		const char *m[4];
 		const char *why;
 	} cases[] = {
-		{"order", {"control.tar.gz", "debian-binary", "data.tar.gz", NULL}, "first member"},
-		{"version", {"debian-binary:3.0\n", "control.tar.gz", "data.tar.gz", NULL}, "2.x"},
-		{"junkversion", {"debian-binary:2.0x\n", "control.tar.gz", "data.tar.gz", NULL}, "2.x"},
-		{"mismatch", {"debian-binary", "control.tar.xz", "data.tar.gz", NULL}, "compressed"},
-		{"plain-as-gz", {"debian-binary", "control.tar.gz", "data.tar.gz=plain", NULL}, "compressed"},
-		{"nodata", {"debian-binary", "control.tar.gz", NULL, NULL}, "no data.tar"},
-		{"extra", {"debian-binary", "control.tar.gz", "other", NULL}, "expected a data.tar"},
-		{"underscore-ok", {"debian-binary", "_sig", "control.tar.gz", "data.tar.gz"}, NULL},
+	    {"order", {"control.tar.gz", "debian-binary", "data.tar.gz", NULL}, "first member"},
+	    {"version", {"debian-binary:3.0\n", "control.tar.gz", "data.tar.gz", NULL}, "2.x"},
+	    {"junkversion", {"debian-binary:2.0x\n", "control.tar.gz", "data.tar.gz", NULL}, "2.x"},
+	    {"mismatch", {"debian-binary", "control.tar.xz", "data.tar.gz", NULL}, "compressed"},
+	    {"plain-as-gz",
+	     {"debian-binary", "control.tar.gz", "data.tar.gz=plain", NULL},
+	     "compressed"},
+	    {"nodata", {"debian-binary", "control.tar.gz", NULL, NULL}, "no data.tar"},
+	    {"extra", {"debian-binary", "control.tar.gz", "other", NULL}, "expected a data.tar"},
+	    {"underscore-ok", {"debian-binary", "_sig", "control.tar.gz", "data.tar.gz"}, NULL},
 	};
 
 	tar_build(&c, control, 1);
@@ -171,7 +182,7 @@ static void container_rules(void **state)
 
 			if (!strncmp(m, "debian-binary", 13))
 				ar_member(&deb, "debian-binary", m[13] == ':' ? m + 14 : "2.0\n",
-					  m[13] == ':' ? strlen(m + 14) : 4);
+				          m[13] == ':' ? strlen(m + 14) : 4);
 			else if (!strncmp(m, "control", 7))
 				ar_member(&deb, m, c.p, c.len);
 			else if (!strcmp(m, "data.tar.gz=plain"))
@@ -198,12 +209,12 @@ static void container_rules(void **state)
 
 /* An ar member header as written by ar_member, with its size field given as text. */
 static void ar_raw_member(struct copa_buf *out, const char *name, const char *size_field,
-			  const void *content, size_t n)
+                          const void *content, size_t n)
 {
 	char hdr[96];
 
 	snprintf(hdr, sizeof(hdr), "%-16s%-12s%-6s%-6s%-8s%-10s`\n", name, "0", "0", "0", "100644",
-		 size_field);
+	         size_field);
 	copa_buf_add(out, hdr, 60);
 	copa_buf_add(out, content, n);
 }
@@ -215,12 +226,13 @@ static void ar_headers_like_dpkg_deb(void **state)
 	struct {
 		const char *name, *member, *size, *why;
 	} cases[] = {
-		{"data-claims-2GiB", "data.tar.gz", "2147483648", "'data.tar.gz' is truncated"},
-		{"data-100-short", "data.tar.gz", "+100", "'data.tar.gz' is truncated"},
-		{"control-claims-2GiB", "control.tar.gz", "2147483648", "'control.tar.gz' is truncated"},
-		{"size-junk", "data.tar.gz", "=x", "invalid size"},
-		{"size-negative", "data.tar.gz", "-1", "invalid size"},
-		{"exact", "data.tar.gz", "=", NULL},
+	    {"data-claims-2GiB", "data.tar.gz", "2147483648", "'data.tar.gz' is truncated"},
+	    {"data-100-short", "data.tar.gz", "+100", "'data.tar.gz' is truncated"},
+	    {"control-claims-2GiB", "control.tar.gz", "2147483648",
+	     "'control.tar.gz' is truncated"},
+	    {"size-junk", "data.tar.gz", "=x", "invalid size"},
+	    {"size-negative", "data.tar.gz", "-1", "invalid size"},
+	    {"exact", "data.tar.gz", "=", NULL},
 	};
 
 	(void)state;
@@ -250,8 +262,9 @@ static void ar_headers_like_dpkg_deb(void **state)
 		/* From memory and from a file alike. */
 		path = write_temp(&deb, ".deb");
 		for (int from_file = 0; from_file < 2; from_file++) {
-			r = from_file ? copa_debfile_open(path, NULL, &d, &err)
-				      : copa_debfile_open_mem(deb.p, deb.len, "c.deb", NULL, &d, &err);
+			r = from_file
+			        ? copa_debfile_open(path, NULL, &d, &err)
+			        : copa_debfile_open_mem(deb.p, deb.len, "c.deb", NULL, &d, &err);
 			if (r == 0)
 				r = copa_debfile_data_foreach(d, nop, NULL, &err);
 			if (!cases[i].why) {
@@ -358,8 +371,8 @@ static void data_tar_ahead(void **state)
 	/* The entry checks hold on that path too. */
 	{
 		static const struct tentry evil[] = {
-			{"./a/../../x", 'f', "x", 0},
-			{NULL, 0, NULL, 0},
+		    {"./a/../../x", 'f', "x", 0},
+		    {NULL, 0, NULL, 0},
 		};
 
 		deb_build(&deb, control, evil);
@@ -396,12 +409,9 @@ static void data_tar_ahead(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(reads_a_package),
-		cmocka_unit_test(hostile_entries),
-		cmocka_unit_test(container_rules),
-		cmocka_unit_test(caps),
-		cmocka_unit_test(ar_headers_like_dpkg_deb),
-		cmocka_unit_test(data_tar_ahead),
+	    cmocka_unit_test(reads_a_package),          cmocka_unit_test(hostile_entries),
+	    cmocka_unit_test(container_rules),          cmocka_unit_test(caps),
+	    cmocka_unit_test(ar_headers_like_dpkg_deb), cmocka_unit_test(data_tar_ahead),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

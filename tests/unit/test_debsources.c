@@ -42,21 +42,22 @@ static void sink_log(struct copa_out *out, enum copa_log_level level, const char
 static void one_line_format(void **state)
 {
 	static const char text[] =
-		"# comment\n"
-		"deb http://deb.debian.org/debian bookworm main contrib\n"
-		"deb-src http://deb.debian.org/debian bookworm main\n"
-		"\n"
-		"deb [arch=amd64,i386 signed-by=/usr/share/keyrings/x.gpg] https://example.com/apt/ stable main # trailing\n"
-		"deb [ trusted=yes check-valid-until=no ] http://local/repo ./\n"
-		"deb[arch=arm64] http://ports/ubuntu-ports jammy-security main universe\n"
-		"deb cdrom:[Debian 12]/ bookworm main\n"
-		"rpm http://x/y z main\n";
+	    "# comment\n"
+	    "deb http://deb.debian.org/debian bookworm main contrib\n"
+	    "deb-src http://deb.debian.org/debian bookworm main\n"
+	    "\n"
+	    "deb [arch=amd64,i386 signed-by=/usr/share/keyrings/x.gpg] https://example.com/apt/ "
+	    "stable main # trailing\n"
+	    "deb [ trusted=yes check-valid-until=no ] http://local/repo ./\n"
+	    "deb[arch=arm64] http://ports/ubuntu-ports jammy-security main universe\n"
+	    "deb cdrom:[Debian 12]/ bookworm main\n"
+	    "rpm http://x/y z main\n";
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_deb_sources s = {0};
 	struct sink sink = {.out = {.log = sink_log}};
 
 	assert_ok(copa_deb_sources_parse_list(&s, text, sizeof(text) - 1, "etc/apt/sources.list",
-					      &sink.out, &err));
+	                                      &sink.out, &err));
 	assert_int_equal(s.n, 4);
 	assert_string_equal(s.v[0].uri, "http://deb.debian.org/debian");
 	assert_string_equal(s.v[0].suite, "bookworm");
@@ -92,68 +93,68 @@ static void one_line_errors(void **state)
 		const char *line;
 		const char *msg;
 	} cases[] = {
-		{"deb http://x/debian\n", "expected a suite"},
-		{"deb http://x/debian bookworm\n", "no component"},
-		{"deb http://x/debian ./ main\n", "components given for the flat"},
-		{"deb [arch=amd64 http://x/debian bookworm main\n", "no closing ']'"},
-		{"deb [signed-by=keys.gpg] http://x/debian bookworm main\n", "neither an absolute"},
-		{"deb [trusted=maybe] http://x/debian bookworm main\n", "wants yes or no"},
-		{"deb notauri bookworm main\n", "expected a repository URI"},
-		{"deb http://x/debian ../../etc main\n", "expected a suite"},
-		{"deb http://x/debian bookworm ma\"in\n", "invalid component"},
+	    {"deb http://x/debian\n", "expected a suite"},
+	    {"deb http://x/debian bookworm\n", "no component"},
+	    {"deb http://x/debian ./ main\n", "components given for the flat"},
+	    {"deb [arch=amd64 http://x/debian bookworm main\n", "no closing ']'"},
+	    {"deb [signed-by=keys.gpg] http://x/debian bookworm main\n", "neither an absolute"},
+	    {"deb [trusted=maybe] http://x/debian bookworm main\n", "wants yes or no"},
+	    {"deb notauri bookworm main\n", "expected a repository URI"},
+	    {"deb http://x/debian ../../etc main\n", "expected a suite"},
+	    {"deb http://x/debian bookworm ma\"in\n", "invalid component"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
 		struct copa_err err = COPA_ERR_INIT;
 		struct copa_deb_sources s = {0};
 
-		assert_int_equal(copa_deb_sources_parse_list(&s, cases[i].line, strlen(cases[i].line),
-							     "f.list", NULL, &err),
-				 -1);
+		assert_int_equal(copa_deb_sources_parse_list(&s, cases[i].line,
+		                                             strlen(cases[i].line), "f.list", NULL,
+		                                             &err),
+		                 -1);
 		if (!strstr(err.msg, cases[i].msg) || !strstr(err.msg, "f.list:1"))
 			fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
 		copa_deb_sources_release(&s);
 	}
 }
 
-static const char debian_sources[] =
-	"# Modernized from /etc/apt/sources.list\n"
-	"Types: deb deb-src\n"
-	"URIs: http://deb.debian.org/debian\n"
-	"Suites: bookworm bookworm-updates\n"
-	"Components: main\n"
-	"Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
-	"\n"
-	"Types: deb\n"
-	"URIs: http://deb.debian.org/debian-security\n"
-	"Suites: bookworm-security\n"
-	"Components: main\n"
-	"Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
-	"\n"
-	"Types: deb\n"
-	"URIs: http://example.com/a http://example.com/b/\n"
-	"Suites: stable\n"
-	"Components: main\n"
-	"Enabled: no\n"
-	"\n"
-	"Types: deb-src\n"
-	"URIs: http://example.com/src\n"
-	"Suites: stable\n"
-	"Components: main\n"
-	"\n"
-	"Types: deb\n"
-	"URIs: http://example.com/a http://example.com/b/\n"
-	"Suites: stable testing\n"
-	"Components: main, contrib\n"
-	"Architectures: amd64\n"
-	"Trusted: yes\n"
-	"Check-Valid-Until: false\n"
-	"Signed-By:\n"
-	" -----BEGIN PGP PUBLIC KEY BLOCK-----\n"
-	" .\n"
-	" mDMEZQAAABYJKwYBBAHaRw8BAQdA\n"
-	" =abcd\n"
-	" -----END PGP PUBLIC KEY BLOCK-----\n";
+static const char debian_sources[] = "# Modernized from /etc/apt/sources.list\n"
+                                     "Types: deb deb-src\n"
+                                     "URIs: http://deb.debian.org/debian\n"
+                                     "Suites: bookworm bookworm-updates\n"
+                                     "Components: main\n"
+                                     "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+                                     "\n"
+                                     "Types: deb\n"
+                                     "URIs: http://deb.debian.org/debian-security\n"
+                                     "Suites: bookworm-security\n"
+                                     "Components: main\n"
+                                     "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg\n"
+                                     "\n"
+                                     "Types: deb\n"
+                                     "URIs: http://example.com/a http://example.com/b/\n"
+                                     "Suites: stable\n"
+                                     "Components: main\n"
+                                     "Enabled: no\n"
+                                     "\n"
+                                     "Types: deb-src\n"
+                                     "URIs: http://example.com/src\n"
+                                     "Suites: stable\n"
+                                     "Components: main\n"
+                                     "\n"
+                                     "Types: deb\n"
+                                     "URIs: http://example.com/a http://example.com/b/\n"
+                                     "Suites: stable testing\n"
+                                     "Components: main, contrib\n"
+                                     "Architectures: amd64\n"
+                                     "Trusted: yes\n"
+                                     "Check-Valid-Until: false\n"
+                                     "Signed-By:\n"
+                                     " -----BEGIN PGP PUBLIC KEY BLOCK-----\n"
+                                     " .\n"
+                                     " mDMEZQAAABYJKwYBBAHaRw8BAQdA\n"
+                                     " =abcd\n"
+                                     " -----END PGP PUBLIC KEY BLOCK-----\n";
 
 static void deb822_format(void **state)
 {
@@ -161,8 +162,8 @@ static void deb822_format(void **state)
 	struct copa_deb_sources s = {0};
 
 	assert_ok(copa_deb_sources_parse_deb822(&s, debian_sources, sizeof(debian_sources) - 1,
-						"etc/apt/sources.list.d/debian.sources", NULL,
-						&err));
+	                                        "etc/apt/sources.list.d/debian.sources", NULL,
+	                                        &err));
 	/* 2 suites + 1, the disabled entry and the deb-src entry dropped, 2 URIs x 2 suites. */
 	assert_int_equal(s.n, 7);
 	assert_string_equal(s.v[0].suite, "bookworm");
@@ -182,8 +183,8 @@ static void deb822_format(void **state)
 	assert_null(s.v[6].signed_by);
 	assert_non_null(s.v[6].signed_by_key);
 	assert_string_equal(s.v[6].signed_by_key,
-			    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZQAAABYJKwYBBAHaRw8BAQdA\n"
-			    "=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n");
+	                    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmDMEZQAAABYJKwYBBAHaRw8BAQdA\n"
+	                    "=abcd\n-----END PGP PUBLIC KEY BLOCK-----\n");
 	copa_deb_sources_release(&s);
 }
 
@@ -193,15 +194,15 @@ static void deb822_errors(void **state)
 		const char *text;
 		const char *msg;
 	} cases[] = {
-		{"URIs: http://x/\nSuites: a\nComponents: main\n", "no 'Types'"},
-		{"Types: deb\nSuites: a\nComponents: main\n", "'URIs' and 'Suites'"},
-		{"Types: deb\nURIs: http://x/\nSuites: a\n", "no component"},
-		{"Types: deb\nURIs: ftp\nSuites: a\nComponents: main\n", "invalid URI"},
-		{"Types: deb\nURIs: http://x/\nSuites: a\nComponents: main\nEnabled: perhaps\n",
-		 "wants yes or no"},
-		{"Types: deb\nURIs: http://x/\nSuites: a\nComponents: main\nSigned-By: relative.gpg\n",
-		 "neither an absolute"},
-		{" continuation\nTypes: deb\n", "continuation line outside"},
+	    {"URIs: http://x/\nSuites: a\nComponents: main\n", "no 'Types'"},
+	    {"Types: deb\nSuites: a\nComponents: main\n", "'URIs' and 'Suites'"},
+	    {"Types: deb\nURIs: http://x/\nSuites: a\n", "no component"},
+	    {"Types: deb\nURIs: ftp\nSuites: a\nComponents: main\n", "invalid URI"},
+	    {"Types: deb\nURIs: http://x/\nSuites: a\nComponents: main\nEnabled: perhaps\n",
+	     "wants yes or no"},
+	    {"Types: deb\nURIs: http://x/\nSuites: a\nComponents: main\nSigned-By: relative.gpg\n",
+	     "neither an absolute"},
+	    {" continuation\nTypes: deb\n", "continuation line outside"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
@@ -209,9 +210,9 @@ static void deb822_errors(void **state)
 		struct copa_deb_sources s = {0};
 
 		assert_int_equal(copa_deb_sources_parse_deb822(&s, cases[i].text,
-							       strlen(cases[i].text), "x.sources",
-							       NULL, &err),
-				 -1);
+		                                               strlen(cases[i].text), "x.sources",
+		                                               NULL, &err),
+		                 -1);
 		if (!strstr(err.msg, cases[i].msg))
 			fail_msg("case %zu: '%s' lacks '%s'", i, err.msg, cases[i].msg);
 		copa_deb_sources_release(&s);
@@ -221,7 +222,7 @@ static void deb822_errors(void **state)
 static void fingerprints_in_signed_by(void **state)
 {
 	static const char text[] = "deb [signed-by=0123456789ABCDEF0123456789ABCDEF01234567,"
-				   "/etc/apt/keyrings/k.asc] http://x/debian stable main\n";
+	                           "/etc/apt/keyrings/k.asc] http://x/debian stable main\n";
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_deb_sources s = {0};
 
@@ -240,7 +241,7 @@ static void user_repos(void **state)
 	struct copa_deb_sources s = {0};
 
 	assert_ok(copa_deb_sources_add_user(
-		&s, "deb [signed-by=/k.gpg] http://mirror/debian bookworm main", &err));
+	    &s, "deb [signed-by=/k.gpg] http://mirror/debian bookworm main", &err));
 	assert_ok(copa_deb_sources_add_user(&s, "file:///srv/mirror/debian bookworm main", &err));
 	assert_int_equal(s.n, 2);
 	assert_true(s.v[0].user);
@@ -250,25 +251,25 @@ static void user_repos(void **state)
 	assert_int_equal(err.code, COPA_E_USAGE);
 	assert_int_equal(copa_deb_sources_add_user(&s, "deb http://x/", &err), -1);
 	assert_int_equal(err.code, COPA_E_USAGE);
-	assert_int_equal(copa_deb_sources_add_user(&s, "deb http://x/ a main\ndeb http://y/ b main",
-						   &err),
-			 -1);
+	assert_int_equal(
+	    copa_deb_sources_add_user(&s, "deb http://x/ a main\ndeb http://y/ b main", &err), -1);
 	copa_deb_sources_release(&s);
 }
 
 static void mirror_rewrite(void **state)
 {
-	static const char text[] = "deb http://deb.debian.org/debian bookworm main\n"
-				   "deb http://deb.debian.org/debian-security bookworm-security main\n"
-				   "deb http://deb.debian.org/debian/ bookworm-updates main\n";
+	static const char text[] =
+	    "deb http://deb.debian.org/debian bookworm main\n"
+	    "deb http://deb.debian.org/debian-security bookworm-security main\n"
+	    "deb http://deb.debian.org/debian/ bookworm-updates main\n";
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_deb_sources s = {0};
 
 	assert_ok(copa_deb_sources_parse_list(&s, text, sizeof(text) - 1, "f", NULL, &err));
 	/* A prefix rule matches whole path components only: debian-security stays. */
-	assert_int_equal(copa_deb_sources_rewrite(&s, "http://deb.debian.org/debian/=http://m:3142/d/",
-						  &err),
-			 2);
+	assert_int_equal(
+	    copa_deb_sources_rewrite(&s, "http://deb.debian.org/debian/=http://m:3142/d/", &err),
+	    2);
 	assert_string_equal(s.v[0].uri, "http://m:3142/d");
 	assert_string_equal(s.v[1].uri, "http://deb.debian.org/debian-security");
 	assert_string_equal(s.v[2].uri, "http://m:3142/d");
@@ -301,21 +302,22 @@ static const struct {
 	const char *id;
 	const char *codename;
 } osr_cases[] = {
-	{"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian GNU/Linux\"\nVERSION_ID=\"12\"\n"
-	 "VERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n",
-	 "debian", "bookworm"},
-	/* distroless and slim images sometimes lack VERSION_CODENAME. */
-	{"ID=debian\nVERSION_ID=\"11\"\n", "debian", "bullseye"},
-	{"ID=debian\nVERSION_ID=\"10\"\n", "debian", "buster"},
-	{"ID=debian\nVERSION_ID=\"13\"\n", "debian", "trixie"},
-	{"ID=debian\nVERSION=\"9 (stretch)\"\n", "debian", "stretch"},
-	{"ID=\"debian\"\nPRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\n", "debian", NULL},
-	{"NAME=\"Ubuntu\"\nVERSION=\"22.04.3 LTS (Jammy Jellyfish)\"\nID=ubuntu\nID_LIKE=debian\n"
-	 "VERSION_ID=\"22.04\"\n",
-	 "ubuntu", "jammy"},
-	{"ID=ubuntu\nVERSION_ID=\"24.04\"\nUBUNTU_CODENAME=noble\n", "ubuntu", "noble"},
-	{"ID='Debian'\nVERSION_CODENAME=\"BookWorm\"\n", "debian", "bookworm"},
-	{"garbage line\n=x\nID=debian\nVERSION_ID=12\n", "debian", "bookworm"},
+    {"PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nNAME=\"Debian "
+     "GNU/Linux\"\nVERSION_ID=\"12\"\n"
+     "VERSION=\"12 (bookworm)\"\nVERSION_CODENAME=bookworm\nID=debian\n",
+     "debian", "bookworm"},
+    /* distroless and slim images sometimes lack VERSION_CODENAME. */
+    {"ID=debian\nVERSION_ID=\"11\"\n", "debian", "bullseye"},
+    {"ID=debian\nVERSION_ID=\"10\"\n", "debian", "buster"},
+    {"ID=debian\nVERSION_ID=\"13\"\n", "debian", "trixie"},
+    {"ID=debian\nVERSION=\"9 (stretch)\"\n", "debian", "stretch"},
+    {"ID=\"debian\"\nPRETTY_NAME=\"Debian GNU/Linux trixie/sid\"\n", "debian", NULL},
+    {"NAME=\"Ubuntu\"\nVERSION=\"22.04.3 LTS (Jammy Jellyfish)\"\nID=ubuntu\nID_LIKE=debian\n"
+     "VERSION_ID=\"22.04\"\n",
+     "ubuntu", "jammy"},
+    {"ID=ubuntu\nVERSION_ID=\"24.04\"\nUBUNTU_CODENAME=noble\n", "ubuntu", "noble"},
+    {"ID='Debian'\nVERSION_CODENAME=\"BookWorm\"\n", "debian", "bookworm"},
+    {"garbage line\n=x\nID=debian\nVERSION_ID=12\n", "debian", "bookworm"},
 };
 
 static void osrelease_table(void **state)
@@ -324,7 +326,8 @@ static void osrelease_table(void **state)
 		struct copa_err err = COPA_ERR_INIT;
 		struct copa_osrelease o;
 
-		assert_ok(copa_osrelease_parse(osr_cases[i].text, strlen(osr_cases[i].text), &o, &err));
+		assert_ok(
+		    copa_osrelease_parse(osr_cases[i].text, strlen(osr_cases[i].text), &o, &err));
 		assert_string_equal(o.id, osr_cases[i].id);
 		if (osr_cases[i].codename)
 			assert_string_equal(o.codename, osr_cases[i].codename);
@@ -387,11 +390,11 @@ static void defaults(void **state)
 static void put_file(struct copa_view *v, const char *path, const char *content)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_view_entry e = {.path = path, .type = COPA_FT_REG, .mode = 0644,
-				    .size = strlen(content)};
+	struct copa_view_entry e = {
+	    .path = path, .type = COPA_FT_REG, .mode = 0644, .size = strlen(content)};
 
-	if (!copa_view_put(v, &e, &err) || copa_view_set_content(v, path, content, strlen(content),
-								 &err) < 0)
+	if (!copa_view_put(v, &e, &err) ||
+	    copa_view_set_content(v, path, content, strlen(content), &err) < 0)
 		fail_msg("put %s: %s", path, err.msg);
 }
 
@@ -404,7 +407,7 @@ static void read_from_view(void **state)
 	put_file(v, "etc/apt/sources.list", "deb http://a/debian bookworm main\n");
 	put_file(v, "etc/apt/sources.list.d/z.list", "deb http://z/debian bookworm main\n");
 	put_file(v, "etc/apt/sources.list.d/b.sources",
-		 "Types: deb\nURIs: http://b/\nSuites: s\nComponents: main\n");
+	         "Types: deb\nURIs: http://b/\nSuites: s\nComponents: main\n");
 	/* Names apt ignores. */
 	put_file(v, "etc/apt/sources.list.d/x.list.save", "deb http://bad/ x main\n");
 	put_file(v, "etc/apt/sources.list.d/bad name.list", "deb http://bad/ x main\n");
@@ -427,11 +430,12 @@ static void probe_status_file(void **state)
 	assert_int_equal(copa_deb_probe_status(v, "amd64", &st, &err), -1);
 	assert_int_equal(err.code, COPA_E_NOTFOUND);
 	assert_non_null(strstr(err.msg, "no dpkg database"));
-	put_file(v, "var/lib/dpkg/status",
-		 "Package: libc6\nStatus: install ok installed\nArchitecture: i386\nVersion: 1\n\n"
-		 "Package: dpkg\nStatus: install ok installed\nArchitecture: arm64\nVersion: 1\n\n"
-		 "Package: gone\nStatus: deinstall ok config-files\nArchitecture: s390x\nVersion: 1\n\n"
-		 "Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n");
+	put_file(
+	    v, "var/lib/dpkg/status",
+	    "Package: libc6\nStatus: install ok installed\nArchitecture: i386\nVersion: 1\n\n"
+	    "Package: dpkg\nStatus: install ok installed\nArchitecture: arm64\nVersion: 1\n\n"
+	    "Package: gone\nStatus: deinstall ok config-files\nArchitecture: s390x\nVersion: 1\n\n"
+	    "Package: tzdata\nStatus: install ok installed\nArchitecture: all\nVersion: 1\n");
 	put_file(v, "var/lib/dpkg/arch", "arm64\narmhf\n");
 	/* The installed dpkg names the native architecture, whatever the hint says. */
 	assert_ok(copa_deb_probe_status(v, "amd64", &st, &err));
@@ -450,10 +454,12 @@ static void probe_status_d(void **state)
 	struct copa_view *v = copa_view_new();
 	struct copa_deb_status st;
 
-	put_file(v, "var/lib/dpkg/status.d/base", "Package: base-files\nArchitecture: amd64\nVersion: 12");
+	put_file(v, "var/lib/dpkg/status.d/base",
+	         "Package: base-files\nArchitecture: amd64\nVersion: 12");
 	put_file(v, "var/lib/dpkg/status.d/base.md5sums", "d41d8cd98f00b204e9800998ecf8427e  x\n");
-	put_file(v, "var/lib/dpkg/status.d/bGlic3NsMw==", "Package: libssl3\nArchitecture: amd64\n"
-							  "Version: 3\n");
+	put_file(v, "var/lib/dpkg/status.d/bGlic3NsMw==",
+	         "Package: libssl3\nArchitecture: amd64\n"
+	         "Version: 3\n");
 	assert_ok(copa_deb_probe_status(v, NULL, &st, &err));
 	assert_true(st.distroless);
 	assert_int_equal(st.n_files, 2);
@@ -474,13 +480,13 @@ static void probe_status_d(void **state)
 static void probe_repos_and_keys(void **state)
 {
 	static const char asc[] =
-		"-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
-		"mDMEawhXgBYJKwYBBAHaRw8BAQdAdQGcIvkqdIpxDPoz5lP7T5xgdvEUA2zC3vgG\n"
-		"C6fzTYq0FkFybW9yIFRlc3QgPGFAZXhhbXBsZT6IkAQTFggAOBYhBBHw9Rc8b4qL\n"
-		"PdHhHwOVh9RlQZQKBQJrCFeAAhsDBQsJCAcCBhUKCQgLAgQWAgMBAh4BAheAAAoJ\n"
-		"EAOVh9RlQZQKo/8BAPTNvLKj2Krhvsv64yxOxaFCw9Dvac50Ywz0o2Z05FxgAQCy\n"
-		"w0fsTnQ/doAONeibLA26B/bKJXn+LCURAs20KJKbBQ==\n=KOwX\n"
-		"-----END PGP PUBLIC KEY BLOCK-----\n";
+	    "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n"
+	    "mDMEawhXgBYJKwYBBAHaRw8BAQdAdQGcIvkqdIpxDPoz5lP7T5xgdvEUA2zC3vgG\n"
+	    "C6fzTYq0FkFybW9yIFRlc3QgPGFAZXhhbXBsZT6IkAQTFggAOBYhBBHw9Rc8b4qL\n"
+	    "PdHhHwOVh9RlQZQKBQJrCFeAAhsDBQsJCAcCBhUKCQgLAgQWAgMBAh4BAheAAAoJ\n"
+	    "EAOVh9RlQZQKo/8BAPTNvLKj2Krhvsv64yxOxaFCw9Dvac50Ywz0o2Z05FxgAQCy\n"
+	    "w0fsTnQ/doAONeibLA26B/bKJXn+LCURAs20KJKbBQ==\n=KOwX\n"
+	    "-----END PGP PUBLIC KEY BLOCK-----\n";
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_view *v = copa_view_new();
 	struct copa_deb_sources s = {0};
@@ -489,18 +495,19 @@ static void probe_repos_and_keys(void **state)
 	struct copa_deb_repo_opts o = {.host_keyring_dir = "/nonexistent"};
 
 	put_file(v, "etc/apt/sources.list",
-		 "deb [signed-by=/etc/apt/keyrings/a.asc] http://a/debian bookworm main\n"
-		 "deb http://b/debian bookworm main\n"
-		 "deb [signed-by=/etc/apt/keyrings/missing.gpg] http://c/debian bookworm main\n");
+	         "deb [signed-by=/etc/apt/keyrings/a.asc] http://a/debian bookworm main\n"
+	         "deb http://b/debian bookworm main\n"
+	         "deb [signed-by=/etc/apt/keyrings/missing.gpg] http://c/debian bookworm main\n");
 	put_file(v, "etc/apt/keyrings/a.asc", asc);
 	put_file(v, "etc/apt/trusted.gpg.d/t.asc", asc);
 	assert_int_equal(copa_deb_probe_repos(v, &os, "amd64", &o, &s, &err), -1);
-	assert_non_null(strstr(err.msg, "etc/apt/sources.list:3: the key file "
-					"'/etc/apt/keyrings/missing.gpg' named by Signed-By is not in the image"));
+	assert_non_null(strstr(
+	    err.msg, "etc/apt/sources.list:3: the key file "
+	             "'/etc/apt/keyrings/missing.gpg' named by Signed-By is not in the image"));
 	copa_deb_sources_release(&s);
 	put_file(v, "etc/apt/sources.list",
-		 "deb [signed-by=/etc/apt/keyrings/a.asc] http://a/debian bookworm main\n"
-		 "deb http://b/debian bookworm main\n");
+	         "deb [signed-by=/etc/apt/keyrings/a.asc] http://a/debian bookworm main\n"
+	         "deb http://b/debian bookworm main\n");
 	o.repos = repos;
 	assert_ok(copa_deb_probe_repos(v, &os, "amd64", &o, &s, &err));
 	assert_int_equal(s.n, 3);
@@ -530,20 +537,20 @@ static void probe_repos_and_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(one_line_format),
-		cmocka_unit_test(one_line_errors),
-		cmocka_unit_test(deb822_format),
-		cmocka_unit_test(deb822_errors),
-		cmocka_unit_test(fingerprints_in_signed_by),
-		cmocka_unit_test(user_repos),
-		cmocka_unit_test(mirror_rewrite),
-		cmocka_unit_test(urls),
-		cmocka_unit_test(osrelease_table),
-		cmocka_unit_test(defaults),
-		cmocka_unit_test(read_from_view),
-		cmocka_unit_test(probe_status_file),
-		cmocka_unit_test(probe_status_d),
-		cmocka_unit_test(probe_repos_and_keys),
+	    cmocka_unit_test(one_line_format),
+	    cmocka_unit_test(one_line_errors),
+	    cmocka_unit_test(deb822_format),
+	    cmocka_unit_test(deb822_errors),
+	    cmocka_unit_test(fingerprints_in_signed_by),
+	    cmocka_unit_test(user_repos),
+	    cmocka_unit_test(mirror_rewrite),
+	    cmocka_unit_test(urls),
+	    cmocka_unit_test(osrelease_table),
+	    cmocka_unit_test(defaults),
+	    cmocka_unit_test(read_from_view),
+	    cmocka_unit_test(probe_status_file),
+	    cmocka_unit_test(probe_status_d),
+	    cmocka_unit_test(probe_repos_and_keys),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

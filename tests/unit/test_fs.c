@@ -147,8 +147,12 @@ static void normalize(void **state)
 	static const struct {
 		const char *in, *out;
 	} ok[] = {
-		{"./usr/bin/x", "usr/bin/x"}, {"/etc//passwd", "etc/passwd"}, {"a/./b/", "a/b"},
-		{"./", ""},                   {"", ""},                       {".wh.x", ".wh.x"},
+	    {"./usr/bin/x", "usr/bin/x"},
+	    {"/etc//passwd", "etc/passwd"},
+	    {"a/./b/", "a/b"},
+	    {"./", ""},
+	    {"", ""},
+	    {".wh.x", ".wh.x"},
 	};
 	static const char *bad[] = {"../x", "a/../../b", "a/..", "a/\nb"};
 
@@ -166,7 +170,10 @@ static void path_dir(void **state)
 	static const struct {
 		const char *in, *out;
 	} cases[] = {
-		{"out.tar", "."}, {"/out.tar", "/"}, {"a/b/out.tar", "a/b"}, {"/tmp/x", "/tmp"},
+	    {"out.tar", "."},
+	    {"/out.tar", "/"},
+	    {"a/b/out.tar", "a/b"},
+	    {"/tmp/x", "/tmp"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
@@ -180,13 +187,13 @@ static void path_dir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(atomic_write_and_read, setup, teardown),
-		cmocka_unit_test_setup_teardown(empty_file_reads_as_empty_string, setup, teardown),
-		cmocka_unit_test_setup_teardown(tmpfile_abort_leaves_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(open_beneath_refuses_escape, setup, teardown),
-		cmocka_unit_test_setup_teardown(mkdir_p_refuses_symlink, setup, teardown),
-		cmocka_unit_test(normalize),
-		cmocka_unit_test(path_dir),
+	    cmocka_unit_test_setup_teardown(atomic_write_and_read, setup, teardown),
+	    cmocka_unit_test_setup_teardown(empty_file_reads_as_empty_string, setup, teardown),
+	    cmocka_unit_test_setup_teardown(tmpfile_abort_leaves_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(open_beneath_refuses_escape, setup, teardown),
+	    cmocka_unit_test_setup_teardown(mkdir_p_refuses_symlink, setup, teardown),
+	    cmocka_unit_test(normalize),
+	    cmocka_unit_test(path_dir),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

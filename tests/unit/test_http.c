@@ -14,7 +14,8 @@
 
 static void url_resolve(void **state)
 {
-	char *u = copa_url_resolve("http://reg:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/x?_state=1");
+	char *u = copa_url_resolve("http://reg:5000/v2/a/blobs/uploads/",
+	                           "/v2/a/blobs/uploads/x?_state=1");
 
 	assert_string_equal(u, "http://reg:5000/v2/a/blobs/uploads/x?_state=1");
 	free(u);
@@ -97,10 +98,10 @@ static void fetch_file_url_verifies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(url_resolve),
-		cmocka_unit_test(same_origin),
-		cmocka_unit_test(escape),
-		cmocka_unit_test(fetch_file_url_verifies),
+	    cmocka_unit_test(url_resolve),
+	    cmocka_unit_test(same_origin),
+	    cmocka_unit_test(escape),
+	    cmocka_unit_test(fetch_file_url_verifies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

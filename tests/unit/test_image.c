@@ -270,8 +270,8 @@ static void test_manifest_build_edit(void **state)
 	assert_string_equal(m2.layers[1].digest, D1);
 	assert_non_null(strstr(out.p, "\"annotations\":{\"k\":\"w\",\"new\":\"x\"}"));
 	/* The original manifest's JSON is as it was read. */
-	assert_string_equal(json_string_value(json_object_get(json_object_get(m.json, "annotations"),
-							       "k")), "v");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(m.json, "annotations"), "k")), "v");
 	assert_null(json_object_get(json_object_get(m.json, "annotations"), "new"));
 	edit.drop_last = 3;
 	assert_int_equal(copa_manifest_build_edit(&m, &cfg, &extra, 1, &edit, &out, &err), -1);
@@ -415,7 +415,7 @@ int main(void)
 	    cmocka_unit_test(test_config_edit),
 	    cmocka_unit_test(test_config_bad),
 	    cmocka_unit_test(test_manifest_build_and_convert),
-		cmocka_unit_test(test_manifest_build_edit),
+	    cmocka_unit_test(test_manifest_build_edit),
 	    cmocka_unit_test(test_platforms),
 	    cmocka_unit_test(test_media_types),
 	    cmocka_unit_test(test_sniff),

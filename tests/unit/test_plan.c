@@ -36,25 +36,25 @@ static int teardown(void **state)
 
 /* A Packages paragraph with the repository fields filled in. */
 static void pkg(struct copa_buf *b, const char *name, const char *version, const char *arch,
-		const char *extra)
+                const char *extra)
 {
 	copa_buf_addf(b,
-		      "Package: %s\nVersion: %s\nArchitecture: %s\n%s"
-		      "Filename: pool/main/%c/%s/%s_%s_%s.deb\nSize: %zu\n"
-		      "SHA256: %064zx\nDescription: test\n\n",
-		      name, version, arch, extra ? extra : "", name[0], name, name, version, arch,
-		      strlen(name) * 100, strlen(name) + strlen(version));
+	              "Package: %s\nVersion: %s\nArchitecture: %s\n%s"
+	              "Filename: pool/main/%c/%s/%s_%s_%s.deb\nSize: %zu\n"
+	              "SHA256: %064zx\nDescription: test\n\n",
+	              name, version, arch, extra ? extra : "", name[0], name, name, version, arch,
+	              strlen(name) * 100, strlen(name) + strlen(version));
 }
 
 /* A status paragraph. */
 static void inst(struct copa_buf *b, const char *name, const char *version, const char *arch,
-		 const char *status, const char *extra)
+                 const char *status, const char *extra)
 {
 	copa_buf_addf(b, "Package: %s\n", name);
 	if (status)
 		copa_buf_addf(b, "Status: %s\n", status);
 	copa_buf_addf(b, "Architecture: %s\nVersion: %s\n%sDescription: x\n\n", arch, version,
-		      extra ? extra : "");
+	              extra ? extra : "");
 }
 
 struct fixture {
@@ -64,7 +64,7 @@ struct fixture {
 };
 
 static void add_index(struct fixture *f, const char *repo, const struct copa_buf *text,
-		      bool not_automatic)
+                      bool not_automatic)
 {
 	struct copa_err err = COPA_ERR_INIT;
 	char *path = copa_xasprintf("%s/idx%zu", tmpdir_path, f->ix.n);
@@ -86,7 +86,7 @@ static void add_index(struct fixture *f, const char *repo, const struct copa_buf
 }
 
 static void set_status(struct fixture *f, struct copa_buf *status, const char *native,
-		       const char *foreign)
+                       const char *foreign)
 {
 	f->st.text = copa_buf_detach(status, &f->st.len);
 	f->st.native_arch = copa_xstrdup(native);
@@ -103,7 +103,7 @@ static void release_fixture(struct fixture *f)
 }
 
 static int run_plan(struct fixture *f, const struct copa_deb_request *rq, size_t n, bool no_new,
-		    struct copa_err *err)
+                    struct copa_err *err)
 {
 	struct copa_deb_plan_opts o = {.requests = rq, .n_requests = n, .no_new_packages = no_new};
 
@@ -111,16 +111,17 @@ static int run_plan(struct fixture *f, const struct copa_deb_request *rq, size_t
 }
 
 static const struct copa_deb_pkg *find_pkg(const struct copa_deb_plan *p, const char *name,
-					   const char *arch)
+                                           const char *arch)
 {
 	for (size_t i = 0; i < p->n_pkgs; i++)
-		if (strcmp(p->pkgs[i].name, name) == 0 && (!arch || strcmp(p->pkgs[i].arch, arch) == 0))
+		if (strcmp(p->pkgs[i].name, name) == 0 &&
+		    (!arch || strcmp(p->pkgs[i].arch, arch) == 0))
 			return &p->pkgs[i];
 	return NULL;
 }
 
 static const struct copa_deb_result *find_res(const struct copa_deb_plan *p, const char *name,
-					      const char *arch)
+                                              const char *arch)
 {
 	for (size_t i = 0; i < p->n_results; i++)
 		if (strcmp(p->results[i].name, name) == 0 &&
@@ -154,7 +155,8 @@ static void base_image(struct fixture *f, const char *foreign)
 
 	pkg(&sec, "libc6", "2.36-9+deb12u4", "amd64", "Multi-Arch: same\n");
 	pkg(&sec, "libssl3", "3.0.13-1~deb12u1", "amd64",
-	    "Multi-Arch: same\nDepends: libc6 (>= 2.36-9+deb12u3), libzstd1\nRecommends: ca-certificates\n");
+	    "Multi-Arch: same\nDepends: libc6 (>= 2.36-9+deb12u3), libzstd1\nRecommends: "
+	    "ca-certificates\n");
 	pkg(&sec, "openssl", "3.0.13-1~deb12u1", "amd64",
 	    "Depends: libc6 (>= 2.34), libssl3 (>= 3.0.13)\n");
 	pkg(&sec, "libzstd1", "1.5.4+dfsg2-5", "amd64", "Multi-Arch: same\n");
@@ -186,7 +188,7 @@ static void report_request_pulls_deps(void **state)
 	assert_string_equal(p->version, "3.0.13-1~deb12u1");
 	assert_string_equal(p->old_version, "3.0.11-1~deb12u1");
 	assert_string_equal(p->url, "http://repo.test/debian/pool/main/o/openssl/"
-				    "openssl_3.0.13-1~deb12u1_amd64.deb");
+	                            "openssl_3.0.13-1~deb12u1_amd64.deb");
 	assert_string_equal(p->repo, "http://repo.test/debian-security bookworm-security/main");
 	assert_int_equal(p->size, 700);
 	assert_int_equal(strlen(p->sha256), 64);
@@ -210,12 +212,12 @@ static void report_outcomes(void **state)
 	struct copa_err err = COPA_ERR_INIT;
 	struct fixture f = {0};
 	struct copa_deb_request rq[] = {
-		{"libc6", "2.36-9+deb12u1"},      /* already fixed */
-		{"libssl3", "3.0.14-1~deb12u1"},  /* newer than anything available */
-		{"tzdata", "2024b-0+deb12u1"},    /* held */
-		{"curl", "7.88.1-10+deb12u5"},    /* not installed */
-		{"removed", "2.0"},               /* only config files left: not installed */
-		{"openssl", "bad version!"},      /* refused */
+	    {"libc6", "2.36-9+deb12u1"},     /* already fixed */
+	    {"libssl3", "3.0.14-1~deb12u1"}, /* newer than anything available */
+	    {"tzdata", "2024b-0+deb12u1"},   /* held */
+	    {"curl", "7.88.1-10+deb12u5"},   /* not installed */
+	    {"removed", "2.0"},              /* only config files left: not installed */
+	    {"openssl", "bad version!"},     /* refused */
 	};
 	const struct copa_deb_result *r;
 
@@ -248,9 +250,8 @@ static void duplicate_requests_merge(void **state)
 	struct copa_err err = COPA_ERR_INIT;
 	struct fixture f = {0};
 	/* One package, three vulnerabilities: the highest fixed version counts, once. */
-	struct copa_deb_request rq[] = {{"libc6", "2.36-9+deb12u2"},
-					{"libc6", "2.36-9+deb12u9"},
-					{"libc6", NULL}};
+	struct copa_deb_request rq[] = {
+	    {"libc6", "2.36-9+deb12u2"}, {"libc6", "2.36-9+deb12u9"}, {"libc6", NULL}};
 	const struct copa_deb_result *r;
 
 	base_image(&f, NULL);
@@ -413,9 +414,9 @@ static void multiarch_big_foreign_index(void **state)
 
 		snprintf(name, sizeof(name), "libgen%05d", k);
 		snprintf(extra, sizeof(extra),
-			 "Multi-Arch: same\nDepends: libc6 (>= 2.36), libalt%05d | libprov%05d\n"
-			 "Provides: libprov%05d\n",
-			 k, k, k);
+		         "Multi-Arch: same\nDepends: libc6 (>= 2.36), libalt%05d | libprov%05d\n"
+		         "Provides: libprov%05d\n",
+		         k, k, k);
 		pkg(&i, name, "1.1", "i386", extra);
 	}
 	add_index(&f, "http://repo.test/debian stable/main i386", &i, false);
@@ -593,9 +594,10 @@ static void huge_description_in_status(void **state)
 
 	inst(&s, "libc6", "2.36-9", "amd64", "install ok installed", NULL);
 	copa_buf_adds(&s, "Package: big\nStatus: install ok installed\nArchitecture: amd64\n"
-			  "Version: 1.0\nDepends: libc6\nDescription: big\n");
+	                  "Version: 1.0\nDepends: libc6\nDescription: big\n");
 	for (int k = 0; k < 1000000; k++)
-		copa_buf_adds(&s, " .......................................................... line\n");
+		copa_buf_adds(&s,
+		              " .......................................................... line\n");
 	copa_buf_adds(&s, "\n");
 	set_status(&f, &s, "amd64", NULL);
 	pkg(&a, "libc6", "2.36-10", "amd64", NULL);
@@ -615,7 +617,7 @@ static void distroless_omitted_deps(void **state)
 	struct fixture f = {0};
 	struct copa_buf s = COPA_BUF_INIT, idx = COPA_BUF_INIT;
 	struct copa_deb_request rq[] = {{"libc6", "2.36-9+deb12u4"},
-					{"copa:omitted-dependencies", NULL}};
+	                                {"copa:omitted-dependencies", NULL}};
 
 	/* status.d paragraphs have no Status line; libgcc-s1 was left out of the image. */
 	inst(&s, "libc6", "2.36-9+deb12u1", "amd64", NULL, "Depends: libgcc-s1\n");
@@ -666,7 +668,7 @@ static void not_automatic_repos(void **state)
 static void versions(void **state)
 {
 	static const char *const ordered[] = {
-		"1.0~rc1-1", "1.0", "1.0-1", "1.0-1+b1", "1.0-2", "2.37", "1:2.36.1-8+deb11u1",
+	    "1.0~rc1-1", "1.0", "1.0-1", "1.0-1+b1", "1.0-2", "2.37", "1:2.36.1-8+deb11u1",
 	};
 
 	for (size_t i = 1; i < COPA_ARRAY_SIZE(ordered); i++) {
@@ -693,7 +695,10 @@ static void versions(void **state)
 static void planner_and_final_check_orderings_agree(void **state)
 {
 	static const char *const solv_differs[][2] = {
-		{"0", "0:0-0"}, {"0foo-", "0foo"}, {"0foo-", "0foo-0"}, {"0:0-", "0:0"},
+	    {"0", "0:0-0"},
+	    {"0foo-", "0foo"},
+	    {"0foo-", "0foo-0"},
+	    {"0:0-", "0:0"},
 	};
 	FILE *f = fopen(COPA_TEST_DATA "/version_deb.data", "r");
 	char line[1024];
@@ -706,19 +711,21 @@ static void planner_and_final_check_orderings_agree(void **state)
 		int mine = 0, plan, solv;
 		bool known = false;
 
-		if (line[0] == '#' || line[0] == '!' || sscanf(line, "%511s %3s %511s", a, op, b) != 3)
+		if (line[0] == '#' || line[0] == '!' ||
+		    sscanf(line, "%511s %3s %511s", a, op, b) != 3)
 			continue;
 		assert_int_equal(copa_version_cmp(COPA_FAM_DEB, a, b, &mine, &err), 0);
 		plan = copa_deb_version_cmp(a, b);
 		if ((mine > 0) != (plan > 0) || (mine < 0) != (plan < 0))
-			fail_msg("'%s' vs '%s': pkg/version.c says %d, the planner %d", a, b, mine, plan);
+			fail_msg("'%s' vs '%s': pkg/version.c says %d, the planner %d", a, b, mine,
+			         plan);
 		solv = copa_deb_solv_version_cmp(a, b);
 		for (size_t i = 0; i < sizeof(solv_differs) / sizeof(solv_differs[0]); i++)
 			known |= !strcmp(a, solv_differs[i][0]) && !strcmp(b, solv_differs[i][1]);
 		if ((mine > 0) != (solv > 0) || (mine < 0) != (solv < 0)) {
 			if (!known)
-				fail_msg("'%s' vs '%s': pkg/version.c says %d, libsolv %d", a, b, mine,
-					 solv);
+				fail_msg("'%s' vs '%s': pkg/version.c says %d, libsolv %d", a, b,
+				         mine, solv);
 			n_differ++;
 		}
 		n++;
@@ -731,24 +738,24 @@ static void planner_and_final_check_orderings_agree(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(planner_and_final_check_orderings_agree),
-		cmocka_unit_test(report_request_pulls_deps),
-		cmocka_unit_test(report_outcomes),
-		cmocka_unit_test(duplicate_requests_merge),
-		cmocka_unit_test(best_available_option),
-		cmocka_unit_test(update_all_like_apt),
-		cmocka_unit_test(update_all_without_new_packages),
-		cmocka_unit_test(held_dependency_blocks_request),
-		cmocka_unit_test(multiarch_same_in_step),
-		cmocka_unit_test(multiarch_big_foreign_index),
-		cmocka_unit_test(multiarch_long_dependency_name),
-		cmocka_unit_test(huge_alternatives_in_status_refused),
-		cmocka_unit_test(huge_alternatives_in_index_refused),
-		cmocka_unit_test(oversized_fields_refused),
-		cmocka_unit_test(huge_description_in_status),
-		cmocka_unit_test(distroless_omitted_deps),
-		cmocka_unit_test(not_automatic_repos),
-		cmocka_unit_test(versions),
+	    cmocka_unit_test(planner_and_final_check_orderings_agree),
+	    cmocka_unit_test(report_request_pulls_deps),
+	    cmocka_unit_test(report_outcomes),
+	    cmocka_unit_test(duplicate_requests_merge),
+	    cmocka_unit_test(best_available_option),
+	    cmocka_unit_test(update_all_like_apt),
+	    cmocka_unit_test(update_all_without_new_packages),
+	    cmocka_unit_test(held_dependency_blocks_request),
+	    cmocka_unit_test(multiarch_same_in_step),
+	    cmocka_unit_test(multiarch_big_foreign_index),
+	    cmocka_unit_test(multiarch_long_dependency_name),
+	    cmocka_unit_test(huge_alternatives_in_status_refused),
+	    cmocka_unit_test(huge_alternatives_in_index_refused),
+	    cmocka_unit_test(oversized_fields_refused),
+	    cmocka_unit_test(huge_description_in_status),
+	    cmocka_unit_test(distroless_omitted_deps),
+	    cmocka_unit_test(not_automatic_repos),
+	    cmocka_unit_test(versions),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

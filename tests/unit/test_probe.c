@@ -9,8 +9,11 @@
 static void file(struct copa_view *v, const char *path, const char *content)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_view_entry e = {.path = path, .type = COPA_FT_REG, .mode = 0644,
-				    .content = content, .size = content ? strlen(content) : 0};
+	struct copa_view_entry e = {.path = path,
+	                            .type = COPA_FT_REG,
+	                            .mode = 0644,
+	                            .content = content,
+	                            .size = content ? strlen(content) : 0};
 
 	if (!copa_view_put(v, &e, &err))
 		fail_msg("%s", err.msg);
@@ -163,12 +166,12 @@ static void failed_probe_owns_nothing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(debian_regular),
-		cmocka_unit_test(debian_distroless),
-		cmocka_unit_test(empty_status_beside_statusd),
-		cmocka_unit_test(alpine_and_scratch),
-		cmocka_unit_test(malformed_status_is_an_error),
-		cmocka_unit_test(failed_probe_owns_nothing),
+	    cmocka_unit_test(debian_regular),
+	    cmocka_unit_test(debian_distroless),
+	    cmocka_unit_test(empty_status_beside_statusd),
+	    cmocka_unit_test(alpine_and_scratch),
+	    cmocka_unit_test(malformed_status_is_an_error),
+	    cmocka_unit_test(failed_probe_owns_nothing),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -78,11 +78,11 @@ static void output_cap(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(captures_stdout_and_stdin),
-		cmocka_unit_test(arguments_are_not_shell),
-		cmocka_unit_test(exit_status_and_missing_program),
-		cmocka_unit_test(timeout_kills_process_group),
-		cmocka_unit_test(output_cap),
+	    cmocka_unit_test(captures_stdout_and_stdin),
+	    cmocka_unit_test(arguments_are_not_shell),
+	    cmocka_unit_test(exit_status_and_missing_program),
+	    cmocka_unit_test(timeout_kills_process_group),
+	    cmocka_unit_test(output_cap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

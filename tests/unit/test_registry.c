@@ -18,29 +18,29 @@ static void repo_names(void **state)
 		const char *name;
 		bool ok;
 	} t[] = {
-		{"library/nginx", true},
-		{"a", true},
-		{"a/b/c/d", true},
-		{"my-app", true},
-		{"my--app", true},
-		{"my_app", true},
-		{"my__app", true},
-		{"my.app", true},
-		{"a0.b1-c2_d3__e4", true},
-		{"my___app", false},
-		{"my._app", false},
-		{"my..app", false},
-		{"-app", false},
-		{"app-", false},
-		{"App", false},
-		{"a//b", false},
-		{"/a", false},
-		{"a/", false},
-		{"", false},
-		{"a b", false},
-		{"a:b", false},
-		{"a@b", false},
-		{"../etc", false},
+	    {"library/nginx", true},
+	    {"a", true},
+	    {"a/b/c/d", true},
+	    {"my-app", true},
+	    {"my--app", true},
+	    {"my_app", true},
+	    {"my__app", true},
+	    {"my.app", true},
+	    {"a0.b1-c2_d3__e4", true},
+	    {"my___app", false},
+	    {"my._app", false},
+	    {"my..app", false},
+	    {"-app", false},
+	    {"app-", false},
+	    {"App", false},
+	    {"a//b", false},
+	    {"/a", false},
+	    {"a/", false},
+	    {"", false},
+	    {"a b", false},
+	    {"a:b", false},
+	    {"a@b", false},
+	    {"../etc", false},
 	};
 	char longname[300];
 
@@ -81,29 +81,29 @@ static void hosts(void **state)
 		const char *host;
 		bool valid, loopback;
 	} t[] = {
-		{"localhost", true, true},
-		{"localhost:5000", true, true},
-		{"LOCALHOST:5000", true, true},
-		{"127.0.0.1:5000", true, true},
-		{"127.1.2.3", true, true},
-		{"128.0.0.1", true, false},
-		{"[::1]:5000", true, true},
-		{"[::1]", true, true},
-		{"[::2]:5000", true, false},
-		{"registry.example.com", true, false},
-		{"my-reg.example:443", true, false},
-		{"docker.io", true, false},
-		{"localhost.evil.example", true, false},
-		{"reg:0", false, false},
-		{"reg:65536", false, false},
-		{"reg:abc", false, false},
-		{"", false, false},
-		{"user@reg", false, false},
-		{"reg/path", false, false},
-		{"reg?x", false, false},
-		{"-reg", false, false},
-		{"[::1", false, false},
-		{"[nothex]:1", false, false},
+	    {"localhost", true, true},
+	    {"localhost:5000", true, true},
+	    {"LOCALHOST:5000", true, true},
+	    {"127.0.0.1:5000", true, true},
+	    {"127.1.2.3", true, true},
+	    {"128.0.0.1", true, false},
+	    {"[::1]:5000", true, true},
+	    {"[::1]", true, true},
+	    {"[::2]:5000", true, false},
+	    {"registry.example.com", true, false},
+	    {"my-reg.example:443", true, false},
+	    {"docker.io", true, false},
+	    {"localhost.evil.example", true, false},
+	    {"reg:0", false, false},
+	    {"reg:65536", false, false},
+	    {"reg:abc", false, false},
+	    {"", false, false},
+	    {"user@reg", false, false},
+	    {"reg/path", false, false},
+	    {"reg?x", false, false},
+	    {"-reg", false, false},
+	    {"[::1", false, false},
+	    {"[nothex]:1", false, false},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(t); i++) {
@@ -158,15 +158,15 @@ static void host_list_env(void **state)
 static void upload_locations(void **state)
 {
 	static const char *const t[][4] = {
-		/* base, location, digest, result */
-		{"http://r:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u1?_state=xyz",
-		 "sha256:ab", "http://r:5000/v2/a/blobs/uploads/u1?_state=xyz&digest=sha256%3Aab"},
-		{"http://r:5000/v2/a/blobs/uploads/", "http://r:5000/v2/a/blobs/uploads/u1",
-		 "sha256:ab", "http://r:5000/v2/a/blobs/uploads/u1?digest=sha256%3Aab"},
-		{"https://r/v2/a/blobs/uploads/", "https://upload.example/s3?sig=1&x=2", "sha256:ab",
-		 "https://upload.example/s3?sig=1&x=2&digest=sha256%3Aab"},
-		{"http://r:5000/v2/a/blobs/uploads/", "u2?_state=1", NULL,
-		 "http://r:5000/v2/a/blobs/uploads/u2?_state=1"},
+	    /* base, location, digest, result */
+	    {"http://r:5000/v2/a/blobs/uploads/", "/v2/a/blobs/uploads/u1?_state=xyz", "sha256:ab",
+	     "http://r:5000/v2/a/blobs/uploads/u1?_state=xyz&digest=sha256%3Aab"},
+	    {"http://r:5000/v2/a/blobs/uploads/", "http://r:5000/v2/a/blobs/uploads/u1",
+	     "sha256:ab", "http://r:5000/v2/a/blobs/uploads/u1?digest=sha256%3Aab"},
+	    {"https://r/v2/a/blobs/uploads/", "https://upload.example/s3?sig=1&x=2", "sha256:ab",
+	     "https://upload.example/s3?sig=1&x=2&digest=sha256%3Aab"},
+	    {"http://r:5000/v2/a/blobs/uploads/", "u2?_state=1", NULL,
+	     "http://r:5000/v2/a/blobs/uploads/u2?_state=1"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(t); i++) {
@@ -182,7 +182,7 @@ static void error_bodies(void **state)
 {
 	char out[128];
 	const char *j = "{\"errors\":[{\"code\":\"MANIFEST_UNKNOWN\",\"message\":\"manifest "
-			"unknown\",\"detail\":{\"Tag\":\"x\"}},{\"code\":\"DENIED\"}]}";
+	                "unknown\",\"detail\":{\"Tag\":\"x\"}},{\"code\":\"DENIED\"}]}";
 	const char *ctl = "{\"errors\":[{\"code\":\"X\",\"message\":\"a\\u0007b\\nc\"}]}";
 
 	copa_registry_error_text(j, strlen(j), out, sizeof(out));
@@ -231,10 +231,10 @@ static void new_validates(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(repo_names),     cmocka_unit_test(tags),
-		cmocka_unit_test(hosts),          cmocka_unit_test(plain_http_policy),
-		cmocka_unit_test(host_list_env),  cmocka_unit_test(upload_locations),
-		cmocka_unit_test(error_bodies),   cmocka_unit_test(new_validates),
+	    cmocka_unit_test(repo_names),    cmocka_unit_test(tags),
+	    cmocka_unit_test(hosts),         cmocka_unit_test(plain_http_policy),
+	    cmocka_unit_test(host_list_env), cmocka_unit_test(upload_locations),
+	    cmocka_unit_test(error_bodies),  cmocka_unit_test(new_validates),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -24,7 +24,7 @@ static void std_vars(struct copa_rpm_vars *vars)
 }
 
 static int parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *vars, const char *file,
-		 const char *text, struct copa_err *err)
+                 const char *text, struct copa_err *err)
 {
 	return copa_rpm_repos_parse(r, vars, text, strlen(text), file, err);
 }
@@ -35,20 +35,21 @@ static void azure_linux(void **state)
 	struct copa_rpm_repos r = {0};
 	struct copa_err err = COPA_ERR_INIT;
 	const char *text =
-		"[azurelinux-official-base]\n"
-		"name=Azure Linux Official Base $releasever $basearch\n"
-		"baseurl=https://packages.microsoft.com/azurelinux/$releasever/prod/base/$basearch\n"
-		"gpgkey=file:///etc/pki/rpm-gpg/MICROSOFT-RPM-GPG-KEY\n"
-		"gpgcheck=1\n"
-		"repo_gpgcheck=1\n"
-		"enabled=1\n"
-		"skip_if_unavailable=True\n"
-		"sslverify=1\n"
-		"\n"
-		"[azurelinux-official-debuginfo-$releasever]\r\n"
-		"name=debuginfo\r\n"
-		"baseurl=https://packages.microsoft.com/azurelinux/$releasever/prod/debuginfo/$basearch\r\n"
-		"enabled=0\r\n";
+	    "[azurelinux-official-base]\n"
+	    "name=Azure Linux Official Base $releasever $basearch\n"
+	    "baseurl=https://packages.microsoft.com/azurelinux/$releasever/prod/base/$basearch\n"
+	    "gpgkey=file:///etc/pki/rpm-gpg/MICROSOFT-RPM-GPG-KEY\n"
+	    "gpgcheck=1\n"
+	    "repo_gpgcheck=1\n"
+	    "enabled=1\n"
+	    "skip_if_unavailable=True\n"
+	    "sslverify=1\n"
+	    "\n"
+	    "[azurelinux-official-debuginfo-$releasever]\r\n"
+	    "name=debuginfo\r\n"
+	    "baseurl=https://packages.microsoft.com/azurelinux/$releasever/prod/debuginfo/"
+	    "$basearch\r\n"
+	    "enabled=0\r\n";
 
 	std_vars(&vars);
 	if (parse(&r, &vars, "etc/yum.repos.d/azurelinux-official-base.repo", text, &err) < 0)
@@ -57,7 +58,7 @@ static void azure_linux(void **state)
 	assert_string_equal(r.v[0].id, "azurelinux-official-base");
 	assert_string_equal(r.v[0].name, "Azure Linux Official Base 3.0 x86_64");
 	assert_string_equal(r.v[0].baseurls[0],
-			    "https://packages.microsoft.com/azurelinux/3.0/prod/base/x86_64");
+	                    "https://packages.microsoft.com/azurelinux/3.0/prod/base/x86_64");
 	assert_null(r.v[0].baseurls[1]);
 	assert_string_equal(r.v[0].gpgkeys[0], "file:///etc/pki/rpm-gpg/MICROSOFT-RPM-GPG-KEY");
 	assert_true(r.v[0].enabled);
@@ -82,23 +83,25 @@ static void rhel_shapes(void **state)
 	struct copa_rpm_repos r = {0};
 	struct copa_err err = COPA_ERR_INIT;
 	const char *text =
-		"# comment\n"
-		"; another\n"
-		"[baseos]\n"
-		"name = Rocky Linux $releasever - BaseOS\n"
-		"mirrorlist=https://mirrors.rockylinux.org/mirrorlist?arch=$basearch&repo=BaseOS-$releasever${rltype}\n"
-		"#baseurl=http://dl.rockylinux.org/$contentdir/$releasever/BaseOS/$basearch/os/\n"
-		"gpgcheck=1\n"
-		"enabled=1\n"
-		"gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9\n"
-		"   file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9-extra,https://keys.example/k.asc\n"
-		"\n"
-		"[epel]\n"
-		"metalink=https://mirrors.fedoraproject.org/metalink?repo=epel-$releasever&arch=$basearch\n"
-		"baseurl = http://a.example/${contentdir}/$releasever/ http://b.example/$undefined/\n"
-		"\thttp://c.example/${missing:-fallback}/${contentdir:+yes}/${missing:+no}\n"
-		"gpgcheck=no\n"
-		"enabled=TRUE\n";
+	    "# comment\n"
+	    "; another\n"
+	    "[baseos]\n"
+	    "name = Rocky Linux $releasever - BaseOS\n"
+	    "mirrorlist=https://mirrors.rockylinux.org/"
+	    "mirrorlist?arch=$basearch&repo=BaseOS-$releasever${rltype}\n"
+	    "#baseurl=http://dl.rockylinux.org/$contentdir/$releasever/BaseOS/$basearch/os/\n"
+	    "gpgcheck=1\n"
+	    "enabled=1\n"
+	    "gpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9\n"
+	    "   file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9-extra,https://keys.example/k.asc\n"
+	    "\n"
+	    "[epel]\n"
+	    "metalink=https://mirrors.fedoraproject.org/"
+	    "metalink?repo=epel-$releasever&arch=$basearch\n"
+	    "baseurl = http://a.example/${contentdir}/$releasever/ http://b.example/$undefined/\n"
+	    "\thttp://c.example/${missing:-fallback}/${contentdir:+yes}/${missing:+no}\n"
+	    "gpgcheck=no\n"
+	    "enabled=TRUE\n";
 
 	std_vars(&vars);
 	assert_int_equal(copa_rpm_vars_set(&vars, "releasever", "9", &err), 0); /* later wins */
@@ -109,15 +112,14 @@ static void rhel_shapes(void **state)
 	assert_int_equal(r.n, 2);
 	assert_string_equal(r.v[0].name, "Rocky Linux 9 - BaseOS");
 	assert_string_equal(r.v[0].mirrorlist,
-			    "https://mirrors.rockylinux.org/mirrorlist?arch=x86_64&repo=BaseOS-9");
+	                    "https://mirrors.rockylinux.org/mirrorlist?arch=x86_64&repo=BaseOS-9");
 	assert_null(r.v[0].baseurls[0]);
 	assert_string_equal(r.v[0].gpgkeys[0], "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9");
-	assert_string_equal(r.v[0].gpgkeys[1],
-			    "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9-extra");
+	assert_string_equal(r.v[0].gpgkeys[1], "file:///etc/pki/rpm-gpg/RPM-GPG-KEY-Rocky-9-extra");
 	assert_string_equal(r.v[0].gpgkeys[2], "https://keys.example/k.asc");
 	assert_null(r.v[0].gpgkeys[3]);
 	assert_string_equal(r.v[1].metalink,
-			    "https://mirrors.fedoraproject.org/metalink?repo=epel-9&arch=x86_64");
+	                    "https://mirrors.fedoraproject.org/metalink?repo=epel-9&arch=x86_64");
 	assert_string_equal(r.v[1].baseurls[0], "http://a.example/pub/rocky/9/");
 	assert_string_equal(r.v[1].baseurls[1], "http://b.example/$undefined/");
 	assert_string_equal(r.v[1].baseurls[2], "http://c.example/fallback/yes/");
@@ -135,12 +137,13 @@ static void main_defaults(void **state)
 	struct copa_err err = COPA_ERR_INIT;
 
 	if (parse(&r, NULL, "etc/dnf/dnf.conf",
-		  "[main]\ngpgcheck=0\nrepo_gpgcheck=1\ninstallonly_limit=3\n"
-		  "[local]\nbaseurl=file:///srv/repo\n", &err) < 0)
+	          "[main]\ngpgcheck=0\nrepo_gpgcheck=1\ninstallonly_limit=3\n"
+	          "[local]\nbaseurl=file:///srv/repo\n",
+	          &err) < 0)
 		fail_msg("%s", err.msg);
 	if (parse(&r, NULL, "etc/yum.repos.d/a.repo",
-		  "[a]\nbaseurl=http://a/\n[b]\nbaseurl=http://b/\ngpgcheck=1\nrepo_gpgcheck=0\n",
-		  &err) < 0)
+	          "[a]\nbaseurl=http://a/\n[b]\nbaseurl=http://b/\ngpgcheck=1\nrepo_gpgcheck=0\n",
+	          &err) < 0)
 		fail_msg("%s", err.msg);
 	assert_int_equal(r.n, 3);
 	assert_string_equal(r.v[0].id, "local");
@@ -160,8 +163,9 @@ static void repeated_key(void **state)
 	struct copa_err err = COPA_ERR_INIT;
 
 	if (parse(&r, NULL, "f.repo",
-		  "[a]\nbaseurl=http://1/ http://2/\nbaseurl=http://3/\n"
-		  "gpgkey=file:///k1\ngpgkey=file:///k2\n", &err) < 0)
+	          "[a]\nbaseurl=http://1/ http://2/\nbaseurl=http://3/\n"
+	          "gpgkey=file:///k1\ngpgkey=file:///k2\n",
+	          &err) < 0)
 		fail_msg("%s", err.msg);
 	assert_string_equal(r.v[0].baseurls[0], "http://3/");
 	assert_null(r.v[0].baseurls[1]);
@@ -175,19 +179,21 @@ static void bad_input(void **state)
 	static const struct {
 		const char *text, *want;
 	} cases[] = {
-		{"[a]\nbaseurl=http://a/\njunk\n", "'f.repo' line 3: expected 'key=value'"},
-		{"[a]\nbaseurl=http://a/\nenabled=maybe\n", "'f.repo' line 3: enabled 'maybe' is not a boolean"},
-		{"[a b]\nbaseurl=http://a/\n", "'f.repo' line 1: 'a b' is not a repository id"},
-		{"[a]\nbaseurl=http://a/\n[a]\nbaseurl=http://b/\n", "line 3: repository 'a' is already defined at f.repo:1"},
-		{"[a]\nname=x\n", "'f.repo' line 1: repository 'a' has no baseurl"},
-		{"[a]\nbaseurl=gopher://a/\n", "line 2: baseurl 'gopher://a/' is not an http"},
-		{"[a]\nbaseurl=/srv/repo\n", "is not an http"},
-		{"[a]\nmirrorlist=ftp:// x\n", "line 2: mirrorlist"},
-		{"baseurl=http://a/\n[a]\n", "'f.repo' line 1: option before the first [section]"},
-		{"[main]\ngpgcheck=1\n", "[main] belongs in dnf.conf"},
-		{"[a\nbaseurl=http://a/\n", "line 1: section header without ']'"},
-		{"[a]\n=x\n", "line 2: empty or overlong option name"},
-		{"[]\nbaseurl=http://a/\n", "is not a repository id"},
+	    {"[a]\nbaseurl=http://a/\njunk\n", "'f.repo' line 3: expected 'key=value'"},
+	    {"[a]\nbaseurl=http://a/\nenabled=maybe\n",
+	     "'f.repo' line 3: enabled 'maybe' is not a boolean"},
+	    {"[a b]\nbaseurl=http://a/\n", "'f.repo' line 1: 'a b' is not a repository id"},
+	    {"[a]\nbaseurl=http://a/\n[a]\nbaseurl=http://b/\n",
+	     "line 3: repository 'a' is already defined at f.repo:1"},
+	    {"[a]\nname=x\n", "'f.repo' line 1: repository 'a' has no baseurl"},
+	    {"[a]\nbaseurl=gopher://a/\n", "line 2: baseurl 'gopher://a/' is not an http"},
+	    {"[a]\nbaseurl=/srv/repo\n", "is not an http"},
+	    {"[a]\nmirrorlist=ftp:// x\n", "line 2: mirrorlist"},
+	    {"baseurl=http://a/\n[a]\n", "'f.repo' line 1: option before the first [section]"},
+	    {"[main]\ngpgcheck=1\n", "[main] belongs in dnf.conf"},
+	    {"[a\nbaseurl=http://a/\n", "line 1: section header without ']'"},
+	    {"[a]\n=x\n", "line 2: empty or overlong option name"},
+	    {"[]\nbaseurl=http://a/\n", "is not a repository id"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
@@ -216,7 +222,8 @@ static void bad_input(void **state)
 		/* substitution that explodes past the cap */
 		big[4000] = 0;
 		assert_int_equal(copa_rpm_vars_set(&vars, "x", big, &err), 0);
-		assert_int_equal(parse(&r, &vars, "f.repo", "[a]\nbaseurl=http://$x$x$x/\n", &err), -1);
+		assert_int_equal(parse(&r, &vars, "f.repo", "[a]\nbaseurl=http://$x$x$x/\n", &err),
+		                 -1);
 		assert_int_equal(err.code, COPA_E_LIMIT);
 		assert_int_equal(copa_rpm_repos_parse(&r, NULL, "[a]\0", 4, "f.repo", &err), -1);
 		assert_int_equal(copa_rpm_vars_set(&vars, "bad-name", "v", &err), -1);
@@ -229,8 +236,8 @@ static void bad_input(void **state)
 static void put_file(struct copa_view *v, const char *path, const char *content)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_view_entry e = {.path = path, .type = COPA_FT_REG, .mode = 0644,
-				    .size = strlen(content)};
+	struct copa_view_entry e = {
+	    .path = path, .type = COPA_FT_REG, .mode = 0644, .size = strlen(content)};
 
 	if (!copa_view_put(v, &e, &err) ||
 	    copa_view_set_content(v, path, content, strlen(content), &err) < 0)
@@ -243,8 +250,10 @@ static void from_view(void **state)
 	struct copa_rpm_vars vars = {0};
 	struct copa_rpm_repos r = {0};
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_view_entry link = {.path = "etc/yum.repos.d", .type = COPA_FT_SYMLINK,
-				       .link = "/etc/distro.repos.d", .mode = 0777};
+	struct copa_view_entry link = {.path = "etc/yum.repos.d",
+	                               .type = COPA_FT_SYMLINK,
+	                               .link = "/etc/distro.repos.d",
+	                               .mode = 0777};
 
 	std_vars(&vars);
 	put_file(v, "etc/dnf/vars/contentdir", "pub/rocky\nignored second line\n");
@@ -289,10 +298,10 @@ static void basearch(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(azure_linux),  cmocka_unit_test(rhel_shapes),
-		cmocka_unit_test(main_defaults), cmocka_unit_test(bad_input),
-		cmocka_unit_test(repeated_key),
-		cmocka_unit_test(from_view),     cmocka_unit_test(basearch),
+	    cmocka_unit_test(azure_linux),   cmocka_unit_test(rhel_shapes),
+	    cmocka_unit_test(main_defaults), cmocka_unit_test(bad_input),
+	    cmocka_unit_test(repeated_key),  cmocka_unit_test(from_view),
+	    cmocka_unit_test(basearch),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,12 +20,13 @@ static struct copa_update_manifest *deb_manifest(void)
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_update_manifest *m = copa_update_manifest_new("t.json", "test");
 
-	assert_ok(copa_update_manifest_set_os(m, "debian", "12.5", "x86_64", NULL, COPA_FAM_NONE, &err));
+	assert_ok(
+	    copa_update_manifest_set_os(m, "debian", "12.5", "x86_64", NULL, COPA_FAM_NONE, &err));
 	return m;
 }
 
-static void add(struct copa_update_manifest *m, const char *name, const char *inst, const char *fixed,
-		const char *id)
+static void add(struct copa_update_manifest *m, const char *name, const char *inst,
+                const char *fixed, const char *id)
 {
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_entry e = {name, inst, fixed, id, "debian", "os-pkgs"};
@@ -74,8 +75,9 @@ static void invalid_versions_and_fields(void **state)
 	assert_non_null(strstr(err.msg, "control character"));
 	add(m, "pkg", "1.0-1", "not a version", "CVE-9");
 	assert_int_equal(copa_update_manifest_finish(m, &err), -1);
-	assert_string_equal(err.msg, "package 'pkg' (CVE-9): fixed version 'not a version' is not a "
-				     "valid dpkg version: it contains embedded blanks");
+	assert_string_equal(err.msg,
+	                    "package 'pkg' (CVE-9): fixed version 'not a version' is not a "
+	                    "valid dpkg version: it contains embedded blanks");
 	copa_update_manifest_free(m);
 }
 
@@ -85,34 +87,34 @@ static void os_table_lookups(void **state)
 		const char *name, *id;
 		enum copa_pkgfam fam;
 	} t[] = {
-		{"debian", "debian", COPA_FAM_DEB},
-		{"Debian GNU/Linux", "debian", COPA_FAM_DEB},
-		{"ubuntu", "ubuntu", COPA_FAM_DEB},
-		{"alpine", "alpine", COPA_FAM_APK},
-		{"redhat", "redhat", COPA_FAM_RPM},
-		{"rhel", "redhat", COPA_FAM_RPM},
-		{"amazonlinux", "amazon", COPA_FAM_RPM},
-		{"amzn", "amazon", COPA_FAM_RPM},
-		{"Amazon Linux", "amazon", COPA_FAM_RPM},
-		{"oraclelinux", "oracle", COPA_FAM_RPM},
-		{"ol", "oracle", COPA_FAM_RPM},
-		{"rockylinux", "rocky", COPA_FAM_RPM},
-		{"almalinux", "alma", COPA_FAM_RPM},
-		{"mariner", "cbl-mariner", COPA_FAM_RPM},
-		{"cbl-mariner", "cbl-mariner", COPA_FAM_RPM},
-		{"azurelinux", "azurelinux", COPA_FAM_RPM},
-		{"opensuseleap", "opensuse-leap", COPA_FAM_RPM},
-		{"opensuse.leap", "opensuse-leap", COPA_FAM_RPM},
-		{"opensuse-tumbleweed", "opensuse-tumbleweed", COPA_FAM_RPM},
-		{"suse linux enterprise server", "sles", COPA_FAM_RPM},
-		{"sles", "sles", COPA_FAM_RPM},
-		{"slem", "slem", COPA_FAM_RPM},
-		{"photon", "photon", COPA_FAM_RPM},
-		{"wolfi", "wolfi", COPA_FAM_APK},
-		{"chainguard", "chainguard", COPA_FAM_APK},
-		{"centos-stream", "centos-stream", COPA_FAM_RPM},
-		{"clnstrt", "cleanstart", COPA_FAM_NONE},
-		{"Red Hat Enterprise Linux Server", "redhat", COPA_FAM_RPM}, /* copa's substring rule */
+	    {"debian", "debian", COPA_FAM_DEB},
+	    {"Debian GNU/Linux", "debian", COPA_FAM_DEB},
+	    {"ubuntu", "ubuntu", COPA_FAM_DEB},
+	    {"alpine", "alpine", COPA_FAM_APK},
+	    {"redhat", "redhat", COPA_FAM_RPM},
+	    {"rhel", "redhat", COPA_FAM_RPM},
+	    {"amazonlinux", "amazon", COPA_FAM_RPM},
+	    {"amzn", "amazon", COPA_FAM_RPM},
+	    {"Amazon Linux", "amazon", COPA_FAM_RPM},
+	    {"oraclelinux", "oracle", COPA_FAM_RPM},
+	    {"ol", "oracle", COPA_FAM_RPM},
+	    {"rockylinux", "rocky", COPA_FAM_RPM},
+	    {"almalinux", "alma", COPA_FAM_RPM},
+	    {"mariner", "cbl-mariner", COPA_FAM_RPM},
+	    {"cbl-mariner", "cbl-mariner", COPA_FAM_RPM},
+	    {"azurelinux", "azurelinux", COPA_FAM_RPM},
+	    {"opensuseleap", "opensuse-leap", COPA_FAM_RPM},
+	    {"opensuse.leap", "opensuse-leap", COPA_FAM_RPM},
+	    {"opensuse-tumbleweed", "opensuse-tumbleweed", COPA_FAM_RPM},
+	    {"suse linux enterprise server", "sles", COPA_FAM_RPM},
+	    {"sles", "sles", COPA_FAM_RPM},
+	    {"slem", "slem", COPA_FAM_RPM},
+	    {"photon", "photon", COPA_FAM_RPM},
+	    {"wolfi", "wolfi", COPA_FAM_APK},
+	    {"chainguard", "chainguard", COPA_FAM_APK},
+	    {"centos-stream", "centos-stream", COPA_FAM_RPM},
+	    {"clnstrt", "cleanstart", COPA_FAM_NONE},
+	    {"Red Hat Enterprise Linux Server", "redhat", COPA_FAM_RPM}, /* copa's substring rule */
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -137,15 +139,15 @@ static void arch_normalisation(void **state)
 	static const struct {
 		const char *in, *variant, *arch, *out_variant, *deb, *rpm, *apk;
 	} t[] = {
-		{"amd64", NULL, "amd64", "", "amd64", "x86_64", "x86_64"},
-		{"x86_64", NULL, "amd64", "", "amd64", "x86_64", "x86_64"},
-		{"aarch64", NULL, "arm64", "", "arm64", "aarch64", "aarch64"},
-		{"arm64", "v8", "arm64", "v8", "arm64", "aarch64", "aarch64"},
-		{"armv7l", NULL, "arm", "v7", "armhf", "armv7hl", "armv7"},
-		{"arm", "v6", "arm", "v6", "armel", "armv6hl", "armhf"},
-		{"i686", NULL, "386", "", "i386", "i686", "x86"},
-		{"ppc64el", NULL, "ppc64le", "", "ppc64el", "ppc64le", "ppc64le"},
-		{"", NULL, "", "", "", "", ""},
+	    {"amd64", NULL, "amd64", "", "amd64", "x86_64", "x86_64"},
+	    {"x86_64", NULL, "amd64", "", "amd64", "x86_64", "x86_64"},
+	    {"aarch64", NULL, "arm64", "", "arm64", "aarch64", "aarch64"},
+	    {"arm64", "v8", "arm64", "v8", "arm64", "aarch64", "aarch64"},
+	    {"armv7l", NULL, "arm", "v7", "armhf", "armv7hl", "armv7"},
+	    {"arm", "v6", "arm", "v6", "armel", "armv6hl", "armhf"},
+	    {"i686", NULL, "386", "", "i386", "i686", "x86"},
+	    {"ppc64el", NULL, "ppc64le", "", "ppc64el", "ppc64le", "ppc64le"},
+	    {"", NULL, "", "", "", "", ""},
 	};
 
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
@@ -154,7 +156,7 @@ static void arch_normalisation(void **state)
 		struct copa_buf b = COPA_BUF_INIT;
 
 		assert_ok(copa_update_manifest_set_os(m, "debian", "12", t[i].in, t[i].variant,
-					       COPA_FAM_NONE, &err));
+		                                      COPA_FAM_NONE, &err));
 		assert_string_equal(m->arch, t[i].arch);
 		assert_string_equal(m->variant, t[i].out_variant);
 		assert_string_equal(copa_pkg_arch(COPA_FAM_DEB, m->arch, m->variant), t[i].deb);
@@ -196,18 +198,19 @@ static void trivy_minimal_and_tolerant(void **state)
 	/* copa's own pkg/report/testdata/trivy_valid.json, plus an unknown key, a
 	 * lang-pkgs result and a result without Class (older Trivy). */
 	struct copa_update_manifest_list l = parse_ok(
-		"trivy",
-		"{\"SchemaVersion\":2,\"ArtifactName\":\"alpine:3.14.0\",\"NewField\":[1,2],"
-		"\"Metadata\":{\"OS\":{\"Family\":\"alpine\",\"Name\":\"3.14.0\"},"
-		"\"ImageConfig\":{\"architecture\":\"amd64\"}},"
-		"\"Results\":[{\"Target\":\"alpine:3.14.0 (alpine 3.14.0)\",\"Class\":\"os-pkgs\","
-		"\"Type\":\"alpine\",\"Vulnerabilities\":[{\"VulnerabilityID\":\"CVE-2021-36159\","
-		"\"PkgID\":\"apk-tools@2.12.5-r1\",\"PkgName\":\"apk-tools\",\"InstalledVersion\":"
-		"\"2.12.5-r1\",\"FixedVersion\":\"2.12.6-r0\"}]},"
-		"{\"Class\":\"lang-pkgs\",\"Type\":\"npm\",\"Vulnerabilities\":[{\"VulnerabilityID\":"
-		"\"GHSA-x\",\"PkgName\":\"left-pad\",\"InstalledVersion\":\"1\",\"FixedVersion\":\"2\"}]},"
-		"{\"Type\":\"alpine\",\"Vulnerabilities\":[{\"VulnerabilityID\":\"CVE-2\",\"PkgName\":"
-		"\"busybox\",\"InstalledVersion\":\"1.33.1-r2\",\"FixedVersion\":null}]}]}");
+	    "trivy",
+	    "{\"SchemaVersion\":2,\"ArtifactName\":\"alpine:3.14.0\",\"NewField\":[1,2],"
+	    "\"Metadata\":{\"OS\":{\"Family\":\"alpine\",\"Name\":\"3.14.0\"},"
+	    "\"ImageConfig\":{\"architecture\":\"amd64\"}},"
+	    "\"Results\":[{\"Target\":\"alpine:3.14.0 (alpine 3.14.0)\",\"Class\":\"os-pkgs\","
+	    "\"Type\":\"alpine\",\"Vulnerabilities\":[{\"VulnerabilityID\":\"CVE-2021-36159\","
+	    "\"PkgID\":\"apk-tools@2.12.5-r1\",\"PkgName\":\"apk-tools\",\"InstalledVersion\":"
+	    "\"2.12.5-r1\",\"FixedVersion\":\"2.12.6-r0\"}]},"
+	    "{\"Class\":\"lang-pkgs\",\"Type\":\"npm\",\"Vulnerabilities\":[{\"VulnerabilityID\":"
+	    "\"GHSA-x\",\"PkgName\":\"left-pad\",\"InstalledVersion\":\"1\",\"FixedVersion\":\"2\"}"
+	    "]},"
+	    "{\"Type\":\"alpine\",\"Vulnerabilities\":[{\"VulnerabilityID\":\"CVE-2\",\"PkgName\":"
+	    "\"busybox\",\"InstalledVersion\":\"1.33.1-r2\",\"FixedVersion\":null}]}]}");
 
 	assert_int_equal(l.n, 1);
 	assert_string_equal(l.v[0]->os_type, "alpine");
@@ -223,12 +226,13 @@ static void trivy_errors(void **state)
 	parse_fails("trivy", "", "is empty");
 	parse_fails("trivy", "[1,2", "truncated");
 	parse_fails("trivy", "hello", "not JSON");
-	parse_fails("trivy", "{\"matches\":[],\"descriptor\":{\"name\":\"grype\"}}", "use -s grype");
+	parse_fails("trivy", "{\"matches\":[],\"descriptor\":{\"name\":\"grype\"}}",
+	            "use -s grype");
 	parse_fails("trivy", "{\"apiVersion\":\"v1alpha1\"}", "use -s native");
 	parse_fails("trivy", "{\"spdxVersion\":\"SPDX-2.3\"}", "an SPDX SBOM");
 	parse_fails("trivy", "{\"SchemaVersion\":2,\"Metadata\":{}}", "no OS metadata");
 	parse_fails("trivy", "{\"SchemaVersion\":2,\"Metadata\":{\"OS\":{\"Family\":\"debian\"}}}",
-		    "no OS version");
+	            "no OS version");
 	parse_fails("trivy", "{\"SchemaVersion\":\"2\"}", "SchemaVersion is not a number");
 	parse_fails("trivy", "{\"SchemaVersion\":2,\"Results\":{}}", "Results is an object");
 	parse_fails("trivy", "{\"a\":1,\"a\":2}", "duplicate");
@@ -237,20 +241,22 @@ static void trivy_errors(void **state)
 static void grype_minimal(void **state)
 {
 	struct copa_update_manifest_list l = parse_ok(
-		"grype",
-		"{\"matches\":[{\"vulnerability\":{\"id\":\"CVE-1\",\"fix\":{\"versions\":"
-		"[\"1:1.1.1k-9.el8_7\"],\"state\":\"fixed\"}},\"artifact\":{\"name\":\"openssl-libs\","
-		"\"version\":\"1.1.1k-7.el8_6\",\"type\":\"rpm\",\"metadata\":{\"epoch\":1}}},"
-		"{\"vulnerability\":{\"id\":\"CVE-2\",\"fix\":{\"versions\":[\"9.9\",\"1.2\",\"1.5\"],"
-		"\"state\":\"fixed\"}},\"artifact\":{\"name\":\"zlib\",\"version\":\"1.1-1\",\"type\":"
-		"\"rpm\"}},"
-		"{\"vulnerability\":{\"id\":\"CVE-3\",\"fix\":{\"versions\":[],\"state\":\"wont-fix\"}},"
-		"\"artifact\":{\"name\":\"bash\",\"version\":\"4.4-1\",\"type\":\"rpm\"}},"
-		"{\"vulnerability\":{\"id\":\"GHSA-1\",\"fix\":{\"versions\":[\"2\"],\"state\":\"fixed\"}},"
-		"\"artifact\":{\"name\":\"x\",\"version\":\"1\",\"type\":\"npm\"}}],"
-		"\"source\":{\"type\":\"image\",\"target\":{\"architecture\":\"arm64\"}},"
-		"\"distro\":{\"name\":\"rockylinux\",\"version\":\"8.7\"},"
-		"\"descriptor\":{\"name\":\"grype\",\"version\":\"0.1\"}}");
+	    "grype",
+	    "{\"matches\":[{\"vulnerability\":{\"id\":\"CVE-1\",\"fix\":{\"versions\":"
+	    "[\"1:1.1.1k-9.el8_7\"],\"state\":\"fixed\"}},\"artifact\":{\"name\":\"openssl-libs\","
+	    "\"version\":\"1.1.1k-7.el8_6\",\"type\":\"rpm\",\"metadata\":{\"epoch\":1}}},"
+	    "{\"vulnerability\":{\"id\":\"CVE-2\",\"fix\":{\"versions\":[\"9.9\",\"1.2\",\"1.5\"],"
+	    "\"state\":\"fixed\"}},\"artifact\":{\"name\":\"zlib\",\"version\":\"1.1-1\",\"type\":"
+	    "\"rpm\"}},"
+	    "{\"vulnerability\":{\"id\":\"CVE-3\",\"fix\":{\"versions\":[],\"state\":\"wont-fix\"}}"
+	    ","
+	    "\"artifact\":{\"name\":\"bash\",\"version\":\"4.4-1\",\"type\":\"rpm\"}},"
+	    "{\"vulnerability\":{\"id\":\"GHSA-1\",\"fix\":{\"versions\":[\"2\"],\"state\":"
+	    "\"fixed\"}},"
+	    "\"artifact\":{\"name\":\"x\",\"version\":\"1\",\"type\":\"npm\"}}],"
+	    "\"source\":{\"type\":\"image\",\"target\":{\"architecture\":\"arm64\"}},"
+	    "\"distro\":{\"name\":\"rockylinux\",\"version\":\"8.7\"},"
+	    "\"descriptor\":{\"name\":\"grype\",\"version\":\"0.1\"}}");
 	struct copa_update_manifest *m = l.v[0];
 
 	assert_string_equal(m->os_type, "rocky");
@@ -264,7 +270,7 @@ static void grype_minimal(void **state)
 	copa_update_manifest_list_release(&l);
 	parse_fails("grype", "{\"SchemaVersion\":2,\"Results\":[]}", "use -s trivy");
 	parse_fails("grype", "{\"matches\":[],\"descriptor\":{\"name\":\"syft\"}}",
-		    "descriptor.name is 'syft'");
+	            "descriptor.name is 'syft'");
 	parse_fails("grype", "{\"matches\":[],\"distro\":null,\"source\":{}}", "no OS metadata");
 }
 
@@ -273,19 +279,20 @@ static void native_round_trip_in_memory(void **state)
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_buf out = COPA_BUF_INIT;
 	struct copa_update_manifest_list l = parse_ok(
-		"native",
-		"{\"apiVersion\":\"v1alpha2\",\"metadata\":{\"os\":{\"type\":\"debian\",\"version\":"
-		"\"11.3\"},\"config\":{\"arch\":\"arm\",\"variant\":\"v7\"}},\"osupdates\":[{\"name\":"
-		"\"libcurl4\",\"installedVersion\":\"7.74.0-1.3+deb11u1\",\"fixedVersion\":"
-		"\"7.74.0-1.3+deb11u2\",\"vulnerabilityID\":\"CVE-2021-22945\",\"type\":\"debian\","
-		"\"class\":\"os-pkgs\"},{\"name\":\"zlib1g\",\"installedVersion\":\"1\",\"fixedVersion\":"
-		"\"\",\"vulnerabilityID\":\"CVE-9\",\"type\":\"debian\",\"class\":\"os-pkgs\"}],"
-		"\"langupdates\":[]}");
+	    "native",
+	    "{\"apiVersion\":\"v1alpha2\",\"metadata\":{\"os\":{\"type\":\"debian\",\"version\":"
+	    "\"11.3\"},\"config\":{\"arch\":\"arm\",\"variant\":\"v7\"}},\"osupdates\":[{\"name\":"
+	    "\"libcurl4\",\"installedVersion\":\"7.74.0-1.3+deb11u1\",\"fixedVersion\":"
+	    "\"7.74.0-1.3+deb11u2\",\"vulnerabilityID\":\"CVE-2021-22945\",\"type\":\"debian\","
+	    "\"class\":\"os-pkgs\"},{\"name\":\"zlib1g\",\"installedVersion\":\"1\","
+	    "\"fixedVersion\":"
+	    "\"\",\"vulnerabilityID\":\"CVE-9\",\"type\":\"debian\",\"class\":\"os-pkgs\"}],"
+	    "\"langupdates\":[]}");
 	struct copa_update_manifest_list l2 = {0};
 
 	assert_int_equal(l.v[0]->n_unfixable, 1);
-	assert_ok(copa_report_write_native((const struct copa_update_manifest *const *)l.v, 1, false, &out,
-					   &err));
+	assert_ok(copa_report_write_native((const struct copa_update_manifest *const *)l.v, 1,
+	                                   false, &out, &err));
 	assert_ok(copa_report_parse("native", out.p, out.len, "again.json", &l2, &err));
 	assert_string_equal(l2.v[0]->variant, "v7");
 	assert_int_equal(l2.v[0]->n_entries, 1);
@@ -295,9 +302,10 @@ static void native_round_trip_in_memory(void **state)
 	copa_update_manifest_list_release(&l);
 	copa_update_manifest_list_release(&l2);
 	parse_fails("native", "{\"apiVersion\":\"v2\"}", "unsupported apiVersion 'v2'");
-	parse_fails("native", "{\"apiVersion\":\"v1alpha1\",\"metadata\":{\"os\":{\"type\":"
-			      "\"plan9\",\"version\":\"1\"}}}",
-		    "unknown OS family 'plan9'");
+	parse_fails("native",
+	            "{\"apiVersion\":\"v1alpha1\",\"metadata\":{\"os\":{\"type\":"
+	            "\"plan9\",\"version\":\"1\"}}}",
+	            "unknown OS family 'plan9'");
 	parse_fails("native", "[]", "empty");
 }
 
@@ -316,15 +324,15 @@ static void scanner_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(folds_to_highest_fixed_version),
-		cmocka_unit_test(invalid_versions_and_fields),
-		cmocka_unit_test(os_table_lookups),
-		cmocka_unit_test(arch_normalisation),
-		cmocka_unit_test(trivy_minimal_and_tolerant),
-		cmocka_unit_test(trivy_errors),
-		cmocka_unit_test(grype_minimal),
-		cmocka_unit_test(native_round_trip_in_memory),
-		cmocka_unit_test(scanner_names),
+	    cmocka_unit_test(folds_to_highest_fixed_version),
+	    cmocka_unit_test(invalid_versions_and_fields),
+	    cmocka_unit_test(os_table_lookups),
+	    cmocka_unit_test(arch_normalisation),
+	    cmocka_unit_test(trivy_minimal_and_tolerant),
+	    cmocka_unit_test(trivy_errors),
+	    cmocka_unit_test(grype_minimal),
+	    cmocka_unit_test(native_round_trip_in_memory),
+	    cmocka_unit_test(scanner_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

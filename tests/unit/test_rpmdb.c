@@ -17,8 +17,8 @@
 static char **rpm_qa(const char *root, size_t *n)
 {
 	struct copa_buf out = COPA_BUF_INIT;
-	_cleanup_free_ char *cmd = copa_xasprintf(
-		"rpm --root '%s' --dbpath /var/lib/rpm -qa 2>/dev/null", root);
+	_cleanup_free_ char *cmd =
+	    copa_xasprintf("rpm --root '%s' --dbpath /var/lib/rpm -qa 2>/dev/null", root);
 	struct copa_blob rest, line;
 	char **v = NULL;
 	size_t cap = 0;
@@ -57,7 +57,7 @@ static int open_root(const char *root)
 
 /* Reads root's database and checks it against rpm -qa on a second copy of the same file. */
 static void check_against_rpm(const char *data, const char *file, size_t expect,
-			      enum copa_rpmdb_kind kind)
+                              enum copa_rpmdb_kind kind)
 {
 	_cleanup_free_ char *src = rt_data(data);
 	_cleanup_free_ char *img = rt_mkdtemp(), *ref = rt_mkdtemp();
@@ -107,7 +107,7 @@ static void check_against_rpm(const char *data, const char *file, size_t expect,
 static void mariner_sqlite(void **state)
 {
 	check_against_rpm("rpmdb/mariner-2.0-sqlite/rpmdb.sqlite", "rpmdb.sqlite", 129,
-			  COPA_RPMDB_SQLITE);
+	                  COPA_RPMDB_SQLITE);
 }
 
 static void rhel8_bdb(void **state)
@@ -131,21 +131,22 @@ static void mariner_fields(void **state)
 	fd = open_root(img);
 	assert_int_equal(copa_rpmdb_read(fd, NULL, &db, NULL, &err), 0);
 	close(fd);
-	cmd = copa_xasprintf("rpm --root '%s' --dbpath /var/lib/rpm -qa --qf "
-			     "'%%{NAME}|%%{EPOCH}|%%{VERSION}|%%{RELEASE}|%%{ARCH}|%%{SOURCERPM}|"
-			     "%%{VENDOR}|%%{INSTALLTIME}|%%{BUILDTIME}|%%{LONGSIZE}\\n' 2>/dev/null",
-			     ref);
+	cmd =
+	    copa_xasprintf("rpm --root '%s' --dbpath /var/lib/rpm -qa --qf "
+	                   "'%%{NAME}|%%{EPOCH}|%%{VERSION}|%%{RELEASE}|%%{ARCH}|%%{SOURCERPM}|"
+	                   "%%{VENDOR}|%%{INSTALLTIME}|%%{BUILDTIME}|%%{LONGSIZE}\\n' 2>/dev/null",
+	                   ref);
 	assert_int_equal(rt_run(cmd, &want), 0);
 	for (size_t i = 0; i < db.n; i++) {
 		const struct copa_rpm_pkg *p = &db.v[i];
-		_cleanup_free_ char *ep = p->has_epoch ? copa_xasprintf("%u", p->epoch)
-						       : copa_xstrdup("(none)");
+		_cleanup_free_ char *ep =
+		    p->has_epoch ? copa_xasprintf("%u", p->epoch) : copa_xstrdup("(none)");
 
 		copa_buf_addf(&got, "%s|%s|%s|%s|%s|%s|%s|%llu|%llu|%llu\n", p->name, ep,
-			      p->version, p->release, p->arch ? p->arch : "(none)",
-			      p->sourcerpm ? p->sourcerpm : "(none)",
-			      p->vendor ? p->vendor : "(none)", (unsigned long long)p->installtime,
-			      (unsigned long long)p->buildtime, (unsigned long long)p->size);
+		              p->version, p->release, p->arch ? p->arch : "(none)",
+		              p->sourcerpm ? p->sourcerpm : "(none)",
+		              p->vendor ? p->vendor : "(none)", (unsigned long long)p->installtime,
+		              (unsigned long long)p->buildtime, (unsigned long long)p->size);
 	}
 	/* Same order too: both walk the Packages table by header number. */
 	assert_string_equal(copa_buf_str(&got), copa_buf_str(&want));
@@ -341,14 +342,14 @@ static void image_dbpath(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(mariner_sqlite),
-		cmocka_unit_test(rhel8_bdb),
-		cmocka_unit_test(mariner_fields),
-		cmocka_unit_test(sysimage_layout),
-		cmocka_unit_test(host_symlink_not_followed),
-		cmocka_unit_test(ndb_refused),
-		cmocka_unit_test(broken_databases),
-		cmocka_unit_test(image_dbpath),
+	    cmocka_unit_test(mariner_sqlite),
+	    cmocka_unit_test(rhel8_bdb),
+	    cmocka_unit_test(mariner_fields),
+	    cmocka_unit_test(sysimage_layout),
+	    cmocka_unit_test(host_symlink_not_followed),
+	    cmocka_unit_test(ndb_refused),
+	    cmocka_unit_test(broken_databases),
+	    cmocka_unit_test(image_dbpath),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

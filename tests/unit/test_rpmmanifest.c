@@ -143,7 +143,9 @@ static void from_database(void **state)
 	rt_rm(img);
 }
 
-#define GOOD "glibc\t2.35-2.cm2\t1653816591\t1653628955\tMicrosoft Corporation\t(none)\t10855265\tx86_64\t0\tglibc-2.35-2.cm2.src.rpm\n"
+#define GOOD                                                                                       \
+	"glibc\t2.35-2.cm2\t1653816591\t1653628955\tMicrosoft "                                    \
+	"Corporation\t(none)\t10855265\tx86_64\t0\tglibc-2.35-2.cm2.src.rpm\n"
 
 static void bad_lines(void **state)
 {
@@ -151,23 +153,38 @@ static void bad_lines(void **state)
 		const char *line;
 		const char *want;
 	} cases[] = {
-		{"glibc\t2.35-2.cm2\t1\t2\tV\t(none)\t3\tx86_64\t0\n", "expected 10 tab-separated fields, found 9"},
-		{"glibc\t2.35-2.cm2\t1\t2\tV\t(none)\t3\tx86_64\t0\ts-1-1.src.rpm\tx\n", "found more than 10"},
-		{"glibc\t2.35\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n", "field 2) has no '-'"},
-		{"glibc\t2.35-2-3\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n", "exactly one '-'"},
-		{"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\tx\tglibc-2.35-2.src.rpm\n", "epoch (field 9) is not a number"},
-		{"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t-1\tglibc-2.35-2.src.rpm\n", "epoch (field 9)"},
-		{"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\t(none)\n", "source rpm (field 10)"},
-		{"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc.src.rpm\n", "source rpm (field 10)"},
-		{"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src\n", "does not end in '.rpm'"},
-		{"\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n", "name (field 1) is empty"},
-		{"gl ibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n", "name (field 1)"},
-		{"glibc\t2.35-2\tnow\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n", "install time (field 3)"},
-		{"glibc\t2.35-2\t1\t2\tV\t(none)\t\t x86_64\t0\tglibc-2.35-2.src.rpm\n", "size (field 7)"},
-		{"glibc\t2.35-2\t1\t2\tV\t3\t3\tx86_64\t2\tglibc-2.35-2.src.rpm\n", "differs from field 9"},
-		{"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\r\n", "source rpm (field 10)"},
-		{"glibc\t2.3$5-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n", "version-release (field 2)"},
-		{"glibc\t-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n", "empty version"},
+	    {"glibc\t2.35-2.cm2\t1\t2\tV\t(none)\t3\tx86_64\t0\n",
+	     "expected 10 tab-separated fields, found 9"},
+	    {"glibc\t2.35-2.cm2\t1\t2\tV\t(none)\t3\tx86_64\t0\ts-1-1.src.rpm\tx\n",
+	     "found more than 10"},
+	    {"glibc\t2.35\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n",
+	     "field 2) has no '-'"},
+	    {"glibc\t2.35-2-3\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n",
+	     "exactly one '-'"},
+	    {"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\tx\tglibc-2.35-2.src.rpm\n",
+	     "epoch (field 9) is not a number"},
+	    {"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t-1\tglibc-2.35-2.src.rpm\n",
+	     "epoch (field 9)"},
+	    {"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\t(none)\n", "source rpm (field 10)"},
+	    {"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc.src.rpm\n",
+	     "source rpm (field 10)"},
+	    {"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src\n",
+	     "does not end in '.rpm'"},
+	    {"\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n",
+	     "name (field 1) is empty"},
+	    {"gl ibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n",
+	     "name (field 1)"},
+	    {"glibc\t2.35-2\tnow\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n",
+	     "install time (field 3)"},
+	    {"glibc\t2.35-2\t1\t2\tV\t(none)\t\t x86_64\t0\tglibc-2.35-2.src.rpm\n",
+	     "size (field 7)"},
+	    {"glibc\t2.35-2\t1\t2\tV\t3\t3\tx86_64\t2\tglibc-2.35-2.src.rpm\n",
+	     "differs from field 9"},
+	    {"glibc\t2.35-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\r\n",
+	     "source rpm (field 10)"},
+	    {"glibc\t2.3$5-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n",
+	     "version-release (field 2)"},
+	    {"glibc\t-2\t1\t2\tV\t(none)\t3\tx86_64\t0\tglibc-2.35-2.src.rpm\n", "empty version"},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(cases); i++) {
@@ -229,11 +246,9 @@ static void writer_refuses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(mariner_round_trip),
-		cmocka_unit_test(syft_sample),
-		cmocka_unit_test(from_database),
-		cmocka_unit_test(bad_lines),
-		cmocka_unit_test(writer_refuses),
+	    cmocka_unit_test(mariner_round_trip), cmocka_unit_test(syft_sample),
+	    cmocka_unit_test(from_database),      cmocka_unit_test(bad_lines),
+	    cmocka_unit_test(writer_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,14 +32,13 @@ static void sh(const char *script)
 	copa_buf_release(&out);
 }
 
-static const char spec[] =
-	"Name: %{pname}\nVersion: %{ver}\nRelease: %{rel}\n%{?ep:Epoch: %{ep}}\n"
-	"Summary: copa test package\nLicense: MIT\nBuildArch: noarch\n"
-	"%{?req:Requires: %{req}}\n"
-	"%description\ncopa test package\n"
-	"%install\nmkdir -p %{buildroot}/usr/share/%{pname}\n"
-	"echo %{ver} > %{buildroot}/usr/share/%{pname}/version\n"
-	"%files\n/usr/share/%{pname}/version\n";
+static const char spec[] = "Name: %{pname}\nVersion: %{ver}\nRelease: %{rel}\n%{?ep:Epoch: %{ep}}\n"
+                           "Summary: copa test package\nLicense: MIT\nBuildArch: noarch\n"
+                           "%{?req:Requires: %{req}}\n"
+                           "%description\ncopa test package\n"
+                           "%install\nmkdir -p %{buildroot}/usr/share/%{pname}\n"
+                           "echo %{ver} > %{buildroot}/usr/share/%{pname}/version\n"
+                           "%files\n/usr/share/%{pname}/version\n";
 
 static int setup(void **state)
 {
@@ -56,7 +55,8 @@ static int setup(void **state)
 	   /* zstd: createrepo_c 0.17 on Debian cannot write it; recompress and fix repomd */
 	   "cp -r \"$T/gz\" \"$T/zst\"; p=$(ls \"$T\"/zst/repodata/*-primary.xml.gz)\n"
 	   "gunzip -c \"$p\" | zstd -q -o \"$T/zst/repodata/primary.xml.zst\"\n"
-	   "o=$(sha256sum \"$p\" | cut -d' ' -f1); n=$(sha256sum \"$T/zst/repodata/primary.xml.zst\" | cut -d' ' -f1)\n"
+	   "o=$(sha256sum \"$p\" | cut -d' ' -f1); n=$(sha256sum "
+	   "\"$T/zst/repodata/primary.xml.zst\" | cut -d' ' -f1)\n"
 	   "os=$(stat -c %s \"$p\"); ns=$(stat -c %s \"$T/zst/repodata/primary.xml.zst\")\n"
 	   "sed -i \"s|repodata/$(basename \"$p\")|repodata/primary.xml.zst|; s|$o|$n|; "
 	   "s|<size>$os</size>|<size>$ns</size>|\" \"$T/zst/repodata/repomd.xml\"\n"
@@ -65,7 +65,8 @@ static int setup(void **state)
 	   /* uncompressed, as some old repositories and local mirrors have it */
 	   "cp -r \"$T/gz\" \"$T/plain\"; p=$(ls \"$T\"/plain/repodata/*-primary.xml.gz)\n"
 	   "gunzip -c \"$p\" > \"$T/plain/repodata/primary.xml\"\n"
-	   "o=$(sha256sum \"$p\" | cut -d' ' -f1); n=$(sha256sum \"$T/plain/repodata/primary.xml\" | cut -d' ' -f1)\n"
+	   "o=$(sha256sum \"$p\" | cut -d' ' -f1); n=$(sha256sum \"$T/plain/repodata/primary.xml\" "
+	   "| cut -d' ' -f1)\n"
 	   "os=$(stat -c %s \"$p\"); ns=$(stat -c %s \"$T/plain/repodata/primary.xml\")\n"
 	   "sed -i \"s|repodata/$(basename \"$p\")|repodata/primary.xml|; s|$o|$n|; "
 	   "s|<size>$os</size>|<size>$ns</size>|\" \"$T/plain/repodata/repomd.xml\"\n"
@@ -98,7 +99,7 @@ static char *list(Repo *repo)
 	size_t n = 0;
 
 	FOR_REPO_SOLVABLES(repo, p, s)
-		v[n++] = copa_xstrdup(pool_solvable2str(repo->pool, s));
+	v[n++] = copa_xstrdup(pool_solvable2str(repo->pool, s));
 	qsort(v, n, sizeof(*v), rt_cmpstr);
 	for (size_t i = 0; i < n; i++) {
 		copa_buf_addf(&b, "%s\n", v[i]);
@@ -111,8 +112,9 @@ static char *list(Repo *repo)
 static char *rpm_q(void)
 {
 	_cleanup_free_ char *cmd = copa_xasprintf(
-		"rpm -qp --qf '%%{NAME}-%%|EPOCH?{%%{EPOCH}:}:{}|%%{VERSION}-%%{RELEASE}.%%{ARCH}\\n' "
-		"'%s'/rpms/noarch/*.rpm 2>/dev/null | LC_ALL=C sort", top);
+	    "rpm -qp --qf '%%{NAME}-%%|EPOCH?{%%{EPOCH}:}:{}|%%{VERSION}-%%{RELEASE}.%%{ARCH}\\n' "
+	    "'%s'/rpms/noarch/*.rpm 2>/dev/null | LC_ALL=C sort",
+	    top);
 	struct copa_buf out = COPA_BUF_INIT;
 
 	assert_int_equal(rt_run(cmd, &out), 0);
@@ -153,14 +155,15 @@ static void each_compression(void **state)
 			Id p;
 			bool seen = false;
 
-			FOR_REPO_SOLVABLES(repo, p, s) {
+			FOR_REPO_SOLVABLES(repo, p, s)
+			{
 				Queue q;
 
 				queue_init(&q);
 				solvable_lookup_deparray(s, SOLVABLE_REQUIRES, &q, -1);
 				for (int j = 0; j < q.count; j++)
 					if (strcmp(pool_dep2str(pool, q.elements[j]),
-						   "copa-lib >= 2.0") == 0)
+					           "copa-lib >= 2.0") == 0)
 						seen = true;
 				queue_free(&q);
 			}
@@ -174,9 +177,10 @@ static void each_compression(void **state)
 /* Copies the gz repository to sub and runs script in it ($R is the copy). */
 static int variant(const char *sub, const char *script)
 {
-	_cleanup_free_ char *s = copa_xasprintf(
-		"R=\"$T/%s\"; rm -rf \"$R\"; cp -r \"$T/gz\" \"$R\"; "
-		"P=$(ls \"$R\"/repodata/*-primary.xml.gz); %s", sub, script);
+	_cleanup_free_ char *s =
+	    copa_xasprintf("R=\"$T/%s\"; rm -rf \"$R\"; cp -r \"$T/gz\" \"$R\"; "
+	                   "P=$(ls \"$R\"/repodata/*-primary.xml.gz); %s",
+	                   sub, script);
 
 	sh(s);
 	return open_dir(sub);
@@ -193,7 +197,7 @@ static void load_fails(const char *sub, const char *script, int code, const char
 		fail_msg("%s: accepted", sub);
 	if (err.code != code || !strstr(err.msg, want))
 		fail_msg("%s: got [%s] '%s', want [%s] '%s'", sub, copa_errcode_str(err.code),
-			 err.msg, copa_errcode_str(code), want);
+		         err.msg, copa_errcode_str(code), want);
 	assert_int_equal(repo->nsolvables, 0); /* nothing half-loaded */
 	close(fd);
 	pool_free(pool);
@@ -201,55 +205,66 @@ static void load_fails(const char *sub, const char *script, int code, const char
 
 /* Rewrites repomd.xml's primary entry to vouch for whatever $P now holds. */
 #define FIXUP                                                                                      \
-	"h=$(sha256sum \"$P\" | cut -d' ' -f1); s=$(stat -c %s \"$P\"); "                     \
-	"python3 - \"$R/repodata/repomd.xml\" \"$h\" \"$s\" <<'EOF'\n"                     \
-	"import re,sys\np,h,sz=sys.argv[1:]\ns=open(p).read()\n"                                \
-	"i=s.index('<data type=\"primary\">');e=s.index('</data>',i)\nb=s[i:e]\n"           \
+	"h=$(sha256sum \"$P\" | cut -d' ' -f1); s=$(stat -c %s \"$P\"); "                          \
+	"python3 - \"$R/repodata/repomd.xml\" \"$h\" \"$s\" <<'EOF'\n"                             \
+	"import re,sys\np,h,sz=sys.argv[1:]\ns=open(p).read()\n"                                   \
+	"i=s.index('<data type=\"primary\">');e=s.index('</data>',i)\nb=s[i:e]\n"                  \
 	"b=re.sub(r'<checksum type=\"sha256\">[0-9a-f]+<','<checksum type=\"sha256\">'+h+'<',b)\n" \
-	"b=re.sub(r'<open-checksum[^>]*>[0-9a-f]+</open-checksum>','',b)\n"                     \
-	"b=re.sub(r'<size>[0-9]+<','<size>'+sz+'<',b)\n"                                          \
+	"b=re.sub(r'<open-checksum[^>]*>[0-9a-f]+</open-checksum>','',b)\n"                        \
+	"b=re.sub(r'<size>[0-9]+<','<size>'+sz+'<',b)\n"                                           \
 	"open(p,'w').write(s[:i]+b+s[e:])\nEOF"
 
 static void refused(void **state)
 {
 	/* a tampered primary (its checksum no longer matches) is never parsed */
-	load_fails("tampered", "gunzip -c \"$P\" | sed 's/copa-lib/evil-lib/' | gzip -n > \"$P.new\"; "
-		   "mv \"$P.new\" \"$P\"", COPA_E_VERIFY, "does not match repomd.xml: sha256");
+	load_fails("tampered",
+	           "gunzip -c \"$P\" | sed 's/copa-lib/evil-lib/' | gzip -n > \"$P.new\"; "
+	           "mv \"$P.new\" \"$P\"",
+	           COPA_E_VERIFY, "does not match repomd.xml: sha256");
 	/* a truncated one */
 	load_fails("truncated", "head -c 100 \"$P\" > \"$P.new\"; mv \"$P.new\" \"$P\"",
-		   COPA_E_VERIFY, "does not match repomd.xml");
+	           COPA_E_VERIFY, "does not match repomd.xml");
 	/* the size in repomd.xml disagrees */
-	load_fails("size", "s=$(stat -c %s \"$P\"); sed -i \"s|<size>$s</size>|<size>1$s</size>|\" "
-		   "\"$R/repodata/repomd.xml\"", COPA_E_VERIFY, "repomd.xml says");
+	load_fails("size",
+	           "s=$(stat -c %s \"$P\"); sed -i \"s|<size>$s</size>|<size>1$s</size>|\" "
+	           "\"$R/repodata/repomd.xml\"",
+	           COPA_E_VERIFY, "repomd.xml says");
 	/* the open-checksum disagrees with what the primary decompresses to */
-	load_fails("open", "python3 - \"$R/repodata/repomd.xml\" <<'EOF'\n"
-		   "import re,sys\np=sys.argv[1]\ns=open(p).read()\n"
-		   "i=s.index('<data type=\"primary\">')\nj=s.index('<open-checksum',i)\n"
-		   "k=s.index('>',j)+1\ns=s[:k]+('0'*64)+s[k+64:]\nopen(p,'w').write(s)\nEOF",
-		   COPA_E_VERIFY, "open-checksum");
+	load_fails("open",
+	           "python3 - \"$R/repodata/repomd.xml\" <<'EOF'\n"
+	           "import re,sys\np=sys.argv[1]\ns=open(p).read()\n"
+	           "i=s.index('<data type=\"primary\">')\nj=s.index('<open-checksum',i)\n"
+	           "k=s.index('>',j)+1\ns=s[:k]+('0'*64)+s[k+64:]\nopen(p,'w').write(s)\nEOF",
+	           COPA_E_VERIFY, "open-checksum");
 	/* a weak checksum type */
-	load_fails("sha1", "h=$(sha1sum \"$P\" | cut -d' ' -f1); o=$(sha256sum \"$P\" | cut -d' ' -f1); "
-		   "sed -i \"s|<checksum type=\\\"sha256\\\">$o|<checksum type=\\\"sha1\\\">$h|\" "
-		   "\"$R/repodata/repomd.xml\"", COPA_E_VERIFY, "does not trust");
+	load_fails("sha1",
+	           "h=$(sha1sum \"$P\" | cut -d' ' -f1); o=$(sha256sum \"$P\" | cut -d' ' -f1); "
+	           "sed -i \"s|<checksum type=\\\"sha256\\\">$o|<checksum type=\\\"sha1\\\">$h|\" "
+	           "\"$R/repodata/repomd.xml\"",
+	           COPA_E_VERIFY, "does not trust");
 	/* a location out of the repository */
-	load_fails("escape", "sed -i \"s|href=\\\"repodata/$(basename \"$P\")|href=\\\"../../etc/passwd|\" "
-		   "\"$R/repodata/repomd.xml\"", COPA_E_INPUT, "is not a relative path");
+	load_fails("escape",
+	           "sed -i \"s|href=\\\"repodata/$(basename \"$P\")|href=\\\"../../etc/passwd|\" "
+	           "\"$R/repodata/repomd.xml\"",
+	           COPA_E_INPUT, "is not a relative path");
 	/* a symlinked primary is not followed */
-	load_fails("symlink", "mv \"$P\" \"$R/elsewhere\"; ln -s ../elsewhere \"$P\"",
-		   COPA_E_INPUT, "passes through a symlink");
+	load_fails("symlink", "mv \"$P\" \"$R/elsewhere\"; ln -s ../elsewhere \"$P\"", COPA_E_INPUT,
+	           "passes through a symlink");
 	/* no primary entry */
-	load_fails("noprimary", "sed -i 's|type=\"primary\"|type=\"nothing\"|' \"$R/repodata/repomd.xml\"",
-		   COPA_E_INPUT, "lists no primary index");
+	load_fails("noprimary",
+	           "sed -i 's|type=\"primary\"|type=\"nothing\"|' \"$R/repodata/repomd.xml\"",
+	           COPA_E_INPUT, "lists no primary index");
 	/* not XML at all */
 	load_fails("garbage", "echo 'hello' > \"$R/repodata/repomd.xml\"", COPA_E_INPUT,
-		   "is not a repomd.xml");
+	           "is not a repomd.xml");
 	/* a primary that verifies but is not primary.xml */
-	load_fails("notprimary", "echo '<metadata><package type=\"rpm\"><name>x' | gzip -n > \"$P\"; "
-		   FIXUP, COPA_E_INPUT, "cannot parse");
+	load_fails("notprimary",
+	           "echo '<metadata><package type=\"rpm\"><name>x' | gzip -n > \"$P\"; " FIXUP,
+	           COPA_E_INPUT, "cannot parse");
 	/* a truncated zstd frame that repomd vouches for: libsolv's own zstd reader spun
 	 * forever on it (fuzz_repomd); it must fail, not hang */
-	load_fails("zstd-truncated", "printf '\\050\\265\\057\\375' > \"$P\"; " FIXUP,
-		   COPA_E_INPUT, "cannot decompress");
+	load_fails("zstd-truncated", "printf '\\050\\265\\057\\375' > \"$P\"; " FIXUP, COPA_E_INPUT,
+	           "cannot decompress");
 	/* an empty primary */
 	load_fails("empty", ": > \"$P\"; " FIXUP, COPA_E_INPUT, "");
 }
@@ -279,9 +294,9 @@ static void repomd_fields(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(each_compression),
-		cmocka_unit_test(refused),
-		cmocka_unit_test(repomd_fields),
+	    cmocka_unit_test(each_compression),
+	    cmocka_unit_test(refused),
+	    cmocka_unit_test(repomd_fields),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -83,7 +83,8 @@ static int run_file(const char *name, bool table_is_librpm)
 		if (nl)
 			*nl = '\0';
 		lineno++;
-		if (line[0] == '#' || line[0] == '!' || sscanf(line, " %299s %3s %299s", a, op, c) != 3)
+		if (line[0] == '#' || line[0] == '!' ||
+		    sscanf(line, " %299s %3s %299s", a, op, c) != 3)
 			continue;
 		want = op[0] == '<' ? -1 : op[0] == '>' ? 1 : 0;
 		if (has_release(a) != has_release(c)) {
@@ -94,10 +95,10 @@ static int run_file(const char *name, bool table_is_librpm)
 		ours = copa_evr(a, c);
 		if (table_is_librpm && lib != want)
 			fail_msg("%s:%d: librpm says %d for '%s' vs '%s': the table is wrong", name,
-				 lineno, lib, a, c);
+			         lineno, lib, a, c);
 		if (ours != lib)
 			fail_msg("%s:%d: copa says %d, librpm %d for '%s' vs '%s'", name, lineno,
-				 ours, lib, a, c);
+			         ours, lib, a, c);
 		n++;
 	}
 	copa_buf_release(&b);
@@ -146,7 +147,7 @@ static void differential_segments(void **state)
 			memcpy(b, a, sizeof(a));
 		if (sign(copa_rpmvercmp(a, b)) != sign(rpmvercmp(a, b)))
 			fail_msg("rpmvercmp('%s', '%s'): copa %d, librpm %d", a, b,
-				 copa_rpmvercmp(a, b), rpmvercmp(a, b));
+			         copa_rpmvercmp(a, b), rpmvercmp(a, b));
 	}
 }
 
@@ -164,9 +165,10 @@ static void differential_evr(void **state)
 			rnd_string(ver, sizeof(ver), "0129a.~^_");
 			rnd_string(rel, sizeof(rel), "0129ael._");
 			snprintf(v[k], sizeof(v[k]), "%s%s%s%s%s", e, *e ? ":" : "", ver,
-				 *rel && rnd() % 4 ? "-" : "", rnd() % 4 ? rel : "");
+			         *rel && rnd() % 4 ? "-" : "", rnd() % 4 ? rel : "");
 		}
-		if (!copa_version_valid(COPA_FAM_RPM, v[0]) || !copa_version_valid(COPA_FAM_RPM, v[1]))
+		if (!copa_version_valid(COPA_FAM_RPM, v[0]) ||
+		    !copa_version_valid(COPA_FAM_RPM, v[1]))
 			continue;
 		if (has_release(v[0]) != has_release(v[1])) {
 			one_sided++;
@@ -174,7 +176,7 @@ static void differential_evr(void **state)
 		}
 		if (copa_evr(v[0], v[1]) != librpm_evr(v[0], v[1]))
 			fail_msg("'%s' vs '%s': copa %d, librpm %d", v[0], v[1],
-				 copa_evr(v[0], v[1]), librpm_evr(v[0], v[1]));
+			         copa_evr(v[0], v[1]), librpm_evr(v[0], v[1]));
 		compared++;
 	}
 	assert_true(compared > 10000);
@@ -194,18 +196,17 @@ static void known_difference(void **state)
 	assert_int_equal(librpm_evr("1.0-1", "1.0"), 1);
 	assert_int_equal(copa_evr("1.0", "1.0-1"), 0);
 	assert_int_equal(copa_evr("1:1.0-1", "1:1.0"), 0);
-	print_message("%d one-sided-release pairs left out of the librpm comparisons\n",
-		      one_sided);
+	print_message("%d one-sided-release pairs left out of the librpm comparisons\n", one_sided);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(table),
-		cmocka_unit_test(version_data),
-		cmocka_unit_test(differential_segments),
-		cmocka_unit_test(differential_evr),
-		cmocka_unit_test(known_difference),
+	    cmocka_unit_test(table),
+	    cmocka_unit_test(version_data),
+	    cmocka_unit_test(differential_segments),
+	    cmocka_unit_test(differential_evr),
+	    cmocka_unit_test(known_difference),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -48,7 +48,7 @@ static int teardown(void **state)
 }
 
 static void write_layer(struct copa_layer_builder *b, const char *path,
-			struct copa_layer_result *res)
+                        struct copa_layer_result *res)
 {
 	struct copa_err err = COPA_ERR_INIT;
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
@@ -65,20 +65,44 @@ static void seed_round_trip_is_byte_identical(void **state)
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_layer_builder *b1 = copa_layer_builder_new(d->stage1);
 	struct copa_layer_builder *b2 = copa_layer_builder_new(d->stage2);
-	static const uint8_t cap[] = {1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+	static const uint8_t cap[] = {1, 0, 0, 2, 0, 0x20, 0, 0, 0, 0,
+	                              0, 0, 0, 0, 0, 0,    0, 0, 0, 0};
 	struct copa_layer_xattr x = {"security.capability", cap, sizeof(cap)};
 	struct copa_layer_entry es[] = {
-		{.path = "usr", .type = COPA_FT_DIR, .mode = 0755, .mtime = 1700000000},
-		{.path = "usr/bin/ping", .type = COPA_FT_REG, .mode = 04755, .uid = 0, .gid = 0,
-		 .mtime = 1700000001, .content = "ELF", .size = 3, .xattrs = &x, .n_xattrs = 1},
-		{.path = "usr/bin/ping2", .type = COPA_FT_HARDLINK, .mode = 04755,
-		 .link = "usr/bin/ping", .mtime = 1700000001},
-		{.path = "usr/lib/libx.so", .type = COPA_FT_SYMLINK, .mode = 0777,
-		 .link = "libx.so.1", .mtime = 5},
-		{.path = "dev/null", .type = COPA_FT_CHR, .mode = 0666, .rdev_major = 1,
-		 .rdev_minor = 3},
-		{.path = "var/lib/dpkg/status", .type = COPA_FT_REG, .mode = 0644, .uid = 0,
-		 .gid = 0, .content = "Package: x\n", .size = 11, .mtime = 7},
+	    {.path = "usr", .type = COPA_FT_DIR, .mode = 0755, .mtime = 1700000000},
+	    {.path = "usr/bin/ping",
+	     .type = COPA_FT_REG,
+	     .mode = 04755,
+	     .uid = 0,
+	     .gid = 0,
+	     .mtime = 1700000001,
+	     .content = "ELF",
+	     .size = 3,
+	     .xattrs = &x,
+	     .n_xattrs = 1},
+	    {.path = "usr/bin/ping2",
+	     .type = COPA_FT_HARDLINK,
+	     .mode = 04755,
+	     .link = "usr/bin/ping",
+	     .mtime = 1700000001},
+	    {.path = "usr/lib/libx.so",
+	     .type = COPA_FT_SYMLINK,
+	     .mode = 0777,
+	     .link = "libx.so.1",
+	     .mtime = 5},
+	    {.path = "dev/null",
+	     .type = COPA_FT_CHR,
+	     .mode = 0666,
+	     .rdev_major = 1,
+	     .rdev_minor = 3},
+	    {.path = "var/lib/dpkg/status",
+	     .type = COPA_FT_REG,
+	     .mode = 0644,
+	     .uid = 0,
+	     .gid = 0,
+	     .content = "Package: x\n",
+	     .size = 11,
+	     .mtime = 7},
 	};
 	struct copa_layer_blob lb = {.digest = "sha256:test", .media_type = NULL};
 	struct copa_layer_result r1, r2;
@@ -102,9 +126,13 @@ static void seed_round_trip_is_byte_identical(void **state)
 	assert_string_equal(r1.diff_id, r2.diff_id);
 
 	/* A later add replaces what was seeded. */
-	assert_ok(copa_layer_builder_add(b2, &(struct copa_layer_entry){
-		.path = "var/lib/dpkg/status", .type = COPA_FT_REG, .mode = 0644,
-		.content = "Package: y\n", .size = 11}, &err));
+	assert_ok(copa_layer_builder_add(b2,
+	                                 &(struct copa_layer_entry){.path = "var/lib/dpkg/status",
+	                                                            .type = COPA_FT_REG,
+	                                                            .mode = 0644,
+	                                                            .content = "Package: y\n",
+	                                                            .size = 11},
+	                                 &err));
 	write_layer(b2, p2, &r2);
 	assert_string_not_equal(r1.digest, r2.digest);
 
@@ -131,7 +159,7 @@ static void seed_refuses_garbage(void **state)
 
 /* A layer with one file carrying n user.* xattrs, written to path. */
 static void layer_with_xattrs(struct dirs *d, const char *path, size_t n,
-			      struct copa_layer_result *res)
+                              struct copa_layer_result *res)
 {
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_layer_builder *b = copa_layer_builder_new(d->stage1);
@@ -142,9 +170,15 @@ static void layer_with_xattrs(struct dirs *d, const char *path, size_t n,
 		names[i] = copa_xasprintf("user.attr%04zu", i);
 		xs[i] = (struct copa_layer_xattr){names[i], "v", 1};
 	}
-	assert_ok(copa_layer_builder_add(b, &(struct copa_layer_entry){
-		.path = "usr/bin/tool", .type = COPA_FT_REG, .mode = 0755, .content = "ELF",
-		.size = 3, .xattrs = xs, .n_xattrs = n}, &err));
+	assert_ok(copa_layer_builder_add(b,
+	                                 &(struct copa_layer_entry){.path = "usr/bin/tool",
+	                                                            .type = COPA_FT_REG,
+	                                                            .mode = 0755,
+	                                                            .content = "ELF",
+	                                                            .size = 3,
+	                                                            .xattrs = xs,
+	                                                            .n_xattrs = n},
+	                                 &err));
 	write_layer(b, path, res);
 	for (size_t i = 0; i < n; i++)
 		free(names[i]);
@@ -196,10 +230,10 @@ static void seed_refuses_too_many_xattrs(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(seed_round_trip_is_byte_identical, setup, teardown),
-		cmocka_unit_test_setup_teardown(seed_refuses_garbage, setup, teardown),
-		cmocka_unit_test_setup_teardown(seed_keeps_every_xattr, setup, teardown),
-		cmocka_unit_test_setup_teardown(seed_refuses_too_many_xattrs, setup, teardown),
+	    cmocka_unit_test_setup_teardown(seed_round_trip_is_byte_identical, setup, teardown),
+	    cmocka_unit_test_setup_teardown(seed_refuses_garbage, setup, teardown),
+	    cmocka_unit_test_setup_teardown(seed_keeps_every_xattr, setup, teardown),
+	    cmocka_unit_test_setup_teardown(seed_refuses_too_many_xattrs, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -25,18 +25,18 @@ static int expect_op(char op)
 	return op == '<' ? -1 : op == '>' ? 1 : 0;
 }
 
-static void check_pair(enum copa_pkgfam fam, const char *file, int lineno, const char *a,
-		       char op, const char *b)
+static void check_pair(enum copa_pkgfam fam, const char *file, int lineno, const char *a, char op,
+                       const char *b)
 {
 	struct copa_err err = COPA_ERR_INIT;
 	int r = 99, want = expect_op(op);
 
 	if (!copa_version_valid(fam, a))
 		fail_msg("%s:%d: '%s' rejected: %s", file, lineno, a,
-			 copa_version_invalid_reason(fam, a));
+		         copa_version_invalid_reason(fam, a));
 	if (!copa_version_valid(fam, b))
 		fail_msg("%s:%d: '%s' rejected: %s", file, lineno, b,
-			 copa_version_invalid_reason(fam, b));
+		         copa_version_invalid_reason(fam, b));
 	if (copa_version_cmp(fam, a, b, &r, &err) < 0)
 		fail_msg("%s:%d: %s", file, lineno, err.msg);
 	if (r != want)
@@ -44,7 +44,7 @@ static void check_pair(enum copa_pkgfam fam, const char *file, int lineno, const
 	assert_int_equal(copa_version_cmp(fam, b, a, &r, &err), 0);
 	if (r != -want)
 		fail_msg("%s:%d: cmp('%s', '%s') = %d, want %d (reversed)", file, lineno, b, a, r,
-			 -want);
+		         -want);
 	assert_int_equal(copa_version_cmp(fam, a, a, &r, &err), 0);
 	if (r != 0)
 		fail_msg("%s:%d: '%s' does not equal itself", file, lineno, a);
@@ -57,7 +57,7 @@ static void check_invalid(enum copa_pkgfam fam, const char *file, int lineno, co
 
 	if (copa_version_valid(fam, v))
 		fail_msg("%s:%d: '%s' accepted as a %s version", file, lineno, v,
-			 copa_pkgfam_tool(fam));
+		         copa_pkgfam_tool(fam));
 	if (copa_version_cmp(fam, v, "1", &r, &err) == 0)
 		fail_msg("%s:%d: cmp accepted '%s'", file, lineno, v);
 	assert_int_equal(err.code, COPA_E_INPUT);
@@ -104,7 +104,8 @@ static struct counts run_file(enum copa_pkgfam fam, const char *name)
 		} else {
 			for (char *p = line; *p; p++)
 				if (*p != ' ' && *p != '\t' && *p != '\r')
-					fail_msg("%s:%d: cannot read line '%s'", name, lineno, line);
+					fail_msg("%s:%d: cannot read line '%s'", name, lineno,
+					         line);
 		}
 	}
 	copa_buf_release(&b);
@@ -201,7 +202,8 @@ static void error_message_names_version(void **state)
 	int r;
 
 	assert_int_equal(copa_version_cmp(COPA_FAM_DEB, "1.0", "a:1", &r, &err), -1);
-	assert_string_equal(err.msg, "'a:1' is not a valid dpkg version: the epoch is not a number");
+	assert_string_equal(err.msg,
+	                    "'a:1' is not a valid dpkg version: the epoch is not a number");
 	assert_int_equal(copa_version_cmp(COPA_FAM_APK, "1.0_foo", "1.0", &r, &err), -1);
 	assert_non_null(strstr(err.msg, "'1.0_foo' is not a valid apk version"));
 }
@@ -209,14 +211,14 @@ static void error_message_names_version(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(deb_vectors),
-		cmocka_unit_test(apk_vectors),
-		cmocka_unit_test(rpm_vectors),
-		cmocka_unit_test(common_limits),
-		cmocka_unit_test(dpkg_blanks),
-		cmocka_unit_test(none_family_is_unsupported),
-		cmocka_unit_test(raw_segment_comparators),
-		cmocka_unit_test(error_message_names_version),
+	    cmocka_unit_test(deb_vectors),
+	    cmocka_unit_test(apk_vectors),
+	    cmocka_unit_test(rpm_vectors),
+	    cmocka_unit_test(common_limits),
+	    cmocka_unit_test(dpkg_blanks),
+	    cmocka_unit_test(none_family_is_unsupported),
+	    cmocka_unit_test(raw_segment_comparators),
+	    cmocka_unit_test(error_message_names_version),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

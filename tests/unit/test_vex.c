@@ -102,17 +102,17 @@ static void image_purls(void **state)
 	static const struct {
 		const char *ref, *arch, *want;
 	} t[] = {
-		{"localhost:5000/library/nginx:1.21.6-patched", "amd64",
-		 "pkg:oci/nginx@" D64 "?arch=amd64&repository_url=localhost:5000%2Flibrary%2Fnginx"
-		 "&tag=1.21.6-patched"},
-		{"localhost:5000/App@sha256:ffff", NULL,
-		 "pkg:oci/app@" D64 "?repository_url=localhost:5000%2FApp"},
-		{"registry.example/a/b/c", "arm64",
-		 "pkg:oci/c@" D64 "?arch=arm64&repository_url=registry.example%2Fa%2Fb%2Fc"},
-		{"oci:/srv/layouts/web:v2", NULL, "pkg:oci/web@" D64 "?tag=v2"},
-		{"oci:/srv/layouts/web", NULL, "pkg:oci/web@" D64},
-		{"oci-archive:/tmp/Image.tar:latest", NULL, "pkg:oci/image@" D64 "?tag=latest"},
-		{"docker-archive:/tmp/x.tar:repo/app:1.2", NULL, "pkg:oci/app@" D64 "?tag=1.2"},
+	    {"localhost:5000/library/nginx:1.21.6-patched", "amd64",
+	     "pkg:oci/nginx@" D64 "?arch=amd64&repository_url=localhost:5000%2Flibrary%2Fnginx"
+	     "&tag=1.21.6-patched"},
+	    {"localhost:5000/App@sha256:ffff", NULL,
+	     "pkg:oci/app@" D64 "?repository_url=localhost:5000%2FApp"},
+	    {"registry.example/a/b/c", "arm64",
+	     "pkg:oci/c@" D64 "?arch=arm64&repository_url=registry.example%2Fa%2Fb%2Fc"},
+	    {"oci:/srv/layouts/web:v2", NULL, "pkg:oci/web@" D64 "?tag=v2"},
+	    {"oci:/srv/layouts/web", NULL, "pkg:oci/web@" D64},
+	    {"oci-archive:/tmp/Image.tar:latest", NULL, "pkg:oci/image@" D64 "?tag=latest"},
+	    {"docker-archive:/tmp/x.tar:repo/app:1.2", NULL, "pkg:oci/app@" D64 "?tag=1.2"},
 	};
 	struct copa_err err = COPA_ERR_INIT;
 	struct copa_buf out = COPA_BUF_INIT;
@@ -132,21 +132,23 @@ static void package_purls(void **state)
 	struct copa_buf out = COPA_BUF_INIT;
 
 	assert_ok(copa_purl_package(&out, COPA_FAM_DEB, "debian", "BSDutils", "1:2.36.1-8+deb11u1",
-				    "amd64", "debian-11.3", &err));
-	assert_string_equal(copa_buf_str(&out),
-			    "pkg:deb/debian/bsdutils@1:2.36.1-8%2Bdeb11u1?arch=amd64&distro=debian-11.3");
-	assert_ok(copa_purl_package(&out, COPA_FAM_RPM, "redhat", "Foo", "1:1.1.1k-9.el8_7", "x86_64",
-				    "redhat-8.7", &err));
+	                            "amd64", "debian-11.3", &err));
+	assert_string_equal(
+	    copa_buf_str(&out),
+	    "pkg:deb/debian/bsdutils@1:2.36.1-8%2Bdeb11u1?arch=amd64&distro=debian-11.3");
+	assert_ok(copa_purl_package(&out, COPA_FAM_RPM, "redhat", "Foo", "1:1.1.1k-9.el8_7",
+	                            "x86_64", "redhat-8.7", &err));
 	assert_string_equal(copa_buf_str(&out), "pkg:rpm/redhat/Foo@1.1.1k-9.el8_7"
-						"?arch=x86_64&distro=redhat-8.7&epoch=1");
+	                                        "?arch=x86_64&distro=redhat-8.7&epoch=1");
 	assert_ok(copa_purl_package(&out, COPA_FAM_RPM, "oracle", "curl", "0:7.61.1-30.el8", NULL,
-				    NULL, &err));
+	                            NULL, &err));
 	assert_string_equal(copa_buf_str(&out), "pkg:rpm/oracle/curl@7.61.1-30.el8");
-	assert_ok(copa_purl_package(&out, COPA_FAM_APK, "alpine", "ncurses-libs", "6.3_p20221119-r1",
-				    "x86_64", "alpine-3.17.3", &err));
+	assert_ok(copa_purl_package(&out, COPA_FAM_APK, "alpine", "ncurses-libs",
+	                            "6.3_p20221119-r1", "x86_64", "alpine-3.17.3", &err));
 	assert_string_equal(copa_buf_str(&out), "pkg:apk/alpine/ncurses-libs@6.3_p20221119-r1"
-						"?arch=x86_64&distro=alpine-3.17.3");
-	assert_int_equal(copa_purl_package(&out, COPA_FAM_NONE, "x", "y", "1", NULL, NULL, &err), -1);
+	                                        "?arch=x86_64&distro=alpine-3.17.3");
+	assert_int_equal(copa_purl_package(&out, COPA_FAM_NONE, "x", "y", "1", NULL, NULL, &err),
+	                 -1);
 	copa_buf_release(&out);
 }
 
@@ -187,7 +189,7 @@ static void vex_builder(void **state)
 	/* Sorted by vulnerability; CVE-2 has two products, the first with two components. */
 	assert_true(strstr(s, "\"CVE-1\"") < strstr(s, "\"CVE-2\""));
 	assert_non_null(strstr(s, "\"@id\": \"pkg:deb/debian/b@1\"\n            },\n"
-				  "            {\n              \"@id\": \"pkg:deb/debian/c@1\""));
+	                          "            {\n              \"@id\": \"pkg:deb/debian/c@1\""));
 	assert_non_null(strstr(s, "\"@id\": \"pkg:oci/a@y\"\n"));
 	copa_buf_release(&out);
 	copa_vex_free(v);
@@ -203,26 +205,40 @@ static void summary_counts_and_vex(void **state)
 	struct copa_vex *v = new_vex();
 	struct copa_buf out = COPA_BUF_INIT;
 	struct copa_entry e1 = {"libc6", "2.36-9", "2.36-9+deb12u4", "CVE-1", "debian", "os-pkgs"};
-	struct copa_entry e2 = {"libc-bin", "2.36-9", "2.36-9+deb12u4", "CVE-1", "debian", "os-pkgs"};
+	struct copa_entry e2 = {"libc-bin", "2.36-9", "2.36-9+deb12u4",
+	                        "CVE-1",    "debian", "os-pkgs"};
 	struct copa_entry e3 = {"zlib1g", "1:1.2.13", "", "CVE-9", "debian", "os-pkgs"};
 	const char *ids1[] = {"CVE-1", "CVE-2"}, *ids2[] = {"CVE-1"}, *ids3[] = {"CVE-3"};
 	const char *ids4[] = {"CVE-9", "CVE-4"};
 	const char *scripts[] = {"postinst"};
-	struct copa_pkg_result r1 = {.name = "libc6", .installed_before = "2.36-9",
-				     .requested = "2.36-9+deb12u4", .chosen = "2.36-9+deb12u4",
-				     .installed = "2.36-9+deb12u4", .outcome = COPA_OUTCOME_UPDATED,
-				     .vuln_ids = ids1, .n_vuln_ids = 2, .skipped_scripts = scripts,
-				     .n_skipped_scripts = 1};
-	struct copa_pkg_result r2 = {.name = "libc-bin", .outcome = COPA_OUTCOME_FAILED,
-				     .reason = "checksum mismatch", .vuln_ids = ids2, .n_vuln_ids = 1};
-	struct copa_pkg_result r3 = {.name = "tzdata", .installed_before = "2024a-0+deb12u1",
-				     .outcome = COPA_OUTCOME_ALREADY_FIXED, .vuln_ids = ids3,
-				     .n_vuln_ids = 1};
-	struct copa_pkg_result r4 = {.name = "zlib1g", .installed = "1:1.2.13.dfsg-1",
-				     .outcome = COPA_OUTCOME_UPDATED, .vuln_ids = ids4,
-				     .n_vuln_ids = 2};
+	struct copa_pkg_result r1 = {.name = "libc6",
+	                             .installed_before = "2.36-9",
+	                             .requested = "2.36-9+deb12u4",
+	                             .chosen = "2.36-9+deb12u4",
+	                             .installed = "2.36-9+deb12u4",
+	                             .outcome = COPA_OUTCOME_UPDATED,
+	                             .vuln_ids = ids1,
+	                             .n_vuln_ids = 2,
+	                             .skipped_scripts = scripts,
+	                             .n_skipped_scripts = 1};
+	struct copa_pkg_result r2 = {.name = "libc-bin",
+	                             .outcome = COPA_OUTCOME_FAILED,
+	                             .reason = "checksum mismatch",
+	                             .vuln_ids = ids2,
+	                             .n_vuln_ids = 1};
+	struct copa_pkg_result r3 = {.name = "tzdata",
+	                             .installed_before = "2024a-0+deb12u1",
+	                             .outcome = COPA_OUTCOME_ALREADY_FIXED,
+	                             .vuln_ids = ids3,
+	                             .n_vuln_ids = 1};
+	struct copa_pkg_result r4 = {.name = "zlib1g",
+	                             .installed = "1:1.2.13.dfsg-1",
+	                             .outcome = COPA_OUTCOME_UPDATED,
+	                             .vuln_ids = ids4,
+	                             .n_vuln_ids = 2};
 
-	assert_ok(copa_update_manifest_set_os(m, "debian", "12.5", "amd64", NULL, COPA_FAM_NONE, &err));
+	assert_ok(
+	    copa_update_manifest_set_os(m, "debian", "12.5", "amd64", NULL, COPA_FAM_NONE, &err));
 	assert_ok(copa_update_manifest_add(m, &e1, &err));
 	assert_ok(copa_update_manifest_add(m, &e2, &err));
 	assert_ok(copa_update_manifest_add(m, &e3, &err));
@@ -250,7 +266,7 @@ static void summary_counts_and_vex(void **state)
 	assert_null(strstr(copa_buf_str(&out), "\"CVE-9\""));
 	assert_null(strstr(copa_buf_str(&out), "libc-bin"));
 	assert_non_null(strstr(copa_buf_str(&out), "pkg:deb/debian/tzdata@2024a-0%2Bdeb12u1?"
-						   "arch=amd64&distro=debian-12.5"));
+	                                           "arch=amd64&distro=debian-12.5"));
 	assert_ok(copa_summary_render(s, &out, &err));
 	assert_non_null(strstr(copa_buf_str(&out), "\"outcome\": \"already-fixed\""));
 	assert_non_null(strstr(copa_buf_str(&out), "\"notFixableYet\": 1"));
@@ -276,13 +292,10 @@ static void outcome_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(spec_build_vectors),
-		cmocka_unit_test(build_rejects),
-		cmocka_unit_test(image_purls),
-		cmocka_unit_test(package_purls),
-		cmocka_unit_test(vex_builder),
-		cmocka_unit_test(summary_counts_and_vex),
-		cmocka_unit_test(outcome_names),
+	    cmocka_unit_test(spec_build_vectors), cmocka_unit_test(build_rejects),
+	    cmocka_unit_test(image_purls),        cmocka_unit_test(package_purls),
+	    cmocka_unit_test(vex_builder),        cmocka_unit_test(summary_counts_and_vex),
+	    cmocka_unit_test(outcome_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -10,15 +10,18 @@
 static void put(struct copa_view *v, const char *path, enum copa_ftype type, const char *link)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_view_entry e = {.path = path, .type = (uint8_t)type, .link = link,
-				    .mode = type == COPA_FT_DIR ? 0755 : 0644, .layer = 0};
+	struct copa_view_entry e = {.path = path,
+	                            .type = (uint8_t)type,
+	                            .link = link,
+	                            .mode = type == COPA_FT_DIR ? 0755 : 0644,
+	                            .layer = 0};
 
 	if (!copa_view_put(v, &e, &err))
 		fail_msg("put %s: %s", path, err.msg);
 }
 
 static const char *resolve(struct copa_view *v, const char *path, unsigned flags,
-			   struct copa_buf *b)
+                           struct copa_buf *b)
 {
 	struct copa_err err = COPA_ERR_INIT;
 
@@ -37,7 +40,7 @@ static void merged_usr(void **state)
 	put(v, "bin", COPA_FT_SYMLINK, "/usr/bin");
 	put(v, "usr/bin", COPA_FT_DIR, NULL);
 	assert_string_equal(resolve(v, "/lib/x86_64-linux-gnu/libc.so.6", 0, &b),
-			    "usr/lib/x86_64-linux-gnu/libc.so.6");
+	                    "usr/lib/x86_64-linux-gnu/libc.so.6");
 	assert_string_equal(resolve(v, "bin/sh", 0, &b), "usr/bin/sh");
 	/* Without FOLLOW the last component stays the symlink itself. */
 	assert_string_equal(resolve(v, "lib", 0, &b), "lib");
@@ -161,8 +164,11 @@ static void hard_links(void **state)
 	struct copa_view *v = copa_view_new();
 	struct copa_buf b = COPA_BUF_INIT;
 	struct copa_err err = COPA_ERR_INIT;
-	struct copa_view_entry own = {.path = "bin/own", .type = COPA_FT_HARDLINK,
-				      .link = "bin/target", .content = "old", .size = 3};
+	struct copa_view_entry own = {.path = "bin/own",
+	                              .type = COPA_FT_HARDLINK,
+	                              .link = "bin/target",
+	                              .content = "old",
+	                              .size = 3};
 
 	put(v, "bin/target", COPA_FT_REG, NULL);
 	assert_ok(copa_view_set_content(v, "bin/target", "new", 3, &err));
@@ -203,13 +209,10 @@ static void many_entries(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(merged_usr),
-		cmocka_unit_test(hostile_links_stay_inside),
-		cmocka_unit_test(replace_and_remove),
-		cmocka_unit_test(walk_is_sorted_depth_first),
-		cmocka_unit_test(read_content),
-		cmocka_unit_test(hard_links),
-		cmocka_unit_test(many_entries),
+	    cmocka_unit_test(merged_usr),         cmocka_unit_test(hostile_links_stay_inside),
+	    cmocka_unit_test(replace_and_remove), cmocka_unit_test(walk_is_sorted_depth_first),
+	    cmocka_unit_test(read_content),       cmocka_unit_test(hard_links),
+	    cmocka_unit_test(many_entries),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -43,7 +43,7 @@ static const char *dup_or_null(struct copa_apkdb *db, const char *s)
 }
 
 struct copa_apk_dir *copa_apkdb_add_dir(struct copa_apkdb *db, struct copa_apkdb_pkg *p,
-					const char *name, const char *acl)
+                                        const char *name, const char *acl)
 {
 	struct copa_apk_dir *d;
 
@@ -56,7 +56,7 @@ struct copa_apk_dir *copa_apkdb_add_dir(struct copa_apkdb *db, struct copa_apkdb
 }
 
 struct copa_apk_file *copa_apkdb_add_file(struct copa_apkdb *db, struct copa_apk_dir *dir,
-					  const char *name, const char *acl, const char *csum)
+                                          const char *name, const char *acl, const char *csum)
 {
 	struct copa_apk_file *f;
 
@@ -75,8 +75,8 @@ struct parse {
 	struct copa_apkdb_pkg *cur;
 	struct copa_apk_dir *dir;
 	struct copa_apk_file *file;
-	const char *start; /* first byte of the current record */
-	bool in_blank;     /* the current record's blank line(s) have begun */
+	const char *start;        /* first byte of the current record */
+	bool in_blank;            /* the current record's blank line(s) have begun */
 	struct copa_strmap names; /* name -> index in pkgs, to refuse a name listed twice */
 };
 
@@ -94,16 +94,16 @@ static int finish(struct parse *c, const char *end, struct copa_err *err)
 	p->text = copa_blob(c->start, (size_t)(end - c->start));
 	if (!p->pkg.name || !p->pkg.version)
 		return copa_err_set(err, COPA_E_INPUT, "package at line %zu: missing %s", p->line,
-				    !p->pkg.name ? "'P:' (name)" : "'V:' (version)");
+		                    !p->pkg.name ? "'P:' (name)" : "'V:' (version)");
 	if (c->db->n >= COPA_APKDB_MAX_PACKAGES)
 		return copa_err_set(err, COPA_E_LIMIT, "more than %d packages",
-				    COPA_APKDB_MAX_PACKAGES);
+		                    COPA_APKDB_MAX_PACKAGES);
 	uint32_t prev;
 
 	if (copa_strmap_get(&c->names, p->pkg.name, strlen(p->pkg.name), &prev))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "package '%.100s' is installed twice (lines %zu and %zu)",
-				    p->pkg.name, c->db->pkgs[prev]->line, p->line);
+		                    "package '%.100s' is installed twice (lines %zu and %zu)",
+		                    p->pkg.name, c->db->pkgs[prev]->line, p->line);
 	copa_strmap_put(&c->names, p->pkg.name, strlen(p->pkg.name), (uint32_t)c->db->n);
 	c->db->pkgs = copa_xgrow(c->db->pkgs, &c->db->cap, c->db->n + 1, sizeof(*c->db->pkgs));
 	c->db->pkgs[c->db->n++] = p;
@@ -114,7 +114,7 @@ static int finish(struct parse *c, const char *end, struct copa_err *err)
 }
 
 static int field(struct parse *c, size_t line, char letter, struct copa_blob v,
-		 struct copa_err *err)
+                 struct copa_err *err)
 {
 	struct copa_apkdb_pkg *p = c->cur;
 	int r;
@@ -122,8 +122,8 @@ static int field(struct parse *c, size_t line, char letter, struct copa_blob v,
 	switch (letter) {
 	case 'F':
 		if (v.n && (v.p[0] == '/' || memchr(v.p, '\0', v.n)))
-			return copa_err_set(err, COPA_E_INPUT, "line %zu: bad directory '%.*s'", line,
-					    (int)(v.n > 80 ? 80 : v.n), v.p);
+			return copa_err_set(err, COPA_E_INPUT, "line %zu: bad directory '%.*s'",
+			                    line, (int)(v.n > 80 ? 80 : v.n), v.p);
 		p->dirs = copa_xgrow(p->dirs, &p->capdirs, p->ndirs + 1, sizeof(*p->dirs));
 		c->dir = &p->dirs[p->ndirs++];
 		memset(c->dir, 0, sizeof(*c->dir));
@@ -132,20 +132,22 @@ static int field(struct parse *c, size_t line, char letter, struct copa_blob v,
 		return 0;
 	case 'M':
 		if (!c->dir)
-			return copa_err_set(err, COPA_E_INPUT, "line %zu: 'M:' before any 'F:'", line);
+			return copa_err_set(err, COPA_E_INPUT, "line %zu: 'M:' before any 'F:'",
+			                    line);
 		c->dir->acl = str(c, v);
 		return 0;
 	case 'R':
 		if (!c->dir)
-			return copa_err_set(err, COPA_E_INPUT, "line %zu: 'R:' before any 'F:'", line);
+			return copa_err_set(err, COPA_E_INPUT, "line %zu: 'R:' before any 'F:'",
+			                    line);
 		if (v.n == 0 || copa_blob_chr(v, '/'))
-			return copa_err_set(err, COPA_E_INPUT, "line %zu: bad file name '%.*s'", line,
-					    (int)(v.n > 80 ? 80 : v.n), v.p);
+			return copa_err_set(err, COPA_E_INPUT, "line %zu: bad file name '%.*s'",
+			                    line, (int)(v.n > 80 ? 80 : v.n), v.p);
 		if (++c->db->files > COPA_APKDB_MAX_FILES)
 			return copa_err_set(err, COPA_E_LIMIT, "more than %d files",
-					    COPA_APKDB_MAX_FILES);
-		c->dir->files = copa_xgrow(c->dir->files, &c->dir->cap, c->dir->n + 1,
-					   sizeof(*c->dir->files));
+			                    COPA_APKDB_MAX_FILES);
+		c->dir->files =
+		    copa_xgrow(c->dir->files, &c->dir->cap, c->dir->n + 1, sizeof(*c->dir->files));
 		c->file = &c->dir->files[c->dir->n++];
 		memset(c->file, 0, sizeof(*c->file));
 		c->file->name = str(c, v);
@@ -153,8 +155,8 @@ static int field(struct parse *c, size_t line, char letter, struct copa_blob v,
 	case 'a':
 	case 'Z':
 		if (!c->file)
-			return copa_err_set(err, COPA_E_INPUT, "line %zu: '%c:' before any 'R:'", line,
-					    letter);
+			return copa_err_set(err, COPA_E_INPUT, "line %zu: '%c:' before any 'R:'",
+			                    line, letter);
 		if (letter == 'a')
 			c->file->acl = str(c, v);
 		else
@@ -168,13 +170,14 @@ static int field(struct parse *c, size_t line, char letter, struct copa_blob v,
 		return copa_err_wrap(err, "line %zu", line);
 	if (r == 0 && letter >= 'A' && letter <= 'Z')
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
-				    "line %zu: field '%c:' is from a newer apk (the image's apk is "
-				    "newer than copa understands)", line, letter);
+		                    "line %zu: field '%c:' is from a newer apk (the image's apk is "
+		                    "newer than copa understands)",
+		                    line, letter);
 	return 0; /* unknown lowercase fields are kept in the record's text, as apk ignores them */
 }
 
 static int on_line(void *ctx, size_t line, char letter, struct copa_blob value,
-		   struct copa_blob raw, struct copa_err *err)
+                   struct copa_blob raw, struct copa_err *err)
 {
 	struct parse *c = ctx;
 
@@ -197,7 +200,7 @@ static int on_line(void *ctx, size_t line, char letter, struct copa_blob value,
 }
 
 int copa_apkdb_parse(struct copa_apkdb *db, const char *text, size_t n, const char *what,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	struct parse c;
 
@@ -245,11 +248,11 @@ void copa_apkdb_write(const struct copa_apkdb *db, struct copa_buf *out)
 		if (p->dirty) {
 			/* a record read without its closing blank line gets one before ours */
 			if (i > 0 && (out->len < 2 || out->p[out->len - 1] != '\n' ||
-				      out->p[out->len - 2] != '\n'))
-				copa_buf_adds(out, out->len && out->p[out->len - 1] == '\n' ? "\n" : "\n\n");
+			              out->p[out->len - 2] != '\n'))
+				copa_buf_adds(
+				    out, out->len && out->p[out->len - 1] == '\n' ? "\n" : "\n\n");
 			copa_apkdb_pkg_write(p, out);
-		}
-		else
+		} else
 			copa_buf_add(out, p->text.p, p->text.n);
 	}
 }
@@ -289,7 +292,8 @@ struct copa_apkdb_pkg *copa_apkdb_remove(struct copa_apkdb *db, const char *name
 		if (strcmp(db->pkgs[i]->pkg.name, name) == 0) {
 			struct copa_apkdb_pkg *old = db->pkgs[i];
 
-			memmove(&db->pkgs[i], &db->pkgs[i + 1], (db->n - i - 1) * sizeof(*db->pkgs));
+			memmove(&db->pkgs[i], &db->pkgs[i + 1],
+			        (db->n - i - 1) * sizeof(*db->pkgs));
 			db->n--;
 			return old;
 		}

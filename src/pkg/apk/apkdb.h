@@ -22,9 +22,9 @@
 
 #include "pkg/apk/apkpkg.h"
 
-#define COPA_APKDB_MAX_FILE (256u << 20)
+#define COPA_APKDB_MAX_FILE     (256u << 20)
 #define COPA_APKDB_MAX_PACKAGES 100000
-#define COPA_APKDB_MAX_FILES 4000000
+#define COPA_APKDB_MAX_FILES    4000000
 
 struct copa_apk_file {
 	const char *name; /* R: name inside the directory */
@@ -53,7 +53,7 @@ struct copa_apkdb {
 	struct copa_blob lead; /* blank lines before the first record */
 	struct copa_apkdb_pkg **pkgs;
 	size_t n, cap;
-	size_t files; /* files in all records, for the cap */
+	size_t files;                 /* files in all records, for the cap */
 	struct copa_apkdb_pkg **made; /* every record ever allocated, for release */
 	size_t nmade, capmade;
 };
@@ -70,7 +70,7 @@ void copa_apkdb_release(struct copa_apkdb *db);
  * COPA_E_LIMIT past a cap.
  */
 int copa_apkdb_parse(struct copa_apkdb *db, const char *text, size_t n, const char *what,
-		     struct copa_err *err);
+                     struct copa_err *err);
 
 /* Appends the whole database as apk writes it. */
 void copa_apkdb_write(const struct copa_apkdb *db, struct copa_buf *out);
@@ -90,11 +90,11 @@ struct copa_apkdb_pkg *copa_apkdb_pkg_new(struct copa_apkdb *db);
 
 /* Adds a directory (and, with acl, its M: line) to p; strings are copied. */
 struct copa_apk_dir *copa_apkdb_add_dir(struct copa_apkdb *db, struct copa_apkdb_pkg *p,
-					const char *name, const char *acl);
+                                        const char *name, const char *acl);
 
 /* Adds a file to dir; acl and csum may be NULL. */
 struct copa_apk_file *copa_apkdb_add_file(struct copa_apkdb *db, struct copa_apk_dir *dir,
-					  const char *name, const char *acl, const char *csum);
+                                          const char *name, const char *acl, const char *csum);
 
 /*
  * Puts p into the database as dirty: it replaces the package of the same

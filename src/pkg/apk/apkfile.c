@@ -24,27 +24,28 @@ void copa_apkfile_release(struct copa_apkfile *f)
 	copa_apkfile_init(f);
 }
 
-int copa_apkfile_split(struct copa_apkfile *f, const void *data, size_t n, size_t *ctl,
-		       size_t *dat, struct copa_buf *sig_tar, struct copa_err *err)
+int copa_apkfile_split(struct copa_apkfile *f, const void *data, size_t n, size_t *ctl, size_t *dat,
+                       struct copa_buf *sig_tar, struct copa_err *err)
 {
 	const unsigned char *p = data;
 	size_t used;
 
 	if (copa_apk_gunzip(p, n, 1u << 20, sig_tar, &used, "signature segment", err) < 0) {
 		if (err->code == COPA_E_LIMIT)
-			return copa_err_set(err, COPA_E_VERIFY,
-					    "not signed (its first gzip stream is not a signature)");
+			return copa_err_set(
+			    err, COPA_E_VERIFY,
+			    "not signed (its first gzip stream is not a signature)");
 		return -1;
 	}
 	*ctl = used;
 	if (!copa_apk_is_signature_segment(copa_blob(sig_tar->p, sig_tar->len)))
 		return copa_apk_verify_segment(NULL, copa_blob(sig_tar->p, sig_tar->len),
-					       COPA_BLOB_NULL, NULL, err);
+		                               COPA_BLOB_NULL, NULL, err);
 	if (*ctl >= n)
 		return copa_err_set(err, COPA_E_VERIFY, "not signed (one gzip stream only)");
 	copa_buf_reset(&f->control_tar);
 	if (copa_apk_gunzip(p + *ctl, n - *ctl, COPA_APKFILE_MAX_CONTROL, &f->control_tar, &used,
-			    "control segment", err) < 0)
+	                    "control segment", err) < 0)
 		return -1;
 	*dat = *ctl + used;
 	if (*dat >= n)
@@ -69,12 +70,23 @@ static char letter_of(struct copa_blob key)
 		const char *key;
 		char letter;
 	} map[] = {
-		{"pkgname", 'P'},    {"pkgver", 'V'},   {"pkgdesc", 'T'},
-		{"url", 'U'},        {"builddate", 't'}, {"size", 'I'},
-		{"arch", 'A'},       {"origin", 'o'},   {"commit", 'c'},
-		{"maintainer", 'm'}, {"license", 'L'},  {"depend", 'D'},
-		{"provides", 'p'},   {"install_if", 'i'}, {"provider_priority", 'k'},
-		{"replaces", 'r'},   {"replaces_priority", 'q'},
+	    {"pkgname", 'P'},
+	    {"pkgver", 'V'},
+	    {"pkgdesc", 'T'},
+	    {"url", 'U'},
+	    {"builddate", 't'},
+	    {"size", 'I'},
+	    {"arch", 'A'},
+	    {"origin", 'o'},
+	    {"commit", 'c'},
+	    {"maintainer", 'm'},
+	    {"license", 'L'},
+	    {"depend", 'D'},
+	    {"provides", 'p'},
+	    {"install_if", 'i'},
+	    {"provider_priority", 'k'},
+	    {"replaces", 'r'},
+	    {"replaces_priority", 'q'},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(map); i++)
@@ -83,8 +95,7 @@ static char letter_of(struct copa_blob key)
 	return 0;
 }
 
-int copa_apkfile_pkginfo(struct copa_apkfile *f, const char *text, size_t n,
-			 struct copa_err *err)
+int copa_apkfile_pkginfo(struct copa_apkfile *f, const char *text, size_t n, struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 	/* list keys may repeat: collect them and parse each list once */
@@ -132,8 +143,9 @@ int copa_apkfile_pkginfo(struct copa_apkfile *f, const char *text, size_t n,
 				copa_buf_addc(b, ' ');
 			copa_buf_add(b, value.p, value.n);
 			if (b->len > COPA_APK_DEPS_MAX * 256) {
-				r = copa_err_set(err, COPA_E_LIMIT, ".PKGINFO: list '%.*s' too long",
-						 (int)key.n, key.p);
+				r = copa_err_set(err, COPA_E_LIMIT,
+				                 ".PKGINFO: list '%.*s' too long", (int)key.n,
+				                 key.p);
 			}
 			continue;
 		}
@@ -143,13 +155,13 @@ int copa_apkfile_pkginfo(struct copa_apkfile *f, const char *text, size_t n,
 	for (size_t i = 0; i < 4; i++) {
 		if (r == 0 && lists[i].len &&
 		    copa_apk_pkg_set(&f->arena, &f->pkg, list_letters[i],
-				     copa_blob(lists[i].p, lists[i].len), err) < 0)
+		                     copa_blob(lists[i].p, lists[i].len), err) < 0)
 			r = copa_err_wrap(err, ".PKGINFO");
 		copa_buf_release(&lists[i]);
 	}
 	if (r == 0 && (!f->pkg.name || !f->pkg.version))
 		r = copa_err_set(err, COPA_E_INPUT, ".PKGINFO: no %s",
-				 !f->pkg.name ? "pkgname" : "pkgver");
+		                 !f->pkg.name ? "pkgname" : "pkgver");
 	return r;
 }
 
@@ -164,12 +176,13 @@ int copa_apkfile_control(struct copa_apkfile *f, struct copa_err *err)
 	while ((r = copa_apk_tar_next(&t, &e, err)) == 1) {
 		if (e.type != '0') {
 			r = copa_err_set(err, COPA_E_INPUT, "control segment: '%s' is not a file",
-					 e.name);
+			                 e.name);
 			break;
 		}
 		if (strcmp(e.name, ".PKGINFO") == 0) {
 			if (have_info) {
-				r = copa_err_set(err, COPA_E_INPUT, "control segment: two .PKGINFO");
+				r = copa_err_set(err, COPA_E_INPUT,
+				                 "control segment: two .PKGINFO");
 				break;
 			}
 			have_info = true;
@@ -179,14 +192,16 @@ int copa_apkfile_control(struct copa_apkfile *f, struct copa_err *err)
 			}
 		} else if (e.name[0] == '.') {
 			if (f->nscripts >= COPA_APKFILE_MAX_SCRIPTS) {
-				r = copa_err_set(err, COPA_E_LIMIT, "control segment: too many scripts");
+				r = copa_err_set(err, COPA_E_LIMIT,
+				                 "control segment: too many scripts");
 				break;
 			}
 			f->scripts[f->nscripts++] = (struct copa_apkfile_script){
-				copa_arena_strdup(&f->arena, e.name),
-				copa_blob(copa_arena_memdup(&f->arena, e.data.p, e.data.n), e.data.n)};
+			    copa_arena_strdup(&f->arena, e.name),
+			    copa_blob(copa_arena_memdup(&f->arena, e.data.p, e.data.n), e.data.n)};
 		} else {
-			r = copa_err_set(err, COPA_E_INPUT, "control segment: unexpected '%s'", e.name);
+			r = copa_err_set(err, COPA_E_INPUT, "control segment: unexpected '%s'",
+			                 e.name);
 			break;
 		}
 	}
@@ -224,9 +239,10 @@ static void csum_from_hex(const char *hex, char out[32])
 	unsigned char raw[20];
 
 	for (size_t i = 0; i < 20; i++) {
-		unsigned hi = (unsigned)(hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10);
+		unsigned hi =
+		    (unsigned)(hex[2 * i] <= '9' ? hex[2 * i] - '0' : hex[2 * i] - 'a' + 10);
 		unsigned lo = (unsigned)(hex[2 * i + 1] <= '9' ? hex[2 * i + 1] - '0'
-							       : hex[2 * i + 1] - 'a' + 10);
+		                                               : hex[2 * i + 1] - 'a' + 10);
 
 		raw[i] = (unsigned char)(hi << 4 | lo);
 	}
@@ -245,28 +261,32 @@ int copa_apkfile_data(struct copa_apkfile *f, struct copa_err *err)
 		char hex[COPA_HASH_HEX_MAX];
 
 		if (!safe_name(e.name)) {
-			r = copa_err_set(err, COPA_E_INPUT, "data segment: unsafe path '%.200s'", e.name);
+			r = copa_err_set(err, COPA_E_INPUT, "data segment: unsafe path '%.200s'",
+			                 e.name);
 			break;
 		}
 		if (f->n >= COPA_APKFILE_MAX_ENTRIES) {
 			r = copa_err_set(err, COPA_E_LIMIT, "data segment: more than %d entries",
-					 COPA_APKFILE_MAX_ENTRIES);
+			                 COPA_APKFILE_MAX_ENTRIES);
 			break;
 		}
 		if (e.type == '0' || e.type == '2') {
 			struct copa_blob what = e.type == '0' ? e.data : copa_blob_str(e.linkname);
 
 			if (!e.csum_sha1 || !hex_of_len(e.csum_sha1, 40)) {
-				r = copa_err_set(err, COPA_E_VERIFY,
-						 "data segment: '%.200s' has no APK-TOOLS.checksum.SHA1",
-						 e.name);
+				r = copa_err_set(
+				    err, COPA_E_VERIFY,
+				    "data segment: '%.200s' has no APK-TOOLS.checksum.SHA1",
+				    e.name);
 				break;
 			}
 			copa_hash_hex(COPA_HASH_SHA1, what.p, what.n, hex);
 			if (strcmp(hex, e.csum_sha1) != 0) {
-				r = copa_err_set(err, COPA_E_VERIFY,
-						 "data segment: '%.200s' does not match its checksum "
-						 "(sha1 %s, expected %s)", e.name, hex, e.csum_sha1);
+				r = copa_err_set(
+				    err, COPA_E_VERIFY,
+				    "data segment: '%.200s' does not match its checksum "
+				    "(sha1 %s, expected %s)",
+				    e.name, hex, e.csum_sha1);
 				break;
 			}
 		}
@@ -289,8 +309,8 @@ int copa_apkfile_data(struct copa_apkfile *f, struct copa_err *err)
 }
 
 static int read_all(struct copa_apkfile *f, const unsigned char *p, size_t n,
-		    const struct copa_apk_keys *keys, const char *expect_csum,
-		    struct copa_buf *sig_tar, struct copa_err *err)
+                    const struct copa_apk_keys *keys, const char *expect_csum,
+                    struct copa_buf *sig_tar, struct copa_err *err)
 {
 	size_t ctl, dat, used;
 	const char *key;
@@ -307,14 +327,14 @@ static int read_all(struct copa_apkfile *f, const unsigned char *p, size_t n,
 	 */
 	signed_bytes = copa_blob(p + ctl, dat - ctl);
 	if (copa_apk_verify_segment(keys, copa_blob(sig_tar->p, sig_tar->len), signed_bytes, &key,
-				    err) < 0) {
+	                            err) < 0) {
 		struct copa_err first = *err;
 
 		if (err->code != COPA_E_VERIFY)
 			return -1;
 		signed_bytes = copa_blob(p + ctl, n - ctl);
 		if (copa_apk_verify_segment(keys, copa_blob(sig_tar->p, sig_tar->len), signed_bytes,
-					    &key, err) < 0) {
+		                            &key, err) < 0) {
 			*err = first;
 			return -1;
 		}
@@ -323,8 +343,8 @@ static int read_all(struct copa_apkfile *f, const unsigned char *p, size_t n,
 		return -1;
 	if (!f->datahash && signed_bytes.n != n - ctl)
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "the signature covers only the control segment but .PKGINFO "
-				    "has no datahash");
+		                    "the signature covers only the control segment but .PKGINFO "
+		                    "has no datahash");
 	f->signed_by = copa_arena_strdup(&f->arena, key);
 	/* 2. identity against the index */
 	copa_hash_init(&h, COPA_HASH_SHA1);
@@ -333,9 +353,9 @@ static int read_all(struct copa_apkfile *f, const unsigned char *p, size_t n,
 	copa_apk_csum_format(sha1, f->csum);
 	if (expect_csum && strcmp(expect_csum, f->csum) != 0)
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "checksum %s does not match the index's %s (the package or "
-				    "the index is not what the repository published)",
-				    f->csum, expect_csum);
+		                    "checksum %s does not match the index's %s (the package or "
+		                    "the index is not what the repository published)",
+		                    f->csum, expect_csum);
 	f->pkg.csum = f->csum;
 	/* 3. data against datahash */
 	if (f->datahash) {
@@ -343,13 +363,14 @@ static int read_all(struct copa_apkfile *f, const unsigned char *p, size_t n,
 
 		copa_hash_hex(COPA_HASH_SHA256, p + dat, n - dat, hex);
 		if (strcmp(hex, f->datahash) != 0)
-			return copa_err_set(err, COPA_E_VERIFY,
-					    "data segment sha256 %s does not match .PKGINFO's datahash %s",
-					    hex, f->datahash);
+			return copa_err_set(
+			    err, COPA_E_VERIFY,
+			    "data segment sha256 %s does not match .PKGINFO's datahash %s", hex,
+			    f->datahash);
 	}
 	/* 4. files against their PAX checksums */
 	if (copa_apk_gunzip(p + dat, n - dat, COPA_APKFILE_MAX_DATA, &f->data_tar, &used,
-			    "data segment", err) < 0)
+	                    "data segment", err) < 0)
 		return -1;
 	if (dat + used != n)
 		return copa_err_set(err, COPA_E_INPUT, "data after the data segment");
@@ -357,8 +378,8 @@ static int read_all(struct copa_apkfile *f, const unsigned char *p, size_t n,
 }
 
 int copa_apkfile_read(struct copa_apkfile *f, const void *data, size_t n,
-		      const struct copa_apk_keys *keys, const char *expect_csum, const char *what,
-		      struct copa_err *err)
+                      const struct copa_apk_keys *keys, const char *expect_csum, const char *what,
+                      struct copa_err *err)
 {
 	struct copa_buf sig = COPA_BUF_INIT;
 	int r = read_all(f, data, n, keys, expect_csum, &sig, err);

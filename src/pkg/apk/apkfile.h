@@ -26,18 +26,18 @@
 #include "pkg/apk/apksign.h"
 
 #define COPA_APKFILE_MAX_CONTROL (16u << 20)
-#define COPA_APKFILE_MAX_DATA (2048ull << 20)
+#define COPA_APKFILE_MAX_DATA    (2048ull << 20)
 #define COPA_APKFILE_MAX_ENTRIES 1000000
 #define COPA_APKFILE_MAX_SCRIPTS 16
 
 struct copa_apkfile_entry {
 	const char *name;     /* relative path as in the tar, no leading '/' */
 	const char *linkname; /* symlink/hard-link target, "" otherwise */
-	char type;            /* '0' file, '1' hard link, '2' symlink, '5' dir, '3'/'4' dev, '6' fifo */
+	char type; /* '0' file, '1' hard link, '2' symlink, '5' dir, '3'/'4' dev, '6' fifo */
 	uint32_t mode;
 	uint64_t uid, gid, mtime;
 	struct copa_blob data; /* regular file content */
-	char csum[32];         /* "Q1"+base64 of the PAX SHA-1 (the installed db's Z:), "" when none */
+	char csum[32]; /* "Q1"+base64 of the PAX SHA-1 (the installed db's Z:), "" when none */
 };
 
 struct copa_apkfile_script {
@@ -48,9 +48,9 @@ struct copa_apkfile_script {
 struct copa_apkfile {
 	struct copa_arena arena;
 	struct copa_buf control_tar, data_tar;
-	const char *signed_by; /* the trusted key that verified it */
-	char csum[32];         /* identity: "Q1" + base64 SHA-1 of the signed bytes */
-	const char *datahash;  /* .PKGINFO datahash (hex sha256), NULL for legacy packages */
+	const char *signed_by;   /* the trusted key that verified it */
+	char csum[32];           /* identity: "Q1" + base64 SHA-1 of the signed bytes */
+	const char *datahash;    /* .PKGINFO datahash (hex sha256), NULL for legacy packages */
 	struct copa_apk_pkg pkg; /* from .PKGINFO (csum set to the identity) */
 	const char *triggers;    /* .PKGINFO "triggers" (space-separated globs), NULL when none */
 	struct copa_apkfile_script scripts[COPA_APKFILE_MAX_SCRIPTS];
@@ -70,8 +70,8 @@ void copa_apkfile_release(struct copa_apkfile *f);
  * malformed package, COPA_E_LIMIT past a cap.
  */
 int copa_apkfile_read(struct copa_apkfile *f, const void *data, size_t n,
-		      const struct copa_apk_keys *keys, const char *expect_csum, const char *what,
-		      struct copa_err *err);
+                      const struct copa_apk_keys *keys, const char *expect_csum, const char *what,
+                      struct copa_err *err);
 
 /*
  * The unverified pieces. split: the three members' compressed offsets
@@ -81,10 +81,9 @@ int copa_apkfile_read(struct copa_apkfile *f, const void *data, size_t n,
  * scripts). data: walks an inflated data tar into f->entries, checking
  * every PAX checksum.
  */
-int copa_apkfile_split(struct copa_apkfile *f, const void *data, size_t n, size_t *ctl,
-		       size_t *dat, struct copa_buf *sig_tar, struct copa_err *err);
-int copa_apkfile_pkginfo(struct copa_apkfile *f, const char *text, size_t n,
-			 struct copa_err *err);
+int copa_apkfile_split(struct copa_apkfile *f, const void *data, size_t n, size_t *ctl, size_t *dat,
+                       struct copa_buf *sig_tar, struct copa_err *err);
+int copa_apkfile_pkginfo(struct copa_apkfile *f, const char *text, size_t n, struct copa_err *err);
 int copa_apkfile_control(struct copa_apkfile *f, struct copa_err *err);
 int copa_apkfile_data(struct copa_apkfile *f, struct copa_err *err);
 

@@ -6,7 +6,7 @@
 #include <zlib.h>
 
 int copa_apk_gunzip(const void *data, size_t n, size_t max_out, struct copa_buf *out,
-		    size_t *consumed, const char *what, struct copa_err *err)
+                    size_t *consumed, const char *what, struct copa_err *err)
 {
 	z_stream z = {0};
 	const unsigned char *in = data;
@@ -36,16 +36,17 @@ int copa_apk_gunzip(const void *data, size_t n, size_t max_out, struct copa_buf 
 			inflateEnd(&z);
 			if (zr == Z_BUF_ERROR)
 				return copa_err_set(err, COPA_E_INPUT, "%s: truncated gzip stream",
-						    what);
+				                    what);
 			return copa_err_set(err, COPA_E_INPUT, "%s: corrupt gzip stream: %s", what,
-					    z.msg ? z.msg : "zlib error");
+			                    z.msg ? z.msg : "zlib error");
 		}
 		size_t got = sizeof(chunk) - z.avail_out;
 
 		if (out->len + got > max_out || copa_buf_add(out, chunk, got) < 0) {
 			inflateEnd(&z);
 			return copa_err_set(err, COPA_E_LIMIT,
-					    "%s: decompresses to more than %zu bytes", what, max_out);
+			                    "%s: decompresses to more than %zu bytes", what,
+			                    max_out);
 		}
 		if (zr != Z_STREAM_END && got == 0 && z.total_in == before) {
 			inflateEnd(&z);

@@ -26,6 +26,6 @@
  * COPA_E_LIMIT past max_out.
  */
 int copa_apk_gunzip(const void *data, size_t n, size_t max_out, struct copa_buf *out,
-		    size_t *consumed, const char *what, struct copa_err *err);
+                    size_t *consumed, const char *what, struct copa_err *err);
 
 #endif

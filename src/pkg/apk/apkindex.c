@@ -7,8 +7,7 @@
 
 #include <string.h>
 
-int copa_apk_lines(const char *text, size_t n, copa_apk_line_fn fn, void *ctx,
-		   struct copa_err *err)
+int copa_apk_lines(const char *text, size_t n, copa_apk_line_fn fn, void *ctx, struct copa_err *err)
 {
 	size_t off = 0, line = 0;
 
@@ -21,15 +20,16 @@ int copa_apk_lines(const char *text, size_t n, copa_apk_line_fn fn, void *ctx,
 		line++;
 		off += raw.n;
 		if (len > COPA_APK_LINE_MAX)
-			return copa_err_set(err, COPA_E_LIMIT, "line %zu: longer than %u bytes", line,
-					    COPA_APK_LINE_MAX);
+			return copa_err_set(err, COPA_E_LIMIT, "line %zu: longer than %u bytes",
+			                    line, COPA_APK_LINE_MAX);
 		if (len == 0) {
 			if (fn(ctx, line, 0, COPA_BLOB_NULL, raw, err) < 0)
 				return -1;
 			continue;
 		}
 		if (len < 2 || p[1] != ':' || p[0] == '\0' || p[0] == ' ')
-			return copa_err_set(err, COPA_E_INPUT, "line %zu: not a 'X:value' line", line);
+			return copa_err_set(err, COPA_E_INPUT, "line %zu: not a 'X:value' line",
+			                    line);
 		if (memchr(p, '\0', len))
 			return copa_err_set(err, COPA_E_INPUT, "line %zu: NUL byte", line);
 		if (fn(ctx, line, p[0], copa_blob(p + 2, len - 2), raw, err) < 0)
@@ -53,21 +53,23 @@ static int finish(struct parse_ctx *c, struct copa_err *err)
 	c->cur = NULL;
 	if (!p->name || !p->version || !p->csum)
 		return copa_err_set(err, COPA_E_INPUT, "package at line %zu: missing %s",
-				    c->cur_line, !p->name ? "'P:' (name)" : !p->version ?
-				    "'V:' (version)" : "'C:' (checksum)");
+		                    c->cur_line,
+		                    !p->name      ? "'P:' (name)"
+		                    : !p->version ? "'V:' (version)"
+		                                  : "'C:' (checksum)");
 	if (!copa_apk_csum_valid(p->csum))
 		return copa_err_set(err, COPA_E_INPUT, "package '%s': bad checksum 'C:%.40s'",
-				    p->name, p->csum);
+		                    p->name, p->csum);
 	if (c->idx->n >= COPA_APK_INDEX_MAX_PKGS)
 		return copa_err_set(err, COPA_E_LIMIT, "more than %d packages",
-				    COPA_APK_INDEX_MAX_PKGS);
+		                    COPA_APK_INDEX_MAX_PKGS);
 	c->idx->pkgs = copa_xgrow(c->idx->pkgs, &c->idx->cap, c->idx->n + 1, sizeof(*c->idx->pkgs));
 	c->idx->pkgs[c->idx->n++] = p;
 	return 0;
 }
 
 static int on_line(void *ctx, size_t line, char letter, struct copa_blob value,
-		   struct copa_blob raw, struct copa_err *err)
+                   struct copa_blob raw, struct copa_err *err)
 {
 	struct parse_ctx *c = ctx;
 	int r;
@@ -86,8 +88,7 @@ static int on_line(void *ctx, size_t line, char letter, struct copa_blob value,
 	return 0;
 }
 
-static int parse_text(struct copa_apk_index *idx, const char *text, size_t n,
-		      struct copa_err *err)
+static int parse_text(struct copa_apk_index *idx, const char *text, size_t n, struct copa_err *err)
 {
 	struct parse_ctx c = {idx, NULL, 0};
 
@@ -97,7 +98,7 @@ static int parse_text(struct copa_apk_index *idx, const char *text, size_t n,
 }
 
 int copa_apk_index_parse_text(struct copa_apk_index *idx, const char *text, size_t n,
-			      const char *what, struct copa_err *err)
+                              const char *what, struct copa_err *err)
 {
 	if (parse_text(idx, text, n, err) < 0)
 		return copa_err_wrap(err, "%s", what);
@@ -112,8 +113,8 @@ void copa_apk_index_release(struct copa_apk_index *idx)
 }
 
 static int load(struct copa_apk_index *idx, const unsigned char *data, size_t n,
-		const struct copa_apk_keys *keys, const char *what, struct copa_buf *sig,
-		struct copa_buf *body, struct copa_err *err)
+                const struct copa_apk_keys *keys, const char *what, struct copa_buf *sig,
+                struct copa_buf *body, struct copa_err *err)
 {
 	size_t used1, used2;
 	const char *key;
@@ -124,22 +125,23 @@ static int load(struct copa_apk_index *idx, const unsigned char *data, size_t n,
 
 	if (copa_apk_gunzip(data, n, 1u << 20, sig, &used1, "signature segment", err) < 0) {
 		if (err->code == COPA_E_LIMIT)
-			return copa_err_set(err, COPA_E_VERIFY,
-					    "not signed (its first gzip stream is not a signature)");
+			return copa_err_set(
+			    err, COPA_E_VERIFY,
+			    "not signed (its first gzip stream is not a signature)");
 		return -1;
 	}
 	if (!copa_apk_is_signature_segment(copa_blob(sig->p, sig->len)))
 		return copa_apk_verify_segment(NULL, copa_blob(sig->p, sig->len), COPA_BLOB_NULL,
-					       NULL, err);
+		                               NULL, err);
 	if (used1 == n)
 		return copa_err_set(err, COPA_E_VERIFY, "not signed (one gzip stream only)");
 	if (copa_apk_verify_segment(keys, copa_blob(sig->p, sig->len),
-				    copa_blob(data + used1, n - used1), &key, err) < 0)
+	                            copa_blob(data + used1, n - used1), &key, err) < 0)
 		return -1;
 	idx->signed_by = copa_arena_strdup(&idx->arena, key);
 	/* only now is the signed part read */
 	if (copa_apk_gunzip(data + used1, n - used1, COPA_APK_INDEX_MAX_BYTES, body, &used2,
-			    "index segment", err) < 0)
+	                    "index segment", err) < 0)
 		return -1;
 	if (used1 + used2 != n)
 		return copa_err_set(err, COPA_E_INPUT, "data after the index segment");
@@ -170,7 +172,7 @@ static int load(struct copa_apk_index *idx, const unsigned char *data, size_t n,
 }
 
 int copa_apk_index_load(struct copa_apk_index *idx, const void *data, size_t n,
-			const struct copa_apk_keys *keys, const char *what, struct copa_err *err)
+                        const struct copa_apk_keys *keys, const char *what, struct copa_err *err)
 {
 	struct copa_buf sig = COPA_BUF_INIT, body = COPA_BUF_INIT;
 	int r = load(idx, data, n, keys, what, &sig, &body, err);

@@ -19,8 +19,8 @@
 #include "pkg/apk/apksign.h"
 
 #define COPA_APK_INDEX_MAX_BYTES (256u << 20)
-#define COPA_APK_INDEX_MAX_PKGS 200000
-#define COPA_APK_LINE_MAX (64u << 10)
+#define COPA_APK_INDEX_MAX_PKGS  200000
+#define COPA_APK_LINE_MAX        (64u << 10)
 
 struct copa_apk_index {
 	struct copa_arena arena;
@@ -30,7 +30,10 @@ struct copa_apk_index {
 	size_t n, cap;
 };
 
-#define COPA_APK_INDEX_INIT {COPA_ARENA_INIT, NULL, NULL, NULL, 0, 0}
+#define COPA_APK_INDEX_INIT                                                                        \
+	{                                                                                          \
+		COPA_ARENA_INIT, NULL, NULL, NULL, 0, 0                                            \
+	}
 
 /*
  * Verifies and parses APKINDEX.tar.gz bytes. `what` names the index in every
@@ -39,14 +42,14 @@ struct copa_apk_index {
  * COPA_E_LIMIT. On error the index holds nothing.
  */
 int copa_apk_index_load(struct copa_apk_index *idx, const void *data, size_t n,
-			const struct copa_apk_keys *keys, const char *what, struct copa_err *err);
+                        const struct copa_apk_keys *keys, const char *what, struct copa_err *err);
 
 /*
  * Parses the text of an `APKINDEX` member (no signature: for callers that
  * verified it, and for the fuzzer). Appends to idx.
  */
 int copa_apk_index_parse_text(struct copa_apk_index *idx, const char *text, size_t n,
-			      const char *what, struct copa_err *err);
+                              const char *what, struct copa_err *err);
 
 /* Frees everything the index holds; it is empty afterwards. */
 void copa_apk_index_release(struct copa_apk_index *idx);
@@ -58,8 +61,8 @@ void copa_apk_index_release(struct copa_apk_index *idx);
  * stops when fn returns < 0. `line` is 1-based.
  */
 typedef int (*copa_apk_line_fn)(void *ctx, size_t line, char letter, struct copa_blob value,
-				struct copa_blob raw, struct copa_err *err);
+                                struct copa_blob raw, struct copa_err *err);
 int copa_apk_lines(const char *text, size_t n, copa_apk_line_fn fn, void *ctx,
-		   struct copa_err *err);
+                   struct copa_err *err);
 
 #endif

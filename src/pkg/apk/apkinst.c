@@ -13,7 +13,7 @@ struct hdr_ctx {
 };
 
 static int hdr_line(void *ctx, size_t line, char letter, struct copa_blob value,
-		    struct copa_blob raw, struct copa_err *err)
+                    struct copa_blob raw, struct copa_err *err)
 {
 	struct hdr_ctx *c = ctx;
 
@@ -37,14 +37,15 @@ static const char *acl(char *buf, size_t n, const struct copa_apkfile_entry *e, 
 	if (e->uid == 0 && e->gid == 0 && (e->mode & 07777) == dflt)
 		return NULL;
 	snprintf(buf, n, "%llu:%llu:%o", (unsigned long long)e->uid, (unsigned long long)e->gid,
-		 e->mode & 07777);
+	         e->mode & 07777);
 	return buf;
 }
 
 static const char *hardlink_csum(struct copa_apkdb_pkg *p, const char *target)
 {
 	const char *slash = strrchr(target, '/');
-	struct copa_blob dir = slash ? copa_blob(target, (size_t)(slash - target)) : copa_blob("", 0);
+	struct copa_blob dir =
+	    slash ? copa_blob(target, (size_t)(slash - target)) : copa_blob("", 0);
 	const char *base = slash ? slash + 1 : target;
 	struct copa_apk_dir *d = find_dir(p, dir);
 
@@ -55,7 +56,7 @@ static const char *hardlink_csum(struct copa_apkdb_pkg *p, const char *target)
 }
 
 int copa_apkinst_record(struct copa_apkdb *db, const struct copa_apkfile *f, uint64_t apk_size,
-			struct copa_apkdb_pkg **out, struct copa_err *err)
+                        struct copa_apkdb_pkg **out, struct copa_err *err)
 {
 	struct copa_apkdb_pkg *p = copa_apkdb_pkg_new(db);
 	struct copa_buf hdr = COPA_BUF_INIT;
@@ -93,8 +94,8 @@ int copa_apkinst_record(struct copa_apkdb *db, const struct copa_apkfile *f, uin
 			continue;
 		}
 		const char *slash = strrchr(e->name, '/');
-		struct copa_blob dir = slash ? copa_blob(e->name, (size_t)(slash - e->name))
-					     : copa_blob("", 0);
+		struct copa_blob dir =
+		    slash ? copa_blob(e->name, (size_t)(slash - e->name)) : copa_blob("", 0);
 		const char *base = slash ? slash + 1 : e->name;
 		struct copa_apk_dir *d;
 		const char *csum = e->csum[0] ? e->csum : NULL;
@@ -104,18 +105,21 @@ int copa_apkinst_record(struct copa_apkdb *db, const struct copa_apkfile *f, uin
 		d = find_dir(p, dir);
 		if (!d) {
 			if (dir.n)
-				return copa_err_set(err, COPA_E_PACKAGE,
-						    "package '%s': '%s' has no directory entry in the "
-						    "archive", f->pkg.name, e->name);
+				return copa_err_set(
+				    err, COPA_E_PACKAGE,
+				    "package '%s': '%s' has no directory entry in the "
+				    "archive",
+				    f->pkg.name, e->name);
 			d = copa_apkdb_add_dir(db, p, "", NULL);
 		}
 		if (e->type == '1') {
 			csum = hardlink_csum(p, e->linkname);
 			if (!csum)
-				return copa_err_set(err, COPA_E_PACKAGE,
-						    "package '%s': hard link '%s' to '%s', which the "
-						    "package does not have", f->pkg.name, e->name,
-						    e->linkname);
+				return copa_err_set(
+				    err, COPA_E_PACKAGE,
+				    "package '%s': hard link '%s' to '%s', which the "
+				    "package does not have",
+				    f->pkg.name, e->name, e->linkname);
 			if (!*csum)
 				csum = NULL;
 		}

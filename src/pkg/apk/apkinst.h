@@ -24,6 +24,6 @@
  * without its directory or a hard link without its target.
  */
 int copa_apkinst_record(struct copa_apkdb *db, const struct copa_apkfile *f, uint64_t apk_size,
-			struct copa_apkdb_pkg **out, struct copa_err *err);
+                        struct copa_apkdb_pkg **out, struct copa_err *err);
 
 #endif

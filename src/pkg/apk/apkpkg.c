@@ -13,7 +13,7 @@ static bool is_op_char(char c)
 }
 
 static int dep_parse(struct copa_arena *a, struct copa_blob s, struct copa_apk_dep *d,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	struct copa_blob name = s, op = COPA_BLOB_NULL, ver = COPA_BLOB_NULL;
 	const char *at;
@@ -45,11 +45,11 @@ static int dep_parse(struct copa_arena *a, struct copa_blob s, struct copa_apk_d
 
 		if (!mask || strcmp(canon, "?") == 0 || !*canon || ver.n == 0)
 			return copa_err_set(err, COPA_E_INPUT, "bad dependency '%.*s'", (int)s.n,
-					    s.p);
+			                    s.p);
 		d->op |= mask;
 		d->version = copa_arena_strndup(a, ver.p, ver.n);
-		d->broken = (mask & COPA_APKV_CHECKSUM) != COPA_APKV_CHECKSUM &&
-			    !copa_apkver_valid(ver);
+		d->broken =
+		    (mask & COPA_APKV_CHECKSUM) != COPA_APKV_CHECKSUM && !copa_apkver_valid(ver);
 	} else {
 		d->op |= COPA_APKV_ANY;
 	}
@@ -62,13 +62,13 @@ static int dep_parse(struct copa_arena *a, struct copa_blob s, struct copa_apk_d
 	}
 	if (name.n == 0 || memchr(name.p, '\0', name.n))
 		return copa_err_set(err, COPA_E_INPUT, "bad dependency '%.*s': no name", (int)s.n,
-				    s.p);
+		                    s.p);
 	d->name = copa_arena_strndup(a, name.p, name.n);
 	return 0;
 }
 
 int copa_apk_deps_parse(struct copa_arena *a, struct copa_blob text, struct copa_apk_deps *out,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	size_t n = 0, i = 0;
 
@@ -86,7 +86,7 @@ int copa_apk_deps_parse(struct copa_arena *a, struct copa_blob text, struct copa
 	}
 	if (n > COPA_APK_DEPS_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "more than %d dependencies in one list",
-				    COPA_APK_DEPS_MAX);
+		                    COPA_APK_DEPS_MAX);
 	if (n == 0)
 		return 0;
 	out->v = copa_arena_alloc(a, n * sizeof(*out->v));
@@ -135,7 +135,7 @@ static int set_num(uint64_t *dst, struct copa_blob v, char letter, struct copa_e
 {
 	if (copa_blob_to_u64(v, UINT64_MAX, dst) < 0)
 		return copa_err_set(err, COPA_E_INPUT, "field '%c:' is not a number: '%.*s'",
-				    letter, (int)(v.n > 40 ? 40 : v.n), v.p);
+		                    letter, (int)(v.n > 40 ? 40 : v.n), v.p);
 	return 1;
 }
 
@@ -146,7 +146,7 @@ static int set_str(struct copa_arena *a, const char **dst, struct copa_blob v)
 }
 
 static int set_deps(struct copa_arena *a, struct copa_apk_deps *dst, struct copa_blob v,
-		    char letter, struct copa_err *err)
+                    char letter, struct copa_err *err)
 {
 	if (copa_apk_deps_parse(a, v, dst, err) < 0)
 		return copa_err_wrap(err, "field '%c:'", letter);
@@ -154,7 +154,7 @@ static int set_deps(struct copa_arena *a, struct copa_apk_deps *dst, struct copa
 }
 
 int copa_apk_pkg_set(struct copa_arena *a, struct copa_apk_pkg *p, char letter,
-		     struct copa_blob value, struct copa_err *err)
+                     struct copa_blob value, struct copa_err *err)
 {
 	switch (letter) {
 	case 'C':

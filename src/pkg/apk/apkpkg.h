@@ -39,20 +39,20 @@ struct copa_apk_deps {
 };
 
 struct copa_apk_pkg {
-	const char *csum;       /* C: "Q1" + base64 SHA-1 (identity) */
-	const char *name;       /* P: */
-	const char *version;    /* V: */
-	const char *arch;       /* A: */
-	const char *desc;       /* T: */
-	const char *url;        /* U: */
-	const char *license;    /* L: */
-	const char *origin;     /* o: */
-	const char *maintainer; /* m: */
-	const char *commit;     /* c: */
-	uint64_t size;          /* S: .apk file size */
-	uint64_t installed_size;    /* I: */
-	uint64_t build_time;        /* t: */
-	uint64_t provider_priority; /* k: (0: none) */
+	const char *csum;                /* C: "Q1" + base64 SHA-1 (identity) */
+	const char *name;                /* P: */
+	const char *version;             /* V: */
+	const char *arch;                /* A: */
+	const char *desc;                /* T: */
+	const char *url;                 /* U: */
+	const char *license;             /* L: */
+	const char *origin;              /* o: */
+	const char *maintainer;          /* m: */
+	const char *commit;              /* c: */
+	uint64_t size;                   /* S: .apk file size */
+	uint64_t installed_size;         /* I: */
+	uint64_t build_time;             /* t: */
+	uint64_t provider_priority;      /* k: (0: none) */
 	struct copa_apk_deps depends;    /* D: */
 	struct copa_apk_deps provides;   /* p: */
 	struct copa_apk_deps install_if; /* i: */
@@ -70,7 +70,7 @@ struct copa_apk_pkg {
  * version; COPA_E_LIMIT past COPA_APK_DEPS_MAX.
  */
 int copa_apk_deps_parse(struct copa_arena *a, struct copa_blob text, struct copa_apk_deps *out,
-			struct copa_err *err);
+                        struct copa_err *err);
 
 /* Appends one dependency as apk writes it ("!name@tag>=1.2"). */
 void copa_apk_dep_write(const struct copa_apk_dep *d, struct copa_buf *out);
@@ -85,7 +85,7 @@ void copa_apk_deps_write(const struct copa_apk_deps *d, struct copa_buf *out);
  * is not one, a bad dependency list, an empty name or version).
  */
 int copa_apk_pkg_set(struct copa_arena *a, struct copa_apk_pkg *p, char letter,
-		     struct copa_blob value, struct copa_err *err);
+                     struct copa_blob value, struct copa_err *err);
 
 /*
  * Appends the package header as apk-tools writes it into an index or the

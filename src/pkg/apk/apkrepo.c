@@ -22,7 +22,7 @@ void copa_apk_repos_release(struct copa_apk_repos *r)
 }
 
 static void warn(struct copa_apk_repos *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void warn(struct copa_apk_repos *r, const char *fmt, ...)
 {
@@ -49,13 +49,13 @@ static bool url_ok(struct copa_blob u)
 }
 
 static int add(struct copa_apk_repos *r, struct copa_blob url, struct copa_blob tag,
-	       struct copa_err *err)
+               struct copa_err *err)
 {
 	size_t cap = r->cap;
 
 	if (r->n >= COPA_APK_REPOS_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "more than %d repositories",
-				    COPA_APK_REPOS_MAX);
+		                    COPA_APK_REPOS_MAX);
 	while (url.n > 1 && url.p[url.n - 1] == '/')
 		url.n--;
 	r->v = copa_xgrow(r->v, &cap, r->n + 1, sizeof(*r->v));
@@ -98,7 +98,7 @@ static bool word(struct copa_blob *rest, struct copa_blob *w)
 }
 
 int copa_apk_repos_parse(struct copa_apk_repos *r, const char *text, size_t n, const char *what,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 	size_t lineno = 0;
@@ -144,7 +144,8 @@ int copa_apk_repos_parse(struct copa_apk_repos *r, const char *text, size_t n, c
 			continue;
 		}
 		while (word(&line, &comp)) {
-			char *full = copa_xasprintf("%.*s/%.*s", (int)url.n, url.p, (int)comp.n, comp.p);
+			char *full =
+			    copa_xasprintf("%.*s/%.*s", (int)url.n, url.p, (int)comp.n, comp.p);
 			int rc = add(r, copa_blob_str(full), tag, err);
 
 			free(full);
@@ -159,7 +160,7 @@ int copa_apk_repos_parse(struct copa_apk_repos *r, const char *text, size_t n, c
 }
 
 int copa_apk_repos_add(struct copa_apk_repos *r, const char *url, const char *tag,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	struct copa_blob u = copa_blob_str(url), t = copa_blob_str(tag);
 
@@ -171,7 +172,7 @@ int copa_apk_repos_add(struct copa_apk_repos *r, const char *url, const char *ta
 }
 
 int copa_apk_repos_default(struct copa_apk_repos *r, const char *os_id, const char *version_id,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	static const char cdn[] = "https://dl-cdn.alpinelinux.org/alpine";
 	char branch[32];
@@ -180,7 +181,8 @@ int copa_apk_repos_default(struct copa_apk_repos *r, const char *os_id, const ch
 		return copa_apk_repos_add(r, "https://packages.wolfi.dev/os", NULL, err);
 	if (strcmp(os_id, "alpine") != 0)
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
-				    "no default apk repositories for '%s' (give them with --repo)", os_id);
+		                    "no default apk repositories for '%s' (give them with --repo)",
+		                    os_id);
 	if (strcmp(version_id, "edge") == 0 || strstr(version_id, "_alpha")) {
 		snprintf(branch, sizeof(branch), "edge");
 	} else {
@@ -190,8 +192,9 @@ int copa_apk_repos_default(struct copa_apk_repos *r, const char *os_id, const ch
 		if (sscanf(version_id, "%u.%u%n", &major, &minor, &used) != 2 || major > 99 ||
 		    minor > 99 || (version_id[used] && version_id[used] != '.'))
 			return copa_err_set(err, COPA_E_UNSUPPORTED,
-					    "alpine version '%s' names no release branch "
-					    "(give the repositories with --repo)", version_id);
+			                    "alpine version '%s' names no release branch "
+			                    "(give the repositories with --repo)",
+			                    version_id);
 		snprintf(branch, sizeof(branch), "v%u.%u", major, minor);
 	}
 	for (int i = 0; i < 2; i++) {
@@ -211,7 +214,7 @@ char *copa_apk_repo_index_url(const struct copa_apk_repo *repo, const char *arch
 }
 
 char *copa_apk_repo_package_url(const struct copa_apk_repo *repo, const char *arch,
-				const char *name, const char *version)
+                                const char *name, const char *version)
 {
 	return copa_xasprintf("%s/%s/%s-%s.apk", repo->url, arch, name, version);
 }

@@ -34,14 +34,17 @@ struct copa_apk_repos {
 	size_t nwarn;
 };
 
-#define COPA_APK_REPOS_INIT {NULL, 0, 0, NULL, 0}
+#define COPA_APK_REPOS_INIT                                                                        \
+	{                                                                                          \
+		NULL, 0, 0, NULL, 0                                                                \
+	}
 
 /*
  * Parses the text of a repositories file, appending to r. `what` names the
  * file in warnings and errors. COPA_E_LIMIT past COPA_APK_REPOS_MAX.
  */
 int copa_apk_repos_parse(struct copa_apk_repos *r, const char *text, size_t n, const char *what,
-			 struct copa_err *err);
+                         struct copa_err *err);
 
 /*
  * Appends the official repositories of an OS release, for an image without
@@ -51,11 +54,11 @@ int copa_apk_repos_parse(struct copa_apk_repos *r, const char *text, size_t n, c
  * cannot map.
  */
 int copa_apk_repos_default(struct copa_apk_repos *r, const char *os_id, const char *version_id,
-			   struct copa_err *err);
+                           struct copa_err *err);
 
 /* Adds one repository (from --repo); the URL is checked as in a file. */
 int copa_apk_repos_add(struct copa_apk_repos *r, const char *url, const char *tag,
-		       struct copa_err *err);
+                       struct copa_err *err);
 
 void copa_apk_repos_release(struct copa_apk_repos *r);
 
@@ -64,6 +67,6 @@ char *copa_apk_repo_index_url(const struct copa_apk_repo *repo, const char *arch
 
 /* "<url>/<arch>/<name>-<version>.apk" (caller frees). */
 char *copa_apk_repo_package_url(const struct copa_apk_repo *repo, const char *arch,
-				const char *name, const char *version);
+                                const char *name, const char *version);
 
 #endif

@@ -55,7 +55,7 @@ static struct key *find_key(const struct copa_apk_keys *k, struct copa_blob name
 }
 
 int copa_apk_keys_add_pem(struct copa_apk_keys *k, const char *name, const void *pem, size_t n,
-			  struct copa_err *err)
+                          struct copa_err *err)
 {
 	BIO *bio;
 	EVP_PKEY *pkey;
@@ -63,7 +63,7 @@ int copa_apk_keys_add_pem(struct copa_apk_keys *k, const char *name, const void 
 
 	if (n > COPA_APK_KEY_FILE_MAX || n > INT32_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "key '%s': larger than %d bytes", name,
-				    COPA_APK_KEY_FILE_MAX);
+		                    COPA_APK_KEY_FILE_MAX);
 	bio = BIO_new_mem_buf(pem, (int)n);
 	if (!bio)
 		return copa_err_set(err, COPA_E_BUG, "key '%s': cannot allocate a BIO", name);
@@ -82,7 +82,7 @@ int copa_apk_keys_add_pem(struct copa_apk_keys *k, const char *name, const void 
 	if (k->n >= COPA_APK_KEYS_MAX) {
 		EVP_PKEY_free(pkey);
 		return copa_err_set(err, COPA_E_LIMIT, "key '%s': more than %d trusted keys", name,
-				    COPA_APK_KEYS_MAX);
+		                    COPA_APK_KEYS_MAX);
 	}
 	k->v = copa_xgrow(k->v, &k->cap, k->n + 1, sizeof(*k->v));
 	k->v[k->n++] = (struct key){copa_xstrdup(name), pkey};
@@ -94,8 +94,7 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int copa_apk_keys_add_dir(struct copa_apk_keys *k, int atfd, const char *dir,
-			  struct copa_err *err)
+int copa_apk_keys_add_dir(struct copa_apk_keys *k, int atfd, const char *dir, struct copa_err *err)
 {
 	int fd = openat(atfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d;
@@ -149,9 +148,9 @@ static const EVP_MD *md_of(struct copa_blob *signame)
 		const char *prefix;
 		const EVP_MD *(*md)(void);
 	} kinds[] = {
-		{".SIGN.RSA.", EVP_sha1},
-		{".SIGN.RSA256.", EVP_sha256},
-		{".SIGN.RSA512.", EVP_sha512},
+	    {".SIGN.RSA.", EVP_sha1},
+	    {".SIGN.RSA256.", EVP_sha256},
+	    {".SIGN.RSA512.", EVP_sha512},
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(kinds); i++) {
@@ -167,7 +166,7 @@ static const EVP_MD *md_of(struct copa_blob *signame)
 }
 
 static bool rsa_verify(EVP_PKEY *pkey, const EVP_MD *md, struct copa_blob sig,
-		       struct copa_blob data)
+                       struct copa_blob data)
 {
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	bool ok;
@@ -176,14 +175,14 @@ static bool rsa_verify(EVP_PKEY *pkey, const EVP_MD *md, struct copa_blob sig,
 		return false;
 	ok = EVP_DigestVerifyInit(ctx, NULL, md, NULL, pkey) == 1 &&
 	     EVP_DigestVerify(ctx, (const unsigned char *)sig.p, sig.n,
-			      (const unsigned char *)data.p, data.n) == 1;
+	                      (const unsigned char *)data.p, data.n) == 1;
 	EVP_MD_CTX_free(ctx);
 	return ok;
 }
 
 int copa_apk_verify_segment(const struct copa_apk_keys *k, struct copa_blob sig_tar,
-			    struct copa_blob signed_bytes, const char **key_name,
-			    struct copa_err *err)
+                            struct copa_blob signed_bytes, const char **key_name,
+                            struct copa_err *err)
 {
 	struct copa_apk_tar t;
 	struct copa_apk_tar_entry e;
@@ -197,10 +196,12 @@ int copa_apk_verify_segment(const struct copa_apk_keys *k, struct copa_blob sig_
 		struct key *key;
 
 		if (!md || e.type != '0') {
-			r = copa_err_set(err, COPA_E_VERIFY,
-					 sigs ? "signature segment holds '%.200s', not a .SIGN.RSA entry"
-					      : "not signed (its first gzip stream holds '%.200s', "
-						"not a .SIGN.RSA entry)", e.name);
+			r = copa_err_set(
+			    err, COPA_E_VERIFY,
+			    sigs ? "signature segment holds '%.200s', not a .SIGN.RSA entry"
+			         : "not signed (its first gzip stream holds '%.200s', "
+			           "not a .SIGN.RSA entry)",
+			    e.name);
 			copa_apk_tar_release(&t);
 			return r;
 		}
@@ -225,7 +226,7 @@ int copa_apk_verify_segment(const struct copa_apk_keys *k, struct copa_blob sig_
 		return copa_err_set(err, COPA_E_VERIFY, "bad signature by key '%s'", bad);
 	if (unknown[0])
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "signed by unknown key '%s' (add it with --keyring)", unknown);
+		                    "signed by unknown key '%s' (add it with --keyring)", unknown);
 	(void)sigs;
 	return copa_err_set(err, COPA_E_VERIFY, "not signed");
 }

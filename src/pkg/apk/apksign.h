@@ -23,7 +23,7 @@
 #include <stddef.h>
 
 /* Most keys one set holds, and the largest key file read. */
-#define COPA_APK_KEYS_MAX 256
+#define COPA_APK_KEYS_MAX     256
 #define COPA_APK_KEY_FILE_MAX 65536
 
 struct copa_apk_keys;
@@ -41,15 +41,14 @@ size_t copa_apk_keys_count(const struct copa_apk_keys *k);
  * PEM is not an RSA public key.
  */
 int copa_apk_keys_add_pem(struct copa_apk_keys *k, const char *name, const void *pem, size_t n,
-			  struct copa_err *err);
+                          struct copa_err *err);
 
 /*
  * Adds every regular file of directory `dir` (relative to atfd) as a key;
  * files that are not PEM public keys are errors naming them. A missing
  * directory adds nothing and is not an error.
  */
-int copa_apk_keys_add_dir(struct copa_apk_keys *k, int atfd, const char *dir,
-			  struct copa_err *err);
+int copa_apk_keys_add_dir(struct copa_apk_keys *k, int atfd, const char *dir, struct copa_err *err);
 
 /*
  * Verifies the signature segment `sig_tar` (the inflated first member: a tar
@@ -61,8 +60,8 @@ int copa_apk_keys_add_dir(struct copa_apk_keys *k, int atfd, const char *dir,
  * 'NAME'"; the caller wraps them with the file's name.
  */
 int copa_apk_verify_segment(const struct copa_apk_keys *k, struct copa_blob sig_tar,
-			    struct copa_blob signed_bytes, const char **key_name,
-			    struct copa_err *err);
+                            struct copa_blob signed_bytes, const char **key_name,
+                            struct copa_err *err);
 
 /*
  * True when the first entry of an inflated segment is a `.SIGN.` file (PAX

@@ -64,7 +64,8 @@ static int satisfies(const struct copa_apk_dep *d, const struct copa_apk_pkg *p)
 			if (version_ok(pv->version, d, NULL))
 				return 1;
 		} else if ((d->op & COPA_APKV_ANY) == COPA_APKV_ANY) {
-			return 1; /* an unversioned provide only satisfies an unversioned dependency */
+			return 1; /* an unversioned provide only satisfies an unversioned dependency
+			           */
 		}
 	}
 	return 0;
@@ -133,7 +134,7 @@ static void spread_upgrade(struct solver *s)
 
 					if (satisfies(d, s->c[k].p) && !in_upgrade_set(s, name)) {
 						s->up = copa_xgrow(s->up, &s->capup, s->nup + 1,
-								   sizeof(*s->up));
+						                   sizeof(*s->up));
 						s->up[s->nup++] = name;
 					}
 				}
@@ -170,7 +171,7 @@ static const char *offered_version(const struct copa_apk_pkg *p, const struct co
  * installed, the highest provider_priority, then the name (stable).
  */
 static int better(const struct solver *s, const struct copa_apk_dep *d, const struct cand *a,
-		  const struct cand *b)
+                  const struct cand *b)
 {
 	const char *va = offered_version(a->p, d), *vb = offered_version(b->p, d);
 	bool same = strcmp(a->p->name, b->p->name) == 0;
@@ -182,15 +183,16 @@ static int better(const struct solver *s, const struct copa_apk_dep *d, const st
 	    (r = copa_apkver_sign(copa_apkver_cmp(copa_blob_str(va), copa_blob_str(vb)))))
 		return r;
 	if (same) {
-		r = copa_apkver_sign(copa_apkver_cmp(copa_blob_str(a->p->version),
-						     copa_blob_str(b->p->version)));
+		r = copa_apkver_sign(
+		    copa_apkver_cmp(copa_blob_str(a->p->version), copa_blob_str(b->p->version)));
 		if (r)
 			return r;
 		if (a->installed != b->installed)
 			return a->installed ? 1 : -1; /* no churn for an equal version */
 		return 0;
 	}
-	bool ia = installed_named(s, a->p->name) != NULL, ib = installed_named(s, b->p->name) != NULL;
+	bool ia = installed_named(s, a->p->name) != NULL,
+	     ib = installed_named(s, b->p->name) != NULL;
 
 	if (ia != ib)
 		return ia ? 1 : -1; /* keep the provider the image has */
@@ -267,12 +269,13 @@ static int drain(struct solver *s, struct copa_err *err)
 			other = selected_named(s, it.d->name);
 			if (other)
 				copa_err_set(err, COPA_E_PACKAGE,
-					     "'%s' needs '%s', but '%s-%s' is already chosen", it.by,
-					     copa_buf_str(&dep), other->name, other->version);
+				             "'%s' needs '%s', but '%s-%s' is already chosen",
+				             it.by, copa_buf_str(&dep), other->name,
+				             other->version);
 			else
 				copa_err_set(err, COPA_E_PACKAGE,
-					     "'%s' needs '%s', which no repository provides", it.by,
-					     copa_buf_str(&dep));
+				             "'%s' needs '%s', which no repository provides", it.by,
+				             copa_buf_str(&dep));
 			copa_buf_release(&dep);
 			return -1;
 		}
@@ -341,9 +344,9 @@ static int check_conflicts(const struct solver *s, struct copa_err *err)
 			for (size_t k = 0; k < s->nsel; k++)
 				if (s->sel[k] != p && satisfies(d, s->sel[k]))
 					return copa_err_set(err, COPA_E_PACKAGE,
-							    "'%s-%s' conflicts with '%s-%s'", p->name,
-							    p->version, s->sel[k]->name,
-							    s->sel[k]->version);
+					                    "'%s-%s' conflicts with '%s-%s'",
+					                    p->name, p->version, s->sel[k]->name,
+					                    s->sel[k]->version);
 		}
 	}
 	return 0;
@@ -356,26 +359,28 @@ static void changes(const struct solver *s, struct copa_apksolve_out *out)
 	for (size_t i = 0; i < s->nsel; i++) {
 		const struct copa_apk_pkg *p = s->sel[i], *old = installed_named(s, p->name);
 
-		if (old == p || (old && strcmp(old->version, p->version) == 0 && old->csum && p->csum &&
-				 strcmp(old->csum, p->csum) == 0))
+		if (old == p || (old && strcmp(old->version, p->version) == 0 && old->csum &&
+		                 p->csum && strcmp(old->csum, p->csum) == 0))
 			continue;
-		out->changes = copa_xgrow(out->changes, &cap, out->nchanges + 1, sizeof(*out->changes));
+		out->changes =
+		    copa_xgrow(out->changes, &cap, out->nchanges + 1, sizeof(*out->changes));
 		out->changes[out->nchanges++] = (struct copa_apksolve_change){
-			old ? COPA_APKSOLVE_UPGRADE : COPA_APKSOLVE_ADD, old, p};
+		    old ? COPA_APKSOLVE_UPGRADE : COPA_APKSOLVE_ADD, old, p};
 	}
 	for (size_t i = 0; i < s->in->ninstalled; i++) {
 		const struct copa_apk_pkg *old = s->in->installed[i];
 
 		if (selected_named(s, old->name))
 			continue;
-		out->changes = copa_xgrow(out->changes, &cap, out->nchanges + 1, sizeof(*out->changes));
+		out->changes =
+		    copa_xgrow(out->changes, &cap, out->nchanges + 1, sizeof(*out->changes));
 		out->changes[out->nchanges++] =
-			(struct copa_apksolve_change){COPA_APKSOLVE_REMOVE, old, NULL};
+		    (struct copa_apksolve_change){COPA_APKSOLVE_REMOVE, old, NULL};
 	}
 }
 
 int copa_apksolve(const struct copa_apksolve_in *in, struct copa_apksolve_out *out,
-		  struct copa_err *err)
+                  struct copa_err *err)
 {
 	struct solver s = {in, NULL, 0, NULL, 0, 0, NULL, 0, 0, 0, NULL, 0, 0};
 	size_t capc = 0;

@@ -41,8 +41,8 @@ struct copa_apksolve_in {
 	const struct copa_apk_deps *world; /* etc/apk/world */
 	bool upgrade_all;                  /* apk upgrade */
 	const char *const *upgrade;        /* apk add -u NAME...: names to move to their newest,
-					      with their dependencies (add them to world for
-					      apk add's own semantics) */
+	                                      with their dependencies (add them to world for
+	                                      apk add's own semantics) */
 	size_t nupgrade;
 };
 
@@ -61,7 +61,8 @@ struct copa_apksolve_change {
 struct copa_apksolve_out {
 	const struct copa_apk_pkg **chosen; /* the whole installed set afterwards */
 	size_t nchosen;
-	struct copa_apksolve_change *changes; /* adds and upgrades in dependency order, removals last */
+	struct copa_apksolve_change
+	    *changes; /* adds and upgrades in dependency order, removals last */
 	size_t nchanges;
 };
 
@@ -72,7 +73,7 @@ struct copa_apksolve_out {
  * a conflict between two chosen packages.
  */
 int copa_apksolve(const struct copa_apksolve_in *in, struct copa_apksolve_out *out,
-		  struct copa_err *err);
+                  struct copa_err *err);
 
 void copa_apksolve_out_release(struct copa_apksolve_out *out);
 

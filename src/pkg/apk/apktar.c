@@ -105,7 +105,7 @@ static int pax_num(struct copa_blob v, uint64_t *out)
 }
 
 static int parse_pax(struct copa_apk_tar *t, struct copa_blob body, struct pending *pd,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	while (body.n) {
 		size_t i = 0, len;
@@ -117,13 +117,15 @@ static int parse_pax(struct copa_apk_tar *t, struct copa_blob body, struct pendi
 		    copa_blob_to_u64(copa_blob(body.p, i), body.n, &l) < 0 || l <= i + 1 ||
 		    body.p[l - 1] != '\n')
 			return copa_err_set(err, COPA_E_INPUT, "%s: malformed pax header record",
-					    t->what);
+			                    t->what);
 		len = (size_t)l;
 		struct copa_blob rec = copa_blob(body.p + i + 1, len - i - 2), key;
 
 		body.p += len, body.n -= len;
-		if (!copa_blob_split(&rec, '=', &key) || !copa_blob_chr(copa_blob(key.p, key.n + 1), '='))
-			return copa_err_set(err, COPA_E_INPUT, "%s: pax record without '='", t->what);
+		if (!copa_blob_split(&rec, '=', &key) ||
+		    !copa_blob_chr(copa_blob(key.p, key.n + 1), '='))
+			return copa_err_set(err, COPA_E_INPUT, "%s: pax record without '='",
+			                    t->what);
 		int r = 0;
 
 		if (copa_blob_eqs(key, "path")) {
@@ -151,14 +153,13 @@ static int parse_pax(struct copa_apk_tar *t, struct copa_blob body, struct pendi
 		}
 		if (r < 0)
 			return copa_err_set(err, COPA_E_INPUT, "%s: bad pax value for '%.*s'",
-					    t->what, (int)key.n, key.p);
+			                    t->what, (int)key.n, key.p);
 	}
 	return 0;
 }
 
 /* Takes the header block and the data of `size` bytes (padded) off the input. */
-static int take(struct copa_apk_tar *t, uint64_t size, struct copa_blob *data,
-		struct copa_err *err)
+static int take(struct copa_apk_tar *t, uint64_t size, struct copa_blob *data, struct copa_err *err)
 {
 	uint64_t padded = (size + BLOCK - 1) / BLOCK * BLOCK;
 
@@ -186,8 +187,10 @@ int copa_apk_tar_next(struct copa_apk_tar *t, struct copa_apk_tar_entry *e, stru
 		char type;
 
 		if (t->ended || t->rest.n == 0)
-			return pd.have_path || pd.have_link ? copa_err_set(err, COPA_E_INPUT,
-					"%s: extended header without an entry", t->what) : 0;
+			return pd.have_path || pd.have_link
+			           ? copa_err_set(err, COPA_E_INPUT,
+			                          "%s: extended header without an entry", t->what)
+			           : 0;
 		if (t->rest.n < BLOCK)
 			return copa_err_set(err, COPA_E_INPUT, "%s: truncated tar header", t->what);
 		if (zero_block(h)) {
@@ -196,7 +199,7 @@ int copa_apk_tar_next(struct copa_apk_tar *t, struct copa_apk_tar_entry *e, stru
 		}
 		if (!checksum_ok(h))
 			return copa_err_set(err, COPA_E_INPUT, "%s: tar header checksum mismatch",
-					    t->what);
+			                    t->what);
 		if (num_field(h + 124, 12, &size) < 0)
 			return copa_err_set(err, COPA_E_INPUT, "%s: bad tar size field", t->what);
 		if (pd.have_size)
@@ -212,9 +215,10 @@ int copa_apk_tar_next(struct copa_apk_tar *t, struct copa_apk_tar_entry *e, stru
 		if (type == 'L' || type == 'K') {
 			struct copa_buf *dst = type == 'L' ? &t->name : &t->link;
 
-			if (set_str(dst, data.p, field_len((const unsigned char *)data.p, data.n)) < 0)
+			if (set_str(dst, data.p, field_len((const unsigned char *)data.p, data.n)) <
+			    0)
 				return copa_err_set(err, COPA_E_LIMIT, "%s: long name too long",
-						    t->what);
+				                    t->what);
 			if (type == 'L')
 				pd.have_path = true;
 			else
@@ -238,13 +242,14 @@ int copa_apk_tar_next(struct copa_apk_tar *t, struct copa_apk_tar_entry *e, stru
 		e->linkname = copa_buf_str(&t->link);
 		e->type = type == '\0' ? '0' : type;
 		if (num_field(h + 100, 8, &v) < 0)
-			return copa_err_set(err, COPA_E_INPUT, "%s: bad mode of '%s'", t->what, e->name);
+			return copa_err_set(err, COPA_E_INPUT, "%s: bad mode of '%s'", t->what,
+			                    e->name);
 		e->mode = (uint32_t)(v & 07777);
 		if ((!pd.have_uid && num_field(h + 108, 8, &pd.uid) < 0) ||
 		    (!pd.have_gid && num_field(h + 116, 8, &pd.gid) < 0) ||
 		    (!pd.have_mtime && num_field(h + 136, 12, &pd.mtime) < 0))
 			return copa_err_set(err, COPA_E_INPUT, "%s: bad numeric field of '%s'",
-					    t->what, e->name);
+			                    t->what, e->name);
 		e->uid = pd.uid;
 		e->gid = pd.gid;
 		e->mtime = pd.mtime;

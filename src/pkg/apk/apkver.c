@@ -54,9 +54,9 @@ static int suffix_rank(struct copa_blob s)
 		const char *name;
 		int rank;
 	} table[] = {
-		{"alpha", SUF_ALPHA}, {"beta", SUF_BETA}, {"pre", SUF_PRE}, {"rc", SUF_RC},
-		{"cvs", SUF_CVS},     {"svn", SUF_SVN},   {"git", SUF_GIT}, {"hg", SUF_HG},
-		{"p", SUF_P},
+	    {"alpha", SUF_ALPHA}, {"beta", SUF_BETA}, {"pre", SUF_PRE},
+	    {"rc", SUF_RC},       {"cvs", SUF_CVS},   {"svn", SUF_SVN},
+	    {"git", SUF_GIT},     {"hg", SUF_HG},     {"p", SUF_P},
 	};
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++)
@@ -193,7 +193,8 @@ static int tok_cmp(const struct tok *a, const struct tok *b)
 {
 	switch (a->kind) {
 	case TK_DIGIT:
-		/* A component with a leading zero sorts as a string (Gentoo): 1.001 < 1.01 < 1.1. */
+		/* A component with a leading zero sorts as a string (Gentoo): 1.001 < 1.01 < 1.1.
+		 */
 		if (a->text.p[0] == '0' || b->text.p[0] == '0')
 			return bytes_order(a->text, b->text);
 		return order(a->number, b->number);
@@ -311,7 +312,7 @@ const char *copa_apkver_op_str(int op)
 bool copa_apkver_match(struct copa_blob a, int op, struct copa_blob b)
 {
 	bool ok = (op & COPA_APKV_ANY) == COPA_APKV_ANY ||
-		  (copa_apkver_cmp_fuzzy(a, b, (op & COPA_APKV_FUZZY) != 0) & op) != 0;
+	          (copa_apkver_cmp_fuzzy(a, b, (op & COPA_APKV_FUZZY) != 0) & op) != 0;
 
 	return (op & COPA_APKV_CONFLICT) ? !ok : ok;
 }

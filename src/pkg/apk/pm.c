@@ -18,7 +18,7 @@ static bool exists(struct copa_view *v, const char *path)
 	struct copa_buf canon = COPA_BUF_INIT;
 	const struct copa_view_entry *e = NULL;
 	bool r = copa_view_resolve(v, path, COPA_VIEW_FOLLOW, &canon, &e, NULL) == 0 && e &&
-		 (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
+	         (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
 
 	copa_buf_release(&canon);
 	return r;
@@ -55,8 +55,8 @@ static int apk_detect(struct copa_view *v, struct copa_pm_info *info, struct cop
 }
 
 const struct copa_pm_ops copa_pm_apk_ops = {
-	.fam = COPA_FAM_APK,
-	.name = "apk",
-	.pkg_suffix = ".apk",
-	.detect = apk_detect,
+    .fam = COPA_FAM_APK,
+    .name = "apk",
+    .pkg_suffix = ".apk",
+    .detect = apk_detect,
 };

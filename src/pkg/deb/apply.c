@@ -34,12 +34,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#define DEFAULT_INLINE_MAX   (16u << 10)
-#define INLINE_BUDGET        (16u << 20) /* inline bytes one package may hold in memory */
-#define MAX_CONFFILE_SIZE    (64u << 20)
-#define NEWCONFFILE          "newconffile"
-#define NONEXISTENT          "-"
-#define CACERTS_DIR          "usr/share/ca-certificates/"
+#define DEFAULT_INLINE_MAX (16u << 10)
+#define INLINE_BUDGET      (16u << 20) /* inline bytes one package may hold in memory */
+#define MAX_CONFFILE_SIZE  (64u << 20)
+#define NEWCONFFILE        "newconffile"
+#define NONEXISTENT        "-"
+#define CACERTS_DIR        "usr/share/ca-certificates/"
 
 /* ---- string vectors ---- */
 
@@ -92,8 +92,8 @@ struct owners {
 	struct copa_strmap by_canon; /* "usr/bin/x" -> list */
 	struct owner_list *lists;
 	size_t n_lists, cap_lists;
-	char **names;                /* id -> package name */
-	struct copa_strmap id_of;    /* "name:arch" -> id */
+	char **names;             /* id -> package name */
+	struct copa_strmap id_of; /* "name:arch" -> id */
 	size_t n_ids, cap_ids;
 };
 
@@ -130,7 +130,7 @@ static uint32_t owners_id(struct owners *o, const char *name, const char *arch)
 }
 
 static struct owner_list *owners_list(struct owners *o, struct copa_strmap *m, const char *path,
-				      size_t n, bool create)
+                                      size_t n, bool create)
 {
 	uint32_t idx;
 
@@ -192,7 +192,7 @@ struct copa_deb_apply {
 	struct strv notes;
 	struct file_trigger *ftrig;
 	size_t n_ftrig;
-	struct strv whiteouts; /* paths whited out so far */
+	struct strv whiteouts;         /* paths whited out so far */
 	struct copa_buf passwd, group; /* the image's, for owner names in tar headers */
 	bool finished;
 };
@@ -212,7 +212,7 @@ static bool is_db_path(const struct copa_deb_apply *a, const char *path)
 }
 
 int copa_deb_apply_read(struct copa_deb_apply *a, const char *path, size_t max,
-			struct copa_buf *out, struct copa_err *err)
+                        struct copa_buf *out, struct copa_err *err)
 {
 	return copa_pkgfs_read(a->v, a->b, path, max, out, err);
 }
@@ -250,7 +250,7 @@ static int remove_path(struct copa_deb_apply *a, const char *path, struct copa_e
 
 /* Reads an optional file; *found false (and 0) when it does not exist. */
 static int read_opt(struct copa_deb_apply *a, const char *path, size_t max, struct copa_buf *out,
-		    bool *found, struct copa_err *err)
+                    bool *found, struct copa_err *err)
 {
 	struct copa_buf canon = COPA_BUF_INIT;
 	const struct copa_view_entry *e = NULL;
@@ -336,8 +336,8 @@ static int load_path_filters(struct copa_deb_apply *a, struct copa_err *err)
 }
 
 struct copa_deb_apply *copa_deb_apply_new(struct copa_view *v, struct copa_layer_builder *b,
-					  const struct copa_deb_apply_opts *opts,
-					  struct copa_err *err)
+                                          const struct copa_deb_apply_opts *opts,
+                                          struct copa_err *err)
 {
 	struct copa_deb_apply *a = copa_xcalloc(1, sizeof(*a));
 	bool found;
@@ -486,7 +486,7 @@ static int pathvec_add_md5(void *ctx, struct copa_blob md5, struct copa_blob pat
 
 /* The files a package owns: its .list, or (distroless) its .md5sums. */
 static int read_pkg_files(struct copa_deb_apply *a, const struct copa_dpkg_pkg *p,
-			  struct pathvec *out, struct copa_err *err)
+                          struct pathvec *out, struct copa_err *err)
 {
 	struct copa_buf data = COPA_BUF_INIT;
 	char *path;
@@ -495,14 +495,14 @@ static int read_pkg_files(struct copa_deb_apply *a, const struct copa_dpkg_pkg *
 
 	if (a->db->layout == COPA_DPKGDB_STATUSD)
 		path = copa_xasprintf("%s/status.d/%s.md5sums", a->db->admindir,
-				      p->statusd_file ? p->statusd_file : p->name);
+		                      p->statusd_file ? p->statusd_file : p->name);
 	else
 		path = copa_dpkgdb_info_path(a->db, p->name, p->arch, p->multi_arch, "list");
 	r = read_opt(a, path, COPA_DPKGDB_MAX_FILE, &data, &found, err);
 	if (r == 0 && found) {
 		if (a->db->layout == COPA_DPKGDB_STATUSD)
 			r = copa_dpkg_md5sums_foreach(data.p, data.len, path, pathvec_add_md5, out,
-						      err);
+			                              err);
 		else
 			r = copa_dpkg_list_foreach(data.p, data.len, pathvec_add_blob, out);
 		if (r > 0)
@@ -531,7 +531,7 @@ static char *canon_of(struct copa_deb_apply *a, const char *pkgpath)
 }
 
 static void owners_add_pkg(struct owners *o, struct copa_deb_apply *a, uint32_t id,
-			   const struct pathvec *files, bool add)
+                           const struct pathvec *files, bool add)
 {
 	for (size_t i = 0; i < files->n; i++) {
 		const char *p = files->v[i];
@@ -579,12 +579,12 @@ static int ensure_owners(struct copa_deb_apply *a, struct copa_err *err)
 
 /* The first owner of pkgpath (or of its canonical form) other than packages named `name`. */
 static const char *other_owner(struct copa_deb_apply *a, const char *pkgpath, const char *canon,
-			       const char *name)
+                               const char *name)
 {
 	struct owners *o = a->own;
 	const struct owner_list *ls[2] = {
-		pkgpath ? owners_list(o, &o->by_path, pkgpath, strlen(pkgpath), false) : NULL,
-		canon ? owners_list(o, &o->by_canon, canon, strlen(canon), false) : NULL,
+	    pkgpath ? owners_list(o, &o->by_path, pkgpath, strlen(pkgpath), false) : NULL,
+	    canon ? owners_list(o, &o->by_canon, canon, strlen(canon), false) : NULL,
 	};
 
 	for (int k = 0; k < 2; k++)
@@ -600,29 +600,30 @@ enum act {
 	ACT_SKIP,      /* nothing to write: an existing directory, an unchanged conffile */
 	ACT_WRITE,     /* an entry at dest */
 	ACT_CONF_KEEP, /* conffile: keep the image's version, write nothing */
-	ACT_CONF_DIST, /* conffile: keep the image's version, write the package's as dest (.dpkg-dist) */
+	ACT_CONF_DIST, /* conffile: keep the image's version, write the package's as dest
+	                  (.dpkg-dist) */
 };
 
 struct item {
-	const char *pkgpath;  /* "/usr/bin/x", "/." for the root */
-	const char *rel;      /* "usr/bin/x", "" for the root */
+	const char *pkgpath; /* "/usr/bin/x", "/." for the root */
+	const char *rel;     /* "usr/bin/x", "" for the root */
 	uint8_t type;
 	uint32_t mode, uid, gid;
 	int64_t mtime;
-	const char *link;     /* symlink target, or the hard link target (rel) */
+	const char *link; /* symlink target, or the hard link target (rel) */
 	uint32_t rmaj, rmin;
 	struct copa_layer_xattr *xattrs;
 	size_t n_xattrs;
 	uint64_t size;
-	const void *data;     /* inline content */
-	const char *staged;   /* or a staged file */
+	const void *data;   /* inline content */
+	const char *staged; /* or a staged file */
 	char md5[33];
-	const char *dest;     /* where it is written (canonical) */
-	const char *canon;    /* canonical path of the undiverted package path */
+	const char *dest;  /* where it is written (canonical) */
+	const char *canon; /* canonical path of the undiverted package path */
 	enum act act;
-	bool filtered;        /* left out by dpkg's path filters: listed, not unpacked */
+	bool filtered; /* left out by dpkg's path filters: listed, not unpacked */
 	bool conffile;
-	const char *cur_md5;  /* conffile: the image's version, NONEXISTENT when absent */
+	const char *cur_md5; /* conffile: the image's version, NONEXISTENT when absent */
 };
 
 struct plan {
@@ -688,7 +689,7 @@ static const struct copa_dpkg_ctl_conffile *ctl_conffile(const struct plan *pl, 
 /* -- reading data.tar -- */
 
 static int stage_content(struct plan *pl, struct item *it, struct copa_debfile_reader *r,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	struct copa_deb_apply *a = pl->a;
 	struct copa_hash h;
@@ -696,7 +697,7 @@ static int stage_content(struct plan *pl, struct item *it, struct copa_debfile_r
 	uint64_t got = 0;
 	ssize_t n;
 	bool keep_inline = a->stage_fd < 0 || (it->size <= a->o.inline_max &&
-					       pl->inline_bytes + it->size <= INLINE_BUDGET);
+	                                       pl->inline_bytes + it->size <= INLINE_BUDGET);
 	char *mem = NULL;
 	int fd = -1, rc = 0;
 
@@ -706,9 +707,10 @@ static int stage_content(struct plan *pl, struct item *it, struct copa_debfile_r
 		pl->inline_bytes += it->size;
 	} else {
 		char *name = copa_xasprintf("copa-deb-%ld-%llu", (long)getpid(),
-					    (unsigned long long)++a->seq);
+		                            (unsigned long long)++a->seq);
 
-		fd = copa_fs_open_beneath(a->stage_fd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
+		fd =
+		    copa_fs_open_beneath(a->stage_fd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
 		if (fd < 0) {
 			free(name);
 			copa_hash_release(&h);
@@ -719,8 +721,10 @@ static int stage_content(struct plan *pl, struct item *it, struct copa_debfile_r
 	}
 	while ((n = copa_debfile_read(r, buf, sizeof(buf), err)) > 0) {
 		if (got + (uint64_t)n > it->size) {
-			rc = copa_err_set(err, COPA_E_INPUT, "'%s': data.tar entry '%s' is longer than its header says",
-					  pl->deb->label, it->pkgpath);
+			rc =
+			    copa_err_set(err, COPA_E_INPUT,
+			                 "'%s': data.tar entry '%s' is longer than its header says",
+			                 pl->deb->label, it->pkgpath);
 			break;
 		}
 		copa_hash_update(&h, buf, (size_t)n);
@@ -736,7 +740,7 @@ static int stage_content(struct plan *pl, struct item *it, struct copa_debfile_r
 		rc = -1;
 	if (rc == 0 && got != it->size)
 		rc = copa_err_set(err, COPA_E_INPUT, "'%s': data.tar entry '%s' is truncated",
-				  pl->deb->label, it->pkgpath);
+		                  pl->deb->label, it->pkgpath);
 	if (fd >= 0)
 		close(fd);
 	copa_hash_final_hex(&h, buf);
@@ -746,7 +750,7 @@ static int stage_content(struct plan *pl, struct item *it, struct copa_debfile_r
 }
 
 static int on_entry(void *ctx, const struct copa_debfile_entry *e, struct copa_debfile_reader *r,
-		    struct copa_err *err)
+                    struct copa_err *err)
 {
 	struct plan *pl = ctx;
 	struct item *it;
@@ -779,8 +783,8 @@ static int on_entry(void *ctx, const struct copa_debfile_entry *e, struct copa_d
 		it->xattrs = copa_arena_alloc(&pl->ar, e->n_xattrs * sizeof(*it->xattrs));
 		for (size_t i = 0; i < e->n_xattrs; i++) {
 			it->xattrs[i].name = copa_arena_strdup(&pl->ar, e->xattrs[i].name);
-			it->xattrs[i].value = copa_arena_memdup(&pl->ar, e->xattrs[i].value,
-								e->xattrs[i].len ? e->xattrs[i].len : 1);
+			it->xattrs[i].value = copa_arena_memdup(
+			    &pl->ar, e->xattrs[i].value, e->xattrs[i].len ? e->xattrs[i].len : 1);
 			it->xattrs[i].len = e->xattrs[i].len;
 		}
 		it->n_xattrs = e->n_xattrs;
@@ -823,7 +827,7 @@ static const char *map_path(struct plan *pl, const char *rel, struct copa_err *e
 
 /* True when the view's entry at path is a directory or a symlink leading to one. */
 static bool is_dir_or_link_to_dir(struct copa_deb_apply *a, const char *path,
-				  const struct copa_view_entry *ve, char **target)
+                                  const struct copa_view_entry *ve, char **target)
 {
 	struct copa_buf c = COPA_BUF_INIT;
 	const struct copa_view_entry *t = NULL;
@@ -851,7 +855,7 @@ static bool is_dir_or_link_to_dir(struct copa_deb_apply *a, const char *path,
 
 /* dpkg's linktosameexistingdir(): both symlinks lead to the same existing directory. */
 static bool link_to_same_dir(struct plan *pl, const char *dest, const struct copa_view_entry *ve,
-			     const char *target)
+                             const char *target)
 {
 	struct copa_deb_apply *a = pl->a;
 	char *old_t = NULL, *new_path, *slash;
@@ -930,7 +934,7 @@ static void copy_perms(struct item *it, const struct copa_view_entry *cur)
 
 /* deferred_configure_conffile() with --force-confold, decided at unpack time. */
 static int plan_conffile(struct plan *pl, struct item *it, const char *usepath,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	struct copa_deb_apply *a = pl->a;
 	struct copa_buf cdr = COPA_BUF_INIT;
@@ -950,8 +954,8 @@ static int plan_conffile(struct plan *pl, struct item *it, const char *usepath,
 	if (cur && cur->type != COPA_FT_REG && cur->type != COPA_FT_HARDLINK) {
 		copa_buf_release(&cdr);
 		return copa_err_set(err, COPA_E_PACKAGE,
-				    "'%s': conffile '%s' is not a regular file in the image",
-				    pl->deb->label, it->pkgpath);
+		                    "'%s': conffile '%s' is not a regular file in the image",
+		                    pl->deb->label, it->pkgpath);
 	}
 	if (cur) {
 		r = md5_of(pl, copa_buf_str(&cdr), cmd5, err);
@@ -987,8 +991,10 @@ static int plan_conffile(struct plan *pl, struct item *it, const char *usepath,
 
 		it->dest = dup_ar(pl, d);
 		copy_perms(it, cur);
-		strv_add(&pl->notes, copa_xasprintf("kept the image's conffile '%s'%s; the package's version is in '/%s'",
-						    it->pkgpath, exists ? "" : " (deleted in the image)", it->dest));
+		strv_add(&pl->notes,
+		         copa_xasprintf(
+		             "kept the image's conffile '%s'%s; the package's version is in '/%s'",
+		             it->pkgpath, exists ? "" : " (deleted in the image)", it->dest));
 	} else if (exists && strcmp(cmd5, it->md5)) {
 		strv_add(&pl->notes, copa_xasprintf("kept the image's conffile '%s'", it->pkgpath));
 	}
@@ -1013,8 +1019,9 @@ static int plan_item(struct plan *pl, struct item *it, struct copa_err *err)
 	if (it->filtered)
 		return 0; /* as dpkg: not in the archive's new files, so an old copy goes */
 	if (copa_dpkgdb_diverted_to(a->db, it->pkgpath))
-		strv_add(&pl->notes, copa_xasprintf("'%s' is the divert-to path of another file; overwritten",
-						    it->pkgpath));
+		strv_add(&pl->notes,
+		         copa_xasprintf("'%s' is the divert-to path of another file; overwritten",
+		                        it->pkgpath));
 	it->dest = map_path(pl, userel, err);
 	if (!it->dest)
 		return -1;
@@ -1029,9 +1036,10 @@ static int plan_item(struct plan *pl, struct item *it, struct copa_err *err)
 	}
 	cc = ctl_conffile(pl, it->pkgpath);
 	if (cc && cc->remove_on_upgrade)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s': conffile '%s' is marked for removal on upgrade but shipped",
-				    pl->deb->label, it->pkgpath);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "'%s': conffile '%s' is marked for removal on upgrade but shipped",
+		    pl->deb->label, it->pkgpath);
 	/* The package's own planned entry at this path wins over the image. */
 	ve = item_at(pl, &pl->overlay, it->dest) ? NULL : copa_view_get(a->v, it->dest);
 	switch (it->type) {
@@ -1039,14 +1047,16 @@ static int plan_item(struct plan *pl, struct item *it, struct copa_err *err)
 		if (is_dir_or_link_to_dir(a, it->dest, ve, NULL))
 			return 0; /* existing directory (or symlink to one): left alone */
 		if (ve && ve->type != COPA_FT_SYMLINK)
-			strv_add(&pl->notes, copa_xasprintf("directory '%s' replaces a file of the image",
-							    it->pkgpath));
+			strv_add(&pl->notes,
+			         copa_xasprintf("directory '%s' replaces a file of the image",
+			                        it->pkgpath));
 		it->act = ACT_WRITE;
 		return 0;
 	case COPA_FT_SYMLINK:
 		if (ve && ve->type == COPA_FT_DIR)
 			return 0;
-		if (ve && ve->type == COPA_FT_SYMLINK && link_to_same_dir(pl, it->dest, ve, it->link))
+		if (ve && ve->type == COPA_FT_SYMLINK &&
+		    link_to_same_dir(pl, it->dest, ve, it->link))
 			return 0;
 		it->act = ACT_WRITE;
 		return 0;
@@ -1063,10 +1073,12 @@ static int plan_item(struct plan *pl, struct item *it, struct copa_err *err)
 			owner = other_owner(a, NULL, it->dest, pl->name);
 			if (owner)
 				return copa_err_set(err, COPA_E_PACKAGE,
-						    "'%s': trying to overwrite directory '/%s' of package '%s' with a non-directory",
-						    pl->deb->label, it->dest, owner);
-			strv_add(&pl->notes, copa_xasprintf("'%s' replaces a directory of the image",
-							    it->pkgpath));
+				                    "'%s': trying to overwrite directory '/%s' of "
+				                    "package '%s' with a non-directory",
+				                    pl->deb->label, it->dest, owner);
+			strv_add(
+			    &pl->notes,
+			    copa_xasprintf("'%s' replaces a directory of the image", it->pkgpath));
 		}
 		if (it->type == COPA_FT_REG && cc)
 			return plan_conffile(pl, it, div ? div : it->pkgpath, err);
@@ -1088,8 +1100,9 @@ static int check_own_symlinks(struct plan *pl, const struct item *it, struct cop
 		free(pre);
 		if (ov && ov->type == COPA_FT_SYMLINK && ov->act == ACT_WRITE)
 			return copa_err_set(err, COPA_E_INPUT,
-					    "'%s': refusing '%s': it is written through the symlink '%s' the package ships",
-					    pl->deb->label, it->pkgpath, ov->pkgpath);
+			                    "'%s': refusing '%s': it is written through the "
+			                    "symlink '%s' the package ships",
+			                    pl->deb->label, it->pkgpath, ov->pkgpath);
 	}
 	return 0;
 }
@@ -1148,11 +1161,12 @@ static void plan_scripts(struct plan *pl)
 	if (pl->old && a->db->layout == COPA_DPKGDB_STATUS) {
 		for (int i = 2; i < 4; i++) {
 			char *p = copa_dpkgdb_info_path(a->db, pl->old->name, pl->old->arch,
-							pl->old->multi_arch, scripts[i]);
+			                                pl->old->multi_arch, scripts[i]);
 
 			if (view_has(a, p))
-				strv_add(&pl->skipped, copa_xasprintf("%s (of %s %s)", scripts[i],
-								      pl->old->name, pl->old->version));
+				strv_add(&pl->skipped,
+				         copa_xasprintf("%s (of %s %s)", scripts[i], pl->old->name,
+				                        pl->old->version));
 			free(p);
 		}
 	}
@@ -1171,9 +1185,11 @@ static void plan_scripts(struct plan *pl)
 				struct copa_blob kw, name;
 
 				if (!copa_deb822_word(&line, &kw) || kw.p[0] == '#' ||
-				    !copa_blob_starts(kw, "activate") || !copa_deb822_word(&line, &name))
+				    !copa_blob_starts(kw, "activate") ||
+				    !copa_deb822_word(&line, &name))
 					continue;
-				strv_add(&pl->skipped, copa_xasprintf("trigger %.*s", (int)name.n, name.p));
+				strv_add(&pl->skipped,
+				         copa_xasprintf("trigger %.*s", (int)name.n, name.p));
 			}
 		}
 	}
@@ -1193,7 +1209,7 @@ static void note_file_triggers(struct plan *pl, const char *pkgpath)
 	for (size_t i = 0; i < a->n_ftrig; i++)
 		if (under(pkgpath, a->ftrig[i].path))
 			strv_add(&pl->skipped, copa_xasprintf("trigger %s (%s)", a->ftrig[i].path,
-							      a->ftrig[i].pkg));
+			                                      a->ftrig[i].pkg));
 }
 
 /* -- planning one package -- */
@@ -1207,8 +1223,9 @@ static int check_identity(struct plan *pl, const struct copa_deb_pkg *p, struct 
 	for (int i = 0; i < 3; i++)
 		if (want[i] && strcmp(want[i], got[i]))
 			return copa_err_set(err, COPA_E_VERIFY,
-					    "'%s' has %s '%s', expected '%s' (%s %s %s)", pl->deb->label,
-					    what[i], got[i], want[i], pl->name, pl->version, pl->arch);
+			                    "'%s' has %s '%s', expected '%s' (%s %s %s)",
+			                    pl->deb->label, what[i], got[i], want[i], pl->name,
+			                    pl->version, pl->arch);
 	return 0;
 }
 
@@ -1224,7 +1241,7 @@ static int plan_package(struct plan *pl, const struct copa_deb_pkg *p, struct co
 
 	if (!p->deb_path)
 		return copa_err_set(err, COPA_E_BUG, "package '%s' has not been downloaded",
-				    p->name ? p->name : "?");
+		                    p->name ? p->name : "?");
 	/* The cache names files by digest; errors name the package file. */
 	if (p->name && p->version && p->arch)
 		label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
@@ -1252,9 +1269,10 @@ static int plan_package(struct plan *pl, const struct copa_deb_pkg *p, struct co
 		*q = (char)(*q >= 'A' && *q <= 'Z' ? *q + 32 : *q);
 	pl->ma = dup_ar(pl, s);
 	if (!copa_dpkg_name_valid(pl->name) || !*pl->version || !*pl->arch)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s': the control file lacks a valid Package, Version or Architecture",
-				    pl->deb->label);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "'%s': the control file lacks a valid Package, Version or Architecture",
+		    pl->deb->label);
 	if (check_identity(pl, p, err) < 0)
 		return -1;
 	pl->old = copa_dpkgdb_find(a->db, pl->name, pl->arch, pl->ma);
@@ -1311,7 +1329,7 @@ struct confrecs {
 };
 
 static void confrecs_add(struct confrecs *c, const char *path, const char *hash, bool obsolete,
-			 bool rm)
+                         bool rm)
 {
 	c->v = copa_xgrow(c->v, &c->cap, c->n + 1, sizeof(*c->v));
 	c->v[c->n].path = copa_xstrdup(path);
@@ -1336,7 +1354,7 @@ static const char *old_conffile_hash(const struct plan *pl, const char *path, bo
 
 /* pkg_remove_conffile_on_upgrade() */
 static int remove_conffile_on_upgrade(struct plan *pl, const char *path, const char *oldhash,
-				      struct copa_err *err)
+                                      struct copa_err *err)
 {
 	struct copa_deb_apply *a = pl->a;
 	const char *div = copa_dpkgdb_divert(a->db, path, pl->name);
@@ -1381,8 +1399,10 @@ static int remove_conffile_on_upgrade(struct plan *pl, const char *path, const c
 				r = copa_pkgfs_put(a->v, a->b, &e, false, err);
 				if (r == 0)
 					r = remove_path(a, copa_buf_str(&cdr), err);
-				strv_add(&pl->notes, copa_xasprintf("obsolete conffile '%s' was modified in the image; saved as '/%s'",
-								    path, old));
+				strv_add(&pl->notes,
+				         copa_xasprintf("obsolete conffile '%s' was modified in "
+				                        "the image; saved as '/%s'",
+				                        path, old));
 				free(old);
 			}
 		}
@@ -1404,7 +1424,7 @@ static bool dir_has_children(struct copa_deb_apply *a, const char *path)
 
 /* pkg_remove_old_files(): old paths in reverse order. */
 static int remove_old_files(struct plan *pl, struct confrecs *recs, struct pathvec *newlist,
-			    struct copa_err *err)
+                            struct copa_err *err)
 {
 	struct copa_deb_apply *a = pl->a;
 
@@ -1451,7 +1471,8 @@ static int remove_old_files(struct plan *pl, struct confrecs *recs, struct pathv
 				confrecs_add(recs, op, ohash ? ohash : NEWCONFFILE, true, false);
 				pathvec_add_blob(newlist, copa_blob_str(op));
 			}
-		} else if (!item_at(pl, &pl->newcanon, canon) && !other_owner(a, op, canon, pl->name)) {
+		} else if (!item_at(pl, &pl->newcanon, canon) &&
+		           !other_owner(a, op, canon, pl->name)) {
 			note_file_triggers(pl, op);
 			r = remove_path(a, canon, err);
 			pl->n_removed++;
@@ -1537,13 +1558,15 @@ static int elide_from_others(struct plan *pl, struct copa_err *err)
 					pathvec_add_blob(&keep, copa_blob_str(files.v[f]));
 			}
 			if (r == 0 && keep.n) {
-				path = copa_dpkgdb_info_path(a->db, op->name, op->arch, op->multi_arch,
-							     "list");
+				path = copa_dpkgdb_info_path(a->db, op->name, op->arch,
+				                             op->multi_arch, "list");
 				r = copa_pkgfs_put_file(a->v, a->b, path, out.p, out.len, 0644,
-							gen_mtime(a, pl->max_mtime), err);
-				owners_add_pkg(o, a, owners_id(o, op->name, op->arch), &keep, false);
-				strv_add(&pl->notes, copa_xasprintf("took over %zu file(s) from package '%s'",
-								    keep.n, op->name));
+				                        gen_mtime(a, pl->max_mtime), err);
+				owners_add_pkg(o, a, owners_id(o, op->name, op->arch), &keep,
+				               false);
+				strv_add(&pl->notes,
+				         copa_xasprintf("took over %zu file(s) from package '%s'",
+				                        keep.n, op->name));
 				free(path);
 			}
 			pathvec_free(&files);
@@ -1559,7 +1582,7 @@ static int elide_from_others(struct plan *pl, struct copa_err *err)
 
 /* The info files (or status.d files) of the new version; stale ones of the old whited out. */
 static int write_info(struct plan *pl, const struct pathvec *newlist, const char *stanza,
-		      size_t stanza_len, struct copa_err *err)
+                      size_t stanza_len, struct copa_err *err)
 {
 	struct copa_deb_apply *a = pl->a;
 	int64_t mt = gen_mtime(a, pl->max_mtime);
@@ -1573,7 +1596,8 @@ static int write_info(struct plan *pl, const struct pathvec *newlist, const char
 	else
 		gen_md5sums(pl, &md5);
 	if (a->db->layout == COPA_DPKGDB_STATUSD) {
-		const char *file = pl->old && pl->old->statusd_file ? pl->old->statusd_file : pl->name;
+		const char *file =
+		    pl->old && pl->old->statusd_file ? pl->old->statusd_file : pl->name;
 		char *p = copa_xasprintf("%s/status.d/%s", a->db->admindir, file);
 		char *pm = copa_xasprintf("%s.md5sums", p);
 
@@ -1598,7 +1622,8 @@ static int write_info(struct plan *pl, const struct pathvec *newlist, const char
 		struct copa_layer_entry e = {0};
 		char *p;
 
-		/* pkg_infodb_update(): the control file itself, names with a dot and "list" stay out. */
+		/* pkg_infodb_update(): the control file itself, names with a dot and "list" stay
+		 * out. */
 		if (!strcmp(c->name, "control") || strchr(c->name, '.') || !strcmp(c->name, "list"))
 			continue;
 		p = copa_dpkgdb_info_path(a->db, pl->name, pl->arch, pl->ma, c->name);
@@ -1620,7 +1645,7 @@ static int write_info(struct plan *pl, const struct pathvec *newlist, const char
 	/* Info files of the old version that the new one does not have. */
 	if (r == 0 && pl->old) {
 		char *prefix = copa_dpkgdb_info_path(a->db, pl->old->name, pl->old->arch,
-						     pl->old->multi_arch, "");
+		                                     pl->old->multi_arch, "");
 		char *dir = copa_xasprintf("%s/info", a->db->admindir);
 		const struct copa_view_entry **kids = NULL;
 		size_t n = 0, plen = strlen(prefix);
@@ -1670,34 +1695,45 @@ static void mark_others_obsolete(struct plan *pl)
 			if (!owns)
 				continue;
 			for (size_t c = 0; c < op->n_conffiles; c++)
-				if (!strcmp(op->conffiles[c].path, path) && !op->conffiles[c].obsolete) {
+				if (!strcmp(op->conffiles[c].path, path) &&
+				    !op->conffiles[c].obsolete) {
 					struct copa_buf nt = COPA_BUF_INIT;
 					struct copa_deb822_parser ps;
 					struct copa_deb822_para para = {0};
 					struct copa_err e = COPA_ERR_INIT;
 
 					op->conffiles[c].obsolete = true;
-					copa_deb822_init(&ps, op->text, op->text_len, "'status'", false);
+					copa_deb822_init(&ps, op->text, op->text_len, "'status'",
+					                 false);
 					if (copa_deb822_next(&ps, &para, &e) != 1) {
 						copa_deb822_para_release(&para);
 						continue;
 					}
-					/* Rewrite only the Conffiles field; the rest stays byte for byte. */
+					/* Rewrite only the Conffiles field; the rest stays byte for
+					 * byte. */
 					for (size_t f = 0; f < para.n; f++) {
 						struct copa_blob fn = para.f[f].name;
 
 						if (copa_blob_eqs_ci(fn, "Conffiles")) {
 							copa_buf_adds(&nt, "Conffiles:\n");
 							for (size_t q = 0; q < op->n_conffiles; q++)
-								copa_buf_addf(&nt, " %s %s%s%s\n",
-									      op->conffiles[q].path,
-									      op->conffiles[q].hash,
-									      op->conffiles[q].obsolete ? " obsolete" : "",
-									      op->conffiles[q].remove_on_upgrade ? " remove-on-upgrade" : "");
+								copa_buf_addf(
+								    &nt, " %s %s%s%s\n",
+								    op->conffiles[q].path,
+								    op->conffiles[q].hash,
+								    op->conffiles[q].obsolete
+								        ? " obsolete"
+								        : "",
+								    op->conffiles[q]
+								            .remove_on_upgrade
+								        ? " remove-on-upgrade"
+								        : "");
 						} else {
-							const char *end = para.f[f].value.p + para.f[f].value.n;
+							const char *end =
+							    para.f[f].value.p + para.f[f].value.n;
 
-							copa_buf_add(&nt, fn.p, (size_t)(end - fn.p));
+							copa_buf_add(&nt, fn.p,
+							             (size_t)(end - fn.p));
 							copa_buf_addc(&nt, '\n');
 						}
 					}
@@ -1736,7 +1772,8 @@ static void parse_interests(const char *text, size_t len, struct interest **out,
 	while (rest.n && copa_blob_split(&rest, '\n', &line)) {
 		struct copa_blob kw, name;
 
-		if (!copa_deb822_word(&line, &kw) || kw.p[0] == '#' || !copa_deb822_word(&line, &name))
+		if (!copa_deb822_word(&line, &kw) || kw.p[0] == '#' ||
+		    !copa_deb822_word(&line, &name))
 			continue;
 		if (!copa_blob_eqs(kw, "interest") && !copa_blob_eqs(kw, "interest-await") &&
 		    !copa_blob_eqs(kw, "interest-noawait"))
@@ -1759,7 +1796,7 @@ static bool same_pkg(const char *written, const char *name, const char *arch)
 }
 
 static int write_or_remove(struct copa_deb_apply *a, const char *path, const struct copa_buf *b,
-			   int64_t mtime, struct copa_err *err)
+                           int64_t mtime, struct copa_err *err)
 {
 	if (b->len)
 		return copa_pkgfs_put_file(a->v, a->b, path, b->p, b->len, 0644, mtime, err);
@@ -1781,14 +1818,14 @@ static int update_interests(struct plan *pl, struct copa_err *err)
 	size_t n_old = 0, n_new = 0, cap = a->n_ftrig;
 	struct copa_buf data = COPA_BUF_INIT;
 	char *who = strcmp(pl->ma, "same") ? copa_xstrdup(pl->name)
-					   : copa_xasprintf("%s:%s", pl->name, pl->arch);
+	                                   : copa_xasprintf("%s:%s", pl->name, pl->arch);
 	int64_t mt = gen_mtime(a, pl->max_mtime);
 	bool file_edited = false;
 	int r = 0;
 
 	if (pl->old) {
 		char *p = copa_dpkgdb_info_path(a->db, pl->old->name, pl->old->arch,
-						pl->old->multi_arch, "triggers");
+		                                pl->old->multi_arch, "triggers");
 		bool found;
 
 		if (read_opt(a, p, 1u << 20, &data, &found, err) == 0 && found)
@@ -1808,7 +1845,8 @@ static int update_interests(struct plan *pl, struct copa_err *err)
 			    same_pkg(a->ftrig[k].pkg, pl->old->name, pl->old->arch)) {
 				free(a->ftrig[k].path);
 				free(a->ftrig[k].pkg);
-				memmove(&a->ftrig[k], &a->ftrig[k + 1], (a->n_ftrig - k - 1) * sizeof(*a->ftrig));
+				memmove(&a->ftrig[k], &a->ftrig[k + 1],
+				        (a->n_ftrig - k - 1) * sizeof(*a->ftrig));
 				a->n_ftrig--;
 				file_edited = true;
 				break;
@@ -1820,7 +1858,8 @@ static int update_interests(struct plan *pl, struct copa_err *err)
 		if (newi[i].name[0] != '/')
 			continue;
 		for (size_t k = 0; k < a->n_ftrig; k++)
-			if (!strcmp(a->ftrig[k].path, newi[i].name) && !strcmp(a->ftrig[k].pkg, who)) {
+			if (!strcmp(a->ftrig[k].path, newi[i].name) &&
+			    !strcmp(a->ftrig[k].pkg, who)) {
 				a->ftrig[k].noawait = newi[i].noawait;
 				dup = true;
 			}
@@ -1839,7 +1878,7 @@ static int update_interests(struct plan *pl, struct copa_err *err)
 		copa_buf_reset(&data);
 		for (size_t k = 0; k < a->n_ftrig; k++)
 			copa_buf_addf(&data, "%s %s%s\n", a->ftrig[k].path, a->ftrig[k].pkg,
-				      a->ftrig[k].noawait ? "/noawait" : "");
+			              a->ftrig[k].noawait ? "/noawait" : "");
 		r = write_or_remove(a, p, &data, mt, err);
 		free(p);
 	}
@@ -1854,7 +1893,8 @@ static int update_interests(struct plan *pl, struct copa_err *err)
 			struct copa_blob rest, line;
 			bool found, in_new = false;
 
-			if (set[i].name[0] == '/' || strchr(set[i].name, '/') || set[i].name[0] == '.')
+			if (set[i].name[0] == '/' || strchr(set[i].name, '/') ||
+			    set[i].name[0] == '.')
 				continue;
 			p = copa_xasprintf("%s/triggers/%s", a->db->admindir, set[i].name);
 			r = read_opt(a, p, 1u << 20, &data, &found, err);
@@ -1883,11 +1923,12 @@ static int update_interests(struct plan *pl, struct copa_err *err)
 					in_new = true;
 					if (r == 0)
 						copa_buf_addf(&out, "%s%s\n", who,
-							      newi[k].noawait ? "/noawait" : "");
+						              newi[k].noawait ? "/noawait" : "");
 					break;
 				}
 			(void)in_new;
-			if (r == 0 && (out.len != data.len || (out.len && memcmp(out.p, data.p, out.len))))
+			if (r == 0 &&
+			    (out.len != data.len || (out.len && memcmp(out.p, data.p, out.len))))
 				r = write_or_remove(a, p, &out, mt, err);
 			copa_buf_release(&out);
 			free(p);
@@ -1923,8 +1964,9 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 		if (cc->remove_on_upgrade)
 			confrecs_add(&recs, cc->path, oh ? oh : NEWCONFFILE, false, true);
 		else
-			confrecs_add(&recs, cc->path, it && it->type == COPA_FT_REG ? it->md5 : NEWCONFFILE,
-				     false, false);
+			confrecs_add(&recs, cc->path,
+			             it && it->type == COPA_FT_REG ? it->md5 : NEWCONFFILE, false,
+			             false);
 	}
 	for (size_t i = 0; i < pl->n_items; i++)
 		pathvec_add_blob(&newlist, copa_blob_str(pl->items[i].pkgpath));
@@ -1935,7 +1977,7 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 	 * stanza is built again below, once the obsolete conffiles are known.
 	 */
 	with_status = a->db->layout == COPA_DPKGDB_STATUS || a->db->statusd_status_field ||
-		      (pl->old && pl->old->status);
+	              (pl->old && pl->old->status);
 	in.control = &pl->control;
 	in.status = with_status ? "install ok installed" : NULL;
 	in.conffiles = recs.v;
@@ -1959,8 +2001,8 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 			if (it->act == ACT_WRITE)
 				note_file_triggers(pl, it->pkgpath);
 		}
-		if (a->o.no_cacerts == false && !strncmp(it->rel, CACERTS_DIR, strlen(CACERTS_DIR)) &&
-		    it->act == ACT_WRITE)
+		if (a->o.no_cacerts == false &&
+		    !strncmp(it->rel, CACERTS_DIR, strlen(CACERTS_DIR)) && it->act == ACT_WRITE)
 			a->cacerts_touched = true;
 	}
 	for (size_t i = 0; i < pl->n_cc && r == 0; i++)
@@ -2026,7 +2068,7 @@ static int commit_package(struct plan *pl, struct copa_deb_apply_result *res, st
 }
 
 int copa_deb_apply_package(struct copa_deb_apply *a, const struct copa_deb_pkg *p,
-			   struct copa_deb_apply_result *res, struct copa_err *err)
+                           struct copa_deb_apply_result *res, struct copa_err *err)
 {
 	struct plan pl;
 	int r;
@@ -2056,7 +2098,7 @@ int copa_deb_apply_package(struct copa_deb_apply *a, const struct copa_deb_pkg *
 	}
 	if (r == 0) {
 		copa_info(a->o.out, "unpacked %s %s (%zu files written, %zu removed)", pl.name,
-			  pl.version, pl.n_written, pl.n_removed);
+		          pl.version, pl.n_written, pl.n_removed);
 		for (size_t i = 0; res && res->skipped[i]; i++)
 			copa_debug(a->o.out, "%s: skipped %s", pl.name, res->skipped[i]);
 	}
@@ -2084,7 +2126,7 @@ static const char *trust_new_crts(struct copa_deb_apply *a)
 			struct copa_blob v;
 
 			if (!copa_blob_eqs(copa_deb822_get_trim(&para, "Name"),
-					   "ca-certificates/trust_new_crts"))
+			                   "ca-certificates/trust_new_crts"))
 				continue;
 			v = copa_deb822_get_trim(&para, "Value");
 			if (v.p && v.n && v.n < sizeof(value)) {
@@ -2127,7 +2169,7 @@ int copa_deb_apply_finish(struct copa_deb_apply *a, struct copa_err *err)
 		/* dpkg keeps the previous status as status-old. */
 		if (a->have_old_status)
 			r = copa_pkgfs_put_file(a->v, a->b, old, a->old_status.p, a->old_status.len,
-						0644, mt, err);
+			                        0644, mt, err);
 		if (r == 0)
 			r = copa_pkgfs_put_file(a->v, a->b, path, out.p, out.len, mode, mt, err);
 		copa_buf_release(&out);
@@ -2143,8 +2185,8 @@ int copa_deb_apply_finish(struct copa_deb_apply *a, struct copa_err *err)
 				continue;
 			path = copa_xasprintf("%s/status.d/%s", a->db->admindir, p->statusd_file);
 			if (!copa_layer_builder_get(a->b, path))
-				r = copa_pkgfs_put_file(a->v, a->b, path, p->text, p->text_len, 0644, mt,
-							err);
+				r = copa_pkgfs_put_file(a->v, a->b, path, p->text, p->text_len,
+				                        0644, mt, err);
 			free(path);
 		}
 	}
@@ -2182,7 +2224,7 @@ void copa_deb_installed_release(struct copa_deb_installed *i)
 }
 
 int copa_deb_verify(struct copa_deb_apply *a, const struct copa_deb_pkg *pkgs, size_t n,
-		    struct copa_deb_installed *out, struct copa_err *err)
+                    struct copa_deb_installed *out, struct copa_err *err)
 {
 	struct copa_dpkgdb *db = copa_dpkgdb_new(a->db->layout, a->db->admindir);
 	struct copa_buf data = COPA_BUF_INIT;
@@ -2194,7 +2236,7 @@ int copa_deb_verify(struct copa_deb_apply *a, const struct copa_deb_pkg *pkgs, s
 		r = copa_deb_apply_read(a, path, COPA_DPKGDB_MAX_FILE, &data, err);
 		if (r == 0)
 			r = copa_dpkgdb_parse_status(db, copa_buf_str(&data), data.len,
-						     "the patched 'status'", err);
+			                             "the patched 'status'", err);
 		free(path);
 	} else {
 		char *dir = copa_xasprintf("%s/status.d", db->admindir);
@@ -2211,7 +2253,7 @@ int copa_deb_verify(struct copa_deb_apply *a, const struct copa_deb_pkg *pkgs, s
 			r = copa_deb_apply_read(a, kids[i]->path, COPA_DPKGDB_MAX_FILE, &data, err);
 			if (r == 0)
 				r = copa_dpkgdb_add_statusd(db, kids[i]->name, copa_buf_str(&data),
-							    data.len, err);
+				                            data.len, err);
 		}
 		free(kids);
 		free(dir);
@@ -2228,26 +2270,31 @@ int copa_deb_verify(struct copa_deb_apply *a, const struct copa_deb_pkg *pkgs, s
 				out[i].arch = copa_xstrdup(got->arch);
 				out[i].version = copa_xstrdup(got->version);
 				if (got->status)
-					out[i].status = copa_xasprintf("%s %s %s", got->want, got->eflag,
-								       got->status);
+					out[i].status = copa_xasprintf("%s %s %s", got->want,
+					                               got->eflag, got->status);
 			}
 		}
 		if (!got) {
 			r = copa_err_set(err, COPA_E_VERIFY,
-					 "package '%s' is not in the patched image's database", p->name);
+			                 "package '%s' is not in the patched image's database",
+			                 p->name);
 			break;
 		}
-		installed = !got->status || (!strcmp(got->want, "install") &&
-					     !strcmp(got->eflag, "ok") && !strcmp(got->status, "installed"));
+		installed =
+		    !got->status || (!strcmp(got->want, "install") && !strcmp(got->eflag, "ok") &&
+		                     !strcmp(got->status, "installed"));
 		if (!installed || (a->db->layout == COPA_DPKGDB_STATUS && !got->status))
 			r = copa_err_set(err, COPA_E_VERIFY,
-					 "package '%s' is not fully installed in the patched image (Status: %s %s %s)",
-					 p->name, got->want ? got->want : "", got->eflag ? got->eflag : "",
-					 got->status ? got->status : "");
+			                 "package '%s' is not fully installed in the patched image "
+			                 "(Status: %s %s %s)",
+			                 p->name, got->want ? got->want : "",
+			                 got->eflag ? got->eflag : "",
+			                 got->status ? got->status : "");
 		else if (p->version && strcmp(got->version, p->version))
-			r = copa_err_set(err, COPA_E_VERIFY,
-					 "package '%s' is at version '%s' in the patched image, expected '%s'",
-					 p->name, got->version, p->version);
+			r = copa_err_set(
+			    err, COPA_E_VERIFY,
+			    "package '%s' is at version '%s' in the patched image, expected '%s'",
+			    p->name, got->version, p->version);
 	}
 	copa_buf_release(&data);
 	copa_dpkgdb_free(db);

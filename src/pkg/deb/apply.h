@@ -46,21 +46,21 @@
 
 struct copa_deb_apply_opts {
 	struct copa_out *out;
-	const char *admindir;  /* NULL: var/lib/dpkg */
-	size_t inline_max;     /* regular files up to this size stay inline in the layer; 0: 64 KiB */
-	int64_t mtime;         /* mtime of files copa generates; 0: newest mtime of the packages */
+	const char *admindir; /* NULL: var/lib/dpkg */
+	size_t inline_max; /* regular files up to this size stay inline in the layer; 0: 64 KiB */
+	int64_t mtime;     /* mtime of files copa generates; 0: newest mtime of the packages */
 	struct copa_debfile_limits limits;
-	bool no_cacerts;       /* do not regenerate /etc/ssl/certs */
+	bool no_cacerts; /* do not regenerate /etc/ssl/certs */
 };
 
 /* What applying one package did. Strings are owned; release with copa_deb_apply_result_release. */
 struct copa_deb_apply_result {
 	char *name, *arch, *version;
-	char *old_version;   /* NULL for a new package */
-	char **skipped;      /* NULL-terminated: maintainer scripts and triggers not run */
-	char **notes;        /* NULL-terminated: conffiles kept, files replaced, ... */
-	size_t n_written;    /* layer entries written for the package's files */
-	size_t n_removed;    /* whiteouts for files of the old version */
+	char *old_version; /* NULL for a new package */
+	char **skipped;    /* NULL-terminated: maintainer scripts and triggers not run */
+	char **notes;      /* NULL-terminated: conffiles kept, files replaced, ... */
+	size_t n_written;  /* layer entries written for the package's files */
+	size_t n_removed;  /* whiteouts for files of the old version */
 };
 
 void copa_deb_apply_result_release(struct copa_deb_apply_result *r);
@@ -73,8 +73,8 @@ struct copa_deb_apply;
  * COPA_E_NOTFOUND when the image has no dpkg database.
  */
 struct copa_deb_apply *copa_deb_apply_new(struct copa_view *v, struct copa_layer_builder *b,
-					  const struct copa_deb_apply_opts *opts,
-					  struct copa_err *err);
+                                          const struct copa_deb_apply_opts *opts,
+                                          struct copa_err *err);
 
 /*
  * Applies one verified package (p->deb_path). p->name, p->version and
@@ -85,7 +85,7 @@ struct copa_deb_apply *copa_deb_apply_new(struct copa_view *v, struct copa_layer
  * caller may skip the package. res (may be NULL) receives what was done.
  */
 int copa_deb_apply_package(struct copa_deb_apply *a, const struct copa_deb_pkg *p,
-			   struct copa_deb_apply_result *res, struct copa_err *err);
+                           struct copa_deb_apply_result *res, struct copa_err *err);
 
 /*
  * Finishes: writes the status file (regular layout), regenerates the
@@ -106,7 +106,7 @@ const struct copa_dpkgdb *copa_deb_apply_db(const struct copa_deb_apply *a);
  * resolved through the view's symlinks. Replaces out's contents.
  */
 int copa_deb_apply_read(struct copa_deb_apply *a, const char *path, size_t max,
-			struct copa_buf *out, struct copa_err *err);
+                        struct copa_buf *out, struct copa_err *err);
 
 void copa_deb_apply_free(struct copa_deb_apply *a);
 
@@ -124,7 +124,7 @@ struct copa_deb_installed {
  * found. COPA_E_VERIFY names the first package that is not.
  */
 int copa_deb_verify(struct copa_deb_apply *a, const struct copa_deb_pkg *pkgs, size_t n,
-		    struct copa_deb_installed *out, struct copa_err *err);
+                    struct copa_deb_installed *out, struct copa_err *err);
 void copa_deb_installed_release(struct copa_deb_installed *i);
 
 #endif

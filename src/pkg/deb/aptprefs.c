@@ -9,7 +9,7 @@
 #include <string.h>
 
 /* More records than any real image carries; a cap on hostile input. */
-#define MAX_PINS 4096
+#define MAX_PINS    4096
 #define MAX_PATTERN 512
 
 static void pin_release(struct copa_apt_pin *pin)
@@ -58,16 +58,19 @@ static bool parse_release(struct copa_blob v, struct copa_apt_pin *pin, const ch
 	}
 	while (v.n) {
 		const char *comma = memchr(v.p, ',', v.n);
-		struct copa_blob item = copa_blob_trim(copa_blob(v.p, comma ? (size_t)(comma - v.p) : v.n));
+		struct copa_blob item =
+		    copa_blob_trim(copa_blob(v.p, comma ? (size_t)(comma - v.p) : v.n));
 		struct copa_blob val;
 		char key;
 
-		v = comma ? copa_blob(comma + 1, v.n - (size_t)(comma - v.p) - 1) : copa_blob(NULL, 0);
+		v = comma ? copa_blob(comma + 1, v.n - (size_t)(comma - v.p) - 1)
+		          : copa_blob(NULL, 0);
 		if (!item.n)
 			continue;
 		if (item.n < 2 || item.p[1] != '=' || !strchr("anolcb", item.p[0])) {
-			*bad = item.n >= 2 && item.p[1] == '=' ? "release keys other than a, n, o, l, c, b"
-							       : "a malformed Pin: release";
+			*bad = item.n >= 2 && item.p[1] == '='
+			           ? "release keys other than a, n, o, l, c, b"
+			           : "a malformed Pin: release";
 			return false;
 		}
 		key = item.p[0];
@@ -94,7 +97,7 @@ static bool parse_release(struct copa_blob v, struct copa_apt_pin *pin, const ch
 
 /* Fills pin from one record; false with *bad naming what copa cannot use. */
 static bool parse_record(const struct copa_deb822_para *para, struct copa_apt_pin *pin,
-			 const char **bad)
+                         const char **bad)
 {
 	struct copa_blob pkgs = copa_deb822_get_trim(para, "Package");
 	struct copa_blob pinv = copa_deb822_get_trim(para, "Pin");
@@ -145,12 +148,14 @@ static bool parse_record(const struct copa_deb822_para *para, struct copa_apt_pi
 	{
 		const char *sp = memchr(pinv.p, ' ', pinv.n);
 		struct copa_blob kind = copa_blob(pinv.p, sp ? (size_t)(sp - pinv.p) : pinv.n);
-		struct copa_blob arg = sp ? copa_blob_trim(copa_blob(sp + 1, pinv.n - (size_t)(sp - pinv.p) - 1))
-					  : copa_blob(pinv.p + pinv.n, 0);
+		struct copa_blob arg =
+		    sp ? copa_blob_trim(copa_blob(sp + 1, pinv.n - (size_t)(sp - pinv.p) - 1))
+		       : copa_blob(pinv.p + pinv.n, 0);
 
 		if (copa_blob_eqs(kind, "version")) {
 			if (!arg.n || is_regex(arg) || arg.n > MAX_PATTERN) {
-				*bad = arg.n && is_regex(arg) ? "regular expressions" : "an invalid Pin: version";
+				*bad = arg.n && is_regex(arg) ? "regular expressions"
+				                              : "an invalid Pin: version";
 				return false;
 			}
 			pin->kind = COPA_PIN_VERSION;
@@ -182,8 +187,8 @@ static bool parse_record(const struct copa_deb822_para *para, struct copa_apt_pi
 	return true;
 }
 
-int copa_apt_prefs_parse(const char *text, size_t n, const char *where,
-			 struct copa_apt_prefs *out, struct copa_out *log, struct copa_err *err)
+int copa_apt_prefs_parse(const char *text, size_t n, const char *where, struct copa_apt_prefs *out,
+                         struct copa_out *log, struct copa_err *err)
 {
 	struct copa_deb822_parser ps;
 	struct copa_deb822_para para = {0};
@@ -198,14 +203,15 @@ int copa_apt_prefs_parse(const char *text, size_t n, const char *where,
 		if (out->n >= MAX_PINS) {
 			free(pin);
 			r = copa_err_set(err, COPA_E_LIMIT, "'%s': more than %d pin records", where,
-					 MAX_PINS);
+			                 MAX_PINS);
 			break;
 		}
 		pin->where = copa_xasprintf("%s:%zu", where, para.line);
 		if (!parse_record(&para, pin, &bad)) {
-			copa_warn(log, "%s: copa does not support %s in apt preferences; ignoring this "
-				       "record (apt would use it)",
-				  pin->where, bad);
+			copa_warn(log,
+			          "%s: copa does not support %s in apt preferences; ignoring this "
+			          "record (apt would use it)",
+			          pin->where, bad);
 			pin_release(pin);
 			free(pin);
 			continue;
@@ -289,8 +295,7 @@ static long default_priority(const struct copa_apt_file *f)
 }
 
 long copa_apt_priority(const struct copa_apt_prefs *p, const char *name, const char *version,
-		       const struct copa_apt_file *files, size_t n,
-		       const struct copa_apt_pin **why)
+                       const struct copa_apt_file *files, size_t n, const struct copa_apt_pin **why)
 {
 	long best = 0;
 	bool have = false;

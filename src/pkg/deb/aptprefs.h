@@ -36,8 +36,8 @@ struct copa_apt_pin {
 	char *where;     /* "etc/apt/preferences.d/backports:3" */
 	char **packages; /* NULL-terminated patterns; NULL for a general pin ("*") */
 	enum copa_apt_pin_kind kind;
-	char *version;   /* COPA_PIN_VERSION: a glob */
-	char *origin;    /* COPA_PIN_ORIGIN: a host, "" for local files */
+	char *version;                   /* COPA_PIN_VERSION: a glob */
+	char *origin;                    /* COPA_PIN_ORIGIN: a host, "" for local files */
 	struct copa_apt_pin_attr *attrs; /* COPA_PIN_RELEASE; all must match */
 	size_t n_attrs;
 	long priority;
@@ -56,15 +56,16 @@ struct copa_apt_prefs {
  * an error only when it is not deb822 at all (COPA_E_INPUT) or exceeds the
  * record cap (COPA_E_LIMIT).
  */
-int copa_apt_prefs_parse(const char *text, size_t n, const char *where,
-			 struct copa_apt_prefs *out, struct copa_out *log, struct copa_err *err);
+int copa_apt_prefs_parse(const char *text, size_t n, const char *where, struct copa_apt_prefs *out,
+                         struct copa_out *log, struct copa_err *err);
 
 void copa_apt_prefs_release(struct copa_apt_prefs *p);
 
 /* Where one version of a package can be installed from: a repository or the dpkg status. */
 struct copa_apt_file {
-	bool status;       /* the dpkg status file: apt's "now" archive, priority 100 */
-	const char *origin, *label, *suite, *codename, *component, *arch, *host; /* "" when absent */
+	bool status; /* the dpkg status file: apt's "now" archive, priority 100 */
+	const char *origin, *label, *suite, *codename, *component, *arch,
+	    *host; /* "" when absent */
 	bool not_automatic, but_automatic_upgrades;
 };
 
@@ -77,7 +78,7 @@ struct copa_apt_file {
  * status file 100). *why, when not NULL, gets the deciding pin or NULL.
  */
 long copa_apt_priority(const struct copa_apt_prefs *p, const char *name, const char *version,
-		       const struct copa_apt_file *files, size_t n,
-		       const struct copa_apt_pin **why);
+                       const struct copa_apt_file *files, size_t n,
+                       const struct copa_apt_pin **why);
 
 #endif

@@ -48,10 +48,10 @@ struct copa_cacerts_opts {
 };
 
 struct copa_cacerts_result {
-	unsigned added, removed;  /* .pem links, as update-ca-certificates counts them */
-	unsigned certificates;    /* in the bundle */
+	unsigned added, removed; /* .pem links, as update-ca-certificates counts them */
+	unsigned certificates;   /* in the bundle */
 	bool rehashed;
-	char **notes;             /* NULL-terminated, owned */
+	char **notes; /* NULL-terminated, owned */
 };
 
 /*
@@ -59,7 +59,7 @@ struct copa_cacerts_result {
  * Errors: COPA_E_IO/COPA_E_LIMIT reading the image, COPA_E_BUG.
  */
 int copa_cacerts_update(const struct copa_cacerts_opts *o, struct copa_cacerts_result *res,
-			struct copa_err *err);
+                        struct copa_err *err);
 void copa_cacerts_result_release(struct copa_cacerts_result *r);
 
 #endif

@@ -5,7 +5,7 @@
 #include <strings.h>
 
 void copa_deb822_init(struct copa_deb822_parser *p, const char *data, size_t n, const char *what,
-		      bool allow_comments)
+                      bool allow_comments)
 {
 	p->rest = copa_blob(data ? data : "", data ? n : 0);
 	p->line = 0;
@@ -59,7 +59,7 @@ static bool valid_name(struct copa_blob n)
 }
 
 int copa_deb822_next(struct copa_deb822_parser *p, struct copa_deb822_para *para,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	struct copa_blob line;
 	const char *next;
@@ -88,9 +88,10 @@ int copa_deb822_next(struct copa_deb822_parser *p, struct copa_deb822_para *para
 		}
 		if (line.p[0] == ' ' || line.p[0] == '\t') {
 			if (!cur)
-				return copa_err_set(err, COPA_E_INPUT,
-						    "%s line %zu: continuation line outside a field",
-						    p->what, p->line + 1);
+				return copa_err_set(
+				    err, COPA_E_INPUT,
+				    "%s line %zu: continuation line outside a field", p->what,
+				    p->line + 1);
 			/* Extend the raw value through this line. */
 			cur->value.n = (size_t)(line.p + line.n - cur->value.p);
 		} else {
@@ -99,16 +100,18 @@ int copa_deb822_next(struct copa_deb822_parser *p, struct copa_deb822_para *para
 
 			if (!colon)
 				return copa_err_set(err, COPA_E_INPUT,
-						    "%s line %zu: expected 'Field: value'", p->what,
-						    p->line + 1);
+				                    "%s line %zu: expected 'Field: value'", p->what,
+				                    p->line + 1);
 			name = copa_blob(line.p, (size_t)(colon - line.p));
 			if (!valid_name(name))
-				return copa_err_set(err, COPA_E_INPUT, "%s line %zu: invalid field name",
-						    p->what, p->line + 1);
+				return copa_err_set(err, COPA_E_INPUT,
+				                    "%s line %zu: invalid field name", p->what,
+				                    p->line + 1);
 			if (para->n >= COPA_DEB822_MAX_FIELDS)
-				return copa_err_set(err, COPA_E_LIMIT,
-						    "%s line %zu: more than %d fields in one paragraph",
-						    p->what, p->line + 1, COPA_DEB822_MAX_FIELDS);
+				return copa_err_set(
+				    err, COPA_E_LIMIT,
+				    "%s line %zu: more than %d fields in one paragraph", p->what,
+				    p->line + 1, COPA_DEB822_MAX_FIELDS);
 			value = copa_blob(colon + 1, line.n - (size_t)(colon + 1 - line.p));
 			while (value.n && (value.p[0] == ' ' || value.p[0] == '\t')) {
 				value.p++;
@@ -125,8 +128,8 @@ int copa_deb822_next(struct copa_deb822_parser *p, struct copa_deb822_para *para
 	/* Drop trailing CR/whitespace of each raw value's last line. */
 	for (size_t i = 0; i < para->n; i++)
 		while (para->f[i].value.n && (para->f[i].value.p[para->f[i].value.n - 1] == '\r' ||
-					      para->f[i].value.p[para->f[i].value.n - 1] == ' ' ||
-					      para->f[i].value.p[para->f[i].value.n - 1] == '\t'))
+		                              para->f[i].value.p[para->f[i].value.n - 1] == ' ' ||
+		                              para->f[i].value.p[para->f[i].value.n - 1] == '\t'))
 			para->f[i].value.n--;
 	return para->n ? 1 : 0;
 }
@@ -178,7 +181,7 @@ bool copa_deb822_word(struct copa_blob *rest, struct copa_blob *word)
 	size_t i = 0, j;
 
 	while (i < rest->n && (rest->p[i] == ' ' || rest->p[i] == '\t' || rest->p[i] == '\n' ||
-			       rest->p[i] == '\r'))
+	                       rest->p[i] == '\r'))
 		i++;
 	if (i == rest->n)
 		return false;

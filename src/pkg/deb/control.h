@@ -31,20 +31,21 @@ struct copa_deb822_field {
 struct copa_deb822_para {
 	struct copa_deb822_field *f;
 	size_t n, cap;
-	struct copa_blob text; /* the whole paragraph, from its first field line through its last line */
-	size_t line;           /* 1-based line number of its first line */
+	struct copa_blob
+	    text;    /* the whole paragraph, from its first field line through its last line */
+	size_t line; /* 1-based line number of its first line */
 };
 
 struct copa_deb822_parser {
 	struct copa_blob rest;
-	size_t line;          /* lines consumed so far */
-	bool allow_comments;  /* '#' lines are comments (deb822 .sources), not in Packages/status */
-	const char *what;     /* names the document in errors */
+	size_t line;         /* lines consumed so far */
+	bool allow_comments; /* '#' lines are comments (deb822 .sources), not in Packages/status */
+	const char *what;    /* names the document in errors */
 };
 
 /* Starts parsing n bytes of text; `what` names it in errors ("'status'"). */
 void copa_deb822_init(struct copa_deb822_parser *p, const char *data, size_t n, const char *what,
-		      bool allow_comments);
+                      bool allow_comments);
 
 /*
  * Parses the next paragraph into para (reusing its memory). Returns 1 when a
@@ -52,7 +53,7 @@ void copa_deb822_init(struct copa_deb822_parser *p, const char *data, size_t n, 
  * naming the document and line) on a malformed line or too many fields.
  */
 int copa_deb822_next(struct copa_deb822_parser *p, struct copa_deb822_para *para,
-		     struct copa_err *err);
+                     struct copa_err *err);
 
 void copa_deb822_para_release(struct copa_deb822_para *para);
 

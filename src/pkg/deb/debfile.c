@@ -85,9 +85,10 @@ static struct archive *outer_open(const struct copa_debfile *d, struct copa_err 
 	if (r != ARCHIVE_OK) {
 		int e = archive_errno(a);
 
-		copa_err_set(err, e == ENOENT || e == EACCES || e == EISDIR ? COPA_E_IO : COPA_E_INPUT,
-			     "'%s' is not a Debian package: %s", d->label,
-			     archive_error_string(a) ? archive_error_string(a) : "not an ar archive");
+		copa_err_set(
+		    err, e == ENOENT || e == EACCES || e == EISDIR ? COPA_E_IO : COPA_E_INPUT,
+		    "'%s' is not a Debian package: %s", d->label,
+		    archive_error_string(a) ? archive_error_string(a) : "not an ar archive");
 		archive_read_free(a);
 		return NULL;
 	}
@@ -102,22 +103,24 @@ struct comp {
 };
 
 static const struct comp control_comps[] = {
-	{"", ARCHIVE_FILTER_NONE},
-	{".gz", ARCHIVE_FILTER_GZIP},
-	{".xz", ARCHIVE_FILTER_XZ},
-	{".zst", ARCHIVE_FILTER_ZSTD},
-	{NULL, 0},
+    {"", ARCHIVE_FILTER_NONE},
+    {".gz", ARCHIVE_FILTER_GZIP},
+    {".xz", ARCHIVE_FILTER_XZ},
+    {".zst", ARCHIVE_FILTER_ZSTD},
+    {NULL, 0},
 };
 
 static const struct comp data_comps[] = {
-	{"", ARCHIVE_FILTER_NONE},       {".gz", ARCHIVE_FILTER_GZIP},
-	{".xz", ARCHIVE_FILTER_XZ},      {".bz2", ARCHIVE_FILTER_BZIP2},
-	{".lzma", ARCHIVE_FILTER_LZMA},  {".zst", ARCHIVE_FILTER_ZSTD},
-	{NULL, 0},
+    {"", ARCHIVE_FILTER_NONE},
+    {".gz", ARCHIVE_FILTER_GZIP},
+    {".xz", ARCHIVE_FILTER_XZ},
+    {".bz2", ARCHIVE_FILTER_BZIP2},
+    {".lzma", ARCHIVE_FILTER_LZMA},
+    {".zst", ARCHIVE_FILTER_ZSTD},
+    {NULL, 0},
 };
 
-static const struct comp *match_member(const char *name, const char *base,
-				       const struct comp *comps)
+static const struct comp *match_member(const char *name, const char *base, const struct comp *comps)
 {
 	size_t n = strlen(base);
 
@@ -133,7 +136,7 @@ static const struct comp *match_member(const char *name, const char *base,
 
 struct inner_src {
 	struct archive *outer;
-	uint64_t read;   /* compressed bytes taken from the member */
+	uint64_t read; /* compressed bytes taken from the member */
 	uint64_t max;
 	char msg[256];
 };
@@ -153,15 +156,15 @@ static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
 	if (r == ARCHIVE_EOF)
 		return 0;
 	if (r != ARCHIVE_OK && r != ARCHIVE_WARN) {
-		archive_set_error(a, EIO, "%s", archive_error_string(s->outer)
-							? archive_error_string(s->outer)
-							: "read error");
+		archive_set_error(a, EIO, "%s",
+		                  archive_error_string(s->outer) ? archive_error_string(s->outer)
+		                                                 : "read error");
 		return -1;
 	}
 	s->read += size;
 	if (s->read > s->max) {
 		archive_set_error(a, EFBIG, "member larger than %llu bytes",
-				  (unsigned long long)s->max);
+		                  (unsigned long long)s->max);
 		return -1;
 	}
 	return (la_ssize_t)size;
@@ -169,7 +172,7 @@ static la_ssize_t inner_read(struct archive *a, void *ctx, const void **buf)
 
 /* Opens a member's content as a tar archive, or with raw as one stream. */
 static struct archive *inner_open(struct inner_src *src, const struct comp *expect, bool raw,
-				  const char *label, const char *member, struct copa_err *err)
+                                  const char *label, const char *member, struct copa_err *err)
 {
 	struct archive *a = archive_read_new();
 	int filter;
@@ -187,40 +190,39 @@ static struct archive *inner_open(struct inner_src *src, const struct comp *expe
 	archive_read_support_filter_zstd(a);
 	if (archive_read_open(a, src, NULL, inner_read, NULL) != ARCHIVE_OK) {
 		copa_err_set(err, archive_errno(a) == EFBIG ? COPA_E_LIMIT : COPA_E_INPUT,
-			     "'%s': member '%s': %s", label, member,
-			     archive_error_string(a) ? archive_error_string(a) : "cannot read");
+		             "'%s': member '%s': %s", label, member,
+		             archive_error_string(a) ? archive_error_string(a) : "cannot read");
 		archive_read_free(a);
 		return NULL;
 	}
 	filter = archive_filter_count(a) > 1 ? archive_filter_code(a, 0) : ARCHIVE_FILTER_NONE;
 	if (archive_filter_count(a) > 2 || filter != expect->filter) {
 		copa_err_set(err, COPA_E_INPUT,
-			     "'%s': member '%s' is not compressed as its name says (%s)", label,
-			     member, archive_filter_name(a, 0) ? archive_filter_name(a, 0) : "?");
+		             "'%s': member '%s' is not compressed as its name says (%s)", label,
+		             member, archive_filter_name(a, 0) ? archive_filter_name(a, 0) : "?");
 		archive_read_free(a);
 		return NULL;
 	}
 	return a;
 }
 
-static int tar_error(struct archive *a, const char *label, const char *member,
-		     struct copa_err *err)
+static int tar_error(struct archive *a, const char *label, const char *member, struct copa_err *err)
 {
 	int e = archive_errno(a);
 
 	return copa_err_set(err, e == EFBIG ? COPA_E_LIMIT : COPA_E_INPUT, "'%s': member '%s': %s",
-			    label, member,
-			    archive_error_string(a) ? archive_error_string(a) : "corrupt tar");
+	                    label, member,
+	                    archive_error_string(a) ? archive_error_string(a) : "corrupt tar");
 }
 
 static int cmp_ctl(const void *a, const void *b)
 {
 	return strcmp(((const struct copa_debfile_ctl *)a)->name,
-		      ((const struct copa_debfile_ctl *)b)->name);
+	              ((const struct copa_debfile_ctl *)b)->name);
 }
 
 static int read_control(struct copa_debfile *d, struct archive *outer, const char *member,
-			const struct comp *comp, struct copa_err *err)
+                        const struct comp *comp, struct copa_err *err)
 {
 	struct inner_src src = {outer, 0, d->lim.max_control, {0}};
 	struct archive *a = inner_open(&src, comp, false, d->label, member, err);
@@ -240,8 +242,9 @@ static int read_control(struct copa_debfile *d, struct archive *outer, const cha
 
 		if (!raw || raw[0] == '/' || copa_path_normalize(raw, &norm) < 0) {
 			copa_buf_release(&norm);
-			r = copa_err_set(err, COPA_E_INPUT, "'%s': control member has an invalid name '%s'",
-					 d->label, raw ? raw : "");
+			r = copa_err_set(err, COPA_E_INPUT,
+			                 "'%s': control member has an invalid name '%s'", d->label,
+			                 raw ? raw : "");
 			break;
 		}
 		if (norm.len == 0 && type == AE_IFDIR) {
@@ -251,21 +254,21 @@ static int read_control(struct copa_debfile *d, struct archive *outer, const cha
 		if (type != AE_IFREG || archive_entry_hardlink(ae) || strchr(norm.p, '/') ||
 		    norm.len == 0) {
 			r = copa_err_set(err, COPA_E_INPUT,
-					 "'%s': control area entry '%s' is not a plain file", d->label,
-					 norm.p);
+			                 "'%s': control area entry '%s' is not a plain file",
+			                 d->label, norm.p);
 			copa_buf_release(&norm);
 			break;
 		}
 		if (copa_debfile_ctl(d, norm.p)) {
 			r = copa_err_set(err, COPA_E_INPUT, "'%s': control file '%s' appears twice",
-					 d->label, norm.p);
+			                 d->label, norm.p);
 			copa_buf_release(&norm);
 			break;
 		}
 		if (d->n_ctl >= MAX_CTL_FILES || size < 0 ||
 		    (total += (uint64_t)size) > d->lim.max_control) {
-			r = copa_err_set(err, COPA_E_LIMIT, "'%s': control area larger than allowed",
-					 d->label);
+			r = copa_err_set(err, COPA_E_LIMIT,
+			                 "'%s': control area larger than allowed", d->label);
 			copa_buf_release(&norm);
 			break;
 		}
@@ -281,7 +284,8 @@ static int read_control(struct copa_debfile *d, struct archive *outer, const cha
 			size_t have = 0;
 
 			while (have < (size_t)size &&
-			       (got = archive_read_data(a, c->data + have, (size_t)size - have)) > 0)
+			       (got = archive_read_data(a, c->data + have, (size_t)size - have)) >
+			           0)
 				have += (size_t)got;
 			if (have != (size_t)size) {
 				r = tar_error(a, d->label, member, err);
@@ -296,7 +300,7 @@ static int read_control(struct copa_debfile *d, struct archive *outer, const cha
 	archive_read_free(a);
 	if (r == 0 && !copa_debfile_ctl(d, "control"))
 		r = copa_err_set(err, COPA_E_INPUT, "'%s': the control area has no 'control' file",
-				 d->label);
+		                 d->label);
 	if (r == 0 && d->n_ctl > 1)
 		qsort(d->ctl, d->n_ctl, sizeof(*d->ctl), cmp_ctl);
 	return r;
@@ -304,7 +308,7 @@ static int read_control(struct copa_debfile *d, struct archive *outer, const cha
 
 /* Positions `a` at the data member (its header read). Returns its comp or NULL. */
 static const struct comp *walk_members(struct copa_debfile *d, struct archive *a, bool load,
-				       struct copa_err *err)
+                                       struct copa_err *err)
 {
 	struct archive_entry *ae;
 	enum { WANT_BINARY, WANT_CONTROL, WANT_DATA } state = WANT_BINARY;
@@ -319,7 +323,7 @@ static const struct comp *walk_members(struct copa_debfile *d, struct archive *a
 			name = "";
 		if (size < 0 || (uint64_t)size > d->lim.max_member) {
 			copa_err_set(err, COPA_E_LIMIT, "'%s': member '%s' is larger than allowed",
-				     d->label, name);
+			             d->label, name);
 			return NULL;
 		}
 		if (state == WANT_BINARY) {
@@ -329,23 +333,26 @@ static const struct comp *walk_members(struct copa_debfile *d, struct archive *a
 
 			if (strcmp(name, "debian-binary")) {
 				copa_err_set(err, COPA_E_INPUT,
-					     "'%s': the first member is '%s', not 'debian-binary'",
-					     d->label, name);
+				             "'%s': the first member is '%s', not 'debian-binary'",
+				             d->label, name);
 				return NULL;
 			}
-			n = size < (la_int64_t)sizeof(buf) ? archive_read_data(a, buf, sizeof(buf)) : -1;
+			n = size < (la_int64_t)sizeof(buf) ? archive_read_data(a, buf, sizeof(buf))
+			                                   : -1;
 			if (n < 4 || buf[0] != '2' || buf[1] != '.' || buf[n - 1] != '\n') {
-				copa_err_set(err, COPA_E_INPUT,
-					     "'%s': unsupported package format (debian-binary is not 2.x)",
-					     d->label);
+				copa_err_set(
+				    err, COPA_E_INPUT,
+				    "'%s': unsupported package format (debian-binary is not 2.x)",
+				    d->label);
 				return NULL;
 			}
 			while (i < (size_t)n - 1 && buf[i] >= '0' && buf[i] <= '9')
 				i++;
 			if (i == 2 || i != (size_t)n - 1) {
-				copa_err_set(err, COPA_E_INPUT,
-					     "'%s': unsupported package format (debian-binary is not 2.x)",
-					     d->label);
+				copa_err_set(
+				    err, COPA_E_INPUT,
+				    "'%s': unsupported package format (debian-binary is not 2.x)",
+				    d->label);
 				return NULL;
 			}
 			state = WANT_CONTROL;
@@ -357,8 +364,8 @@ static const struct comp *walk_members(struct copa_debfile *d, struct archive *a
 			c = match_member(name, "control.tar", control_comps);
 			if (!c) {
 				copa_err_set(err, COPA_E_INPUT,
-					     "'%s': expected a control.tar member, found '%s'", d->label,
-					     name);
+				             "'%s': expected a control.tar member, found '%s'",
+				             d->label, name);
 				return NULL;
 			}
 			if (load && read_control(d, a, name, c, err) < 0)
@@ -368,8 +375,9 @@ static const struct comp *walk_members(struct copa_debfile *d, struct archive *a
 		}
 		c = match_member(name, "data.tar", data_comps);
 		if (!c) {
-			copa_err_set(err, COPA_E_INPUT, "'%s': expected a data.tar member, found '%s'",
-				     d->label, name);
+			copa_err_set(err, COPA_E_INPUT,
+			             "'%s': expected a data.tar member, found '%s'", d->label,
+			             name);
 			return NULL;
 		}
 		if (load) {
@@ -380,13 +388,14 @@ static const struct comp *walk_members(struct copa_debfile *d, struct archive *a
 	}
 	if (hr != ARCHIVE_EOF)
 		copa_err_set(err, COPA_E_INPUT, "'%s' is not a valid Debian package: %s", d->label,
-			     archive_error_string(a) ? archive_error_string(a) : "corrupt ar archive");
+		             archive_error_string(a) ? archive_error_string(a)
+		                                     : "corrupt ar archive");
 	else
 		copa_err_set(err, COPA_E_INPUT, "'%s' is not a valid Debian package: no %s member",
-			     d->label,
-			     state == WANT_BINARY    ? "debian-binary"
-			     : state == WANT_CONTROL ? "control.tar"
-						     : "data.tar");
+		             d->label,
+		             state == WANT_BINARY    ? "debian-binary"
+		             : state == WANT_CONTROL ? "control.tar"
+		                                     : "data.tar");
 	return NULL;
 }
 
@@ -427,8 +436,8 @@ static int ar_check(const struct copa_debfile *d, struct copa_err *err)
 		total = d->mem_len;
 	}
 	if (!ar_get(d, fd, 0, magic, sizeof(magic)) || memcmp(magic, "!<arch>\n", 8))
-		return copa_err_set(err, COPA_E_INPUT, "'%s' is not a Debian package: not an ar archive",
-				    d->label);
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "'%s' is not a Debian package: not an ar archive", d->label);
 	while (off < total) {
 		char h[60], name[17];
 		uint64_t size = 0;
@@ -436,8 +445,9 @@ static int ar_check(const struct copa_debfile *d, struct copa_err *err)
 
 		if (!ar_get(d, fd, off, h, sizeof(h)))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "'%s' is not a valid Debian package: truncated member header at offset %llu",
-					    d->label, (unsigned long long)off);
+			                    "'%s' is not a valid Debian package: truncated member "
+			                    "header at offset %llu",
+			                    d->label, (unsigned long long)off);
 		while (k > 0 && (h[k - 1] == ' ' || h[k - 1] == '/'))
 			k--;
 		memcpy(name, h, k);
@@ -446,28 +456,33 @@ static int ar_check(const struct copa_debfile *d, struct copa_err *err)
 			if ((unsigned char)name[j] < 0x20 || (unsigned char)name[j] >= 0x7f)
 				name[j] = '?';
 		if (h[58] != '`' || h[59] != '\n')
-			return copa_err_set(err, COPA_E_INPUT,
-					    "'%s' is not a valid Debian package: member '%s' has a corrupt header",
-					    d->label, name);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "'%s' is not a valid Debian package: member '%s' has a corrupt header",
+			    d->label, name);
 		while (i < 58 && h[i] == ' ')
 			i++;
 		if (i == 58)
-			return copa_err_set(err, COPA_E_INPUT,
-					    "'%s' is not a valid Debian package: member '%s' has no size",
-					    d->label, name);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "'%s' is not a valid Debian package: member '%s' has no size", d->label,
+			    name);
 		for (; i < 58 && h[i] >= '0' && h[i] <= '9'; i++)
 			size = size * 10 + (uint64_t)(h[i] - '0');
 		for (; i < 58; i++)
 			if (h[i] != ' ')
 				return copa_err_set(err, COPA_E_INPUT,
-						    "'%s' is not a valid Debian package: member '%s' has an invalid size",
-						    d->label, name);
+				                    "'%s' is not a valid Debian package: member "
+				                    "'%s' has an invalid size",
+				                    d->label, name);
 		off += sizeof(h);
 		if (size > total - off)
-			return copa_err_set(err, COPA_E_INPUT,
-					    "'%s' is not a valid Debian package: member '%s' is truncated (its header says %llu bytes, the file holds %llu)",
-					    d->label, name, (unsigned long long)size,
-					    (unsigned long long)(total - off));
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "'%s' is not a valid Debian package: member '%s' is truncated (its "
+			    "header says %llu bytes, the file holds %llu)",
+			    d->label, name, (unsigned long long)size,
+			    (unsigned long long)(total - off));
 		if (!strncmp(name, "data.tar", 8))
 			break;
 		off += size + (size & 1);
@@ -507,7 +522,7 @@ static char *base_name(const char *path)
 }
 
 int copa_debfile_open(const char *path, const struct copa_debfile_limits *lim,
-		      struct copa_debfile **out, struct copa_err *err)
+                      struct copa_debfile **out, struct copa_err *err)
 {
 	struct copa_debfile *d = copa_xcalloc(1, sizeof(*d));
 
@@ -519,8 +534,8 @@ int copa_debfile_open(const char *path, const struct copa_debfile_limits *lim,
 }
 
 int copa_debfile_open_mem(const void *data, size_t n, const char *label,
-			  const struct copa_debfile_limits *lim, struct copa_debfile **out,
-			  struct copa_err *err)
+                          const struct copa_debfile_limits *lim, struct copa_debfile **out,
+                          struct copa_err *err)
 {
 	struct copa_debfile *d = copa_xcalloc(1, sizeof(*d));
 
@@ -583,32 +598,33 @@ static const char *below_own_symlink(const struct data_state *s, const char *pat
 }
 
 static int check_name(const struct copa_debfile *d, const char *raw, struct copa_buf *norm,
-		      const char *what, struct copa_err *err)
+                      const char *what, struct copa_err *err)
 {
 	if (!raw)
 		return copa_err_set(err, COPA_E_INPUT, "'%s': data.tar entry without a name",
-				    d->label);
+		                    d->label);
 	if (strlen(raw) > d->lim.max_path)
 		return copa_err_set(err, COPA_E_LIMIT, "'%s': data.tar %s longer than %zu bytes",
-				    d->label, what, d->lim.max_path);
+		                    d->label, what, d->lim.max_path);
 	if (raw[0] == '/')
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s': refusing data.tar %s '%s': absolute path", d->label, what,
-				    raw);
+		                    "'%s': refusing data.tar %s '%s': absolute path", d->label,
+		                    what, raw);
 	if (copa_path_normalize(raw, norm) < 0)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s': refusing data.tar %s '%s': '..' or a control character",
-				    d->label, what, raw);
+		                    "'%s': refusing data.tar %s '%s': '..' or a control character",
+		                    d->label, what, raw);
 	if (has_wh_component(norm->p))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s': refusing data.tar %s '%s': names starting with '.wh.' are whiteouts in image layers",
-				    d->label, what, raw);
+		                    "'%s': refusing data.tar %s '%s': names starting with '.wh.' "
+		                    "are whiteouts in image layers",
+		                    d->label, what, raw);
 	return 0;
 }
 
 static int fill_entry(const struct copa_debfile *d, struct data_state *s, struct archive_entry *ae,
-		      struct copa_debfile_entry *e, struct copa_layer_xattr *xa,
-		      struct copa_buf *norm, struct copa_buf *lnorm, struct copa_err *err)
+                      struct copa_debfile_entry *e, struct copa_layer_xattr *xa,
+                      struct copa_buf *norm, struct copa_buf *lnorm, struct copa_err *err)
 {
 	const char *raw = archive_entry_pathname(ae);
 	const char *hl = archive_entry_hardlink(ae);
@@ -624,8 +640,9 @@ static int fill_entry(const struct copa_debfile *d, struct data_state *s, struct
 			return -1;
 		if (!copa_strmap_get(&s->seen, lnorm->p, lnorm->len, &kind) || kind != SEEN_REG)
 			return copa_err_set(err, COPA_E_INPUT,
-					    "'%s': data.tar hard link '%s' points to '%s', not an earlier regular file of the package",
-					    d->label, raw, hl);
+			                    "'%s': data.tar hard link '%s' points to '%s', not an "
+			                    "earlier regular file of the package",
+			                    d->label, raw, hl);
 		e->type = COPA_FT_HARDLINK;
 		e->link = lnorm->p;
 	} else {
@@ -641,12 +658,12 @@ static int fill_entry(const struct copa_debfile *d, struct data_state *s, struct
 			e->link = archive_entry_symlink(ae);
 			if (!e->link || !*e->link)
 				return copa_err_set(err, COPA_E_INPUT,
-						    "'%s': data.tar symlink '%s' has no target",
-						    d->label, raw);
+				                    "'%s': data.tar symlink '%s' has no target",
+				                    d->label, raw);
 			if (strlen(e->link) > d->lim.max_path)
 				return copa_err_set(err, COPA_E_LIMIT,
-						    "'%s': data.tar symlink '%s' target too long",
-						    d->label, raw);
+				                    "'%s': data.tar symlink '%s' target too long",
+				                    d->label, raw);
 			break;
 		case AE_IFCHR:
 			e->type = COPA_FT_CHR;
@@ -659,27 +676,29 @@ static int fill_entry(const struct copa_debfile *d, struct data_state *s, struct
 			break;
 		default:
 			return copa_err_set(err, COPA_E_INPUT,
-					    "'%s': data.tar entry '%s' has an unsupported type", d->label,
-					    raw);
+			                    "'%s': data.tar entry '%s' has an unsupported type",
+			                    d->label, raw);
 		}
 	}
 	if (norm->len == 0 && e->type != COPA_FT_DIR)
-		return copa_err_set(err, COPA_E_INPUT, "'%s': data.tar root entry is not a directory",
-				    d->label);
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "'%s': data.tar root entry is not a directory", d->label);
 	if (copa_strmap_get(&s->seen, norm->p, norm->len, &kind) && norm->len)
 		return copa_err_set(err, COPA_E_INPUT, "'%s': data.tar lists '%s' twice", d->label,
-				    raw);
+		                    raw);
 	bad = below_own_symlink(s, norm->p);
 	if (bad)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s': refusing data.tar entry '%s': it passes through the symlink '%.*s' the package ships",
-				    d->label, raw, (int)(bad - norm->p), norm->p);
+		                    "'%s': refusing data.tar entry '%s': it passes through the "
+		                    "symlink '%.*s' the package ships",
+		                    d->label, raw, (int)(bad - norm->p), norm->p);
 	if (archive_entry_sparse_count(ae) > 0)
 		return copa_err_set(err, COPA_E_INPUT, "'%s': data.tar entry '%s' is a sparse file",
-				    d->label, raw);
+		                    d->label, raw);
 	if (uid < 0 || uid > UINT32_MAX || gid < 0 || gid > UINT32_MAX)
-		return copa_err_set(err, COPA_E_INPUT, "'%s': data.tar entry '%s' has an invalid owner",
-				    d->label, raw);
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "'%s': data.tar entry '%s' has an invalid owner", d->label,
+		                    raw);
 	e->mode = (uint32_t)archive_entry_perm(ae) & 07777;
 	e->uid = (uint32_t)uid;
 	e->gid = (uint32_t)gid;
@@ -699,8 +718,9 @@ static int fill_entry(const struct copa_debfile *d, struct data_state *s, struct
 			if (e->n_xattrs >= MAX_XATTRS || xs > MAX_XATTR_VALUE || !xn || !*xn ||
 			    strlen(xn) > 255)
 				return copa_err_set(err, COPA_E_LIMIT,
-						    "'%s': data.tar entry '%s' has too many or too large extended attributes",
-						    d->label, raw);
+				                    "'%s': data.tar entry '%s' has too many or too "
+				                    "large extended attributes",
+				                    d->label, raw);
 			xa[e->n_xattrs].name = xn;
 			xa[e->n_xattrs].value = xv;
 			xa[e->n_xattrs].len = xs;
@@ -708,17 +728,19 @@ static int fill_entry(const struct copa_debfile *d, struct data_state *s, struct
 		}
 	}
 	e->xattrs = e->n_xattrs ? xa : NULL;
-	kind = e->type == COPA_FT_REG ? SEEN_REG : e->type == COPA_FT_SYMLINK ? SEEN_LINK : SEEN_OTHER;
+	kind = e->type == COPA_FT_REG       ? SEEN_REG
+	       : e->type == COPA_FT_SYMLINK ? SEEN_LINK
+	                                    : SEEN_OTHER;
 	if (kind == SEEN_LINK)
 		s->have_symlinks = true;
 	copa_strmap_put(&s->seen, copa_arena_strndup(&s->arena, norm->p, norm->len), norm->len,
-			kind);
+	                kind);
 	return 0;
 }
 
 /* Opens the .deb (into *outer) and its data member through src: as tar, or raw. */
 static struct archive *data_member_open(struct copa_debfile *d, struct archive **outer,
-					struct inner_src *src, bool raw, struct copa_err *err)
+                                        struct inner_src *src, bool raw, struct copa_err *err)
 {
 	const struct comp *c;
 
@@ -736,14 +758,15 @@ static struct archive *data_member_open(struct copa_debfile *d, struct archive *
 static int data_limit_error(const struct copa_debfile *d, struct copa_err *err)
 {
 	if (d->lim.installed_size)
-		return copa_err_set(err, COPA_E_LIMIT,
-				    "'%s': data.tar unpacks to more than %llu bytes, far more than the "
-				    "%llu KiB its index declares (Installed-Size): refusing a "
-				    "decompression bomb",
-				    d->label, (unsigned long long)d->lim.max_data,
-				    (unsigned long long)(d->lim.installed_size >> 10));
+		return copa_err_set(
+		    err, COPA_E_LIMIT,
+		    "'%s': data.tar unpacks to more than %llu bytes, far more than the "
+		    "%llu KiB its index declares (Installed-Size): refusing a "
+		    "decompression bomb",
+		    d->label, (unsigned long long)d->lim.max_data,
+		    (unsigned long long)(d->lim.installed_size >> 10));
 	return copa_err_set(err, COPA_E_LIMIT, "'%s': data.tar unpacks to more than %llu bytes",
-			    d->label, (unsigned long long)d->lim.max_data);
+	                    d->label, (unsigned long long)d->lim.max_data);
 }
 
 /* The data member decompressed ahead of time (copa_debfile_use_data_tar). */
@@ -756,8 +779,8 @@ static struct archive *data_tar_open(const struct copa_debfile *d, struct copa_e
 	archive_read_support_format_tar(a);
 	if (archive_read_open_filename(a, d->data_tar, 65536) != ARCHIVE_OK) {
 		copa_err_set(err, COPA_E_IO, "'%s': cannot read its unpacked '%s': %s", d->label,
-			     d->data_member,
-			     archive_error_string(a) ? archive_error_string(a) : "read error");
+		             d->data_member,
+		             archive_error_string(a) ? archive_error_string(a) : "read error");
 		archive_read_free(a);
 		return NULL;
 	}
@@ -825,7 +848,7 @@ void copa_debfile_use_data_tar(struct copa_debfile *d, const char *path)
 }
 
 int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, void *ctx,
-			      struct copa_err *err)
+                              struct copa_err *err)
 {
 	struct archive *outer = NULL, *a = NULL;
 	struct inner_src src = {0};
@@ -851,8 +874,9 @@ int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, 
 		struct copa_debfile_reader rd = {a, d, NULL};
 
 		if (++count > d->lim.max_entries) {
-			r = copa_err_set(err, COPA_E_LIMIT, "'%s': data.tar has more than %llu entries",
-					 d->label, (unsigned long long)d->lim.max_entries);
+			r = copa_err_set(err, COPA_E_LIMIT,
+			                 "'%s': data.tar has more than %llu entries", d->label,
+			                 (unsigned long long)d->lim.max_entries);
 			break;
 		}
 		r = fill_entry(d, &s, ae, &e, xa, &norm, &lnorm, err);

@@ -34,38 +34,38 @@
 #include <sys/types.h>
 
 struct copa_debfile_limits {
-	uint64_t max_member;   /* compressed size of one ar member; 0: 8 GiB */
-	uint64_t max_control;  /* control.tar, uncompressed; 0: 64 MiB */
-	uint64_t max_data;     /* data.tar, uncompressed; 0: 32 GiB */
-	uint64_t max_entries;  /* data.tar entries; 0: 1,000,000 */
-	size_t max_path;       /* path or link target length; 0: 4096 */
+	uint64_t max_member;  /* compressed size of one ar member; 0: 8 GiB */
+	uint64_t max_control; /* control.tar, uncompressed; 0: 64 MiB */
+	uint64_t max_data;    /* data.tar, uncompressed; 0: 32 GiB */
+	uint64_t max_entries; /* data.tar entries; 0: 1,000,000 */
+	size_t max_path;      /* path or link target length; 0: 4096 */
 	/*
 	 * What the package's index declares it installs (Installed-Size, in
 	 * bytes; 0: unknown). Bounds data.tar to twice that plus 64 MiB, so a
 	 * small package cannot unpack to gigabytes (a decompression bomb).
 	 */
 	uint64_t installed_size;
-	const char *label;     /* names the package in errors; NULL: the file name */
+	const char *label; /* names the package in errors; NULL: the file name */
 };
 
 /* One file of the control area (control.tar), e.g. "control", "postinst". */
 struct copa_debfile_ctl {
-	char *name;   /* base name, "./" stripped */
-	char *data;   /* NUL-terminated copy of the content */
+	char *name; /* base name, "./" stripped */
+	char *data; /* NUL-terminated copy of the content */
 	size_t size;
 	uint32_t mode;
 	int64_t mtime;
 };
 
 struct copa_debfile {
-	char *label;         /* names the package in errors: the file name */
-	char *data_member;   /* "data.tar.xz", ... */
+	char *label;                  /* names the package in errors: the file name */
+	char *data_member;            /* "data.tar.xz", ... */
 	struct copa_debfile_ctl *ctl; /* sorted by name */
 	size_t n_ctl;
 	/* private */
 	struct copa_debfile_limits lim;
-	char *path;          /* NULL when opened from memory */
-	char *data_tar;      /* the data member decompressed ahead, or NULL */
+	char *path;     /* NULL when opened from memory */
+	char *data_tar; /* the data member decompressed ahead, or NULL */
 	const void *mem;
 	size_t mem_len;
 };
@@ -76,12 +76,12 @@ struct copa_debfile {
  * COPA_E_LIMIT (a cap exceeded). *out is freed with copa_debfile_free.
  */
 int copa_debfile_open(const char *path, const struct copa_debfile_limits *lim,
-		      struct copa_debfile **out, struct copa_err *err);
+                      struct copa_debfile **out, struct copa_err *err);
 
 /* Like copa_debfile_open on n bytes in memory (kept borrowed); label names it. */
 int copa_debfile_open_mem(const void *data, size_t n, const char *label,
-			  const struct copa_debfile_limits *lim, struct copa_debfile **out,
-			  struct copa_err *err);
+                          const struct copa_debfile_limits *lim, struct copa_debfile **out,
+                          struct copa_err *err);
 
 void copa_debfile_free(struct copa_debfile *d);
 
@@ -90,18 +90,18 @@ const struct copa_debfile_ctl *copa_debfile_ctl(const struct copa_debfile *d, co
 
 /* One data.tar entry as handed to the callback; pointers valid during the call. */
 struct copa_debfile_entry {
-	const char *path;  /* normalised, relative; "" for the package root "./" */
-	uint8_t type;      /* enum copa_ftype */
-	uint32_t mode;     /* permission bits incl. setuid/setgid/sticky */
+	const char *path; /* normalised, relative; "" for the package root "./" */
+	uint8_t type;     /* enum copa_ftype */
+	uint32_t mode;    /* permission bits incl. setuid/setgid/sticky */
 	uint32_t uid, gid;
 	const char *uname, *gname; /* owner names from the tar header, or NULL */
 	int64_t mtime;
-	uint64_t size;     /* regular files */
-	const char *link;  /* symlink target as stored; hard link target (normalised path) */
+	uint64_t size;    /* regular files */
+	const char *link; /* symlink target as stored; hard link target (normalised path) */
 	uint32_t rdev_major, rdev_minor;
 	const struct copa_layer_xattr *xattrs;
 	size_t n_xattrs;
-	uint64_t index;    /* position in data.tar, from 0 */
+	uint64_t index; /* position in data.tar, from 0 */
 };
 
 struct copa_debfile_reader;
@@ -110,11 +110,10 @@ struct copa_debfile_reader;
  * Reads up to n bytes of the current regular file's content. Returns the
  * count (0 at its end) or -1 with err.
  */
-ssize_t copa_debfile_read(struct copa_debfile_reader *r, void *buf, size_t n,
-			  struct copa_err *err);
+ssize_t copa_debfile_read(struct copa_debfile_reader *r, void *buf, size_t n, struct copa_err *err);
 
 typedef int (*copa_debfile_entry_fn)(void *ctx, const struct copa_debfile_entry *e,
-				     struct copa_debfile_reader *r, struct copa_err *err);
+                                     struct copa_debfile_reader *r, struct copa_err *err);
 
 /*
  * Streams data.tar, calling fn for each entry in archive order (content
@@ -122,7 +121,7 @@ typedef int (*copa_debfile_entry_fn)(void *ctx, const struct copa_debfile_entry 
  * return. May be called again: the package is re-read from the start.
  */
 int copa_debfile_data_foreach(struct copa_debfile *d, copa_debfile_entry_fn fn, void *ctx,
-			      struct copa_err *err);
+                              struct copa_err *err);
 
 /*
  * Writes the data member, decompressed, to out_fd (a plain tar), within the

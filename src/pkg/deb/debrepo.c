@@ -38,7 +38,7 @@ void copa_deb_indexes_release(struct copa_deb_indexes *x)
 }
 
 int copa_debrepo_decompress(int in_fd, int out_fd, uint64_t max, const char *what,
-			    char hex[COPA_HASH_HEX_MAX], uint64_t *size, struct copa_err *err)
+                            char hex[COPA_HASH_HEX_MAX], uint64_t *size, struct copa_err *err)
 {
 	struct archive *a = archive_read_new();
 	struct archive_entry *ae;
@@ -53,7 +53,7 @@ int copa_debrepo_decompress(int in_fd, int out_fd, uint64_t max, const char *wha
 	archive_read_support_format_empty(a);
 	if (archive_read_open_fd(a, in_fd, sizeof(buf)) != ARCHIVE_OK) {
 		copa_err_set(err, COPA_E_INPUT, "%s: cannot decompress: %s", what,
-			     archive_error_string(a));
+		             archive_error_string(a));
 		goto out;
 	}
 	ar = archive_read_next_header(a, &ae);
@@ -65,13 +65,13 @@ int copa_debrepo_decompress(int in_fd, int out_fd, uint64_t max, const char *wha
 				break;
 			if (n < 0) {
 				copa_err_set(err, COPA_E_INPUT, "%s: cannot decompress: %s", what,
-					     archive_error_string(a));
+				             archive_error_string(a));
 				goto out;
 			}
 			if (total + (uint64_t)n > max) {
 				copa_err_set(err, COPA_E_LIMIT,
-					     "%s: decompresses to more than %llu bytes", what,
-					     (unsigned long long)max);
+				             "%s: decompresses to more than %llu bytes", what,
+				             (unsigned long long)max);
 				goto out;
 			}
 			if (copa_fs_write_all(out_fd, buf, (size_t)n, err) < 0) {
@@ -83,7 +83,7 @@ int copa_debrepo_decompress(int in_fd, int out_fd, uint64_t max, const char *wha
 		}
 	} else if (ar != ARCHIVE_EOF) {
 		copa_err_set(err, COPA_E_INPUT, "%s: cannot decompress: %s", what,
-			     archive_error_string(a));
+		             archive_error_string(a));
 		goto out;
 	}
 	copa_hash_final_hex(&h, hex);
@@ -126,8 +126,7 @@ static bool scheme_is(const char *uri, const char *scheme)
 	return strncasecmp(uri, scheme, n) == 0 && uri[n] == ':';
 }
 
-static int check_scheme(const struct copa_deb_source *src, const char *label,
-			struct copa_err *err)
+static int check_scheme(const struct copa_deb_source *src, const char *label, struct copa_err *err)
 {
 	const char *colon = strchr(src->uri, ':');
 
@@ -138,15 +137,15 @@ static int check_scheme(const struct copa_deb_source *src, const char *label,
 			return 0;
 		/* An image's file: URI names its build host; never read the host's files for it. */
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
-				    "repository '%s' (%s) is a local directory of the machine the "
-				    "image was built on: give copa a mirror with --repo (file:// "
-				    "mirrors are accepted there)",
-				    label, src->where);
+		                    "repository '%s' (%s) is a local directory of the machine the "
+		                    "image was built on: give copa a mirror with --repo (file:// "
+		                    "mirrors are accepted there)",
+		                    label, src->where);
 	}
 	return copa_err_set(err, COPA_E_UNSUPPORTED,
-			    "repository '%s' (%s) uses the '%.*s' method, which copa does not "
-			    "support: name a plain http(s) mirror with --repo (and --repo-replace)",
-			    label, src->where, colon ? (int)(colon - src->uri) : 0, src->uri);
+	                    "repository '%s' (%s) uses the '%.*s' method, which copa does not "
+	                    "support: name a plain http(s) mirror with --repo (and --repo-replace)",
+	                    label, src->where, colon ? (int)(colon - src->uri) : 0, src->uri);
 }
 
 static char *tmp_path(struct ctx *c, const char *name)
@@ -159,13 +158,17 @@ static char *tmp_path(struct ctx *c, const char *name)
  * only the signature check makes it trustworthy). Returns its path.
  */
 static char *fetch_small(struct ctx *c, const char *url, const char *name, const char *what,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	static const char *const headers[] = {"Cache-Control: max-age=0", NULL};
 	char *path = tmp_path(c, name);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	struct copa_http_fetch f = {.url = url, .headers = headers, .expect_size = -1,
-				    .max_size = COPA_RELEASE_MAX, .fd = fd, .what = what};
+	struct copa_http_fetch f = {.url = url,
+	                            .headers = headers,
+	                            .expect_size = -1,
+	                            .max_size = COPA_RELEASE_MAX,
+	                            .fd = fd,
+	                            .what = what};
 	int r;
 
 	if (fd < 0) {
@@ -194,7 +197,7 @@ static void fmt_time(int64_t t, char *buf, size_t cap)
 
 /* The signed text of a clearsigned file, checked with gpgv; malloc'd. */
 static int verify_inrelease(struct ctx *c, const struct copa_deb_source *src, const char *path,
-			    const char *label, char **body, size_t *len, struct copa_err *err)
+                            const char *label, char **body, size_t *len, struct copa_err *err)
 {
 	struct copa_buf text = COPA_BUF_INIT, verified = COPA_BUF_INIT;
 	_cleanup_free_ char *mine = NULL;
@@ -212,17 +215,20 @@ static int verify_inrelease(struct ctx *c, const struct copa_deb_source *src, co
 	}
 	if (src->trusted) {
 		copa_warn(c->o->out, "not checking the signature of '%s' (%s: trusted=yes)", label,
-			  src->where);
+		          src->where);
 		*body = steal_ptr(&mine);
 		*len = mine_len;
 		r = 0;
 		goto out;
 	}
 	{
-		struct copa_gpgv_req req = {.gpgv = c->o->gpgv, .workdir = c->work,
-					    .keyring = src->keyring.p, .keyring_len = src->keyring.len,
-					    .fingerprints = src->fingerprints, .signed_path = path,
-					    .output_path = outp};
+		struct copa_gpgv_req req = {.gpgv = c->o->gpgv,
+		                            .workdir = c->work,
+		                            .keyring = src->keyring.p,
+		                            .keyring_len = src->keyring.len,
+		                            .fingerprints = src->fingerprints,
+		                            .signed_path = path,
+		                            .output_path = outp};
 		struct copa_gpgv_status st;
 		char why[256];
 
@@ -232,22 +238,24 @@ static int verify_inrelease(struct ctx *c, const struct copa_deb_source *src, co
 		}
 		if (st.verdict != COPA_GPGV_GOOD) {
 			copa_gpgv_describe(&st, why, sizeof(why));
-			copa_err_set(err, COPA_E_VERIFY, "cannot verify 'InRelease' from '%s': %s%s%s",
-				     label, why, src->keyring_desc ? "; keys from " : "",
-				     src->keyring_desc ? src->keyring_desc : "");
+			copa_err_set(err, COPA_E_VERIFY,
+			             "cannot verify 'InRelease' from '%s': %s%s%s", label, why,
+			             src->keyring_desc ? "; keys from " : "",
+			             src->keyring_desc ? src->keyring_desc : "");
 			goto out;
 		}
 		copa_debug(c->o->out, "'InRelease' from '%s': %s", label,
-			   (copa_gpgv_describe(&st, why, sizeof(why)), why));
+		           (copa_gpgv_describe(&st, why, sizeof(why)), why));
 	}
 	if (copa_fs_read_file(AT_FDCWD, outp, COPA_RELEASE_MAX, &verified, err) < 0)
 		goto out;
 	/* What gpgv verified must be what copa parses. */
 	if (verified.len != mine_len || memcmp(verified.p ? verified.p : "", mine, mine_len) != 0) {
-		copa_err_set(err, COPA_E_VERIFY,
-			     "cannot verify 'InRelease' from '%s': the signed text differs from the "
-			     "message text",
-			     label);
+		copa_err_set(
+		    err, COPA_E_VERIFY,
+		    "cannot verify 'InRelease' from '%s': the signed text differs from the "
+		    "message text",
+		    label);
 		goto out;
 	}
 	*body = copa_buf_detach(&verified, len);
@@ -260,12 +268,15 @@ out:
 }
 
 static int verify_detached(struct ctx *c, const struct copa_deb_source *src, const char *data,
-			   const char *sig, const char *label, struct copa_err *err)
+                           const char *sig, const char *label, struct copa_err *err)
 {
-	struct copa_gpgv_req req = {.gpgv = c->o->gpgv, .workdir = c->work,
-				    .keyring = src->keyring.p, .keyring_len = src->keyring.len,
-				    .fingerprints = src->fingerprints, .signed_path = sig,
-				    .data_path = data};
+	struct copa_gpgv_req req = {.gpgv = c->o->gpgv,
+	                            .workdir = c->work,
+	                            .keyring = src->keyring.p,
+	                            .keyring_len = src->keyring.len,
+	                            .fingerprints = src->fingerprints,
+	                            .signed_path = sig,
+	                            .data_path = data};
 	struct copa_gpgv_status st;
 	char why[256];
 
@@ -274,8 +285,8 @@ static int verify_detached(struct ctx *c, const struct copa_deb_source *src, con
 	if (st.verdict != COPA_GPGV_GOOD) {
 		copa_gpgv_describe(&st, why, sizeof(why));
 		return copa_err_set(err, COPA_E_VERIFY, "cannot verify 'Release' from '%s': %s%s%s",
-				    label, why, src->keyring_desc ? "; keys from " : "",
-				    src->keyring_desc ? src->keyring_desc : "");
+		                    label, why, src->keyring_desc ? "; keys from " : "",
+		                    src->keyring_desc ? src->keyring_desc : "");
 	}
 	return 0;
 }
@@ -286,7 +297,7 @@ static int verify_detached(struct ctx *c, const struct copa_deb_source *src, con
  * nor Release there, -1 otherwise.
  */
 static int fetch_release(struct ctx *c, const struct copa_deb_source *src, const char *base,
-			 const char *label, char **body, size_t *len, struct copa_err *err)
+                         const char *label, char **body, size_t *len, struct copa_err *err)
 {
 	_cleanup_free_ char *url = copa_deb_source_url(src, base, "InRelease");
 	_cleanup_free_ char *what = copa_xasprintf("'InRelease' from '%s'", label);
@@ -317,16 +328,16 @@ static int fetch_release(struct ctx *c, const struct copa_deb_source *src, const
 		if (!gpath) {
 			if (err->code == COPA_E_NOTFOUND)
 				copa_err_set(err, COPA_E_VERIFY,
-					     "cannot verify 'Release' from '%s': the repository is "
-					     "not signed (no InRelease, no Release.gpg)",
-					     label);
+				             "cannot verify 'Release' from '%s': the repository is "
+				             "not signed (no InRelease, no Release.gpg)",
+				             label);
 			goto out;
 		}
 		if (verify_detached(c, src, rpath, gpath, label, err) < 0)
 			goto out;
 	} else {
 		copa_warn(c->o->out, "not checking the signature of '%s' (%s: trusted=yes)", label,
-			  src->where);
+		          src->where);
 	}
 	if (copa_fs_read_file(AT_FDCWD, rpath, COPA_RELEASE_MAX, &text, err) < 0)
 		goto out;
@@ -341,38 +352,40 @@ out:
 }
 
 static int check_release(struct ctx *c, const struct copa_deb_source *src,
-			 const struct copa_release *rel, const char *label, struct copa_err *err)
+                         const struct copa_release *rel, const char *label, struct copa_err *err)
 {
 	char when[64];
 
 	if (rel->date > c->now + 600) {
 		fmt_time(rel->date, when, sizeof(when));
-		return copa_err_set(err, COPA_E_VERIFY,
-				    "cannot use the Release of '%s': it is not valid yet (Date %s is "
-				    "in the future; check the clock)",
-				    label, when);
+		return copa_err_set(
+		    err, COPA_E_VERIFY,
+		    "cannot use the Release of '%s': it is not valid yet (Date %s is "
+		    "in the future; check the clock)",
+		    label, when);
 	}
 	if (rel->valid_until >= 0 && src->check_valid_until != 0 && c->now > rel->valid_until) {
 		fmt_time(rel->valid_until, when, sizeof(when));
-		return copa_err_set(err, COPA_E_VERIFY,
-				    "cannot use the Release of '%s': it expired on %s (Valid-Until): "
-				    "the mirror serves stale metadata or the clock is wrong",
-				    label, when);
+		return copa_err_set(
+		    err, COPA_E_VERIFY,
+		    "cannot use the Release of '%s': it expired on %s (Valid-Until): "
+		    "the mirror serves stale metadata or the clock is wrong",
+		    label, when);
 	}
 	if (!src->flat) {
 		size_t sl = strlen(src->suite);
 		bool match = (rel->suite && strcmp(rel->suite, src->suite) == 0) ||
-			     (rel->codename && strcmp(rel->codename, src->suite) == 0);
+		             (rel->codename && strcmp(rel->codename, src->suite) == 0);
 
 		/* "buster/updates" carries Codename: buster. */
 		if (!match && sl > 8 && strcmp(src->suite + sl - 8, "/updates") == 0)
 			match = rel->codename && strlen(rel->codename) == sl - 8 &&
-				strncmp(rel->codename, src->suite, sl - 8) == 0;
+			        strncmp(rel->codename, src->suite, sl - 8) == 0;
 		if (!match)
 			copa_warn(c->o->out,
-				  "'%s': the Release names suite '%s' and codename '%s', not '%s'",
-				  label, rel->suite ? rel->suite : "", rel->codename ? rel->codename : "",
-				  src->suite);
+			          "'%s': the Release names suite '%s' and codename '%s', not '%s'",
+			          label, rel->suite ? rel->suite : "",
+			          rel->codename ? rel->codename : "", src->suite);
 	}
 	return 0;
 }
@@ -400,9 +413,9 @@ static int cached_index(struct ctx *c, const char *digest, struct copa_deb_index
 }
 
 static int download_index(struct ctx *c, const char *base_url_dir, const char *rel_base,
-			  const char *ext, const struct copa_release_file *f,
-			  const struct copa_release_file *plain, bool by_hash, const char *label,
-			  struct copa_deb_index *ix, struct copa_err *err)
+                          const char *ext, const struct copa_release_file *f,
+                          const struct copa_release_file *plain, bool by_hash, const char *label,
+                          struct copa_deb_index *ix, struct copa_err *err)
 {
 	struct copa_tmpfile tz = {.fd = -1}, tu = {.fd = -1};
 	_cleanup_free_ char *what = copa_xasprintf("'%s%s' from '%s'", rel_base, ext, label);
@@ -416,21 +429,24 @@ static int download_index(struct ctx *c, const char *base_url_dir, const char *r
 	if (copa_cache_begin(c->o->cache, &tz, err) < 0)
 		return -1;
 	for (int attempt = 0; attempt < 2; attempt++) {
-		struct copa_http_fetch fx = {.expect_digest = digest, .expect_size = (int64_t)f->size,
-					     .fd = tz.fd, .what = what};
+		struct copa_http_fetch fx = {.expect_digest = digest,
+		                             .expect_size = (int64_t)f->size,
+		                             .fd = tz.fd,
+		                             .what = what};
 		const char *slash = strrchr(rel_base, '/');
 
 		free(url);
 		if (by_hash && attempt == 0)
 			url = copa_xasprintf("%s/%.*sby-hash/SHA256/%s", base_url_dir,
-					     slash ? (int)(slash - rel_base + 1) : 0, rel_base,
-					     f->sha256);
+			                     slash ? (int)(slash - rel_base + 1) : 0, rel_base,
+			                     f->sha256);
 		else
 			url = copa_xasprintf("%s/%s%s", base_url_dir, rel_base, ext);
 		fx.url = url;
 		if (copa_http_fetch(c->o->http, &fx, NULL, err) == 0)
 			break;
-		/* by-hash is an optimisation: apt falls back to the file name when it is missing. */
+		/* by-hash is an optimisation: apt falls back to the file name when it is missing.
+		 */
 		if (by_hash && attempt == 0 && err->code == COPA_E_NOTFOUND) {
 			copa_err_clear(err);
 			if (ftruncate(tz.fd, 0) < 0 || lseek(tz.fd, 0, SEEK_SET) < 0) {
@@ -441,9 +457,10 @@ static int download_index(struct ctx *c, const char *base_url_dir, const char *r
 		}
 		if (err->code == COPA_E_VERIFY) {
 			c->index_mismatch = true;
-			copa_err_wrap(err, "cannot use the index of '%s' (it does not match the "
-					   "signed Release)",
-				      label);
+			copa_err_wrap(err,
+			              "cannot use the index of '%s' (it does not match the "
+			              "signed Release)",
+			              label);
 		}
 		goto out;
 	}
@@ -455,22 +472,22 @@ static int download_index(struct ctx *c, const char *base_url_dir, const char *r
 	}
 	if (copa_cache_begin(c->o->cache, &tu, err) < 0)
 		goto out;
-	if (copa_debrepo_decompress(rfd, tu.fd, plain ? plain->size : COPA_DEB_INDEX_MAX, what,
-				    hex, &usize, err) < 0)
+	if (copa_debrepo_decompress(rfd, tu.fd, plain ? plain->size : COPA_DEB_INDEX_MAX, what, hex,
+	                            &usize, err) < 0)
 		goto out;
 	if (plain && (plain->size != usize || strcmp(plain->sha256, hex) != 0)) {
 		c->index_mismatch = true;
 		copa_err_set(err, COPA_E_VERIFY,
-			     "cannot use the index of '%s': '%s' decompresses to content that "
-			     "does not match the signed Release",
-			     label, rel_base);
+		             "cannot use the index of '%s': '%s' decompresses to content that "
+		             "does not match the signed Release",
+		             label, rel_base);
 		goto out;
 	}
 	snprintf(udigest, sizeof(udigest), "sha256:%s", hex);
 	if (copa_cache_commit_blob(c->o->cache, &tu, udigest, true, NULL, err) < 0)
 		goto out;
-	if (!plain && copa_cache_put(c->o->cache, NS_INDEX, f->sha256, udigest, strlen(udigest),
-				     err) < 0)
+	if (!plain &&
+	    copa_cache_put(c->o->cache, NS_INDEX, f->sha256, udigest, strlen(udigest), err) < 0)
 		goto out;
 	snprintf(ix->digest, sizeof(ix->digest), "%s", udigest);
 	ix->size = usize;
@@ -487,8 +504,8 @@ out:
  * Returns 1 when loaded, 0 when the Release does not list it, -1 on error.
  */
 static int load_index(struct ctx *c, const struct copa_deb_source *src, const char *base,
-		      const struct copa_release *rel, const char *rel_base, const char *label,
-		      struct copa_deb_index *ix, struct copa_err *err)
+                      const struct copa_release *rel, const char *rel_base, const char *label,
+                      struct copa_deb_index *ix, struct copa_err *err)
 {
 	const struct copa_release_file *plain = copa_release_find(rel, rel_base), *f = NULL;
 	const char *ext = NULL;
@@ -513,16 +530,17 @@ static int load_index(struct ctx *c, const struct copa_deb_source *src, const ch
 	} else {
 		struct copa_buf m = COPA_BUF_INIT;
 		struct copa_err e2 = COPA_ERR_INIT;
-		int found = copa_cache_get(c->o->cache, NS_INDEX, f->sha256, COPA_DIGEST_MAX, &m, &e2);
+		int found =
+		    copa_cache_get(c->o->cache, NS_INDEX, f->sha256, COPA_DIGEST_MAX, &m, &e2);
 		int hit = found == 1 && copa_digest_valid(copa_buf_str(&m)) &&
-			  cached_index(c, copa_buf_str(&m), ix);
+		          cached_index(c, copa_buf_str(&m), ix);
 
 		copa_buf_release(&m);
 		if (hit)
 			return 1;
 	}
-	if (download_index(c, dir, rel_base, ext, f, plain, rel->acquire_by_hash, label, ix,
-			   err) < 0)
+	if (download_index(c, dir, rel_base, ext, f, plain, rel->acquire_by_hash, label, ix, err) <
+	    0)
 		return -1;
 	return 1;
 }
@@ -559,7 +577,7 @@ static bool lists_index(const struct copa_release *rel, const char *rel_base)
 }
 
 static int load_source(struct ctx *c, const struct copa_deb_sources *s, size_t si,
-		       struct copa_deb_indexes *out, struct copa_err *err)
+                       struct copa_deb_indexes *out, struct copa_err *err)
 {
 	const struct copa_deb_source *src = &s->v[si];
 	const char *base = src->uri;
@@ -582,19 +600,20 @@ static int load_source(struct ctx *c, const struct copa_deb_sources *s, size_t s
 		return -1;
 	if (src->trusted && !c->o->allow_insecure)
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "repository '%s' (%s) is marked trusted=yes, which turns off "
-				    "signature checks: copa refuses it unless you pass "
-				    "--allow-insecure-repo",
-				    label, src->where);
+		                    "repository '%s' (%s) is marked trusted=yes, which turns off "
+		                    "signature checks: copa refuses it unless you pass "
+		                    "--allow-insecure-repo",
+		                    label, src->where);
 	if (fetch_release(c, src, base, label, &body, &nb, err) < 0) {
 		if (err->code != COPA_E_NOTFOUND)
 			return -1;
 		if (!src->fallback_uri) {
-			return copa_err_set(err, COPA_E_NOTFOUND,
-					    "repository '%s' (%s) has no InRelease or Release file: "
-					    "check the suite name, or the release has left the "
-					    "mirrors (point --repo at an archive)",
-					    label, src->where);
+			return copa_err_set(
+			    err, COPA_E_NOTFOUND,
+			    "repository '%s' (%s) has no InRelease or Release file: "
+			    "check the suite name, or the release has left the "
+			    "mirrors (point --repo at an archive)",
+			    label, src->where);
 		}
 		copa_err_clear(err);
 		base = src->fallback_uri;
@@ -608,13 +627,13 @@ static int load_source(struct ctx *c, const struct copa_deb_sources *s, size_t s
 			label = u;
 		}
 		copa_warn(c->o->out, "suite '%s' is no longer on '%s'; using the archive '%s'",
-			  src->suite, src->uri, base);
+		          src->suite, src->uri, base);
 		if (fetch_release(c, src, base, label, &body, &nb, err) < 0) {
 			if (err->code == COPA_E_NOTFOUND)
 				copa_err_set(err, COPA_E_NOTFOUND,
-					     "repository '%s %s' (%s) has no InRelease or Release "
-					     "file, neither there nor at '%s'",
-					     src->uri, src->suite, src->where, base);
+				             "repository '%s %s' (%s) has no InRelease or Release "
+				             "file, neither there nor at '%s'",
+				             src->uri, src->suite, src->where, base);
 			return -1;
 		}
 	}
@@ -651,8 +670,8 @@ static int load_source(struct ctx *c, const struct copa_deb_sources *s, size_t s
 		for (size_t ai = 0; ai < (src->flat ? 1 : na); ai++) {
 			const char *arch = src->flat ? "" : archs[ai];
 			_cleanup_free_ char *rel_base =
-				src->flat ? copa_xstrdup("Packages")
-					  : copa_xasprintf("%s/binary-%s/Packages", comp, arch);
+			    src->flat ? copa_xstrdup("Packages")
+			              : copa_xasprintf("%s/binary-%s/Packages", comp, arch);
 			struct copa_deb_index ix = {0};
 			int lr = load_index(c, src, base, &rel, rel_base, label, &ix, err);
 
@@ -660,16 +679,17 @@ static int load_source(struct ctx *c, const struct copa_deb_sources *s, size_t s
 				goto out;
 			if (lr == 0) {
 				if (strcmp(arch, "all") != 0)
-					copa_warn(c->o->out,
-						  "repository '%s' does not list '%s' (component or "
-						  "architecture not offered there)",
-						  label, rel_base);
+					copa_warn(
+					    c->o->out,
+					    "repository '%s' does not list '%s' (component or "
+					    "architecture not offered there)",
+					    label, rel_base);
 				continue;
 			}
 			ix.repo = src->flat ? copa_xstrdup(label)
-					    : copa_xasprintf("%s %s/%s", base, src->suite, comp);
+			                    : copa_xasprintf("%s %s/%s", base, src->suite, comp);
 			ix.label = src->flat ? copa_xstrdup(label)
-					     : copa_xasprintf("%s %s", ix.repo, arch);
+			                     : copa_xasprintf("%s %s", ix.repo, arch);
 			ix.base_uri = copa_xstrdup(base);
 			ix.component = copa_xstrdup(comp);
 			ix.arch = copa_xstrdup(arch);
@@ -685,8 +705,8 @@ static int load_source(struct ctx *c, const struct copa_deb_sources *s, size_t s
 			out->v[out->n++] = ix;
 			loaded++;
 			copa_debug(c->o->out, "index %s: %s (%llu bytes)", out->v[out->n - 1].label,
-				   out->v[out->n - 1].digest,
-				   (unsigned long long)out->v[out->n - 1].size);
+			           out->v[out->n - 1].digest,
+			           (unsigned long long)out->v[out->n - 1].size);
 		}
 		/* "all" was added for this component only. */
 		while (na > n_arch) {
@@ -696,9 +716,9 @@ static int load_source(struct ctx *c, const struct copa_deb_sources *s, size_t s
 	}
 	if (!loaded) {
 		copa_err_set(err, COPA_E_NOTFOUND,
-			     "repository '%s' (%s) has no package index for the configured "
-			     "components and architectures",
-			     label, src->where);
+		             "repository '%s' (%s) has no package index for the configured "
+		             "components and architectures",
+		             label, src->where);
 		goto out;
 	}
 	r = 0;
@@ -710,7 +730,7 @@ out:
 }
 
 int copa_debrepo_load(const struct copa_deb_sources *s, const struct copa_debrepo_opts *o,
-		      struct copa_deb_indexes *out, struct copa_err *err)
+                      struct copa_deb_indexes *out, struct copa_err *err)
 {
 	struct ctx c = {.o = o};
 	int r = 0;

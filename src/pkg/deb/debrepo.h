@@ -30,33 +30,36 @@
 #define COPA_DEB_INDEX_MAX (2ULL << 30) /* uncompressed Packages (bookworm main amd64: ~45 MB) */
 
 struct copa_debrepo_opts {
-	struct copa_http *http;    /* required */
-	struct copa_cache *cache;  /* required: verified indexes are kept here */
+	struct copa_http *http;   /* required */
+	struct copa_cache *cache; /* required: verified indexes are kept here */
 	struct copa_out *out;
-	const char *native_arch;   /* dpkg architecture of the image ("amd64") */
-	char *const *foreign_archs; /* other dpkg architectures of the image, NULL-terminated or NULL */
-	bool allow_insecure;       /* honour trusted=yes (--allow-insecure-repo) */
-	const char *gpgv;          /* NULL: "gpgv" from PATH */
-	int64_t now;               /* seconds since the epoch; 0: the clock */
-	const char *tmpdir;        /* NULL: $TMPDIR or /tmp */
+	const char *native_arch; /* dpkg architecture of the image ("amd64") */
+	char *const
+	    *foreign_archs;  /* other dpkg architectures of the image, NULL-terminated or NULL */
+	bool allow_insecure; /* honour trusted=yes (--allow-insecure-repo) */
+	const char *gpgv;    /* NULL: "gpgv" from PATH */
+	int64_t now;         /* seconds since the epoch; 0: the clock */
+	const char *tmpdir;  /* NULL: $TMPDIR or /tmp */
 };
 
 /* One verified Packages file. */
 struct copa_deb_index {
-	char *repo;      /* "http://deb.debian.org/debian bookworm/main": copa_deb_pkg.repo */
-	char *label;     /* repo + " amd64": names the index in messages */
-	char *base_uri;  /* where Filename paths are relative to (the source's URI or its fallback) */
+	char *repo;  /* "http://deb.debian.org/debian bookworm/main": copa_deb_pkg.repo */
+	char *label; /* repo + " amd64": names the index in messages */
+	char
+	    *base_uri; /* where Filename paths are relative to (the source's URI or its fallback) */
 	char *component; /* "" for flat repositories */
 	char *arch;      /* "amd64", "all"; "" for flat repositories */
 	char *path;      /* absolute path of the uncompressed Packages file in the cache */
 	char digest[COPA_DIGEST_MAX]; /* sha256 of that file */
 	uint64_t size;
-	bool not_automatic;           /* Release NotAutomatic: yes (backports, experimental) */
+	bool not_automatic; /* Release NotAutomatic: yes (backports, experimental) */
 	bool but_automatic_upgrades;
-	/* What apt pins match (apt_preferences(5) "release" o=, l=, a=, n= and "origin"); "" when absent. */
+	/* What apt pins match (apt_preferences(5) "release" o=, l=, a=, n= and "origin"); "" when
+	 * absent. */
 	char *rel_origin, *rel_label, *rel_suite, *rel_codename;
 	char *host;
-	size_t source;                /* index into the sources it came from */
+	size_t source; /* index into the sources it came from */
 };
 
 struct copa_deb_indexes {
@@ -77,7 +80,7 @@ void copa_deb_indexes_release(struct copa_deb_indexes *x);
  * HTTP errors.
  */
 int copa_debrepo_load(const struct copa_deb_sources *s, const struct copa_debrepo_opts *o,
-		      struct copa_deb_indexes *out, struct copa_err *err);
+                      struct copa_deb_indexes *out, struct copa_err *err);
 
 /*
  * Decompresses an index file (xz, gzip, zstd, bzip2, lzma or plain, told by
@@ -85,6 +88,6 @@ int copa_debrepo_load(const struct copa_deb_sources *s, const struct copa_debrep
  * returns the sha256 of the output in hex and its size. `what` names it.
  */
 int copa_debrepo_decompress(int in_fd, int out_fd, uint64_t max, const char *what,
-			    char hex[COPA_HASH_HEX_MAX], uint64_t *size, struct copa_err *err);
+                            char hex[COPA_HASH_HEX_MAX], uint64_t *size, struct copa_err *err);
 
 #endif

@@ -126,8 +126,8 @@ static bool valid_uri(struct copa_blob u)
 
 	if (!valid_word(u) || !isalpha((unsigned char)u.p[0]))
 		return false;
-	while (i < u.n && (isalnum((unsigned char)u.p[i]) || u.p[i] == '+' || u.p[i] == '-' ||
-			   u.p[i] == '.'))
+	while (i < u.n &&
+	       (isalnum((unsigned char)u.p[i]) || u.p[i] == '+' || u.p[i] == '-' || u.p[i] == '.'))
 		i++;
 	return i < u.n && u.p[i] == ':' && i + 1 < u.n;
 }
@@ -159,7 +159,7 @@ static struct copa_deb_source *add_source(struct copa_deb_sources *s, struct cop
 
 	if (s->n >= COPA_DEB_SOURCES_MAX) {
 		copa_err_set(err, COPA_E_LIMIT, "more than %d repositories configured",
-			     COPA_DEB_SOURCES_MAX);
+		             COPA_DEB_SOURCES_MAX);
 		return NULL;
 	}
 	s->v = copa_xgrow(s->v, &s->cap, s->n + 1, sizeof(*s->v));
@@ -170,8 +170,8 @@ static struct copa_deb_source *add_source(struct copa_deb_sources *s, struct cop
 }
 
 /* Adds the sources of one complete entry (one per URI x suite). */
-static int expand(struct copa_deb_sources *s, const struct entry *e, const char *where,
-		  bool user, struct copa_err *err)
+static int expand(struct copa_deb_sources *s, const struct entry *e, const char *where, bool user,
+                  struct copa_err *err)
 {
 	for (size_t u = 0; u < e->uris.n; u++)
 		for (size_t k = 0; k < e->suites.n; k++) {
@@ -182,13 +182,13 @@ static int expand(struct copa_deb_sources *s, const struct entry *e, const char 
 
 			if (flat && e->components.n)
 				return copa_err_set(err, COPA_E_INPUT,
-						    "%s: components given for the flat repository "
-						    "'%s %s'",
-						    where, e->uris.v[u], suite);
+				                    "%s: components given for the flat repository "
+				                    "'%s %s'",
+				                    where, e->uris.v[u], suite);
 			if (!flat && !e->components.n)
 				return copa_err_set(err, COPA_E_INPUT,
-						    "%s: no component given for '%s %s'", where,
-						    e->uris.v[u], suite);
+				                    "%s: no component given for '%s %s'", where,
+				                    e->uris.v[u], suite);
 			src = add_source(s, err);
 			if (!src)
 				return copa_err_wrap(err, "%s", where);
@@ -202,7 +202,8 @@ static int expand(struct copa_deb_sources *s, const struct entry *e, const char 
 				src->components = copa_xcalloc(1, sizeof(char *));
 			src->archs = strv_dup(e->archs.v);
 			src->signed_by = strv_dup(e->signed_by.v);
-			src->signed_by_key = e->signed_by_key ? copa_xstrdup(e->signed_by_key) : NULL;
+			src->signed_by_key =
+			    e->signed_by_key ? copa_xstrdup(e->signed_by_key) : NULL;
 			src->trusted = e->trusted == 1;
 			src->check_valid_until = e->check_valid_until;
 			src->where = copa_xstrdup(where);
@@ -213,7 +214,7 @@ static int expand(struct copa_deb_sources *s, const struct entry *e, const char 
 
 /* Splits a comma- or space-separated list into sv, validating each word. */
 static int split_list(struct strv *sv, struct copa_blob v, const char *what, const char *where,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	struct copa_blob rest = v, w;
 
@@ -224,11 +225,12 @@ static int split_list(struct strv *sv, struct copa_blob v, const char *what, con
 			if (part.n == 0)
 				continue;
 			if (!valid_word(part))
-				return copa_err_set(err, COPA_E_INPUT, "%s: invalid %s '%.*s'", where,
-						    what, (int)(part.n > 64 ? 64 : part.n), part.p);
+				return copa_err_set(err, COPA_E_INPUT, "%s: invalid %s '%.*s'",
+				                    where, what, (int)(part.n > 64 ? 64 : part.n),
+				                    part.p);
 			if (sv->n >= 256)
-				return copa_err_set(err, COPA_E_LIMIT, "%s: too many %s values", where,
-						    what);
+				return copa_err_set(err, COPA_E_LIMIT, "%s: too many %s values",
+				                    where, what);
 			strv_push(sv, part);
 		}
 	}
@@ -239,23 +241,24 @@ static int check_signed_by(const struct strv *sv, const char *where, struct copa
 {
 	for (size_t i = 0; i < sv->n; i++)
 		if (sv->v[i][0] != '/' && !copa_deb_is_fingerprint(sv->v[i]))
-			return copa_err_set(err, COPA_E_INPUT,
-					    "%s: Signed-By '%s' is neither an absolute key file path "
-					    "nor a key fingerprint",
-					    where, sv->v[i]);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "%s: Signed-By '%s' is neither an absolute key file path "
+			    "nor a key fingerprint",
+			    where, sv->v[i]);
 	return 0;
 }
 
 /* Handles one "key=value" option of a one-line entry. */
 static int line_option(struct entry *e, struct copa_blob opt, const char *where,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	const char *eq = copa_blob_chr(opt, '=');
 	struct copa_blob key, val;
 
 	if (!eq)
 		return copa_err_set(err, COPA_E_INPUT, "%s: option '%.*s' has no value", where,
-				    (int)(opt.n > 64 ? 64 : opt.n), opt.p);
+		                    (int)(opt.n > 64 ? 64 : opt.n), opt.p);
 	key = copa_blob(opt.p, (size_t)(eq - opt.p));
 	val = copa_blob(eq + 1, opt.n - key.n - 1);
 	if (copa_blob_eqs(key, "arch"))
@@ -267,7 +270,7 @@ static int line_option(struct entry *e, struct copa_blob opt, const char *where,
 
 		if (b < 0)
 			return copa_err_set(err, COPA_E_INPUT, "%s: option '%.*s' wants yes or no",
-					    where, (int)key.n, key.p);
+			                    where, (int)key.n, key.p);
 		if (copa_blob_eqs(key, "trusted"))
 			e->trusted = b;
 		else
@@ -283,7 +286,7 @@ static int line_option(struct entry *e, struct copa_blob opt, const char *where,
  * an entry, 0 for a line to skip (deb-src, other types), -1 on error.
  */
 static int parse_line(struct entry *e, struct copa_blob line, const char *where, bool user,
-		      struct copa_out *out, struct copa_err *err)
+                      struct copa_out *out, struct copa_err *err)
 {
 	struct copa_blob rest = line, w;
 	const char *hash = copa_blob_chr(line, '#');
@@ -312,7 +315,7 @@ static int parse_line(struct entry *e, struct copa_blob line, const char *where,
 			rest = copa_blob(w.p, (size_t)(rest.p + rest.n - w.p));
 		} else {
 			copa_warn(out, "%s: skipping entry of type '%.*s'", where,
-				  (int)(w.n > 32 ? 32 : w.n), w.p);
+			          (int)(w.n > 32 ? 32 : w.n), w.p);
 			return 0;
 		}
 	}
@@ -327,7 +330,7 @@ static int parse_line(struct entry *e, struct copa_blob line, const char *where,
 
 		if (!close)
 			return copa_err_set(err, COPA_E_INPUT, "%s: option list has no closing ']'",
-					    where);
+			                    where);
 		opts = copa_blob(rest.p + 1, (size_t)(close - rest.p - 1));
 		rest = copa_blob(close + 1, (size_t)(rest.p + rest.n - close - 1));
 		while (copa_deb822_word(&opts, &o))
@@ -342,8 +345,8 @@ static int parse_line(struct entry *e, struct copa_blob line, const char *where,
 	strv_push(&e->suites, w);
 	while (copa_deb822_word(&rest, &w)) {
 		if (!valid_word(w) || e->components.n >= 64)
-			return copa_err_set(err, COPA_E_INPUT, "%s: invalid component '%.*s'", where,
-					    (int)(w.n > 64 ? 64 : w.n), w.p);
+			return copa_err_set(err, COPA_E_INPUT, "%s: invalid component '%.*s'",
+			                    where, (int)(w.n > 64 ? 64 : w.n), w.p);
 		strv_push(&e->components, w);
 	}
 	if (check_signed_by(&e->signed_by, where, err) < 0)
@@ -364,14 +367,14 @@ static bool skip_uri(const struct entry *e, const char *where, struct copa_out *
 }
 
 int copa_deb_sources_parse_list(struct copa_deb_sources *s, const char *text, size_t n,
-				const char *file, struct copa_out *out, struct copa_err *err)
+                                const char *file, struct copa_out *out, struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 	size_t lineno = 0;
 
 	if (n > COPA_DEB_SOURCES_FILE_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %u bytes", file,
-				    COPA_DEB_SOURCES_FILE_MAX);
+		                    COPA_DEB_SOURCES_FILE_MAX);
 	while (copa_blob_split(&rest, '\n', &line)) {
 		_cleanup_free_ char *where = copa_xasprintf("%s:%zu", file, ++lineno);
 		struct entry e;
@@ -386,8 +389,7 @@ int copa_deb_sources_parse_list(struct copa_deb_sources *s, const char *text, si
 	return 0;
 }
 
-int copa_deb_sources_add_user(struct copa_deb_sources *s, const char *entry,
-			      struct copa_err *err)
+int copa_deb_sources_add_user(struct copa_deb_sources *s, const char *entry, struct copa_err *err)
 {
 	struct entry e;
 	int r;
@@ -398,8 +400,8 @@ int copa_deb_sources_add_user(struct copa_deb_sources *s, const char *entry,
 	if (r == 0) {
 		entry_release(&e);
 		return copa_err_set(err, COPA_E_USAGE,
-				    "--repo '%s': expected 'deb [options] URI SUITE COMPONENT...'",
-				    entry);
+		                    "--repo '%s': expected 'deb [options] URI SUITE COMPONENT...'",
+		                    entry);
 	}
 	if (r > 0)
 		r = expand(s, &e, "--repo", true, err);
@@ -431,7 +433,7 @@ static char *inline_key(struct copa_blob raw)
 }
 
 static int para_bool(const struct copa_deb822_para *p, const char *name, int *slot,
-		     const char *where, struct copa_err *err)
+                     const char *where, struct copa_err *err)
 {
 	struct copa_blob v = copa_deb822_get_trim(p, name);
 
@@ -440,12 +442,12 @@ static int para_bool(const struct copa_deb822_para *p, const char *name, int *sl
 	*slot = copa_deb_parse_bool(v.p, v.n);
 	if (*slot < 0)
 		return copa_err_set(err, COPA_E_INPUT, "%s: field '%s' wants yes or no", where,
-				    name);
+		                    name);
 	return 0;
 }
 
 static int para_entry(struct entry *e, const struct copa_deb822_para *p, const char *where,
-		      struct copa_out *out, struct copa_err *err)
+                      struct copa_out *out, struct copa_err *err)
 {
 	struct copa_blob types = copa_deb822_get_trim(p, "Types"), sb, w;
 	struct strv tv = {0};
@@ -472,7 +474,8 @@ static int para_entry(struct entry *e, const struct copa_deb822_para *p, const c
 		goto out;
 	}
 	if (!copa_deb822_has(p, "URIs") || !copa_deb822_has(p, "Suites")) {
-		copa_err_set(err, COPA_E_INPUT, "%s: entry needs 'URIs' and 'Suites' fields", where);
+		copa_err_set(err, COPA_E_INPUT, "%s: entry needs 'URIs' and 'Suites' fields",
+		             where);
 		goto out;
 	}
 	{
@@ -481,17 +484,17 @@ static int para_entry(struct entry *e, const struct copa_deb822_para *p, const c
 		while (copa_deb822_word(&rest, &w)) {
 			if (!valid_uri(w) || e->uris.n >= 64) {
 				copa_err_set(err, COPA_E_INPUT, "%s: invalid URI '%.*s'", where,
-					     (int)(w.n > 64 ? 64 : w.n), w.p);
+				             (int)(w.n > 64 ? 64 : w.n), w.p);
 				goto out;
 			}
 			strv_push(&e->uris, w);
 		}
 	}
 	if (split_list(&e->suites, copa_deb822_get(p, "Suites"), "suite", where, err) < 0 ||
-	    split_list(&e->components, copa_deb822_get(p, "Components"), "component", where,
-		       err) < 0 ||
-	    split_list(&e->archs, copa_deb822_get(p, "Architectures"), "architecture", where,
-		       err) < 0)
+	    split_list(&e->components, copa_deb822_get(p, "Components"), "component", where, err) <
+	        0 ||
+	    split_list(&e->archs, copa_deb822_get(p, "Architectures"), "architecture", where, err) <
+	        0)
 		goto out;
 	if (!e->uris.n || !e->suites.n) {
 		copa_err_set(err, COPA_E_INPUT, "%s: 'URIs' and 'Suites' must not be empty", where);
@@ -504,7 +507,7 @@ static int para_entry(struct entry *e, const struct copa_deb822_para *p, const c
 		if (copa_blob_starts(t, "-----BEGIN PGP PUBLIC KEY BLOCK-----"))
 			e->signed_by_key = inline_key(sb);
 		else if (split_list(&e->signed_by, sb, "Signed-By", where, err) < 0 ||
-			 check_signed_by(&e->signed_by, where, err) < 0)
+		         check_signed_by(&e->signed_by, where, err) < 0)
 			goto out;
 	}
 	r = 1;
@@ -514,7 +517,7 @@ out:
 }
 
 int copa_deb_sources_parse_deb822(struct copa_deb_sources *s, const char *text, size_t n,
-				  const char *file, struct copa_out *out, struct copa_err *err)
+                                  const char *file, struct copa_out *out, struct copa_err *err)
 {
 	struct copa_deb822_parser p;
 	struct copa_deb822_para para = {0};
@@ -522,7 +525,7 @@ int copa_deb_sources_parse_deb822(struct copa_deb_sources *s, const char *text, 
 
 	if (n > COPA_DEB_SOURCES_FILE_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %u bytes", file,
-				    COPA_DEB_SOURCES_FILE_MAX);
+		                    COPA_DEB_SOURCES_FILE_MAX);
 	_cleanup_free_ char *what = copa_xasprintf("'%s'", file);
 	copa_deb822_init(&p, text, n, what, true);
 	while ((r = copa_deb822_next(&p, &para, err)) == 1) {
@@ -556,8 +559,8 @@ static bool apt_file_name(const char *name, const char *ext)
 	return true;
 }
 
-static int read_one(struct copa_view *v, const char *path, bool deb822,
-		    struct copa_deb_sources *s, struct copa_out *out, struct copa_err *err)
+static int read_one(struct copa_view *v, const char *path, bool deb822, struct copa_deb_sources *s,
+                    struct copa_out *out, struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
 	struct copa_err e2 = COPA_ERR_INIT;
@@ -571,13 +574,13 @@ static int read_one(struct copa_view *v, const char *path, bool deb822,
 		return copa_err_wrap(err, "reading the image's apt sources");
 	}
 	r = deb822 ? copa_deb_sources_parse_deb822(s, copa_buf_str(&b), b.len, path, out, err)
-		   : copa_deb_sources_parse_list(s, copa_buf_str(&b), b.len, path, out, err);
+	           : copa_deb_sources_parse_list(s, copa_buf_str(&b), b.len, path, out, err);
 	copa_buf_release(&b);
 	return r;
 }
 
 int copa_deb_sources_read_view(struct copa_view *v, struct copa_deb_sources *s,
-			       struct copa_out *out, struct copa_err *err)
+                               struct copa_out *out, struct copa_err *err)
 {
 	struct copa_buf dir = COPA_BUF_INIT;
 	const struct copa_view_entry **kids = NULL;
@@ -594,8 +597,9 @@ int copa_deb_sources_read_view(struct copa_view *v, struct copa_deb_sources *s,
 		return 0;
 	}
 	if (nk > COPA_DEB_SOURCES_FILES_MAX) {
-		r = copa_err_set(err, COPA_E_LIMIT, "'etc/apt/sources.list.d' has more than %d files",
-				 COPA_DEB_SOURCES_FILES_MAX);
+		r = copa_err_set(err, COPA_E_LIMIT,
+		                 "'etc/apt/sources.list.d' has more than %d files",
+		                 COPA_DEB_SOURCES_FILES_MAX);
 		goto out;
 	}
 	for (size_t i = 0; i < nk && r == 0; i++) {
@@ -618,8 +622,8 @@ out:
 }
 
 static int add_default(struct copa_deb_sources *s, const char *uri, const char *suite,
-		       const char *components, const char *fallback, const char *where,
-		       struct copa_err *err)
+                       const char *components, const char *fallback, const char *where,
+                       struct copa_err *err)
 {
 	struct copa_deb_source *src = add_source(s, err);
 	struct strv comps = {0};
@@ -636,7 +640,7 @@ static int add_default(struct copa_deb_sources *s, const char *uri, const char *
 }
 
 int copa_deb_sources_default(struct copa_deb_sources *s, const struct copa_osrelease *os,
-			     const char *arch, struct copa_err *err)
+                             const char *arch, struct copa_err *err)
 {
 	const char *id = os->id ? os->id : "";
 	const char *code = os->codename;
@@ -652,12 +656,12 @@ int copa_deb_sources_default(struct copa_deb_sources *s, const struct copa_osrel
 
 		if (!code)
 			return copa_err_set(err, COPA_E_UNSUPPORTED,
-					    "cannot tell the Debian release of the image from its "
-					    "os-release (no VERSION_CODENAME or VERSION_ID): name "
-					    "its repositories with --repo");
+			                    "cannot tell the Debian release of the image from its "
+			                    "os-release (no VERSION_CODENAME or VERSION_ID): name "
+			                    "its repositories with --repo");
 		where = copa_xasprintf("default repositories for debian %s", code);
 		if (add_default(s, mirror, code, "main", "http://archive.debian.org/debian", where,
-				err) < 0)
+		                err) < 0)
 			return -1;
 		if (strcmp(code, "sid") == 0 || strcmp(code, "unstable") == 0)
 			return 0;
@@ -667,26 +671,27 @@ int copa_deb_sources_default(struct copa_deb_sources *s, const struct copa_osrel
 		upd = copa_xasprintf("%s-updates", code);
 		sec = copa_xasprintf(old ? "%s/updates" : "%s-security", code);
 		if (add_default(s, mirror, upd, "main", "http://archive.debian.org/debian", where,
-				err) < 0 ||
-		    add_default(s, secmirror, sec, "main", "http://archive.debian.org/debian-security",
-				where, err) < 0)
+		                err) < 0 ||
+		    add_default(s, secmirror, sec, "main",
+		                "http://archive.debian.org/debian-security", where, err) < 0)
 			return -1;
 		return 0;
 	}
 	if (strcmp(id, "ubuntu") == 0) {
 		bool primary = arch && (strcmp(arch, "amd64") == 0 || strcmp(arch, "i386") == 0);
 		const char *mirror = primary ? "http://archive.ubuntu.com/ubuntu"
-					     : "http://ports.ubuntu.com/ubuntu-ports";
+		                             : "http://ports.ubuntu.com/ubuntu-ports";
 		const char *secmirror = primary ? "http://security.ubuntu.com/ubuntu"
-						: "http://ports.ubuntu.com/ubuntu-ports";
+		                                : "http://ports.ubuntu.com/ubuntu-ports";
 		const char *comps = "main restricted universe multiverse";
 		const char *old = "http://old-releases.ubuntu.com/ubuntu";
 
 		if (!code)
-			return copa_err_set(err, COPA_E_UNSUPPORTED,
-					    "cannot tell the Ubuntu release of the image from its "
-					    "os-release (no VERSION_CODENAME): name its repositories "
-					    "with --repo");
+			return copa_err_set(
+			    err, COPA_E_UNSUPPORTED,
+			    "cannot tell the Ubuntu release of the image from its "
+			    "os-release (no VERSION_CODENAME): name its repositories "
+			    "with --repo");
 		where = copa_xasprintf("default repositories for ubuntu %s", code);
 		upd = copa_xasprintf("%s-updates", code);
 		sec = copa_xasprintf("%s-security", code);
@@ -697,9 +702,9 @@ int copa_deb_sources_default(struct copa_deb_sources *s, const struct copa_osrel
 		return 0;
 	}
 	return copa_err_set(err, COPA_E_UNSUPPORTED,
-			    "the image has no apt sources and its distribution '%s' has no known "
-			    "default repositories: name them with --repo",
-			    id);
+	                    "the image has no apt sources and its distribution '%s' has no known "
+	                    "default repositories: name them with --repo",
+	                    id);
 }
 
 int copa_deb_sources_rewrite(struct copa_deb_sources *s, const char *rule, struct copa_err *err)
@@ -711,7 +716,7 @@ int copa_deb_sources_rewrite(struct copa_deb_sources *s, const char *rule, struc
 	if (!eq || eq == rule || !eq[1] || !valid_uri(copa_blob(rule, (size_t)(eq - rule))) ||
 	    !valid_uri(copa_blob_str(eq + 1)))
 		return copa_err_set(err, COPA_E_USAGE,
-				    "mirror rule '%s': expected FROM=TO, two URIs", rule);
+		                    "mirror rule '%s': expected FROM=TO, two URIs", rule);
 	fl = (size_t)(eq - rule);
 	while (fl > 0 && rule[fl - 1] == '/')
 		fl--;

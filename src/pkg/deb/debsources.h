@@ -26,27 +26,29 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define COPA_DEB_SOURCES_MAX      1000     /* repositories in one image */
-#define COPA_DEB_SOURCES_FILE_MAX (1u << 20) /* one sources file */
-#define COPA_DEB_SOURCES_FILES_MAX 500     /* files in sources.list.d */
+#define COPA_DEB_SOURCES_MAX       1000       /* repositories in one image */
+#define COPA_DEB_SOURCES_FILE_MAX  (1u << 20) /* one sources file */
+#define COPA_DEB_SOURCES_FILES_MAX 500        /* files in sources.list.d */
 
 struct copa_deb_source {
-	char *uri;             /* base URI without trailing slash ("http://deb.debian.org/debian") */
-	char *suite;           /* "bookworm"; a flat repository's path ends in '/' ("./") */
+	char *uri;   /* base URI without trailing slash ("http://deb.debian.org/debian") */
+	char *suite; /* "bookworm"; a flat repository's path ends in '/' ("./") */
 	bool flat;
-	char **components;     /* NULL-terminated; empty for flat repositories */
-	char **archs;          /* arch= / Architectures: NULL-terminated, or NULL: the image's */
-	char **signed_by;      /* Signed-By key files and fingerprints, NULL-terminated, or NULL */
-	char *signed_by_key;   /* inline armoured key block of a deb822 Signed-By, or NULL */
-	bool trusted;          /* trusted=yes: no signature check (refused unless the user allows it) */
+	char **components;   /* NULL-terminated; empty for flat repositories */
+	char **archs;        /* arch= / Architectures: NULL-terminated, or NULL: the image's */
+	char **signed_by;    /* Signed-By key files and fingerprints, NULL-terminated, or NULL */
+	char *signed_by_key; /* inline armoured key block of a deb822 Signed-By, or NULL */
+	bool trusted; /* trusted=yes: no signature check (refused unless the user allows it) */
 	int check_valid_until; /* -1 not set (yes), 0 no, 1 yes */
-	char *fallback_uri;    /* tried when uri does not have the suite (an EOL release moved to an archive) */
-	char *where;           /* for messages: "etc/apt/sources.list:3", "--repo", "default for debian 12" */
-	bool user;             /* from --repo: Signed-By paths are host paths, not image paths */
+	char *fallback_uri;    /* tried when uri does not have the suite (an EOL release moved to an
+	                          archive) */
+	char *where; /* for messages: "etc/apt/sources.list:3", "--repo", "default for debian 12" */
+	bool user;   /* from --repo: Signed-By paths are host paths, not image paths */
 	/* Trust, resolved by the probe before fetching. */
 	struct copa_buf keyring; /* binary OpenPGP public keys (dearmoured, concatenated) */
-	char **fingerprints;     /* the signer must be one of these (Signed-By fingerprints); NULL: any */
-	char *keyring_desc;      /* where the keys came from, for messages */
+	char *
+	    *fingerprints; /* the signer must be one of these (Signed-By fingerprints); NULL: any */
+	char *keyring_desc; /* where the keys came from, for messages */
 };
 
 struct copa_deb_sources {
@@ -63,11 +65,11 @@ void copa_deb_sources_release(struct copa_deb_sources *s);
  * deb-src are warned about through out and skipped.
  */
 int copa_deb_sources_parse_list(struct copa_deb_sources *s, const char *text, size_t n,
-				const char *file, struct copa_out *out, struct copa_err *err);
+                                const char *file, struct copa_out *out, struct copa_err *err);
 
 /* Parses deb822 sources text (a .sources file); as above. */
 int copa_deb_sources_parse_deb822(struct copa_deb_sources *s, const char *text, size_t n,
-				  const char *file, struct copa_out *out, struct copa_err *err);
+                                  const char *file, struct copa_out *out, struct copa_err *err);
 
 /*
  * Parses one repository given by the user (--repo): a one-line sources entry
@@ -75,8 +77,7 @@ int copa_deb_sources_parse_deb822(struct copa_deb_sources *s, const char *text, 
  * "deb" may be omitted). The source is marked `user` (its Signed-By files
  * are read from the host). COPA_E_USAGE on malformed input.
  */
-int copa_deb_sources_add_user(struct copa_deb_sources *s, const char *entry,
-			      struct copa_err *err);
+int copa_deb_sources_add_user(struct copa_deb_sources *s, const char *entry, struct copa_err *err);
 
 /*
  * Reads the image's sources: etc/apt/sources.list, then the *.list and
@@ -84,7 +85,7 @@ int copa_deb_sources_add_user(struct copa_deb_sources *s, const char *entry,
  * other names are ignored). Appends to s.
  */
 int copa_deb_sources_read_view(struct copa_view *v, struct copa_deb_sources *s,
-			       struct copa_out *out, struct copa_err *err);
+                               struct copa_out *out, struct copa_err *err);
 
 /*
  * Appends the official repositories of the release an os-release names:
@@ -96,7 +97,7 @@ int copa_deb_sources_read_view(struct copa_view *v, struct copa_deb_sources *s,
  * release, with a hint to use --repo.
  */
 int copa_deb_sources_default(struct copa_deb_sources *s, const struct copa_osrelease *os,
-			     const char *arch, struct copa_err *err);
+                             const char *arch, struct copa_err *err);
 
 /*
  * Rewrites the URI prefix `from` into `to` in every source (a mirror or a

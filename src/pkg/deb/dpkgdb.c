@@ -61,7 +61,7 @@ void copa_dpkg_conffiles_free(struct copa_dpkg_conffile *c, size_t n)
 
 /* The last blank-separated word of [start, end): sets *w and *wn; end of the rest in *rest_end. */
 static void last_word(const char *start, const char *end, const char **w, size_t *wn,
-		      const char **rest_end)
+                      const char **rest_end)
 {
 	const char *e = end, *b;
 
@@ -78,7 +78,7 @@ static void last_word(const char *start, const char *end, const char **w, size_t
 }
 
 int copa_dpkg_conffiles_parse(struct copa_blob value, struct copa_dpkg_conffile **out, size_t *n,
-			      struct copa_err *err)
+                              struct copa_err *err)
 {
 	struct copa_dpkg_conffile *v = NULL;
 	size_t count = 0, cap = 0;
@@ -98,8 +98,8 @@ int copa_dpkg_conffiles_parse(struct copa_blob value, struct copa_dpkg_conffile 
 		if (!c_blank(*start) && start != value.p) {
 			copa_dpkg_conffiles_free(v, count);
 			return copa_err_set(err, COPA_E_INPUT,
-					    "Conffiles line '%.*s' does not start with a space",
-					    (int)(end - start), start);
+			                    "Conffiles line '%.*s' does not start with a space",
+			                    (int)(end - start), start);
 		}
 		while (start < end && c_blank(*start))
 			start++;
@@ -113,19 +113,19 @@ int copa_dpkg_conffiles_parse(struct copa_blob value, struct copa_dpkg_conffile 
 			last_word(start, fend, &w, &wn, &fend);
 		}
 		/* dpkg strips "/" and "./" prefixes and adds one "/". */
-		while (start < fend && (*start == '/' || (*start == '.' && start + 1 < fend &&
-							  start[1] == '/')))
+		while (start < fend &&
+		       (*start == '/' || (*start == '.' && start + 1 < fend && start[1] == '/')))
 			start += *start == '/' ? 1 : 2;
 		if (fend <= start || wn == 0) {
 			copa_dpkg_conffiles_free(v, count);
 			return copa_err_set(err, COPA_E_INPUT,
-					    "Conffiles line '%.*s' has no file name or no hash",
-					    (int)(end - line.p), line.p);
+			                    "Conffiles line '%.*s' has no file name or no hash",
+			                    (int)(end - line.p), line.p);
 		}
 		if (count >= COPA_DPKGDB_MAX_DIVERSIONS) {
 			copa_dpkg_conffiles_free(v, count);
 			return copa_err_set(err, COPA_E_LIMIT, "more than %d conffiles",
-					    COPA_DPKGDB_MAX_DIVERSIONS);
+			                    COPA_DPKGDB_MAX_DIVERSIONS);
 		}
 		v = copa_xgrow(v, &cap, count + 1, sizeof(*v));
 		v[count].path = copa_xasprintf("/%.*s", (int)(fend - start), start);
@@ -147,7 +147,7 @@ void copa_dpkg_ctl_conffiles_free(struct copa_dpkg_ctl_conffile *c, size_t n)
 }
 
 int copa_dpkg_ctl_conffiles_parse(const char *text, size_t n, struct copa_dpkg_ctl_conffile **out,
-				  size_t *count, struct copa_err *err)
+                                  size_t *count, struct copa_err *err)
 {
 	struct copa_dpkg_ctl_conffile *v = NULL;
 	size_t c = 0, cap = 0;
@@ -175,8 +175,8 @@ int copa_dpkg_ctl_conffiles_parse(const char *text, size_t n, struct copa_dpkg_c
 			    sp + 1 >= e || sp[1] != '/') {
 				copa_dpkg_ctl_conffiles_free(v, c);
 				return copa_err_set(err, COPA_E_INPUT,
-						    "conffiles: '%.*s' is not an absolute path",
-						    (int)(e - s), s);
+				                    "conffiles: '%.*s' is not an absolute path",
+				                    (int)(e - s), s);
 			}
 			rm = true;
 			s = sp + 1;
@@ -185,8 +185,8 @@ int copa_dpkg_ctl_conffiles_parse(const char *text, size_t n, struct copa_dpkg_c
 			if ((unsigned char)*p < 0x20) {
 				copa_dpkg_ctl_conffiles_free(v, c);
 				return copa_err_set(err, COPA_E_INPUT,
-						    "conffiles: control character in '%.*s'",
-						    (int)(e - s), s);
+				                    "conffiles: control character in '%.*s'",
+				                    (int)(e - s), s);
 			}
 		if (c >= 100000) {
 			copa_dpkg_ctl_conffiles_free(v, c);
@@ -202,8 +202,9 @@ int copa_dpkg_ctl_conffiles_parse(const char *text, size_t n, struct copa_dpkg_c
 	return 0;
 bad_end:
 	copa_dpkg_ctl_conffiles_free(v, c);
-	return copa_err_set(err, COPA_E_INPUT, "conffiles: the last line '%.*s' has no final newline",
-			    (int)line.n, line.p);
+	return copa_err_set(err, COPA_E_INPUT,
+	                    "conffiles: the last line '%.*s' has no final newline", (int)line.n,
+	                    line.p);
 }
 
 /* ---- packages ---- */
@@ -234,23 +235,25 @@ static bool word_in(struct copa_blob w, const char *const *set)
 }
 
 static int parse_status_field(struct copa_dpkg_pkg *p, struct copa_blob v, const char *what,
-			      struct copa_err *err)
+                              struct copa_err *err)
 {
-	static const char *const wants[] = {"unknown", "install", "hold", "deinstall", "purge", NULL};
+	static const char *const wants[] = {"unknown",   "install", "hold",
+	                                    "deinstall", "purge",   NULL};
 	static const char *const eflags[] = {"ok", "reinstreq", NULL};
-	static const char *const states[] = {"not-installed", "config-files", "half-installed",
-					     "unpacked", "half-configured", "triggers-awaited",
-					     "triggers-pending", "installed", NULL};
+	static const char *const states[] = {
+	    "not-installed",    "config-files",     "half-installed", "unpacked", "half-configured",
+	    "triggers-awaited", "triggers-pending", "installed",      NULL};
 	struct copa_blob w[3], extra;
 	const char *const *sets[3] = {wants, eflags, states};
 
 	for (int i = 0; i < 3; i++)
 		if (!copa_deb822_word(&v, &w[i]) || !word_in(w[i], sets[i]))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "%s: package '%s' has an invalid Status", what, p->name);
+			                    "%s: package '%s' has an invalid Status", what,
+			                    p->name);
 	if (copa_deb822_word(&v, &extra))
-		return copa_err_set(err, COPA_E_INPUT, "%s: package '%s' has an invalid Status", what,
-				    p->name);
+		return copa_err_set(err, COPA_E_INPUT, "%s: package '%s' has an invalid Status",
+		                    what, p->name);
 	p->want = copa_blob_dup(w[0]);
 	p->eflag = copa_blob_dup(w[1]);
 	p->status = copa_blob_dup(w[2]);
@@ -258,17 +261,18 @@ static int parse_status_field(struct copa_dpkg_pkg *p, struct copa_blob v, const
 }
 
 static int pkg_from_para(struct copa_dpkg_pkg *p, const struct copa_deb822_para *para,
-			 const char *what, struct copa_err *err)
+                         const char *what, struct copa_err *err)
 {
 	struct copa_blob name = copa_deb822_get_trim(para, "Package"), v;
 
 	if (!name.p || !name.n)
-		return copa_err_set(err, COPA_E_INPUT, "%s line %zu: stanza without a Package field",
-				    what, para->line);
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "%s line %zu: stanza without a Package field", what,
+		                    para->line);
 	p->name = lower_dup(name);
 	if (!copa_dpkg_name_valid(p->name))
 		return copa_err_set(err, COPA_E_INPUT, "%s line %zu: invalid package name '%s'",
-				    what, para->line, p->name);
+		                    what, para->line, p->name);
 	p->arch = copa_blob_dup(copa_deb822_get_trim(para, "Architecture"));
 	p->version = copa_blob_dup(copa_deb822_get_trim(para, "Version"));
 	p->multi_arch = lower_dup(copa_deb822_get_trim(para, "Multi-Arch"));
@@ -287,7 +291,7 @@ static int pkg_from_para(struct copa_dpkg_pkg *p, const struct copa_deb822_para 
 }
 
 struct copa_dpkg_pkg *copa_dpkg_pkg_parse(const char *text, size_t n, const char *what,
-					  struct copa_err *err)
+                                          struct copa_err *err)
 {
 	struct copa_deb822_parser ps;
 	struct copa_deb822_para para = {0};
@@ -399,12 +403,12 @@ static int check_room(const struct copa_dpkgdb *db, const char *what, struct cop
 {
 	if (db->n >= COPA_DPKGDB_MAX_PACKAGES)
 		return copa_err_set(err, COPA_E_LIMIT, "%s: more than %d packages", what,
-				    COPA_DPKGDB_MAX_PACKAGES);
+		                    COPA_DPKGDB_MAX_PACKAGES);
 	return 0;
 }
 
 static int append_pkg(struct copa_dpkgdb *db, struct copa_dpkg_pkg *p, const char *what,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	if (check_room(db, what, err) < 0) {
 		copa_dpkg_pkg_free(p);
@@ -413,7 +417,7 @@ static int append_pkg(struct copa_dpkgdb *db, struct copa_dpkg_pkg *p, const cha
 	/* A hash lookup: a linear one per stanza made a 100,000-package status take a minute. */
 	if (has_name_arch(db, p->name, p->arch)) {
 		copa_err_set(err, COPA_E_INPUT, "%s: package '%s%s%s' is listed twice", what,
-			     p->name, *p->arch ? ":" : "", p->arch);
+		             p->name, *p->arch ? ":" : "", p->arch);
 		copa_dpkg_pkg_free(p);
 		return -1;
 	}
@@ -424,7 +428,7 @@ static int append_pkg(struct copa_dpkgdb *db, struct copa_dpkg_pkg *p, const cha
 }
 
 int copa_dpkgdb_parse_status(struct copa_dpkgdb *db, const char *text, size_t n, const char *what,
-			     struct copa_err *err)
+                             struct copa_err *err)
 {
 	struct copa_deb822_parser ps;
 	struct copa_deb822_para para = {0};
@@ -454,7 +458,7 @@ int copa_dpkgdb_parse_status(struct copa_dpkgdb *db, const char *text, size_t n,
 }
 
 int copa_dpkgdb_add_statusd(struct copa_dpkgdb *db, const char *file, const char *text, size_t n,
-			    struct copa_err *err)
+                            struct copa_err *err)
 {
 	char *what = copa_xasprintf("'status.d/%s'", file);
 	struct copa_dpkg_pkg *p;
@@ -478,7 +482,7 @@ int copa_dpkgdb_add_statusd(struct copa_dpkgdb *db, const char *file, const char
 }
 
 int copa_dpkg_pkg_cmp(const char *name_a, const char *arch_a, bool same_a, const char *name_b,
-		      const char *arch_b, bool same_b)
+                      const char *arch_b, bool same_b)
 {
 	int r = strcmp(name_a, name_b);
 
@@ -494,7 +498,7 @@ int copa_dpkg_pkg_cmp(const char *name_a, const char *arch_a, bool same_a, const
 }
 
 struct copa_dpkg_pkg *copa_dpkgdb_find(struct copa_dpkgdb *db, const char *name, const char *arch,
-				       const char *multi_arch)
+                                       const char *multi_arch)
 {
 	bool same = multi_arch && !strcasecmp(multi_arch, "same");
 	struct copa_dpkg_pkg *any = NULL;
@@ -538,7 +542,7 @@ void copa_dpkgdb_replace(struct copa_dpkgdb *db, struct copa_dpkg_pkg *old, stru
 	/* dpkg writes the status file sorted: insert before the first greater one. */
 	for (size_t i = 0; i < db->n; i++)
 		if (copa_dpkg_pkg_cmp(db->pkgs[i]->name, db->pkgs[i]->arch, is_same(db->pkgs[i]),
-				      p->name, p->arch, is_same(p)) > 0) {
+		                      p->name, p->arch, is_same(p)) > 0) {
 			pos = i;
 			break;
 		}
@@ -561,7 +565,7 @@ void copa_dpkgdb_write_status(const struct copa_dpkgdb *db, struct copa_buf *out
 /* ---- diversions, stat overrides ---- */
 
 int copa_dpkgdb_parse_diversions(struct copa_dpkgdb *db, const char *text, size_t n,
-				 struct copa_err *err)
+                                 struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), l[3];
 	size_t cap = db->n_divs, lineno = 0;
@@ -579,17 +583,18 @@ int copa_dpkgdb_parse_diversions(struct copa_dpkgdb *db, const char *text, size_
 			return 0;
 		if (got < 3 || !l[0].n || !l[1].n || !l[2].n || l[0].p[0] != '/' ||
 		    l[1].p[0] != '/')
-			return copa_err_set(err, COPA_E_INPUT,
-					    "'diversions' line %zu: expected three lines (from, to, package)",
-					    lineno);
+			return copa_err_set(
+			    err, COPA_E_INPUT,
+			    "'diversions' line %zu: expected three lines (from, to, package)",
+			    lineno);
 		if (db->n_divs >= COPA_DPKGDB_MAX_DIVERSIONS)
 			return copa_err_set(err, COPA_E_LIMIT, "'diversions': more than %d entries",
-					    COPA_DPKGDB_MAX_DIVERSIONS);
+			                    COPA_DPKGDB_MAX_DIVERSIONS);
 		db->divs = copa_xgrow(db->divs, &cap, db->n_divs + 1, sizeof(*db->divs));
 		db->divs[db->n_divs].from = copa_blob_dup(l[0]);
 		db->divs[db->n_divs].to = copa_blob_dup(l[1]);
 		db->divs[db->n_divs].package =
-			copa_blob_eqs(l[2], ":") ? NULL : copa_blob_dup(l[2]);
+		    copa_blob_eqs(l[2], ":") ? NULL : copa_blob_dup(l[2]);
 		db->n_divs++;
 	}
 }
@@ -609,7 +614,7 @@ const char *copa_dpkgdb_divert(const struct copa_dpkgdb *db, const char *path, c
 }
 
 const struct copa_dpkg_diversion *copa_dpkgdb_diverted_to(const struct copa_dpkgdb *db,
-							  const char *path)
+                                                          const char *path)
 {
 	for (size_t i = 0; i < db->n_divs; i++)
 		if (!strcmp(db->divs[i].to, path))
@@ -618,7 +623,7 @@ const struct copa_dpkg_diversion *copa_dpkgdb_diverted_to(const struct copa_dpkg
 }
 
 static int parse_id(struct copa_blob w, bool group, copa_dpkg_name_lookup lookup, void *ctx,
-		    uint32_t *id)
+                    uint32_t *id)
 {
 	uint64_t v;
 	char *name;
@@ -639,7 +644,7 @@ static int parse_id(struct copa_blob w, bool group, copa_dpkg_name_lookup lookup
 }
 
 int copa_dpkgdb_parse_statoverride(struct copa_dpkgdb *db, const char *text, size_t n,
-				   copa_dpkg_name_lookup lookup, void *ctx, struct copa_err *err)
+                                   copa_dpkg_name_lookup lookup, void *ctx, struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 	size_t cap = db->n_overrides, lineno = 0;
@@ -655,19 +660,20 @@ int copa_dpkgdb_parse_statoverride(struct copa_dpkgdb *db, const char *text, siz
 			continue;
 		if (!copa_deb822_word(&line, &w[0]) || !copa_deb822_word(&line, &w[1]) ||
 		    !copa_deb822_word(&line, &w[2]))
-			return copa_err_set(err, COPA_E_INPUT, "'statoverride' line %zu: too few fields",
-					    lineno);
+			return copa_err_set(err, COPA_E_INPUT,
+			                    "'statoverride' line %zu: too few fields", lineno);
 		path = copa_blob_trim(line);
 		if (!path.n || path.p[0] != '/')
 			return copa_err_set(err, COPA_E_INPUT,
-					    "'statoverride' line %zu: the path is not absolute", lineno);
+			                    "'statoverride' line %zu: the path is not absolute",
+			                    lineno);
 		m = copa_blob_dup(w[2]);
 		errno = 0;
 		mode = strtoul(m, &end, 8);
 		if (*end || end == m || errno || mode > 07777) {
 			free(m);
-			return copa_err_set(err, COPA_E_INPUT, "'statoverride' line %zu: invalid mode",
-					    lineno);
+			return copa_err_set(err, COPA_E_INPUT,
+			                    "'statoverride' line %zu: invalid mode", lineno);
 		}
 		free(m);
 		/* dpkg ignores overrides naming users or groups it cannot find. */
@@ -678,15 +684,15 @@ int copa_dpkgdb_parse_statoverride(struct copa_dpkgdb *db, const char *text, siz
 			return copa_err_set(err, COPA_E_LIMIT, "'statoverride': too many entries");
 		o.mode = (uint32_t)mode;
 		o.path = copa_blob_dup(path);
-		db->overrides = copa_xgrow(db->overrides, &cap, db->n_overrides + 1,
-					   sizeof(*db->overrides));
+		db->overrides =
+		    copa_xgrow(db->overrides, &cap, db->n_overrides + 1, sizeof(*db->overrides));
 		db->overrides[db->n_overrides++] = o;
 	}
 	return 0;
 }
 
 const struct copa_dpkg_statoverride *copa_dpkgdb_statoverride(const struct copa_dpkgdb *db,
-							      const char *path)
+                                                              const char *path)
 {
 	for (size_t i = 0; i < db->n_overrides; i++)
 		if (!strcmp(db->overrides[i].path, path))
@@ -695,7 +701,7 @@ const struct copa_dpkg_statoverride *copa_dpkgdb_statoverride(const struct copa_
 }
 
 char *copa_dpkgdb_info_path(const struct copa_dpkgdb *db, const char *name, const char *arch,
-			    const char *multi_arch, const char *what)
+                            const char *multi_arch, const char *what)
 {
 	bool same = multi_arch && !strcasecmp(multi_arch, "same") && arch && *arch;
 
@@ -706,8 +712,8 @@ char *copa_dpkgdb_info_path(const struct copa_dpkgdb *db, const char *name, cons
 
 /* ---- .list and .md5sums ---- */
 
-int copa_dpkg_list_foreach(const char *text, size_t n,
-			   int (*fn)(void *ctx, struct copa_blob path), void *ctx)
+int copa_dpkg_list_foreach(const char *text, size_t n, int (*fn)(void *ctx, struct copa_blob path),
+                           void *ctx)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 
@@ -732,8 +738,8 @@ static bool all_hex(struct copa_blob b)
 }
 
 int copa_dpkg_md5sums_foreach(const char *text, size_t n, const char *what,
-			      int (*fn)(void *ctx, struct copa_blob md5, struct copa_blob path),
-			      void *ctx, struct copa_err *err)
+                              int (*fn)(void *ctx, struct copa_blob md5, struct copa_blob path),
+                              void *ctx, struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 	size_t lineno = 0;
@@ -749,7 +755,7 @@ int copa_dpkg_md5sums_foreach(const char *text, size_t n, const char *what,
 		md5 = copa_blob(line.p, line.n < 32 ? line.n : 32);
 		if (line.n < 34 || !all_hex(md5) || !c_blank(line.p[32]))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "%s line %zu: expected '<md5>  <path>'", what, lineno);
+			                    "%s line %zu: expected '<md5>  <path>'", what, lineno);
 		while (i < line.n && c_blank(line.p[i]))
 			i++;
 		if (i < line.n && line.p[i] == '*')
@@ -758,7 +764,8 @@ int copa_dpkg_md5sums_foreach(const char *text, size_t n, const char *what,
 		while (path.n && path.p[path.n - 1] == '\r')
 			path.n--;
 		if (!path.n)
-			return copa_err_set(err, COPA_E_INPUT, "%s line %zu: no path", what, lineno);
+			return copa_err_set(err, COPA_E_INPUT, "%s line %zu: no path", what,
+			                    lineno);
 		r = fn(ctx, md5, path);
 		if (r)
 			return r;
@@ -782,7 +789,7 @@ int copa_dpkg_version_normalize(struct copa_blob v, struct copa_buf *out, struct
 	for (const char *p = s; p < end; p++)
 		if (c_space(*p))
 			return copa_err_set(err, COPA_E_INPUT, "version '%.*s' has embedded spaces",
-					    (int)(end - s), s);
+			                    (int)(end - s), s);
 	colon = memchr(s, ':', (size_t)(end - s));
 	up = s;
 	if (colon) {
@@ -792,25 +799,26 @@ int copa_dpkg_version_normalize(struct copa_blob v, struct copa_buf *out, struct
 			p++;
 		if (p == colon)
 			return copa_err_set(err, COPA_E_INPUT, "version '%.*s': epoch is empty",
-					    (int)(end - s), s);
+			                    (int)(end - s), s);
 		if (*s == '-' && colon - s > 1)
 			return copa_err_set(err, COPA_E_INPUT, "version '%.*s': epoch is negative",
-					    (int)(end - s), s);
+			                    (int)(end - s), s);
 		for (; p < colon; p++) {
 			if (!isdigit((unsigned char)*p))
 				return copa_err_set(err, COPA_E_INPUT,
-						    "version '%.*s': epoch is not a number",
-						    (int)(end - s), s);
+				                    "version '%.*s': epoch is not a number",
+				                    (int)(end - s), s);
 			epoch = epoch * 10 + (unsigned long)(*p - '0');
 			if (epoch > INT_MAX)
 				return copa_err_set(err, COPA_E_INPUT,
-						    "version '%.*s': epoch is too big",
-						    (int)(end - s), s);
+				                    "version '%.*s': epoch is too big",
+				                    (int)(end - s), s);
 		}
 		up = colon + 1;
 		if (up == end)
 			return copa_err_set(err, COPA_E_INPUT,
-					    "version '%.*s': nothing after the colon", (int)(end - s), s);
+			                    "version '%.*s': nothing after the colon",
+			                    (int)(end - s), s);
 	}
 	hyphen = NULL;
 	for (const char *p = up; p < end; p++)
@@ -819,10 +827,10 @@ int copa_dpkg_version_normalize(struct copa_blob v, struct copa_buf *out, struct
 	upend = hyphen ? hyphen : end;
 	if (hyphen && hyphen + 1 == end)
 		return copa_err_set(err, COPA_E_INPUT, "version '%.*s': revision is empty",
-				    (int)(end - s), s);
+		                    (int)(end - s), s);
 	if (upend == up)
 		return copa_err_set(err, COPA_E_INPUT, "version '%.*s': version number is empty",
-				    (int)(end - s), s);
+		                    (int)(end - s), s);
 	/* vdew_nonambig: the epoch is shown when non-zero or when a ':' needs it. */
 	if (epoch || memchr(up, ':', (size_t)(end - up)))
 		copa_buf_addf(out, "%lu:", epoch);
@@ -837,7 +845,7 @@ static bool no_alternatives(const char *field)
 }
 
 int copa_dpkg_dep_normalize(const char *field, struct copa_blob value, struct copa_buf *out,
-			    struct copa_err *err)
+                            struct copa_err *err)
 {
 	_cleanup_free_ char *buf = copa_blob_dup(value);
 	const char *p = buf;
@@ -857,16 +865,18 @@ int copa_dpkg_dep_normalize(const char *field, struct copa_blob value, struct co
 			const char *ns = p;
 			char *name;
 
-			while (*p && !c_space(*p) && *p != ':' && *p != '(' && *p != ',' && *p != '|')
+			while (*p && !c_space(*p) && *p != ':' && *p != '(' && *p != ',' &&
+			       *p != '|')
 				p++;
 			if (p == ns)
 				return copa_err_set(err, COPA_E_INPUT,
-						    "'%s' field: missing package name, or garbage where a package name is expected",
-						    field);
+				                    "'%s' field: missing package name, or garbage "
+				                    "where a package name is expected",
+				                    field);
 			name = lower_dup(copa_blob(ns, (size_t)(p - ns)));
 			if (!copa_dpkg_name_valid(name)) {
-				copa_err_set(err, COPA_E_INPUT, "'%s' field: invalid package name '%s'",
-					     field, name);
+				copa_err_set(err, COPA_E_INPUT,
+				             "'%s' field: invalid package name '%s'", field, name);
 				free(name);
 				return -1;
 			}
@@ -882,8 +892,8 @@ int copa_dpkg_dep_normalize(const char *field, struct copa_blob value, struct co
 					p++;
 				if (p == as)
 					return copa_err_set(err, COPA_E_INPUT,
-							    "'%s' field: missing architecture name",
-							    field);
+					                    "'%s' field: missing architecture name",
+					                    field);
 				copa_buf_addc(out, ':');
 				copa_buf_add(out, as, (size_t)(p - as));
 			}
@@ -907,9 +917,10 @@ int copa_dpkg_dep_normalize(const char *field, struct copa_blob value, struct co
 						op = c1 == '<' ? "<<" : ">>";
 						p++;
 					} else if (c2 == '<' || c2 == '>') {
-						return copa_err_set(err, COPA_E_INPUT,
-								    "'%s' field: bad version relationship %c%c",
-								    field, c1, c2);
+						return copa_err_set(
+						    err, COPA_E_INPUT,
+						    "'%s' field: bad version relationship %c%c",
+						    field, c1, c2);
 					} else {
 						/* Obsolete '<' and '>' mean '<=' and '>='. */
 						op = c1 == '<' ? "<=" : ">=";
@@ -931,16 +942,17 @@ int copa_dpkg_dep_normalize(const char *field, struct copa_blob value, struct co
 					while (c_space(*p))
 						p++;
 					if (!*p)
-						return copa_err_set(err, COPA_E_INPUT,
-								    "'%s' field: version unterminated",
-								    field);
+						return copa_err_set(
+						    err, COPA_E_INPUT,
+						    "'%s' field: version unterminated", field);
 					if (*p != ')')
 						return copa_err_set(err, COPA_E_INPUT,
-								    "'%s' field: version contains '%c' instead of ')'",
-								    field, *p);
+						                    "'%s' field: version contains "
+						                    "'%c' instead of ')'",
+						                    field, *p);
 					copa_buf_addf(out, " (%s ", op);
-					if (copa_dpkg_version_normalize(copa_blob(vs, (size_t)(ve - vs)),
-									out, err) < 0)
+					if (copa_dpkg_version_normalize(
+					        copa_blob(vs, (size_t)(ve - vs)), out, err) < 0)
 						return copa_err_wrap(err, "'%s' field", field);
 					copa_buf_addc(out, ')');
 				}
@@ -952,12 +964,12 @@ int copa_dpkg_dep_normalize(const char *field, struct copa_blob value, struct co
 				break;
 			if (*p != '|')
 				return copa_err_set(err, COPA_E_INPUT,
-						    "'%s' field: syntax error after a package name",
-						    field);
+				                    "'%s' field: syntax error after a package name",
+				                    field);
 			if (no_alternatives(field))
-				return copa_err_set(err, COPA_E_INPUT,
-						    "alternatives ('|') are not allowed in the '%s' field",
-						    field);
+				return copa_err_set(
+				    err, COPA_E_INPUT,
+				    "alternatives ('|') are not allowed in the '%s' field", field);
 			p++;
 			while (c_space(*p))
 				p++;
@@ -983,7 +995,7 @@ enum fkind {
 	F_ARCH,
 	F_MULTIARCH,
 	F_VERSION,
-	F_NULL,   /* known, not written for an installed package */
+	F_NULL, /* known, not written for an installed package */
 	F_DEP,
 	F_CONFFILES,
 	F_OBSDEP, /* obsolete dependency field merged into another */
@@ -997,45 +1009,45 @@ struct fieldinfo {
 
 /* dpkg's fieldinfos[] (lib/dpkg/parse.c), in writing order. */
 static const struct fieldinfo fieldinfos[] = {
-	{"Package", F_PACKAGE, NULL},
-	{"Essential", F_BOOL, NULL},
-	{"Protected", F_BOOL, NULL},
-	{"Status", F_STATUS, NULL},
-	{"Priority", F_PRIORITY, NULL},
-	{"Section", F_SECTION, NULL},
-	{"Installed-Size", F_CHAR, NULL},
-	{"Origin", F_CHAR, NULL},
-	{"Maintainer", F_CHAR, NULL},
-	{"Bugs", F_CHAR, NULL},
-	{"Architecture", F_ARCH, NULL},
-	{"Multi-Arch", F_MULTIARCH, NULL},
-	{"Source", F_CHAR, NULL},
-	{"Version", F_VERSION, NULL},
-	{"Config-Version", F_NULL, NULL},
-	{"Replaces", F_DEP, NULL},
-	{"Provides", F_DEP, NULL},
-	{"Depends", F_DEP, NULL},
-	{"Pre-Depends", F_DEP, NULL},
-	{"Recommends", F_DEP, NULL},
-	{"Suggests", F_DEP, NULL},
-	{"Breaks", F_DEP, NULL},
-	{"Conflicts", F_DEP, NULL},
-	{"Enhances", F_DEP, NULL},
-	{"Conffiles", F_CONFFILES, NULL},
-	{"Filename", F_NULL, NULL},
-	{"Size", F_NULL, NULL},
-	{"MD5sum", F_NULL, NULL},
-	{"MSDOS-Filename", F_NULL, NULL},
-	{"Description", F_CHAR, NULL},
-	{"Triggers-Pending", F_NULL, NULL},
-	{"Triggers-Awaited", F_NULL, NULL},
-	/* Obsolete fields dpkg remaps or drops. */
-	{"Recommended", F_OBSDEP, "Recommends"},
-	{"Optional", F_OBSDEP, "Suggests"},
-	{"Class", F_NULL, NULL},
-	{"Revision", F_NULL, NULL},
-	{"Package-Revision", F_NULL, NULL},
-	{"Package_Revision", F_NULL, NULL},
+    {"Package", F_PACKAGE, NULL},
+    {"Essential", F_BOOL, NULL},
+    {"Protected", F_BOOL, NULL},
+    {"Status", F_STATUS, NULL},
+    {"Priority", F_PRIORITY, NULL},
+    {"Section", F_SECTION, NULL},
+    {"Installed-Size", F_CHAR, NULL},
+    {"Origin", F_CHAR, NULL},
+    {"Maintainer", F_CHAR, NULL},
+    {"Bugs", F_CHAR, NULL},
+    {"Architecture", F_ARCH, NULL},
+    {"Multi-Arch", F_MULTIARCH, NULL},
+    {"Source", F_CHAR, NULL},
+    {"Version", F_VERSION, NULL},
+    {"Config-Version", F_NULL, NULL},
+    {"Replaces", F_DEP, NULL},
+    {"Provides", F_DEP, NULL},
+    {"Depends", F_DEP, NULL},
+    {"Pre-Depends", F_DEP, NULL},
+    {"Recommends", F_DEP, NULL},
+    {"Suggests", F_DEP, NULL},
+    {"Breaks", F_DEP, NULL},
+    {"Conflicts", F_DEP, NULL},
+    {"Enhances", F_DEP, NULL},
+    {"Conffiles", F_CONFFILES, NULL},
+    {"Filename", F_NULL, NULL},
+    {"Size", F_NULL, NULL},
+    {"MD5sum", F_NULL, NULL},
+    {"MSDOS-Filename", F_NULL, NULL},
+    {"Description", F_CHAR, NULL},
+    {"Triggers-Pending", F_NULL, NULL},
+    {"Triggers-Awaited", F_NULL, NULL},
+    /* Obsolete fields dpkg remaps or drops. */
+    {"Recommended", F_OBSDEP, "Recommends"},
+    {"Optional", F_OBSDEP, "Suggests"},
+    {"Class", F_NULL, NULL},
+    {"Revision", F_NULL, NULL},
+    {"Package-Revision", F_NULL, NULL},
+    {"Package_Revision", F_NULL, NULL},
 };
 
 static const struct fieldinfo *known_field(struct copa_blob name)
@@ -1074,7 +1086,7 @@ static int parse_nv(struct copa_blob v, const char *const *names, bool *junk)
 }
 
 static int write_bool(const struct fieldinfo *fi, struct copa_blob v, struct copa_buf *out,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	static const char *const names[] = {"no", "yes", NULL};
 	bool junk;
@@ -1084,8 +1096,9 @@ static int write_bool(const struct fieldinfo *fi, struct copa_blob v, struct cop
 		return 0;
 	r = parse_nv(v, names, &junk);
 	if (r < 0 || junk)
-		return copa_err_set(err, COPA_E_INPUT, "boolean (yes/no) '%s' field: invalid value '%.*s'",
-				    fi->name, (int)v.n, v.p);
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "boolean (yes/no) '%s' field: invalid value '%.*s'", fi->name,
+		                    (int)v.n, v.p);
 	if (r == 1)
 		copa_buf_addf(out, "%s: yes\n", fi->name);
 	return 0;
@@ -1094,7 +1107,7 @@ static int write_bool(const struct fieldinfo *fi, struct copa_blob v, struct cop
 static int write_priority(struct copa_blob v, struct copa_buf *out, struct copa_err *err)
 {
 	static const char *const names[] = {"required", "important", "standard", "optional",
-					    "extra",    "unknown",   NULL};
+	                                    "extra",    "unknown",   NULL};
 	bool junk;
 	int r;
 
@@ -1122,9 +1135,10 @@ static int write_multiarch(struct copa_blob v, struct copa_buf *out, struct copa
 		return 0;
 	r = parse_nv(v, names, &junk);
 	if (r < 0 || junk)
-		return copa_err_set(err, COPA_E_INPUT,
-				    "quadstate (foreign/allowed/same/no) 'Multi-Arch' field: invalid value '%.*s'",
-				    (int)v.n, v.p);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "quadstate (foreign/allowed/same/no) 'Multi-Arch' field: invalid value '%.*s'",
+		    (int)v.n, v.p);
 	if (r > 0)
 		copa_buf_addf(out, "Multi-Arch: %s\n", names[r]);
 	return 0;
@@ -1132,7 +1146,7 @@ static int write_multiarch(struct copa_blob v, struct copa_buf *out, struct copa
 
 /* Collects every value of dependency field `name` (and its obsolete aliases), in order. */
 static int write_deps(const struct fieldinfo *fi, const struct copa_deb822_para *c,
-		      struct copa_buf *out, struct copa_err *err)
+                      struct copa_buf *out, struct copa_err *err)
 {
 	struct copa_buf vals = COPA_BUF_INIT;
 	bool any = false;
@@ -1166,12 +1180,12 @@ static void write_conffiles(const struct copa_dpkg_stanza_in *in, struct copa_bu
 		const struct copa_dpkg_conffile *c = &in->conffiles[i];
 
 		copa_buf_addf(out, " %s %s%s%s\n", c->path, c->hash, c->obsolete ? " obsolete" : "",
-			      c->remove_on_upgrade ? " remove-on-upgrade" : "");
+		              c->remove_on_upgrade ? " remove-on-upgrade" : "");
 	}
 }
 
 int copa_dpkg_stanza_build(const struct copa_dpkg_stanza_in *in, struct copa_buf *out,
-			   struct copa_err *err)
+                           struct copa_err *err)
 {
 	const struct copa_deb822_para *c = in->control;
 
@@ -1185,7 +1199,8 @@ int copa_dpkg_stanza_build(const struct copa_dpkg_stanza_in *in, struct copa_buf
 			char *name = lower_dup(copa_blob_trim(v));
 
 			if (!copa_dpkg_name_valid(name)) {
-				r = copa_err_set(err, COPA_E_INPUT, "invalid package name '%s'", name);
+				r = copa_err_set(err, COPA_E_INPUT, "invalid package name '%s'",
+				                 name);
 			} else {
 				copa_buf_addf(out, "Package: %s\n", name);
 			}
@@ -1289,7 +1304,7 @@ static int lookup_id(void *ctx, bool group, const char *name, uint32_t *id)
 }
 
 static int read_optional(struct copa_view *v, const char *path, struct copa_buf *out, bool *found,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	const struct copa_view_entry *e = NULL;
 	struct copa_buf canon = COPA_BUF_INIT;
@@ -1309,7 +1324,7 @@ static int read_optional(struct copa_view *v, const char *path, struct copa_buf 
 }
 
 static int load_statusd(struct copa_view *v, struct copa_dpkgdb *db, const char *dir,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	const struct copa_view_entry **kids = NULL;
 	size_t n = 0;
@@ -1322,7 +1337,8 @@ static int load_statusd(struct copa_view *v, struct copa_dpkgdb *db, const char 
 		const struct copa_view_entry *e = kids[i];
 		size_t len = strlen(e->name);
 
-		if (e->type != COPA_FT_REG && e->type != COPA_FT_HARDLINK && e->type != COPA_FT_SYMLINK)
+		if (e->type != COPA_FT_REG && e->type != COPA_FT_HARDLINK &&
+		    e->type != COPA_FT_SYMLINK)
 			continue;
 		if (len > 8 && !strcmp(e->name + len - 8, ".md5sums"))
 			continue;
@@ -1330,7 +1346,8 @@ static int load_statusd(struct copa_view *v, struct copa_dpkgdb *db, const char 
 			continue;
 		r = copa_view_read(v, e->path, COPA_DPKGDB_MAX_FILE, &data, err);
 		if (r == 0)
-			r = copa_dpkgdb_add_statusd(db, e->name, copa_buf_str(&data), data.len, err);
+			r = copa_dpkgdb_add_statusd(db, e->name, copa_buf_str(&data), data.len,
+			                            err);
 	}
 	free(kids);
 	copa_buf_release(&data);
@@ -1346,11 +1363,13 @@ static bool has_content(const char *p, size_t n)
 	return false;
 }
 
-int copa_dpkgdb_locate(struct copa_view *v, const char *admindir,
-		       enum copa_dpkgdb_layout *layout, struct copa_err *err)
+int copa_dpkgdb_locate(struct copa_view *v, const char *admindir, enum copa_dpkgdb_layout *layout,
+                       struct copa_err *err)
 {
-	_cleanup_free_ char *status = copa_xasprintf("%s/status", admindir ? admindir : "var/lib/dpkg");
-	_cleanup_free_ char *statusd = copa_xasprintf("%s/status.d", admindir ? admindir : "var/lib/dpkg");
+	_cleanup_free_ char *status =
+	    copa_xasprintf("%s/status", admindir ? admindir : "var/lib/dpkg");
+	_cleanup_free_ char *statusd =
+	    copa_xasprintf("%s/status.d", admindir ? admindir : "var/lib/dpkg");
 	const struct copa_view_entry *e = NULL, *sd = NULL;
 	struct copa_buf canon = COPA_BUF_INIT;
 	struct copa_buf data = COPA_BUF_INIT;
@@ -1358,9 +1377,9 @@ int copa_dpkgdb_locate(struct copa_view *v, const char *admindir,
 	int r = 1;
 
 	have_status = copa_view_resolve(v, status, COPA_VIEW_FOLLOW, &canon, &e, NULL) == 0 && e &&
-		      (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
+	              (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
 	have_statusd = copa_view_resolve(v, statusd, COPA_VIEW_FOLLOW, &canon, &sd, NULL) == 0 &&
-		       sd && sd->type == COPA_FT_DIR;
+	               sd && sd->type == COPA_FT_DIR;
 	copa_buf_release(&canon);
 	*layout = COPA_DPKGDB_STATUS;
 	if (have_status && have_statusd) {
@@ -1378,7 +1397,7 @@ int copa_dpkgdb_locate(struct copa_view *v, const char *admindir,
 }
 
 int copa_dpkgdb_load(struct copa_view *v, const char *admindir, struct copa_dpkgdb **out,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	_cleanup_free_ char *status_path = NULL, *statusd = NULL, *div = NULL, *so = NULL;
 	struct copa_dpkgdb *db = NULL;
@@ -1402,8 +1421,8 @@ int copa_dpkgdb_load(struct copa_view *v, const char *admindir, struct copa_dpkg
 			goto out;
 		if (lr == 0) {
 			copa_err_set(err, COPA_E_NOTFOUND,
-				     "the image has no dpkg database ('/%s' or '/%s/')", status_path,
-				     statusd);
+			             "the image has no dpkg database ('/%s' or '/%s/')",
+			             status_path, statusd);
 			goto out;
 		}
 		db->layout = layout;
@@ -1411,7 +1430,8 @@ int copa_dpkgdb_load(struct copa_view *v, const char *admindir, struct copa_dpkg
 	if (db->layout == COPA_DPKGDB_STATUS) {
 		if (read_optional(v, status_path, &data, &found, err) < 0)
 			goto out;
-		if (copa_dpkgdb_parse_status(db, copa_buf_str(&data), data.len, "'status'", err) < 0)
+		if (copa_dpkgdb_parse_status(db, copa_buf_str(&data), data.len, "'status'", err) <
+		    0)
 			goto out;
 	} else {
 		struct copa_buf canon = COPA_BUF_INIT;
@@ -1436,8 +1456,8 @@ int copa_dpkgdb_load(struct copa_view *v, const char *admindir, struct copa_dpkg
 		if (read_optional(v, "etc/passwd", &ids.passwd, &found, err) < 0 ||
 		    read_optional(v, "etc/group", &ids.group, &found, err) < 0)
 			goto out;
-		if (copa_dpkgdb_parse_statoverride(db, copa_buf_str(&data), data.len, lookup_id, &ids,
-						   err) < 0)
+		if (copa_dpkgdb_parse_statoverride(db, copa_buf_str(&data), data.len, lookup_id,
+		                                   &ids, err) < 0)
 			goto out;
 	}
 	*out = steal_ptr(&db);

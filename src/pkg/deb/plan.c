@@ -128,8 +128,8 @@ void copa_deb_plan_release(struct copa_deb_plan *plan)
 
 /* What a job stands for, to map solver answers back to requests. */
 struct jobinfo {
-	size_t result;  /* index into plan->results */
-	Id installed;   /* the installed solvable the job is about */
+	size_t result; /* index into plan->results */
+	Id installed;  /* the installed solvable the job is about */
 	bool dropped;
 };
 
@@ -140,17 +140,17 @@ struct ctx {
 	struct copa_deb_plan *plan;
 	Pool *pool;
 	Repo *installed;
-	char **archs;       /* native first, then foreign */
+	char **archs; /* native first, then foreign */
 	size_t n_archs;
-	Map held;           /* installed solvables with want=hold, by solvable id */
+	Map held; /* installed solvables with want=hold, by solvable id */
 	Map considered;
 	bool have_considered;
-	Map pin_cut;        /* by name id: pins keep a newer available version out */
+	Map pin_cut; /* by name id: pins keep a newer available version out */
 	bool have_pins;
 	size_t res_cap;
 	struct jobinfo *ji; /* per job-queue pair index (job.count / 2) */
 	size_t ji_cap;
-	Id standin;         /* the stand-in for omitted dependencies, or 0 */
+	Id standin; /* the stand-in for omitted dependencies, or 0 */
 };
 
 static struct copa_deb_result *add_result(struct ctx *c)
@@ -216,12 +216,13 @@ static bool installed_para(const struct copa_deb822_para *p)
 		return true;
 	while (copa_deb822_word(&s, &w))
 		if (++i == 3)
-			return !copa_blob_eqs(w, "not-installed") && !copa_blob_eqs(w, "config-files");
+			return !copa_blob_eqs(w, "not-installed") &&
+			       !copa_blob_eqs(w, "config-files");
 	return false;
 }
 
 static int reduce_para(const struct copa_deb822_para *para, struct copa_buf *out,
-		       struct copa_err *err);
+                       struct copa_err *err);
 
 /*
  * Loads installed packages: only paragraphs whose files are on disk, each
@@ -231,7 +232,7 @@ static int reduce_para(const struct copa_deb822_para *para, struct copa_buf *out
  * packages by (name, arch, version) to map them to solvables after loading.
  */
 static int load_installed(struct ctx *c, struct copa_strmap *holds, struct copa_arena *arena,
-			  struct copa_err *err)
+                          struct copa_err *err)
 {
 	struct copa_deb822_parser p;
 	struct copa_deb822_para para = {0};
@@ -316,7 +317,8 @@ static Id map_dep(Pool *pool, Id dep, const char *arch)
 		return dep;
 	if (flags == REL_OR || flags == REL_AND || flags == REL_WITH || flags == REL_COND ||
 	    flags == REL_UNLESS || flags == REL_ELSE)
-		return pool_rel2id(pool, map_dep(pool, name, arch), map_dep(pool, evr, arch), flags, 1);
+		return pool_rel2id(pool, map_dep(pool, name, arch), map_dep(pool, evr, arch), flags,
+		                   1);
 	if (flags < 8)
 		return pool_rel2id(pool, map_dep(pool, name, arch), evr, flags, 1);
 	return dep;
@@ -391,7 +393,8 @@ static void model_multiarch(struct ctx *c)
 		for (size_t a = 0; a < c->n_archs; a++) {
 			const char *other = a == 0 ? NULL : c->archs[a];
 
-			if ((own == NULL && other == NULL) || (own && other && strcmp(own, other) == 0))
+			if ((own == NULL && other == NULL) ||
+			    (own && other && strcmp(own, other) == 0))
 				continue;
 			if (ma_foreign && orig_prov) {
 				Queue q;
@@ -400,16 +403,16 @@ static void model_multiarch(struct ctx *c)
 				for (Id *ids = repo->idarraydata + orig_prov; *ids; ids++)
 					queue_push(&q, *ids);
 				for (int i = 0; i < q.count; i++)
-					s->provides = repo_addid_dep(repo, s->provides,
-								     map_dep(pool, q.elements[i], other),
-								     0);
+					s->provides =
+					    repo_addid_dep(repo, s->provides,
+					                   map_dep(pool, q.elements[i], other), 0);
 				queue_free(&q);
 			} else if (ma_same && s->arch != ARCH_ALL) {
 				Id other_name = with_arch(pool, orig_name, other);
 
 				s->conflicts = repo_addid_dep(
-					repo, s->conflicts,
-					pool_rel2id(pool, other_name, s->evr, REL_LT | REL_GT, 1), 0);
+				    repo, s->conflicts,
+				    pool_rel2id(pool, other_name, s->evr, REL_LT | REL_GT, 1), 0);
 			}
 		}
 	}
@@ -440,8 +443,8 @@ static bool installed_provides(Pool *pool, Repo *installed, Id dep)
 	Id p, pp;
 
 	FOR_PROVIDES(p, pp, dep)
-		if (pool->solvables[p].repo == installed)
-			return true;
+	if (pool->solvables[p].repo == installed)
+		return true;
 	return false;
 }
 
@@ -461,13 +464,15 @@ static int add_omitted_standin(struct ctx *c)
 	int n;
 
 	queue_init(&names);
-	FOR_REPO_SOLVABLES(c->installed, p, s) {
+	FOR_REPO_SOLVABLES(c->installed, p, s)
+	{
 		if (!s->requires)
 			continue;
 		for (Id *ids = c->installed->idarraydata + s->requires; *ids; ids++) {
 			Queue cand;
 
-			if (*ids == SOLVABLE_PREREQMARKER || installed_provides(pool, c->installed, *ids))
+			if (*ids == SOLVABLE_PREREQMARKER ||
+			    installed_provides(pool, c->installed, *ids))
 				continue;
 			/* Only names nothing installed provides at any version: a too-old installed
 			 * package is a real dependency to update, not an omission. */
@@ -489,9 +494,9 @@ static int add_omitted_standin(struct ctx *c)
 		s->evr = pool_str2id(pool, "1", 1);
 		s->arch = ARCH_ALL;
 		for (int i = 0; i < names.count; i++)
-			s->provides = repo_addid_dep(c->installed, s->provides,
-						     pool_rel2id(pool, names.elements[i], evr, REL_EQ, 1),
-						     0);
+			s->provides =
+			    repo_addid_dep(c->installed, s->provides,
+			                   pool_rel2id(pool, names.elements[i], evr, REL_EQ, 1), 0);
 		copa_debug(c->o->out, "%d dependencies the image leaves out stay out", n);
 	}
 	queue_free(&names);
@@ -522,13 +527,15 @@ static void candidates(struct ctx *c, Id ip, const char *min, Queue *q, Id *best
 	Id p, pp, min_evr = min ? pool_str2id(pool, min, 1) : 0;
 
 	*best = 0;
-	FOR_PROVIDES(p, pp, inst->name) {
+	FOR_PROVIDES(p, pp, inst->name)
+	{
 		Solvable *s = pool->solvables + p;
 
 		if (s->repo == c->installed || s->name != inst->name || !arch_compatible(inst, s) ||
 		    !usable(c, p) || !pool_installable(pool, s))
 			continue;
-		if (!*best || pool_evrcmp(pool, s->evr, pool->solvables[*best].evr, EVRCMP_COMPARE) > 0)
+		if (!*best ||
+		    pool_evrcmp(pool, s->evr, pool->solvables[*best].evr, EVRCMP_COMPARE) > 0)
 			*best = p;
 		if (pool_evrcmp(pool, s->evr, inst->evr, EVRCMP_COMPARE) <= 0)
 			continue;
@@ -570,10 +577,12 @@ static void setup_considered(struct ctx *c)
 		Id ip;
 		Solvable *is;
 
-		if (!s->repo || s->repo == c->installed || !(x = index_of(c, s)) || !x->not_automatic)
+		if (!s->repo || s->repo == c->installed || !(x = index_of(c, s)) ||
+		    !x->not_automatic)
 			continue;
 		if (x->but_automatic_upgrades) {
-			FOR_REPO_SOLVABLES(c->installed, ip, is) {
+			FOR_REPO_SOLVABLES(c->installed, ip, is)
+			{
 				Id q;
 				Solvable *qs;
 
@@ -581,8 +590,8 @@ static void setup_considered(struct ctx *c)
 					continue;
 				/* Installed from this repository: its exact version is there. */
 				FOR_REPO_SOLVABLES(s->repo, q, qs)
-					if (qs->name == is->name && qs->evr == is->evr)
-						from_here = true;
+				if (qs->name == is->name && qs->evr == is->evr)
+					from_here = true;
 			}
 		}
 		if (!from_here)
@@ -676,7 +685,7 @@ static void setup_pins(struct ctx *c)
 			for (; k < end && pool->solvables[ids[k]].evr == evr; k++)
 				apt_file_of(c, pool->solvables + ids[k], &files[nf++]);
 			prio = copa_apt_priority(c->o->prefs, pool_id2str(pool, name),
-						 pool_id2str(pool, evr), files, nf, NULL);
+			                         pool_id2str(pool, evr), files, nf, NULL);
 			if (prio > max) {
 				max = prio;
 				pref = evr;
@@ -691,8 +700,8 @@ static void setup_pins(struct ctx *c)
 				MAPCLR(&c->considered, ids[k]);
 		}
 		if (newest_avail != (size_t)-1 && pool->solvables[ids[newest_avail]].evr != pref &&
-		    (!inst_evr || pool_evrcmp(pool, pool->solvables[ids[newest_avail]].evr, inst_evr,
-					      EVRCMP_COMPARE) > 0))
+		    (!inst_evr || pool_evrcmp(pool, pool->solvables[ids[newest_avail]].evr,
+		                              inst_evr, EVRCMP_COMPARE) > 0))
 			MAPSET(&c->pin_cut, name);
 		i = end;
 	}
@@ -718,24 +727,24 @@ static char *pin_reason(struct ctx *c, Id ip)
 
 		if (!s->repo || s->repo == c->installed || s->name != is->name)
 			continue;
-		if (!newest || pool_evrcmp(pool, s->evr, pool->solvables[newest].evr,
-					   EVRCMP_COMPARE) > 0)
+		if (!newest ||
+		    pool_evrcmp(pool, s->evr, pool->solvables[newest].evr, EVRCMP_COMPARE) > 0)
 			newest = p;
 	}
 	/* A pin against the newest version, else one for the installed version. */
 	if (newest) {
 		apt_file_of(c, pool->solvables + newest, &f);
 		copa_apt_priority(c->o->prefs, pool_id2str(pool, is->name),
-				  pool_id2str(pool, pool->solvables[newest].evr), &f, 1, &why);
+		                  pool_id2str(pool, pool->solvables[newest].evr), &f, 1, &why);
 	}
 	if (!why) {
 		apt_file_of(c, is, &f);
 		copa_apt_priority(c->o->prefs, pool_id2str(pool, is->name),
-				  pool_id2str(pool, is->evr), &f, 1, &why);
+		                  pool_id2str(pool, is->evr), &f, 1, &why);
 	}
 	return copa_xasprintf("pinned by the image's apt preferences (%s): apt would not "
-			      "install a newer version",
-			      why ? why->where : "etc/apt/preferences");
+	                      "install a newer version",
+	                      why ? why->where : "etc/apt/preferences");
 }
 
 /* ---- results ---- */
@@ -768,7 +777,8 @@ static void push_job(struct ctx *c, Queue *job, Id how, Id what, size_t result, 
 	c->ji[k] = (struct jobinfo){.result = result, .installed = ip, .dropped = false};
 }
 
-/* A request: every installed instance of the name (or of "name:arch") gets a result and maybe a job. */
+/* A request: every installed instance of the name (or of "name:arch") gets a result and maybe a
+ * job. */
 static void request_jobs(struct ctx *c, const struct copa_deb_request *rq, Queue *job)
 {
 	Pool *pool = c->pool;
@@ -784,7 +794,8 @@ static void request_jobs(struct ctx *c, const struct copa_deb_request *rq, Queue
 	} else {
 		snprintf(want_name, sizeof(want_name), "%s", rq->name);
 	}
-	if (!valid_name(rq->name) || (rq->fixed_version && !copa_deb_version_valid(rq->fixed_version))) {
+	if (!valid_name(rq->name) ||
+	    (rq->fixed_version && !copa_deb_version_valid(rq->fixed_version))) {
 		struct copa_deb_result *r = add_result(c);
 
 		set_str(&r->name, want_name);
@@ -793,13 +804,15 @@ static void request_jobs(struct ctx *c, const struct copa_deb_request *rq, Queue
 		r->reason = copa_xstrdup("invalid package name or version in the request");
 		return;
 	}
-	FOR_REPO_SOLVABLES(c->installed, ip, is) {
+	FOR_REPO_SOLVABLES(c->installed, ip, is)
+	{
 		char buf[256];
 		struct copa_deb_result *r;
 		Queue q;
 		Id best;
 
-		if (ip == c->standin || strcmp(base_name(c, is, buf, sizeof(buf)), want_name) != 0 ||
+		if (ip == c->standin ||
+		    strcmp(base_name(c, is, buf, sizeof(buf)), want_name) != 0 ||
 		    (want_arch[0] && strcmp(pool_id2str(pool, is->arch), want_arch) != 0))
 			continue;
 		found = true;
@@ -814,29 +827,32 @@ static void request_jobs(struct ctx *c, const struct copa_deb_request *rq, Queue
 			r->outcome = COPA_DEB_ALREADY_FIXED;
 		} else if (MAPTST(&c->held, ip)) {
 			r->outcome = COPA_DEB_HELD;
-			r->reason = copa_xstrdup("held (apt-mark hold / dpkg hold): left at its version");
+			r->reason =
+			    copa_xstrdup("held (apt-mark hold / dpkg hold): left at its version");
 		} else if (!q.count && (r->reason = pin_reason(c, ip))) {
 			r->outcome = COPA_DEB_HELD;
 		} else if (!q.count && !rq->fixed_version) {
 			r->outcome = COPA_DEB_ALREADY_FIXED;
 		} else if (!q.count && !(c->o->best_available && best &&
-					 pool_evrcmp(pool, pool->solvables[best].evr, is->evr,
-						     EVRCMP_COMPARE) > 0)) {
+		                         pool_evrcmp(pool, pool->solvables[best].evr, is->evr,
+		                                     EVRCMP_COMPARE) > 0)) {
 			r->outcome = COPA_DEB_NOT_AVAILABLE;
-			r->reason = best ? copa_xasprintf("the repositories offer at most %s",
-							  r->best_available)
-					 : copa_xstrdup("the repositories do not offer this package");
+			r->reason =
+			    best ? copa_xasprintf("the repositories offer at most %s",
+			                          r->best_available)
+			         : copa_xstrdup("the repositories do not offer this package");
 		} else {
 			if (!q.count) {
 				/* --best-available: the highest version there is. */
 				candidates(c, ip, NULL, &q, &best);
-				r->reason = copa_xasprintf("fixed version %s not available; updating "
-							   "to the highest available",
-							   rq->fixed_version);
+				r->reason =
+				    copa_xasprintf("fixed version %s not available; updating "
+				                   "to the highest available",
+				                   rq->fixed_version);
 			}
 			r->outcome = COPA_DEB_UPDATED;
 			push_job(c, job, SOLVER_INSTALL | SOLVER_SOLVABLE_ONE_OF,
-				 pool_queuetowhatprovides(pool, &q), c->plan->n_results - 1, ip);
+			         pool_queuetowhatprovides(pool, &q), c->plan->n_results - 1, ip);
 		}
 		queue_free(&q);
 	}
@@ -858,7 +874,7 @@ static void request_jobs(struct ctx *c, const struct copa_deb_request *rq, Queue
  * given. Fills merged (n entries) and returns how many there are.
  */
 static size_t merge_requests(const struct copa_deb_request *all, size_t n,
-			     struct copa_deb_request *merged)
+                             struct copa_deb_request *merged)
 {
 	struct copa_strmap seen = COPA_STRMAP_INIT;
 	size_t m = 0;
@@ -889,7 +905,8 @@ static void update_all_jobs(struct ctx *c, Queue *job)
 	Id ip;
 	Solvable *is;
 
-	FOR_REPO_SOLVABLES(c->installed, ip, is) {
+	FOR_REPO_SOLVABLES(c->installed, ip, is)
+	{
 		Queue q;
 		Id best;
 
@@ -904,12 +921,13 @@ static void update_all_jobs(struct ctx *c, Queue *job)
 			set_best(c, r, best);
 			if (MAPTST(&c->held, ip)) {
 				r->outcome = COPA_DEB_HELD;
-				r->reason = copa_xstrdup("held (apt-mark hold / dpkg hold): left at "
-							 "its version");
+				r->reason =
+				    copa_xstrdup("held (apt-mark hold / dpkg hold): left at "
+				                 "its version");
 			} else {
 				r->outcome = COPA_DEB_UPDATED;
 				push_job(c, job, SOLVER_UPDATE | SOLVER_SOLVABLE, ip,
-					 c->plan->n_results - 1, ip);
+				         c->plan->n_results - 1, ip);
 			}
 		}
 		queue_free(&q);
@@ -973,8 +991,8 @@ static void lock_new_packages(struct ctx *c, Queue *job)
 
 	map_init(&names, pool->ss.nstrings);
 	FOR_REPO_SOLVABLES(c->installed, p, s)
-		if (s->name < pool->ss.nstrings)
-			MAPSET(&names, s->name);
+	if (s->name < pool->ss.nstrings)
+		MAPSET(&names, s->name);
 	queue_init(&q);
 	for (p = 2; p < pool->nsolvables; p++) {
 		s = pool->solvables + p;
@@ -983,8 +1001,8 @@ static void lock_new_packages(struct ctx *c, Queue *job)
 			queue_push(&q, p);
 	}
 	if (q.count)
-		push_job(c, job, SOLVER_LOCK | SOLVER_SOLVABLE_ONE_OF, pool_queuetowhatprovides(pool, &q),
-			 (size_t)-1, 0);
+		push_job(c, job, SOLVER_LOCK | SOLVER_SOLVABLE_ONE_OF,
+		         pool_queuetowhatprovides(pool, &q), (size_t)-1, 0);
 	queue_free(&q);
 	map_free(&names);
 }
@@ -1002,7 +1020,7 @@ static int solve(struct ctx *c, Solver *solv, Queue *job, struct copa_err *err)
 			dropped += drop_problem_jobs(c, solv, job, problem, njobs);
 		if (!dropped)
 			return copa_err_set(err, COPA_E_PACKAGE, "cannot plan the updates: %s",
-					    solver_problem2str(solv, 1));
+			                    solver_problem2str(solv, 1));
 	}
 	return copa_err_set(err, COPA_E_BUG, "the solver did not settle after 100 rounds");
 }
@@ -1025,8 +1043,8 @@ static bool valid_filename(struct copa_blob f)
 	if (f.n == 0 || f.n > 1024 || f.p[0] == '/')
 		return false;
 	for (size_t i = 0; i < f.n; i++)
-		if ((unsigned char)f.p[i] <= 0x20 || (unsigned char)f.p[i] >= 0x7f || f.p[i] == '\\' ||
-		    f.p[i] == '?' || f.p[i] == '#')
+		if ((unsigned char)f.p[i] <= 0x20 || (unsigned char)f.p[i] >= 0x7f ||
+		    f.p[i] == '\\' || f.p[i] == '?' || f.p[i] == '#')
 			return false;
 	for (size_t i = 0; i + 1 < f.n; i++)
 		if (f.p[i] == '.' && f.p[i + 1] == '.' && (i == 0 || f.p[i - 1] == '/') &&
@@ -1036,7 +1054,7 @@ static bool valid_filename(struct copa_blob f)
 }
 
 static int fill_from_para(const struct copa_deb822_para *para, struct want *w,
-			  const struct copa_deb_index *x, struct copa_err *err)
+                          const struct copa_deb_index *x, struct copa_err *err)
 {
 	struct copa_blob fn = copa_deb822_get_trim(para, "Filename");
 	struct copa_blob size = copa_deb822_get_trim(para, "Size");
@@ -1046,20 +1064,22 @@ static int fill_from_para(const struct copa_deb822_para *para, struct want *w,
 	uint64_t sz, kib;
 
 	if (!fn.p || !valid_filename(fn))
-		return copa_err_set(err, COPA_E_INPUT, "index '%s': package '%s' %s has no valid Filename",
-				    x->label, w->name, w->version);
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "index '%s': package '%s' %s has no valid Filename", x->label,
+		                    w->name, w->version);
 	if (!size.p || copa_blob_to_u64(size, 1ULL << 40, &sz) < 0)
-		return copa_err_set(err, COPA_E_INPUT, "index '%s': package '%s' %s has no valid Size",
-				    x->label, w->name, w->version);
+		return copa_err_set(err, COPA_E_INPUT,
+		                    "index '%s': package '%s' %s has no valid Size", x->label,
+		                    w->name, w->version);
 	if (!sha.p || sha.n != 64)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "index '%s': package '%s' %s has no SHA256 checksum", x->label,
-				    w->name, w->version);
+		                    "index '%s': package '%s' %s has no SHA256 checksum", x->label,
+		                    w->name, w->version);
 	for (size_t i = 0; i < 64; i++) {
 		if (!isxdigit((unsigned char)sha.p[i]))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "index '%s': package '%s' %s has a malformed SHA256",
-					    x->label, w->name, w->version);
+			                    "index '%s': package '%s' %s has a malformed SHA256",
+			                    x->label, w->name, w->version);
 		w->pkg->sha256[i] = (char)tolower((unsigned char)sha.p[i]);
 	}
 	w->pkg->sha256[64] = 0;
@@ -1085,13 +1105,14 @@ struct para_reader {
 };
 
 static int para_reader_open(struct para_reader *pr, const char *path, const char *label,
-			    struct copa_err *err)
+                            struct copa_err *err)
 {
 	memset(pr, 0, sizeof(*pr));
 	pr->label = label;
 	pr->fp = fopen(path, "re");
 	if (!pr->fp)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot open index '%s' (%s)", label, path);
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot open index '%s' (%s)", label,
+		                    path);
 	return 0;
 }
 
@@ -1107,14 +1128,14 @@ static void para_reader_close(struct para_reader *pr)
 static int para_reader_next(struct para_reader *pr, struct copa_blob *text, struct copa_err *err)
 {
 	for (;;) {
-		const char *end = pr->buf.len > pr->start
-					  ? memmem(pr->buf.p + pr->start, pr->buf.len - pr->start,
-						   "\n\n", 2)
-					  : NULL;
+		const char *end =
+		    pr->buf.len > pr->start
+		        ? memmem(pr->buf.p + pr->start, pr->buf.len - pr->start, "\n\n", 2)
+		        : NULL;
 
 		if (end || (pr->eof && pr->start < pr->buf.len)) {
 			size_t n = end ? (size_t)(end - pr->buf.p - pr->start) + 1
-				       : pr->buf.len - pr->start;
+			               : pr->buf.len - pr->start;
 
 			*text = copa_blob(pr->buf.p + pr->start, n);
 			pr->start = end ? (size_t)(end - pr->buf.p) + 2 : pr->buf.len;
@@ -1131,7 +1152,8 @@ static int para_reader_next(struct para_reader *pr, struct copa_blob *text, stru
 		}
 		if (pr->buf.len > (8u << 20))
 			return copa_err_set(err, COPA_E_LIMIT,
-					    "index '%s': a paragraph is larger than 8 MiB", pr->label);
+			                    "index '%s': a paragraph is larger than 8 MiB",
+			                    pr->label);
 		{
 			char chunk[65536];
 			size_t n = fread(chunk, 1, sizeof(chunk), pr->fp);
@@ -1139,7 +1161,7 @@ static int para_reader_next(struct para_reader *pr, struct copa_blob *text, stru
 			if (n == 0) {
 				if (ferror(pr->fp))
 					return copa_err_sys(err, COPA_E_IO, errno,
-							    "cannot read index '%s'", pr->label);
+					                    "cannot read index '%s'", pr->label);
 				pr->eof = true;
 			}
 			copa_buf_add(&pr->buf, chunk, n);
@@ -1152,7 +1174,7 @@ static int para_reader_next(struct para_reader *pr, struct copa_blob *text, stru
  * (wants sorted by name).
  */
 static int scan_index(const struct copa_deb_index *x, struct want *wants, size_t nw,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	struct para_reader pr;
 	struct copa_deb822_para para = {0};
@@ -1204,8 +1226,8 @@ static int scan_index(const struct copa_deb_index *x, struct want *wants, size_t
 
 /* The fields the solver uses; everything else (descriptions above all) is dropped. */
 static const char *const solver_fields[] = {
-	"Package", "Version", "Architecture", "Multi-Arch", "Depends", "Pre-Depends",
-	"Provides", "Conflicts", "Breaks", "Replaces",
+    "Package",     "Version",  "Architecture", "Multi-Arch", "Depends",
+    "Pre-Depends", "Provides", "Conflicts",    "Breaks",     "Replaces",
 };
 
 /*
@@ -1216,7 +1238,7 @@ static const char *const solver_fields[] = {
  */
 #define MAX_ALTERNATIVES 256
 #define MAX_SOLVER_FIELD (1u << 20)
-#define MAX_NAME_FIELD 256
+#define MAX_NAME_FIELD   256
 
 static bool single_word_field(const char *name)
 {
@@ -1237,7 +1259,7 @@ static struct copa_blob para_subject(const struct copa_deb822_para *para)
 }
 
 static int check_solver_field(const struct copa_deb822_para *para, const char *field,
-			      struct copa_blob v, struct copa_err *err)
+                              struct copa_blob v, struct copa_err *err)
 {
 	struct copa_blob who = para_subject(para);
 	size_t cap = single_word_field(field) ? MAX_NAME_FIELD : MAX_SOLVER_FIELD;
@@ -1245,17 +1267,17 @@ static int check_solver_field(const struct copa_deb822_para *para, const char *f
 
 	if (v.n > cap)
 		return copa_err_set(err, COPA_E_LIMIT,
-				    "package '%.*s': field '%s' is %zu bytes long, more than copa "
-				    "accepts (%zu)",
-				    (int)who.n, who.p, field, v.n, cap);
+		                    "package '%.*s': field '%s' is %zu bytes long, more than copa "
+		                    "accepts (%zu)",
+		                    (int)who.n, who.p, field, v.n, cap);
 	for (size_t i = 0; i < v.n; i++) {
 		if (v.p[i] == ',')
 			alts = 1;
 		else if (v.p[i] == '|' && ++alts > MAX_ALTERNATIVES)
 			return copa_err_set(err, COPA_E_LIMIT,
-					    "package '%.*s': field '%s' has more than %d "
-					    "alternatives ('a | b | ...') in one dependency",
-					    (int)who.n, who.p, field, MAX_ALTERNATIVES);
+			                    "package '%.*s': field '%s' has more than %d "
+			                    "alternatives ('a | b | ...') in one dependency",
+			                    (int)who.n, who.p, field, MAX_ALTERNATIVES);
 	}
 	return 0;
 }
@@ -1268,7 +1290,7 @@ static int check_solver_field(const struct copa_deb822_para *para, const char *f
  * time, and the caps above hold for both.
  */
 static int reduce_para(const struct copa_deb822_para *para, struct copa_buf *out,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(solver_fields); i++) {
 		struct copa_blob v = copa_deb822_get_trim(para, solver_fields[i]);
@@ -1417,7 +1439,7 @@ out:
 }
 
 static void store_solv(Repo *repo, const struct copa_deb_index *x, struct copa_cache *cache,
-		       struct copa_out *out)
+                       struct copa_out *out)
 {
 	struct copa_err e2 = COPA_ERR_INIT;
 	struct copa_tmpfile t = {.fd = -1};
@@ -1453,7 +1475,7 @@ fail:
 }
 
 static int load_index(struct ctx *c, Repo *repo, const struct copa_deb_index *x,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	if (c->o->cache && load_cached_solv(repo, x, c->o->cache))
 		return 0;
@@ -1489,15 +1511,16 @@ static int collect(struct ctx *c, Solver *solv, Queue *job, struct copa_err *err
 		Id old;
 
 		if (s->repo == c->installed) {
-			Id type = transaction_type(t, p, SOLVER_TRANSACTION_SHOW_ALL |
-								 SOLVER_TRANSACTION_SHOW_OBSOLETES);
+			Id type = transaction_type(
+			    t, p, SOLVER_TRANSACTION_SHOW_ALL | SOLVER_TRANSACTION_SHOW_OBSOLETES);
 
-			if (type != SOLVER_TRANSACTION_UPGRADED && type != SOLVER_TRANSACTION_CHANGED &&
+			if (type != SOLVER_TRANSACTION_UPGRADED &&
+			    type != SOLVER_TRANSACTION_CHANGED &&
 			    type != SOLVER_TRANSACTION_REINSTALLED) {
 				copa_err_set(err, COPA_E_BUG,
-					     "the solution would remove '%s'; copa never removes "
-					     "packages",
-					     pool_solvable2str(pool, s));
+				             "the solution would remove '%s'; copa never removes "
+				             "packages",
+				             pool_solvable2str(pool, s));
 				goto out;
 			}
 			continue;
@@ -1505,15 +1528,15 @@ static int collect(struct ctx *c, Solver *solv, Queue *job, struct copa_err *err
 		if (!index_of(c, s))
 			continue;
 		old = transaction_obs_pkg(t, p);
-		c->plan->pkgs = copa_xgrow(c->plan->pkgs, &pcap, c->plan->n_pkgs + 1,
-					   sizeof(*c->plan->pkgs));
+		c->plan->pkgs =
+		    copa_xgrow(c->plan->pkgs, &pcap, c->plan->n_pkgs + 1, sizeof(*c->plan->pkgs));
 		pkg = &c->plan->pkgs[c->plan->n_pkgs++];
 		memset(pkg, 0, sizeof(*pkg));
 		pkg->name = copa_xstrdup(base_name(c, s, buf, sizeof(buf)));
 		pkg->arch = copa_xstrdup(pool_id2str(pool, s->arch));
 		pkg->version = copa_xstrdup(pool_id2str(pool, s->evr));
-		pkg->old_version = old ? copa_xstrdup(pool_id2str(pool, pool->solvables[old].evr))
-				       : NULL;
+		pkg->old_version =
+		    old ? copa_xstrdup(pool_id2str(pool, pool->solvables[old].evr)) : NULL;
 		pkg->repo = copa_xstrdup(index_of(c, s)->repo);
 		/* Outcomes of the jobs this package answers. */
 		for (int j = 0; j < job->count; j += 2) {
@@ -1536,19 +1559,21 @@ static int collect(struct ctx *c, Solver *solv, Queue *job, struct copa_err *err
 		res = &c->plan->results[ji->result];
 		if (res->outcome == COPA_DEB_UPDATED && !res->chosen_version) {
 			res->outcome = COPA_DEB_FAILED;
-			set_str(&res->reason,
-				c->o->no_new_packages
-					? "kept back: the update needs a package the image does not have"
-					: "kept back: the newer version cannot be installed with the other "
-					  "installed packages");
+			set_str(
+			    &res->reason,
+			    c->o->no_new_packages
+			        ? "kept back: the update needs a package the image does not have"
+			        : "kept back: the newer version cannot be installed with the other "
+			          "installed packages");
 		}
 	}
 	/* Filename, Size and SHA256 come from the verified index text. */
 	for (size_t i = 0; i < c->plan->n_pkgs; i++) {
 		wants = copa_xgrow(wants, &wcap, nw + 1, sizeof(*wants));
 		wants[nw++] = (struct want){.name = c->plan->pkgs[i].name,
-					    .version = c->plan->pkgs[i].version,
-					    .arch = c->plan->pkgs[i].arch, .pkg = &c->plan->pkgs[i]};
+		                            .version = c->plan->pkgs[i].version,
+		                            .arch = c->plan->pkgs[i].arch,
+		                            .pkg = &c->plan->pkgs[i]};
 	}
 	for (size_t x = 0; x < c->ix->n; x++) {
 		struct want *sub = NULL;
@@ -1575,9 +1600,10 @@ static int collect(struct ctx *c, Solver *solv, Queue *job, struct copa_err *err
 	}
 	for (size_t i = 0; i < nw; i++)
 		if (!wants[i].found) {
-			copa_err_set(err, COPA_E_INPUT,
-				     "package '%s' %s (%s) vanished from its index '%s' while planning",
-				     wants[i].name, wants[i].version, wants[i].arch, wants[i].pkg->repo);
+			copa_err_set(
+			    err, COPA_E_INPUT,
+			    "package '%s' %s (%s) vanished from its index '%s' while planning",
+			    wants[i].name, wants[i].version, wants[i].arch, wants[i].pkg->repo);
 			goto out;
 		}
 	if (c->plan->n_pkgs > 1)
@@ -1626,7 +1652,8 @@ static void mark_held(struct ctx *c, struct copa_strmap *holds)
 	Solvable *s;
 
 	map_init(&c->held, c->pool->nsolvables);
-	FOR_REPO_SOLVABLES(c->installed, p, s) {
+	FOR_REPO_SOLVABLES(c->installed, p, s)
+	{
 		const char *n = pool_id2str(c->pool, s->name);
 		uint32_t v;
 
@@ -1637,8 +1664,8 @@ static void mark_held(struct ctx *c, struct copa_strmap *holds)
 }
 
 int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexes *ix,
-		  const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
-		  struct copa_err *err)
+                  const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
+                  struct copa_err *err)
 {
 	struct ctx c = {.st = st, .ix = ix, .o = o, .plan = plan};
 	struct copa_strmap holds = COPA_STRMAP_INIT;
@@ -1655,7 +1682,7 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 	queue_init(&job);
 	if (o->n_requests > COPA_DEB_REQUESTS_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "more than %d package requests",
-				    COPA_DEB_REQUESTS_MAX);
+		                    COPA_DEB_REQUESTS_MAX);
 	archv[c.n_archs++] = st->native_arch;
 	for (char **a = st->foreign_archs; a && *a && c.n_archs < 17; a++)
 		archv[c.n_archs++] = *a;
@@ -1682,7 +1709,8 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 	pool_createwhatprovides(c.pool);
 	if (add_omitted_standin(&c) > 0)
 		pool_createwhatprovides(c.pool);
-	/* With pins, apt's whole policy decides (NotAutomatic is part of it); else the short rule. */
+	/* With pins, apt's whole policy decides (NotAutomatic is part of it); else the short rule.
+	 */
 	if (o->prefs && o->prefs->n)
 		setup_pins(&c);
 	else
@@ -1714,8 +1742,8 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 		Solvable *s;
 
 		FOR_REPO_SOLVABLES(c.installed, p, s)
-			if (MAPTST(&c.held, p))
-				push_job(&c, &job, SOLVER_LOCK | SOLVER_SOLVABLE, p, (size_t)-1, p);
+		if (MAPTST(&c.held, p))
+			push_job(&c, &job, SOLVER_LOCK | SOLVER_SOLVABLE, p, (size_t)-1, p);
 	}
 	if (o->no_new_packages)
 		lock_new_packages(&c, &job);

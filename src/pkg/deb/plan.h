@@ -47,13 +47,15 @@ struct copa_deb_request {
 enum copa_deb_outcome {
 	COPA_DEB_UPDATED,       /* will be installed at chosen_version */
 	COPA_DEB_ALREADY_FIXED, /* installed version >= fixed (or newest) already */
-	COPA_DEB_NOT_AVAILABLE, /* no version >= fixed in the repositories (best_available has the highest) */
+	COPA_DEB_NOT_AVAILABLE, /* no version >= fixed in the repositories (best_available has the
+	                           highest) */
 	COPA_DEB_HELD,          /* held with dpkg/apt-mark hold: left alone */
 	COPA_DEB_NOT_INSTALLED, /* the image does not have this package */
 	COPA_DEB_FAILED,        /* the update cannot be installed: reason says why */
 };
 
-/* Stable lowercase name ("updated", "already-fixed", "not-available", "held", "not-installed", "failed"). */
+/* Stable lowercase name ("updated", "already-fixed", "not-available", "held", "not-installed",
+ * "failed"). */
 const char *copa_deb_outcome_str(enum copa_deb_outcome o);
 
 /*
@@ -67,12 +69,12 @@ struct copa_deb_result {
 	char *name;              /* package name (no ":arch") */
 	char *arch;              /* installed architecture, or NULL (not installed) */
 	char *installed_version; /* NULL when not installed */
-	char *fixed_version;     /* requested minimum; NULL in update-all mode and "newest" requests */
-	char *chosen_version;    /* UPDATED: the version that will be installed */
-	char *best_available;    /* highest version the repositories offer (any outcome), or NULL */
-	char *repo;              /* repository of chosen_version or best_available, or NULL */
+	char *fixed_version;  /* requested minimum; NULL in update-all mode and "newest" requests */
+	char *chosen_version; /* UPDATED: the version that will be installed */
+	char *best_available; /* highest version the repositories offer (any outcome), or NULL */
+	char *repo;           /* repository of chosen_version or best_available, or NULL */
 	enum copa_deb_outcome outcome;
-	char *reason;            /* one line for FAILED / NOT_AVAILABLE / HELD, else NULL */
+	char *reason; /* one line for FAILED / NOT_AVAILABLE / HELD, else NULL */
 };
 
 struct copa_deb_plan {
@@ -80,18 +82,22 @@ struct copa_deb_plan {
 	size_t n_pkgs;
 	struct copa_deb_result *results; /* per request (per installed instance), or per update */
 	size_t n_results;
-	bool update_all;           /* planned without requests */
-	size_t n_installed;        /* installed packages considered */
-	size_t n_available;        /* packages in the indexes */
+	bool update_all;    /* planned without requests */
+	size_t n_installed; /* installed packages considered */
+	size_t n_available; /* packages in the indexes */
 };
 
 struct copa_deb_plan_opts {
 	const struct copa_deb_request *requests; /* NULL with n_requests 0: update everything */
 	size_t n_requests;
-	bool no_new_packages; /* update-all: keep back updates needing new packages (apt-get upgrade) */
-	bool best_available;  /* report mode: when the fixed version is missing, still update to the highest */
-	struct copa_cache *cache; /* keeps the solver form (.solv) of each index; NULL: parse every time */
-	const struct copa_apt_prefs *prefs; /* the image's apt pins (probe_repo.h); NULL or empty: none */
+	bool no_new_packages; /* update-all: keep back updates needing new packages (apt-get
+	                         upgrade) */
+	bool best_available;  /* report mode: when the fixed version is missing, still update to the
+	                         highest */
+	struct copa_cache
+	    *cache; /* keeps the solver form (.solv) of each index; NULL: parse every time */
+	const struct copa_apt_prefs
+	    *prefs; /* the image's apt pins (probe_repo.h); NULL or empty: none */
 	struct copa_out *out;
 };
 
@@ -104,8 +110,8 @@ struct copa_deb_plan_opts {
  * (COPA_E_BUG: never expected).
  */
 int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexes *ix,
-		  const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
-		  struct copa_err *err);
+                  const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
+                  struct copa_err *err);
 
 void copa_deb_plan_release(struct copa_deb_plan *plan);
 

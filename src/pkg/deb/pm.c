@@ -47,14 +47,14 @@ static bool exists(struct copa_view *v, const char *path, enum copa_ftype type)
 	struct copa_buf canon = COPA_BUF_INIT;
 	const struct copa_view_entry *e = NULL;
 	bool r = copa_view_resolve(v, path, COPA_VIEW_FOLLOW, &canon, &e, NULL) == 0 && e &&
-		 (e->type == type || (type == COPA_FT_REG && e->type == COPA_FT_HARDLINK));
+	         (e->type == type || (type == COPA_FT_REG && e->type == COPA_FT_HARDLINK));
 
 	copa_buf_release(&canon);
 	return r;
 }
 
 static int count_deb822(const char *text, size_t n, const char *what, bool only_installed,
-			long *count, struct copa_err *err)
+                        long *count, struct copa_err *err)
 {
 	struct copa_deb822_parser p;
 	struct copa_deb822_para para = {0};
@@ -96,7 +96,7 @@ static int deb_detect(struct copa_view *v, struct copa_pm_info *info, struct cop
 		r = copa_view_read(v, "var/lib/dpkg/status", PKG_DB_MAX, &b, err);
 		if (r == 0)
 			r = count_deb822(b.p ? b.p : "", b.len, "'var/lib/dpkg/status'", true,
-					 &info->n_packages, err);
+			                 &info->n_packages, err);
 	} else {
 		const struct copa_view_entry **kids;
 		size_t n;
@@ -114,8 +114,8 @@ static int deb_detect(struct copa_view *v, struct copa_pm_info *info, struct cop
 			what = copa_xasprintf("'%s'", path);
 			r = copa_view_read(v, path, PKG_DB_MAX, &b, err);
 			if (r == 0)
-				r = count_deb822(b.p ? b.p : "", b.len, what, false, &info->n_packages,
-						 err);
+				r = count_deb822(b.p ? b.p : "", b.len, what, false,
+				                 &info->n_packages, err);
 		}
 		free(kids);
 	}
@@ -148,23 +148,23 @@ static struct copa_pm *deb_open(const struct copa_pm_open_opts *o, struct copa_e
 {
 	struct deb_pm *d = copa_xcalloc(1, sizeof(*d));
 	struct copa_deb_repo_opts ro = {
-		.repos = o->repos,
-		.repo_replace = o->repos_replace,
-		.keyrings = o->keyrings,
-		.out = o->out,
+	    .repos = o->repos,
+	    .repo_replace = o->repos_replace,
+	    .keyrings = o->keyrings,
+	    .out = o->out,
 	};
 	struct copa_debrepo_opts lo = {
-		.http = o->http,
-		.cache = o->cache,
-		.out = o->out,
-		.allow_insecure = o->allow_insecure,
+	    .http = o->http,
+	    .cache = o->cache,
+	    .out = o->out,
+	    .allow_insecure = o->allow_insecure,
 	};
 
 	d->base.ops = &copa_pm_deb_ops;
 	d->o = *o;
 	d->ao.out = o->out;
 	if (copa_deb_probe_status(o->view, copa_deb_arch_from_oci(o->oci_arch, o->oci_variant),
-				  &d->st, err) < 0 ||
+	                          &d->st, err) < 0 ||
 	    copa_deb_probe_repos(o->view, o->os, d->st.native_arch, &ro, &d->sources, err) < 0 ||
 	    copa_deb_probe_prefs(o->view, &d->prefs, o->out, err) < 0)
 		goto fail;
@@ -219,7 +219,7 @@ void copa_deb_pkg_to_pm(const struct copa_deb_pkg *p, struct copa_pm_pkg *out)
 }
 
 static int deb_plan(struct copa_pm *pm, const struct copa_pm_request *req, size_t n,
-		    struct copa_err *err)
+                    struct copa_err *err)
 {
 	struct deb_pm *d = (struct deb_pm *)pm;
 	struct copa_deb_request *dr = copa_xcalloc(n + 1, sizeof(*dr));
@@ -247,13 +247,13 @@ static int deb_plan(struct copa_pm *pm, const struct copa_pm_request *req, size_
 		const struct copa_deb_result *r = &d->plan.results[i];
 
 		p->results[i] = (struct copa_pm_result){
-			.name = xdup(r->name),
-			.arch = xdup(r->arch),
-			.installed_version = xdup(r->installed_version),
-			.fixed_version = xdup(r->fixed_version),
-			.chosen_version = xdup(r->chosen_version),
-			.reason = xdup(r->reason),
-			.outcome = outcome_of(r->outcome),
+		    .name = xdup(r->name),
+		    .arch = xdup(r->arch),
+		    .installed_version = xdup(r->installed_version),
+		    .fixed_version = xdup(r->fixed_version),
+		    .chosen_version = xdup(r->chosen_version),
+		    .reason = xdup(r->reason),
+		    .outcome = outcome_of(r->outcome),
 		};
 	}
 	p->n_results = d->plan.n_results;
@@ -264,7 +264,7 @@ static int deb_plan(struct copa_pm *pm, const struct copa_pm_request *req, size_
 
 /* Decompresses package i's data.tar beside the other prepared files (the applier reads it). */
 static int deb_prepare(const struct copa_pm *pm, size_t i, struct copa_pm_pkg *p,
-		       const char *work_dir, struct copa_err *err)
+                       const char *work_dir, struct copa_err *err)
 {
 	const struct deb_pm *d = (const struct deb_pm *)pm;
 	struct copa_debfile *df = NULL;
@@ -280,7 +280,7 @@ static int deb_prepare(const struct copa_pm *pm, size_t i, struct copa_pm_pkg *p
 	if (fd < 0)
 		copa_err_sys(err, COPA_E_IO, errno, "cannot create '%s'", path);
 	else if (copa_debfile_open(p->local_path, &lim, &df, err) == 0 &&
-		 copa_debfile_extract_data(df, fd, err) == 0)
+	         copa_debfile_extract_data(df, fd, err) == 0)
 		r = 0;
 	if (fd >= 0)
 		close(fd);
@@ -296,7 +296,7 @@ static int deb_prepare(const struct copa_pm *pm, size_t i, struct copa_pm_pkg *p
 }
 
 static int deb_apply(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
-		     struct copa_pm_applied *res, struct copa_err *err)
+                     struct copa_pm_applied *res, struct copa_err *err)
 {
 	struct deb_pm *d = (struct deb_pm *)pm;
 	struct copa_deb_pkg *p = &d->plan.pkgs[i];
@@ -333,7 +333,7 @@ static int deb_finish(struct copa_pm *pm, struct copa_err *err)
 }
 
 static int deb_verify(struct copa_pm *pm, const bool *applied, char **versions,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	struct deb_pm *d = (struct deb_pm *)pm;
 	size_t n = d->plan.n_pkgs, k = 0;
@@ -366,23 +366,23 @@ static int deb_verify(struct copa_pm *pm, const bool *applied, char **versions,
 }
 
 const struct copa_pm_ops copa_pm_deb_ops = {
-	.fam = COPA_FAM_DEB,
-	.name = "dpkg",
-	.pkg_suffix = ".deb",
-	.detect = deb_detect,
-	.open = deb_open,
-	.plan = deb_plan,
-	.prepare = deb_prepare,
-	.apply = deb_apply,
-	.finish = deb_finish,
-	.verify = deb_verify,
-	.free = deb_free,
+    .fam = COPA_FAM_DEB,
+    .name = "dpkg",
+    .pkg_suffix = ".deb",
+    .detect = deb_detect,
+    .open = deb_open,
+    .plan = deb_plan,
+    .prepare = deb_prepare,
+    .apply = deb_apply,
+    .finish = deb_finish,
+    .verify = deb_verify,
+    .free = deb_free,
 };
 
 /* ---- for the copa-debplan test helper ---- */
 
 int copa_deb_fetch(struct copa_deb_pkg *pkgs, size_t n, const struct copa_pkg_fetch_opts *o,
-		   struct copa_err *err)
+                   struct copa_err *err)
 {
 	struct copa_pm_pkg *pp = copa_xcalloc(n + 1, sizeof(*pp));
 	int rc;

@@ -26,11 +26,13 @@ const char *copa_deb_arch_from_oci(const char *arch, const char *variant)
 	static const struct {
 		const char *oci, *variant, *deb;
 	} map[] = {
-		{"amd64", NULL, "amd64"},     {"arm64", NULL, "arm64"},   {"386", NULL, "i386"},
-		{"arm", "v7", "armhf"},       {"arm", "v6", "armel"},     {"arm", "v5", "armel"},
-		{"arm", NULL, "armhf"},       {"ppc64le", NULL, "ppc64el"}, {"s390x", NULL, "s390x"},
-		{"riscv64", NULL, "riscv64"}, {"mips64le", NULL, "mips64el"}, {"mipsle", NULL, "mipsel"},
-		{"loong64", NULL, "loong64"},
+	    {"amd64", NULL, "amd64"},       {"arm64", NULL, "arm64"},
+	    {"386", NULL, "i386"},          {"arm", "v7", "armhf"},
+	    {"arm", "v6", "armel"},         {"arm", "v5", "armel"},
+	    {"arm", NULL, "armhf"},         {"ppc64le", NULL, "ppc64el"},
+	    {"s390x", NULL, "s390x"},       {"riscv64", NULL, "riscv64"},
+	    {"mips64le", NULL, "mips64el"}, {"mipsle", NULL, "mipsel"},
+	    {"loong64", NULL, "loong64"},
 	};
 
 	if (!arch)
@@ -47,7 +49,8 @@ static bool valid_arch(struct copa_blob a)
 	if (a.n == 0 || a.n > 32)
 		return false;
 	for (size_t i = 0; i < a.n; i++)
-		if (!islower((unsigned char)a.p[i]) && !isdigit((unsigned char)a.p[i]) && a.p[i] != '-')
+		if (!islower((unsigned char)a.p[i]) && !isdigit((unsigned char)a.p[i]) &&
+		    a.p[i] != '-')
 			return false;
 	return true;
 }
@@ -63,7 +66,8 @@ static bool is_installed(const struct copa_deb822_para *p)
 	rest = s;
 	while (copa_deb822_word(&rest, &w))
 		if (++i == 3)
-			return !copa_blob_eqs(w, "not-installed") && !copa_blob_eqs(w, "config-files");
+			return !copa_blob_eqs(w, "not-installed") &&
+			       !copa_blob_eqs(w, "config-files");
 	return false;
 }
 
@@ -79,7 +83,7 @@ static void push_unique(char ***v, size_t *n, size_t *cap, struct copa_blob a)
 
 /* Native and foreign architectures from the installed packages. */
 static int detect_archs(struct copa_view *v, const char *hint, struct copa_deb_status *st,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	struct copa_deb822_parser p;
 	struct copa_deb822_para para = {0};
@@ -88,18 +92,21 @@ static int detect_archs(struct copa_view *v, const char *hint, struct copa_deb_s
 	struct copa_blob best = COPA_BLOB_NULL;
 	int rank = 0, r;
 
-	copa_deb822_init(&p, st->text, st->len, st->distroless ? "'var/lib/dpkg/status.d'"
-							       : "'var/lib/dpkg/status'",
-			 false);
+	copa_deb822_init(&p, st->text, st->len,
+	                 st->distroless ? "'var/lib/dpkg/status.d'" : "'var/lib/dpkg/status'",
+	                 false);
 	while ((r = copa_deb822_next(&p, &para, err)) == 1) {
 		struct copa_blob name = copa_deb822_get_trim(&para, "Package");
 		struct copa_blob arch = copa_deb822_get_trim(&para, "Architecture");
 		int this_rank;
 
-		if (!arch.p || !valid_arch(arch) || copa_blob_eqs(arch, "all") || !is_installed(&para))
+		if (!arch.p || !valid_arch(arch) || copa_blob_eqs(arch, "all") ||
+		    !is_installed(&para))
 			continue;
-		this_rank = copa_blob_eqs(name, "dpkg") ? 3 : copa_blob_eqs(name, "base-files") ? 2
-			    : copa_blob_eqs(name, "libc6")  ? 1 : 0;
+		this_rank = copa_blob_eqs(name, "dpkg")         ? 3
+		            : copa_blob_eqs(name, "base-files") ? 2
+		            : copa_blob_eqs(name, "libc6")      ? 1
+		                                                : 0;
 		if (this_rank > rank) {
 			rank = this_rank;
 			best = arch;
@@ -125,8 +132,8 @@ static int detect_archs(struct copa_view *v, const char *hint, struct copa_deb_s
 		best = copa_blob_str(hint);
 	if (!best.p) {
 		copa_err_set(err, COPA_E_INPUT,
-			     "cannot tell the dpkg architecture of the image: no installed package "
-			     "names one");
+		             "cannot tell the dpkg architecture of the image: no installed package "
+		             "names one");
 		goto fail;
 	}
 	st->native_arch = copa_blob_dup(best);
@@ -159,7 +166,7 @@ fail:
 }
 
 static int read_statusd(struct copa_view *v, const char *dir, struct copa_deb_status *st,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	const struct copa_view_entry **kids = NULL;
 	size_t nk = 0;
@@ -171,7 +178,7 @@ static int read_statusd(struct copa_view *v, const char *dir, struct copa_deb_st
 		return copa_err_set(err, COPA_E_NOTFOUND, "'%s' is not a directory", dir);
 	if (nk > COPA_DEB_STATUSD_FILES) {
 		copa_err_set(err, COPA_E_LIMIT, "'%s' has more than %d files", dir,
-			     COPA_DEB_STATUSD_FILES);
+		             COPA_DEB_STATUSD_FILES);
 		goto out;
 	}
 	for (size_t i = 0; i < nk; i++) {
@@ -191,7 +198,7 @@ static int read_statusd(struct copa_view *v, const char *dir, struct copa_deb_st
 	}
 	if (all.overflow) {
 		copa_err_set(err, COPA_E_LIMIT, "'%s' holds more than %u bytes", dir,
-			     COPA_DEB_STATUS_MAX);
+		             COPA_DEB_STATUS_MAX);
 		goto out;
 	}
 	st->text = copa_buf_detach(&all, &st->len);
@@ -205,7 +212,7 @@ out:
 }
 
 int copa_deb_probe_status(struct copa_view *v, const char *arch_hint, struct copa_deb_status *st,
-			  struct copa_err *err)
+                          struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
 
@@ -218,10 +225,11 @@ int copa_deb_probe_status(struct copa_view *v, const char *arch_hint, struct cop
 	if (r < 0)
 		return -1;
 	if (r == 0)
-		return copa_err_set(err, COPA_E_NOTFOUND,
-				    "the image has no dpkg database (neither var/lib/dpkg/status nor "
-				    "var/lib/dpkg/status.d/): it is not a Debian or Ubuntu image, or "
-				    "its package database was removed");
+		return copa_err_set(
+		    err, COPA_E_NOTFOUND,
+		    "the image has no dpkg database (neither var/lib/dpkg/status nor "
+		    "var/lib/dpkg/status.d/): it is not a Debian or Ubuntu image, or "
+		    "its package database was removed");
 	if (layout == COPA_DPKGDB_STATUS) {
 		if (copa_view_read(v, "var/lib/dpkg/status", COPA_DEB_STATUS_MAX, &b, err) < 0) {
 			copa_buf_release(&b);
@@ -241,16 +249,16 @@ int copa_deb_probe_status(struct copa_view *v, const char *arch_hint, struct cop
 }
 
 int copa_deb_key_append(struct copa_buf *keyring, const char *data, size_t n, const char *what,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	if (copa_pgp_is_armored(data, n))
 		return copa_pgp_dearmor(data, n, what, keyring, err) < 0 ? -1 : 0;
 	/* A binary keyring starts with a public-key packet tag (old 0x99 or new 0xc6 format). */
 	if (n == 0 || !((unsigned char)data[0] & 0x80))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "%s is not an OpenPGP key file (neither armoured nor a binary "
-				    "keyring; GnuPG keybox files are not supported)",
-				    what);
+		                    "%s is not an OpenPGP key file (neither armoured nor a binary "
+		                    "keyring; GnuPG keybox files are not supported)",
+		                    what);
 	copa_buf_add(keyring, data, n);
 	return 0;
 }
@@ -261,7 +269,7 @@ struct trust {
 	const struct copa_deb_repo_opts *o;
 	struct copa_buf image_default; /* trusted.gpg + trusted.gpg.d */
 	char *image_default_desc;
-	struct copa_buf user;          /* --keyring files */
+	struct copa_buf user; /* --keyring files */
 	bool have_image_default;
 };
 
@@ -313,19 +321,21 @@ static int load_image_default(struct trust *t, struct copa_err *err)
 	if (r < 0)
 		return -1;
 	files += (size_t)r;
-	if (copa_view_resolve(t->v, "etc/apt/trusted.gpg.d", COPA_VIEW_FOLLOW, &dir, NULL, &e2) == 0 &&
+	if (copa_view_resolve(t->v, "etc/apt/trusted.gpg.d", COPA_VIEW_FOLLOW, &dir, NULL, &e2) ==
+	        0 &&
 	    copa_view_children(t->v, copa_buf_str(&dir), &kids, &nk) == 0) {
 		for (size_t i = 0; i < nk && i < 1000; i++) {
 			size_t l = strlen(kids[i]->name);
 			_cleanup_free_ char *path = NULL;
 
 			if (l < 5 || (strcmp(kids[i]->name + l - 4, ".gpg") != 0 &&
-				      strcmp(kids[i]->name + l - 4, ".asc") != 0))
+			              strcmp(kids[i]->name + l - 4, ".asc") != 0))
 				continue;
 			path = copa_xasprintf("%s/%s", copa_buf_str(&dir), kids[i]->name);
 			r = image_key(t, path, &t->image_default, err);
 			if (r < 0) {
-				/* apt ignores unreadable keyrings there with a warning; so does copa. */
+				/* apt ignores unreadable keyrings there with a warning; so does
+				 * copa. */
 				copa_warn(t->o->out, "ignoring %s", err->msg);
 				copa_err_clear(err);
 				continue;
@@ -343,9 +353,9 @@ static int load_image_default(struct trust *t, struct copa_err *err)
 	/* No trusted.gpg.d: the distribution's archive keyring, the image's or the host's. */
 	{
 		const char *id = t->os && t->os->id ? t->os->id : "";
-		const char *name = strcmp(id, "ubuntu") == 0 ? "ubuntu-archive-keyring.gpg"
-				   : strcmp(id, "debian") == 0 ? "debian-archive-keyring.gpg"
-							       : NULL;
+		const char *name = strcmp(id, "ubuntu") == 0   ? "ubuntu-archive-keyring.gpg"
+		                   : strcmp(id, "debian") == 0 ? "debian-archive-keyring.gpg"
+		                                               : NULL;
 		_cleanup_free_ char *ipath = NULL, *hpath = NULL;
 
 		if (!name)
@@ -358,14 +368,14 @@ static int load_image_default(struct trust *t, struct copa_err *err)
 			t->image_default_desc = copa_xasprintf("the image's /%s", ipath);
 			return 0;
 		}
-		hpath = copa_xasprintf("%s/%s", t->o->host_keyring_dir ? t->o->host_keyring_dir
-									: "/usr/share/keyrings",
-				       name);
+		hpath = copa_xasprintf(
+		    "%s/%s",
+		    t->o->host_keyring_dir ? t->o->host_keyring_dir : "/usr/share/keyrings", name);
 		if (!copa_fs_exists(AT_FDCWD, hpath)) {
 			copa_warn(t->o->out,
-				  "no %s in the image or on this machine: repositories can only be "
-				  "verified with --keyring",
-				  name);
+			          "no %s in the image or on this machine: repositories can only be "
+			          "verified with --keyring",
+			          name);
 			return 0;
 		}
 		if (host_key(hpath, &t->image_default, err) < 0)
@@ -379,9 +389,9 @@ static int load_image_default(struct trust *t, struct copa_err *err)
 static bool archive_keyring(const char *path)
 {
 	static const char *const known[] = {
-		"/usr/share/keyrings/debian-archive-keyring.gpg",
-		"/usr/share/keyrings/debian-archive-keyring.pgp",
-		"/usr/share/keyrings/ubuntu-archive-keyring.gpg",
+	    "/usr/share/keyrings/debian-archive-keyring.gpg",
+	    "/usr/share/keyrings/debian-archive-keyring.pgp",
+	    "/usr/share/keyrings/ubuntu-archive-keyring.gpg",
 	};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(known); i++)
@@ -402,7 +412,7 @@ static int resolve_one(struct trust *t, struct copa_deb_source *src, struct copa
 		_cleanup_free_ char *what = copa_xasprintf("the Signed-By key of %s", src->where);
 
 		if (copa_pgp_dearmor(src->signed_by_key, strlen(src->signed_by_key), what,
-				     &src->keyring, err) < 0)
+		                     &src->keyring, err) < 0)
 			goto fail;
 		copa_buf_adds(&desc, what);
 	}
@@ -431,17 +441,18 @@ static int resolve_one(struct trust *t, struct copa_deb_source *src, struct copa
 			}
 		}
 		if (archive_keyring(*sb) && copa_fs_exists(AT_FDCWD, *sb)) {
-			copa_warn(t->o->out, "%s: '%s' is not in the image; using this machine's copy",
-				  src->where, *sb);
+			copa_warn(t->o->out,
+			          "%s: '%s' is not in the image; using this machine's copy",
+			          src->where, *sb);
 			if (host_key(*sb, &src->keyring, err) < 0)
 				goto fail;
 			copa_buf_addf(&desc, "this machine's '%s'", *sb);
 			continue;
 		}
 		copa_err_set(err, COPA_E_NOTFOUND,
-			     "%s: the key file '%s' named by Signed-By is not in the image: give "
-			     "the repository's key with --keyring",
-			     src->where, *sb);
+		             "%s: the key file '%s' named by Signed-By is not in the image: give "
+		             "the repository's key with --keyring",
+		             src->where, *sb);
 		goto fail;
 	}
 	if (need_default) {
@@ -465,7 +476,7 @@ static int resolve_one(struct trust *t, struct copa_deb_source *src, struct copa
 	}
 	if (src->keyring.overflow) {
 		copa_err_set(err, COPA_E_LIMIT, "%s: keys larger than %u bytes", src->where,
-			     COPA_DEB_KEYRING_MAX);
+		             COPA_DEB_KEYRING_MAX);
 		goto fail;
 	}
 	src->fingerprints = fps;
@@ -493,7 +504,7 @@ static bool pref_name_ok(const char *n)
 }
 
 static int read_prefs_file(struct copa_view *v, const char *path, struct copa_apt_prefs *out,
-			   struct copa_out *log, struct copa_err *err)
+                           struct copa_out *log, struct copa_err *err)
 {
 	struct copa_buf text = COPA_BUF_INIT;
 	int r;
@@ -506,7 +517,7 @@ static int read_prefs_file(struct copa_view *v, const char *path, struct copa_ap
 }
 
 int copa_deb_probe_prefs(struct copa_view *v, struct copa_apt_prefs *out, struct copa_out *log,
-			 struct copa_err *err)
+                         struct copa_err *err)
 {
 	const struct copa_view_entry *e = copa_view_get(v, "etc/apt/preferences");
 	const struct copa_view_entry **kids = NULL;
@@ -525,8 +536,10 @@ int copa_deb_probe_prefs(struct copa_view *v, struct copa_apt_prefs *out, struct
 			if (kids[i]->type != COPA_FT_REG && kids[i]->type != COPA_FT_SYMLINK)
 				continue;
 			if (!pref_name_ok(kids[i]->name)) {
-				copa_info(log, "ignoring 'etc/apt/preferences.d/%s' (apt ignores that name too)",
-					  kids[i]->name);
+				copa_info(log,
+				          "ignoring 'etc/apt/preferences.d/%s' (apt ignores that "
+				          "name too)",
+				          kids[i]->name);
 				continue;
 			}
 			path = copa_xasprintf("etc/apt/preferences.d/%s", kids[i]->name);
@@ -536,14 +549,16 @@ int copa_deb_probe_prefs(struct copa_view *v, struct copa_apt_prefs *out, struct
 		free(kids);
 	}
 	if (r == 0 && out->n)
-		copa_info(log, "apt preferences in the image: %zu pin%s in %zu file%s, applied as apt does",
-			  out->n, out->n == 1 ? "" : "s", files, files == 1 ? "" : "s");
+		copa_info(
+		    log,
+		    "apt preferences in the image: %zu pin%s in %zu file%s, applied as apt does",
+		    out->n, out->n == 1 ? "" : "s", files, files == 1 ? "" : "s");
 	return r;
 }
 
 int copa_deb_probe_repos(struct copa_view *v, const struct copa_osrelease *os,
-			 const char *native_arch, const struct copa_deb_repo_opts *o,
-			 struct copa_deb_sources *out, struct copa_err *err)
+                         const char *native_arch, const struct copa_deb_repo_opts *o,
+                         struct copa_deb_sources *out, struct copa_err *err)
 {
 	struct trust t = {.v = v, .os = os, .o = o};
 	int r = -1;
@@ -554,19 +569,20 @@ int copa_deb_probe_repos(struct copa_view *v, const struct copa_osrelease *os,
 		if (out->n == 0) {
 			if (!os || !os->id) {
 				if (!o->repos || !o->repos[0])
-					return copa_err_set(err, COPA_E_UNSUPPORTED,
-							    "the image has no apt sources and no "
-							    "os-release: name its repositories with "
-							    "--repo");
+					return copa_err_set(
+					    err, COPA_E_UNSUPPORTED,
+					    "the image has no apt sources and no "
+					    "os-release: name its repositories with "
+					    "--repo");
 			} else if (copa_deb_sources_default(out, os, native_arch, err) < 0) {
 				if (!o->repos || !o->repos[0])
 					return -1;
 				copa_err_clear(err);
 			} else {
 				copa_info(o->out,
-					  "the image has no apt sources; using the official "
-					  "repositories of %s %s",
-					  os->id, os->codename ? os->codename : "");
+				          "the image has no apt sources; using the official "
+				          "repositories of %s %s",
+				          os->id, os->codename ? os->codename : "");
 			}
 		}
 	}

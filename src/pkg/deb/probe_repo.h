@@ -22,18 +22,19 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define COPA_DEB_STATUS_MAX     (256u << 20) /* status text, all of status.d together */
-#define COPA_DEB_STATUSD_FILES  100000
-#define COPA_DEB_KEYFILE_MAX    (1u << 20)
-#define COPA_DEB_KEYRING_MAX    (16u << 20)
+#define COPA_DEB_STATUS_MAX    (256u << 20) /* status text, all of status.d together */
+#define COPA_DEB_STATUSD_FILES 100000
+#define COPA_DEB_KEYFILE_MAX   (1u << 20)
+#define COPA_DEB_KEYRING_MAX   (16u << 20)
 
 struct copa_deb_status {
-	char *text;            /* status paragraphs, each ending in a blank line */
+	char *text; /* status paragraphs, each ending in a blank line */
 	size_t len;
-	bool distroless;       /* read from var/lib/dpkg/status.d/ */
-	size_t n_files;        /* status.d files read (distroless) */
-	char *native_arch;     /* "amd64" */
-	char **foreign_archs;  /* NULL-terminated, possibly empty: var/lib/dpkg/arch and installed packages */
+	bool distroless;      /* read from var/lib/dpkg/status.d/ */
+	size_t n_files;       /* status.d files read (distroless) */
+	char *native_arch;    /* "amd64" */
+	char **foreign_archs; /* NULL-terminated, possibly empty: var/lib/dpkg/arch and installed
+	                         packages */
 };
 
 void copa_deb_status_release(struct copa_deb_status *st);
@@ -47,7 +48,7 @@ void copa_deb_status_release(struct copa_deb_status *st);
  * COPA_E_INPUT (a file that is not deb822), COPA_E_LIMIT.
  */
 int copa_deb_probe_prefs(struct copa_view *v, struct copa_apt_prefs *out, struct copa_out *log,
-			 struct copa_err *err);
+                         struct copa_err *err);
 
 /*
  * Finds the dpkg database in the view: var/lib/dpkg/status when present and
@@ -59,7 +60,7 @@ int copa_deb_probe_prefs(struct copa_view *v, struct copa_apt_prefs *out, struct
  * COPA_E_NOTFOUND when the image has no dpkg database, COPA_E_LIMIT.
  */
 int copa_deb_probe_status(struct copa_view *v, const char *arch_hint, struct copa_deb_status *st,
-			  struct copa_err *err);
+                          struct copa_err *err);
 
 /*
  * The dpkg architecture of an OCI platform ("amd64", "arm64", "arm" + "v7"
@@ -69,10 +70,10 @@ int copa_deb_probe_status(struct copa_view *v, const char *arch_hint, struct cop
 const char *copa_deb_arch_from_oci(const char *arch, const char *variant);
 
 struct copa_deb_repo_opts {
-	char *const *repos;           /* --repo entries (NULL-terminated or NULL) */
-	bool repo_replace;            /* --repo-replace: only the --repo entries, not the image's */
-	char *const *mirrors;         /* "FROM=TO" URI prefix rewrites */
-	char *const *keyrings;        /* --keyring files on the host, trusted for every repository */
+	char *const *repos;    /* --repo entries (NULL-terminated or NULL) */
+	bool repo_replace;     /* --repo-replace: only the --repo entries, not the image's */
+	char *const *mirrors;  /* "FROM=TO" URI prefix rewrites */
+	char *const *keyrings; /* --keyring files on the host, trusted for every repository */
 	const char *host_keyring_dir; /* NULL: /usr/share/keyrings */
 	struct copa_out *out;
 };
@@ -88,11 +89,11 @@ struct copa_deb_repo_opts {
  * else from the host); the user's --keyring files always added.
  */
 int copa_deb_probe_repos(struct copa_view *v, const struct copa_osrelease *os,
-			 const char *native_arch, const struct copa_deb_repo_opts *o,
-			 struct copa_deb_sources *out, struct copa_err *err);
+                         const char *native_arch, const struct copa_deb_repo_opts *o,
+                         struct copa_deb_sources *out, struct copa_err *err);
 
 /* Reads a key file (armoured or binary) and appends its binary keys to keyring. */
 int copa_deb_key_append(struct copa_buf *keyring, const char *data, size_t n, const char *what,
-			struct copa_err *err);
+                        struct copa_err *err);
 
 #endif

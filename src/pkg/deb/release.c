@@ -23,7 +23,7 @@ void copa_release_release(struct copa_release *r)
 }
 
 static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-				     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 
 /* Takes an unsigned number of 1..max_digits digits off the front of *s. */
 static int take_num(struct copa_blob *s, size_t max_digits, int *out)
@@ -130,11 +130,11 @@ static bool valid_path(struct copa_blob p)
 static int cmp_file(const void *a, const void *b)
 {
 	return strcmp(((const struct copa_release_file *)a)->path,
-		      ((const struct copa_release_file *)b)->path);
+	              ((const struct copa_release_file *)b)->path);
 }
 
 static int parse_sha256(struct copa_release *r, struct copa_blob v, const char *what,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	struct copa_blob rest = v, line;
 	size_t cap = 0;
@@ -147,16 +147,18 @@ static int parse_sha256(struct copa_release *r, struct copa_blob v, const char *
 		if (line.n == 0)
 			continue;
 		if (!copa_deb822_word(&line, &hash) || !copa_deb822_word(&line, &size) ||
-		    !copa_deb822_word(&line, &path) || copa_deb822_word(&line, &(struct copa_blob){0}))
+		    !copa_deb822_word(&line, &path) ||
+		    copa_deb822_word(&line, &(struct copa_blob){0}))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "%s: malformed SHA256 line (want 'hash size path')", what);
+			                    "%s: malformed SHA256 line (want 'hash size path')",
+			                    what);
 		if (!hex64(hash) || copa_blob_to_u64(size, UINT64_MAX / 2, &sz) < 0 ||
 		    !valid_path(path))
 			return copa_err_set(err, COPA_E_INPUT, "%s: malformed SHA256 entry '%.*s'",
-					    what, (int)(path.n > 80 ? 80 : path.n), path.p);
+			                    what, (int)(path.n > 80 ? 80 : path.n), path.p);
 		if (r->n_files >= COPA_RELEASE_FILES_MAX)
 			return copa_err_set(err, COPA_E_LIMIT, "%s: more than %d SHA256 entries",
-					    what, COPA_RELEASE_FILES_MAX);
+			                    what, COPA_RELEASE_FILES_MAX);
 		r->files = copa_xgrow(r->files, &cap, r->n_files + 1, sizeof(*r->files));
 		f = &r->files[r->n_files++];
 		f->path = copa_blob_dup(path);
@@ -173,8 +175,8 @@ static int parse_sha256(struct copa_release *r, struct copa_blob v, const char *
 		    (r->files[i - 1].size != r->files[i].size ||
 		     strcmp(r->files[i - 1].sha256, r->files[i].sha256) != 0))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "%s: conflicting SHA256 entries for '%s'", what,
-					    r->files[i].path);
+			                    "%s: conflicting SHA256 entries for '%s'", what,
+			                    r->files[i].path);
 	return 0;
 }
 
@@ -199,7 +201,7 @@ static bool field_yes(const struct copa_deb822_para *p, const char *name)
 }
 
 static int date_field(const struct copa_deb822_para *p, const char *name, int64_t *slot,
-		      const char *what, struct copa_err *err)
+                      const char *what, struct copa_err *err)
 {
 	struct copa_blob v = copa_deb822_get_trim(p, name);
 
@@ -208,12 +210,12 @@ static int date_field(const struct copa_deb822_para *p, const char *name, int64_
 		return 0;
 	if (copa_release_parse_date(v, slot) < 0)
 		return copa_err_set(err, COPA_E_INPUT, "%s: cannot parse %s '%.*s'", what, name,
-				    (int)(v.n > 64 ? 64 : v.n), v.p);
+		                    (int)(v.n > 64 ? 64 : v.n), v.p);
 	return 0;
 }
 
 int copa_release_parse(const char *text, size_t n, const char *what, struct copa_release *out,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	struct copa_deb822_parser p;
 	struct copa_deb822_para para = {0};
@@ -225,7 +227,7 @@ int copa_release_parse(const char *text, size_t n, const char *what, struct copa
 	out->date = out->valid_until = -1;
 	if (n > COPA_RELEASE_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "%s is larger than %u bytes", what,
-				    COPA_RELEASE_MAX);
+		                    COPA_RELEASE_MAX);
 	copa_deb822_init(&p, text, n, what, false);
 	r = copa_deb822_next(&p, &para, err);
 	if (r == 0)
@@ -255,9 +257,9 @@ int copa_release_parse(const char *text, size_t n, const char *what, struct copa
 	v = copa_deb822_get(&para, "SHA256");
 	if (!v.p) {
 		copa_err_set(err, COPA_E_INPUT,
-			     "%s has no SHA256 checksums (only weaker hashes, which copa does not "
-			     "trust)",
-			     what);
+		             "%s has no SHA256 checksums (only weaker hashes, which copa does not "
+		             "trust)",
+		             what);
 		goto fail;
 	}
 	if (parse_sha256(out, v, what, err) < 0)
@@ -296,7 +298,7 @@ static struct copa_blob strip_eol(struct copa_blob l)
 }
 
 int copa_clearsign_split(const char *text, size_t n, const char *what, char **body,
-			 size_t *body_len, struct copa_err *err)
+                         size_t *body_len, struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 	struct copa_buf b = COPA_BUF_INIT;
@@ -306,7 +308,7 @@ int copa_clearsign_split(const char *text, size_t n, const char *what, char **bo
 
 	if (n > COPA_RELEASE_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "%s is larger than %u bytes", what,
-				    COPA_RELEASE_MAX);
+		                    COPA_RELEASE_MAX);
 	while (copa_blob_split(&rest, '\n', &line)) {
 		struct copa_blob l = strip_eol(line);
 
@@ -358,10 +360,11 @@ int copa_clearsign_split(const char *text, size_t n, const char *what, char **bo
 	if (st != AFTER) {
 		copa_buf_release(&b);
 		return copa_err_set(err, COPA_E_INPUT, "%s is not a complete clearsigned message",
-				    what);
+		                    what);
 	}
 	if (body) {
-		/* The line break before the signature is not part of the text; keep one for parsers. */
+		/* The line break before the signature is not part of the text; keep one for
+		 * parsers. */
 		copa_buf_addc(&b, '\n');
 		*body = copa_buf_detach(&b, body_len);
 	}
@@ -370,6 +373,6 @@ int copa_clearsign_split(const char *text, size_t n, const char *what, char **bo
 bad:
 	copa_buf_release(&b);
 	return copa_err_set(err, COPA_E_INPUT,
-			    "%s line %zu: not a single clearsigned message (unexpected '%.*s')", what,
-			    lineno, (int)(line.n > 40 ? 40 : strip_eol(line).n), line.p);
+	                    "%s line %zu: not a single clearsigned message (unexpected '%.*s')",
+	                    what, lineno, (int)(line.n > 40 ? 40 : strip_eol(line).n), line.p);
 }

@@ -24,7 +24,7 @@
 #define COPA_RELEASE_FILES_MAX 200000      /* entries in the SHA256 section */
 
 struct copa_release_file {
-	char *path;  /* relative to the suite directory: "main/binary-amd64/Packages.xz" */
+	char *path; /* relative to the suite directory: "main/binary-amd64/Packages.xz" */
 	uint64_t size;
 	char sha256[65];
 };
@@ -35,8 +35,8 @@ struct copa_release {
 	int64_t valid_until; /* -1 when absent */
 	bool acquire_by_hash;
 	bool not_automatic, but_automatic_upgrades;
-	bool no_arch_all;    /* No-Support-for-Architecture-all: Packages */
-	char **architectures; /* NULL-terminated (may be empty) */
+	bool no_arch_all;                /* No-Support-for-Architecture-all: Packages */
+	char **architectures;            /* NULL-terminated (may be empty) */
 	struct copa_release_file *files; /* sorted by path */
 	size_t n_files;
 };
@@ -47,7 +47,7 @@ struct copa_release {
  * COPA_E_LIMIT.
  */
 int copa_release_parse(const char *text, size_t n, const char *what, struct copa_release *out,
-		       struct copa_err *err);
+                       struct copa_err *err);
 
 void copa_release_release(struct copa_release *r);
 
@@ -71,6 +71,6 @@ int copa_release_parse_date(struct copa_blob s, int64_t *t);
  * length in *body_len) when body is not NULL.
  */
 int copa_clearsign_split(const char *text, size_t n, const char *what, char **body,
-			 size_t *body_len, struct copa_err *err);
+                         size_t *body_len, struct copa_err *err);
 
 #endif

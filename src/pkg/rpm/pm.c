@@ -18,7 +18,7 @@ static bool exists(struct copa_view *v, const char *path)
 	struct copa_buf canon = COPA_BUF_INIT;
 	const struct copa_view_entry *e = NULL;
 	bool r = copa_view_resolve(v, path, COPA_VIEW_FOLLOW, &canon, &e, NULL) == 0 && e &&
-		 (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
+	         (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
 
 	copa_buf_release(&canon);
 	return r;
@@ -26,12 +26,16 @@ static bool exists(struct copa_view *v, const char *path)
 
 static int rpm_detect(struct copa_view *v, struct copa_pm_info *info, struct copa_err *err)
 {
-	static const char *const dbs[] = {
-		"var/lib/rpm/rpmdb.sqlite", "usr/lib/sysimage/rpm/rpmdb.sqlite",
-		"var/lib/rpm/Packages", "var/lib/rpm/Packages.db", "usr/lib/sysimage/rpm/Packages.db",
-		"var/lib/rpmmanifest/container-manifest-2", NULL};
-	static const char *const bins[] = {"usr/bin/rpm", "usr/bin/dnf", "usr/bin/yum",
-					   "usr/bin/microdnf", "usr/bin/tdnf", "bin/rpm", NULL};
+	static const char *const dbs[] = {"var/lib/rpm/rpmdb.sqlite",
+	                                  "usr/lib/sysimage/rpm/rpmdb.sqlite",
+	                                  "var/lib/rpm/Packages",
+	                                  "var/lib/rpm/Packages.db",
+	                                  "usr/lib/sysimage/rpm/Packages.db",
+	                                  "var/lib/rpmmanifest/container-manifest-2",
+	                                  NULL};
+	static const char *const bins[] = {
+	    "usr/bin/rpm",  "usr/bin/dnf", "usr/bin/yum", "usr/bin/microdnf",
+	    "usr/bin/tdnf", "bin/rpm",     NULL};
 
 	for (const char *const *db = dbs; *db; db++) {
 		if (!exists(v, *db))
@@ -63,8 +67,8 @@ static int rpm_detect(struct copa_view *v, struct copa_pm_info *info, struct cop
 }
 
 const struct copa_pm_ops copa_pm_rpm_ops = {
-	.fam = COPA_FAM_RPM,
-	.name = "rpm",
-	.pkg_suffix = ".rpm",
-	.detect = rpm_detect,
+    .fam = COPA_FAM_RPM,
+    .name = "rpm",
+    .pkg_suffix = ".rpm",
+    .detect = rpm_detect,
 };

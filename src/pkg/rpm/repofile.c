@@ -40,7 +40,7 @@ static bool var_name_ok(const char *s, size_t n)
 }
 
 int copa_rpm_vars_set(struct copa_rpm_vars *vars, const char *name, const char *value,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	size_t cap;
 
@@ -48,7 +48,7 @@ int copa_rpm_vars_set(struct copa_rpm_vars *vars, const char *name, const char *
 		return copa_err_set(err, COPA_E_INPUT, "'%.80s' is not a dnf variable name", name);
 	if (strlen(value) > COPA_RPM_VALUE_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "dnf variable '%s' is longer than %d bytes",
-				    name, COPA_RPM_VALUE_MAX);
+		                    name, COPA_RPM_VALUE_MAX);
 	for (size_t i = 0; i < vars->n; i++) {
 		if (strcmp(vars->names[i], name) == 0) {
 			free(vars->values[i]);
@@ -58,7 +58,7 @@ int copa_rpm_vars_set(struct copa_rpm_vars *vars, const char *name, const char *
 	}
 	if (vars->n >= COPA_RPM_VARS_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "more than %d dnf variables",
-				    COPA_RPM_VARS_MAX);
+		                    COPA_RPM_VARS_MAX);
 	cap = vars->cap;
 	vars->names = copa_xgrow(vars->names, &cap, vars->n + 1, sizeof(char *));
 	vars->values = copa_xgrow(vars->values, &vars->cap, vars->n + 1, sizeof(char *));
@@ -85,12 +85,12 @@ const char *copa_rpm_basearch(const char *arch)
 	static const struct {
 		const char *arch, *base;
 	} map[] = {
-		{"x86_64", "x86_64"},   {"amd64", "x86_64"},   {"ia32e", "x86_64"},
-		{"i386", "i386"},       {"i486", "i386"},      {"i586", "i386"},
-		{"i686", "i386"},       {"athlon", "i386"},    {"aarch64", "aarch64"},
-		{"arm64", "aarch64"},   {"armv7hl", "armhfp"}, {"armv7hnl", "armhfp"},
-		{"ppc64le", "ppc64le"}, {"s390x", "s390x"},    {"noarch", "noarch"},
-		{"riscv64", "riscv64"},
+	    {"x86_64", "x86_64"},   {"amd64", "x86_64"},   {"ia32e", "x86_64"},
+	    {"i386", "i386"},       {"i486", "i386"},      {"i586", "i386"},
+	    {"i686", "i386"},       {"athlon", "i386"},    {"aarch64", "aarch64"},
+	    {"arm64", "aarch64"},   {"armv7hl", "armhfp"}, {"armv7hnl", "armhfp"},
+	    {"ppc64le", "ppc64le"}, {"s390x", "s390x"},    {"noarch", "noarch"},
+	    {"riscv64", "riscv64"},
 	};
 
 	for (size_t i = 0; arch && i < COPA_ARRAY_SIZE(map); i++)
@@ -99,8 +99,7 @@ const char *copa_rpm_basearch(const char *arch)
 	return NULL;
 }
 
-char *copa_rpm_vars_subst(const struct copa_rpm_vars *vars, const char *value,
-			  struct copa_err *err)
+char *copa_rpm_vars_subst(const struct copa_rpm_vars *vars, const char *value, struct copa_err *err)
 {
 	struct copa_buf b;
 	const char *p = value;
@@ -165,7 +164,7 @@ char *copa_rpm_vars_subst(const struct copa_rpm_vars *vars, const char *value,
 	if (b.overflow) {
 		copa_buf_release(&b);
 		copa_err_set(err, COPA_E_LIMIT, "value longer than %d bytes after substitution",
-			     COPA_RPM_VALUE_MAX);
+		             COPA_RPM_VALUE_MAX);
 		return NULL;
 	}
 	return copa_buf_detach(&b, NULL);
@@ -252,7 +251,7 @@ static bool url_ok(const char *u)
 
 /* Splits a list value at blanks, commas and newlines into a NULL-terminated vector. */
 static int split_list(const char *v, char ***out, const char *file, size_t line, const char *key,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	char **list = NULL;
 	size_t n = 0, cap = 0;
@@ -269,15 +268,18 @@ static int split_list(const char *v, char ***out, const char *file, size_t line,
 			break;
 		if (n >= COPA_RPM_REPO_URLS_MAX) {
 			copa_strv_free(list);
-			return copa_err_set(err, COPA_E_LIMIT, "'%s' line %zu: more than %d %s "
-					    "entries", file, line, COPA_RPM_REPO_URLS_MAX, key);
+			return copa_err_set(err, COPA_E_LIMIT,
+			                    "'%s' line %zu: more than %d %s "
+			                    "entries",
+			                    file, line, COPA_RPM_REPO_URLS_MAX, key);
 		}
 		list = copa_xgrow(list, &cap, n + 2, sizeof(*list));
 		list[n] = copa_xstrndup(p, len);
 		if (!url_ok(list[n])) {
-			copa_err_set(err, COPA_E_INPUT,
-				     "'%s' line %zu: %s '%.200s' is not an http, https, ftp or file URL",
-				     file, line, key, list[n]);
+			copa_err_set(
+			    err, COPA_E_INPUT,
+			    "'%s' line %zu: %s '%.200s' is not an http, https, ftp or file URL",
+			    file, line, key, list[n]);
 			list[n + 1] = NULL;
 			copa_strv_free(list);
 			return -1;
@@ -291,20 +293,21 @@ static int split_list(const char *v, char ***out, const char *file, size_t line,
 }
 
 static int set_url(char **slot, const char *v, const char *file, size_t line, const char *key,
-		   struct copa_err *err)
+                   struct copa_err *err)
 {
 	if (*v && !url_ok(v))
-		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s' line %zu: %s '%.200s' is not an http, https, ftp or file URL",
-				    file, line, key, v);
+		return copa_err_set(
+		    err, COPA_E_INPUT,
+		    "'%s' line %zu: %s '%.200s' is not an http, https, ftp or file URL", file, line,
+		    key, v);
 	free(*slot);
 	*slot = *v ? copa_xstrdup(v) : NULL;
 	return 0;
 }
 
-static int apply_key(struct copa_rpm_repos *r, struct section *s, const char *key,
-		     const char *raw, const struct copa_rpm_vars *vars, const char *file,
-		     size_t line, struct copa_err *err)
+static int apply_key(struct copa_rpm_repos *r, struct section *s, const char *key, const char *raw,
+                     const struct copa_rpm_vars *vars, const char *file, size_t line,
+                     struct copa_err *err)
 {
 	_cleanup_free_ char *v = copa_rpm_vars_subst(vars, raw, err);
 	struct copa_rpm_repo *x = s->repo;
@@ -316,8 +319,9 @@ static int apply_key(struct copa_rpm_repos *r, struct section *s, const char *ke
 	    strcmp(key, "enabled") == 0) {
 		if (parse_bool(v, &b) < 0)
 			return copa_err_set(err, COPA_E_INPUT,
-					    "'%s' line %zu: %s '%.80s' is not a boolean (1/0, "
-					    "yes/no, true/false, on/off)", file, line, key, v);
+			                    "'%s' line %zu: %s '%.80s' is not a boolean (1/0, "
+			                    "yes/no, true/false, on/off)",
+			                    file, line, key, v);
 		if (strcmp(key, "gpgcheck") == 0 && s->is_main)
 			r->main_gpgcheck = b ? 1 : 2;
 		else if (strcmp(key, "gpgcheck") == 0)
@@ -352,7 +356,7 @@ static int apply_key(struct copa_rpm_repos *r, struct section *s, const char *ke
 
 /* Closes a section: checks the repository and applies defaults. */
 static int end_section(struct copa_rpm_repos *r, struct section *s, const char *file,
-		       struct copa_err *err)
+                       struct copa_err *err)
 {
 	struct copa_rpm_repo *x = s->repo;
 	int g;
@@ -361,8 +365,9 @@ static int end_section(struct copa_rpm_repos *r, struct section *s, const char *
 		return 0;
 	if ((!x->baseurls || !x->baseurls[0]) && !x->mirrorlist && !x->metalink)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s' line %zu: repository '%s' has no baseurl, mirrorlist or "
-				    "metalink", file, s->line, x->id);
+		                    "'%s' line %zu: repository '%s' has no baseurl, mirrorlist or "
+		                    "metalink",
+		                    file, s->line, x->id);
 	/* the repository's own setting, else [main]'s, else on (copa's default) */
 	g = s->gpgcheck >= 0 ? s->gpgcheck : r->main_gpgcheck != 2;
 	x->gpgcheck = g;
@@ -374,8 +379,8 @@ static int end_section(struct copa_rpm_repos *r, struct section *s, const char *
 }
 
 static int begin_section(struct copa_rpm_repos *r, struct section *s, struct copa_blob raw,
-			 const struct copa_rpm_vars *vars, const char *file, size_t line,
-			 bool conf, struct copa_err *err)
+                         const struct copa_rpm_vars *vars, const char *file, size_t line, bool conf,
+                         struct copa_err *err)
 {
 	struct copa_rpm_repo *x;
 	_cleanup_free_ char *raw_s = copa_blob_dup(raw);
@@ -388,24 +393,27 @@ static int begin_section(struct copa_rpm_repos *r, struct section *s, struct cop
 	s->line = line;
 	if (copa_blob_eqs(id, "main")) {
 		if (!conf)
-			return copa_err_set(err, COPA_E_INPUT, "'%s' line %zu: [main] belongs in "
-					    "dnf.conf, not in a .repo file", file, line);
+			return copa_err_set(err, COPA_E_INPUT,
+			                    "'%s' line %zu: [main] belongs in "
+			                    "dnf.conf, not in a .repo file",
+			                    file, line);
 		s->is_main = true;
 		return 0;
 	}
 	if (!id_ok(id))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s' line %zu: '%.*s' is not a repository id (letters, "
-				    "digits, '-', '_', '.', ':')", file, line,
-				    (int)(id.n > 100 ? 100 : id.n), id.p);
+		                    "'%s' line %zu: '%.*s' is not a repository id (letters, "
+		                    "digits, '-', '_', '.', ':')",
+		                    file, line, (int)(id.n > 100 ? 100 : id.n), id.p);
 	for (size_t i = 0; i < r->n; i++)
 		if (copa_blob_eqs(id, r->v[i].id))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "'%s' line %zu: repository '%s' is already defined at "
-					    "%s", file, line, r->v[i].id, r->v[i].where);
+			                    "'%s' line %zu: repository '%s' is already defined at "
+			                    "%s",
+			                    file, line, r->v[i].id, r->v[i].where);
 	if (r->n >= COPA_RPM_REPOS_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "more than %d repositories",
-				    COPA_RPM_REPOS_MAX);
+		                    COPA_RPM_REPOS_MAX);
 	r->v = copa_xgrow(r->v, &r->cap, r->n + 1, sizeof(*r->v));
 	x = &r->v[r->n++];
 	memset(x, 0, sizeof(*x));
@@ -420,7 +428,7 @@ static int begin_section(struct copa_rpm_repos *r, struct section *s, struct cop
 }
 
 int copa_rpm_repos_parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *vars,
-			 const char *text, size_t n, const char *file, struct copa_err *err)
+                         const char *text, size_t n, const char *file, struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 	struct section s = {.repo = NULL, .gpgcheck = -1, .repo_gpgcheck = -1};
@@ -432,9 +440,10 @@ int copa_rpm_repos_parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *v
 
 	if (n > COPA_RPM_REPO_FILE_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %u KiB", file,
-				    COPA_RPM_REPO_FILE_MAX >> 10);
+		                    COPA_RPM_REPO_FILE_MAX >> 10);
 	if (n && memchr(text, '\0', n))
-		return copa_err_set(err, COPA_E_INPUT, "'%s' has a NUL byte: not a text file", file);
+		return copa_err_set(err, COPA_E_INPUT, "'%s' has a NUL byte: not a text file",
+		                    file);
 	copa_buf_init(&val, COPA_RPM_VALUE_MAX);
 	while (copa_blob_split(&rest, '\n', &line)) {
 		struct copa_blob t = copa_blob_trim(line);
@@ -452,13 +461,15 @@ int copa_rpm_repos_parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *v
 		}
 		if (key.len) {
 			if (val.overflow) {
-				rc = copa_err_set(err, COPA_E_LIMIT, "'%s' line %zu: value of '%s' "
-						  "is longer than %d bytes", file, keyline,
-						  copa_buf_str(&key), COPA_RPM_VALUE_MAX);
+				rc = copa_err_set(err, COPA_E_LIMIT,
+				                  "'%s' line %zu: value of '%s' "
+				                  "is longer than %d bytes",
+				                  file, keyline, copa_buf_str(&key),
+				                  COPA_RPM_VALUE_MAX);
 				goto out;
 			}
 			if ((rc = apply_key(r, &s, copa_buf_str(&key), copa_buf_str(&val), vars,
-					    file, keyline, err)) < 0)
+			                    file, keyline, err)) < 0)
 				goto out;
 			copa_buf_reset(&key);
 			copa_buf_reset(&val);
@@ -468,13 +479,13 @@ int copa_rpm_repos_parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *v
 		if (t.p[0] == '[') {
 			if (t.p[t.n - 1] != ']') {
 				rc = copa_err_set(err, COPA_E_INPUT,
-						  "'%s' line %zu: section header without ']'", file,
-						  lineno);
+				                  "'%s' line %zu: section header without ']'", file,
+				                  lineno);
 				goto out;
 			}
 			if ((rc = end_section(r, &s, file, err)) < 0 ||
 			    (rc = begin_section(r, &s, copa_blob_trim(copa_blob(t.p + 1, t.n - 2)),
-						vars, file, lineno, conf, err)) < 0)
+			                        vars, file, lineno, conf, err)) < 0)
 				goto out;
 			in_section = true;
 			continue;
@@ -482,25 +493,26 @@ int copa_rpm_repos_parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *v
 		eq = copa_blob_chr(t, '=');
 		if (!eq) {
 			rc = copa_err_set(err, COPA_E_INPUT,
-					  "'%s' line %zu: expected 'key=value', '[section]' or a "
-					  "comment", file, lineno);
+			                  "'%s' line %zu: expected 'key=value', '[section]' or a "
+			                  "comment",
+			                  file, lineno);
 			goto out;
 		}
 		if (!in_section) {
 			rc = copa_err_set(err, COPA_E_INPUT,
-					  "'%s' line %zu: option before the first [section]", file,
-					  lineno);
+			                  "'%s' line %zu: option before the first [section]", file,
+			                  lineno);
 			goto out;
 		}
 		{
 			struct copa_blob k = copa_blob_trim(copa_blob(t.p, (size_t)(eq - t.p)));
-			struct copa_blob v = copa_blob_trim(copa_blob(eq + 1,
-								     (size_t)(t.p + t.n - eq - 1)));
+			struct copa_blob v =
+			    copa_blob_trim(copa_blob(eq + 1, (size_t)(t.p + t.n - eq - 1)));
 
 			if (k.n == 0 || k.n > 64) {
 				rc = copa_err_set(err, COPA_E_INPUT,
-						  "'%s' line %zu: empty or overlong option name", file,
-						  lineno);
+				                  "'%s' line %zu: empty or overlong option name",
+				                  file, lineno);
 				goto out;
 			}
 			copa_buf_add(&key, k.p, k.n);
@@ -510,13 +522,14 @@ int copa_rpm_repos_parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *v
 	}
 	if (key.len) {
 		if (val.overflow) {
-			rc = copa_err_set(err, COPA_E_LIMIT, "'%s' line %zu: value of '%s' is "
-					  "longer than %d bytes", file, keyline,
-					  copa_buf_str(&key), COPA_RPM_VALUE_MAX);
+			rc = copa_err_set(err, COPA_E_LIMIT,
+			                  "'%s' line %zu: value of '%s' is "
+			                  "longer than %d bytes",
+			                  file, keyline, copa_buf_str(&key), COPA_RPM_VALUE_MAX);
 			goto out;
 		}
 		if ((rc = apply_key(r, &s, copa_buf_str(&key), copa_buf_str(&val), vars, file,
-				    keyline, err)) < 0)
+		                    keyline, err)) < 0)
 			goto out;
 	}
 	rc = end_section(r, &s, file, err);
@@ -532,7 +545,7 @@ out:
 /* ------------------------------------------------------------- the image */
 
 static int read_vars_dir(struct copa_view *v, const char *dir, struct copa_rpm_vars *vars,
-			 struct copa_out *out, struct copa_err *err)
+                         struct copa_out *out, struct copa_err *err)
 {
 	struct copa_buf canon = COPA_BUF_INIT, content = COPA_BUF_INIT;
 	const struct copa_view_entry **kids = NULL;
@@ -548,7 +561,8 @@ static int read_vars_dir(struct copa_view *v, const char *dir, struct copa_rpm_v
 		struct copa_blob first, rest;
 
 		if (!var_name_ok(kids[i]->name, strlen(kids[i]->name))) {
-			copa_debug(out, "ignoring '%s/%s': not a variable name", dir, kids[i]->name);
+			copa_debug(out, "ignoring '%s/%s': not a variable name", dir,
+			           kids[i]->name);
 			continue;
 		}
 		path = copa_xasprintf("%s/%s", copa_buf_str(&canon), kids[i]->name);
@@ -576,7 +590,7 @@ out:
 }
 
 static int read_one(struct copa_view *v, const char *path, const struct copa_rpm_vars *vars,
-		    struct copa_rpm_repos *r, struct copa_err *err)
+                    struct copa_rpm_repos *r, struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
 	struct copa_err e = COPA_ERR_INIT;
@@ -595,10 +609,10 @@ static int read_one(struct copa_view *v, const char *path, const struct copa_rpm
 }
 
 int copa_rpm_repos_read_view(struct copa_view *v, struct copa_rpm_vars *vars,
-			     struct copa_rpm_repos *r, struct copa_out *out, struct copa_err *err)
+                             struct copa_rpm_repos *r, struct copa_out *out, struct copa_err *err)
 {
 	static const char *const confs[] = {"etc/dnf/dnf.conf", "etc/yum.conf",
-					    "etc/tdnf/tdnf.conf"};
+	                                    "etc/tdnf/tdnf.conf"};
 	struct copa_buf canon = COPA_BUF_INIT;
 	const struct copa_view_entry **kids = NULL;
 	struct copa_err e = COPA_ERR_INIT;
@@ -620,8 +634,10 @@ int copa_rpm_repos_read_view(struct copa_view *v, struct copa_rpm_vars *vars,
 		if (!copa_blob_ends(copa_blob_str(kids[i]->name), ".repo"))
 			continue;
 		if (++files > COPA_RPM_REPO_FILES_MAX) {
-			rc = copa_err_set(err, COPA_E_LIMIT, "more than %d files in "
-					  "'etc/yum.repos.d'", COPA_RPM_REPO_FILES_MAX);
+			rc = copa_err_set(err, COPA_E_LIMIT,
+			                  "more than %d files in "
+			                  "'etc/yum.repos.d'",
+			                  COPA_RPM_REPO_FILES_MAX);
 			goto out;
 		}
 		path = copa_xasprintf("%s/%s", copa_buf_str(&canon), kids[i]->name);

@@ -35,7 +35,7 @@
 #define COPA_RPM_REPO_FILES_MAX 500        /* files in etc/yum.repos.d */
 #define COPA_RPM_REPO_URLS_MAX  100        /* baseurl or gpgkey entries of one repository */
 #define COPA_RPM_VARS_MAX       100        /* variables */
-#define COPA_RPM_VALUE_MAX      8192       /* one value, continuation lines and substitution included */
+#define COPA_RPM_VALUE_MAX      8192 /* one value, continuation lines and substitution included */
 
 /* Variables substituted in values: name -> value, later definitions win. */
 struct copa_rpm_vars {
@@ -44,17 +44,17 @@ struct copa_rpm_vars {
 };
 
 struct copa_rpm_repo {
-	char *id;          /* the section name, variables substituted as dnf does */
-	char *name;        /* name=, or NULL */
-	char **baseurls;   /* NULL-terminated (possibly empty) */
-	char *mirrorlist;  /* or NULL */
-	char *metalink;    /* or NULL */
-	bool enabled;      /* default true */
-	bool gpgcheck;     /* package signatures; default true (see gpgcheck_off) */
-	bool gpgcheck_off; /* gpgcheck was explicitly turned off (repository or [main]) */
+	char *id;           /* the section name, variables substituted as dnf does */
+	char *name;         /* name=, or NULL */
+	char **baseurls;    /* NULL-terminated (possibly empty) */
+	char *mirrorlist;   /* or NULL */
+	char *metalink;     /* or NULL */
+	bool enabled;       /* default true */
+	bool gpgcheck;      /* package signatures; default true (see gpgcheck_off) */
+	bool gpgcheck_off;  /* gpgcheck was explicitly turned off (repository or [main]) */
 	bool repo_gpgcheck; /* repomd.xml.asc; default false as in dnf */
-	char **gpgkeys;    /* NULL-terminated (possibly empty): file:// and https:// URLs */
-	char *where;       /* "etc/yum.repos.d/x.repo:3", for messages */
+	char **gpgkeys;     /* NULL-terminated (possibly empty): file:// and https:// URLs */
+	char *where;        /* "etc/yum.repos.d/x.repo:3", for messages */
 };
 
 struct copa_rpm_repos {
@@ -67,7 +67,7 @@ struct copa_rpm_repos {
 void copa_rpm_vars_release(struct copa_rpm_vars *vars);
 /* Sets name (letters, digits, '_') to value; COPA_E_INPUT for a bad name, LIMIT past the cap. */
 int copa_rpm_vars_set(struct copa_rpm_vars *vars, const char *name, const char *value,
-		      struct copa_err *err);
+                      struct copa_err *err);
 /* The value of name, or NULL. Borrowed. */
 const char *copa_rpm_vars_get(const struct copa_rpm_vars *vars, const char *name);
 
@@ -82,7 +82,7 @@ const char *copa_rpm_basearch(const char *arch);
  * COPA_E_LIMIT when the result exceeds COPA_RPM_VALUE_MAX.
  */
 char *copa_rpm_vars_subst(const struct copa_rpm_vars *vars, const char *value,
-			  struct copa_err *err);
+                          struct copa_err *err);
 
 void copa_rpm_repos_release(struct copa_rpm_repos *r);
 
@@ -96,7 +96,7 @@ void copa_rpm_repos_release(struct copa_rpm_repos *r);
  * metalink is COPA_E_INPUT naming it. On error, r holds no repository of this file.
  */
 int copa_rpm_repos_parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *vars,
-			 const char *text, size_t n, const char *file, struct copa_err *err);
+                         const char *text, size_t n, const char *file, struct copa_err *err);
 
 /*
  * Reads an image's configuration from the merged view: variables from
@@ -106,6 +106,6 @@ int copa_rpm_repos_parse(struct copa_rpm_repos *r, const struct copa_rpm_vars *v
  * files are not errors.
  */
 int copa_rpm_repos_read_view(struct copa_view *v, struct copa_rpm_vars *vars,
-			     struct copa_rpm_repos *r, struct copa_out *out, struct copa_err *err);
+                             struct copa_rpm_repos *r, struct copa_out *out, struct copa_err *err);
 
 #endif

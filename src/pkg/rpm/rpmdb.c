@@ -81,7 +81,7 @@ static enum copa_rpmdb_kind kind_in(int rootfd, const char *dir)
 }
 
 int copa_rpmdb_locate(int rootfd, const char *dbpath, enum copa_rpmdb_kind *kind, char **where,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	*kind = COPA_RPMDB_NONE;
 	*where = NULL;
@@ -91,14 +91,15 @@ int copa_rpmdb_locate(int rootfd, const char *dbpath, enum copa_rpmdb_kind *kind
 		if (copa_path_normalize(dbpath, &norm) < 0 || norm.len == 0) {
 			copa_buf_release(&norm);
 			return copa_err_set(err, COPA_E_INPUT,
-					    "rpm database path '%s' is not a path inside the image",
-					    dbpath);
+			                    "rpm database path '%s' is not a path inside the image",
+			                    dbpath);
 		}
 		*kind = kind_in(rootfd, copa_buf_str(&norm));
 		if (*kind == COPA_RPMDB_NONE) {
-			copa_err_set(err, COPA_E_NOTFOUND,
-				     "no rpm database (rpmdb.sqlite, Packages or Packages.db) in '%s'",
-				     copa_buf_str(&norm));
+			copa_err_set(
+			    err, COPA_E_NOTFOUND,
+			    "no rpm database (rpmdb.sqlite, Packages or Packages.db) in '%s'",
+			    copa_buf_str(&norm));
 			copa_buf_release(&norm);
 			return -1;
 		}
@@ -126,12 +127,12 @@ int copa_rpmdb_locate(int rootfd, const char *dbpath, enum copa_rpmdb_kind *kind
 		}
 	}
 	return copa_err_set(err, COPA_E_NOTFOUND,
-			    "no rpm database in 'usr/lib/sysimage/rpm' or 'var/lib/rpm'");
+	                    "no rpm database in 'usr/lib/sysimage/rpm' or 'var/lib/rpm'");
 }
 
 /* Copies dir/name beneath rootfd to the host file dst, size-capped. */
-static int copy_out(int rootfd, const char *dir, const char *name, const char *dst,
-		    bool optional, struct copa_err *err)
+static int copy_out(int rootfd, const char *dir, const char *name, const char *dst, bool optional,
+                    struct copa_err *err)
 {
 	_cleanup_free_ char *src = copa_xasprintf("%s/%s", dir, name);
 	_cleanup_close_ int in = -1, out = -1;
@@ -151,12 +152,12 @@ static int copy_out(int rootfd, const char *dir, const char *name, const char *d
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot stat '%s'", src);
 	if (!S_ISREG(st.st_mode))
 		return optional ? 0
-				: copa_err_set(err, COPA_E_INPUT,
-					       "rpm database file '%s' is not a regular file", src);
+		                : copa_err_set(err, COPA_E_INPUT,
+		                               "rpm database file '%s' is not a regular file", src);
 	if ((uint64_t)st.st_size > COPA_RPMDB_FILE_MAX)
 		return copa_err_set(err, COPA_E_LIMIT,
-				    "rpm database file '%s' is larger than %llu MiB", src,
-				    COPA_RPMDB_FILE_MAX >> 20);
+		                    "rpm database file '%s' is larger than %llu MiB", src,
+		                    COPA_RPMDB_FILE_MAX >> 20);
 	out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot create '%s'", dst);
@@ -172,8 +173,8 @@ static int copy_out(int rootfd, const char *dir, const char *name, const char *d
 		total += (uint64_t)n;
 		if (total > COPA_RPMDB_FILE_MAX)
 			return copa_err_set(err, COPA_E_LIMIT,
-					    "rpm database file '%s' grew past %llu MiB while read",
-					    src, COPA_RPMDB_FILE_MAX >> 20);
+			                    "rpm database file '%s' grew past %llu MiB while read",
+			                    src, COPA_RPMDB_FILE_MAX >> 20);
 		if (copa_fs_write_all(out, chunk, (size_t)n, err) < 0)
 			return copa_err_wrap(err, "cannot copy '%s'", src);
 	}
@@ -215,7 +216,8 @@ static int add_header(struct copa_rpmdb *db, Header h, unsigned int hnum, struct
 	struct copa_rpm_pkg p = {0};
 
 	if (db->n >= COPA_RPMDB_PKGS_MAX)
-		return copa_err_set(err, COPA_E_LIMIT, "more than %d packages", COPA_RPMDB_PKGS_MAX);
+		return copa_err_set(err, COPA_E_LIMIT, "more than %d packages",
+		                    COPA_RPMDB_PKGS_MAX);
 	p.name = dup_tag(h, RPMTAG_NAME);
 	p.version = dup_tag(h, RPMTAG_VERSION);
 	p.release = dup_tag(h, RPMTAG_RELEASE);
@@ -227,22 +229,22 @@ static int add_header(struct copa_rpmdb *db, Header h, unsigned int hnum, struct
 	p.installtime = headerGetNumber(h, RPMTAG_INSTALLTIME);
 	p.buildtime = headerGetNumber(h, RPMTAG_BUILDTIME);
 	p.size = headerIsEntry(h, RPMTAG_LONGSIZE) ? headerGetNumber(h, RPMTAG_LONGSIZE)
-						    : headerGetNumber(h, RPMTAG_SIZE);
+	                                           : headerGetNumber(h, RPMTAG_SIZE);
 	db->v = copa_xgrow(db->v, &db->cap, db->n + 1, sizeof(*db->v));
 	db->v[db->n++] = p; /* owned by db from here, released with it on error */
 	if (!clean(p.name, true) || !clean(p.version, true) || !clean(p.release, true) ||
 	    !clean(p.arch, false) || !clean(p.sourcerpm, false) || !clean(p.vendor, false))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "header #%u ('%s') has an empty or malformed name, version, "
-				    "release, arch, source rpm or vendor",
-				    hnum, clean(p.name, true) ? p.name : "?");
+		                    "header #%u ('%s') has an empty or malformed name, version, "
+		                    "release, arch, source rpm or vendor",
+		                    hnum, clean(p.name, true) ? p.name : "?");
 	db->v[db->n - 1].pubkey = strcmp(p.name, "gpg-pubkey") == 0;
 	return 0;
 }
 
 /* Lists every header of the database under root/var/lib/rpm with librpm. */
 static int list_headers(const char *root, enum copa_rpmdb_kind kind, struct copa_rpmdb *db,
-			struct copa_out *out, struct copa_err *err)
+                        struct copa_out *out, struct copa_err *err)
 {
 	struct copa_rpmlib s;
 	rpmts ts = NULL;
@@ -262,8 +264,8 @@ static int list_headers(const char *root, enum copa_rpmdb_kind kind, struct copa
 	}
 	if (rpmtsOpenDB(ts, O_RDONLY) != 0) {
 		rc = copa_err_set(err, COPA_E_INPUT, "librpm cannot open the %s database: %s",
-				  copa_rpmdb_kind_name(kind),
-				  s.errors ? s.first_error : "no reason given");
+		                  copa_rpmdb_kind_name(kind),
+		                  s.errors ? s.first_error : "no reason given");
 		goto out;
 	}
 	mi = rpmtsInitIterator(ts, RPMDBI_PACKAGES, NULL, 0);
@@ -272,15 +274,18 @@ static int list_headers(const char *root, enum copa_rpmdb_kind kind, struct copa
 			goto out;
 	}
 	if (s.errors) {
-		rc = copa_err_set(err, COPA_E_INPUT, "librpm reported %d error%s reading the %s "
-				  "database, first: %s", s.errors, s.errors == 1 ? "" : "s",
-				  copa_rpmdb_kind_name(kind), s.first_error);
+		rc = copa_err_set(err, COPA_E_INPUT,
+		                  "librpm reported %d error%s reading the %s "
+		                  "database, first: %s",
+		                  s.errors, s.errors == 1 ? "" : "s", copa_rpmdb_kind_name(kind),
+		                  s.first_error);
 		goto out;
 	}
 	if (db->n == 0)
 		rc = copa_err_set(err, COPA_E_INPUT,
-				  "librpm lists no packages in the %s database (an empty or "
-				  "unreadable database)", copa_rpmdb_kind_name(kind));
+		                  "librpm lists no packages in the %s database (an empty or "
+		                  "unreadable database)",
+		                  copa_rpmdb_kind_name(kind));
 out:
 	rpmdbFreeIterator(mi);
 	rpmtsFree(ts);
@@ -289,10 +294,10 @@ out:
 }
 
 int copa_rpmdb_read(int rootfd, const char *dbpath, struct copa_rpmdb *db, struct copa_out *out,
-		    struct copa_err *err)
+                    struct copa_err *err)
 {
-	_cleanup_free_ char *where = NULL, *tmp = NULL, *root = NULL, *dbdir = NULL,
-			    *first = NULL, *second = NULL;
+	_cleanup_free_ char *where = NULL, *tmp = NULL, *root = NULL, *dbdir = NULL, *first = NULL,
+	                    *second = NULL;
 	enum copa_rpmdb_kind kind;
 	struct copa_err e = COPA_ERR_INIT;
 	int rc;
@@ -300,9 +305,11 @@ int copa_rpmdb_read(int rootfd, const char *dbpath, struct copa_rpmdb *db, struc
 	if (copa_rpmdb_locate(rootfd, dbpath, &kind, &where, err) < 0)
 		return -1;
 	if (kind == COPA_RPMDB_NDB)
-		return copa_err_set(err, COPA_E_UNSUPPORTED,
-				    "rpm database '%s/Packages.db' is SUSE's NDB format, which copa "
-				    "does not read yet", where);
+		return copa_err_set(
+		    err, COPA_E_UNSUPPORTED,
+		    "rpm database '%s/Packages.db' is SUSE's NDB format, which copa "
+		    "does not read yet",
+		    where);
 	tmp = copa_fs_mkdtemp(copa_fs_tmpdir(), "copa-rpmdb-", err);
 	if (!tmp)
 		return -1;
@@ -324,8 +331,10 @@ int copa_rpmdb_read(int rootfd, const char *dbpath, struct copa_rpmdb *db, struc
 		/* librpm leaks its sqlite connection when the open fails: refuse what is
 		 * plainly not sqlite before it gets there (and say so better) */
 		if (!is_sqlite(first)) {
-			rc = copa_err_set(err, COPA_E_INPUT, "rpm database '%s/rpmdb.sqlite' is not "
-					  "an SQLite database", where);
+			rc = copa_err_set(err, COPA_E_INPUT,
+			                  "rpm database '%s/rpmdb.sqlite' is not "
+			                  "an SQLite database",
+			                  where);
 			goto out;
 		}
 	} else {
@@ -354,9 +363,11 @@ static char *expand_dbpath(struct copa_blob v)
 	static const struct {
 		const char *name, *value;
 	} known[] = {
-		{"_usr", "/usr"},          {"_prefix", "/usr"},
-		{"_var", "/var"},          {"_localstatedir", "/var"},
-		{"_sharedstatedir", "/var/lib"},
+	    {"_usr", "/usr"},
+	    {"_prefix", "/usr"},
+	    {"_var", "/var"},
+	    {"_localstatedir", "/var"},
+	    {"_sharedstatedir", "/var/lib"},
 	};
 	struct copa_buf b = COPA_BUF_INIT;
 
@@ -397,7 +408,8 @@ void copa_rpmdb_macros_scan(const char *text, size_t n, char **dbpath)
 		struct copa_blob t = copa_blob_trim(line);
 		char *v;
 
-		if (!copa_blob_starts(t, "%_dbpath") || t.n < 9 || (t.p[8] != ' ' && t.p[8] != '\t'))
+		if (!copa_blob_starts(t, "%_dbpath") || t.n < 9 ||
+		    (t.p[8] != ' ' && t.p[8] != '\t'))
 			continue;
 		v = expand_dbpath(copa_blob_trim(copa_blob(t.p + 9, t.n - 9)));
 		if (v && v[0] == '/' && strlen(v) < 4096) {
@@ -459,10 +471,10 @@ int copa_rpmdb_image_dbpath(int rootfd, char **out, struct copa_err *err)
 	static const struct {
 		const char *dir, *prefix; /* a directory's files, or one file (prefix NULL) */
 	} order[] = {
-		{"usr/lib/rpm/macros", NULL},
-		{"usr/lib/rpm/macros.d", "macros."},
-		{"etc/rpm/macros", NULL},
-		{"etc/rpm", "macros."},
+	    {"usr/lib/rpm/macros", NULL},
+	    {"usr/lib/rpm/macros.d", "macros."},
+	    {"etc/rpm/macros", NULL},
+	    {"etc/rpm", "macros."},
 	};
 
 	*out = NULL;

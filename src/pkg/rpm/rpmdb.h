@@ -35,7 +35,8 @@
 
 enum copa_rpmdb_kind {
 	COPA_RPMDB_NONE,
-	COPA_RPMDB_SQLITE, /* rpmdb.sqlite: RHEL 9 family, Fedora, AL2023, Mariner 2, Azure Linux 3 */
+	COPA_RPMDB_SQLITE, /* rpmdb.sqlite: RHEL 9 family, Fedora, AL2023, Mariner 2, Azure Linux 3
+	                    */
 	COPA_RPMDB_BDB,    /* Packages: RHEL/UBI 8, CentOS 7, Amazon Linux 2 */
 	COPA_RPMDB_NDB,    /* Packages.db: SUSE; detected, never read */
 };
@@ -56,7 +57,7 @@ struct copa_rpm_pkg {
 
 struct copa_rpmdb {
 	enum copa_rpmdb_kind kind;
-	char *dbpath; /* relative to the root: "var/lib/rpm", "usr/lib/sysimage/rpm" */
+	char *dbpath;           /* relative to the root: "var/lib/rpm", "usr/lib/sysimage/rpm" */
 	struct copa_rpm_pkg *v; /* in database order, gpg-pubkey entries included */
 	size_t n, cap;
 };
@@ -80,7 +81,7 @@ const char *copa_rpmdb_kind_name(enum copa_rpmdb_kind kind);
  * is none (the caller may look for the distroless rpm manifest).
  */
 int copa_rpmdb_locate(int rootfd, const char *dbpath, enum copa_rpmdb_kind *kind, char **where,
-		      struct copa_err *err);
+                      struct copa_err *err);
 
 /*
  * Reads the database of the tree at rootfd (see copa_rpmdb_locate) into db
@@ -91,7 +92,7 @@ int copa_rpmdb_locate(int rootfd, const char *dbpath, enum copa_rpmdb_kind *kind
  * COPA_E_INPUT naming the database. librpm's warnings go to out.
  */
 int copa_rpmdb_read(int rootfd, const char *dbpath, struct copa_rpmdb *db, struct copa_out *out,
-		    struct copa_err *err);
+                    struct copa_err *err);
 
 /*
  * The %_dbpath an image's own rpm would use, from its macro files beneath
@@ -111,7 +112,8 @@ int copa_rpmdb_image_dbpath(int rootfd, char **out, struct copa_err *err);
  */
 void copa_rpmdb_macros_scan(const char *text, size_t n, char **dbpath);
 
-/* name-version-release.arch as `rpm -qa` prints it (no arch: name-version-release). Caller frees. */
+/* name-version-release.arch as `rpm -qa` prints it (no arch: name-version-release). Caller frees.
+ */
 char *copa_rpm_pkg_nvra(const struct copa_rpm_pkg *p);
 
 /* [epoch:]version-release, as Trivy writes versions. Caller frees. */

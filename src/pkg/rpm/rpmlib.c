@@ -25,7 +25,7 @@ static int log_cb(rpmlogRec rec, rpmlogCallbackData data)
 	if (rpmlogRecPriority(rec) <= RPMLOG_ERR) {
 		if (s->errors++ == 0)
 			snprintf(s->first_error, sizeof(s->first_error), "%.*s", (int)n,
-				 msg ? msg : "");
+			         msg ? msg : "");
 		copa_log(s->out, COPA_LOG_WARN, "librpm: %.*s", (int)n, msg ? msg : "");
 	} else {
 		copa_log(s->out, COPA_LOG_DEBUG, "librpm: %.*s", (int)n, msg ? msg : "");
@@ -44,8 +44,8 @@ int copa_rpmlib_begin(struct copa_rpmlib *s, struct copa_out *out, struct copa_e
 			rpmlogSetCallback(NULL, NULL);
 			pthread_mutex_unlock(&lock);
 			return copa_err_set(err, COPA_E_UNSUPPORTED,
-					    "cannot read librpm's configuration (rpmrc, macros): "
-					    "is the rpm package installed?");
+			                    "cannot read librpm's configuration (rpmrc, macros): "
+			                    "is the rpm package installed?");
 		}
 		configured = true;
 	}

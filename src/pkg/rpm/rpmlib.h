@@ -24,7 +24,7 @@
 
 struct copa_rpmlib {
 	struct copa_out *out;
-	int errors;           /* error records librpm logged during the session */
+	int errors;            /* error records librpm logged during the session */
 	char first_error[256]; /* the first of them, for messages */
 	const char *pushed[COPA_RPMLIB_MACROS_MAX];
 	size_t npushed;

@@ -167,7 +167,7 @@ static int parse_epoch(struct copa_blob b, uint32_t *out)
 }
 
 static int parse_line(struct copa_blob line, const char *file, size_t lineno,
-		      struct copa_rpmmf_entry *e, struct copa_err *err)
+                      struct copa_rpmmf_entry *e, struct copa_err *err)
 {
 	struct copa_blob f[FIELDS + 1], rest = line, vr;
 	size_t nf = 0;
@@ -177,18 +177,18 @@ static int parse_line(struct copa_blob line, const char *file, size_t lineno,
 		nf++;
 	if (nf != FIELDS)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s' line %zu: expected %d tab-separated fields, found %s%zu",
-				    file, lineno, FIELDS, nf > FIELDS ? "more than " : "",
-				    nf > FIELDS ? (size_t)FIELDS : nf);
+		                    "'%s' line %zu: expected %d tab-separated fields, found %s%zu",
+		                    file, lineno, FIELDS, nf > FIELDS ? "more than " : "",
+		                    nf > FIELDS ? (size_t)FIELDS : nf);
 	vr = f[1];
 	dash = copa_blob_chr(vr, '-');
 	if (!dash)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s' line %zu: version-release (field 2) has no '-'", file,
-				    lineno);
+		                    "'%s' line %zu: version-release (field 2) has no '-'", file,
+		                    lineno);
 	if (parse_epoch(f[8], &e->epoch) < 0)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s' line %zu: epoch (field 9) is not a number", file, lineno);
+		                    "'%s' line %zu: epoch (field 9) is not a number", file, lineno);
 	e->name = copa_blob_dup(f[0]);
 	e->version = copa_xstrndup(vr.p, (size_t)(dash - vr.p));
 	e->release = copa_xstrndup(dash + 1, (size_t)(vr.p + vr.n - dash - 1));
@@ -201,35 +201,36 @@ static int parse_line(struct copa_blob line, const char *file, size_t lineno,
 	e->sourcerpm = copa_blob_dup(f[9]);
 	if ((why = entry_bad(e, &field)))
 		return copa_err_set(err, COPA_E_INPUT, "'%s' line %zu: %s %s", file, lineno, field,
-				    why);
+		                    why);
 	if (strcmp(e->epoch_field, "(none)") != 0 &&
 	    (strlen(e->epoch_field) > 10 || strtoull(e->epoch_field, NULL, 10) != e->epoch))
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s' line %zu: epoch (field 6) '%s' differs from field 9 '%u'",
-				    file, lineno, e->epoch_field, e->epoch);
+		                    "'%s' line %zu: epoch (field 6) '%s' differs from field 9 '%u'",
+		                    file, lineno, e->epoch_field, e->epoch);
 	return 0;
 }
 
 /* Walks the lines of a manifest text, calling fn on each non-blank one. */
 static int each_line(const char *text, size_t n, const char *file,
-		     int (*fn)(struct copa_blob line, size_t lineno, void *ctx), void *ctx,
-		     struct copa_err *err)
+                     int (*fn)(struct copa_blob line, size_t lineno, void *ctx), void *ctx,
+                     struct copa_err *err)
 {
 	struct copa_blob rest = copa_blob(text, n), line;
 	size_t lineno = 0, count = 0;
 
 	if (n > COPA_RPMMF_FILE_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %u MiB", file,
-				    COPA_RPMMF_FILE_MAX >> 20);
+		                    COPA_RPMMF_FILE_MAX >> 20);
 	if (n && memchr(text, '\0', n))
-		return copa_err_set(err, COPA_E_INPUT, "'%s' has a NUL byte: not a text file", file);
+		return copa_err_set(err, COPA_E_INPUT, "'%s' has a NUL byte: not a text file",
+		                    file);
 	while (copa_blob_split(&rest, '\n', &line)) {
 		lineno++;
 		if (line.n == 0)
 			continue;
 		if (++count > COPA_RPMMF_LINES_MAX)
 			return copa_err_set(err, COPA_E_LIMIT, "'%s' lists more than %d packages",
-					    file, COPA_RPMMF_LINES_MAX);
+			                    file, COPA_RPMMF_LINES_MAX);
 		if (fn(line, lineno, ctx) < 0)
 			return -1;
 	}
@@ -257,7 +258,7 @@ static int parse2_line(struct copa_blob line, size_t lineno, void *ctx)
 }
 
 int copa_rpmmf_parse(const char *text, size_t n, const char *file, struct copa_rpmmf *m,
-		     struct copa_err *err)
+                     struct copa_err *err)
 {
 	struct parse2_ctx c = {file, m, err};
 
@@ -297,7 +298,7 @@ static int parse1_line(struct copa_blob line, size_t lineno, void *ctx)
 	return 0;
 bad:
 	copa_err_set(c->err, COPA_E_INPUT, "'%s' line %zu: '%.100s' %s", c->file, lineno, e.nvra,
-		     why);
+	             why);
 	free(e.nvra);
 	free(e.name);
 	free(e.version);
@@ -307,7 +308,7 @@ bad:
 }
 
 int copa_rpmmf1_parse(const char *text, size_t n, const char *file, struct copa_rpmmf1 *m1,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	struct parse1_ctx c = {file, m1, err};
 
@@ -325,7 +326,7 @@ static int cmp_str(const void *a, const void *b)
 }
 
 int copa_rpmmf_check_pair(const struct copa_rpmmf *m, const struct copa_rpmmf1 *m1,
-			  struct copa_err *err)
+                          struct copa_err *err)
 {
 	char **a = copa_xcalloc(m->n + 1, sizeof(*a));
 	char **b = copa_xcalloc(m1->n + 1, sizeof(*b));
@@ -343,11 +344,11 @@ int copa_rpmmf_check_pair(const struct copa_rpmmf *m, const struct copa_rpmmf1 *
 
 		if (c != 0) {
 			rc = copa_err_set(err, COPA_E_INPUT,
-					  "'%s' lists '%s' but '%s' does not: the distroless "
-					  "manifests disagree",
-					  c < 0 ? COPA_RPMMF2_PATH : COPA_RPMMF1_PATH,
-					  c < 0 ? a[i] : b[j],
-					  c < 0 ? COPA_RPMMF1_PATH : COPA_RPMMF2_PATH);
+			                  "'%s' lists '%s' but '%s' does not: the distroless "
+			                  "manifests disagree",
+			                  c < 0 ? COPA_RPMMF2_PATH : COPA_RPMMF1_PATH,
+			                  c < 0 ? a[i] : b[j],
+			                  c < 0 ? COPA_RPMMF1_PATH : COPA_RPMMF2_PATH);
 			break;
 		}
 		i++;
@@ -368,11 +369,12 @@ int copa_rpmmf_write(const struct copa_rpmmf *m, struct copa_buf *out, struct co
 
 		if ((why = entry_bad(e, &field)))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "cannot write package '%.100s' to the rpm manifest: "
-					    "%s %s", e->name ? e->name : "?", field, why);
+			                    "cannot write package '%.100s' to the rpm manifest: "
+			                    "%s %s",
+			                    e->name ? e->name : "?", field, why);
 		copa_buf_addf(out, "%s\t%s-%s\t%s\t%s\t%s\t%s\t%s\t%s\t%u\t%s\n", e->name,
-			      e->version, e->release, e->installtime, e->buildtime, e->vendor,
-			      e->epoch_field, e->size, e->arch, e->epoch, e->sourcerpm);
+		              e->version, e->release, e->installtime, e->buildtime, e->vendor,
+		              e->epoch_field, e->size, e->arch, e->epoch, e->sourcerpm);
 	}
 	if (out->overflow)
 		return copa_err_set(err, COPA_E_LIMIT, "rpm manifest larger than its buffer");
@@ -387,8 +389,9 @@ int copa_rpmmf_write1(const struct copa_rpmmf *m, struct copa_buf *out, struct c
 
 		if ((why = entry_bad(e, &field)))
 			return copa_err_set(err, COPA_E_INPUT,
-					    "cannot write package '%.100s' to the rpm manifest: "
-					    "%s %s", e->name ? e->name : "?", field, why);
+			                    "cannot write package '%.100s' to the rpm manifest: "
+			                    "%s %s",
+			                    e->name ? e->name : "?", field, why);
 		copa_buf_addf(out, "%s-%s-%s.%s\n", e->name, e->version, e->release, e->arch);
 	}
 	if (out->overflow)
@@ -397,15 +400,16 @@ int copa_rpmmf_write1(const struct copa_rpmmf *m, struct copa_buf *out, struct c
 }
 
 int copa_rpmmf_entry_from_pkg(const struct copa_rpm_pkg *p, struct copa_rpmmf_entry *e,
-			      struct copa_err *err)
+                              struct copa_err *err)
 {
 	const char *why, *field = NULL;
 
 	memset(e, 0, sizeof(*e));
 	if (!p->sourcerpm || !p->arch)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "package '%s' has no source rpm or arch: it cannot be listed "
-				    "in the rpm manifest", p->name);
+		                    "package '%s' has no source rpm or arch: it cannot be listed "
+		                    "in the rpm manifest",
+		                    p->name);
 	e->name = copa_xstrdup(p->name);
 	e->version = copa_xstrdup(p->version);
 	e->release = copa_xstrdup(p->release);
@@ -418,8 +422,10 @@ int copa_rpmmf_entry_from_pkg(const struct copa_rpm_pkg *p, struct copa_rpmmf_en
 	e->epoch = p->has_epoch ? p->epoch : 0;
 	e->sourcerpm = copa_xstrdup(p->sourcerpm);
 	if ((why = entry_bad(e, &field))) {
-		copa_err_set(err, COPA_E_INPUT, "package '%.100s' cannot be listed in the rpm "
-			     "manifest: %s %s", p->name, field, why);
+		copa_err_set(err, COPA_E_INPUT,
+		             "package '%.100s' cannot be listed in the rpm "
+		             "manifest: %s %s",
+		             p->name, field, why);
 		copa_rpmmf_entry_release(e);
 		return -1;
 	}

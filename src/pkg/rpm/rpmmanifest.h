@@ -45,7 +45,7 @@ struct copa_rpmmf_entry {
 	char *epoch_field; /* field 6 as written: "(none)" or decimal */
 	char *size;        /* decimal */
 	char *arch;
-	uint32_t epoch;    /* field 9 */
+	uint32_t epoch; /* field 9 */
 	char *sourcerpm;
 };
 
@@ -74,11 +74,11 @@ void copa_rpmmf1_release(struct copa_rpmmf1 *m);
  * malformed line, COPA_E_LIMIT past the caps.
  */
 int copa_rpmmf_parse(const char *text, size_t n, const char *file, struct copa_rpmmf *m,
-		     struct copa_err *err);
+                     struct copa_err *err);
 
 /* Parses container-manifest-1 text into m1, as above. */
 int copa_rpmmf1_parse(const char *text, size_t n, const char *file, struct copa_rpmmf1 *m1,
-		      struct copa_err *err);
+                      struct copa_err *err);
 
 /*
  * Checks that the two files list the same packages (-1 is derived from -2:
@@ -87,7 +87,7 @@ int copa_rpmmf1_parse(const char *text, size_t n, const char *file, struct copa_
  * package only one of them lists.
  */
 int copa_rpmmf_check_pair(const struct copa_rpmmf *m, const struct copa_rpmmf1 *m1,
-			  struct copa_err *err);
+                          struct copa_err *err);
 
 /*
  * Appends container-manifest-2 text for every entry of m to out (one line
@@ -105,7 +105,7 @@ int copa_rpmmf_write1(const struct copa_rpmmf *m, struct copa_buf *out, struct c
  * without a source rpm (gpg-pubkey) is refused: scanners reject the line.
  */
 int copa_rpmmf_entry_from_pkg(const struct copa_rpm_pkg *p, struct copa_rpmmf_entry *e,
-			      struct copa_err *err);
+                              struct copa_err *err);
 
 /* Frees one entry's strings. */
 void copa_rpmmf_entry_release(struct copa_rpmmf_entry *e);

@@ -50,7 +50,7 @@ static void hex(const unsigned char *b, int n, char *out, size_t cap)
 
 /* Copies the <data type="primary"> entry out of a repo that holds a parsed repomd.xml. */
 static int take_primary(Pool *pool, Repo *repo, const char *name, struct copa_repomd_file *f,
-			struct copa_err *err)
+                        struct copa_err *err)
 {
 	Dataiterator di;
 	const char *loc = NULL;
@@ -60,33 +60,35 @@ static int take_primary(Pool *pool, Repo *repo, const char *name, struct copa_re
 	int rc = 0;
 
 	dataiterator_init(&di, pool, repo, SOLVID_META, REPOSITORY_REPOMD_TYPE, "primary",
-			  SEARCH_STRING);
+	                  SEARCH_STRING);
 	dataiterator_prepend_keyname(&di, REPOSITORY_REPOMD);
 	if (dataiterator_step(&di)) {
 		dataiterator_setpos_parent(&di);
 		loc = pool_lookup_str(pool, SOLVID_POS, REPOSITORY_REPOMD_LOCATION);
 		chk = pool_lookup_bin_checksum(pool, SOLVID_POS, REPOSITORY_REPOMD_CHECKSUM, &type);
 		open = pool_lookup_bin_checksum(pool, SOLVID_POS, REPOSITORY_REPOMD_OPENCHECKSUM,
-						&otype);
+		                                &otype);
 		f->size = pool_lookup_num(pool, SOLVID_POS, REPOSITORY_REPOMD_SIZE, 0);
 	}
 	dataiterator_free(&di);
 	if (!loc)
 		return copa_err_set(err, COPA_E_INPUT,
-				    "'%s' lists no primary index (<data type=\"primary\"> with a "
-				    "location)", name);
+		                    "'%s' lists no primary index (<data type=\"primary\"> with a "
+		                    "location)",
+		                    name);
 	if (!chk || !type)
 		return copa_err_set(err, COPA_E_INPUT, "'%s': the primary index has no checksum",
-				    name);
+		                    name);
 	if (!strong(type))
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "'%s': the primary index's checksum is %s, which copa does not "
-				    "trust (sha256, sha384 or sha512 needed)", name,
-				    solv_chksum_type2str(type));
+		                    "'%s': the primary index's checksum is %s, which copa does not "
+		                    "trust (sha256, sha384 or sha512 needed)",
+		                    name, solv_chksum_type2str(type));
 	if (copa_path_normalize(loc, &norm) < 0 || norm.len == 0) {
 		rc = copa_err_set(err, COPA_E_INPUT,
-				  "'%s': primary location '%.200s' is not a relative path inside "
-				  "the repository", name, loc);
+		                  "'%s': primary location '%.200s' is not a relative path inside "
+		                  "the repository",
+		                  name, loc);
 		goto out;
 	}
 	f->location = copa_buf_detach(&norm, NULL);
@@ -102,7 +104,7 @@ out:
 }
 
 int copa_repomd_parse(const void *xml, size_t n, const char *name, struct copa_repomd *md,
-		      struct copa_err *err)
+                      struct copa_err *err)
 {
 	Pool *pool;
 	Repo *repo;
@@ -112,7 +114,7 @@ int copa_repomd_parse(const void *xml, size_t n, const char *name, struct copa_r
 	memset(md, 0, sizeof(*md));
 	if (n > COPA_REPOMD_MAX)
 		return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %u MiB", name,
-				    COPA_REPOMD_MAX >> 20);
+		                    COPA_REPOMD_MAX >> 20);
 	if (n == 0)
 		return copa_err_set(err, COPA_E_INPUT, "'%s' is empty", name);
 	fp = solv_fmemopen(xml, n, "r");
@@ -122,7 +124,7 @@ int copa_repomd_parse(const void *xml, size_t n, const char *name, struct copa_r
 	repo = repo_create(pool, "repomd");
 	if (repo_add_repomdxml(repo, fp, 0) != 0) {
 		rc = copa_err_set(err, COPA_E_INPUT, "'%s' is not a repomd.xml: %s", name,
-				  pool_errstr(pool));
+		                  pool_errstr(pool));
 	} else {
 		rc = take_primary(pool, repo, name, &md->primary, err);
 	}
@@ -161,9 +163,9 @@ static ssize_t counted_read(void *cookie, char *buf, size_t size)
 	n = archive_read_data(c->a, buf, size);
 	if (n < 0) {
 		c->failed = true;
-		snprintf(c->why, sizeof(c->why), "%s", archive_error_string(c->a)
-							   ? archive_error_string(c->a)
-							   : "decompression failed");
+		snprintf(c->why, sizeof(c->why), "%s",
+		         archive_error_string(c->a) ? archive_error_string(c->a)
+		                                    : "decompression failed");
 		return -1;
 	}
 	c->bytes += (uint64_t)n;
@@ -189,8 +191,10 @@ static struct archive *open_stream(int fd, const char *name, struct copa_err *er
 	    archive_read_support_filter_zstd(a) != ARCHIVE_OK ||
 	    archive_read_support_format_raw(a) != ARCHIVE_OK) {
 		/* ARCHIVE_WARN means an external program would decompress: never */
-		copa_err_set(err, COPA_E_UNSUPPORTED, "libarchive lacks built-in gzip, xz, bzip2 "
-			     "or zstd support needed for '%s'", name);
+		copa_err_set(err, COPA_E_UNSUPPORTED,
+		             "libarchive lacks built-in gzip, xz, bzip2 "
+		             "or zstd support needed for '%s'",
+		             name);
 		archive_read_free(a);
 		return NULL;
 	}
@@ -199,9 +203,9 @@ static struct archive *open_stream(int fd, const char *name, struct copa_err *er
 		r = archive_read_next_header(a, &e);
 	if (r != ARCHIVE_OK) {
 		copa_err_set(err, COPA_E_INPUT, "cannot decompress '%s': %s", name,
-			     r == ARCHIVE_EOF ? "it is empty"
-					      : archive_error_string(a) ? archive_error_string(a)
-									: "unknown format");
+		             r == ARCHIVE_EOF          ? "it is empty"
+		             : archive_error_string(a) ? archive_error_string(a)
+		                                       : "unknown format");
 		archive_read_free(a);
 		return NULL;
 	}
@@ -210,7 +214,7 @@ static struct archive *open_stream(int fd, const char *name, struct copa_err *er
 
 /* Hashes fd from its start with the repomd checksum type; leaves it at offset 0. */
 static int verify_compressed(int fd, const struct copa_repomd_file *f, const char *name,
-			     struct copa_err *err)
+                             struct copa_err *err)
 {
 	Chksum *chk = solv_chksum_create(f->chksum_type);
 	unsigned char buf[65536];
@@ -237,34 +241,34 @@ static int verify_compressed(int fd, const struct copa_repomd_file *f, const cha
 		if (total > COPA_RPMMD_PRIMARY_MAX) {
 			solv_chksum_free(chk, NULL);
 			return copa_err_set(err, COPA_E_LIMIT, "'%s' is larger than %llu MiB", name,
-					    COPA_RPMMD_PRIMARY_MAX >> 20);
+			                    COPA_RPMMD_PRIMARY_MAX >> 20);
 		}
 		solv_chksum_add(chk, buf, (int)r);
 	}
 	got = solv_chksum_get(chk, &len);
 	if (len != solv_chksum_len(f->chksum_type) || memcmp(got, f->chksum, (size_t)len) != 0) {
-		char want_hex[2 * COPA_RPMMD_CHKSUM_MAX + 1], got_hex[2 * COPA_RPMMD_CHKSUM_MAX + 1];
+		char want_hex[2 * COPA_RPMMD_CHKSUM_MAX + 1],
+		    got_hex[2 * COPA_RPMMD_CHKSUM_MAX + 1];
 
 		hex(f->chksum, solv_chksum_len(f->chksum_type), want_hex, sizeof(want_hex));
 		hex(got, len, got_hex, sizeof(got_hex));
 		solv_chksum_free(chk, NULL);
 		return copa_err_set(err, COPA_E_VERIFY,
-				    "'%s' does not match repomd.xml: %s %s expected, %s found "
-				    "(a mirror out of sync or tampered metadata)",
-				    name, solv_chksum_type2str(f->chksum_type), want_hex, got_hex);
+		                    "'%s' does not match repomd.xml: %s %s expected, %s found "
+		                    "(a mirror out of sync or tampered metadata)",
+		                    name, solv_chksum_type2str(f->chksum_type), want_hex, got_hex);
 	}
 	solv_chksum_free(chk, NULL);
 	if (f->size && f->size != total)
-		return copa_err_set(err, COPA_E_VERIFY,
-				    "'%s' is %llu bytes, repomd.xml says %llu", name,
-				    (unsigned long long)total, (unsigned long long)f->size);
+		return copa_err_set(err, COPA_E_VERIFY, "'%s' is %llu bytes, repomd.xml says %llu",
+		                    name, (unsigned long long)total, (unsigned long long)f->size);
 	if (lseek(fd, 0, SEEK_SET) < 0)
 		return copa_err_sys(err, COPA_E_IO, errno, "cannot rewind '%s'", name);
 	return 0;
 }
 
-int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f,
-			   const char *name, struct copa_err *err)
+int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f, const char *name,
+                           struct copa_err *err)
 {
 	static const cookie_io_functions_t io = {.read = counted_read};
 	Pool *pool = repo->pool;
@@ -274,8 +278,10 @@ int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f,
 	Id first = pool->nsolvables; /* libsolv appends new solvables at the pool's end */
 
 	if (!strong(f->chksum_type))
-		return copa_err_set(err, COPA_E_VERIFY, "'%s': no trusted checksum to verify it "
-				    "against", name);
+		return copa_err_set(err, COPA_E_VERIFY,
+		                    "'%s': no trusted checksum to verify it "
+		                    "against",
+		                    name);
 	if (verify_compressed(fd, f, name, err) < 0)
 		return -1;
 	c.a = open_stream(fd, name, err);
@@ -290,14 +296,16 @@ int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f,
 	}
 	if (repo_add_rpmmd(repo, fp, NULL, 0) != 0 || c.over || c.failed) {
 		if (c.over)
-			rc = copa_err_set(err, COPA_E_LIMIT, "'%s' decompresses to more than %llu "
-					  "MiB", name, COPA_RPMMD_OPEN_MAX >> 20);
+			rc = copa_err_set(err, COPA_E_LIMIT,
+			                  "'%s' decompresses to more than %llu "
+			                  "MiB",
+			                  name, COPA_RPMMD_OPEN_MAX >> 20);
 		else if (c.failed)
 			rc = copa_err_set(err, COPA_E_INPUT, "cannot decompress '%s': %s", name,
-					  c.why);
+			                  c.why);
 		else
 			rc = copa_err_set(err, COPA_E_INPUT, "cannot parse '%s': %s", name,
-					  pool_errstr(pool));
+			                  pool_errstr(pool));
 		goto out;
 	}
 	if (c.chk) {
@@ -307,15 +315,16 @@ int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f,
 		if (len != solv_chksum_len(f->open_type) ||
 		    memcmp(got, f->open_chksum, (size_t)len) != 0) {
 			rc = copa_err_set(err, COPA_E_VERIFY,
-					  "'%s' decompressed does not match repomd.xml's "
-					  "open-checksum", name);
+			                  "'%s' decompressed does not match repomd.xml's "
+			                  "open-checksum",
+			                  name);
 			goto out;
 		}
 	}
 	added = repo->nsolvables - before;
 	if (added > COPA_RPMMD_PACKAGES_MAX) {
 		rc = copa_err_set(err, COPA_E_LIMIT, "'%s' lists more than %d packages", name,
-				  COPA_RPMMD_PACKAGES_MAX);
+		                  COPA_RPMMD_PACKAGES_MAX);
 		goto out;
 	}
 	rc = added;

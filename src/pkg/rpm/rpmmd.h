@@ -31,11 +31,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COPA_REPOMD_MAX          (4u << 20)          /* repomd.xml */
-#define COPA_RPMMD_PRIMARY_MAX   (1ull << 30)        /* compressed primary */
-#define COPA_RPMMD_OPEN_MAX      (8ull << 30)        /* decompressed primary */
-#define COPA_RPMMD_PACKAGES_MAX  2000000             /* solvables from one primary */
-#define COPA_RPMMD_CHKSUM_MAX    64
+#define COPA_REPOMD_MAX         (4u << 20)   /* repomd.xml */
+#define COPA_RPMMD_PRIMARY_MAX  (1ull << 30) /* compressed primary */
+#define COPA_RPMMD_OPEN_MAX     (8ull << 30) /* decompressed primary */
+#define COPA_RPMMD_PACKAGES_MAX 2000000      /* solvables from one primary */
+#define COPA_RPMMD_CHKSUM_MAX   64
 
 /* One <data> entry of repomd.xml. */
 struct copa_repomd_file {
@@ -60,7 +60,7 @@ void copa_repomd_release(struct copa_repomd *md);
  * COPA_E_VERIFY for a weak checksum type.
  */
 int copa_repomd_parse(const void *xml, size_t n, const char *name, struct copa_repomd *md,
-		      struct copa_err *err);
+                      struct copa_err *err);
 
 /*
  * Verifies the primary file open on fd (read from its start; the fd is not
@@ -69,8 +69,8 @@ int copa_repomd_parse(const void *xml, size_t n, const char *name, struct copa_r
  * COPA_E_INPUT for a file libsolv cannot parse (with libsolv's reason),
  * COPA_E_LIMIT past a cap. On failure repo holds nothing new.
  */
-int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f,
-			   const char *name, struct copa_err *err);
+int copa_rpmmd_add_primary(Repo *repo, int fd, const struct copa_repomd_file *f, const char *name,
+                           struct copa_err *err);
 
 /*
  * Loads a repository that sits in a local directory (dirfd: the directory
