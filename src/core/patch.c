@@ -922,14 +922,17 @@ static int prepare_one(void *ctx, size_t i, struct copa_pm_pkg *p, struct copa_e
 
 /*
  * A package that cannot be fetched or applied: under --ignore-errors it is
- * skipped (recorded as failed; a failed apply changed nothing), else the
- * platform fails.
+ * skipped (recorded as failed), else the platform fails. An apply refuses bad
+ * package input before its first write, so a refused package changed nothing;
+ * a local I/O error (ENOSPC, EIO) can strike between two writes of one
+ * package, so it is never skipped: the platform fails and nothing is committed.
  */
-static int package_failed(struct platform_ctx *c, size_t i, struct copa_err *err)
+static int package_failed(struct platform_ctx *c, size_t i, bool applying, struct copa_err *err)
 {
 	const struct copa_pm_pkg *p = &c->pm->plan.pkgs[i];
 
-	if (!c->r->o->ignore_errors || err->code == COPA_E_CANCELED || err->code == COPA_E_TIMEOUT)
+	if (!c->r->o->ignore_errors || err->code == COPA_E_CANCELED ||
+	    err->code == COPA_E_TIMEOUT || (applying && err->code == COPA_E_IO))
 		return -1;
 	copa_warn(c->r->o->out, "%s: skipping package '%s' %s: %s", c->name, p->name, p->version,
 	          err->msg);
@@ -954,14 +957,14 @@ static int fetch_and_apply(struct platform_ctx *c, const struct copa_pkg_fetch_o
 		}
 		if (copa_pkg_fetch_wait(f, i, err) < 0) {
 			copa_err_wrap(err, "%s", c->name);
-			if (package_failed(c, i, err) == 0)
+			if (package_failed(c, i, false, err) == 0)
 				continue;
 			copa_pkg_fetch_end(f, NULL, NULL);
 			return -1;
 		}
 		if (c->pm->ops->apply(c->pm, c->builder, i, &c->applied[i], err) < 0) {
 			copa_err_wrap(err, "%s: package '%s' %s", c->name, p->name, p->version);
-			if (package_failed(c, i, err) == 0)
+			if (package_failed(c, i, true, err) == 0)
 				goto next;
 			copa_pkg_fetch_cancel(f);
 			copa_pkg_fetch_end(f, NULL, NULL);

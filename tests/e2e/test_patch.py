@@ -188,6 +188,34 @@ def test_ignore_errors_skips_a_package_that_fails_to_download(copa, patched_worl
     assert ids == ["CVE-2099-0006"]
 
 
+def test_ignore_errors_does_not_skip_a_disk_full_apply(copa, world, tmp_path):
+    """A local I/O error while a package's files are written (the cache, where the layer is
+    staged, is a 6 MiB tmpfs; the update holds 16 MiB of zeros, 16 KiB compressed) can leave
+    that package half-written: --ignore-errors must not skip it as if it had changed nothing.
+    The run fails naming the package and the cause, and no tag is written."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    base = base_packages(world)
+    world.publish(world.pkg("tool", "1.0-2", {
+        "/usr/bin/tool": {"data": "tool 1.0-2\n", "mode": 0o755},
+        "/usr/share/tool/zeros.bin": bytes(16 << 20)}))
+    layout = world.image(world.rootfs(base))
+    cache = tmp_path / "small-cache"
+    cache.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(cache)], check=True)
+    try:
+        p = copa("patch", "--cache-dir", cache, "-i", f"oci:{layout}:1.0", "-t", "full",
+                 "--ignore-errors", cache_dir=False)
+    finally:
+        subprocess.run(["umount", "-l", str(cache)], check=True)
+    assert p.returncode == 1, p.stderr
+    assert "'tool'" in p.stderr and "No space left on device" in p.stderr, p.stderr
+    assert "skipping package 'tool'" not in p.stderr
+    tags = [m.get("annotations", {}).get("org.opencontainers.image.ref.name")
+            for m in json.loads((layout / "index.json").read_text())["manifests"]]
+    assert tags == ["1.0"]
+
+
 def test_nothing_to_patch_exits_zero(copa, world, tmp_path):
     base = base_packages(world)
     world.publish(*base)  # the repository has nothing newer
