@@ -75,6 +75,7 @@ struct run {
 	struct copa_image_src *src;
 	struct copa_update_manifest_list reports;
 	struct copa_summary *summary;
+	size_t n_skipped; /* packages --ignore-errors skipped, on every platform */
 	struct job *jobs;
 	size_t n_jobs;
 	char now[32]; /* RFC 3339, UTC */
@@ -937,6 +938,7 @@ static int package_failed(struct platform_ctx *c, size_t i, bool applying, struc
 	copa_warn(c->r->o->out, "%s: skipping package '%s' %s: %s", c->name, p->name, p->version,
 	          err->msg);
 	c->failed[i] = copa_xstrdup(err->msg);
+	c->r->n_skipped++;
 	copa_err_clear(err);
 	return 0;
 }
@@ -1744,8 +1746,14 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 		n_patched += r.jobs[i].patched;
 	}
 	if (n_patched == 0) {
-		copa_info(o->out, "nothing to patch: %s is up to date; no image written",
-		          r.src_string);
+		if (r.n_skipped)
+			copa_info(o->out,
+			          "nothing patched: %zu package%s could not be updated (see the "
+			          "warnings above); %s is kept as it was; no image written",
+			          r.n_skipped, r.n_skipped == 1 ? "" : "s", r.src_string);
+		else
+			copa_info(o->out, "nothing to patch: %s is up to date; no image written",
+			          r.src_string);
 		*result = COPA_PATCH_NOTHING_TO_DO;
 		rc = write_outputs(&r, false, err);
 		goto out;

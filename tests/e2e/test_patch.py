@@ -186,6 +186,13 @@ def test_ignore_errors_skips_a_package_that_fails_to_download(copa, patched_worl
     assert plat["status"] == "patched" and plat["error"] is None
     ids = sorted(s["vulnerability"]["name"] for s in json.loads(vex.read_text())["statements"])
     assert ids == ["CVE-2099-0006"]
+    # Only the broken package asked for: nothing is patched, and copa does not call the
+    # image up to date.
+    only = native_report(tmp_path / "only.json", [("tool", "1.0-1", "1.0-2", "CVE-2099-0005")])
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "-r", only, "-s", "native", "-t", "none",
+             "--ignore-errors")
+    assert p.returncode == 0, p.stderr
+    assert "1 package could not be updated" in p.stderr and "up to date" not in p.stderr
 
 
 def test_ignore_errors_does_not_skip_a_disk_full_apply(copa, world, tmp_path):
