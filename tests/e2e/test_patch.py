@@ -209,7 +209,10 @@ def test_ignore_errors_does_not_skip_a_disk_full_apply(copa, world, tmp_path):
     layout = world.image(world.rootfs(base))
     cache = tmp_path / "small-cache"
     cache.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(cache)], check=True)
+    m = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=6m", "tmpfs", str(cache)],
+                       capture_output=True, text=True)
+    if m.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {m.stderr.strip()}")
     try:
         p = copa("patch", "--cache-dir", cache, "-i", f"oci:{layout}:1.0", "-t", "full",
                  "--ignore-errors", cache_dir=False)
