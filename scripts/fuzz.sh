@@ -2,7 +2,8 @@
 # fuzz.sh [SECONDS] [JOBS] [TARGET...]: builds the libFuzzer targets (clang,
 # ASan+UBSan, build-fuzz/) and runs each for SECONDS (default 600) of wall
 # time, JOBS at a time (default 2). Each target starts from a copy of its seed
-# corpus (the repository's corpus is not written to). Prints one line per
+# corpus (the repository's corpus is not written to; trivy and grype also get
+# the real reports of the shared test data). Prints one line per
 # target with its exec count, and the crash files of any finding; exits
 # non-zero when a target found something.
 set -u
@@ -23,6 +24,7 @@ if [ ! -f build-fuzz/build.ninja ]; then
 fi
 ninja -C build-fuzz >/dev/null || { echo "fuzz.sh: build failed (ninja -C build-fuzz)" >&2; exit 1; }
 
+shared=${COPA_SHARED_TESTDATA:-../shared/testdata}
 work=$(mktemp -d "${TMPDIR:-/tmp}/copa-fuzz.XXXXXX") || exit 1
 echo "fuzz.sh: $# targets, $secs s each, $jobs at a time; work files in $work"
 
@@ -30,6 +32,8 @@ run_one() {
 	t=$1
 	mkdir -p "$work/$t/corpus" "$work/$t/artifacts"
 	cp -r "tests/fuzz/corpus/$t/." "$work/$t/corpus/" 2>/dev/null
+	# Real scanner reports seed trivy and grype from the shared test data (as the replay does).
+	[ -d "$shared/reports/$t" ] && cp "$shared/reports/$t/"* "$work/$t/corpus/"
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 		nice -n 19 "build-fuzz/tests/fuzz/fuzz_$t" -max_total_time="$secs" -rss_limit_mb=4096 \
 		-timeout=30 -print_final_stats=1 -artifact_prefix="$work/$t/artifacts/" "$work/$t/corpus" \
