@@ -11,26 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-/* Next whitespace-separated word of rest (gpgv's status lines); false at the end. */
-static bool status_word(struct copa_blob *rest, struct copa_blob *word)
-{
-	size_t i = 0, j;
-
-	while (i < rest->n && (rest->p[i] == ' ' || rest->p[i] == '\t' || rest->p[i] == '\n' ||
-	                       rest->p[i] == '\r'))
-		i++;
-	if (i == rest->n)
-		return false;
-	j = i;
-	while (j < rest->n && rest->p[j] != ' ' && rest->p[j] != '\t' && rest->p[j] != '\n' &&
-	       rest->p[j] != '\r')
-		j++;
-	*word = copa_blob(rest->p + i, j - i);
-	rest->p += j;
-	rest->n -= j;
-	return true;
-}
-
 /* Copies a word (hex key ID or fingerprint) into a fixed buffer, uppercased. */
 static void set_key(char *dst, size_t cap, struct copa_blob w)
 {
@@ -88,9 +68,9 @@ void copa_gpgv_eval(const char *status, size_t n, char *const *fingerprints,
 			continue;
 		line.p += 9;
 		line.n -= 9;
-		if (!status_word(&line, &kw))
+		if (!copa_blob_word(&line, &kw))
 			continue;
-		if (!status_word(&line, &a1))
+		if (!copa_blob_word(&line, &a1))
 			a1 = COPA_BLOB_NULL;
 		if (copa_blob_eqs(kw, "BADSIG")) {
 			bad = true;
@@ -112,7 +92,7 @@ void copa_gpgv_eval(const char *status, size_t n, char *const *fingerprints,
 			struct copa_blob w[9] = {{0}};
 			size_t nw = 0;
 
-			while (nw < 9 && status_word(&line, &w[nw]))
+			while (nw < 9 && copa_blob_word(&line, &w[nw]))
 				nw++;
 			if (nw < 7)
 				continue;

@@ -90,3 +90,22 @@ int copa_blob_to_u64(struct copa_blob b, uint64_t max, uint64_t *out)
 	*out = v;
 	return 0;
 }
+
+bool copa_blob_word(struct copa_blob *rest, struct copa_blob *word)
+{
+	size_t i = 0, j;
+
+	while (i < rest->n && (rest->p[i] == ' ' || rest->p[i] == '\t' || rest->p[i] == '\n' ||
+	                       rest->p[i] == '\r'))
+		i++;
+	if (i == rest->n)
+		return false;
+	j = i;
+	while (j < rest->n && rest->p[j] != ' ' && rest->p[j] != '\t' && rest->p[j] != '\n' &&
+	       rest->p[j] != '\r')
+		j++;
+	*word = copa_blob(rest->p + i, j - i);
+	rest->p += j;
+	rest->n -= j;
+	return true;
+}

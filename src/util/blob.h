@@ -60,6 +60,13 @@ struct copa_blob copa_blob_trim(struct copa_blob b);
  */
 bool copa_blob_split(struct copa_blob *rest, char sep, struct copa_blob *tok);
 
+/*
+ * Splits text into words separated by spaces, tabs, CRs and newlines: each call
+ * returns the next word in *word and consumes it from *rest. Returns false when
+ * none is left.
+ */
+bool copa_blob_word(struct copa_blob *rest, struct copa_blob *word);
+
 /* Pointer to the first `c` in b, or NULL. */
 const char *copa_blob_chr(struct copa_blob b, char c);
 

@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct copa_blob v = copa_deb822_get(&para, "Conffiles"), line, w;
 
 		while (copa_deb822_lines(&v, &line))
-			while (copa_deb822_word(&line, &w))
+			while (copa_blob_word(&line, &w))
 				;
 		(void)copa_deb822_get_trim(&para, "Package");
 	}

@@ -86,7 +86,7 @@ static void comments_in_sources(void **state)
 	assert_int_equal(copa_deb822_next(&p, &para, &err), 1);
 	assert_int_equal(para.n, 2);
 	rest = copa_deb822_get(&para, "uris");
-	while (copa_deb822_word(&rest, &w))
+	while (copa_blob_word(&rest, &w))
 		words++;
 	assert_int_equal(words, 1);
 	copa_deb822_para_release(&para);

@@ -285,7 +285,7 @@ static void load_file_triggers(struct copa_deb_apply *a)
 			struct file_trigger *t;
 			char *slash;
 
-			if (!copa_deb822_word(&line, &p) || !copa_deb822_word(&line, &k) ||
+			if (!copa_blob_word(&line, &p) || !copa_blob_word(&line, &k) ||
 			    p.p[0] != '/' || a->n_ftrig >= 100000)
 				continue;
 			a->ftrig = copa_xgrow(a->ftrig, &cap, a->n_ftrig + 1, sizeof(*a->ftrig));
@@ -1184,9 +1184,9 @@ static void plan_scripts(struct plan *pl)
 			while (rest.n && copa_blob_split(&rest, '\n', &line)) {
 				struct copa_blob kw, name;
 
-				if (!copa_deb822_word(&line, &kw) || kw.p[0] == '#' ||
+				if (!copa_blob_word(&line, &kw) || kw.p[0] == '#' ||
 				    !copa_blob_starts(kw, "activate") ||
-				    !copa_deb822_word(&line, &name))
+				    !copa_blob_word(&line, &name))
 					continue;
 				strv_add(&pl->skipped,
 				         copa_xasprintf("trigger %.*s", (int)name.n, name.p));
@@ -1772,8 +1772,7 @@ static void parse_interests(const char *text, size_t len, struct interest **out,
 	while (rest.n && copa_blob_split(&rest, '\n', &line)) {
 		struct copa_blob kw, name;
 
-		if (!copa_deb822_word(&line, &kw) || kw.p[0] == '#' ||
-		    !copa_deb822_word(&line, &name))
+		if (!copa_blob_word(&line, &kw) || kw.p[0] == '#' || !copa_blob_word(&line, &name))
 			continue;
 		if (!copa_blob_eqs(kw, "interest") && !copa_blob_eqs(kw, "interest-await") &&
 		    !copa_blob_eqs(kw, "interest-noawait"))

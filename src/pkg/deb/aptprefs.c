@@ -123,7 +123,7 @@ static bool parse_record(const struct copa_deb822_para *para, struct copa_apt_pi
 		return false;
 	}
 	rest = copa_blob_eqs(pkgs, "*") ? copa_blob(pkgs.p + pkgs.n, 0) : pkgs; /* "*": general */
-	while (copa_deb822_word(&rest, &w)) {
+	while (copa_blob_word(&rest, &w)) {
 		if (is_regex(w)) {
 			*bad = "regular expressions";
 			return false;

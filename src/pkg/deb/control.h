@@ -76,10 +76,4 @@ static inline bool copa_deb822_has(const struct copa_deb822_para *para, const ch
  */
 bool copa_deb822_lines(struct copa_blob *rest, struct copa_blob *line);
 
-/*
- * Splits a whitespace-separated value into words: each call returns the next
- * word in *word. Returns false when none is left.
- */
-bool copa_deb822_word(struct copa_blob *rest, struct copa_blob *word);
-
 #endif

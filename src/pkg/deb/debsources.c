@@ -218,7 +218,7 @@ static int split_list(struct strv *sv, struct copa_blob v, const char *what, con
 {
 	struct copa_blob rest = v, w;
 
-	while (copa_deb822_word(&rest, &w)) {
+	while (copa_blob_word(&rest, &w)) {
 		struct copa_blob r2 = w, part;
 
 		while (copa_blob_split(&r2, ',', &part)) {
@@ -333,17 +333,17 @@ static int parse_line(struct entry *e, struct copa_blob line, const char *where,
 			                    where);
 		opts = copa_blob(rest.p + 1, (size_t)(close - rest.p - 1));
 		rest = copa_blob(close + 1, (size_t)(rest.p + rest.n - close - 1));
-		while (copa_deb822_word(&opts, &o))
+		while (copa_blob_word(&opts, &o))
 			if (line_option(e, o, where, err) < 0)
 				return -1;
 	}
-	if (!copa_deb822_word(&rest, &w) || !valid_uri(w))
+	if (!copa_blob_word(&rest, &w) || !valid_uri(w))
 		return copa_err_set(err, COPA_E_INPUT, "%s: expected a repository URI", where);
 	strv_push(&e->uris, w);
-	if (!copa_deb822_word(&rest, &w) || !valid_word(w))
+	if (!copa_blob_word(&rest, &w) || !valid_word(w))
 		return copa_err_set(err, COPA_E_INPUT, "%s: expected a suite after the URI", where);
 	strv_push(&e->suites, w);
-	while (copa_deb822_word(&rest, &w)) {
+	while (copa_blob_word(&rest, &w)) {
 		if (!valid_word(w) || e->components.n >= 64)
 			return copa_err_set(err, COPA_E_INPUT, "%s: invalid component '%.*s'",
 			                    where, (int)(w.n > 64 ? 64 : w.n), w.p);
@@ -481,7 +481,7 @@ static int para_entry(struct entry *e, const struct copa_deb822_para *p, const c
 	{
 		struct copa_blob rest = copa_deb822_get(p, "URIs");
 
-		while (copa_deb822_word(&rest, &w)) {
+		while (copa_blob_word(&rest, &w)) {
 			if (!valid_uri(w) || e->uris.n >= 64) {
 				copa_err_set(err, COPA_E_INPUT, "%s: invalid URI '%.*s'", where,
 				             (int)(w.n > 64 ? 64 : w.n), w.p);

@@ -247,11 +247,11 @@ static int parse_status_field(struct copa_dpkg_pkg *p, struct copa_blob v, const
 	const char *const *sets[3] = {wants, eflags, states};
 
 	for (int i = 0; i < 3; i++)
-		if (!copa_deb822_word(&v, &w[i]) || !word_in(w[i], sets[i]))
+		if (!copa_blob_word(&v, &w[i]) || !word_in(w[i], sets[i]))
 			return copa_err_set(err, COPA_E_INPUT,
 			                    "%s: package '%s' has an invalid Status", what,
 			                    p->name);
-	if (copa_deb822_word(&v, &extra))
+	if (copa_blob_word(&v, &extra))
 		return copa_err_set(err, COPA_E_INPUT, "%s: package '%s' has an invalid Status",
 		                    what, p->name);
 	p->want = copa_blob_dup(w[0]);
@@ -658,8 +658,8 @@ int copa_dpkgdb_parse_statoverride(struct copa_dpkgdb *db, const char *text, siz
 		lineno++;
 		if (!line.n)
 			continue;
-		if (!copa_deb822_word(&line, &w[0]) || !copa_deb822_word(&line, &w[1]) ||
-		    !copa_deb822_word(&line, &w[2]))
+		if (!copa_blob_word(&line, &w[0]) || !copa_blob_word(&line, &w[1]) ||
+		    !copa_blob_word(&line, &w[2]))
 			return copa_err_set(err, COPA_E_INPUT,
 			                    "'statoverride' line %zu: too few fields", lineno);
 		path = copa_blob_trim(line);

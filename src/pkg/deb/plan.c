@@ -203,7 +203,7 @@ static struct copa_blob want_of(const struct copa_deb822_para *p)
 	struct copa_blob s = copa_deb822_get_trim(p, "Status"), w = COPA_BLOB_NULL;
 
 	if (s.p)
-		copa_deb822_word(&s, &w);
+		copa_blob_word(&s, &w);
 	return w;
 }
 
@@ -214,7 +214,7 @@ static bool installed_para(const struct copa_deb822_para *p)
 
 	if (!s.p)
 		return true;
-	while (copa_deb822_word(&s, &w))
+	while (copa_blob_word(&s, &w))
 		if (++i == 3)
 			return !copa_blob_eqs(w, "not-installed") &&
 			       !copa_blob_eqs(w, "config-files");

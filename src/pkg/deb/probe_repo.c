@@ -64,7 +64,7 @@ static bool is_installed(const struct copa_deb822_para *p)
 	if (!s.p)
 		return true; /* status.d paragraphs carry no Status */
 	rest = s;
-	while (copa_deb822_word(&rest, &w))
+	while (copa_blob_word(&rest, &w))
 		if (++i == 3)
 			return !copa_blob_eqs(w, "not-installed") &&
 			       !copa_blob_eqs(w, "config-files");
@@ -145,7 +145,7 @@ static int detect_archs(struct copa_view *v, const char *hint, struct copa_deb_s
 		if (copa_view_read(v, "var/lib/dpkg/arch", 4096, &b, &e2) == 0) {
 			struct copa_blob rest = copa_blob(b.p, b.len), w;
 
-			while (copa_deb822_word(&rest, &w))
+			while (copa_blob_word(&rest, &w))
 				if (valid_arch(w) && !copa_blob_eqs(w, st->native_arch) &&
 				    !copa_blob_eqs(w, "all") && nf < 16)
 					push_unique(&foreign, &nf, &fcap, w);

@@ -146,9 +146,8 @@ static int parse_sha256(struct copa_release *r, struct copa_blob v, const char *
 
 		if (line.n == 0)
 			continue;
-		if (!copa_deb822_word(&line, &hash) || !copa_deb822_word(&line, &size) ||
-		    !copa_deb822_word(&line, &path) ||
-		    copa_deb822_word(&line, &(struct copa_blob){0}))
+		if (!copa_blob_word(&line, &hash) || !copa_blob_word(&line, &size) ||
+		    !copa_blob_word(&line, &path) || copa_blob_word(&line, &(struct copa_blob){0}))
 			return copa_err_set(err, COPA_E_INPUT,
 			                    "%s: malformed SHA256 line (want 'hash size path')",
 			                    what);
@@ -247,7 +246,7 @@ int copa_release_parse(const char *text, size_t n, const char *what, struct copa
 	    date_field(&para, "Valid-Until", &out->valid_until, what, err) < 0)
 		goto fail;
 	rest = copa_deb822_get_trim(&para, "Architectures");
-	while (rest.p && copa_deb822_word(&rest, &w) && na < 256) {
+	while (rest.p && copa_blob_word(&rest, &w) && na < 256) {
 		out->architectures = copa_xgrow(out->architectures, &cap, na + 2, sizeof(char *));
 		out->architectures[na++] = copa_blob_dup(w);
 		out->architectures[na] = NULL;
