@@ -1,6 +1,7 @@
 /* pm.c: what every package family shares behind pm.h: detection order, outcomes, releases. */
 #include "pkg/pm.h"
 
+#include "util/buf.h"
 #include "util/mem.h"
 
 #include <stdlib.h>
@@ -37,6 +38,25 @@ void copa_pm_applied_release(struct copa_pm_applied *a)
 		free(*p);
 	free(a->skipped);
 	memset(a, 0, sizeof(*a));
+}
+
+bool copa_pm_has_file(struct copa_view *v, const char *path)
+{
+	struct copa_buf canon = COPA_BUF_INIT;
+	const struct copa_view_entry *e = NULL;
+	bool r = copa_view_resolve(v, path, COPA_VIEW_FOLLOW, &canon, &e, NULL) == 0 && e &&
+	         (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
+
+	copa_buf_release(&canon);
+	return r;
+}
+
+bool copa_pm_distroless(struct copa_view *v, const char *const *bins)
+{
+	for (const char *const *p = bins; *p; p++)
+		if (copa_pm_has_file(v, *p))
+			return false;
+	return true;
 }
 
 void copa_pm_info_release(struct copa_pm_info *i)

@@ -113,6 +113,11 @@ struct copa_pm_info {
 };
 void copa_pm_info_release(struct copa_pm_info *i);
 
+/* For detect: whether path names a regular file (or hard link) in the view, through symlinks. */
+bool copa_pm_has_file(struct copa_view *v, const char *path);
+/* For detect: true when none of bins (NULL-terminated) is a file in the view. */
+bool copa_pm_distroless(struct copa_view *v, const char *const *bins);
+
 /* What open needs. Everything is borrowed and must outlive the copa_pm. */
 struct copa_pm_open_opts {
 	struct copa_view *view; /* the image's merged view; apply updates it */

@@ -13,17 +13,6 @@
 
 #define APK_DB_MAX (256 * 1024 * 1024)
 
-static bool exists(struct copa_view *v, const char *path)
-{
-	struct copa_buf canon = COPA_BUF_INIT;
-	const struct copa_view_entry *e = NULL;
-	bool r = copa_view_resolve(v, path, COPA_VIEW_FOLLOW, &canon, &e, NULL) == 0 && e &&
-	         (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
-
-	copa_buf_release(&canon);
-	return r;
-}
-
 static int apk_detect(struct copa_view *v, struct copa_pm_info *info, struct copa_err *err)
 {
 	static const char *const dbs[] = {"lib/apk/db/installed", "usr/lib/apk/db/installed", NULL};
@@ -32,13 +21,10 @@ static int apk_detect(struct copa_view *v, struct copa_pm_info *info, struct cop
 	struct copa_blob rest, line;
 
 	for (const char *const *db = dbs; *db; db++) {
-		if (!exists(v, *db))
+		if (!copa_pm_has_file(v, *db))
 			continue;
 		info->db_path = copa_xstrdup(*db);
-		info->distroless = true;
-		for (const char *const *p = bins; *p; p++)
-			if (exists(v, *p))
-				info->distroless = false;
+		info->distroless = copa_pm_distroless(v, bins);
 		if (copa_view_read(v, *db, APK_DB_MAX, &b, err) < 0) {
 			copa_buf_release(&b);
 			return copa_err_wrap(err, "apk database");

@@ -42,17 +42,6 @@ struct deb_pm {
 
 /* ---- detect ---- */
 
-static bool exists(struct copa_view *v, const char *path, enum copa_ftype type)
-{
-	struct copa_buf canon = COPA_BUF_INIT;
-	const struct copa_view_entry *e = NULL;
-	bool r = copa_view_resolve(v, path, COPA_VIEW_FOLLOW, &canon, &e, NULL) == 0 && e &&
-	         (e->type == type || (type == COPA_FT_REG && e->type == COPA_FT_HARDLINK));
-
-	copa_buf_release(&canon);
-	return r;
-}
-
 static int count_deb822(const char *text, size_t n, const char *what, bool only_installed,
                         long *count, struct copa_err *err)
 {
@@ -87,10 +76,7 @@ static int deb_detect(struct copa_view *v, struct copa_pm_info *info, struct cop
 		return r;
 	r = 0;
 	info->n_packages = 0;
-	info->distroless = true;
-	for (const char *const *p = bins; *p; p++)
-		if (exists(v, *p, COPA_FT_REG))
-			info->distroless = false;
+	info->distroless = copa_pm_distroless(v, bins);
 	if (layout == COPA_DPKGDB_STATUS) {
 		info->db_path = copa_xstrdup("var/lib/dpkg/status");
 		r = copa_view_read(v, "var/lib/dpkg/status", PKG_DB_MAX, &b, err);

@@ -13,17 +13,6 @@
 
 #define RPM_MANIFEST_MAX (256 * 1024 * 1024)
 
-static bool exists(struct copa_view *v, const char *path)
-{
-	struct copa_buf canon = COPA_BUF_INIT;
-	const struct copa_view_entry *e = NULL;
-	bool r = copa_view_resolve(v, path, COPA_VIEW_FOLLOW, &canon, &e, NULL) == 0 && e &&
-	         (e->type == COPA_FT_REG || e->type == COPA_FT_HARDLINK);
-
-	copa_buf_release(&canon);
-	return r;
-}
-
 static int rpm_detect(struct copa_view *v, struct copa_pm_info *info, struct copa_err *err)
 {
 	static const char *const dbs[] = {"var/lib/rpm/rpmdb.sqlite",
@@ -38,13 +27,10 @@ static int rpm_detect(struct copa_view *v, struct copa_pm_info *info, struct cop
 	    "usr/bin/tdnf", "bin/rpm",     NULL};
 
 	for (const char *const *db = dbs; *db; db++) {
-		if (!exists(v, *db))
+		if (!copa_pm_has_file(v, *db))
 			continue;
 		info->db_path = copa_xstrdup(*db);
-		info->distroless = true;
-		for (const char *const *p = bins; *p; p++)
-			if (exists(v, *p))
-				info->distroless = false;
+		info->distroless = copa_pm_distroless(v, bins);
 		info->n_packages = -1;
 		if (strstr(*db, "rpmmanifest")) {
 			struct copa_buf b = COPA_BUF_INIT;
