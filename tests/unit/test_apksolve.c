@@ -23,9 +23,6 @@
 #include "testutil.h"
 #include "apkutil.h"
 
-#include <archive.h>
-#include <archive_entry.h>
-
 /* "name-ver[;D:..][;p:..][;i:..][;k:..]" records separated by '|' → index text. */
 static void to_index(const char *spec, struct copa_buf *out)
 {
@@ -203,38 +200,6 @@ static void table(void **state)
 	}
 }
 
-/* A file of a minirootfs tarball. */
-static void rootfs_file(const char *rel, const char *name, struct copa_buf *out)
-{
-	char *path = copa_test_shared_path(rel);
-	struct archive *a = archive_read_new();
-	struct archive_entry *e;
-	bool found = false;
-
-	archive_read_support_filter_gzip(a);
-	archive_read_support_format_tar(a);
-	if (archive_read_open_filename(a, path, 65536) != ARCHIVE_OK)
-		fail_msg("cannot open '%s': %s", path, archive_error_string(a));
-	while (!found && archive_read_next_header(a, &e) == ARCHIVE_OK) {
-		const char *n = archive_entry_pathname(e);
-
-		if (n[0] == '.' && n[1] == '/')
-			n += 2;
-		if (strcmp(n, name) == 0) {
-			char chunk[65536];
-			la_ssize_t r;
-
-			while ((r = archive_read_data(a, chunk, sizeof(chunk))) > 0)
-				copa_buf_add(out, chunk, (size_t)r);
-			found = true;
-		}
-	}
-	archive_read_free(a);
-	if (!found)
-		fail_msg("'%s' has no %s", path, name);
-	free(path);
-}
-
 /* One held-out case: copa's plan must be the list apk itself made. */
 static void held_out_case(const char *root, const char *index_rel, const char *expected,
                           size_t count, const char *add_u)
@@ -254,8 +219,8 @@ static void held_out_case(const char *root, const char *index_rel, const char *e
 	struct copa_apksolve_in in;
 	struct copa_apksolve_out out;
 
-	rootfs_file(root, "lib/apk/db/installed", &db_text);
-	rootfs_file(root, "etc/apk/world", &world_text);
+	apk_rootfs_read(root, "lib/apk/db/installed", &db_text);
+	apk_rootfs_read(root, "etc/apk/world", &world_text);
 	copa_apkdb_init(&db);
 	assert_ok(copa_apkdb_parse(&db, db_text.p, db_text.len, "installed", &err));
 	/* apk add -u NAME upgrades NAME and adds it to world */
