@@ -361,7 +361,9 @@ int copa_rpmmf_check_pair(const struct copa_rpmmf *m, const struct copa_rpmmf1 *
 	return rc;
 }
 
-int copa_rpmmf_write(const struct copa_rpmmf *m, struct copa_buf *out, struct copa_err *err)
+/* Both manifests: every entry checked as Trivy would read it back, then one line each. */
+static int write_lines(const struct copa_rpmmf *m, bool full, struct copa_buf *out,
+                       struct copa_err *err)
 {
 	for (size_t i = 0; i < m->n; i++) {
 		const struct copa_rpmmf_entry *e = &m->v[i];
@@ -372,31 +374,28 @@ int copa_rpmmf_write(const struct copa_rpmmf *m, struct copa_buf *out, struct co
 			                    "cannot write package '%.100s' to the rpm manifest: "
 			                    "%s %s",
 			                    e->name ? e->name : "?", field, why);
-		copa_buf_addf(out, "%s\t%s-%s\t%s\t%s\t%s\t%s\t%s\t%s\t%u\t%s\n", e->name,
-		              e->version, e->release, e->installtime, e->buildtime, e->vendor,
-		              e->epoch_field, e->size, e->arch, e->epoch, e->sourcerpm);
+		if (full)
+			copa_buf_addf(out, "%s\t%s-%s\t%s\t%s\t%s\t%s\t%s\t%s\t%u\t%s\n", e->name,
+			              e->version, e->release, e->installtime, e->buildtime,
+			              e->vendor, e->epoch_field, e->size, e->arch, e->epoch,
+			              e->sourcerpm);
+		else
+			copa_buf_addf(out, "%s-%s-%s.%s\n", e->name, e->version, e->release,
+			              e->arch);
 	}
 	if (out->overflow)
 		return copa_err_set(err, COPA_E_LIMIT, "rpm manifest larger than its buffer");
 	return 0;
 }
 
+int copa_rpmmf_write(const struct copa_rpmmf *m, struct copa_buf *out, struct copa_err *err)
+{
+	return write_lines(m, true, out, err);
+}
+
 int copa_rpmmf_write1(const struct copa_rpmmf *m, struct copa_buf *out, struct copa_err *err)
 {
-	for (size_t i = 0; i < m->n; i++) {
-		const struct copa_rpmmf_entry *e = &m->v[i];
-		const char *why, *field = NULL;
-
-		if ((why = entry_bad(e, &field)))
-			return copa_err_set(err, COPA_E_INPUT,
-			                    "cannot write package '%.100s' to the rpm manifest: "
-			                    "%s %s",
-			                    e->name ? e->name : "?", field, why);
-		copa_buf_addf(out, "%s-%s-%s.%s\n", e->name, e->version, e->release, e->arch);
-	}
-	if (out->overflow)
-		return copa_err_set(err, COPA_E_LIMIT, "rpm manifest larger than its buffer");
-	return 0;
+	return write_lines(m, false, out, err);
 }
 
 int copa_rpmmf_entry_from_pkg(const struct copa_rpm_pkg *p, struct copa_rpmmf_entry *e,
