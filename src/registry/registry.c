@@ -1271,6 +1271,142 @@ out:
 	return rc;
 }
 
+/* The target of a `Link: <url>; rel="next"` header, or NULL. */
+static char *next_link(const char *link)
+{
+	const char *p = link;
+
+	while (p && *p) {
+		const char *lt = strchr(p, '<'), *gt, *end;
+
+		if (!lt || !(gt = strchr(lt, '>')))
+			return NULL;
+		end = strchr(gt, ',');
+		{
+			size_t plen = end ? (size_t)(end - gt) : strlen(gt);
+			char *params = copa_xstrndup(gt + 1, plen - 1);
+			bool next = strstr(params, "rel=\"next\"") || strstr(params, "rel=next");
+
+			free(params);
+			if (next)
+				return copa_xstrndup(lt + 1, (size_t)(gt - lt - 1));
+		}
+		p = end ? end + 1 : NULL;
+	}
+	return NULL;
+}
+
+static void tags_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+char **copa_registry_list_tags(struct copa_registry *r, unsigned page_size, size_t *n,
+                               struct copa_err *err)
+{
+	_cleanup_free_ char *scope = NULL, *what = NULL, *url = NULL;
+	char **tags = NULL;
+	size_t cap = 0, count = 0;
+
+	*n = 0;
+	what = copa_xasprintf("cannot list the tags of '%s/%s'", r->host, r->repo);
+	if (ensure_endpoint(r, err) < 0) {
+		copa_err_wrap(err, "%s", what);
+		return NULL;
+	}
+	scope = copa_scope_repo(r->repo, "pull");
+	url = copa_xasprintf("%s/v2/%s/tags/list?n=%u", r->base, r->repo,
+	                     page_size ? page_size : 1000);
+	for (unsigned page = 0; url; page++) {
+		struct copa_http_resp resp = {0};
+		struct copa_buf buf = COPA_BUF_INIT;
+		struct rreq q = {
+		    .method = "GET", .url = url, .scopes = scope, .resp_body = &buf, .what = what};
+		json_t *j = NULL, *list;
+		char *next = NULL;
+		int rc = -1;
+
+		if (page >= COPA_REGISTRY_MAX_PAGES) {
+			copa_err_set(err, COPA_E_LIMIT, "%s: more than %d pages", what,
+			             COPA_REGISTRY_MAX_PAGES);
+			goto page_out;
+		}
+		copa_buf_init(&buf, r->max_manifest);
+		if (reg_do(r, &q, &resp, err) < 0)
+			goto page_out;
+		if (resp.status != 200) {
+			status_err(r, &resp, buf.p, buf.len, what, err);
+			goto page_out;
+		}
+		j = copa_json_parse(buf.p, buf.len, r->max_manifest, "tag list", err);
+		if (!j || !json_is_object(j)) {
+			if (j)
+				copa_err_set(err, COPA_E_INPUT,
+				             "the tag list is not a JSON object");
+			copa_err_wrap(err, "%s", what);
+			goto page_out;
+		}
+		list = json_object_get(j, "tags");
+		if (list && !json_is_null(list) && !json_is_array(list)) {
+			copa_err_set(err, COPA_E_INPUT, "%s: 'tags' is not a list", what);
+			goto page_out;
+		}
+		for (size_t i = 0; list && json_is_array(list) && i < json_array_size(list); i++) {
+			const char *t = json_string_value(json_array_get(list, i));
+
+			if (!t || !copa_registry_tag_valid(t))
+				continue;
+			if (count >= COPA_REGISTRY_MAX_TAGS) {
+				copa_err_set(err, COPA_E_LIMIT, "%s: more than %d tags", what,
+				             COPA_REGISTRY_MAX_TAGS);
+				goto page_out;
+			}
+			tags = copa_xgrow(tags, &cap, count + 2, sizeof(*tags));
+			tags[count++] = copa_xstrdup(t);
+			tags[count] = NULL;
+		}
+		{
+			const char *link = copa_http_resp_header(&resp, "Link");
+			char *target = link ? next_link(link) : NULL;
+
+			if (target) {
+				next = copa_url_resolve(resp.url ? resp.url : url, target);
+				free(target);
+				/* Pages come from the same registry, never from somewhere else. */
+				if (!next || !copa_url_same_origin(next, r->base)) {
+					copa_err_set(
+					    err, COPA_E_INPUT,
+					    "%s: the next page is on another server ('%.200s')",
+					    what, link);
+					free(next);
+					next = NULL;
+					goto page_out;
+				}
+			}
+		}
+		rc = 0;
+	page_out:
+		if (j)
+			json_decref(j);
+		copa_buf_release(&buf);
+		copa_http_resp_release(&resp);
+		free(url);
+		url = next;
+		if (rc < 0) {
+			tags_free(tags, count);
+			free(url);
+			url = NULL;
+			return NULL;
+		}
+	}
+	if (!tags)
+		tags = copa_xcalloc(1, sizeof(*tags));
+	*n = count;
+	return tags;
+}
+
 int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const char *media_type,
                                const void *body, size_t n, char digest[COPA_DIGEST_MAX],
                                struct copa_err *err)

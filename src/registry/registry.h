@@ -78,6 +78,20 @@ int copa_registry_get_manifest(struct copa_registry *r, const char *ref, struct 
                                char **media_type, char digest[COPA_DIGEST_MAX],
                                struct copa_err *err);
 
+/* Most tags copa_registry_list_tags accepts from one repository, and pages it follows. */
+#define COPA_REGISTRY_MAX_TAGS  100000
+#define COPA_REGISTRY_MAX_PAGES 1000
+
+/*
+ * The repository's tags (the tags/list API), following `Link: <...>;
+ * rel="next"` pages on the same registry, `n` tags per page (0: 1000).
+ * Returns a malloc'd NULL-terminated array of malloc'd valid tags (invalid
+ * names a registry sends are dropped) and sets *n. COPA_E_NOTFOUND when the
+ * repository does not exist, COPA_E_LIMIT past COPA_REGISTRY_MAX_TAGS.
+ */
+char **copa_registry_list_tags(struct copa_registry *r, unsigned page_size, size_t *n,
+                               struct copa_err *err);
+
 /* HEAD of a manifest: *exists false (and 0 returned) on 404. */
 int copa_registry_head_manifest(struct copa_registry *r, const char *ref, bool *exists,
                                 char **media_type, char digest[COPA_DIGEST_MAX], int64_t *size,

@@ -291,7 +291,10 @@ class FaultProxy(BackgroundHTTPServer):
               "reset" (forward, send half the body, then reset the connection),
               "corrupt" (forward, flip a byte in the body),
               "redirect" (answer 307 to `target` + the same path, plus "?sig=1"),
-              "drop" (close without answering)
+              "drop" (close without answering),
+              "paginate" (forward a tags/list request and answer its `n`/`last`
+              page with a `Link: <...>; rel="next"` header, as registries that
+              paginate do: Debian's docker-registry 2.8 ignores `n`)
       method, path (regex searched in the request path), times (how often),
       with_auth (only requests carrying an Authorization header)."""
 
@@ -340,6 +343,8 @@ class FaultProxy(BackgroundHTTPServer):
                     self.end_headers()
                     return
                 status, headers, data = proxy._forward(self.command, self.path, self.headers, body)
+                if action == "paginate" and status == 200:
+                    headers, data = proxy._paginate(self.path, headers, data)
                 if action == "corrupt" and data:
                     i = len(data) // 2
                     data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
@@ -399,6 +404,21 @@ class FaultProxy(BackgroundHTTPServer):
         out = (resp.status, resp.getheaders(), data)
         c.close()
         return out
+
+    @staticmethod
+    def _paginate(path, headers, data):
+        url = urllib.parse.urlsplit(path)
+        q = urllib.parse.parse_qs(url.query)
+        n = int(q.get("n", ["100"])[0])
+        last = q.get("last", [""])[0]
+        doc = json.loads(data)
+        rest = [t for t in sorted(doc.get("tags") or []) if t > last]
+        doc["tags"] = rest[:n]
+        headers = [(k, v) for k, v in headers if k.lower() != "link"]
+        if len(rest) > n:
+            nxt = urllib.parse.urlencode({"n": n, "last": doc["tags"][-1]})
+            headers.append(("Link", f'<{url.path}?{nxt}>; rel="next"'))
+        return headers, json.dumps(doc).encode()
 
     def requests(self, method=None, path=None):
         with self.lock:

@@ -210,3 +210,32 @@ def test_insecure_registry_env_parsing(regtool, make_registry, tmp_path):
     p = regtool("put-blob", f"{reg.host}/copa/x", f,
                 env={"COPA_INSECURE_REGISTRIES": " ,example.com:5000, other.test ,"})
     assert p.returncode == 0, p.stderr
+
+
+def test_tags_list_follows_pages(regtool, make_registry, fault_proxy, tmp_path):
+    reg = make_registry()
+    proxy = fault_proxy(reg.host)
+    layout, desc = make_layout(tmp_path, layers=1)
+    tags = ["1.0", "1.1", "1.2", "2.0", "latest"]
+    push_layout(regtool, reg.host, "copa/tagged", layout, desc, tag=tags[0])
+    mf = layout / "blobs" / "sha256" / desc["digest"].split(":")[1]
+    for t in tags[1:]:
+        p = regtool("put-manifest", f"{reg.host}/copa/tagged:{t}", mf, desc["mediaType"])
+        assert p.returncode == 0, p.stderr
+    proxy.add("paginate", path=r"/tags/list", times=100)
+    p = regtool("tags", f"{proxy.host}/copa/tagged", "2")
+    assert p.returncode == 0, p.stderr
+    got = [line.split(" ", 1)[1] for line in p.stdout.splitlines() if line.startswith("tag ")]
+    assert sorted(got) == sorted(tags)
+    gets = [e["path"] for e in proxy.requests("GET") if "/tags/list" in e["path"]]
+    assert gets[0].endswith("/v2/copa/tagged/tags/list?n=2"), gets
+    assert len(gets) == 3, gets  # 2 + 2 + 1 tags: the client followed the Link pages
+    assert "last=1.1" in gets[1] and "last=2.0" in gets[2], gets
+    # a Link to another server is not followed (credentials and trust stay with the registry)
+    proxy.rules.clear()
+    proxy.add("status", path=r"/tags/list", status=200, times=1,
+              headers={"Link": '<http://example.invalid/v2/copa/tagged/tags/list?n=2>; rel="next"'})
+    p = regtool("tags", f"{proxy.host}/copa/tagged", "2")
+    assert p.returncode == 1 and "another server" in p.stderr, p.stderr
+    p = regtool("tags", f"{reg.host}/copa/none")
+    assert p.returncode == 1 and "not found" in p.stderr, p.stderr

@@ -9,6 +9,7 @@
  *   copa-regtool [options] put-blob HOST/REPO FILE
  *   copa-regtool [options] mount HOST/REPO DIGEST FROM-REPO
  *   copa-regtool [options] put-manifest HOST/REPO(:TAG|@DIGEST) FILE MEDIA-TYPE
+ *   copa-regtool [options] tags HOST/REPO [PAGE-SIZE]   (one "tag T" line per tag)
  *   copa-regtool [options] get-blobs HOST/REPO OUTDIR DIGEST...   (in parallel threads,
  *                                                 one client: exercises its locking)
  *
@@ -51,7 +52,7 @@ static int usage(void)
 	        "commands: get-manifest REF OUT | head-manifest REF | get-blob REPO DIGEST OUT "
 	        "[SIZE]\n"
 	        "          exists REPO DIGEST | put-blob REPO FILE | mount REPO DIGEST FROM\n"
-	        "          put-manifest REF FILE MEDIA-TYPE\n");
+	        "          put-manifest REF FILE MEDIA-TYPE | tags REPO [PAGE-SIZE]\n");
 	return 2;
 }
 
@@ -240,6 +241,18 @@ int main(int argc, char **argv)
 		printf("digest %s\nmediaType %s\nsize %zu\n", digest, mt, body.len);
 		copa_buf_release(&body);
 		free(mt);
+	} else if (strcmp(cmd, "tags") == 0 && (argc == 1 || argc == 2)) {
+		size_t n;
+		char **tags = copa_registry_list_tags(
+		    reg, argc == 2 ? (unsigned)strtoul(argv[1], NULL, 10) : 0, &n, &err);
+
+		if (!tags)
+			goto error;
+		for (size_t i = 0; i < n; i++) {
+			printf("tag %s\n", tags[i]);
+			free(tags[i]);
+		}
+		free(tags);
 	} else if (strcmp(cmd, "head-manifest") == 0 && argc == 1) {
 		bool exists;
 		char *mt = NULL;
