@@ -1,6 +1,7 @@
 /* copa patch: flags into struct copa_patch_opts, then the core pipeline. */
 #include "cli/cli.h"
 #include "core/patch.h"
+#include "fleet/run.h"
 #include "util/mem.h"
 
 #include <getopt.h>
@@ -10,6 +11,7 @@
 
 static const char usage_text[] =
     "usage: copa patch -i IMAGE [options]\n"
+    "       copa patch --config FILE [--jobs N] [--shard I/N] [options]\n"
     "\n"
     "Patch the OS packages of IMAGE and write the image plus one layer of updates.\n"
     "\n"
@@ -50,6 +52,12 @@ static const char usage_text[] =
     "                             or none (default: docker, then podman, when present)\n"
     "      --cache-dir DIR        cache directory (default: $XDG_CACHE_HOME/copa)\n"
     "      --progress MODE        auto, tty, plain, quiet or json (default: auto)\n"
+    "      --config FILE          bulk mode: patch every image and tag of a PatchConfig file\n"
+    "                             (docs/fleet.md); excludes -i and -t; -r DIR gives each\n"
+    "                             image the report whose artifact names it\n"
+    "      --jobs N               bulk mode: images patched at once (default: CPU count)\n"
+    "      --shard I/N            bulk mode: run only part I (0-based) of N; auto/N takes I\n"
+    "                             from $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)\n"
     "  -v, --verbose              debug output\n"
     "  -h, --help                 this help\n"
     "\n"
@@ -83,6 +91,9 @@ static int run(int argc, char **argv)
 		OPT_LOADER,
 		OPT_CACHE_DIR,
 		OPT_PROGRESS,
+		OPT_CONFIG,
+		OPT_JOBS,
+		OPT_SHARD,
 	};
 	static const struct option longopts[] = {
 	    {"image", required_argument, NULL, 'i'},
@@ -108,6 +119,9 @@ static int run(int argc, char **argv)
 	    {"loader", required_argument, NULL, OPT_LOADER},
 	    {"cache-dir", required_argument, NULL, OPT_CACHE_DIR},
 	    {"progress", required_argument, NULL, OPT_PROGRESS},
+	    {"config", required_argument, NULL, OPT_CONFIG},
+	    {"jobs", required_argument, NULL, OPT_JOBS},
+	    {"shard", required_argument, NULL, OPT_SHARD},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -127,6 +141,8 @@ static int run(int argc, char **argv)
 	bool verbose = false;
 	struct copa_err err = COPA_ERR_INIT;
 	enum copa_patch_result result;
+	const char *config = NULL, *shard = NULL;
+	unsigned jobs = 0;
 	int c, r, rc;
 
 	optind = 1;
@@ -221,6 +237,22 @@ static int run(int argc, char **argv)
 				    "invalid --progress '%s' (auto, tty, plain, quiet or json)",
 				    optarg);
 			break;
+		case OPT_CONFIG:
+			config = optarg;
+			break;
+		case OPT_JOBS: {
+			char *end;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (*optarg < '0' || *optarg > '9' || *end || v == 0 || v > 64)
+				return copa_cli_usage_error(
+				    "patch", "invalid --jobs '%s' (a number from 1 to 64)", optarg);
+			jobs = (unsigned)v;
+			break;
+		}
+		case OPT_SHARD:
+			shard = optarg;
+			break;
 		default:
 			r = copa_cli_common_opt("patch", c, usage_text, &verbose);
 			if (r >= 0)
@@ -230,8 +262,14 @@ static int run(int argc, char **argv)
 	}
 	if (optind < argc)
 		return copa_cli_usage_error("patch", "unexpected argument '%s'", argv[optind]);
-	if (!o.image)
-		return copa_cli_usage_error("patch", "-i/--image is required");
+	if (config && (o.image || o.tag))
+		return copa_cli_usage_error("patch",
+		                            "--config cannot be used with -i/--image or -t/--tag "
+		                            "(the config names the images and their targets)");
+	if (!config && (jobs || shard))
+		return copa_cli_usage_error("patch", "--jobs and --shard are for --config");
+	if (!o.image && !config)
+		return copa_cli_usage_error("patch", "-i/--image (or --config FILE) is required");
 	if (strcmp(o.vex_format, "openvex") != 0)
 		return copa_cli_usage_error("patch", "unsupported --format '%s' (only openvex)",
 		                            o.vex_format);
@@ -248,6 +286,27 @@ static int run(int argc, char **argv)
 	o.insecure_registries = insecure;
 	o.out = copa_cli_out_new(progress, verbose);
 	copa_cli_signals();
+	if (config) {
+		struct copa_fleet_run_opts fo = {
+		    .config_path = config,
+		    .patch = &o,
+		    .report_dir = o.report,
+		    .jobs = jobs,
+		    .shard = shard,
+		    .summary_out = o.summary_out,
+		    .verbose = verbose,
+		    .out = o.out,
+		};
+
+		o.report = NULL;
+		o.summary_out = NULL;
+		rc = copa_fleet_run(&fo, &err);
+		if (rc < 0)
+			rc = err.code == COPA_E_USAGE ? copa_cli_usage_error("patch", "%s", err.msg)
+			                              : copa_cli_fail(o.out, &err);
+		copa_cli_out_free(o.out);
+		return rc;
+	}
 	if (copa_patch(&o, &result, &err) < 0) {
 		rc = copa_cli_fail(o.out, &err);
 	} else {
