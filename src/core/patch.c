@@ -1068,6 +1068,85 @@ static int to_cache(struct run *r, struct copa_tmpfile *t, const char *digest, b
 	return 0;
 }
 
+/*
+ * Compressed patch layers by content: the key is the compression and the
+ * uncompressed tar's digest (diff_id). Another image with the same base and
+ * the same updates (a fleet), or a re-run, gets byte-identical tar content;
+ * its compressed blob is taken from the cache instead of compressing again,
+ * which is most of a warm run. The tar pass that finds the diff_id costs a
+ * fraction of compressing (no compression, one sha256).
+ */
+#define LAYER_NS "patch-layers"
+
+static char *layer_key(const char *comp, const char *diff_id)
+{
+	const char *hex = strchr(diff_id, ':');
+
+	return copa_xasprintf("%s-%s", comp, hex ? hex + 1 : diff_id);
+}
+
+/* 1 with res filled when a compressed blob of this layer is in the cache, 0 when not. */
+static int reuse_layer(struct run *r, const struct copa_layer_write_opts *wo,
+                       const struct copa_layer_builder *b, const char *comp,
+                       struct copa_layer_result *res, struct copa_err *err)
+{
+	struct copa_layer_write_opts po = *wo;
+	struct copa_layer_result pre;
+	struct copa_buf rec = COPA_BUF_INIT;
+	struct copa_err e2 = COPA_ERR_INIT;
+	_cleanup_free_ char *key = NULL;
+	char digest[COPA_DIGEST_MAX];
+	unsigned long long size;
+	int fd, found = 0;
+
+	if (wo->compression == COPA_COMPRESS_NONE)
+		return 0;
+	fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	po.compression = COPA_COMPRESS_NONE;
+	po.out_fd = fd;
+	po.out = NULL;
+	if (copa_layer_builder_write(b, &po, &pre, err) < 0) {
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	key = layer_key(comp, pre.diff_id);
+	if (copa_cache_get(&r->s.cache, LAYER_NS, key, 256, &rec, &e2) == 1 &&
+	    sscanf(copa_buf_str(&rec), "%71s %llu", digest, &size) == 2 &&
+	    copa_digest_valid(digest)) {
+		/* Verified: a cache entry that no longer matches its name is dropped. */
+		int bfd = copa_cache_open_blob(&r->s.cache, digest, true, &e2);
+
+		struct stat st;
+
+		if (bfd >= 0 && fstat(bfd, &st) == 0 && (unsigned long long)st.st_size == size) {
+			memset(res, 0, sizeof(*res));
+			snprintf(res->digest, sizeof(res->digest), "%s", digest);
+			snprintf(res->diff_id, sizeof(res->diff_id), "%s", pre.diff_id);
+			res->size = size;
+			res->tar_size = pre.tar_size;
+			found = 1;
+			copa_info(r->o->out,
+			          "new layer: the same content was compressed before (%s)", digest);
+		}
+	}
+	copa_buf_release(&rec);
+	return found;
+}
+
+static void remember_layer(struct run *r, const char *comp, const struct copa_layer_result *res)
+{
+	_cleanup_free_ char *key = layer_key(comp, res->diff_id);
+	_cleanup_free_ char *rec =
+	    copa_xasprintf("%s %llu\n", res->digest, (unsigned long long)res->size);
+	struct copa_err e2 = COPA_ERR_INIT;
+
+	/* Best effort: a run that cannot record it compresses again next time. */
+	(void)copa_cache_put(&r->s.cache, LAYER_NS, key, rec, strlen(rec), &e2);
+}
+
 static int write_layer(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
@@ -1088,14 +1167,25 @@ static int write_layer(struct platform_ctx *c, struct copa_err *err)
 	} else {
 		wo.compression = COPA_COMPRESS_GZIP;
 	}
-	if (copa_cache_begin(&r->s.cache, &t, err) < 0)
-		return -1;
-	wo.out_fd = t.fd;
-	rc = copa_layer_builder_write(c->builder, &wo, &res, err);
-	if (rc == 0)
-		rc = to_cache(r, &t, res.digest, true, copa_mt_layer(c->img.manifest.family, mc),
-		              (int64_t)res.size, &c->j->layer_desc, &c->j->layer_path, err);
-	copa_tmpfile_release(&t);
+	rc = reuse_layer(r, &wo, c->builder, comp, &res, err);
+	if (rc == 1) {
+		copa_desc_make(&c->j->layer_desc, copa_mt_layer(c->img.manifest.family, mc),
+		               res.digest, (int64_t)res.size, NULL);
+		c->j->layer_path = copa_cache_blob_path(&r->s.cache, res.digest);
+		rc = 0;
+	} else if (rc == 0) {
+		if (copa_cache_begin(&r->s.cache, &t, err) < 0)
+			return -1;
+		wo.out_fd = t.fd;
+		rc = copa_layer_builder_write(c->builder, &wo, &res, err);
+		if (rc == 0)
+			rc = to_cache(r, &t, res.digest, true,
+			              copa_mt_layer(c->img.manifest.family, mc), (int64_t)res.size,
+			              &c->j->layer_desc, &c->j->layer_path, err);
+		copa_tmpfile_release(&t);
+		if (rc == 0)
+			remember_layer(r, comp, &res);
+	}
 	if (rc < 0)
 		return copa_err_wrap(err, "%s: new layer", c->name);
 	if (c->img.manifest.family == COPA_FAMILY_OCI) {

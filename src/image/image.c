@@ -617,6 +617,54 @@ static int dst_has(struct copa_image_dst *d, const struct copa_desc *desc, bool 
 	return d->ops->has_blob(d, desc, has, err);
 }
 
+/*
+ * Where copa last uploaded a blob on a registry: cache record
+ * "pushed/<sha256 of host>-<digest hex>" holding the repository. A later push
+ * of the same blob to another repository of that registry (the same patch
+ * layer for the next image of a fleet) asks for a cross-repository mount
+ * from there instead of uploading it again. Best effort both ways.
+ */
+static char *pushed_key(const char *host, const char *digest)
+{
+	char hh[COPA_DIGEST_MAX];
+	const char *hex = strchr(digest, ':');
+
+	copa_sha256_digest(host, strlen(host), hh);
+	return copa_xasprintf("%.16s-%s", hh + 7, hex ? hex + 1 : digest);
+}
+
+static bool mount_pushed(struct copa_image_dst *d, const struct copa_desc *desc,
+                         struct copa_err *err)
+{
+	_cleanup_free_ char *key = NULL;
+	struct copa_buf rec = COPA_BUF_INIT;
+	struct copa_err e2 = COPA_ERR_INIT;
+	bool mounted = false;
+
+	if (!d->ops->mount_blob || d->ref.transport != COPA_TRANSPORT_REGISTRY || !d->opts.cache)
+		return false;
+	key = pushed_key(d->ref.ref.domain, desc->digest);
+	if (copa_cache_get(d->opts.cache, "pushed", key, 4096, &rec, &e2) == 1 && rec.len &&
+	    strcmp(copa_buf_str(&rec), d->ref.ref.path) != 0 &&
+	    d->ops->mount_blob(d, desc, copa_buf_str(&rec), &mounted, &e2) < 0)
+		mounted = false; /* the other repository may be gone: upload instead */
+	copa_buf_release(&rec);
+	(void)err;
+	return mounted;
+}
+
+static void remember_pushed(struct copa_image_dst *d, const struct copa_desc *desc)
+{
+	_cleanup_free_ char *key = NULL;
+	struct copa_err e2 = COPA_ERR_INIT;
+
+	if (d->ref.transport != COPA_TRANSPORT_REGISTRY || !d->opts.cache)
+		return;
+	key = pushed_key(d->ref.ref.domain, desc->digest);
+	(void)copa_cache_put(d->opts.cache, "pushed", key, d->ref.ref.path, strlen(d->ref.ref.path),
+	                     &e2);
+}
+
 int copa_image_dst_put_blob_fd(struct copa_image_dst *d, const struct copa_desc *desc, int fd,
                                struct copa_err *err)
 {
@@ -626,8 +674,11 @@ int copa_image_dst_put_blob_fd(struct copa_image_dst *d, const struct copa_desc 
 		return copa_err_wrap(err, "%s", d->what);
 	if (has)
 		return 0;
+	if (mount_pushed(d, desc, err))
+		return 0;
 	if (d->ops->put_blob(d, desc, fd, err) < 0)
 		return copa_err_wrap(err, "%s", d->what);
+	remember_pushed(d, desc);
 	return 0;
 }
 

@@ -102,7 +102,7 @@ def statuses(doc, host):
 
 def test_fleet_patches_skips_and_repatches(copa, fleet, tmp_path):
     world, reg, proxy, cfg = fleet
-    p, doc = run_fleet(copa, cfg, tmp_path, "--jobs", "2")
+    p, doc = run_fleet(copa, cfg, tmp_path, "--jobs", "1")
     assert p.returncode == 0, p.stdout + p.stderr
     assert statuses(doc, proxy.host) == {s: "patched" for s in EXPECTED}
     assert {e["target"].replace(proxy.host + "/", "") for e in doc["images"]} == \
@@ -117,6 +117,18 @@ def test_fleet_patches_skips_and_repatches(copa, fleet, tmp_path):
     tags = it.skopeo("list-tags", "--tls-verify=false",
                      f"docker://{reg.host}/patched/app1").stdout
     assert sorted(json.loads(tags)["Tags"]) == ["1.0-patched", "1.1-patched"]
+
+    # app1 and app2 share the base and get the same updates: one patch layer, compressed once
+    # and uploaded once; app1:1.1 finds it in its repository, app2 mounts it from app1's
+    layers = {dst: json.loads(it.skopeo("inspect", "--raw", "--tls-verify=false",
+                                        f"docker://{reg.host}/{dst}").stdout)["layers"][-1]["digest"]
+              for src, dst in EXPECTED.items() if not src.startswith("base/app3")}
+    assert len(set(layers.values())) == 1, layers
+    digest = next(iter(layers.values()))
+    puts = [e for e in proxy.requests("PUT") if f"digest={digest.replace(':', '%3A')}" in e["path"]]
+    assert len(puts) == 1, puts
+    assert len([e for e in proxy.requests("POST") if f"mount={digest}" in e["path"]
+                or f"mount={digest.replace(':', '%3A')}" in e["path"]]) == 1
 
     # a second run finds everything done and writes nothing
     before = len(proxy.requests("PUT")) + len(proxy.requests("POST"))
@@ -187,3 +199,31 @@ def test_config_usage_errors(copa, tmp_path):
     assert p.returncode == 2 and "index 3 is not below" in p.stderr
     p = copa("patch", "-i", "a/b:1", "--jobs", "2")
     assert p.returncode == 2 and "--jobs and --shard are for --config" in p.stderr
+
+
+def test_same_layer_content_is_compressed_once(copa, world, tmp_path):
+    """Two images with the same packages and different app layers get the same patch
+    layer; the second run takes the compressed blob from the cache."""
+    old = world.pkg("liba", "1.0", {"usr/lib/liba.so": b"a1"})
+    world.publish(old, world.pkg("liba", "1.1", {"usr/lib/liba.so": b"a2" * 5000}))
+    base = tar_dir(world.rootfs([old]))
+    for i in range(2):
+        it.write_image(tmp_path / f"img{i}", [base, it.tar_layer([(f"srv/{i}", b"x")])],
+                       tag="s")
+    got = []
+    for i in range(2):
+        p = copa("patch", "-i", f"oci:{tmp_path}/img{i}:s", "-t", f"p{i}", "--progress",
+                 "plain")
+        assert p.returncode == 0, p.stderr
+        got.append(p.stderr)
+    assert "compress layer" in got[0] and "compressed before" not in got[0]
+    assert "the same content was compressed before" in got[1] and "compress layer" not in got[1]
+    digests = {}
+    for i in range(2):
+        layout = tmp_path / f"img{i}"
+        for d in json.loads((layout / "index.json").read_text())["manifests"]:
+            tag = d.get("annotations", {}).get("org.opencontainers.image.ref.name")
+            if tag == f"p{i}":
+                blob = layout / "blobs" / "sha256" / d["digest"].split(":")[1]
+                digests[tag] = json.loads(blob.read_text())["layers"][-1]["digest"]
+    assert len(digests) == 2 and digests["p0"] == digests["p1"], digests
