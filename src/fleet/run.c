@@ -11,6 +11,7 @@
 #include "util/json.h"
 #include "util/mem.h"
 #include "util/outfile.h"
+#include "util/runctl.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -568,6 +569,18 @@ int copa_fleet_run(const struct copa_fleet_run_opts *o, struct copa_err *err)
 	          parallel);
 	fflush(NULL);
 	while (next < jobs.n || running > 0) {
+		/* After SIGINT/SIGTERM (the workers got it too): start nothing new. */
+		if (copa_runctl_signal() && next < jobs.n) {
+			copa_warn(o->out, "interrupted: %zu image%s not started", jobs.n - next,
+			          jobs.n - next == 1 ? "" : "s");
+			for (size_t k = next; k < jobs.n; k++) {
+				st[k].status = JOB_FAILED;
+				st[k].details =
+				    copa_xstrdup("not started: the run was interrupted");
+				failed++;
+			}
+			next = jobs.n;
+		}
 		while (next < jobs.n && running < parallel) {
 			_cleanup_free_ char *logp = copa_xasprintf("%s/%zu.log", dir, next);
 			int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -711,6 +724,9 @@ out_wait:
 		free(rows);
 		if (rc == 0)
 			rc = failed + nbad ? 1 : 0;
+		/* Interrupted: the table is out, the exit status says how it ended (130/143). */
+		if (rc >= 0 && copa_runctl_signal() && copa_runctl_check(err) < 0)
+			rc = -1;
 	}
 	for (size_t k = 0; st && k < jobs.n; k++)
 		free(st[k].details);
