@@ -227,3 +227,36 @@ def test_same_layer_content_is_compressed_once(copa, world, tmp_path):
                 blob = layout / "blobs" / "sha256" / d["digest"].split(":")[1]
                 digests[tag] = json.loads(blob.read_text())["layers"][-1]["digest"]
     assert len(digests) == 2 and digests["p0"] == digests["p1"], digests
+
+
+def test_decompressed_package_data_is_cached_and_checked(copa, world, tmp_path):
+    """A second run links the verified decompressed data.tar of a cached package instead of
+    decompressing it again; a cached copy that was changed is not used."""
+    old = world.pkg("liba", "1.0", {"usr/lib/liba.so": b"a1"})
+    world.publish(old, world.pkg("liba", "1.1", {"usr/lib/liba.so": b"a2" * 5000}))
+    base = tar_dir(world.rootfs([old]))
+    cache = tmp_path / "c"
+
+    def run(tag):
+        # a different image each time (its own app layer), so no whole layer is reused
+        layout = tmp_path / f"img-{tag}"
+        it.write_image(layout, [base, it.tar_layer([(f"srv/{tag}", tag.encode())])], tag="1.0")
+        p = copa("patch", "--cache-dir", cache, "-i", f"oci:{layout}:1.0", "-t", tag, "-v",
+                 "--progress", "plain", cache_dir=False)
+        assert p.returncode == 0, p.stderr
+        root = unpack(layout, tag, tmp_path / f"root-{tag}")
+        assert (root / "usr/lib/liba.so").read_bytes() == b"a2" * 5000
+        assert dpkg_versions(root)["liba"] == "1.1"
+        return p.stderr
+
+    assert "data.tar from the cache" not in run("p1")
+    assert "liba_1.1_amd64.deb: data.tar from the cache" in run("p2")
+    # tamper with every cached data.tar: the next run decompresses the .deb again
+    for rec in (cache / "deb-data").iterdir():
+        digest = rec.read_text().strip()
+        blob = cache / "blobs" / "sha256" / digest.split(":")[1]
+        data = bytearray(blob.read_bytes())
+        data[600] ^= 0xFF
+        blob.chmod(0o644)
+        blob.write_bytes(bytes(data))
+    assert "data.tar from the cache" not in run("p3")

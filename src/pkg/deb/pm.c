@@ -248,6 +248,65 @@ static int deb_plan(struct copa_pm *pm, const struct copa_pm_request *req, size_
 
 /* ---- prepare, apply, finish, verify ---- */
 
+/*
+ * Decompressed data.tar members by package: cache record "deb-data/<.deb
+ * sha256 hex>" names the blob (sha256 of the uncompressed tar) that holds
+ * it. A warm run, or the next image of a fleet with the same updates, links
+ * the verified blob instead of decompressing the .deb again (xz is most of
+ * the applier's time). The blob is re-hashed before use like every cached
+ * blob; a record whose blob is gone or wrong is decompressed again.
+ */
+#define DEB_DATA_NS "deb-data"
+
+static bool data_from_cache(const struct deb_pm *d, const char *hex, const char *path)
+{
+	struct copa_buf rec = COPA_BUF_INIT;
+	struct copa_err e2 = COPA_ERR_INIT;
+	bool ok = false;
+
+	if (copa_cache_get(d->o.cache, DEB_DATA_NS, hex, 256, &rec, &e2) == 1 &&
+	    copa_digest_valid(copa_buf_str(&rec))) {
+		int fd = copa_cache_open_blob(d->o.cache, copa_buf_str(&rec), true, &e2);
+
+		if (fd >= 0) {
+			_cleanup_free_ char *blob =
+			    copa_cache_blob_path(d->o.cache, copa_buf_str(&rec));
+
+			ok = link(blob, path) == 0;
+			close(fd);
+		}
+	}
+	copa_buf_release(&rec);
+	return ok;
+}
+
+/* Extracts into a cache entry, records it and links it at path; false: extract directly. */
+static bool data_to_cache(const struct deb_pm *d, const char *hex, struct copa_debfile *df,
+                          const char *path, struct copa_err *err)
+{
+	struct copa_tmpfile t;
+	struct copa_err e2 = COPA_ERR_INIT;
+	char digest[COPA_DIGEST_MAX];
+	_cleanup_free_ char *blob = NULL;
+	bool ok = false;
+
+	if (copa_cache_begin(d->o.cache, &t, &e2) < 0)
+		return false;
+	if (copa_debfile_extract_data(df, t.fd, err) < 0) {
+		copa_tmpfile_release(&t);
+		return false;
+	}
+	if (copa_cache_commit_blob(d->o.cache, &t, NULL, false, digest, &e2) == 0) {
+		blob = copa_cache_blob_path(d->o.cache, digest);
+		ok = link(blob, path) == 0;
+		if (ok)
+			(void)copa_cache_put(d->o.cache, DEB_DATA_NS, hex, digest, strlen(digest),
+			                     &e2);
+	}
+	copa_tmpfile_release(&t);
+	return ok;
+}
+
 /* Decompresses package i's data.tar beside the other prepared files (the applier reads it). */
 static int deb_prepare(const struct copa_pm *pm, size_t i, struct copa_pm_pkg *p,
                        const char *work_dir, struct copa_err *err)
@@ -257,24 +316,45 @@ static int deb_prepare(const struct copa_pm *pm, size_t i, struct copa_pm_pkg *p
 	struct copa_debfile_limits lim = d->ao.limits;
 	_cleanup_free_ char *label = copa_xasprintf("%s_%s_%s.deb", p->name, p->version, p->arch);
 	char *path = copa_xasprintf("%s/%zu.tar", work_dir, i);
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	const char *hex = strchr(p->digest, ':');
+	int fd = -1;
 	int r = -1;
 
+	if (d->o.cache && hex && data_from_cache(d, hex + 1, path)) {
+		copa_debug(d->o.out, "%s: data.tar from the cache", label);
+		p->prepared = path;
+		return 0;
+	}
 	/* Bounded by what the index declares, as the applier is: a bomb stops early. */
 	lim.installed_size = p->installed_size;
 	lim.label = label;
+	if (copa_debfile_open(p->local_path, &lim, &df, err) < 0)
+		goto out;
+	if (d->o.cache && hex) {
+		if (data_to_cache(d, hex + 1, df, path, err)) {
+			r = 0;
+			goto out;
+		}
+		if (copa_err_is_set(err))
+			goto out; /* the package itself is bad: the applier will say so */
+		copa_debfile_free(df);
+		df = NULL;
+		if (copa_debfile_open(p->local_path, &lim, &df, err) < 0)
+			goto out;
+	}
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		copa_err_sys(err, COPA_E_IO, errno, "cannot create '%s'", path);
-	else if (copa_debfile_open(p->local_path, &lim, &df, err) == 0 &&
-	         copa_debfile_extract_data(df, fd, err) == 0)
+	else if (copa_debfile_extract_data(df, fd, err) == 0)
 		r = 0;
 	if (fd >= 0)
 		close(fd);
+	if (r < 0 && fd >= 0)
+		unlink(path);
+out:
 	if (r == 0) {
 		p->prepared = path;
 	} else {
-		if (fd >= 0)
-			unlink(path);
 		free(path);
 	}
 	copa_debfile_free(df);
