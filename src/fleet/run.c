@@ -510,7 +510,7 @@ int copa_fleet_run(const struct copa_fleet_run_opts *o, struct copa_err *err)
 	size_t nbad = 0, capbad = 0;
 	unsigned shard_i = 0, shard_n = 1, parallel;
 	_cleanup_free_ char *dir = NULL;
-	size_t next = 0, running = 0, failed = 0;
+	size_t next = 0, running = 0, failed = 0, finished = 0;
 	int rc = -1;
 
 	if (o->shard && copa_fleet_shard_parse(o->shard, getenv("JOB_COMPLETION_INDEX"), &shard_i,
@@ -581,7 +581,12 @@ int copa_fleet_run(const struct copa_fleet_run_opts *o, struct copa_err *err)
 			}
 			next = jobs.n;
 		}
-		while (next < jobs.n && running < parallel) {
+		/*
+		 * The first image runs alone: it fills the cache (indexes, packages, their
+		 * decompressed data, the compressed layer) that the images after it share,
+		 * instead of every worker fetching and decompressing the same things at once.
+		 */
+		while (next < jobs.n && running < (finished == 0 ? 1u : parallel)) {
 			_cleanup_free_ char *logp = copa_xasprintf("%s/%zu.log", dir, next);
 			int fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 			pid_t pid;
@@ -623,6 +628,7 @@ int copa_fleet_run(const struct copa_fleet_run_opts *o, struct copa_err *err)
 			if (k == jobs.n)
 				continue;
 			running--;
+			finished++;
 			st[k].pid = 0;
 			st[k].seconds = since(&st[k].start);
 			{
