@@ -260,3 +260,24 @@ def test_decompressed_package_data_is_cached_and_checked(copa, world, tmp_path):
         blob.chmod(0o644)
         blob.write_bytes(bytes(data))
     assert "data.tar from the cache" not in run("p3")
+
+
+def test_a_failed_image_does_not_stop_the_others(copa, fleet, tmp_path):
+    world, reg, proxy, cfg = fleet
+    cfg.write_text(cfg.read_text() + f"""\
+  - name: gone
+    image: {proxy.host}/base/missing
+    tags: {{strategy: latest}}
+  - name: badtag
+    image: {proxy.host}/base/app3
+    tags: {{strategy: list, list: ["nosuchtag"]}}
+    target: {{tag: "{{{{ .SourceTag }}}}-x"}}
+""")
+    p, doc = run_fleet(copa, cfg, tmp_path, "--jobs", "2")
+    assert p.returncode == 1, p.stdout + p.stderr
+    rows = {e["image"] + ":" + (e["source"] or "-").rsplit(":", 1)[-1]: e for e in doc["images"]}
+    assert rows["gone:-"]["status"] == "failed" and "not found" in rows["gone:-"]["details"]
+    assert rows["badtag:nosuchtag"]["status"] == "failed"
+    assert "nosuchtag" in rows["badtag:nosuchtag"]["details"]
+    assert sum(e["status"] == "patched" for e in doc["images"]) == len(EXPECTED)
+    assert "7 images: 5 patched, 0 up to date, 2 failed" in p.stdout, p.stdout
