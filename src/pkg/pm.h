@@ -177,6 +177,12 @@ struct copa_pm_ops {
 	int (*verify)(struct copa_pm *pm, const bool *applied, char **versions,
 	              struct copa_err *err);
 	void (*free)(struct copa_pm *pm);
+	/*
+	 * The family's own version ordering (-1, 0, 1) and validity, when it is
+	 * not pkg/version.c's (apk: apkver.h); pkg/version.c delegates to them.
+	 */
+	int (*vercmp)(const char *a, const char *b);
+	bool (*ver_valid)(const char *v);
 };
 
 /* The common head of every family's state. */

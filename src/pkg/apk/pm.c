@@ -529,6 +529,16 @@ static int apk_verify(struct copa_pm *pm, const bool *applied, char **versions,
 	return r;
 }
 
+static int apk_vercmp(const char *x, const char *y)
+{
+	return vcmp(x, y);
+}
+
+static bool apk_ver_valid(const char *v)
+{
+	return copa_apkver_valid(copa_blob_str(v));
+}
+
 const struct copa_pm_ops copa_pm_apk_ops = {
     .fam = COPA_FAM_APK,
     .name = "apk",
@@ -541,4 +551,6 @@ const struct copa_pm_ops copa_pm_apk_ops = {
     .finish = apk_finish,
     .verify = apk_verify,
     .free = apk_free,
+    .vercmp = apk_vercmp,
+    .ver_valid = apk_ver_valid,
 };
