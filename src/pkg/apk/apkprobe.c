@@ -337,11 +337,7 @@ static int load_index(struct copa_apk_probe *p, size_t i, const struct copa_pm_o
 			goto out;
 		}
 	}
-	if (lseek(t.fd, 0, SEEK_SET) < 0) {
-		copa_err_sys(err, COPA_E_IO, errno, "cannot read back %s", what);
-		goto out;
-	}
-	if (copa_fs_read_fd(t.fd, COPA_APK_INDEX_MAX_FILE, &b, err) < 0)
+	if (copa_fs_read_file(t.dirfd, t.tmp, COPA_APK_INDEX_MAX_FILE, &b, err) < 0)
 		goto out;
 	if (copa_apk_index_load(&p->idx[i], b.p ? b.p : "", b.len, p->keys, what, err) < 0) {
 		verify_hint(err);

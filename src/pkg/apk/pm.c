@@ -22,11 +22,6 @@
 #include <fcntl.h>
 #include <string.h>
 
-/* The applier (apkapply.c) is written beside this adapter; until it is merged apply fails. */
-#ifndef COPA_HAVE_APKAPPLY
-#define COPA_HAVE_APKAPPLY 0
-#endif
-
 struct apk_pm {
 	struct copa_pm base; /* first: a struct copa_pm * is a struct apk_pm * */
 	struct copa_pm_open_opts o;
@@ -77,9 +72,7 @@ static void apk_free(struct copa_pm *pm)
 
 	if (!a)
 		return;
-#if COPA_HAVE_APKAPPLY
 	copa_apkapply_free(a->apply);
-#endif
 	copa_pm_plan_release(&a->base.plan);
 	if (a->have_sol)
 		copa_apksolve_out_release(&a->sol);
@@ -440,7 +433,6 @@ static int apk_check(const struct copa_pm *pm, size_t i, const struct copa_pm_pk
 	return r;
 }
 
-#if COPA_HAVE_APKAPPLY
 static int apk_apply(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
                      struct copa_pm_applied *res, struct copa_err *err)
 {
@@ -481,21 +473,6 @@ static int apk_finish(struct copa_pm *pm, struct copa_err *err)
 	}
 	return copa_apkapply_finish(a->apply, err);
 }
-#else
-static int apk_apply(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
-                     struct copa_pm_applied *res, struct copa_err *err)
-{
-	(void)pm, (void)b, (void)res;
-	return copa_err_set(err, COPA_E_UNSUPPORTED,
-	                    "package %zu: this copa cannot install apk packages yet", i);
-}
-
-static int apk_finish(struct copa_pm *pm, struct copa_err *err)
-{
-	(void)pm, (void)err;
-	return 0;
-}
-#endif
 
 /* Reads the database back from the view as the new layer leaves it. */
 static int apk_verify(struct copa_pm *pm, const bool *applied, char **versions,
