@@ -12,6 +12,7 @@
 #include "pkg/apk/apkinst.h"
 #include "pkg/apk/apktar.h"
 #include "pkg/apk/apkver.h"
+#include "pkg/certs.h"
 #include "pkg/fs.h"
 #include "pkg/pathmap.h"
 #include "util/fs.h"
@@ -69,8 +70,7 @@ struct copa_apkapply {
 	size_t nip, capip;
 	struct ipkg **trig;
 	size_t ntrig, captrig;
-	/* path (package path, as recorded) -> owner (index into names), dir -> packages listing it
-	 */
+	/* path (package path, as recorded) -> owner (index into names), dir -> packages listing it */
 	struct copa_arena keys;
 	struct copa_strmap owner, dirrefs;
 	char **names;
@@ -273,10 +273,8 @@ static int protect_mode(const struct copa_apkapply *a, const char *dir)
 				continue;
 			for (i = 0; i < k && ok; i++) {
 				const char *ps = strchr(pat, '/'), *ds = strchr(d, '/');
-				char *pc =
-				    ps ? copa_xstrndup(pat, (size_t)(ps - pat)) : copa_xstrdup(pat);
-				char *dc =
-				    ds ? copa_xstrndup(d, (size_t)(ds - d)) : copa_xstrdup(d);
+				char *pc = ps ? copa_xstrndup(pat, (size_t)(ps - pat)) : copa_xstrdup(pat);
+				char *dc = ds ? copa_xstrndup(d, (size_t)(ds - d)) : copa_xstrdup(d);
 
 				ok = fnmatch(pc, dc, FNM_PATHNAME) == 0;
 				free(pc);
@@ -387,8 +385,7 @@ static void trig_remove(struct copa_apkapply *a, const struct ipkg *p)
 {
 	for (size_t i = 0; i < a->ntrig; i++)
 		if (a->trig[i] == p) {
-			memmove(&a->trig[i], &a->trig[i + 1],
-			        (a->ntrig - i - 1) * sizeof(*a->trig));
+			memmove(&a->trig[i], &a->trig[i + 1], (a->ntrig - i - 1) * sizeof(*a->trig));
 			a->ntrig--;
 			return;
 		}
@@ -504,8 +501,8 @@ static void write_triggers(const struct copa_apkapply *a, struct copa_buf *out)
 /* ---- new / free / version ---- */
 
 /* Reads a database file through the layer; a missing file reads as empty. */
-static int read_db_file(struct copa_apkapply *a, const char *name, size_t max, struct copa_buf *out,
-                        bool *found, struct copa_err *err)
+static int read_db_file(struct copa_apkapply *a, const char *name, size_t max,
+                        struct copa_buf *out, bool *found, struct copa_err *err)
 {
 	char *path = join(a->dbdir, name);
 	int r = copa_pkgfs_read(a->v, a->b, path, max, out, err);
@@ -618,6 +615,9 @@ struct pentry {
 	uint8_t type;
 	enum action act;
 	const char *taken_from; /* another package whose record loses the file */
+	bool dir_acl;           /* an existing directory gets dir_uid/gid/mode */
+	uint64_t dir_uid, dir_gid;
+	uint32_t dir_mode;
 };
 
 struct plan {
@@ -699,8 +699,8 @@ static bool dep_matches(const struct copa_apk_deps *deps, const struct copa_apk_
 
 		if (strcmp(d->name, p->name) || d->op == 0 /* conflict-only never materialises */)
 			continue;
-		if (!d->version ||
-		    copa_apkver_match(copa_blob_str(p->version), d->op, copa_blob_str(d->version)))
+		if (!d->version || copa_apkver_match(copa_blob_str(p->version), d->op,
+		                                     copa_blob_str(d->version)))
 			return true;
 	}
 	return false;
@@ -795,7 +795,8 @@ static int current_csum(struct copa_apkapply *a, const char *canon, char out[32]
 	return 1;
 }
 
-static const struct copa_apkfile_entry *entry_data(const struct plan *pl, const struct pentry *pe)
+static const struct copa_apkfile_entry *entry_data(const struct plan *pl,
+                                                   const struct pentry *pe)
 {
 	uint32_t ix;
 
@@ -837,6 +838,76 @@ static int plan_config(struct plan *pl, struct pentry *pe, struct copa_err *err)
 	return 0;
 }
 
+struct acl {
+	uint64_t uid, gid;
+	uint32_t mode;
+	bool set;
+};
+
+/* apk_db_dir_apply_diri_permissions: the lowest owner wins, modes of equal owners are ANDed. */
+static void acl_merge(struct acl *m, const char *text)
+{
+	unsigned long long uid = 0, gid = 0;
+	unsigned mode = 0755;
+
+	if (text && sscanf(text, "%llu:%llu:%o", &uid, &gid, &mode) != 3)
+		uid = gid = 0, mode = 0755;
+	if (!m->set || uid < m->uid || (uid == m->uid && gid < m->gid)) {
+		m->uid = uid;
+		m->gid = gid;
+		m->mode = mode;
+		m->set = true;
+	} else if (uid == m->uid && gid == m->gid) {
+		m->mode &= mode;
+	}
+}
+
+/* The permissions apk expects of directory `dir` from the records listing it. */
+static struct acl dir_expected(const struct copa_apkapply *a, const char *dir, const char *skip,
+                               const struct copa_apkdb_pkg *extra)
+{
+	struct acl m = {0};
+
+	for (size_t i = 0; i < a->db.n; i++) {
+		const struct copa_apkdb_pkg *p = a->db.pkgs[i];
+
+		if (skip && !strcmp(p->pkg.name, skip))
+			continue;
+		for (size_t j = 0; j < p->ndirs; j++)
+			if (!strcmp(p->dirs[j].name, dir))
+				acl_merge(&m, p->dirs[j].acl);
+	}
+	for (size_t j = 0; extra && j < extra->ndirs; j++)
+		if (!strcmp(extra->dirs[j].name, dir))
+			acl_merge(&m, extra->dirs[j].acl);
+	return m;
+}
+
+/*
+ * A directory the image has: apk updates its permissions only when they are
+ * what the installed packages led it to expect (an administrator's change
+ * stays), to what the packages expect once this one is installed.
+ */
+static void plan_existing_dir(struct plan *pl, struct pentry *pe, const struct copa_view_entry *ve)
+{
+	struct acl before, after;
+
+	pe->act = ACT_KEEP;
+	if (!dir_refs(pl->a, pe->path))
+		return;
+	before = dir_expected(pl->a, pe->path, NULL, NULL);
+	if (ve->mode != (before.mode & 07777) || ve->uid != before.uid || ve->gid != before.gid)
+		return;
+	after = dir_expected(pl->a, pe->path, pl->rec->pkg.name, pl->rec);
+	if (ve->mode != (after.mode & 07777) || ve->uid != after.uid || ve->gid != after.gid) {
+		pe->act = ACT_WRITE;
+		pe->dir_acl = true;
+		pe->dir_uid = after.uid;
+		pe->dir_gid = after.gid;
+		pe->dir_mode = after.mode & 07777;
+	}
+}
+
 static int plan_entry(struct plan *pl, const struct copa_apkfile_entry *e, struct copa_err *err)
 {
 	struct copa_apkapply *a = pl->a;
@@ -874,9 +945,8 @@ static int plan_entry(struct plan *pl, const struct copa_apkfile_entry *e, struc
 
 		if (ve && ve->type == COPA_FT_SYMLINK)
 			pe.act = ACT_KEEP; /* pathmap has checked it leads to a directory */
-		else if (ve && ve->type == COPA_FT_DIR && ve->mode == (e->mode & 07777) &&
-		         ve->uid == e->uid && ve->gid == e->gid)
-			pe.act = ACT_KEEP;
+		else if (ve && ve->type == COPA_FT_DIR)
+			plan_existing_dir(pl, &pe, ve);
 	} else if (check_owner(pl, &pe, err) < 0 ||
 	           (pe.act == ACT_WRITE && plan_config(pl, &pe, err) < 0)) {
 		free(pe.path);
@@ -938,8 +1008,7 @@ static int plan_removals(struct plan *pl, const struct copa_apkdb_pkg *old, stru
 					free(canon);
 					return -1;
 				}
-				if (!d->files[j].csum ||
-				    (r == 1 && strcmp(cur, d->files[j].csum))) {
+				if (!d->files[j].csum || (r == 1 && strcmp(cur, d->files[j].csum))) {
 					free(canon);
 					continue;
 				}
@@ -949,8 +1018,8 @@ static int plan_removals(struct plan *pl, const struct copa_apkdb_pkg *old, stru
 			pl->rm_files[pl->nrm++] = canon;
 		}
 		if (*d->name && !new_has(pl, d->name) && dir_refs(a, d->name) <= 1) {
-			pl->rm_dirs =
-			    copa_xgrow(pl->rm_dirs, &pl->caprmd, pl->nrmd + 1, sizeof(char *));
+			pl->rm_dirs = copa_xgrow(pl->rm_dirs, &pl->caprmd, pl->nrmd + 1,
+			                         sizeof(char *));
 			pl->rm_dirs[pl->nrmd++] = copa_xstrdup(d->name);
 		}
 	}
@@ -997,6 +1066,11 @@ static int write_entry(struct plan *pl, struct pentry *pe, struct copa_err *err)
 	le.uid = (uint32_t)e->uid;
 	le.gid = (uint32_t)e->gid;
 	le.mtime = (int64_t)e->mtime;
+	if (pe->dir_acl) {
+		le.uid = (uint32_t)pe->dir_uid;
+		le.gid = (uint32_t)pe->dir_gid;
+		le.mode = pe->dir_mode;
+	}
 	if (pe->type == COPA_FT_SYMLINK) {
 		le.link = e->linkname;
 	} else if (pe->type == COPA_FT_HARDLINK) {
@@ -1051,8 +1125,7 @@ static int do_removals(struct plan *pl, struct copa_err *err)
 			return -1;
 	qsort(pl->rm_dirs, pl->nrmd, sizeof(char *), cmp_len_desc);
 	for (size_t i = 0; i < pl->nrmd; i++) {
-		char *canon =
-		    copa_pathmap_path(a->v, pl->rm_dirs[i], own_none, NULL, pl->label, err);
+		char *canon = copa_pathmap_path(a->v, pl->rm_dirs[i], own_none, NULL, pl->label, err);
 		const struct copa_view_entry **kids = NULL;
 		const struct copa_view_entry *ve;
 		size_t n = 0;
@@ -1062,9 +1135,8 @@ static int do_removals(struct plan *pl, struct copa_err *err)
 			continue;
 		}
 		ve = copa_view_get(a->v, canon);
-		if (ve && ve->type == COPA_FT_DIR &&
-		    copa_view_children(a->v, canon, &kids, &n) == 0 && n == 0 &&
-		    copa_pkgfs_remove(a->v, a->b, canon, err) < 0) {
+		if (ve && ve->type == COPA_FT_DIR && copa_view_children(a->v, canon, &kids, &n) == 0 &&
+		    n == 0 && copa_pkgfs_remove(a->v, a->b, canon, err) < 0) {
 			free(kids);
 			free(canon);
 			return -1;
@@ -1089,8 +1161,7 @@ static bool record_drop_file(struct copa_apkdb_pkg *p, const char *path)
 			continue;
 		for (size_t j = 0; j < d->n; j++)
 			if (!strcmp(d->files[j].name, base)) {
-				memmove(&d->files[j], &d->files[j + 1],
-				        (d->n - j - 1) * sizeof(*d->files));
+				memmove(&d->files[j], &d->files[j + 1], (d->n - j - 1) * sizeof(*d->files));
 				d->n--;
 				return true;
 			}
@@ -1165,8 +1236,7 @@ static char **skipped_scripts(struct plan *pl)
 			free(rooted);
 		}
 		if (fired)
-			strv_push(&v, &n,
-			          copa_xasprintf("trigger (of %s %s)", p->name, p->version));
+			strv_push(&v, &n, copa_xasprintf("trigger (of %s %s)", p->name, p->version));
 	}
 	if (!v)
 		v = copa_xcalloc(1, sizeof(*v));
@@ -1203,15 +1273,20 @@ static void update_ipkg(struct copa_apkapply *a, const struct plan *pl)
 	}
 }
 
+/*
+ * Whether p's change is one ca-certificates' trigger reacts to: the package
+ * itself, or certificates under the directories update-ca-certificates
+ * reads. ca-certificates-bundle ships a ready bundle and runs nothing.
+ */
 static bool touches_certs(const struct copa_apkdb_pkg *p)
 {
-	if (!strcmp(p->pkg.name, "ca-certificates") ||
-	    !strcmp(p->pkg.name, "ca-certificates-bundle"))
+	if (!strcmp(p->pkg.name, "ca-certificates"))
 		return true;
 	for (size_t i = 0; i < p->ndirs; i++)
-		if (under(p->dirs[i].name, "usr/share/ca-certificates") ||
-		    under(p->dirs[i].name, "usr/local/share/ca-certificates"))
-			return p->dirs[i].n > 0;
+		if ((under(p->dirs[i].name, "usr/share/ca-certificates") ||
+		     under(p->dirs[i].name, "usr/local/share/ca-certificates")) &&
+		    p->dirs[i].n > 0)
+			return true;
 	return false;
 }
 
@@ -1249,8 +1324,7 @@ int copa_apkapply_package(struct copa_apkapply *a, const char *apk_path, const c
 	for (size_t i = 0; i < pl.n; i++) {
 		struct pentry *pe = &pl.pe[i];
 
-		if ((pe->act == ACT_WRITE || pe->act == ACT_APKNEW) &&
-		    write_entry(&pl, pe, err) < 0)
+		if ((pe->act == ACT_WRITE || pe->act == ACT_APKNEW) && write_entry(&pl, pe, err) < 0)
 			goto out;
 	}
 	if (do_removals(&pl, err) < 0)
@@ -1368,8 +1442,7 @@ static int busybox_links(struct copa_apkapply *a, int64_t mtime, struct copa_err
 		for (size_t i = 0; i < n && r == 0; i++)
 			if (kids[i]->type == COPA_FT_SYMLINK && kids[i]->link &&
 			    !strcmp(kids[i]->link, "/bin/busybox") &&
-			    !copa_strmap_get(&applets, kids[i]->path, strlen(kids[i]->path),
-			                     &one)) {
+			    !copa_strmap_get(&applets, kids[i]->path, strlen(kids[i]->path), &one)) {
 				char *p = copa_xstrdup(kids[i]->path);
 
 				r = copa_pkgfs_remove(a->v, a->b, p, err);
@@ -1402,6 +1475,166 @@ static int busybox_links(struct copa_apkapply *a, int64_t mtime, struct copa_err
 	return r;
 }
 
+/* ---- ca-certificates: Alpine's update-ca-certificates, natively ---- */
+
+#define CERTSDIR      "usr/share/ca-certificates"
+#define LOCALCERTSDIR "usr/local/share/ca-certificates"
+#define ETCCERTSDIR   "etc/ssl/certs"
+#define CERT_MAX      (1u << 20)
+
+struct calink {
+	char *name;   /* "ca-cert-<name>.pem" in etc/ssl/certs */
+	char *target; /* absolute path of the certificate */
+	bool done;
+};
+
+struct cacerts {
+	struct calink *v;
+	size_t n, cap;
+	struct copa_buf bundle;
+};
+
+/* proc_localglobaldir: a link named after the file (".crt" cut, ", " -> "_", "()" -> "="), and the bundle. */
+static void ca_add(struct copa_apkapply *a, struct cacerts *c, const char *rel)
+{
+	const char *base = strrchr(rel, '/');
+	size_t n;
+	char *name;
+	struct copa_buf data = COPA_BUF_INIT;
+	struct copa_err e = COPA_ERR_INIT;
+
+	base = base ? base + 1 : rel;
+	n = strlen(base);
+	if (n > 4 && !strcmp(base + n - 4, ".crt"))
+		n -= 4;
+	name = copa_xasprintf("ca-cert-%.*s.pem", (int)n, base);
+	for (char *s = name; *s; s++)
+		*s = *s == ',' || *s == ' ' ? '_' : *s == '(' || *s == ')' ? '=' : *s;
+	for (size_t i = 0; i < c->n; i++)
+		if (!strcmp(c->v[i].name, name)) {
+			free(name);
+			name = NULL;
+			break;
+		}
+	if (name) {
+		c->v = copa_xgrow(c->v, &c->cap, c->n + 1, sizeof(*c->v));
+		c->v[c->n].name = name;
+		c->v[c->n].target = copa_xasprintf("/%s", rel);
+		c->v[c->n++].done = false;
+	}
+	if (copa_pkgfs_read(a->v, a->b, rel, CERT_MAX, &data, &e) == 0)
+		copa_buf_add(&c->bundle, data.p ? data.p : "", data.len);
+	copa_buf_addc(&c->bundle, '\n');
+	copa_buf_release(&data);
+}
+
+static int cmp_entry_name(const void *x, const void *y)
+{
+	return strcmp((*(const struct copa_view_entry *const *)x)->name,
+	              (*(const struct copa_view_entry *const *)y)->name);
+}
+
+/*
+ * update-ca-certificates (Alpine's update-ca.c): the certificates listed in
+ * etc/ca-certificates.conf (relative to usr/share/ca-certificates, "#" and
+ * "!" lines skipped), then every file of usr/local/share/ca-certificates,
+ * each with a "ca-cert-*.pem" link in etc/ssl/certs and its bytes plus a
+ * newline in the bundle; links into those directories that are not wanted
+ * any more are removed. The tool reads the local directory in readdir
+ * order; copa sorts it by name. Hash links are kept right with
+ * copa_certs_rehash when the image has any (the tool does not make them).
+ */
+static int cacerts(struct copa_apkapply *a, int64_t mtime, struct copa_err *err)
+{
+	struct cacerts c = {0};
+	struct copa_buf conf = COPA_BUF_INIT;
+	const struct copa_view_entry **kids = NULL;
+	struct copa_err e = COPA_ERR_INIT;
+	struct copa_layer_entry le = {0};
+	size_t n = 0;
+	bool hashes = false;
+	int r = 0;
+
+	copa_buf_init(&c.bundle, 0);
+	if (copa_pkgfs_read(a->v, a->b, "etc/ca-certificates.conf", CERT_MAX, &conf, &e) == 0) {
+		struct copa_blob rest = copa_blob(conf.p, conf.len), line;
+
+		while (rest.n && copa_blob_split(&rest, '\n', &line)) {
+			char *l, *rel;
+
+			if (line.n && (line.p[0] == '#' || line.p[0] == '!'))
+				continue;
+			l = copa_blob_dup(line);
+			rel = copa_xasprintf(CERTSDIR "/%s", l);
+			ca_add(a, &c, rel);
+			free(rel);
+			free(l);
+		}
+	}
+	copa_err_clear(&e);
+	if (copa_view_children(a->v, LOCALCERTSDIR, &kids, &n) == 0) {
+		qsort(kids, n, sizeof(*kids), cmp_entry_name);
+		for (size_t i = 0; i < n; i++)
+			if (kids[i]->name[0] != '.')
+				ca_add(a, &c, kids[i]->path);
+	}
+	free(kids);
+	kids = NULL;
+	n = 0;
+	if (copa_view_children(a->v, ETCCERTSDIR, &kids, &n) == 0) {
+		for (size_t i = 0; i < n && r == 0; i++) {
+			const struct copa_view_entry *k = kids[i];
+			struct calink *want = NULL;
+			char *path;
+
+			if (k->type != COPA_FT_SYMLINK || !k->link)
+				continue;
+			for (size_t j = 0; j < c.n && !want; j++)
+				if (!strcmp(c.v[j].name, k->name))
+					want = &c.v[j];
+			if (!want && strncmp(k->link, "/" CERTSDIR "/", sizeof(CERTSDIR) + 1) &&
+			    strncmp(k->link, "/" LOCALCERTSDIR "/", sizeof(LOCALCERTSDIR) + 1)) {
+				hashes = hashes || strchr(k->name, '.') == k->name + 8;
+				continue;
+			}
+			if (want && !strcmp(want->target, k->link)) {
+				want->done = true;
+				continue;
+			}
+			path = copa_xstrdup(k->path);
+			r = copa_pkgfs_remove(a->v, a->b, path, err);
+			free(path);
+		}
+	}
+	free(kids);
+	for (size_t i = 0; i < c.n && r == 0; i++)
+		if (!c.v[i].done) {
+			char *path = copa_xasprintf(ETCCERTSDIR "/%s", c.v[i].name);
+
+			r = copa_pkgfs_put_symlink(a->v, a->b, path, c.v[i].target, mtime, err);
+			free(path);
+		}
+	if (r == 0) {
+		le.path = ETCCERTSDIR "/ca-certificates.crt";
+		le.type = COPA_FT_REG;
+		le.mode = 0644;
+		le.mtime = mtime;
+		le.size = c.bundle.len;
+		le.content = c.bundle.p ? c.bundle.p : "";
+		r = copa_pkgfs_put(a->v, a->b, &le, true, err);
+	}
+	if (r == 0 && hashes)
+		r = copa_certs_rehash(a->v, a->b, ETCCERTSDIR, mtime, err);
+	for (size_t i = 0; i < c.n; i++) {
+		free(c.v[i].name);
+		free(c.v[i].target);
+	}
+	free(c.v);
+	copa_buf_release(&c.bundle);
+	copa_buf_release(&conf);
+	return r < 0 ? copa_err_wrap(err, "ca-certificates") : 0;
+}
+
 static int put_db_file(struct copa_apkapply *a, const char *name, const struct copa_buf *data,
                        int64_t mtime, struct copa_err *err)
 {
@@ -1425,6 +1658,9 @@ int copa_apkapply_finish(struct copa_apkapply *a, struct copa_err *err)
 	if (!a->changed)
 		return 0;
 	if (a->busybox && busybox_links(a, mtime, err) < 0)
+		return -1;
+	if (a->certs && !a->o.no_cacerts && copa_apkdb_find(&a->db, "ca-certificates") &&
+	    cacerts(a, mtime, err) < 0)
 		return -1;
 	copa_apkdb_write(&a->db, &out);
 	r = put_db_file(a, strrchr(a->o.db_path, '/') + 1, &out, mtime, err);
