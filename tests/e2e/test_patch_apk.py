@@ -1,0 +1,462 @@
+"""`copa patch` on Alpine images, end to end.
+
+Real OCI images are built from the shared Alpine minirootfs tarballs (one
+layer: the tarball as Alpine publishes it, plus a layer with a user's edit of
+a configuration file); a local repository of newer versions of packages that
+are in the image, signed with a test key, is built with fx_apkrepo (real file
+trees taken from the image, one new dependency, one file dropped, one
+configuration file changed) and served on 127.0.0.1. The reference for every
+patched tree is Alpine's own apk (`apk upgrade [NAME...] --no-scripts`) run
+with bwrap inside a copy of the same root against the same repository: the
+tree copa writes, unpacked by umoci, must not differ from apk's outside
+apk's lock and caches. aarch64's apk runs under qemu-user bound into the root.
+"""
+import gzip
+import hashlib
+import json
+import os
+import pathlib
+import shutil
+import stat
+import subprocess
+import tarfile
+import io
+
+import pytest
+
+import fx_apkrepo as ar
+import imagetools as it
+from fx_services import StaticServer
+
+OCI_ARCH = {"x86_64": ("amd64", None), "aarch64": ("arm64", "v8")}
+# What apk leaves that is no part of the installed system.
+SKIP = ("lib/apk/db/lock", "var/cache", "lib/apk/exec",
+        # bwrap's mount points in the reference root
+        "dev", "proc", "repo", "keys", ".qemu")
+# fx_apkrepo's packages carry owner numbers without names; apk resolves a group by name (an
+# empty one is root), copa keeps the number. Alpine's real packages carry both.
+OWNER_BY_NAME = {"etc/shadow"}
+USER_PROFILE = b"# edited by the image's owner\nexport PAGER=less\n"
+
+
+def need_tools(*tools):
+    for t in tools:
+        if not shutil.which(t):
+            pytest.skip(f"{t} is not installed (scripts/install-deps.sh installs it)")
+
+
+class World:
+    """One minirootfs, its image, and a signed repository of newer packages."""
+
+    def __init__(self, base, shared, version, arch):
+        self.base, self.version, self.arch = base, version, arch
+        self.tarball = ar.minirootfs(shared, version, arch)
+        self.root = ar.extract_rootfs(self.tarball, base / "root")
+        (self.root / "etc/profile").write_bytes(USER_PROFILE)
+        self.key = ar.Key(base / "key")
+        self.keys = self.key.install(base / "apkkeys")
+        out = base / "pkgs"
+        inst = ar.read_installed(self.root)
+        self.old = {n: r.fields["V"] for n, r in inst.items()}
+        newdep = ar.build_apk(out, {"pkgname": "copa-newdep", "pkgver": "1.0-r0", "arch": arch,
+                                    "pkgdesc": "a dependency new in the update", "license": "MIT",
+                                    "origin": "copa-newdep"},
+                              [ar.Entry("usr/", "dir", b"", 0o755),
+                               ar.Entry("usr/share/", "dir", b"", 0o755),
+                               ar.Entry("usr/share/copa-newdep/", "dir", b"", 0o755),
+                               ar.Entry("usr/share/copa-newdep/README", "file", b"new\n")],
+                              self.key)
+        self.pkgs = [
+            ar.rebuild(self.root, "scanelf", out, self.key),
+            ar.rebuild(self.root, "ca-certificates-bundle", out, self.key),
+            ar.rebuild(self.root, "zlib", out, self.key, depends_add=["copa-newdep"]),
+            ar.rebuild(self.root, "alpine-baselayout-data", out, self.key, drop=("etc/modules",),
+                       change={"etc/profile": b"# profile of the new version\n"}),
+            # alpine-baselayout needs its -data at exactly its own version
+            rebuild_deps(self.root, "alpine-baselayout", out, self.key,
+                         {"alpine-baselayout-data=" + self.old["alpine-baselayout"]:
+                          "alpine-baselayout-data=" + bump(self.old["alpine-baselayout"])}),
+            newdep,
+        ]
+        self.new = {p.name: p.version for p in self.pkgs}
+        self.repo = base / "repo"
+        ar.build_index(self.repo, self.pkgs, self.key, arch)
+        self.server = StaticServer(self.repo)
+        self.url = self.server.url
+        oa, ov = OCI_ARCH[arch]
+        self.oci_arch, self.oci_variant = oa, ov
+        self.layers = [gzip.decompress(self.tarball.read_bytes()),
+                       it.tar_layer([("etc/profile", USER_PROFILE.decode())])]
+
+    def image(self, path, tag="1.0", layers=None, os_release=None):
+        layers = list(layers or self.layers)
+        if os_release:
+            layers.append(it.tar_layer([("etc/os-release", os_release)]))
+        it.write_image(path, layers, tag=tag, arch=self.oci_arch, variant=self.oci_variant)
+        return f"oci:{path}:{tag}"
+
+    def reference(self, dest, args):
+        """A copy of the root upgraded by Alpine's own apk; returns its path."""
+        shutil.copytree(self.root, dest, symlinks=True)
+        r = apk_in_root(dest, self.arch, args + ["--no-scripts"], self.repo, self.keys)
+        assert r.returncode == 0, f"apk {args}: {r.stdout}\n{r.stderr}"
+        return dest
+
+
+def bump(version):
+    base, _, rel = version.rpartition("-r")
+    return f"{base}-r{int(rel) + 1}"
+
+
+def rebuild_deps(root, name, out, key, deps):
+    """fx_apkrepo.rebuild with dependencies replaced ({old: new})."""
+    orig = ar.read_installed
+
+    def edited(r):
+        recs = orig(r)
+        f = recs[name].fields
+        f["D"] = " ".join(deps.get(d, d) for d in f.get("D", "").split())
+        return recs
+
+    ar.read_installed = edited
+    try:
+        return ar.rebuild(root, name, out, key)
+    finally:
+        ar.read_installed = orig
+
+
+def apk_in_root(root, arch, args, repo, keys):
+    """Alpine's own apk of `root`, run there (bwrap, no network). As root, without a user
+    namespace: in one, apk cannot give files the image's other owners (root:shadow)."""
+    emu = []
+    if arch != "x86_64":
+        qemu = shutil.which(f"qemu-{arch}-static") or shutil.which(f"qemu-{arch}")
+        if not qemu:
+            pytest.skip(f"no qemu-user for {arch}: the reference apk cannot run")
+        emu = ["--ro-bind", qemu, "/.qemu"]
+    unshare = (["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+               if os.geteuid() == 0 else ["--unshare-all"])
+    argv = ["bwrap", *unshare, "--bind", str(root), "/", "--ro-bind", str(repo), "/repo",
+            "--ro-bind", str(keys), "/keys", *emu, "--proc", "/proc", "--dev", "/dev",
+            *(["/.qemu"] if emu else []), "/sbin/apk", "--repositories-file", "/dev/null",
+            "--no-network", "-X", "/repo", "--keys-dir", "/keys"]
+    return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def worlds(tmp_path_factory, shared_dir):
+    need_tools("bwrap", "umoci", "openssl")
+    made = {}
+
+    def get(version="3.20.3", arch="x86_64"):
+        if (version, arch) not in made:
+            made[(version, arch)] = World(tmp_path_factory.mktemp(f"apk-{version}-{arch}"),
+                                          shared_dir, version, arch)
+        return made[(version, arch)]
+
+    yield get
+    for w in made.values():
+        w.server.stop()
+
+
+def unpack(layout, tag, dest):
+    """umoci as root keeps owners; returns the root file system."""
+    subprocess.run(["umoci", "unpack", "--image", f"{layout}:{tag}", str(dest)],
+                   capture_output=True, text=True, check=True)
+    return pathlib.Path(dest) / "rootfs"
+
+
+def snapshot(root):
+    out = {}
+    root = str(root)
+    for d, dirs, files in os.walk(root):
+        for name in dirs + files:
+            p = os.path.join(d, name)
+            rel = os.path.relpath(p, root)
+            if any(rel == s or rel.startswith(s + "/") for s in SKIP):
+                continue
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                what = ("link", os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                what = ("dir",)
+            elif stat.S_ISREG(st.st_mode):
+                if rel == "lib/apk/db/scripts.tar":
+                    what = ("scripts", scripts_of(p))
+                else:
+                    what = ("file", hashlib.sha256(pathlib.Path(p).read_bytes()).hexdigest())
+            else:
+                what = ("other", st.st_rdev)
+            owner = (None, None) if rel in OWNER_BY_NAME else (st.st_uid, st.st_gid)
+            out[rel] = what + (oct(stat.S_IMODE(st.st_mode)),) + owner
+    return out
+
+
+def scripts_of(path):
+    with tarfile.open(path) as t:
+        return tuple(sorted((m.name, hashlib.sha256(t.extractfile(m).read()).hexdigest())
+                            for m in t.getmembers() if m.isfile()))
+
+
+def assert_same_tree(got, want):
+    a, b = snapshot(got), snapshot(want)
+    diff = sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+    assert not diff, "copa's tree differs from apk's:\n" + "\n".join(
+        f"  {k}: copa {a.get(k)} apk {b.get(k)}" for k in diff[:20])
+
+
+def installed(root):
+    return {n: r.fields["V"] for n, r in ar.read_installed(root).items()}
+
+
+def trivy_report(path, world, pkgs, os_name=None):
+    """A Trivy report of the image asking for `pkgs` {name: fixed}."""
+    vulns = [{"VulnerabilityID": f"CVE-2099-{i:04d}", "PkgName": n,
+              "InstalledVersion": world.old.get(n, "1.0-r0"), "FixedVersion": fixed,
+              "Severity": "HIGH"} for i, (n, fixed) in enumerate(sorted(pkgs.items()))]
+    doc = {"SchemaVersion": 2, "ArtifactName": "1.0", "ArtifactType": "container_image",
+           "Metadata": {"OS": {"Family": "alpine", "Name": os_name or world.version},
+                        "ImageConfig": {"architecture": world.oci_arch, "os": "linux"}},
+           "Results": [{"Target": "img", "Class": "os-pkgs", "Type": "alpine",
+                        "Vulnerabilities": vulns}]}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def patch(copa, world, src, *extra, keyring=True, repo=True):
+    args = ["patch", "-i", src, "-t", "patched", "--progress", "plain"]
+    if repo:
+        args += ["--repo-replace", "--repo", world.url]
+    if keyring:
+        args += ["--keyring", world.key.pub]
+    return copa(*args, *extra)
+
+
+# ---------------------------------------------------------------- the cases
+
+
+def test_update_all_matches_apk_upgrade(copa, worlds, tmp_path):
+    w = worlds()
+    src = w.image(tmp_path / "img")
+    p = patch(copa, w, src, "--summary", tmp_path / "s.json")
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    ref = w.reference(tmp_path / "ref", ["upgrade"])
+    assert installed(got) == installed(ref)
+    for name, v in w.new.items():
+        assert installed(got)[name] == v
+    assert_same_tree(got, ref)
+    # a changed configuration file the owner edited is kept; the package's beside it
+    assert (got / "etc/profile").read_bytes() == USER_PROFILE
+    assert (got / "etc/profile.apk-new").read_bytes() == b"# profile of the new version\n"
+    # the file the new version dropped is gone, the new dependency is there
+    assert not (got / "etc/modules").exists()
+    assert (got / "usr/share/copa-newdep/README").read_bytes() == b"new\n"
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["platforms"][0]["status"] == "patched"
+
+
+def test_report_mode_matches_apk_upgrade_names(copa, worlds, tmp_path):
+    w = worlds()
+    src = w.image(tmp_path / "img")
+    rep = trivy_report(tmp_path / "r.json", w, {"ca-certificates-bundle": w.new["ca-certificates-bundle"],
+                                                 "scanelf": w.new["scanelf"]})
+    vex = tmp_path / "vex.json"
+    p = patch(copa, w, src, "-r", rep, "-o", vex)
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    ref = w.reference(tmp_path / "ref", ["upgrade", "ca-certificates-bundle", "scanelf"])
+    assert installed(got) == installed(ref)
+    assert installed(got)["scanelf"] == w.new["scanelf"]
+    assert installed(got)["zlib"] == w.old["zlib"]  # not asked for
+    assert_same_tree(got, ref)
+    doc = json.loads(vex.read_text())
+    purls = {s["products"][0]["subcomponents"][0]["@id"] for s in doc["statements"]}
+    assert (f"pkg:apk/alpine/scanelf@{w.new['scanelf']}?arch=x86_64&distro=alpine-3.20.3"
+            in purls), purls
+
+
+def test_distroless_image(copa, worlds, tmp_path):
+    """Without sbin/apk and bin/busybox nothing could run in the image; copa needs nothing."""
+    w = worlds()
+    gone = it.tar_layer([("sbin/.wh.apk", ""), ("bin/.wh.busybox", "")])
+    src = w.image(tmp_path / "img", layers=w.layers + [gone])
+    p = copa("inspect", src)
+    assert p.returncode == 0, p.stderr
+    assert "distroless: yes" in p.stdout.replace("  ", " ") or "distroless" in p.stdout
+    p = patch(copa, w, src)
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    assert not (got / "sbin/apk").exists() and not (got / "bin/busybox").exists()
+    for name, v in w.new.items():
+        assert installed(got)[name] == v
+
+
+def test_inspect_alpine(copa, worlds, tmp_path):
+    w = worlds()
+    p = copa("inspect", w.image(tmp_path / "img"))
+    assert p.returncode == 0, p.stderr
+    out = p.stdout
+    assert "apk" in out and "lib/apk/db/installed" in out and "alpine" in out
+    assert str(len(w.old)) in out
+
+
+def test_wolfi_style_image(copa, worlds, tmp_path):
+    """An os-release saying wolfi, its own repository (the image's repositories file) and key."""
+    w = worlds()
+    layer = it.tar_layer([("etc/apk/repositories", f"{w.url}\n")])
+    src = w.image(tmp_path / "img", layers=w.layers + [layer],
+                  os_release='ID=wolfi\nNAME="Wolfi"\nPRETTY_NAME="Wolfi"\nVERSION_ID=20230201\n')
+    p = patch(copa, w, src, repo=False)
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    assert installed(got)["zlib"] == w.new["zlib"]
+
+
+def bad_repo(w, base, how):
+    """A copy of the repository whose index is unsigned, signed by another key or tampered."""
+    repo = base / f"repo-{how}"
+    shutil.copytree(w.repo, repo)
+    idx = repo / w.arch / "APKINDEX.tar.gz"
+    data = idx.read_bytes()
+    # the first gzip member is the signature
+    d = __import__("zlib").decompressobj(31)
+    d.decompress(data)
+    sig_len = len(data) - len(d.unused_data)
+    if how == "unsigned":
+        idx.write_bytes(data[sig_len:])
+    elif how == "wrong-key":
+        other = ar.Key(base / "other", name=w.key.name)  # same name, other key
+        idx.write_bytes(ar._signed(other, data[sig_len:]) + data[sig_len:])
+    elif how == "tampered":
+        body = bytearray(data)
+        body[sig_len + 40] ^= 0x01
+        idx.write_bytes(bytes(body))
+    elif how == "package":
+        pkg = repo / w.arch / f"zlib-{w.new['zlib']}.apk"
+        b = bytearray(pkg.read_bytes())
+        b[-100] ^= 0x01
+        pkg.write_bytes(bytes(b))
+    return repo
+
+
+@pytest.mark.parametrize("how", ["unsigned", "wrong-key", "tampered", "package"])
+def test_untrusted_index_or_package_is_refused(copa, worlds, tmp_path, how):
+    w = worlds()
+    repo = bad_repo(w, tmp_path, how)
+    server = StaticServer(repo)
+    try:
+        src = w.image(tmp_path / "img")
+        before = (tmp_path / "img/index.json").read_text()
+        p = copa("patch", "-i", src, "-t", "patched", "--repo-replace", "--repo", server.url,
+                 "--keyring", w.key.pub)
+    finally:
+        server.stop()
+    assert p.returncode == 1, p.stderr
+    errs = [line for line in p.stderr.splitlines() if line.startswith("copa: error")]
+    assert len(errs) == 1, p.stderr
+    if how == "package":
+        assert "zlib" in errs[0], errs[0]
+    else:
+        assert server.url in errs[0] and "APKINDEX" in errs[0], errs[0]
+        assert "--keyring" in errs[0], errs[0]
+    assert (tmp_path / "img/index.json").read_text() == before  # nothing written
+
+
+def test_fixed_version_not_available(copa, worlds, tmp_path):
+    w = worlds()
+    src = w.image(tmp_path / "img")
+    rep = trivy_report(tmp_path / "r.json", w, {"scanelf": w.new["scanelf"],
+                                                 "zlib": "9.9.9-r0"})
+    before = (tmp_path / "img/index.json").read_text()
+    p = patch(copa, w, src, "-r", rep)
+    assert p.returncode == 1
+    assert "'zlib'" in p.stderr and "9.9.9-r0" in p.stderr and "--ignore-errors" in p.stderr
+    assert (tmp_path / "img/index.json").read_text() == before
+    p = patch(copa, w, src, "-r", rep, "--ignore-errors", "--summary", tmp_path / "s.json")
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    assert installed(got)["scanelf"] == w.new["scanelf"]
+    assert installed(got)["zlib"] == w.old["zlib"]
+    pk = {x["name"]: x for x in json.loads((tmp_path / "s.json").read_text())
+          ["platforms"][0]["packages"]}
+    assert pk["zlib"]["outcome"] == "not-available", pk["zlib"]
+
+
+def test_repatch_replaces_the_layer(copa, worlds, tmp_path):
+    """Report mode first (one package), then everything from the patched image: the second
+    patch layer replaces the first instead of stacking on it."""
+    w = worlds()
+    src = w.image(tmp_path / "img")
+    rep = trivy_report(tmp_path / "r.json", w, {"scanelf": w.new["scanelf"]})
+    p = patch(copa, w, src, "-r", rep)
+    assert p.returncode == 0, p.stderr
+    first = it.skopeo_inspect_raw(f"oci:{tmp_path / 'img'}:patched")
+    p = copa("patch", "-i", f"oci:{tmp_path / 'img'}:patched", "-t", "again", "--repo-replace",
+             "--repo", w.url, "--keyring", w.key.pub)
+    assert p.returncode == 0, p.stderr
+    assert "its patch layer is replaced" in p.stderr
+    again = it.skopeo_inspect_raw(f"oci:{tmp_path / 'img'}:again")
+    assert len(again["layers"]) == len(first["layers"]) == len(w.layers) + 1
+    assert again["layers"][:-1] == first["layers"][:-1]
+    assert again["layers"][-1]["digest"] != first["layers"][-1]["digest"]
+    got = unpack(tmp_path / "img", "again", tmp_path / "out")
+    for name, v in w.new.items():
+        assert installed(got)[name] == v
+    ref = w.reference(tmp_path / "ref", ["upgrade"])
+    assert_same_tree(got, ref)
+
+
+def test_push_to_registry(copa, worlds, tmp_path, registry):
+    w = worlds()
+    src = w.image(tmp_path / "img")
+    dst = f"{registry.host}/alpine/app:1.0-patched"
+    p = patch(copa, w, src, "--push") if False else copa(
+        "patch", "-i", src, "-t", dst, "--push", "--repo-replace", "--repo", w.url,
+        "--keyring", w.key.pub)
+    assert p.returncode == 0, p.stderr
+    it.skopeo("copy", "--src-tls-verify=false", f"docker://{dst}", f"oci:{tmp_path / 'pulled'}:x")
+    got = unpack(tmp_path / "pulled", "x", tmp_path / "out")
+    assert installed(got)["scanelf"] == w.new["scanelf"]
+
+
+def test_multi_platform_index(copa, worlds, tmp_path):
+    """x86_64 and aarch64 in one index, each patched from its own repository (the two
+    repositories are given with --repo; each platform uses the one with its architecture)."""
+    x, a = worlds(), worlds("3.20.3", "aarch64")
+    layout = tmp_path / "multi"
+    it.write_multiarch(layout, [("amd64", None, x.layers), ("arm64", "v8", a.layers)], tag="1.0")
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "-t", "patched", "--repo-replace",
+             "--repo", x.url, "--repo", a.url, "--keyring", x.key.pub, "--keyring", a.key.pub)
+    assert p.returncode == 0, p.stderr
+    for arch, world, plat in (("x86_64", x, "linux/amd64"), ("aarch64", a, "linux/arm64/v8")):
+        d = tmp_path / f"one-{arch}"
+        it.skopeo("copy", "--override-arch", world.oci_arch, *(
+            ["--override-variant", "v8"] if arch == "aarch64" else []),
+            f"oci:{layout}:patched", f"oci:{d}:x")
+        got = unpack(d, "x", tmp_path / f"out-{arch}")
+        for name, v in world.new.items():
+            assert installed(got)[name] == v, (arch, name)
+        assert (got / "etc/apk/arch").read_text().strip() == arch
+
+
+def test_aarch64_matches_apk_upgrade(copa, worlds, tmp_path):
+    w = worlds("3.20.3", "aarch64")
+    src = w.image(tmp_path / "img")
+    p = patch(copa, w, src)
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    ref = w.reference(tmp_path / "ref", ["upgrade"])
+    assert installed(got) == installed(ref)
+    assert_same_tree(got, ref)
+
+
+def test_older_release_matches_apk_upgrade(copa, worlds, tmp_path):
+    w = worlds("3.19.4", "x86_64")
+    src = w.image(tmp_path / "img")
+    p = patch(copa, w, src)
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    ref = w.reference(tmp_path / "ref", ["upgrade"])
+    assert installed(got) == installed(ref)
+    assert_same_tree(got, ref)
