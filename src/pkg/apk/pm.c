@@ -415,7 +415,8 @@ static int apk_check(const struct copa_pm *pm, size_t i, const struct copa_pm_pk
 	const struct apk_pm *a = (const struct apk_pm *)pm;
 	struct copa_buf b = COPA_BUF_INIT;
 	struct copa_apkfile f;
-	_cleanup_free_ char *what = copa_xasprintf("package '%s-%s'", p->name, p->version);
+	_cleanup_free_ char *what =
+	    copa_xasprintf("package '%s-%s' from '%s'", p->name, p->version, p->url);
 	int r;
 
 	(void)i;
@@ -424,10 +425,9 @@ static int apk_check(const struct copa_pm *pm, size_t i, const struct copa_pm_pk
 	                      err);
 	if (r == 0)
 		r = copa_apkfile_read(&f, b.p ? b.p : "", b.len, a->pr.keys, p->id, what, err);
-	if (r < 0 && err->code != COPA_E_VERIFY)
-		err->code = COPA_E_VERIFY;
+	/* Whatever is wrong with a download, its chain of trust did not hold. */
 	if (r < 0)
-		copa_err_wrap(err, "from '%s'", p->url);
+		err->code = COPA_E_VERIFY;
 	copa_apkfile_release(&f);
 	copa_buf_release(&b);
 	return r;
