@@ -224,7 +224,9 @@ def trivy_report(path, world, pkgs, os_name=None):
 
 
 def patch(copa, world, src, *extra, keyring=True, repo=True):
-    args = ["patch", "-i", src, "-t", "patched", "--progress", "plain"]
+    args = ["patch", "-i", src, "--progress", "plain"]
+    if "-t" not in extra:
+        args += ["-t", "patched"]
     if repo:
         args += ["--repo-replace", "--repo", world.url]
     if keyring:
@@ -409,6 +411,27 @@ def test_repatch_replaces_the_layer(copa, worlds, tmp_path):
         assert installed(got)[name] == v
     ref = w.reference(tmp_path / "ref", ["upgrade"])
     assert_same_tree(got, ref)
+
+
+def test_warm_run_uses_the_cache(copa, worlds, tmp_path):
+    """A second run asks for the index conditionally (the server says it is current) and
+    reuses the layer built from the same packages (their identities); a changed index is
+    downloaded again."""
+    w = worlds()
+    src = w.image(tmp_path / "img")
+    p = patch(copa, w, src, "-t", "one")
+    assert p.returncode == 0, p.stderr
+    assert "not modified" not in p.stderr and "0 from the cache" in p.stderr
+    p = patch(copa, w, src, "-t", "two")
+    assert p.returncode == 0, p.stderr
+    assert "(not modified: the cached copy)" in p.stderr, p.stderr
+    assert "reusing the layer built before" in p.stderr, p.stderr
+    idx = w.repo / w.arch / "APKINDEX.tar.gz"
+    st = idx.stat()
+    os.utime(idx, (st.st_atime, st.st_mtime + 10))
+    p = patch(copa, w, src, "-t", "three")
+    assert p.returncode == 0, p.stderr
+    assert "not modified" not in p.stderr
 
 
 def test_push_to_registry(copa, worlds, tmp_path, registry):

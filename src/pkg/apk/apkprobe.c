@@ -304,29 +304,122 @@ static void verify_hint(struct copa_err *err)
 	         "add its key with --keyring)");
 }
 
-/* Downloads and verifies one repository's index; 0 when loaded, 1 when it has none (404). */
+/* Cache namespace: index URL -> "digest\nLast-Modified\nETag\n" of the copy last verified. */
+#define NS_INDEX "apk-index"
+
+struct index_rec {
+	char digest[COPA_DIGEST_MAX];
+	char *last_modified, *etag; /* header values, or NULL */
+};
+
+static void index_rec_release(struct index_rec *r)
+{
+	free(r->last_modified);
+	free(r->etag);
+}
+
+static bool header_ok(struct copa_blob v)
+{
+	if (v.n == 0 || v.n > 200)
+		return false;
+	for (size_t i = 0; i < v.n; i++)
+		if ((unsigned char)v.p[i] < 0x20 || v.p[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* The record of the cached copy of url, when its blob is still there. */
+static bool index_rec_get(const struct copa_cache *c, const char *key, struct index_rec *r)
+{
+	struct copa_buf b = COPA_BUF_INIT;
+	struct copa_blob rest, d = {0}, lm = {0}, et = {0};
+	bool ok = false;
+
+	memset(r, 0, sizeof(*r));
+	if (copa_cache_get(c, NS_INDEX, key, 1024, &b, NULL) != 1)
+		goto out;
+	rest = copa_blob(b.p, b.len);
+	copa_blob_split(&rest, '\n', &d);
+	copa_blob_split(&rest, '\n', &lm);
+	copa_blob_split(&rest, '\n', &et);
+	if (d.n >= sizeof(r->digest))
+		goto out;
+	memcpy(r->digest, d.p, d.n);
+	r->digest[d.n] = '\0';
+	if (!copa_digest_valid(r->digest) || !copa_cache_has_blob(c, r->digest))
+		goto out;
+	r->last_modified = header_ok(lm) ? copa_blob_dup(lm) : NULL;
+	r->etag = header_ok(et) ? copa_blob_dup(et) : NULL;
+	ok = r->last_modified || r->etag;
+out:
+	copa_buf_release(&b);
+	return ok;
+}
+
+static void index_rec_put(const struct copa_cache *c, const char *key, const char *digest,
+                          const struct copa_http_resp *resp, struct copa_out *out)
+{
+	const char *lm = copa_http_resp_header(resp, "Last-Modified");
+	const char *et = copa_http_resp_header(resp, "ETag");
+	struct copa_err e = COPA_ERR_INIT;
+	_cleanup_free_ char *text = NULL;
+
+	if (lm && !header_ok(copa_blob_str(lm)))
+		lm = NULL;
+	if (et && !header_ok(copa_blob_str(et)))
+		et = NULL;
+	if (!lm && !et)
+		return;
+	text = copa_xasprintf("%s\n%s\n%s\n", digest, lm ? lm : "", et ? et : "");
+	if (copa_cache_put(c, NS_INDEX, key, text, strlen(text), &e) < 0)
+		copa_debug(out, "apk: cannot record the index in the cache: %s", e.msg);
+}
+
+/*
+ * Downloads and verifies one repository's index; 0 when loaded, 1 when it has
+ * none (404). A copy verified before is asked for conditionally (If-None-Match,
+ * If-Modified-Since): the server says whether it is current, so no stale index
+ * is used, and the signature is checked again on every run.
+ */
 static int load_index(struct copa_apk_probe *p, size_t i, const struct copa_pm_open_opts *o,
                       struct copa_err *err)
 {
-	static const char *const headers[] = {"Cache-Control: max-age=0", NULL};
 	const struct copa_apk_repo *repo = &p->repos.v[i];
 	_cleanup_free_ char *url = copa_apk_repo_index_url(repo, p->arch);
 	_cleanup_free_ char *what = copa_xasprintf("index '%s'", url);
+	_cleanup_free_ char *ims = NULL, *inm = NULL;
+	char key[COPA_HASH_HEX_MAX], digest[COPA_DIGEST_MAX];
+	const char *headers[4] = {"Cache-Control: max-age=0", NULL, NULL, NULL};
+	struct copa_http_resp resp = {0};
 	struct copa_tmpfile t = {.fd = -1};
 	struct copa_buf b = COPA_BUF_INIT;
+	struct index_rec rec;
+	bool have_rec, cached = false;
 	int r = -1;
 
+	copa_hash_hex(COPA_HASH_SHA256, url, strlen(url), key);
+	have_rec = index_rec_get(o->cache, key, &rec);
+	if (have_rec) {
+		size_t n = 1;
+
+		if (rec.etag)
+			headers[n++] = inm = copa_xasprintf("If-None-Match: %s", rec.etag);
+		if (rec.last_modified)
+			headers[n++] = ims =
+			    copa_xasprintf("If-Modified-Since: %s", rec.last_modified);
+	}
 	if (copa_cache_begin(o->cache, &t, err) < 0)
-		return -1;
+		goto out;
 	{
 		struct copa_http_fetch f = {.url = url,
 		                            .headers = headers,
 		                            .expect_size = -1,
 		                            .max_size = COPA_APK_INDEX_MAX_FILE,
 		                            .fd = t.fd,
-		                            .what = what};
+		                            .what = what,
+		                            .not_modified_ok = have_rec};
 
-		if (copa_http_fetch(o->http, &f, NULL, err) < 0) {
+		if (copa_http_fetch(o->http, &f, &resp, err) < 0) {
 			if (err->code == COPA_E_NOTFOUND) {
 				copa_warn(o->out,
 				          "apk: repository '%s' has no index for %s (%s): skipped",
@@ -337,18 +430,32 @@ static int load_index(struct copa_apk_probe *p, size_t i, const struct copa_pm_o
 			goto out;
 		}
 	}
-	if (copa_fs_read_file(t.dirfd, t.tmp, COPA_APK_INDEX_MAX_FILE, &b, err) < 0)
+	cached = resp.status == 304;
+	if (cached) {
+		_cleanup_free_ char *path = copa_cache_blob_path(o->cache, rec.digest);
+
+		if (copa_fs_read_file(AT_FDCWD, path, COPA_APK_INDEX_MAX_FILE, &b, err) < 0)
+			goto out;
+	} else if (copa_fs_read_file(t.dirfd, t.tmp, COPA_APK_INDEX_MAX_FILE, &b, err) < 0) {
 		goto out;
+	}
 	if (copa_apk_index_load(&p->idx[i], b.p ? b.p : "", b.len, p->keys, what, err) < 0) {
 		verify_hint(err);
 		goto out;
 	}
 	p->loaded[i] = true;
-	copa_info(o->out, "apk: %s%s%s: %zu packages, signed by '%s'", repo->url,
+	copa_info(o->out, "apk: %s%s%s: %zu packages, signed by '%s'%s", repo->url,
 	          repo->tag ? " @" : "", repo->tag ? repo->tag : "", p->idx[i].n,
-	          p->idx[i].signed_by ? p->idx[i].signed_by : "?");
+	          p->idx[i].signed_by ? p->idx[i].signed_by : "?",
+	          cached ? " (not modified: the cached copy)" : "");
+	/* Only a verified index enters the cache. */
+	if (!cached && copa_cache_commit_blob(o->cache, &t, NULL, false, digest, NULL) == 0)
+		index_rec_put(o->cache, key, digest, &resp, o->out);
 	r = 0;
 out:
+	if (have_rec)
+		index_rec_release(&rec);
+	copa_http_resp_release(&resp);
 	copa_buf_release(&b);
 	copa_tmpfile_release(&t);
 	if (r < 0)
