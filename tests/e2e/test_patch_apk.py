@@ -11,7 +11,6 @@ with bwrap inside a copy of the same root against the same repository: the
 tree copa writes, unpacked by umoci, must not differ from apk's outside
 apk's lock and caches. aarch64's apk runs under qemu-user bound into the root.
 """
-import gzip
 import hashlib
 import json
 import os
@@ -20,15 +19,15 @@ import shutil
 import stat
 import subprocess
 import tarfile
-import io
+
 
 import pytest
 
 import fx_apkrepo as ar
 import imagetools as it
+from fx_apkworld import USER_PROFILE, World
 from fx_services import StaticServer
 
-OCI_ARCH = {"x86_64": ("amd64", None), "aarch64": ("arm64", "v8")}
 # What apk leaves that is no part of the installed system.
 SKIP = ("lib/apk/db/lock", "var/cache", "lib/apk/exec",
         # bwrap's mount points in the reference root
@@ -36,93 +35,12 @@ SKIP = ("lib/apk/db/lock", "var/cache", "lib/apk/exec",
 # fx_apkrepo's packages carry owner numbers without names; apk resolves a group by name (an
 # empty one is root), copa keeps the number. Alpine's real packages carry both.
 OWNER_BY_NAME = {"etc/shadow"}
-USER_PROFILE = b"# edited by the image's owner\nexport PAGER=less\n"
 
 
 def need_tools(*tools):
     for t in tools:
         if not shutil.which(t):
             pytest.skip(f"{t} is not installed (scripts/install-deps.sh installs it)")
-
-
-class World:
-    """One minirootfs, its image, and a signed repository of newer packages."""
-
-    def __init__(self, base, shared, version, arch):
-        self.base, self.version, self.arch = base, version, arch
-        self.tarball = ar.minirootfs(shared, version, arch)
-        self.root = ar.extract_rootfs(self.tarball, base / "root")
-        (self.root / "etc/profile").write_bytes(USER_PROFILE)
-        self.key = ar.Key(base / "key")
-        self.keys = self.key.install(base / "apkkeys")
-        out = base / "pkgs"
-        inst = ar.read_installed(self.root)
-        self.old = {n: r.fields["V"] for n, r in inst.items()}
-        newdep = ar.build_apk(out, {"pkgname": "copa-newdep", "pkgver": "1.0-r0", "arch": arch,
-                                    "pkgdesc": "a dependency new in the update", "license": "MIT",
-                                    "origin": "copa-newdep"},
-                              [ar.Entry("usr/", "dir", b"", 0o755),
-                               ar.Entry("usr/share/", "dir", b"", 0o755),
-                               ar.Entry("usr/share/copa-newdep/", "dir", b"", 0o755),
-                               ar.Entry("usr/share/copa-newdep/README", "file", b"new\n")],
-                              self.key)
-        self.pkgs = [
-            ar.rebuild(self.root, "scanelf", out, self.key),
-            ar.rebuild(self.root, "ca-certificates-bundle", out, self.key),
-            ar.rebuild(self.root, "zlib", out, self.key, depends_add=["copa-newdep"]),
-            ar.rebuild(self.root, "alpine-baselayout-data", out, self.key, drop=("etc/modules",),
-                       change={"etc/profile": b"# profile of the new version\n"}),
-            # alpine-baselayout needs its -data at exactly its own version
-            rebuild_deps(self.root, "alpine-baselayout", out, self.key,
-                         {"alpine-baselayout-data=" + self.old["alpine-baselayout"]:
-                          "alpine-baselayout-data=" + bump(self.old["alpine-baselayout"])}),
-            newdep,
-        ]
-        self.new = {p.name: p.version for p in self.pkgs}
-        self.repo = base / "repo"
-        ar.build_index(self.repo, self.pkgs, self.key, arch)
-        self.server = StaticServer(self.repo)
-        self.url = self.server.url
-        oa, ov = OCI_ARCH[arch]
-        self.oci_arch, self.oci_variant = oa, ov
-        self.layers = [gzip.decompress(self.tarball.read_bytes()),
-                       it.tar_layer([("etc/profile", USER_PROFILE.decode())])]
-
-    def image(self, path, tag="1.0", layers=None, os_release=None):
-        layers = list(layers or self.layers)
-        if os_release:
-            layers.append(it.tar_layer([("etc/os-release", os_release)]))
-        it.write_image(path, layers, tag=tag, arch=self.oci_arch, variant=self.oci_variant)
-        return f"oci:{path}:{tag}"
-
-    def reference(self, dest, args):
-        """A copy of the root upgraded by Alpine's own apk; returns its path."""
-        shutil.copytree(self.root, dest, symlinks=True)
-        r = apk_in_root(dest, self.arch, args + ["--no-scripts"], self.repo, self.keys)
-        assert r.returncode == 0, f"apk {args}: {r.stdout}\n{r.stderr}"
-        return dest
-
-
-def bump(version):
-    base, _, rel = version.rpartition("-r")
-    return f"{base}-r{int(rel) + 1}"
-
-
-def rebuild_deps(root, name, out, key, deps):
-    """fx_apkrepo.rebuild with dependencies replaced ({old: new})."""
-    orig = ar.read_installed
-
-    def edited(r):
-        recs = orig(r)
-        f = recs[name].fields
-        f["D"] = " ".join(deps.get(d, d) for d in f.get("D", "").split())
-        return recs
-
-    ar.read_installed = edited
-    try:
-        return ar.rebuild(root, name, out, key)
-    finally:
-        ar.read_installed = orig
 
 
 def apk_in_root(root, arch, args, repo, keys):
@@ -141,6 +59,14 @@ def apk_in_root(root, arch, args, repo, keys):
             *(["/.qemu"] if emu else []), "/sbin/apk", "--repositories-file", "/dev/null",
             "--no-network", "-X", "/repo", "--keys-dir", "/keys"]
     return subprocess.run(argv + list(args), capture_output=True, text=True, timeout=600)
+
+
+def reference(w, dest, args):
+    """A copy of the root upgraded by Alpine's own apk; returns its path."""
+    shutil.copytree(w.root, dest, symlinks=True)
+    r = apk_in_root(dest, w.arch, args + ["--no-scripts"], w.repo, w.keys)
+    assert r.returncode == 0, f"apk {args}: {r.stdout}\n{r.stderr}"
+    return dest
 
 
 @pytest.fixture(scope="module")
@@ -243,7 +169,7 @@ def test_update_all_matches_apk_upgrade(copa, worlds, tmp_path):
     p = patch(copa, w, src, "--summary", tmp_path / "s.json")
     assert p.returncode == 0, p.stderr
     got = unpack(tmp_path / "img", "patched", tmp_path / "out")
-    ref = w.reference(tmp_path / "ref", ["upgrade"])
+    ref = reference(w, tmp_path / "ref", ["upgrade"])
     assert installed(got) == installed(ref)
     for name, v in w.new.items():
         assert installed(got)[name] == v
@@ -267,7 +193,7 @@ def test_report_mode_matches_apk_upgrade_names(copa, worlds, tmp_path):
     p = patch(copa, w, src, "-r", rep, "-o", vex)
     assert p.returncode == 0, p.stderr
     got = unpack(tmp_path / "img", "patched", tmp_path / "out")
-    ref = w.reference(tmp_path / "ref", ["upgrade", "ca-certificates-bundle", "scanelf"])
+    ref = reference(w, tmp_path / "ref", ["upgrade", "ca-certificates-bundle", "scanelf"])
     assert installed(got) == installed(ref)
     assert installed(got)["scanelf"] == w.new["scanelf"]
     assert installed(got)["zlib"] == w.old["zlib"]  # not asked for
@@ -409,7 +335,7 @@ def test_repatch_replaces_the_layer(copa, worlds, tmp_path):
     got = unpack(tmp_path / "img", "again", tmp_path / "out")
     for name, v in w.new.items():
         assert installed(got)[name] == v
-    ref = w.reference(tmp_path / "ref", ["upgrade"])
+    ref = reference(w, tmp_path / "ref", ["upgrade"])
     assert_same_tree(got, ref)
 
 
@@ -473,7 +399,7 @@ def test_aarch64_matches_apk_upgrade(copa, worlds, tmp_path):
     p = patch(copa, w, src)
     assert p.returncode == 0, p.stderr
     got = unpack(tmp_path / "img", "patched", tmp_path / "out")
-    ref = w.reference(tmp_path / "ref", ["upgrade"])
+    ref = reference(w, tmp_path / "ref", ["upgrade"])
     assert installed(got) == installed(ref)
     assert_same_tree(got, ref)
 
@@ -484,6 +410,6 @@ def test_older_release_matches_apk_upgrade(copa, worlds, tmp_path):
     p = patch(copa, w, src)
     assert p.returncode == 0, p.stderr
     got = unpack(tmp_path / "img", "patched", tmp_path / "out")
-    ref = w.reference(tmp_path / "ref", ["upgrade"])
+    ref = reference(w, tmp_path / "ref", ["upgrade"])
     assert installed(got) == installed(ref)
     assert_same_tree(got, ref)
