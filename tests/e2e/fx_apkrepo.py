@@ -23,7 +23,7 @@ API (everything else is private):
   read_installed(root) -> {name: Record}   Record: .fields (letter -> value),
                              .dirs [(dir, acl)], .files [(dir, name, acl, csum)]
   rebuild(root, name, outdir, key, version=None, depends_add=(), drop=(),
-          change=None, add=None) -> Pkg
+          change=None, add=None, deps_map=None) -> Pkg
                              the installed package `name` of the root directory,
                              rebuilt from its real files as a newer version (-rN+1)
   extract_rootfs(tar, dest)  unpacks a minirootfs tarball as root (owners kept)
@@ -269,11 +269,13 @@ def _triggers_of(root, rec):
 
 
 def rebuild(root, name, outdir, key, version=None, depends_add=(), drop=(), change=None,
-            add=None):
+            add=None, deps_map=None):
     """Rebuilds the installed package `name` of directory `root` from its real
     files as `version` (default: the release bumped). drop: package paths left
     out; change: {path: bytes} new contents; add: {path: bytes} new files (their
-    directory must be one of the package's)."""
+    directory must be one of the package's); deps_map: {old: new} rewrites
+    dependencies and install_if entries ("busybox=1.36.1-r29": "busybox=1.36.1-r30")."""
+    deps_map = deps_map or {}
     root = pathlib.Path(root)
     rec = read_installed(root)[name]
     f = rec.fields
@@ -314,9 +316,9 @@ def rebuild(root, name, outdir, key, version=None, depends_add=(), drop=(), chan
             "size": int(f.get("I", 0)), "arch": f.get("A", "x86_64"), "origin": f.get("o"),
             "commit": f.get("c"), "maintainer": f.get("m"), "license": f.get("L", ""),
             "provider_priority": f.get("k"), "replaces_priority": f.get("q"),
-            "depend": f.get("D", "").split() + list(depends_add),
+            "depend": [deps_map.get(d, d) for d in f.get("D", "").split()] + list(depends_add),
             "provides": [_provide_bump(x, f["V"], version) for x in f.get("p", "").split()],
-            "replaces": f.get("r", "").split(), "install_if": f.get("i", "").split(),
+            "replaces": f.get("r", "").split(), "install_if": [deps_map.get(d, d) for d in f.get("i", "").split()],
             "triggers": _triggers_of(root, rec)}
     return build_apk(outdir, info, entries, key, _scripts_of(root, rec))
 
