@@ -28,9 +28,10 @@ API (everything else is private):
                              rebuilt from its real files as a newer version (-rN+1)
   extract_rootfs(tar, dest)  unpacks a minirootfs tarball as root (owners kept)
   minirootfs(shared, version="3.20.3", arch="x86_64") -> path of the tarball
-  apk_in_root(root, args, repo=None, keys=None, timeout=300) -> CompletedProcess
+  apk_in_root(root, args, repo=None, keys=None, timeout=300, binds=()) -> CompletedProcess
                              Alpine's own /sbin/apk of `root`, run there with bwrap
-                             (no network), the repository bound at /repo, keys at /keys
+                             (no network), the repository bound at /repo (-X), keys at
+                             /keys (--keys-dir), binds: more read-only (src, dst) binds
   serve_repo(static_server, repo) -> base URL of the repository over HTTP
 """
 import base64
@@ -340,9 +341,12 @@ def extract_rootfs(tar, dest):
     return dest
 
 
-def apk_in_root(root, args, repo=None, keys=None, timeout=300):
-    """Runs the root's own apk inside it (bwrap, no network)."""
+def apk_in_root(root, args, repo=None, keys=None, timeout=300, binds=()):
+    """Runs the root's own apk inside it (bwrap, no network); binds: extra
+    (host path, path inside) read-only binds, e.g. a directory of packages."""
     argv = ["bwrap", "--unshare-all", "--bind", str(root), "/"]
+    for src, dst in binds:
+        argv += ["--ro-bind", str(src), dst]
     if repo:
         argv += ["--ro-bind", str(repo), "/repo"]
     if keys:
