@@ -12,7 +12,8 @@ API (everything else is private):
                              signatures refer to), .priv, .pub (paths); .install(keysdir)
   Entry(name, kind, data, mode, uid, gid, mtime)
                              one data-tar entry; kind "dir", "file" (data bytes),
-                             "sym" or "hard" (data = target)
+                             "sym" or "hard" (data = target); mode defaults to 0755 for
+                             a directory, 0777 for a symlink, 0644 otherwise
   Pkg                        a built package: .path, .name, .version, .csum ("Q1…",
                              the index's C:), .size, .info (.PKGINFO as a dict)
   build_apk(outdir, info, entries, key, scripts=None) -> Pkg
@@ -57,7 +58,7 @@ class Entry:
     name: str
     kind: str = "file"
     data: object = b""
-    mode: int = 0o644
+    mode: int = None  # 0755 for a directory, 0777 for a symlink, 0644 otherwise
     uid: int = 0
     gid: int = 0
     mtime: int = MTIME
@@ -68,7 +69,8 @@ def _tar(entries, cut=False):
     with tarfile.open(fileobj=bio, mode="w", format=tarfile.PAX_FORMAT) as t:
         for e in entries:
             ti = tarfile.TarInfo(e.name)
-            ti.mode, ti.uid, ti.gid, ti.mtime = e.mode, e.uid, e.gid, e.mtime
+            mode = e.mode if e.mode is not None else {"dir": 0o755, "sym": 0o777}.get(e.kind, 0o644)
+            ti.mode, ti.uid, ti.gid, ti.mtime = mode, e.uid, e.gid, e.mtime
             ti.uname = ti.gname = ""
             if e.kind == "dir":
                 ti.type = tarfile.DIRTYPE

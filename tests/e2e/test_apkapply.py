@@ -241,7 +241,8 @@ def test_refused_package_changes_nothing(alpine, tmp_path, case):
 def test_file_of_another_package_needs_replaces(alpine, tmp_path):
     """apk's rule: a package may overwrite another's file only when it replaces it."""
     key = alpine["key"]
-    files = [Entry("etc/", "dir"), Entry("etc/securetty", "file", b"console\n")]
+    # etc/ 0700: apk narrows the directory to what every package listing it allows
+    files = [Entry("etc/", "dir", mode=0o700), Entry("etc/securetty", "file", b"console\n")]
     info = {"pkgname": "tty-conf", "pkgver": "1.0-r0", "origin": "tty-conf", "license": "MIT"}
     plain = build_apk(tmp_path / "plain", info, files, key)
     rep = build_apk(tmp_path / "rep", {**info, "replaces": ["busybox"]}, files, key)
@@ -259,6 +260,18 @@ def test_file_of_another_package_needs_replaces(alpine, tmp_path):
     out = tmp_path / "copa2"
     copa_apply(alpine["pristine"], out, ["--keys", alpine["keys"], arg(rep)])
     (out / "etc/apk/world").write_bytes((ref / "etc/apk/world").read_bytes())  # apk add's own
+    assert stat.S_IMODE(os.stat(out / "etc").st_mode) == 0o700
     assert tree_diff(ref, out) == []
     db = "lib/apk/db/installed"
+    assert (ref / db).read_bytes() == (out / db).read_bytes()
+
+    # apk del purges it: its files go (busybox lost etc/securetty to it), the database with them
+    r = apk_in_root(ref, ["del", "--no-scripts", "tty-conf"], keys=alpine["keys"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    out = tmp_path / "copa3"
+    p = copa_apply(alpine["pristine"], out, ["--keys", alpine["keys"], arg(rep), "-r", "tty-conf"])
+    assert {"removed": "tty-conf"} in p.results
+    assert not (out / "etc/securetty").exists()
+    assert stat.S_IMODE(os.stat(out / "etc").st_mode) == 0o755
+    assert tree_diff(ref, out) == []
     assert (ref / db).read_bytes() == (out / db).read_bytes()

@@ -633,6 +633,8 @@ struct plan {
 	size_t nrm, caprm;
 	char **rm_dirs; /* package directories the old version leaves behind */
 	size_t nrmd, caprmd;
+	struct pentry *left; /* directories others keep, with the permissions they expect */
+	size_t nleft, capleft;
 };
 
 static void plan_release(struct plan *pl)
@@ -648,6 +650,11 @@ static void plan_release(struct plan *pl)
 	for (size_t i = 0; i < pl->nrmd; i++)
 		free(pl->rm_dirs[i]);
 	free(pl->rm_dirs);
+	for (size_t i = 0; i < pl->nleft; i++) {
+		free(pl->left[i].path);
+		free(pl->left[i].canon);
+	}
+	free(pl->left);
 	copa_strmap_release(&pl->by_canon);
 	copa_strmap_release(&pl->by_path);
 	copa_apkfile_release(&pl->f);
@@ -970,6 +977,41 @@ static bool new_has(const struct plan *pl, const char *path)
 }
 
 /*
+ * A directory the old version listed and others still do: apk recomputes
+ * its permissions without the old version's (when they were as expected).
+ */
+static void plan_left_dir(struct plan *pl, const struct copa_apkdb_pkg *old, const char *dir)
+{
+	struct copa_apkapply *a = pl->a;
+	struct copa_err e = COPA_ERR_INIT;
+	char *canon = copa_pathmap_path(a->v, dir, own_none, NULL, pl->label, &e);
+	const struct copa_view_entry *ve = canon ? copa_view_get(a->v, canon) : NULL;
+	struct acl before, after;
+
+	if (ve && ve->type == COPA_FT_DIR) {
+		before = dir_expected(a, dir, NULL, NULL);
+		after = dir_expected(a, dir, old->pkg.name, NULL);
+		if (ve->mode == (before.mode & 07777) && ve->uid == before.uid &&
+		    ve->gid == before.gid &&
+		    (ve->mode != (after.mode & 07777) || ve->uid != after.uid || ve->gid != after.gid)) {
+			struct pentry pe = {0};
+
+			pe.path = copa_xstrdup(dir);
+			pe.canon = steal_ptr(&canon);
+			pe.type = COPA_FT_DIR;
+			pe.act = ACT_WRITE;
+			pe.dir_acl = true;
+			pe.dir_uid = after.uid;
+			pe.dir_gid = after.gid;
+			pe.dir_mode = after.mode & 07777;
+			pl->left = copa_xgrow(pl->left, &pl->capleft, pl->nleft + 1, sizeof(*pl->left));
+			pl->left[pl->nleft++] = pe;
+		}
+	}
+	free(canon);
+}
+
+/*
  * What the old version (or a purged package) leaves: its files that no
  * other package owns now, unless a protected file was changed (apk's purge
  * keeps those), and its directories no other package lists.
@@ -1021,6 +1063,8 @@ static int plan_removals(struct plan *pl, const struct copa_apkdb_pkg *old, stru
 			pl->rm_dirs = copa_xgrow(pl->rm_dirs, &pl->caprmd, pl->nrmd + 1,
 			                         sizeof(char *));
 			pl->rm_dirs[pl->nrmd++] = copa_xstrdup(d->name);
+		} else if (*d->name && !new_has(pl, d->name)) {
+			plan_left_dir(pl, old, d->name);
 		}
 	}
 	return 0;
@@ -1118,6 +1162,21 @@ static int cmp_len_desc(const void *x, const void *y)
 static int do_removals(struct plan *pl, struct copa_err *err)
 {
 	struct copa_apkapply *a = pl->a;
+
+	for (size_t i = 0; i < pl->nleft; i++) {
+		const struct pentry *pe = &pl->left[i];
+		const struct copa_view_entry *ve = copa_view_get(a->v, pe->canon);
+		struct copa_layer_entry le = {0};
+
+		le.path = pe->canon;
+		le.type = COPA_FT_DIR;
+		le.mode = pe->dir_mode;
+		le.uid = (uint32_t)pe->dir_uid;
+		le.gid = (uint32_t)pe->dir_gid;
+		le.mtime = ve ? ve->mtime : 0;
+		if (copa_pkgfs_put(a->v, a->b, &le, false, err) < 0)
+			return -1;
+	}
 
 	for (size_t i = pl->nrm; i-- > 0;)
 		if (copa_view_get(a->v, pl->rm_files[i]) &&
