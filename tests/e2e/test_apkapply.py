@@ -275,3 +275,60 @@ def test_file_of_another_package_needs_replaces(alpine, tmp_path):
     assert stat.S_IMODE(os.stat(out / "etc").st_mode) == 0o755
     assert tree_diff(ref, out) == []
     assert (ref / db).read_bytes() == (out / db).read_bytes()
+
+
+def _cert(d, cn):
+    path = d / f"{cn}.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    f"/CN={cn}", "-days", "2", "-keyout", "/dev/null", "-out", str(path)],
+                   check=True, capture_output=True)
+    return path.read_bytes()
+
+
+def test_ca_certificates_bundle_regenerated(alpine, tmp_path):
+    """ca-certificates installed: its post-install's update-ca-certificates is
+    reproduced (Alpine's update-ca.c): ca-cert-*.pem links for the configured
+    and the local certificates, links into the certificate directories that
+    are no longer wanted removed, others kept, the bundle rewritten."""
+    certs = {cn: _cert(tmp_path, cn) for cn in ("Alpha", "Beta", "Gamma", "Local")}
+    base = copy(alpine["pristine"], tmp_path / "base")
+    local = base / "usr/local/share/ca-certificates"
+    local.mkdir(parents=True)
+    (local / "my corp(1).crt").write_bytes(certs["Local"])
+    etc = base / "etc/ssl/certs"
+    os.symlink("/usr/share/ca-certificates/mozilla/Old.crt", etc / "ca-cert-Old.pem")
+    os.symlink("/etc/elsewhere.pem", etc / "unrelated.pem")
+    moz = "usr/share/ca-certificates/mozilla/"
+    D = "dir"
+    files = [Entry("etc/", D), Entry("etc/ssl/", D), Entry("etc/ssl/certs/", D),
+             Entry("etc/ca-certificates.conf", "file",
+                   b"# comment\nmozilla/Alpha.crt\n!mozilla/Gamma.crt\nmozilla/Beta.crt\n"),
+             Entry("usr/", D), Entry("usr/share/", D), Entry("usr/share/ca-certificates/", D),
+             Entry(moz, D)] + [Entry(moz + f"{cn}.crt", "file", certs[cn])
+                            for cn in ("Alpha", "Beta", "Gamma")]
+    info = {"pkgname": "ca-certificates", "pkgver": "20240705-r0", "origin": "ca-certificates",
+            "license": "MPL-2.0", "triggers": "/usr/share/ca-certificates/* /etc/ssl/certs/*"}
+    pkg = build_apk(tmp_path / "pkgs", info, files, alpine["key"],
+                    {".post-install": b"#!/bin/sh\nupdate-ca-certificates\n",
+                     ".trigger": b"#!/bin/sh\nupdate-ca-certificates\n"})
+    out = tmp_path / "copa"
+    p = copa_apply(base, out, ["--keys", alpine["keys"], arg(pkg)])
+    assert p.results[0]["skipped"] == ["post-install", "trigger"]
+    links = {n: os.readlink(out / "etc/ssl/certs" / n)
+             for n in os.listdir(out / "etc/ssl/certs") if (out / "etc/ssl/certs" / n).is_symlink()}
+    assert links == {"ca-cert-Alpha.pem": "/" + moz + "Alpha.crt",
+                     "ca-cert-Beta.pem": "/" + moz + "Beta.crt",
+                     "ca-cert-my_corp=1=.pem": "/usr/local/share/ca-certificates/my corp(1).crt",
+                     "unrelated.pem": "/etc/elsewhere.pem"}
+    bundle = out / "etc/ssl/certs/ca-certificates.crt"
+    assert bundle.read_bytes() == certs["Alpha"] + b"\n" + certs["Beta"] + b"\n" + \
+        certs["Local"] + b"\n"
+    assert stat.S_IMODE(os.lstat(bundle).st_mode) == 0o644
+    trig = (out / "lib/apk/db/triggers").read_text().splitlines()
+    assert trig[-1] == f"{pkg.csum} /usr/share/ca-certificates/* /etc/ssl/certs/*"
+
+    # --no-cacerts leaves the image's bundle alone
+    out2 = tmp_path / "copa2"
+    copa_apply(base, out2, ["--keys", alpine["keys"], "--no-cacerts", arg(pkg)])
+    assert (out2 / "etc/ssl/certs/ca-certificates.crt").read_bytes() == \
+        (base / "etc/ssl/certs/ca-certificates.crt").read_bytes()
