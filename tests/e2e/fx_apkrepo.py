@@ -12,7 +12,8 @@ API (everything else is private):
                              signatures refer to), .priv, .pub (paths); .install(keysdir)
   Entry(name, kind, data, mode, uid, gid, mtime)
                              one data-tar entry; kind "dir", "file" (data bytes),
-                             "sym" or "hard" (data = target)
+                             "sym" or "hard" (data = target); mode defaults to 0755 for
+                             a directory, 0777 for a symlink, 0644 otherwise
   Pkg                        a built package: .path, .name, .version, .csum ("Q1…",
                              the index's C:), .size, .info (.PKGINFO as a dict)
   build_apk(outdir, info, entries, key, scripts=None) -> Pkg
@@ -23,14 +24,15 @@ API (everything else is private):
   read_installed(root) -> {name: Record}   Record: .fields (letter -> value),
                              .dirs [(dir, acl)], .files [(dir, name, acl, csum)]
   rebuild(root, name, outdir, key, version=None, depends_add=(), drop=(),
-          change=None, add=None) -> Pkg
+          change=None, add=None, deps_map=None) -> Pkg
                              the installed package `name` of the root directory,
                              rebuilt from its real files as a newer version (-rN+1)
   extract_rootfs(tar, dest)  unpacks a minirootfs tarball as root (owners kept)
   minirootfs(shared, version="3.20.3", arch="x86_64") -> path of the tarball
-  apk_in_root(root, args, repo=None, keys=None, timeout=300) -> CompletedProcess
+  apk_in_root(root, args, repo=None, keys=None, timeout=300, binds=()) -> CompletedProcess
                              Alpine's own /sbin/apk of `root`, run there with bwrap
-                             (no network), the repository bound at /repo, keys at /keys
+                             (no network), the repository bound at /repo (-X), keys at
+                             /keys (--keys-dir), binds: more read-only (src, dst) binds
   serve_repo(static_server, repo) -> base URL of the repository over HTTP
 """
 import base64
@@ -56,7 +58,7 @@ class Entry:
     name: str
     kind: str = "file"
     data: object = b""
-    mode: int = 0o644
+    mode: int = None  # 0755 for a directory, 0777 for a symlink, 0644 otherwise
     uid: int = 0
     gid: int = 0
     mtime: int = MTIME
@@ -67,7 +69,8 @@ def _tar(entries, cut=False):
     with tarfile.open(fileobj=bio, mode="w", format=tarfile.PAX_FORMAT) as t:
         for e in entries:
             ti = tarfile.TarInfo(e.name)
-            ti.mode, ti.uid, ti.gid, ti.mtime = e.mode, e.uid, e.gid, e.mtime
+            mode = e.mode if e.mode is not None else {"dir": 0o755, "sym": 0o777}.get(e.kind, 0o644)
+            ti.mode, ti.uid, ti.gid, ti.mtime = mode, e.uid, e.gid, e.mtime
             ti.uname = ti.gname = ""
             if e.kind == "dir":
                 ti.type = tarfile.DIRTYPE
@@ -269,11 +272,13 @@ def _triggers_of(root, rec):
 
 
 def rebuild(root, name, outdir, key, version=None, depends_add=(), drop=(), change=None,
-            add=None):
+            add=None, deps_map=None):
     """Rebuilds the installed package `name` of directory `root` from its real
     files as `version` (default: the release bumped). drop: package paths left
     out; change: {path: bytes} new contents; add: {path: bytes} new files (their
-    directory must be one of the package's)."""
+    directory must be one of the package's); deps_map: {old: new} rewrites
+    dependencies and install_if entries ("busybox=1.36.1-r29": "busybox=1.36.1-r30")."""
+    deps_map = deps_map or {}
     root = pathlib.Path(root)
     rec = read_installed(root)[name]
     f = rec.fields
@@ -314,9 +319,9 @@ def rebuild(root, name, outdir, key, version=None, depends_add=(), drop=(), chan
             "size": int(f.get("I", 0)), "arch": f.get("A", "x86_64"), "origin": f.get("o"),
             "commit": f.get("c"), "maintainer": f.get("m"), "license": f.get("L", ""),
             "provider_priority": f.get("k"), "replaces_priority": f.get("q"),
-            "depend": f.get("D", "").split() + list(depends_add),
+            "depend": [deps_map.get(d, d) for d in f.get("D", "").split()] + list(depends_add),
             "provides": [_provide_bump(x, f["V"], version) for x in f.get("p", "").split()],
-            "replaces": f.get("r", "").split(), "install_if": f.get("i", "").split(),
+            "replaces": f.get("r", "").split(), "install_if": [deps_map.get(d, d) for d in f.get("i", "").split()],
             "triggers": _triggers_of(root, rec)}
     return build_apk(outdir, info, entries, key, _scripts_of(root, rec))
 
@@ -338,9 +343,12 @@ def extract_rootfs(tar, dest):
     return dest
 
 
-def apk_in_root(root, args, repo=None, keys=None, timeout=300):
-    """Runs the root's own apk inside it (bwrap, no network)."""
+def apk_in_root(root, args, repo=None, keys=None, timeout=300, binds=()):
+    """Runs the root's own apk inside it (bwrap, no network); binds: extra
+    (host path, path inside) read-only binds, e.g. a directory of packages."""
     argv = ["bwrap", "--unshare-all", "--bind", str(root), "/"]
+    for src, dst in binds:
+        argv += ["--ro-bind", str(src), dst]
     if repo:
         argv += ["--ro-bind", str(repo), "/repo"]
     if keys:

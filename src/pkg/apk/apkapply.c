@@ -70,7 +70,8 @@ struct copa_apkapply {
 	size_t nip, capip;
 	struct ipkg **trig;
 	size_t ntrig, captrig;
-	/* path (package path, as recorded) -> owner (index into names), dir -> packages listing it */
+	/* path (package path, as recorded) -> owner (index into names), dir -> packages listing it
+	 */
 	struct copa_arena keys;
 	struct copa_strmap owner, dirrefs;
 	char **names;
@@ -273,8 +274,10 @@ static int protect_mode(const struct copa_apkapply *a, const char *dir)
 				continue;
 			for (i = 0; i < k && ok; i++) {
 				const char *ps = strchr(pat, '/'), *ds = strchr(d, '/');
-				char *pc = ps ? copa_xstrndup(pat, (size_t)(ps - pat)) : copa_xstrdup(pat);
-				char *dc = ds ? copa_xstrndup(d, (size_t)(ds - d)) : copa_xstrdup(d);
+				char *pc =
+				    ps ? copa_xstrndup(pat, (size_t)(ps - pat)) : copa_xstrdup(pat);
+				char *dc =
+				    ds ? copa_xstrndup(d, (size_t)(ds - d)) : copa_xstrdup(d);
 
 				ok = fnmatch(pc, dc, FNM_PATHNAME) == 0;
 				free(pc);
@@ -385,7 +388,8 @@ static void trig_remove(struct copa_apkapply *a, const struct ipkg *p)
 {
 	for (size_t i = 0; i < a->ntrig; i++)
 		if (a->trig[i] == p) {
-			memmove(&a->trig[i], &a->trig[i + 1], (a->ntrig - i - 1) * sizeof(*a->trig));
+			memmove(&a->trig[i], &a->trig[i + 1],
+			        (a->ntrig - i - 1) * sizeof(*a->trig));
 			a->ntrig--;
 			return;
 		}
@@ -501,8 +505,8 @@ static void write_triggers(const struct copa_apkapply *a, struct copa_buf *out)
 /* ---- new / free / version ---- */
 
 /* Reads a database file through the layer; a missing file reads as empty. */
-static int read_db_file(struct copa_apkapply *a, const char *name, size_t max,
-                        struct copa_buf *out, bool *found, struct copa_err *err)
+static int read_db_file(struct copa_apkapply *a, const char *name, size_t max, struct copa_buf *out,
+                        bool *found, struct copa_err *err)
 {
 	char *path = join(a->dbdir, name);
 	int r = copa_pkgfs_read(a->v, a->b, path, max, out, err);
@@ -633,6 +637,8 @@ struct plan {
 	size_t nrm, caprm;
 	char **rm_dirs; /* package directories the old version leaves behind */
 	size_t nrmd, caprmd;
+	struct pentry *left; /* directories others keep, with the permissions they expect */
+	size_t nleft, capleft;
 };
 
 static void plan_release(struct plan *pl)
@@ -648,6 +654,11 @@ static void plan_release(struct plan *pl)
 	for (size_t i = 0; i < pl->nrmd; i++)
 		free(pl->rm_dirs[i]);
 	free(pl->rm_dirs);
+	for (size_t i = 0; i < pl->nleft; i++) {
+		free(pl->left[i].path);
+		free(pl->left[i].canon);
+	}
+	free(pl->left);
 	copa_strmap_release(&pl->by_canon);
 	copa_strmap_release(&pl->by_path);
 	copa_apkfile_release(&pl->f);
@@ -699,8 +710,8 @@ static bool dep_matches(const struct copa_apk_deps *deps, const struct copa_apk_
 
 		if (strcmp(d->name, p->name) || d->op == 0 /* conflict-only never materialises */)
 			continue;
-		if (!d->version || copa_apkver_match(copa_blob_str(p->version), d->op,
-		                                     copa_blob_str(d->version)))
+		if (!d->version ||
+		    copa_apkver_match(copa_blob_str(p->version), d->op, copa_blob_str(d->version)))
 			return true;
 	}
 	return false;
@@ -795,8 +806,7 @@ static int current_csum(struct copa_apkapply *a, const char *canon, char out[32]
 	return 1;
 }
 
-static const struct copa_apkfile_entry *entry_data(const struct plan *pl,
-                                                   const struct pentry *pe)
+static const struct copa_apkfile_entry *entry_data(const struct plan *pl, const struct pentry *pe)
 {
 	uint32_t ix;
 
@@ -970,6 +980,43 @@ static bool new_has(const struct plan *pl, const char *path)
 }
 
 /*
+ * A directory the old version listed and others still do: apk recomputes
+ * its permissions without the old version's (when they were as expected).
+ */
+static void plan_left_dir(struct plan *pl, const struct copa_apkdb_pkg *old, const char *dir)
+{
+	struct copa_apkapply *a = pl->a;
+	struct copa_err e = COPA_ERR_INIT;
+	char *canon = copa_pathmap_path(a->v, dir, own_none, NULL, pl->label, &e);
+	const struct copa_view_entry *ve = canon ? copa_view_get(a->v, canon) : NULL;
+	struct acl before, after;
+
+	if (ve && ve->type == COPA_FT_DIR) {
+		before = dir_expected(a, dir, NULL, NULL);
+		after = dir_expected(a, dir, old->pkg.name, NULL);
+		if (ve->mode == (before.mode & 07777) && ve->uid == before.uid &&
+		    ve->gid == before.gid &&
+		    (ve->mode != (after.mode & 07777) || ve->uid != after.uid ||
+		     ve->gid != after.gid)) {
+			struct pentry pe = {0};
+
+			pe.path = copa_xstrdup(dir);
+			pe.canon = steal_ptr(&canon);
+			pe.type = COPA_FT_DIR;
+			pe.act = ACT_WRITE;
+			pe.dir_acl = true;
+			pe.dir_uid = after.uid;
+			pe.dir_gid = after.gid;
+			pe.dir_mode = after.mode & 07777;
+			pl->left =
+			    copa_xgrow(pl->left, &pl->capleft, pl->nleft + 1, sizeof(*pl->left));
+			pl->left[pl->nleft++] = pe;
+		}
+	}
+	free(canon);
+}
+
+/*
  * What the old version (or a purged package) leaves: its files that no
  * other package owns now, unless a protected file was changed (apk's purge
  * keeps those), and its directories no other package lists.
@@ -1008,7 +1055,8 @@ static int plan_removals(struct plan *pl, const struct copa_apkdb_pkg *old, stru
 					free(canon);
 					return -1;
 				}
-				if (!d->files[j].csum || (r == 1 && strcmp(cur, d->files[j].csum))) {
+				if (!d->files[j].csum ||
+				    (r == 1 && strcmp(cur, d->files[j].csum))) {
 					free(canon);
 					continue;
 				}
@@ -1018,9 +1066,11 @@ static int plan_removals(struct plan *pl, const struct copa_apkdb_pkg *old, stru
 			pl->rm_files[pl->nrm++] = canon;
 		}
 		if (*d->name && !new_has(pl, d->name) && dir_refs(a, d->name) <= 1) {
-			pl->rm_dirs = copa_xgrow(pl->rm_dirs, &pl->caprmd, pl->nrmd + 1,
-			                         sizeof(char *));
+			pl->rm_dirs =
+			    copa_xgrow(pl->rm_dirs, &pl->caprmd, pl->nrmd + 1, sizeof(char *));
 			pl->rm_dirs[pl->nrmd++] = copa_xstrdup(d->name);
+		} else if (*d->name && !new_has(pl, d->name)) {
+			plan_left_dir(pl, old, d->name);
 		}
 	}
 	return 0;
@@ -1119,13 +1169,29 @@ static int do_removals(struct plan *pl, struct copa_err *err)
 {
 	struct copa_apkapply *a = pl->a;
 
+	for (size_t i = 0; i < pl->nleft; i++) {
+		const struct pentry *pe = &pl->left[i];
+		const struct copa_view_entry *ve = copa_view_get(a->v, pe->canon);
+		struct copa_layer_entry le = {0};
+
+		le.path = pe->canon;
+		le.type = COPA_FT_DIR;
+		le.mode = pe->dir_mode;
+		le.uid = (uint32_t)pe->dir_uid;
+		le.gid = (uint32_t)pe->dir_gid;
+		le.mtime = ve ? ve->mtime : 0;
+		if (copa_pkgfs_put(a->v, a->b, &le, false, err) < 0)
+			return -1;
+	}
+
 	for (size_t i = pl->nrm; i-- > 0;)
 		if (copa_view_get(a->v, pl->rm_files[i]) &&
 		    copa_pkgfs_remove(a->v, a->b, pl->rm_files[i], err) < 0)
 			return -1;
 	qsort(pl->rm_dirs, pl->nrmd, sizeof(char *), cmp_len_desc);
 	for (size_t i = 0; i < pl->nrmd; i++) {
-		char *canon = copa_pathmap_path(a->v, pl->rm_dirs[i], own_none, NULL, pl->label, err);
+		char *canon =
+		    copa_pathmap_path(a->v, pl->rm_dirs[i], own_none, NULL, pl->label, err);
 		const struct copa_view_entry **kids = NULL;
 		const struct copa_view_entry *ve;
 		size_t n = 0;
@@ -1135,8 +1201,9 @@ static int do_removals(struct plan *pl, struct copa_err *err)
 			continue;
 		}
 		ve = copa_view_get(a->v, canon);
-		if (ve && ve->type == COPA_FT_DIR && copa_view_children(a->v, canon, &kids, &n) == 0 &&
-		    n == 0 && copa_pkgfs_remove(a->v, a->b, canon, err) < 0) {
+		if (ve && ve->type == COPA_FT_DIR &&
+		    copa_view_children(a->v, canon, &kids, &n) == 0 && n == 0 &&
+		    copa_pkgfs_remove(a->v, a->b, canon, err) < 0) {
 			free(kids);
 			free(canon);
 			return -1;
@@ -1161,7 +1228,8 @@ static bool record_drop_file(struct copa_apkdb_pkg *p, const char *path)
 			continue;
 		for (size_t j = 0; j < d->n; j++)
 			if (!strcmp(d->files[j].name, base)) {
-				memmove(&d->files[j], &d->files[j + 1], (d->n - j - 1) * sizeof(*d->files));
+				memmove(&d->files[j], &d->files[j + 1],
+				        (d->n - j - 1) * sizeof(*d->files));
 				d->n--;
 				return true;
 			}
@@ -1236,7 +1304,8 @@ static char **skipped_scripts(struct plan *pl)
 			free(rooted);
 		}
 		if (fired)
-			strv_push(&v, &n, copa_xasprintf("trigger (of %s %s)", p->name, p->version));
+			strv_push(&v, &n,
+			          copa_xasprintf("trigger (of %s %s)", p->name, p->version));
 	}
 	if (!v)
 		v = copa_xcalloc(1, sizeof(*v));
@@ -1324,7 +1393,8 @@ int copa_apkapply_package(struct copa_apkapply *a, const char *apk_path, const c
 	for (size_t i = 0; i < pl.n; i++) {
 		struct pentry *pe = &pl.pe[i];
 
-		if ((pe->act == ACT_WRITE || pe->act == ACT_APKNEW) && write_entry(&pl, pe, err) < 0)
+		if ((pe->act == ACT_WRITE || pe->act == ACT_APKNEW) &&
+		    write_entry(&pl, pe, err) < 0)
 			goto out;
 	}
 	if (do_removals(&pl, err) < 0)
@@ -1442,7 +1512,8 @@ static int busybox_links(struct copa_apkapply *a, int64_t mtime, struct copa_err
 		for (size_t i = 0; i < n && r == 0; i++)
 			if (kids[i]->type == COPA_FT_SYMLINK && kids[i]->link &&
 			    !strcmp(kids[i]->link, "/bin/busybox") &&
-			    !copa_strmap_get(&applets, kids[i]->path, strlen(kids[i]->path), &one)) {
+			    !copa_strmap_get(&applets, kids[i]->path, strlen(kids[i]->path),
+			                     &one)) {
 				char *p = copa_xstrdup(kids[i]->path);
 
 				r = copa_pkgfs_remove(a->v, a->b, p, err);
@@ -1494,7 +1565,8 @@ struct cacerts {
 	struct copa_buf bundle;
 };
 
-/* proc_localglobaldir: a link named after the file (".crt" cut, ", " -> "_", "()" -> "="), and the bundle. */
+/* proc_localglobaldir: a link named after the file (".crt" cut, ", " -> "_", "()" -> "="), and the
+ * bundle. */
 static void ca_add(struct copa_apkapply *a, struct cacerts *c, const char *rel)
 {
 	const char *base = strrchr(rel, '/');
