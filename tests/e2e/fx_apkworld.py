@@ -42,7 +42,9 @@ def rebuild_deps(root, name, out, key, deps):
 class World:
     """One minirootfs, its image, and a signed repository of newer packages."""
 
-    def __init__(self, base, shared, version, arch):
+    def __init__(self, base, shared, version, arch, purge=False):
+        """purge: musl-utils no longer needs scanelf, which nothing else needs: apk (and
+        copa) purge it on upgrade (.purged)."""
         self.base, self.version, self.arch = base, version, arch
         self.tarball = ar.minirootfs(shared, version, arch)
         self.root = ar.extract_rootfs(self.tarball, base / "root")
@@ -61,6 +63,7 @@ class World:
                                ar.Entry("usr/share/copa-newdep/README", "file", b"new\n")],
                               self.key)
         self.pkgs = [
+            rebuild_deps(self.root, "musl-utils", out, self.key, {"scanelf": ""}) if purge else
             ar.rebuild(self.root, "scanelf", out, self.key),
             ar.rebuild(self.root, "ca-certificates-bundle", out, self.key),
             ar.rebuild(self.root, "zlib", out, self.key, depends_add=["copa-newdep"]),
@@ -73,6 +76,7 @@ class World:
             newdep,
         ]
         self.new = {p.name: p.version for p in self.pkgs}
+        self.purged = {"scanelf"} if purge else set()
         self.repo = base / "repo"
         ar.build_index(self.repo, self.pkgs, self.key, arch)
         self.server = StaticServer(self.repo)

@@ -74,11 +74,12 @@ def worlds(tmp_path_factory, shared_dir):
     need_tools("bwrap", "umoci", "openssl")
     made = {}
 
-    def get(version="3.20.3", arch="x86_64"):
-        if (version, arch) not in made:
-            made[(version, arch)] = World(tmp_path_factory.mktemp(f"apk-{version}-{arch}"),
-                                          shared_dir, version, arch)
-        return made[(version, arch)]
+    def get(version="3.20.3", arch="x86_64", purge=False):
+        if (version, arch, purge) not in made:
+            made[(version, arch, purge)] = World(
+                tmp_path_factory.mktemp(f"apk-{version}-{arch}"), shared_dir, version, arch,
+                purge=purge)
+        return made[(version, arch, purge)]
 
     yield get
     for w in made.values():
@@ -182,6 +183,23 @@ def test_update_all_matches_apk_upgrade(copa, worlds, tmp_path):
     assert (got / "usr/share/copa-newdep/README").read_bytes() == b"new\n"
     s = json.loads((tmp_path / "s.json").read_text())
     assert s["platforms"][0]["status"] == "patched"
+
+
+def test_purge_matches_apk_upgrade(copa, worlds, tmp_path):
+    """The upgrade leaves an installed package nothing needs (scanelf, once musl-utils stops
+    depending on it): apk purges it, and so does copa (its files whited out, its record
+    gone)."""
+    w = worlds(purge=True)
+    src = w.image(tmp_path / "img")
+    p = patch(copa, w, src)
+    assert p.returncode == 0, p.stderr
+    assert "'scanelf' is purged" in p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    ref = reference(w, tmp_path / "ref", ["upgrade"])
+    assert "scanelf" not in installed(ref)  # apk itself purges it
+    assert installed(got) == installed(ref)
+    assert not (got / "usr/bin/scanelf").exists()
+    assert_same_tree(got, ref)
 
 
 def test_report_mode_matches_apk_upgrade_names(copa, worlds, tmp_path):
@@ -299,7 +317,9 @@ def test_fixed_version_not_available(copa, worlds, tmp_path):
     w = worlds()
     src = w.image(tmp_path / "img")
     rep = trivy_report(tmp_path / "r.json", w, {"scanelf": w.new["scanelf"],
-                                                 "zlib": "9.9.9-r0"})
+                                                 "zlib": "9.9.9-r0",
+                                                 "musl": w.old["musl"],  # already fixed
+                                                 "curl": "8.0.0-r0"})  # not installed
     before = (tmp_path / "img/index.json").read_text()
     p = patch(copa, w, src, "-r", rep)
     assert p.returncode == 1
@@ -313,6 +333,30 @@ def test_fixed_version_not_available(copa, worlds, tmp_path):
     pk = {x["name"]: x for x in json.loads((tmp_path / "s.json").read_text())
           ["platforms"][0]["packages"]}
     assert pk["zlib"]["outcome"] == "not-available", pk["zlib"]
+    assert pk["musl"]["outcome"] == "already-fixed", pk["musl"]
+    assert pk["curl"]["outcome"] == "skipped", pk["curl"]  # the summary's word for it
+    assert pk["scanelf"]["outcome"] == "updated", pk["scanelf"]
+
+
+def test_world_constraint_keeps_a_package_below_its_fix(copa, worlds, tmp_path):
+    """etc/apk/world pins zlib below the fixed version: apk would not upgrade it, so the
+    request fails (an error naming the package, or skipped with --ignore-errors)."""
+    w = worlds()
+    world_file = (w.root / "etc/apk/world").read_text().split() + [f"zlib<{w.new['zlib']}"]
+    pin = it.tar_layer([("etc/apk/world", "\n".join(world_file) + "\n")])
+    src = w.image(tmp_path / "img", layers=w.layers + [pin])
+    rep = trivy_report(tmp_path / "r.json", w, {"zlib": w.new["zlib"],
+                                                 "scanelf": w.new["scanelf"]})
+    p = patch(copa, w, src, "-r", rep)
+    assert p.returncode == 1 and "'zlib'" in p.stderr, p.stderr
+    p = patch(copa, w, src, "-r", rep, "--ignore-errors", "--summary", tmp_path / "s.json")
+    assert p.returncode == 0, p.stderr
+    pk = {x["name"]: x for x in json.loads((tmp_path / "s.json").read_text())
+          ["platforms"][0]["packages"]}
+    assert pk["zlib"]["outcome"] == "failed", pk["zlib"]
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    assert installed(got)["zlib"] == w.old["zlib"]
+    assert installed(got)["scanelf"] == w.new["scanelf"]
 
 
 def test_repatch_replaces_the_layer(copa, worlds, tmp_path):
