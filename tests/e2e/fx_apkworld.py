@@ -22,19 +22,22 @@ def bump(version):
     return f"{base}-r{int(rel) + 1}"
 
 
-def rebuild_deps(root, name, out, key, deps):
-    """fx_apkrepo.rebuild with dependencies replaced ({old: new})."""
+def rebuild_deps(root, name, out, key, deps, install_if=None, **kw):
+    """fx_apkrepo.rebuild with dependencies replaced ({old: new}; install_if: the same for
+    the install_if conditions); kw as for rebuild."""
     orig = ar.read_installed
 
     def edited(r):
         recs = orig(r)
         f = recs[name].fields
         f["D"] = " ".join(deps.get(d, d) for d in f.get("D", "").split())
+        if install_if and f.get("i"):
+            f["i"] = " ".join(install_if.get(d, d) for d in f["i"].split())
         return recs
 
     ar.read_installed = edited
     try:
-        return ar.rebuild(root, name, out, key)
+        return ar.rebuild(root, name, out, key, **kw)
     finally:
         ar.read_installed = orig
 

@@ -25,7 +25,7 @@ import pytest
 
 import fx_apkrepo as ar
 import imagetools as it
-from fx_apkworld import USER_PROFILE, World
+from fx_apkworld import USER_PROFILE, World, rebuild_deps
 from fx_services import StaticServer
 
 # What apk leaves that is no part of the installed system.
@@ -457,3 +457,41 @@ def test_older_release_matches_apk_upgrade(copa, worlds, tmp_path):
     ref = reference(w, tmp_path / "ref", ["upgrade"])
     assert installed(got) == installed(ref)
     assert_same_tree(got, ref)
+
+
+def test_real_grype_report_drives_the_plan(copa, worlds, shared_dir, tmp_path):
+    """Grype's real report of an Alpine 3.19 image asks for busybox, busybox-binsh and
+    ssl_client at 1.36.1-r21. Against the 3.19.4 image: not available in the test repository
+    (each named, the run fails), then a repository with those versions (rebuilt from the
+    image's own busybox) fixes all three, the busybox applet links included."""
+    w = worlds("3.19.4", "x86_64")
+    report = shared_dir / "reports/grype/grype-alpine-3.19.9.json"
+    src = w.image(tmp_path / "img")
+    p = patch(copa, w, src, "-r", report, "-s", "grype")
+    assert p.returncode == 1
+    for name in ("busybox", "busybox-binsh", "ssl_client"):
+        assert f"'{name}'" in p.stderr, p.stderr
+    fixed, old = "1.36.1-r21", w.old["busybox"]
+    out = tmp_path / "pkgs"
+    pkgs = [ar.rebuild(w.root, "busybox", out, w.key, version=fixed),
+            rebuild_deps(w.root, "busybox-binsh", out, w.key, {f"busybox={old}": f"busybox={fixed}"},
+                         version=fixed),
+            rebuild_deps(w.root, "ssl_client", out, w.key, {},
+                         install_if={f"busybox={old}": f"busybox={fixed}"}, version=fixed)]
+    repo = tmp_path / "repo"
+    ar.build_index(repo, pkgs, w.key, w.arch)
+    server = StaticServer(repo)
+    try:
+        p = copa("patch", "-i", src, "-t", "patched", "-r", report, "-s", "grype",
+                 "--repo-replace", "--repo", server.url, "--keyring", w.key.pub, "-o",
+                 tmp_path / "vex.json")
+    finally:
+        server.stop()
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    for name in ("busybox", "busybox-binsh", "ssl_client"):
+        assert installed(got)[name] == fixed, name
+    assert os.readlink(got / "bin/ls") == "/bin/busybox"
+    vex = json.loads((tmp_path / "vex.json").read_text())
+    assert {s["vulnerability"]["name"] for s in vex["statements"]} == {
+        "CVE-2025-46394", "CVE-2024-58251"}
