@@ -90,6 +90,9 @@ static struct copa_pm *apk_open(const struct copa_pm_open_opts *o, struct copa_e
 
 	a->base.ops = &copa_pm_apk_ops;
 	a->o = *o;
+	if (o->allow_insecure)
+		copa_warn(o->out, "apk: --allow-insecure-repo does not apply to apk repositories: "
+		                  "every index and package must be signed by a trusted key");
 	if (copa_apk_probe_open(&a->pr, o, err) < 0) {
 		free(a);
 		return NULL;
