@@ -22,6 +22,9 @@
 #include <fcntl.h>
 #include <string.h>
 
+/* The largest .apk read when its index gives no size (packages are read whole). */
+#define PKG_FILE_MAX (1u << 30)
+
 struct apk_pm {
 	struct copa_pm base; /* first: a struct copa_pm * is a struct apk_pm * */
 	struct copa_pm_open_opts o;
@@ -308,6 +311,10 @@ static int solve_requests(struct apk_pm *a, const char **up, size_t nup, struct 
 		}
 		set_reason(result_of(p, up[i]), COPA_PM_FAILED, copa_xstrdup(e.msg));
 	}
+	if (k == 0) { /* nothing left to upgrade: no changes */
+		memset(&a->sol, 0, sizeof(a->sol));
+		return 0;
+	}
 	return solve(a, up, k, false, &a->sol, err);
 }
 
@@ -424,8 +431,8 @@ static int apk_check(const struct copa_pm *pm, size_t i, const struct copa_pm_pk
 
 	(void)i;
 	copa_apkfile_init(&f);
-	r = copa_fs_read_file(AT_FDCWD, path, p->size ? p->size : COPA_APKFILE_MAX_CONTROL, &b,
-	                      err);
+	/* fetch enforced the index's size; without one, a cap of what is read into memory */
+	r = copa_fs_read_file(AT_FDCWD, path, p->size ? p->size : PKG_FILE_MAX, &b, err);
 	if (r == 0)
 		r = copa_apkfile_read(&f, b.p ? b.p : "", b.len, a->pr.keys, p->id, what, err);
 	/* Whatever is wrong with a download, its chain of trust did not hold. */
