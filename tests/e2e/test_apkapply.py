@@ -108,6 +108,7 @@ def alpine(tmp_path_factory):
                      change={"etc/motd": b"a new motd\n", "etc/modprobe.d/kms.conf": b"# kms 2\n"})
     busybox = [rebuild(pristine, n, pk, key, deps_map=BB)
                for n in ("busybox", "busybox-binsh", "ssl_client")]
+    scanelf = rebuild(pristine, "scanelf", pk, key)
     other = Key(w / "other")
     unknown = rebuild(pristine, "zlib", w / "unknown", other, depends_add=["zlib-extra"])
     tampered = w / "tampered" / zlib.path.name
@@ -119,9 +120,11 @@ def alpine(tmp_path_factory):
     build_index(repo, [extra, zlib, layout], key)
     bbrepo = w / "bbrepo"
     build_index(bbrepo, busybox, key)
+    screpo = w / "screpo"
+    build_index(screpo, [scanelf], key)
     return dict(w=w, key=key, keys=keys, pristine=pristine, base=base, extra=extra, zlib=zlib,
                 layout=layout, busybox=busybox, unknown=unknown, tampered=tampered, repo=repo,
-                bbrepo=bbrepo)
+                bbrepo=bbrepo, scanelf=scanelf, screpo=screpo)
 
 
 def arg(p):
@@ -193,15 +196,20 @@ def _links(root):
     return out
 
 
-def test_busybox_applet_links_as_its_scripts_make_them(alpine, tmp_path):
-    """busybox upgraded in an image missing two applet links and carrying a
-    stale one: copa's native links equal what the real post-upgrade and
-    trigger scripts leave (apk run with scripts)."""
+def _bb_base(alpine, tmp_path):
     base = copy(alpine["pristine"], tmp_path / "base")
     os.unlink(base / "usr/bin/[[")
     os.unlink(base / "sbin/acpid")
     os.symlink("/bin/busybox", base / "usr/bin/oldapplet")
     os.symlink("/bin/busybox", base / "usr/local/bin/notmine")
+    return base
+
+
+def test_busybox_applet_links_as_its_scripts_make_them(alpine, tmp_path):
+    """busybox upgraded in an image missing two applet links and carrying a
+    stale one: copa's native links equal what the real post-upgrade and
+    trigger scripts leave (apk run with scripts)."""
+    base = _bb_base(alpine, tmp_path)
     ref = copy(base, tmp_path / "apk")
     r = apk_in_root(ref, ["upgrade"], repo=alpine["bbrepo"], keys=alpine["keys"])
     assert r.returncode == 0 and "busybox-1.36.1-r30.post-upgrade" in r.stdout, r.stdout + r.stderr
@@ -214,6 +222,21 @@ def test_busybox_applet_links_as_its_scripts_make_them(alpine, tmp_path):
     assert p.results[0]["skipped"] == ["post-upgrade", "trigger"]
     db = "lib/apk/db/installed"
     assert (ref / db).read_bytes() == (out / db).read_bytes()
+
+
+def test_busybox_trigger_restores_links(alpine, tmp_path):
+    """Another package installed into usr/bin fires busybox's trigger, which
+    only adds missing applet links (the stale one stays)."""
+    base = _bb_base(alpine, tmp_path)
+    ref = copy(base, tmp_path / "apk")
+    r = apk_in_root(ref, ["upgrade"], repo=alpine["screpo"], keys=alpine["keys"])
+    assert r.returncode == 0 and "busybox-1.36.1-r29.trigger" in r.stdout, r.stdout + r.stderr
+    out = tmp_path / "copa"
+    p = copa_apply(base, out, ["--keys", alpine["keys"], arg(alpine["scanelf"])])
+    assert "trigger (of busybox 1.36.1-r29)" in p.results[0]["skipped"]
+    links = _links(out)
+    assert links == _links(ref)
+    assert links["sbin/acpid"] == "/bin/busybox" and links["usr/bin/oldapplet"] == "/bin/busybox"
 
 
 @pytest.mark.parametrize("case", ["unknown", "tampered", "checksum"])

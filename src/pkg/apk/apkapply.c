@@ -80,6 +80,7 @@ struct copa_apkapply {
 	struct rule *rules;
 	size_t nrules;
 	bool changed, busybox, certs;
+	bool bb_trigger; /* a package installed into busybox's bin directories */
 	int64_t newest;
 	size_t staged_seq;
 };
@@ -604,6 +605,9 @@ const char *copa_apkapply_version(const struct copa_apkapply *a, const char *nam
 }
 
 /* ---- planning one package ---- */
+
+/* Where busybox installs its applet links, and what its trigger watches. */
+static const char *const busybox_dirs[] = {"bin", "sbin", "usr/bin", "usr/sbin"};
 
 enum action {
 	ACT_WRITE,  /* put the entry at its canonical path */
@@ -1423,6 +1427,10 @@ int copa_apkapply_package(struct copa_apkapply *a, const char *apk_path, const c
 	a->changed = true;
 	if (!strcmp(pl.rec->pkg.name, "busybox"))
 		a->busybox = true;
+	for (size_t i = 0; i < pl.rec->ndirs; i++)
+		for (size_t d = 0; d < COPA_ARRAY_SIZE(busybox_dirs); d++)
+			if (!strcmp(pl.rec->dirs[i].name, busybox_dirs[d]))
+				a->bb_trigger = true;
 	if (touches_certs(pl.rec) || (pl.old && touches_certs(pl.old)))
 		a->certs = true;
 	if ((int64_t)pl.rec->pkg.build_time > a->newest)
@@ -1470,16 +1478,16 @@ out:
 
 /* ---- finish: busybox links, certificates, database files ---- */
 
-static const char *const busybox_dirs[] = {"bin", "sbin", "usr/bin", "usr/sbin"};
-
 /*
  * busybox's post-install/post-upgrade: drop links to /bin/busybox in the
  * four bin directories that are no applet any more, then `busybox --install
  * -s` (a link per applet where nothing is). The applet list is the one the
  * package ships in etc/busybox-paths.d/busybox (Alpine 3.19 and later); an
- * older busybox without it keeps the links the image has.
+ * older busybox without it keeps the links the image has. Its trigger (a
+ * package installed into those directories) runs only the install part:
+ * stale is false.
  */
-static int busybox_links(struct copa_apkapply *a, int64_t mtime, struct copa_err *err)
+static int busybox_links(struct copa_apkapply *a, bool stale, int64_t mtime, struct copa_err *err)
 {
 	struct copa_buf list = COPA_BUF_INIT;
 	struct copa_strmap applets = COPA_STRMAP_INIT;
@@ -1488,9 +1496,8 @@ static int busybox_links(struct copa_apkapply *a, int64_t mtime, struct copa_err
 
 	if (copa_pkgfs_read(a->v, a->b, "etc/busybox-paths.d/busybox", 1u << 20, &list, err) < 0) {
 		copa_err_clear(err);
-		copa_warn(a->o.out,
-		          "busybox: the package has no etc/busybox-paths.d/busybox; its applet "
-		          "links are left as the image has them");
+		copa_warn(a->o.out, "busybox: no etc/busybox-paths.d/busybox; its applet "
+		                    "links are left as the image has them");
 		copa_buf_release(&list);
 		return 0;
 	}
@@ -1502,7 +1509,7 @@ static int busybox_links(struct copa_apkapply *a, int64_t mtime, struct copa_err
 		if (line.n)
 			copa_strmap_put(&applets, line.p, line.n, 1);
 	}
-	for (size_t d = 0; d < COPA_ARRAY_SIZE(busybox_dirs) && r == 0; d++) {
+	for (size_t d = 0; stale && d < COPA_ARRAY_SIZE(busybox_dirs) && r == 0; d++) {
 		const struct copa_view_entry **kids = NULL;
 		size_t n = 0;
 		uint32_t one;
@@ -1729,8 +1736,13 @@ int copa_apkapply_finish(struct copa_apkapply *a, struct copa_err *err)
 
 	if (!a->changed)
 		return 0;
-	if (a->busybox && busybox_links(a, mtime, err) < 0)
-		return -1;
+	if (a->busybox || a->bb_trigger) {
+		struct ipkg *bb = ipkg_by_name(a, "busybox", NULL);
+
+		if (bb && (a->busybox || bb->has[SCRIPT_TYPES - 1]) &&
+		    busybox_links(a, a->busybox, mtime, err) < 0)
+			return -1;
+	}
 	if (a->certs && !a->o.no_cacerts && copa_apkdb_find(&a->db, "ca-certificates") &&
 	    cacerts(a, mtime, err) < 0)
 		return -1;
