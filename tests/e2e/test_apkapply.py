@@ -355,3 +355,14 @@ def test_ca_certificates_bundle_regenerated(alpine, tmp_path):
     copa_apply(base, out2, ["--keys", alpine["keys"], "--no-cacerts", arg(pkg)])
     assert (out2 / "etc/ssl/certs/ca-certificates.crt").read_bytes() == \
         (base / "etc/ssl/certs/ca-certificates.crt").read_bytes()
+
+
+def test_repository_served_over_http(alpine, static_server):
+    """fx_apkrepo's repositories as `copa patch` will fetch them: <repo>/<arch>/..."""
+    import urllib.request
+    from fx_apkrepo import serve_repo
+    url = serve_repo(static_server, alpine["repo"])
+    assert url.startswith("http://127.0.0.1:")
+    for name in ("APKINDEX.tar.gz", alpine["zlib"].path.name):
+        with urllib.request.urlopen(f"{url}/x86_64/{name}", timeout=10) as r:
+            assert r.read() == (alpine["repo"] / "x86_64" / name).read_bytes()
