@@ -623,6 +623,7 @@ struct pentry {
 	uint8_t type;
 	enum action act;
 	const char *taken_from; /* another package whose record loses the file */
+	char *staged;           /* the content staged beneath the builder's staging directory */
 	bool dir_acl;           /* an existing directory gets dir_uid/gid/mode */
 	uint64_t dir_uid, dir_gid;
 	uint32_t dir_mode;
@@ -645,9 +646,14 @@ struct plan {
 	size_t nleft, capleft;
 };
 
-static void plan_release(struct plan *pl)
+static void plan_release(struct plan *pl, bool failed)
 {
+	int sfd = pl->a ? copa_layer_builder_staging_fd(pl->a->b) : -1;
+
 	for (size_t i = 0; i < pl->n; i++) {
+		if (failed && pl->pe[i].staged && sfd >= 0)
+			unlinkat(sfd, pl->pe[i].staged, 0);
+		free(pl->pe[i].staged);
 		free(pl->pe[i].path);
 		free(pl->pe[i].canon);
 	}
@@ -1082,25 +1088,32 @@ static int plan_removals(struct plan *pl, const struct copa_apkdb_pkg *old, stru
 
 /* ---- writing ---- */
 
-static int stage(struct copa_apkapply *a, const struct copa_apkfile_entry *src, char **staged,
-                 struct copa_err *err)
+/*
+ * Large regular files go to the builder's staging directory while planning,
+ * so that an I/O error there happens before the first write.
+ */
+static int stage(struct plan *pl, struct pentry *pe, struct copa_err *err)
 {
+	struct copa_apkapply *a = pl->a;
 	int sfd = copa_layer_builder_staging_fd(a->b), fd;
+	const struct copa_apkfile_entry *src = pe->e;
 	char *name;
 
-	*staged = NULL;
-	if (sfd < 0 || src->data.n <= INLINE_MAX)
+	if (sfd < 0 || pe->type != COPA_FT_REG || src->data.n <= INLINE_MAX ||
+	    (pe->act != ACT_WRITE && pe->act != ACT_APKNEW))
 		return 0;
-	name = copa_xasprintf("apkapply-%zu", a->staged_seq++);
-	fd = copa_fs_open_beneath(sfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600, err);
+	name = copa_xasprintf("copa-apk-%ld-%zu", (long)getpid(), ++a->staged_seq);
+	fd = copa_fs_open_beneath(sfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
 	if (fd < 0 || copa_fs_write_all(fd, src->data.p, src->data.n, err) < 0) {
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			unlinkat(sfd, name, 0);
+		}
 		free(name);
 		return copa_err_wrap(err, "cannot stage '%s'", src->name);
 	}
 	close(fd);
-	*staged = name;
+	pe->staged = name;
 	return 0;
 }
 
@@ -1111,7 +1124,7 @@ static int write_entry(struct plan *pl, struct pentry *pe, struct copa_err *err)
 	struct copa_layer_entry le = {0};
 	char *path = pe->act == ACT_APKNEW ? copa_xasprintf("%s.apk-new", pe->canon)
 	                                   : copa_xstrdup(pe->canon);
-	char *staged = NULL, *link = NULL;
+	char *link = NULL;
 	int r;
 
 	le.path = path;
@@ -1144,12 +1157,8 @@ static int write_entry(struct plan *pl, struct pentry *pe, struct copa_err *err)
 	}
 	if (le.type == COPA_FT_REG && src) {
 		le.size = src->data.n;
-		if (stage(a, src, &staged, err) < 0) {
-			free(path);
-			return -1;
-		}
-		if (staged)
-			le.staged = staged;
+		if (pe->staged && src == pe->e)
+			le.staged = pe->staged;
 		else
 			le.content = src->data.p ? src->data.p : "";
 	}
@@ -1157,7 +1166,6 @@ static int write_entry(struct plan *pl, struct pentry *pe, struct copa_err *err)
 		le.rdev_major = le.rdev_minor = 0;
 	r = copa_pkgfs_put(a->v, a->b, &le, false, err);
 	free(path);
-	free(staged);
 	free(link);
 	return r;
 }
@@ -1392,6 +1400,9 @@ int copa_apkapply_package(struct copa_apkapply *a, const char *apk_path, const c
 			goto out;
 	if (pl.old && plan_removals(&pl, pl.old, err) < 0)
 		goto out;
+	for (size_t i = 0; i < pl.n; i++)
+		if (stage(&pl, &pl.pe[i], err) < 0)
+			goto out;
 
 	/* write */
 	for (size_t i = 0; i < pl.n; i++) {
@@ -1440,7 +1451,7 @@ out:
 	if (rc < 0 && !copa_err_is_set(err))
 		copa_err_set(err, COPA_E_BUG, "apkapply: failed without a message");
 	copa_buf_release(&file);
-	plan_release(&pl);
+	plan_release(&pl, rc < 0);
 	return rc;
 }
 
@@ -1472,7 +1483,7 @@ int copa_apkapply_remove(struct copa_apkapply *a, const char *name, struct copa_
 	a->changed = true;
 	rc = 0;
 out:
-	plan_release(&pl);
+	plan_release(&pl, rc < 0);
 	return rc;
 }
 
