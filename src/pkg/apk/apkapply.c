@@ -230,7 +230,8 @@ static void read_rules(struct copa_apkapply *a)
 		add_rule(a, copa_blob_str(dflt[i]));
 	if (copa_view_children(a->v, "etc/apk/protected_paths.d", &kids, &n) < 0)
 		return;
-	qsort(kids, n, sizeof(*kids), cmp_str);
+	if (n)
+		qsort(kids, n, sizeof(*kids), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		struct copa_buf text = COPA_BUF_INIT;
 		struct copa_err e = COPA_ERR_INIT;
@@ -1200,7 +1201,8 @@ static int do_removals(struct plan *pl, struct copa_err *err)
 		if (copa_view_get(a->v, pl->rm_files[i]) &&
 		    copa_pkgfs_remove(a->v, a->b, pl->rm_files[i], err) < 0)
 			return -1;
-	qsort(pl->rm_dirs, pl->nrmd, sizeof(char *), cmp_len_desc);
+	if (pl->nrmd)
+		qsort(pl->rm_dirs, pl->nrmd, sizeof(char *), cmp_len_desc);
 	for (size_t i = 0; i < pl->nrmd; i++) {
 		char *canon =
 		    copa_pathmap_path(a->v, pl->rm_dirs[i], own_none, NULL, pl->label, err);
@@ -1663,7 +1665,8 @@ static int cacerts(struct copa_apkapply *a, int64_t mtime, struct copa_err *err)
 	}
 	copa_err_clear(&e);
 	if (copa_view_children(a->v, LOCALCERTSDIR, &kids, &n) == 0) {
-		qsort(kids, n, sizeof(*kids), cmp_entry_name);
+		if (n)
+			qsort(kids, n, sizeof(*kids), cmp_entry_name);
 		for (size_t i = 0; i < n; i++)
 			if (kids[i]->name[0] != '.')
 				ca_add(a, &c, kids[i]->path);
