@@ -366,3 +366,31 @@ def test_repository_served_over_http(alpine, static_server):
     for name in ("APKINDEX.tar.gz", alpine["zlib"].path.name):
         with urllib.request.urlopen(f"{url}/x86_64/{name}", timeout=10) as r:
             assert r.read() == (alpine["repo"] / "x86_64" / name).read_bytes()
+
+
+def test_older_apk_keeps_its_database_order(alpine, tmp_path):
+    """Alpine 3.15's apk 2.12 writes its installed list (no sorting): upgraded
+    and new packages go last. The database copa writes for such an image
+    follows it, byte for byte with apk's."""
+    pristine = extract_rootfs(minirootfs(SHARED, "3.15.11"), tmp_path / "pristine")
+    key = alpine["key"]
+    extra = build_apk(tmp_path / "pkgs", {**alpine["extra"].info, "datahash": None},
+                      [Entry("usr/", "dir"), Entry("usr/share/", "dir"),
+                       Entry("usr/share/zlib-extra/", "dir"),
+                       Entry("usr/share/zlib-extra/README", "file", b"extra\n")], key)
+    zlib = rebuild(pristine, "zlib", tmp_path / "pkgs", key, depends_add=["zlib-extra"])
+    build_index(tmp_path / "repo", [extra, zlib], key)
+    ref = copy(pristine, tmp_path / "apk")
+    r = apk_in_root(ref, ["upgrade", "--no-scripts"], repo=tmp_path / "repo", keys=alpine["keys"])
+    assert r.returncode == 0 and "Upgrading zlib" in r.stdout, r.stdout + r.stderr
+    # apk 2.12.7 stamps scripts.tar with the time of its run, and NUL-terminates sizes
+    import tarfile
+    with tarfile.open(ref / "lib/apk/db/scripts.tar") as t:
+        now = t.getmembers()[0].mtime
+    out = tmp_path / "copa"
+    copa_apply(pristine, out, ["--keys", alpine["keys"], "--mtime", now, arg(extra), arg(zlib)])
+    assert tree_diff(ref, out) == []
+    db = "lib/apk/db/installed"
+    names = [l[2:] for l in (out / db).read_text().splitlines() if l.startswith("P:")]
+    assert names[-2:] == ["zlib-extra", "zlib"] and names != sorted(names)
+    assert (ref / db).read_bytes() == (out / db).read_bytes()

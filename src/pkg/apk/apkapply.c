@@ -81,6 +81,11 @@ struct copa_apkapply {
 	size_t nrules;
 	bool changed, busybox, certs;
 	bool bb_trigger; /* a package installed into busybox's bin directories */
+	/* how the image's apk writes its files (apk-tools version; none: today's) */
+	bool sorted_db;       /* the database sorted by name (2.14 and later) */
+	bool tar_nul_numbers; /* scripts.tar sizes and mtimes NUL-terminated (before 2.12.9) */
+	bool tar_build_time;  /* scripts.tar mtimes are build times (2.12.12-2.12.x, 2.14.1-), else
+	                         the run's */
 	int64_t newest;
 	size_t staged_seq;
 };
@@ -439,7 +444,7 @@ static void put_octal(char *s, size_t l, uint64_t v, bool nul)
 
 /* One entry of scripts.tar as apk_tar_write_entry writes it (GNU magic, root:root). */
 static void tar_entry(struct copa_buf *out, const char *name, const struct copa_buf *data,
-                      uint64_t mtime)
+                      uint64_t mtime, bool nul)
 {
 	char h[512] = {0};
 	unsigned sum = 0;
@@ -449,8 +454,8 @@ static void tar_entry(struct copa_buf *out, const char *name, const struct copa_
 	put_octal(h + 100, 8, 0755, true);
 	put_octal(h + 108, 8, 0, true);
 	put_octal(h + 116, 8, 0, true);
-	put_octal(h + 124, 12, data->len, false);
-	put_octal(h + 136, 12, mtime, false);
+	put_octal(h + 124, 12, data->len, nul);
+	put_octal(h + 136, 12, mtime, nul);
 	h[156] = '0';
 	memcpy(h + 257, "ustar  ", 8);
 	memcpy(h + 265, "root", 4);
@@ -468,7 +473,7 @@ static void tar_entry(struct copa_buf *out, const char *name, const struct copa_
 	}
 }
 
-static void write_scripts(const struct copa_apkapply *a, struct copa_buf *out)
+static void write_scripts(const struct copa_apkapply *a, int64_t now, struct copa_buf *out)
 {
 	static const char zero[1024];
 
@@ -482,7 +487,9 @@ static void write_scripts(const struct copa_apkapply *a, struct copa_buf *out)
 				continue;
 			name = copa_xasprintf("%s-%s.%s.%s", p->name, p->version, p->csum,
 			                      script_types[t]);
-			tar_entry(out, name, &p->script[t], p->build_time);
+			tar_entry(out, name, &p->script[t],
+			          a->tar_build_time ? p->build_time : (uint64_t)now,
+			          a->tar_nul_numbers);
 			free(name);
 		}
 	}
@@ -567,6 +574,17 @@ struct copa_apkapply *copa_apkapply_new(struct copa_view *v, struct copa_layer_b
 		goto fail;
 	read_triggers(a, &text);
 	read_rules(a);
+	{
+		/* the image's apk is the one whose writers we follow; none: today's */
+		const struct copa_apkdb_pkg *apk = copa_apkdb_find(&a->db, "apk-tools");
+		struct copa_blob ver = copa_blob_str(apk ? apk->pkg.version : "2.14.4");
+#define AT_LEAST(v) (copa_apkver_cmp(ver, copa_blob_str(v)) != COPA_APKV_LESS)
+
+		a->sorted_db = AT_LEAST("2.14");
+		a->tar_nul_numbers = !AT_LEAST("2.12.9");
+		a->tar_build_time = (AT_LEAST("2.12.12") && !a->sorted_db) || AT_LEAST("2.14.1");
+#undef AT_LEAST
+	}
 	copa_buf_release(&text);
 	return a;
 fail:
@@ -1259,17 +1277,61 @@ static int name_cmp(const char *x, const char *y)
 	return c ? c : strcmp(x, y);
 }
 
+/*
+ * apk 2.14 writes the database sorted by name whatever order it read (a
+ * package new to the image lands in its place); older apk writes its
+ * installed list, where an installed or upgraded package is appended.
+ */
 static void put_record(struct copa_apkapply *a, struct copa_apkdb_pkg *rec)
 {
-	size_t at;
+	struct copa_apkdb_pkg *old = copa_apkdb_put(&a->db, rec);
+	size_t at = 0, n = a->db.n;
 
-	if (copa_apkdb_put(&a->db, rec))
+	while (at < n && a->db.pkgs[at] != rec)
+		at++;
+	if (at == n)
+		COPA_BUG("apkapply: a record put is not in the database");
+	if (a->sorted_db) {
+		if (old)
+			return;
+		for (at = 0; at < n - 1; at++)
+			if (name_cmp(a->db.pkgs[at]->pkg.name, rec->pkg.name) > 0)
+				break;
+		memmove(&a->db.pkgs[at + 1], &a->db.pkgs[at], (n - 1 - at) * sizeof(*a->db.pkgs));
+		a->db.pkgs[at] = rec;
 		return;
-	for (at = 0; at < a->db.n - 1; at++)
-		if (name_cmp(a->db.pkgs[at]->pkg.name, rec->pkg.name) > 0)
-			break;
-	memmove(&a->db.pkgs[at + 1], &a->db.pkgs[at], (a->db.n - 1 - at) * sizeof(*a->db.pkgs));
-	a->db.pkgs[at] = rec;
+	}
+	memmove(&a->db.pkgs[at], &a->db.pkgs[at + 1], (n - 1 - at) * sizeof(*a->db.pkgs));
+	a->db.pkgs[n - 1] = rec;
+}
+
+struct ranked {
+	struct copa_apkdb_pkg *p;
+	size_t at;
+};
+
+static int cmp_ranked(const void *x, const void *y)
+{
+	const struct ranked *a = x, *b = y;
+	int c = name_cmp(a->p->pkg.name, b->p->pkg.name);
+
+	return c ? c : a->at < b->at ? -1 : a->at > b->at;
+}
+
+/* apk 2.14's writer order: by name (a stable sort: records of one name keep theirs). */
+static void sort_db(struct copa_apkapply *a)
+{
+	struct ranked *r;
+
+	if (!a->sorted_db || a->db.n < 2)
+		return;
+	r = copa_xcalloc(a->db.n, sizeof(*r));
+	for (size_t i = 0; i < a->db.n; i++)
+		r[i] = (struct ranked){a->db.pkgs[i], i};
+	qsort(r, a->db.n, sizeof(*r), cmp_ranked);
+	for (size_t i = 0; i < a->db.n; i++)
+		a->db.pkgs[i] = r[i].p;
+	free(r);
 }
 
 static void strv_push(char ***v, size_t *n, char *s)
@@ -1760,10 +1822,11 @@ int copa_apkapply_finish(struct copa_apkapply *a, struct copa_err *err)
 	if (a->certs && !a->o.no_cacerts && copa_apkdb_find(&a->db, "ca-certificates") &&
 	    cacerts(a, mtime, err) < 0)
 		return -1;
+	sort_db(a);
 	copa_apkdb_write(&a->db, &out);
 	r = put_db_file(a, strrchr(a->o.db_path, '/') + 1, &out, mtime, err);
 	copa_buf_reset(&out);
-	write_scripts(a, &out);
+	write_scripts(a, mtime, &out);
 	if (r == 0)
 		r = put_db_file(a, "scripts.tar", &out, mtime, err);
 	copa_buf_reset(&out);
