@@ -1536,6 +1536,9 @@ int copa_apkapply_remove(struct copa_apkapply *a, const char *name, struct copa_
 		a->certs = true;
 	copa_apkdb_remove(&a->db, name);
 	if ((ip = ipkg_by_name(a, name, &at))) {
+		for (int t = 2; t < 4; t++) /* pre-deinstall, post-deinstall */
+			if (ip->has[t])
+				copa_info(a->o.out, "%s: skipped %s", pl.label, script_types[t]);
 		trig_remove(a, ip);
 		memmove(&a->ip[at], &a->ip[at + 1], (a->nip - at - 1) * sizeof(*a->ip));
 		a->nip--;
