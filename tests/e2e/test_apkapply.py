@@ -108,6 +108,7 @@ def alpine(tmp_path_factory):
                      change={"etc/motd": b"a new motd\n", "etc/modprobe.d/kms.conf": b"# kms 2\n"})
     busybox = [rebuild(pristine, n, pk, key, deps_map=BB)
                for n in ("busybox", "busybox-binsh", "ssl_client")]
+    scanelf = rebuild(pristine, "scanelf", pk, key)
     other = Key(w / "other")
     unknown = rebuild(pristine, "zlib", w / "unknown", other, depends_add=["zlib-extra"])
     tampered = w / "tampered" / zlib.path.name
@@ -119,9 +120,11 @@ def alpine(tmp_path_factory):
     build_index(repo, [extra, zlib, layout], key)
     bbrepo = w / "bbrepo"
     build_index(bbrepo, busybox, key)
+    screpo = w / "screpo"
+    build_index(screpo, [scanelf], key)
     return dict(w=w, key=key, keys=keys, pristine=pristine, base=base, extra=extra, zlib=zlib,
                 layout=layout, busybox=busybox, unknown=unknown, tampered=tampered, repo=repo,
-                bbrepo=bbrepo)
+                bbrepo=bbrepo, scanelf=scanelf, screpo=screpo)
 
 
 def arg(p):
@@ -193,15 +196,20 @@ def _links(root):
     return out
 
 
-def test_busybox_applet_links_as_its_scripts_make_them(alpine, tmp_path):
-    """busybox upgraded in an image missing two applet links and carrying a
-    stale one: copa's native links equal what the real post-upgrade and
-    trigger scripts leave (apk run with scripts)."""
+def _bb_base(alpine, tmp_path):
     base = copy(alpine["pristine"], tmp_path / "base")
     os.unlink(base / "usr/bin/[[")
     os.unlink(base / "sbin/acpid")
     os.symlink("/bin/busybox", base / "usr/bin/oldapplet")
     os.symlink("/bin/busybox", base / "usr/local/bin/notmine")
+    return base
+
+
+def test_busybox_applet_links_as_its_scripts_make_them(alpine, tmp_path):
+    """busybox upgraded in an image missing two applet links and carrying a
+    stale one: copa's native links equal what the real post-upgrade and
+    trigger scripts leave (apk run with scripts)."""
+    base = _bb_base(alpine, tmp_path)
     ref = copy(base, tmp_path / "apk")
     r = apk_in_root(ref, ["upgrade"], repo=alpine["bbrepo"], keys=alpine["keys"])
     assert r.returncode == 0 and "busybox-1.36.1-r30.post-upgrade" in r.stdout, r.stdout + r.stderr
@@ -214,6 +222,21 @@ def test_busybox_applet_links_as_its_scripts_make_them(alpine, tmp_path):
     assert p.results[0]["skipped"] == ["post-upgrade", "trigger"]
     db = "lib/apk/db/installed"
     assert (ref / db).read_bytes() == (out / db).read_bytes()
+
+
+def test_busybox_trigger_restores_links(alpine, tmp_path):
+    """Another package installed into usr/bin fires busybox's trigger, which
+    only adds missing applet links (the stale one stays)."""
+    base = _bb_base(alpine, tmp_path)
+    ref = copy(base, tmp_path / "apk")
+    r = apk_in_root(ref, ["upgrade"], repo=alpine["screpo"], keys=alpine["keys"])
+    assert r.returncode == 0 and "busybox-1.36.1-r29.trigger" in r.stdout, r.stdout + r.stderr
+    out = tmp_path / "copa"
+    p = copa_apply(base, out, ["--keys", alpine["keys"], arg(alpine["scanelf"])])
+    assert "trigger (of busybox 1.36.1-r29)" in p.results[0]["skipped"]
+    links = _links(out)
+    assert links == _links(ref)
+    assert links["sbin/acpid"] == "/bin/busybox" and links["usr/bin/oldapplet"] == "/bin/busybox"
 
 
 @pytest.mark.parametrize("case", ["unknown", "tampered", "checksum"])
@@ -332,3 +355,42 @@ def test_ca_certificates_bundle_regenerated(alpine, tmp_path):
     copa_apply(base, out2, ["--keys", alpine["keys"], "--no-cacerts", arg(pkg)])
     assert (out2 / "etc/ssl/certs/ca-certificates.crt").read_bytes() == \
         (base / "etc/ssl/certs/ca-certificates.crt").read_bytes()
+
+
+def test_repository_served_over_http(alpine, static_server):
+    """fx_apkrepo's repositories as `copa patch` will fetch them: <repo>/<arch>/..."""
+    import urllib.request
+    from fx_apkrepo import serve_repo
+    url = serve_repo(static_server, alpine["repo"])
+    assert url.startswith("http://127.0.0.1:")
+    for name in ("APKINDEX.tar.gz", alpine["zlib"].path.name):
+        with urllib.request.urlopen(f"{url}/x86_64/{name}", timeout=10) as r:
+            assert r.read() == (alpine["repo"] / "x86_64" / name).read_bytes()
+
+
+def test_older_apk_keeps_its_database_order(alpine, tmp_path):
+    """Alpine 3.15's apk 2.12 writes its installed list (no sorting): upgraded
+    and new packages go last. The database copa writes for such an image
+    follows it, byte for byte with apk's."""
+    pristine = extract_rootfs(minirootfs(SHARED, "3.15.11"), tmp_path / "pristine")
+    key = alpine["key"]
+    extra = build_apk(tmp_path / "pkgs", {**alpine["extra"].info, "datahash": None},
+                      [Entry("usr/", "dir"), Entry("usr/share/", "dir"),
+                       Entry("usr/share/zlib-extra/", "dir"),
+                       Entry("usr/share/zlib-extra/README", "file", b"extra\n")], key)
+    zlib = rebuild(pristine, "zlib", tmp_path / "pkgs", key, depends_add=["zlib-extra"])
+    build_index(tmp_path / "repo", [extra, zlib], key)
+    ref = copy(pristine, tmp_path / "apk")
+    r = apk_in_root(ref, ["upgrade", "--no-scripts"], repo=tmp_path / "repo", keys=alpine["keys"])
+    assert r.returncode == 0 and "Upgrading zlib" in r.stdout, r.stdout + r.stderr
+    # apk 2.12.7 stamps scripts.tar with the time of its run, and NUL-terminates sizes
+    import tarfile
+    with tarfile.open(ref / "lib/apk/db/scripts.tar") as t:
+        now = t.getmembers()[0].mtime
+    out = tmp_path / "copa"
+    copa_apply(pristine, out, ["--keys", alpine["keys"], "--mtime", now, arg(extra), arg(zlib)])
+    assert tree_diff(ref, out) == []
+    db = "lib/apk/db/installed"
+    names = [l[2:] for l in (out / db).read_text().splitlines() if l.startswith("P:")]
+    assert names[-2:] == ["zlib-extra", "zlib"] and names != sorted(names)
+    assert (ref / db).read_bytes() == (out / db).read_bytes()

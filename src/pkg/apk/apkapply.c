@@ -8,11 +8,11 @@
 #include "pkg/apk/apkapply.h"
 
 #include "pkg/apk/apkdb.h"
+#include "pkg/apk/apkeffects.h"
 #include "pkg/apk/apkfile.h"
 #include "pkg/apk/apkinst.h"
 #include "pkg/apk/apktar.h"
 #include "pkg/apk/apkver.h"
-#include "pkg/certs.h"
 #include "pkg/fs.h"
 #include "pkg/pathmap.h"
 #include "util/fs.h"
@@ -80,6 +80,12 @@ struct copa_apkapply {
 	struct rule *rules;
 	size_t nrules;
 	bool changed, busybox, certs;
+	bool bb_trigger; /* a package installed into busybox's bin directories */
+	/* how the image's apk writes its files (apk-tools version; none: today's) */
+	bool sorted_db;       /* the database sorted by name (2.14 and later) */
+	bool tar_nul_numbers; /* scripts.tar sizes and mtimes NUL-terminated (before 2.12.9) */
+	bool tar_build_time;  /* scripts.tar mtimes are build times (2.12.12-2.12.x, 2.14.1-), else
+	                         the run's */
 	int64_t newest;
 	size_t staged_seq;
 };
@@ -229,7 +235,8 @@ static void read_rules(struct copa_apkapply *a)
 		add_rule(a, copa_blob_str(dflt[i]));
 	if (copa_view_children(a->v, "etc/apk/protected_paths.d", &kids, &n) < 0)
 		return;
-	qsort(kids, n, sizeof(*kids), cmp_str);
+	if (n)
+		qsort(kids, n, sizeof(*kids), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		struct copa_buf text = COPA_BUF_INIT;
 		struct copa_err e = COPA_ERR_INIT;
@@ -437,7 +444,7 @@ static void put_octal(char *s, size_t l, uint64_t v, bool nul)
 
 /* One entry of scripts.tar as apk_tar_write_entry writes it (GNU magic, root:root). */
 static void tar_entry(struct copa_buf *out, const char *name, const struct copa_buf *data,
-                      uint64_t mtime)
+                      uint64_t mtime, bool nul)
 {
 	char h[512] = {0};
 	unsigned sum = 0;
@@ -447,8 +454,8 @@ static void tar_entry(struct copa_buf *out, const char *name, const struct copa_
 	put_octal(h + 100, 8, 0755, true);
 	put_octal(h + 108, 8, 0, true);
 	put_octal(h + 116, 8, 0, true);
-	put_octal(h + 124, 12, data->len, false);
-	put_octal(h + 136, 12, mtime, false);
+	put_octal(h + 124, 12, data->len, nul);
+	put_octal(h + 136, 12, mtime, nul);
 	h[156] = '0';
 	memcpy(h + 257, "ustar  ", 8);
 	memcpy(h + 265, "root", 4);
@@ -466,7 +473,7 @@ static void tar_entry(struct copa_buf *out, const char *name, const struct copa_
 	}
 }
 
-static void write_scripts(const struct copa_apkapply *a, struct copa_buf *out)
+static void write_scripts(const struct copa_apkapply *a, int64_t now, struct copa_buf *out)
 {
 	static const char zero[1024];
 
@@ -480,7 +487,9 @@ static void write_scripts(const struct copa_apkapply *a, struct copa_buf *out)
 				continue;
 			name = copa_xasprintf("%s-%s.%s.%s", p->name, p->version, p->csum,
 			                      script_types[t]);
-			tar_entry(out, name, &p->script[t], p->build_time);
+			tar_entry(out, name, &p->script[t],
+			          a->tar_build_time ? p->build_time : (uint64_t)now,
+			          a->tar_nul_numbers);
 			free(name);
 		}
 	}
@@ -565,6 +574,17 @@ struct copa_apkapply *copa_apkapply_new(struct copa_view *v, struct copa_layer_b
 		goto fail;
 	read_triggers(a, &text);
 	read_rules(a);
+	{
+		/* the image's apk is the one whose writers we follow; none: today's */
+		const struct copa_apkdb_pkg *apk = copa_apkdb_find(&a->db, "apk-tools");
+		struct copa_blob ver = copa_blob_str(apk ? apk->pkg.version : "2.14.4");
+#define AT_LEAST(v) (copa_apkver_cmp(ver, copa_blob_str(v)) != COPA_APKV_LESS)
+
+		a->sorted_db = AT_LEAST("2.14");
+		a->tar_nul_numbers = !AT_LEAST("2.12.9");
+		a->tar_build_time = (AT_LEAST("2.12.12") && !a->sorted_db) || AT_LEAST("2.14.1");
+#undef AT_LEAST
+	}
 	copa_buf_release(&text);
 	return a;
 fail:
@@ -619,6 +639,7 @@ struct pentry {
 	uint8_t type;
 	enum action act;
 	const char *taken_from; /* another package whose record loses the file */
+	char *staged;           /* the content staged beneath the builder's staging directory */
 	bool dir_acl;           /* an existing directory gets dir_uid/gid/mode */
 	uint64_t dir_uid, dir_gid;
 	uint32_t dir_mode;
@@ -641,9 +662,14 @@ struct plan {
 	size_t nleft, capleft;
 };
 
-static void plan_release(struct plan *pl)
+static void plan_release(struct plan *pl, bool failed)
 {
+	int sfd = pl->a ? copa_layer_builder_staging_fd(pl->a->b) : -1;
+
 	for (size_t i = 0; i < pl->n; i++) {
+		if (failed && pl->pe[i].staged && sfd >= 0)
+			unlinkat(sfd, pl->pe[i].staged, 0);
+		free(pl->pe[i].staged);
 		free(pl->pe[i].path);
 		free(pl->pe[i].canon);
 	}
@@ -1078,25 +1104,32 @@ static int plan_removals(struct plan *pl, const struct copa_apkdb_pkg *old, stru
 
 /* ---- writing ---- */
 
-static int stage(struct copa_apkapply *a, const struct copa_apkfile_entry *src, char **staged,
-                 struct copa_err *err)
+/*
+ * Large regular files go to the builder's staging directory while planning,
+ * so that an I/O error there happens before the first write.
+ */
+static int stage(struct plan *pl, struct pentry *pe, struct copa_err *err)
 {
+	struct copa_apkapply *a = pl->a;
 	int sfd = copa_layer_builder_staging_fd(a->b), fd;
+	const struct copa_apkfile_entry *src = pe->e;
 	char *name;
 
-	*staged = NULL;
-	if (sfd < 0 || src->data.n <= INLINE_MAX)
+	if (sfd < 0 || pe->type != COPA_FT_REG || src->data.n <= INLINE_MAX ||
+	    (pe->act != ACT_WRITE && pe->act != ACT_APKNEW))
 		return 0;
-	name = copa_xasprintf("apkapply-%zu", a->staged_seq++);
-	fd = copa_fs_open_beneath(sfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600, err);
+	name = copa_xasprintf("copa-apk-%ld-%zu", (long)getpid(), ++a->staged_seq);
+	fd = copa_fs_open_beneath(sfd, name, O_WRONLY | O_CREAT | O_EXCL, 0600, err);
 	if (fd < 0 || copa_fs_write_all(fd, src->data.p, src->data.n, err) < 0) {
-		if (fd >= 0)
+		if (fd >= 0) {
 			close(fd);
+			unlinkat(sfd, name, 0);
+		}
 		free(name);
 		return copa_err_wrap(err, "cannot stage '%s'", src->name);
 	}
 	close(fd);
-	*staged = name;
+	pe->staged = name;
 	return 0;
 }
 
@@ -1107,7 +1140,7 @@ static int write_entry(struct plan *pl, struct pentry *pe, struct copa_err *err)
 	struct copa_layer_entry le = {0};
 	char *path = pe->act == ACT_APKNEW ? copa_xasprintf("%s.apk-new", pe->canon)
 	                                   : copa_xstrdup(pe->canon);
-	char *staged = NULL, *link = NULL;
+	char *link = NULL;
 	int r;
 
 	le.path = path;
@@ -1140,12 +1173,8 @@ static int write_entry(struct plan *pl, struct pentry *pe, struct copa_err *err)
 	}
 	if (le.type == COPA_FT_REG && src) {
 		le.size = src->data.n;
-		if (stage(a, src, &staged, err) < 0) {
-			free(path);
-			return -1;
-		}
-		if (staged)
-			le.staged = staged;
+		if (pe->staged && src == pe->e)
+			le.staged = pe->staged;
 		else
 			le.content = src->data.p ? src->data.p : "";
 	}
@@ -1153,7 +1182,6 @@ static int write_entry(struct plan *pl, struct pentry *pe, struct copa_err *err)
 		le.rdev_major = le.rdev_minor = 0;
 	r = copa_pkgfs_put(a->v, a->b, &le, false, err);
 	free(path);
-	free(staged);
 	free(link);
 	return r;
 }
@@ -1188,7 +1216,8 @@ static int do_removals(struct plan *pl, struct copa_err *err)
 		if (copa_view_get(a->v, pl->rm_files[i]) &&
 		    copa_pkgfs_remove(a->v, a->b, pl->rm_files[i], err) < 0)
 			return -1;
-	qsort(pl->rm_dirs, pl->nrmd, sizeof(char *), cmp_len_desc);
+	if (pl->nrmd)
+		qsort(pl->rm_dirs, pl->nrmd, sizeof(char *), cmp_len_desc);
 	for (size_t i = 0; i < pl->nrmd; i++) {
 		char *canon =
 		    copa_pathmap_path(a->v, pl->rm_dirs[i], own_none, NULL, pl->label, err);
@@ -1245,17 +1274,61 @@ static int name_cmp(const char *x, const char *y)
 	return c ? c : strcmp(x, y);
 }
 
+/*
+ * apk 2.14 writes the database sorted by name whatever order it read (a
+ * package new to the image lands in its place); older apk writes its
+ * installed list, where an installed or upgraded package is appended.
+ */
 static void put_record(struct copa_apkapply *a, struct copa_apkdb_pkg *rec)
 {
-	size_t at;
+	struct copa_apkdb_pkg *old = copa_apkdb_put(&a->db, rec);
+	size_t at = 0, n = a->db.n;
 
-	if (copa_apkdb_put(&a->db, rec))
+	while (at < n && a->db.pkgs[at] != rec)
+		at++;
+	if (at == n)
+		COPA_BUG("apkapply: a record put is not in the database");
+	if (a->sorted_db) {
+		if (old)
+			return;
+		for (at = 0; at < n - 1; at++)
+			if (name_cmp(a->db.pkgs[at]->pkg.name, rec->pkg.name) > 0)
+				break;
+		memmove(&a->db.pkgs[at + 1], &a->db.pkgs[at], (n - 1 - at) * sizeof(*a->db.pkgs));
+		a->db.pkgs[at] = rec;
 		return;
-	for (at = 0; at < a->db.n - 1; at++)
-		if (name_cmp(a->db.pkgs[at]->pkg.name, rec->pkg.name) > 0)
-			break;
-	memmove(&a->db.pkgs[at + 1], &a->db.pkgs[at], (a->db.n - 1 - at) * sizeof(*a->db.pkgs));
-	a->db.pkgs[at] = rec;
+	}
+	memmove(&a->db.pkgs[at], &a->db.pkgs[at + 1], (n - 1 - at) * sizeof(*a->db.pkgs));
+	a->db.pkgs[n - 1] = rec;
+}
+
+struct ranked {
+	struct copa_apkdb_pkg *p;
+	size_t at;
+};
+
+static int cmp_ranked(const void *x, const void *y)
+{
+	const struct ranked *a = x, *b = y;
+	int c = name_cmp(a->p->pkg.name, b->p->pkg.name);
+
+	return c ? c : a->at < b->at ? -1 : a->at > b->at;
+}
+
+/* apk 2.14's writer order: by name (a stable sort: records of one name keep theirs). */
+static void sort_db(struct copa_apkapply *a)
+{
+	struct ranked *r;
+
+	if (!a->sorted_db || a->db.n < 2)
+		return;
+	r = copa_xcalloc(a->db.n, sizeof(*r));
+	for (size_t i = 0; i < a->db.n; i++)
+		r[i] = (struct ranked){a->db.pkgs[i], i};
+	qsort(r, a->db.n, sizeof(*r), cmp_ranked);
+	for (size_t i = 0; i < a->db.n; i++)
+		a->db.pkgs[i] = r[i].p;
+	free(r);
 }
 
 static void strv_push(char ***v, size_t *n, char *s)
@@ -1388,6 +1461,9 @@ int copa_apkapply_package(struct copa_apkapply *a, const char *apk_path, const c
 			goto out;
 	if (pl.old && plan_removals(&pl, pl.old, err) < 0)
 		goto out;
+	for (size_t i = 0; i < pl.n; i++)
+		if (stage(&pl, &pl.pe[i], err) < 0)
+			goto out;
 
 	/* write */
 	for (size_t i = 0; i < pl.n; i++) {
@@ -1423,6 +1499,10 @@ int copa_apkapply_package(struct copa_apkapply *a, const char *apk_path, const c
 	a->changed = true;
 	if (!strcmp(pl.rec->pkg.name, "busybox"))
 		a->busybox = true;
+	for (size_t i = 0; i < pl.rec->ndirs; i++)
+		for (size_t d = 0; d < COPA_APK_BUSYBOX_DIRS; d++)
+			if (!strcmp(pl.rec->dirs[i].name, copa_apk_busybox_dirs[d]))
+				a->bb_trigger = true;
 	if (touches_certs(pl.rec) || (pl.old && touches_certs(pl.old)))
 		a->certs = true;
 	if ((int64_t)pl.rec->pkg.build_time > a->newest)
@@ -1432,7 +1512,7 @@ out:
 	if (rc < 0 && !copa_err_is_set(err))
 		copa_err_set(err, COPA_E_BUG, "apkapply: failed without a message");
 	copa_buf_release(&file);
-	plan_release(&pl);
+	plan_release(&pl, rc < 0);
 	return rc;
 }
 
@@ -1456,6 +1536,9 @@ int copa_apkapply_remove(struct copa_apkapply *a, const char *name, struct copa_
 		a->certs = true;
 	copa_apkdb_remove(&a->db, name);
 	if ((ip = ipkg_by_name(a, name, &at))) {
+		for (int t = 2; t < 4; t++) /* pre-deinstall, post-deinstall */
+			if (ip->has[t])
+				copa_info(a->o.out, "%s: skipped %s", pl.label, script_types[t]);
 		trig_remove(a, ip);
 		memmove(&a->ip[at], &a->ip[at + 1], (a->nip - at - 1) * sizeof(*a->ip));
 		a->nip--;
@@ -1464,248 +1547,11 @@ int copa_apkapply_remove(struct copa_apkapply *a, const char *name, struct copa_
 	a->changed = true;
 	rc = 0;
 out:
-	plan_release(&pl);
+	plan_release(&pl, rc < 0);
 	return rc;
 }
 
 /* ---- finish: busybox links, certificates, database files ---- */
-
-static const char *const busybox_dirs[] = {"bin", "sbin", "usr/bin", "usr/sbin"};
-
-/*
- * busybox's post-install/post-upgrade: drop links to /bin/busybox in the
- * four bin directories that are no applet any more, then `busybox --install
- * -s` (a link per applet where nothing is). The applet list is the one the
- * package ships in etc/busybox-paths.d/busybox (Alpine 3.19 and later); an
- * older busybox without it keeps the links the image has.
- */
-static int busybox_links(struct copa_apkapply *a, int64_t mtime, struct copa_err *err)
-{
-	struct copa_buf list = COPA_BUF_INIT;
-	struct copa_strmap applets = COPA_STRMAP_INIT;
-	struct copa_blob rest, line;
-	int r = 0;
-
-	if (copa_pkgfs_read(a->v, a->b, "etc/busybox-paths.d/busybox", 1u << 20, &list, err) < 0) {
-		copa_err_clear(err);
-		copa_warn(a->o.out,
-		          "busybox: the package has no etc/busybox-paths.d/busybox; its applet "
-		          "links are left as the image has them");
-		copa_buf_release(&list);
-		return 0;
-	}
-	rest = copa_blob(list.p, list.len);
-	while (rest.n && copa_blob_split(&rest, '\n', &line)) {
-		line = copa_blob_trim(line);
-		while (line.n && line.p[0] == '/')
-			line.p++, line.n--;
-		if (line.n)
-			copa_strmap_put(&applets, line.p, line.n, 1);
-	}
-	for (size_t d = 0; d < COPA_ARRAY_SIZE(busybox_dirs) && r == 0; d++) {
-		const struct copa_view_entry **kids = NULL;
-		size_t n = 0;
-		uint32_t one;
-
-		if (copa_view_children(a->v, busybox_dirs[d], &kids, &n) < 0)
-			continue;
-		for (size_t i = 0; i < n && r == 0; i++)
-			if (kids[i]->type == COPA_FT_SYMLINK && kids[i]->link &&
-			    !strcmp(kids[i]->link, "/bin/busybox") &&
-			    !copa_strmap_get(&applets, kids[i]->path, strlen(kids[i]->path),
-			                     &one)) {
-				char *p = copa_xstrdup(kids[i]->path);
-
-				r = copa_pkgfs_remove(a->v, a->b, p, err);
-				free(p);
-			}
-		free(kids);
-	}
-	rest = copa_blob(list.p, list.len);
-	while (r == 0 && rest.n && copa_blob_split(&rest, '\n', &line)) {
-		struct copa_buf canon = COPA_BUF_INIT, norm = COPA_BUF_INIT;
-		const struct copa_view_entry *ve = NULL;
-		char *rel;
-
-		line = copa_blob_trim(line);
-		if (!line.n)
-			continue;
-		rel = copa_blob_dup(line);
-		if (copa_path_normalize(rel, &norm) == 0 && norm.len &&
-		    copa_view_resolve(a->v, copa_buf_str(&norm), 0, &canon, &ve, err) == 0 && !ve)
-			r = copa_pkgfs_put_symlink(a->v, a->b, copa_buf_str(&canon), "/bin/busybox",
-			                           mtime, err);
-		else if (copa_err_is_set(err))
-			copa_err_clear(err); /* no such directory: --install skips it */
-		free(rel);
-		copa_buf_release(&canon);
-		copa_buf_release(&norm);
-	}
-	copa_strmap_release(&applets);
-	copa_buf_release(&list);
-	return r;
-}
-
-/* ---- ca-certificates: Alpine's update-ca-certificates, natively ---- */
-
-#define CERTSDIR      "usr/share/ca-certificates"
-#define LOCALCERTSDIR "usr/local/share/ca-certificates"
-#define ETCCERTSDIR   "etc/ssl/certs"
-#define CERT_MAX      (1u << 20)
-
-struct calink {
-	char *name;   /* "ca-cert-<name>.pem" in etc/ssl/certs */
-	char *target; /* absolute path of the certificate */
-	bool done;
-};
-
-struct cacerts {
-	struct calink *v;
-	size_t n, cap;
-	struct copa_buf bundle;
-};
-
-/* proc_localglobaldir: a link named after the file (".crt" cut, ", " -> "_", "()" -> "="), and the
- * bundle. */
-static void ca_add(struct copa_apkapply *a, struct cacerts *c, const char *rel)
-{
-	const char *base = strrchr(rel, '/');
-	size_t n;
-	char *name;
-	struct copa_buf data = COPA_BUF_INIT;
-	struct copa_err e = COPA_ERR_INIT;
-
-	base = base ? base + 1 : rel;
-	n = strlen(base);
-	if (n > 4 && !strcmp(base + n - 4, ".crt"))
-		n -= 4;
-	name = copa_xasprintf("ca-cert-%.*s.pem", (int)n, base);
-	for (char *s = name; *s; s++)
-		*s = *s == ',' || *s == ' ' ? '_' : *s == '(' || *s == ')' ? '=' : *s;
-	for (size_t i = 0; i < c->n; i++)
-		if (!strcmp(c->v[i].name, name)) {
-			free(name);
-			name = NULL;
-			break;
-		}
-	if (name) {
-		c->v = copa_xgrow(c->v, &c->cap, c->n + 1, sizeof(*c->v));
-		c->v[c->n].name = name;
-		c->v[c->n].target = copa_xasprintf("/%s", rel);
-		c->v[c->n++].done = false;
-	}
-	if (copa_pkgfs_read(a->v, a->b, rel, CERT_MAX, &data, &e) == 0)
-		copa_buf_add(&c->bundle, data.p ? data.p : "", data.len);
-	copa_buf_addc(&c->bundle, '\n');
-	copa_buf_release(&data);
-}
-
-static int cmp_entry_name(const void *x, const void *y)
-{
-	return strcmp((*(const struct copa_view_entry *const *)x)->name,
-	              (*(const struct copa_view_entry *const *)y)->name);
-}
-
-/*
- * update-ca-certificates (Alpine's update-ca.c): the certificates listed in
- * etc/ca-certificates.conf (relative to usr/share/ca-certificates, "#" and
- * "!" lines skipped), then every file of usr/local/share/ca-certificates,
- * each with a "ca-cert-*.pem" link in etc/ssl/certs and its bytes plus a
- * newline in the bundle; links into those directories that are not wanted
- * any more are removed. The tool reads the local directory in readdir
- * order; copa sorts it by name. Hash links are kept right with
- * copa_certs_rehash when the image has any (the tool does not make them).
- */
-static int cacerts(struct copa_apkapply *a, int64_t mtime, struct copa_err *err)
-{
-	struct cacerts c = {0};
-	struct copa_buf conf = COPA_BUF_INIT;
-	const struct copa_view_entry **kids = NULL;
-	struct copa_err e = COPA_ERR_INIT;
-	struct copa_layer_entry le = {0};
-	size_t n = 0;
-	bool hashes = false;
-	int r = 0;
-
-	copa_buf_init(&c.bundle, 0);
-	if (copa_pkgfs_read(a->v, a->b, "etc/ca-certificates.conf", CERT_MAX, &conf, &e) == 0) {
-		struct copa_blob rest = copa_blob(conf.p, conf.len), line;
-
-		while (rest.n && copa_blob_split(&rest, '\n', &line)) {
-			char *l, *rel;
-
-			if (line.n && (line.p[0] == '#' || line.p[0] == '!'))
-				continue;
-			l = copa_blob_dup(line);
-			rel = copa_xasprintf(CERTSDIR "/%s", l);
-			ca_add(a, &c, rel);
-			free(rel);
-			free(l);
-		}
-	}
-	copa_err_clear(&e);
-	if (copa_view_children(a->v, LOCALCERTSDIR, &kids, &n) == 0) {
-		qsort(kids, n, sizeof(*kids), cmp_entry_name);
-		for (size_t i = 0; i < n; i++)
-			if (kids[i]->name[0] != '.')
-				ca_add(a, &c, kids[i]->path);
-	}
-	free(kids);
-	kids = NULL;
-	n = 0;
-	if (copa_view_children(a->v, ETCCERTSDIR, &kids, &n) == 0) {
-		for (size_t i = 0; i < n && r == 0; i++) {
-			const struct copa_view_entry *k = kids[i];
-			struct calink *want = NULL;
-			char *path;
-
-			if (k->type != COPA_FT_SYMLINK || !k->link)
-				continue;
-			for (size_t j = 0; j < c.n && !want; j++)
-				if (!strcmp(c.v[j].name, k->name))
-					want = &c.v[j];
-			if (!want && strncmp(k->link, "/" CERTSDIR "/", sizeof(CERTSDIR) + 1) &&
-			    strncmp(k->link, "/" LOCALCERTSDIR "/", sizeof(LOCALCERTSDIR) + 1)) {
-				hashes = hashes || strchr(k->name, '.') == k->name + 8;
-				continue;
-			}
-			if (want && !strcmp(want->target, k->link)) {
-				want->done = true;
-				continue;
-			}
-			path = copa_xstrdup(k->path);
-			r = copa_pkgfs_remove(a->v, a->b, path, err);
-			free(path);
-		}
-	}
-	free(kids);
-	for (size_t i = 0; i < c.n && r == 0; i++)
-		if (!c.v[i].done) {
-			char *path = copa_xasprintf(ETCCERTSDIR "/%s", c.v[i].name);
-
-			r = copa_pkgfs_put_symlink(a->v, a->b, path, c.v[i].target, mtime, err);
-			free(path);
-		}
-	if (r == 0) {
-		le.path = ETCCERTSDIR "/ca-certificates.crt";
-		le.type = COPA_FT_REG;
-		le.mode = 0644;
-		le.mtime = mtime;
-		le.size = c.bundle.len;
-		le.content = c.bundle.p ? c.bundle.p : "";
-		r = copa_pkgfs_put(a->v, a->b, &le, true, err);
-	}
-	if (r == 0 && hashes)
-		r = copa_certs_rehash(a->v, a->b, ETCCERTSDIR, mtime, err);
-	for (size_t i = 0; i < c.n; i++) {
-		free(c.v[i].name);
-		free(c.v[i].target);
-	}
-	free(c.v);
-	copa_buf_release(&c.bundle);
-	copa_buf_release(&conf);
-	return r < 0 ? copa_err_wrap(err, "ca-certificates") : 0;
-}
 
 static int put_db_file(struct copa_apkapply *a, const char *name, const struct copa_buf *data,
                        int64_t mtime, struct copa_err *err)
@@ -1729,15 +1575,21 @@ int copa_apkapply_finish(struct copa_apkapply *a, struct copa_err *err)
 
 	if (!a->changed)
 		return 0;
-	if (a->busybox && busybox_links(a, mtime, err) < 0)
-		return -1;
+	if (a->busybox || a->bb_trigger) {
+		struct ipkg *bb = ipkg_by_name(a, "busybox", NULL);
+
+		if (bb && (a->busybox || bb->has[SCRIPT_TYPES - 1]) &&
+		    copa_apk_busybox_links(a->v, a->b, a->busybox, mtime, a->o.out, err) < 0)
+			return -1;
+	}
 	if (a->certs && !a->o.no_cacerts && copa_apkdb_find(&a->db, "ca-certificates") &&
-	    cacerts(a, mtime, err) < 0)
+	    copa_apk_update_ca(a->v, a->b, mtime, err) < 0)
 		return -1;
+	sort_db(a);
 	copa_apkdb_write(&a->db, &out);
 	r = put_db_file(a, strrchr(a->o.db_path, '/') + 1, &out, mtime, err);
 	copa_buf_reset(&out);
-	write_scripts(a, &out);
+	write_scripts(a, mtime, &out);
 	if (r == 0)
 		r = put_db_file(a, "scripts.tar", &out, mtime, err);
 	copa_buf_reset(&out);
