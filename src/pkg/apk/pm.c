@@ -36,6 +36,7 @@ struct apk_pm {
 	size_t nremovals;
 	struct copa_apkapply *apply;
 	size_t n_applied;
+	bool purged; /* finish applied the removals */
 };
 
 /* ---- detect ---- */
@@ -474,6 +475,7 @@ static int apk_finish(struct copa_pm *pm, struct copa_err *err)
 		for (size_t i = 0; i < a->nremovals; i++)
 			if (copa_apkapply_remove(a->apply, a->removals[i], err) < 0)
 				return copa_err_wrap(err, "purging '%s'", a->removals[i]);
+		a->purged = true;
 	} else if (a->nremovals) {
 		copa_warn(a->o.out,
 		          "apk: %zu package%s that the full upgrade would purge %s kept: a package "
@@ -511,6 +513,10 @@ static int apk_verify(struct copa_pm *pm, const bool *applied, char **versions,
 			r = copa_err_set(err, COPA_E_VERIFY, "%s lists '%s' at %s, not %s", what,
 			                 pp->name, got ? got->pkg.version : "nothing", pp->version);
 	}
+	for (size_t i = 0; r == 0 && a->purged && i < a->nremovals; i++)
+		if (copa_apkdb_find(&db, a->removals[i]))
+			r = copa_err_set(err, COPA_E_VERIFY, "%s still lists purged '%s'", what,
+			                 a->removals[i]);
 	copa_apkdb_release(&db);
 	copa_buf_release(&b);
 	return r;
