@@ -495,3 +495,24 @@ def test_real_grype_report_drives_the_plan(copa, worlds, shared_dir, tmp_path):
     vex = json.loads((tmp_path / "vex.json").read_text())
     assert {s["vulnerability"]["name"] for s in vex["statements"]} == {
         "CVE-2025-46394", "CVE-2024-58251"}
+
+
+def test_tagged_repository(copa, worlds, tmp_path):
+    """`--repo '@copa URL'` is a pinned repository: its packages are taken only for names
+    world pins to it (`scanelf@copa`), as apk does; zlib, not pinned, stays."""
+    w = worlds()
+    names = (w.root / "etc/apk/world").read_text().split() + ["scanelf@copa"]
+    pin = it.tar_layer([("etc/apk/world", "\n".join(names) + "\n")])
+    src = w.image(tmp_path / "img", layers=w.layers + [pin])
+    rep = trivy_report(tmp_path / "r.json", w, {"scanelf": w.new["scanelf"],
+                                                 "zlib": w.new["zlib"]})
+    p = copa("patch", "-i", src, "-t", "patched", "-r", rep, "--repo-replace", "--repo",
+             f"@copa {w.url}", "--keyring", w.key.pub, "--ignore-errors",
+             "--summary", tmp_path / "s.json")
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    assert installed(got)["scanelf"] == w.new["scanelf"]
+    assert installed(got)["zlib"] == w.old["zlib"]
+    pk = {x["name"]: x for x in json.loads((tmp_path / "s.json").read_text())
+          ["platforms"][0]["packages"]}
+    assert pk["zlib"]["outcome"] == "not-available", pk["zlib"]

@@ -146,13 +146,28 @@ static long repo_of(const struct apk_pm *a, const struct copa_apk_pkg *p)
 	return -1;
 }
 
-/* The newest version of `name` in the untagged repositories, and where; NULL when none. */
+/* The tag world pins `name` to (`name@tag`), or NULL. */
+static const char *world_tag(const struct apk_pm *a, const char *name)
+{
+	for (size_t i = 0; i < a->pr.world.n; i++)
+		if (a->pr.world.v[i].tag && strcmp(a->pr.world.v[i].name, name) == 0)
+			return a->pr.world.v[i].tag;
+	return NULL;
+}
+
+/*
+ * The newest version of `name` in the repositories apk would take it from
+ * (the untagged ones, and the one world pins it to), and where; NULL when none.
+ */
 static const struct copa_apk_pkg *newest(const struct apk_pm *a, const char *name, size_t *repo)
 {
 	const struct copa_apk_pkg *best = NULL;
+	const char *pin = world_tag(a, name);
 
 	for (size_t i = 0; i < a->pr.repos.n; i++) {
-		if (!a->pr.loaded[i] || a->pr.repos.v[i].tag)
+		const char *tag = a->pr.repos.v[i].tag;
+
+		if (!a->pr.loaded[i] || (tag && (!pin || strcmp(tag, pin) != 0)))
 			continue;
 		for (size_t k = 0; k < a->pr.idx[i].n; k++) {
 			const struct copa_apk_pkg *p = a->pr.idx[i].pkgs[k];
