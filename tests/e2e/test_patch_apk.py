@@ -25,7 +25,7 @@ import pytest
 
 import fx_apkrepo as ar
 import imagetools as it
-from fx_apkworld import USER_PROFILE, World, rebuild_deps
+from fx_apkworld import USER_PROFILE, World, bump, rebuild_deps
 from fx_services import StaticServer
 
 # What apk leaves that is no part of the installed system.
@@ -516,3 +516,36 @@ def test_tagged_repository(copa, worlds, tmp_path):
     pk = {x["name"]: x for x in json.loads((tmp_path / "s.json").read_text())
           ["platforms"][0]["packages"]}
     assert pk["zlib"]["outcome"] == "not-available", pk["zlib"]
+
+
+def test_pin_between_installed_and_fix_leaves_the_package(copa, worlds, tmp_path):
+    """The repository has zlib -r2 and -r3 (the fix), world pins zlib below -r3: apk would
+    move it to -r2, which still lacks the fix. copa reports it failed and leaves it at its
+    installed version (rather than installing -r2 and failing its own read-back check)."""
+    w = worlds()
+    old = w.old["zlib"]
+    r2, r3 = bump(old), bump(bump(old))
+    out = tmp_path / "pkgs"
+    pkgs = [ar.rebuild(w.root, "zlib", out / "r2", w.key, version=r2),
+            ar.rebuild(w.root, "zlib", out / "r3", w.key, version=r3),
+            ar.rebuild(w.root, "scanelf", out, w.key)]
+    repo = tmp_path / "repo"
+    ar.build_index(repo, pkgs, w.key, w.arch)
+    names = (w.root / "etc/apk/world").read_text().split() + [f"zlib<{r3}"]
+    pin = it.tar_layer([("etc/apk/world", "\n".join(names) + "\n")])
+    src = w.image(tmp_path / "img", layers=w.layers + [pin])
+    rep = trivy_report(tmp_path / "r.json", w, {"zlib": r3, "scanelf": pkgs[2].version})
+    server = StaticServer(repo)
+    try:
+        p = copa("patch", "-i", src, "-t", "patched", "-r", rep, "--repo-replace", "--repo",
+                 server.url, "--keyring", w.key.pub, "--ignore-errors",
+                 "--summary", tmp_path / "s.json")
+    finally:
+        server.stop()
+    assert p.returncode == 0, p.stderr
+    got = unpack(tmp_path / "img", "patched", tmp_path / "out")
+    assert installed(got)["zlib"] == old
+    assert installed(got)["scanelf"] == pkgs[2].version
+    pk = {x["name"]: x for x in json.loads((tmp_path / "s.json").read_text())
+          ["platforms"][0]["packages"]}
+    assert pk["zlib"]["outcome"] == "failed" and r2 in (pk["zlib"].get("reason") or ""), pk

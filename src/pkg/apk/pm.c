@@ -302,10 +302,10 @@ static struct copa_pm_result *result_of(struct copa_pm_plan *p, const char *name
  * Solves the report's upgrades together; when that fails, each alone, so one
  * unsatisfiable update fails (an outcome) and the others go on.
  */
-static int solve_requests(struct apk_pm *a, const char **up, size_t nup, struct copa_err *err)
+static int solve_requests(struct apk_pm *a, const char **up, size_t *nup_io, struct copa_err *err)
 {
 	struct copa_pm_plan *p = &a->base.plan;
-	size_t k = 0;
+	size_t k = 0, nup = *nup_io;
 
 	if (solve(a, up, nup, false, &a->sol, err) == 0)
 		return 0;
@@ -327,6 +327,7 @@ static int solve_requests(struct apk_pm *a, const char **up, size_t nup, struct 
 		}
 		set_reason(result_of(p, up[i]), COPA_PM_FAILED, copa_xstrdup(e.msg));
 	}
+	*nup_io = k;  /* up[0..k) are the names that can be solved */
 	if (k == 0) { /* nothing left to upgrade: no changes */
 		memset(&a->sol, 0, sizeof(a->sol));
 		return 0;
@@ -383,28 +384,51 @@ static int apk_plan(struct copa_pm *pm, const struct copa_pm_request *req, size_
 		size_t nup = 0;
 		_cleanup_free_ const char **up = classify(a, req, n, &cap, &nup);
 
-		if (nup == 0)
-			return 0;
-		if (solve_requests(a, up, nup, err) < 0)
-			return -1;
-		a->have_sol = true;
-		/* world constraints can keep a package below its fix */
+		/*
+		 * World constraints or exact dependencies can keep a package below its
+		 * fix: it fails and the rest is solved again without it, so that no
+		 * package is moved to a version that still lacks the fix.
+		 */
+		for (bool again = nup > 0; again;) {
+			size_t k = 0;
+
+			again = false;
+			if (a->have_sol)
+				copa_apksolve_out_release(&a->sol);
+			if (solve_requests(a, up, &nup, err) < 0)
+				return -1;
+			a->have_sol = true;
+			for (size_t i = 0; i < nup; i++) {
+				struct copa_pm_result *r = result_of(p, up[i]);
+				const struct copa_apk_pkg *c = chosen(&a->sol, r->name);
+
+				if (r->outcome != COPA_PM_UPDATED)
+					continue;
+				if (!c ||
+				    (r->fixed_version && vcmp(c->version, r->fixed_version) < 0) ||
+				    vcmp(c->version, r->installed_version) <= 0) {
+					set_reason(r, COPA_PM_FAILED,
+					           copa_xasprintf(
+					               "apk would keep it at %s (constraints "
+					               "of 'etc/apk/world' or its dependencies)",
+					               c ? c->version : "nothing"));
+					again = true;
+					continue;
+				}
+				up[k++] = up[i];
+			}
+			nup = k;
+			if (again && nup == 0) {
+				copa_apksolve_out_release(&a->sol);
+				break;
+			}
+		}
 		for (size_t i = 0; i < p->n_results; i++) {
 			struct copa_pm_result *r = &p->results[i];
-			const struct copa_apk_pkg *c;
+			const struct copa_apk_pkg *c = chosen(&a->sol, r->name);
 
-			if (r->outcome != COPA_PM_UPDATED)
-				continue;
-			c = chosen(&a->sol, r->name);
-			if (!c || (r->fixed_version && vcmp(c->version, r->fixed_version) < 0) ||
-			    vcmp(c->version, r->installed_version) <= 0) {
-				set_reason(r, COPA_PM_FAILED,
-				           copa_xasprintf("apk would keep it at %s (constraints of "
-				                          "'etc/apk/world' or its dependencies)",
-				                          c ? c->version : "nothing"));
-				continue;
-			}
-			r->chosen_version = copa_xstrdup(c->version);
+			if (r->outcome == COPA_PM_UPDATED && c)
+				r->chosen_version = copa_xstrdup(c->version);
 		}
 	} else {
 		if (solve(a, NULL, 0, true, &a->sol, err) < 0)
