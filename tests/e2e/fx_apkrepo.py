@@ -346,7 +346,11 @@ def extract_rootfs(tar, dest):
 def apk_in_root(root, args, repo=None, keys=None, timeout=300, binds=()):
     """Runs the root's own apk inside it (bwrap, no network); binds: extra
     (host path, path inside) read-only binds, e.g. a directory of packages."""
-    argv = ["bwrap", "--unshare-all", "--bind", str(root), "/"]
+    # as root, no user namespace: apk can then give files the owners packages
+    # ask for (etc/shadow's group 42), which an unprivileged namespace refuses
+    unshare = ["--unshare-all"] if os.geteuid() else \
+        ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+    argv = ["bwrap", *unshare, "--bind", str(root), "/"]
     for src, dst in binds:
         argv += ["--ro-bind", str(src), dst]
     if repo:
