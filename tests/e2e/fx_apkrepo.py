@@ -29,10 +29,11 @@ API (everything else is private):
                              rebuilt from its real files as a newer version (-rN+1)
   extract_rootfs(tar, dest)  unpacks a minirootfs tarball as root (owners kept)
   minirootfs(shared, version="3.20.3", arch="x86_64") -> path of the tarball
-  apk_in_root(root, args, repo=None, keys=None, timeout=300, binds=()) -> CompletedProcess
-                             Alpine's own /sbin/apk of `root`, run there with bwrap
-                             (no network), the repository bound at /repo (-X), keys at
-                             /keys (--keys-dir), binds: more read-only (src, dst) binds
+  apk_in_root(root, args, repo=None, keys=None, timeout=300, binds=(), arch=None)
+                             -> CompletedProcess: Alpine's own /sbin/apk of `root`, run
+                             there with bwrap (no network), the repository bound at /repo
+                             (-X), keys at /keys (--keys-dir), binds: more read-only
+                             (src, dst) binds; a foreign arch's apk under qemu-user
   serve_repo(static_server, repo) -> base URL of the repository over HTTP
 """
 import base64
@@ -343,18 +344,31 @@ def extract_rootfs(tar, dest):
     return dest
 
 
-def apk_in_root(root, args, repo=None, keys=None, timeout=300, binds=()):
+def apk_in_root(root, args, repo=None, keys=None, timeout=300, binds=(), arch=None):
     """Runs the root's own apk inside it (bwrap, no network); binds: extra
-    (host path, path inside) read-only binds, e.g. a directory of packages."""
-    argv = ["bwrap", "--unshare-all", "--bind", str(root), "/"]
+    (host path, path inside) read-only binds, e.g. a directory of packages;
+    arch: the root's architecture, whose apk runs under qemu-ARCH-static bound
+    into the root when it is not the host's (no binfmt_misc needed)."""
+    # as root, no user namespace: apk can then give files the owners packages
+    # ask for (etc/shadow's group 42), which an unprivileged namespace refuses
+    unshare = ["--unshare-all"] if os.geteuid() else \
+        ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
+    argv = ["bwrap", *unshare, "--bind", str(root), "/"]
     for src, dst in binds:
         argv += ["--ro-bind", str(src), dst]
+    run = []
+    if arch and arch != os.uname().machine:
+        qemu = shutil.which(f"qemu-{arch}-static")
+        if not qemu:
+            raise RuntimeError(f"the {arch} apk needs qemu-{arch}-static (qemu-user-static)")
+        argv += ["--ro-bind", qemu, "/.qemu"]
+        run = ["/.qemu"]
     if repo:
         argv += ["--ro-bind", str(repo), "/repo"]
     if keys:
         argv += ["--ro-bind", str(keys), "/keys"]
-    argv += ["--proc", "/proc", "--dev", "/dev", "/sbin/apk", "--repositories-file", "/dev/null",
-             "--no-network"]
+    argv += ["--proc", "/proc", "--dev", "/dev", *run, "/sbin/apk", "--repositories-file",
+             "/dev/null", "--no-network"]
     if repo:
         argv += ["-X", "/repo"]
     if keys:
