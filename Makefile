@@ -1,5 +1,5 @@
 # Convenience targets around meson; see README.md.
-.PHONY: all build demo check deps clean format
+.PHONY: all build demo demo-alpine check deps clean format
 
 all: build
 
@@ -12,6 +12,10 @@ build:
 
 demo:
 	./scripts/demo.sh
+
+# Alpine: an image from the shared minirootfs, a local signed repository, patched (no network).
+demo-alpine: build
+	/usr/bin/python3 ./scripts/demo-alpine.py
 
 check:
 	./scripts/test.sh

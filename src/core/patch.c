@@ -656,8 +656,8 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 			    c->name, r->src_string, id);
 		return copa_err_set(
 		    err, COPA_E_UNSUPPORTED,
-		    "%s: '%s' is %s with %s packages; copa patches dpkg-based images "
-		    "(Debian, Ubuntu) for now",
+		    "%s: '%s' is %s with %s packages; copa patches dpkg- and apk-based "
+		    "images (Debian, Ubuntu, Alpine, Wolfi) for now",
 		    c->name, r->src_string, id, copa_probe_manager(&c->probe));
 	}
 	if (c->j->report && c->probe.os.id && c->j->report->os_type &&
@@ -807,7 +807,8 @@ static void reuse_key(const struct platform_ctx *c, char hex[COPA_HASH_HEX_MAX])
 	copa_hash_update(&h, comp, strlen(comp));
 	for (size_t i = 0; i < c->pm->plan.n_pkgs; i++) {
 		const struct copa_pm_pkg *p = &c->pm->plan.pkgs[i];
-		const char *hx = digest_hex(p->digest);
+		/* apk indexes give an identity (C:) rather than a digest of the file. */
+		const char *hx = p->digest[0] ? digest_hex(p->digest) : p->id ? p->id : "";
 
 		copa_hash_update(&h, "\n", 1);
 		copa_hash_update(&h, p->name, strlen(p->name));
@@ -921,6 +922,15 @@ static int prepare_one(void *ctx, size_t i, struct copa_pm_pkg *p, struct copa_e
 	return c->pm->ops->prepare(c->pm, i, p, dir, err);
 }
 
+/* The family's check of a package its index gives no digest for, run on a fetch worker. */
+static int check_one(void *ctx, size_t i, const struct copa_pm_pkg *p, const char *path,
+                     struct copa_err *err)
+{
+	struct platform_ctx *c = ctx;
+
+	return c->pm->ops->check(c->pm, i, p, path, err);
+}
+
 /*
  * A package that cannot be fetched or applied: under --ignore-errors it is
  * skipped (recorded as failed), else the platform fails. An apply refuses bad
@@ -1015,6 +1025,10 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 			return copa_err_sys(err, COPA_E_IO, errno, "cannot create '%s'", prep_dir);
 		fo.prepare = prepare_one;
 		fo.prepare_ctx = c;
+	}
+	if (ops->check) {
+		fo.check = check_one;
+		fo.check_ctx = c;
 	}
 	c->builder = copa_layer_builder_new(c->stage_fd);
 	if (c->prev >= 0 && copa_layer_builder_seed(c->builder, &c->layers.v[c->prev], err) < 0)

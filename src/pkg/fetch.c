@@ -11,6 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
+/* Cache namespace: identity (pm.h copa_pm_pkg.id) -> digest of the verified package. */
+#define NS_PKG_ID "pkg-id"
+
 struct pool {
 	struct copa_pm_pkg *pkgs;
 	size_t n;
@@ -34,7 +37,98 @@ struct copa_pkg_fetch {
 	unsigned started;
 };
 
-static int fetch_one(struct pool *pl, struct copa_pm_pkg *p, bool *from_cache, struct copa_err *err)
+/* The cache key of an identity: sha256 of it (identities need not be file names). */
+static void id_key(const struct copa_pkg_fetch_opts *o, const char *id, char hex[COPA_HASH_HEX_MAX])
+{
+	struct copa_hash h;
+	const char *sfx = o->suffix ? o->suffix : "";
+
+	copa_hash_init(&h, COPA_HASH_SHA256);
+	copa_hash_update(&h, sfx, strlen(sfx));
+	copa_hash_update(&h, "\n", 1);
+	copa_hash_update(&h, id, strlen(id));
+	copa_hash_final_hex(&h, hex);
+}
+
+/* A package verified before: its identity's record names a blob that is still intact. */
+static bool cached_by_id(const struct copa_pkg_fetch_opts *o, struct copa_pm_pkg *p,
+                         const char *key)
+{
+	struct copa_buf b = COPA_BUF_INIT;
+	struct copa_err e2 = COPA_ERR_INIT;
+	bool ok = false;
+	int fd;
+
+	if (copa_cache_get(o->cache, NS_PKG_ID, key, COPA_DIGEST_MAX, &b, &e2) == 1 &&
+	    copa_digest_valid(copa_buf_str(&b)) &&
+	    (fd = copa_cache_open_blob(o->cache, copa_buf_str(&b), true, &e2)) >= 0) {
+		close(fd);
+		snprintf(p->digest, sizeof(p->digest), "%s", copa_buf_str(&b));
+		p->local_path = copa_cache_blob_path(o->cache, p->digest);
+		ok = true;
+	}
+	copa_buf_release(&b);
+	return ok;
+}
+
+/*
+ * A package whose index gives no digest of the file (apk): downloaded, then
+ * verified by the family's check, then stored content-addressed under the
+ * sha256 computed here, with a record from its identity to that digest.
+ */
+static int fetch_by_id(struct pool *pl, size_t i, struct copa_pm_pkg *p, bool *from_cache,
+                       const char *what, struct copa_err *err)
+{
+	const struct copa_pkg_fetch_opts *o = pl->o;
+	char key[COPA_HASH_HEX_MAX], digest[COPA_DIGEST_MAX];
+	struct copa_tmpfile t = {.fd = -1};
+	_cleanup_free_ char *path = NULL;
+	int r = -1;
+
+	if (!p->id || !*p->id || !o->check)
+		return copa_err_set(err, COPA_E_INPUT, "package '%s' %s has no valid checksum",
+		                    p->name, p->version);
+	id_key(o, p->id, key);
+	if (cached_by_id(o, p, key)) {
+		*from_cache = true;
+		return 0;
+	}
+	*from_cache = false;
+	if (copa_cache_begin(o->cache, &t, err) < 0)
+		return -1;
+	{
+		struct copa_http_fetch f = {.url = p->url,
+		                            .expect_size = p->size ? (int64_t)p->size : -1,
+		                            .max_size =
+		                                o->max_size ? o->max_size : COPA_PKG_MAX_SIZE,
+		                            .fd = t.fd,
+		                            .what = what,
+		                            .cancel = &pl->stop};
+
+		if (copa_http_fetch(o->http, &f, NULL, err) < 0) {
+			copa_err_wrap(err, "package '%s' %s from '%s'", p->name, p->version,
+			              p->repo);
+			goto out;
+		}
+	}
+	path = copa_xasprintf("%s/tmp/%s", o->cache->path, t.tmp);
+	if (o->check(o->check_ctx, i, p, path, err) < 0)
+		goto out;
+	if (copa_cache_commit_blob(o->cache, &t, NULL, false, digest, err) < 0 ||
+	    copa_cache_put(o->cache, NS_PKG_ID, key, digest, strlen(digest), err) < 0) {
+		copa_err_wrap(err, "package '%s' %s", p->name, p->version);
+		goto out;
+	}
+	snprintf(p->digest, sizeof(p->digest), "%s", digest);
+	p->local_path = copa_cache_blob_path(o->cache, digest);
+	r = 0;
+out:
+	copa_tmpfile_release(&t);
+	return r;
+}
+
+static int fetch_one(struct pool *pl, size_t i, struct copa_pm_pkg *p, bool *from_cache,
+                     struct copa_err *err)
 {
 	const struct copa_pkg_fetch_opts *o = pl->o;
 	const char *digest = p->digest;
@@ -45,7 +139,7 @@ static int fetch_one(struct pool *pl, struct copa_pm_pkg *p, bool *from_cache, s
 	struct copa_err e2 = COPA_ERR_INIT;
 	int fd, r = -1;
 
-	if (!copa_digest_valid(digest))
+	if (*digest && !copa_digest_valid(digest))
 		return copa_err_set(err, COPA_E_INPUT, "package '%s' %s has no valid checksum",
 		                    p->name, p->version);
 	/* A larger package than the family can read is refused before it is downloaded. */
@@ -56,6 +150,8 @@ static int fetch_one(struct pool *pl, struct copa_pm_pkg *p, bool *from_cache, s
 		    "than the %llu a package may have",
 		    p->name, p->version, p->repo ? p->repo : "?", (unsigned long long)p->size,
 		    (unsigned long long)max);
+	if (!*digest)
+		return fetch_by_id(pl, i, p, from_cache, what, err);
 	fd = copa_cache_open_blob(o->cache, digest, true, &e2);
 	if (fd >= 0) {
 		close(fd);
@@ -116,7 +212,7 @@ static void *worker(void *arg)
 
 		if (i >= pl->n)
 			break;
-		if (fetch_one(pl, &pl->pkgs[i], &cached, &err) < 0) {
+		if (fetch_one(pl, i, &pl->pkgs[i], &cached, &err) < 0) {
 			bool keep_going = pl->o->keep_going;
 
 			pthread_mutex_lock(&pl->lock);

@@ -43,6 +43,14 @@ struct copa_pkg_fetch_opts {
 	uint64_t max_size;  /* 0: COPA_PKG_MAX_SIZE */
 	const char *suffix; /* names packages in messages: name_version_arch<suffix>; NULL: "" */
 	bool keep_going;    /* a failed package does not stop the others */
+	/*
+	 * Verifies a downloaded package whose digest is empty (its index gives
+	 * only an identity, copa_pm_pkg.id) before it enters the cache; the
+	 * family's check operation. NULL: such a package is an error.
+	 */
+	int (*check)(void *ctx, size_t i, const struct copa_pm_pkg *p, const char *path,
+	             struct copa_err *err);
+	void *check_ctx;
 	/* Run on the worker after package i was fetched (may be NULL). */
 	int (*prepare)(void *ctx, size_t i, struct copa_pm_pkg *p, struct copa_err *err);
 	void *prepare_ctx;

@@ -95,6 +95,7 @@ void copa_pm_pkg_release(struct copa_pm_pkg *p)
 	free(p->old_version);
 	free(p->url);
 	free(p->repo);
+	free(p->id);
 	free(p->local_path);
 	if (p->prepared)
 		unlink(p->prepared);

@@ -50,7 +50,15 @@ struct copa_pm_pkg {
 	char *repo;              /* repository label for messages */
 	uint64_t size;           /* from the signed index */
 	uint64_t installed_size; /* from the signed index, bytes; 0: not given */
-	char digest[COPA_DIGEST_MAX]; /* "sha256:<hex>" from the signed index */
+	char digest[COPA_DIGEST_MAX]; /* "sha256:<hex>" from the signed index; "" when the index
+	                                 gives no digest of the whole file (apk): see id */
+	/*
+	 * With an empty digest: what the signed index says identifies the package
+	 * (apk: `C:`, the SHA-1 of its control segment, "Q1"+base64). The family's
+	 * check operation verifies the download against it; fetch then fills
+	 * digest with the sha256 of the verified file (pkg/fetch.h).
+	 */
+	char *id;
 	/* Filled by fetch (pkg/fetch.h): */
 	char *local_path; /* the verified file in the cache */
 	char *prepared;   /* a file prepare left for apply (removed after apply), or NULL */
@@ -148,6 +156,15 @@ struct copa_pm_ops {
 	/* On a fetch worker, after package i was fetched: optional work ahead (may be NULL). */
 	int (*prepare)(const struct copa_pm *pm, size_t i, struct copa_pm_pkg *p,
 	               const char *work_dir, struct copa_err *err);
+	/*
+	 * On a fetch worker: verifies the downloaded file `path` of plan package i
+	 * when its index gives no digest of the whole file (p->digest empty), against
+	 * the chain of trust the family has (apk: signature, `C:`, datahash).
+	 * COPA_E_VERIFY naming the package. May only read pm. NULL: every package
+	 * of the family has a digest.
+	 */
+	int (*check)(const struct copa_pm *pm, size_t i, const struct copa_pm_pkg *p,
+	             const char *path, struct copa_err *err);
 	/* Applies plan package i (fetched) into b; all or nothing. */
 	int (*apply)(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
 	             struct copa_pm_applied *res, struct copa_err *err);
@@ -160,6 +177,12 @@ struct copa_pm_ops {
 	int (*verify)(struct copa_pm *pm, const bool *applied, char **versions,
 	              struct copa_err *err);
 	void (*free)(struct copa_pm *pm);
+	/*
+	 * The family's own version ordering (-1, 0, 1) and validity, when it is
+	 * not pkg/version.c's (apk: apkver.h); pkg/version.c delegates to them.
+	 */
+	int (*vercmp)(const char *a, const char *b);
+	bool (*ver_valid)(const char *v);
 };
 
 /* The common head of every family's state. */

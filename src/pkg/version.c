@@ -2,12 +2,14 @@
  * version.c: dpkg, apk and rpm version ordering.
  *
  * Written from the documented algorithms (deb-version(7) and dpkg's
- * verrevcmp, apk-tools 2.14's tokenised comparison, rpm's rpmvercmp) and
+ * verrevcmp, rpm's rpmvercmp; apk's is the apk family's apkver.h) and
  * checked against the vectors of each project's own test suite
  * (tests/unit/data/version_*.data). ASCII classification is done by hand so
  * the locale never changes an ordering.
  */
 #include "pkg/version.h"
+
+#include "pkg/pm.h"
 
 #include "util/mem.h"
 
@@ -244,198 +246,26 @@ static int dpkg_cmp(const struct dpkg_ver *a, const struct dpkg_ver *b)
 /* ----------------------------------------------------------------- apk */
 
 /*
- * apk-tools 2.14: a version is walked as tokens whose kinds are ordered
- * DIGIT_OR_ZERO < DIGIT < LETTER < SUFFIX < SUFFIX_NO < REVISION_NO < END.
- * Each token has an integer value; the kind of the *next* token decides
- * ties (see apk_cmp).
+ * apk's ordering is the apk family's own (pkg/apk/apkver.h, apk-tools 3
+ * semantics, the one the planner and the applier use), reached through its
+ * ops table: pkg/ may not include a family's headers (docs/ARCHITECTURE.md).
  */
-enum apk_tok {
-	APK_INVALID = -1,
-	APK_DIGIT_OR_ZERO,
-	APK_DIGIT,
-	APK_LETTER,
-	APK_SUFFIX,
-	APK_SUFFIX_NO,
-	APK_REVISION_NO,
-	APK_END,
-};
-
-struct apk_cur {
-	const char *p;
-	size_t n;
-};
-
-static void apk_advance(struct apk_cur *c, size_t k)
-{
-	c->p += k;
-	c->n -= k;
-}
-
-/* Determines the kind of the token that starts at c (consuming separators). */
-static void apk_next_kind(int *kind, struct apk_cur *c)
-{
-	int n = APK_INVALID;
-
-	if (c->n == 0 || c->p[0] == '\0') {
-		n = APK_END;
-	} else if ((*kind == APK_DIGIT || *kind == APK_DIGIT_OR_ZERO) && is_lower(c->p[0])) {
-		n = APK_LETTER;
-	} else if (*kind == APK_LETTER && is_digit(c->p[0])) {
-		n = APK_DIGIT;
-	} else if (*kind == APK_SUFFIX && is_digit(c->p[0])) {
-		n = APK_SUFFIX_NO;
-	} else {
-		switch (c->p[0]) {
-		case '.':
-			n = APK_DIGIT_OR_ZERO;
-			break;
-		case '_':
-			n = APK_SUFFIX;
-			break;
-		case '-':
-			if (c->n > 1 && c->p[1] == 'r') {
-				n = APK_REVISION_NO;
-				apk_advance(c, 1);
-			}
-			break;
-		default:
-			break;
-		}
-		apk_advance(c, 1);
-	}
-	/* Kinds only move forward, except a new component after a digit,
-	 * letter or suffix number. */
-	if (n < *kind && !((n == APK_DIGIT_OR_ZERO && *kind == APK_DIGIT) ||
-	                   (n == APK_SUFFIX && *kind == APK_SUFFIX_NO) ||
-	                   (n == APK_DIGIT && *kind == APK_LETTER)))
-		n = APK_INVALID;
-	*kind = n;
-}
-
-static bool apk_prefix(const struct apk_cur *c, const char *s, size_t *len)
-{
-	size_t l = strlen(s);
-
-	if (l > c->n || memcmp(c->p, s, l) != 0)
-		return false;
-	*len = l;
-	return true;
-}
-
-/* Reads the token of kind *kind at c; returns its value and sets the next kind. */
-static long long apk_token(int *kind, struct apk_cur *c)
-{
-	static const char *const pre[] = {"alpha", "beta", "pre", "rc"};
-	static const char *const post[] = {"cvs", "svn", "git", "hg", "p"};
-	size_t i = 0;
-	int next = APK_INVALID;
-	long long v = 0;
-
-	if (c->n == 0) {
-		*kind = APK_END;
-		return 0;
-	}
-	switch (*kind) {
-	case APK_DIGIT_OR_ZERO:
-		/* A component with leading zeros sorts below one without:
-		 * z zeros give a token of value -(z-1), then the rest. */
-		if (c->p[0] == '0') {
-			while (i + 1 < c->n && c->p[i + 1] == '0')
-				i++;
-			next = APK_DIGIT;
-			v = -(long long)i;
-			break;
-		}
-		/* fallthrough */
-	case APK_DIGIT:
-	case APK_SUFFIX_NO:
-	case APK_REVISION_NO:
-		while (i < c->n && is_digit(c->p[i])) {
-			v = v * 10 + (c->p[i] - '0');
-			i++;
-			if (i >= 18) {
-				*kind = APK_INVALID;
-				return -1;
-			}
-		}
-		break;
-	case APK_LETTER:
-		v = (unsigned char)c->p[0];
-		i = 1;
-		break;
-	case APK_SUFFIX:
-		for (size_t k = 0; k < COPA_ARRAY_SIZE(pre); k++)
-			if (apk_prefix(c, pre[k], &i)) {
-				v = (long long)k - (long long)COPA_ARRAY_SIZE(pre);
-				goto done;
-			}
-		for (size_t k = 0; k < COPA_ARRAY_SIZE(post); k++)
-			if (apk_prefix(c, post[k], &i)) {
-				v = (long long)k;
-				goto done;
-			}
-		*kind = APK_INVALID;
-		return -1;
-	default:
-		*kind = APK_INVALID;
-		return -1;
-	}
-done:
-	apk_advance(c, i);
-	if (c->n == 0)
-		*kind = APK_END;
-	else if (next != APK_INVALID)
-		*kind = next;
-	else
-		apk_next_kind(kind, c);
-	return v;
-}
-
 static const char *apk_reason(const char *v)
 {
 	const char *r = common_reason(v);
-	struct apk_cur c;
-	int kind = APK_DIGIT;
 
 	if (r)
 		return r;
 	if (!is_digit(v[0]))
 		return "it does not start with a digit";
-	c.p = v;
-	c.n = strlen(v);
-	while (kind != APK_END && kind != APK_INVALID)
-		apk_token(&kind, &c);
-	return kind == APK_END ? NULL
-	                       : "it does not follow number{.number}{letter}{_suffix{number}}{-rN}";
+	if (!copa_pm_apk_ops.ver_valid(v))
+		return "it does not follow number{.number}{letter}{_suffix{number}}{~hash}{-rN}";
+	return NULL;
 }
 
-static int apk_cmp(const char *a_str, const char *b_str)
+static int apk_cmp(const char *a, const char *b)
 {
-	struct apk_cur a = {a_str, strlen(a_str)}, b = {b_str, strlen(b_str)};
-	int at = APK_DIGIT, bt = APK_DIGIT, tt;
-	long long av = 0, bv = 0;
-
-	while (at == bt && at != APK_END && at != APK_INVALID && av == bv) {
-		av = apk_token(&at, &a);
-		bv = apk_token(&bt, &b);
-	}
-	if (av != bv)
-		return av < bv ? -1 : 1;
-	if (at == bt)
-		return 0;
-	/* Equal so far: the side that goes on is greater, unless what
-	 * follows is a pre-release suffix (_alpha, _beta, _pre, _rc). */
-	tt = at;
-	if (at == APK_SUFFIX && apk_token(&tt, &a) < 0)
-		return -1;
-	tt = bt;
-	if (bt == APK_SUFFIX && apk_token(&tt, &b) < 0)
-		return 1;
-	if (at > bt)
-		return -1;
-	if (bt > at)
-		return 1;
-	return 0;
+	return copa_pm_apk_ops.vercmp(a, b);
 }
 
 /* ----------------------------------------------------------------- rpm */

@@ -21,9 +21,9 @@ static const struct copa_os_info os_table[] = {
     {"ubuntu", COPA_FAM_DEB, P, "ubuntu", "Ubuntu"},
     {"raspbian", COPA_FAM_DEB, U, "raspbian", "Raspbian"},
     {"echo", COPA_FAM_DEB, U, "echo", "Echo"},
-    {"alpine", COPA_FAM_APK, L, "alpine", "Alpine Linux"},
-    {"wolfi", COPA_FAM_APK, U, "wolfi", "Wolfi"},
-    {"chainguard", COPA_FAM_APK, U, "chainguard", "Chainguard OS"},
+    {"alpine", COPA_FAM_APK, P, "alpine", "Alpine Linux"},
+    {"wolfi", COPA_FAM_APK, P, "wolfi", "Wolfi"},
+    {"chainguard", COPA_FAM_APK, P, "chainguard", "Chainguard OS"},
     {"minimos", COPA_FAM_APK, U, "minimos", "MinimOS"},
     {"postmarketos", COPA_FAM_APK, U, "postmarketos", "postmarketOS"},
     {"redhat", COPA_FAM_RPM, L, "redhat", "Red Hat Enterprise Linux"},
@@ -166,7 +166,7 @@ const struct copa_os_info *copa_os_lookup(const char *name)
 
 const char *copa_os_patchable_list(void)
 {
-	return "debian and ubuntu";
+	return "debian, ubuntu, alpine, wolfi and chainguard";
 }
 
 /* ---------------------------------------------------------- manifests */

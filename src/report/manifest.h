@@ -34,7 +34,7 @@
 
 /* How far copa supports an OS type. */
 enum copa_os_support {
-	COPA_OS_PATCHABLE,   /* copa patches it today (the dpkg family: debian, ubuntu) */
+	COPA_OS_PATCHABLE,   /* copa patches it today (debian, ubuntu; alpine, wolfi, chainguard) */
 	COPA_OS_PLANNED,     /* the original copa patches it; copa's adapter is future work */
 	COPA_OS_UNSUPPORTED, /* recognised in reports, no package-manager adapter planned */
 };

@@ -876,6 +876,10 @@ int copa_http_fetch(struct copa_http *h, const struct copa_http_fetch *f,
 		}
 		if (resp.status == 200 || resp.status == 206)
 			break;
+		if (resp.status == 304 && f->not_modified_ok) {
+			r = 0;
+			goto out;
+		}
 		if (resp.status == 416 && s.have > 0) {
 			fetch_restart(&s);
 			continue;

@@ -169,6 +169,12 @@ struct copa_http_fetch {
 	const char *client_key;
 	/* When it turns true, the transfer stops (COPA_E_CANCELED); may be NULL. */
 	const atomic_bool *cancel;
+	/*
+	 * A conditional request (If-None-Match / If-Modified-Since in headers):
+	 * a 304 answer ends the fetch successfully with nothing written, and
+	 * resp_out->status is 304.
+	 */
+	bool not_modified_ok;
 };
 
 /*

@@ -530,20 +530,20 @@ def test_multiplatform_one_platform_patched(copa, world, tmp_path):
 
 
 def test_ignore_errors_keeps_a_platform_that_cannot_be_patched(copa, world, tmp_path):
-    """--ignore-errors on a multi-platform image: the platform copa cannot patch (an apk
+    """--ignore-errors on a multi-platform image: the platform copa cannot patch (an rpm
     database) is kept as it was, the other is patched, and the summary says which failed."""
     base = base_packages(world)
     world.publish(*update_packages(world))
     root = world.rootfs(base)
-    alpine = it.tar_layer([("etc/os-release", "ID=alpine\nVERSION_ID=3.19.1\n"),
-                           ("lib/apk/db/installed", "C:Q1x\nP:musl\nV:1.2.4-r2\n\n")])
+    alpine = it.tar_layer([("etc/os-release", "ID=rocky\nVERSION_ID=9.3\n"),
+                           ("var/lib/rpm/Packages", "not read")])
     layout = tmp_path / "multi"
     idesc = it.write_multiarch(layout, [("amd64", None, [tar_dir(root)]),
                                         ("arm64", "v8", [alpine])], tag="1.0")
     src_index = json.loads((layout / "blobs/sha256" / idesc["digest"].split(":")[1]).read_text())
     arm = next(m for m in src_index["manifests"] if m["platform"]["architecture"] == "arm64")
     p = copa("patch", "-i", f"oci:{layout}:1.0", "-t", "strict")
-    assert p.returncode == 1 and "dpkg-based" in p.stderr
+    assert p.returncode == 1 and "with rpm packages; copa patches" in p.stderr
     summary = tmp_path / "s.json"
     p = copa("patch", "-i", f"oci:{layout}:1.0", "--ignore-errors", "--summary", summary)
     assert p.returncode == 0, p.stderr
@@ -559,7 +559,7 @@ def test_ignore_errors_keeps_a_platform_that_cannot_be_patched(copa, world, tmp_
     plats = {x["platform"]: x for x in json.loads(summary.read_text())["platforms"]}
     assert plats["linux/amd64"]["status"] == "patched" and plats["linux/amd64"]["error"] is None
     assert plats["linux/arm64"]["status"] == "error"
-    assert "dpkg-based" in plats["linux/arm64"]["error"]
+    assert "with rpm packages; copa patches" in plats["linux/arm64"]["error"]
     assert plats["linux/arm64"]["output"]["digest"] == arm["digest"]
 
 

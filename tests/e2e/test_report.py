@@ -56,10 +56,11 @@ def test_real_report_table_has_one_update_per_package(copa, scanner, path):
             f"({pairs} fixable finding{'s' if pairs != 1 else ''}); "
             f"{len(exp['unfixable'])} finding") in p.stdout
     assert f"os:       {exp['os_type']} {exp['os_version']}" in p.stdout
-    if exp["os_type"] in ("debian", "ubuntu"):
+    if exp["os_type"] in ("debian", "ubuntu", "alpine"):
         assert "cannot patch" not in p.stdout
     else:
-        assert "copa cannot patch" in p.stdout and "it patches debian and ubuntu" in p.stdout
+        assert ("copa cannot patch" in p.stdout
+                and "it patches debian, ubuntu, alpine, wolfi and chainguard" in p.stdout)
 
 
 @pytest.mark.parametrize("scanner,path", REPORTS, ids=IDS)

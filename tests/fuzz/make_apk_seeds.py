@@ -163,3 +163,26 @@ for i, (a, b, op) in enumerate([("1.0", "1.0.1", "<"), ("1.0_rc1-r0", "1.0-r0", 
                                 ("8.2.0015", "8.2.002", "!~"), ("1.0~abc-r1", "1.0~abd", "><"),
                                 ("0.99f7-r0", "6.8.0p2-r4", ">=")]):
     put("apkver", f"v{i}", f"{a}\n{b}\n{op}\n")
+
+# apkapply: installed database, scripts.tar, triggers and a protected_paths
+# list, separated by "\n--8<--\n" (see fuzz_apkapply.c).
+def apkapply_seed():
+    db = ("C:Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=\nP:hello\nV:1.0-r0\nA:x86_64\nS:1\nI:1\nT:t\n"
+          "U:u\nL:MIT\no:hello\nt:1700000000\nF:etc\nR:hello.conf\n"
+          "Z:Q1SLkS9hBidUbPwwrw+XR0Whv3ww8=\nF:etc/hello\nM:0:0:700\nF:usr\nF:usr/bin\n"
+          "R:hello\na:0:0:755\nZ:Q1yruMWf/xR4E7SrT+sI2840hEWQk=\n\n"
+          "C:Q1yY8lhMF1VhgegJgkcXfqaNabDJw=\nP:busybox\nV:1.36.1-r29\nA:x86_64\nS:1\nI:1\n"
+          "T:t\nU:u\nL:GPL\nt:1700000000\nr:hello\nF:bin\nR:busybox\nF:etc\nR:securetty\n"
+          "Z:Q1DinOf6JRpCRgM6vNqjOexd3oSnU=\n\n")
+    scripts = tar([("hello-1.0-r0.Q1Uq7pr0TahCvC7PPZn3GJKgdsMUY=.post-install", "file",
+                    b"#!/bin/sh\n"),
+                   ("busybox-1.36.1-r29.Q1yY8lhMF1VhgegJgkcXfqaNabDJw=.trigger", "file",
+                    b"#!/bin/sh\n"),
+                   ("not-a-script", "file", b"x"),
+                   ("x.Q1nope.post-upgrade", "file", b"")])
+    triggers = b"Q1yY8lhMF1VhgegJgkcXfqaNabDJw= /bin /usr/bin /lib/modules/*\nQ1unknown= /x\n"
+    protected = b"-etc/hello\n+usr/share/*/conf\n@etc/init.d\n# comment\n!etc/apk\n"
+    sep = b"\n--8<--\n"
+    return db.encode() + sep + scripts + sep + triggers + sep + protected
+
+put("apkapply", "minimal", apkapply_seed())

@@ -6,7 +6,11 @@ a private file, a symlink, a hard link and a .keep_ file, installs it with
 the apk of the real 3.20.3 minirootfs (bwrap, no network, --no-scripts) and
 compares the two records byte for byte. Usage: apk_install_reference.py
 SHARED_TESTDATA COPA_APKRECORD. Skips (77), saying why, without bwrap."""
-import gzip, hashlib, io, os, re, shutil, subprocess, sys, tarfile, tempfile
+import os, shutil, subprocess, sys, tempfile
+
+# the package builder is shared with the e2e tests
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+from fx_apkrepo import Entry, Key, apk_in_root, build_apk, extract_rootfs  # noqa: E402
 
 shared, helper = sys.argv[1], sys.argv[2]
 shared = os.environ.get("COPA_SHARED_TESTDATA") or shared
@@ -22,84 +26,34 @@ if not os.path.exists(rootfs):
     sys.exit(1)
 
 
-def gz(b):
-    return gzip.compress(b, 9, mtime=0)
-
-
-def tar(entries, cut=False):
-    bio = io.BytesIO()
-    with tarfile.open(fileobj=bio, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for name, kind, data, mode, uid in entries:
-            ti = tarfile.TarInfo(name)
-            ti.mode, ti.uid, ti.gid, ti.mtime = mode, uid, uid, 1700000000
-            if kind == "dir":
-                ti.type = tarfile.DIRTYPE
-            elif kind == "sym":
-                ti.type, ti.linkname = tarfile.SYMTYPE, data
-                ti.pax_headers["APK-TOOLS.checksum.SHA1"] = hashlib.sha1(data.encode()).hexdigest()
-            elif kind == "hard":
-                ti.type, ti.linkname = tarfile.LNKTYPE, data
-            else:
-                ti.size = len(data)
-                ti.pax_headers["APK-TOOLS.checksum.SHA1"] = hashlib.sha1(data).hexdigest()
-            t.addfile(ti, io.BytesIO(data) if kind == "file" else None)
-    b = bio.getvalue()
-    if cut:
-        b = b.rstrip(b"\0")
-        b += b"\0" * (-len(b) % 512)
-    return b
-
-
 with tempfile.TemporaryDirectory() as tmp:
-    key = os.path.join(tmp, "copa-ref.rsa")
-    keys = os.path.join(tmp, "keys")
-    os.makedirs(keys)
-    subprocess.run(["openssl", "genrsa", "-out", key, "2048"], check=True, capture_output=True)
-    subprocess.run(["openssl", "rsa", "-in", key, "-pubout", "-out",
-                    os.path.join(keys, "copa-ref.rsa.pub")], check=True, capture_output=True)
-    data = tar([
-        ("etc", "dir", None, 0o755, 0),
-        ("etc/copa", "dir", None, 0o750, 0),
-        ("etc/copa/copa.conf", "file", b"setting = 1\n", 0o644, 0),
-        ("etc/copa/secret", "file", b"s3cret\n", 0o600, 0),
-        ("usr", "dir", None, 0o755, 0),
-        ("usr/bin", "dir", None, 0o755, 0),
-        ("usr/bin/copa-ref", "file", b"#!/bin/sh\necho hello\n", 0o755, 0),
-        ("usr/bin/copa-ref-link", "hard", "usr/bin/copa-ref", 0o755, 0),
-        ("usr/bin/cr", "sym", "copa-ref", 0o777, 0),
-        ("var", "dir", None, 0o755, 0),
-        ("var/lib", "dir", None, 0o755, 0),
-        ("var/lib/copa-ref", "dir", None, 0o700, 0),
-        ("var/lib/copa-ref/.keep_copa-ref", "file", b"", 0o644, 0),
-        ("var/lib/copa-ref/state", "file", b"0\n", 0o640, 0),
-    ])
-    datagz = gz(data)
-    info = (b"pkgname = copa-ref\npkgver = 1.0-r0\npkgdesc = copa's reference package\n"
-            b"url = https://example.org/copa\nbuilddate = 1700000000\nsize = 45\n"
-            b"arch = x86_64\norigin = copa-ref\nlicense = MIT\nmaintainer = copa <copa@example.org>\n"
-            b"depend = musl\nprovides = cmd:copa-ref=1.0-r0\n"
-            b"datahash = " + hashlib.sha256(datagz).hexdigest().encode() + b"\n")
-    ctl = gz(tar([(".PKGINFO", "file", info, 0o644, 0)], cut=True))
-    sig = subprocess.run(["openssl", "dgst", "-sha1", "-sign", key], input=ctl, check=True,
-                         capture_output=True).stdout
-    sigseg = gz(tar([(".SIGN.RSA.copa-ref.rsa.pub", "file", sig, 0o644, 0)], cut=True))
+    key = Key(os.path.join(tmp, "key"), "copa-ref.rsa.pub")
+    keys = str(key.install(os.path.join(tmp, "keys")))
+    E = Entry
+    entries = [
+        E("etc", "dir", mode=0o755), E("etc/copa", "dir", mode=0o750),
+        E("etc/copa/copa.conf", "file", b"setting = 1\n"),
+        E("etc/copa/secret", "file", b"s3cret\n", 0o600),
+        E("usr", "dir", mode=0o755), E("usr/bin", "dir", mode=0o755),
+        E("usr/bin/copa-ref", "file", b"#!/bin/sh\necho hello\n", 0o755),
+        E("usr/bin/copa-ref-link", "hard", "usr/bin/copa-ref", 0o755),
+        E("usr/bin/cr", "sym", "copa-ref", 0o777),
+        E("var", "dir", mode=0o755), E("var/lib", "dir", mode=0o755),
+        E("var/lib/copa-ref", "dir", mode=0o700),
+        E("var/lib/copa-ref/.keep_copa-ref", "file", b""),
+        E("var/lib/copa-ref/state", "file", b"0\n", 0o640),
+    ]
+    info = {"pkgname": "copa-ref", "pkgver": "1.0-r0", "pkgdesc": "copa's reference package",
+            "url": "https://example.org/copa", "builddate": 1700000000, "size": 45,
+            "arch": "x86_64", "origin": "copa-ref", "maintainer": "copa <copa@example.org>",
+            "license": "MIT", "depend": ["musl"], "provides": ["cmd:copa-ref=1.0-r0"]}
     pkgdir = os.path.join(tmp, "pkgs")
-    os.makedirs(pkgdir)
-    apk = os.path.join(pkgdir, "copa-ref-1.0-r0.apk")
-    with open(apk, "wb") as f:
-        f.write(sigseg + ctl + datagz)
+    apk = str(build_apk(pkgdir, info, entries, key).path)
 
     root = os.path.join(tmp, "root")
-    with tarfile.open(rootfs) as t:
-        if hasattr(tarfile, "tar_filter"):
-            t.extractall(root, filter="tar")
-        else:
-            t.extractall(root)
-    shutil.copy(os.path.join(keys, "copa-ref.rsa.pub"), os.path.join(root, "etc/apk/keys"))
-    r = subprocess.run(["bwrap", "--unshare-all", "--bind", root, "/", "--ro-bind", pkgdir, "/pkgs",
-                        "--proc", "/proc", "--dev", "/dev", "/sbin/apk", "--repositories-file",
-                        "/dev/null", "--no-network", "--no-scripts", "add",
-                        "/pkgs/copa-ref-1.0-r0.apk"], capture_output=True, text=True, timeout=300)
+    extract_rootfs(rootfs, root)
+    r = apk_in_root(root, ["--no-scripts", "add", "/pkgs/copa-ref-1.0-r0.apk"], keys=keys,
+                    binds=[(pkgdir, "/pkgs")])
     if r.returncode != 0:
         if r.stderr.startswith("bwrap:"):
             print(f"skip: bwrap cannot run here: {r.stderr.strip()}")
