@@ -1,0 +1,328 @@
+"""`copa patch` on an RPM image with an sqlite database, end to end.
+
+The image root is written by Debian's rpm (`rpm --root R --dbpath /var/lib/rpm -i
+--nodeps --noscripts`), the packages by rpmbuild and signed with rpmsign and a test
+key, the repository by createrepo_c with a signed repomd.xml, served on 127.0.0.1.
+The result is checked with umoci (unpack) and rpm (`-qa`, `-V` on the unpacked
+tree), never with copa, and compared with dnf's own `--installroot upgrade` on a
+copy of the same root against the same repository when dnf is installed."""
+import json
+import os
+import pathlib
+import shutil
+import subprocess
+
+import pytest
+
+import imagetools as it
+from fx_debrepo import GpgKey
+from fx_patch import image_manifest, layer_names, patch_layer_tar, tar_dir, unpack
+from fx_services import StaticServer
+
+SPEC = """Name: {name}
+Version: {ver}
+Release: {rel}
+{epoch}
+Summary: copa test package
+License: MIT
+BuildArch: noarch
+{requires}
+%description
+copa test package
+%install
+{install}
+%files
+{files}
+{scripts}
+"""
+
+
+def spec_hello(ver, rel):
+    install = f"""mkdir -p %{{buildroot}}/usr/share/copa-hello %{{buildroot}}/etc %{{buildroot}}/usr/bin
+echo {ver} > %{{buildroot}}/usr/share/copa-hello/version
+echo "setting = {ver}" > %{{buildroot}}/etc/copa-hello.conf
+echo "plain = {ver}" > %{{buildroot}}/etc/copa-plain.conf
+echo "secret {ver}" > %{{buildroot}}/usr/share/copa-hello/owned
+echo "linked {ver}" > %{{buildroot}}/usr/share/copa-hello/a
+ln %{{buildroot}}/usr/share/copa-hello/a %{{buildroot}}/usr/share/copa-hello/b
+ln -s ../share/copa-hello/version %{{buildroot}}/usr/bin/copa-hello-version
+"""
+    files = """%dir /usr/share/copa-hello
+/usr/share/copa-hello/version
+/usr/share/copa-hello/a
+/usr/share/copa-hello/b
+%attr(0640,copa,copa) /usr/share/copa-hello/owned
+/usr/bin/copa-hello-version
+%config(noreplace) /etc/copa-hello.conf
+%config /etc/copa-plain.conf
+%ghost /var/log/copa-hello.log
+"""
+    if ver == "1.0":
+        install += f"echo old > %{{buildroot}}/usr/share/copa-hello/old-only\n"
+        files += "/usr/share/copa-hello/old-only\n"
+    return install, files
+
+
+def simple(name, ver):
+    return (f"mkdir -p %{{buildroot}}/usr/share/{name}\n"
+            f"echo {ver} > %{{buildroot}}/usr/share/{name}/version\n",
+            f"/usr/share/{name}/version\n")
+
+
+# name, version, release, epoch, requires, in image / in repo
+OLD = [("copa-hello", "1.0", "1", None, None),
+       ("copa-tool", "0.9", "1", None, None),
+       ("copa-stay", "1.0", "1", None, None)]
+NEW = [("copa-hello", "1.1", "1", None, "copa-lib >= 1:2.0"),
+       ("copa-lib", "2.0", "1", 1, None),
+       ("copa-tool", "0.9", "2", None, None),
+       ("copa-stay", "1.0", "1", None, None)]
+
+
+def rpm(*args, check=True, env=None):
+    return subprocess.run(["rpm", *map(str, args)], capture_output=True, text=True, check=check,
+                          env=env)
+
+
+def build(tmp, out, name, ver, rel, epoch, req):
+    install, files = spec_hello(ver, rel) if name == "copa-hello" else simple(name, ver)
+    spec = tmp / f"{name}-{ver}-{rel}.spec"
+    spec.write_text(SPEC.format(name=name, ver=ver, rel=rel,
+                                epoch=f"Epoch: {epoch}" if epoch else "",
+                                requires=f"Requires: {req}" if req else "",
+                                install=install, files=files,
+                                scripts="%post -p <lua>\nprint(\"post\")\n" if name == "copa-tool" else ""))
+    subprocess.run(["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {tmp}/top",
+                    "--define", f"_rpmdir {out}", "--define", "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm",
+                    str(spec)], check=True, capture_output=True)
+    return out / f"{name}-{ver}-{rel}.noarch.rpm"
+
+
+def sign(key, rpmfile):
+    subprocess.run(["rpmsign", "--addsign", "--define", "__gpg /usr/bin/gpg",
+                    "--define", f"_gpg_name {key.fingerprint}",
+                    "--define", f"_gpg_path {key.home}", str(rpmfile)], check=True,
+                   capture_output=True, env=key.env)
+
+
+def make_repo(path, rpms, key):
+    path.mkdir(parents=True)
+    for r in rpms:
+        shutil.copy(r, path)
+    subprocess.run(["createrepo_c", "-q", "--no-database", str(path)], check=True)
+    if key:
+        key.detach_sign(path / "repodata/repomd.xml", path / "repodata/repomd.xml.asc")
+
+
+def rpm_qa(root):
+    """NEVRAs of root's database, read by rpm from a copy (librpm writes -wal/-shm beside it)."""
+    copy = root.parent / (root.name + "-qa")
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(root / "var/lib/rpm", copy / "var/lib/rpm")
+    out = rpm("--root", copy, "--dbpath", "/var/lib/rpm", "-qa", "--qf",
+              "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}\n").stdout
+    shutil.rmtree(copy)
+    return dict(line.replace("(none):", "").split(" ") for line in out.splitlines()
+                if not line.startswith("gpg-pubkey"))
+
+
+class World:
+    pass
+
+
+@pytest.fixture(scope="session")
+def rpmworld(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("rpmpatch")
+    w = World()
+    w.key = GpgKey(tmp / "gnupg", algo="rsa2048")
+    w.other = GpgKey(tmp / "gnupg-other", uid="someone else <o@copa.invalid>", algo="rsa2048")
+    old = [build(tmp, tmp / "old", *p) for p in OLD]
+    new = [build(tmp, tmp / "new", *p) for p in NEW]
+    for r in new:
+        sign(w.key, r)
+    w.new = new
+    www = tmp / "www"
+    make_repo(www / "good", new, w.key)
+    # the same, but copa-tool unsigned / signed by another key
+    unsigned = tmp / "unsigned"
+    unsigned.mkdir()
+    bad_tool = build(tmp, unsigned, "copa-tool", "0.9", "2", None, None)
+    make_repo(www / "unsigned", [r for r in new if "copa-tool" not in r.name] + [bad_tool], w.key)
+    other = tmp / "otherkey"
+    other.mkdir()
+    shutil.copy(bad_tool, other)
+    sign(w.other, other / bad_tool.name)
+    make_repo(www / "otherkey", [r for r in new if "copa-tool" not in r.name] +
+              [other / bad_tool.name], w.key)
+    w.server = StaticServer(www)
+    w.url = w.server.url
+
+    root = tmp / "root"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    rpm("--root", root, "--dbpath", "/var/lib/rpm", "--initdb")
+    rpm("--root", root, "--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--noscripts",
+        "--notriggers", *old)
+    (root / "etc/os-release").write_text(
+        'NAME="Rocky Linux"\nVERSION="9.3 (Blue Onyx)"\nID="rocky"\nID_LIKE="rhel centos fedora"\n'
+        'VERSION_ID="9.3"\nPRETTY_NAME="Rocky Linux 9.3 (Blue Onyx)"\n')
+    (root / "etc/passwd").write_text("root:x:0:0:root:/root:/bin/bash\n"
+                                     "copa:x:1234:1234::/home/copa:/sbin/nologin\n")
+    (root / "etc/group").write_text("root:x:0:\ncopa:x:1234:\n")
+    (root / "etc/copa-hello.conf").write_text("setting = mine\n")
+    (root / "etc/copa-plain.conf").write_text("plain = mine\n")
+    (root / "etc/pki/rpm-gpg").mkdir(parents=True)
+    shutil.copy(w.key.armored, root / "etc/pki/rpm-gpg/RPM-GPG-KEY-copa")
+    (root / "etc/yum.repos.d").mkdir(parents=True)
+    (root / "etc/yum.repos.d/copa.repo").write_text(
+        f"[copa-$basearch]\nname=copa test $releasever\nbaseurl={w.url}/good/\n"
+        "gpgcheck=1\nrepo_gpgcheck=1\ngpgkey=file:///etc/pki/rpm-gpg/RPM-GPG-KEY-copa\n")
+    w.root = root
+    w.layout = tmp / "image"
+    it.write_image(w.layout, [tar_dir(root)], tag="1.0")
+    yield w
+    w.server.stop()
+    w.key.close()
+    w.other.close()
+
+
+def report(path, updates):
+    path.write_text(json.dumps({
+        "apiVersion": "v1alpha2",
+        "metadata": {"os": {"type": "rocky", "version": "9.3"}, "config": {"arch": "amd64"}},
+        "osupdates": [{"name": n, "installedVersion": i, "fixedVersion": f,
+                       "vulnerabilityID": v, "type": "rocky", "class": "os-pkgs"}
+                      for n, i, f, v in updates],
+        "langupdates": [],
+    }))
+    return path
+
+
+def test_update_all(copa, rpmworld, tmp_path):
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.layout, layout)
+    before = layer_names(layout, "1.0")
+    summary = tmp_path / "summary.json"
+    copa("patch", "-i", f"oci:{layout}:1.0", "--summary", summary, check=True)
+    after = layer_names(layout, "1.0-patched")
+    assert after[:-1] == before and len(after) == len(before) + 1
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    got = rpm_qa(rootfs)
+    assert got == {"copa-hello": "1.1-1", "copa-lib": "1:2.0-1", "copa-tool": "0.9-2",
+                   "copa-stay": "1.0-1"}
+    h = rootfs / "usr/share/copa-hello"
+    assert (h / "version").read_text() == "1.1\n"
+    assert not (h / "old-only").exists()
+    members = patch_layer_tar(layout, "1.0-patched")
+    assert "usr/share/copa-hello/.wh.old-only" in members
+    assert (rootfs / "usr/share/copa-lib/version").read_text() == "2.0\n"  # new dependency
+    # %config(noreplace) changed in the image: kept, the new one beside it
+    assert (rootfs / "etc/copa-hello.conf").read_text() == "setting = mine\n"
+    assert (rootfs / "etc/copa-hello.conf.rpmnew").read_text() == "setting = 1.1\n"
+    # plain %config changed in the image: replaced, the image's saved
+    assert (rootfs / "etc/copa-plain.conf").read_text() == "plain = 1.1\n"
+    assert (rootfs / "etc/copa-plain.conf.rpmsave").read_text() == "plain = mine\n"
+    # owners by name through the image's passwd/group, modes, links, %ghost
+    m = members["usr/share/copa-hello/owned"]
+    assert (m.uid, m.gid, m.mode & 0o7777) == (1234, 1234, 0o640)
+    assert members["usr/share/copa-hello/b"].islnk() or members["usr/share/copa-hello/a"].islnk()
+    assert (h / "b").read_text() == "linked 1.1\n"
+    assert os.readlink(rootfs / "usr/bin/copa-hello-version") == "../share/copa-hello/version"
+    assert not (rootfs / "var/log/copa-hello.log").exists()
+    # the database in the layer, without sqlite side files
+    assert "var/lib/rpm/rpmdb.sqlite" in members
+    assert not (rootfs / "var/lib/rpm/rpmdb.sqlite-wal").exists()
+    # rpm -V of the updated packages on the result (config files aside) is clean
+    qa = tmp_path / "u-qa"
+    p = rpm("--root", rootfs, "--dbpath", "/var/lib/rpm", "-V", "--nouser", "--nogroup",
+            "copa-lib", "copa-tool", check=False)
+    assert p.returncode == 0, p.stdout + p.stderr
+    s = json.loads(summary.read_text())
+    pkgs = {x["name"]: x for x in s["platforms"][0]["packages"]}
+    assert pkgs["copa-tool"]["outcome"] == "updated"
+    assert pkgs["copa-hello"]["installedVersion"] == "1.1-1"
+    del qa
+
+
+def dnf_upgrade(root, url, tmp):
+    """dnf's own answer: `dnf --installroot` upgrade (database only) on a copy of root."""
+    if not shutil.which("dnf"):
+        pytest.skip("dnf is not installed (scripts/install-deps.sh installs it)")
+    copy = tmp / "dnf-root"
+    shutil.copytree(root, copy, symlinks=True)
+    repos = tmp / "dnf-repos"
+    repos.mkdir()
+    (repos / "copa.repo").write_text(f"[copa]\nbaseurl={url}/good/\ngpgcheck=0\n")
+    subprocess.run(["dnf", "-q", "-y", "--installroot", str(copy), "--releasever", "9",
+                    "--setopt=reposdir=" + str(repos), "--setopt=cachedir=" + str(tmp / "dnf-cache"),
+                    "--setopt=tsflags=justdb,noscripts", "--nogpgcheck", "--disableplugin=*",
+                    "upgrade"], check=True, capture_output=True, text=True)
+    return rpm_qa(copy)
+
+
+def test_plan_matches_dnf(copa, rpmworld, tmp_path):
+    w = rpmworld
+    want = dnf_upgrade(w.root, w.url, tmp_path)
+    layout = tmp_path / "img"
+    shutil.copytree(w.layout, layout)
+    copa("patch", "-i", f"oci:{layout}:1.0", check=True)
+    assert rpm_qa(unpack(layout, "1.0-patched", tmp_path / "u")) == want
+
+
+def test_report_mode_with_epoch(copa, rpmworld, tmp_path):
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.layout, layout)
+    r = report(tmp_path / "r.json", [("copa-tool", "0.9-1", "0:0.9-2", "CVE-2099-0001")])
+    copa("patch", "-i", f"oci:{layout}:1.0", "-r", r, "-s", "native", "-t", "fixed",
+         check=True)
+    got = rpm_qa(unpack(layout, "fixed", tmp_path / "u"))
+    assert got == {"copa-hello": "1.0-1", "copa-tool": "0.9-2", "copa-stay": "1.0-1"}
+
+
+def test_fixed_version_not_available(copa, rpmworld, tmp_path):
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.layout, layout)
+    r = report(tmp_path / "r.json", [("copa-tool", "0.9-1", "0.9-2", "CVE-2099-0001"),
+                                     ("copa-stay", "1.0-1", "1:1.0-5", "CVE-2099-0002")])
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "-r", r, "-s", "native", "-t", "strict")
+    assert p.returncode == 1
+    assert "'copa-stay': the repositories offer at most 1.0-1" in p.stderr
+    copa("patch", "-i", f"oci:{layout}:1.0", "-r", r, "-s", "native", "-t", "lenient",
+         "--ignore-errors", check=True)
+    got = rpm_qa(unpack(layout, "lenient", tmp_path / "u"))
+    assert got["copa-tool"] == "0.9-2" and got["copa-stay"] == "1.0-1"
+
+
+@pytest.mark.parametrize("repo,why", [("unsigned", "it is not signed"),
+                                      ("otherkey", "not among the repository's keys")])
+def test_bad_package_signature_refused(copa, rpmworld, tmp_path, repo, why):
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.layout, layout)
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", f"copa-x86_64={w.url}/{repo}/",
+             "--keyring", w.key.armored)
+    assert p.returncode == 1, p.stderr
+    lines = [l for l in p.stderr.splitlines() if "copa-tool" in l and why in l]
+    assert lines, p.stderr
+    assert "1.0-patched" not in (layout / "index.json").read_text()
+
+
+def test_unsigned_repomd_refused(copa, rpmworld, tmp_path):
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.layout, layout)
+    repo = tmp_path / "repo"
+    shutil.copytree(w.server.httpd.RequestHandlerClass.keywords["directory"] + "/good", repo)
+    (repo / "repodata/repomd.xml.asc").unlink()
+    srv = StaticServer(tmp_path)
+    try:
+        conf = tmp_path / "x.repo"
+        conf.write_text(f"[copa-x86_64]\nbaseurl={srv.url}/repo/\nrepo_gpgcheck=1\n")
+        p = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", conf, "--keyring",
+                 w.key.armored)
+    finally:
+        srv.stop()
+    assert p.returncode == 1
+    assert "has no signature (repodata/repomd.xml.asc)" in p.stderr
