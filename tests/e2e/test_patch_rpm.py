@@ -253,10 +253,17 @@ def dnf_upgrade(root, url, tmp):
     repos = tmp / "dnf-repos"
     repos.mkdir()
     (repos / "copa.repo").write_text(f"[copa]\nbaseurl={url}/good/\ngpgcheck=0\n")
-    subprocess.run(["dnf", "-q", "-y", "--installroot", str(copy), "--releasever", "9",
-                    "--setopt=reposdir=" + str(repos), "--setopt=cachedir=" + str(tmp / "dnf-cache"),
-                    "--setopt=tsflags=justdb,noscripts", "--nogpgcheck", "--disableplugin=*",
-                    "upgrade"], check=True, capture_output=True, text=True)
+    # Debian's rpm keeps its database in ~/.rpmdb unless told: dnf would see an empty root
+    home = tmp / "dnf-home"
+    home.mkdir()
+    (home / ".rpmmacros").write_text("%_dbpath /var/lib/rpm\n")
+    p = subprocess.run(["dnf", "-y", "--installroot", str(copy), "--releasever", "9",
+                        "--setopt=reposdir=" + str(repos),
+                        "--setopt=cachedir=" + str(tmp / "dnf-cache"),
+                        "--setopt=tsflags=justdb,noscripts", "--nogpgcheck", "--disableplugin=*",
+                        "upgrade"], capture_output=True, text=True, env=dict(os.environ, HOME=str(home)))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "Upgrading:" in p.stdout, p.stdout
     return rpm_qa(copy)
 
 
