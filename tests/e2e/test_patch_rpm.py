@@ -18,6 +18,19 @@ import imagetools as it
 from fx_debrepo import GpgKey
 from fx_patch import image_manifest, layer_names, patch_layer_tar, tar_dir, unpack
 from fx_services import StaticServer
+from conftest import ROOT
+
+# libsolv's rpmdb reader leaks a few bytes per read (see the file): for the ASan run.
+LSAN = {"LSAN_OPTIONS": "fast_unwind_on_malloc=0:suppressions=" +
+        str(ROOT / "tests" / "lsan-rpm.supp")}
+
+
+@pytest.fixture
+def copa(copa):
+    def run(*args, **kw):
+        kw["env"] = {**LSAN, **(kw.get("env") or {})}
+        return copa(*args, **kw)
+    return run
 
 SPEC = """Name: {name}
 Version: {ver}
