@@ -192,18 +192,34 @@ def rpmworld(tmp_path_factory):
     w.root = root
     w.layout = tmp / "image"
     it.write_image(w.layout, [tar_dir(root)], tag="1.0")
+
+    # RHEL 9 style, Fedora's database place (usr/lib/sysimage/rpm, var/lib/rpm a
+    # symlink to it), an arm64 image: copa never runs anything from it, so no QEMU
+    el = tmp / "root-el"
+    shutil.copytree(root, el, symlinks=True, ignore=shutil.ignore_patterns("rpm"))
+    shutil.rmtree(el / "var/lib/rpm", ignore_errors=True)
+    (el / "usr/lib/sysimage/rpm").mkdir(parents=True)
+    rpm("--root", el, "--dbpath", "/usr/lib/sysimage/rpm", "--initdb")
+    rpm("--root", el, "--dbpath", "/usr/lib/sysimage/rpm", "-i", "--nodeps", "--noscripts",
+        "--notriggers", *old)
+    (el / "var/lib/rpm").symlink_to("../../usr/lib/sysimage/rpm")
+    (el / "etc/os-release").write_text(
+        'NAME="Red Hat Enterprise Linux"\nVERSION="9.4 (Plow)"\nID="rhel"\n'
+        'ID_LIKE="fedora"\nVERSION_ID="9.4"\n')
+    w.el_layout = tmp / "image-el"
+    it.write_image(w.el_layout, [tar_dir(el)], tag="1.0", arch="arm64")
     yield w
     w.server.stop()
     w.key.close()
     w.other.close()
 
 
-def report(path, updates):
+def report(path, updates, os_type="rocky", arch="amd64"):
     path.write_text(json.dumps({
         "apiVersion": "v1alpha2",
-        "metadata": {"os": {"type": "rocky", "version": "9.3"}, "config": {"arch": "amd64"}},
+        "metadata": {"os": {"type": os_type, "version": "9.3"}, "config": {"arch": arch}},
         "osupdates": [{"name": n, "installedVersion": i, "fixedVersion": f,
-                       "vulnerabilityID": v, "type": "rocky", "class": "os-pkgs"}
+                       "vulnerabilityID": v, "type": os_type, "class": "os-pkgs"}
                       for n, i, f, v in updates],
         "langupdates": [],
     }))
@@ -246,15 +262,40 @@ def test_update_all(copa, rpmworld, tmp_path):
     assert "var/lib/rpm/rpmdb.sqlite" in members
     assert not (rootfs / "var/lib/rpm/rpmdb.sqlite-wal").exists()
     # rpm -V of the updated packages on the result (config files aside) is clean
-    qa = tmp_path / "u-qa"
     p = rpm("--root", rootfs, "--dbpath", "/var/lib/rpm", "-V", "--nouser", "--nogroup",
-            "copa-lib", "copa-tool", check=False)
+            "--noconfig", "copa-lib", "copa-tool", "copa-hello", check=False)
     assert p.returncode == 0, p.stdout + p.stderr
     s = json.loads(summary.read_text())
     pkgs = {x["name"]: x for x in s["platforms"][0]["packages"]}
     assert pkgs["copa-tool"]["outcome"] == "updated"
+    assert pkgs["copa-tool"]["skippedScripts"] == ["%post"]  # never run
     assert pkgs["copa-hello"]["installedVersion"] == "1.1-1"
-    del qa
+    # re-patching the result: nothing left to do
+    p = copa("patch", "-i", f"oci:{layout}:1.0-patched", "-t", "again", check=True)
+    assert "patched by copa before" in p.stderr
+    assert "every package is already up to date" in p.stderr
+
+
+def test_rhel_sysimage_arm64(copa, rpmworld, tmp_path):
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.el_layout, layout)
+    r = report(tmp_path / "r.json", [("copa-hello", "1.0-1", "1.1-1", "CVE-2099-0003")],
+               os_type="redhat", arch="arm64")
+    copa("patch", "-i", f"oci:{layout}:1.0", "-r", r, "-s", "native", "-t", "fixed",
+         check=True)
+    manifest, _ = image_manifest(layout, "fixed")
+    rootfs = unpack(layout, "fixed", tmp_path / "u")
+    assert os.readlink(rootfs / "var/lib/rpm") == "../../usr/lib/sysimage/rpm"
+    members = patch_layer_tar(layout, "fixed")
+    assert "usr/lib/sysimage/rpm/rpmdb.sqlite" in members
+    assert not any(m.startswith("var/lib/rpm/") for m in members)
+    copy = tmp_path / "qa"
+    shutil.copytree(rootfs / "usr/lib/sysimage/rpm", copy / "var/lib/rpm")
+    got = rpm_qa(copy)
+    assert got == {"copa-hello": "1.1-1", "copa-lib": "1:2.0-1", "copa-tool": "0.9-1",
+                   "copa-stay": "1.0-1"}
+    assert manifest["layers"][-1]["mediaType"].startswith("application/vnd.oci.image.layer")
 
 
 def dnf_upgrade(root, url, tmp):
