@@ -167,6 +167,16 @@ def rpmworld(tmp_path_factory):
     sign(w.other, other / bad_tool.name)
     make_repo(www / "otherkey", [r for r in new if "copa-tool" not in r.name] +
               [other / bad_tool.name], w.key)
+    # copa-tool signed by the right key, one payload byte changed afterwards (the
+    # repository's checksum is recomputed, so only the signed payload digest can tell)
+    tampered = tmp / "tampered"
+    tampered.mkdir()
+    good_tool = next(r for r in new if "copa-tool" in r.name)
+    data = bytearray(good_tool.read_bytes())
+    data[-40] ^= 0x01
+    (tampered / good_tool.name).write_bytes(bytes(data))
+    make_repo(www / "tampered", [r for r in new if "copa-tool" not in r.name] +
+              [tampered / good_tool.name], w.key)
     w.server = StaticServer(www)
     w.url = w.server.url
 
@@ -357,17 +367,26 @@ def test_fixed_version_not_available(copa, rpmworld, tmp_path):
 
 
 @pytest.mark.parametrize("repo,why", [("unsigned", "it is not signed"),
-                                      ("otherkey", "not among the repository's keys")])
-def test_bad_package_signature_refused(copa, rpmworld, tmp_path, repo, why):
+                                      ("otherkey", "not among the repository's keys"),
+                                      ("tampered", "does not match the signed payload digest")])
+def test_bad_package_refused(copa, rpmworld, tmp_path, repo, why):
     w = rpmworld
     layout = tmp_path / "img"
     shutil.copytree(w.layout, layout)
-    p = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", f"copa-x86_64={w.url}/{repo}/",
-             "--keyring", w.key.armored)
+    args = ["patch", "-i", f"oci:{layout}:1.0", "--repo", f"copa-x86_64={w.url}/{repo}/",
+            "--keyring", w.key.armored]
+    p = copa(*args)
     assert p.returncode == 1, p.stderr
     lines = [l for l in p.stderr.splitlines() if "copa-tool" in l and why in l]
     assert lines, p.stderr
     assert "1.0-patched" not in (layout / "index.json").read_text()
+    # --ignore-errors: the others are installed, copa-tool left as it was, in files and database
+    copa(*args, "--ignore-errors", check=True)
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    assert rpm_qa(rootfs) == {"copa-hello": "1.1-1", "copa-lib": "1:2.0-1",
+                              "copa-tool": "0.9-1", "copa-stay": "1.0-1"}
+    assert (rootfs / "usr/share/copa-tool/version").read_text() == "0.9\n"
+    assert not any("copa-tool" in m for m in patch_layer_tar(layout, "1.0-patched"))
 
 
 def test_unsigned_repomd_refused(copa, rpmworld, tmp_path):
