@@ -73,7 +73,22 @@ ln -s ../share/copa-hello/version %{{buildroot}}/usr/bin/copa-hello-version
     if ver == "1.0":
         install += f"echo old > %{{buildroot}}/usr/share/copa-hello/old-only\n"
         files += "/usr/share/copa-hello/old-only\n"
+    else:  # a file capability, as ping or newuidmap have
+        install += "echo ping > %{buildroot}/usr/bin/copa-ping\n"
+        files += f"%caps({CAPS}) /usr/bin/copa-ping\n"
     return install, files
+
+
+CAPS = "cap_net_admin,cap_net_raw=ep"
+
+
+def setcap_xattr(tmp, text):
+    """The security.capability value the real setcap writes for text (None: cannot here)."""
+    f = tmp / "setcap-probe"
+    f.write_text("x")
+    if subprocess.run(["setcap", text, str(f)], capture_output=True).returncode != 0:
+        return None
+    return os.getxattr(f, "security.capability")
 
 
 def simple(name, ver):
@@ -268,6 +283,12 @@ def test_update_all(copa, rpmworld, tmp_path):
     assert (h / "b").read_text() == "linked 1.1\n"
     assert os.readlink(rootfs / "usr/bin/copa-hello-version") == "../share/copa-hello/version"
     assert not (rootfs / "var/log/copa-hello.log").exists()
+    # file capabilities: the PAX xattr is what setcap itself writes for the same text
+    want = setcap_xattr(tmp_path, CAPS)
+    got_caps = members["usr/bin/copa-ping"].pax_headers.get("SCHILY.xattr.security.capability")
+    assert got_caps is not None
+    if want is not None:
+        assert got_caps.encode("utf-8", "surrogateescape") == want
     # the database in the layer, without sqlite side files
     assert "var/lib/rpm/rpmdb.sqlite" in members
     assert not (rootfs / "var/lib/rpm/rpmdb.sqlite-wal").exists()

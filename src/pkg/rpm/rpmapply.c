@@ -5,6 +5,7 @@
 
 #include "pkg/fs.h"
 #include "pkg/pathmap.h"
+#include "pkg/rpm/rpmcaps.h"
 #include "pkg/rpm/rpmlib.h"
 #include "util/blob.h"
 #include "util/fs.h"
@@ -59,6 +60,8 @@ struct item {
 	uint32_t mode, uid, gid, rdev_major, rdev_minor;
 	int64_t mtime;
 	uint64_t size;
+	bool has_caps;
+	uint8_t caps[COPA_RPMCAPS_XATTR_LEN]; /* security.capability */
 };
 
 /* A package path and what it is: the pathmap ownership table. */
@@ -623,6 +626,15 @@ static int unpack(struct pkgctx *c, rpmfiles files, FD_t pfd, struct copa_err *e
 			it->rdev_major = major(rdev);
 			it->rdev_minor = minor(rdev);
 		} else if (S_ISREG(mode)) {
+			const char *caps = rpmfiFCaps(fi);
+			int hc = caps && *caps ? copa_rpmcaps_xattr(caps, strlen(caps), it->caps, err)
+			                       : 0;
+
+			if (hc < 0) {
+				rc = copa_err_wrap(err, "package '%s': '%s'", c->label, it->path);
+				break;
+			}
+			it->has_caps = hc > 0;
 			if (rpmfiArchiveHasContent(fi)) {
 				it->size = rpmfiFSize(fi);
 				at[rx] = (long)(c->n_items - 1);
@@ -714,6 +726,13 @@ static int commit(struct pkgctx *c, struct copa_err *err)
 		    .content = it->inline_data,
 		    .staged = it->staged,
 		};
+		struct copa_layer_xattr xa = {
+		    .name = "security.capability", .value = it->caps, .len = sizeof(it->caps)};
+
+		if (it->has_caps && it->type == COPA_FT_REG) {
+			e.xattrs = &xa;
+			e.n_xattrs = 1;
+		}
 
 		if (it->type == COPA_FT_REG && !it->staged && !it->inline_data)
 			e.content = "";
