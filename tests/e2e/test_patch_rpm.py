@@ -100,11 +100,13 @@ def simple(name, ver):
 # name, version, release, epoch, requires, in image / in repo
 OLD = [("copa-hello", "1.0", "1", None, None),
        ("copa-tool", "0.9", "1", None, None),
-       ("copa-stay", "1.0", "1", None, None)]
+       ("copa-stay", "1.0", "1", None, None),
+       ("kernel", "5.14.0", "1", None, None)]
 NEW = [("copa-hello", "1.1", "1", None, "copa-lib >= 1:2.0"),
        ("copa-lib", "2.0", "1", 1, None),
        ("copa-tool", "0.9", "2", None, None),
-       ("copa-stay", "1.0", "1", None, None)]
+       ("copa-stay", "1.0", "1", None, None),
+       ("kernel", "5.14.0", "2", None, None)]
 
 
 def rpm(*args, check=True, env=None):
@@ -112,8 +114,19 @@ def rpm(*args, check=True, env=None):
                           env=env)
 
 
+def kernel(ver, rel):
+    d = f"/usr/lib/modules/{ver}-{rel}"
+    return (f"mkdir -p %{{buildroot}}{d}\necho {ver}-{rel} > %{{buildroot}}{d}/vmlinuz\n",
+            f"{d}/vmlinuz\n")
+
+
 def build(tmp, out, name, ver, rel, epoch, req):
-    install, files = spec_hello(ver, rel) if name == "copa-hello" else simple(name, ver)
+    if name == "copa-hello":
+        install, files = spec_hello(ver, rel)
+    elif name == "kernel":
+        install, files = kernel(ver, rel)
+    else:
+        install, files = simple(name, ver)
     spec = tmp / f"{name}-{ver}-{rel}.spec"
     spec.write_text(SPEC.format(name=name, ver=ver, rel=rel,
                                 epoch=f"Epoch: {epoch}" if epoch else "",
@@ -150,8 +163,12 @@ def rpm_qa(root):
     out = rpm("--root", copy, "--dbpath", "/var/lib/rpm", "-qa", "--qf",
               "%{NAME} %{EPOCH}:%{VERSION}-%{RELEASE}\n").stdout
     shutil.rmtree(copy)
-    return dict(line.replace("(none):", "").split(" ") for line in out.splitlines()
-                if not line.startswith("gpg-pubkey"))
+    got = {}
+    for line in sorted(out.splitlines()):
+        name, evr = line.replace("(none):", "").split(" ")
+        if name != "gpg-pubkey":  # an install-only package may be there more than once
+            got[name] = f"{got[name]} {evr}" if name in got else evr
+    return got
 
 
 class World:
@@ -262,8 +279,11 @@ def test_update_all(copa, rpmworld, tmp_path):
     assert after[:-1] == before and len(after) == len(before) + 1
     rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
     got = rpm_qa(rootfs)
+    # the kernel is install-only: the new one beside the old, as dnf does
     assert got == {"copa-hello": "1.1-1", "copa-lib": "1:2.0-1", "copa-tool": "0.9-2",
-                   "copa-stay": "1.0-1"}
+                   "copa-stay": "1.0-1", "kernel": "5.14.0-1 5.14.0-2"}
+    assert (rootfs / "usr/lib/modules/5.14.0-1/vmlinuz").read_text() == "5.14.0-1\n"
+    assert (rootfs / "usr/lib/modules/5.14.0-2/vmlinuz").read_text() == "5.14.0-2\n"
     h = rootfs / "usr/share/copa-hello"
     assert (h / "version").read_text() == "1.1\n"
     assert not (h / "old-only").exists()
@@ -325,7 +345,7 @@ def test_rhel_sysimage_arm64(copa, rpmworld, tmp_path):
     shutil.copytree(rootfs / "usr/lib/sysimage/rpm", copy / "var/lib/rpm")
     got = rpm_qa(copy)
     assert got == {"copa-hello": "1.1-1", "copa-lib": "1:2.0-1", "copa-tool": "0.9-1",
-                   "copa-stay": "1.0-1"}
+                   "copa-stay": "1.0-1", "kernel": "5.14.0-1"}
     assert manifest["layers"][-1]["mediaType"].startswith("application/vnd.oci.image.layer")
 
 
@@ -369,7 +389,8 @@ def test_report_mode_with_epoch(copa, rpmworld, tmp_path):
     copa("patch", "-i", f"oci:{layout}:1.0", "-r", r, "-s", "native", "-t", "fixed",
          check=True)
     got = rpm_qa(unpack(layout, "fixed", tmp_path / "u"))
-    assert got == {"copa-hello": "1.0-1", "copa-tool": "0.9-2", "copa-stay": "1.0-1"}
+    assert got == {"copa-hello": "1.0-1", "copa-tool": "0.9-2", "copa-stay": "1.0-1",
+                   "kernel": "5.14.0-1"}
 
 
 def test_fixed_version_not_available(copa, rpmworld, tmp_path):
@@ -405,7 +426,8 @@ def test_bad_package_refused(copa, rpmworld, tmp_path, repo, why):
     copa(*args, "--ignore-errors", check=True)
     rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
     assert rpm_qa(rootfs) == {"copa-hello": "1.1-1", "copa-lib": "1:2.0-1",
-                              "copa-tool": "0.9-1", "copa-stay": "1.0-1"}
+                              "copa-tool": "0.9-1", "copa-stay": "1.0-1",
+                              "kernel": "5.14.0-1 5.14.0-2"}
     assert (rootfs / "usr/share/copa-tool/version").read_text() == "0.9\n"
     assert not any("copa-tool" in m for m in patch_layer_tar(layout, "1.0-patched"))
 
