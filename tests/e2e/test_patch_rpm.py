@@ -402,10 +402,22 @@ def test_fixed_version_not_available(copa, rpmworld, tmp_path):
     p = copa("patch", "-i", f"oci:{layout}:1.0", "-r", r, "-s", "native", "-t", "strict")
     assert p.returncode == 1
     assert "'copa-stay': the repositories offer at most 1.0-1" in p.stderr
+    r = report(tmp_path / "r.json", [("copa-tool", "0.9-1", "0.9-2", "CVE-2099-0001"),
+                                     ("copa-stay", "1.0-1", "1:1.0-5", "CVE-2099-0002"),
+                                     ("copa-hello", "1.0-1", "1.0", "CVE-2099-0004"),
+                                     ("not-here", "1.0-1", "1.0-2", "CVE-2099-0005")])
+    summary = tmp_path / "summary.json"
     copa("patch", "-i", f"oci:{layout}:1.0", "-r", r, "-s", "native", "-t", "lenient",
-         "--ignore-errors", check=True)
+         "--ignore-errors", "--summary", summary, check=True)
     got = rpm_qa(unpack(layout, "lenient", tmp_path / "u"))
     assert got["copa-tool"] == "0.9-2" and got["copa-stay"] == "1.0-1"
+    # 1.0-1 installed reaches the fixed '1.0' (a missing release sorts first, as in rpm)
+    assert got["copa-hello"] == "1.0-1"
+    pkgs = {x["name"]: x for x in json.loads(summary.read_text())["platforms"][0]["packages"]}
+    assert pkgs["copa-tool"]["outcome"] == "updated"
+    assert pkgs["copa-stay"]["outcome"] == "not-available"
+    assert pkgs["copa-hello"]["outcome"] == "already-fixed"
+    assert pkgs["not-here"]["outcome"] == "skipped"
 
 
 @pytest.mark.parametrize("repo,why", [("unsigned", "it is not signed"),
