@@ -80,6 +80,9 @@ ln -s ../share/copa-hello/version %{{buildroot}}/usr/bin/copa-hello-version
 
 
 CAPS = "cap_net_admin,cap_net_raw=ep"
+# The Azure Linux toolkit's query for container-manifest-2 (see shared/testdata PROVENANCE).
+MANIFEST2_QF = ("%{NAME}\\t%{VERSION}-%{RELEASE}\\t%{INSTALLTIME}\\t%{BUILDTIME}\\t%{VENDOR}\\t"
+                "(none)\\t%{SIZE}\\t%{ARCH}\\t%{EPOCHNUM}\\t%{SOURCERPM}\\n")
 
 
 def setcap_xattr(tmp, text):
@@ -250,6 +253,21 @@ def rpmworld(tmp_path_factory):
         'ID_LIKE="fedora"\nVERSION_ID="9.4"\n')
     w.el_layout = tmp / "image-el"
     it.write_image(w.el_layout, [tar_dir(el)], tag="1.0", arch="arm64")
+
+    # Azure Linux distroless: the same files, no rpm database, the toolkit's manifests
+    dl = tmp / "root-dl"
+    shutil.copytree(root, dl, symlinks=True)
+    qf = rpm("--root", root, "--dbpath", "/var/lib/rpm", "-qa", "--qf", MANIFEST2_QF).stdout
+    nvra = rpm("--root", root, "--dbpath", "/var/lib/rpm", "-qa").stdout
+    shutil.rmtree(dl / "var/lib/rpm")
+    shutil.rmtree(dl / "etc/yum.repos.d")
+    (dl / "var/lib/rpmmanifest").mkdir(parents=True)
+    (dl / "var/lib/rpmmanifest/container-manifest-2").write_text(qf)
+    (dl / "var/lib/rpmmanifest/container-manifest-1").write_text(nvra)
+    (dl / "etc/os-release").write_text('NAME="Microsoft Azure Linux"\nVERSION="3.0.20240727"\n'
+                                       'ID=azurelinux\nVERSION_ID="3.0"\n')
+    w.dl_layout = tmp / "image-dl"
+    it.write_image(w.dl_layout, [tar_dir(dl)], tag="1.0")
     yield w
     w.server.stop()
     w.key.close()
@@ -461,3 +479,30 @@ def test_unsigned_repomd_refused(copa, rpmworld, tmp_path):
         srv.stop()
     assert p.returncode == 1
     assert "has no signature (repodata/repomd.xml.asc)" in p.stderr
+
+
+def test_azure_linux_distroless(copa, rpmworld, tmp_path):
+    """No rpm database: the packages are installed and both manifests rewritten as the
+    toolkit writes them (what rpm itself prints for the new packages, install time aside)."""
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.dl_layout, layout)
+    copa("patch", "-i", f"oci:{layout}:1.0", "--repo", f"azl={w.url}/good/", "--keyring",
+         w.key.armored, check=True)
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    assert (rootfs / "usr/share/copa-hello/version").read_text() == "1.1\n"
+    assert not (rootfs / "var/lib/rpm").exists()
+    two = (rootfs / "var/lib/rpmmanifest/container-manifest-2").read_text().splitlines()
+    one = (rootfs / "var/lib/rpmmanifest/container-manifest-1").read_text().splitlines()
+    got = {l.split("\t")[0] + "-" + l.split("\t")[1]: l.split("\t") for l in two}
+    assert sorted(got) == sorted(["copa-hello-1.1-1", "copa-lib-2.0-1", "copa-tool-0.9-2",
+                                  "copa-stay-1.0-1", "kernel-5.14.0-1", "kernel-5.14.0-2"])
+    assert sorted(one) == sorted(l.split("\t")[0] + "-" + l.split("\t")[1] + "." +
+                                 l.split("\t")[7] for l in two)
+    for r in w.new:
+        if "copa-stay" in r.name:  # same version as installed: its line is untouched
+            continue
+        want = rpm("-qp", "--qf", MANIFEST2_QF, r).stdout.rstrip("\n").split("\t")
+        line = got[want[0] + "-" + want[1]]
+        assert line[:2] + line[3:] == want[:2] + want[3:], (line, want)
+        assert int(line[2]) > 0  # install time

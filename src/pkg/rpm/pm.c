@@ -13,6 +13,7 @@
 #include "pkg/fs.h"
 #include "pkg/rpm/rpmapply.h"
 #include "pkg/rpm/rpmdb.h"
+#include "pkg/rpm/rpmmanifest.h"
 #include "pkg/rpm/rpmplan.h"
 #include "pkg/rpm/rpmrepo.h"
 #include "util/blob.h"
@@ -83,6 +84,8 @@ struct rpm_pm {
 	struct copa_rpm_step *steps;
 	struct copa_rpm_apply *apply;
 	struct copa_layer_builder *builder; /* lent by apply, for verify */
+	bool distroless;                    /* no database: the rpm manifests */
+	struct copa_rpmmf mf;               /* distroless: container-manifest-2 as read */
 };
 
 static void rpm_free(struct copa_pm *pm)
@@ -96,6 +99,7 @@ static void rpm_free(struct copa_pm *pm)
 	copa_rpm_steps_free(r->steps, r->base.plan.n_pkgs);
 	copa_pm_plan_release(&r->base.plan);
 	copa_rpm_sources_release(&r->src);
+	copa_rpmmf_release(&r->mf);
 	if (r->pool)
 		pool_free(r->pool);
 	if (r->work)
@@ -197,11 +201,10 @@ static int locate_db(struct copa_view *v, char **dbdir, struct copa_err *err)
 		}
 		copa_buf_release(&canon);
 	}
-	if (copa_pm_has_file(v, "var/lib/rpmmanifest/container-manifest-2"))
-		return copa_err_set(err, COPA_E_UNSUPPORTED,
-		                    "the image is distroless Azure Linux/CBL-Mariner (only "
-		                    "var/lib/rpmmanifest, no rpm database): copa cannot patch "
-		                    "those yet");
+	if (copa_pm_has_file(v, COPA_RPMMF2_PATH)) {
+		*dbdir = NULL; /* distroless: the manifests */
+		return 0;
+	}
 	return copa_err_set(err, COPA_E_NOTFOUND, "no rpm database in the image");
 }
 
@@ -282,6 +285,72 @@ static const char *releasever(Pool *pool, const struct copa_osrelease *os)
 	return os && os->version_id ? os->version_id : NULL;
 }
 
+/* Reads and checks the two manifests of a distroless image into r->mf. */
+static int read_manifests(struct rpm_pm *r, struct copa_err *err)
+{
+	struct copa_buf b2 = COPA_BUF_INIT, b1 = COPA_BUF_INIT;
+	struct copa_rpmmf1 m1 = {0};
+	int rc = -1;
+
+	if (copa_view_read(r->o.view, COPA_RPMMF2_PATH, COPA_RPMMF_FILE_MAX, &b2, err) < 0 ||
+	    copa_view_read(r->o.view, COPA_RPMMF1_PATH, COPA_RPMMF_FILE_MAX, &b1, err) < 0 ||
+	    copa_rpmmf_parse(b2.p ? b2.p : "", b2.len, COPA_RPMMF2_PATH, &r->mf, err) < 0 ||
+	    copa_rpmmf1_parse(b1.p ? b1.p : "", b1.len, COPA_RPMMF1_PATH, &m1, err) < 0 ||
+	    copa_rpmmf_check_pair(&r->mf, &m1, err) < 0)
+		goto out;
+	if (r->mf.n == 0) {
+		copa_err_set(err, COPA_E_INPUT, "'%s' lists no package", COPA_RPMMF2_PATH);
+		goto out;
+	}
+	rc = 0;
+out:
+	copa_rpmmf1_release(&m1);
+	copa_buf_release(&b1);
+	copa_buf_release(&b2);
+	return rc;
+}
+
+/*
+ * The installed packages of a distroless image: one solvable per manifest line.
+ * The manifests carry no dependencies, so each takes the provides (file
+ * provides included: pool_addfileprovides ran first) of the repository package
+ * with the same name, EVR and arch when there is one, else only itself.
+ */
+static void installed_from_manifest(struct rpm_pm *r)
+{
+	Pool *pool = r->pool;
+	Repo *inst = repo_create(pool, "@System");
+
+	pool_addfileprovides(pool);
+	pool_createwhatprovides(pool);
+	for (size_t i = 0; i < r->mf.n; i++) {
+		const struct copa_rpmmf_entry *e = &r->mf.v[i];
+		_cleanup_free_ char *evr =
+		    e->epoch ? copa_xasprintf("%u:%s-%s", e->epoch, e->version, e->release)
+		             : copa_xasprintf("%s-%s", e->version, e->release);
+		Id p = repo_add_solvable(inst), q, qq;
+		Solvable *s = pool->solvables + p;
+
+		s->name = pool_str2id(pool, e->name, 1);
+		s->evr = pool_str2id(pool, evr, 1);
+		s->arch = pool_str2id(pool, e->arch, 1);
+		s->provides = repo_addid_dep(inst, s->provides,
+		                             pool_rel2id(pool, s->name, s->evr, REL_EQ, 1), 0);
+		FOR_PROVIDES(q, qq, s->name)
+		{
+			Solvable *rs = pool->solvables + q;
+
+			if (rs->repo == inst || rs->name != s->name || rs->evr != s->evr ||
+			    rs->arch != s->arch || !rs->provides)
+				continue;
+			for (Id *pp = rs->repo->idarraydata + rs->provides; *pp; pp++)
+				s->provides = repo_addid_dep(inst, s->provides, *pp, 0);
+			break;
+		}
+	}
+	pool_set_installed(pool, inst);
+}
+
 static struct copa_pm *rpm_open(const struct copa_pm_open_opts *o, struct copa_err *err)
 {
 	struct rpm_pm *r = copa_xcalloc(1, sizeof(*r));
@@ -291,15 +360,20 @@ static struct copa_pm *rpm_open(const struct copa_pm_open_opts *o, struct copa_e
 	r->base.ops = &copa_pm_rpm_ops;
 	r->o = *o;
 	r->arch = copa_xstrdup(rpm_arch(o->oci_arch, o->oci_variant));
-	if (locate_db(o->view, &r->dbdir, err) < 0 || private_root(&r->work, &r->root, err) < 0 ||
-	    copy_db_file(r, "rpmdb.sqlite", false, err) < 0 ||
-	    copy_db_file(r, "rpmdb.sqlite-wal", true, err) < 0 ||
-	    count_packages(r->root, &n, o->out, err) < 0)
+	if (locate_db(o->view, &r->dbdir, err) < 0 || private_root(&r->work, &r->root, err) < 0)
 		goto fail;
+	r->distroless = r->dbdir == NULL;
 	r->pool = pool_create();
 	pool_setdisttype(r->pool, DISTTYPE_RPM);
 	pool_setarch(r->pool, r->arch);
-	if (copa_rpm_pool_installed(r->pool, r->root, n, o->out, err) < 0) {
+	if (r->distroless) {
+		if (read_manifests(r, err) < 0)
+			goto fail;
+	} else if (copy_db_file(r, "rpmdb.sqlite", false, err) < 0 ||
+	           copy_db_file(r, "rpmdb.sqlite-wal", true, err) < 0 ||
+	           count_packages(r->root, &n, o->out, err) < 0) {
+		goto fail;
+	} else if (copa_rpm_pool_installed(r->pool, r->root, n, o->out, err) < 0) {
 		copa_err_wrap(err, "rpm database '%s'", r->dbdir);
 		goto fail;
 	}
@@ -316,6 +390,8 @@ static struct copa_pm *rpm_open(const struct copa_pm_open_opts *o, struct copa_e
 	ro.work = r->work;
 	if (copa_rpmrepo_load(r->pool, &ro, &r->src, err) < 0)
 		goto fail;
+	if (r->distroless)
+		installed_from_manifest(r);
 	return &r->base;
 fail:
 	rpm_free(&r->base);
@@ -351,7 +427,7 @@ static int rpm_apply(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
 		struct copa_rpm_apply_opts ao = {
 		    .view = r->o.view,
 		    .builder = b,
-		    .root = r->root,
+		    .root = r->distroless ? NULL : r->root,
 		    .dbdir = r->dbdir,
 		    .out = r->o.out,
 		};
@@ -368,7 +444,62 @@ static int rpm_finish(struct copa_pm *pm, struct copa_err *err)
 {
 	struct rpm_pm *r = (struct rpm_pm *)pm;
 
-	return r->apply ? copa_rpm_apply_finish(r->apply, err) : 0;
+	if (!r->apply)
+		return 0;
+	if (r->distroless)
+		return copa_rpm_apply_manifests(r->apply, &r->mf, COPA_RPMMF2_PATH, COPA_RPMMF1_PATH,
+		                                err);
+	return copa_rpm_apply_finish(r->apply, err);
+}
+
+/* Distroless: the manifests as the layer leaves them list every applied package. */
+static int verify_manifests(struct rpm_pm *r, const bool *applied, char **versions,
+                            struct copa_err *err)
+{
+	struct copa_buf b2 = COPA_BUF_INIT, b1 = COPA_BUF_INIT;
+	struct copa_rpmmf m = {0};
+	struct copa_rpmmf1 m1 = {0};
+	int rc = -1;
+
+	if (copa_pkgfs_read(r->o.view, r->builder, COPA_RPMMF2_PATH, COPA_RPMMF_FILE_MAX, &b2,
+	                    err) < 0 ||
+	    copa_pkgfs_read(r->o.view, r->builder, COPA_RPMMF1_PATH, COPA_RPMMF_FILE_MAX, &b1,
+	                    err) < 0 ||
+	    copa_rpmmf_parse(b2.p ? b2.p : "", b2.len, COPA_RPMMF2_PATH, &m, err) < 0 ||
+	    copa_rpmmf1_parse(b1.p ? b1.p : "", b1.len, COPA_RPMMF1_PATH, &m1, err) < 0 ||
+	    copa_rpmmf_check_pair(&m, &m1, err) < 0) {
+		copa_err_wrap(err, "reading back the patched rpm manifests");
+		goto out;
+	}
+	for (size_t i = 0; i < r->base.plan.n_pkgs; i++) {
+		const struct copa_pm_pkg *pk = &r->base.plan.pkgs[i];
+
+		if (!applied[i])
+			continue;
+		for (size_t k = 0; k < m.n && !versions[i]; k++) {
+			const struct copa_rpmmf_entry *e = &m.v[k];
+			_cleanup_free_ char *evr =
+			    e->epoch ? copa_xasprintf("%u:%s-%s", e->epoch, e->version, e->release)
+			             : copa_xasprintf("%s-%s", e->version, e->release);
+
+			if (strcmp(e->name, pk->name) == 0 && strcmp(e->arch, pk->arch) == 0 &&
+			    strcmp(evr, pk->version) == 0)
+				versions[i] = steal_ptr(&evr);
+		}
+		if (!versions[i]) {
+			copa_err_set(err, COPA_E_VERIFY,
+			             "package '%s' %s is not in the patched rpm manifests", pk->name,
+			             pk->version);
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	copa_rpmmf_release(&m);
+	copa_rpmmf1_release(&m1);
+	copa_buf_release(&b1);
+	copa_buf_release(&b2);
+	return rc;
 }
 
 /* Reads the database as the layer leaves it, from a second private root. */
@@ -376,7 +507,7 @@ static int rpm_verify(struct copa_pm *pm, const bool *applied, char **versions,
                       struct copa_err *err)
 {
 	struct rpm_pm *r = (struct rpm_pm *)pm;
-	_cleanup_free_ char *path = copa_xasprintf("%s/rpmdb.sqlite", r->dbdir);
+	_cleanup_free_ char *path = copa_xasprintf("%s/rpmdb.sqlite", r->dbdir ? r->dbdir : "");
 	_cleanup_free_ char *vroot = copa_xasprintf("%s/verify", r->work);
 	_cleanup_free_ char *dst = copa_xasprintf("%s/var/lib/rpm/rpmdb.sqlite", vroot);
 	_cleanup_free_ char *dbd = copa_xasprintf("%s/var/lib/rpm", vroot);
@@ -386,6 +517,8 @@ static int rpm_verify(struct copa_pm *pm, const bool *applied, char **versions,
 
 	if (!r->apply || !r->builder)
 		return 0;
+	if (r->distroless)
+		return verify_manifests(r, applied, versions, err);
 	if (copa_pkgfs_read(r->o.view, r->builder, path, COPA_RPMDB_FILE_MAX, &b, err) < 0 ||
 	    copa_fs_mkdir_p(AT_FDCWD, dbd, 0700, err) < 0 ||
 	    copa_fs_write_atomic(AT_FDCWD, dst, b.p ? b.p : "", b.len, 0600, err) < 0)

@@ -7,6 +7,7 @@
 #include "pkg/pathmap.h"
 #include "pkg/rpm/rpmcaps.h"
 #include "pkg/rpm/rpmlib.h"
+#include "pkg/rpm/rpmmanifest.h"
 #include "util/blob.h"
 #include "util/fs.h"
 #include "util/hash.h"
@@ -30,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OWNERS_MAX   (16u << 20)
@@ -39,6 +41,7 @@
 struct done_pkg {
 	char *path;
 	bool upgrade;
+	char **replaces; /* NULL-terminated, owned */
 };
 
 struct copa_rpm_apply {
@@ -131,8 +134,12 @@ void copa_rpm_apply_free(struct copa_rpm_apply *a)
 		return;
 	copa_buf_release(&a->passwd);
 	copa_buf_release(&a->group);
-	for (size_t i = 0; i < a->n_done; i++)
+	for (size_t i = 0; i < a->n_done; i++) {
 		free(a->done[i].path);
+		for (char **r = a->done[i].replaces; r && *r; r++)
+			free(*r);
+		free(a->done[i].replaces);
+	}
 	free(a->done);
 	free(a);
 }
@@ -749,7 +756,7 @@ int copa_rpm_apply_package(struct copa_rpm_apply *a, const struct copa_rpm_apply
 {
 	struct pkgctx c = {.a = a, .label = p->label};
 	struct copa_rpmlib s;
-	_cleanup_free_ char *dbpath = copa_xasprintf("%s/var/lib/rpm", a->o.root);
+	_cleanup_free_ char *dbpath = copa_xasprintf("%s/var/lib/rpm", a->o.root ? a->o.root : "");
 	FD_t fd = NULL;
 	Header h = NULL;
 	rpmfiles files = NULL;
@@ -761,8 +768,10 @@ int copa_rpm_apply_package(struct copa_rpm_apply *a, const struct copa_rpm_apply
 
 	if (copa_rpmlib_begin(&s, a->o.out, err) < 0)
 		return -1;
-	copa_rpmlib_define(&s, "_dbpath", dbpath);
-	copa_rpmlib_define(&s, "_db_backend", "sqlite");
+	if (a->o.root) {
+		copa_rpmlib_define(&s, "_dbpath", dbpath);
+		copa_rpmlib_define(&s, "_db_backend", "sqlite");
+	}
 	fd = Fopen(p->path, "r.ufdio");
 	if (!fd || Ferror(fd)) {
 		copa_err_set(err, COPA_E_IO, "cannot open '%s'", p->path);
@@ -779,9 +788,11 @@ int copa_rpm_apply_package(struct copa_rpm_apply *a, const struct copa_rpm_apply
 			copa_err_set(err, COPA_E_PACKAGE, "package '%s': no file list", p->label);
 		goto out;
 	}
-	dbts = open_db(a->o.root, err);
-	if (!dbts || scan_old(&c, dbts, p->replaces, err) < 0)
-		goto out;
+	if (a->o.root) {
+		dbts = open_db(a->o.root, err);
+		if (!dbts || scan_old(&c, dbts, p->replaces, err) < 0)
+			goto out;
+	}
 	compr = headerGetString(h, RPMTAG_PAYLOADCOMPRESSOR);
 	if (!compr)
 		compr = "gzip";
@@ -810,8 +821,18 @@ int copa_rpm_apply_package(struct copa_rpm_apply *a, const struct copa_rpm_apply
 		list_scripts(h, res);
 	}
 	a->done = copa_xrealloc(a->done, (a->n_done + 1) * sizeof(*a->done));
-	a->done[a->n_done].path = copa_xstrdup(p->path);
-	a->done[a->n_done++].upgrade = p->replaces && p->replaces[0];
+	{
+		struct done_pkg *d = &a->done[a->n_done++];
+		size_t nr = 0;
+
+		d->path = copa_xstrdup(p->path);
+		d->upgrade = p->replaces && p->replaces[0];
+		while (p->replaces && p->replaces[nr])
+			nr++;
+		d->replaces = copa_xcalloc(nr + 1, sizeof(char *));
+		for (size_t k = 0; k < nr; k++)
+			d->replaces[k] = copa_xstrdup(p->replaces[k]);
+	}
 	rc = 0;
 out:
 	if (dbts)
@@ -917,6 +938,123 @@ static int run_justdb(struct copa_rpm_apply *a, struct copa_err *err)
 out:
 	rpmtsFree(ts);
 	copa_rpmlib_end(&s);
+	return rc;
+}
+
+static char *hdr_str(Header h, rpmTagVal tag)
+{
+	const char *v = headerGetString(h, tag);
+
+	return v ? copa_xstrdup(v) : NULL;
+}
+
+/* The manifest entry of a package file, as the Azure Linux toolkit writes it. */
+static int entry_of(const char *path, int64_t now, struct copa_rpmmf_entry *e,
+                    struct copa_err *err)
+{
+	rpmts ts = rpmtsCreate();
+	FD_t fd = Fopen(path, "r.ufdio");
+	Header h = NULL;
+	rpmRC r;
+	struct copa_rpm_pkg p = {0};
+	int rc;
+
+	rpmtsSetVSFlags(ts, RPMVSF_MASK_NODIGESTS | RPMVSF_MASK_NOSIGNATURES);
+	r = fd ? rpmReadPackageFile(ts, fd, path, &h) : RPMRC_FAIL;
+	if (fd)
+		Fclose(fd);
+	rpmtsFree(ts);
+	if (r != RPMRC_OK || !h) {
+		headerFree(h);
+		return copa_err_set(err, COPA_E_IO, "cannot read '%s' again", path);
+	}
+	p.name = hdr_str(h, RPMTAG_NAME);
+	p.version = hdr_str(h, RPMTAG_VERSION);
+	p.release = hdr_str(h, RPMTAG_RELEASE);
+	p.arch = hdr_str(h, RPMTAG_ARCH);
+	p.sourcerpm = hdr_str(h, RPMTAG_SOURCERPM);
+	p.vendor = hdr_str(h, RPMTAG_VENDOR);
+	p.has_epoch = headerIsEntry(h, RPMTAG_EPOCH);
+	p.epoch = (uint32_t)headerGetNumber(h, RPMTAG_EPOCH);
+	p.installtime = (uint64_t)now;
+	p.buildtime = headerGetNumber(h, RPMTAG_BUILDTIME);
+	p.size = headerIsEntry(h, RPMTAG_LONGSIZE) ? headerGetNumber(h, RPMTAG_LONGSIZE)
+	                                           : headerGetNumber(h, RPMTAG_SIZE);
+	headerFree(h);
+	rc = copa_rpmmf_entry_from_pkg(&p, e, err);
+	free(p.name);
+	free(p.version);
+	free(p.release);
+	free(p.arch);
+	free(p.sourcerpm);
+	free(p.vendor);
+	return rc;
+}
+
+static int put_manifest(struct copa_rpm_apply *a, const char *path, const struct copa_buf *text,
+                        int64_t now, struct copa_err *err)
+{
+	const struct copa_view_entry *ve = copa_view_get(a->o.view, path);
+	struct copa_layer_entry e = {
+	    .path = path,
+	    .type = COPA_FT_REG,
+	    .mode = ve ? ve->mode : 0644,
+	    .uid = ve ? ve->uid : 0,
+	    .gid = ve ? ve->gid : 0,
+	    .mtime = now,
+	    .size = text->len,
+	    .content = text->p ? text->p : "",
+	};
+
+	return copa_pkgfs_put(a->o.view, a->o.builder, &e, true, err);
+}
+
+int copa_rpm_apply_manifests(struct copa_rpm_apply *a, struct copa_rpmmf *mf,
+                             const char *path2, const char *path1, struct copa_err *err)
+{
+	struct copa_rpmlib s;
+	struct copa_buf two = COPA_BUF_INIT, one = COPA_BUF_INIT;
+	int64_t now = (int64_t)time(NULL);
+	int rc = 0;
+
+	if (a->n_done == 0)
+		return 0;
+	if (copa_rpmlib_begin(&s, a->o.out, err) < 0)
+		return -1;
+	for (size_t i = 0; i < a->n_done && rc == 0; i++) {
+		struct copa_rpmmf_entry e;
+		bool placed = false;
+
+		if ((rc = entry_of(a->done[i].path, now, &e, err)) < 0)
+			break;
+		/* the replaced packages' lines: the first becomes the new one, the rest go */
+		for (size_t k = 0; k < mf->n;) {
+			if (!in_list(a->done[i].replaces, mf->v[k].name)) {
+				k++;
+				continue;
+			}
+			copa_rpmmf_entry_release(&mf->v[k]);
+			if (!placed) {
+				mf->v[k++] = e;
+				placed = true;
+			} else {
+				memmove(&mf->v[k], &mf->v[k + 1], (mf->n - k - 1) * sizeof(*mf->v));
+				mf->n--;
+			}
+		}
+		if (!placed) {
+			mf->v = copa_xgrow(mf->v, &mf->cap, mf->n + 1, sizeof(*mf->v));
+			mf->v[mf->n++] = e;
+		}
+	}
+	copa_rpmlib_end(&s);
+	if (rc == 0 && (copa_rpmmf_write(mf, &two, err) < 0 ||
+	                copa_rpmmf_write1(mf, &one, err) < 0 ||
+	                put_manifest(a, path2, &two, now, err) < 0 ||
+	                put_manifest(a, path1, &one, now, err) < 0))
+		rc = -1;
+	copa_buf_release(&two);
+	copa_buf_release(&one);
 	return rc;
 }
 

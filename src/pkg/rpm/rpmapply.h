@@ -42,7 +42,9 @@
 struct copa_rpm_apply_opts {
 	struct copa_view *view;
 	struct copa_layer_builder *builder;
-	const char *root;  /* absolute private root: root/var/lib/rpm/rpmdb.sqlite is the db copy */
+	const char *root;  /* absolute private root: root/var/lib/rpm/rpmdb.sqlite is the db copy;
+	                      NULL for a distroless image (no database: no whiteouts of old
+	                      files, copa_rpm_apply_manifests instead of finish) */
 	const char *dbdir; /* the database directory in the image ("var/lib/rpm") */
 	struct copa_out *out;
 };
@@ -72,6 +74,17 @@ struct copa_rpm_apply_pkg {
  */
 int copa_rpm_apply_package(struct copa_rpm_apply *a, const struct copa_rpm_apply_pkg *p,
                            struct copa_pm_applied *res, struct copa_err *err);
+
+/*
+ * Distroless Azure Linux / CBL-Mariner: rewrites the two rpm manifests (mf, the
+ * image's container-manifest-2 as parsed) with every applied package: a
+ * replaced package's line becomes the new package's (installtime now, the rest
+ * from its header, as the toolkit writes it), new packages are appended; both
+ * files go into the layer at path2 and path1 (canonical paths in the image).
+ */
+struct copa_rpmmf;
+int copa_rpm_apply_manifests(struct copa_rpm_apply *a, struct copa_rpmmf *mf,
+                             const char *path2, const char *path1, struct copa_err *err);
 
 /* Writes the database of everything applied into the layer (nothing when nothing was). */
 int copa_rpm_apply_finish(struct copa_rpm_apply *a, struct copa_err *err);
