@@ -1,12 +1,12 @@
 /*
  * pm.c: the rpm family behind pkg/pm.h. Detects an rpm-based image (an rpm
- * database, or the distroless rpm manifest); patches images with an sqlite
- * rpm database: open copies the database out of the view into a private
- * root (librpm and libsolv read it there), loads the repositories
- * (rpmrepo.h), plans with libsolv (rpmplan.h), applies and writes the
- * database with librpm (rpmapply.h), and reads it back from the layer.
- * Berkeley DB and NDB databases and the distroless manifests are refused by
- * name for now.
+ * database, or the distroless rpm manifest) and patches two kinds: images
+ * with an sqlite rpm database (open copies it out of the view into a private
+ * root, where librpm and libsolv read it and librpm writes it; it is read back
+ * from the layer) and Azure Linux / CBL-Mariner distroless images (the
+ * installed set from the rpm manifests, which are rewritten). Repositories:
+ * rpmrepo.h; plan: rpmplan.h; apply, database and manifests: rpmapply.h.
+ * Berkeley DB and NDB databases are refused by name.
  */
 #include "pkg/pm.h"
 
