@@ -506,3 +506,28 @@ def test_azure_linux_distroless(copa, rpmworld, tmp_path):
         line = got[want[0] + "-" + want[1]]
         assert line[:2] + line[3:] == want[:2] + want[3:], (line, want)
         assert int(line[2]) > 0  # install time
+
+
+def test_mirrorlist(copa, rpmworld, tmp_path):
+    """A .repo with only a mirrorlist (as Rocky's and Alma's): its first http(s) mirror."""
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.layout, layout)
+    www = tmp_path / "www"
+    www.mkdir()
+    (www / "mirrors").write_text(f"# mirrors\n\nftp://nowhere.invalid/\n{w.url}/good/\n"
+                                 "http://127.0.0.1:1/never-tried/\n")
+    srv = StaticServer(www)
+    try:
+        conf = tmp_path / "m.repo"
+        conf.write_text(f"[copa-$basearch]\nmirrorlist={srv.url}/mirrors\nrepo_gpgcheck=1\n")
+        copa("patch", "-i", f"oci:{layout}:1.0", "--repo", conf, "--keyring", w.key.armored,
+             check=True)
+        (www / "mirrors").write_text("# nothing usable\nftp://nowhere.invalid/\n")
+        p = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", conf, "--keyring",
+                 w.key.armored, "-t", "again")
+    finally:
+        srv.stop()
+    assert rpm_qa(unpack(layout, "1.0-patched", tmp_path / "u"))["copa-tool"] == "0.9-2"
+    assert p.returncode == 1 and "the mirrorlist names no http(s) mirror" in p.stderr
+

@@ -322,6 +322,55 @@ out:
 	return rc;
 }
 
+int copa_rpm_mirrorlist_first(const char *text, size_t n, char **url, struct copa_err *err)
+{
+	size_t i = 0;
+
+	*url = NULL;
+	while (i < n) {
+		size_t a = i, b;
+		bool ok = true;
+
+		while (i < n && text[i] != '\n')
+			i++;
+		b = i++;
+		while (a < b && (text[a] == ' ' || text[a] == '\t'))
+			a++;
+		while (b > a && (text[b - 1] == ' ' || text[b - 1] == '\t' || text[b - 1] == '\r'))
+			b--;
+		if (a == b || text[a] == '#' || b - a > COPA_RPM_VALUE_MAX)
+			continue;
+		for (size_t k = a; k < b && ok; k++)
+			ok = (unsigned char)text[k] > 0x20 && text[k] != 0x7f;
+		if (!ok || !((b - a > 7 && strncasecmp(text + a, "http://", 7) == 0) ||
+		             (b - a > 8 && strncasecmp(text + a, "https://", 8) == 0)))
+			continue;
+		*url = copa_xstrndup(text + a, b - a);
+		return 0;
+	}
+	return copa_err_set(err, COPA_E_INPUT, "the mirrorlist names no http(s) mirror");
+}
+
+/* The base URL of a repository without baseurl, from its mirrorlist. */
+static char *from_mirrorlist(struct ctx *c, const struct copa_rpm_repo *r, struct copa_err *err)
+{
+	_cleanup_free_ char *what = copa_xasprintf("mirrorlist of repository '%s'", r->id);
+	_cleanup_free_ char *path = NULL;
+	struct copa_buf text = COPA_BUF_INIT;
+	char *url = NULL;
+
+	path = fetch_small(c, r->mirrorlist, COPA_RPM_MIRRORLIST_MAX, what, NULL, err);
+	if (!path ||
+	    copa_fs_read_file(AT_FDCWD, path, COPA_RPM_MIRRORLIST_MAX, &text, err) < 0 ||
+	    copa_rpm_mirrorlist_first(text.p ? text.p : "", text.len, &url, err) < 0)
+		copa_err_wrap(err, "repository '%s' (%s): mirrorlist '%s'", r->id, r->where,
+		              r->mirrorlist);
+	if (path)
+		unlink(path);
+	copa_buf_release(&text);
+	return url;
+}
+
 static bool id_char(char ch)
 {
 	return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -372,16 +421,26 @@ static int add_source(struct ctx *c, Pool *pool, const struct copa_rpm_repo *r, 
                       struct copa_rpm_sources *out, struct copa_err *err)
 {
 	struct copa_rpm_source *src;
+	_cleanup_free_ char *mirror = NULL;
 	const char *url;
 
 	if (!r->enabled)
 		return 0;
 	url = r->baseurls && r->baseurls[0] ? r->baseurls[0] : NULL;
+	if (!url && r->mirrorlist &&
+	    (has_scheme(r->mirrorlist, "http") || has_scheme(r->mirrorlist, "https"))) {
+		mirror = from_mirrorlist(c, r, err);
+		if (!mirror)
+			return -1;
+		url = mirror;
+		copa_debug(c->o->out, "repository '%s': mirror %s", r->id, url);
+	}
 	if (!url)
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
-		                    "repository '%s' (%s) has only a %s, which copa does not "
-		                    "follow: name a mirror with --repo %s=URL",
-		                    r->id, r->where, r->metalink ? "metalink" : "mirrorlist", r->id);
+		                    "repository '%s' (%s) has only a %s copa does not follow: "
+		                    "name a mirror with --repo %s=URL",
+		                    r->id, r->where, r->metalink ? "metalink" : "non-http mirrorlist",
+		                    r->id);
 	if (!has_scheme(url, "http") && !has_scheme(url, "https"))
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
 		                    "repository '%s' (%s) is at '%s': copa reads http(s) "

@@ -13,9 +13,11 @@
  * content-addressed cache by the sha256 that repomd.xml gives it.
  *
  * A repository with gpgcheck turned off is refused unless the caller allows
- * insecure repositories (--allow-insecure-repo). mirrorlist/metalink-only
- * repositories are refused by name (give a mirror with --repo). Callers: the
- * rpm family adapter (pm.c). Single-threaded.
+ * insecure repositories (--allow-insecure-repo). A repository without
+ * baseurl uses the first http(s) mirror its mirrorlist names (dnf tries them
+ * in order; copa takes the first); metalink-only repositories are refused by
+ * name (give a mirror with --repo). Callers: the rpm family adapter (pm.c).
+ * Single-threaded.
  */
 #ifndef COPA_PKG_RPM_RPMREPO_H
 #define COPA_PKG_RPM_RPMREPO_H
@@ -34,6 +36,7 @@
 
 #define COPA_RPM_KEY_MAX  (1u << 20) /* one key file */
 #define COPA_RPM_KEYS_MAX 64         /* keys of one repository */
+#define COPA_RPM_MIRRORLIST_MAX (1u << 20)
 
 /* One repository in use. */
 struct copa_rpm_source {
@@ -77,5 +80,13 @@ struct copa_rpmrepo_opts {
  */
 int copa_rpmrepo_load(Pool *pool, const struct copa_rpmrepo_opts *o, struct copa_rpm_sources *out,
                       struct copa_err *err);
+
+/*
+ * The first mirror of a mirrorlist (n bytes of text: one URL a line, blank
+ * lines and '#' comments skipped, as dnf reads it) that is an http(s) URL
+ * without blanks or control characters; *url is malloc'd. COPA_E_INPUT when
+ * there is none.
+ */
+int copa_rpm_mirrorlist_first(const char *text, size_t n, char **url, struct copa_err *err);
 
 #endif
