@@ -61,16 +61,11 @@ static int theirs(const char *text, uint8_t out[COPA_RPMCAPS_XATTR_LEN])
 }
 
 static const char *const cases[] = {
-    "cap_net_raw=ep",
-    "cap_net_admin,cap_net_raw=ep",
-    "cap_setuid,cap_setgid+ep",
-    "cap_net_bind_service+p",
-    "cap_sys_admin=eip",
-    "cap_chown+i cap_kill+ep",
-    "= cap_net_raw+ep",
-    "cap_checkpoint_restore,cap_bpf,cap_perfmon=ep",
-    "all=p cap_sys_admin-p",
-    "cap_dac_override=p cap_dac_override+e",
+    "cap_net_raw=ep",           "cap_net_admin,cap_net_raw=ep",
+    "cap_setuid,cap_setgid+ep", "cap_net_bind_service+p",
+    "cap_sys_admin=eip",        "cap_chown+i cap_kill+ep",
+    "= cap_net_raw+ep",         "cap_checkpoint_restore,cap_bpf,cap_perfmon=ep",
+    "all=p cap_sys_admin-p",    "cap_dac_override=p cap_dac_override+e",
 };
 
 static void against_setcap(void **state)
@@ -111,8 +106,8 @@ static void fixed_values(void **state)
 
 static void refused(void **state)
 {
-	static const char *const bad[] = {"cap_nonsense=ep", "cap_net_raw", "cap_net_raw=eq",
-	                                  ",=ep",           "99=p",        "cap_net_raw=ep;x"};
+	static const char *const bad[] = {
+	    "cap_nonsense=ep", "cap_net_raw", "cap_net_raw=eq", ",=ep", "99=p", "cap_net_raw=ep;x"};
 	uint8_t a[COPA_RPMCAPS_XATTR_LEN];
 	char big[COPA_RPMCAPS_TEXT_MAX + 2];
 

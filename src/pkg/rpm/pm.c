@@ -271,17 +271,17 @@ static const char *releasever(Pool *pool, const struct copa_osrelease *os)
 		return os && os->version_id ? os->version_id : NULL;
 	FOR_REPO_SOLVABLES(pool->installed, p, s)
 	{
-			for (Id *pp = s->provides ? s->repo->idarraydata + s->provides : NULL; pp && *pp;
-			     pp++) {
-				Reldep *rd;
+		for (Id *pp = s->provides ? s->repo->idarraydata + s->provides : NULL; pp && *pp;
+		     pp++) {
+			Reldep *rd;
 
-				if (!ISRELDEP(*pp))
-					continue;
-				rd = GETRELDEP(pool, *pp);
-				if (rd->name == want)
-					return pool_id2str(pool, rd->evr);
-			}
+			if (!ISRELDEP(*pp))
+				continue;
+			rd = GETRELDEP(pool, *pp);
+			if (rd->name == want)
+				return pool_id2str(pool, rd->evr);
 		}
+	}
 	return os && os->version_id ? os->version_id : NULL;
 }
 
@@ -447,8 +447,8 @@ static int rpm_finish(struct copa_pm *pm, struct copa_err *err)
 	if (!r->apply)
 		return 0;
 	if (r->distroless)
-		return copa_rpm_apply_manifests(r->apply, &r->mf, COPA_RPMMF2_PATH, COPA_RPMMF1_PATH,
-		                                err);
+		return copa_rpm_apply_manifests(r->apply, &r->mf, COPA_RPMMF2_PATH,
+		                                COPA_RPMMF1_PATH, err);
 	return copa_rpm_apply_finish(r->apply, err);
 }
 
@@ -488,8 +488,8 @@ static int verify_manifests(struct rpm_pm *r, const bool *applied, char **versio
 		}
 		if (!versions[i]) {
 			copa_err_set(err, COPA_E_VERIFY,
-			             "package '%s' %s is not in the patched rpm manifests", pk->name,
-			             pk->version);
+			             "package '%s' %s is not in the patched rpm manifests",
+			             pk->name, pk->version);
 			goto out;
 		}
 	}

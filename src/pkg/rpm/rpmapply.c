@@ -34,9 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define OWNERS_MAX   (16u << 20)
-#define CONFIG_MAX   (64u << 20) /* a %config file of the image hashed for comparison */
-#define RPM_ENTRIES  1000000     /* files of one package */
+#define OWNERS_MAX  (16u << 20)
+#define CONFIG_MAX  (64u << 20) /* a %config file of the image hashed for comparison */
+#define RPM_ENTRIES 1000000     /* files of one package */
 
 struct done_pkg {
 	char *path;
@@ -108,8 +108,7 @@ static void owner_from_name(const struct copa_buf *db, const char *name, uint32_
 	}
 }
 
-struct copa_rpm_apply *copa_rpm_apply_new(const struct copa_rpm_apply_opts *o,
-                                          struct copa_err *err)
+struct copa_rpm_apply *copa_rpm_apply_new(const struct copa_rpm_apply_opts *o, struct copa_err *err)
 {
 	struct copa_rpm_apply *a = copa_xcalloc(1, sizeof(*a));
 	const char *files[] = {"etc/passwd", "etc/group"};
@@ -521,8 +520,9 @@ static char *config_target(struct pkgctx *c, rpmfi fi, const char *canon, const 
 	if (!mine || (old && strcmp(mine, old) == 0) || (newd && strcmp(mine, newd) == 0))
 		return copa_xstrdup(canon);
 	if (rpmfiFFlags(fi) & RPMFILE_NOREPLACE) {
-		copa_warn(c->a->o.out, "%s: '%s' was changed in the image: kept, the new version "
-		                       "written as '%s.rpmnew'",
+		copa_warn(c->a->o.out,
+		          "%s: '%s' was changed in the image: kept, the new version "
+		          "written as '%s.rpmnew'",
 		          c->label, canon, canon);
 		return copa_xasprintf("%s.rpmnew", canon);
 	}
@@ -538,8 +538,8 @@ static char *config_target(struct pkgctx *c, rpmfi fi, const char *canon, const 
 	it->mtime = e->mtime;
 	it->size = b.len;
 	it->inline_data = copa_buf_detach(&b, NULL);
-	copa_warn(c->a->o.out, "%s: '%s' was changed in the image: saved as '%s.rpmsave'",
-	          c->label, canon, canon);
+	copa_warn(c->a->o.out, "%s: '%s' was changed in the image: saved as '%s.rpmsave'", c->label,
+	          canon, canon);
 	return copa_xstrdup(canon);
 }
 
@@ -634,8 +634,9 @@ static int unpack(struct pkgctx *c, rpmfiles files, FD_t pfd, struct copa_err *e
 			it->rdev_minor = minor(rdev);
 		} else if (S_ISREG(mode)) {
 			const char *caps = rpmfiFCaps(fi);
-			int hc = caps && *caps ? copa_rpmcaps_xattr(caps, strlen(caps), it->caps, err)
-			                       : 0;
+			int hc = caps && *caps
+			             ? copa_rpmcaps_xattr(caps, strlen(caps), it->caps, err)
+			             : 0;
 
 			if (hc < 0) {
 				rc = copa_err_wrap(err, "package '%s': '%s'", c->label, it->path);
@@ -648,7 +649,8 @@ static int unpack(struct pkgctx *c, rpmfiles files, FD_t pfd, struct copa_err *e
 				if ((rc = stage_content(c, fi, it, err)) < 0)
 					break;
 			} else {
-				/* a hard link whose content came with an earlier member of its set */
+				/* a hard link whose content came with an earlier member of its set
+				 */
 				const int *links = NULL;
 				uint32_t nl = rpmfiFLinks(fi, &links);
 				long first = -1;
@@ -893,7 +895,8 @@ static int run_justdb(struct copa_rpm_apply *a, struct copa_err *err)
 	                      RPMTRANS_FLAG_NOTRIGGERS | RPMTRANS_FLAG_NOPLUGINS |
 	                      RPMTRANS_FLAG_NOCONTEXTS | RPMTRANS_FLAG_NOFILEDIGEST);
 	if (rpmtsOpenDB(ts, O_RDWR) != 0) {
-		rc = copa_err_set(err, COPA_E_IO, "librpm cannot open the database copy for writing: %s",
+		rc = copa_err_set(err, COPA_E_IO,
+		                  "librpm cannot open the database copy for writing: %s",
 		                  s.errors ? s.first_error : "no reason given");
 		goto out;
 	}
@@ -906,7 +909,8 @@ static int run_justdb(struct copa_rpm_apply *a, struct copa_err *err)
 			Fclose(fd);
 		if ((r != RPMRC_OK && r != RPMRC_NOKEY && r != RPMRC_NOTTRUSTED) || !h) {
 			headerFree(h);
-			rc = copa_err_set(err, COPA_E_IO, "cannot read '%s' again", a->done[i].path);
+			rc =
+			    copa_err_set(err, COPA_E_IO, "cannot read '%s' again", a->done[i].path);
 			goto out;
 		}
 		if (rpmtsAddInstallElement(ts, h, (fnpyKey)a->done[i].path, a->done[i].upgrade,
@@ -949,8 +953,7 @@ static char *hdr_str(Header h, rpmTagVal tag)
 }
 
 /* The manifest entry of a package file, as the Azure Linux toolkit writes it. */
-static int entry_of(const char *path, int64_t now, struct copa_rpmmf_entry *e,
-                    struct copa_err *err)
+static int entry_of(const char *path, int64_t now, struct copa_rpmmf_entry *e, struct copa_err *err)
 {
 	rpmts ts = rpmtsCreate();
 	FD_t fd = Fopen(path, "r.ufdio");
@@ -1009,8 +1012,8 @@ static int put_manifest(struct copa_rpm_apply *a, const char *path, const struct
 	return copa_pkgfs_put(a->o.view, a->o.builder, &e, true, err);
 }
 
-int copa_rpm_apply_manifests(struct copa_rpm_apply *a, struct copa_rpmmf *mf,
-                             const char *path2, const char *path1, struct copa_err *err)
+int copa_rpm_apply_manifests(struct copa_rpm_apply *a, struct copa_rpmmf *mf, const char *path2,
+                             const char *path1, struct copa_err *err)
 {
 	struct copa_rpmlib s;
 	struct copa_buf two = COPA_BUF_INIT, one = COPA_BUF_INIT;
@@ -1048,10 +1051,10 @@ int copa_rpm_apply_manifests(struct copa_rpm_apply *a, struct copa_rpmmf *mf,
 		}
 	}
 	copa_rpmlib_end(&s);
-	if (rc == 0 && (copa_rpmmf_write(mf, &two, err) < 0 ||
-	                copa_rpmmf_write1(mf, &one, err) < 0 ||
-	                put_manifest(a, path2, &two, now, err) < 0 ||
-	                put_manifest(a, path1, &one, now, err) < 0))
+	if (rc == 0 &&
+	    (copa_rpmmf_write(mf, &two, err) < 0 || copa_rpmmf_write1(mf, &one, err) < 0 ||
+	     put_manifest(a, path2, &two, now, err) < 0 ||
+	     put_manifest(a, path1, &one, now, err) < 0))
 		rc = -1;
 	copa_buf_release(&two);
 	copa_buf_release(&one);

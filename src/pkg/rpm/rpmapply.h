@@ -83,8 +83,8 @@ int copa_rpm_apply_package(struct copa_rpm_apply *a, const struct copa_rpm_apply
  * files go into the layer at path2 and path1 (canonical paths in the image).
  */
 struct copa_rpmmf;
-int copa_rpm_apply_manifests(struct copa_rpm_apply *a, struct copa_rpmmf *mf,
-                             const char *path2, const char *path1, struct copa_err *err);
+int copa_rpm_apply_manifests(struct copa_rpm_apply *a, struct copa_rpmmf *mf, const char *path2,
+                             const char *path1, struct copa_err *err);
 
 /* Writes the database of everything applied into the layer (nothing when nothing was). */
 int copa_rpm_apply_finish(struct copa_rpm_apply *a, struct copa_err *err);

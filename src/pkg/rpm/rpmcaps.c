@@ -11,16 +11,46 @@
 
 /* Linux capability numbers 0..40 (linux/capability.h), by libcap's names without "cap_". */
 static const char *const names[] = {
-    "chown",           "dac_override",   "dac_read_search", "fowner",
-    "fsetid",          "kill",           "setgid",          "setuid",
-    "setpcap",         "linux_immutable", "net_bind_service", "net_broadcast",
-    "net_admin",       "net_raw",        "ipc_lock",        "ipc_owner",
-    "sys_module",      "sys_rawio",      "sys_chroot",      "sys_ptrace",
-    "sys_pacct",       "sys_admin",      "sys_boot",        "sys_nice",
-    "sys_resource",    "sys_time",       "sys_tty_config",  "mknod",
-    "lease",           "audit_write",    "audit_control",   "setfcap",
-    "mac_override",    "mac_admin",      "syslog",          "wake_alarm",
-    "block_suspend",   "audit_read",     "perfmon",         "bpf",
+    "chown",
+    "dac_override",
+    "dac_read_search",
+    "fowner",
+    "fsetid",
+    "kill",
+    "setgid",
+    "setuid",
+    "setpcap",
+    "linux_immutable",
+    "net_bind_service",
+    "net_broadcast",
+    "net_admin",
+    "net_raw",
+    "ipc_lock",
+    "ipc_owner",
+    "sys_module",
+    "sys_rawio",
+    "sys_chroot",
+    "sys_ptrace",
+    "sys_pacct",
+    "sys_admin",
+    "sys_boot",
+    "sys_nice",
+    "sys_resource",
+    "sys_time",
+    "sys_tty_config",
+    "mknod",
+    "lease",
+    "audit_write",
+    "audit_control",
+    "setfcap",
+    "mac_override",
+    "mac_admin",
+    "syslog",
+    "wake_alarm",
+    "block_suspend",
+    "audit_read",
+    "perfmon",
+    "bpf",
     "checkpoint_restore",
 };
 
@@ -105,9 +135,10 @@ int copa_rpmcaps_xattr(const char *text, size_t n, uint8_t out[COPA_RPMCAPS_XATT
 				while (b < i && text[b] != ',')
 					b++;
 				if (b == a || add_name(text + a, b - a, &mask, err) < 0)
-					return b == a ? copa_err_set(err, COPA_E_INPUT,
-					                             "file capabilities: empty name")
-					              : copa_err_wrap(err, "file capabilities");
+					return b == a
+					           ? copa_err_set(err, COPA_E_INPUT,
+					                          "file capabilities: empty name")
+					           : copa_err_wrap(err, "file capabilities");
 				a = b + 1;
 			}
 		}

@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COPA_RPMCAPS_TEXT_MAX 4096
+#define COPA_RPMCAPS_TEXT_MAX  4096
 #define COPA_RPMCAPS_XATTR_LEN 20 /* VFS_CAP_REVISION_2 */
 
 /*

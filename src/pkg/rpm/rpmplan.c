@@ -20,8 +20,12 @@
 
 /* dnf's default installonlypkgs (libdnf ConfigMain). */
 static const char *const installonly[] = {
-    "kernel",           "kernel-PAE",           "installonlypkg(kernel)",
-    "installonlypkg(kernel-module)", "installonlypkg(vm)", "multiversion(kernel)",
+    "kernel",
+    "kernel-PAE",
+    "installonlypkg(kernel)",
+    "installonlypkg(kernel-module)",
+    "installonlypkg(vm)",
+    "multiversion(kernel)",
 };
 
 int copa_rpm_pool_installed(Pool *pool, const char *root, size_t expect, struct copa_out *out,
@@ -89,7 +93,8 @@ static Id installed_named(Pool *pool, Id name)
 	{
 		if (s->name != name)
 			continue;
-		if (!best || pool_evrcmp(pool, s->evr, pool->solvables[best].evr, EVRCMP_COMPARE) > 0)
+		if (!best ||
+		    pool_evrcmp(pool, s->evr, pool->solvables[best].evr, EVRCMP_COMPARE) > 0)
 			best = p;
 	}
 	return best;
@@ -105,10 +110,11 @@ static Id best_available(Pool *pool, Id ip)
 	{
 		Solvable *s = pool->solvables + p;
 
-		if (s->repo == pool->installed || s->name != is->name || !arch_ok(s->arch, is->arch) ||
-		    !pool_installable(pool, s))
+		if (s->repo == pool->installed || s->name != is->name ||
+		    !arch_ok(s->arch, is->arch) || !pool_installable(pool, s))
 			continue;
-		if (!best || pool_evrcmp(pool, s->evr, pool->solvables[best].evr, EVRCMP_COMPARE) > 0)
+		if (!best ||
+		    pool_evrcmp(pool, s->evr, pool->solvables[best].evr, EVRCMP_COMPARE) > 0)
 			best = p;
 	}
 	return best;
@@ -162,8 +168,9 @@ static int request(Pool *pool, const struct copa_pm_request *rq, struct copa_pm_
 		return copa_err_wrap(err, "package '%s'", rq->name);
 	if (rq->fixed_version && (!newer || c < 0)) {
 		r->outcome = COPA_PM_NOT_AVAILABLE;
-		r->reason = best ? copa_xasprintf("the repositories offer at most %s", evr(pool, best))
-		                 : copa_xstrdup("the repositories do not offer this package");
+		r->reason =
+		    best ? copa_xasprintf("the repositories offer at most %s", evr(pool, best))
+		         : copa_xstrdup("the repositories do not offer this package");
 		return 0;
 	}
 	r->outcome = COPA_PM_UPDATED;
@@ -233,9 +240,9 @@ static int fill_pkg(Pool *pool, const struct copa_rpm_sources *src, Transaction 
 	return 0;
 }
 
-int copa_rpm_plan(Pool *pool, const struct copa_rpm_sources *src,
-                  const struct copa_pm_request *req, size_t n, struct copa_pm_plan *plan,
-                  struct copa_rpm_step **steps_out, struct copa_out *out, struct copa_err *err)
+int copa_rpm_plan(Pool *pool, const struct copa_rpm_sources *src, const struct copa_pm_request *req,
+                  size_t n, struct copa_pm_plan *plan, struct copa_rpm_step **steps_out,
+                  struct copa_out *out, struct copa_err *err)
 {
 	Queue job;
 	Solver *solv = NULL;
@@ -272,8 +279,8 @@ int copa_rpm_plan(Pool *pool, const struct copa_rpm_sources *src,
 		_cleanup_free_ char *why = problems_text(solv, nprob);
 
 		if (!req) {
-			copa_err_set(err, COPA_E_PACKAGE, "the updates cannot be installed together: %s",
-			             why);
+			copa_err_set(err, COPA_E_PACKAGE,
+			             "the updates cannot be installed together: %s", why);
 			goto out;
 		}
 		for (size_t i = 0; i < plan->n_results; i++)
@@ -305,8 +312,8 @@ int copa_rpm_plan(Pool *pool, const struct copa_rpm_sources *src,
 			}
 			continue;
 		}
-		if (fill_pkg(pool, src, trans, p, &plan->pkgs[plan->n_pkgs],
-		             &steps[plan->n_pkgs], err) < 0) {
+		if (fill_pkg(pool, src, trans, p, &plan->pkgs[plan->n_pkgs], &steps[plan->n_pkgs],
+		             err) < 0) {
 			plan->n_pkgs++;
 			goto out;
 		}

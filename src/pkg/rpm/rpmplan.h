@@ -47,9 +47,9 @@ struct copa_rpm_step {
  * trouble is an outcome; a transaction libsolv cannot solve for everything
  * (no requests) or a checksum copa cannot verify is an error.
  */
-int copa_rpm_plan(Pool *pool, const struct copa_rpm_sources *src,
-                  const struct copa_pm_request *req, size_t n, struct copa_pm_plan *plan,
-                  struct copa_rpm_step **steps, struct copa_out *out, struct copa_err *err);
+int copa_rpm_plan(Pool *pool, const struct copa_rpm_sources *src, const struct copa_pm_request *req,
+                  size_t n, struct copa_pm_plan *plan, struct copa_rpm_step **steps,
+                  struct copa_out *out, struct copa_err *err);
 
 void copa_rpm_steps_free(struct copa_rpm_step *steps, size_t n);
 

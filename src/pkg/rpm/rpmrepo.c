@@ -117,8 +117,8 @@ static int load_keys(struct ctx *c, const struct copa_rpm_repo *r, struct copa_r
 		int rc;
 
 		if (has_scheme(k, "file")) {
-			rc = copa_view_read(c->o->view, k + strlen("file://"), COPA_RPM_KEY_MAX, &raw,
-			                    err);
+			rc = copa_view_read(c->o->view, k + strlen("file://"), COPA_RPM_KEY_MAX,
+			                    &raw, err);
 			if (rc < 0 && err->code == COPA_E_NOTFOUND) {
 				/* dnf warns and carries on with the other keys */
 				copa_warn(c->o->out, "key %s is not in the image", what);
@@ -127,7 +127,8 @@ static int load_keys(struct ctx *c, const struct copa_rpm_repo *r, struct copa_r
 				continue;
 			}
 		} else if (has_scheme(k, "https") || has_scheme(k, "http")) {
-			_cleanup_free_ char *p = fetch_small(c, k, COPA_RPM_KEY_MAX, what, NULL, err);
+			_cleanup_free_ char *p =
+			    fetch_small(c, k, COPA_RPM_KEY_MAX, what, NULL, err);
 
 			rc = p ? copa_fs_read_file(AT_FDCWD, p, COPA_RPM_KEY_MAX, &raw, err) : -1;
 			if (p)
@@ -148,7 +149,8 @@ static int load_keys(struct ctx *c, const struct copa_rpm_repo *r, struct copa_r
 	for (size_t i = 0; c->o->keyrings && c->o->keyrings[i]; i++) {
 		struct copa_buf raw = COPA_BUF_INIT;
 		_cleanup_free_ char *what = copa_xasprintf("'%s'", c->o->keyrings[i]);
-		int rc = copa_fs_read_file(AT_FDCWD, c->o->keyrings[i], COPA_RPM_KEY_MAX, &raw, err);
+		int rc =
+		    copa_fs_read_file(AT_FDCWD, c->o->keyrings[i], COPA_RPM_KEY_MAX, &raw, err);
 
 		if (rc == 0)
 			rc = add_key(src, &raw, what, err);
@@ -174,9 +176,7 @@ static int verify_repomd(struct ctx *c, const struct copa_rpm_source *src, const
                          const char *sig, struct copa_err *err)
 {
 	struct copa_buf ring = COPA_BUF_INIT;
-	struct copa_gpgv_req req = {.workdir = c->o->work,
-	                            .signed_path = sig,
-	                            .data_path = xml};
+	struct copa_gpgv_req req = {.workdir = c->o->work, .signed_path = sig, .data_path = xml};
 	struct copa_gpgv_status st;
 	char why[256];
 	int rc;
@@ -190,10 +190,10 @@ static int verify_repomd(struct ctx *c, const struct copa_rpm_source *src, const
 		return copa_err_wrap(err, "cannot verify 'repomd.xml' of repository '%s'", src->id);
 	if (st.verdict != COPA_GPGV_GOOD) {
 		copa_gpgv_describe(&st, why, sizeof(why));
-		return copa_err_set(err, COPA_E_VERIFY,
-		                    "cannot verify 'repomd.xml' of repository '%s': %s%s%s", src->id,
-		                    why, src->keys_desc && *src->keys_desc ? "; keys from " : "",
-		                    src->keys_desc ? src->keys_desc : "");
+		return copa_err_set(
+		    err, COPA_E_VERIFY, "cannot verify 'repomd.xml' of repository '%s': %s%s%s",
+		    src->id, why, src->keys_desc && *src->keys_desc ? "; keys from " : "",
+		    src->keys_desc ? src->keys_desc : "");
 	}
 	return 0;
 }
@@ -360,8 +360,7 @@ static char *from_mirrorlist(struct ctx *c, const struct copa_rpm_repo *r, struc
 	char *url = NULL;
 
 	path = fetch_small(c, r->mirrorlist, COPA_RPM_MIRRORLIST_MAX, what, NULL, err);
-	if (!path ||
-	    copa_fs_read_file(AT_FDCWD, path, COPA_RPM_MIRRORLIST_MAX, &text, err) < 0 ||
+	if (!path || copa_fs_read_file(AT_FDCWD, path, COPA_RPM_MIRRORLIST_MAX, &text, err) < 0 ||
 	    copa_rpm_mirrorlist_first(text.p ? text.p : "", text.len, &url, err) < 0)
 		copa_err_wrap(err, "repository '%s' (%s): mirrorlist '%s'", r->id, r->where,
 		              r->mirrorlist);
@@ -402,8 +401,8 @@ static int parse_user_repos(const struct copa_rpmrepo_opts *o, const struct copa
 				                          err);
 			copa_buf_release(&text);
 			if (rc < 0)
-				return copa_err_wrap(err,
-				                     "--repo '%s' (NAME=URL or a .repo file)", s);
+				return copa_err_wrap(err, "--repo '%s' (NAME=URL or a .repo file)",
+				                     s);
 		}
 	}
 	return 0;
@@ -439,8 +438,8 @@ static int add_source(struct ctx *c, Pool *pool, const struct copa_rpm_repo *r, 
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
 		                    "repository '%s' (%s) has only a %s copa does not follow: "
 		                    "name a mirror with --repo %s=URL",
-		                    r->id, r->where, r->metalink ? "metalink" : "non-http mirrorlist",
-		                    r->id);
+		                    r->id, r->where,
+		                    r->metalink ? "metalink" : "non-http mirrorlist", r->id);
 	if (!has_scheme(url, "http") && !has_scheme(url, "https"))
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
 		                    "repository '%s' (%s) is at '%s': copa reads http(s) "
@@ -459,8 +458,9 @@ static int add_source(struct ctx *c, Pool *pool, const struct copa_rpm_repo *r, 
 	src->base = copa_xasprintf("%s%s", url, url[strlen(url) - 1] == '/' ? "" : "/");
 	src->gpgcheck = !r->gpgcheck_off;
 	if (r->gpgcheck_off)
-		copa_warn(c->o->out, "repository '%s': package signatures not checked (gpgcheck=0, "
-		                     "--allow-insecure-repo)",
+		copa_warn(c->o->out,
+		          "repository '%s': package signatures not checked (gpgcheck=0, "
+		          "--allow-insecure-repo)",
 		          r->id);
 	if (load_keys(c, r, src, err) < 0)
 		return -1;
@@ -485,8 +485,7 @@ int copa_rpmrepo_load(Pool *pool, const struct copa_rpmrepo_opts *o, struct copa
 	    (basearch && copa_rpm_vars_set(&vars, "basearch", basearch, err) < 0) ||
 	    (o->arch && copa_rpm_vars_set(&vars, "arch", o->arch, err) < 0))
 		goto out;
-	if (!o->repos_replace &&
-	    copa_rpm_repos_read_view(o->view, &vars, &img, o->out, err) < 0)
+	if (!o->repos_replace && copa_rpm_repos_read_view(o->view, &vars, &img, o->out, err) < 0)
 		goto out;
 	if (parse_user_repos(o, &vars, &user, err) < 0)
 		goto out;

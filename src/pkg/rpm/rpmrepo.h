@@ -34,15 +34,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define COPA_RPM_KEY_MAX  (1u << 20) /* one key file */
-#define COPA_RPM_KEYS_MAX 64         /* keys of one repository */
+#define COPA_RPM_KEY_MAX        (1u << 20) /* one key file */
+#define COPA_RPM_KEYS_MAX       64         /* keys of one repository */
 #define COPA_RPM_MIRRORLIST_MAX (1u << 20)
 
 /* One repository in use. */
 struct copa_rpm_source {
 	char *id;
-	char *base;     /* base URL, ending in '/' */
-	bool gpgcheck;  /* package signatures are checked (off only when allowed) */
+	char *base;            /* base URL, ending in '/' */
+	bool gpgcheck;         /* package signatures are checked (off only when allowed) */
 	struct copa_buf *keys; /* binary OpenPGP public keys, one per entry */
 	size_t n_keys;
 	char *keys_desc; /* where the keys came from, for messages */
