@@ -55,6 +55,7 @@ def spec_hello(ver, rel):
 echo {ver} > %{{buildroot}}/usr/share/copa-hello/version
 echo "setting = {ver}" > %{{buildroot}}/etc/copa-hello.conf
 echo "plain = {ver}" > %{{buildroot}}/etc/copa-plain.conf
+echo "same in every version" > %{{buildroot}}/etc/copa-same.conf
 echo "secret {ver}" > %{{buildroot}}/usr/share/copa-hello/owned
 echo "linked {ver}" > %{{buildroot}}/usr/share/copa-hello/a
 ln %{{buildroot}}/usr/share/copa-hello/a %{{buildroot}}/usr/share/copa-hello/b
@@ -68,6 +69,7 @@ ln -s ../share/copa-hello/version %{{buildroot}}/usr/bin/copa-hello-version
 /usr/bin/copa-hello-version
 %config(noreplace) /etc/copa-hello.conf
 %config /etc/copa-plain.conf
+%config(noreplace) /etc/copa-same.conf
 %ghost /var/log/copa-hello.log
 """
     if ver == "1.0":
@@ -228,6 +230,7 @@ def rpmworld(tmp_path_factory):
     (root / "etc/group").write_text("root:x:0:\ncopa:x:1234:\n")
     (root / "etc/copa-hello.conf").write_text("setting = mine\n")
     (root / "etc/copa-plain.conf").write_text("plain = mine\n")
+    (root / "etc/copa-same.conf").write_text("same, but mine\n")
     (root / "etc/pki/rpm-gpg").mkdir(parents=True)
     shutil.copy(w.key.armored, root / "etc/pki/rpm-gpg/RPM-GPG-KEY-copa")
     (root / "etc/yum.repos.d").mkdir(parents=True)
@@ -314,6 +317,10 @@ def test_update_all(copa, rpmworld, tmp_path):
     # plain %config changed in the image: replaced, the image's saved
     assert (rootfs / "etc/copa-plain.conf").read_text() == "plain = 1.1\n"
     assert (rootfs / "etc/copa-plain.conf.rpmsave").read_text() == "plain = mine\n"
+    # a changed config file the package did not change: kept, nothing written (as rpm)
+    assert (rootfs / "etc/copa-same.conf").read_text() == "same, but mine\n"
+    assert not (rootfs / "etc/copa-same.conf.rpmnew").exists()
+    assert "etc/copa-same.conf" not in members
     # owners by name through the image's passwd/group, modes, links, %ghost
     m = members["usr/share/copa-hello/owned"]
     assert (m.uid, m.gid, m.mode & 0o7777) == (1234, 1234, 0o640)

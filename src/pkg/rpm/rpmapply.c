@@ -507,7 +507,7 @@ static char *image_digest(struct copa_rpm_apply *a, const char *path, int algo)
  * path.rpmsave (an item added).
  */
 static char *config_target(struct pkgctx *c, rpmfi fi, const char *canon, const char *rel,
-                           struct copa_err *err)
+                           bool *skip, struct copa_err *err)
 {
 	int algo = 0;
 	_cleanup_free_ char *newd = rpmfiFDigestHex(fi, &algo);
@@ -517,8 +517,14 @@ static char *config_target(struct pkgctx *c, rpmfi fi, const char *canon, const 
 	struct item *it;
 	struct copa_buf b = COPA_BUF_INIT;
 
+	*skip = false;
 	if (!mine || (old && strcmp(mine, old) == 0) || (newd && strcmp(mine, newd) == 0))
 		return copa_xstrdup(canon);
+	if (old && newd && strcmp(old, newd) == 0) {
+		/* the package did not change it: rpm keeps the image's file, writes nothing */
+		*skip = true;
+		return copa_xstrdup(canon);
+	}
 	if (rpmfiFFlags(fi) & RPMFILE_NOREPLACE) {
 		copa_warn(c->a->o.out,
 		          "%s: '%s' was changed in the image: kept, the new version "
@@ -608,11 +614,16 @@ static int unpack(struct pkgctx *c, rpmfiles files, FD_t pfd, struct copa_err *e
 		if (S_ISREG(mode) && (rpmfiFFlags(fi) & RPMFILE_CONFIG) && ve &&
 		    ve->type == COPA_FT_REG) {
 			/* may add the .rpmsave item first */
-			char *target = config_target(c, fi, canon, rel, err);
+			bool skip = false;
+			char *target = config_target(c, fi, canon, rel, &skip, err);
 
 			if (!target) {
 				rc = -1;
 				break;
+			}
+			if (skip) {
+				free(target);
+				continue;
 			}
 			it = new_item(c);
 			it->path = target;
