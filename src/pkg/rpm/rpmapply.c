@@ -603,6 +603,13 @@ static int unpack(struct pkgctx *c, rpmfiles files, FD_t pfd, struct copa_err *e
 		}
 		if (rpmfiFFlags(fi) & RPMFILE_GHOST)
 			continue;
+		/* refused here, not half-way through commit: the layer would be left partial */
+		if (strncmp(strrchr(rel, '/') ? strrchr(rel, '/') + 1 : rel, ".wh.", 4) == 0) {
+			rc = copa_err_set(err, COPA_E_INPUT,
+			                  "package '%s' ships '%s', a name reserved for whiteouts",
+			                  c->label, fn);
+			break;
+		}
 		canon = copa_pathmap_path(c->a->o.view, rel, own_type, c, c->label, err);
 		if (!canon) {
 			rc = -1;
