@@ -411,11 +411,16 @@ def test_report_mode_with_epoch(copa, rpmworld, tmp_path):
     layout = tmp_path / "img"
     shutil.copytree(w.layout, layout)
     r = report(tmp_path / "r.json", [("copa-tool", "0.9-1", "0:0.9-2", "CVE-2099-0001")])
+    vex = tmp_path / "vex.json"
     copa("patch", "-i", f"oci:{layout}:1.0", "-r", r, "-s", "native", "-t", "fixed",
-         check=True)
+         "-o", vex, check=True)
     got = rpm_qa(unpack(layout, "fixed", tmp_path / "u"))
     assert got == {"copa-hello": "1.0-1", "copa-tool": "0.9-2", "copa-stay": "1.0-1",
                    "kernel": "5.14.0-1"}
+    st = json.loads(vex.read_text())["statements"]
+    assert [x["status"] for x in st] == ["fixed"]
+    subs = [c["@id"] for p in st[0]["products"] for c in p.get("subcomponents", [])]
+    assert subs == ["pkg:rpm/rocky/copa-tool@0.9-2?arch=noarch&distro=rocky-9.3"]
 
 
 def test_fixed_version_not_available(copa, rpmworld, tmp_path):
