@@ -660,8 +660,11 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 		    "images (Debian, Ubuntu, Alpine, Wolfi) for now",
 		    c->name, r->src_string, id, copa_probe_manager(&c->probe));
 	}
+	/* the report's type is canonical ("redhat"); os-release has the ID ("rhel") */
 	if (c->j->report && c->probe.os.id && c->j->report->os_type &&
-	    strcmp(c->j->report->os_type, c->probe.os.id) != 0)
+	    strcmp(c->j->report->os_type, c->probe.os.id) != 0 &&
+	    (!copa_os_lookup(c->probe.os.id) ||
+	     strcmp(c->j->report->os_type, copa_os_lookup(c->probe.os.id)->id) != 0))
 		return copa_err_set(
 		    err, COPA_E_INPUT,
 		    "report '%s' describes %s but '%s' (%s) is %s: scan the image you "

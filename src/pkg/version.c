@@ -417,7 +417,13 @@ static const char *rpm_parse(const char *v, struct rpm_evr *out)
 	return NULL;
 }
 
-/* rpm's rpmverCmp(): epoch, version, then release when both have one. */
+/*
+ * rpm's rpmverCmp() (what `rpm.vercmp` does): epoch, version, then release,
+ * where a missing release sorts below any release, whatever its text, so
+ * '1.0' < '1.0-1' and '1.0' < '1.0-.'. (rpmdsCompare's rule for dependency
+ * ranges, which skips the release when one side has none, is not the order
+ * of versions.)
+ */
 static int rpm_cmp(const struct rpm_evr *a, const struct rpm_evr *b)
 {
 	int r;
@@ -425,8 +431,10 @@ static int rpm_cmp(const struct rpm_evr *a, const struct rpm_evr *b)
 	if (a->epoch != b->epoch)
 		return a->epoch < b->epoch ? -1 : 1;
 	r = copa_rpmvercmp(a->version, b->version);
-	if (r || !a->has_release || !b->has_release)
+	if (r)
 		return r;
+	if (a->has_release != b->has_release)
+		return a->has_release ? 1 : -1;
 	return copa_rpmvercmp(a->release, b->release);
 }
 
