@@ -1,6 +1,7 @@
 /* copa patch: flags into struct copa_patch_opts, then the core pipeline. */
 #include "cli/cli.h"
 #include "core/patch.h"
+#include "image/ref.h"
 #include "util/mem.h"
 
 #include <getopt.h>
@@ -64,6 +65,30 @@ static void strv_push(const char ***v, size_t *n, const char *s)
 	(*v)[*n] = NULL;
 }
 
+/*
+ * -t is a bare tag or a full destination (the core tells them apart by a
+ * ':', '/' or '@'); either way a malformed one is a usage error, caught
+ * before the image is read.
+ */
+static int check_tag(const char *cmd, const char *tag)
+{
+	struct copa_image_ref ref;
+	struct copa_err err = COPA_ERR_INIT;
+
+	if (!strchr(tag, ':') && !strchr(tag, '/') && !strchr(tag, '@')) {
+		if (copa_ref_tag_valid(tag))
+			return 0;
+		return copa_cli_usage_error(cmd,
+		                            "invalid -t '%s': a tag is letters, digits, '_', '.' "
+		                            "and '-' (at most 128), or give a full destination",
+		                            tag);
+	}
+	if (copa_image_ref_parse(tag, &ref, &err) < 0)
+		return copa_cli_usage_error(cmd, "invalid -t '%s': %s", tag, err.msg);
+	copa_image_ref_release(&ref);
+	return 0;
+}
+
 static int run(int argc, char **argv)
 {
 	enum {
@@ -112,6 +137,7 @@ static int run(int argc, char **argv)
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
+	static const char shortopts[] = "i:r:s:t:po:f:vh";
 	struct copa_patch_opts o = {
 	    .scanner = "trivy",
 	    .tag_suffix = "patched",
@@ -129,8 +155,11 @@ static int run(int argc, char **argv)
 	enum copa_patch_result result;
 	int c, r, rc;
 
+	if (copa_cli_check_opts("patch", argc, argv, shortopts, longopts))
+		return 2;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "i:r:s:t:po:f:vh", longopts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i':
 			o.image = optarg;
@@ -154,9 +183,15 @@ static int run(int argc, char **argv)
 			free(platform_copy);
 			platform_copy = copa_xstrdup(optarg);
 			n_platforms = 0;
-			for (char *save = NULL, *tok = strtok_r(platform_copy, ",", &save); tok;
-			     tok = strtok_r(NULL, ",", &save))
+			/* Split by hand: strtok_r would pass over an empty item ("a,,b", ""). */
+			for (char *tok = platform_copy, *next; tok; tok = next) {
+				next = strchr(tok, ',');
+				if (next)
+					*next++ = '\0';
+				if (copa_cli_platform_opt("patch", tok, NULL))
+					return 2;
 				strv_push(&platforms, &n_platforms, tok);
+			}
 			break;
 		case OPT_IGNORE_ERRORS:
 			o.ignore_errors = true;
@@ -232,6 +267,8 @@ static int run(int argc, char **argv)
 		return copa_cli_usage_error("patch", "unexpected argument '%s'", argv[optind]);
 	if (!o.image)
 		return copa_cli_usage_error("patch", "-i/--image is required");
+	if (o.tag && check_tag("patch", o.tag))
+		return 2;
 	if (strcmp(o.vex_format, "openvex") != 0)
 		return copa_cli_usage_error("patch", "unsupported --format '%s' (only openvex)",
 		                            o.vex_format);

@@ -140,6 +140,8 @@ static int run(int argc, char **argv)
 	bool json = false;
 	int c, rc;
 
+	if (copa_cli_check_opts("report", argc, argv, "+s:h", longopts))
+		return 2;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {

@@ -19,7 +19,8 @@ static void usage(FILE *f)
 	           "Patch the OS packages of a container image without a daemon.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-	fprintf(f, "\nRun 'copa <command> --help' for a command's options.\n");
+	fprintf(f, "\nRun 'copa <command> --help' or 'copa help <command>' for a command's "
+	           "options;\n'copa --version' (-V) prints the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -37,11 +38,24 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* "copa help patch" is "copa patch --help", as cobra's help command does. */
+	if (!strcmp(argv[1], "help") && argc > 2) {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[2], commands[i]->name)) {
+				char *args[] = {argv[2], (char *)"--help", NULL};
+
+				return commands[i]->run(2, args);
+			}
+		fprintf(stderr, "copa: unknown command '%s'\n\n", argv[2]);
+		usage(stderr);
+		return 2;
+	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") ||
+	    !strcmp(argv[1], "version")) {
 		printf("copa %s\n", COPA_VERSION);
 		return 0;
 	}

@@ -69,3 +69,57 @@ def test_man_page_lists_every_option(copa, cmd):
     assert helped, "no options found in --help"
     missing = sorted(o for o in helped if o not in text)
     assert not missing, f"docs/copa.1 lacks {missing}"
+
+
+def test_version_short_and_help_command(copa):
+    assert copa("-V", check=True).stdout == copa("--version", check=True).stdout
+    for cmd in ("patch", "report", "inspect"):
+        assert copa("help", cmd, check=True).stdout == copa(cmd, "--help", check=True).stdout
+    p = copa("help", "frobnicate")
+    assert p.returncode == 2 and "unknown command 'frobnicate'" in p.stderr
+
+
+@pytest.mark.parametrize("cmd,args,near", [
+    # glibc would take --key for --keyring and read 'k.pem' as a keyring ...
+    ("patch", ["--keyrin", "k.pem"], "--keyring"),
+    # ... and --insecure for --insecure-registry, swallowing the next argument.
+    ("patch", ["--insecure", "-r", "x.json"], "--insecure-registry"),
+    ("patch", ["--tag-sufix", "x"], "--tag-suffix"),
+    ("patch", ["--ignore"], "--ignore-errors"),
+    ("inspect", ["--plat", "linux/arm64"], "--platform"),
+    ("report", ["--js"], "--json"),
+])
+def test_no_long_option_prefix_matching(copa, cmd, args, near):
+    """A long option must be spelled in full: a prefix or typo is a usage
+    error naming the nearest real option, never silently another option."""
+    target = {"patch": ["-i", "oci:/nonexistent:1"], "report": ["/nonexistent.json"],
+              "inspect": ["oci:/nonexistent:1"]}[cmd]
+    p = copa(cmd, *args, *target)
+    assert p.returncode == 2, p.stderr
+    assert f"unknown option '{args[0]}'" in p.stderr and f"did you mean {near}?" in p.stderr
+
+
+@pytest.mark.parametrize("args,msg", [
+    (["--frobnicate"], "unknown option '--frobnicate'"),
+    (["-Z"], "unknown option '-Z'"),
+    (["--push=yes"], "option '--push' takes no value"),
+    (["--platform", "foo"], "unknown architecture 'foo'"),
+    (["--platform", ""], "empty --platform"),
+    (["--platform", "linux/amd64,"], "empty --platform"),
+    (["--platform", "plan10/amd64"], "unknown os 'plan10'"),
+    (["-t", ":x"], "invalid -t ':x'"),
+    (["-t", ""], "invalid -t ''"),
+    (["-t", "a b"], "invalid -t 'a b'"),
+])
+def test_patch_usage_errors_exit_2(copa, args, msg):
+    """Every malformed command line is exit 2, before anything is read."""
+    p = copa("patch", "-i", "oci:/nonexistent:1", *args)
+    assert p.returncode == 2, p.stderr
+    assert msg in p.stderr
+
+
+def test_missing_option_value_is_usage_error(copa):
+    p = copa("patch", "-i")
+    assert p.returncode == 2 and "option '-i' needs a value" in p.stderr
+    p = copa("inspect", "oci:/x:1", "--timeout")
+    assert p.returncode == 2 and "option '--timeout' needs a value" in p.stderr
