@@ -241,6 +241,7 @@ static int run(int argc, char **argv)
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"progress", required_argument, NULL, OPT_PROGRESS},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"debug", no_argument, NULL, 'v'}, /* the original's name for it */
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};

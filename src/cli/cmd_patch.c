@@ -47,12 +47,21 @@ static const char usage_text[] =
     "                             COPA_INSECURE_REGISTRIES=h1,h2); loopback is always allowed\n"
     "      --ca-file FILE         extra CA certificates (PEM) for registries and repositories\n"
     "      --compression ALG      new layer compression: gzip (default), zstd, none\n"
-    "      --loader NAME          for a registry destination without --push: docker, podman\n"
+    "                             (also the original's uncompressed, estargz = gzip)\n"
+    "      --oci-dir DIR          write an OCI layout: the destination oci:DIR:TAG\n"
+    "  -l, --loader NAME          for a registry destination without --push: docker, podman\n"
     "                             or none (default: docker, then podman, when present)\n"
+    "      --exit-on-eol          fail when no report is given and the image's release is\n"
+    "                             past its security support (else a warning); from a table\n"
+    "                             shipped with copa, no network call\n"
     "      --cache-dir DIR        cache directory (default: $XDG_CACHE_HOME/copa)\n"
     "      --progress MODE        auto, tty, plain, quiet or json (default: auto)\n"
-    "  -v, --verbose              debug output\n"
+    "  -v, --verbose, --debug     debug output\n"
     "  -h, --help                 this help\n"
+    "\n"
+    "Accepted from the original copa with a one-line note (they configure BuildKit,\n"
+    "which copa does not use): -a/--addr, --cacert, --cert, --key,\n"
+    "-w/--working-folder, --force-compression, --eol-api-url.\n"
     "\n"
     "Exit status: 0 patched or nothing to patch, 1 error, 2 usage error, 130/143\n"
     "interrupted by SIGINT/SIGTERM (nothing written).\n";
@@ -89,6 +98,30 @@ static int check_tag(const char *cmd, const char *tag)
 	return 0;
 }
 
+/*
+ * The original's --oci-dir DIR as a destination: oci:DIR:TAG with -t's
+ * bare tag, else the default tag (<source tag>-<suffix>), else untagged.
+ */
+static char *oci_dir_dest(const char *dir, const char *image, const char *tag,
+                          const char *suffix)
+{
+	struct copa_image_ref ref;
+	const char *st = NULL;
+	char *dest;
+
+	if (tag)
+		return copa_xasprintf("oci:%s:%s", dir, tag);
+	if (copa_image_ref_parse(image, &ref, NULL) < 0)
+		return copa_xasprintf("oci:%s", dir);
+	if (ref.transport == COPA_TRANSPORT_OCI || ref.transport == COPA_TRANSPORT_OCI_ARCHIVE)
+		st = ref.tag;
+	else if (ref.has_ref)
+		st = ref.ref.tag;
+	dest = st ? copa_xasprintf("oci:%s:%s-%s", dir, st, suffix) : copa_xasprintf("oci:%s", dir);
+	copa_image_ref_release(&ref);
+	return dest;
+}
+
 static int run(int argc, char **argv)
 {
 	enum {
@@ -108,6 +141,14 @@ static int run(int argc, char **argv)
 		OPT_LOADER,
 		OPT_CACHE_DIR,
 		OPT_PROGRESS,
+		OPT_CACERT,
+		OPT_CERT,
+		OPT_KEY,
+		OPT_OCI_DIR,
+		OPT_FORCE_COMPRESSION,
+		OPT_DEBUG,
+		OPT_EOL_API_URL,
+		OPT_EXIT_ON_EOL,
 	};
 	static const struct option longopts[] = {
 	    {"image", required_argument, NULL, 'i'},
@@ -135,9 +176,24 @@ static int run(int argc, char **argv)
 	    {"progress", required_argument, NULL, OPT_PROGRESS},
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"exit-on-eol", no_argument, NULL, OPT_EXIT_ON_EOL},
+	    {"oci-dir", required_argument, NULL, OPT_OCI_DIR},
+	    /* The original's flags: mapped (--debug) or accepted with a note. */
+	    {"debug", no_argument, NULL, OPT_DEBUG},
+	    {"addr", required_argument, NULL, 'a'},
+	    {"cacert", required_argument, NULL, OPT_CACERT},
+	    {"cert", required_argument, NULL, OPT_CERT},
+	    {"key", required_argument, NULL, OPT_KEY},
+	    {"working-folder", required_argument, NULL, 'w'},
+	    {"force-compression", no_argument, NULL, OPT_FORCE_COMPRESSION},
+	    {"eol-api-url", required_argument, NULL, OPT_EOL_API_URL},
 	    {NULL, 0, NULL, 0},
 	};
-	static const char shortopts[] = "i:r:s:t:po:f:vh";
+	static const char shortopts[] = "i:r:s:t:po:f:l:a:w:vh";
+	const char *notes[8];
+	size_t n_notes = 0;
+	const char *oci_dir = NULL;
+	_cleanup_free_ char *oci_dest = NULL;
 	struct copa_patch_opts o = {
 	    .scanner = "trivy",
 	    .tag_suffix = "patched",
@@ -160,6 +216,8 @@ static int run(int argc, char **argv)
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (n_notes == sizeof(notes) / sizeof(notes[0]))
+			n_notes--; /* a flag repeated many times: its note once is enough */
 		switch (c) {
 		case 'i':
 			o.image = optarg;
@@ -231,20 +289,68 @@ static int run(int argc, char **argv)
 			o.ca_file = optarg;
 			break;
 		case OPT_COMPRESSION:
-			if (strcmp(optarg, "gzip") && strcmp(optarg, "zstd") &&
-			    strcmp(optarg, "none"))
-				return copa_cli_usage_error(
-				    "patch", "invalid --compression '%s' (gzip, zstd or none)",
-				    optarg);
-			o.compression = optarg;
+			/* The original's names too: uncompressed, estargz. */
+			if (!strcmp(optarg, "uncompressed")) {
+				o.compression = "none";
+			} else if (!strcmp(optarg, "estargz")) {
+				o.compression = "gzip";
+				notes[n_notes++] = "--compression estargz: the new layer is plain "
+				                   "gzip (copa writes no eStargz table of contents)";
+			} else if (strcmp(optarg, "gzip") && strcmp(optarg, "zstd") &&
+			           strcmp(optarg, "none")) {
+				return copa_cli_usage_error("patch",
+				                            "invalid --compression '%s' (gzip, zstd, "
+				                            "none or uncompressed)",
+				                            optarg);
+			} else {
+				o.compression = optarg;
+			}
 			break;
+		case 'l':
 		case OPT_LOADER:
+			if (!*optarg || !strcmp(optarg, "auto")) {
+				o.loader = NULL; /* the original's default: detect */
+				break;
+			}
 			if (strcmp(optarg, "docker") && strcmp(optarg, "podman") &&
 			    strcmp(optarg, "none"))
 				return copa_cli_usage_error(
 				    "patch", "invalid --loader '%s' (docker, podman or none)",
 				    optarg);
 			o.loader = optarg;
+			break;
+		case OPT_EXIT_ON_EOL:
+			o.exit_on_eol = true;
+			break;
+		case OPT_OCI_DIR:
+			if (!*optarg)
+				return copa_cli_usage_error("patch", "empty --oci-dir");
+			oci_dir = optarg;
+			break;
+		case OPT_DEBUG:
+			verbose = true;
+			break;
+		case 'a':
+			notes[n_notes++] = "--addr ignored: copa needs no BuildKit";
+			break;
+		case OPT_CACERT:
+		case OPT_CERT:
+		case OPT_KEY:
+			notes[n_notes++] = "--cacert/--cert/--key ignored: they are for BuildKit, "
+			                   "which copa does not use (registry TLS: --ca-file, "
+			                   "certs.d)";
+			break;
+		case 'w':
+			notes[n_notes++] = "--working-folder ignored: copa stages in its cache "
+			                   "directory (--cache-dir)";
+			break;
+		case OPT_FORCE_COMPRESSION:
+			notes[n_notes++] = "--force-compression ignored: copa keeps the original "
+			                   "layers byte for byte and compresses only the new one";
+			break;
+		case OPT_EOL_API_URL:
+			notes[n_notes++] = "--eol-api-url ignored: copa uses its shipped "
+			                   "end-of-life table (no network call)";
 			break;
 		case OPT_CACHE_DIR:
 			o.cache_dir = optarg;
@@ -277,6 +383,18 @@ static int run(int argc, char **argv)
 		                            "-o and --summary cannot both be '-' (stdout)");
 	if (n_repos == 0 && o.repos_replace)
 		return copa_cli_usage_error("patch", "--repo-replace needs at least one --repo");
+	if (oci_dir) {
+		if (o.push) {
+			notes[n_notes++] = "--oci-dir ignored with --push (as the original does)";
+		} else if (o.tag && strpbrk(o.tag, ":/@")) {
+			return copa_cli_usage_error(
+			    "patch", "--oci-dir and -t '%s' both name the destination: give one",
+			    o.tag);
+		} else {
+			oci_dest = oci_dir_dest(oci_dir, o.image, o.tag, o.tag_suffix);
+			o.tag = oci_dest;
+		}
+	}
 	if (!o.vex_author)
 		o.vex_author = getenv("COPA_VEX_AUTHOR");
 	o.platforms = platforms;
@@ -284,6 +402,14 @@ static int run(int argc, char **argv)
 	o.keyrings = keyrings;
 	o.insecure_registries = insecure;
 	o.out = copa_cli_out_new(progress, verbose);
+	for (size_t i = 0; i < n_notes; i++) {
+		bool seen = false;
+
+		for (size_t k = 0; k < i; k++)
+			seen |= notes[k] == notes[i];
+		if (!seen)
+			copa_info(o.out, "note: %s", notes[i]);
+	}
 	copa_cli_signals();
 	if (copa_patch(&o, &result, &err) < 0) {
 		rc = copa_cli_fail(o.out, &err);

@@ -131,6 +131,7 @@ static int run(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"debug", no_argument, NULL, 'd'}, /* "copa --debug report": nothing more to say */
 	    {NULL, 0, NULL, 0},
 	};
 	struct copa_report_opts opts = {0};
@@ -163,6 +164,8 @@ static int run(int argc, char **argv)
 			opts.timeout_ms = (int)ms;
 			break;
 		}
+		case 'd':
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;

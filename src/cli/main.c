@@ -38,6 +38,14 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/*
+	 * The original's --debug is a flag of the root command ("copa --debug
+	 * patch ..."): hand it to the command, where it means -v.
+	 */
+	if (!strcmp(argv[1], "--debug") && argc > 2) {
+		argv[1] = argv[2];
+		argv[2] = (char *)"--debug";
+	}
 	/* "copa help patch" is "copa patch --help", as cobra's help command does. */
 	if (!strcmp(argv[1], "help") && argc > 2) {
 		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)

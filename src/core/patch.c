@@ -14,6 +14,7 @@
  */
 #include "core/patch.h"
 
+#include "core/eol.h"
 #include "core/probe.h"
 #include "core/session.h"
 #include "pkg/version.h"
@@ -606,6 +607,31 @@ static void warn_report_mismatch(const struct platform_ctx *c)
 		          c->name, m->source, m->artifact, c->r->src_string);
 }
 
+/*
+ * Update-all mode only (as the original): a release past the end of its
+ * security support (the shipped table, core/eol.h) is a warning, or with
+ * --exit-on-eol an error. With a report, the scanner already says what is
+ * fixable.
+ */
+static int check_eol(struct platform_ctx *c, struct copa_err *err)
+{
+	const char *id = c->probe.os.id, *ver = c->probe.os.version_id, *date;
+	bool past;
+
+	if (!copa_eol_lookup(id, ver, time(NULL), &date, &past) || !past)
+		return 0;
+	if (c->r->o->exit_on_eol)
+		return copa_err_set(err, COPA_E_UNSUPPORTED,
+		                    "%s: '%s' is %s %s, whose security support ended on %s "
+		                    "(--exit-on-eol): move to a supported release",
+		                    c->name, c->r->src_string, id, ver, date);
+	copa_warn(c->r->o->out,
+	          "%s: '%s' is %s %s, whose security support ended on %s: its repositories "
+	          "get no new fixes (--exit-on-eol makes this an error)",
+	          c->name, c->r->src_string, id, ver, date);
+	return 0;
+}
+
 static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
@@ -670,6 +696,8 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 		    c->probe.os.id);
 	if (c->j->report)
 		warn_report_mismatch(c);
+	else if (check_eol(c, err) < 0)
+		return -1;
 	return 0;
 }
 

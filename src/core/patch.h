@@ -36,6 +36,7 @@ struct copa_patch_opts {
 	const char *ca_file;              /* --ca-file */
 	const char *compression;          /* --compression gzip|zstd|none */
 	const char *loader;               /* --loader docker|podman|none */
+	bool exit_on_eol; /* --exit-on-eol: an end-of-life release fails update-all mode */
 	struct copa_out *out;
 };
 

@@ -1,0 +1,82 @@
+"""For people switching from the original copa: its flags are accepted (with
+a one-line note where they mean nothing here) or mapped, checked on real
+patch runs against a signed local repository."""
+import json
+
+import pytest
+
+import imagetools as it
+from fx_patch import dpkg_versions, image_manifest, unpack
+from test_patch import base_packages, update_packages
+
+pytestmark = pytest.mark.usefixtures("dpkg_tools")
+
+
+@pytest.fixture
+def src_layout(world):
+    world.publish(*update_packages(world))
+    return world.image(world.rootfs(base_packages(world)))
+
+
+def test_original_flags_noted_or_mapped(copa, src_layout, tmp_path):
+    """The original's BuildKit flags are accepted with a note; --oci-dir is an
+    oci: destination with the default tag; --compression uncompressed is an
+    uncompressed new layer; --debug is -v; -l is --loader."""
+    out = tmp_path / "out"
+    p = copa("--debug", "patch", "-i", f"oci:{src_layout}:1.0", "--oci-dir", str(out),
+             "--addr", "docker://", "--cacert", "ca.pem", "--cert", "c.pem", "--key", "k.pem",
+             "-w", str(tmp_path / "work"), "--force-compression",
+             "--eol-api-url", "https://endoflife.date/api/v1/products",
+             "--compression", "uncompressed", "-l", "docker", "--progress", "plain")
+    assert p.returncode == 0, p.stderr
+    for note in ("note: --addr ignored: copa needs no BuildKit",
+                 "note: --cacert/--cert/--key ignored", "note: --working-folder ignored",
+                 "note: --force-compression ignored", "note: --eol-api-url ignored"):
+        assert p.stderr.count(note) == 1, p.stderr
+    assert "debug" in p.stderr  # --debug given before the command still means -v
+    m, _ = image_manifest(out, "1.0-patched")
+    assert m["layers"][-1]["mediaType"] == "application/vnd.oci.image.layer.v1.tar"
+    assert not (tmp_path / "work").exists()
+    v = dpkg_versions(unpack(out, "1.0-patched", tmp_path / "u"))
+    assert v["tool"] == "1.0-2"
+
+
+def test_oci_dir_with_a_bare_tag_and_conflicts(copa, src_layout, tmp_path):
+    out = tmp_path / "out"
+    copa("patch", "-i", f"oci:{src_layout}:1.0", "--oci-dir", str(out), "-t", "fixed",
+         check=True)
+    assert image_manifest(out, "fixed")[0]["layers"]
+    p = copa("patch", "-i", f"oci:{src_layout}:1.0", "--oci-dir", str(out), "-t",
+             f"oci:{tmp_path}/other:x")
+    assert p.returncode == 2 and "both name the destination" in p.stderr
+
+
+@pytest.mark.parametrize("version,eol", [("9", True), ("12", False)])
+def test_exit_on_eol_from_the_shipped_table(copa, world, tmp_path, version, eol):
+    """Update-all mode on a release past its security support warns, and
+    with --exit-on-eol fails before any repository is read."""
+    world.publish(*update_packages(world))
+
+    def release(root):
+        (root / "etc/os-release").write_text(
+            f'ID=debian\nVERSION_ID="{version}"\nPRETTY_NAME="Debian {version}"\n')
+    layout = world.image(world.rootfs(base_packages(world), modify=release))
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "--exit-on-eol", "--progress", "plain")
+    if eol:
+        assert p.returncode == 1, p.stderr
+        assert f"is debian {version}, whose security support ended on 2022-06-30 " \
+               "(--exit-on-eol)" in p.stderr
+        assert "InRelease" not in p.stderr
+        assert not image_manifest_exists(layout, "1.0-patched")
+        p = copa("patch", "-i", f"oci:{layout}:1.0", "--progress", "plain")
+        assert p.returncode == 0, p.stderr
+        assert "whose security support ended on 2022-06-30" in p.stderr
+    else:
+        assert p.returncode == 0, p.stderr
+        assert "security support ended" not in p.stderr
+
+
+def image_manifest_exists(layout, tag):
+    index = json.loads((layout / "index.json").read_text())
+    return any(m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag
+               for m in index["manifests"])
