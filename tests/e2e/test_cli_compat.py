@@ -80,3 +80,16 @@ def image_manifest_exists(layout, tag):
     index = json.loads((layout / "index.json").read_text())
     return any(m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag
                for m in index["manifests"])
+
+
+def test_missing_gpgv_is_named(copa, src_layout, tmp_path):
+    """Without gpgv on PATH the error says gpgv is missing and how to get it,
+    not that the repository has no InRelease file."""
+    import os
+    bare = tmp_path / "bin"
+    bare.mkdir()
+    env = dict(os.environ, PATH=str(bare))
+    p = copa("patch", "-i", f"oci:{src_layout}:1.0", "--progress", "plain", env=env)
+    assert p.returncode == 1, p.stderr
+    assert "'gpgv' is not installed" in p.stderr and "apt-get install gpgv" in p.stderr
+    assert "no InRelease" not in p.stderr
