@@ -93,3 +93,36 @@ def test_missing_gpgv_is_named(copa, src_layout, tmp_path):
     assert p.returncode == 1, p.stderr
     assert "'gpgv' is not installed" in p.stderr and "apt-get install gpgv" in p.stderr
     assert "no InRelease" not in p.stderr
+
+
+def _non_loopback_ipv4():
+    import subprocess
+    for a in subprocess.run(["hostname", "-I"], capture_output=True, text=True).stdout.split():
+        if "." in a and not a.startswith("127."):
+            return a
+    return None
+
+
+def test_https_to_plain_http_registry_suggests_insecure_registry(copa):
+    """A registry that is not on loopback and answers in plain HTTP: the TLS
+    'wrong version number' failure is not retried, and the error says to
+    pass --insecure-registry HOST."""
+    import http.server
+    import threading
+    import time
+    addr = _non_loopback_ipv4()
+    if not addr:
+        pytest.skip("no non-loopback IPv4 address on this machine")
+    srv = http.server.ThreadingHTTPServer((addr, 0), http.server.BaseHTTPRequestHandler)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        host = f"{addr}:{srv.server_address[1]}"
+        t0 = time.monotonic()
+        p = copa("inspect", "--progress", "plain", f"{host}/app:1")
+        elapsed = time.monotonic() - t0
+    finally:
+        srv.shutdown()
+    assert p.returncode == 1, p.stderr
+    assert f"'{host}' answers in plain HTTP, not HTTPS" in p.stderr
+    assert f"pass --insecure-registry {host}" in p.stderr
+    assert "retrying" not in p.stderr and elapsed < 5, (elapsed, p.stderr)
