@@ -72,6 +72,7 @@ struct run {
 	char *dst_string;              /* what the user asked for (for messages and the summary) */
 	char *src_string;
 	char *loader;   /* "docker"/"podman": load dst_ref's archive afterwards */
+	char *loaded_as; /* the name the loader lists the image under */
 	char *load_dir; /* temporary directory holding that archive */
 	struct copa_image_src *src;
 	struct copa_update_manifest_list reports;
@@ -165,6 +166,25 @@ static bool docker_usable(void)
 }
 
 /*
+ * The name the loader lists a loaded image under: docker shortens docker.io
+ * names ("out:1.0"); podman files a name without a registry under
+ * localhost/ ("localhost/out:1.0").
+ */
+static char *loaded_name(const char *loader, const struct copa_ref *ref)
+{
+	const char *path = ref->path;
+
+	if (!ref->tag)
+		return copa_ref_string(ref);
+	if (strcmp(ref->domain, "docker.io"))
+		return copa_xasprintf("%s/%s:%s", ref->domain, ref->path, ref->tag);
+	if (!strncmp(path, "library/", 8))
+		path += 8;
+	return copa_xasprintf("%s%s:%s", strcmp(loader, "podman") ? "" : "localhost/", path,
+	                      ref->tag);
+}
+
+/*
  * A registry destination without --push goes into the local docker or
  * podman (as the original copa does), through a docker-archive.
  */
@@ -182,7 +202,13 @@ static int choose_loader(struct run *r, struct copa_err *err)
 			r->loader = copa_xstrdup("podman");
 	}
 	if (!r->loader) {
-		if (want && strcmp(want, "none"))
+		if (want && !strcmp(want, "none"))
+			return copa_err_set(err, COPA_E_USAGE,
+			                    "'%s' is a registry destination and --loader none loads "
+			                    "it nowhere: add --push to push it, or write it locally "
+			                    "with -t oci:DIR:TAG",
+			                    name);
+		if (want)
 			return copa_err_set(
 			    err, COPA_E_USAGE,
 			    "'%s' is a registry destination and --loader %s is not "
@@ -196,6 +222,13 @@ static int choose_loader(struct run *r, struct copa_err *err)
 		    "to load it into)",
 		    name);
 	}
+	r->loaded_as = loaded_name(r->loader, &r->dst_ref.ref);
+	/* From a local source the registry name is a surprise: say where the image goes. */
+	if (r->src_ref.transport != COPA_TRANSPORT_REGISTRY)
+		copa_info(r->o->out,
+		          "note: -t '%s' names a registry image; without --push copa loads it into "
+		          "%s, which names it %s (for a file, use -t oci:DIR:TAG)",
+		          r->o->tag ? r->o->tag : r->dst_string, r->loader, r->loaded_as);
 	r->load_dir = copa_fs_mkdtemp(r->s.cache.path, "load-", err);
 	if (!r->load_dir)
 		return -1;
@@ -269,7 +302,40 @@ static int resolve_destination(struct run *r, struct copa_err *err)
 	r->dst_string = copa_image_ref_string(&r->dst_ref);
 	if (r->dst_ref.transport == COPA_TRANSPORT_REGISTRY && !o->push)
 		return choose_loader(r, err);
+	if (r->dst_ref.transport != COPA_TRANSPORT_REGISTRY && o->push)
+		return copa_err_set(err, COPA_E_USAGE,
+		                    "--push writes to a registry, but the destination '%s' is "
+		                    "local: drop --push, or give -t REGISTRY/NAME:TAG",
+		                    r->dst_string);
 	return 0;
+}
+
+/*
+ * A docker-archive source named without :REF still has a name in its
+ * manifest.json (RepoTags). The default destination takes it, so the
+ * patched archive carries <name>:<tag>-patched and `docker load` does not
+ * show <none>. Only when -t does not name the destination in full.
+ */
+static int adopt_archive_name(struct run *r, struct copa_err *err)
+{
+	const char *rt = copa_image_src_repo_tag(r->src);
+	struct copa_ref ref;
+
+	if (r->src_ref.transport != COPA_TRANSPORT_DOCKER_ARCHIVE || r->src_ref.has_ref || !rt ||
+	    (r->o->tag && looks_like_destination(r->o->tag)))
+		return 0;
+	if (copa_ref_parse(rt, &ref, NULL) < 0)
+		return 0;
+	if (!ref.tag) {
+		copa_ref_release(&ref);
+		return 0;
+	}
+	r->src_ref.ref = ref;
+	r->src_ref.has_ref = true;
+	copa_image_ref_release(&r->dst_ref);
+	free(r->dst_string);
+	r->dst_string = NULL;
+	return resolve_destination(r, err);
 }
 
 /* ---- platforms ---- */
@@ -1700,6 +1766,7 @@ static void run_release(struct run *r)
 		free(r->load_dir);
 	}
 	free(r->loader);
+	free(r->loaded_as);
 	free(r->dst_string);
 	free(r->src_string);
 	copa_session_release(&r->s);
@@ -1765,6 +1832,8 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	if (!r.src)
 		goto out;
 	copa_summary_set_input(r.summary, r.src_string, copa_image_src_root(r.src)->desc.digest);
+	if (adopt_archive_name(&r, err) < 0)
+		goto out;
 	if (plan_jobs(&r, err) < 0)
 		goto out;
 	for (size_t i = 0; i < r.n_jobs; i++) {
@@ -1790,7 +1859,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 		goto out;
 	if (r.loader)
 		copa_info(o->out, "patched %zu platform%s: loaded into %s as %s", n_patched,
-		          n_patched == 1 ? "" : "s", r.loader, r.dst_string);
+		          n_patched == 1 ? "" : "s", r.loader, r.loaded_as);
 	else
 		copa_info(o->out, "patched %zu platform%s: %s (%s)", n_patched,
 		          n_patched == 1 ? "" : "s", r.dst_string, r.root_digest);

@@ -243,6 +243,7 @@ void copa_image_src_free(struct copa_image_src *s)
 	free(s->verified);
 	pthread_mutex_destroy(&s->lock);
 	free(s->what);
+	free(s->repo_tag);
 	free(s);
 }
 
@@ -254,6 +255,11 @@ const struct copa_image_root *copa_image_src_root(const struct copa_image_src *s
 const struct copa_image_ref *copa_image_src_ref(const struct copa_image_src *s)
 {
 	return &s->ref;
+}
+
+const char *copa_image_src_repo_tag(const struct copa_image_src *s)
+{
+	return s->repo_tag;
 }
 
 int copa_image_src_get_doc(struct copa_image_src *s, const struct copa_desc *d,

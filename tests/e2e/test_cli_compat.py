@@ -126,3 +126,58 @@ def test_https_to_plain_http_registry_suggests_insecure_registry(copa):
     assert f"'{host}' answers in plain HTTP, not HTTPS" in p.stderr
     assert f"pass --insecure-registry {host}" in p.stderr
     assert "retrying" not in p.stderr and elapsed < 5, (elapsed, p.stderr)
+
+
+def test_short_name_from_local_source_loads_as_podman_names_it(copa, src_layout, tmp_path):
+    """-t out:1.0 from an oci: source is a registry name: without --push it is
+    loaded into podman, and copa says so with podman's name for it."""
+    import os
+    import pathlib
+    import shutil
+    import subprocess
+    if not shutil.which("podman"):
+        pytest.skip("podman is not installed (scripts/install-deps.sh installs it)")
+    runroot = pathlib.Path("/tmp") / f"copa-pmc-{os.getpid()}"
+    conf = tmp_path / "storage.conf"
+    conf.write_text(f'[storage]\ndriver = "vfs"\ngraphroot = "{tmp_path}/pm"\n'
+                    f'runroot = "{runroot}"\n')
+    env = dict(os.environ, CONTAINERS_STORAGE_CONF=str(conf))
+    try:
+        p = copa("patch", "-i", f"oci:{src_layout}:1.0", "-t", "out:1.0", "--loader", "podman",
+                 "--progress", "plain", env=env)
+        assert p.returncode == 0, p.stderr
+        assert "note: -t 'out:1.0' names a registry image; without --push copa loads it " \
+               "into podman, which names it localhost/out:1.0" in p.stderr
+        assert "loaded into podman as localhost/out:1.0" in p.stderr
+        images = subprocess.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                                capture_output=True, text=True, env=env, check=True).stdout
+        assert "localhost/out:1.0" in images.split()
+    finally:
+        shutil.rmtree(runroot, ignore_errors=True)
+
+
+def test_push_to_local_destination_and_loader_none_say_why(copa, src_layout, tmp_path):
+    p = copa("patch", "-i", f"oci:{src_layout}:1.0", "--push")
+    assert p.returncode == 2, p.stderr
+    assert "--push writes to a registry, but the destination" in p.stderr
+    assert "is local: drop --push" in p.stderr
+    p = copa("patch", "-i", f"oci:{src_layout}:1.0", "-t", "example.org/out:1.0",
+             "--loader", "none")
+    assert p.returncode == 2, p.stderr
+    assert "--loader none loads it nowhere" in p.stderr and "no docker daemon" not in p.stderr
+
+
+def test_default_docker_archive_output_keeps_the_name(copa, src_layout, tmp_path, podman_store):
+    """A docker-archive source named without :REF: the default output carries
+    <name>:<tag>-patched in RepoTags, so a load does not give <none>."""
+    archive = tmp_path / "app.tar"
+    it.skopeo("copy", f"oci:{src_layout}:1.0", f"docker-archive:{archive}:example.org/app:1.0")
+    copa("patch", "-i", f"docker-archive:{archive}", check=True)
+    out = tmp_path / "app-1.0-patched.tar"
+    import tarfile
+    with tarfile.open(out) as tf:
+        manifest = json.load(tf.extractfile("manifest.json"))
+    assert manifest[0]["RepoTags"] == ["example.org/app:1.0-patched"]
+    podman_store("load", "-i", out)
+    images = podman_store("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
+    assert "example.org/app:1.0-patched" in images.split()
