@@ -637,6 +637,15 @@ int copa_image_dst_put_blob_fd(struct copa_image_dst *d, const struct copa_desc 
 	return 0;
 }
 
+/* Ends a "copy" task; a blob copied whole moved its size (the writers send no updates). */
+static void copy_done(struct copa_image_dst *d, const struct copa_desc *desc, bool ok)
+{
+	if (ok && desc->size > 0)
+		copa_progress(d->opts.out, COPA_PROGRESS_UPDATE, "copy", desc->digest,
+		              (uint64_t)desc->size, (uint64_t)desc->size);
+	copa_progress_done(d->opts.out, "copy", desc->digest, ok);
+}
+
 int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
                              const struct copa_desc *desc, struct copa_err *err)
 {
@@ -676,7 +685,7 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 		else if ((r = d->ops->end_blob(d, desc, &t, err)) < 0)
 			copa_err_wrap(err, "%s", d->what);
 		copa_tmpfile_release(&t);
-		copa_progress_done(d->opts.out, "copy", desc->digest, r == 0);
+		copy_done(d, desc, r == 0);
 		return r;
 	}
 	path = copa_image_src_blob_path(s, desc, err);
@@ -686,7 +695,7 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 		copa_err_sys(err, COPA_E_IO, errno, "cannot open blob '%s'", path);
 	else if (path && d->ops->put_blob(d, desc, fd, err) < 0)
 		copa_err_wrap(err, "%s", d->what);
-	copa_progress_done(d->opts.out, "copy", desc->digest, !copa_err_is_set(err));
+	copy_done(d, desc, !copa_err_is_set(err));
 	return copa_err_is_set(err) ? -1 : 0;
 }
 

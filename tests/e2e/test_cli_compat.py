@@ -181,3 +181,68 @@ def test_default_docker_archive_output_keeps_the_name(copa, src_layout, tmp_path
     podman_store("load", "-i", out)
     images = podman_store("images", "--format", "{{.Repository}}:{{.Tag}}").stdout
     assert "example.org/app:1.0-patched" in images.split()
+
+
+def _events(stderr):
+    return [json.loads(l) for l in stderr.splitlines() if l.startswith("{")]
+
+
+def test_progress_reports_real_byte_counts(copa, src_layout, tmp_path):
+    """`done` events and plain mode's end lines carry the bytes moved, not 0."""
+    p = copa("patch", "-i", f"oci:{src_layout}:1.0", "-t", f"oci:{tmp_path}/out:p",
+             "--progress", "json")
+    assert p.returncode == 0, p.stderr
+    done = [e for e in _events(p.stderr) if e.get("type") == "progress" and e["event"] == "done"]
+    tasks = {e["task"] for e in done}
+    assert {"copy", "download"} <= tasks, tasks
+    for e in done:
+        assert e["ok"] is True
+        if e["task"] in ("copy", "download"):
+            assert e["current"] > 0, e
+        if e["total"]:
+            assert e["current"] == e["total"], e
+    p = copa("patch", "-i", f"oci:{src_layout}:1.0", "-t", f"oci:{tmp_path}/out2:p",
+             "--progress", "plain")
+    assert p.returncode == 0, p.stderr
+    copies = [l for l in p.stderr.splitlines() if l.startswith("copy sha256:") and ": " in l]
+    assert copies, p.stderr
+    assert not [l for l in copies if ": 0 B" in l], copies
+
+
+def test_live_progress_fits_the_terminal_width(copa_bin, src_layout, tmp_path):
+    """In live mode each progress line is cut to the terminal's width, so the
+    block erased before each redraw is exactly what was drawn."""
+    import fcntl
+    import os
+    import pty
+    import re
+    import struct
+    import subprocess
+    import termios
+    width = 50
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, width, 0, 0))
+    proc = subprocess.Popen([str(copa_bin), "patch", "-i", f"oci:{src_layout}:1.0", "-t",
+                             f"oci:{tmp_path}/out:p", "--progress", "tty",
+                             "--cache-dir", str(tmp_path / "cache")],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            b = os.read(master, 65536)
+        except OSError:
+            break
+        if not b:
+            break
+        chunks.append(b)
+    assert proc.wait(timeout=300) == 0
+    os.close(master)
+    text = b"".join(chunks).decode()
+    block = [seg.split("\n")[0].rstrip("\r") for seg in text.split("\033[2K")[1:]]
+    # Live lines are indented; the rest is history printed once (a line of it may wrap).
+    block = [l for l in block if l.startswith("  ")]
+    assert block, text  # the run drew live lines
+    for line in block:
+        # "  TASK ID(40 columns) SIZE ..." is wider than 50: each is cut to 49.
+        assert len(re.sub(r"\033\[[0-9;]*[A-Za-z]", "", line)) == width - 1, line
