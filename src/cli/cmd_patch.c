@@ -1,5 +1,6 @@
 /* copa patch: flags into struct copa_patch_opts, then the core pipeline. */
 #include "cli/cli.h"
+#include "cli/generate.h"
 #include "core/patch.h"
 #include "image/ref.h"
 #include "util/mem.h"
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage_text[] =
     "usage: copa patch -i IMAGE [options]\n"
@@ -66,6 +68,28 @@ static const char usage_text[] =
     "Exit status: 0 patched or nothing to patch, 1 error, 2 usage error, 130/143\n"
     "interrupted by SIGINT/SIGTERM (nothing written).\n";
 
+static const char generate_usage[] =
+    "usage: copa generate -i IMAGE [options] [--output-context FILE]\n"
+    "\n"
+    "Patch IMAGE as copa patch does, but write the patch as a Docker build context: a\n"
+    "tar holding a Dockerfile (FROM IMAGE, COPY patch/ /) and the new layer's files\n"
+    "under patch/, for docker build / BuildKit. Files the patch removes cannot be\n"
+    "removed by a COPY: they are listed on stderr and in --summary.\n"
+    "\n"
+    "      --output-context FILE  write the context to FILE (default: standard output,\n"
+    "                             which must not be a terminal)\n"
+    "  -i, -r, -s, --platform (one), --ignore-errors, --timeout, -o, -f, --vex-author,\n"
+    "  --summary, --repo, --repo-replace, --keyring, --allow-insecure-repo,\n"
+    "  --insecure-registry, --ca-file, --exit-on-eol, --compression, --cache-dir,\n"
+    "  --progress, -v/--debug: as for copa patch. -t, --tag-suffix and -l/--loader\n"
+    "  are accepted and ignored (with a note for -t and --loader).\n"
+    "  -h, --help                 this help\n"
+    "\n"
+    "Example: copa generate -i docker.io/library/nginx:1.25 | docker build -t nginx:fixed -\n"
+    "\n"
+    "Exit status: 0 written or nothing to patch (then nothing is written), 1 error,\n"
+    "2 usage error.\n";
+
 /* Appends s to a NULL-terminated vector. */
 static void strv_push(const char ***v, size_t *n, const char *s)
 {
@@ -122,8 +146,9 @@ static char *oci_dir_dest(const char *dir, const char *image, const char *tag,
 	return dest;
 }
 
-static int run(int argc, char **argv)
+static int run_cmd(int argc, char **argv, bool generate)
 {
+	const char *cmd = generate ? "generate" : "patch";
 	enum {
 		OPT_TAG_SUFFIX = 256,
 		OPT_PLATFORM,
@@ -149,6 +174,7 @@ static int run(int argc, char **argv)
 		OPT_DEBUG,
 		OPT_EOL_API_URL,
 		OPT_EXIT_ON_EOL,
+		OPT_OUTPUT_CONTEXT,
 	};
 	static const struct option longopts[] = {
 	    {"image", required_argument, NULL, 'i'},
@@ -177,6 +203,7 @@ static int run(int argc, char **argv)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"exit-on-eol", no_argument, NULL, OPT_EXIT_ON_EOL},
+	    {"output-context", required_argument, NULL, OPT_OUTPUT_CONTEXT},
 	    {"oci-dir", required_argument, NULL, OPT_OCI_DIR},
 	    /* The original's flags: mapped (--debug) or accepted with a note. */
 	    {"debug", no_argument, NULL, OPT_DEBUG},
@@ -193,6 +220,7 @@ static int run(int argc, char **argv)
 	const char *notes[8];
 	size_t n_notes = 0;
 	const char *oci_dir = NULL;
+	const char *context_out = "-";
 	_cleanup_free_ char *oci_dest = NULL;
 	struct copa_patch_opts o = {
 	    .scanner = "trivy",
@@ -211,7 +239,7 @@ static int run(int argc, char **argv)
 	enum copa_patch_result result;
 	int c, r, rc;
 
-	if (copa_cli_check_opts("patch", argc, argv, shortopts, longopts))
+	if (copa_cli_check_opts(cmd, argc, argv, shortopts, longopts))
 		return 2;
 	optind = 1;
 	opterr = 0;
@@ -246,7 +274,7 @@ static int run(int argc, char **argv)
 				next = strchr(tok, ',');
 				if (next)
 					*next++ = '\0';
-				if (copa_cli_platform_opt("patch", tok, NULL))
+				if (copa_cli_platform_opt(cmd, tok, NULL))
 					return 2;
 				strv_push(&platforms, &n_platforms, tok);
 			}
@@ -255,7 +283,7 @@ static int run(int argc, char **argv)
 			o.ignore_errors = true;
 			break;
 		case OPT_TIMEOUT:
-			if (copa_cli_timeout_opt("patch", optarg, &o.timeout_s))
+			if (copa_cli_timeout_opt(cmd, optarg, &o.timeout_s))
 				return 2;
 			break;
 		case 'o':
@@ -298,7 +326,7 @@ static int run(int argc, char **argv)
 				                   "gzip (copa writes no eStargz table of contents)";
 			} else if (strcmp(optarg, "gzip") && strcmp(optarg, "zstd") &&
 			           strcmp(optarg, "none")) {
-				return copa_cli_usage_error("patch",
+				return copa_cli_usage_error(cmd,
 				                            "invalid --compression '%s' (gzip, zstd, "
 				                            "none or uncompressed)",
 				                            optarg);
@@ -315,7 +343,7 @@ static int run(int argc, char **argv)
 			if (strcmp(optarg, "docker") && strcmp(optarg, "podman") &&
 			    strcmp(optarg, "none"))
 				return copa_cli_usage_error(
-				    "patch", "invalid --loader '%s' (docker, podman or none)",
+				    cmd, "invalid --loader '%s' (docker, podman or none)",
 				    optarg);
 			o.loader = optarg;
 			break;
@@ -324,8 +352,16 @@ static int run(int argc, char **argv)
 			break;
 		case OPT_OCI_DIR:
 			if (!*optarg)
-				return copa_cli_usage_error("patch", "empty --oci-dir");
+				return copa_cli_usage_error(cmd, "empty --oci-dir");
 			oci_dir = optarg;
+			break;
+		case OPT_OUTPUT_CONTEXT:
+			if (!generate)
+				return copa_cli_usage_error(cmd, "--output-context is an option of "
+				                                 "copa generate");
+			if (!*optarg)
+				return copa_cli_usage_error(cmd, "empty --output-context");
+			context_out = optarg;
 			break;
 		case OPT_DEBUG:
 			verbose = true;
@@ -358,37 +394,61 @@ static int run(int argc, char **argv)
 		case OPT_PROGRESS:
 			if (copa_cli_parse_progress(optarg, &progress) < 0)
 				return copa_cli_usage_error(
-				    "patch",
+				    cmd,
 				    "invalid --progress '%s' (auto, tty, plain, quiet or json)",
 				    optarg);
 			break;
 		default:
-			r = copa_cli_common_opt("patch", c, usage_text, &verbose);
+			r = copa_cli_common_opt(cmd, c, generate ? generate_usage : usage_text,
+			                        &verbose);
 			if (r >= 0)
 				return r;
 			break;
 		}
 	}
 	if (optind < argc)
-		return copa_cli_usage_error("patch", "unexpected argument '%s'", argv[optind]);
+		return copa_cli_usage_error(cmd, "unexpected argument '%s'", argv[optind]);
 	if (!o.image)
-		return copa_cli_usage_error("patch", "-i/--image is required");
-	if (o.tag && check_tag("patch", o.tag))
+		return copa_cli_usage_error(cmd, "-i/--image is required");
+	if (o.tag && check_tag(cmd, o.tag))
 		return 2;
 	if (strcmp(o.vex_format, "openvex") != 0)
-		return copa_cli_usage_error("patch", "unsupported --format '%s' (only openvex)",
+		return copa_cli_usage_error(cmd, "unsupported --format '%s' (only openvex)",
 		                            o.vex_format);
 	if (o.vex_out && o.summary_out && !strcmp(o.vex_out, "-") && !strcmp(o.summary_out, "-"))
-		return copa_cli_usage_error("patch",
+		return copa_cli_usage_error(cmd,
 		                            "-o and --summary cannot both be '-' (stdout)");
 	if (n_repos == 0 && o.repos_replace)
-		return copa_cli_usage_error("patch", "--repo-replace needs at least one --repo");
+		return copa_cli_usage_error(cmd, "--repo-replace needs at least one --repo");
+	if (generate) {
+		if (o.push || oci_dir)
+			return copa_cli_usage_error(cmd, "%s: copa generate writes a build context, "
+			                                 "not an image",
+			                            o.push ? "--push" : "--oci-dir");
+		if (n_platforms > 1)
+			return copa_cli_usage_error(cmd, "a build context is for one platform: give "
+			                                 "one --platform");
+		if (o.summary_out && !strcmp(o.summary_out, "-") && !strcmp(context_out, "-"))
+			return copa_cli_usage_error(cmd, "--summary - and the build context cannot "
+			                                 "both go to standard output");
+		if (!strcmp(context_out, "-") && isatty(STDOUT_FILENO))
+			return copa_cli_usage_error(cmd, "refusing to write a tar stream to a "
+			                                 "terminal: use --output-context FILE or "
+			                                 "redirect standard output");
+		if (o.tag)
+			notes[n_notes++] = "-t ignored: a build context names no image (tag the "
+			                   "result of docker build -t)";
+		if (o.loader)
+			notes[n_notes++] = "--loader ignored: copa generate loads nothing";
+		o.tag = NULL;
+		o.loader = NULL;
+	}
 	if (oci_dir) {
 		if (o.push) {
 			notes[n_notes++] = "--oci-dir ignored with --push (as the original does)";
 		} else if (o.tag && strpbrk(o.tag, ":/@")) {
 			return copa_cli_usage_error(
-			    "patch", "--oci-dir and -t '%s' both name the destination: give one",
+			    cmd, "--oci-dir and -t '%s' both name the destination: give one",
 			    o.tag);
 		} else {
 			oci_dest = oci_dir_dest(oci_dir, o.image, o.tag, o.tag_suffix);
@@ -411,13 +471,26 @@ static int run(int argc, char **argv)
 			copa_info(o.out, "note: %s", notes[i]);
 	}
 	copa_cli_signals();
-	if (copa_patch(&o, &result, &err) < 0) {
+	if (generate)
+		rc = copa_cli_generate(&o, context_out, n_platforms ? platforms[0] : NULL);
+	else if (copa_patch(&o, &result, &err) < 0)
 		rc = copa_cli_fail(o.out, &err);
-	} else {
+	else
 		rc = 0;
-	}
 	copa_cli_out_free(o.out);
 	return rc;
 }
 
-const struct copa_cli_cmd copa_cmd_patch = {"patch", "patch an image's OS packages", run};
+static int run_patch(int argc, char **argv)
+{
+	return run_cmd(argc, argv, false);
+}
+
+static int run_generate(int argc, char **argv)
+{
+	return run_cmd(argc, argv, true);
+}
+
+const struct copa_cli_cmd copa_cmd_patch = {"patch", "patch an image's OS packages", run_patch};
+const struct copa_cli_cmd copa_cmd_generate = {
+    "generate", "write the patch as a Docker build context (Dockerfile + patch/)", run_generate};

@@ -9,6 +9,7 @@
 
 static const struct copa_cli_cmd *const commands[] = {
     &copa_cmd_patch,
+    &copa_cmd_generate,
     &copa_cmd_report,
     &copa_cmd_inspect,
 };

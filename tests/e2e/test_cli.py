@@ -55,7 +55,7 @@ def _long_options(help_text):
     return set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", help_text))
 
 
-@pytest.mark.parametrize("cmd", ["patch", "report", "inspect"])
+@pytest.mark.parametrize("cmd", ["patch", "report", "inspect", "generate"])
 def test_man_page_lists_every_option(copa, cmd):
     """docs/copa.1 documents every long option each command's --help shows,
     and renders without a groff warning."""
