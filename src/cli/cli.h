@@ -23,6 +23,7 @@ extern const struct copa_cli_cmd copa_cmd_inspect;
 extern const struct copa_cli_cmd copa_cmd_report;
 extern const struct copa_cli_cmd copa_cmd_patch;
 extern const struct copa_cli_cmd copa_cmd_generate;
+extern const struct copa_cli_cmd copa_cmd_completion;
 
 enum copa_cli_progress {
 	COPA_CLI_PROGRESS_AUTO, /* tty when stderr is a terminal, else plain */

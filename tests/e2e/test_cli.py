@@ -123,3 +123,52 @@ def test_missing_option_value_is_usage_error(copa):
     assert p.returncode == 2 and "option '-i' needs a value" in p.stderr
     p = copa("inspect", "oci:/x:1", "--timeout")
     assert p.returncode == 2 and "option '--timeout' needs a value" in p.stderr
+
+
+def _bash_complete(copa_bin, words):
+    """Runs copa's bash completion for the command line `words` (the last one
+    is being completed) and returns COMPREPLY."""
+    import os
+    import shlex
+    script = subprocess.run([copa_bin, "completion", "bash"], capture_output=True, text=True,
+                            check=True).stdout
+    line = " ".join(shlex.quote(w) for w in words)
+    prog = (f"{script}\nCOMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _copa; "
+            'printf "%s\\n" "${COMPREPLY[@]}"')
+    env = dict(os.environ, PATH=f"{pathlib.Path(copa_bin).parent}:{os.environ['PATH']}")
+    r = subprocess.run(["bash", "-c", prog], capture_output=True, text=True, env=env, check=True)
+    return set(r.stdout.split())
+
+
+@pytest.mark.parametrize("cmd", ["patch", "generate", "report", "inspect"])
+def test_bash_completion_in_step_with_help(copa, copa_bin, cmd):
+    """Every long option a command's --help shows is offered by the bash
+    completion, and nothing else is."""
+    helped = _long_options(copa(cmd, "--help", check=True).stdout)
+    assert _bash_complete(copa_bin, ["copa", cmd, "--"]) == helped
+
+
+def test_bash_completion_commands_and_values(copa_bin):
+    cmds = _bash_complete(copa_bin, ["copa", ""])
+    assert {"patch", "generate", "report", "inspect", "completion", "help"} <= cmds
+    assert _bash_complete(copa_bin, ["copa", "patch", "--ins"]) == {"--insecure-registry"}
+    assert _bash_complete(copa_bin, ["copa", "patch", "--progress", "p"]) == {"plain"}
+    assert _bash_complete(copa_bin, ["copa", "completion", ""]) == {"bash", "zsh", "fish"}
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_parse(copa, shell):
+    import shutil
+    p = copa("completion", shell, check=True)
+    assert "copa --help" in p.stdout
+    if not shutil.which(shell):
+        pytest.skip(f"{shell} is not installed: only the bash script's syntax is checked here")
+    flag = {"bash": ["-n"], "zsh": ["-n"], "fish": ["--no-execute"]}[shell]
+    r = subprocess.run([shell, *flag], input=p.stdout, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_completion_usage_errors(copa):
+    assert copa("completion").returncode == 2
+    p = copa("completion", "tcsh")
+    assert p.returncode == 2 and "unknown shell 'tcsh'" in p.stderr
