@@ -67,6 +67,13 @@ struct copa_platform;
  */
 int copa_cli_platform_opt(const char *cmd, const char *arg, struct copa_platform *out);
 
+/*
+ * Flushes standard output at the end of a command: 0, or 1 after saying
+ * why. A reader that went away (EPIPE: `copa report --json | head`) is not
+ * an error: the output was wanted only that far.
+ */
+int copa_cli_flush_stdout(const char *cmd);
+
 /* Prints "copa <cmd>: <msg>" and a hint to use --help; returns 2. */
 int copa_cli_usage_error(const char *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

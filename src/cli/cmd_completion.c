@@ -139,7 +139,7 @@ static int run(int argc, char **argv)
 	else
 		return copa_cli_usage_error("completion", "unknown shell '%s' (bash, zsh or fish)",
 		                            argv[1]);
-	return fflush(stdout) == 0 ? 0 : 1;
+	return copa_cli_flush_stdout("completion");
 }
 
 const struct copa_cli_cmd copa_cmd_completion = {

@@ -210,7 +210,7 @@ static int run(int argc, char **argv)
 			print_manifest(list.v[i]);
 		}
 	}
-	rc = fflush(stdout) == 0 ? 0 : 1;
+	rc = copa_cli_flush_stdout("report");
 done:
 	copa_update_manifest_list_release(&list);
 	copa_cli_out_free(out);

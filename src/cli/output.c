@@ -417,6 +417,20 @@ int copa_cli_fail(struct copa_out *out, const struct copa_err *err)
 	return copa_err_exit_code(err);
 }
 
+int copa_cli_flush_stdout(const char *cmd)
+{
+	int e;
+
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	/* After an earlier failed write errno still says why, unless a later call reset it. */
+	e = errno ? errno : EIO;
+	if (e == EPIPE)
+		return 0;
+	fprintf(stderr, "copa %s: cannot write standard output: %s\n", cmd, strerror(e));
+	return 1;
+}
+
 int copa_cli_usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;
