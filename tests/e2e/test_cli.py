@@ -178,7 +178,7 @@ def test_report_into_a_closed_pipe_is_not_an_error(copa_bin, shared_dir):
     """`copa report --json | head -c 10` exits 0 (EPIPE means the reader had
     enough); a full disk is still an error that says so."""
     r = subprocess.run(f"'{copa_bin}' report --json '{shared_dir / TRIVY}' | head -c 10 "
-                       ">/dev/null; echo \"rc=${{PIPESTATUS[0]}}\"", shell=True,
+                       ">/dev/null; echo \"rc=${PIPESTATUS[0]}\"", shell=True,
                        executable="/bin/bash", capture_output=True, text=True)
     assert r.stdout.strip() == "rc=0", r.stderr
     assert r.stderr == ""
