@@ -23,8 +23,8 @@ static const char usage_text[] =
     "  -i, --image IMAGE          image to patch (required)\n"
     "  -r, --report FILE|DIR      vulnerability report, or a directory of reports (one per\n"
     "                             platform); without it every upgradable package is updated\n"
-    "  -s, --scanner NAME         report format: trivy (default), grype, native, or a plugin\n"
-    "                             run as copa-NAME REPORT\n"
+    "  -s, --scanner NAME         report format: trivy, grype, native, or a plugin run as\n"
+    "                             copa-NAME REPORT (default: detected from each file)\n"
     "  -t, --tag TAG|DEST         tag for the result (same repository/location), or a full\n"
     "                             destination; default: <source tag>-<suffix>\n"
     "      --tag-suffix SUFFIX    suffix of the default tag (default: patched)\n"
@@ -223,7 +223,6 @@ static int run_cmd(int argc, char **argv, bool generate)
 	const char *context_out = "-";
 	_cleanup_free_ char *oci_dest = NULL;
 	struct copa_patch_opts o = {
-	    .scanner = "trivy",
 	    .tag_suffix = "patched",
 	    .timeout_s = 300,
 	    .vex_format = "openvex",

@@ -24,8 +24,9 @@ static void usage(FILE *f)
 	    "\n"
 	    "Show what a vulnerability report asks copa to update, without an image.\n"
 	    "\n"
-	    "  -s, --scanner NAME   trivy (default), grype, native, or a plugin run as\n"
-	    "                       'copa-NAME REPORT' from PATH that prints an update manifest\n"
+	    "  -s, --scanner NAME   trivy, grype, native, or a plugin run as 'copa-NAME\n"
+	    "                       REPORT' from PATH that prints an update manifest\n"
+	    "                       (default: the format detected in each file)\n"
 	    "      --json           print the update manifest as copa's native v1alpha2 JSON\n"
 	    "                       (a JSON array of manifests for a report directory)\n"
 	    "      --timeout DUR    time a scanner plugin may take (default 5m; e.g. 30s, 2m)\n"
@@ -186,6 +187,7 @@ static int run(int argc, char **argv)
 		                            opts.scanner);
 
 	out = copa_cli_out_new(COPA_CLI_PROGRESS_PLAIN, false);
+	opts.out = out;
 	if (copa_report_load(argv[optind], &opts, &list, &err) < 0) {
 		rc = copa_cli_fail(out, &err);
 		goto done;

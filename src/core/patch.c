@@ -1823,7 +1823,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	outputs_ok = true;
 	guard_repositories(&r);
 	if (o->report) {
-		struct copa_report_opts ro = {.scanner = o->scanner};
+		struct copa_report_opts ro = {.scanner = o->scanner, .out = o->out};
 
 		if (copa_report_load(o->report, &ro, &r.reports, err) < 0)
 			goto out;
