@@ -1391,6 +1391,8 @@ static int record_outcomes(struct platform_ctx *c, const char *failed, struct co
 			pr.installed = res->installed_version;
 			pr.reason = failed ? failed : skipped;
 		}
+		if (res->outcome == COPA_PM_ALREADY_FIXED && !pr.reason)
+			pr.reason = "the installed version already has the fix";
 		if (res->outcome == COPA_PM_HELD && !pr.reason)
 			pr.reason = "held in the image";
 		if (res->outcome == COPA_PM_NOT_INSTALLED && !pr.reason)
@@ -1641,6 +1643,34 @@ static int write_image(struct run *r, struct copa_err *err)
 	return rc;
 }
 
+/*
+ * The closing tally on the console, as `copa report` ends: findings fixed,
+ * not fixable yet (no fixed version published) and not fixed (see the
+ * warnings and the summary). Report mode only; update-all has no findings.
+ */
+static void say_counts(const struct run *r)
+{
+	struct copa_summary_counts t = {0};
+
+	if (r->reports.n == 0)
+		return;
+	for (size_t i = 0; i < r->n_jobs; i++) {
+		struct copa_summary_counts c = {0};
+
+		if (!r->jobs[i].sp)
+			continue;
+		copa_summary_platform_counts(r->jobs[i].sp, &c);
+		t.fixed += c.fixed;
+		t.not_fixable += c.not_fixable;
+		t.failed += c.failed;
+	}
+	if (t.failed)
+		copa_info(r->o->out, "%zu fixed, %zu not fixable yet, %zu not fixed (see above)",
+		          t.fixed, t.not_fixable, t.failed);
+	else
+		copa_info(r->o->out, "%zu fixed, %zu not fixable yet", t.fixed, t.not_fixable);
+}
+
 static int write_outputs(struct run *r, bool patched, struct copa_err *err)
 {
 	const struct copa_patch_opts *o = r->o;
@@ -1649,6 +1679,10 @@ static int write_outputs(struct run *r, bool patched, struct copa_err *err)
 	                        patched ? r->root_digest : NULL);
 	if (o->summary_out && copa_summary_write(r->summary, o->summary_out, err) < 0)
 		return copa_err_wrap(err, "--summary '%s'", o->summary_out);
+	if (o->vex_out && !patched)
+		copa_info(o->out, "nothing was patched, so no vulnerability is fixed: -o '%s' not "
+		                  "written",
+		          o->vex_out);
 	if (o->vex_out && patched) {
 		struct copa_vex_opts vo = {.author = o->vex_author ? o->vex_author : "copa"};
 		struct copa_vex *v = copa_vex_new(&vo, err);
@@ -1852,6 +1886,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 			copa_info(o->out, "nothing to patch: %s is up to date; no image written",
 			          r.src_string);
 		*result = COPA_PATCH_NOTHING_TO_DO;
+		say_counts(&r);
 		rc = write_outputs(&r, false, err);
 		goto out;
 	}
@@ -1864,6 +1899,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 		copa_info(o->out, "patched %zu platform%s: %s (%s)", n_patched,
 		          n_patched == 1 ? "" : "s", r.dst_string, r.root_digest);
 	*result = COPA_PATCH_PATCHED;
+	say_counts(&r);
 	rc = write_outputs(&r, true, err);
 	return finish(&r, rc, false, err);
 out:

@@ -246,3 +246,31 @@ def test_live_progress_fits_the_terminal_width(copa_bin, src_layout, tmp_path):
     for line in block:
         # "  TASK ID(40 columns) SIZE ..." is wider than 50: each is cut to 49.
         assert len(re.sub(r"\033\[[0-9;]*[A-Za-z]", "", line)) == width - 1, line
+
+
+def test_closing_tally_reasons_and_vex_when_nothing_patched(copa, world, tmp_path):
+    """Report mode ends with 'N fixed, M not fixable yet' (as copa report
+    does); already-fixed entries say why; -o with nothing patched says why it
+    wrote nothing."""
+    from test_patch import trivy_report
+    world.publish(*update_packages(world))
+    layout = world.image(world.rootfs(base_packages(world)))
+    report = trivy_report(tmp_path / "r.json", "debian", "12", [
+        ("tool", "1.0-1", "1.0-2", "CVE-2099-1001"),
+        ("libfoo1", "1.0-1", "", "CVE-2099-1002"),       # no fix published yet
+    ])
+    summary = tmp_path / "s.json"
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "-r", report, "--summary", summary,
+             "--progress", "plain")
+    assert p.returncode == 0, p.stderr
+    assert "1 fixed, 1 not fixable yet" in p.stderr
+    # The patched image, patched again for the same report: already fixed.
+    vex = tmp_path / "vex.json"
+    p = copa("patch", "-i", f"oci:{layout}:1.0-patched", "-r", report, "-t", "again",
+             "--summary", summary, "-o", vex, "--progress", "plain")
+    assert p.returncode == 0, p.stderr
+    assert "1 fixed, 1 not fixable yet" in p.stderr
+    pkgs = json.loads(summary.read_text())["platforms"][0]["packages"]
+    tool = [x for x in pkgs if x["name"] == "tool"][0]
+    assert tool["outcome"] == "already-fixed" and tool["reason"]
+    assert f"-o '{vex}' not written" in p.stderr and not vex.exists()
