@@ -671,7 +671,12 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 	}
 	copa_progress(d->opts.out, COPA_PROGRESS_START, "copy", desc->digest, 0,
 	              desc->size > 0 ? (uint64_t)desc->size : 0);
-	if (d->ops->begin_blob && s->ops->write_blob) {
+	/*
+	 * Streaming from the source suits a blob not read yet; one already
+	 * fetched into the cache (a layer read for the merged view) is copied
+	 * from there, or a cold cache downloads it twice.
+	 */
+	if (d->ops->begin_blob && s->ops->write_blob && !copa_src_is_verified(s, desc->digest)) {
 		struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
 		int r;
 

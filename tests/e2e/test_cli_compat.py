@@ -274,3 +274,22 @@ def test_closing_tally_reasons_and_vex_when_nothing_patched(copa, world, tmp_pat
     tool = [x for x in pkgs if x["name"] == "tool"][0]
     assert tool["outcome"] == "already-fixed" and tool["reason"]
     assert f"-o '{vex}' not written" in p.stderr and not vex.exists()
+
+
+def test_cold_cache_registry_to_local_downloads_each_layer_once(copa, world, registry, tmp_path):
+    import collections
+    import re
+    import subprocess
+    from test_patch import _copy_bin
+    world.publish(*update_packages(world))
+    layout = world.image(world.rootfs(base_packages(world)))
+    src = f"{registry.host}/team/app:1.0"
+    subprocess.run([_copy_bin(), f"oci:{layout}:1.0", src], check=True, capture_output=True)
+    p = copa("patch", "-i", src, "-t", f"oci:{tmp_path}/out:p", "--progress", "plain",
+             "--cache-dir", tmp_path / "cold")
+    assert p.returncode == 0, p.stderr
+    # Plain mode prints a line when a download starts ("... of 'REPO' (SIZE)") and one when
+    # it ends ("... of 'REPO': SIZE ..."): count the starts.
+    starts = collections.Counter(re.findall(r"^download blob (sha256:[0-9a-f]+)\S* of '[^']*'"
+                                            r"(?: \([^)]*\))?$", p.stderr, re.M))
+    assert starts and max(starts.values()) == 1, (starts, p.stderr)
