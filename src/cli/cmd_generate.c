@@ -81,8 +81,8 @@ static char *last_layer_path(const char *layout, const char *platform, struct co
 
 	if (!ix)
 		return NULL;
-	digest = json_string_value(json_object_get(json_array_get(json_object_get(ix, "manifests"), 0),
-	                                           "digest"));
+	digest = json_string_value(
+	    json_object_get(json_array_get(json_object_get(ix, "manifests"), 0), "digest"));
 	for (int depth = 0; digest && depth < 2; depth++) {
 		_cleanup_free_ char *p =
 		    copa_xasprintf("%s/blobs/sha256/%s", layout, strchr(digest, ':') + 1);
@@ -110,7 +110,8 @@ static char *last_layer_path(const char *layout, const char *platform, struct co
 
 			snprintf(buf, sizeof(buf), "%s/%s%s%s", str_or_empty(pl, "os"),
 			         str_or_empty(pl, "architecture"),
-			         *str_or_empty(pl, "variant") ? "/" : "", str_or_empty(pl, "variant"));
+			         *str_or_empty(pl, "variant") ? "/" : "",
+			         str_or_empty(pl, "variant"));
 			if (platform ? !strcmp(buf, platform) ||
 			                   (!strncmp(buf, platform, strlen(platform)) &&
 			                    buf[strlen(platform)] == '/')

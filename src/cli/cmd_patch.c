@@ -126,8 +126,7 @@ static int check_tag(const char *cmd, const char *tag)
  * The original's --oci-dir DIR as a destination: oci:DIR:TAG with -t's
  * bare tag, else the default tag (<source tag>-<suffix>), else untagged.
  */
-static char *oci_dir_dest(const char *dir, const char *image, const char *tag,
-                          const char *suffix)
+static char *oci_dir_dest(const char *dir, const char *image, const char *tag, const char *suffix)
 {
 	struct copa_image_ref ref;
 	const char *st = NULL;
@@ -321,14 +320,16 @@ static int run_cmd(int argc, char **argv, bool generate)
 				o.compression = "none";
 			} else if (!strcmp(optarg, "estargz")) {
 				o.compression = "gzip";
-				notes[n_notes++] = "--compression estargz: the new layer is plain "
-				                   "gzip (copa writes no eStargz table of contents)";
+				notes[n_notes++] =
+				    "--compression estargz: the new layer is plain "
+				    "gzip (copa writes no eStargz table of contents)";
 			} else if (strcmp(optarg, "gzip") && strcmp(optarg, "zstd") &&
 			           strcmp(optarg, "none")) {
-				return copa_cli_usage_error(cmd,
-				                            "invalid --compression '%s' (gzip, zstd, "
-				                            "none or uncompressed)",
-				                            optarg);
+				return copa_cli_usage_error(
+				    cmd,
+				    "invalid --compression '%s' (gzip, zstd, "
+				    "none or uncompressed)",
+				    optarg);
 			} else {
 				o.compression = optarg;
 			}
@@ -342,8 +343,7 @@ static int run_cmd(int argc, char **argv, bool generate)
 			if (strcmp(optarg, "docker") && strcmp(optarg, "podman") &&
 			    strcmp(optarg, "none"))
 				return copa_cli_usage_error(
-				    cmd, "invalid --loader '%s' (docker, podman or none)",
-				    optarg);
+				    cmd, "invalid --loader '%s' (docker, podman or none)", optarg);
 			o.loader = optarg;
 			break;
 		case OPT_EXIT_ON_EOL:
@@ -415,18 +415,19 @@ static int run_cmd(int argc, char **argv, bool generate)
 		return copa_cli_usage_error(cmd, "unsupported --format '%s' (only openvex)",
 		                            o.vex_format);
 	if (o.vex_out && o.summary_out && !strcmp(o.vex_out, "-") && !strcmp(o.summary_out, "-"))
-		return copa_cli_usage_error(cmd,
-		                            "-o and --summary cannot both be '-' (stdout)");
+		return copa_cli_usage_error(cmd, "-o and --summary cannot both be '-' (stdout)");
 	if (n_repos == 0 && o.repos_replace)
 		return copa_cli_usage_error(cmd, "--repo-replace needs at least one --repo");
 	if (generate) {
 		if (o.push || oci_dir)
-			return copa_cli_usage_error(cmd, "%s: copa generate writes a build context, "
-			                                 "not an image",
+			return copa_cli_usage_error(cmd,
+			                            "%s: copa generate writes a build context, "
+			                            "not an image",
 			                            o.push ? "--push" : "--oci-dir");
 		if (n_platforms > 1)
-			return copa_cli_usage_error(cmd, "a build context is for one platform: give "
-			                                 "one --platform");
+			return copa_cli_usage_error(cmd,
+			                            "a build context is for one platform: give "
+			                            "one --platform");
 		if (o.summary_out && !strcmp(o.summary_out, "-") && !strcmp(context_out, "-"))
 			return copa_cli_usage_error(cmd, "--summary - and the build context cannot "
 			                                 "both go to standard output");

@@ -18,22 +18,21 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: copa report [-s SCANNER] [--json] [--timeout DURATION] REPORT|DIR\n"
-	    "\n"
-	    "Show what a vulnerability report asks copa to update, without an image.\n"
-	    "\n"
-	    "  -s, --scanner NAME   trivy, grype, native, or a plugin run as 'copa-NAME\n"
-	    "                       REPORT' from PATH that prints an update manifest\n"
-	    "                       (default: the format detected in each file)\n"
-	    "      --json           print the update manifest as copa's native v1alpha2 JSON\n"
-	    "                       (a JSON array of manifests for a report directory)\n"
-	    "      --timeout DUR    time a scanner plugin may take (default 5m; e.g. 30s, 2m)\n"
-	    "  -h, --help           show this help\n"
-	    "\n"
-	    "A directory holds one report per platform of a multi-platform image.\n"
-	    "Exit status: 0 success, 1 the report cannot be used, 2 usage error.\n");
+	fprintf(f,
+	        "usage: copa report [-s SCANNER] [--json] [--timeout DURATION] REPORT|DIR\n"
+	        "\n"
+	        "Show what a vulnerability report asks copa to update, without an image.\n"
+	        "\n"
+	        "  -s, --scanner NAME   trivy, grype, native, or a plugin run as 'copa-NAME\n"
+	        "                       REPORT' from PATH that prints an update manifest\n"
+	        "                       (default: the format detected in each file)\n"
+	        "      --json           print the update manifest as copa's native v1alpha2 JSON\n"
+	        "                       (a JSON array of manifests for a report directory)\n"
+	        "      --timeout DUR    time a scanner plugin may take (default 5m; e.g. 30s, 2m)\n"
+	        "  -h, --help           show this help\n"
+	        "\n"
+	        "A directory holds one report per platform of a multi-platform image.\n"
+	        "Exit status: 0 success, 1 the report cannot be used, 2 usage error.\n");
 }
 
 static size_t width(const char *s)

@@ -8,11 +8,7 @@
 #include <string.h>
 
 static const struct copa_cli_cmd *const commands[] = {
-    &copa_cmd_patch,
-    &copa_cmd_generate,
-    &copa_cmd_report,
-    &copa_cmd_inspect,
-    &copa_cmd_completion,
+    &copa_cmd_patch, &copa_cmd_generate, &copa_cmd_report, &copa_cmd_inspect, &copa_cmd_completion,
 };
 
 static void usage(FILE *f)

@@ -74,8 +74,7 @@ static const struct option *find_long(const char *name, size_t n, const struct o
 	return NULL;
 }
 
-static int unknown_long(const char *cmd, const char *name, size_t n,
-                        const struct option *longopts)
+static int unknown_long(const char *cmd, const char *name, size_t n, const struct option *longopts)
 {
 	const char *near = nearest(name, n, longopts);
 
@@ -157,13 +156,13 @@ int copa_cli_check_opts(const char *cmd, int argc, char **argv, const char *shor
 
 /* The architectures OCI images use (Go's GOARCH names, as the image spec says). */
 static const char *const known_archs[] = {
-    "386",    "amd64",  "arm",      "arm64",  "loong64", "mips",    "mipsle", "mips64",
-    "mips64le", "ppc64", "ppc64le", "riscv64", "s390x",  "wasm",    NULL,
+    "386",      "amd64", "arm",     "arm64",   "loong64", "mips", "mipsle", "mips64",
+    "mips64le", "ppc64", "ppc64le", "riscv64", "s390x",   "wasm", NULL,
 };
 
 static const char *const known_oses[] = {
-    "linux", "windows", "freebsd", "darwin", "netbsd", "openbsd", "solaris", "illumos",
-    "aix",   "plan9",   "dragonfly", "android", "ios", "js", "wasip1", NULL,
+    "linux", "windows", "freebsd",   "darwin",  "netbsd", "openbsd", "solaris", "illumos",
+    "aix",   "plan9",   "dragonfly", "android", "ios",    "js",      "wasip1",  NULL,
 };
 
 static bool in_list(const char *const *list, const char *s)
@@ -185,14 +184,14 @@ int copa_cli_platform_opt(const char *cmd, const char *arg, struct copa_platform
 	if (copa_platform_parse(arg, &p, &err) < 0)
 		return copa_cli_usage_error(cmd, "%s", err.msg);
 	if (!in_list(known_oses, p.os))
-		return copa_cli_usage_error(cmd,
-		                            "invalid platform '%s': unknown os '%s' (e.g. linux)",
-		                            arg, p.os);
+		return copa_cli_usage_error(
+		    cmd, "invalid platform '%s': unknown os '%s' (e.g. linux)", arg, p.os);
 	if (!in_list(known_archs, p.arch))
-		return copa_cli_usage_error(cmd,
-		                            "invalid platform '%s': unknown architecture '%s' "
-		                            "(amd64, arm64, arm, 386, ppc64le, s390x, riscv64, ...)",
-		                            arg, p.arch);
+		return copa_cli_usage_error(
+		    cmd,
+		    "invalid platform '%s': unknown architecture '%s' "
+		    "(amd64, arm64, arm, 386, ppc64le, s390x, riscv64, ...)",
+		    arg, p.arch);
 	if (out)
 		*out = p;
 	return 0;

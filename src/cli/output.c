@@ -153,7 +153,8 @@ static void draw_block(struct sink *s)
 			snprintf(line, sizeof(line), "  %-8s %-40s %10s / %-10s %3d%% %s", t->task,
 			         id, cur, total, (int)(t->cur * 100 / t->total), rate);
 		else
-			snprintf(line, sizeof(line), "  %-8s %-40s %10s %s", t->task, id, cur, rate);
+			snprintf(line, sizeof(line), "  %-8s %-40s %10s %s", t->task, id, cur,
+			         rate);
 		/*
 		 * A wrapped line would take two rows while clear_block() erases
 		 * one per task: the block would pile up. Cut at the width.

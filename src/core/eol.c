@@ -18,7 +18,7 @@ static const struct eol_entry table[] = {
 static int cycle_parts(const char *id)
 {
 	static const char *const two[] = {"ubuntu", "alpine", "opensuse-leap", "mariner",
-	                                   "azurelinux"};
+	                                  "azurelinux"};
 
 	for (size_t i = 0; i < sizeof(two) / sizeof(two[0]); i++)
 		if (!strcmp(id, two[i]))

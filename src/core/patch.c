@@ -71,9 +71,9 @@ struct run {
 	struct copa_image_ref dst_ref; /* where the image is written */
 	char *dst_string;              /* what the user asked for (for messages and the summary) */
 	char *src_string;
-	char *loader;   /* "docker"/"podman": load dst_ref's archive afterwards */
+	char *loader;    /* "docker"/"podman": load dst_ref's archive afterwards */
 	char *loaded_as; /* the name the loader lists the image under */
-	char *load_dir; /* temporary directory holding that archive */
+	char *load_dir;  /* temporary directory holding that archive */
 	struct copa_image_src *src;
 	struct copa_update_manifest_list reports;
 	struct copa_summary *summary;
@@ -203,11 +203,12 @@ static int choose_loader(struct run *r, struct copa_err *err)
 	}
 	if (!r->loader) {
 		if (want && !strcmp(want, "none"))
-			return copa_err_set(err, COPA_E_USAGE,
-			                    "'%s' is a registry destination and --loader none loads "
-			                    "it nowhere: add --push to push it, or write it locally "
-			                    "with -t oci:DIR:TAG",
-			                    name);
+			return copa_err_set(
+			    err, COPA_E_USAGE,
+			    "'%s' is a registry destination and --loader none loads "
+			    "it nowhere: add --push to push it, or write it locally "
+			    "with -t oci:DIR:TAG",
+			    name);
 		if (want)
 			return copa_err_set(
 			    err, COPA_E_USAGE,
@@ -1680,8 +1681,9 @@ static int write_outputs(struct run *r, bool patched, struct copa_err *err)
 	if (o->summary_out && copa_summary_write(r->summary, o->summary_out, err) < 0)
 		return copa_err_wrap(err, "--summary '%s'", o->summary_out);
 	if (o->vex_out && !patched)
-		copa_info(o->out, "nothing was patched, so no vulnerability is fixed: -o '%s' not "
-		                  "written",
+		copa_info(o->out,
+		          "nothing was patched, so no vulnerability is fixed: -o '%s' not "
+		          "written",
 		          o->vex_out);
 	if (o->vex_out && patched) {
 		struct copa_vex_opts vo = {.author = o->vex_author ? o->vex_author : "copa"};

@@ -586,8 +586,8 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 		goto out;
 	}
 	{
-		const char *first = json_string_value(
-		    json_array_get(json_object_get(entry, "RepoTags"), 0));
+		const char *first =
+		    json_string_value(json_array_get(json_object_get(entry, "RepoTags"), 0));
 
 		if (first && strlen(first) < 512)
 			s->repo_tag = copa_xstrdup(first);

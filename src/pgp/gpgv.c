@@ -224,11 +224,12 @@ int copa_gpgv_run(const struct copa_gpgv_req *req, struct copa_gpgv_status *st,
 			 * does not exist" (a repository without InRelease).
 			 */
 			if (err->code == COPA_E_NOTFOUND)
-				copa_err_set(err, COPA_E_EXEC,
-				             "'%s' is not installed: copa runs it to check "
-				             "repository signatures (Debian/Ubuntu: apt-get install "
-				             "gpgv; Fedora: dnf install gnupg2; Alpine: apk add gpgv)",
-				             argv[0]);
+				copa_err_set(
+				    err, COPA_E_EXEC,
+				    "'%s' is not installed: copa runs it to check "
+				    "repository signatures (Debian/Ubuntu: apt-get install "
+				    "gpgv; Fedora: dnf install gnupg2; Alpine: apk add gpgv)",
+				    argv[0]);
 			else
 				copa_err_wrap(err, "running gpgv to check signatures");
 			goto out;

@@ -430,7 +430,9 @@ static int load_file(const char *path, const char *scanner, const struct copa_re
 		return 1;
 	}
 	if (!strcmp(scanner, "auto"))
-		scanner = kind == COPA_DOC_GRYPE ? "grype" : kind == COPA_DOC_NATIVE ? "native" : "trivy";
+		scanner = kind == COPA_DOC_GRYPE    ? "grype"
+		          : kind == COPA_DOC_NATIVE ? "native"
+		                                    : "trivy";
 	r = parse_doc(scanner, "native", doc, path, out, err);
 	json_decref(doc);
 	if (r < 0)

@@ -32,9 +32,9 @@
 #define COPA_REPORT_PLUGIN_TIMEOUT (5 * 60 * 1000)      /* default plugin timeout, ms */
 
 struct copa_report_opts {
-	const char *scanner; /* "trivy", "grype", "native", a plugin NAME; NULL: detect per file */
-	int timeout_ms;      /* plugin timeout; 0: COPA_REPORT_PLUGIN_TIMEOUT */
-	size_t max_size;     /* 0: COPA_REPORT_MAX_SIZE */
+	const char *scanner;  /* "trivy", "grype", "native", a plugin NAME; NULL: detect per file */
+	int timeout_ms;       /* plugin timeout; 0: COPA_REPORT_PLUGIN_TIMEOUT */
+	size_t max_size;      /* 0: COPA_REPORT_MAX_SIZE */
 	struct copa_out *out; /* warnings (files of a directory skipped); may be NULL */
 };
 

@@ -20,10 +20,10 @@ static void cycles(void **state)
 	static const struct {
 		const char *id, *version, *want;
 	} cases[] = {
-	    {"debian", "11", "11"},          {"debian", "12.5", "12"},
-	    {"ubuntu", "22.04", "22.04"},    {"alpine", "3.18.4", "3.18"},
-	    {"alpine", "3.18", "3.18"},      {"rocky", "9.3", "9"},
-	    {"amzn", "2023", "2023"},        {"mariner", "2.0.20240301", "2.0"},
+	    {"debian", "11", "11"},       {"debian", "12.5", "12"},
+	    {"ubuntu", "22.04", "22.04"}, {"alpine", "3.18.4", "3.18"},
+	    {"alpine", "3.18", "3.18"},   {"rocky", "9.3", "9"},
+	    {"amzn", "2023", "2023"},     {"mariner", "2.0.20240301", "2.0"},
 	};
 	char buf[32];
 
