@@ -263,6 +263,9 @@ static int amend_summary(const char *path, const char *context, const struct rem
 		json_array_append_new(list, json_string(rm->v[i]));
 	g = json_pack("{s:s, s:o}", "context", context, "removed", list);
 	json_object_set_new(doc, "generate", g);
+	/* The image was written to a private layout that is gone: no reference to give. */
+	if (json_is_object(json_object_get(doc, "output")))
+		json_object_set_new(json_object_get(doc, "output"), "ref", json_null());
 	text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	json_decref(doc);
 	if (!text)

@@ -5,6 +5,7 @@ would."""
 import io
 import json
 import os
+import pathlib
 import subprocess
 import tarfile
 
@@ -50,6 +51,11 @@ def test_generate_writes_a_build_context(copa, src_layout, tmp_path):
     assert got["generate"]["context"] == str(ctx)
     assert "/usr/share/tool/old.txt" in got["generate"]["removed"]
     assert got["platforms"][0]["status"] == "patched"
+    assert got["output"]["ref"] is None  # the private layout is gone
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((pathlib.Path(__file__).resolve().parents[2] / "docs/summary.schema.json")
+                        .read_text())
+    jsonschema.validate(got, schema)
 
 
 def test_generate_to_stdout_and_refusals(copa, copa_bin, src_layout, tmp_path):
