@@ -186,3 +186,19 @@ def test_report_into_a_closed_pipe_is_not_an_error(copa_bin, shared_dir):
         p = subprocess.run([copa_bin, "report", "--json", shared_dir / TRIVY], stdout=full,
                            stderr=subprocess.PIPE, text=True)
     assert p.returncode == 1 and "cannot write standard output: No space left" in p.stderr
+
+
+def test_fish_completion_offers_options_and_values(copa_bin):
+    import os
+    import shutil
+    if not shutil.which("fish"):
+        pytest.skip("fish is not installed (scripts/install-deps.sh installs it)")
+    env = dict(os.environ, PATH=f"{pathlib.Path(copa_bin).parent}:{os.environ['PATH']}")
+
+    def complete(line):
+        r = subprocess.run(["fish", "-c", f'copa completion fish | source; complete -C "{line}"'],
+                           capture_output=True, text=True, env=env, check=True)
+        return {l.split("\t")[0] for l in r.stdout.splitlines()}
+    assert complete("copa patch --ins") == {"--insecure-registry"}
+    assert {"patch", "generate", "report", "inspect", "completion"} <= complete("copa ")
+    assert complete("copa patch --progress ") == {"auto", "tty", "plain", "quiet", "json"}
