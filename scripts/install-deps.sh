@@ -12,7 +12,8 @@ build="build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-de
 	libyaml-dev libcmocka-dev gpgv gnupg"
 tests="python3 python3-pytest python3-jsonschema python3-cryptography docker-registry apache2-utils
 	skopeo umoci podman buildah dpkg-dev apt-utils mmdebstrap rpm createrepo-c dnf pigz xz-utils zstd
-	ca-certificates curl openssl shellcheck clang-format uidmap fakeroot time groff-base"
+	ca-certificates curl openssl shellcheck clang-format uidmap fakeroot time groff-base
+	zsh fish"
 if [ "${COPA_SKIP_APT_UPDATE:-0}" != 1 ]; then
 	apt-get update -qq
 fi

@@ -9,6 +9,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
+#include <getopt.h>
 #include <stdbool.h>
 
 struct copa_cli_cmd {
@@ -21,6 +22,8 @@ struct copa_cli_cmd {
 extern const struct copa_cli_cmd copa_cmd_inspect;
 extern const struct copa_cli_cmd copa_cmd_report;
 extern const struct copa_cli_cmd copa_cmd_patch;
+extern const struct copa_cli_cmd copa_cmd_generate;
+extern const struct copa_cli_cmd copa_cmd_completion;
 
 enum copa_cli_progress {
 	COPA_CLI_PROGRESS_AUTO, /* tty when stderr is a terminal, else plain */
@@ -46,6 +49,30 @@ void copa_cli_out_free(struct copa_out *out);
  * canceled (130 SIGINT, 143 SIGTERM).
  */
 int copa_cli_fail(struct copa_out *out, const struct copa_err *err);
+
+/*
+ * Walks argv as getopt_long(argc, argv, shortopts, longopts) will and
+ * refuses, as a usage error naming the nearest real option (returns 2),
+ * any long option not spelled in full (no prefix guessing), any unknown
+ * option and a missing value. 0 when getopt_long may run.
+ */
+int copa_cli_check_opts(const char *cmd, int argc, char **argv, const char *shortopts,
+                        const struct option *longopts);
+
+struct copa_platform;
+/*
+ * Checks one --platform value (os/arch[/variant] with a known os and
+ * architecture) into *out (may be NULL): 0, or 2 after a usage error for
+ * cmd. An empty value is an error, not "all platforms".
+ */
+int copa_cli_platform_opt(const char *cmd, const char *arg, struct copa_platform *out);
+
+/*
+ * Flushes standard output at the end of a command: 0, or 1 after saying
+ * why. A reader that went away (EPIPE: `copa report --json | head`) is not
+ * an error: the output was wanted only that far.
+ */
+int copa_cli_flush_stdout(const char *cmd);
 
 /* Prints "copa <cmd>: <msg>" and a hint to use --help; returns 2. */
 int copa_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -78,6 +78,15 @@ static int load(struct inspect *in, struct copa_err *err)
 	if (copa_image_src_load(in->src, wantp, &in->img, err) < 0)
 		return -1;
 	in->have_img = true;
+	/* A single-platform image loads whatever platform was asked: say it is not the one. */
+	if (wantp && !copa_platform_match(wantp, &in->img.platform)) {
+		char buf[256];
+
+		return copa_err_set(err, COPA_E_NOTFOUND,
+		                    "'%s' has no image for platform '%s': it has only %s",
+		                    in->image, in->platform,
+		                    copa_platform_str(&in->img.platform, buf, sizeof(buf)));
+	}
 	/* Show the config's platform as the index entries are shown: normalised (arm64/v8 is
 	 * arm64). */
 	copa_platform_normalize(&in->img.platform);
@@ -232,6 +241,7 @@ static int run(int argc, char **argv)
 	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
 	    {"progress", required_argument, NULL, OPT_PROGRESS},
 	    {"verbose", no_argument, NULL, 'v'},
+	    {"debug", no_argument, NULL, 'v'}, /* the original's name for it */
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -245,10 +255,15 @@ static int run(int argc, char **argv)
 	struct copa_out *out;
 	int c, r, rc = 0;
 
+	if (copa_cli_check_opts("inspect", argc, argv, "vh", longopts))
+		return 2;
 	optind = 1;
+	opterr = 0;
 	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
 		switch (c) {
 		case OPT_PLATFORM:
+			if (copa_cli_platform_opt("inspect", optarg, NULL))
+				return 2;
 			in.platform = optarg;
 			break;
 		case OPT_JSON:

@@ -18,21 +18,21 @@
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: copa report [-s SCANNER] [--json] [--timeout DURATION] REPORT|DIR\n"
-	    "\n"
-	    "Show what a vulnerability report asks copa to update, without an image.\n"
-	    "\n"
-	    "  -s, --scanner NAME   trivy (default), grype, native, or a plugin run as\n"
-	    "                       'copa-NAME REPORT' from PATH that prints an update manifest\n"
-	    "      --json           print the update manifest as copa's native v1alpha2 JSON\n"
-	    "                       (a JSON array of manifests for a report directory)\n"
-	    "      --timeout DUR    time a scanner plugin may take (default 5m; e.g. 30s, 2m)\n"
-	    "  -h, --help           show this help\n"
-	    "\n"
-	    "A directory holds one report per platform of a multi-platform image.\n"
-	    "Exit status: 0 success, 1 the report cannot be used, 2 usage error.\n");
+	fprintf(f,
+	        "usage: copa report [-s SCANNER] [--json] [--timeout DURATION] REPORT|DIR\n"
+	        "\n"
+	        "Show what a vulnerability report asks copa to update, without an image.\n"
+	        "\n"
+	        "  -s, --scanner NAME   trivy, grype, native, or a plugin run as 'copa-NAME\n"
+	        "                       REPORT' from PATH that prints an update manifest\n"
+	        "                       (default: the format detected in each file)\n"
+	        "      --json           print the update manifest as copa's native v1alpha2 JSON\n"
+	        "                       (a JSON array of manifests for a report directory)\n"
+	        "      --timeout DUR    time a scanner plugin may take (default 5m; e.g. 30s, 2m)\n"
+	        "  -h, --help           show this help\n"
+	        "\n"
+	        "A directory holds one report per platform of a multi-platform image.\n"
+	        "Exit status: 0 success, 1 the report cannot be used, 2 usage error.\n");
 }
 
 static size_t width(const char *s)
@@ -131,6 +131,7 @@ static int run(int argc, char **argv)
 	    {"json", no_argument, NULL, 'j'},
 	    {"timeout", required_argument, NULL, 't'},
 	    {"help", no_argument, NULL, 'h'},
+	    {"debug", no_argument, NULL, 'd'}, /* "copa --debug report": nothing more to say */
 	    {NULL, 0, NULL, 0},
 	};
 	struct copa_report_opts opts = {0};
@@ -140,6 +141,8 @@ static int run(int argc, char **argv)
 	bool json = false;
 	int c, rc;
 
+	if (copa_cli_check_opts("report", argc, argv, "+s:h", longopts))
+		return 2;
 	optind = 1;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+s:h", longopts, NULL)) != -1) {
@@ -161,6 +164,8 @@ static int run(int argc, char **argv)
 			opts.timeout_ms = (int)ms;
 			break;
 		}
+		case 'd':
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -181,6 +186,7 @@ static int run(int argc, char **argv)
 		                            opts.scanner);
 
 	out = copa_cli_out_new(COPA_CLI_PROGRESS_PLAIN, false);
+	opts.out = out;
 	if (copa_report_load(argv[optind], &opts, &list, &err) < 0) {
 		rc = copa_cli_fail(out, &err);
 		goto done;
@@ -205,7 +211,7 @@ static int run(int argc, char **argv)
 			print_manifest(list.v[i]);
 		}
 	}
-	rc = fflush(stdout) == 0 ? 0 : 1;
+	rc = copa_cli_flush_stdout("report");
 done:
 	copa_update_manifest_list_release(&list);
 	copa_cli_out_free(out);

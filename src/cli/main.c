@@ -8,9 +8,7 @@
 #include <string.h>
 
 static const struct copa_cli_cmd *const commands[] = {
-    &copa_cmd_patch,
-    &copa_cmd_report,
-    &copa_cmd_inspect,
+    &copa_cmd_patch, &copa_cmd_generate, &copa_cmd_report, &copa_cmd_inspect, &copa_cmd_completion,
 };
 
 static void usage(FILE *f)
@@ -19,7 +17,8 @@ static void usage(FILE *f)
 	           "Patch the OS packages of a container image without a daemon.\n\ncommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		fprintf(f, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
-	fprintf(f, "\nRun 'copa <command> --help' for a command's options.\n");
+	fprintf(f, "\nRun 'copa <command> --help' or 'copa help <command>' for a command's "
+	           "options;\n'copa --version' (-V) prints the version.\n");
 }
 
 int main(int argc, char **argv)
@@ -37,11 +36,32 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/*
+	 * The original's --debug is a flag of the root command ("copa --debug
+	 * patch ..."): hand it to the command, where it means -v.
+	 */
+	if (!strcmp(argv[1], "--debug") && argc > 2) {
+		argv[1] = argv[2];
+		argv[2] = (char *)"--debug";
+	}
+	/* "copa help patch" is "copa patch --help", as cobra's help command does. */
+	if (!strcmp(argv[1], "help") && argc > 2) {
+		for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+			if (!strcmp(argv[2], commands[i]->name)) {
+				char *args[] = {argv[2], (char *)"--help", NULL};
+
+				return commands[i]->run(2, args);
+			}
+		fprintf(stderr, "copa: unknown command '%s'\n\n", argv[2]);
+		usage(stderr);
+		return 2;
+	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
 		usage(stdout);
 		return 0;
 	}
-	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V") ||
+	    !strcmp(argv[1], "version")) {
 		printf("copa %s\n", COPA_VERSION);
 		return 0;
 	}

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -96,9 +97,43 @@ static void clear_block(struct sink *s)
 	s->drawn = 0;
 }
 
+/* Columns of the terminal on stderr ($COLUMNS, else 80, when it does not say). */
+static size_t term_width(void)
+{
+	struct winsize ws;
+	const char *env = getenv("COLUMNS");
+	long n;
+
+	if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col;
+	n = env ? strtol(env, NULL, 10) : 0;
+	return n > 0 && n < 10000 ? (size_t)n : 80;
+}
+
+/*
+ * Bytes of the UTF-8 text s that fill fewer than `width` columns (one
+ * column per character; the last column stays free so the cursor never
+ * wraps).
+ */
+static size_t fit_columns(const char *s, size_t width)
+{
+	size_t cols = 0, i = 0;
+
+	for (; s[i]; i++) {
+		if (((unsigned char)s[i] & 0xC0) == 0x80)
+			continue; /* a continuation byte: same column */
+		if (cols + 1 >= width)
+			break;
+		cols++;
+	}
+	return i;
+}
+
 static void draw_block(struct sink *s)
 {
 	long long now = mono_ms();
+	size_t width = term_width();
+	char line[512];
 
 	for (size_t i = 0; i < s->n_tasks; i++) {
 		struct task *t = &s->tasks[i];
@@ -115,10 +150,16 @@ static void draw_block(struct sink *s)
 			snprintf(rate, sizeof(rate), "%s/s", r);
 		}
 		if (t->total)
-			fprintf(stderr, "\033[2K  %-8s %-40s %10s / %-10s %3d%% %s\n", t->task, id,
-			        cur, total, (int)(t->cur * 100 / t->total), rate);
+			snprintf(line, sizeof(line), "  %-8s %-40s %10s / %-10s %3d%% %s", t->task,
+			         id, cur, total, (int)(t->cur * 100 / t->total), rate);
 		else
-			fprintf(stderr, "\033[2K  %-8s %-40s %10s %s\n", t->task, id, cur, rate);
+			snprintf(line, sizeof(line), "  %-8s %-40s %10s %s", t->task, id, cur,
+			         rate);
+		/*
+		 * A wrapped line would take two rows while clear_block() erases
+		 * one per task: the block would pile up. Cut at the width.
+		 */
+		fprintf(stderr, "\033[2K%.*s\n", (int)fit_columns(line, width), line);
 	}
 	s->drawn = s->n_tasks;
 	s->last_draw = now;
@@ -211,6 +252,46 @@ static void plain_done(const struct task *t, int ok)
 		fprintf(stderr, "%s %s: %s\n", t->task, t->id, size);
 }
 
+/*
+ * One JSON progress event. Producers end a task with copa_progress_done(),
+ * which carries no counts: a "done" event reports what the task's last
+ * update said, so it tells how many bytes moved (tasks tracked as the
+ * terminal modes track them).
+ */
+static void json_progress(struct sink *s, const struct copa_progress *ev)
+{
+	static const char *const kinds[] = {"start", "update", "done"};
+	struct task *t = find_task(s, ev->task, ev->id);
+	uint64_t cur = ev->cur, total = ev->total;
+	json_t *j;
+
+	if (!t && ev->kind != COPA_PROGRESS_DONE && s->n_tasks < MAX_TASKS) {
+		t = &s->tasks[s->n_tasks++];
+		t->task = copa_xstrdup(ev->task);
+		t->id = copa_xstrdup(ev->id);
+		t->cur = 0;
+		t->total = ev->total;
+		t->start_ms = mono_ms();
+	}
+	if (t && ev->kind == COPA_PROGRESS_UPDATE) {
+		t->cur = ev->cur;
+		if (ev->total)
+			t->total = ev->total;
+	}
+	if (t && ev->kind == COPA_PROGRESS_DONE) {
+		cur = t->cur;
+		total = t->total;
+	}
+	j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "type", "progress", "event",
+	              kinds[ev->kind], "task", ev->task, "id", ev->id, "current", (json_int_t)cur,
+	              "total", (json_int_t)total);
+	if (ev->kind == COPA_PROGRESS_DONE)
+		json_object_set_new(j, "ok", json_boolean(ev->ok));
+	json_event(j);
+	if (t && ev->kind == COPA_PROGRESS_DONE)
+		drop_task(s, t);
+}
+
 static void sink_progress(struct copa_out *out, const struct copa_progress *ev)
 {
 	struct sink *s = (struct sink *)out;
@@ -220,15 +301,7 @@ static void sink_progress(struct copa_out *out, const struct copa_progress *ev)
 		return;
 	pthread_mutex_lock(&s->lock);
 	if (s->mode == COPA_CLI_PROGRESS_JSON) {
-		static const char *const kinds[] = {"start", "update", "done"};
-		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "type", "progress", "event",
-		                      kinds[ev->kind], "task", ev->task, "id", ev->id, "current",
-		                      (json_int_t)ev->cur, "total", (json_int_t)ev->total);
-
-		if (ev->kind == COPA_PROGRESS_DONE)
-			json_object_set_new(j, "ok", json_boolean(ev->ok));
-		/* Updates are throttled by the producers; still skip very chatty ones. */
-		json_event(j);
+		json_progress(s, ev);
 		goto out;
 	}
 	t = find_task(s, ev->task, ev->id);
@@ -343,6 +416,20 @@ int copa_cli_fail(struct copa_out *out, const struct copa_err *err)
 	if (err->code == COPA_E_CANCELED && copa_runctl_signal())
 		return 128 + copa_runctl_signal();
 	return copa_err_exit_code(err);
+}
+
+int copa_cli_flush_stdout(const char *cmd)
+{
+	int e;
+
+	if (fflush(stdout) == 0 && !ferror(stdout))
+		return 0;
+	/* After an earlier failed write errno still says why, unless a later call reset it. */
+	e = errno ? errno : EIO;
+	if (e == EPIPE)
+		return 0;
+	fprintf(stderr, "copa %s: cannot write standard output: %s\n", cmd, strerror(e));
+	return 1;
 }
 
 int copa_cli_usage_error(const char *cmd, const char *fmt, ...)

@@ -14,6 +14,7 @@
  */
 #include "core/patch.h"
 
+#include "core/eol.h"
 #include "core/probe.h"
 #include "core/session.h"
 #include "pkg/version.h"
@@ -70,8 +71,9 @@ struct run {
 	struct copa_image_ref dst_ref; /* where the image is written */
 	char *dst_string;              /* what the user asked for (for messages and the summary) */
 	char *src_string;
-	char *loader;   /* "docker"/"podman": load dst_ref's archive afterwards */
-	char *load_dir; /* temporary directory holding that archive */
+	char *loader;    /* "docker"/"podman": load dst_ref's archive afterwards */
+	char *loaded_as; /* the name the loader lists the image under */
+	char *load_dir;  /* temporary directory holding that archive */
 	struct copa_image_src *src;
 	struct copa_update_manifest_list reports;
 	struct copa_summary *summary;
@@ -164,6 +166,25 @@ static bool docker_usable(void)
 }
 
 /*
+ * The name the loader lists a loaded image under: docker shortens docker.io
+ * names ("out:1.0"); podman files a name without a registry under
+ * localhost/ ("localhost/out:1.0").
+ */
+static char *loaded_name(const char *loader, const struct copa_ref *ref)
+{
+	const char *path = ref->path;
+
+	if (!ref->tag)
+		return copa_ref_string(ref);
+	if (strcmp(ref->domain, "docker.io"))
+		return copa_xasprintf("%s/%s:%s", ref->domain, ref->path, ref->tag);
+	if (!strncmp(path, "library/", 8))
+		path += 8;
+	return copa_xasprintf("%s%s:%s", strcmp(loader, "podman") ? "" : "localhost/", path,
+	                      ref->tag);
+}
+
+/*
  * A registry destination without --push goes into the local docker or
  * podman (as the original copa does), through a docker-archive.
  */
@@ -181,7 +202,14 @@ static int choose_loader(struct run *r, struct copa_err *err)
 			r->loader = copa_xstrdup("podman");
 	}
 	if (!r->loader) {
-		if (want && strcmp(want, "none"))
+		if (want && !strcmp(want, "none"))
+			return copa_err_set(
+			    err, COPA_E_USAGE,
+			    "'%s' is a registry destination and --loader none loads "
+			    "it nowhere: add --push to push it, or write it locally "
+			    "with -t oci:DIR:TAG",
+			    name);
+		if (want)
 			return copa_err_set(
 			    err, COPA_E_USAGE,
 			    "'%s' is a registry destination and --loader %s is not "
@@ -195,6 +223,13 @@ static int choose_loader(struct run *r, struct copa_err *err)
 		    "to load it into)",
 		    name);
 	}
+	r->loaded_as = loaded_name(r->loader, &r->dst_ref.ref);
+	/* From a local source the registry name is a surprise: say where the image goes. */
+	if (r->src_ref.transport != COPA_TRANSPORT_REGISTRY)
+		copa_info(r->o->out,
+		          "note: -t '%s' names a registry image; without --push copa loads it into "
+		          "%s, which names it %s (for a file, use -t oci:DIR:TAG)",
+		          r->o->tag ? r->o->tag : r->dst_string, r->loader, r->loaded_as);
 	r->load_dir = copa_fs_mkdtemp(r->s.cache.path, "load-", err);
 	if (!r->load_dir)
 		return -1;
@@ -268,7 +303,40 @@ static int resolve_destination(struct run *r, struct copa_err *err)
 	r->dst_string = copa_image_ref_string(&r->dst_ref);
 	if (r->dst_ref.transport == COPA_TRANSPORT_REGISTRY && !o->push)
 		return choose_loader(r, err);
+	if (r->dst_ref.transport != COPA_TRANSPORT_REGISTRY && o->push)
+		return copa_err_set(err, COPA_E_USAGE,
+		                    "--push writes to a registry, but the destination '%s' is "
+		                    "local: drop --push, or give -t REGISTRY/NAME:TAG",
+		                    r->dst_string);
 	return 0;
+}
+
+/*
+ * A docker-archive source named without :REF still has a name in its
+ * manifest.json (RepoTags). The default destination takes it, so the
+ * patched archive carries <name>:<tag>-patched and `docker load` does not
+ * show <none>. Only when -t does not name the destination in full.
+ */
+static int adopt_archive_name(struct run *r, struct copa_err *err)
+{
+	const char *rt = copa_image_src_repo_tag(r->src);
+	struct copa_ref ref;
+
+	if (r->src_ref.transport != COPA_TRANSPORT_DOCKER_ARCHIVE || r->src_ref.has_ref || !rt ||
+	    (r->o->tag && looks_like_destination(r->o->tag)))
+		return 0;
+	if (copa_ref_parse(rt, &ref, NULL) < 0)
+		return 0;
+	if (!ref.tag) {
+		copa_ref_release(&ref);
+		return 0;
+	}
+	r->src_ref.ref = ref;
+	r->src_ref.has_ref = true;
+	copa_image_ref_release(&r->dst_ref);
+	free(r->dst_string);
+	r->dst_string = NULL;
+	return resolve_destination(r, err);
 }
 
 /* ---- platforms ---- */
@@ -606,6 +674,31 @@ static void warn_report_mismatch(const struct platform_ctx *c)
 		          c->name, m->source, m->artifact, c->r->src_string);
 }
 
+/*
+ * Update-all mode only (as the original): a release past the end of its
+ * security support (the shipped table, core/eol.h) is a warning, or with
+ * --exit-on-eol an error. With a report, the scanner already says what is
+ * fixable.
+ */
+static int check_eol(struct platform_ctx *c, struct copa_err *err)
+{
+	const char *id = c->probe.os.id, *ver = c->probe.os.version_id, *date;
+	bool past;
+
+	if (!copa_eol_lookup(id, ver, time(NULL), &date, &past) || !past)
+		return 0;
+	if (c->r->o->exit_on_eol)
+		return copa_err_set(err, COPA_E_UNSUPPORTED,
+		                    "%s: '%s' is %s %s, whose security support ended on %s "
+		                    "(--exit-on-eol): move to a supported release",
+		                    c->name, c->r->src_string, id, ver, date);
+	copa_warn(c->r->o->out,
+	          "%s: '%s' is %s %s, whose security support ended on %s: its repositories "
+	          "get no new fixes (--exit-on-eol makes this an error)",
+	          c->name, c->r->src_string, id, ver, date);
+	return 0;
+}
+
 static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
@@ -673,6 +766,8 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 		    c->probe.os.id);
 	if (c->j->report)
 		warn_report_mismatch(c);
+	else if (check_eol(c, err) < 0)
+		return -1;
 	return 0;
 }
 
@@ -1404,6 +1499,8 @@ static int record_outcomes(struct platform_ctx *c, const char *failed, struct co
 			pr.installed = res->installed_version;
 			pr.reason = failed ? failed : skipped;
 		}
+		if (res->outcome == COPA_PM_ALREADY_FIXED && !pr.reason)
+			pr.reason = "the installed version already has the fix";
 		if (res->outcome == COPA_PM_HELD && !pr.reason)
 			pr.reason = "held in the image";
 		if (res->outcome == COPA_PM_NOT_INSTALLED && !pr.reason)
@@ -1654,6 +1751,34 @@ static int write_image(struct run *r, struct copa_err *err)
 	return rc;
 }
 
+/*
+ * The closing tally on the console, as `copa report` ends: findings fixed,
+ * not fixable yet (no fixed version published) and not fixed (see the
+ * warnings and the summary). Report mode only; update-all has no findings.
+ */
+static void say_counts(const struct run *r)
+{
+	struct copa_summary_counts t = {0};
+
+	if (r->reports.n == 0)
+		return;
+	for (size_t i = 0; i < r->n_jobs; i++) {
+		struct copa_summary_counts c = {0};
+
+		if (!r->jobs[i].sp)
+			continue;
+		copa_summary_platform_counts(r->jobs[i].sp, &c);
+		t.fixed += c.fixed;
+		t.not_fixable += c.not_fixable;
+		t.failed += c.failed;
+	}
+	if (t.failed)
+		copa_info(r->o->out, "%zu fixed, %zu not fixable yet, %zu not fixed (see above)",
+		          t.fixed, t.not_fixable, t.failed);
+	else
+		copa_info(r->o->out, "%zu fixed, %zu not fixable yet", t.fixed, t.not_fixable);
+}
+
 static int write_outputs(struct run *r, bool patched, struct copa_err *err)
 {
 	const struct copa_patch_opts *o = r->o;
@@ -1662,6 +1787,11 @@ static int write_outputs(struct run *r, bool patched, struct copa_err *err)
 	                        patched ? r->root_digest : NULL);
 	if (o->summary_out && copa_summary_write(r->summary, o->summary_out, err) < 0)
 		return copa_err_wrap(err, "--summary '%s'", o->summary_out);
+	if (o->vex_out && !patched)
+		copa_info(o->out,
+		          "nothing was patched, so no vulnerability is fixed: -o '%s' not "
+		          "written",
+		          o->vex_out);
 	if (o->vex_out && patched) {
 		struct copa_vex_opts vo = {.author = o->vex_author ? o->vex_author : "copa"};
 		struct copa_vex *v = copa_vex_new(&vo, err);
@@ -1779,6 +1909,7 @@ static void run_release(struct run *r)
 		free(r->load_dir);
 	}
 	free(r->loader);
+	free(r->loaded_as);
 	free(r->dst_string);
 	free(r->src_string);
 	copa_session_release(&r->s);
@@ -1835,7 +1966,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	outputs_ok = true;
 	guard_repositories(&r);
 	if (o->report) {
-		struct copa_report_opts ro = {.scanner = o->scanner};
+		struct copa_report_opts ro = {.scanner = o->scanner, .out = o->out};
 
 		if (copa_report_load(o->report, &ro, &r.reports, err) < 0)
 			goto out;
@@ -1844,6 +1975,8 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	if (!r.src)
 		goto out;
 	copa_summary_set_input(r.summary, r.src_string, copa_image_src_root(r.src)->desc.digest);
+	if (adopt_archive_name(&r, err) < 0)
+		goto out;
 	if (plan_jobs(&r, err) < 0)
 		goto out;
 	for (size_t i = 0; i < r.n_jobs; i++) {
@@ -1862,6 +1995,7 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 			copa_info(o->out, "nothing to patch: %s is up to date; no image written",
 			          r.src_string);
 		*result = COPA_PATCH_NOTHING_TO_DO;
+		say_counts(&r);
 		rc = write_outputs(&r, false, err);
 		goto out;
 	}
@@ -1869,11 +2003,12 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 		goto out;
 	if (r.loader)
 		copa_info(o->out, "patched %zu platform%s: loaded into %s as %s", n_patched,
-		          n_patched == 1 ? "" : "s", r.loader, r.dst_string);
+		          n_patched == 1 ? "" : "s", r.loader, r.loaded_as);
 	else
 		copa_info(o->out, "patched %zu platform%s: %s (%s)", n_patched,
 		          n_patched == 1 ? "" : "s", r.dst_string, r.root_digest);
 	*result = COPA_PATCH_PATCHED;
+	say_counts(&r);
 	rc = write_outputs(&r, true, err);
 	return finish(&r, rc, false, err);
 out:

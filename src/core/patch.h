@@ -16,7 +16,7 @@
 struct copa_patch_opts {
 	const char *image;        /* -i: source image reference (transport syntax) */
 	const char *report;       /* -r: report file or directory; NULL: update everything */
-	const char *scanner;      /* -s: trivy (default), grype, native, or a plugin name */
+	const char *scanner;      /* -s: trivy, grype, native, a plugin name; NULL: detected */
 	const char *tag;          /* -t: bare tag or full destination; NULL: <tag>-<suffix> */
 	const char *tag_suffix;   /* --tag-suffix, default "patched" */
 	bool push;                /* --push: a registry destination may be written */
@@ -36,6 +36,7 @@ struct copa_patch_opts {
 	const char *ca_file;              /* --ca-file */
 	const char *compression;          /* --compression gzip|zstd|none */
 	const char *loader;               /* --loader docker|podman|none */
+	bool exit_on_eol; /* --exit-on-eol: an end-of-life release fails update-all mode */
 	struct copa_out *out;
 };
 

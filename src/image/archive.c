@@ -585,6 +585,13 @@ static int docker_archive_root(struct copa_image_src *s, const struct tar_index 
 		             want, tags.len ? copa_buf_str(&tags) : "none");
 		goto out;
 	}
+	{
+		const char *first =
+		    json_string_value(json_array_get(json_object_get(entry, "RepoTags"), 0));
+
+		if (first && strlen(first) < 512)
+			s->repo_tag = copa_xstrdup(first);
+	}
 	cfg_name = copa_json_str(entry, "Config");
 	layers = json_object_get(entry, "Layers");
 	sources = json_object_get(entry, "LayerSources");

@@ -243,6 +243,7 @@ void copa_image_src_free(struct copa_image_src *s)
 	free(s->verified);
 	pthread_mutex_destroy(&s->lock);
 	free(s->what);
+	free(s->repo_tag);
 	free(s);
 }
 
@@ -254,6 +255,11 @@ const struct copa_image_root *copa_image_src_root(const struct copa_image_src *s
 const struct copa_image_ref *copa_image_src_ref(const struct copa_image_src *s)
 {
 	return &s->ref;
+}
+
+const char *copa_image_src_repo_tag(const struct copa_image_src *s)
+{
+	return s->repo_tag;
 }
 
 int copa_image_src_get_doc(struct copa_image_src *s, const struct copa_desc *d,
@@ -682,6 +688,15 @@ int copa_image_dst_put_blob_fd(struct copa_image_dst *d, const struct copa_desc 
 	return 0;
 }
 
+/* Ends a "copy" task; a blob copied whole moved its size (the writers send no updates). */
+static void copy_done(struct copa_image_dst *d, const struct copa_desc *desc, bool ok)
+{
+	if (ok && desc->size > 0)
+		copa_progress(d->opts.out, COPA_PROGRESS_UPDATE, "copy", desc->digest,
+		              (uint64_t)desc->size, (uint64_t)desc->size);
+	copa_progress_done(d->opts.out, "copy", desc->digest, ok);
+}
+
 int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
                              const struct copa_desc *desc, struct copa_err *err)
 {
@@ -707,7 +722,12 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 	}
 	copa_progress(d->opts.out, COPA_PROGRESS_START, "copy", desc->digest, 0,
 	              desc->size > 0 ? (uint64_t)desc->size : 0);
-	if (d->ops->begin_blob && s->ops->write_blob) {
+	/*
+	 * Streaming from the source suits a blob not read yet; one already
+	 * fetched into the cache (a layer read for the merged view) is copied
+	 * from there, or a cold cache downloads it twice.
+	 */
+	if (d->ops->begin_blob && s->ops->write_blob && !copa_src_is_verified(s, desc->digest)) {
 		struct copa_tmpfile t = {.fd = -1, .dirfd = -1};
 		int r;
 
@@ -721,7 +741,7 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 		else if ((r = d->ops->end_blob(d, desc, &t, err)) < 0)
 			copa_err_wrap(err, "%s", d->what);
 		copa_tmpfile_release(&t);
-		copa_progress_done(d->opts.out, "copy", desc->digest, r == 0);
+		copy_done(d, desc, r == 0);
 		return r;
 	}
 	path = copa_image_src_blob_path(s, desc, err);
@@ -731,7 +751,7 @@ int copa_image_dst_copy_blob(struct copa_image_dst *d, struct copa_image_src *s,
 		copa_err_sys(err, COPA_E_IO, errno, "cannot open blob '%s'", path);
 	else if (path && d->ops->put_blob(d, desc, fd, err) < 0)
 		copa_err_wrap(err, "%s", d->what);
-	copa_progress_done(d->opts.out, "copy", desc->digest, !copa_err_is_set(err));
+	copy_done(d, desc, !copa_err_is_set(err));
 	return copa_err_is_set(err) ? -1 : 0;
 }
 

@@ -77,6 +77,12 @@ struct copa_image_root {
 const struct copa_image_root *copa_image_src_root(const struct copa_image_src *s);
 /* The transport reference the source was opened with (borrowed). */
 const struct copa_image_ref *copa_image_src_ref(const struct copa_image_src *s);
+/*
+ * A docker-archive source: the first RepoTags entry of the image read
+ * ("app:1.0"), so an archive named without :REF still has a name; NULL for
+ * other transports or an untagged image (borrowed).
+ */
+const char *copa_image_src_repo_tag(const struct copa_image_src *s);
 
 /*
  * Reads a manifest or index named by a descriptor (capped at

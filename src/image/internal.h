@@ -31,7 +31,8 @@ struct copa_image_src {
 	struct copa_image_ref ref;
 	struct copa_image_opts opts;
 	struct copa_image_root root;
-	char *what; /* the reference as text, for messages */
+	char *what;     /* the reference as text, for messages */
+	char *repo_tag; /* docker-archive: the chosen image's first RepoTags entry, or NULL */
 	void *impl;
 	pthread_mutex_t lock; /* guards `verified` */
 	char **verified;      /* digests of files already hashed this run */

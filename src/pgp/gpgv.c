@@ -219,9 +219,19 @@ int copa_gpgv_run(const struct copa_gpgv_req *req, struct copa_gpgv_status *st,
 		    .argv = argv, .envp = env, .out = &out, .errout = &errout, .timeout_ms = 60000};
 
 		if (copa_proc_run(&p, &status, err) < 0) {
-			copa_err_wrap(err, "running gpgv to check signatures%s",
-			              err->code == COPA_E_NOTFOUND ? " (install the gpgv package)"
-			                                           : "");
+			/*
+			 * Not COPA_E_NOTFOUND: callers read that as "the signed file
+			 * does not exist" (a repository without InRelease).
+			 */
+			if (err->code == COPA_E_NOTFOUND)
+				copa_err_set(
+				    err, COPA_E_EXEC,
+				    "'%s' is not installed: copa runs it to check "
+				    "repository signatures (Debian/Ubuntu: apt-get install "
+				    "gpgv; Fedora: dnf install gnupg2; Alpine: apk add gpgv)",
+				    argv[0]);
+			else
+				copa_err_wrap(err, "running gpgv to check signatures");
 			goto out;
 		}
 	}

@@ -976,6 +976,13 @@ static int reg_do(struct copa_registry *r, const struct rreq *q, struct copa_htt
 				    err, COPA_E_LIMIT,
 				    "%s: the answer is larger than the %zu bytes allowed", q->what,
 				    q->resp_body->max);
+			if (resp->plain_http && ours)
+				return copa_err_set(
+				    err, COPA_E_NET,
+				    "%s: '%s' answers in plain HTTP, not HTTPS ('%s'): if "
+				    "it is a plain-HTTP registry, pass --insecure-registry "
+				    "%s",
+				    q->what, r->host, q->url, r->host);
 			return copa_err_wrap(err, "%s", q->what);
 		}
 		if (resp->status == 401 && ours && !reauthed) {

@@ -154,7 +154,7 @@ static const char *flag_for(enum copa_doc_kind k)
 {
 	switch (k) {
 	case COPA_DOC_TRIVY:
-		return "-s trivy (the default)";
+		return "-s trivy";
 	case COPA_DOC_GRYPE:
 		return "-s grype";
 	case COPA_DOC_NATIVE:
@@ -382,15 +382,28 @@ static int run_plugin(const char *name, const char *path, const struct copa_repo
 
 /* --------------------------------------------------------- files, dirs */
 
+static bool is_report(enum copa_doc_kind k)
+{
+	return k == COPA_DOC_TRIVY || k == COPA_DOC_GRYPE || k == COPA_DOC_NATIVE;
+}
+
+/*
+ * Reads one report: 0, or -1 with err set. In a directory (in_dir), a file
+ * that is not JSON or is JSON of no report format (a README, an SBOM) is
+ * skipped with a warning and gives 1: one stray file does not fail the run.
+ * scanner "auto" parses each file as the format it is detected to be.
+ */
 static int load_file(const char *path, const char *scanner, const struct copa_report_opts *o,
-                     struct copa_update_manifest_list *out, struct copa_err *err)
+                     bool in_dir, struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	struct copa_buf b = COPA_BUF_INIT;
 	size_t max = o->max_size ? o->max_size : COPA_REPORT_MAX_SIZE;
+	enum copa_doc_kind kind;
 	json_t *doc;
 	int r;
 
-	if (strcmp(scanner, "trivy") && strcmp(scanner, "grype") && strcmp(scanner, "native"))
+	if (strcmp(scanner, "auto") && strcmp(scanner, "trivy") && strcmp(scanner, "grype") &&
+	    strcmp(scanner, "native"))
 		return run_plugin(scanner, path, o, out, err);
 	if (copa_fs_read_file(AT_FDCWD, path, max, &b, err) < 0) {
 		copa_buf_release(&b);
@@ -402,8 +415,24 @@ static int load_file(const char *path, const char *scanner, const struct copa_re
 	}
 	doc = decode(b.p, b.len, err);
 	copa_buf_release(&b);
+	if (!doc && in_dir) {
+		copa_warn(o->out, "skipping '%s' in the report directory: %s", path, err->msg);
+		copa_err_clear(err);
+		return 1;
+	}
 	if (!doc)
 		return copa_err_wrap(err, "report '%s'", path);
+	kind = copa_report_detect(doc);
+	if (in_dir && !is_report(kind)) {
+		copa_warn(o->out, "skipping '%s' in the report directory: it is %s, not a report",
+		          path, kind_name(kind));
+		json_decref(doc);
+		return 1;
+	}
+	if (!strcmp(scanner, "auto"))
+		scanner = kind == COPA_DOC_GRYPE    ? "grype"
+		          : kind == COPA_DOC_NATIVE ? "native"
+		                                    : "trivy";
 	r = parse_doc(scanner, "native", doc, path, out, err);
 	json_decref(doc);
 	if (r < 0)
@@ -422,7 +451,7 @@ static int load_dir(const char *dir, const char *scanner, const struct copa_repo
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	char **names = NULL;
-	size_t n = 0, first = out->n;
+	size_t n = 0, first = out->n, loaded = 0;
 	int rc = -1;
 	struct copa_buf pa = COPA_BUF_INIT, pb = COPA_BUF_INIT;
 
@@ -455,9 +484,20 @@ static int load_dir(const char *dir, const char *scanner, const struct copa_repo
 		goto out;
 	}
 	qsort(names, n, sizeof(*names), cmp_names);
-	for (size_t i = 0; i < n; i++)
-		if (load_file(names[i], scanner, o, out, err) < 0)
+	for (size_t i = 0; i < n; i++) {
+		int r = load_file(names[i], scanner, o, true, out, err);
+
+		if (r < 0)
 			goto out;
+		loaded += r == 0;
+	}
+	if (loaded == 0) {
+		copa_err_set(err, COPA_E_INPUT,
+		             "report directory '%s' holds no report (the warnings above say why "
+		             "each file was skipped)",
+		             dir);
+		goto out;
+	}
 	for (size_t i = first; i < out->n; i++) {
 		if (!*out->v[i]->arch) {
 			copa_err_set(
@@ -495,10 +535,10 @@ int copa_report_load(const char *path, const struct copa_report_opts *opts,
                      struct copa_update_manifest_list *out, struct copa_err *err)
 {
 	struct copa_report_opts o = opts ? *opts : (struct copa_report_opts){0};
-	const char *scanner = o.scanner && *o.scanner ? o.scanner : "trivy";
+	const char *scanner = o.scanner && *o.scanner ? o.scanner : "auto";
 	struct stat st;
 
-	if (!copa_report_scanner_name_valid(scanner)) {
+	if (strcmp(scanner, "auto") && !copa_report_scanner_name_valid(scanner)) {
 		copa_err_set(err, COPA_E_USAGE,
 		             "invalid scanner '%.80s': use trivy, grype, native or a plugin name "
 		             "matching ^[a-zA-Z0-9][a-zA-Z0-9_-]*$",
@@ -511,7 +551,7 @@ int copa_report_load(const char *path, const struct copa_report_opts *opts,
 		return sanitized(err);
 	}
 	if ((S_ISDIR(st.st_mode) ? load_dir(path, scanner, &o, out, err)
-	                         : load_file(path, scanner, &o, out, err)) < 0)
+	                         : load_file(path, scanner, &o, false, out, err)) < 0)
 		return sanitized(err);
 	return 0;
 }

@@ -21,6 +21,7 @@
 #include "report/manifest.h"
 #include "util/buf.h"
 #include "util/err.h"
+#include "util/log.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,9 +32,10 @@
 #define COPA_REPORT_PLUGIN_TIMEOUT (5 * 60 * 1000)      /* default plugin timeout, ms */
 
 struct copa_report_opts {
-	const char *scanner; /* "trivy" (NULL means trivy), "grype", "native" or a plugin NAME */
-	int timeout_ms;      /* plugin timeout; 0: COPA_REPORT_PLUGIN_TIMEOUT */
-	size_t max_size;     /* 0: COPA_REPORT_MAX_SIZE */
+	const char *scanner;  /* "trivy", "grype", "native", a plugin NAME; NULL: detect per file */
+	int timeout_ms;       /* plugin timeout; 0: COPA_REPORT_PLUGIN_TIMEOUT */
+	size_t max_size;      /* 0: COPA_REPORT_MAX_SIZE */
+	struct copa_out *out; /* warnings (files of a directory skipped); may be NULL */
 };
 
 /* True when name may be a plugin: ^[a-zA-Z0-9][a-zA-Z0-9_-]*$, at most 64 bytes. */

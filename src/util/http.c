@@ -527,6 +527,7 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 	resp->status = 0;
 	resp->curl_code = 0;
 	resp->transient = false;
+	resp->plain_http = false;
 	x.is_file = strncasecmp(url, "file:", 5) == 0;
 	hdrs = build_headers(req, send_auth, has_body);
 	curl_easy_setopt(c, CURLOPT_URL, url);
@@ -619,6 +620,15 @@ static int one_request(struct copa_http *h, const struct copa_http_req *req, con
 	} else if (rc != CURLE_OK) {
 		resp->curl_code = (int)rc;
 		resp->transient = curl_code_transient(rc);
+		/*
+		 * OpenSSL's words for a TLS hello answered in plain HTTP: the
+		 * server will not start speaking TLS on a retry.
+		 */
+		if (rc == CURLE_SSL_CONNECT_ERROR && (strstr(errbuf, "wrong version number") ||
+		                                      strstr(errbuf, "packet length too long"))) {
+			resp->plain_http = true;
+			resp->transient = false;
+		}
 		if (rc == CURLE_OPERATION_TIMEDOUT && h->o.deadline_ms &&
 		    copa_now_ms() >= h->o.deadline_ms - 5)
 			r = copa_err_set(

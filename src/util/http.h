@@ -101,6 +101,7 @@ struct copa_http_resp {
 	int curl_code;    /* CURLcode of a transport failure, 0 otherwise */
 	char *error_body; /* first 4 KiB of a non-2xx body when a sink was used */
 	bool transient;   /* the failure is worth retrying (reset, timeout, 5xx, 429) */
+	bool plain_http;  /* a TLS handshake got a plain-HTTP answer ("wrong version number") */
 };
 
 /*

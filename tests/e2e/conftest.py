@@ -50,7 +50,7 @@ def copa(copa_bin, tmp_path):
         if env:
             full_env.update(env)
         argv = [copa_bin, *map(str, args)]
-        if cache_dir and len(args) and args[0] in ("patch", "inspect"):
+        if cache_dir and len(args) and args[0] in ("patch", "inspect", "generate"):
             argv[2:2] = ["--cache-dir", str(cache)]
         p = subprocess.run(argv, capture_output=True, text=True, env=full_env,
                            timeout=timeout, input=input)

@@ -100,3 +100,17 @@ def test_inspect_empty_status_with_statusd(copa, tmp_path):
     got = json.loads(copa("inspect", "--json", f"oci:{layout}:v1", check=True).stdout)
     assert got["package_db"] == "var/lib/dpkg/status.d"
     assert got["packages"] == 2
+
+
+def test_inspect_platform_absent_from_single_platform_image(copa, tmp_path):
+    """--platform naming a platform a single-platform image does not have is
+    an error that says what the image has, not a silent amd64."""
+    layout = tmp_path / "img"
+    it.write_image(layout, debian_layers(), tag="12")
+    p = copa("inspect", "--platform", "linux/arm64", f"oci:{layout}:12")
+    assert p.returncode == 1, p.stderr
+    assert "has no image for platform 'linux/arm64': it has only linux/amd64" in p.stderr
+    assert p.stdout == ""
+    p = copa("inspect", "--platform", "linux/amd64", f"oci:{layout}:12", check=True)
+    p = copa("inspect", "--platform", "foo", f"oci:{layout}:12")
+    assert p.returncode == 2 and "unknown architecture 'foo'" in p.stderr

@@ -344,8 +344,44 @@ def test_wrong_tool(copa, tmp_path, src, flag, hint):
 def test_native_given_to_trivy(copa, tmp_path):
     native = copa("report", "--json", SHARED / "reports/trivy/trivy-rocky-8.5-golden-fixture-db.json",
                   check=True).stdout
-    assert "use -s native" in bad(copa, tmp_path, native)
+    assert "use -s native" in bad(copa, tmp_path, native, "-s", "trivy")
     assert "use -s trivy" in bad(copa, tmp_path, trivy_doc(), "-s", "native", name="t.json")
+
+
+def test_format_detected_without_s(copa, tmp_path):
+    """Without -s each file is read as the format it is: a Grype report or a
+    native manifest needs no flag, and gives what the flag would give."""
+    for src, flag in (("reports/grype/grype-alpine-3.19.9.json", "grype"),
+                      ("reports/trivy/trivy-oracle-8.7-openjdk.json", "trivy")):
+        auto = copa("report", "--json", SHARED / src)
+        assert auto.returncode == 0, auto.stderr
+        assert auto.stdout == copa("report", "--json", "-s", flag, SHARED / src,
+                                   check=True).stdout
+    native = tmp_path / "native.json"
+    native.write_text(copa("report", "--json", SHARED / "reports/trivy/trivy-rocky-8.5-golden-fixture-db.json",
+                           check=True).stdout)
+    assert copa("report", "--json", native, check=True).stdout == native.read_text()
+
+
+def test_directory_skips_files_that_are_not_reports(copa, tmp_path):
+    d = tmp_path / "reports"
+    d.mkdir()
+    (d / "README.md").write_text("# scans of app:1.0\n")
+    (d / "sbom.json").write_text(json.dumps({"bomFormat": "CycloneDX", "specVersion": "1.5"}))
+    only = copa("report", "--json", SHARED / "reports/trivy/trivy-oracle-8.7-openjdk.json",
+                check=True).stdout
+    (d / "amd64.json").write_text((SHARED / "reports/trivy/trivy-oracle-8.7-openjdk.json").read_text())
+    p = copa("report", "--json", d)
+    assert p.returncode == 0, p.stderr
+    assert f"skipping '{d}/README.md' in the report directory: not JSON" in p.stderr
+    assert f"skipping '{d}/sbom.json' in the report directory: it is a CycloneDX SBOM" in p.stderr
+    assert json.loads(p.stdout) == [json.loads(only)] or json.loads(p.stdout) == json.loads(only)
+    (d / "amd64.json").unlink()
+    p = copa("report", d)
+    assert p.returncode == 1 and "holds no report" in p.stderr
+    # A file that is a report but broken still fails the run.
+    (d / "arm64.json").write_text(json.dumps({"SchemaVersion": 2, "Results": "x"}))
+    assert copa("report", d).returncode == 1
 
 
 def test_sbom_is_not_a_report(copa, tmp_path):
