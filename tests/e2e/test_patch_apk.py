@@ -71,7 +71,7 @@ def reference(w, dest, args):
 
 @pytest.fixture(scope="module")
 def worlds(tmp_path_factory, shared_dir):
-    need_tools("bwrap", "umoci", "openssl")
+    need_tools("bwrap", "umoci", "skopeo", "openssl")
     made = {}
 
     def get(version="3.20.3", arch="x86_64", purge=False):
