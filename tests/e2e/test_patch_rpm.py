@@ -214,6 +214,7 @@ def rpmworld(tmp_path_factory):
     (tampered / good_tool.name).write_bytes(bytes(data))
     make_repo(www / "tampered", [r for r in new if "copa-tool" not in r.name] +
               [tampered / good_tool.name], w.key)
+    w.www = www
     w.server = StaticServer(www)
     w.url = w.server.url
 
@@ -500,13 +501,26 @@ def test_bad_package_refused(copa, rpmworld, tmp_path, repo, why):
     assert not any("copa-tool" in m for m in patch_layer_tar(layout, "1.0-patched"))
 
 
-def test_unsigned_repomd_refused(copa, rpmworld, tmp_path):
+def tamper_primary(repo):
+    """The primary index the signed repomd.xml names, one byte changed (same size)."""
+    primary = next((repo / "repodata").glob("*-primary.xml.gz"))
+    data = bytearray(primary.read_bytes())
+    data[len(data) // 2] ^= 0x20
+    primary.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage,why", [
+    (lambda repo: (repo / "repodata/repomd.xml.asc").unlink(),
+     "has no signature (repodata/repomd.xml.asc)"),
+    (tamper_primary, "-primary.xml.gz' of repository 'copa-x86_64': content does not match"),
+])
+def test_bad_repodata_refused(copa, rpmworld, tmp_path, damage, why):
     w = rpmworld
     layout = tmp_path / "img"
     shutil.copytree(w.layout, layout)
     repo = tmp_path / "repo"
-    shutil.copytree(w.server.httpd.RequestHandlerClass.keywords["directory"] + "/good", repo)
-    (repo / "repodata/repomd.xml.asc").unlink()
+    shutil.copytree(w.www / "good", repo)
+    damage(repo)
     srv = StaticServer(tmp_path)
     try:
         conf = tmp_path / "x.repo"
@@ -516,7 +530,8 @@ def test_unsigned_repomd_refused(copa, rpmworld, tmp_path):
     finally:
         srv.stop()
     assert p.returncode == 1
-    assert "has no signature (repodata/repomd.xml.asc)" in p.stderr
+    errors = [l for l in p.stderr.splitlines() if l.startswith("copa: error")]
+    assert len(errors) == 1 and why in errors[0], p.stderr
 
 
 def test_azure_linux_distroless(copa, rpmworld, tmp_path):

@@ -244,7 +244,7 @@ static int open_primary(struct ctx *c, const struct copa_rpm_source *src,
 
 		if (copa_http_fetch(c->o->http, &fx, NULL, err) < 0) {
 			copa_tmpfile_release(&t);
-			return copa_err_wrap(err, "repository '%s'", src->id);
+			return -1; /* `what` names the file and the repository */
 		}
 	}
 	if (*digest) {
@@ -275,7 +275,7 @@ static int load_one(struct ctx *c, Pool *pool, struct copa_rpm_source *src, cons
 
 	xml = fetch_small(c, url, COPA_REPOMD_MAX, what, NULL, err);
 	if (!xml)
-		return copa_err_wrap(err, "repository '%s'", src->id);
+		return -1; /* `what` names the file and the repository */
 	if (repo_gpg) {
 		_cleanup_free_ char *surl = copa_xasprintf("%s.asc", url);
 		_cleanup_free_ char *swhat =
