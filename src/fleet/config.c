@@ -117,9 +117,9 @@ static int get_strs(struct ctx *x, const yaml_node_t *n, const char *key, char *
 
 		if (!it || get_str(x, it, key, &(*out)[i]) < 0)
 			return it ? -1 : fail(x, n, key, "broken list");
+		(*nout)++; /* counted before any check: the release frees it */
 		if (!*(*out)[i])
 			return fail(x, it, key, "an empty entry");
-		(*nout)++;
 	}
 	return 0;
 }

@@ -103,7 +103,8 @@ char **copa_fleet_select_tags(const struct copa_fleet_image *img, char *const *a
 	}
 	if (t->strategy == COPA_FLEET_PATTERN)
 		regfree(&re);
-	qsort(out, k, sizeof(*out), cmp_tags);
+	if (k > 1)
+		qsort(out, k, sizeof(*out), cmp_tags);
 	/* The repository's list has no duplicates, but a hostile registry may send some. */
 	for (size_t i = 1; i < k;) {
 		if (!strcmp(out[i], out[i - 1])) {
@@ -194,7 +195,8 @@ int copa_fleet_jobs_finish(struct copa_fleet_jobs *j, struct copa_err *err)
 {
 	size_t k = 0;
 
-	qsort(j->v, j->n, sizeof(*j->v), cmp_jobs);
+	if (j->n > 1)
+		qsort(j->v, j->n, sizeof(*j->v), cmp_jobs);
 	for (size_t i = 0; i < j->n; i++) {
 		if (k && !cmp_jobs(&j->v[k - 1], &j->v[i])) {
 			job_release(&j->v[i]);
