@@ -26,22 +26,22 @@ static const struct copa_os_info os_table[] = {
     {"chainguard", COPA_FAM_APK, P, "chainguard", "Chainguard OS"},
     {"minimos", COPA_FAM_APK, U, "minimos", "MinimOS"},
     {"postmarketos", COPA_FAM_APK, U, "postmarketos", "postmarketOS"},
-    {"redhat", COPA_FAM_RPM, L, "redhat", "Red Hat Enterprise Linux"},
-    {"centos", COPA_FAM_RPM, L, "centos", "CentOS"},
-    {"centos-stream", COPA_FAM_RPM, L, "centos", "CentOS Stream"},
-    {"rocky", COPA_FAM_RPM, L, "rocky", "Rocky Linux"},
-    {"alma", COPA_FAM_RPM, L, "alma", "AlmaLinux"},
-    {"oracle", COPA_FAM_RPM, L, "oracle", "Oracle Linux"},
-    {"amazon", COPA_FAM_RPM, L, "amazon", "Amazon Linux"},
-    {"cbl-mariner", COPA_FAM_RPM, L, "cbl-mariner", "CBL-Mariner"},
-    {"azurelinux", COPA_FAM_RPM, L, "azurelinux", "Azure Linux"},
+    {"redhat", COPA_FAM_RPM, P, "redhat", "Red Hat Enterprise Linux"},
+    {"centos", COPA_FAM_RPM, P, "centos", "CentOS"},
+    {"centos-stream", COPA_FAM_RPM, P, "centos", "CentOS Stream"},
+    {"rocky", COPA_FAM_RPM, P, "rocky", "Rocky Linux"},
+    {"alma", COPA_FAM_RPM, P, "alma", "AlmaLinux"},
+    {"oracle", COPA_FAM_RPM, P, "oracle", "Oracle Linux"},
+    {"amazon", COPA_FAM_RPM, P, "amazon", "Amazon Linux"},
+    {"cbl-mariner", COPA_FAM_RPM, P, "cbl-mariner", "CBL-Mariner"},
+    {"azurelinux", COPA_FAM_RPM, P, "azurelinux", "Azure Linux"},
     {"sles", COPA_FAM_RPM, L, "suse", "SUSE Linux Enterprise Server"},
     {"opensuse-leap", COPA_FAM_RPM, L, "opensuse", "openSUSE Leap"},
     {"opensuse-tumbleweed", COPA_FAM_RPM, L, "opensuse", "openSUSE Tumbleweed"},
     {"opensuse", COPA_FAM_RPM, L, "opensuse", "openSUSE"},
     {"slem", COPA_FAM_RPM, U, "suse", "SUSE Linux Enterprise Micro"},
     {"photon", COPA_FAM_RPM, U, "photon", "Photon OS"},
-    {"fedora", COPA_FAM_RPM, U, "fedora", "Fedora"},
+    {"fedora", COPA_FAM_RPM, P, "fedora", "Fedora"},
     {"coreos", COPA_FAM_RPM, U, "coreos", "Fedora CoreOS"},
     {"scientific", COPA_FAM_RPM, U, "scientific", "Scientific Linux"},
     /* Families without a fixed package format here: the report's package
@@ -166,7 +166,8 @@ const struct copa_os_info *copa_os_lookup(const char *name)
 
 const char *copa_os_patchable_list(void)
 {
-	return "debian, ubuntu, alpine, wolfi and chainguard";
+	return "debian, ubuntu, alpine, wolfi, chainguard, and rpm images with an sqlite database: "
+	       "the RHEL 9 family, fedora, amazon linux 2023, cbl-mariner and azurelinux";
 }
 
 /* ---------------------------------------------------------- manifests */

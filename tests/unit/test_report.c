@@ -132,7 +132,8 @@ static void os_table_lookups(void **state)
 	assert_int_equal(copa_os_lookup("alpine")->support, COPA_OS_PATCHABLE);
 	assert_int_equal(copa_os_lookup("wolfi")->support, COPA_OS_PATCHABLE);
 	assert_int_equal(copa_os_lookup("postmarketos")->support, COPA_OS_UNSUPPORTED);
-	assert_int_equal(copa_os_lookup("rocky")->support, COPA_OS_PLANNED);
+	assert_int_equal(copa_os_lookup("rocky")->support, COPA_OS_PATCHABLE);
+	assert_int_equal(copa_os_lookup("sles")->support, COPA_OS_PLANNED);
 	assert_string_equal(copa_os_lookup("sles")->purl_ns, "suse");
 }
 
