@@ -10,8 +10,14 @@ build:
 	@[ -f build/build.ninja ] || meson setup build --werror
 	ninja -C build
 
+# The Debian part (a real bookworm image from deb.debian.org), then the Alpine part.
 demo:
 	./scripts/demo.sh
+	@if [ -d "$${COPA_SHARED_TESTDATA:-../shared/testdata}/alpine/minirootfs" ]; then \
+		/usr/bin/python3 ./scripts/demo-alpine.py; \
+	else \
+		echo "== Alpine part skipped: no Alpine test data at ../shared/testdata (set COPA_SHARED_TESTDATA)"; \
+	fi
 
 # Alpine: an image from the shared minirootfs, a local signed repository, patched (no network).
 demo-alpine: build
