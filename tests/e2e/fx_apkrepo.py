@@ -10,10 +10,12 @@ rebuilt from the image's real file tree, which its installed database lists.
 API (everything else is private):
   Key(dir)                   an RSA key pair: .name ("copa-test-….rsa.pub", the name
                              signatures refer to), .priv, .pub (paths); .install(keysdir)
-  Entry(name, kind, data, mode, uid, gid, mtime)
+  Entry(name, kind, data, mode, uid, gid, mtime, xattrs)
                              one data-tar entry; kind "dir", "file" (data bytes),
-                             "sym" or "hard" (data = target); mode defaults to 0755 for
-                             a directory, 0777 for a symlink, 0644 otherwise
+                             "sym" or "hard" (data = target), "chr"/"blk" (data =
+                             (major, minor)) or "fifo"; mode defaults to 0755 for a
+                             directory, 0777 for a symlink, 0644 otherwise; xattrs:
+                             {name: bytes}, written as apk does (PAX SCHILY.xattr.<name>)
   Pkg                        a built package: .path, .name, .version, .csum ("Q1…",
                              the index's C:), .size, .info (.PKGINFO as a dict)
   build_apk(outdir, info, entries, key, scripts=None) -> Pkg
@@ -63,6 +65,7 @@ class Entry:
     uid: int = 0
     gid: int = 0
     mtime: int = MTIME
+    xattrs: dict = None
 
 
 def _tar(entries, cut=False):
@@ -80,9 +83,17 @@ def _tar(entries, cut=False):
                 ti.pax_headers["APK-TOOLS.checksum.SHA1"] = hashlib.sha1(e.data.encode()).hexdigest()
             elif e.kind == "hard":
                 ti.type, ti.linkname = tarfile.LNKTYPE, e.data
+            elif e.kind in ("chr", "blk"):
+                ti.type = tarfile.CHRTYPE if e.kind == "chr" else tarfile.BLKTYPE
+                ti.devmajor, ti.devminor = e.data
+            elif e.kind == "fifo":
+                ti.type = tarfile.FIFOTYPE
             else:
                 ti.size = len(e.data)
                 ti.pax_headers["APK-TOOLS.checksum.SHA1"] = hashlib.sha1(e.data).hexdigest()
+            for name, value in (e.xattrs or {}).items():
+                # binary values go out raw (tarfile marks them hdrcharset=BINARY)
+                ti.pax_headers["SCHILY.xattr." + name] = value.decode("utf-8", "surrogateescape")
             t.addfile(ti, io.BytesIO(e.data) if e.kind == "file" else None)
     b = bio.getvalue()
     if cut:  # abuild cuts the end-of-archive blocks of the signature and control members

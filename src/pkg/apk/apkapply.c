@@ -1178,9 +1178,31 @@ static int write_entry(struct plan *pl, struct pentry *pe, struct copa_err *err)
 		else
 			le.content = src->data.p ? src->data.p : "";
 	}
-	if (le.type == COPA_FT_CHR || le.type == COPA_FT_BLK)
-		le.rdev_major = le.rdev_minor = 0;
+	if (le.type == COPA_FT_CHR || le.type == COPA_FT_BLK) {
+		le.rdev_major = e->devmajor;
+		le.rdev_minor = e->devminor;
+	}
+	/*
+	 * apk sets the entry's xattrs on what it extracted except symlinks;
+	 * directories it only mkdirs (apk_db_dir_prepare), so they get none.
+	 * A hard link turned into a copy takes its own, else its target's.
+	 */
+	const struct copa_apkfile_entry *xs = e;
+
+	if (pe->type == COPA_FT_HARDLINK && le.type == COPA_FT_REG && !e->n_xattrs && src)
+		xs = src;
+	struct copa_layer_xattr *xa = NULL;
+
+	if (xs->n_xattrs && le.type != COPA_FT_SYMLINK && le.type != COPA_FT_DIR) {
+		xa = copa_xcalloc(xs->n_xattrs, sizeof(*xa));
+		for (size_t i = 0; i < xs->n_xattrs; i++)
+			xa[i] = (struct copa_layer_xattr){xs->xattrs[i].name, xs->xattrs[i].value,
+			                                  xs->xattrs[i].len};
+		le.xattrs = xa;
+		le.n_xattrs = xs->n_xattrs;
+	}
 	r = copa_pkgfs_put(a->v, a->b, &le, false, err);
+	free(xa);
 	free(path);
 	free(link);
 	return r;

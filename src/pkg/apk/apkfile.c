@@ -6,6 +6,7 @@
 #include "util/hash.h"
 #include "util/mem.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 void copa_apkfile_init(struct copa_apkfile *f)
@@ -249,6 +250,39 @@ static void csum_from_hex(const char *hex, char out[32])
 	copa_apk_csum_format(raw, out);
 }
 
+static int cmp_xattr(const void *x, const void *y)
+{
+	return strcmp(((const struct copa_apk_tar_xattr *)x)->name,
+	              ((const struct copa_apk_tar_xattr *)y)->name);
+}
+
+static void hash_len_data(struct copa_hash *h, const void *p, size_t n)
+{
+	unsigned char be[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16),
+	                       (unsigned char)(n >> 8), (unsigned char)n};
+
+	copa_hash_update(h, be, 4);
+	copa_hash_update(h, p, n);
+}
+
+void copa_apk_xattr_csum(struct copa_apk_tar_xattr *xa, size_t n, char out[32])
+{
+	unsigned char sha1[64];
+	struct copa_hash h;
+
+	out[0] = '\0';
+	if (!n)
+		return;
+	qsort(xa, n, sizeof(*xa), cmp_xattr);
+	copa_hash_init(&h, COPA_HASH_SHA1);
+	for (size_t i = 0; i < n; i++) {
+		hash_len_data(&h, xa[i].name, strlen(xa[i].name));
+		hash_len_data(&h, xa[i].value, xa[i].len);
+	}
+	copa_hash_final_raw(&h, sha1);
+	copa_apk_csum_format(sha1, out);
+}
+
 int copa_apkfile_data(struct copa_apkfile *f, struct copa_err *err)
 {
 	struct copa_apk_tar t;
@@ -301,6 +335,18 @@ int copa_apkfile_data(struct copa_apkfile *f, struct copa_err *err)
 		o->gid = e.gid;
 		o->mtime = e.mtime;
 		o->data = e.data; /* points into data_tar, which the apkfile owns */
+		o->devmajor = e.devmajor;
+		o->devminor = e.devminor;
+		if (e.n_xattrs) {
+			o->xattrs = copa_arena_alloc(&f->arena, e.n_xattrs * sizeof(*o->xattrs));
+			for (size_t i = 0; i < e.n_xattrs; i++)
+				o->xattrs[i] = (struct copa_apk_tar_xattr){
+				    copa_arena_strdup(&f->arena, e.xattrs[i].name),
+				    e.xattrs[i].value, /* into data_tar too */
+				    e.xattrs[i].len};
+			o->n_xattrs = e.n_xattrs;
+			copa_apk_xattr_csum(o->xattrs, o->n_xattrs, o->xattr_csum);
+		}
 		if (e.csum_sha1 && hex_of_len(e.csum_sha1, 40))
 			csum_from_hex(e.csum_sha1, o->csum);
 	}

@@ -24,6 +24,7 @@
 
 #include "pkg/apk/apkpkg.h"
 #include "pkg/apk/apksign.h"
+#include "pkg/apk/apktar.h"
 
 #define COPA_APKFILE_MAX_CONTROL (16u << 20)
 #define COPA_APKFILE_MAX_DATA    (2048ull << 20)
@@ -38,7 +39,20 @@ struct copa_apkfile_entry {
 	uint64_t uid, gid, mtime;
 	struct copa_blob data; /* regular file content */
 	char csum[32]; /* "Q1"+base64 of the PAX SHA-1 (the installed db's Z:), "" when none */
+	uint32_t devmajor, devminor;       /* '3'/'4' device numbers */
+	struct copa_apk_tar_xattr *xattrs; /* SCHILY.xattr.*, arena copies, by name */
+	size_t n_xattrs;
+	char xattr_csum[32]; /* copa_apk_xattr_csum of them, "" when none */
 };
+
+/*
+ * apk's checksum of a file's extended attributes, the 4th field of the
+ * installed database's `a:`/`M:` lines: SHA-1 over the attributes sorted by
+ * name (strcmp), each as a 32-bit big-endian name length, the name, a 32-bit
+ * big-endian value length and the value; written "Q1" + base64. out is ""
+ * when n is 0 (apk writes no 4th field then). Sorts xa in place.
+ */
+void copa_apk_xattr_csum(struct copa_apk_tar_xattr *xa, size_t n, char out[32]);
 
 struct copa_apkfile_script {
 	const char *name; /* ".pre-install", ".post-upgrade", ".trigger", ... */

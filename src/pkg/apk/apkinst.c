@@ -31,13 +31,16 @@ static struct copa_apk_dir *find_dir(struct copa_apkdb_pkg *p, struct copa_blob 
 	return NULL;
 }
 
-/* "uid:gid:mode" when it differs from apk's default for the kind, else NULL. */
+/*
+ * "uid:gid:mode[:xattr checksum]" when it differs from apk's default for the
+ * kind (root, dflt, no extended attributes), else NULL.
+ */
 static const char *acl(char *buf, size_t n, const struct copa_apkfile_entry *e, unsigned dflt)
 {
-	if (e->uid == 0 && e->gid == 0 && (e->mode & 07777) == dflt)
+	if (e->uid == 0 && e->gid == 0 && (e->mode & 07777) == dflt && !e->xattr_csum[0])
 		return NULL;
-	snprintf(buf, n, "%llu:%llu:%o", (unsigned long long)e->uid, (unsigned long long)e->gid,
-	         e->mode & 07777);
+	snprintf(buf, n, "%llu:%llu:%o%s%s", (unsigned long long)e->uid, (unsigned long long)e->gid,
+	         e->mode & 07777, e->xattr_csum[0] ? ":" : "", e->xattr_csum);
 	return buf;
 }
 

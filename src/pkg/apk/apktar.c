@@ -14,6 +14,7 @@ void copa_apk_tar_init(struct copa_apk_tar *t, const void *data, size_t n, const
 	copa_buf_init(&t->link, COPA_APK_TAR_NAME_MAX);
 	copa_buf_init(&t->sha1, 64);
 	copa_buf_init(&t->md5, 64);
+	copa_buf_init(&t->xnames, COPA_APK_TAR_XATTRS_MAX * (COPA_APK_TAR_XATTR_NAME_MAX + 1));
 }
 
 void copa_apk_tar_release(struct copa_apk_tar *t)
@@ -22,6 +23,7 @@ void copa_apk_tar_release(struct copa_apk_tar *t)
 	copa_buf_release(&t->link);
 	copa_buf_release(&t->sha1);
 	copa_buf_release(&t->md5);
+	copa_buf_release(&t->xnames);
 }
 
 /* Octal (NUL/space terminated, leading spaces allowed) or base-256 numeric field. */
@@ -104,6 +106,39 @@ static int pax_num(struct copa_blob v, uint64_t *out)
 	return copa_blob_to_u64(v, UINT64_MAX, out);
 }
 
+/* One SCHILY.xattr.<name> record (name without the prefix). */
+static int add_xattr(struct copa_apk_tar *t, struct copa_blob name, struct copa_blob value,
+                     struct copa_err *err)
+{
+	if (!name.n || name.n > COPA_APK_TAR_XATTR_NAME_MAX || memchr(name.p, 0, name.n))
+		return copa_err_set(err, COPA_E_INPUT, "%s: bad extended attribute name '%.*s'",
+		                    t->what, (int)(name.n > 255 ? 255 : name.n), name.p);
+	if (t->nxa >= COPA_APK_TAR_XATTRS_MAX)
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "%s: more than %d extended attributes on one entry", t->what,
+		                    COPA_APK_TAR_XATTRS_MAX);
+	if (value.n > COPA_APK_TAR_XATTR_VALUE_MAX)
+		return copa_err_set(err, COPA_E_LIMIT,
+		                    "%s: extended attribute '%.*s' larger than %d bytes", t->what,
+		                    (int)name.n, name.p, COPA_APK_TAR_XATTR_VALUE_MAX);
+	for (size_t i = 0; i < t->nxa; i++) {
+		const char *other = t->xnames.p + t->xname_off[i];
+
+		if (strlen(other) == name.n && !memcmp(other, name.p, name.n))
+			return copa_err_set(err, COPA_E_INPUT,
+			                    "%s: extended attribute '%.*s' given twice", t->what,
+			                    (int)name.n, name.p);
+	}
+	t->xname_off[t->nxa] = t->xnames.len;
+	if (copa_buf_add(&t->xnames, name.p, name.n) < 0 || copa_buf_addc(&t->xnames, '\0') < 0)
+		return copa_err_set(err, COPA_E_LIMIT, "%s: extended attribute names too long",
+		                    t->what);
+	t->xa[t->nxa].value = value.n ? value.p : "";
+	t->xa[t->nxa].len = value.n;
+	t->nxa++;
+	return 0;
+}
+
 static int parse_pax(struct copa_apk_tar *t, struct copa_blob body, struct pending *pd,
                      struct copa_err *err)
 {
@@ -146,6 +181,9 @@ static int parse_pax(struct copa_apk_tar *t, struct copa_blob body, struct pendi
 		} else if (copa_blob_eqs(key, "mtime")) {
 			r = pax_num(rec, &pd->mtime);
 			pd->have_mtime = true;
+		} else if (key.n > 13 && !memcmp(key.p, "SCHILY.xattr.", 13)) {
+			if (add_xattr(t, copa_blob(key.p + 13, key.n - 13), rec, err) < 0)
+				return -1;
 		} else if (copa_blob_eqs(key, "APK-TOOLS.checksum.SHA1")) {
 			r = rec.n == 40 ? set_str(&t->sha1, rec.p, rec.n) : -1;
 		} else if (copa_blob_eqs(key, "APK-TOOLS.checksum.MD5")) {
@@ -180,6 +218,8 @@ int copa_apk_tar_next(struct copa_apk_tar *t, struct copa_apk_tar_entry *e, stru
 
 	copa_buf_reset(&t->sha1);
 	copa_buf_reset(&t->md5);
+	copa_buf_reset(&t->xnames);
+	t->nxa = 0;
 	for (;;) {
 		const unsigned char *h = (const unsigned char *)t->rest.p;
 		uint64_t size, v;
@@ -208,6 +248,7 @@ int copa_apk_tar_next(struct copa_apk_tar *t, struct copa_apk_tar_entry *e, stru
 		if (take(t, size, &data, err) < 0)
 			return -1;
 		if (type == 'x' || type == 'g') {
+			/* xattrs of a global header are not the entry's: apk ignores them too */
 			if (type == 'x' && parse_pax(t, data, &pd, err) < 0)
 				return -1;
 			continue;
@@ -256,6 +297,21 @@ int copa_apk_tar_next(struct copa_apk_tar *t, struct copa_apk_tar_entry *e, stru
 		e->data = (e->type == '0' || e->type == '7') ? data : copa_blob(data.p, 0);
 		e->csum_sha1 = t->sha1.len ? t->sha1.p : NULL;
 		e->csum_md5 = t->md5.len ? t->md5.p : NULL;
+		if (e->type == '3' || e->type == '4') {
+			uint64_t ma, mi;
+
+			if (num_field(h + 329, 8, &ma) < 0 || num_field(h + 337, 8, &mi) < 0 ||
+			    ma > UINT32_MAX || mi > UINT32_MAX)
+				return copa_err_set(err, COPA_E_INPUT,
+				                    "%s: bad device number of '%s'", t->what,
+				                    e->name);
+			e->devmajor = (uint32_t)ma;
+			e->devminor = (uint32_t)mi;
+		}
+		for (size_t i = 0; i < t->nxa; i++)
+			t->xa[i].name = t->xnames.p + t->xname_off[i];
+		e->xattrs = t->nxa ? t->xa : NULL;
+		e->n_xattrs = t->nxa;
 		return 1;
 	}
 }
