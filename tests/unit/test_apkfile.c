@@ -3,7 +3,8 @@
  * (src/pkg/apk/apkfile.h): Alpine's real signed alpine-baselayout package
  * with Alpine's keys (shared test data), tampered copies of it, and packages
  * the test builds and signs itself (modern with datahash, legacy without,
- * a file that does not match its PAX checksum, an unsafe path).
+ * a file that does not match its PAX checksum, an unsafe path), and data
+ * tars with extended attributes (SCHILY.xattr.*) and device nodes.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -263,12 +264,202 @@ static void own_packages(void **state)
 	copa_buf_release(&pem);
 }
 
+/* Appends one PAX record "LEN KEY=VALUE\n" (value raw bytes) to b. */
+static void pax_rec(struct copa_buf *b, const char *key, const void *value, size_t vlen)
+{
+	size_t n = strlen(key) + vlen + 2, total = n + 2;
+	char num[24];
+
+	while ((size_t)snprintf(num, sizeof(num), "%zu ", total) + n != total)
+		total = (size_t)snprintf(num, sizeof(num), "%zu ", total) + n;
+	copa_buf_addf(b, "%s%s=", num, key);
+	copa_buf_add(b, value, vlen);
+	copa_buf_addc(b, '\n');
+}
+
+/* A ustar header (via apk_tar_entry) whose devmajor/devminor are set. */
+static void dev_entry(struct copa_buf *tar, const char *name, char type, unsigned ma, unsigned mi)
+{
+	size_t at = tar->len;
+	unsigned char *h;
+	unsigned sum = 0;
+
+	apk_tar_entry(tar, name, type, "", 0, NULL);
+	h = (unsigned char *)tar->p + at;
+	snprintf((char *)h + 329, 8, "%07o", ma);
+	snprintf((char *)h + 337, 8, "%07o", mi);
+	memset(h + 148, ' ', 8);
+	for (int i = 0; i < 512; i++)
+		sum += h[i];
+	snprintf((char *)h + 148, 8, "%06o", sum);
+}
+
+/* cap_net_bind_service, effective: VFS_CAP_REVISION_2 little-endian */
+static const unsigned char cap[20] = {0x01, 0, 0, 0x02, 0x00, 0x04};
+/*
+ * apk's xattr checksum of {user.copa: "a\0b\nc", security.capability: cap,
+ * user.empty: ""}, computed independently with python's hashlib
+ */
+#define XATTR_CSUM "Q10i05HzBZHWwo8DyzhTqOp4BqkxU="
+
+/* Reads tar as a data segment; 0 or -1 with err. */
+static int read_data(struct copa_apkfile *f, const struct copa_buf *tar, struct copa_err *err)
+{
+	copa_apkfile_init(f);
+	copa_buf_add(&f->data_tar, tar->p, tar->len);
+	return copa_apkfile_data(f, err);
+}
+
+static void xattrs_and_devices(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_buf tar = COPA_BUF_INIT, pax = COPA_BUF_INIT, text = COPA_BUF_INIT;
+	char hex[COPA_HASH_HEX_MAX];
+	struct copa_apkfile f;
+	const struct copa_apkfile_entry *e;
+
+	copa_hash_hex(COPA_HASH_SHA1, "x", 1, hex);
+	apk_tar_entry(&tar, "usr", '5', "", 0, NULL);
+	/* out of order, a binary value with NUL and newline, an empty value */
+	pax_rec(&pax, "SCHILY.xattr.user.copa", "a\0b\nc", 5);
+	pax_rec(&pax, "SCHILY.xattr.security.capability", cap, sizeof(cap));
+	pax_rec(&pax, "SCHILY.xattr.user.empty", "", 0);
+	pax_rec(&pax, "APK-TOOLS.checksum.SHA1", hex, 40);
+	apk_tar_entry(&tar, "PaxHeader", 'x', pax.p, pax.len, NULL);
+	apk_tar_entry(&tar, "usr/x", '0', "x", 1, NULL);
+	dev_entry(&tar, "usr/null", '3', 1, 3);
+	dev_entry(&tar, "usr/sda", '4', 8, 0);
+	apk_tar_end(&tar);
+	assert_ok(read_data(&f, &tar, &err));
+	assert_int_equal(f.n, 4);
+	e = entry(&f, "usr/x");
+	assert_int_equal(e->n_xattrs, 3);
+	/* sorted by name, as apk hashes them */
+	assert_string_equal(e->xattrs[0].name, "security.capability");
+	assert_int_equal(e->xattrs[0].len, sizeof(cap));
+	assert_memory_equal(e->xattrs[0].value, cap, sizeof(cap));
+	assert_string_equal(e->xattrs[1].name, "user.copa");
+	assert_int_equal(e->xattrs[1].len, 5);
+	assert_memory_equal(e->xattrs[1].value, "a\0b\nc", 5);
+	assert_string_equal(e->xattrs[2].name, "user.empty");
+	assert_int_equal(e->xattrs[2].len, 0);
+	assert_string_equal(e->xattr_csum, XATTR_CSUM);
+	assert_true(copa_apk_csum_valid(e->csum));
+	/* the attributes belong to that entry only */
+	e = entry(&f, "usr/null");
+	assert_int_equal(e->type, '3');
+	assert_int_equal(e->devmajor, 1);
+	assert_int_equal(e->devminor, 3);
+	assert_int_equal(e->n_xattrs, 0);
+	assert_string_equal(e->xattr_csum, "");
+	e = entry(&f, "usr/sda");
+	assert_int_equal(e->type, '4');
+	assert_int_equal(e->devmajor, 8);
+	assert_int_equal(e->devminor, 0);
+	assert_int_equal(entry(&f, "usr")->n_xattrs, 0);
+	/* the record carries the checksum as a:'s 4th field (apk_install_reference.py checks apk)
+	 */
+	{
+		struct copa_apkdb db;
+		struct copa_apkdb_pkg *rec;
+
+		f.pkg.name = "x";
+		f.pkg.version = "1.0-r0";
+		copa_apkdb_init(&db);
+		assert_ok(copa_apkinst_record(&db, &f, 1, &rec, &err));
+		copa_apkdb_pkg_write(rec, &text);
+		if (!strstr(text.p, "R:x\na:0:0:644:" XATTR_CSUM "\nZ:") ||
+		    !strstr(text.p, "R:null\nR:sda\n"))
+			fail_msg("record:\n%s", text.p);
+		copa_apkdb_release(&db);
+	}
+	copa_apkfile_release(&f);
+	copa_buf_release(&text);
+	copa_buf_release(&tar);
+	copa_buf_release(&pax);
+}
+
+/* A data tar whose one file has the PAX records `pax`; must be refused with `why`. */
+static void xattr_refused(const struct copa_buf *pax, int code, const char *why)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct copa_buf tar = COPA_BUF_INIT;
+	struct copa_apkfile f;
+
+	apk_tar_entry(&tar, "PaxHeader", 'x', pax->p, pax->len, NULL);
+	apk_tar_entry(&tar, "x", '0', "", 0, NULL);
+	apk_tar_end(&tar);
+	assert_int_equal(read_data(&f, &tar, &err), -1);
+	print_message("refused: %s\n", err.msg);
+	assert_int_equal(err.code, code);
+	if (!strstr(err.msg, why))
+		fail_msg("'%s' lacks '%s'", err.msg, why);
+	copa_apkfile_release(&f);
+	copa_buf_release(&tar);
+}
+
+static void xattrs_bounded(void **state)
+{
+	struct copa_buf pax = COPA_BUF_INIT;
+	char name[64], *big = copa_xcalloc(1, COPA_APK_TAR_XATTR_VALUE_MAX + 1);
+
+	for (int i = 0; i <= COPA_APK_TAR_XATTRS_MAX; i++) {
+		snprintf(name, sizeof(name), "SCHILY.xattr.user.a%d", i);
+		pax_rec(&pax, name, "v", 1);
+	}
+	xattr_refused(&pax, COPA_E_LIMIT, "more than 64 extended attributes");
+	copa_buf_reset(&pax);
+	pax_rec(&pax, "SCHILY.xattr.user.a", "1", 1);
+	pax_rec(&pax, "SCHILY.xattr.user.a", "2", 1);
+	xattr_refused(&pax, COPA_E_INPUT, "'user.a' given twice");
+	copa_buf_reset(&pax);
+	pax_rec(&pax, "SCHILY.xattr.user.big", big, COPA_APK_TAR_XATTR_VALUE_MAX + 1);
+	xattr_refused(&pax, COPA_E_LIMIT, "'user.big' larger than 65536 bytes");
+	copa_buf_reset(&pax);
+	memset(big, 'n', 300);
+	big[300] = '\0';
+	{
+		char *key = copa_xasprintf("SCHILY.xattr.%s", big);
+
+		pax_rec(&pax, key, "v", 1);
+		free(key);
+	}
+	xattr_refused(&pax, COPA_E_INPUT, "bad extended attribute name");
+	/* exactly at the caps is fine */
+	{
+		struct copa_err err = COPA_ERR_INIT;
+		struct copa_buf tar = COPA_BUF_INIT;
+		struct copa_apkfile f;
+
+		copa_buf_reset(&pax);
+		for (int i = 0; i < COPA_APK_TAR_XATTRS_MAX; i++) {
+			snprintf(name, sizeof(name), "SCHILY.xattr.user.a%d", i);
+			pax_rec(&pax, name, "v", 1);
+		}
+		memset(big, 'v', COPA_APK_TAR_XATTR_VALUE_MAX);
+		apk_tar_entry(&tar, "PaxHeader", 'x', pax.p, pax.len, NULL);
+		apk_tar_entry(&tar, "x", '6', "", 0, NULL);
+		copa_buf_reset(&pax);
+		pax_rec(&pax, "SCHILY.xattr.user.big", big, COPA_APK_TAR_XATTR_VALUE_MAX);
+		apk_tar_entry(&tar, "PaxHeader", 'x', pax.p, pax.len, NULL);
+		apk_tar_entry(&tar, "y", '6', "", 0, NULL);
+		apk_tar_end(&tar);
+		assert_ok(read_data(&f, &tar, &err));
+		assert_int_equal(f.entries[0].n_xattrs, COPA_APK_TAR_XATTRS_MAX);
+		assert_int_equal(f.entries[1].xattrs[0].len, COPA_APK_TAR_XATTR_VALUE_MAX);
+		copa_apkfile_release(&f);
+		copa_buf_release(&tar);
+	}
+	free(big);
+	copa_buf_release(&pax);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(real_package),
-	    cmocka_unit_test(real_tampered),
-	    cmocka_unit_test(own_packages),
+	    cmocka_unit_test(real_package),   cmocka_unit_test(real_tampered),
+	    cmocka_unit_test(own_packages),   cmocka_unit_test(xattrs_and_devices),
+	    cmocka_unit_test(xattrs_bounded),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
