@@ -19,10 +19,13 @@ def gz(b):
 def tar(entries, cut=False, pax_csum=False):
     bio = io.BytesIO()
     with tarfile.open(fileobj=bio, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for name, kind, data in entries:
+        for name, kind, data, *xattrs in entries:
             ti = tarfile.TarInfo(name)
             if kind == "dir":
                 ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            elif kind in ("chr", "blk"):
+                ti.type = tarfile.CHRTYPE if kind == "chr" else tarfile.BLKTYPE
+                ti.devmajor, ti.devminor = data
             elif kind == "sym":
                 ti.type, ti.linkname, ti.mode = tarfile.SYMTYPE, data, 0o777
             else:
@@ -30,6 +33,8 @@ def tar(entries, cut=False, pax_csum=False):
             if pax_csum and kind in ("file", "sym"):
                 ti.pax_headers["APK-TOOLS.checksum.SHA1"] = hashlib.sha1(
                     data.encode() if kind == "sym" else data).hexdigest()
+            for k, v in (xattrs[0] if xattrs else {}).items():  # apk's SCHILY.xattr.<name>
+                ti.pax_headers["SCHILY.xattr." + k] = v.decode("utf-8", "surrogateescape")
             t.addfile(ti, io.BytesIO(data) if kind == "file" else None)
     b = bio.getvalue()
     if cut:  # abuild-tar --cut: no end-of-archive blocks
@@ -158,6 +163,19 @@ put("apkfile", "legacy.apk", sign(legacy_ctl + datagz) + legacy_ctl + datagz)
 put("apkfile", "data.tar", data)
 put("apkfile", "control.tar.gz", ctl)
 put("apkfile", "PKGINFO", info)
+# extended attributes (a binary file capability, an empty user. value) and devices
+cap = bytes([1, 0, 0, 2, 0, 4]) + bytes(14)
+xdata = tar([("usr", "dir", None), ("usr/bin", "dir", None),
+             ("usr/bin/hello", "file", b"hello, world\n",
+              {"security.capability": cap, "user.copa": b"a\0b", "user.empty": b""}),
+             ("dev", "dir", None), ("dev/null", "chr", (1, 3)), ("dev/sda", "blk", (8, 0))],
+            pax_csum=True)
+xdatagz = gz(xdata)
+xctl = gz(tar([(".PKGINFO", "file",
+                info + b"datahash = " + hashlib.sha256(xdatagz).hexdigest().encode() + b"\n")],
+              cut=True))
+put("apkfile", "xattrs-dev-1.0-r0.apk", sign(xctl) + xctl + xdatagz)
+put("apkfile", "data-xattrs-dev.tar", xdata)
 
 for i, (a, b, op) in enumerate([("1.0", "1.0.1", "<"), ("1.0_rc1-r0", "1.0-r0", "<~"),
                                 ("8.2.0015", "8.2.002", "!~"), ("1.0~abc-r1", "1.0~abd", "><"),
