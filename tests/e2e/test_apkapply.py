@@ -431,3 +431,66 @@ def test_every_package_upgraded(alpine, tmp_path, version, arch):
 def _bumped(v):
     base, _, rel = v.rpartition("-r")
     return f"{base}-r{int(rel) + 1}"
+
+
+def test_xattrs_and_devices_reach_the_layer(alpine, tmp_path):
+    """A package's PAX SCHILY.xattr.* records (a file capability, user.
+    attributes) and device numbers go into copa's layer as apk puts them on
+    disk: the layer tar carries them, the materialised tree and the database
+    (the a: lines' xattr checksum) are apk's own."""
+    import struct
+    import tarfile
+    key = alpine["key"]
+    cap = struct.pack("<IIIII", 0x02000001, 1 << 10, 0, 0, 0)  # cap_net_bind_service+ep
+    tagged = {"user.copa.origin": b"e2e", "user.copa.bin": b"\x00\x01\n\xff"}
+    files = [Entry("usr/", "dir", mode=0o755), Entry("usr/sbin/", "dir", mode=0o755),
+             Entry("usr/sbin/copa-ping", "file", b"#!/bin/sh\n", 0o755,
+                   xattrs={"security.capability": cap}),
+             Entry("var/", "dir", mode=0o755), Entry("var/lib/", "dir", mode=0o755),
+             Entry("var/lib/copa-x/", "dir", mode=0o755),
+             Entry("var/lib/copa-x/tagged", "file", b"tagged\n", 0o644, xattrs=tagged),
+             # not to the capability file: apk's fchownat of the link would clear it
+             # (the kernel drops security.capability on chown; copa keeps it)
+             Entry("var/lib/copa-x/tagged-link", "hard", "var/lib/copa-x/tagged", 0o644),
+             Entry("var/lib/copa-x/null", "chr", (1, 3), 0o666),
+             Entry("var/lib/copa-x/loop9", "blk", (7, 9), 0o660, 0, 6)]
+    info = {"pkgname": "copa-x", "pkgver": "1.0-r0", "origin": "copa-x", "license": "MIT"}
+    pkg = build_apk(tmp_path / "pkgs", info, files, key)
+    build_index(tmp_path / "repo", [pkg], key)
+    ref = copy(alpine["pristine"], tmp_path / "apk")
+    r = apk_in_root(ref, ["add", "--no-scripts", "copa-x"], repo=tmp_path / "repo",
+                    keys=alpine["keys"])
+    assert r.returncode == 0, r.stdout + r.stderr
+    out, layer = tmp_path / "copa", tmp_path / "layer.tar"
+    copa_apply(alpine["pristine"], out, ["--keys", alpine["keys"], "--layer-tar", layer, arg(pkg)])
+
+    with tarfile.open(layer) as t:
+        got = {m.name: m for m in t.getmembers()}
+    xattrs = {n: {k[len("SCHILY.xattr."):]: v.encode("utf-8", "surrogateescape")
+                  for k, v in m.pax_headers.items() if k.startswith("SCHILY.xattr.")}
+              for n, m in got.items()}
+    assert xattrs["usr/sbin/copa-ping"] == {"security.capability": cap}
+    assert xattrs["var/lib/copa-x/tagged"] == tagged
+    assert xattrs["var/lib/copa-x"] == {}  # apk only mkdirs directories
+    null, loop = got["var/lib/copa-x/null"], got["var/lib/copa-x/loop9"]
+    assert null.ischr() and (null.devmajor, null.devminor, null.mode) == (1, 3, 0o666)
+    assert loop.isblk() and (loop.devmajor, loop.devminor, loop.gid) == (7, 9, 6)
+
+    # the trees (with what snapshot() does not see) and the databases are apk's
+    (out / "etc/apk/world").write_bytes((ref / "etc/apk/world").read_bytes())  # apk add's own
+    assert tree_diff(ref, out) == []
+    want = {"usr/sbin/copa-ping": xattrs["usr/sbin/copa-ping"],
+            "var/lib/copa-x/tagged": tagged, "var/lib/copa-x/tagged-link": tagged}
+    for rel, attrs in want.items():
+        for root in (ref, out):
+            names = sorted(os.listxattr(root / rel))
+            assert names == sorted(attrs), (root, rel)
+            assert all(os.getxattr(root / rel, n) == attrs[n] for n in names)
+    assert os.lstat(out / "var/lib/copa-x/tagged").st_ino == \
+        os.lstat(out / "var/lib/copa-x/tagged-link").st_ino
+    for rel in ("var/lib/copa-x/null", "var/lib/copa-x/loop9"):
+        a, b = os.lstat(ref / rel), os.lstat(out / rel)
+        assert (stat.S_IFMT(a.st_mode), a.st_rdev) == (stat.S_IFMT(b.st_mode), b.st_rdev), rel
+    db = "lib/apk/db/installed"
+    assert (ref / db).read_bytes() == (out / db).read_bytes()
+    assert "\na:0:0:755:Q1" in (out / db).read_text()

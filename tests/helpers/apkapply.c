@@ -5,8 +5,11 @@
  * e2e tests can compare copa's result with Alpine's own apk.
  *
  *   copa-apkapply --root DIR --out DIR --keys DIR [--db PATH] [--mtime N]
- *                 [--keep-going] [--layer-list FILE] [--no-cacerts]
- *                 [-r NAME]... PKG.apk[=Q1CSUM]...
+ *                 [--keep-going] [--layer-list FILE] [--layer-tar FILE]
+ *                 [--no-cacerts] [-r NAME]... PKG.apk[=Q1CSUM]...
+ *
+ * --layer-tar writes the layer itself, uncompressed, as copa puts it in the
+ * image (what the tree cannot show: PAX xattrs, device numbers as recorded).
  *
  * Packages are applied in order (`-r NAME` purges an installed package
  * there), then finish. Prints one JSON object per package ({"name",
@@ -24,6 +27,7 @@
 #include "util/mem.h"
 #include "viewload.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -51,7 +55,8 @@ static void emit(json_t *j)
 static int usage(void)
 {
 	fprintf(stderr, "usage: copa-apkapply --root DIR --out DIR --keys DIR [--db PATH] "
-	                "[--mtime N] [--keep-going] [--layer-list FILE] [--no-cacerts] "
+	                "[--mtime N] [--keep-going] [--layer-list FILE] [--layer-tar FILE] "
+	                "[--no-cacerts] "
 	                "[-r NAME]... PKG.apk[=Q1CSUM]...\n");
 	return 2;
 }
@@ -79,7 +84,7 @@ static json_t *versions(struct copa_view *v, const char *db_path, struct copa_er
 int main(int argc, char **argv)
 {
 	struct copa_err err = COPA_ERR_INIT;
-	const char *root = NULL, *outdir = NULL, *keydir = NULL, *listfile = NULL;
+	const char *root = NULL, *outdir = NULL, *keydir = NULL, *listfile = NULL, *tarfile = NULL;
 	struct copa_apkapply_opts opts = {0};
 	struct copa_apk_keys *keys = copa_apk_keys_new();
 	struct copa_view *v = NULL;
@@ -101,6 +106,8 @@ int main(int argc, char **argv)
 			opts.db_path = argv[++i];
 		else if (!strcmp(argv[i], "--layer-list") && i + 1 < argc)
 			listfile = argv[++i];
+		else if (!strcmp(argv[i], "--layer-tar") && i + 1 < argc)
+			tarfile = argv[++i];
 		else if (!strcmp(argv[i], "--mtime") && i + 1 < argc)
 			opts.mtime = strtoll(argv[++i], NULL, 10);
 		else if (!strcmp(argv[i], "--keep-going"))
@@ -177,6 +184,23 @@ int main(int argc, char **argv)
 		if (copa_test_layer_materialize(b, root, outdir, listfile, &c, &err) < 0) {
 			json_decref(vers);
 			goto out;
+		}
+		if (tarfile) {
+			struct copa_layer_write_opts wo = {.compression = COPA_COMPRESS_NONE};
+			struct copa_layer_result res;
+			int fd = open(tarfile, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+
+			wo.out_fd = fd;
+			if (fd < 0 || copa_layer_builder_write(b, &wo, &res, &err) < 0) {
+				if (fd < 0)
+					copa_err_sys(&err, COPA_E_IO, errno, "cannot write '%s'",
+					             tarfile);
+				else
+					close(fd);
+				json_decref(vers);
+				goto out;
+			}
+			close(fd);
 		}
 		emit(json_pack("{s:I, s:I, s:I, s:o}", "entries", (json_int_t)c.entries,
 		               "whiteouts", (json_int_t)c.whiteouts, "opaques",
