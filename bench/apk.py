@@ -33,28 +33,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "bench"))
+from benchutil import timed, gzip6_size  # noqa: E402
 import imagetools as it  # noqa: E402
 from fx_apkworld import World  # noqa: E402
-
-
-def timed(argv, env=None):
-    """Runs argv under GNU time; returns (seconds, max RSS KiB, stdout, stderr)."""
-    t0 = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-f", "COPA-BENCH %e %M", *argv], capture_output=True,
-                       text=True, env=env)
-    wall = time.monotonic() - t0
-    if p.returncode != 0:
-        sys.exit(f"bench: {' '.join(argv)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr[-3000:]}")
-    m = re.search(r"COPA-BENCH ([\d.]+) (\d+)", p.stderr)
-    return wall, int(m.group(2)), p.stdout, p.stderr
-
-
-def gzip6_size(tar_bytes):
-    return len(gzip.compress(tar_bytes, compresslevel=6, mtime=0))
 
 
 def last_layer(layout, tag):

@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import pathlib
-import re
 import shutil
 import subprocess
 import sys
@@ -29,19 +28,10 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "bench"))
+from benchutil import timed  # noqa: E402
 import imagetools as it  # noqa: E402
 from fx_services import Registry  # noqa: E402
-
-
-def timed(argv, env=None):
-    t0 = time.monotonic()
-    p = subprocess.run(["/usr/bin/time", "-f", "COPA-BENCH %e %M", *argv], capture_output=True,
-                       text=True, env=env)
-    wall = time.monotonic() - t0
-    if p.returncode != 0:
-        sys.exit(f"bench: {' '.join(argv)} failed ({p.returncode}):\n{p.stdout}\n{p.stderr[-3000:]}")
-    m = re.search(r"COPA-BENCH ([\d.]+) (\d+)", p.stderr)
-    return wall, int(m.group(2)), p.stdout
 
 
 def main():
@@ -95,7 +85,7 @@ def main():
         t0 = time.monotonic()
         peak = 0
         for i in range(n):
-            w, rss, _ = timed([copa, "patch", "--cache-dir", str(work / "cache-singles"), "-i",
+            w, rss, _, _ = timed([copa, "patch", "--cache-dir", str(work / "cache-singles"), "-i",
                                f"{reg.host}/base/app{i}:1.0", "-t",
                                f"{reg.host}/single/app{i}:1.0-patched", "--push",
                                "--progress", "quiet"], env)
