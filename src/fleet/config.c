@@ -530,13 +530,6 @@ int copa_fleet_config_parse(struct copa_fleet_config *c, const char *path, const
 	return rc < 0 ? -1 : 0;
 }
 
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 static void target_release(struct copa_fleet_target *t)
 {
 	free(t->registry);
@@ -550,10 +543,10 @@ void copa_fleet_config_release(struct copa_fleet_config *c)
 
 		free(img->name);
 		free(img->image);
-		strv_free(img->tags.list, img->tags.nlist);
+		copa_strv_free(img->tags.list);
 		free(img->tags.pattern);
-		strv_free(img->tags.exclude, img->tags.nexclude);
-		strv_free(img->platforms, img->nplatforms);
+		copa_strv_free(img->tags.exclude);
+		copa_strv_free(img->platforms);
 		target_release(&img->target);
 	}
 	free(c->images);

@@ -188,6 +188,14 @@ static char **image_tags(struct copa_session *s, const struct copa_fleet_image *
 
 /* ---- one job, in the worker ---- */
 
+/* Appends a copy of s to the NULL-terminated vector *v (copa_strv_free releases it). */
+static void strv_push(char ***v, size_t *cap, size_t *n, const char *s)
+{
+	*v = copa_xgrow(*v, cap, *n + 2, sizeof(char *));
+	(*v)[(*n)++] = copa_xstrdup(s);
+	(*v)[*n] = NULL;
+}
+
 /* The digests of the platform manifests of ref (or of the manifest itself), and their base
  * annotations. NOTFOUND is 0 with *found false. */
 static int manifest_digests(struct copa_session *s, const char *ref, bool *found, char ***digests,
@@ -234,8 +242,7 @@ static int manifest_digests(struct copa_session *s, const char *ref, bool *found
 
 			if (!d)
 				continue;
-			*digests = copa_xgrow(*digests, &cd, *nd + 1, sizeof(char *));
-			(*digests)[(*nd)++] = copa_xstrdup(d);
+			strv_push(digests, &cd, nd, d);
 			if (copa_registry_get_manifest(reg, d, &cb2, &cmt, cdig, err) < 0) {
 				copa_buf_release(&cb2);
 				goto out;
@@ -244,8 +251,7 @@ static int manifest_digests(struct copa_session *s, const char *ref, bool *found
 			base = cj ? copa_json_str(copa_json_obj(cj, "annotations"), ANN_BASE_DIGEST)
 			          : NULL;
 			if (base) {
-				*bases = copa_xgrow(*bases, &cb, *nb + 1, sizeof(char *));
-				(*bases)[(*nb)++] = copa_xstrdup(base);
+				strv_push(bases, &cb, nb, base);
 			}
 			if (cj)
 				json_decref(cj);
@@ -255,11 +261,9 @@ static int manifest_digests(struct copa_session *s, const char *ref, bool *found
 	} else {
 		const char *base = copa_json_str(copa_json_obj(j, "annotations"), ANN_BASE_DIGEST);
 
-		*digests = copa_xgrow(*digests, &cd, 1, sizeof(char *));
-		(*digests)[(*nd)++] = copa_xstrdup(digest);
+		strv_push(digests, &cd, nd, digest);
 		if (base) {
-			*bases = copa_xgrow(*bases, &cb, 1, sizeof(char *));
-			(*bases)[(*nb)++] = copa_xstrdup(base);
+			strv_push(bases, &cb, nb, base);
 		}
 	}
 	rc = 0;
@@ -271,13 +275,6 @@ out:
 	copa_registry_free(reg);
 	copa_ref_release(&r);
 	return rc;
-}
-
-static void strv_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
 }
 
 /* Whether target exists and was made by copa from the source's current manifests. */
@@ -303,10 +300,10 @@ static int made_from_source(struct copa_session *s, const char *source, const ch
 			*same = in;
 		}
 	}
-	strv_free(sd, nsd);
-	strv_free(sb, nsb);
-	strv_free(td, ntd);
-	strv_free(tb, ntb);
+	copa_strv_free(sd);
+	copa_strv_free(sb);
+	copa_strv_free(td);
+	copa_strv_free(tb);
 	return rc;
 }
 
@@ -544,7 +541,7 @@ int copa_fleet_run(const struct copa_fleet_run_opts *o, struct copa_err *err)
 			copa_log(o->out, COPA_LOG_ERROR, "%s", e2.msg);
 		}
 		if (tags) {
-			strv_free(tags, n);
+			copa_strv_free(tags);
 		}
 	}
 	copa_session_release(&s);

@@ -1303,13 +1303,6 @@ static char *next_link(const char *link)
 	return NULL;
 }
 
-static void tags_free(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
-}
-
 char **copa_registry_list_tags(struct copa_registry *r, unsigned page_size, size_t *n,
                                struct copa_err *err)
 {
@@ -1402,7 +1395,7 @@ char **copa_registry_list_tags(struct copa_registry *r, unsigned page_size, size
 		free(url);
 		url = next;
 		if (rc < 0) {
-			tags_free(tags, count);
+			copa_strv_free(tags);
 			free(url);
 			url = NULL;
 			return NULL;
