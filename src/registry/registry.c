@@ -5,6 +5,7 @@
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/mem.h"
+#include "util/runctl.h"
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
@@ -17,11 +18,13 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define DEFAULT_MAX_MANIFEST (4u << 20)
 #define DEFAULT_MAX_BLOB     (32ULL << 30)
 #define TOKEN_BODY_MAX       (256u << 10)
 #define ERROR_BODY_MAX       (64u << 10)
+#define MANIFEST_BLOB_RETRIES 3 /* waits of 0.2, 0.4, 0.6 s */
 #define MAX_REDIRECTS        10
 #define TOKEN_CACHE_MAX      32
 
@@ -1447,7 +1450,7 @@ int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const c
 	hdrs[0] = ct;
 	hdrs[1] = NULL;
 	copa_buf_init(&buf, ERROR_BODY_MAX);
-	{
+	for (unsigned attempt = 0;; attempt++) {
 		struct rreq q = {.method = "PUT",
 		                 .url = url,
 		                 .headers = hdrs,
@@ -1459,6 +1462,20 @@ int copa_registry_put_manifest(struct copa_registry *r, const char *ref, const c
 
 		if (reg_do(r, &q, &resp, err) < 0)
 			goto out;
+		/* A blob that another client is linking into the repository at this moment can
+		 * read as unknown (the distribution registry rewrites the link file in place):
+		 * the manifest is sent again a few times before that is believed. */
+		if (resp.status != 400 || attempt >= MANIFEST_BLOB_RETRIES ||
+		    !memmem(buf.p, buf.len, "MANIFEST_BLOB_UNKNOWN", 21) || copa_runctl_stopped())
+			break;
+		copa_debug(r->out, "%s: the registry does not know a blob yet; trying again", what);
+		copa_http_resp_release(&resp);
+		copa_buf_reset(&buf);
+		{
+			struct timespec ts = {0, 200000000L * (long)(attempt + 1)};
+
+			nanosleep(&ts, NULL);
+		}
 	}
 	if (resp.status != 201 && resp.status != 200 && resp.status != 202) {
 		status_err(r, &resp, buf.p, buf.len, what, err);

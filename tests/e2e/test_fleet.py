@@ -279,5 +279,6 @@ def test_a_failed_image_does_not_stop_the_others(copa, fleet, tmp_path):
     assert rows["gone:-"]["status"] == "failed" and "not found" in rows["gone:-"]["details"]
     assert rows["badtag:nosuchtag"]["status"] == "failed"
     assert "nosuchtag" in rows["badtag:nosuchtag"]["details"]
-    assert sum(e["status"] == "patched" for e in doc["images"]) == len(EXPECTED)
+    assert sum(e["status"] == "patched" for e in doc["images"]) == len(EXPECTED), \
+        (doc["images"], p.stdout + p.stderr)
     assert "7 images: 5 patched, 0 up to date, 2 failed" in p.stdout, p.stdout
