@@ -287,7 +287,7 @@ HOP = {"connection", "keep-alive", "transfer-encoding", "proxy-connection", "te"
 class FaultProxy(BackgroundHTTPServer):
     """A reverse proxy in front of `upstream` (host:port) that records every
     request and applies fault rules, each a dict matched in order:
-      action: "status" (answer `status` with `headers`, not forwarded),
+      action: "status" (answer `status` with `headers` and error `code`, not forwarded),
               "reset" (forward, send half the body, then reset the connection),
               "corrupt" (forward, flip a byte in the body),
               "redirect" (answer 307 to `target` + the same path, plus "?sig=1"),
@@ -320,8 +320,9 @@ class FaultProxy(BackgroundHTTPServer):
                 rule = proxy._match(self.command, self.path, "authorization" in entry["headers"])
                 action = rule["action"] if rule else None
                 if action == "status":
-                    data = json.dumps({"errors": [{"code": "UNAVAILABLE" if rule["status"] != 429
-                                                   else "TOOMANYREQUESTS",
+                    code = rule.get("code") or ("UNAVAILABLE" if rule["status"] != 429
+                                                else "TOOMANYREQUESTS")
+                    data = json.dumps({"errors": [{"code": code,
                                                    "message": "injected fault"}]}).encode()
                     self.send_response(rule["status"])
                     for k, v in rule.get("headers", {}).items():

@@ -124,6 +124,35 @@ def test_wrong_manifest_bytes_fail(regtool, pushed, fault_proxy):
     assert list(pushed.out.iterdir()) == []
 
 
+def test_manifest_blob_unknown_is_tried_again(regtool, pushed, fault_proxy):
+    """A registry can report a blob another client is linking at that moment as unknown:
+    the manifest PUT is sent again (up to 3 more times) before it counts as an error."""
+    proxy = fault_proxy(pushed.host)
+    proxy.add("status", method="PUT", path=r"/manifests/", status=400,
+              code="MANIFEST_BLOB_UNKNOWN", times=2)
+    p = regtool("put-manifest", f"{proxy.host}/copa/app:v2", pushed.out.parent / "m.json",
+                "application/vnd.oci.image.manifest.v1+json")
+    assert p.returncode == 0, p.stderr
+    assert len(proxy.requests("PUT", r"/manifests/")) == 3
+    p = regtool("get-manifest", f"{pushed.host}/copa/app:v2", pushed.out / "m")
+    assert p.returncode == 0 and (pushed.out / "m").read_bytes() == pushed.manifest
+    # a blob that stays unknown is an error after four tries, naming the registry's code
+    proxy.add("status", method="PUT", path=r"/manifests/", status=400,
+              code="MANIFEST_BLOB_UNKNOWN", times=100)
+    p = regtool("put-manifest", f"{proxy.host}/copa/app:v3", pushed.out.parent / "m.json",
+                "application/vnd.oci.image.manifest.v1+json")
+    assert p.returncode == 1 and "MANIFEST_BLOB_UNKNOWN" in p.stderr, p.stderr
+    assert "cannot push manifest 'v3'" in p.stderr
+    assert len(proxy.requests("PUT", r"/manifests/")) == 3 + 4
+    # other 400s are not retried
+    proxy.rules.clear()
+    proxy.add("status", method="PUT", path=r"/manifests/", status=400, code="MANIFEST_INVALID")
+    p = regtool("put-manifest", f"{proxy.host}/copa/app:v4", pushed.out.parent / "m.json",
+                "application/vnd.oci.image.manifest.v1+json")
+    assert p.returncode == 1 and "MANIFEST_INVALID" in p.stderr, p.stderr
+    assert len(proxy.requests("PUT", r"/manifests/")) == 3 + 4 + 1
+
+
 def test_dropped_connections_exhaust_retries(regtool, pushed, fault_proxy):
     proxy = fault_proxy(pushed.host)
     proxy.add("drop", path=r"/manifests/", times=100)
