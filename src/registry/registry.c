@@ -20,13 +20,13 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#define DEFAULT_MAX_MANIFEST (4u << 20)
-#define DEFAULT_MAX_BLOB     (32ULL << 30)
-#define TOKEN_BODY_MAX       (256u << 10)
-#define ERROR_BODY_MAX       (64u << 10)
+#define DEFAULT_MAX_MANIFEST  (4u << 20)
+#define DEFAULT_MAX_BLOB      (32ULL << 30)
+#define TOKEN_BODY_MAX        (256u << 10)
+#define ERROR_BODY_MAX        (64u << 10)
 #define MANIFEST_BLOB_RETRIES 3 /* waits of 0.2, 0.4, 0.6 s */
-#define MAX_REDIRECTS        10
-#define TOKEN_CACHE_MAX      32
+#define MAX_REDIRECTS         10
+#define TOKEN_CACHE_MAX       32
 
 static const char *const manifest_accept =
     "Accept: application/vnd.oci.image.index.v1+json, "
