@@ -933,11 +933,12 @@ static unsigned online_cpus(void)
 	return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
 }
 
-static int build(struct copa_image_fs *fs, struct job *jobs, size_t n, struct copa_err *err)
+static int build(struct copa_image_fs *fs, struct job *jobs, size_t n, unsigned threads,
+                 struct copa_err *err)
 {
 	struct pool p = {.jobs = jobs, .n = n};
 	pthread_t th[8];
-	unsigned nth = online_cpus(), started = 0;
+	unsigned nth = threads ? (threads > 8 ? 8 : threads) : online_cpus(), started = 0;
 	uint64_t entries = 0;
 	int r = 0;
 
@@ -1015,7 +1016,7 @@ struct copa_image_fs *copa_image_fs_open(const struct copa_layer_blob *layers, s
 		jobs[i].o = &o;
 		jobs[i].err = (struct copa_err)COPA_ERR_INIT;
 	}
-	r = build(fs, jobs, n, err);
+	r = build(fs, jobs, n, opts ? opts->threads : 0, err);
 	for (size_t i = 0; i < n; i++)
 		copa_lindex_release(&jobs[i].ix);
 	free(jobs);
