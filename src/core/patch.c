@@ -33,6 +33,7 @@
 #include "vex/summary.h"
 #include "vex/vex.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -1226,6 +1227,33 @@ static char *layer_key(const char *comp, const char *diff_id)
 	return copa_xasprintf("%s-%s", comp, hex ? hex + 1 : diff_id);
 }
 
+/*
+ * Whether the cache records any compressed layer of this compression. When
+ * it records none (a new cache: every first run), no diff_id can match and
+ * the tar pass that finds the diff_id is skipped. Any doubt (an unreadable
+ * directory) answers yes: the pass only costs time.
+ */
+static bool any_layer_recorded(const struct run *r, const char *comp)
+{
+	size_t n = strlen(comp);
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+	int fd = openat(r->s.cache.dirfd, LAYER_NS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno != ENOENT;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return true;
+	}
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, comp, n) && de->d_name[n] == '-';
+	closedir(d);
+	return found;
+}
+
 /* 1 with res filled when a compressed blob of this layer is in the cache, 0 when not. */
 static int reuse_layer(struct run *r, const struct copa_layer_write_opts *wo,
                        const struct copa_layer_builder *b, const char *comp,
@@ -1308,9 +1336,12 @@ static int write_layer(struct platform_ctx *c, struct copa_err *err)
 	} else {
 		wo.compression = COPA_COMPRESS_GZIP;
 	}
-	copa_phase_begin(r->o->out, "layer-digest", c->name);
-	rc = reuse_layer(r, &wo, c->builder, comp, &res, err);
-	copa_phase_end(r->o->out, "layer-digest", c->name, rc >= 0);
+	rc = 0;
+	if (wo.compression != COPA_COMPRESS_NONE && any_layer_recorded(r, comp)) {
+		copa_phase_begin(r->o->out, "layer-digest", c->name);
+		rc = reuse_layer(r, &wo, c->builder, comp, &res, err);
+		copa_phase_end(r->o->out, "layer-digest", c->name, rc >= 0);
+	}
 	if (rc == 1) {
 		copa_desc_make(&c->j->layer_desc, copa_mt_layer(c->img.manifest.family, mc),
 		               res.digest, (int64_t)res.size, NULL);
