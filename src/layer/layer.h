@@ -43,6 +43,7 @@ struct copa_layer_blob {
 	const char *path; /* local file holding the blob (cache or OCI layout) */
 	uint64_t size;
 	const char *diff_id; /* from the config; verified while reading when not NULL */
+	bool verified;       /* the file was checked against digest already: not hashed again */
 };
 
 struct copa_image_fs_opts {
