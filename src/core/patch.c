@@ -1709,7 +1709,10 @@ out:
 		copa_summary_platform_digests(
 		    r->summary, j->sp, c.have_img ? c.img.desc.digest : NULL,
 		    j->patched ? j->new_desc.digest : (c.have_img ? c.img.desc.digest : NULL));
+	/* Freeing the indexes and removing the staged files takes time worth showing. */
+	copa_phase_begin(r->o->out, "cleanup", c.name);
 	platform_ctx_release(&c);
+	copa_phase_end(r->o->out, "cleanup", c.name, 1);
 	return rc;
 }
 

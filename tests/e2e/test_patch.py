@@ -389,7 +389,7 @@ def test_progress_json_events(copa, patched_world, tmp_path):
 # The phases of a cold patch of one platform, in the order they run (a new cache records
 # no compressed layer, so there is no layer-digest pass to find one).
 PLATFORM_PHASES = ["load-image", "fetch-layers", "read-layers", "probe", "repositories", "plan",
-                   "fetch-apply", "finish", "compress", "config"]
+                   "fetch-apply", "finish", "compress", "config", "cleanup"]
 
 
 def test_progress_json_phases(copa, patched_world, tmp_path):
