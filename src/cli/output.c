@@ -428,8 +428,9 @@ static void sink_phase(struct copa_out *out, const struct copa_phase *ev)
 		}
 		if (s->mode == COPA_CLI_PROGRESS_JSON) {
 			j = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:b}", "type", "phase",
-			              "event", "end", "phase", ev->phase, "id", ev->id, "from", from,
-			              "to", now, "seconds", ms_round(now - from), "ok", ev->ok != 0);
+			              "event", "end", "phase", ev->phase, "id", ev->id, "from",
+			              from, "to", now, "seconds", ms_round(now - from), "ok",
+			              ev->ok != 0);
 			json_event(j);
 		}
 	}
