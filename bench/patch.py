@@ -15,7 +15,12 @@ written and recompressed the same way (gzip -6 of the uncompressed tar).
 Prints a table and the ratios copa/buildah. Needs root (buildah's storage and
 chroot), network access to deb.debian.org, buildah and GNU time.
 
-usage: bench/patch.py [--reps N] [--tar BOOKWORM.tar] [--keep DIR]
+It also prints copa's phase table (from its `--progress json` phase
+events) of the first cold and warm runs, so a change shows where it saved
+time. --no-reference skips buildah (copa's own figures only, for measuring
+copa changes quickly).
+
+usage: bench/patch.py [--reps N] [--tar BOOKWORM.tar] [--keep DIR] [--no-reference]
 """
 import argparse
 import gzip
@@ -41,13 +46,23 @@ def copa_run(copa, layout, tag, cache, summary):
                                "--cache-dir", str(cache), "--summary", str(summary),
                                "--progress", "json"])
     downloaded = {}
+    phases = []
     for line in err.splitlines():
         if not line.startswith("{"):
             continue
         ev = json.loads(line)
         if ev.get("type") == "progress" and ev.get("task") == "download":
             downloaded[ev["id"]] = max(downloaded.get(ev["id"], 0), ev.get("current", 0))
-    return wall, rss, sum(downloaded.values())
+        if ev.get("type") == "phase" and ev.get("event") == "end":
+            phases.append(ev)
+    return wall, rss, sum(downloaded.values()), sorted(phases, key=lambda e: e["from"])
+
+
+def print_phases(kind, phases):
+    print(f"copa {kind}, phases (--progress json):")
+    print(f"  {'phase':14} {'from':>7} {'to':>7} {'seconds':>8}")
+    for e in phases:
+        print(f"  {e['phase']:14} {e['from']:7.2f} {e['to']:7.2f} {e['seconds']:8.2f}")
 
 
 def copa_layer(layout, tag):
@@ -93,6 +108,7 @@ def main():
     ap.add_argument("--reps", type=int, default=3)
     ap.add_argument("--tar", help="a bookworm root file system tar (default: build and cache one)")
     ap.add_argument("--keep", help="work directory to keep (default: a temporary one)")
+    ap.add_argument("--no-reference", action="store_true", help="skip buildah")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: needs root (buildah's storage and chroot isolation)")
@@ -114,17 +130,22 @@ def main():
 
     rows = {k: [] for k in ("copa cold", "copa warm", "buildah cold", "buildah warm")}
     pkgs = None
+    phase_tables = {}
     for rep in range(args.reps):
         cache = work / f"cache-{rep}"
         shutil.rmtree(cache, ignore_errors=True)
         summary = work / f"summary-{rep}.json"
         for kind in ("cold", "warm"):
             tag = f"copa-{kind}-{rep}"
-            wall, rss, dl = copa_run(copa, layout, tag, cache, summary)
+            wall, rss, dl, phases = copa_run(copa, layout, tag, cache, summary)
+            phase_tables.setdefault(kind, phases)
             blob, gz6 = copa_layer(layout, tag)
             rows[f"copa {kind}"].append((wall, rss, dl, blob, gz6))
         s = json.loads(summary.read_text())
         pkgs = sorted(x["name"] for x in s["platforms"][0]["packages"] if x["outcome"] == "updated")
+        if args.no_reference:
+            print(f"repetition {rep + 1}/{args.reps} done", flush=True)
+            continue
         store = work / f"buildah-{rep}"
         shutil.rmtree(store, ignore_errors=True)
         for kind in ("cold", "warm"):
@@ -134,7 +155,7 @@ def main():
         shutil.rmtree(store, ignore_errors=True)
         print(f"repetition {rep + 1}/{args.reps} done", flush=True)
 
-    med = {k: [statistics.median(x[i] for x in v) for i in range(5)] for k, v in rows.items()}
+    med = {k: [statistics.median(x[i] for x in v) for i in range(5)] for k, v in rows.items() if v}
     print(f"\nimage: {tar.name} (bookworm point release); updates: {len(pkgs)} packages: "
           f"{' '.join(pkgs)}")
     print(f"medians of {args.reps} runs (command: bench/patch.py --reps {args.reps})\n")
@@ -144,12 +165,19 @@ def main():
         print(f"{k:14} {wall:8.2f} {rss / 1024:9.1f} {dl / 2**20:15.1f} {blob / 2**20:10.1f} "
               f"{gz6 / 2**20:17.1f}")
     print()
+    for kind in ("cold", "warm"):
+        print_phases(kind, phase_tables[kind])
+    print()
+    print(f"peak memory of copa: {max(med['copa cold'][1], med['copa warm'][1]) / 1024:.1f} MiB "
+          f"(target < 100 MiB)")
+    if args.no_reference:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     for kind, target in (("cold", 0.2), ("warm", 0.05)):
         r = med[f"copa {kind}"][0] / med[f"buildah {kind}"][0]
         print(f"time ratio copa/buildah, {kind}: {r:.3f} (target <= {target}) "
               f"{'ok' if r <= target else 'MISSED'}")
-    print(f"peak memory of copa: {max(med['copa cold'][1], med['copa warm'][1]) / 1024:.1f} MiB "
-          f"(target < 100 MiB)")
     r = med["copa cold"][4] / med["buildah cold"][4]
     print(f"new layer size ratio copa/buildah, both gzip -6: {r:.3f} (target <= 1)")
     if not args.keep:

@@ -42,6 +42,12 @@ int copa_cli_parse_progress(const char *s, enum copa_cli_progress *out);
  */
 struct copa_out *copa_cli_out_new(enum copa_cli_progress mode, bool verbose);
 void copa_cli_out_free(struct copa_out *out);
+/*
+ * With -v (text modes), prints the table of the run's phases on stderr:
+ * phase, subject, from, to, seconds (since the sink was made). Nothing
+ * in json mode, where every phase already is an event, nor in quiet mode.
+ */
+void copa_cli_out_phases(struct copa_out *out);
 
 /*
  * Prints an error as "copa: error: <message>" (or a JSON event in json

@@ -66,7 +66,9 @@ static const char usage_text[] =
     "      --config FILE          bulk mode: patch every image and tag of a PatchConfig file\n"
     "                             (docs/fleet.md); excludes -i and -t; -r DIR gives each\n"
     "                             image the report whose artifact names it\n"
-    "      --jobs N               bulk mode: images patched at once (default: CPU count)\n"
+    "      --jobs N               bulk mode: images patched at once (default: CPU count);\n"
+    "                             one image: threads for downloads, layer reading and\n"
+    "                             compression (default: per pool); the output is the same\n"
     "      --shard I/N            bulk mode: run only part I (0-based) of N; auto/N takes I\n"
     "                             from $JOB_COMPLETION_INDEX (Kubernetes Indexed Jobs)\n"
     "  -v, --verbose, --debug     debug output\n"
@@ -446,8 +448,8 @@ static int run_cmd(int argc, char **argv, bool generate)
 		return copa_cli_usage_error(cmd,
 		                            "--config cannot be used with -i/--image or -t/--tag "
 		                            "(the config names the images and their targets)");
-	if (!config && (jobs || shard))
-		return copa_cli_usage_error(cmd, "--jobs and --shard are for --config");
+	if (!config && shard)
+		return copa_cli_usage_error(cmd, "--shard is for --config");
 	if (!o.image && !config)
 		return copa_cli_usage_error(cmd, "-i/--image (or --config FILE) is required");
 	if (o.tag && check_tag(cmd, o.tag))
@@ -502,6 +504,8 @@ static int run_cmd(int argc, char **argv, bool generate)
 	o.repos = repos;
 	o.keyrings = keyrings;
 	o.insecure_registries = insecure;
+	if (!config)
+		o.jobs = jobs;
 	o.out = copa_cli_out_new(progress, verbose);
 	for (size_t i = 0; i < n_notes; i++) {
 		bool seen = false;
@@ -536,9 +540,13 @@ static int run_cmd(int argc, char **argv, bool generate)
 	if (generate)
 		rc = copa_cli_generate(&o, context_out, n_platforms ? platforms[0] : NULL);
 	else if (copa_patch(&o, &result, &err) < 0)
-		rc = copa_cli_fail(o.out, &err);
+		rc = -1;
 	else
 		rc = 0;
+	/* -v: where the time went, before the error line (the last thing a user reads). */
+	copa_cli_out_phases(o.out);
+	if (rc < 0)
+		rc = copa_cli_fail(o.out, &err);
 	copa_cli_out_free(o.out);
 	return rc;
 }

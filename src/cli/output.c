@@ -23,7 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_TASKS 16
+#define MAX_TASKS  16
+#define MAX_PHASES 64
 
 struct task {
 	char *task;
@@ -32,9 +33,21 @@ struct task {
 	long long start_ms;
 };
 
+/* A phase as the table at the end shows it: seconds since the sink was made. */
+struct phase_rec {
+	char *phase;
+	char *id;
+	double from, to;
+	bool open, ok;
+};
+
 struct sink {
 	struct copa_out out;
 	enum copa_cli_progress mode;
+	bool verbose;
+	long long t0_us; /* when the sink was made: the start of the run */
+	struct phase_rec phases[MAX_PHASES];
+	size_t n_phases;
 	pthread_mutex_t lock;
 	struct task tasks[MAX_TASKS];
 	size_t n_tasks;
@@ -48,6 +61,25 @@ static long long mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static long long mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static double ms_round(double secs)
+{
+	return (double)(long long)(secs * 1000 + 0.5) / 1000.0;
+}
+
+/* Seconds since the start of the run, to the millisecond. */
+static double run_seconds(const struct sink *s)
+{
+	return ms_round((double)(mono_us() - s->t0_us) / 1e6);
 }
 
 static const char *level_name(enum copa_log_level l)
@@ -180,7 +212,8 @@ static void json_event(json_t *ev)
 	snprintf(stamp + strlen(stamp), sizeof(stamp) - strlen(stamp), ".%03ldZ",
 	         ts.tv_nsec / 1000000);
 	json_object_set_new(ev, "time", json_string(stamp));
-	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	/* Times in seconds to the millisecond: 1.23, not 1.2299999999999999. */
+	line = json_dumps(ev, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
 
 	if (line) {
 		fprintf(stderr, "%s\n", line);
@@ -345,6 +378,90 @@ out:
 	pthread_mutex_unlock(&s->lock);
 }
 
+/* The open record of phase/id, latest first (a phase may run once per platform). */
+static struct phase_rec *find_phase(struct sink *s, const char *phase, const char *id)
+{
+	for (size_t i = s->n_phases; i-- > 0;)
+		if (s->phases[i].open && !strcmp(s->phases[i].phase, phase) &&
+		    !strcmp(s->phases[i].id, id))
+			return &s->phases[i];
+	return NULL;
+}
+
+/*
+ * A phase begins or ends: recorded for the table -v prints at the end, and
+ * in json mode one event ("start" with `at`; "end" with `from`, `to`,
+ * `seconds` and `ok`), times in seconds since the start of the run.
+ */
+static void sink_phase(struct copa_out *out, const struct copa_phase *ev)
+{
+	struct sink *s = (struct sink *)out;
+	double now;
+	struct phase_rec *p;
+	json_t *j;
+
+	if (!ev->phase || !ev->id)
+		return;
+	pthread_mutex_lock(&s->lock);
+	now = run_seconds(s);
+	if (ev->kind == COPA_PHASE_BEGIN) {
+		if (s->n_phases < MAX_PHASES) {
+			p = &s->phases[s->n_phases++];
+			p->phase = copa_xstrdup(ev->phase);
+			p->id = copa_xstrdup(ev->id);
+			p->from = p->to = now;
+			p->open = true;
+			p->ok = false;
+		}
+		if (s->mode == COPA_CLI_PROGRESS_JSON)
+			json_event(json_pack("{s:s, s:s, s:s, s:s, s:f}", "type", "phase", "event",
+			                     "start", "phase", ev->phase, "id", ev->id, "at", now));
+	} else {
+		double from = now;
+
+		p = find_phase(s, ev->phase, ev->id);
+		if (p) {
+			p->to = now;
+			p->open = false;
+			p->ok = ev->ok != 0;
+			from = p->from;
+		}
+		if (s->mode == COPA_CLI_PROGRESS_JSON) {
+			j = json_pack("{s:s, s:s, s:s, s:s, s:f, s:f, s:f, s:b}", "type", "phase",
+			              "event", "end", "phase", ev->phase, "id", ev->id, "from",
+			              from, "to", now, "seconds", ms_round(now - from), "ok",
+			              ev->ok != 0);
+			json_event(j);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+}
+
+void copa_cli_out_phases(struct copa_out *out)
+{
+	struct sink *s = (struct sink *)out;
+
+	if (!s || !s->verbose || !s->n_phases || s->mode == COPA_CLI_PROGRESS_JSON ||
+	    s->mode == COPA_CLI_PROGRESS_QUIET)
+		return;
+	pthread_mutex_lock(&s->lock);
+	if (s->mode == COPA_CLI_PROGRESS_TTY)
+		clear_block(s);
+	fprintf(stderr, "%-14s %-16s %8s %8s %8s\n", "phase", "subject", "from", "to", "seconds");
+	for (size_t i = 0; i < s->n_phases; i++) {
+		const struct phase_rec *p = &s->phases[i];
+
+		if (p->open)
+			fprintf(stderr, "%-14s %-16s %8.3f %8s %8s (not ended)\n", p->phase, p->id,
+			        p->from, "-", "-");
+		else
+			fprintf(stderr, "%-14s %-16s %8.3f %8.3f %8.3f%s\n", p->phase, p->id,
+			        p->from, p->to, p->to - p->from, p->ok ? "" : " (failed)");
+	}
+	fflush(stderr);
+	pthread_mutex_unlock(&s->lock);
+}
+
 int copa_cli_parse_progress(const char *str, enum copa_cli_progress *out)
 {
 	static const struct {
@@ -373,9 +490,12 @@ struct copa_out *copa_cli_out_new(enum copa_cli_progress mode, bool verbose)
 		           ? COPA_CLI_PROGRESS_TTY
 		           : COPA_CLI_PROGRESS_PLAIN;
 	s->mode = mode;
+	s->verbose = verbose;
+	s->t0_us = mono_us();
 	pthread_mutex_init(&s->lock, NULL);
 	s->out.log = sink_log;
 	s->out.progress = sink_progress;
+	s->out.phase = sink_phase;
 	s->out.min_level = verbose ? COPA_LOG_DEBUG : COPA_LOG_INFO;
 	s->out.ctx = s;
 	return &s->out;
@@ -391,6 +511,10 @@ void copa_cli_out_free(struct copa_out *out)
 		clear_block(s);
 	while (s->n_tasks)
 		drop_task(s, &s->tasks[s->n_tasks - 1]);
+	for (size_t i = 0; i < s->n_phases; i++) {
+		free(s->phases[i].phase);
+		free(s->phases[i].id);
+	}
 	pthread_mutex_destroy(&s->lock);
 	free(s);
 }

@@ -33,6 +33,7 @@
 #include "vex/summary.h"
 #include "vex/vex.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -702,9 +703,15 @@ static int check_eol(struct platform_ctx *c, struct copa_err *err)
 static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
-	struct copa_image_fs_opts fo = {.cache = &r->s.cache, .out = r->o->out};
+	struct copa_image_fs_opts fo = {
+	    .cache = &r->s.cache, .out = r->o->out, .threads = r->o->jobs};
+	struct copa_out *out = r->o->out;
+	int rc;
 
-	if (copa_image_src_load(r->src, &c->j->want, &c->img, err) < 0)
+	copa_phase_begin(out, "load-image", c->name);
+	rc = copa_image_src_load(r->src, &c->j->want, &c->img, err);
+	copa_phase_end(out, "load-image", c->name, rc == 0);
+	if (rc < 0)
 		return -1;
 	c->have_img = true;
 	snprintf(c->j->old_digest, sizeof(c->j->old_digest), "%s", c->img.desc.digest);
@@ -729,13 +736,21 @@ static int probe_platform(struct platform_ctx *c, struct copa_err *err)
 		    c->name, r->src_string,
 		    json_array_size(json_object_get(c->img.config.json, "history")),
 		    COPA_OCI_MAX_HISTORY);
-	if (copa_image_src_layer_blobs(r->src, &c->img, &c->layers, err) < 0)
+	copa_phase_begin(out, "fetch-layers", c->name);
+	rc = copa_image_src_layer_blobs(r->src, &c->img, &c->layers, err);
+	copa_phase_end(out, "fetch-layers", c->name, rc == 0);
+	if (rc < 0)
 		return -1;
 	c->have_layers = true;
+	copa_phase_begin(out, "read-layers", c->name);
 	c->fs = copa_image_fs_open(c->layers.v, c->layers.n, &fo, err);
+	copa_phase_end(out, "read-layers", c->name, c->fs != NULL);
 	if (!c->fs)
 		return -1;
-	if (copa_probe_image(copa_image_fs_view(c->fs), &c->probe, err) < 0)
+	copa_phase_begin(out, "probe", c->name);
+	rc = copa_probe_image(copa_image_fs_view(c->fs), &c->probe, err);
+	copa_phase_end(out, "probe", c->name, rc == 0);
+	if (rc < 0)
 		return -1;
 	c->have_probe = true;
 	if (!c->probe.pm || !c->probe.pm->open) {
@@ -790,7 +805,9 @@ static int open_pm(struct platform_ctx *c, struct copa_err *err)
 	    .out = o->out,
 	};
 
+	copa_phase_begin(o->out, "repositories", c->name);
 	c->pm = c->probe.pm->open(&po, err);
+	copa_phase_end(o->out, "repositories", c->name, c->pm != NULL);
 	if (!c->pm)
 		return copa_err_wrap(err, "%s", c->name);
 	return 0;
@@ -841,7 +858,9 @@ static int plan_updates(struct platform_ctx *c, struct copa_err *err)
 		}
 		n_req = m->n_updates;
 	}
+	copa_phase_begin(r->o->out, "plan", c->name);
 	rc = c->pm->ops->plan(c->pm, req, n_req, err);
+	copa_phase_end(r->o->out, "plan", c->name, rc == 0);
 	free(req);
 	if (rc < 0)
 		return copa_err_wrap(err, "%s", c->name);
@@ -1104,7 +1123,8 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 	                                 .cache = &r->s.cache,
 	                                 .out = r->o->out,
 	                                 .suffix = ops->pkg_suffix,
-	                                 .keep_going = r->o->ignore_errors};
+	                                 .keep_going = r->o->ignore_errors,
+	                                 .jobs = r->o->jobs};
 	struct copa_pkg_fetch_stats stats = {0};
 	char **got;
 	_cleanup_free_ char *prep_dir = NULL;
@@ -1132,18 +1152,28 @@ static int apply_updates(struct platform_ctx *c, struct copa_err *err)
 	if (c->prev >= 0 && copa_layer_builder_seed(c->builder, &c->layers.v[c->prev], err) < 0)
 		return copa_err_wrap(err, "%s: previous patch layer", c->name);
 	/* Downloads and preparation run ahead; packages are applied in order as they come. */
-	if (fetch_and_apply(c, &fo, &stats, err) < 0)
+	copa_phase_begin(r->o->out, "fetch-apply", c->name);
+	rc = fetch_and_apply(c, &fo, &stats, err);
+	copa_phase_end(r->o->out, "fetch-apply", c->name, rc == 0);
+	if (rc < 0)
 		return -1;
 	copa_info(r->o->out, "%s: %zu package%s (%zu downloaded, %zu from the cache, %.1f MiB)",
 	          c->name, plan->n_pkgs, plan->n_pkgs == 1 ? "" : "s", stats.downloaded,
 	          stats.cached, stats.bytes / (1024.0 * 1024));
 	if (c->n_ok == 0)
 		return 0;
-	if (copa_runctl_check(err) < 0 || ops->finish(c->pm, err) < 0)
+	if (copa_runctl_check(err) < 0)
 		return copa_err_wrap(err, "%s", c->name);
+	copa_phase_begin(r->o->out, "finish", c->name);
+	rc = ops->finish(c->pm, err);
+	if (rc < 0) {
+		copa_phase_end(r->o->out, "finish", c->name, 0);
+		return copa_err_wrap(err, "%s", c->name);
+	}
 	got = copa_xcalloc(plan->n_pkgs + 1, sizeof(*got));
 	if (ops->verify(c->pm, c->ok, got, err) < 0)
 		rc = copa_err_wrap(err, "%s: the new package database", c->name);
+	copa_phase_end(r->o->out, "finish", c->name, rc == 0);
 	/* Read back, every requested package must be at its fixed version or newer. */
 	for (size_t i = 0; rc == 0 && i < plan->n_pkgs; i++) {
 		const struct copa_update *u = report_update(c->j->report, plan->pkgs[i].name);
@@ -1195,6 +1225,33 @@ static char *layer_key(const char *comp, const char *diff_id)
 	const char *hex = strchr(diff_id, ':');
 
 	return copa_xasprintf("%s-%s", comp, hex ? hex + 1 : diff_id);
+}
+
+/*
+ * Whether the cache records any compressed layer of this compression. When
+ * it records none (a new cache: every first run), no diff_id can match and
+ * the tar pass that finds the diff_id is skipped. Any doubt (an unreadable
+ * directory) answers yes: the pass only costs time.
+ */
+static bool any_layer_recorded(const struct run *r, const char *comp)
+{
+	size_t n = strlen(comp);
+	struct dirent *de;
+	bool found = false;
+	DIR *d;
+	int fd = openat(r->s.cache.dirfd, LAYER_NS, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return errno != ENOENT;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return true;
+	}
+	while (!found && (de = readdir(d)))
+		found = !strncmp(de->d_name, comp, n) && de->d_name[n] == '-';
+	closedir(d);
+	return found;
 }
 
 /* 1 with res filled when a compressed blob of this layer is in the cache, 0 when not. */
@@ -1263,7 +1320,7 @@ static int write_layer(struct platform_ctx *c, struct copa_err *err)
 {
 	struct run *r = c->r;
 	struct copa_tmpfile t;
-	struct copa_layer_write_opts wo = {.out = r->o->out};
+	struct copa_layer_write_opts wo = {.out = r->o->out, .threads = r->o->jobs};
 	struct copa_layer_result res;
 	const char *comp = r->o->compression ? r->o->compression : "gzip";
 	enum copa_mt_compression mc = COPA_MT_GZIP;
@@ -1279,7 +1336,12 @@ static int write_layer(struct platform_ctx *c, struct copa_err *err)
 	} else {
 		wo.compression = COPA_COMPRESS_GZIP;
 	}
-	rc = reuse_layer(r, &wo, c->builder, comp, &res, err);
+	rc = 0;
+	if (wo.compression != COPA_COMPRESS_NONE && any_layer_recorded(r, comp)) {
+		copa_phase_begin(r->o->out, "layer-digest", c->name);
+		rc = reuse_layer(r, &wo, c->builder, comp, &res, err);
+		copa_phase_end(r->o->out, "layer-digest", c->name, rc >= 0);
+	}
 	if (rc == 1) {
 		copa_desc_make(&c->j->layer_desc, copa_mt_layer(c->img.manifest.family, mc),
 		               res.digest, (int64_t)res.size, NULL);
@@ -1289,11 +1351,13 @@ static int write_layer(struct platform_ctx *c, struct copa_err *err)
 		if (copa_cache_begin(&r->s.cache, &t, err) < 0)
 			return -1;
 		wo.out_fd = t.fd;
+		copa_phase_begin(r->o->out, "compress", c->name);
 		rc = copa_layer_builder_write(c->builder, &wo, &res, err);
 		if (rc == 0)
 			rc = to_cache(r, &t, res.digest, true,
 			              copa_mt_layer(c->img.manifest.family, mc), (int64_t)res.size,
 			              &c->j->layer_desc, &c->j->layer_path, err);
+		copa_phase_end(r->o->out, "compress", c->name, rc == 0);
 		copa_tmpfile_release(&t);
 		if (rc == 0)
 			remember_layer(r, comp, &res);
@@ -1608,8 +1672,12 @@ static int patch_platform(struct run *r, struct job *j, struct copa_err *err)
 		if (c.n_ok == c.pm->plan.n_pkgs)
 			reuse_store(&c, key);
 	}
-	if (copa_runctl_check(err) < 0 || write_config(&c, err) < 0 ||
-	    write_manifest(&c, err) < 0 || record_outcomes(&c, NULL, err) < 0)
+	if (copa_runctl_check(err) < 0)
+		goto out;
+	copa_phase_begin(r->o->out, "config", c.name);
+	rc = write_config(&c, err) < 0 || write_manifest(&c, err) < 0 ? -1 : 0;
+	copa_phase_end(r->o->out, "config", c.name, rc == 0);
+	if (rc < 0 || (rc = record_outcomes(&c, NULL, err)) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -1641,7 +1709,10 @@ out:
 		copa_summary_platform_digests(
 		    r->summary, j->sp, c.have_img ? c.img.desc.digest : NULL,
 		    j->patched ? j->new_desc.digest : (c.have_img ? c.img.desc.digest : NULL));
+	/* Freeing the indexes and removing the staged files takes time worth showing. */
+	copa_phase_begin(r->o->out, "cleanup", c.name);
 	platform_ctx_release(&c);
+	copa_phase_end(r->o->out, "cleanup", c.name, 1);
 	return rc;
 }
 
@@ -1934,6 +2005,7 @@ static int finish(struct run *r, int rc, bool write_summary, struct copa_err *er
 		}
 	}
 	run_release(r);
+	copa_phase_end(r->o->out, "run", "", rc == 0);
 	return rc;
 }
 
@@ -1952,11 +2024,15 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	bool outputs_ok = false;
 	int rc = -1;
 
+	copa_phase_begin(o->out, "run", "");
 	now_rfc3339(r.now);
 	/* The deadline covers the whole run, not only its HTTP requests. */
 	copa_runctl_set_timeout(o->timeout_s > 0 ? o->timeout_s * 1000LL : 0);
-	if (copa_session_init(&r.s, &so, err) < 0)
+	if (copa_session_init(&r.s, &so, err) < 0) {
+		copa_phase_end(o->out, "run", "", 0);
 		return -1;
+	}
+	r.s.image.jobs = o->jobs;
 	r.summary = copa_summary_new();
 	if (copa_image_ref_parse(o->image, &r.src_ref, err) < 0)
 		goto out;
@@ -1968,10 +2044,16 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 	if (o->report) {
 		struct copa_report_opts ro = {.scanner = o->scanner, .out = o->out};
 
-		if (copa_report_load(o->report, &ro, &r.reports, err) < 0)
+		copa_phase_begin(o->out, "report", "");
+		rc = copa_report_load(o->report, &ro, &r.reports, err);
+		copa_phase_end(o->out, "report", "", rc == 0);
+		if (rc < 0)
 			goto out;
+		rc = -1;
 	}
+	copa_phase_begin(o->out, "open-image", "");
 	r.src = copa_image_src_open(&r.src_ref, &r.s.image, err);
+	copa_phase_end(o->out, "open-image", "", r.src != NULL);
 	if (!r.src)
 		goto out;
 	copa_summary_set_input(r.summary, r.src_string, copa_image_src_root(r.src)->desc.digest);
@@ -1996,10 +2078,17 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 			          r.src_string);
 		*result = COPA_PATCH_NOTHING_TO_DO;
 		say_counts(&r);
+		copa_phase_begin(o->out, "outputs", "");
 		rc = write_outputs(&r, false, err);
+		copa_phase_end(o->out, "outputs", "", rc == 0);
 		goto out;
 	}
-	if (copa_runctl_check(err) < 0 || write_image(&r, err) < 0)
+	if (copa_runctl_check(err) < 0)
+		goto out;
+	copa_phase_begin(o->out, "write", "");
+	rc = write_image(&r, err);
+	copa_phase_end(o->out, "write", "", rc == 0);
+	if (rc < 0)
 		goto out;
 	if (r.loader)
 		copa_info(o->out, "patched %zu platform%s: loaded into %s as %s", n_patched,
@@ -2009,7 +2098,9 @@ int copa_patch(const struct copa_patch_opts *o, enum copa_patch_result *result,
 		          n_patched == 1 ? "" : "s", r.dst_string, r.root_digest);
 	*result = COPA_PATCH_PATCHED;
 	say_counts(&r);
+	copa_phase_begin(o->out, "outputs", "");
 	rc = write_outputs(&r, true, err);
+	copa_phase_end(o->out, "outputs", "", rc == 0);
 	return finish(&r, rc, false, err);
 out:
 	return finish(&r, rc, outputs_ok, err);

@@ -37,6 +37,8 @@ struct copa_patch_opts {
 	const char *compression;          /* --compression gzip|zstd|none */
 	const char *loader;               /* --loader docker|podman|none */
 	bool exit_on_eol; /* --exit-on-eol: an end-of-life release fails update-all mode */
+	unsigned jobs;    /* --jobs for one image: threads per pool (downloads, layer reading,
+	                     compression, blob copies); 0: each pool's default. No effect on output */
 	struct copa_out *out;
 };
 

@@ -553,6 +553,7 @@ int copa_image_src_layer_blobs(struct copa_image_src *s, const struct copa_image
 		out->v[i].media_type = copa_xstrdup(d->media_type);
 		out->v[i].path = path;
 		out->v[i].size = (uint64_t)d->size;
+		out->v[i].verified = true; /* blob_path checked it against d->digest */
 		out->v[i].diff_id =
 		    i < img->config.n_diff_ids ? copa_xstrdup(img->config.diff_ids[i]) : NULL;
 		out->n++;

@@ -43,6 +43,7 @@ struct copa_layer_blob {
 	const char *path; /* local file holding the blob (cache or OCI layout) */
 	uint64_t size;
 	const char *diff_id; /* from the config; verified while reading when not NULL */
+	bool verified;       /* the file was checked against digest already: not hashed again */
 };
 
 struct copa_image_fs_opts {
@@ -52,6 +53,7 @@ struct copa_image_fs_opts {
 	size_t inline_max;                  /* per-file cap for inline capture; 0: 8 MiB */
 	uint64_t max_entries;               /* all layers together; 0: 2,000,000 */
 	uint64_t max_layer_bytes;           /* uncompressed, per layer; 0: 64 GiB */
+	unsigned threads;                   /* layers indexed at once; 0: online CPUs (max 8) */
 };
 
 /* Path prefixes captured inline by default (NULL-terminated). */

@@ -147,6 +147,7 @@ struct stream {
 	struct copa_hash blob, diff;
 	uint64_t blob_bytes, tar_bytes, max_tar;
 	bool hashing, too_big;
+	bool blob_known; /* the blob was verified before: only its size is counted */
 	const char *dec_error;
 	/* Progress of the compressed bytes read (first pass only; out NULL: none). */
 	struct copa_out *out;
@@ -170,7 +171,7 @@ static la_ssize_t read_blob(struct archive *a, void *ctx, const void **buf)
 		archive_set_error(a, errno, "read error");
 		return -1;
 	}
-	if (s->hashing)
+	if (s->hashing && !s->blob_known)
 		copa_hash_update(&s->blob, s->inbuf, (size_t)n);
 	s->blob_bytes += (uint64_t)n;
 	if (s->out && s->blob_bytes - s->reported >= (1u << 20)) {
@@ -531,6 +532,8 @@ static int stream_layer(struct job *j, int fd, struct copa_err *err)
 	s.out = j->o->out;
 	s.id = lb->digest;
 	s.total = lb->size;
+	/* The image source hashed the file when it handed out its path: once is enough. */
+	s.blob_known = lb->verified && want_hex;
 	if (alg != COPA_HASH_SHA256) { /* the blob hash must use the digest's algorithm */
 		copa_hash_release(&s.blob);
 		copa_hash_init(&s.blob, alg);
@@ -560,7 +563,7 @@ static int stream_layer(struct job *j, int fd, struct copa_err *err)
 	copa_hash_final_hex(&s.diff, hex);
 	snprintf(j->ix.diff_id, sizeof(j->ix.diff_id), "sha256:%s", hex);
 	copa_hash_final_hex(&s.blob, hex);
-	if (want_hex && strcmp(hex, want_hex) != 0) {
+	if (want_hex && !s.blob_known && strcmp(hex, want_hex) != 0) {
 		r = copa_err_set(
 		    err, COPA_E_VERIFY,
 		    "the blob does not match its digest (it hashes to %s:%s): the file "
@@ -933,11 +936,12 @@ static unsigned online_cpus(void)
 	return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
 }
 
-static int build(struct copa_image_fs *fs, struct job *jobs, size_t n, struct copa_err *err)
+static int build(struct copa_image_fs *fs, struct job *jobs, size_t n, unsigned threads,
+                 struct copa_err *err)
 {
 	struct pool p = {.jobs = jobs, .n = n};
 	pthread_t th[8];
-	unsigned nth = online_cpus(), started = 0;
+	unsigned nth = threads ? (threads > 8 ? 8 : threads) : online_cpus(), started = 0;
 	uint64_t entries = 0;
 	int r = 0;
 
@@ -1015,7 +1019,7 @@ struct copa_image_fs *copa_image_fs_open(const struct copa_layer_blob *layers, s
 		jobs[i].o = &o;
 		jobs[i].err = (struct copa_err)COPA_ERR_INIT;
 	}
-	r = build(fs, jobs, n, err);
+	r = build(fs, jobs, n, opts ? opts->threads : 0, err);
 	for (size_t i = 0; i < n; i++)
 		copa_lindex_release(&jobs[i].ix);
 	free(jobs);

@@ -37,3 +37,22 @@ void copa_progress_done(struct copa_out *out, const char *task, const char *id, 
 	if (out && out->progress)
 		out->progress(out, &ev);
 }
+
+static void phase_event(struct copa_out *out, enum copa_phase_kind kind, const char *phase,
+                        const char *id, int ok)
+{
+	struct copa_phase ev = {kind, phase, id ? id : "", ok};
+
+	if (out && out->phase)
+		out->phase(out, &ev);
+}
+
+void copa_phase_begin(struct copa_out *out, const char *phase, const char *id)
+{
+	phase_event(out, COPA_PHASE_BEGIN, phase, id, 1);
+}
+
+void copa_phase_end(struct copa_out *out, const char *phase, const char *id, int ok)
+{
+	phase_event(out, COPA_PHASE_END, phase, id, ok);
+}

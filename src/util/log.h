@@ -34,9 +34,28 @@ struct copa_progress {
 	int ok; /* for DONE: 1 success, 0 failure */
 };
 
+/*
+ * A phase of a run (reading the base layers, loading the repository indexes,
+ * planning, compressing the layer...): one BEGIN and one END per phase and
+ * subject, in that order, from the thread that runs the pipeline. Phases are
+ * what a user reads to see where the time of a run went; the sink stamps them.
+ */
+enum copa_phase_kind {
+	COPA_PHASE_BEGIN,
+	COPA_PHASE_END,
+};
+
+struct copa_phase {
+	enum copa_phase_kind kind;
+	const char *phase; /* a fixed name: "read-layers", "repositories", "plan"... */
+	const char *id;    /* the subject: a platform ("linux/amd64") or "" for the run */
+	int ok;            /* for END: 1 the phase completed, 0 it failed */
+};
+
 struct copa_out {
 	void (*log)(struct copa_out *out, enum copa_log_level level, const char *msg);
 	void (*progress)(struct copa_out *out, const struct copa_progress *ev);
+	void (*phase)(struct copa_out *out, const struct copa_phase *ev); /* may be NULL */
 	enum copa_log_level min_level;
 	void *ctx;
 };
@@ -55,5 +74,9 @@ void copa_vlog(struct copa_out *out, enum copa_log_level level, const char *fmt,
 void copa_progress(struct copa_out *out, enum copa_progress_kind kind, const char *task,
                    const char *id, uint64_t cur, uint64_t total);
 void copa_progress_done(struct copa_out *out, const char *task, const char *id, int ok);
+
+/* Sends a phase event when the sink has a phase callback; id NULL means "". */
+void copa_phase_begin(struct copa_out *out, const char *phase, const char *id);
+void copa_phase_end(struct copa_out *out, const char *phase, const char *id, int ok);
 
 #endif

@@ -364,7 +364,7 @@ def test_progress_json_events(copa, patched_world, tmp_path):
     w = patched_world
     p = copa("patch", "-i", f"oci:{w.layout}:1.0", "--progress", "json", check=True)
     events = [json.loads(line) for line in p.stderr.splitlines()]
-    assert events and all(e["type"] in ("log", "progress") for e in events)
+    assert events and all(e["type"] in ("log", "progress", "phase") for e in events)
     times = [datetime.datetime.strptime(e["time"], "%Y-%m-%dT%H:%M:%S.%fZ") for e in events]
     assert times == sorted(times)
     prog = [e for e in events if e["type"] == "progress"]
@@ -384,6 +384,114 @@ def test_progress_json_events(copa, patched_world, tmp_path):
     assert p.returncode == 1
     last = json.loads(p.stderr.splitlines()[-1])
     assert last["type"] == "error" and "nope" in last["message"] and last["code"], last
+
+
+# The phases of a cold patch of one platform, in the order they run (a new cache records
+# no compressed layer, so there is no layer-digest pass to find one).
+PLATFORM_PHASES = ["load-image", "fetch-layers", "read-layers", "probe", "repositories", "plan",
+                   "fetch-apply", "finish", "compress", "config", "cleanup"]
+
+
+def test_progress_json_phases(copa, patched_world, tmp_path):
+    """--progress json shows where the time goes: every phase of the run
+    (planning included) starts and ends once, in the pipeline's order, each
+    inside the run and after the one before it, times in seconds since the
+    start; -v prints the same phases as a table."""
+    w = patched_world
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "--progress", "json", check=True)
+    events = [json.loads(line) for line in p.stderr.splitlines()]
+    ph = [e for e in events if e["type"] == "phase"]
+    starts = [e for e in ph if e["event"] == "start"]
+    ends = {(e["phase"], e["id"]): e for e in ph if e["event"] == "end"}
+    assert len(ends) == len(starts) == len(ph) // 2 and len(ph) % 2 == 0
+    names = [e["phase"] for e in starts]
+    assert names[0] == "run" and ph[-1]["phase"] == "run" and ph[-1]["event"] == "end"
+    assert [n for n in names if n in PLATFORM_PHASES] == PLATFORM_PHASES, names
+    assert names.index("open-image") < names.index("load-image")
+    assert names.index("config") < names.index("write") < names.index("outputs")
+    assert {e["id"] for e in starts if e["phase"] in PLATFORM_PHASES} == {"linux/amd64"}
+    run = ends[("run", "")]
+    prev_to = 0.0
+    for s in starts:
+        e = ends[(s["phase"], s["id"])]
+        assert e["ok"] is True and e["from"] == s["at"], (s, e)
+        assert 0 <= e["from"] <= e["to"] and abs(e["seconds"] - (e["to"] - e["from"])) < 0.0015
+        assert run["from"] <= e["from"] and e["to"] <= run["to"]
+        if s["phase"] != "run":
+            assert e["from"] >= prev_to, (s, prev_to)  # one after the other, no overlap
+            prev_to = e["to"]
+    # Each event is in the stream where it happened: a package download inside fetch-apply,
+    # the repository indexes inside repositories.
+    def where(cond):
+        return [i for i, e in enumerate(events) if cond(e)]
+
+    def span(name):
+        return (where(lambda e: e.get("phase") == name and e["event"] == "start")[0],
+                where(lambda e: e.get("phase") == name and e["event"] == "end")[0])
+
+    debs = where(lambda e: e.get("task") == "download" and e["id"].endswith(".deb"))
+    idx = where(lambda e: e.get("task") == "download" and "Packages" in e["id"])
+    assert debs and idx, events
+    assert span("fetch-apply")[0] < min(debs) and max(debs) < span("fetch-apply")[1]
+    assert span("repositories")[0] < min(idx) and max(idx) < span("repositories")[1]
+
+    # -v: the table at the end, the same phases with from <= to.
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "-t", "v", "--progress", "plain", "-v",
+             check=True)
+    lines = p.stderr.splitlines()
+    head = next(i for i, l in enumerate(lines) if l.split() == ["phase", "subject", "from", "to", "seconds"])
+    rows = [l.split() for l in lines[head + 1:]]
+    assert [r[0] for r in rows][0] == "run" and "plan" in [r[0] for r in rows]
+    for r in rows:
+        frm, to, secs = map(float, r[-3:])
+        assert frm <= to and abs(secs - (to - frm)) < 0.0015, r
+    # The second run reused the layer the first one built: no fetch-apply, no compress.
+    assert not {"fetch-apply", "compress"} & {r[0] for r in rows}
+    # Without -v, no table.
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "-t", "nov", "--progress", "plain", check=True)
+    assert "seconds" not in p.stderr
+    # The layer rebuilt (its reuse record gone) while a compressed layer is recorded: the
+    # layer-digest pass finds it, and nothing is compressed.
+    cache = tmp_path / "copa-cache"
+    shutil.rmtree(cache / "patch-layer")
+    p = copa("patch", "-i", f"oci:{w.layout}:1.0", "-t", "again", "--progress", "json",
+             check=True)
+    names = [e["phase"] for e in map(json.loads, p.stderr.splitlines())
+             if e["type"] == "phase" and e["event"] == "end" and e["ok"]]
+    assert names.index("fetch-apply") < names.index("layer-digest") < names.index("config")
+    assert "compress" not in names
+    assert "the same content was compressed before" in p.stderr
+    assert image_manifest(w.layout, "again")[0]["layers"] == image_manifest(w.layout, "1.0-patched")[0]["layers"]
+
+
+def test_layer_digest_does_not_depend_on_jobs(copa, world, tmp_path):
+    """The same inputs give the same layer whatever --jobs says: gzip members
+    cut at fixed offsets, zstd's multithreaded format whatever the worker
+    count. The update carries 5 MiB of incompressible data, so the layer is
+    several compression chunks and the threads really share the work."""
+    import random
+    big = random.Random(13).randbytes(5 << 20)
+    base = base_packages(world)
+    updates = update_packages(world)
+    updates.append(world.pkg("bigdata", "1.0-2", {"/usr/share/bigdata/blob": big}))
+    base.append(world.pkg("bigdata", "1.0-1", {"/usr/share/bigdata/blob": b"small"}))
+    world.publish(*updates)
+    layout = world.image(world.rootfs(base))
+    for comp in ("gzip", "zstd"):
+        got = {}
+        for jobs in ("1", "2", "5"):
+            # A cache per run: a shared one would hand the second run the first one's layer.
+            cache = tmp_path / f"cache-{comp}-{jobs}"
+            tag = f"{comp}-{jobs}"
+            copa("patch", "--cache-dir", cache, "-i", f"oci:{layout}:1.0", "-t", tag,
+                 "--compression", comp, "--jobs", jobs, "--progress", "quiet",
+                 check=True, cache_dir=False)
+            man = image_manifest(layout, tag)[0]
+            got[jobs] = man["layers"][-1]["digest"]
+            assert man["layers"][-1]["size"] > (5 << 20)
+        assert len(set(got.values())) == 1, (comp, got)
+    p = copa("patch", "-i", f"oci:{layout}:1.0", "--jobs", "0")
+    assert p.returncode == 2 and "invalid --jobs '0'" in p.stderr
 
 
 def test_apt_pins_in_the_image_are_followed(copa, world, tmp_path):
