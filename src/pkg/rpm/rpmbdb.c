@@ -3,13 +3,19 @@
  *
  * The layout follows rpm 4.14-4.16's db3 backend and rpmdb.c (learnt from
  * their source, not copied): `Packages` is a hash database keyed by the
- * header instance number (4 bytes, the database's byte order), the value the
- * exported header blob; key 0 holds the largest instance number handed out.
- * Every index is a btree database; a key is the tag value's bytes (strings
- * without their NUL, an empty string as one NUL byte, integers as 4 bytes,
- * binary as is) and its one value an array of (instance number, element
- * index) pairs of 4-byte integers in the database's byte order, appended
- * in the order the headers were added.
+ * header instance number (4 bytes), the value the exported header blob; key 0
+ * holds the largest instance number handed out. Every index is a btree
+ * database; a key is the tag value's bytes (strings without their NUL, an
+ * empty string as one NUL byte, integers as 4 bytes, binary as is) and its one
+ * value an array of (instance number, element index) pairs of 4-byte
+ * integers, appended in the order the headers were added. rpm reads numbers
+ * in the byte order of the machine that created the file and swaps them when
+ * libdb says the file is foreign (DB->get_byteswapped), so files created here
+ * in this machine's order read right on either kind of machine.
+ *
+ * libdb only ever opens files this module creates: the image's `Packages`
+ * is read by librpm's bdb_ro backend, so no hostile Berkeley DB file
+ * reaches libdb (which is not hardened against them).
  */
 #include "pkg/rpm/rpmbdb.h"
 
@@ -132,11 +138,6 @@ static struct blob *blobs_find(struct blobs *b, const void *p, size_t n)
 	return NULL;
 }
 
-static uint32_t swap32(uint32_t v)
-{
-	return __builtin_bswap32(v);
-}
-
 static int db_fail(struct copa_err *err, int rc, const char *what, const char *path)
 {
 	return copa_err_set(err, rc == ENOENT ? COPA_E_NOTFOUND : COPA_E_IO,
@@ -163,55 +164,54 @@ static int db_open(const char *path, DBTYPE type, uint32_t flags, DB **out, stru
 	return 0;
 }
 
-/* Reads every record of Packages: key 0's value into *maxnum, the rest into b (num set). */
-static int read_packages(DB *db, const char *path, struct blobs *b, uint32_t *maxnum,
-                         struct copa_err *err)
+/*
+ * Every header of the Berkeley DB Packages in dbdir with its instance number,
+ * read by librpm's own read-only Berkeley DB backend (bdb_ro, the reader rpm
+ * ships for foreign databases): libdb never parses the image's file.
+ */
+static int read_bdb(const char *dbdir, struct blobs *b, uint32_t *maxnum, struct copa_out *out,
+                    struct copa_err *err)
 {
-	DBC *c = NULL;
-	DBT k, d;
-	int swapped = 0, rc;
+	struct copa_rpmlib s;
+	rpmts ts;
+	rpmdbMatchIterator mi;
+	Header h;
+	int rc = 0;
 
 	*maxnum = 0;
-	db->get_byteswapped(db, &swapped);
-	if ((rc = db->cursor(db, NULL, &c, 0)) != 0)
-		return db_fail(err, rc, "cannot read", path);
-	memset(&k, 0, sizeof(k));
-	memset(&d, 0, sizeof(d));
-	while ((rc = c->get(c, &k, &d, DB_NEXT)) == 0) {
-		uint32_t num;
+	if (copa_rpmlib_begin(&s, out, err) < 0)
+		return -1;
+	copa_rpmlib_define(&s, "_dbpath", dbdir);
+	copa_rpmlib_define(&s, "_db_backend", "bdb_ro");
+	ts = rpmtsCreate();
+	rpmtsSetRootDir(ts, "/");
+	rpmtsSetVSFlags(ts, RPMVSF_MASK_NODIGESTS | RPMVSF_MASK_NOSIGNATURES);
+	mi = rpmtsInitIterator(ts, RPMDBI_PACKAGES, NULL, 0);
+	while (mi && (h = rpmdbNextIterator(mi)) != NULL) {
+		unsigned int n = 0, num = rpmdbGetIteratorOffset(mi);
+		void *p = headerExport(h, &n);
 
-		if (k.size != 4) {
-			c->close(c);
-			return copa_err_set(err, COPA_E_INPUT,
-			                    "'%s': a key of %u bytes: not an rpm Packages database",
-			                    path, k.size);
+		if (!p || n == 0 || num == 0 || b->n >= BDB_PKGS_MAX) {
+			free(p);
+			rc = copa_err_set(err, COPA_E_INPUT,
+			                  "'%s/Packages': record %u cannot be read (or too many)",
+			                  dbdir, num);
+			break;
 		}
-		memcpy(&num, k.data, 4);
-		if (swapped)
-			num = swap32(num);
-		if (num == 0) {
-			if (d.size == 4) {
-				memcpy(maxnum, d.data, 4);
-				if (swapped)
-					*maxnum = swap32(*maxnum);
-			}
-			continue;
-		}
-		if (b->n >= BDB_PKGS_MAX || d.size < 8) {
-			c->close(c);
-			return copa_err_set(err, COPA_E_INPUT,
-			                    "'%s': record %u is no rpm header or too many records",
-			                    path, num);
-		}
-		blobs_push(b, d.data, d.size);
+		blobs_push(b, p, n);
+		free(p);
 		b->v[b->n - 1].num = num;
 		if (num > *maxnum)
 			*maxnum = num;
 	}
-	c->close(c);
-	if (rc != DB_NOTFOUND)
-		return db_fail(err, rc, "cannot read", path);
-	return 0;
+	rpmdbFreeIterator(mi);
+	rpmtsFree(ts);
+	if (rc == 0 && s.errors)
+		rc = copa_err_set(err, COPA_E_INPUT,
+		                  "'%s/Packages' is no rpm Berkeley DB database: %s", dbdir,
+		                  s.first_error);
+	copa_rpmlib_end(&s);
+	return rc;
 }
 
 /* Every header of the sqlite database in dbdir, exported, into b. */
@@ -272,18 +272,16 @@ int copa_rpmbdb_to_sqlite(const char *packages, const char *dbdir, struct copa_o
 	struct blobs old = {0}, now = {0};
 	struct copa_rpmlib s;
 	uint32_t maxnum;
-	DB *db = NULL;
 	rpmts ts;
 	int rc = -1, r;
 
-	if (db_open(packages, DB_HASH, DB_RDONLY, &db, err) < 0)
-		return -1;
-	r = read_packages(db, packages, &old, &maxnum, err);
-	db->close(db, 0);
-	if (r < 0 || copy_file(packages, copy, err) < 0)
+	if (copy_file(packages, copy, err) < 0 || read_bdb(dbdir, &old, &maxnum, out, err) < 0)
 		goto out;
 	if (old.n == 0) {
-		copa_err_set(err, COPA_E_INPUT, "the rpm database '%s' holds no package", packages);
+		copa_err_set(err, COPA_E_INPUT,
+		             "the rpm database '%s' holds no package (or is no Berkeley DB "
+		             "Packages file)",
+		             packages);
 		goto out;
 	}
 	if (copa_rpmlib_begin(&s, out, err) < 0)
@@ -336,7 +334,6 @@ out:
 struct idx {
 	DB *db;
 	const char *path;
-	bool swap; /* write hdrNum/tagNum (and integer keys) byte-swapped */
 	size_t keys;
 };
 
@@ -345,7 +342,7 @@ static int idx_put(struct idx *x, const void *key, size_t klen, uint32_t num, ui
                    struct copa_err *err)
 {
 	DBT k, d, nd;
-	uint32_t rec[2] = {x->swap ? swap32(num) : num, x->swap ? swap32(tagnum) : tagnum};
+	uint32_t rec[2] = {num, tagnum};
 	unsigned char *buf;
 	int rc;
 
@@ -533,8 +530,6 @@ static int index_header(struct idx *x, rpmTagVal tag, Header h, uint32_t num, st
 		switch (rpmtdType(&td)) {
 		case RPM_INT32_TYPE:
 			ikey = ((const uint32_t *)td.data)[i];
-			if (x->swap)
-				ikey = swap32(ikey);
 			key = &ikey;
 			klen = 4;
 			break;
@@ -582,7 +577,7 @@ static int num_cmp(const void *a, const void *b)
 }
 
 /* Rebuilds outdir/<index> for every index from the headers in v (instance order). */
-static int write_indexes(const char *outdir, struct blob **v, size_t n, bool swap,
+static int write_indexes(const char *outdir, struct blob **v, size_t n,
                          struct copa_rpmbdb_stats *st, struct copa_err *err)
 {
 	Header *hs = copa_xcalloc(n ? n : 1, sizeof(*hs));
@@ -596,7 +591,7 @@ static int write_indexes(const char *outdir, struct blob **v, size_t n, bool swa
 	}
 	for (size_t t = 0; rc == 0 && copa_rpmbdb_indexes[t]; t++) {
 		_cleanup_free_ char *path = copa_xasprintf("%s/%s", outdir, copa_rpmbdb_indexes[t]);
-		struct idx x = {.path = path, .swap = swap};
+		struct idx x = {.path = path};
 
 		if (unlink(path) < 0 && errno != ENOENT) {
 			rc = copa_err_sys(err, COPA_E_IO, errno, "cannot replace '%s'", path);
@@ -627,32 +622,48 @@ static bool in_names(char *const *names, const char *name)
 	return false;
 }
 
+/* Puts (num, blob) into Packages. */
+static int pkg_put(DB *db, const char *path, uint32_t num, const void *p, size_t n,
+                   struct copa_err *err)
+{
+	DBT k, d;
+	int r;
+
+	memset(&k, 0, sizeof(k));
+	memset(&d, 0, sizeof(d));
+	k.data = &num;
+	k.size = 4;
+	d.data = (void *)(uintptr_t)p;
+	d.size = (uint32_t)n;
+	r = db->put(db, NULL, &k, &d, 0);
+	return r ? db_fail(err, r, "cannot write a record of", path) : 0;
+}
+
 int copa_rpmbdb_write(const char *packages, const char *sqlite_dbdir, const char *outdir,
                       char *const *erasable, struct copa_rpmbdb_stats *st, struct copa_out *out,
                       struct copa_err *err)
 {
 	_cleanup_free_ char *path = copa_xasprintf("%s/Packages", outdir);
+	_cleanup_free_ char *olddir = copa_path_dir(packages);
 	struct blobs old = {0}, now = {0};
 	struct copa_rpmbdb_stats stats = {0};
 	struct blob **final = NULL;
 	size_t nfinal = 0;
 	uint32_t maxnum = 0;
-	int swapped = 0, rc = -1, r;
+	int rc = -1, r;
 	DB *db = NULL;
-	DBT k, d;
 
-	if (read_sqlite(sqlite_dbdir, &now, out, err) < 0 || copy_file(packages, path, err) < 0 ||
-	    db_open(path, DB_HASH, 0, &db, err) < 0)
-		goto out;
-	db->get_byteswapped(db, &swapped);
-	if (read_packages(db, path, &old, &maxnum, err) < 0)
+	if (read_sqlite(sqlite_dbdir, &now, out, err) < 0 ||
+	    read_bdb(olddir, &old, &maxnum, out, err) < 0)
 		goto out;
 	qsort(now.v, now.n, sizeof(*now.v), blob_cmp);
 	final = copa_xcalloc(now.n + 1, sizeof(*final));
-	/* records whose header is still installed stay; the others go */
+	/* records whose header is still installed stay, under their numbers; the others go */
 	for (size_t i = 0; i < old.n; i++) {
 		struct blob *m = blobs_find(&now, old.v[i].p, old.v[i].n);
-		uint32_t key = swapped ? swap32(old.v[i].num) : old.v[i].num;
+		Header h;
+		const char *name;
+		bool ok;
 
 		if (m) {
 			m->taken = true;
@@ -661,34 +672,21 @@ int copa_rpmbdb_write(const char *packages, const char *sqlite_dbdir, const char
 			stats.kept++;
 			continue;
 		}
-		{
-			Header h =
-			    headerImport(old.v[i].p, (unsigned int)old.v[i].n, HEADERIMPORT_COPY);
-			const char *name = h ? headerGetString(h, RPMTAG_NAME) : NULL;
-			bool ok = in_names(erasable, name);
-
-			if (!ok)
-				copa_err_set(err, COPA_E_INPUT,
-				             "rpm database '%s': record %u (%s) is gone after the "
-				             "transaction, but no applied package replaces it",
-				             packages, old.v[i].num, name ? name : "unreadable");
-			headerFree(h);
-			if (!ok)
-				goto out;
-		}
-		memset(&k, 0, sizeof(k));
-		k.data = &key;
-		k.size = 4;
-		if ((r = db->del(db, NULL, &k, 0)) != 0) {
-			db_fail(err, r, "cannot delete a record of", path);
+		h = headerImport(old.v[i].p, (unsigned int)old.v[i].n, HEADERIMPORT_COPY);
+		name = h ? headerGetString(h, RPMTAG_NAME) : NULL;
+		ok = in_names(erasable, name);
+		if (!ok)
+			copa_err_set(err, COPA_E_INPUT,
+			             "rpm database '%s': record %u (%s) is gone after the "
+			             "transaction, but no applied package replaces it",
+			             packages, old.v[i].num, name ? name : "unreadable");
+		headerFree(h);
+		if (!ok)
 			goto out;
-		}
 		stats.removed++;
 	}
 	/* the new headers, in the order librpm stored them, under new instance numbers */
 	for (size_t i = 0; i < now.n; i++) {
-		uint32_t key;
-
 		if (now.v[i].taken)
 			continue;
 		if (maxnum == UINT32_MAX) {
@@ -696,42 +694,33 @@ int copa_rpmbdb_write(const char *packages, const char *sqlite_dbdir, const char
 			goto out;
 		}
 		now.v[i].num = ++maxnum;
-		key = swapped ? swap32(now.v[i].num) : now.v[i].num;
-		memset(&k, 0, sizeof(k));
-		memset(&d, 0, sizeof(d));
-		k.data = &key;
-		k.size = 4;
-		d.data = now.v[i].p;
-		d.size = (uint32_t)now.v[i].n;
-		if ((r = db->put(db, NULL, &k, &d, 0)) != 0) {
-			db_fail(err, r, "cannot add a record to", path);
-			goto out;
-		}
 		final[nfinal++] = &now.v[i];
 		stats.added++;
 	}
-	{
-		uint32_t zero = 0, m = swapped ? swap32(maxnum) : maxnum;
-
-		memset(&k, 0, sizeof(k));
-		memset(&d, 0, sizeof(d));
-		k.data = &zero;
-		k.size = 4;
-		d.data = &m;
-		d.size = 4;
-		if ((r = db->put(db, NULL, &k, &d, 0)) != 0) {
-			db_fail(err, r, "cannot write key 0 of", path);
-			goto out;
-		}
+	qsort(final, nfinal, sizeof(*final), num_cmp);
+	/* a new file in this machine's byte order (libdb marks it; rpm swaps on reading) */
+	if (unlink(path) < 0 && errno != ENOENT) {
+		copa_err_sys(err, COPA_E_IO, errno, "cannot replace '%s'", path);
+		goto out;
 	}
+	if (db_open(path, DB_HASH, DB_CREATE, &db, err) < 0)
+		goto out;
+	{
+		uint32_t zero = 0;
+
+		if (pkg_put(db, path, zero, &maxnum, 4, err) < 0)
+			goto out;
+	}
+	for (size_t i = 0; i < nfinal; i++)
+		if (pkg_put(db, path, final[i]->num, final[i]->p, final[i]->n, err) < 0)
+			goto out;
 	r = db->close(db, 0);
 	db = NULL;
 	if (r != 0) {
 		db_fail(err, r, "cannot write", path);
 		goto out;
 	}
-	qsort(final, nfinal, sizeof(*final), num_cmp);
-	if (write_indexes(outdir, final, nfinal, swapped, &stats, err) < 0)
+	if (write_indexes(outdir, final, nfinal, &stats, err) < 0)
 		goto out;
 	if (st)
 		*st = stats;

@@ -13,14 +13,15 @@
  *   2. the caller runs its JUSTDB transaction on the sqlite copy (the new
  *      headers carry the install-time tags librpm adds).
  *   3. copa_rpmbdb_write: the sqlite copy's headers are exported and matched
- *      against the records of the image's `Packages`: matched records stay
- *      under their instance numbers, unmatched ones are deleted (each must
- *      be a package the caller said it may erase), the rest are added under
- *      new instance numbers (key 0 holds the largest one, as rpm keeps it).
+ *      against the records of the image's `Packages` (read with bdb_ro):
+ *      matched records keep their instance numbers and bytes, unmatched ones
+ *      go (each must be a package the caller said it may erase), the rest
+ *      get new instance numbers above the largest one; a new `Packages` is
+ *      written with them (key 0 holds the largest number, as rpm keeps it).
  *      Then every index file rpm 4.14-4.16 opens is rebuilt from the full
  *      header set, laid out as rpm's db3 backend lays it out (see
  *      docs/ARCHITECTURE.md). libdb is opened without an environment, so no
- *      `__db.*` region or lock file is created.
+ *      `__db.*` region or lock file is created, and only on files it creates.
  *
  * Callers: the rpm adapter (pm.c, open) and the applier (rpmapply.c, finish).
  */
@@ -49,8 +50,8 @@ struct copa_rpmbdb_stats {
 };
 
 /*
- * Writes outdir/Packages (the image's `packages` with the records changed as
- * above) and outdir/<index> for every copa_rpmbdb_indexes entry, from the
+ * Writes outdir/Packages (the records of the image's `packages`, a copy in a
+ * directory of its own, changed as above) and outdir/<index> for every copa_rpmbdb_indexes entry, from the
  * sqlite database in sqlite_dbdir. `erasable` (NULL-terminated) names the
  * packages whose records may go; a record of any other package missing from
  * the sqlite copy is COPA_E_INPUT.
