@@ -27,6 +27,10 @@ INDEXES = ["Name", "Basenames", "Group", "Requirename", "Providename", "Conflict
            "Obsoletename", "Triggername", "Dirnames", "Installtid", "Sigmd5", "Sha1header",
            "Filetriggername", "Transfiletriggername", "Recommendname", "Suggestname",
            "Supplementname", "Enhancename"]
+TOOL_DEPS = ("copa-stay\nRequires(post): copa-hello\n"
+             "Recommends: (copa-stay if copa-hello else copa-none)\n"
+             "Suggests: (copa-lib or copa-none)")
+
 
 @pytest.fixture
 def copa(copa):
@@ -70,7 +74,10 @@ def bdbworld(tmp_path_factory):
     w = World()
     w.key = GpgKey(tmp / "gnupg", algo="rsa2048")
     old = [build(tmp, tmp / "old", *p) for p in OLD if p[0] != "kernel"]
-    new = [build(tmp, tmp / "new", *p) for p in NEW if p[0] != "kernel"]
+    # the new copa-tool also has a rich weak dependency and an install-time-only
+    # requirement (rpm keeps the latter out of Requirename)
+    new = [build(tmp, tmp / "new", *(p if p[0] != "copa-tool" else p[:4] + (TOOL_DEPS,)))
+           for p in NEW if p[0] != "kernel"]
     for r in new:
         sign(w.key, r)
     make_repo(tmp / "www/good", new, w.key)
@@ -131,6 +138,10 @@ def patched_db(layout, tag, tmp):
     return rootfs, copy
 
 
+def names_num(names, name):
+    return next(n for n, x in names.items() if x == name)
+
+
 def check_indexes(dbdir):
     """The Name index lists every record of Packages, under its name, element 0."""
     pk = {u32(k): v for k, v in dump(dbdir / "Packages") if u32(k) != 0}
@@ -142,6 +153,42 @@ def check_indexes(dbdir):
             names[num] = k.decode()
     assert sorted(names) == sorted(pk)
     return pk, names
+
+
+def rpm_indexes(dbdir, tmp):
+    """rpm's own index entries for the headers of dbdir/Packages: rpm 4.18 converts the
+    database to sqlite, whose index tables it fills with the very code (tag2index) rpm
+    4.16 fills Berkeley DB indexes with. {index: sorted (key, instance, element)}."""
+    ref = tmp / "ref"
+    shutil.rmtree(ref, ignore_errors=True)
+    ref.mkdir()
+    shutil.copy(dbdir / "Packages", ref / "Packages")
+    rpm("--dbpath", ref, "--define", "_db_backend sqlite", "--rebuilddb")
+    pk = {v: u32(k) for k, v in dump(dbdir / "Packages") if u32(k) != 0}
+    con = sqlite3.connect(ref / "rpmdb.sqlite")
+    num = {h: pk[bytes(b)] for h, b in con.execute("SELECT hnum, blob FROM Packages")}
+    out = {}
+    for name in INDEXES:
+        rows = []
+        for key, hnum, idx in con.execute(f"SELECT key, hnum, idx FROM \"{name}\""):
+            if isinstance(key, int):
+                key = key.to_bytes(4, "little")
+            elif isinstance(key, str):
+                key = key.encode()
+            rows.append((bytes(key), num[hnum], idx))
+        out[name] = sorted(rows)
+    con.close()
+    return out
+
+
+def bdb_indexes(dbdir):
+    out = {}
+    for name in INDEXES:
+        rows = []
+        for k, v in dump(dbdir / name):
+            rows += [(k, u32(v[i:i + 4]), u32(v[i + 4:i + 8])) for i in range(0, len(v), 8)]
+        out[name] = sorted(rows)
+    return out
 
 
 def test_update_all_bdb(copa, bdbworld, tmp_path):
@@ -189,6 +236,15 @@ def test_update_all_bdb(copa, bdbworld, tmp_path):
                                              "copa-stay"])
     assert names[w.stay_num] == "copa-stay"  # kept under its instance number
     assert pk[w.stay_num] == w.blobs[w.stay_num]
+    # every index holds exactly what rpm's own index code makes of the same headers
+    mine, ref = bdb_indexes(db / "var/lib/rpm"), rpm_indexes(db / "var/lib/rpm", tmp_path)
+    for name in INDEXES:
+        assert mine[name] == ref[name], name
+    print({n: len(mine[n]) for n in INDEXES})
+    assert (b"copa-stay", names_num(names, "copa-tool"), 0) in mine["Recommendname"]
+    assert (b"!copa-hello", names_num(names, "copa-tool"), 0) in mine["Recommendname"]
+    assert not any(k == b"copa-hello" and n == names_num(names, "copa-tool")
+                   for k, n, _ in mine["Requirename"])  # Requires(post) only
     stat = subprocess.run(["db5.3_stat", "-d", str(db / "var/lib/rpm/Packages")],
                           capture_output=True, text=True, check=True).stdout
     assert "Hash magic number" in stat
