@@ -29,7 +29,11 @@ INDEXES = ["Name", "Basenames", "Group", "Requirename", "Providename", "Conflict
            "Supplementname", "Enhancename"]
 TOOL_DEPS = ("copa-stay\nRequires(post): copa-hello\n"
              "Recommends: (copa-stay if copa-hello else copa-none)\n"
-             "Suggests: (copa-lib or copa-none)")
+             "Suggests: (copa-lib or copa-none)\nSupplements: copa-hello\n"
+             "Enhances: copa-stay\nConflicts: copa-none < 2\nObsoletes: copa-gone < 1\n"
+             "%triggerin -p <lua> -- copa-stay, copa-hello, copa-stay\nprint(1)\n"
+             "%filetriggerin -p <lua> -- /usr/share/copa-hello\nprint(2)\n"
+             "%transfiletriggerin -p <lua> -- /usr/lib\nprint(3)\n")
 
 
 @pytest.fixture
@@ -74,8 +78,9 @@ def bdbworld(tmp_path_factory):
     w = World()
     w.key = GpgKey(tmp / "gnupg", algo="rsa2048")
     old = [build(tmp, tmp / "old", *p) for p in OLD if p[0] != "kernel"]
-    # the new copa-tool also has a rich weak dependency and an install-time-only
-    # requirement (rpm keeps the latter out of Requirename)
+    # the new copa-tool also has a rich weak dependency, an install-time-only
+    # requirement (rpm keeps it out of Requirename) and every other dependency and
+    # trigger kind, so that every index has entries
     new = [build(tmp, tmp / "new", *(p if p[0] != "copa-tool" else p[:4] + (TOOL_DEPS,)))
            for p in NEW if p[0] != "kernel"]
     for r in new:
@@ -240,7 +245,7 @@ def test_update_all_bdb(copa, bdbworld, tmp_path):
     mine, ref = bdb_indexes(db / "var/lib/rpm"), rpm_indexes(db / "var/lib/rpm", tmp_path)
     for name in INDEXES:
         assert mine[name] == ref[name], name
-    print({n: len(mine[n]) for n in INDEXES})
+    assert all(mine[n] for n in INDEXES)  # the test packages reach every index
     assert (b"copa-stay", names_num(names, "copa-tool"), 0) in mine["Recommendname"]
     assert (b"!copa-hello", names_num(names, "copa-tool"), 0) in mine["Recommendname"]
     assert not any(k == b"copa-hello" and n == names_num(names, "copa-tool")
