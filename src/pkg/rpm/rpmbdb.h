@@ -51,8 +51,8 @@ struct copa_rpmbdb_stats {
 
 /*
  * Writes outdir/Packages (the records of the image's `packages`, a copy in a
- * directory of its own, changed as above) and outdir/<index> for every copa_rpmbdb_indexes entry, from the
- * sqlite database in sqlite_dbdir. `erasable` (NULL-terminated) names the
+ * directory of its own, changed as above) and outdir/<index> for every
+ * copa_rpmbdb_indexes entry, from the sqlite database in sqlite_dbdir. `erasable` (NULL-terminated) names the
  * packages whose records may go; a record of any other package missing from
  * the sqlite copy is COPA_E_INPUT.
  */
