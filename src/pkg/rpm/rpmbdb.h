@@ -52,9 +52,9 @@ struct copa_rpmbdb_stats {
 /*
  * Writes outdir/Packages (the records of the image's `packages`, a copy in a
  * directory of its own, changed as above) and outdir/<index> for every
- * copa_rpmbdb_indexes entry, from the sqlite database in sqlite_dbdir. `erasable` (NULL-terminated) names the
- * packages whose records may go; a record of any other package missing from
- * the sqlite copy is COPA_E_INPUT.
+ * copa_rpmbdb_indexes entry, from the sqlite database in sqlite_dbdir.
+ * `erasable` (NULL-terminated) names the packages whose records may go; a
+ * record of any other package missing from the sqlite copy is COPA_E_INPUT.
  */
 int copa_rpmbdb_write(const char *packages, const char *sqlite_dbdir, const char *outdir,
                       char *const *erasable, struct copa_rpmbdb_stats *st, struct copa_out *out,
