@@ -126,7 +126,7 @@ static int blob_cmp(const void *x, const void *y)
 static struct blob *blobs_find(struct blobs *b, const void *p, size_t n)
 {
 	struct blob key = {.p = (unsigned char *)(uintptr_t)p, .n = n};
-	struct blob *hit = bsearch(&key, b->v, b->n, sizeof(*b->v), blob_cmp);
+	struct blob *hit = b->n ? bsearch(&key, b->v, b->n, sizeof(*b->v), blob_cmp) : NULL;
 
 	if (!hit)
 		return NULL;
@@ -303,7 +303,8 @@ int copa_rpmbdb_to_sqlite(const char *packages, const char *dbdir, struct copa_o
 	}
 	if (read_sqlite(dbdir, &now, out, err) < 0)
 		goto out;
-	qsort(now.v, now.n, sizeof(*now.v), blob_cmp);
+	if (now.n)
+		qsort(now.v, now.n, sizeof(*now.v), blob_cmp);
 	for (size_t i = 0; i < old.n; i++) {
 		struct blob *m = blobs_find(&now, old.v[i].p, old.v[i].n);
 
@@ -656,7 +657,8 @@ int copa_rpmbdb_write(const char *packages, const char *sqlite_dbdir, const char
 	if (read_sqlite(sqlite_dbdir, &now, out, err) < 0 ||
 	    read_bdb(olddir, &old, &maxnum, out, err) < 0)
 		goto out;
-	qsort(now.v, now.n, sizeof(*now.v), blob_cmp);
+	if (now.n)
+		qsort(now.v, now.n, sizeof(*now.v), blob_cmp);
 	final = copa_xcalloc(now.n + 1, sizeof(*final));
 	/* records whose header is still installed stay, under their numbers; the others go */
 	for (size_t i = 0; i < old.n; i++) {
