@@ -263,6 +263,9 @@ def test_update_all_bdb(copa, bdbworld, tmp_path):
                  m.split("/")[-1] not in ["Packages", *INDEXES, ".wh.__db.001"]]
     assert leftovers == []
     assert not (rootfs / "var/lib/rpm/__db.001").exists()
+    # re-patching the result reads the written database: nothing left to do
+    p = copa("patch", "-i", f"oci:{layout}:1.0-patched", "-t", "again", check=True)
+    assert "every package is already up to date" in p.stderr
 
 
 def test_report_mode_bdb(copa, bdbworld, tmp_path):
