@@ -253,6 +253,8 @@ def test_update_all_bdb(copa, bdbworld, tmp_path):
     stat = subprocess.run(["db5.3_stat", "-d", str(db / "var/lib/rpm/Packages")],
                           capture_output=True, text=True, check=True).stdout
     assert "Hash magic number" in stat
+    for f in ["Packages", *INDEXES]:  # Berkeley DB's own structural check of every file
+        subprocess.run(["db5.3_verify", "-q", str(db / "var/lib/rpm" / f)], check=True)
     # the layer: Packages and every index, the stale environment whited out, no new
     # environment or lock file, no sqlite file
     members = patch_layer_tar(layout, "1.0-patched")
