@@ -638,8 +638,8 @@ def test_multiplatform_one_platform_patched(copa, world, tmp_path):
 
 
 def test_ignore_errors_keeps_a_platform_that_cannot_be_patched(copa, world, tmp_path):
-    """--ignore-errors on a multi-platform image: the platform copa cannot patch (a Berkeley DB rpm
-    database) is kept as it was, the other is patched, and the summary says which failed."""
+    """--ignore-errors on a multi-platform image: the platform copa cannot patch (a damaged Berkeley
+    DB rpm database) is kept as it was, the other is patched, and the summary says which failed."""
     base = base_packages(world)
     world.publish(*update_packages(world))
     root = world.rootfs(base)

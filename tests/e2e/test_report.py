@@ -56,8 +56,8 @@ def test_real_report_table_has_one_update_per_package(copa, scanner, path):
             f"({pairs} fixable finding{'s' if pairs != 1 else ''}); "
             f"{len(exp['unfixable'])} finding") in p.stdout
     assert f"os:       {exp['os_type']} {exp['os_version']}" in p.stdout
-    # every OS of the shared reports is one copa patches (rpm: images with an sqlite database;
-    # an image with a Berkeley DB one is refused by `copa patch`, naming its database)
+    # every OS of the shared reports is one copa patches (rpm: images with an sqlite or a
+    # Berkeley DB database)
     assert exp["os_type"] in ("debian", "ubuntu", "alpine", "redhat", "oracle", "rocky",
                               "cbl-mariner")
     assert "cannot patch" not in p.stdout

@@ -6,12 +6,15 @@
  * from the layer) and Azure Linux / CBL-Mariner distroless images (the
  * installed set from the rpm manifests, which are rewritten). Repositories:
  * rpmrepo.h; plan: rpmplan.h; apply, database and manifests: rpmapply.h.
- * Berkeley DB and NDB databases are refused by name.
+ * Berkeley DB images (RHEL/UBI 8, CentOS 7, Amazon Linux 2) go the same
+ * way through an sqlite conversion of their `Packages` and are written back
+ * in Berkeley DB (rpmbdb.h). NDB databases are refused by name.
  */
 #include "pkg/pm.h"
 
 #include "pkg/fs.h"
 #include "pkg/rpm/rpmapply.h"
+#include "pkg/rpm/rpmbdb.h"
 #include "pkg/rpm/rpmdb.h"
 #include "pkg/rpm/rpmmanifest.h"
 #include "pkg/rpm/rpmplan.h"
@@ -78,6 +81,7 @@ struct rpm_pm {
 	char *work;  /* private directory, removed by free */
 	char *root;  /* work/root (absolute): root/var/lib/rpm holds the database copy */
 	char *dbdir; /* the database directory in the image, canonical */
+	char *bdb;   /* Berkeley DB image: work/bdb/Packages, the image's copy; NULL for sqlite */
 	char *arch;
 	Pool *pool;
 	struct copa_rpm_sources src;
@@ -107,6 +111,7 @@ static void rpm_free(struct copa_pm *pm)
 	free(r->work);
 	free(r->root);
 	free(r->dbdir);
+	free(r->bdb);
 	free(r->arch);
 	free(r);
 }
@@ -161,7 +166,7 @@ static char *view_dbpath(struct copa_view *v)
 }
 
 /* Finds the database directory in the view (canonical) and refuses what copa cannot write. */
-static int locate_db(struct copa_view *v, char **dbdir, struct copa_err *err)
+static int locate_db(struct copa_view *v, char **dbdir, bool *is_bdb, struct copa_err *err)
 {
 	_cleanup_free_ char *mine = view_dbpath(v);
 	const char *cands[] = {mine, "usr/lib/sysimage/rpm", "var/lib/rpm"};
@@ -187,15 +192,17 @@ static int locate_db(struct copa_view *v, char **dbdir, struct copa_err *err)
 			*dbdir = copa_buf_detach(&canon, NULL);
 			return 0;
 		}
-		if (copa_pm_has_file(v, bdb) || copa_pm_has_file(v, ndb)) {
-			bool is_bdb = copa_pm_has_file(v, bdb);
-
-			copa_err_set(err, COPA_E_UNSUPPORTED,
-			             "the rpm database '%s' is %s: copa patches images with an "
-			             "sqlite rpm database (rpmdb.sqlite) for now",
-			             is_bdb ? bdb : ndb,
-			             is_bdb ? "Berkeley DB (RHEL/UBI 8, CentOS 7, Amazon Linux 2)"
-			                    : "SUSE's NDB");
+		if (copa_pm_has_file(v, bdb)) {
+			*is_bdb = true;
+			*dbdir = copa_buf_detach(&canon, NULL);
+			return 0;
+		}
+		if (copa_pm_has_file(v, ndb)) {
+			copa_err_set(
+			    err, COPA_E_UNSUPPORTED,
+			    "the rpm database '%s' is SUSE's NDB: copa patches images with "
+			    "an sqlite or Berkeley DB rpm database for now",
+			    ndb);
 			copa_buf_release(&canon);
 			return -1;
 		}
@@ -208,11 +215,14 @@ static int locate_db(struct copa_view *v, char **dbdir, struct copa_err *err)
 	return copa_err_set(err, COPA_E_NOTFOUND, "no rpm database in the image");
 }
 
-/* Copies dbdir/name from the view into the private root; optional files may be absent. */
-static int copy_db_file(struct rpm_pm *r, const char *name, bool optional, struct copa_err *err)
+/* Copies dbdir/name from the view to dst (NULL: into the private root); optional files may be
+ * absent. */
+static int copy_db_file(struct rpm_pm *r, const char *name, bool optional, const char *to,
+                        struct copa_err *err)
 {
 	_cleanup_free_ char *src = copa_xasprintf("%s/%s", r->dbdir, name);
-	_cleanup_free_ char *dst = copa_xasprintf("%s/var/lib/rpm/%s", r->root, name);
+	_cleanup_free_ char *dst =
+	    to ? copa_xstrdup(to) : copa_xasprintf("%s/var/lib/rpm/%s", r->root, name);
 	struct copa_buf b = COPA_BUF_INIT;
 	int rc;
 
@@ -356,12 +366,28 @@ static struct copa_pm *rpm_open(const struct copa_pm_open_opts *o, struct copa_e
 	struct rpm_pm *r = copa_xcalloc(1, sizeof(*r));
 	struct copa_rpmrepo_opts ro = {0};
 	size_t n = 0;
+	bool bdb = false;
 
 	r->base.ops = &copa_pm_rpm_ops;
 	r->o = *o;
 	r->arch = copa_xstrdup(rpm_arch(o->oci_arch, o->oci_variant));
-	if (locate_db(o->view, &r->dbdir, err) < 0 || private_root(&r->work, &r->root, err) < 0)
+	if (locate_db(o->view, &r->dbdir, &bdb, err) < 0 ||
+	    private_root(&r->work, &r->root, err) < 0)
 		goto fail;
+	if (bdb) {
+		/* librpm works on an sqlite conversion; finish writes Berkeley DB back */
+		_cleanup_free_ char *bd = copa_xasprintf("%s/bdb", r->work);
+		_cleanup_free_ char *dbd = copa_xasprintf("%s/var/lib/rpm", r->root);
+
+		r->bdb = copa_xasprintf("%s/Packages", bd);
+		if (copa_fs_mkdir_p(AT_FDCWD, bd, 0700, err) < 0 ||
+		    copy_db_file(r, "Packages", false, r->bdb, err) < 0)
+			goto fail;
+		if (copa_rpmbdb_to_sqlite(r->bdb, dbd, o->out, err) < 0) {
+			copa_err_wrap(err, "rpm database '%s/Packages'", r->dbdir);
+			goto fail;
+		}
+	}
 	r->distroless = r->dbdir == NULL;
 	r->pool = pool_create();
 	pool_setdisttype(r->pool, DISTTYPE_RPM);
@@ -369,8 +395,8 @@ static struct copa_pm *rpm_open(const struct copa_pm_open_opts *o, struct copa_e
 	if (r->distroless) {
 		if (read_manifests(r, err) < 0)
 			goto fail;
-	} else if (copy_db_file(r, "rpmdb.sqlite", false, err) < 0 ||
-	           copy_db_file(r, "rpmdb.sqlite-wal", true, err) < 0 ||
+	} else if ((!bdb && (copy_db_file(r, "rpmdb.sqlite", false, NULL, err) < 0 ||
+	                     copy_db_file(r, "rpmdb.sqlite-wal", true, NULL, err) < 0)) ||
 	           count_packages(r->root, &n, o->out, err) < 0) {
 		goto fail;
 	} else if (copa_rpm_pool_installed(r->pool, r->root, n, o->out, err) < 0) {
@@ -429,6 +455,7 @@ static int rpm_apply(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
 		    .builder = b,
 		    .root = r->distroless ? NULL : r->root,
 		    .dbdir = r->dbdir,
+		    .bdb = r->bdb,
 		    .out = r->o.out,
 		};
 
@@ -507,9 +534,10 @@ static int rpm_verify(struct copa_pm *pm, const bool *applied, char **versions,
                       struct copa_err *err)
 {
 	struct rpm_pm *r = (struct rpm_pm *)pm;
-	_cleanup_free_ char *path = copa_xasprintf("%s/rpmdb.sqlite", r->dbdir ? r->dbdir : "");
+	const char *file = r->bdb ? "Packages" : "rpmdb.sqlite";
+	_cleanup_free_ char *path = copa_xasprintf("%s/%s", r->dbdir ? r->dbdir : "", file);
 	_cleanup_free_ char *vroot = copa_xasprintf("%s/verify", r->work);
-	_cleanup_free_ char *dst = copa_xasprintf("%s/var/lib/rpm/rpmdb.sqlite", vroot);
+	_cleanup_free_ char *dst = copa_xasprintf("%s/var/lib/rpm/%s", vroot, file);
 	_cleanup_free_ char *dbd = copa_xasprintf("%s/var/lib/rpm", vroot);
 	struct copa_buf b = COPA_BUF_INIT;
 	struct copa_rpmdb db = {0};

@@ -5,6 +5,7 @@
 
 #include "pkg/fs.h"
 #include "pkg/pathmap.h"
+#include "pkg/rpm/rpmbdb.h"
 #include "pkg/rpm/rpmcaps.h"
 #include "pkg/rpm/rpmlib.h"
 #include "pkg/rpm/rpmmanifest.h"
@@ -1079,9 +1080,11 @@ int copa_rpm_apply_manifests(struct copa_rpm_apply *a, struct copa_rpmmf *mf, co
 	return rc;
 }
 
-int copa_rpm_apply_finish(struct copa_rpm_apply *a, struct copa_err *err)
+/* Stages the local file src and puts it into the layer as dbdir/name (the image's metadata). */
+static int put_db_file(struct copa_rpm_apply *a, const char *src, const char *name,
+                       struct copa_err *err)
 {
-	_cleanup_free_ char *db = NULL, *name = NULL, *lpath = NULL;
+	_cleanup_free_ char *staged = NULL, *lpath = NULL;
 	const struct copa_view_entry *ve;
 	_cleanup_close_ int in = -1, out = -1;
 	struct copa_layer_entry e = {0};
@@ -1089,11 +1092,101 @@ int copa_rpm_apply_finish(struct copa_rpm_apply *a, struct copa_err *err)
 	char buf[65536];
 	ssize_t n;
 
+	in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || fstat(in, &st) < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", src);
+	staged = copa_xasprintf("copa-rpm-%ld-db-%llu", (long)getpid(), a->seq++);
+	out = copa_fs_open_beneath(a->stage_fd, staged, O_WRONLY | O_CREAT | O_TRUNC, 0600, err);
+	if (out < 0)
+		return copa_err_wrap(err, "staging the rpm database");
+	while ((n = read(in, buf, sizeof(buf))) > 0)
+		if (copa_fs_write_all(out, buf, (size_t)n, err) < 0)
+			return -1;
+	if (n < 0)
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot read '%s'", src);
+	lpath = copa_xasprintf("%s/%s", a->o.dbdir, name);
+	ve = copa_view_get(a->o.view, lpath);
+	e.path = lpath;
+	e.type = COPA_FT_REG;
+	e.mode = ve ? ve->mode : 0644;
+	e.uid = ve ? ve->uid : 0;
+	e.gid = ve ? ve->gid : 0;
+	e.mtime = (int64_t)st.st_mtime;
+	e.size = (uint64_t)st.st_size;
+	e.staged = staged;
+	if (copa_pkgfs_put(a->o.view, a->o.builder, &e, false, err) < 0)
+		return copa_err_wrap(err, "rpm database");
+	return 0;
+}
+
+/*
+ * Berkeley DB: the image's Packages with the transaction's outcome and the
+ * rebuilt indexes go into the layer; Berkeley DB environment files the image
+ * has (`__db.001`...: regions of a database that no longer exists) are
+ * whited out.
+ */
+static int finish_bdb(struct copa_rpm_apply *a, const char *sqlite_dbdir, struct copa_err *err)
+{
+	_cleanup_free_ char *outdir = copa_xasprintf("%s.bdb", a->o.root);
+	char **erasable = NULL;
+	size_t ne = 0, cap = 0;
+	struct copa_rpmbdb_stats st = {0};
+	const struct copa_view_entry **kids = NULL;
+	size_t nk = 0;
+	int rc = -1;
+
+	for (size_t i = 0; i < a->n_done; i++)
+		for (char **r = a->done[i].replaces; r && *r; r++)
+			push_str(&erasable, &ne, &cap, *r);
+	push_str(&erasable, &ne, &cap, NULL);
+	if (copa_fs_mkdir_p(AT_FDCWD, outdir, 0700, err) < 0 ||
+	    copa_rpmbdb_write(a->o.bdb, sqlite_dbdir, outdir, erasable, &st, a->o.out, err) < 0)
+		goto out;
+	copa_log(a->o.out, COPA_LOG_DEBUG,
+	         "rpm database (Berkeley DB): %zu records kept, %zu removed, %zu added; %zu index "
+	         "keys",
+	         st.kept, st.removed, st.added, st.index_keys);
+	{
+		_cleanup_free_ char *src = copa_xasprintf("%s/Packages", outdir);
+
+		if (put_db_file(a, src, "Packages", err) < 0)
+			goto out;
+	}
+	for (size_t i = 0; copa_rpmbdb_indexes[i]; i++) {
+		_cleanup_free_ char *src = copa_xasprintf("%s/%s", outdir, copa_rpmbdb_indexes[i]);
+
+		if (put_db_file(a, src, copa_rpmbdb_indexes[i], err) < 0)
+			goto out;
+	}
+	copa_view_children(a->o.view, a->o.dbdir, &kids, &nk);
+	for (size_t i = 0; i < nk; i++) {
+		_cleanup_free_ char *p = NULL;
+
+		if (strncmp(kids[i]->name, "__db.", 5) != 0)
+			continue;
+		p = copa_xasprintf("%s/%s", a->o.dbdir, kids[i]->name);
+		if (copa_pkgfs_remove(a->o.view, a->o.builder, p, err) < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(kids);
+	free(erasable); /* the names belong to a->done */
+	return rc;
+}
+
+int copa_rpm_apply_finish(struct copa_rpm_apply *a, struct copa_err *err)
+{
+	_cleanup_free_ char *db = NULL, *dbdir = NULL;
+
 	if (a->n_done == 0)
 		return 0;
 	if (run_justdb(a, err) < 0)
 		return -1;
-	db = copa_xasprintf("%s/var/lib/rpm/rpmdb.sqlite", a->o.root);
+	dbdir = copa_xasprintf("%s/var/lib/rpm", a->o.root);
+	if (a->o.bdb)
+		return finish_bdb(a, dbdir, err);
+	db = copa_xasprintf("%s/rpmdb.sqlite", dbdir);
 	{
 		_cleanup_free_ char *wal = copa_xasprintf("%s-wal", db);
 		struct stat ws;
@@ -1103,30 +1196,8 @@ int copa_rpm_apply_finish(struct copa_rpm_apply *a, struct copa_err *err)
 			                    "librpm left an unmerged write-ahead log beside the "
 			                    "database copy");
 	}
-	in = open(db, O_RDONLY | O_CLOEXEC);
-	if (in < 0 || fstat(in, &st) < 0)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot open '%s'", db);
-	name = copa_xasprintf("copa-rpm-%ld-rpmdb", (long)getpid());
-	out = copa_fs_open_beneath(a->stage_fd, name, O_WRONLY | O_CREAT | O_TRUNC, 0600, err);
-	if (out < 0)
-		return copa_err_wrap(err, "staging the rpm database");
-	while ((n = read(in, buf, sizeof(buf))) > 0)
-		if (copa_fs_write_all(out, buf, (size_t)n, err) < 0)
-			return -1;
-	if (n < 0)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot read '%s'", db);
-	lpath = copa_xasprintf("%s/rpmdb.sqlite", a->o.dbdir);
-	ve = copa_view_get(a->o.view, lpath);
-	e.path = lpath;
-	e.type = COPA_FT_REG;
-	e.mode = ve ? ve->mode : 0644;
-	e.uid = ve ? ve->uid : 0;
-	e.gid = ve ? ve->gid : 0;
-	e.mtime = (int64_t)st.st_mtime;
-	e.size = (uint64_t)st.st_size;
-	e.staged = name;
-	if (copa_pkgfs_put(a->o.view, a->o.builder, &e, false, err) < 0)
-		return copa_err_wrap(err, "rpm database");
+	if (put_db_file(a, db, "rpmdb.sqlite", err) < 0)
+		return -1;
 	for (int i = 0; i < 2; i++) {
 		_cleanup_free_ char *side =
 		    copa_xasprintf("%s/rpmdb.sqlite-%s", a->o.dbdir, i ? "shm" : "wal");

@@ -23,7 +23,10 @@
  * the replaced ones in the private copy of the image's sqlite database
  * (a transaction with JUSTDB, no scripts, triggers or plugins, rooted at "/"
  * with an absolute %_dbpath so librpm never chroots), and the resulting
- * rpmdb.sqlite goes into the layer (-wal/-shm files whited out).
+ * rpmdb.sqlite goes into the layer (-wal/-shm files whited out). A Berkeley
+ * DB image keeps its format: its `Packages` gets the transaction's outcome and
+ * the index files are rebuilt (rpmbdb.h); `__db.*` environment files are
+ * whited out.
  * Callers: the rpm family adapter (pm.c). Single-threaded.
  */
 #ifndef COPA_PKG_RPM_RPMAPPLY_H
@@ -46,6 +49,9 @@ struct copa_rpm_apply_opts {
 	                      NULL for a distroless image (no database: no whiteouts of old
 	                      files, copa_rpm_apply_manifests instead of finish) */
 	const char *dbdir; /* the database directory in the image ("var/lib/rpm") */
+	const char *bdb;   /* Berkeley DB image: the private copy of its `Packages`, which
+	                      finish rewrites with the index files (rpmbdb.h) instead of
+	                      putting rpmdb.sqlite into the layer; NULL for sqlite */
 	struct copa_out *out;
 };
 
