@@ -379,6 +379,8 @@ static struct copa_pm *rpm_open(const struct copa_pm_open_opts *o, struct copa_e
 	}
 	ro.view = o->view;
 	ro.releasever = releasever(r->pool, o->os);
+	ro.os_id = o->os ? o->os->id : NULL;
+	ro.version_id = o->os ? o->os->version_id : NULL;
 	ro.arch = r->arch;
 	ro.repos = o->repos;
 	ro.repos_replace = o->repos_replace;

@@ -13,10 +13,13 @@
  * content-addressed cache by the sha256 that repomd.xml gives it.
  *
  * A repository with gpgcheck turned off is refused unless the caller allows
- * insecure repositories (--allow-insecure-repo). A repository without
- * baseurl uses the first http(s) mirror its mirrorlist names (dnf tries them
- * in order; copa takes the first); metalink-only repositories are refused by
- * name (give a mirror with --repo). Callers: the rpm family adapter (pm.c).
+ * insecure repositories (--allow-insecure-repo). Mirrors are tried in dnf's
+ * order, the next one when one fails in any way: the baseurl list, else the
+ * metalink's http(s) URLs by preference (repomd.xml then must match the
+ * metalink's size and hash, metalink.h), else the mirrorlist's http(s) lines.
+ * An image with no repository configuration and no --repo gets its
+ * distribution's official repositories (rpmdefaults.h). Callers: the rpm
+ * family adapter (pm.c).
  * Single-threaded.
  */
 #ifndef COPA_PKG_RPM_RPMREPO_H
@@ -59,6 +62,8 @@ void copa_rpm_sources_release(struct copa_rpm_sources *s);
 struct copa_rpmrepo_opts {
 	struct copa_view *view;
 	const char *releasever; /* for $releasever */
+	const char *os_id;      /* os-release ID and VERSION_ID: the default repositories */
+	const char *version_id;
 	const char *arch;       /* rpm architecture: for $basearch and $arch */
 	char *const *repos;     /* --repo entries, or NULL */
 	bool repos_replace;
