@@ -9,6 +9,7 @@ copy of the same root against the same repository when dnf is installed."""
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -584,3 +585,110 @@ def test_mirrorlist(copa, rpmworld, tmp_path):
     assert rpm_qa(unpack(layout, "1.0-patched", tmp_path / "u"))["copa-tool"] == "0.9-2"
     assert p.returncode == 1 and "the mirrorlist names no http(s) mirror" in p.stderr
 
+
+
+def test_default_repositories_distroless(copa, rpmworld, tmp_path):
+    """Azure Linux distroless has no etc/yum.repos.d: with no --repo, copa uses Azure
+    Linux's official repository (named in the output), here served on 127.0.0.1 under
+    the official path through COPA_RPM_DEFAULT_MIRROR. copa carries no distribution key:
+    without --keyring (the image has no MICROSOFT-RPM-GPG-KEY) it says what to pass."""
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.dl_layout, layout)
+    www = tmp_path / "www"
+    shutil.copytree(w.www / "good", www / "mirror/azurelinux/3.0/prod/base/x86_64")
+    srv = StaticServer(www)
+    env = {"COPA_RPM_DEFAULT_MIRROR": f"{srv.url}/mirror/"}
+    try:
+        nokey = copa("patch", "-i", f"oci:{layout}:1.0", env=env)
+        p = copa("patch", "-i", f"oci:{layout}:1.0", "--keyring", w.key.armored, env=env)
+        bad = copa("patch", "-i", f"oci:{layout}:1.0", "--keyring", w.key.armored, "-t", "x",
+                   env={"COPA_RPM_DEFAULT_MIRROR": "ftp://nowhere.invalid/"})
+    finally:
+        srv.stop()
+    assert nokey.returncode == 1
+    assert ("repository 'azurelinux-official-base' (copa's default repositories for "
+            "azurelinux 3.0") in nokey.stderr, nokey.stderr
+    assert "file:///etc/pki/rpm-gpg/MICROSOFT-RPM-GPG-KEY" in nokey.stderr
+    assert "--keyring" in nokey.stderr
+    assert p.returncode == 0, p.stderr
+    assert "https://packages.microsoft.com/azurelinux/3.0/prod/base/x86_64/" in p.stderr
+    assert "COPA_RPM_DEFAULT_MIRROR" in p.stderr
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    assert (rootfs / "usr/share/copa-hello/version").read_text() == "1.1\n"
+    two = (rootfs / "var/lib/rpmmanifest/container-manifest-2").read_text()
+    assert "copa-tool\t0.9-2\t" in two
+    assert bad.returncode != 0 and "COPA_RPM_DEFAULT_MIRROR='ftp://nowhere.invalid/'" in \
+        bad.stderr
+
+
+def metalink_xml(repomd, urls, size=None):
+    """A metalink as Fedora's MirrorManager writes it, for one repomd.xml."""
+    import hashlib
+    res = "\n".join(f'    <url protocol="{u.split(":")[0]}" type="{u.split(":")[0]}" '
+                    f'location="US" preference="{pref}">{u}</url>' for u, pref in urls)
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/" type="dynamic" generator="mirrormanager" xmlns:mm0="http://fedorahosted.org/mirrormanager">
+ <files>
+  <file name="repomd.xml">
+   <mm0:timestamp>1733565600</mm0:timestamp>
+   <size>{len(repomd) if size is None else size}</size>
+   <verification>
+    <hash type="md5">{hashlib.md5(repomd).hexdigest()}</hash>
+    <hash type="sha1">{hashlib.sha1(repomd).hexdigest()}</hash>
+    <hash type="sha256">{hashlib.sha256(repomd).hexdigest()}</hash>
+    <hash type="sha512">{hashlib.sha512(repomd).hexdigest()}</hash>
+   </verification>
+   <resources maxconnections="1">
+{res}
+   </resources>
+  </file>
+ </files>
+</metalink>
+"""
+
+
+def test_metalink(copa, rpmworld, tmp_path):
+    """A metalink-only repository (Fedora's shape): mirrors in preference order, the next
+    one when a mirror fails (here a 404, then a mirror serving a repomd.xml the metalink
+    does not know), repomd.xml checked against the metalink's size and hashes; a metalink
+    naming only a mismatching repomd.xml is refused."""
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.layout, layout)
+    www = tmp_path / "www"
+    shutil.copytree(w.www / "good", www / "stale")
+    stale = www / "stale/repodata/repomd.xml"  # same size, another revision
+    stale.write_text(re.sub(r"<revision>(\d)", lambda m: f"<revision>{(int(m[1]) + 1) % 10}",
+                            stale.read_text(), count=1))
+    good = (w.www / "good/repodata/repomd.xml").read_bytes()
+    srv = StaticServer(www)
+    try:
+        (www / "metalink").write_text(metalink_xml(good, [
+            (f"rsync://{srv.url[7:]}/good/repodata/repomd.xml", 100),
+            (f"{w.url}/good/repodata/repomd.xml", 50),
+            (f"{srv.url}/missing/repodata/repomd.xml", 100),
+            (f"{srv.url}/stale/repodata/repomd.xml", 90)]))
+        conf = tmp_path / "m.repo"
+        conf.write_text(f"[copa-$basearch]\nmetalink={srv.url}/metalink\nrepo_gpgcheck=1\n")
+        ok = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", conf, "--keyring",
+                  w.key.armored)
+        (www / "metalink").write_text(metalink_xml(good, [
+            (f"{srv.url}/stale/repodata/repomd.xml", 100)]))
+        stale = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", conf, "--keyring",
+                     w.key.armored, "-t", "stale")
+        (www / "metalink").write_text(metalink_xml(good, [
+            (f"{w.url}/good/repodata/repomd.xml", 100)], size=len(good) + 1))
+        size = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", conf, "--keyring",
+                    w.key.armored, "-t", "size")
+    finally:
+        srv.stop()
+    assert ok.returncode == 0, ok.stderr
+    warned = [l for l in ok.stderr.splitlines() if "trying the next mirror" in l]
+    assert len(warned) == 2 and "/missing/" in warned[0] and "/stale/" in warned[1], ok.stderr
+    assert rpm_qa(unpack(layout, "1.0-patched", tmp_path / "u"))["copa-tool"] == "0.9-2"
+    assert stale.returncode == 1
+    assert "/stale/repodata/repomd.xml' of repository 'copa-x86_64' does not match its " \
+        "metalink: sha256" in stale.stderr, stale.stderr
+    assert size.returncode == 1 and "does not match its metalink" in size.stderr, size.stderr
+    assert f"{len(good)} bytes, the metalink says {len(good) + 1}" in size.stderr
