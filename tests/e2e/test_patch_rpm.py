@@ -692,3 +692,132 @@ def test_metalink(copa, rpmworld, tmp_path):
         "metalink: sha256" in stale.stderr, stale.stderr
     assert size.returncode == 1 and "does not match its metalink" in size.stderr, size.stderr
     assert f"{len(good)} bytes, the metalink says {len(good) + 1}" in size.stderr
+
+
+def make_ca(tmp, name):
+    """A self-signed CA made by openssl: (certificate PEM, public key PEM)."""
+    key, crt = tmp / f"{name}.key", tmp / f"{name}.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    f"/CN={name}", "-keyout", key, "-out", crt, "-days", "3650"],
+                   check=True, capture_output=True)
+    pub = subprocess.run(["openssl", "x509", "-in", crt, "-pubkey", "-noout"], check=True,
+                         capture_output=True, text=True).stdout
+    return crt.read_text(), pub
+
+
+# the DER of an extendedKeyUsage extension naming serverAuth only, as p11-kit staples it
+EKU_SERVER = bytes.fromhex("3013" "0603551d25" "040c" "300a" "06082b06010505070301")
+
+
+def p11kit(objs):
+    out = []
+    for o in objs:
+        out.append("[p11-kit-object-v1]\n" + "".join(f"{k}: {v}\n" for k, v in o[0]) + o[1])
+    return "\n".join(out)
+
+
+def ca_rpm(tmp, out, ver, bundle):
+    """ca-certificates VER: the trust source file, the extracted files as %ghost (Fedora)."""
+    src = tmp / f"ca-bundle-{ver}.p11-kit"
+    src.write_text(bundle)
+    install = ("mkdir -p %{buildroot}/usr/share/pki/ca-trust-source "
+               "%{buildroot}/etc/pki/ca-trust/extracted/pem "
+               "%{buildroot}/etc/pki/ca-trust/extracted/openssl "
+               "%{buildroot}/etc/pki/ca-trust/extracted/java\n"
+               f"cp {src} %{{buildroot}}/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit\n")
+    files = ("/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit\n"
+             "%dir /etc/pki/ca-trust/extracted/pem\n%dir /etc/pki/ca-trust/extracted/openssl\n"
+             "%dir /etc/pki/ca-trust/extracted/java\n"
+             "%ghost /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem\n")
+    return build_spec(tmp, out, "ca-certificates", ver, install, files,
+                      "%post -p <lua>\nprint(\"update-ca-trust\")\n")
+
+
+def build_spec(tmp, out, name, ver, install, files, scripts=""):
+    spec = tmp / f"{name}-{ver}.spec"
+    spec.write_text(SPEC.format(name=name, ver=ver, rel="1", epoch="", requires="",
+                                install=install, files=files, scripts=scripts))
+    subprocess.run(["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {tmp}/top",
+                    "--define", f"_rpmdir {out}", "--define",
+                    "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", str(spec)],
+                   check=True, capture_output=True)
+    return out / f"{name}-{ver}-1.noarch.rpm"
+
+
+def test_update_ca_trust_and_ldconfig(copa, rpmworld, tmp_path):
+    """ca-certificates changes the trust source: copa redoes update-ca-trust's extraction
+    (TLS/email/code-signing PEM bundles, OpenSSL's trusted format, Java's JKS store read
+    back by keytool) from the new p11-kit file, the image's local anchors and the stapled
+    key usage; a distrusted certificate stays out. A library package is listed with
+    ldconfig skipped (etc/ld.so.cache is not written)."""
+    w = rpmworld
+    a, a_pub = make_ca(tmp_path, "Copa Test A")
+    b, _ = make_ca(tmp_path, "Copa Test B")
+    c, _ = make_ca(tmp_path, "Copa Test C")
+    d, _ = make_ca(tmp_path, "Copa Local D")
+    cert = lambda label, pem, extra=(): ([("class", "certificate"), ("certificate-type", "x-509"),
+                                         ("label", f'"{label}"'), *extra], pem)
+    old_bundle = p11kit([cert("Copa Test A", a, [("trusted", "true")])])
+    new_bundle = p11kit([
+        cert("Copa Test A", a, [("trusted", "true")]),
+        ([("class", "x-certificate-extension"), ("label", '"Copa Test A"'),
+          ("object-id", "2.5.29.37"),
+          ("value", '"' + "".join(f"%{x:02X}" for x in EKU_SERVER) + '"')], a_pub),
+        cert("Copa Test B", b, [("trusted", "true")]),
+        cert("Copa Test C", c, [("x-distrusted", "true")])])
+    lib = lambda ver: ("mkdir -p %{buildroot}/usr/lib64\n"
+                       f"echo {ver} > %{{buildroot}}/usr/lib64/libcopax.so.1\n",
+                       "/usr/lib64/libcopax.so.1\n")
+    old = [ca_rpm(tmp_path, tmp_path / "old", "1.0", old_bundle),
+           build_spec(tmp_path, tmp_path / "old", "copa-libx", "1.0", *lib("1.0"))]
+    new = [ca_rpm(tmp_path, tmp_path / "new", "2.0", new_bundle),
+           build_spec(tmp_path, tmp_path / "new", "copa-libx", "2.0", *lib("2.0"))]
+    for r in new:
+        sign(w.key, r)
+    make_repo(tmp_path / "www/repo", new, w.key)
+    root = tmp_path / "root"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    rpm("--root", root, "--dbpath", "/var/lib/rpm", "--initdb")
+    rpm("--root", root, "--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--noscripts", *old)
+    (root / "etc/os-release").write_text('NAME="Fedora Linux"\nID=fedora\nVERSION_ID=41\n')
+    (root / "etc/pki/ca-trust/source/anchors").mkdir(parents=True)
+    (root / "etc/pki/ca-trust/source/anchors/local.pem").write_text(d)
+    (root / "etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem").write_text("# stale\n" + a)
+    layout = tmp_path / "img"
+    it.write_image(layout, [tar_dir(root)], tag="1.0")
+    srv = StaticServer(tmp_path / "www")
+    summary = tmp_path / "summary.json"
+    try:
+        copa("patch", "-i", f"oci:{layout}:1.0", "--repo", f"r={srv.url}/repo/", "--keyring",
+             w.key.armored, "--summary", summary, check=True)
+    finally:
+        srv.stop()
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    ex = rootfs / "etc/pki/ca-trust/extracted"
+    labels = lambda f: [l[2:] for l in f.read_text().splitlines() if l.startswith("# ")]
+    # etc/pki/ca-trust/source before usr/share/pki/ca-trust-source, as p11-kit reads them
+    assert labels(ex / "pem/tls-ca-bundle.pem") == ["Copa Local D", "Copa Test A", "Copa Test B"]
+    assert labels(ex / "pem/email-ca-bundle.pem") == ["Copa Local D", "Copa Test B"]
+    assert labels(ex / "pem/objsign-ca-bundle.pem") == ["Copa Local D", "Copa Test B"]
+    tls = (ex / "pem/tls-ca-bundle.pem").read_text()
+    assert a.strip() in tls and d.strip() in tls and c.strip() not in tls
+    trusted = (ex / "openssl/ca-bundle.trust.crt").read_text()
+    assert trusted.count("BEGIN TRUSTED CERTIFICATE") == 3
+    end = "-----END TRUSTED CERTIFICATE-----\n"
+    texts = [subprocess.run(["openssl", "x509", "-noout", "-text", "-trustout"],
+                            input=blk[blk.index("-----BEGIN"):] + end, text=True,
+                            capture_output=True, check=True).stdout
+             for blk in trusted.split(end)[:-1]]
+    assert "Trusted Uses:\n  TLS Web Server Authentication\nNo Rejected Uses.\nAlias: " \
+        "Copa Test A" in texts[1], texts[1]
+    assert "Trusted Uses:\n  TLS Web Server Authentication, E-mail Protection, Code Signing" \
+        in texts[0] and "Alias: Copa Local D" in texts[0], texts[0]
+    ks = subprocess.run(["keytool", "-list", "-keystore", ex / "java/cacerts", "-storepass",
+                         "changeit", "-storetype", "JKS"], capture_output=True, text=True)
+    assert ks.returncode == 0, ks.stdout + ks.stderr
+    assert "contains 3 entries" in ks.stdout, ks.stdout
+    assert "copa test a," in ks.stdout and "copa local d," in ks.stdout
+    s = json.loads(summary.read_text())
+    pkgs = {x["name"]: x for x in s["platforms"][0]["packages"]}
+    assert pkgs["copa-libx"]["skippedScripts"] == ["ldconfig (etc/ld.so.cache not rebuilt)"]
+    assert pkgs["ca-certificates"]["skippedScripts"] == ["%post"]

@@ -13,6 +13,7 @@
 #include "pkg/fs.h"
 #include "pkg/rpm/rpmapply.h"
 #include "pkg/rpm/rpmdb.h"
+#include "pkg/rpm/rpmeffects.h"
 #include "pkg/rpm/rpmmanifest.h"
 #include "pkg/rpm/rpmplan.h"
 #include "pkg/rpm/rpmrepo.h"
@@ -86,6 +87,7 @@ struct rpm_pm {
 	struct copa_layer_builder *builder; /* lent by apply, for verify */
 	bool distroless;                    /* no database: the rpm manifests */
 	struct copa_rpmmf mf;               /* distroless: container-manifest-2 as read */
+	struct copa_rpm_effects fx;         /* what the applied packages changed (rpmeffects.h) */
 };
 
 static void rpm_free(struct copa_pm *pm)
@@ -439,7 +441,10 @@ static int rpm_apply(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
 			return -1;
 		r->builder = b;
 	}
-	return copa_rpm_apply_package(r->apply, &ap, res, err);
+	if (copa_rpm_apply_package(r->apply, &ap, res, err) < 0)
+		return -1;
+	copa_rpm_effects_after_package(b, &r->fx, &res->skipped);
+	return 0;
 }
 
 static int rpm_finish(struct copa_pm *pm, struct copa_err *err)
@@ -448,6 +453,8 @@ static int rpm_finish(struct copa_pm *pm, struct copa_err *err)
 
 	if (!r->apply)
 		return 0;
+	if (copa_rpm_effects_finish(r->o.view, r->builder, &r->fx, r->o.out, err) < 0)
+		return -1;
 	if (r->distroless)
 		return copa_rpm_apply_manifests(r->apply, &r->mf, COPA_RPMMF2_PATH,
 		                                COPA_RPMMF1_PATH, err);
