@@ -697,3 +697,33 @@ out:
 	copa_rpm_repos_release(&user);
 	return rc;
 }
+
+int copa_rpmrepo_configured(struct copa_view *view, const char *os_id, const char *version_id,
+                            const char *arch, struct copa_rpm_repos *r, bool *defaults,
+                            struct copa_out *out, struct copa_err *err)
+{
+	struct copa_rpm_vars vars = {0};
+	const char *basearch = arch ? copa_rpm_basearch(arch) : NULL;
+	const char *text;
+	int rc = -1;
+
+	*defaults = false;
+	if ((version_id && copa_rpm_vars_set(&vars, "releasever", version_id, err) < 0) ||
+	    (basearch && copa_rpm_vars_set(&vars, "basearch", basearch, err) < 0) ||
+	    (arch && copa_rpm_vars_set(&vars, "arch", arch, err) < 0) ||
+	    copa_rpm_repos_read_view(view, &vars, r, out, err) < 0)
+		goto out;
+	text = r->n ? NULL : copa_rpm_default_repos(os_id, version_id);
+	if (text) {
+		_cleanup_free_ char *name = copa_xasprintf("copa's default repositories for %s %s",
+		                                           os_id, version_id ? version_id : "");
+
+		if (copa_rpm_repos_parse(r, &vars, text, strlen(text), name, err) < 0)
+			goto out;
+		*defaults = true;
+	}
+	rc = 0;
+out:
+	copa_rpm_vars_release(&vars);
+	return rc;
+}

@@ -26,6 +26,7 @@
 #define COPA_PKG_RPM_RPMREPO_H
 
 #include "layer/view.h"
+#include "pkg/rpm/repofile.h"
 #include "util/buf.h"
 #include "util/cache.h"
 #include "util/err.h"
@@ -85,6 +86,17 @@ struct copa_rpmrepo_opts {
  */
 int copa_rpmrepo_load(Pool *pool, const struct copa_rpmrepo_opts *o, struct copa_rpm_sources *out,
                       struct copa_err *err);
+
+/*
+ * The repositories an image is configured with, without fetching anything
+ * (for `copa inspect`): its .repo files and dnf.conf, or, when it has none,
+ * its distribution's official ones with their official URLs (*defaults set).
+ * releasever is VERSION_ID here (the installed system-release provide is
+ * not read), arch an rpm architecture. r is the caller's to release.
+ */
+int copa_rpmrepo_configured(struct copa_view *view, const char *os_id, const char *version_id,
+                            const char *arch, struct copa_rpm_repos *r, bool *defaults,
+                            struct copa_out *out, struct copa_err *err);
 
 /*
  * The first mirror of a mirrorlist (n bytes of text: one URL a line, blank
