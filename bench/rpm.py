@@ -14,7 +14,8 @@ user would add), so dnf's side does less work than copa's.
 
 Measured for each, cold (empty copa cache / empty dnf cache) and warm (a second
 run with the cache of the first): wall time, peak memory (max RSS, GNU time; for
-umoci+dnf the largest of the three steps), and the new layer's size (gzip -6 of
+umoci+dnf the largest of the three steps), medians of N repetitions after a
+discarded warm-up one, and the new layer's size (gzip -6 of
 the uncompressed tar, the same measure for both). Prints a table and the ratios
 copa / dnf+umoci against the targets of issue 10 (cold <= 0.3, warm <= 0.1, peak
 < 100 MiB). Needs rpm, rpmbuild, rpmsign, createrepo_c, dnf, umoci, skopeo and GNU
@@ -160,7 +161,9 @@ def main():
     srv = StaticServer(work / "www")
     try:
         rows = {k: [] for k in ("copa cold", "copa warm", "dnf+umoci cold", "dnf+umoci warm")}
-        for rep in range(args.reps):
+        # repetition 0 warms the page cache (binaries, libraries, the image) for both
+        # sides and is discarded
+        for rep in range(args.reps + 1):
             cache = work / f"cache-{rep}"
             dnfcache = work / f"dnf-cache-{rep}"
             shutil.rmtree(cache, ignore_errors=True)
@@ -171,14 +174,17 @@ def main():
             for kind in ("cold", "warm"):
                 rows[f"dnf+umoci {kind}"].append(
                     dnf_run(srv.url, layout, work, f"{kind}-{rep}", dnfcache, args.pkgs))
-            print(f"repetition {rep + 1}/{args.reps} done", flush=True)
+            if rep == 0:
+                rows = {k: [] for k in rows}
+            print(f"repetition {rep}/{args.reps} done{' (warm-up, discarded)' if rep == 0 else ''}",
+                  flush=True)
     finally:
         srv.stop()
         key.close()
 
     med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in rows.items()}
     print(f"\nimage: {args.pkgs} packages of {args.files} files (~8 KiB each), every one "
-          f"upgraded; medians of {args.reps} runs (bench/rpm.py --reps {args.reps} "
+          f"upgraded; medians of {args.reps} runs after a discarded warm-up (bench/rpm.py --reps {args.reps} "
           f"--pkgs {args.pkgs} --files {args.files})\n")
     print(f"{'':16} {'wall s':>8} {'peak MiB':>9} {'layer KiB':>10} {'layer gzip-6 KiB':>17}")
     for k, (wall, rss, blob, gz6) in med.items():

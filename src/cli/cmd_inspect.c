@@ -234,10 +234,11 @@ static void print_human(struct inspect *in)
 	}
 	printf("distroless:  %s\n", p->distroless ? "yes (no package manager binary)" : "no");
 	if (p->fam == COPA_FAM_RPM) {
-		printf("repositories:%s\n", in->rpm_repos.n ? (in->rpm_defaults ? " (none in the image: "
-		                                                                 "the distribution's)"
-		                                                               : "")
-		                                              : " none (name one with --repo)");
+		printf("repositories:%s\n", in->rpm_repos.n
+		                                ? (in->rpm_defaults ? " (none in the image: "
+		                                                      "the distribution's)"
+		                                                    : "")
+		                                : " none (name one with --repo)");
 		for (size_t i = 0; i < in->rpm_repos.n; i++)
 			printf("  %s  %s%s\n", in->rpm_repos.v[i].id, repo_url(&in->rpm_repos.v[i]),
 			       in->rpm_repos.v[i].enabled ? "" : " (disabled)");

@@ -33,9 +33,12 @@ static char *metalink(const char *size, const char *main_hash, const char *alt_h
 	    "<mm0:alternates><mm0:alternate><size>9</size><verification>"
 	    "<hash type=\"sha256\">%s</hash></verification></mm0:alternate></mm0:alternates>\n"
 	    "<resources>\n"
-	    "<url protocol=\"rsync\" preference=\"100\">rsync://a.example/f/repodata/repomd.xml</url>\n"
-	    "<url protocol=\"https\" preference=\"99\">https://b.example/f/41/repodata/repomd.xml</url>\n"
-	    "<url protocol=\"http\" preference=\"100\"> http://c.example/f/41/repodata/repomd.xml </url>\n"
+	    "<url protocol=\"rsync\" "
+	    "preference=\"100\">rsync://a.example/f/repodata/repomd.xml</url>\n"
+	    "<url protocol=\"https\" "
+	    "preference=\"99\">https://b.example/f/41/repodata/repomd.xml</url>\n"
+	    "<url protocol=\"http\" preference=\"100\"> http://c.example/f/41/repodata/repomd.xml "
+	    "</url>\n"
 	    "<url protocol=\"https\" preference=\"99\">https://d.example/repomd.xml</url>\n"
 	    "<url protocol=\"https\">https://e.example/x/repodata/repomd.xml</url>\n"
 	    "</resources></file></files></metalink>\n",
@@ -84,8 +87,7 @@ static void alternate_accepted(void **state)
 
 	(void)state;
 	copa_hash_hex(COPA_HASH_SHA256, "123456789", 9, h);
-	x = metalink("5000", "ab0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd",
-	             h);
+	x = metalink("5000", "ab0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcd", h);
 	assert_int_equal(copa_metalink_parse(x, strlen(x), "m", &ml, &err), 0);
 	assert_true(copa_metalink_match(&ml, "123456789", 9, why, sizeof(why)));
 	assert_false(copa_metalink_match(&ml, "12345678X", 9, why, sizeof(why)));
@@ -151,7 +153,7 @@ static void defaults(void **state)
 			assert_true(r.v[k].gpgcheck && r.v[k].gpgkeys[0]);
 		if (i == 0) {
 			assert_string_equal(r.v[0].baseurls[0], "https://packages.microsoft.com/"
-			                                         "azurelinux/3.0/prod/base/x86_64/");
+			                                        "azurelinux/3.0/prod/base/x86_64/");
 			assert_true(r.v[0].repo_gpgcheck);
 		}
 		copa_rpm_repos_release(&r);

@@ -25,10 +25,10 @@ struct url {
 struct mctx {
 	XML_Parser p;
 	int depth;
-	int file_depth;      /* depth of <file name="repomd.xml">, 0 when outside */
-	int alt_depth;       /* depth of <mm0:alternate> inside it, 0 when outside */
+	int file_depth; /* depth of <file name="repomd.xml">, 0 when outside */
+	int alt_depth;  /* depth of <mm0:alternate> inside it, 0 when outside */
 	bool in_hash, in_size, in_url;
-	int hash_alg;        /* 1 sha256, 2 sha512, 0 other */
+	int hash_alg; /* 1 sha256, 2 sha512, 0 other */
 	long url_pref;
 	struct copa_buf text;
 	struct copa_metalink_hash cur; /* the hash being read (current or an alternate) */
@@ -163,7 +163,8 @@ static void end_url(struct mctx *m, const char *u)
 {
 	static const char tail[] = "repodata/repomd.xml";
 	size_t n = strlen(u), t = sizeof(tail) - 1;
-	bool ok = n > t && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0);
+	bool ok =
+	    n > t && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0);
 
 	for (size_t i = 0; ok && i < n; i++)
 		ok = (unsigned char)u[i] > 0x20 && u[i] != 0x7f;

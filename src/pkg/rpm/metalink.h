@@ -22,8 +22,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define COPA_METALINK_MAX      (4u << 20) /* the document */
-#define COPA_METALINK_URLS_MAX 1000
+#define COPA_METALINK_MAX        (4u << 20) /* the document */
+#define COPA_METALINK_URLS_MAX   1000
 #define COPA_METALINK_HASHES_MAX 32 /* the current repomd.xml and its alternates */
 
 /* One acceptable repomd.xml: its size (0 when not given) and lowercase hex hashes. */

@@ -51,8 +51,8 @@ static int scan_one(void *ctx, const struct copa_layer_entry *e, enum copa_layer
 	    under(e->path, "etc/pki/ca-trust/source"))
 		fx->ca_trust++;
 	if (under(e->path, "etc/ld.so.conf.d") || !strcmp(e->path, "etc/ld.so.conf") ||
-	    (slash && is_lib_dir(e->path, (size_t)(slash - e->path)) &&
-	     strstr(slash, ".so") && e->type != COPA_FT_DIR))
+	    (slash && is_lib_dir(e->path, (size_t)(slash - e->path)) && strstr(slash, ".so") &&
+	     e->type != COPA_FT_DIR))
 		fx->libs++;
 	return 0;
 }
@@ -97,7 +97,8 @@ static char *label_of(X509 *x)
 		i = X509_NAME_get_index_by_NID(nm, NID_organizationalUnitName, -1);
 	if (i < 0)
 		i = X509_NAME_get_index_by_NID(nm, NID_organizationName, -1);
-	if (i >= 0 && ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, i))) >= 0) {
+	if (i >= 0 &&
+	    ASN1_STRING_to_UTF8(&u, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(nm, i))) >= 0) {
 		s = copa_xstrdup((char *)u);
 		OPENSSL_free(u);
 		return s;
@@ -200,7 +201,8 @@ static void obj_end(struct trust *t, struct obj *o)
 		int len = k ? i2d_PUBKEY(k, &der) : -1;
 
 		if (len > 0) {
-			t->ext_key = copa_xrealloc(t->ext_key, (t->n_ext + 1) * sizeof(*t->ext_key));
+			t->ext_key =
+			    copa_xrealloc(t->ext_key, (t->n_ext + 1) * sizeof(*t->ext_key));
 			t->ext_key_len =
 			    copa_xrealloc(t->ext_key_len, (t->n_ext + 1) * sizeof(*t->ext_key_len));
 			t->ext_purposes = copa_xrealloc(t->ext_purposes,
@@ -260,7 +262,8 @@ static void read_p11kit(struct trust *t, const struct copa_buf *text)
 			if (!colon)
 				continue;
 			key = copa_blob_trim(copa_blob(line.p, (size_t)(colon - line.p)));
-			val = copa_blob_trim(copa_blob(colon + 1, line.n - (size_t)(colon - line.p) - 1));
+			val = copa_blob_trim(
+			    copa_blob(colon + 1, line.n - (size_t)(colon - line.p) - 1));
 			if (val.n >= 2 && val.p[0] == '"' && val.p[val.n - 1] == '"')
 				val.p++, val.n -= 2;
 			if (copa_blob_eqs(key, "class")) {
@@ -321,7 +324,8 @@ static void read_dir(struct copa_view *v, struct copa_layer_builder *b, struct t
 
 static void collect(struct copa_view *v, struct copa_layer_builder *b, struct trust *t)
 {
-	static const char *const srcs[] = {"etc/pki/ca-trust/source", "usr/share/pki/ca-trust-source"};
+	static const char *const srcs[] = {"etc/pki/ca-trust/source",
+	                                   "usr/share/pki/ca-trust-source"};
 
 	for (size_t i = 0; i < COPA_ARRAY_SIZE(srcs); i++) {
 		_cleanup_free_ char *a = copa_xasprintf("%s/anchors", srcs[i]);
@@ -425,8 +429,8 @@ static void openssl_bundle(const struct trust *t, struct copa_buf *out)
 	static const struct {
 		unsigned p;
 		int nid;
-	} map[] = {{P_SERVER, NID_server_auth}, {P_EMAIL, NID_email_protect},
-	           {P_CODE, NID_code_sign}};
+	} map[] = {
+	    {P_SERVER, NID_server_auth}, {P_EMAIL, NID_email_protect}, {P_CODE, NID_code_sign}};
 
 	for (size_t i = 0; i < t->n; i++) {
 		X509 *x;
@@ -574,8 +578,8 @@ static int put(struct copa_view *v, struct copa_layer_builder *b, const char *re
 	return copa_pkgfs_put(v, b, &e, false, err);
 }
 
-void copa_rpm_effects_after_package(const struct copa_layer_builder *b,
-                                    struct copa_rpm_effects *fx, char ***skipped)
+void copa_rpm_effects_after_package(const struct copa_layer_builder *b, struct copa_rpm_effects *fx,
+                                    char ***skipped)
 {
 	struct copa_rpm_effects now;
 	size_t n = 0;
@@ -602,8 +606,9 @@ int copa_rpm_effects_finish(struct copa_view *v, struct copa_layer_builder *b,
 	n = copa_rpm_update_ca_trust(v, b, (int64_t)time(NULL), out, err);
 	if (n < 0)
 		return -1;
-	copa_info(out, "rpm: update-ca-trust reproduced: %d trusted certificates extracted under "
-	               "%s (pem/directory-hash and edk2 left as they were)",
+	copa_info(out,
+	          "rpm: update-ca-trust reproduced: %d trusted certificates extracted under "
+	          "%s (pem/directory-hash and edk2 left as they were)",
 	          n, EXTRACTED);
 	return 0;
 }
@@ -624,9 +629,10 @@ int copa_rpm_update_ca_trust(struct copa_view *v, struct copa_layer_builder *b, 
 	collect(v, b, &t);
 	if (t.n >= COPA_RPM_TRUST_CERTS_MAX) {
 		trust_release(&t);
-		return copa_err_set(err, COPA_E_LIMIT,
-		                    "update-ca-trust: more than %d certificates in the trust sources",
-		                    COPA_RPM_TRUST_CERTS_MAX);
+		return copa_err_set(
+		    err, COPA_E_LIMIT,
+		    "update-ca-trust: more than %d certificates in the trust sources",
+		    COPA_RPM_TRUST_CERTS_MAX);
 	}
 	for (size_t i = 0; i < t.n; i++)
 		n += t.v[i].purposes != 0;

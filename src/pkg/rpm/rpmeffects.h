@@ -47,8 +47,8 @@ struct copa_rpm_effects {
  * into *fx, and lists `ldconfig (etc/ld.so.cache not rebuilt)` among the
  * package's skipped effects when it changed libraries.
  */
-void copa_rpm_effects_after_package(const struct copa_layer_builder *b,
-                                    struct copa_rpm_effects *fx, char ***skipped);
+void copa_rpm_effects_after_package(const struct copa_layer_builder *b, struct copa_rpm_effects *fx,
+                                    char ***skipped);
 
 /*
  * The hook called once before the database is written: update-ca-trust

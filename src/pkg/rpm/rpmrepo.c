@@ -513,12 +513,13 @@ static int candidates(struct ctx *c, const struct copa_rpm_repo *r, struct copa_
 		                    "repository '%s' (%s) has only a %s copa does not follow: "
 		                    "name a mirror with --repo %s=URL",
 		                    r->id, r->where,
-		                    r->metalink ? "non-http metalink" : "non-http mirrorlist", r->id);
+		                    r->metalink ? "non-http metalink" : "non-http mirrorlist",
+		                    r->id);
 	return 0;
 }
 
-static int add_source(struct ctx *c, Pool *pool, const struct copa_rpm_repo *r,
-                      enum origin from, struct copa_rpm_sources *out, struct copa_err *err)
+static int add_source(struct ctx *c, Pool *pool, const struct copa_rpm_repo *r, enum origin from,
+                      struct copa_rpm_sources *out, struct copa_err *err)
 {
 	struct copa_rpm_source *src;
 	struct copa_metalink ml = {0};
@@ -581,8 +582,8 @@ static int add_source(struct ctx *c, Pool *pool, const struct copa_rpm_repo *r,
 			copa_warn(c->o->out, "%s; trying the next mirror", err->msg);
 			copa_err_clear(err);
 		} else if (n > 1) {
-			copa_err_wrap(err, "repository '%s': all %zu mirrors failed, the last", r->id,
-			              n);
+			copa_err_wrap(err, "repository '%s': all %zu mirrors failed, the last",
+			              r->id, n);
 		}
 	}
 out:
@@ -678,7 +679,8 @@ int copa_rpmrepo_load(Pool *pool, const struct copa_rpmrepo_opts *o, struct copa
 	}
 	for (size_t i = 0; i < img.n; i++)
 		if (!overridden(&user, img.v[i].id) &&
-		    add_source(&c, pool, &img.v[i], dflt ? FROM_DEFAULTS : FROM_IMAGE, out, err) < 0)
+		    add_source(&c, pool, &img.v[i], dflt ? FROM_DEFAULTS : FROM_IMAGE, out, err) <
+		        0)
 			goto out;
 	for (size_t i = 0; i < user.n; i++)
 		if (add_source(&c, pool, &user.v[i], FROM_USER, out, err) < 0)

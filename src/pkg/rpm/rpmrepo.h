@@ -65,8 +65,8 @@ struct copa_rpmrepo_opts {
 	const char *releasever; /* for $releasever */
 	const char *os_id;      /* os-release ID and VERSION_ID: the default repositories */
 	const char *version_id;
-	const char *arch;       /* rpm architecture: for $basearch and $arch */
-	char *const *repos;     /* --repo entries, or NULL */
+	const char *arch;   /* rpm architecture: for $basearch and $arch */
+	char *const *repos; /* --repo entries, or NULL */
 	bool repos_replace;
 	char *const *keyrings; /* --keyring files on the host, or NULL */
 	bool allow_insecure;
