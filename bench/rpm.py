@@ -27,6 +27,7 @@ import argparse
 import gzip
 import os
 import pathlib
+import resource
 import shutil
 import statistics
 import subprocess
@@ -106,11 +107,18 @@ def last_layer(layout, tag):
     return len(blob), gzip6_size(tar)
 
 
+def cpu():
+    """CPU seconds (user + system) of the waited-for children so far."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def copa_run(copa, url, key, layout, tag, cache):
+    c0 = cpu()
     wall, rss, _, _ = timed([copa, "patch", "-i", f"oci:{layout}:1.0", "-t", tag, "--cache-dir",
                              str(cache), "--repo", f"bench={url}/repo/", "--keyring",
                              str(key.armored), "--progress", "quiet"])
-    return (wall, rss, *last_layer(layout, tag))
+    return (wall, rss, *last_layer(layout, tag), cpu() - c0)
 
 
 def dnf_run(url, layout, work, tag, dnfcache, n_pkgs):
@@ -126,7 +134,7 @@ def dnf_run(url, layout, work, tag, dnfcache, n_pkgs):
     home = work / "dnf-home"
     home.mkdir(exist_ok=True)
     (home / ".rpmmacros").write_text("%_dbpath /var/lib/rpm\n")
-    total, peak = 0.0, 0
+    total, peak, c0 = 0.0, 0, cpu()
     wall, rss, _, _ = timed(["umoci", "unpack", "--image", f"{out}:1.0", str(bundle)])
     total, peak = total + wall, max(peak, rss)
     wall, rss, so, _ = timed(["dnf", "-y", "--installroot", str(bundle / "rootfs"),
@@ -140,7 +148,7 @@ def dnf_run(url, layout, work, tag, dnfcache, n_pkgs):
     wall, rss, _, _ = timed(["umoci", "repack", "--image", f"{out}:{tag}", str(bundle)])
     total, peak = total + wall, max(peak, rss)
     shutil.rmtree(bundle, ignore_errors=True)
-    return (total, peak, *last_layer(out, tag))
+    return (total, peak, *last_layer(out, tag), cpu() - c0)
 
 
 def main():
@@ -176,24 +184,28 @@ def main():
                     dnf_run(srv.url, layout, work, f"{kind}-{rep}", dnfcache, args.pkgs))
             if rep == 0:
                 rows = {k: [] for k in rows}
-            print(f"repetition {rep}/{args.reps} done{' (warm-up, discarded)' if rep == 0 else ''}",
-                  flush=True)
+            print(f"repetition {rep}/{args.reps} done"
+                  f"{' (warm-up, discarded)' if rep == 0 else ''}", flush=True)
     finally:
         srv.stop()
         key.close()
 
-    med = {k: [statistics.median(x[i] for x in v) for i in range(4)] for k, v in rows.items()}
+    med = {k: [statistics.median(x[i] for x in v) for i in range(5)] for k, v in rows.items()}
     print(f"\nimage: {args.pkgs} packages of {args.files} files (~8 KiB each), every one "
-          f"upgraded; medians of {args.reps} runs after a discarded warm-up (bench/rpm.py --reps {args.reps} "
-          f"--pkgs {args.pkgs} --files {args.files})\n")
-    print(f"{'':16} {'wall s':>8} {'peak MiB':>9} {'layer KiB':>10} {'layer gzip-6 KiB':>17}")
-    for k, (wall, rss, blob, gz6) in med.items():
-        print(f"{k:16} {wall:8.3f} {rss / 1024:9.1f} {blob / 1024:10.1f} {gz6 / 1024:17.1f}")
+          f"upgraded; medians of {args.reps} runs after a discarded warm-up\n"
+          f"(bench/rpm.py --reps {args.reps} --pkgs {args.pkgs} --files {args.files}); cpu: "
+          f"user + system of every process\n")
+    print(f"{'':16} {'wall s':>8} {'cpu s':>7} {'peak MiB':>9} {'layer KiB':>10} "
+          f"{'layer gzip-6 KiB':>17}")
+    for k, (wall, rss, blob, gz6, c) in med.items():
+        print(f"{k:16} {wall:8.3f} {c:7.3f} {rss / 1024:9.1f} {blob / 1024:10.1f} "
+              f"{gz6 / 1024:17.1f}")
     print()
     for kind, target in (("cold", 0.3), ("warm", 0.1)):
         r = med[f"copa {kind}"][0] / med[f"dnf+umoci {kind}"][0]
+        c = med[f"copa {kind}"][4] / med[f"dnf+umoci {kind}"][4]
         print(f"time ratio copa/dnf+umoci, {kind}: {r:.3f} (target <= {target}) "
-              f"{'ok' if r <= target else 'MISSED'}")
+              f"{'ok' if r <= target else 'MISSED'}; cpu time ratio {c:.3f}")
     peak = max(med["copa cold"][1], med["copa warm"][1]) / 1024
     print(f"peak memory of copa: {peak:.1f} MiB (target < 100 MiB) "
           f"{'ok' if peak < 100 else 'MISSED'}")
