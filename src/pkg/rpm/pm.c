@@ -440,6 +440,8 @@ static int rpm_apply(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
 		if (!r->apply)
 			return -1;
 		r->builder = b;
+		/* a re-patch seeds b with the previous layer: count from there */
+		copa_rpm_effects_scan(b, &r->fx);
 	}
 	if (copa_rpm_apply_package(r->apply, &ap, res, err) < 0)
 		return -1;

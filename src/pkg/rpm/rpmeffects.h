@@ -52,7 +52,9 @@ void copa_rpm_effects_after_package(const struct copa_layer_builder *b, struct c
 
 /*
  * The hook called once before the database is written: update-ca-trust
- * when any applied package changed the trust sources. 0, or -1.
+ * when the layer holds trust source entries (an applied package changed
+ * them, or a re-patch's seeded layer did: the extraction is idempotent).
+ * 0, or -1.
  */
 int copa_rpm_effects_finish(struct copa_view *v, struct copa_layer_builder *b,
                             const struct copa_rpm_effects *fx, struct copa_out *out,
