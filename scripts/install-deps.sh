@@ -8,7 +8,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 build="build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
 	libcurl4-openssl-dev libarchive-dev libjansson-dev libssl-dev zlib1g-dev
-	libzstd-dev liblzma-dev libdeflate-dev libsolv-dev libsolvext-dev librpm-dev libdb5.3-dev
+	libzstd-dev liblzma-dev libdeflate-dev libsolv-dev libsolvext-dev librpm-dev libdb5.3-dev libexpat1-dev
 	libyaml-dev libcmocka-dev gpgv gnupg"
 tests="python3 python3-pytest python3-jsonschema python3-cryptography docker-registry apache2-utils
 	skopeo umoci podman buildah dpkg-dev apt-utils mmdebstrap rpm createrepo-c dnf db5.3-util pigz xz-utils zstd

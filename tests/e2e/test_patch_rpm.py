@@ -9,6 +9,7 @@ copy of the same root against the same repository when dnf is installed."""
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -584,3 +585,251 @@ def test_mirrorlist(copa, rpmworld, tmp_path):
     assert rpm_qa(unpack(layout, "1.0-patched", tmp_path / "u"))["copa-tool"] == "0.9-2"
     assert p.returncode == 1 and "the mirrorlist names no http(s) mirror" in p.stderr
 
+
+
+def test_default_repositories_distroless(copa, rpmworld, tmp_path):
+    """Azure Linux distroless has no etc/yum.repos.d: with no --repo, copa uses Azure
+    Linux's official repository (named in the output), here served on 127.0.0.1 under
+    the official path through COPA_RPM_DEFAULT_MIRROR. copa carries no distribution key:
+    without --keyring (the image has no MICROSOFT-RPM-GPG-KEY) it says what to pass."""
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.dl_layout, layout)
+    www = tmp_path / "www"
+    shutil.copytree(w.www / "good", www / "mirror/azurelinux/3.0/prod/base/x86_64")
+    srv = StaticServer(www)
+    env = {"COPA_RPM_DEFAULT_MIRROR": f"{srv.url}/mirror/"}
+    try:
+        nokey = copa("patch", "-i", f"oci:{layout}:1.0", env=env)
+        p = copa("patch", "-i", f"oci:{layout}:1.0", "--keyring", w.key.armored, env=env)
+        bad = copa("patch", "-i", f"oci:{layout}:1.0", "--keyring", w.key.armored, "-t", "x",
+                   env={"COPA_RPM_DEFAULT_MIRROR": "ftp://nowhere.invalid/"})
+    finally:
+        srv.stop()
+    assert nokey.returncode == 1
+    assert ("repository 'azurelinux-official-base' (copa's default repositories for "
+            "azurelinux 3.0") in nokey.stderr, nokey.stderr
+    assert "file:///etc/pki/rpm-gpg/MICROSOFT-RPM-GPG-KEY" in nokey.stderr
+    assert "--keyring" in nokey.stderr
+    assert p.returncode == 0, p.stderr
+    assert "https://packages.microsoft.com/azurelinux/3.0/prod/base/x86_64/" in p.stderr
+    assert "COPA_RPM_DEFAULT_MIRROR" in p.stderr
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    assert (rootfs / "usr/share/copa-hello/version").read_text() == "1.1\n"
+    two = (rootfs / "var/lib/rpmmanifest/container-manifest-2").read_text()
+    assert "copa-tool\t0.9-2\t" in two
+    assert bad.returncode != 0 and "COPA_RPM_DEFAULT_MIRROR='ftp://nowhere.invalid/'" in \
+        bad.stderr
+    # inspect names the official repository; the Rocky image, its own .repo file
+    got = json.loads(copa("inspect", "--json", "--progress", "quiet", f"oci:{w.dl_layout}:1.0",
+                          check=True).stdout)["rpm_repositories"]
+    assert got == [{"id": "azurelinux-official-base", "enabled": True, "from": "defaults",
+                    "url": "https://packages.microsoft.com/azurelinux/3.0/prod/base/x86_64/"}]
+    human = copa("inspect", "--progress", "quiet", f"oci:{w.dl_layout}:1.0", check=True).stdout
+    assert "repositories: (none in the image: the distribution's)\n  azurelinux-official-base  " \
+        "https://packages.microsoft.com/azurelinux/3.0/prod/base/x86_64/\n" in human, human
+    got = json.loads(copa("inspect", "--json", "--progress", "quiet", f"oci:{w.layout}:1.0",
+                          check=True).stdout)["rpm_repositories"]
+    assert got == [{"id": "copa-x86_64", "enabled": True, "url": f"{w.url}/good/",
+                    "from": "etc/yum.repos.d/copa.repo:1"}]
+
+
+def metalink_xml(repomd, urls, size=None):
+    """A metalink as Fedora's MirrorManager writes it, for one repomd.xml."""
+    import hashlib
+    res = "\n".join(f'    <url protocol="{u.split(":")[0]}" type="{u.split(":")[0]}" '
+                    f'location="US" preference="{pref}">{u}</url>' for u, pref in urls)
+    return f"""<?xml version="1.0" encoding="utf-8"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/" type="dynamic" generator="mirrormanager" xmlns:mm0="http://fedorahosted.org/mirrormanager">
+ <files>
+  <file name="repomd.xml">
+   <mm0:timestamp>1733565600</mm0:timestamp>
+   <size>{len(repomd) if size is None else size}</size>
+   <verification>
+    <hash type="md5">{hashlib.md5(repomd).hexdigest()}</hash>
+    <hash type="sha1">{hashlib.sha1(repomd).hexdigest()}</hash>
+    <hash type="sha256">{hashlib.sha256(repomd).hexdigest()}</hash>
+    <hash type="sha512">{hashlib.sha512(repomd).hexdigest()}</hash>
+   </verification>
+   <resources maxconnections="1">
+{res}
+   </resources>
+  </file>
+ </files>
+</metalink>
+"""
+
+
+def test_metalink(copa, rpmworld, tmp_path):
+    """A metalink-only repository (Fedora's shape): mirrors in preference order, the next
+    one when a mirror fails (here a 404, then a mirror serving a repomd.xml the metalink
+    does not know), repomd.xml checked against the metalink's size and hashes; a metalink
+    naming only a mismatching repomd.xml is refused."""
+    w = rpmworld
+    layout = tmp_path / "img"
+    shutil.copytree(w.layout, layout)
+    www = tmp_path / "www"
+    shutil.copytree(w.www / "good", www / "stale")
+    stale = www / "stale/repodata/repomd.xml"  # same size, another revision
+    stale.write_text(re.sub(r"<revision>(\d)", lambda m: f"<revision>{(int(m[1]) + 1) % 10}",
+                            stale.read_text(), count=1))
+    good = (w.www / "good/repodata/repomd.xml").read_bytes()
+    srv = StaticServer(www)
+    try:
+        (www / "metalink").write_text(metalink_xml(good, [
+            (f"rsync://{srv.url[7:]}/good/repodata/repomd.xml", 100),
+            (f"{w.url}/good/repodata/repomd.xml", 50),
+            (f"{srv.url}/missing/repodata/repomd.xml", 100),
+            (f"{srv.url}/stale/repodata/repomd.xml", 90)]))
+        conf = tmp_path / "m.repo"
+        conf.write_text(f"[copa-$basearch]\nmetalink={srv.url}/metalink\nrepo_gpgcheck=1\n")
+        ok = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", conf, "--keyring",
+                  w.key.armored)
+        (www / "metalink").write_text(metalink_xml(good, [
+            (f"{srv.url}/stale/repodata/repomd.xml", 100)]))
+        stale = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", conf, "--keyring",
+                     w.key.armored, "-t", "stale")
+        (www / "metalink").write_text(metalink_xml(good, [
+            (f"{w.url}/good/repodata/repomd.xml", 100)], size=len(good) + 1))
+        size = copa("patch", "-i", f"oci:{layout}:1.0", "--repo", conf, "--keyring",
+                    w.key.armored, "-t", "size")
+    finally:
+        srv.stop()
+    assert ok.returncode == 0, ok.stderr
+    warned = [l for l in ok.stderr.splitlines() if "trying the next mirror" in l]
+    assert len(warned) == 2 and "/missing/" in warned[0] and "/stale/" in warned[1], ok.stderr
+    assert rpm_qa(unpack(layout, "1.0-patched", tmp_path / "u"))["copa-tool"] == "0.9-2"
+    assert stale.returncode == 1
+    assert "/stale/repodata/repomd.xml' of repository 'copa-x86_64' does not match its " \
+        "metalink: sha256" in stale.stderr, stale.stderr
+    assert size.returncode == 1 and "does not match its metalink" in size.stderr, size.stderr
+    assert f"{len(good)} bytes, the metalink says {len(good) + 1}" in size.stderr
+
+
+def make_ca(tmp, name):
+    """A self-signed CA made by openssl: (certificate PEM, public key PEM)."""
+    key, crt = tmp / f"{name}.key", tmp / f"{name}.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
+                    f"/CN={name}", "-keyout", key, "-out", crt, "-days", "3650"],
+                   check=True, capture_output=True)
+    pub = subprocess.run(["openssl", "x509", "-in", crt, "-pubkey", "-noout"], check=True,
+                         capture_output=True, text=True).stdout
+    return crt.read_text(), pub
+
+
+# the DER of an extendedKeyUsage extension naming serverAuth only, as p11-kit staples it
+EKU_SERVER = bytes.fromhex("3013" "0603551d25" "040c" "300a" "06082b06010505070301")
+
+
+def p11kit(objs):
+    out = []
+    for o in objs:
+        out.append("[p11-kit-object-v1]\n" + "".join(f"{k}: {v}\n" for k, v in o[0]) + o[1])
+    return "\n".join(out)
+
+
+def ca_rpm(tmp, out, ver, bundle):
+    """ca-certificates VER: the trust source file, the extracted files as %ghost (Fedora)."""
+    src = tmp / f"ca-bundle-{ver}.p11-kit"
+    src.write_text(bundle)
+    install = ("mkdir -p %{buildroot}/usr/share/pki/ca-trust-source "
+               "%{buildroot}/etc/pki/ca-trust/extracted/pem "
+               "%{buildroot}/etc/pki/ca-trust/extracted/openssl "
+               "%{buildroot}/etc/pki/ca-trust/extracted/java\n"
+               f"cp {src} %{{buildroot}}/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit\n")
+    files = ("/usr/share/pki/ca-trust-source/ca-bundle.trust.p11-kit\n"
+             "%dir /etc/pki/ca-trust/extracted/pem\n%dir /etc/pki/ca-trust/extracted/openssl\n"
+             "%dir /etc/pki/ca-trust/extracted/java\n"
+             "%ghost /etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem\n")
+    return build_spec(tmp, out, "ca-certificates", ver, install, files,
+                      "%post -p <lua>\nprint(\"update-ca-trust\")\n")
+
+
+def build_spec(tmp, out, name, ver, install, files, scripts=""):
+    spec = tmp / f"{name}-{ver}.spec"
+    spec.write_text(SPEC.format(name=name, ver=ver, rel="1", epoch="", requires="",
+                                install=install, files=files, scripts=scripts))
+    subprocess.run(["rpmbuild", "--quiet", "-bb", "--define", f"_topdir {tmp}/top",
+                    "--define", f"_rpmdir {out}", "--define",
+                    "_build_name_fmt %%{NAME}-%%{VERSION}-%%{RELEASE}.%%{ARCH}.rpm", str(spec)],
+                   check=True, capture_output=True)
+    return out / f"{name}-{ver}-1.noarch.rpm"
+
+
+def test_update_ca_trust_and_ldconfig(copa, rpmworld, tmp_path):
+    """ca-certificates changes the trust source: copa redoes update-ca-trust's extraction
+    (TLS/email/code-signing PEM bundles, OpenSSL's trusted format, Java's JKS store read
+    back by keytool) from the new p11-kit file, the image's local anchors and the stapled
+    key usage; a distrusted certificate stays out. A library package is listed with
+    ldconfig skipped (etc/ld.so.cache is not written)."""
+    w = rpmworld
+    a, a_pub = make_ca(tmp_path, "Copa Test A")
+    b, _ = make_ca(tmp_path, "Copa Test B")
+    c, _ = make_ca(tmp_path, "Copa Test C")
+    d, _ = make_ca(tmp_path, "Copa Local D")
+    cert = lambda label, pem, extra=(): ([("class", "certificate"), ("certificate-type", "x-509"),
+                                         ("label", f'"{label}"'), *extra], pem)
+    old_bundle = p11kit([cert("Copa Test A", a, [("trusted", "true")])])
+    new_bundle = p11kit([
+        cert("Copa Test A", a, [("trusted", "true")]),
+        ([("class", "x-certificate-extension"), ("label", '"Copa Test A"'),
+          ("object-id", "2.5.29.37"),
+          ("value", '"' + "".join(f"%{x:02X}" for x in EKU_SERVER) + '"')], a_pub),
+        cert("Copa Test B", b, [("trusted", "true")]),
+        cert("Copa Test C", c, [("x-distrusted", "true")])])
+    lib = lambda ver: ("mkdir -p %{buildroot}/usr/lib64\n"
+                       f"echo {ver} > %{{buildroot}}/usr/lib64/libcopax.so.1\n",
+                       "/usr/lib64/libcopax.so.1\n")
+    old = [ca_rpm(tmp_path, tmp_path / "old", "1.0", old_bundle),
+           build_spec(tmp_path, tmp_path / "old", "copa-libx", "1.0", *lib("1.0"))]
+    new = [ca_rpm(tmp_path, tmp_path / "new", "2.0", new_bundle),
+           build_spec(tmp_path, tmp_path / "new", "copa-libx", "2.0", *lib("2.0"))]
+    for r in new:
+        sign(w.key, r)
+    make_repo(tmp_path / "www/repo", new, w.key)
+    root = tmp_path / "root"
+    (root / "var/lib/rpm").mkdir(parents=True)
+    rpm("--root", root, "--dbpath", "/var/lib/rpm", "--initdb")
+    rpm("--root", root, "--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--noscripts", *old)
+    (root / "etc/os-release").write_text('NAME="Fedora Linux"\nID=fedora\nVERSION_ID=41\n')
+    (root / "etc/pki/ca-trust/source/anchors").mkdir(parents=True)
+    (root / "etc/pki/ca-trust/source/anchors/local.pem").write_text(d)
+    (root / "etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem").write_text("# stale\n" + a)
+    layout = tmp_path / "img"
+    it.write_image(layout, [tar_dir(root)], tag="1.0")
+    srv = StaticServer(tmp_path / "www")
+    summary = tmp_path / "summary.json"
+    try:
+        copa("patch", "-i", f"oci:{layout}:1.0", "--repo", f"r={srv.url}/repo/", "--keyring",
+             w.key.armored, "--summary", summary, check=True)
+    finally:
+        srv.stop()
+    rootfs = unpack(layout, "1.0-patched", tmp_path / "u")
+    ex = rootfs / "etc/pki/ca-trust/extracted"
+    labels = lambda f: [l[2:] for l in f.read_text().splitlines() if l.startswith("# ")]
+    # etc/pki/ca-trust/source before usr/share/pki/ca-trust-source, as p11-kit reads them
+    assert labels(ex / "pem/tls-ca-bundle.pem") == ["Copa Local D", "Copa Test A", "Copa Test B"]
+    assert labels(ex / "pem/email-ca-bundle.pem") == ["Copa Local D", "Copa Test B"]
+    assert labels(ex / "pem/objsign-ca-bundle.pem") == ["Copa Local D", "Copa Test B"]
+    tls = (ex / "pem/tls-ca-bundle.pem").read_text()
+    assert a.strip() in tls and d.strip() in tls and c.strip() not in tls
+    trusted = (ex / "openssl/ca-bundle.trust.crt").read_text()
+    assert trusted.count("BEGIN TRUSTED CERTIFICATE") == 3
+    end = "-----END TRUSTED CERTIFICATE-----\n"
+    texts = [subprocess.run(["openssl", "x509", "-noout", "-text", "-trustout"],
+                            input=blk[blk.index("-----BEGIN"):] + end, text=True,
+                            capture_output=True, check=True).stdout
+             for blk in trusted.split(end)[:-1]]
+    assert "Trusted Uses:\n  TLS Web Server Authentication\nNo Rejected Uses.\nAlias: " \
+        "Copa Test A" in texts[1], texts[1]
+    assert "Trusted Uses:\n  TLS Web Server Authentication, E-mail Protection, Code Signing" \
+        in texts[0] and "Alias: Copa Local D" in texts[0], texts[0]
+    ks = subprocess.run(["keytool", "-list", "-keystore", ex / "java/cacerts", "-storepass",
+                         "changeit", "-storetype", "JKS"], capture_output=True, text=True)
+    assert ks.returncode == 0, ks.stdout + ks.stderr
+    assert "contains 3 entries" in ks.stdout, ks.stdout
+    assert "copa test a," in ks.stdout and "copa local d," in ks.stdout
+    s = json.loads(summary.read_text())
+    pkgs = {x["name"]: x for x in s["platforms"][0]["packages"]}
+    assert pkgs["copa-libx"]["skippedScripts"] == ["ldconfig (etc/ld.so.cache not rebuilt)"]
+    assert pkgs["ca-certificates"]["skippedScripts"] == ["%post"]

@@ -16,6 +16,7 @@
 #include "pkg/rpm/rpmapply.h"
 #include "pkg/rpm/rpmbdb.h"
 #include "pkg/rpm/rpmdb.h"
+#include "pkg/rpm/rpmeffects.h"
 #include "pkg/rpm/rpmmanifest.h"
 #include "pkg/rpm/rpmplan.h"
 #include "pkg/rpm/rpmrepo.h"
@@ -90,6 +91,7 @@ struct rpm_pm {
 	struct copa_layer_builder *builder; /* lent by apply, for verify */
 	bool distroless;                    /* no database: the rpm manifests */
 	struct copa_rpmmf mf;               /* distroless: container-manifest-2 as read */
+	struct copa_rpm_effects fx;         /* what the applied packages changed (rpmeffects.h) */
 };
 
 static void rpm_free(struct copa_pm *pm)
@@ -405,6 +407,8 @@ static struct copa_pm *rpm_open(const struct copa_pm_open_opts *o, struct copa_e
 	}
 	ro.view = o->view;
 	ro.releasever = releasever(r->pool, o->os);
+	ro.os_id = o->os ? o->os->id : NULL;
+	ro.version_id = o->os ? o->os->version_id : NULL;
 	ro.arch = r->arch;
 	ro.repos = o->repos;
 	ro.repos_replace = o->repos_replace;
@@ -463,8 +467,13 @@ static int rpm_apply(struct copa_pm *pm, struct copa_layer_builder *b, size_t i,
 		if (!r->apply)
 			return -1;
 		r->builder = b;
+		/* a re-patch seeds b with the previous layer: count from there */
+		copa_rpm_effects_scan(b, &r->fx);
 	}
-	return copa_rpm_apply_package(r->apply, &ap, res, err);
+	if (copa_rpm_apply_package(r->apply, &ap, res, err) < 0)
+		return -1;
+	copa_rpm_effects_after_package(b, &r->fx, &res->skipped);
+	return 0;
 }
 
 static int rpm_finish(struct copa_pm *pm, struct copa_err *err)
@@ -473,6 +482,8 @@ static int rpm_finish(struct copa_pm *pm, struct copa_err *err)
 
 	if (!r->apply)
 		return 0;
+	if (copa_rpm_effects_finish(r->o.view, r->builder, &r->fx, r->o.out, err) < 0)
+		return -1;
 	if (r->distroless)
 		return copa_rpm_apply_manifests(r->apply, &r->mf, COPA_RPMMF2_PATH,
 		                                COPA_RPMMF1_PATH, err);

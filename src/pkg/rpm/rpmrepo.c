@@ -5,7 +5,9 @@
 
 #include "pgp/armor.h"
 #include "pgp/gpgv.h"
+#include "pkg/rpm/metalink.h"
 #include "pkg/rpm/repofile.h"
+#include "pkg/rpm/rpmdefaults.h"
 #include "pkg/rpm/rpmmd.h"
 #include "util/fs.h"
 #include "util/mem.h"
@@ -264,7 +266,7 @@ static int open_primary(struct ctx *c, const struct copa_rpm_source *src,
 }
 
 static int load_one(struct ctx *c, Pool *pool, struct copa_rpm_source *src, const bool repo_gpg,
-                    size_t index, struct copa_err *err)
+                    const struct copa_metalink *ml, size_t index, struct copa_err *err)
 {
 	_cleanup_free_ char *url = copa_xasprintf("%srepodata/repomd.xml", src->base);
 	_cleanup_free_ char *what = copa_xasprintf("'repomd.xml' of repository '%s'", src->id);
@@ -276,6 +278,19 @@ static int load_one(struct ctx *c, Pool *pool, struct copa_rpm_source *src, cons
 	xml = fetch_small(c, url, COPA_REPOMD_MAX, what, NULL, err);
 	if (!xml)
 		return -1; /* `what` names the file and the repository */
+	if (copa_fs_read_file(AT_FDCWD, xml, COPA_REPOMD_MAX, &text, err) < 0)
+		goto out;
+	if (ml) {
+		char why[160];
+
+		/* as librepo: the metalink's size and hashes, before anything else reads it */
+		if (!copa_metalink_match(ml, text.p ? text.p : "", text.len, why, sizeof(why))) {
+			copa_err_set(err, COPA_E_VERIFY,
+			             "'%s' of repository '%s' does not match its metalink: %s", url,
+			             src->id, why);
+			goto out;
+		}
+	}
 	if (repo_gpg) {
 		_cleanup_free_ char *surl = copa_xasprintf("%s.asc", url);
 		_cleanup_free_ char *swhat =
@@ -295,8 +310,7 @@ static int load_one(struct ctx *c, Pool *pool, struct copa_rpm_source *src, cons
 		if (verify_repomd(c, src, xml, sig, err) < 0)
 			goto out;
 	}
-	if (copa_fs_read_file(AT_FDCWD, xml, COPA_REPOMD_MAX, &text, err) < 0 ||
-	    copa_repomd_parse(text.p ? text.p : "", text.len, url, &md, err) < 0)
+	if (copa_repomd_parse(text.p ? text.p : "", text.len, url, &md, err) < 0)
 		goto out;
 	fd = open_primary(c, src, &md.primary, err);
 	if (fd < 0)
@@ -311,6 +325,10 @@ static int load_one(struct ctx *c, Pool *pool, struct copa_rpm_source *src, cons
 	copa_debug(c->o->out, "repository '%s' (%s): %d packages", src->id, src->base, n);
 	rc = 0;
 out:
+	if (rc < 0 && src->repo) {
+		repo_free(src->repo, 1); /* the next mirror starts from nothing */
+		src->repo = NULL;
+	}
 	if (fd >= 0)
 		close(fd);
 	if (xml)
@@ -351,23 +369,77 @@ int copa_rpm_mirrorlist_first(const char *text, size_t n, char **url, struct cop
 	return copa_err_set(err, COPA_E_INPUT, "the mirrorlist names no http(s) mirror");
 }
 
-/* The base URL of a repository without baseurl, from its mirrorlist. */
-static char *from_mirrorlist(struct ctx *c, const struct copa_rpm_repo *r, struct copa_err *err)
+/* Appends a copy of url to the candidate list (*v, *n), a '/' added when missing. */
+static void push_base(char ***v, size_t *n, const char *url)
+{
+	*v = copa_xrealloc(*v, (*n + 2) * sizeof(**v));
+	(*v)[(*n)++] = copa_xasprintf("%s%s", url, url[strlen(url) - 1] == '/' ? "" : "/");
+	(*v)[*n] = NULL;
+}
+
+/* Every http(s) mirror of a mirrorlist, in its order (dnf tries them in turn). */
+static int from_mirrorlist(struct ctx *c, const struct copa_rpm_repo *r, char ***v, size_t *n,
+                           struct copa_err *err)
 {
 	_cleanup_free_ char *what = copa_xasprintf("mirrorlist of repository '%s'", r->id);
 	_cleanup_free_ char *path = NULL;
 	struct copa_buf text = COPA_BUF_INIT;
 	char *url = NULL;
+	int rc = -1;
 
 	path = fetch_small(c, r->mirrorlist, COPA_RPM_MIRRORLIST_MAX, what, NULL, err);
 	if (!path || copa_fs_read_file(AT_FDCWD, path, COPA_RPM_MIRRORLIST_MAX, &text, err) < 0 ||
 	    copa_rpm_mirrorlist_first(text.p ? text.p : "", text.len, &url, err) < 0)
+		goto out;
+	/* the first usable line is known to exist; take every usable line, one at a time */
+	for (size_t i = 0; i < text.len;) {
+		size_t e = i;
+		struct copa_err e2 = COPA_ERR_INIT;
+		char *u = NULL;
+
+		while (e < text.len && text.p[e] != '\n')
+			e++;
+		if (copa_rpm_mirrorlist_first(text.p + i, e - i, &u, &e2) == 0 &&
+		    *n < COPA_RPM_REPO_URLS_MAX)
+			push_base(v, n, u);
+		free(u);
+		i = e + 1;
+	}
+	rc = 0;
+out:
+	if (rc < 0)
 		copa_err_wrap(err, "repository '%s' (%s): mirrorlist '%s'", r->id, r->where,
 		              r->mirrorlist);
 	if (path)
 		unlink(path);
+	free(url);
 	copa_buf_release(&text);
-	return url;
+	return rc;
+}
+
+/* The metalink of a repository: its mirrors (best first) and repomd.xml's hashes. */
+static int from_metalink(struct ctx *c, const struct copa_rpm_repo *r, struct copa_metalink *ml,
+                         char ***v, size_t *n, struct copa_err *err)
+{
+	_cleanup_free_ char *what = copa_xasprintf("metalink of repository '%s'", r->id);
+	_cleanup_free_ char *path = NULL;
+	struct copa_buf text = COPA_BUF_INIT;
+	int rc = -1;
+
+	path = fetch_small(c, r->metalink, COPA_METALINK_MAX, what, NULL, err);
+	if (!path || copa_fs_read_file(AT_FDCWD, path, COPA_METALINK_MAX, &text, err) < 0 ||
+	    copa_metalink_parse(copa_buf_str(&text), text.len, r->metalink, ml, err) < 0) {
+		copa_err_wrap(err, "repository '%s' (%s)", r->id, r->where);
+		goto out;
+	}
+	for (size_t i = 0; i < ml->n_bases; i++)
+		push_base(v, n, ml->bases[i]);
+	rc = 0;
+out:
+	if (path)
+		unlink(path);
+	copa_buf_release(&text);
+	return rc;
 }
 
 static bool id_char(char ch)
@@ -416,46 +488,59 @@ static bool overridden(const struct copa_rpm_repos *user, const char *id)
 	return false;
 }
 
-static int add_source(struct ctx *c, Pool *pool, const struct copa_rpm_repo *r, bool user,
-                      struct copa_rpm_sources *out, struct copa_err *err)
-{
-	struct copa_rpm_source *src;
-	_cleanup_free_ char *mirror = NULL;
-	const char *url;
+enum origin { FROM_IMAGE, FROM_USER, FROM_DEFAULTS };
 
-	if (!r->enabled)
-		return 0;
-	url = r->baseurls && r->baseurls[0] ? r->baseurls[0] : NULL;
-	if (!url && r->mirrorlist &&
-	    (has_scheme(r->mirrorlist, "http") || has_scheme(r->mirrorlist, "https"))) {
-		mirror = from_mirrorlist(c, r, err);
-		if (!mirror)
-			return -1;
-		url = mirror;
-		copa_debug(c->o->out, "repository '%s': mirror %s", r->id, url);
-	}
-	if (!url)
+/* The candidate base URLs of r, in the order dnf tries them; *ml filled for a metalink. */
+static int candidates(struct ctx *c, const struct copa_rpm_repo *r, struct copa_metalink *ml,
+                      char ***v, size_t *n, struct copa_err *err)
+{
+	for (size_t i = 0; r->baseurls && r->baseurls[i]; i++)
+		if (has_scheme(r->baseurls[i], "http") || has_scheme(r->baseurls[i], "https"))
+			push_base(v, n, r->baseurls[i]);
+	if (*n == 0 && r->metalink &&
+	    (has_scheme(r->metalink, "http") || has_scheme(r->metalink, "https")))
+		return from_metalink(c, r, ml, v, n, err);
+	if (*n == 0 && r->mirrorlist &&
+	    (has_scheme(r->mirrorlist, "http") || has_scheme(r->mirrorlist, "https")))
+		return from_mirrorlist(c, r, v, n, err);
+	if (*n == 0 && r->baseurls && r->baseurls[0])
+		return copa_err_set(err, COPA_E_UNSUPPORTED,
+		                    "repository '%s' (%s) is at '%s': copa reads http(s) "
+		                    "repositories; name a mirror with --repo %s=URL",
+		                    r->id, r->where, r->baseurls[0], r->id);
+	if (*n == 0)
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
 		                    "repository '%s' (%s) has only a %s copa does not follow: "
 		                    "name a mirror with --repo %s=URL",
 		                    r->id, r->where,
-		                    r->metalink ? "metalink" : "non-http mirrorlist", r->id);
-	if (!has_scheme(url, "http") && !has_scheme(url, "https"))
-		return copa_err_set(err, COPA_E_UNSUPPORTED,
-		                    "repository '%s' (%s) is at '%s': copa reads http(s) "
-		                    "repositories; name a mirror with --repo %s=URL",
-		                    r->id, r->where, url, r->id);
+		                    r->metalink ? "non-http metalink" : "non-http mirrorlist",
+		                    r->id);
+	return 0;
+}
+
+static int add_source(struct ctx *c, Pool *pool, const struct copa_rpm_repo *r, enum origin from,
+                      struct copa_rpm_sources *out, struct copa_err *err)
+{
+	struct copa_rpm_source *src;
+	struct copa_metalink ml = {0};
+	char **bases = NULL;
+	size_t n = 0;
+	int rc = -1;
+
+	if (!r->enabled)
+		return 0;
 	if (r->gpgcheck_off && !c->o->allow_insecure)
 		return copa_err_set(err, COPA_E_UNSUPPORTED,
 		                    "repository '%s' (%s) turns gpgcheck off: copa installs "
 		                    "only signed packages unless told otherwise "
 		                    "(--allow-insecure-repo)",
 		                    r->id, r->where);
+	if (candidates(c, r, &ml, &bases, &n, err) < 0)
+		goto out;
 	out->v = copa_xrealloc(out->v, (out->n + 1) * sizeof(*out->v));
 	src = &out->v[out->n++];
 	memset(src, 0, sizeof(*src));
 	src->id = copa_xstrdup(r->id);
-	src->base = copa_xasprintf("%s%s", url, url[strlen(url) - 1] == '/' ? "" : "/");
 	src->gpgcheck = !r->gpgcheck_off;
 	if (r->gpgcheck_off)
 		copa_warn(c->o->out,
@@ -463,13 +548,109 @@ static int add_source(struct ctx *c, Pool *pool, const struct copa_rpm_repo *r, 
 		          "--allow-insecure-repo)",
 		          r->id);
 	if (load_keys(c, r, src, err) < 0)
+		goto out;
+	if ((src->gpgcheck || r->repo_gpgcheck) && src->n_keys == 0) {
+		if (from == FROM_DEFAULTS)
+			copa_err_set(err, COPA_E_VERIFY,
+			             "repository '%s' (%s) has no keys to check its signatures: "
+			             "the image lacks %s; copa carries no distribution key, "
+			             "pass it with --keyring FILE",
+			             r->id, r->where,
+			             r->gpgkeys && r->gpgkeys[0] ? r->gpgkeys[0] : "its key");
+		else
+			copa_err_set(err, COPA_E_VERIFY,
+			             "repository '%s' (%s) has no keys to check its signatures: "
+			             "add them with --keyring%s",
+			             r->id, r->where,
+			             from == FROM_USER ? "" : " or gpgkey= in the .repo file");
+		goto out;
+	}
+	/* mirror fallback, as dnf: the next candidate when one fails in any way */
+	for (size_t i = 0; i < n; i++) {
+		free(src->base);
+		src->base = copa_xstrdup(bases[i]);
+		if (i)
+			copa_debug(c->o->out, "repository '%s': mirror %s", r->id, src->base);
+		if (load_one(c, pool, src, r->repo_gpgcheck, ml.n_bases ? &ml : NULL, out->n - 1,
+		             err) == 0) {
+			rc = 0;
+			break;
+		}
+		if (err->code == COPA_E_CANCELED || err->code == COPA_E_TIMEOUT)
+			break;
+		if (i + 1 < n) {
+			copa_warn(c->o->out, "%s; trying the next mirror", err->msg);
+			copa_err_clear(err);
+		} else if (n > 1) {
+			copa_err_wrap(err, "repository '%s': all %zu mirrors failed, the last",
+			              r->id, n);
+		}
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(bases[i]);
+	free(bases);
+	copa_metalink_release(&ml);
+	return rc;
+}
+
+/* Points every URL of a default repository at COPA_RPM_DEFAULT_MIRROR, when set. */
+static int rebase_defaults(struct copa_rpm_repos *d, const char *mirror, struct copa_out *out,
+                           struct copa_err *err)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		struct copa_rpm_repo *r = &d->v[i];
+		char **urls[] = {&r->mirrorlist, &r->metalink};
+
+		copa_info(out, "rpm: repository '%s' (%s): %s", r->id, r->where,
+		          r->baseurls && r->baseurls[0] ? r->baseurls[0]
+		          : r->metalink                 ? r->metalink
+		                                        : r->mirrorlist);
+		if (!mirror || !*mirror)
+			continue;
+		for (size_t k = 0; r->baseurls && r->baseurls[k]; k++) {
+			char *u = copa_rpm_default_rebase(r->baseurls[k], mirror);
+
+			if (!u)
+				goto bad;
+			free(r->baseurls[k]);
+			r->baseurls[k] = u;
+		}
+		for (size_t k = 0; k < COPA_ARRAY_SIZE(urls); k++) {
+			char *u;
+
+			if (!*urls[k])
+				continue;
+			u = copa_rpm_default_rebase(*urls[k], mirror);
+			if (!u)
+				goto bad;
+			free(*urls[k]);
+			*urls[k] = u;
+		}
+		copa_info(out, "rpm: repository '%s' fetched from %s (%s)", r->id, mirror,
+		          COPA_RPM_DEFAULT_MIRROR_ENV);
+	}
+	return 0;
+bad:
+	return copa_err_set(err, COPA_E_USAGE,
+	                    "%s='%s' is not an http(s) URL (scheme://host[:port][/prefix])",
+	                    COPA_RPM_DEFAULT_MIRROR_ENV, mirror);
+}
+
+/* The distribution's official repositories, for an image that configures none. */
+static int read_defaults(const struct copa_rpmrepo_opts *o, const struct copa_rpm_vars *vars,
+                         struct copa_rpm_repos *d, struct copa_err *err)
+{
+	const char *text = copa_rpm_default_repos(o->os_id, o->version_id);
+	_cleanup_free_ char *name = NULL;
+
+	if (!text)
+		return 0;
+	name = copa_xasprintf("copa's default repositories for %s %s", o->os_id,
+	                      o->version_id ? o->version_id : "");
+	if (copa_rpm_repos_parse(d, vars, text, strlen(text), name, err) < 0)
 		return -1;
-	if ((src->gpgcheck || r->repo_gpgcheck) && src->n_keys == 0)
-		return copa_err_set(err, COPA_E_VERIFY,
-		                    "repository '%s' (%s) has no keys to check its signatures: "
-		                    "add them with --keyring%s",
-		                    r->id, r->where, user ? "" : " or gpgkey= in the .repo file");
-	return load_one(c, pool, src, r->repo_gpgcheck, out->n - 1, err);
+	return rebase_defaults(d, getenv(COPA_RPM_DEFAULT_MIRROR_ENV), o->out, err);
 }
 
 int copa_rpmrepo_load(Pool *pool, const struct copa_rpmrepo_opts *o, struct copa_rpm_sources *out,
@@ -479,6 +660,7 @@ int copa_rpmrepo_load(Pool *pool, const struct copa_rpmrepo_opts *o, struct copa
 	struct copa_rpm_repos img = {0}, user = {0};
 	struct ctx c = {.o = o};
 	const char *basearch = o->arch ? copa_rpm_basearch(o->arch) : NULL;
+	bool dflt = false;
 	int rc = -1;
 
 	if ((o->releasever && copa_rpm_vars_set(&vars, "releasever", o->releasever, err) < 0) ||
@@ -489,17 +671,25 @@ int copa_rpmrepo_load(Pool *pool, const struct copa_rpmrepo_opts *o, struct copa
 		goto out;
 	if (parse_user_repos(o, &vars, &user, err) < 0)
 		goto out;
+	/* no .repo file and no --repo (distroless): the distribution's own repositories */
+	if (img.n == 0 && user.n == 0 && !o->repos_replace) {
+		if (read_defaults(o, &vars, &img, err) < 0)
+			goto out;
+		dflt = img.n > 0;
+	}
 	for (size_t i = 0; i < img.n; i++)
 		if (!overridden(&user, img.v[i].id) &&
-		    add_source(&c, pool, &img.v[i], false, out, err) < 0)
+		    add_source(&c, pool, &img.v[i], dflt ? FROM_DEFAULTS : FROM_IMAGE, out, err) <
+		        0)
 			goto out;
 	for (size_t i = 0; i < user.n; i++)
-		if (add_source(&c, pool, &user.v[i], true, out, err) < 0)
+		if (add_source(&c, pool, &user.v[i], FROM_USER, out, err) < 0)
 			goto out;
 	if (out->n == 0) {
 		copa_err_set(err, COPA_E_INPUT,
-		             "no enabled repository in the image (etc/yum.repos.d): name one "
-		             "with --repo NAME=URL");
+		             "no enabled repository in the image (etc/yum.repos.d) and copa knows "
+		             "no default repositories for '%s %s': name one with --repo NAME=URL",
+		             o->os_id ? o->os_id : "unknown", o->version_id ? o->version_id : "");
 		goto out;
 	}
 	rc = 0;
@@ -507,5 +697,35 @@ out:
 	copa_rpm_vars_release(&vars);
 	copa_rpm_repos_release(&img);
 	copa_rpm_repos_release(&user);
+	return rc;
+}
+
+int copa_rpmrepo_configured(struct copa_view *view, const char *os_id, const char *version_id,
+                            const char *arch, struct copa_rpm_repos *r, bool *defaults,
+                            struct copa_out *out, struct copa_err *err)
+{
+	struct copa_rpm_vars vars = {0};
+	const char *basearch = arch ? copa_rpm_basearch(arch) : NULL;
+	const char *text;
+	int rc = -1;
+
+	*defaults = false;
+	if ((version_id && copa_rpm_vars_set(&vars, "releasever", version_id, err) < 0) ||
+	    (basearch && copa_rpm_vars_set(&vars, "basearch", basearch, err) < 0) ||
+	    (arch && copa_rpm_vars_set(&vars, "arch", arch, err) < 0) ||
+	    copa_rpm_repos_read_view(view, &vars, r, out, err) < 0)
+		goto out;
+	text = r->n ? NULL : copa_rpm_default_repos(os_id, version_id);
+	if (text) {
+		_cleanup_free_ char *name = copa_xasprintf("copa's default repositories for %s %s",
+		                                           os_id, version_id ? version_id : "");
+
+		if (copa_rpm_repos_parse(r, &vars, text, strlen(text), name, err) < 0)
+			goto out;
+		*defaults = true;
+	}
+	rc = 0;
+out:
+	copa_rpm_vars_release(&vars);
 	return rc;
 }

@@ -13,16 +13,20 @@
  * content-addressed cache by the sha256 that repomd.xml gives it.
  *
  * A repository with gpgcheck turned off is refused unless the caller allows
- * insecure repositories (--allow-insecure-repo). A repository without
- * baseurl uses the first http(s) mirror its mirrorlist names (dnf tries them
- * in order; copa takes the first); metalink-only repositories are refused by
- * name (give a mirror with --repo). Callers: the rpm family adapter (pm.c).
+ * insecure repositories (--allow-insecure-repo). Mirrors are tried in dnf's
+ * order, the next one when one fails in any way: the baseurl list, else the
+ * metalink's http(s) URLs by preference (repomd.xml then must match the
+ * metalink's size and hash, metalink.h), else the mirrorlist's http(s) lines.
+ * An image with no repository configuration and no --repo gets its
+ * distribution's official repositories (rpmdefaults.h). Callers: the rpm
+ * family adapter (pm.c).
  * Single-threaded.
  */
 #ifndef COPA_PKG_RPM_RPMREPO_H
 #define COPA_PKG_RPM_RPMREPO_H
 
 #include "layer/view.h"
+#include "pkg/rpm/repofile.h"
 #include "util/buf.h"
 #include "util/cache.h"
 #include "util/err.h"
@@ -59,8 +63,10 @@ void copa_rpm_sources_release(struct copa_rpm_sources *s);
 struct copa_rpmrepo_opts {
 	struct copa_view *view;
 	const char *releasever; /* for $releasever */
-	const char *arch;       /* rpm architecture: for $basearch and $arch */
-	char *const *repos;     /* --repo entries, or NULL */
+	const char *os_id;      /* os-release ID and VERSION_ID: the default repositories */
+	const char *version_id;
+	const char *arch;   /* rpm architecture: for $basearch and $arch */
+	char *const *repos; /* --repo entries, or NULL */
 	bool repos_replace;
 	char *const *keyrings; /* --keyring files on the host, or NULL */
 	bool allow_insecure;
@@ -80,6 +86,17 @@ struct copa_rpmrepo_opts {
  */
 int copa_rpmrepo_load(Pool *pool, const struct copa_rpmrepo_opts *o, struct copa_rpm_sources *out,
                       struct copa_err *err);
+
+/*
+ * The repositories an image is configured with, without fetching anything
+ * (for `copa inspect`): its .repo files and dnf.conf, or, when it has none,
+ * its distribution's official ones with their official URLs (*defaults set).
+ * releasever is VERSION_ID here (the installed system-release provide is
+ * not read), arch an rpm architecture. r is the caller's to release.
+ */
+int copa_rpmrepo_configured(struct copa_view *view, const char *os_id, const char *version_id,
+                            const char *arch, struct copa_rpm_repos *r, bool *defaults,
+                            struct copa_out *out, struct copa_err *err);
 
 /*
  * The first mirror of a mirrorlist (n bytes of text: one URL a line, blank
