@@ -6,7 +6,6 @@
 #include "cli/cli.h"
 #include "core/probe.h"
 #include "core/session.h"
-#include "pkg/rpm/rpmrepo.h"
 #include "util/json.h"
 #include "util/mem.h"
 
@@ -47,8 +46,9 @@ struct inspect {
 	struct copa_image_fs *fs;
 	struct copa_probe probe;
 	bool have_img, have_layers, have_probe;
-	struct copa_rpm_repos rpm_repos; /* RPM images: configured or default repositories */
-	bool rpm_defaults;
+	struct copa_pm_repos
+	    repos; /* configured or default repositories (families that list them) */
+	bool have_repos;
 };
 
 static void human_size(int64_t n, char *buf, size_t len)
@@ -102,27 +102,17 @@ static int load(struct inspect *in, struct copa_err *err)
 	if (copa_probe_image(copa_image_fs_view(in->fs), &in->probe, err) < 0)
 		return -1;
 	in->have_probe = true;
-	if (in->probe.fam == COPA_FAM_RPM) {
-		const char *a = in->img.platform.arch;
+	if (in->probe.pm && in->probe.pm->list_repos) {
 		struct copa_err e = COPA_ERR_INIT;
 
-		a = !strcmp(a, "amd64") ? "x86_64" : !strcmp(a, "arm64") ? "aarch64" : a;
-		/* what patch would use; a broken .repo file is patch's error to report */
-		if (copa_rpmrepo_configured(copa_image_fs_view(in->fs), in->probe.os.id,
-		                            in->probe.os.version_id, a, &in->rpm_repos,
-		                            &in->rpm_defaults, NULL, &e) < 0)
-			copa_rpm_repos_release(&in->rpm_repos);
+		/* what patch would use; a broken configuration is patch's error to report */
+		in->have_repos =
+		    in->probe.pm->list_repos(copa_image_fs_view(in->fs), &in->probe.os,
+		                             in->img.platform.arch, &in->repos, &e) == 0;
+		if (!in->have_repos)
+			copa_pm_repos_release(&in->repos);
 	}
 	return 0;
-}
-
-/* A repository's first URL: baseurl, else metalink, else mirrorlist. */
-static const char *repo_url(const struct copa_rpm_repo *r)
-{
-	return r->baseurls && r->baseurls[0] ? r->baseurls[0]
-	       : r->metalink                 ? r->metalink
-	       : r->mirrorlist               ? r->mirrorlist
-	                                     : "";
 }
 
 static int print_json(struct inspect *in, struct copa_err *err)
@@ -180,18 +170,17 @@ static int print_json(struct inspect *in, struct copa_err *err)
 	                    in->probe.n_packages >= 0 ? json_integer(in->probe.n_packages)
 	                                              : json_null());
 	json_object_set_new(o, "distroless", json_boolean(in->probe.distroless));
-	if (in->probe.fam == COPA_FAM_RPM) {
+	if (in->have_repos) {
 		json_t *repos = json_array();
 
-		for (size_t i = 0; i < in->rpm_repos.n; i++) {
-			const struct copa_rpm_repo *rr = &in->rpm_repos.v[i];
+		for (size_t i = 0; i < in->repos.n; i++) {
+			const struct copa_pm_repo *rr = &in->repos.v[i];
 
-			json_array_append_new(
-			    repos, json_pack("{s:s, s:s, s:b, s:s}", "id", rr->id, "url",
-			                     repo_url(rr), "enabled", rr->enabled, "from",
-			                     in->rpm_defaults ? "defaults" : rr->where));
+			json_array_append_new(repos, json_pack("{s:s, s:s, s:b, s:s}", "id", rr->id,
+			                                       "url", rr->url, "enabled",
+			                                       rr->enabled, "from", rr->from));
 		}
-		json_object_set_new(o, "rpm_repositories", repos);
+		json_object_set_new(o, "repositories", repos);
 	}
 	r = copa_json_dump(o, 2, &b, err);
 	if (r == 0)
@@ -233,15 +222,14 @@ static void print_human(struct inspect *in)
 		printf("packages:    no package database found\n");
 	}
 	printf("distroless:  %s\n", p->distroless ? "yes (no package manager binary)" : "no");
-	if (p->fam == COPA_FAM_RPM) {
-		printf("repositories:%s\n", in->rpm_repos.n
-		                                ? (in->rpm_defaults ? " (none in the image: "
-		                                                      "the distribution's)"
-		                                                    : "")
-		                                : " none (name one with --repo)");
-		for (size_t i = 0; i < in->rpm_repos.n; i++)
-			printf("  %s  %s%s\n", in->rpm_repos.v[i].id, repo_url(&in->rpm_repos.v[i]),
-			       in->rpm_repos.v[i].enabled ? "" : " (disabled)");
+	if (in->have_repos) {
+		printf("repositories:%s\n",
+		       in->repos.n
+		           ? (in->repos.defaults ? " (none in the image: the distribution's)" : "")
+		           : " none (name one with --repo)");
+		for (size_t i = 0; i < in->repos.n; i++)
+			printf("  %s  %s%s\n", in->repos.v[i].id, in->repos.v[i].url,
+			       in->repos.v[i].enabled ? "" : " (disabled)");
 	}
 	printf("layers:      %zu\n", in->img.manifest.n_layers);
 	for (size_t i = 0; i < in->img.manifest.n_layers; i++) {
@@ -256,7 +244,7 @@ static void cleanup(struct inspect *in)
 {
 	if (in->have_probe)
 		copa_probe_release(&in->probe);
-	copa_rpm_repos_release(&in->rpm_repos);
+	copa_pm_repos_release(&in->repos);
 	copa_image_fs_free(in->fs);
 	if (in->have_layers)
 		copa_image_layers_release(&in->layers);

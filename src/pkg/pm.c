@@ -87,6 +87,17 @@ int copa_pm_detect(struct copa_view *v, struct copa_pm_info *info, struct copa_e
 	return 0;
 }
 
+void copa_pm_repos_release(struct copa_pm_repos *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].id);
+		free(r->v[i].url);
+		free(r->v[i].from);
+	}
+	free(r->v);
+	memset(r, 0, sizeof(*r));
+}
+
 void copa_pm_pkg_release(struct copa_pm_pkg *p)
 {
 	free(p->name);

@@ -142,6 +142,20 @@ struct copa_pm_open_opts {
 
 struct copa_pm;
 
+/* A repository as the image configures it (or the family's defaults); nothing fetched. */
+struct copa_pm_repo {
+	char *id;
+	char *url;  /* its first URL: a base URL, else a metalink or mirror list */
+	char *from; /* where it is configured ("etc/yum.repos.d/x.repo:3"), or "defaults" */
+	bool enabled;
+};
+struct copa_pm_repos {
+	struct copa_pm_repo *v;
+	size_t n;
+	bool defaults; /* the image configures none: these are the distribution's */
+};
+void copa_pm_repos_release(struct copa_pm_repos *r);
+
 struct copa_pm_ops {
 	enum copa_pkgfam fam;
 	const char *name;       /* the tool: "dpkg", "apk", "rpm" */
@@ -177,6 +191,14 @@ struct copa_pm_ops {
 	int (*verify)(struct copa_pm *pm, const bool *applied, char **versions,
 	              struct copa_err *err);
 	void (*free)(struct copa_pm *pm);
+	/*
+	 * For `copa inspect`: the repositories open would use without --repo, read from
+	 * the view only (oci_arch: the image config's architecture). A configuration
+	 * copa cannot read gives an error, which inspect does not treat as fatal.
+	 * NULL: the family does not list them.
+	 */
+	int (*list_repos)(struct copa_view *v, const struct copa_osrelease *os,
+	                  const char *oci_arch, struct copa_pm_repos *out, struct copa_err *err);
 	/*
 	 * The family's own version ordering (-1, 0, 1) and validity, when it is
 	 * not pkg/version.c's (apk: apkver.h); pkg/version.c delegates to them.

@@ -622,14 +622,14 @@ def test_default_repositories_distroless(copa, rpmworld, tmp_path):
         bad.stderr
     # inspect names the official repository; the Rocky image, its own .repo file
     got = json.loads(copa("inspect", "--json", "--progress", "quiet", f"oci:{w.dl_layout}:1.0",
-                          check=True).stdout)["rpm_repositories"]
+                          check=True).stdout)["repositories"]
     assert got == [{"id": "azurelinux-official-base", "enabled": True, "from": "defaults",
                     "url": "https://packages.microsoft.com/azurelinux/3.0/prod/base/x86_64/"}]
     human = copa("inspect", "--progress", "quiet", f"oci:{w.dl_layout}:1.0", check=True).stdout
     assert "repositories: (none in the image: the distribution's)\n  azurelinux-official-base  " \
         "https://packages.microsoft.com/azurelinux/3.0/prod/base/x86_64/\n" in human, human
     got = json.loads(copa("inspect", "--json", "--progress", "quiet", f"oci:{w.layout}:1.0",
-                          check=True).stdout)["rpm_repositories"]
+                          check=True).stdout)["repositories"]
     assert got == [{"id": "copa-x86_64", "enabled": True, "url": f"{w.url}/good/",
                     "from": "etc/yum.repos.d/copa.repo:1"}]
 

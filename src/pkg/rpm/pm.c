@@ -611,6 +611,37 @@ out:
 	return rc;
 }
 
+static int rpm_list_repos(struct copa_view *v, const struct copa_osrelease *os,
+                          const char *oci_arch, struct copa_pm_repos *out, struct copa_err *err)
+{
+	struct copa_rpm_repos r = {0};
+	bool defaults = false;
+
+	memset(out, 0, sizeof(*out));
+	if (copa_rpmrepo_configured(v, os->id, os->version_id, rpm_arch(oci_arch, NULL), &r,
+	                            &defaults, NULL, err) < 0) {
+		copa_rpm_repos_release(&r);
+		return -1;
+	}
+	out->v = r.n ? copa_xcalloc(r.n, sizeof(*out->v)) : NULL;
+	out->n = r.n;
+	out->defaults = defaults;
+	for (size_t i = 0; i < r.n; i++) {
+		const struct copa_rpm_repo *rr = &r.v[i];
+		const char *url = rr->baseurls && rr->baseurls[0] ? rr->baseurls[0]
+		                  : rr->metalink                  ? rr->metalink
+		                  : rr->mirrorlist                ? rr->mirrorlist
+		                                                  : "";
+
+		out->v[i].id = copa_xstrdup(rr->id);
+		out->v[i].url = copa_xstrdup(url);
+		out->v[i].from = copa_xstrdup(defaults ? "defaults" : rr->where ? rr->where : "");
+		out->v[i].enabled = rr->enabled;
+	}
+	copa_rpm_repos_release(&r);
+	return 0;
+}
+
 const struct copa_pm_ops copa_pm_rpm_ops = {
     .fam = COPA_FAM_RPM,
     .name = "rpm",
@@ -622,4 +653,5 @@ const struct copa_pm_ops copa_pm_rpm_ops = {
     .finish = rpm_finish,
     .verify = rpm_verify,
     .free = rpm_free,
+    .list_repos = rpm_list_repos,
 };
