@@ -384,10 +384,41 @@ def test_damaged_cached_index_is_refused_then_fetched_again(small, debplan, tmp_
     plain = (small.repo.root / "dists/stable/main/binary-amd64/Packages").read_bytes()
     blob = cache / "blobs" / "sha256" / hashlib.sha256(plain).hexdigest()
     blob.write_bytes(plain.replace(b"Version: 2.0", b"Version: 9.0"))
-    # With the solver's cached form the text is not read at all; without it, it is.
+    # With the solver's cached form (or the cached plan) the text is not read at all; without
+    # them, it is.
     shutil.rmtree(cache / "deb-solv")
+    shutil.rmtree(cache / "deb-plan")
     p, _ = debplan("--root", root, cache_dir=cache, ok=False)
     assert "does not match its digest" in p.stderr and "stable/main amd64" in p.stderr
     assert not blob.exists()
     _, plan = debplan("--root", root, cache_dir=cache)
     assert ok_plan(plan) and blob.read_bytes() == plain
+
+
+def test_plan_is_reused_only_for_the_same_inputs(small, debplan, tmp_path):
+    """A second run with the same dpkg status, indexes and requests takes the cached plan; a
+    new index (a newer package), other requests or a damaged record mean planning again."""
+    small.publish()
+    root = small.rootfs()
+    cache = tmp_path / "c"
+    _, plan = debplan("--root", root, cache_dir=cache)
+    assert ok_plan(plan)
+    p, again = debplan("--root", root, "-v", cache_dir=cache)
+    assert "plan: planned before" in p.stderr and again["packages"] == plan["packages"]
+    assert again["results"] == plan["results"]
+    # Other requests: another plan.
+    p, _ = debplan("--root", root, "-v", "--request", "libgreet1", cache_dir=cache)
+    assert "plan: planned before" not in p.stderr
+    # A damaged record is planned again (and replaced).
+    [rec] = [r for r in (cache / "deb-plan").iterdir()
+             if b'"hello"' in r.read_bytes() and b'"2.0"' in r.read_bytes()][:1]
+    rec.write_bytes(rec.read_bytes().replace(b'"2.0"', b'"9.0"'))
+    p, again = debplan("--root", root, "-v", cache_dir=cache)
+    assert "plan: planned before" not in p.stderr and "checksum mismatch" in p.stderr
+    assert ok_plan(again)
+    # A newer package in the repository: a new index digest, a new plan.
+    small.repo.package(small.tmp / "debs", "hello", "3.0", depends="libgreet1")
+    small.publish()
+    p, plan = debplan("--root", root, "-v", cache_dir=cache)
+    assert "plan: planned before" not in p.stderr
+    assert ("hello", "3.0") in {(q["name"], q["version"]) for q in plan["packages"]}

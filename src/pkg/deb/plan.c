@@ -1693,9 +1693,9 @@ static void mark_held(struct ctx *c, struct copa_strmap *holds)
 	}
 }
 
-int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexes *ix,
-                  const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
-                  struct copa_err *err)
+static int plan_solve(const struct copa_deb_status *st, const struct copa_deb_indexes *ix,
+                      const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
+                      struct copa_err *err)
 {
 	struct ctx c = {.st = st, .ix = ix, .o = o, .plan = plan};
 	struct copa_strmap holds = COPA_STRMAP_INIT;
@@ -1812,4 +1812,54 @@ out:
 	copa_strmap_release(&holds);
 	copa_arena_release(&arena);
 	return r;
+}
+
+/* Cache namespace: plan key (copa_deb_plan_key) -> the plan record. */
+#define NS_PLAN "deb-plan"
+#define PLAN_RECORD_MAX (64u << 20)
+
+static bool load_cached_plan(const struct copa_deb_plan_opts *o, const char *key,
+                             struct copa_deb_plan *plan)
+{
+	struct copa_buf rec = COPA_BUF_INIT;
+	struct copa_err e2 = COPA_ERR_INIT;
+	bool ok = copa_cache_get(o->cache, NS_PLAN, key, PLAN_RECORD_MAX, &rec, &e2) == 1 &&
+	          copa_deb_plan_decode(rec.p ? rec.p : "", rec.len, plan, &e2) == 0;
+
+	if (!ok && e2.msg[0])
+		copa_debug(o->out, "plan: not using the cached plan %s: %s", key, e2.msg);
+	copa_buf_release(&rec);
+	return ok;
+}
+
+static void store_plan(const struct copa_deb_plan_opts *o, const char *key,
+                       const struct copa_deb_plan *plan)
+{
+	struct copa_buf rec = COPA_BUF_INIT;
+	struct copa_err e2 = COPA_ERR_INIT;
+
+	/* The cache only saves time; planning went fine without it. */
+	if (copa_deb_plan_encode(plan, &rec, &e2) < 0 ||
+	    copa_cache_put(o->cache, NS_PLAN, key, rec.p, rec.len, &e2) < 0)
+		copa_debug(o->out, "plan: not caching the plan: %s", e2.msg);
+	copa_buf_release(&rec);
+}
+
+int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexes *ix,
+                  const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
+                  struct copa_err *err)
+{
+	_cleanup_free_ char *key = o->cache ? copa_deb_plan_key(st, ix, o) : NULL;
+
+	if (key && load_cached_plan(o, key, plan)) {
+		copa_debug(o->out, "plan: planned before for the same packages, indexes and "
+		                   "requests (%s)",
+		           key);
+		return 0;
+	}
+	if (plan_solve(st, ix, o, plan, err) < 0)
+		return -1;
+	if (key)
+		store_plan(o, key, plan);
+	return 0;
 }
