@@ -239,12 +239,12 @@ static void verified_key_init(struct verified_key *k, const struct copa_deb_sour
 	copa_hash_release(&h);
 }
 
-static char *verified_lines(const struct verified_key *k, const char *signed_hex,
-                            const char *signer, long long when)
+/* The lines of a record up to the signer: what was verified and copa's reading of it. */
+static char *verified_prefix(const struct verified_key *k, const char *signed_hex)
 {
 	return copa_xasprintf("copa-inrelease-v1\ninrelease %s\nkeyring %s\nfingerprints %s\n"
-	                      "signed %s\nsigner %s\nverified %lld\n",
-	                      k->inrelease, k->keyring, k->fprs, signed_hex, signer, when);
+	                      "signed %s\n",
+	                      k->inrelease, k->keyring, k->fprs, signed_hex);
 }
 
 /* Records a good verdict; the cache only saves time, so a failure is a debug line. */
@@ -256,7 +256,12 @@ static void verified_put(struct ctx *c, const struct verified_key *k, const char
 	_cleanup_free_ char *lines = NULL, *rec = NULL;
 
 	copa_hash_hex(COPA_HASH_SHA256, mine, mine_len, shex);
-	lines = verified_lines(k, shex, signer, (long long)c->now);
+	{
+		_cleanup_free_ char *prefix = verified_prefix(k, shex);
+
+		lines = copa_xasprintf("%ssigner %s\nverified %lld\n", prefix, signer,
+		                       (long long)c->now);
+	}
 	copa_hash_hex(COPA_HASH_SHA256, lines, strlen(lines), check);
 	rec = copa_xasprintf("%scheck %s\n", lines, check);
 	if (copa_cache_put(c->o->cache, NS_VERIFIED, k->name, rec, strlen(rec), &e2) < 0)
@@ -271,6 +276,50 @@ static bool is_hex_upper(const char *p, size_t n)
 	return n > 0;
 }
 
+/* Skips `word` at *p; false when it is not there. */
+static bool skip(const char **p, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (strncmp(*p, word, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+bool copa_debrepo_verified_parse(const char *rec, const char *expect, char signer[72],
+                                 int64_t *when)
+{
+	const char *p = rec, *check_at;
+	char check[COPA_HASH_HEX_MAX];
+	size_t n;
+	int64_t t = 0;
+
+	if (!skip(&p, expect) || !skip(&p, "signer "))
+		return false;
+	n = strcspn(p, "\n");
+	if (n >= 72 || !is_hex_upper(p, n) || p[n] != '\n')
+		return false;
+	memcpy(signer, p, n);
+	signer[n] = 0;
+	p += n + 1;
+	if (!skip(&p, "verified "))
+		return false;
+	for (n = 0; p[n] >= '0' && p[n] <= '9' && n < 12; n++)
+		t = t * 10 + (p[n] - '0');
+	if (n == 0 || p[n] != '\n')
+		return false;
+	p += n + 1;
+	check_at = p;
+	if (!skip(&p, "check "))
+		return false;
+	copa_hash_hex(COPA_HASH_SHA256, rec, (size_t)(check_at - rec), check);
+	if (!skip(&p, check) || strcmp(p, "\n") != 0)
+		return false;
+	*when = t;
+	return true;
+}
+
 /*
  * Whether a record says these exact InRelease bytes were verified good with these keys and
  * signers less than VERIFIED_TTL ago, and copa's reading of them (mine) is what was verified
@@ -282,47 +331,17 @@ static bool verified_get(struct ctx *c, const struct verified_key *k, const char
 {
 	struct copa_buf rec = COPA_BUF_INIT;
 	struct copa_err e2 = COPA_ERR_INIT;
-	char shex[COPA_HASH_HEX_MAX], check[COPA_HASH_HEX_MAX];
-	const char *p, *nl, *sg, *when_p, *ck;
-	long long when = 0;
+	char shex[COPA_HASH_HEX_MAX];
+	_cleanup_free_ char *prefix = NULL;
+	int64_t when = 0;
 	bool ok = false;
-	size_t n;
 
 	if (copa_cache_get(c->o->cache, NS_VERIFIED, k->name, VERIFIED_MAX, &rec, &e2) != 1)
 		goto out;
-	p = copa_buf_str(&rec);
-	/* Layout: fixed lines, then "signer X", "verified N", "check H". */
-	sg = strstr(p, "\nsigner ");
-	when_p = sg ? strstr(sg + 1, "\nverified ") : NULL;
-	ck = when_p ? strstr(when_p + 1, "\ncheck ") : NULL;
-	if (!ck)
-		goto out;
-	sg += 8;
-	n = strcspn(sg, "\n");
-	if (n >= 72 || !is_hex_upper(sg, n))
-		goto out;
-	memcpy(signer, sg, n);
-	signer[n] = 0;
-	for (const char *q = when_p + 10; *q != '\n'; q++) {
-		if (*q < '0' || *q > '9' || when > (1LL << 40))
-			goto out;
-		when = when * 10 + (*q - '0');
-	}
 	copa_hash_hex(COPA_HASH_SHA256, mine, mine_len, shex);
-	{
-		_cleanup_free_ char *lines = verified_lines(k, shex, signer, when);
-		size_t ll = strlen(lines);
-
-		/* Everything before "check" must be exactly what a record of this verdict holds. */
-		if ((size_t)(ck + 1 - p) != ll || memcmp(p, lines, ll) != 0)
-			goto out;
-		copa_hash_hex(COPA_HASH_SHA256, lines, ll, check);
-	}
-	nl = ck + 7;
-	if (strlen(nl) != strlen(check) + 1 || strncmp(nl, check, strlen(check)) != 0 ||
-	    nl[strlen(check)] != '\n')
-		goto out;
-	ok = when <= c->now + 600 && c->now - when < VERIFIED_TTL;
+	prefix = verified_prefix(k, shex);
+	ok = copa_debrepo_verified_parse(copa_buf_str(&rec), prefix, signer, &when) &&
+	     when <= c->now + 600 && c->now - when < VERIFIED_TTL;
 out:
 	copa_buf_release(&rec);
 	return ok;
@@ -358,8 +377,9 @@ static int verify_inrelease(struct ctx *c, const struct copa_deb_source *src, co
 	}
 	verified_key_init(&vk, src, &text);
 	if (verified_get(c, &vk, mine, mine_len, signer)) {
-		copa_debug(c->o->out, "'InRelease' from '%s': verified before (good signature by %s)",
-		           label, signer);
+		copa_debug(c->o->out,
+		           "'InRelease' from '%s': verified before (good signature by %s)", label,
+		           signer);
 		*body = steal_ptr(&mine);
 		*len = mine_len;
 		r = 0;

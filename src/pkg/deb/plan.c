@@ -1815,7 +1815,7 @@ out:
 }
 
 /* Cache namespace: plan key (copa_deb_plan_key) -> the plan record. */
-#define NS_PLAN "deb-plan"
+#define NS_PLAN         "deb-plan"
 #define PLAN_RECORD_MAX (64u << 20)
 
 static bool load_cached_plan(const struct copa_deb_plan_opts *o, const char *key,
@@ -1852,8 +1852,9 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 	_cleanup_free_ char *key = o->cache ? copa_deb_plan_key(st, ix, o) : NULL;
 
 	if (key && load_cached_plan(o, key, plan)) {
-		copa_debug(o->out, "plan: planned before for the same packages, indexes and "
-		                   "requests (%s)",
+		copa_debug(o->out,
+		           "plan: planned before for the same packages, indexes and "
+		           "requests (%s)",
 		           key);
 		return 0;
 	}

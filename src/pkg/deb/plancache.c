@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PLAN_FORMAT "copa-deb-plan-v1"
+#define PLAN_FORMAT   "copa-deb-plan-v1"
 #define PLAN_PKGS_MAX 100000
-#define PLAN_STR_MAX 4096
+#define PLAN_STR_MAX  4096
 
 /* A field of the key: its length, then its bytes, so no two field lists hash alike. */
 static void put(struct copa_hash *h, const char *s)
@@ -91,12 +91,12 @@ int copa_deb_plan_encode(const struct copa_deb_plan *plan, struct copa_buf *out,
 		const struct copa_deb_pkg *p = &plan->pkgs[i];
 
 		json_array_append_new(
-		    pkgs, json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s,s:s,s:I,s:I,s:s,s:s}", "name",
-		                    p->name, "arch", p->arch, "version", p->version, "multi_arch",
-		                    p->multi_arch, "old_version", p->old_version, "url", p->url,
-		                    "filename", p->filename, "size", (json_int_t)p->size,
-		                    "installed_size", (json_int_t)p->installed_size, "sha256",
-		                    p->sha256, "repo", p->repo));
+		    pkgs,
+		    json_pack("{s:s,s:s,s:s,s:s?,s:s?,s:s,s:s,s:I,s:I,s:s,s:s}", "name", p->name,
+		              "arch", p->arch, "version", p->version, "multi_arch", p->multi_arch,
+		              "old_version", p->old_version, "url", p->url, "filename", p->filename,
+		              "size", (json_int_t)p->size, "installed_size",
+		              (json_int_t)p->installed_size, "sha256", p->sha256, "repo", p->repo));
 	}
 	for (size_t i = 0; i < plan->n_results; i++) {
 		const struct copa_deb_result *x = &plan->results[i];
