@@ -3,6 +3,7 @@ repository is refused with a message naming it; nothing falls back silently."""
 import hashlib
 import os
 import pathlib
+import shutil
 import time
 
 import pytest
@@ -283,3 +284,141 @@ def test_component_or_architecture_missing(small, debplan):
         "t.list": f"deb [signed-by={KEY_PATH} arch=arm64] {small.url} stable main\n"})
     p, _ = debplan("--root", root2, ok=False)
     assert "has no package index for the configured components and architectures" in p.stderr
+
+
+@pytest.fixture
+def gpgv_calls(tmp_path, monkeypatch):
+    """Puts a gpgv on PATH that records each call and runs the real one; returns a function
+    giving the number of calls so far."""
+    real = shutil.which("gpgv")
+    if not real:
+        pytest.fail("gpgv is not installed (scripts/install-deps.sh installs it)")
+    bindir = tmp_path / "gpgv-bin"
+    bindir.mkdir()
+    log = tmp_path / "gpgv-calls"
+    log.write_text("")
+    (bindir / "gpgv").write_text(f"#!/bin/sh\necho call >> '{log}'\nexec '{real}' \"$@\"\n")
+    (bindir / "gpgv").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    return lambda: len(log.read_text().splitlines())
+
+
+def verified_records(cache):
+    d = pathlib.Path(cache) / "deb-inrelease"
+    return sorted(d.iterdir()) if d.exists() else []
+
+
+def test_unchanged_inrelease_is_not_verified_again(small, debplan, gpgv_calls, tmp_path):
+    """The second run finds the record of gpgv's verdict on the same InRelease bytes and keys
+    and does not run gpgv; a newly signed InRelease is verified again, and so is an unchanged
+    one after a day."""
+    small.publish()
+    root = small.rootfs()
+    cache = tmp_path / "c"
+    _, plan = debplan("--root", root, cache_dir=cache)
+    assert ok_plan(plan) and gpgv_calls() == 1
+    assert len(verified_records(cache)) == 1
+    p, plan = debplan("--root", root, "-v", cache_dir=cache)
+    assert ok_plan(plan) and gpgv_calls() == 1
+    assert f"'InRelease' from '{small.url}/dists/stable': verified before" in p.stderr
+    # A changed InRelease (new package, new signature) goes to gpgv.
+    small.repo.package(small.tmp / "debs", "hello", "3.0")
+    small.publish()
+    _, plan = debplan("--root", root, "--request", "hello=3.0", cache_dir=cache)
+    assert {(q["name"], q["version"]) for q in plan["packages"]} == {("hello", "3.0")}
+    assert gpgv_calls() == 2
+    # Other keys for the same bytes are another question for gpgv.
+    debplan("--root", root, "--request", "hello=3.0", cache_dir=cache)
+    assert gpgv_calls() == 2
+    # A day later the verdict is asked again (keys and signatures expire).
+    debplan("--root", root, "--now", str(int(time.time()) + 25 * 3600), cache_dir=cache)
+    assert gpgv_calls() == 3
+
+
+def test_tampered_verified_record_is_not_trusted(small, debplan, gpgv_calls, tmp_path):
+    """A record whose lines were changed or cut, or a good record placed under the name of
+    other InRelease bytes (a tampered InRelease), is ignored: gpgv decides, and refuses the
+    tampered file. (A record rewritten consistently by whoever can write the cache is trusted,
+    as the cache's other mappings are: see ARCHITECTURE.md, "Verified InRelease".)"""
+    small.publish()
+    root = small.rootfs()
+    cache = tmp_path / "c"
+    debplan("--root", root, cache_dir=cache)
+    assert gpgv_calls() == 1
+    [rec] = verified_records(cache)
+    good = rec.read_text()
+    # A changed line: the check digest no longer matches.
+    rec.write_text(good.replace("verified ", "verified 1", 1))
+    p, plan = debplan("--root", root, "-v", cache_dir=cache)
+    assert ok_plan(plan) and gpgv_calls() == 2 and "verified before" not in p.stderr
+    # ... and replaced by a good one, which the next run uses.
+    p, plan = debplan("--root", root, "-v", cache_dir=cache)
+    assert ok_plan(plan) and gpgv_calls() == 2 and "verified before" in p.stderr
+    # A damaged record (cut short) is ignored too.
+    rec.write_text(rec.read_text()[:-20])
+    debplan("--root", root, cache_dir=cache)
+    assert gpgv_calls() == 3
+    # The InRelease is tampered with, and the good record is copied to the name the tampered
+    # bytes would have: the record names other bytes, so gpgv runs and refuses them.
+    good = rec.read_text()
+    inrel = small.repo.root / "dists/stable/InRelease"
+    small.repo.tamper("dists/stable/InRelease", b"Origin: copa-tests", b"Origin: copa-evil!")
+    h_in = hashlib.sha256(inrel.read_bytes()).hexdigest()
+    fields = dict(line.split(" ", 1) for line in good.splitlines()[1:])
+    name = hashlib.sha256(("copa-inrelease-v1 " + h_in + fields["keyring"] +
+                           fields["fingerprints"]).encode()).hexdigest()
+    (rec.parent / name).write_text(good)
+    p, _ = debplan("--root", root, cache_dir=cache, ok=False)
+    assert gpgv_calls() == 4 and (rec.parent / name).read_text() == good
+    assert f"cannot verify 'InRelease' from '{small.url}/dists/stable': bad signature" in p.stderr
+
+
+def test_damaged_cached_index_is_refused_then_fetched_again(small, debplan, tmp_path):
+    """A cached Packages file is not re-hashed when it is found, but whoever reads it checks it
+    against the digest the Release named: a damaged copy fails the run that reads it, is
+    removed, and the next run downloads it again."""
+    small.publish()
+    root = small.rootfs()
+    cache = tmp_path / "c"
+    debplan("--root", root, cache_dir=cache)
+    plain = (small.repo.root / "dists/stable/main/binary-amd64/Packages").read_bytes()
+    blob = cache / "blobs" / "sha256" / hashlib.sha256(plain).hexdigest()
+    blob.write_bytes(plain.replace(b"Version: 2.0", b"Version: 9.0"))
+    # With the solver's cached form (or the cached plan) the text is not read at all; without
+    # them, it is.
+    shutil.rmtree(cache / "deb-solv")
+    shutil.rmtree(cache / "deb-plan")
+    p, _ = debplan("--root", root, cache_dir=cache, ok=False)
+    assert "does not match its digest" in p.stderr and "stable/main amd64" in p.stderr
+    assert not blob.exists()
+    _, plan = debplan("--root", root, cache_dir=cache)
+    assert ok_plan(plan) and blob.read_bytes() == plain
+
+
+def test_plan_is_reused_only_for_the_same_inputs(small, debplan, tmp_path):
+    """A second run with the same dpkg status, indexes and requests takes the cached plan; a
+    new index (a newer package), other requests or a damaged record mean planning again."""
+    small.publish()
+    root = small.rootfs()
+    cache = tmp_path / "c"
+    _, plan = debplan("--root", root, cache_dir=cache)
+    assert ok_plan(plan)
+    p, again = debplan("--root", root, "-v", cache_dir=cache)
+    assert "plan: planned before" in p.stderr and again["packages"] == plan["packages"]
+    assert again["results"] == plan["results"]
+    # Other requests: another plan.
+    p, _ = debplan("--root", root, "-v", "--request", "libgreet1", cache_dir=cache)
+    assert "plan: planned before" not in p.stderr
+    # A damaged record is planned again (and replaced).
+    [rec] = [r for r in (cache / "deb-plan").iterdir()
+             if b'"hello"' in r.read_bytes() and b'"2.0"' in r.read_bytes()][:1]
+    rec.write_bytes(rec.read_bytes().replace(b'"2.0"', b'"9.0"'))
+    p, again = debplan("--root", root, "-v", cache_dir=cache)
+    assert "plan: planned before" not in p.stderr and "checksum mismatch" in p.stderr
+    assert ok_plan(again)
+    # A newer package in the repository: a new index digest, a new plan.
+    small.repo.package(small.tmp / "debs", "hello", "3.0", depends="libgreet1")
+    small.publish()
+    p, plan = debplan("--root", root, "-v", cache_dir=cache)
+    assert "plan: planned before" not in p.stderr
+    assert ("hello", "3.0") in {(q["name"], q["version"]) for q in plan["packages"]}

@@ -6,6 +6,7 @@ through a recording proxy, so the tests count what copa writes (PUTs). The
 patched images are pulled back with skopeo and unpacked with umoci; the
 package versions inside are read with the real dpkg-query."""
 import json
+import os
 import subprocess
 import sys
 import concurrent.futures
@@ -89,9 +90,9 @@ def fleet(world, make_registry, fault_proxy, tmp_path):
     return world, reg, proxy, cfg
 
 
-def run_fleet(copa, cfg, tmp_path, *extra, name="summary.json"):
+def run_fleet(copa, cfg, tmp_path, *extra, name="summary.json", env=None):
     summary = tmp_path / name
-    p = copa("patch", "--config", cfg, "--summary", summary, *extra)
+    p = copa("patch", "--config", cfg, "--summary", summary, *extra, env=env)
     doc = json.loads(summary.read_text()) if summary.exists() else None
     return p, doc
 
@@ -150,6 +151,33 @@ def test_fleet_patches_skips_and_repatches(copa, fleet, tmp_path):
     raw = json.loads(it.skopeo("inspect", "--raw", "--tls-verify=false",
                                f"docker://{reg.host}/patched/app1:1.0-patched").stdout)
     assert len(raw["layers"]) == 3
+
+
+def test_images_sharing_a_base_share_verification_and_plan(copa, fleet, tmp_path):
+    """In one run, the InRelease is given to gpgv by the first image only and images with the
+    same dpkg status and repositories take the first one's plan; every image still gets the
+    right packages."""
+    import shutil
+    world, reg, proxy, cfg = fleet
+    real = shutil.which("gpgv")
+    bindir = tmp_path / "gpgv-bin"
+    bindir.mkdir()
+    calls = tmp_path / "gpgv-calls"
+    (bindir / "gpgv").write_text(f"#!/bin/sh\necho call >> '{calls}'\nexec '{real}' \"$@\"\n")
+    (bindir / "gpgv").chmod(0o755)
+    p, doc = run_fleet(copa, cfg, tmp_path, "--jobs", "1", "-v",
+                       env={"PATH": f"{bindir}:{os.environ['PATH']}"})
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert statuses(doc, proxy.host) == {s: "patched" for s in EXPECTED}
+    # one repository: one gpgv run for five images
+    assert len(calls.read_text().splitlines()) == 1
+    assert p.stderr.count("verified before (good signature by") == 4
+    # app1:1.0, 1.1 and app2 share a base, app3:a and b another: two plans, three reused
+    assert p.stderr.count("plan: planned before for the same packages") == 3
+    for src, dst in EXPECTED.items():
+        v = pull_versions(f"{reg.host}/{dst}", tmp_path)
+        assert v["libb"] == "1.1"
+        assert v.get("liba") == (None if src.startswith("base/app3") else "1.1"), (dst, v)
 
 
 def test_shards_cover_the_list_once(copa_bin, fleet, tmp_path):

@@ -8,6 +8,7 @@
 #include "pkg/version.h"
 #include "testutil.h"
 #include "util/fs.h"
+#include "util/hash.h"
 #include "util/mem.h"
 
 #include <fcntl.h>
@@ -81,6 +82,7 @@ static void add_index(struct fixture *f, const char *repo, const struct copa_buf
 	x->component = copa_xstrdup("main");
 	x->arch = copa_xstrdup("amd64");
 	x->path = path;
+	copa_sha256_digest(text->p ? text->p : "", text->len, x->digest);
 	x->not_automatic = not_automatic;
 	x->but_automatic_upgrades = not_automatic;
 }
@@ -204,6 +206,30 @@ static void report_request_pulls_deps(void **state)
 	assert_int_equal(r->outcome, COPA_DEB_UPDATED);
 	assert_string_equal(r->chosen_version, "3.0.13-1~deb12u1");
 	assert_string_equal(r->installed_version, "3.0.11-1~deb12u1");
+	release_fixture(&f);
+}
+
+/* A cached index whose bytes no longer match its digest is refused (and dropped), not planned
+ * from: the digest is what the signed Release named. */
+static void damaged_index_refused(void **state)
+{
+	struct copa_err err = COPA_ERR_INIT;
+	struct fixture f = {0};
+	struct copa_deb_request rq[] = {{"openssl", "3.0.13-1~deb12u1"}};
+	const char *path;
+	int fd;
+
+	(void)state;
+	base_image(&f, NULL);
+	path = f.ix.v[1].path;
+	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "\n", 1), 1);
+	close(fd);
+	assert_int_equal(run_plan(&f, rq, 1, false, &err), -1);
+	assert_non_null(strstr(err.msg, "does not match its digest"));
+	assert_non_null(strstr(err.msg, "bookworm-security/main amd64"));
+	assert_int_equal(access(path, F_OK), -1);
 	release_fixture(&f);
 }
 
@@ -740,6 +766,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(planner_and_final_check_orderings_agree),
 	    cmocka_unit_test(report_request_pulls_deps),
+	    cmocka_unit_test(damaged_index_refused),
 	    cmocka_unit_test(report_outcomes),
 	    cmocka_unit_test(duplicate_requests_merge),
 	    cmocka_unit_test(best_available_option),

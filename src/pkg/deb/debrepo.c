@@ -17,6 +17,13 @@
 
 /* Cache namespace: compressed index sha256 -> digest of its uncompressed content. */
 #define NS_INDEX "deb-index"
+/* Cache namespace: (InRelease bytes, keyring, allowed signers) -> a record of gpgv's good
+ * verdict on them (see "Verified InRelease" in docs/ARCHITECTURE.md). */
+#define NS_VERIFIED "deb-inrelease"
+/* A verdict is reused for a day at most: gpgv's answer depends on the clock too (a key or a
+ * signature that expires), and a nightly run then checks every signature at least once. */
+#define VERIFIED_TTL (24 * 3600)
+#define VERIFIED_MAX 1024
 
 void copa_deb_indexes_release(struct copa_deb_indexes *x)
 {
@@ -195,6 +202,151 @@ static void fmt_time(int64_t t, char *buf, size_t cap)
 		snprintf(buf, cap, "%lld", (long long)t);
 }
 
+/*
+ * The record of a good verdict: what was verified (the InRelease bytes, the keys, the allowed
+ * signers), what copa read out of it (the digest of its own dash-unescaped message text, which
+ * gpgv's output equalled), who signed and when it was checked, then a digest of those lines.
+ */
+struct verified_key {
+	char inrelease[COPA_HASH_HEX_MAX], keyring[COPA_HASH_HEX_MAX], fprs[COPA_HASH_HEX_MAX];
+	char name[COPA_HASH_HEX_MAX]; /* the cache key: a digest of the three */
+};
+
+static void verified_key_init(struct verified_key *k, const struct copa_deb_source *src,
+                              const struct copa_buf *text)
+{
+	struct copa_hash h;
+	char *const *f;
+
+	copa_hash_hex(COPA_HASH_SHA256, text->p ? text->p : "", text->len, k->inrelease);
+	copa_hash_hex(COPA_HASH_SHA256, src->keyring.p ? src->keyring.p : "", src->keyring.len,
+	              k->keyring);
+	copa_hash_init(&h, COPA_HASH_SHA256);
+	/* "any signer" and "these signers" must not collide: a marker first. */
+	copa_hash_update(&h, src->fingerprints ? "fprs\n" : "any\n", 5);
+	for (f = src->fingerprints; f && *f; f++) {
+		copa_hash_update(&h, *f, strlen(*f));
+		copa_hash_update(&h, "\n", 1);
+	}
+	copa_hash_final_hex(&h, k->fprs);
+	copa_hash_release(&h);
+	copa_hash_init(&h, COPA_HASH_SHA256);
+	copa_hash_update(&h, "copa-inrelease-v1 ", 18);
+	copa_hash_update(&h, k->inrelease, strlen(k->inrelease));
+	copa_hash_update(&h, k->keyring, strlen(k->keyring));
+	copa_hash_update(&h, k->fprs, strlen(k->fprs));
+	copa_hash_final_hex(&h, k->name);
+	copa_hash_release(&h);
+}
+
+/* The lines of a record up to the signer: what was verified and copa's reading of it. */
+static char *verified_prefix(const struct verified_key *k, const char *signed_hex)
+{
+	return copa_xasprintf("copa-inrelease-v1\ninrelease %s\nkeyring %s\nfingerprints %s\n"
+	                      "signed %s\n",
+	                      k->inrelease, k->keyring, k->fprs, signed_hex);
+}
+
+/* Records a good verdict; the cache only saves time, so a failure is a debug line. */
+static void verified_put(struct ctx *c, const struct verified_key *k, const char *mine,
+                         size_t mine_len, const char *signer)
+{
+	char shex[COPA_HASH_HEX_MAX], check[COPA_HASH_HEX_MAX];
+	struct copa_err e2 = COPA_ERR_INIT;
+	_cleanup_free_ char *lines = NULL, *rec = NULL;
+
+	copa_hash_hex(COPA_HASH_SHA256, mine, mine_len, shex);
+	{
+		_cleanup_free_ char *prefix = verified_prefix(k, shex);
+
+		lines = copa_xasprintf("%ssigner %s\nverified %lld\n", prefix, signer,
+		                       (long long)c->now);
+	}
+	copa_hash_hex(COPA_HASH_SHA256, lines, strlen(lines), check);
+	rec = copa_xasprintf("%scheck %s\n", lines, check);
+	if (copa_cache_put(c->o->cache, NS_VERIFIED, k->name, rec, strlen(rec), &e2) < 0)
+		copa_debug(c->o->out, "not recording the verified InRelease: %s", e2.msg);
+}
+
+static bool is_hex_upper(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'A' && p[i] <= 'F')))
+			return false;
+	return n > 0;
+}
+
+/* Skips `word` at *p; false when it is not there. */
+static bool skip(const char **p, const char *word)
+{
+	size_t n = strlen(word);
+
+	if (strncmp(*p, word, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+bool copa_debrepo_verified_parse(const char *rec, const char *expect, char signer[72],
+                                 int64_t *when)
+{
+	const char *p = rec, *check_at;
+	char check[COPA_HASH_HEX_MAX];
+	size_t n;
+	int64_t t = 0;
+
+	if (!skip(&p, expect) || !skip(&p, "signer "))
+		return false;
+	n = strcspn(p, "\n");
+	if (n >= 72 || !is_hex_upper(p, n) || p[n] != '\n')
+		return false;
+	memcpy(signer, p, n);
+	signer[n] = 0;
+	p += n + 1;
+	if (!skip(&p, "verified "))
+		return false;
+	for (n = 0; p[n] >= '0' && p[n] <= '9' && n < 12; n++)
+		t = t * 10 + (p[n] - '0');
+	if (n == 0 || p[n] != '\n')
+		return false;
+	p += n + 1;
+	check_at = p;
+	if (!skip(&p, "check "))
+		return false;
+	copa_hash_hex(COPA_HASH_SHA256, rec, (size_t)(check_at - rec), check);
+	if (!skip(&p, check) || strcmp(p, "\n") != 0)
+		return false;
+	*when = t;
+	return true;
+}
+
+/*
+ * Whether a record says these exact InRelease bytes were verified good with these keys and
+ * signers less than VERIFIED_TTL ago, and copa's reading of them (mine) is what was verified
+ * then. Any other record (changed, damaged, stale, another format) is ignored, so gpgv runs
+ * and a fresh one replaces it. signer receives the recorded signer.
+ */
+static bool verified_get(struct ctx *c, const struct verified_key *k, const char *mine,
+                         size_t mine_len, char signer[72])
+{
+	struct copa_buf rec = COPA_BUF_INIT;
+	struct copa_err e2 = COPA_ERR_INIT;
+	char shex[COPA_HASH_HEX_MAX];
+	_cleanup_free_ char *prefix = NULL;
+	int64_t when = 0;
+	bool ok = false;
+
+	if (copa_cache_get(c->o->cache, NS_VERIFIED, k->name, VERIFIED_MAX, &rec, &e2) != 1)
+		goto out;
+	copa_hash_hex(COPA_HASH_SHA256, mine, mine_len, shex);
+	prefix = verified_prefix(k, shex);
+	ok = copa_debrepo_verified_parse(copa_buf_str(&rec), prefix, signer, &when) &&
+	     when <= c->now + 600 && c->now - when < VERIFIED_TTL;
+out:
+	copa_buf_release(&rec);
+	return ok;
+}
+
 /* The signed text of a clearsigned file, checked with gpgv; malloc'd. */
 static int verify_inrelease(struct ctx *c, const struct copa_deb_source *src, const char *path,
                             const char *label, char **body, size_t *len, struct copa_err *err)
@@ -203,6 +355,8 @@ static int verify_inrelease(struct ctx *c, const struct copa_deb_source *src, co
 	_cleanup_free_ char *mine = NULL;
 	_cleanup_free_ char *outp = tmp_path(c, "InRelease.verified");
 	_cleanup_free_ char *what = copa_xasprintf("'InRelease' from '%s'", label);
+	struct verified_key vk;
+	char signer[72] = "";
 	size_t mine_len = 0;
 	int r = -1;
 
@@ -216,6 +370,16 @@ static int verify_inrelease(struct ctx *c, const struct copa_deb_source *src, co
 	if (src->trusted) {
 		copa_warn(c->o->out, "not checking the signature of '%s' (%s: trusted=yes)", label,
 		          src->where);
+		*body = steal_ptr(&mine);
+		*len = mine_len;
+		r = 0;
+		goto out;
+	}
+	verified_key_init(&vk, src, &text);
+	if (verified_get(c, &vk, mine, mine_len, signer)) {
+		copa_debug(c->o->out,
+		           "'InRelease' from '%s': verified before (good signature by %s)", label,
+		           signer);
 		*body = steal_ptr(&mine);
 		*len = mine_len;
 		r = 0;
@@ -246,6 +410,7 @@ static int verify_inrelease(struct ctx *c, const struct copa_deb_source *src, co
 		}
 		copa_debug(c->o->out, "'InRelease' from '%s': %s", label,
 		           (copa_gpgv_describe(&st, why, sizeof(why)), why));
+		snprintf(signer, sizeof(signer), "%s", st.signer);
 	}
 	if (copa_fs_read_file(AT_FDCWD, outp, COPA_RELEASE_MAX, &verified, err) < 0)
 		goto out;
@@ -258,6 +423,8 @@ static int verify_inrelease(struct ctx *c, const struct copa_deb_source *src, co
 		    label);
 		goto out;
 	}
+	if (is_hex_upper(signer, strlen(signer)))
+		verified_put(c, &vk, mine, mine_len, signer);
 	*body = copa_buf_detach(&verified, len);
 	r = 0;
 out:
@@ -392,11 +559,15 @@ static int check_release(struct ctx *c, const struct copa_deb_source *src,
 
 static const char *const index_exts[] = {".xz", ".gz", ".zst", ".bz2", ".lzma", ""};
 
-/* Opens a verified cached index; returns 1 when usable, 0 when absent. */
+/*
+ * Finds a cached index; returns 1 when present, 0 when absent. Not re-hashed here: bookworm's
+ * main index is 50 MB, and a run that finds its .solv form never reads it. Whoever reads the
+ * text checks it against ix->digest (plan.c's reader does, at the end of the file).
+ */
 static int cached_index(struct ctx *c, const char *digest, struct copa_deb_index *ix)
 {
 	struct copa_err e2 = COPA_ERR_INIT;
-	int fd = copa_cache_open_blob(c->o->cache, digest, true, &e2);
+	int fd = copa_cache_open_blob(c->o->cache, digest, false, &e2);
 	struct stat st;
 
 	if (fd < 0)

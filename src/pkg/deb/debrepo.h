@@ -83,6 +83,16 @@ int copa_debrepo_load(const struct copa_deb_sources *s, const struct copa_debrep
                       struct copa_deb_indexes *out, struct copa_err *err);
 
 /*
+ * Reads a record of gpgv's good verdict on an InRelease (the cache's deb-inrelease entries, see
+ * ARCHITECTURE.md "Verified InRelease"): true when rec (NUL-terminated) is exactly `expect` (the
+ * lines naming the InRelease, keys, signers and copa's reading of the message, as copa writes
+ * them) followed by "signer <uppercase hex>", "verified <seconds>" and "check <sha256 of all
+ * the lines before it>", each on its own line; signer and *when receive the values. Pure.
+ */
+bool copa_debrepo_verified_parse(const char *rec, const char *expect, char signer[72],
+                                 int64_t *when);
+
+/*
  * Decompresses an index file (xz, gzip, zstd, bzip2, lzma or plain, told by
  * its content) from in_fd into out_fd, refusing more than max bytes, and
  * returns the sha256 of the output in hex and its size. `what` names it.

@@ -5,6 +5,7 @@
 #include "pkg/deb/control.h"
 #include "util/arena.h"
 #include "util/buf.h"
+#include "util/hash.h"
 #include "util/mem.h"
 #include "util/strmap.h"
 
@@ -1095,33 +1096,59 @@ static int fill_from_para(const struct copa_deb822_para *para, struct want *w,
 	return 0;
 }
 
-/* Reads a Packages file paragraph by paragraph without holding it in memory. */
+/*
+ * Reads a Packages file paragraph by paragraph without holding it in memory. The
+ * cached file is not re-hashed when the index is opened (a warm run that loads the
+ * .solv form never reads it), so the reader hashes what it reads and, at the end,
+ * refuses a file that does not match the digest the signed Release named.
+ */
 struct para_reader {
 	FILE *fp;
-	const char *label;
+	const struct copa_deb_index *x;
+	struct copa_hash hash;
 	struct copa_buf buf;
 	size_t start;
 	bool eof;
 };
 
-static int para_reader_open(struct para_reader *pr, const char *path, const char *label,
+static int para_reader_open(struct para_reader *pr, const struct copa_deb_index *x,
                             struct copa_err *err)
 {
 	memset(pr, 0, sizeof(*pr));
-	pr->label = label;
-	pr->fp = fopen(path, "re");
+	pr->x = x;
+	pr->fp = fopen(x->path, "re");
 	if (!pr->fp)
-		return copa_err_sys(err, COPA_E_IO, errno, "cannot open index '%s' (%s)", label,
-		                    path);
+		return copa_err_sys(err, COPA_E_IO, errno, "cannot open index '%s' (%s)", x->label,
+		                    x->path);
+	copa_hash_init(&pr->hash, COPA_HASH_SHA256);
 	return 0;
 }
 
 static void para_reader_close(struct para_reader *pr)
 {
-	if (pr->fp)
+	if (pr->fp) {
 		fclose(pr->fp);
+		copa_hash_release(&pr->hash);
+	}
 	copa_buf_release(&pr->buf);
 	memset(pr, 0, sizeof(*pr));
+}
+
+/* At the end of the file: whether it is the content the index's digest names. */
+static int para_reader_check(struct para_reader *pr, struct copa_err *err)
+{
+	char hex[COPA_HASH_HEX_MAX];
+	const char *want = strchr(pr->x->digest, ':');
+
+	copa_hash_final_hex(&pr->hash, hex);
+	if (want && strcmp(want + 1, hex) == 0)
+		return 0;
+	/* Damaged in the cache: dropped, so the next run downloads it again. */
+	unlink(pr->x->path);
+	return copa_err_set(err, COPA_E_IO,
+	                    "the cached copy '%s' does not match its digest %s (it has been "
+	                    "removed: run copa again)",
+	                    pr->x->path, pr->x->digest);
 }
 
 /* The next paragraph's text (without its blank line); 1, 0 at the end, -1 on error. */
@@ -1153,7 +1180,7 @@ static int para_reader_next(struct para_reader *pr, struct copa_blob *text, stru
 		if (pr->buf.len > (8u << 20))
 			return copa_err_set(err, COPA_E_LIMIT,
 			                    "index '%s': a paragraph is larger than 8 MiB",
-			                    pr->label);
+			                    pr->x->label);
 		{
 			char chunk[65536];
 			size_t n = fread(chunk, 1, sizeof(chunk), pr->fp);
@@ -1161,9 +1188,12 @@ static int para_reader_next(struct para_reader *pr, struct copa_blob *text, stru
 			if (n == 0) {
 				if (ferror(pr->fp))
 					return copa_err_sys(err, COPA_E_IO, errno,
-					                    "cannot read index '%s'", pr->label);
+					                    "cannot read index '%s'", pr->x->label);
 				pr->eof = true;
+				if (para_reader_check(pr, err) < 0)
+					return -1;
 			}
+			copa_hash_update(&pr->hash, chunk, n);
 			copa_buf_add(&pr->buf, chunk, n);
 		}
 	}
@@ -1181,7 +1211,7 @@ static int scan_index(const struct copa_deb_index *x, struct want *wants, size_t
 	struct copa_blob text;
 	int r, n;
 
-	if (para_reader_open(&pr, x->path, x->label, err) < 0)
+	if (para_reader_open(&pr, x, err) < 0)
 		return -1;
 	while ((n = para_reader_next(&pr, &text, err)) == 1) {
 		struct copa_deb822_parser p;
@@ -1378,7 +1408,7 @@ static int parse_index(Repo *repo, const struct copa_deb_index *x, struct copa_e
 	FILE *fp;
 	int r = 0;
 
-	if (para_reader_open(&f.pr, x->path, x->label, err) < 0)
+	if (para_reader_open(&f.pr, x, err) < 0)
 		return -1;
 	fp = fopencookie(&f, "r", io);
 	if (!fp) {
@@ -1663,9 +1693,9 @@ static void mark_held(struct ctx *c, struct copa_strmap *holds)
 	}
 }
 
-int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexes *ix,
-                  const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
-                  struct copa_err *err)
+static int plan_solve(const struct copa_deb_status *st, const struct copa_deb_indexes *ix,
+                      const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
+                      struct copa_err *err)
 {
 	struct ctx c = {.st = st, .ix = ix, .o = o, .plan = plan};
 	struct copa_strmap holds = COPA_STRMAP_INIT;
@@ -1782,4 +1812,55 @@ out:
 	copa_strmap_release(&holds);
 	copa_arena_release(&arena);
 	return r;
+}
+
+/* Cache namespace: plan key (copa_deb_plan_key) -> the plan record. */
+#define NS_PLAN         "deb-plan"
+#define PLAN_RECORD_MAX (64u << 20)
+
+static bool load_cached_plan(const struct copa_deb_plan_opts *o, const char *key,
+                             struct copa_deb_plan *plan)
+{
+	struct copa_buf rec = COPA_BUF_INIT;
+	struct copa_err e2 = COPA_ERR_INIT;
+	bool ok = copa_cache_get(o->cache, NS_PLAN, key, PLAN_RECORD_MAX, &rec, &e2) == 1 &&
+	          copa_deb_plan_decode(rec.p ? rec.p : "", rec.len, plan, &e2) == 0;
+
+	if (!ok && e2.msg[0])
+		copa_debug(o->out, "plan: not using the cached plan %s: %s", key, e2.msg);
+	copa_buf_release(&rec);
+	return ok;
+}
+
+static void store_plan(const struct copa_deb_plan_opts *o, const char *key,
+                       const struct copa_deb_plan *plan)
+{
+	struct copa_buf rec = COPA_BUF_INIT;
+	struct copa_err e2 = COPA_ERR_INIT;
+
+	/* The cache only saves time; planning went fine without it. */
+	if (copa_deb_plan_encode(plan, &rec, &e2) < 0 ||
+	    copa_cache_put(o->cache, NS_PLAN, key, rec.p, rec.len, &e2) < 0)
+		copa_debug(o->out, "plan: not caching the plan: %s", e2.msg);
+	copa_buf_release(&rec);
+}
+
+int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexes *ix,
+                  const struct copa_deb_plan_opts *o, struct copa_deb_plan *plan,
+                  struct copa_err *err)
+{
+	_cleanup_free_ char *key = o->cache ? copa_deb_plan_key(st, ix, o) : NULL;
+
+	if (key && load_cached_plan(o, key, plan)) {
+		copa_debug(o->out,
+		           "plan: planned before for the same packages, indexes and "
+		           "requests (%s)",
+		           key);
+		return 0;
+	}
+	if (plan_solve(st, ix, o, plan, err) < 0)
+		return -1;
+	if (key)
+		store_plan(o, key, plan);
+	return 0;
 }

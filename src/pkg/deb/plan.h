@@ -116,6 +116,21 @@ int copa_deb_plan(const struct copa_deb_status *st, const struct copa_deb_indexe
 void copa_deb_plan_release(struct copa_deb_plan *plan);
 
 /*
+ * Plan records (plancache.c). copa_deb_plan keeps each plan in o->cache under a key that
+ * digests everything the plan is a function of: the format, libsolv's version, the dpkg status
+ * text and architectures, every index (its digest, which the signed Release named, and every
+ * field the planner reads), the requests and the options. Returns the key (hex, malloc'd), or
+ * NULL when the plan is not cached (with apt pins). A record is JSON plus its sha256;
+ * copa_deb_plan_decode refuses anything else (COPA_E_INPUT) and leaves *plan empty.
+ */
+char *copa_deb_plan_key(const struct copa_deb_status *st, const struct copa_deb_indexes *ix,
+                        const struct copa_deb_plan_opts *o);
+int copa_deb_plan_encode(const struct copa_deb_plan *plan, struct copa_buf *out,
+                         struct copa_err *err);
+int copa_deb_plan_decode(const void *data, size_t n, struct copa_deb_plan *plan,
+                         struct copa_err *err);
+
+/*
  * Compares two Debian versions (deb-version(7)): <0, 0, >0. The planner's
  * own decisions (already fixed? which candidate satisfies the fixed
  * version?) use this, which is pkg/version.c's dpkg ordering, the one the
