@@ -165,12 +165,14 @@ static int db_open(const char *path, DBTYPE type, uint32_t flags, DB **out, stru
 }
 
 /*
- * Every header of the Berkeley DB Packages in dbdir with its instance number,
- * read by librpm's own read-only Berkeley DB backend (bdb_ro, the reader rpm
- * ships for foreign databases): libdb never parses the image's file.
+ * Every header of the rpm database in dbdir, exported, into b with its instance
+ * number. bdb (maxnum set to the largest instance number): the Berkeley DB
+ * Packages, read by librpm's own read-only backend (bdb_ro, the reader rpm
+ * ships for foreign databases), so libdb never parses the image's file; else
+ * the sqlite database copa's transaction wrote (maxnum NULL).
  */
-static int read_bdb(const char *dbdir, struct blobs *b, uint32_t *maxnum, struct copa_out *out,
-                    struct copa_err *err)
+static int read_headers(const char *dbdir, bool bdb, struct blobs *b, uint32_t *maxnum,
+                        struct copa_out *out, struct copa_err *err)
 {
 	struct copa_rpmlib s;
 	rpmts ts;
@@ -178,11 +180,12 @@ static int read_bdb(const char *dbdir, struct blobs *b, uint32_t *maxnum, struct
 	Header h;
 	int rc = 0;
 
-	*maxnum = 0;
+	if (maxnum)
+		*maxnum = 0;
 	if (copa_rpmlib_begin(&s, out, err) < 0)
 		return -1;
 	copa_rpmlib_define(&s, "_dbpath", dbdir);
-	copa_rpmlib_define(&s, "_db_backend", "bdb_ro");
+	copa_rpmlib_define(&s, "_db_backend", bdb ? "bdb_ro" : "sqlite");
 	ts = rpmtsCreate();
 	rpmtsSetRootDir(ts, "/");
 	rpmtsSetVSFlags(ts, RPMVSF_MASK_NODIGESTS | RPMVSF_MASK_NOSIGNATURES);
@@ -191,65 +194,30 @@ static int read_bdb(const char *dbdir, struct blobs *b, uint32_t *maxnum, struct
 		unsigned int n = 0, num = rpmdbGetIteratorOffset(mi);
 		void *p = headerExport(h, &n);
 
-		if (!p || n == 0 || num == 0 || b->n >= BDB_PKGS_MAX) {
+		if (!p || n == 0 || (bdb && (num == 0 || b->n >= BDB_PKGS_MAX))) {
 			free(p);
-			rc = copa_err_set(err, COPA_E_INPUT,
-			                  "'%s/Packages': record %u cannot be read (or too many)",
-			                  dbdir, num);
+			rc = bdb ? copa_err_set(
+			               err, COPA_E_INPUT,
+			               "'%s/Packages': record %u cannot be read (or too many)",
+			               dbdir, num)
+			         : copa_err_set(err, COPA_E_IO,
+			                        "librpm cannot export a header of '%s'", dbdir);
 			break;
 		}
 		blobs_push(b, p, n);
 		free(p);
 		b->v[b->n - 1].num = num;
-		if (num > *maxnum)
+		if (maxnum && num > *maxnum)
 			*maxnum = num;
 	}
 	rpmdbFreeIterator(mi);
 	rpmtsFree(ts);
 	if (rc == 0 && s.errors)
-		rc = copa_err_set(err, COPA_E_INPUT,
-		                  "'%s/Packages' is no rpm Berkeley DB database: %s", dbdir,
-		                  s.first_error);
-	copa_rpmlib_end(&s);
-	return rc;
-}
-
-/* Every header of the sqlite database in dbdir, exported, into b. */
-static int read_sqlite(const char *dbdir, struct blobs *b, struct copa_out *out,
-                       struct copa_err *err)
-{
-	struct copa_rpmlib s;
-	rpmts ts;
-	rpmdbMatchIterator mi;
-	Header h;
-	int rc = 0;
-
-	if (copa_rpmlib_begin(&s, out, err) < 0)
-		return -1;
-	copa_rpmlib_define(&s, "_dbpath", dbdir);
-	copa_rpmlib_define(&s, "_db_backend", "sqlite");
-	ts = rpmtsCreate();
-	rpmtsSetRootDir(ts, "/");
-	rpmtsSetVSFlags(ts, RPMVSF_MASK_NODIGESTS | RPMVSF_MASK_NOSIGNATURES);
-	mi = rpmtsInitIterator(ts, RPMDBI_PACKAGES, NULL, 0);
-	while (mi && (h = rpmdbNextIterator(mi)) != NULL) {
-		unsigned int n = 0;
-		void *p = headerExport(h, &n);
-
-		if (!p || n == 0) {
-			free(p);
-			rc = copa_err_set(err, COPA_E_IO, "librpm cannot export a header of '%s'",
-			                  dbdir);
-			break;
-		}
-		blobs_push(b, p, n);
-		free(p);
-	}
-	rpmdbFreeIterator(mi);
-	rpmtsFree(ts);
-	if (rc == 0 && s.errors)
-		rc = copa_err_set(err, COPA_E_INPUT, "librpm reading '%s': %s", dbdir,
-		                  s.first_error);
+		rc = bdb ? copa_err_set(err, COPA_E_INPUT,
+		                        "'%s/Packages' is no rpm Berkeley DB database: %s", dbdir,
+		                        s.first_error)
+		         : copa_err_set(err, COPA_E_INPUT, "librpm reading '%s': %s", dbdir,
+		                        s.first_error);
 	copa_rpmlib_end(&s);
 	return rc;
 }
@@ -275,7 +243,8 @@ int copa_rpmbdb_to_sqlite(const char *packages, const char *dbdir, struct copa_o
 	rpmts ts;
 	int rc = -1, r;
 
-	if (copy_file(packages, copy, err) < 0 || read_bdb(dbdir, &old, &maxnum, out, err) < 0)
+	if (copy_file(packages, copy, err) < 0 ||
+	    read_headers(dbdir, true, &old, &maxnum, out, err) < 0)
 		goto out;
 	if (old.n == 0) {
 		copa_err_set(err, COPA_E_INPUT,
@@ -301,7 +270,7 @@ int copa_rpmbdb_to_sqlite(const char *packages, const char *dbdir, struct copa_o
 		             packages, s.errors ? s.first_error : "no reason given");
 		goto out;
 	}
-	if (read_sqlite(dbdir, &now, out, err) < 0)
+	if (read_headers(dbdir, false, &now, NULL, out, err) < 0)
 		goto out;
 	if (now.n)
 		qsort(now.v, now.n, sizeof(*now.v), blob_cmp);
@@ -654,8 +623,8 @@ int copa_rpmbdb_write(const char *packages, const char *sqlite_dbdir, const char
 	int rc = -1, r;
 	DB *db = NULL;
 
-	if (read_sqlite(sqlite_dbdir, &now, out, err) < 0 ||
-	    read_bdb(olddir, &old, &maxnum, out, err) < 0)
+	if (read_headers(sqlite_dbdir, false, &now, NULL, out, err) < 0 ||
+	    read_headers(olddir, true, &old, &maxnum, out, err) < 0)
 		goto out;
 	if (now.n)
 		qsort(now.v, now.n, sizeof(*now.v), blob_cmp);
@@ -687,7 +656,7 @@ int copa_rpmbdb_write(const char *packages, const char *sqlite_dbdir, const char
 			goto out;
 		stats.removed++;
 	}
-	/* the new headers, in the order librpm stored them, under new instance numbers */
+	/* the new headers (in content order, so the numbering is reproducible) under new instance numbers */
 	for (size_t i = 0; i < now.n; i++) {
 		if (now.v[i].taken)
 			continue;
