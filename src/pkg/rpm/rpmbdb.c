@@ -656,7 +656,7 @@ int copa_rpmbdb_write(const char *packages, const char *sqlite_dbdir, const char
 			goto out;
 		stats.removed++;
 	}
-	/* the new headers (in content order, so the numbering is reproducible) under new instance numbers */
+	/* the new headers, in content order (reproducible), under new instance numbers */
 	for (size_t i = 0; i < now.n; i++) {
 		if (now.v[i].taken)
 			continue;
